@@ -1,0 +1,99 @@
+"""Command line: a thin shell over :func:`hotspots.pipeline.run` and friends."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hotspots import __version__
+from hotspots.errors import HotspotsError
+from hotspots.pipeline import RunConfig, run
+
+_EPILOG_RUN = """\b
+Example (London, police.uk):
+  hotspots run --crimes ../shared/data/london/crimes \\
+    --areas ../shared/data/london/wards_2014.gpkg \\
+    --streets ../shared/data/london/streets_osm_london.gpkg --out outputs/london
+"""
+
+
+class _Group(click.Group):
+    """Turns HotspotsError into a one-line message and exit code 1 (traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HotspotsError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hotspots")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def app(ctx: click.Context, debug: bool) -> None:
+    """Hot streets from police crime extracts: rank, map and export per ward."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr, force=True)
+
+
+@app.command("run", epilog=_EPILOG_RUN)
+@click.option("--crimes", "crimes", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Crime files or folders (repeat, or list several after one --crimes).")
+@click.argument("more_crimes", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--areas", required=True, type=click.Path(path_type=Path),
+              help="Polygon layer of wards or other areas.")
+@click.option("--streets", required=True, type=click.Path(path_type=Path),
+              help="Street line layer (OpenStreetMap, OS Open Roads, centrelines).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
+@click.option("--format", "fmt", default="police-uk", show_default=True,
+              help="police-uk, vancouver, or the path of a TOML column mapping.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option("--area-code", help="Column of the area code (guessed if not given).")
+@click.option("--area-name", help="Column of the area name (guessed if not given).")
+@click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
+@click.option("--population", type=click.Path(path_type=Path),
+              help="CSV of residents per area code, for rates per 1,000.")
+@click.option("--crs", help="Projected CRS to work in (default: EPSG:27700 for police.uk, "
+              "the data's own or its UTM zone otherwise).")
+@click.option("--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeat).")
+@click.option("--start", help="First month to keep, YYYY-MM.")
+@click.option("--end", help="Last month to keep, YYYY-MM.")
+@click.option("--snap-distance", "snap_distance_m", type=float, default=30.0, show_default=True,
+              help="Snapping tolerance, metres.")
+@click.option("--max-segment-length", "max_segment_length_m", type=float, default=250.0,
+              show_default=True, help="Longest street segment, metres.")
+@click.option("--min-crimes", type=int, default=5, show_default=True,
+              help="Fewest crimes on a hot segment or listed location.")
+@click.option("--hot-quantile", type=float, default=0.8, show_default=True,
+              help="Per-area quantile of crimes per 100 m at which a segment is hot.")
+@click.option("--length-floor", "length_floor_m", type=float, default=50.0, show_default=True,
+              help="Length floor of crimes per 100 m, metres.")
+@click.option("--map-top", "map_top_n", type=int, default=300, show_default=True,
+              help="Hot streets drawn on map.html.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
+    """Rank hot streets from crime extracts and write a run folder.
+
+    Writes OUT/hot_streets.csv and .gpkg, OUT/wards/<area_code>.csv, OUT/map.html,
+    OUT/rejected.csv, OUT/areas.csv, OUT/concentration.png and OUT/run.json.
+    """
+    _setup_logging(options["quiet"])
+    options["crime_types"] = tuple(options["crime_types"]) or None
+    config = RunConfig(crimes=[*crimes, *more_crimes], **options)
+    result = run(config)
+    acc = result.manifest["totals"]
+    click.echo(f"{result.out_dir}: {len(result.hot_streets)} hot streets, "
+               f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
+               f"kept {acc['kept']}, rejected {acc['rejected']}")

@@ -1,0 +1,90 @@
+"""One place for the choice of projected CRS and for lon/lat versus x/y order."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+
+from hotspots.errors import CRSMismatchError
+
+log = logging.getLogger("hotspots")
+
+#: British National Grid, metres: the CRS for police.uk data.
+BRITISH_NATIONAL_GRID = "EPSG:27700"
+WGS84 = "EPSG:4326"
+
+
+def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
+    """Return the WGS84 UTM zone CRS that holds the median of the given lon/lat points.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes in degrees (WGS84).
+
+    Returns
+    -------
+    pyproj.CRS
+        The UTM zone (north or south) around the median point.
+
+    Raises
+    ------
+    CRSMismatchError
+        If there is no finite coordinate to choose a zone from.
+    """
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        msg = "cannot choose a UTM zone: no finite lon/lat coordinates"
+        raise CRSMismatchError(msg)
+    mlon, mlat = float(np.median(lon[ok])), float(np.median(lat[ok]))
+    found = pyproj.database.query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=pyproj.aoi.AreaOfInterest(mlon, mlat, mlon, mlat),
+    )
+    return pyproj.CRS.from_epsg(int(found[0].code))
+
+
+def to_metric_crs(
+    gdf: gpd.GeoDataFrame, crs: pyproj.CRS | str, *, name: str = "layer", quiet: bool = False
+) -> gpd.GeoDataFrame:
+    """Project ``gdf`` to the run's metric ``crs``, announcing the change.
+
+    Parameters
+    ----------
+    gdf
+        Any layer with a CRS set.
+    crs
+        The run's projected CRS (units metres).
+    name
+        What to call the layer in messages, e.g. the file name.
+    quiet
+        If True, do not log the reprojection.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``gdf`` in ``crs`` (the same object when it is already there).
+
+    Raises
+    ------
+    CRSMismatchError
+        If ``gdf`` has no CRS, or ``crs`` is not in metres.
+    """
+    target = pyproj.CRS.from_user_input(crs)
+    if not target.is_projected or target.axis_info[0].unit_name not in ("metre", "meter"):
+        msg = f"the run CRS must be projected in metres; got {target.to_string()}"
+        raise CRSMismatchError(msg)
+    if gdf.crs is None:
+        msg = f"`{name}` has no CRS; set one (e.g. EPSG:4326 for lon/lat) and read it again"
+        raise CRSMismatchError(msg)
+    if pyproj.CRS.from_user_input(gdf.crs) == target:
+        return gdf
+    if not quiet:
+        log.info("%s projected from %s to %s (metres)", name, gdf.crs.to_string(), target.to_string())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return gdf.to_crs(target)

@@ -1,0 +1,126 @@
+"""Street names: clean police.uk and VPD location text, name segments, measure agreement."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+#: police.uk anonymised locations that are points of interest, not streets.
+POLICE_UK_POI: frozenset[str] = frozenset(
+    s.casefold()
+    for s in (
+        "Supermarket", "Parking Area", "Petrol Station", "Shopping Area", "Nightclub",
+        "Sports/Recreation Area", "Pedestrian Subway", "Further/Higher Educational Building",
+        "Theatre/Concert Hall", "Hospital", "Police Station", "Conference/Exhibition Centre",
+        "Bus/Coach Station", "Airport/Airfield", "Motorway Service Area", "Race Track", "Prison",
+        "Theme/Adventure Park", "Park/Open Space", "Place Of Worship", "Hotel/Motel",
+    )
+)
+_STATION = re.compile(r"\((?:station|lu station|dlr|tram stop|overground|rail station)\)\s*$", re.I)
+_BLOCK = re.compile(r"^\s*\d+X*\s+", re.I)
+_PUNCT = re.compile(r"[^\w\s]")
+_SPACE = re.compile(r"\s+")
+
+
+def location_to_street(location: pd.Series) -> pd.Series:
+    """Return the street named by each location text, or missing for places that are not streets.
+
+    Parameters
+    ----------
+    location
+        police.uk ``Location`` ("On or near Camden High Street") or VPD ``HUNDRED_BLOCK``
+        ("10XX GRANVILLE ST") text.
+
+    Returns
+    -------
+    pandas.Series
+        "Camden High Street", "Granville St"; missing for police.uk points of interest
+        ("On or near Supermarket", stations), VPD intersections ("A ST / B AVE"), privacy
+        placeholders and empty text.
+
+    Examples
+    --------
+    >>> location_to_street(pd.Series(["On or near Kingsway", "On or near Supermarket",
+    ...                               "10XX GRANVILLE ST", "W 4TH AVE / BURRARD ST"])).tolist()
+    ['Kingsway', <NA>, 'Granville St', <NA>]
+    """
+    text = location.fillna("").astype(str).str.strip()
+    text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
+    poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)
+    junction = text.str.contains("/", regex=False) & ~poi
+    vpd = text.str.match(_BLOCK)
+    text = text.where(~vpd, text.str.replace(_BLOCK, "", regex=True).str.title())
+    bad = poi | junction | (text == "") | text.str.upper().str.startswith("OFFSET")
+    return text.where(~bad).astype("string")
+
+
+def normalise_name(name: pd.Series) -> pd.Series:
+    """Return names folded for comparison: lower case, no punctuation, single spaces.
+
+    Parameters
+    ----------
+    name
+        Street names.
+
+    Returns
+    -------
+    pandas.Series
+        Folded names (missing stays missing).
+    """
+    s = name.astype("string").str.casefold().str.replace(_PUNCT, "", regex=True)
+    return s.str.replace(_SPACE, " ", regex=True).str.strip()
+
+
+def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
+    """Return, per segment, the street named most often by the records snapped to it.
+
+    Parameters
+    ----------
+    segment_id
+        Snapped segment of each record (missing where unsnapped).
+    street
+        Street from :func:`location_to_street` of each record.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by segment id. Ties go to the alphabetically first name, so the result does
+        not depend on row order.
+    """
+    df = pd.DataFrame({"segment_id": segment_id, "street": street}).dropna()
+    if df.empty:
+        return pd.Series(dtype="string", name="street_name")
+    counts = df.groupby(["segment_id", "street"], sort=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["segment_id", "n", "street"], ascending=[True, False, True],
+                                kind="stable")
+    best = counts.drop_duplicates("segment_id").set_index("segment_id")["street"]
+    return best.astype("string").rename("street_name")
+
+
+def name_agreement(street: pd.Series, segment_name: pd.Series) -> dict[str, float | int]:
+    """Return how often a record's street text names the segment it was snapped to.
+
+    Parameters
+    ----------
+    street
+        Street from :func:`location_to_street` of each snapped record.
+    segment_name
+        Street-layer name of the segment each record was snapped to (a segment carrying
+        several names joins them with ``;``).
+
+    Returns
+    -------
+    dict
+        ``compared`` (records with both a street text and a segment name), ``agree`` and
+        ``rate`` (agree / compared).
+    """
+    both = (street.notna() & segment_name.notna()).to_numpy()
+    rec = normalise_name(street[both]).reset_index(drop=True)
+    parts = segment_name[both].astype(str).reset_index(drop=True).str.split(";").explode()
+    pairs = pd.DataFrame({"row": parts.index, "name": normalise_name(parts).to_numpy()})
+    recs = pd.DataFrame({"row": rec.index, "name": rec.to_numpy()})
+    agree = recs.merge(pairs, on=["row", "name"], how="inner")["row"].nunique()
+    compared = int(both.sum())
+    return {"compared": compared, "agree": int(agree),
+            "rate": round(agree / compared, 4) if compared else float("nan")}

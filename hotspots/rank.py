@@ -1,0 +1,331 @@
+"""Counts per street segment, hot segments merged into hot streets, and ranks.
+
+Definitions (the README repeats them for users):
+
+* ``crimes_per_100m`` = crimes / max(length, ``length_floor_m``) x 100. The floor (default
+  50 m) stops a 5-metre stub carrying one police.uk map point from topping the list.
+* A segment is **hot** when it has at least ``min_crimes`` crimes (default 5) and its
+  ``crimes_per_100m`` is at or above the ``hot_quantile`` (default 0.8) of the segments with
+  any crime in its area, so every area gets its own hot list, quiet areas included.
+* A **hot street** is a run of hot segments of the same street name in the same area joined
+  end to end; an unnamed hot segment is a street on its own.
+* ``rank`` orders hot streets by ``crimes_per_100m`` then ``crimes`` (both descending);
+  ``rank_by_count`` by ``crimes`` then ``crimes_per_100m``; ``area_rank`` is ``rank`` within
+  the area. Ties share a rank (1, 2, 2, 4) and are listed by street name, then segment id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from hotspots.crs import WGS84
+from hotspots.names import normalise_name
+from hotspots.schema import (
+    AREA_LIST_COLUMNS,
+    BASIS_LOCATION,
+    BASIS_STREET,
+    HOT_STREET_COLUMNS,
+    TYPE_COUNT_PREFIX,
+)
+
+DEFAULT_MIN_CRIMES = 5
+DEFAULT_HOT_QUANTILE = 0.8
+DEFAULT_LENGTH_FLOOR_M = 50.0
+UNNAMED = "(unnamed street)"
+
+
+def type_column(crime_type: str) -> str:
+    """Return the count column name of a crime type, e.g. ``n_violence_and_sexual_offences``.
+
+    Parameters
+    ----------
+    crime_type
+        The crime type as written in the data.
+
+    Returns
+    -------
+    str
+        ``n_`` plus the lower-case type with runs of other characters as ``_``.
+
+    Examples
+    --------
+    >>> type_column("Violence and sexual offences")
+    'n_violence_and_sexual_offences'
+    """
+    return TYPE_COUNT_PREFIX + re.sub(r"[^a-z0-9]+", "_", crime_type.casefold()).strip("_")
+
+
+def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Count snapped crimes per segment, in all and per crime type.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``segment_id`` (missing where unsnapped) and ``crime_type``.
+    segments
+        All segments (those without crime get zeros).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``segments``: ``crimes`` and one ``n_<type>`` column per crime type
+        (sorted by type). The ``crimes`` column sums to the number of snapped crimes.
+    """
+    snapped = crimes[crimes["segment_id"].notna()]
+    table = pd.crosstab(snapped["segment_id"], snapped["crime_type"])
+    table = table.reindex(columns=sorted(table.columns))
+    table.columns = [type_column(c) for c in table.columns]
+    table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column
+    table = table.reindex(segments["segment_id"].to_numpy(), fill_value=0)
+    table.insert(0, "crimes", table.sum(axis=1))
+    table.index = segments.index
+    return table.astype("int64")
+
+
+def classify_hot_segments(
+    counts: pd.DataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    hot_quantile: float = DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = DEFAULT_LENGTH_FLOOR_M,
+) -> pd.Series:
+    """Return True for hot segments (see the module notes for the formal rule).
+
+    Parameters
+    ----------
+    counts
+        From :func:`count_by_segment`.
+    segments
+        Segments with ``length_m`` and ``area_code``.
+    min_crimes
+        Fewest crimes a hot segment has.
+    hot_quantile
+        Quantile of ``crimes_per_100m`` among the area's segments with crime at or above
+        which a segment is hot.
+    length_floor_m
+        Length floor of the rate, metres.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, indexed like ``segments``.
+
+    Notes
+    -----
+    Formally: a segment is hot if ``crimes >= min_crimes`` and ``crimes_per_100m >=
+    Q(hot_quantile)`` of ``crimes_per_100m`` over the segments of the same ``area_code``
+    with ``crimes > 0``.
+    """
+    rate = per_100m(counts["crimes"], segments["length_m"], length_floor_m)
+    with_crime = counts["crimes"] > 0
+    cut = rate[with_crime].groupby(segments.loc[with_crime, "area_code"]).quantile(hot_quantile)
+    threshold = segments["area_code"].map(cut).astype(float)
+    return (counts["crimes"] >= min_crimes) & (rate >= threshold - 1e-9)
+
+
+def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Series:
+    """Return crimes per 100 m of street with the length floored at ``floor_m`` (rounded 3 dp)."""
+    return (crimes / np.maximum(length_m.astype(float), floor_m) * 100).round(3)
+
+
+def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
+    """Label each hot segment with its run: same area and name, touching end to end."""
+    named = hot["street_name"].notna().to_numpy()
+    key = np.where(named, hot["area_code"].astype(str) + "|" + normalise_name(hot["street_name"]),
+                   hot["segment_id"].astype(str))
+    ends = np.vstack([shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i))
+                      for i in (0, -1)])
+    _, vertex = np.unique(np.round(ends, 2), axis=0, return_inverse=True)
+    n = len(hot)
+    table = pd.DataFrame({"seg": np.tile(np.arange(n), 2), "key": np.tile(key, 2),
+                          "v": vertex.ravel()})
+    pairs = table.merge(table, on=["key", "v"])
+    graph = coo_matrix((np.ones(len(pairs)), (pairs["seg_x"], pairs["seg_y"])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def rank_streets(
+    segments: gpd.GeoDataFrame,
+    counts: pd.DataFrame,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    hot_quantile: float = DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = DEFAULT_LENGTH_FLOOR_M,
+) -> gpd.GeoDataFrame:
+    """Merge hot segments into hot streets and rank them overall and within each area.
+
+    Parameters
+    ----------
+    segments
+        Segments with ``segment_id``, ``street_name``, ``name_source``, ``length_m``,
+        ``area_code``, ``area_name`` (projected CRS).
+    counts
+        From :func:`count_by_segment`, indexed like ``segments``.
+    min_crimes, hot_quantile, length_floor_m
+        As in :func:`classify_hot_segments`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per hot street: :data:`hotspots.schema.HOT_STREET_COLUMNS`, then the
+        ``n_<type>`` counts, then line geometry; sorted by ``rank``.
+    """
+    hot_mask = classify_hot_segments(counts, segments, min_crimes=min_crimes,
+                                     hot_quantile=hot_quantile, length_floor_m=length_floor_m)
+    hot = segments[hot_mask.to_numpy()].reset_index(drop=True)
+    type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    if hot.empty:
+        cols = [*HOT_STREET_COLUMNS, *type_cols]
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=segments.crs)
+    hot = pd.concat([hot, counts[hot_mask.to_numpy()].reset_index(drop=True)], axis=1)
+    hot["run"] = _runs(hot)
+    streets = _aggregate_runs(hot, type_cols, length_floor_m)
+    return _add_ranks(streets, type_cols)
+
+
+def _aggregate_runs(hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float) -> gpd.GeoDataFrame:
+    hot = hot.sort_values(["run", "segment_id"], kind="stable")
+    g = hot.groupby("run", sort=True)
+    out = g[["crimes", "length_m", *type_cols]].sum()
+    first = g[["area_code", "area_name"]].first()
+    out["street"] = g["street_name"].agg(_most_common).fillna(UNNAMED)
+    out["name_source"] = g["name_source"].agg(lambda s: "; ".join(sorted(set(s.dropna()))))
+    out["segment_ids"] = g["segment_id"].agg(";".join)
+    out["segment_count"] = g.size()
+    out = out.join(first)
+    out["length_m"] = out["length_m"].round(1)
+    out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
+    types = out[type_cols].to_numpy()
+    out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX):] for c in type_cols])[types.argmax(1)]
+    geoms = [shapely.line_merge(shapely.union_all(part)) for part in
+             np.split(hot.geometry.to_numpy(), np.flatnonzero(np.diff(hot["run"].to_numpy())) + 1)]
+    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
+    mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
+    ll = gpd.GeoSeries(mid, crs=hot.crs).to_crs(WGS84)
+    return gdf.assign(lon=ll.x.round(6).to_numpy(), lat=ll.y.round(6).to_numpy())
+
+
+def _most_common(names: pd.Series) -> str | None:
+    vc = names.dropna().value_counts()
+    if vc.empty:
+        return None
+    top = vc[vc == vc.iloc[0]].index
+    return str(sorted(top)[0])
+
+
+def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
+    s = streets.sort_values(["crimes_per_100m", "crimes", "street", "segment_ids"],
+                            ascending=[False, False, True, True], kind="stable")
+    s["rank"] = _tie_rank(s, ["crimes_per_100m", "crimes"])
+    s["rank_by_count"] = _tie_rank(s, ["crimes", "crimes_per_100m"])
+    s["area_rank"] = s.groupby("area_code", sort=False)["rank"].rank(method="min").astype("int64")
+    s = s.reset_index(drop=True)
+    return s[[*HOT_STREET_COLUMNS, *type_cols, "geometry"]]
+
+
+def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Competition rank (1, 2, 2, 4) over ``keys`` descending."""
+    tup = pd.Series(list(zip(*(-df[k].to_numpy() for k in keys), strict=True)), index=df.index)
+    return tup.rank(method="min").astype("int64")
+
+
+def rank_locations(
+    crimes: gpd.GeoDataFrame, *, min_crimes: int = DEFAULT_MIN_CRIMES, type_cols: list[str]
+) -> gpd.GeoDataFrame:
+    """Rank the unsnapped crimes of each area by their recorded street (police.uk "On or near").
+
+    Used where the street layer does not reach: records are grouped by the street their
+    location text names (or the text itself for points of interest) within the area, and
+    placed at their map points.
+
+    Parameters
+    ----------
+    crimes
+        Unsnapped crimes with ``area_code``, ``area_name``, ``location``, ``crime_type``.
+    min_crimes
+        Fewest crimes a listed location has.
+    type_cols
+        The ``n_<type>`` columns to fill (as in the hot-street table).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per location with :data:`hotspots.schema.AREA_LIST_COLUMNS` and the type
+        counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
+    """
+    place = crimes["location"].fillna("").str.replace(r"^On or near\s+", "", regex=True)
+    df = pd.DataFrame({"area_code": crimes["area_code"], "area_name": crimes["area_name"],
+                       "place": place.replace("", "(no location text)"),
+                       "tcol": crimes["crime_type"].map(type_column),
+                       "x": crimes["x"], "y": crimes["y"]})
+    keys = ["area_code", "area_name", "place"]
+    counts = pd.crosstab([df[k] for k in keys], df["tcol"]).reindex(columns=type_cols, fill_value=0)
+    counts.insert(0, "crimes", counts.sum(axis=1))
+    counts = counts[counts["crimes"] >= min_crimes].reset_index()
+    if counts.empty:
+        return gpd.GeoDataFrame(columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
+                                geometry="geometry", crs=crimes.crs)
+    pts = df[[*keys, "x", "y"]].drop_duplicates().merge(counts[keys].reset_index(), on=keys)
+    pts = pts.sort_values(["index", "x", "y"], kind="stable")
+    geoms = shapely.multipoints(pts[["x", "y"]].to_numpy(), indices=pts["index"].to_numpy())
+    out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
+    cen = out.geometry.centroid.to_crs(WGS84)
+    types = out[type_cols].to_numpy()
+    return out.assign(
+        street=out["place"], basis=BASIS_LOCATION, rank=pd.NA, area_rank=pd.NA,
+        length_m=np.nan, crimes_per_100m=np.nan, segment_count=0, segment_ids="",
+        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX):] for c in type_cols])[types.argmax(1)],
+        lon=cen.x.round(6).to_numpy(), lat=cen.y.round(6).to_numpy(),
+    )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
+
+
+def area_lists(
+    hot: gpd.GeoDataFrame, locations: gpd.GeoDataFrame, *, area_codes: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """Return each area's ranked list: its hot streets, then its police.uk locations.
+
+    Parameters
+    ----------
+    hot
+        From :func:`rank_streets`.
+    locations
+        From :func:`rank_locations`.
+    area_codes
+        Areas that get a list even when nothing in them reaches the thresholds (an empty
+        table with the columns), e.g. every area with crime.
+
+    Returns
+    -------
+    dict
+        Area code -> table with :data:`hotspots.schema.AREA_LIST_COLUMNS` and type counts.
+        Streets come first in ``rank`` order with their ``area_rank``; locations follow by
+        ``crimes`` (descending, ties by name), ranked after the last street. Tied rows share
+        a rank.
+    """
+    streets = pd.DataFrame(hot.drop(columns="geometry")).assign(basis=BASIS_STREET)
+    locs = pd.DataFrame(locations.drop(columns="geometry"))
+    locs = locs.sort_values(["crimes", "street"], ascending=[False, True], kind="stable")
+    both = pd.concat([streets, locs], ignore_index=True) if len(locs) else streets
+    cols = [c for c in both.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    out: dict[str, pd.DataFrame] = {}
+    for code, part in both.groupby("area_code", sort=True):
+        part = part.copy()
+        is_loc = (part["basis"] == BASIS_LOCATION).to_numpy()
+        base = int((~is_loc).sum())
+        loc_rank = (-part.loc[is_loc, "crimes"]).rank(method="min").astype("int64") + base
+        part.loc[is_loc, "area_rank"] = loc_rank
+        part["area_rank"] = part["area_rank"].astype("int64")
+        out[str(code)] = part[[*AREA_LIST_COLUMNS, *cols]].reset_index(drop=True)
+    empty = pd.DataFrame(columns=[*AREA_LIST_COLUMNS, *cols])
+    for code in area_codes:
+        out.setdefault(str(code), empty)
+    return dict(sorted(out.items()))

@@ -1,0 +1,170 @@
+"""Spatial joins: crime points to areas, and crime points to their nearest street segment.
+
+Both joins work on distinct locations: police.uk puts every record on one of a fixed set of
+anonymous map points, so 1.4 million London records sit on far fewer points, and each point
+is looked up once.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+log = logging.getLogger("hotspots")
+
+#: Default snapping tolerance, metres. police.uk map points and VPD hundred-block points lie
+#: on or beside the street centreline (VPD: median 4.4 m, 95th percentile 10.3 m from the
+#: nearest centreline). 30 m takes in the width of a wide street and the generalisation of
+#: both layers; a point farther out is more likely a park, station or estate interior, or a
+#: place the street layer does not cover, and is better left unsnapped than put on a street.
+DEFAULT_SNAP_DISTANCE_M = 30.0
+
+
+def _unique_points(crimes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    xy = np.column_stack([crimes["x"].to_numpy(), crimes["y"].to_numpy()])
+    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    return shapely.points(uniq), inv.ravel()
+
+
+def _first_match(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return, for each of ``n`` left items, the smallest matching right index (-1 if none)."""
+    none = np.iinfo(np.int64).max
+    best = np.full(n, none, dtype=np.int64)
+    np.minimum.at(best, left, right.astype(np.int64))
+    return np.where(best == none, -1, best)
+
+
+def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the area code and name of the polygon holding each crime.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (projected); ``x``/``y`` are used.
+    areas
+        Polygons from :func:`hotspots.io.read_areas`, in the same CRS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code`` and ``area_name`` with the index of ``crimes``; missing where no
+        polygon holds the point. A point inside two overlapping polygons, or on a shared
+        edge, goes to the one with the smaller ``area_code``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> areas = gpd.GeoDataFrame({"area_code": ["A"], "area_name": ["a"]},
+    ...                          geometry=[box(0, 0, 10, 10)], crs=27700)
+    >>> crimes = gpd.GeoDataFrame({"x": [5.0, 50.0], "y": [5.0, 5.0]},
+    ...                           geometry=gpd.points_from_xy([5, 50], [5, 5]), crs=27700)
+    >>> assign_areas(crimes, areas)["area_code"].tolist()
+    ['A', nan]
+    """
+    pts, inv = _unique_points(crimes)
+    order = np.argsort(areas["area_code"].to_numpy(), kind="stable")
+    polys = areas.geometry.to_numpy()[order]
+    tree = shapely.STRtree(polys)
+    pi, ai = tree.query(pts, predicate="intersects")
+    hit = _first_match(len(pts), pi, ai)[inv]
+    codes = areas["area_code"].to_numpy()[order]
+    names = areas["area_name"].to_numpy()[order]
+    ok = hit >= 0
+    out = pd.DataFrame(index=crimes.index)
+    out["area_code"] = pd.Series(np.where(ok, codes[np.where(ok, hit, 0)], None), index=crimes.index,
+                                 dtype="string")
+    out["area_name"] = pd.Series(np.where(ok, names[np.where(ok, hit, 0)], None), index=crimes.index,
+                                 dtype="string")
+    return out
+
+
+def snap_to_streets(
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Return the nearest street segment of each crime within ``max_distance_m``.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (projected).
+    segments
+        Segments from :func:`hotspots.segments.lines_to_segments`, same CRS, sorted by id.
+    max_distance_m
+        Snapping tolerance in metres (default 30 m: see ``DEFAULT_SNAP_DISTANCE_M``).
+    quiet
+        If True, do not log the share snapped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segment_id`` (missing beyond the tolerance) and ``snap_distance_m`` with the index
+        of ``crimes``. A point equidistant from several segments (a junction) goes to the
+        one with the smallest ``segment_id``, so results do not depend on row order.
+
+    Raises
+    ------
+    ValueError
+        If ``max_distance_m`` is not positive.
+    """
+    if not max_distance_m > 0:
+        msg = f"`max_distance_m` must be positive; got {max_distance_m}"
+        raise ValueError(msg)
+    pts, inv = _unique_points(crimes)
+    ids = segments["segment_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    tree = shapely.STRtree(segments.geometry.to_numpy()[order])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        (pi, si), dist = tree.query_nearest(pts, max_distance=max_distance_m, return_distance=True,
+                                            all_matches=True)
+    best = _first_match(len(pts), pi, si)[inv]
+    best_d = np.full(len(pts), np.nan)
+    best_d[pi] = dist  # all ties share the same distance
+    found = best >= 0
+    seg = np.where(found, ids[order][np.where(found, best, 0)], None)
+    out = pd.DataFrame(index=crimes.index)
+    out["segment_id"] = pd.Series(seg, index=crimes.index, dtype="string")
+    out["snap_distance_m"] = np.round(best_d[inv], 2)
+    if not quiet:
+        log.info("snapped %d of %d crimes (%.1f%%) within %.0f m", int(found.sum()), len(found),
+                 100 * found.mean() if len(found) else 0.0, max_distance_m)
+    return out
+
+
+def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the area of each street segment: the area nearest its midpoint.
+
+    A segment crossing an area edge belongs to the area holding its midpoint; a segment
+    outside every area (a street beyond the study area) to the nearest area. Ties go to the
+    smaller ``area_code``.
+
+    Parameters
+    ----------
+    segments
+        Street segments (projected).
+    areas
+        Area polygons in the same CRS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code`` and ``area_name`` with the index of ``segments``.
+    """
+    mid = shapely.line_interpolate_point(segments.geometry.to_numpy(), 0.5, normalized=True)
+    pts = gpd.GeoDataFrame({"_i": np.arange(len(segments))}, geometry=mid, crs=segments.crs)
+    joined = gpd.sjoin_nearest(pts, areas[["area_code", "area_name", "geometry"]], how="left")
+    joined = joined.sort_values(["_i", "area_code"], kind="stable").drop_duplicates("_i")
+    out = pd.DataFrame(index=segments.index)
+    out["area_code"] = joined["area_code"].astype("string").to_numpy()
+    out["area_name"] = joined["area_name"].astype("string").to_numpy()
+    return out
