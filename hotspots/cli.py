@@ -97,3 +97,8 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     click.echo(f"{result.out_dir}: {len(result.hot_streets)} hot streets, "
                f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
                f"kept {acc['kept']}, rejected {acc['rejected']}")
+
+
+from hotspots._cli_download import download  # noqa: E402  (registered after the group exists)
+
+app.add_command(download)

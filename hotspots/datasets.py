@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from shapely.geometry import LineString
 
-from hotspots.errors import HotspotsError, InputDataError
+from hotspots.errors import DownloadError, InputDataError
 
 log = logging.getLogger("hotspots")
 
@@ -108,10 +108,6 @@ def get_path(name: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 # downloads
 # ---------------------------------------------------------------------------------------------
-
-
-class DownloadError(HotspotsError):
-    """A download failed: HTTP error, timeout, broken connection or unexpected content."""
 
 
 class BoundarySource(NamedTuple):
@@ -308,11 +304,11 @@ def download_police_uk(
 
     Notes
     -----
-    Each police.uk archive holds the 36 months up to its own month, so the archive of the
-    latest requested month is fetched first and every other requested month found in it is
-    taken from it; an archive is fetched for each month still missing after that. The
-    archives are large (more than 1 GB for recent months); delete ``out_dir/archives`` once
-    the CSVs are extracted.
+    Each police.uk archive holds the months up to its own month (the last 36 for recent
+    archives), so the archive of the latest requested month is fetched first and every other
+    requested month found in it is taken from it; an archive is fetched for each month still
+    missing after that. The archives are large (more than 1 GB for recent months); delete
+    ``out_dir/archives`` once the CSVs are extracted.
 
     Examples
     --------

@@ -21,3 +21,7 @@ class CRSMismatchError(InputDataError):
 
 class OutputExistsError(HotspotsError, FileExistsError):
     """The run folder exists already and ``overwrite`` was not given."""
+
+
+class DownloadError(HotspotsError):
+    """A download failed: HTTP error, timeout, broken connection or unexpected content."""

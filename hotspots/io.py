@@ -923,7 +923,7 @@ def read_streets(
     Examples
     --------
     >>> streets = read_streets(get_path("london_streets"))
-    >>> streets.geom_type.unique().tolist(), streets["street_name"].notna().mean() > 0.9
+    >>> streets.geom_type.unique().tolist(), bool(streets["street_name"].notna().mean() > 0.9)
     (['LineString'], True)
     """
     gdf = _read_layer(path, layer, "street")

@@ -65,7 +65,7 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     >>> crimes = gpd.GeoDataFrame({"x": [5.0, 50.0], "y": [5.0, 5.0]},
     ...                           geometry=gpd.points_from_xy([5, 50], [5, 5]), crs=27700)
     >>> assign_areas(crimes, areas)["area_code"].tolist()
-    ['A', nan]
+    ['A', <NA>]
     """
     pts, inv = _unique_points(crimes)
     order = np.argsort(areas["area_code"].to_numpy(), kind="stable")

@@ -1,0 +1,19 @@
+"""Root conftest: names available to the doctests in hotspots/ (they run on the real data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspots.datasets import data_dir, get_path
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace: dict[str, Any]) -> None:
+    doctest_namespace.update({"get_path": get_path, "pd": pd, "np": np, "gpd": gpd})
+    if not (data_dir() / "london").is_dir():
+        pytest.skip("shared real data folder not found (set HOTSPOTS_DATA)")

@@ -1,0 +1,33 @@
+"""Tests of hotspots.concentration: figures, the random baseline and the plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hotspots import concentration
+
+
+def test_lorenz_hand_checked() -> None:
+    x, y = concentration.lorenz(np.array([0, 6, 2, 2]))
+    assert x.tolist() == [0, 0.25, 0.5, 0.75, 1.0]
+    assert y.tolist() == [0, 0.6, 0.8, 1.0, 1.0]
+
+
+def test_figures_and_baseline() -> None:
+    counts = np.zeros(200, dtype=int)
+    counts[:2] = 50  # all crime on 1% of segments
+    out = concentration.count_concentration(counts, np.ones(200), n_draws=10, seed=1)
+    obs, base = out["observed"], out["random_baseline"]
+    assert obs["share_of_crime_on_top_1pct_segments"] == 1.0
+    assert obs["share_of_segments_holding_half_of_crime"] == 0.005
+    assert base["share_of_crime_on_top_1pct_segments"] < 0.1
+    assert obs["gini"] == pytest.approx(0.99, abs=0.01)
+    assert out == concentration.count_concentration(counts, np.ones(200), n_draws=10, seed=1)
+
+
+def test_plot_written(tmp_path: Path) -> None:
+    p = concentration.plot_lorenz(np.array([5, 1, 0, 0]), np.ones(4), tmp_path / "l.png", title="t")
+    assert p.stat().st_size > 1000

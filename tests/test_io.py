@@ -1,0 +1,224 @@
+"""Tests of hotspots.io: the readers, on the real files and on hand-made edge cases."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspots import io
+from hotspots.datasets import get_path
+from hotspots.errors import InputDataError
+from hotspots.schema import CRIME_COLUMNS, REJECTED_COLUMNS
+
+HEADER = ",".join(io.POLICE_UK_COLUMNS)
+
+
+def _row(cid: str = "abc", month: str = "2017-01", lon: str = "-0.12", lat: str = "51.51",
+         loc: str = "On or near Strand", ctype: str = "Burglary") -> str:
+    return f"{cid},{month},Metropolitan Police Service,Metropolitan Police Service,{lon},{lat},{loc},,,{ctype},,"
+
+
+def _write(path: Path, rows: list[str], header: str = HEADER) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+# inputs -------------------------------------------------------------------------------------
+
+
+def test_missing_columns_named(tmp_path: Path) -> None:
+    f = _write(tmp_path / "2017-01-x-street.csv", ["a,b"], header="Crime ID,Month")
+    with pytest.raises(InputDataError, match=r"2017-01-x-street.csv: missing required column\(s\) "
+                       r"\['Longitude', 'Latitude', 'Location', 'Crime type'\]"):
+        io.read_police_uk([f])
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    f = tmp_path / "2017-01-x-street.csv"
+    f.write_bytes(b"")
+    with pytest.raises(InputDataError, match="2017-01-x-street.csv: file is empty"):
+        io.read_police_uk([f])
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    f = tmp_path / "2017-01-x-street.csv"
+    f.write_bytes((HEADER + "\n" + _row(loc="On or near Caf\xe9 Road") + "\n").encode("latin-1"))
+    with pytest.raises(InputDataError, match="2017-01-x-street.csv: cannot be read as a UTF-8 CSV"):
+        io.read_police_uk([f])
+
+
+def test_not_a_csv(tmp_path: Path) -> None:
+    f = tmp_path / "2017-01-x-street.csv"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    with pytest.raises(InputDataError, match="not"):
+        io.read_police_uk([f])
+
+
+def test_zip_without_street_csv(tmp_path: Path) -> None:
+    z = tmp_path / "2017-01.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("2017-01/2017-01-metropolitan-outcomes.csv", "a,b\n1,2\n")
+    with pytest.raises(InputDataError, match=r"2017-01.zip is a zip archive with no \*-street.csv"):
+        io.read_police_uk([z])
+
+
+def test_missing_path() -> None:
+    with pytest.raises(InputDataError, match="does not exist"):
+        io.read_police_uk([Path("/nonexistent/folder")])
+
+
+def test_unknown_mapping() -> None:
+    with pytest.raises(InputDataError, match="unknown --format 'nope'"):
+        io.read_mapping("nope")
+
+
+def test_mapping_needs_coordinates(tmp_path: Path) -> None:
+    m = tmp_path / "m.toml"
+    m.write_text('[columns]\ndate = "d"\n', encoding="utf-8")
+    with pytest.raises(InputDataError, match="needs coordinates"):
+        io.read_mapping(m)
+
+
+def test_areas_must_be_polygons(tmp_path: Path) -> None:
+    pts = gpd.GeoDataFrame({"ward_code": ["A"]}, geometry=gpd.points_from_xy([0], [0]), crs=27700)
+    f = tmp_path / "pts.gpkg"
+    pts.to_file(f)
+    with pytest.raises(InputDataError, match="areas must be polygons"):
+        io.read_areas(f)
+
+
+def test_streets_must_be_lines(tmp_path: Path) -> None:
+    pts = gpd.GeoDataFrame({"name": ["A"]}, geometry=gpd.points_from_xy([0], [0]), crs=27700)
+    f = tmp_path / "pts.gpkg"
+    pts.to_file(f)
+    with pytest.raises(InputDataError, match="streets must be a line layer"):
+        io.read_streets(f)
+
+
+# outputs ------------------------------------------------------------------------------------
+
+
+def test_every_row_kept_or_rejected(tmp_path: Path) -> None:
+    rows = [
+        _row("a"),
+        _row("", lon="", lat=""),  # no coordinates
+        _row("c", month="2017-13"),  # bad month
+        _row("d", lon="200"),  # out of range
+        "e,2017-01,too,few,fields",  # malformed
+        _row("", ctype="Anti-social behaviour"),  # empty id: never a duplicate
+        _row("", ctype="Anti-social behaviour"),
+    ]
+    f = _write(tmp_path / "2017-01-x-street.csv", rows)
+    kept, rej = io.read_police_uk([f], quiet=True)
+    assert len(kept) + len(rej) == len(rows)
+    assert dict(zip(rej["source_row"], rej["reason"], strict=True)) == {
+        2: io.REASON_NO_COORDS, 3: io.REASON_DATE, 4: io.REASON_RANGE, 5: io.REASON_MALFORMED}
+    assert kept["source_row"].tolist() == [1, 6, 7]
+    assert list(rej.columns) == REJECTED_COLUMNS
+
+
+def test_duplicate_ids_across_files_only(tmp_path: Path) -> None:
+    a = _write(tmp_path / "2017-01-a-street.csv", [_row("x"), _row("x", ctype="Robbery")])
+    b = _write(tmp_path / "2017-01-b-street.csv", [_row("x")])
+    kept, rej = io.read_police_uk([a, b], quiet=True)
+    assert len(kept) == 2  # police.uk repeats an id within a file for separate offences
+    assert rej[["source_file", "reason"]].values.tolist() == [["2017-01-b-street.csv",
+                                                                 io.REASON_DUPLICATE]]
+
+
+def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
+    src = _write(tmp_path / "plain" / "2017-01-metropolitan-street.csv"
+                 if (tmp_path / "plain").mkdir() is None else tmp_path, [_row("a"), _row("b")])
+    gz = tmp_path / "gz" / "2017-01-metropolitan-street.csv.gz"
+    gz.parent.mkdir()
+    with src.open("rb") as fin, gzip.open(gz, "wb") as fout:
+        shutil.copyfileobj(fin, fout)
+    z = tmp_path / "zip" / "2017-01.zip"
+    z.parent.mkdir()
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(src, "2017-01/2017-01-metropolitan-street.csv")
+        zf.writestr("2017-01/2017-01-metropolitan-outcomes.csv", "x\n")
+    frames = [io.read_police_uk([p], quiet=True)[0] for p in (src.parent, gz.parent, z.parent)]
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(f.drop(columns="source_file"),
+                                      frames[0].drop(columns="source_file"))
+
+
+def test_bom_is_ignored(tmp_path: Path) -> None:
+    f = tmp_path / "2017-01-x-street.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n" + _row() + "\n").encode())
+    kept, _ = io.read_police_uk([f], quiet=True)
+    assert len(kept) == 1
+
+
+def test_type_and_period_filters(tmp_path: Path) -> None:
+    f = _write(tmp_path / "2017-01-x-street.csv",
+               [_row("a"), _row("b", ctype="Robbery"), _row("c", month="2016-12")])
+    kept, rej = io.read_police_uk([f], crime_types=["burglary"], start="2017-01", quiet=True)
+    assert kept["crime_id"].tolist() == ["a"]
+    assert sorted(rej["reason"]) == sorted([io.REASON_PERIOD, io.REASON_TYPE])
+
+
+def test_real_police_uk_month(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
+    kept, rej = london_month
+    path = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        n_lines = sum(1 for _ in fh) - 1
+    assert len(kept) + len(rej) == n_lines
+    assert kept.crs.to_epsg() == 27700
+    assert [c for c in CRIME_COLUMNS if c not in kept.columns] == []
+    assert kept.geom_type.unique().tolist() == ["Point"]
+    assert kept["month"].unique().tolist() == ["2017-12"]
+    assert not kept["has_time"].any()
+    # London lies in British National Grid eastings 500-560 km, northings 155-200 km
+    assert kept["x"].between(500_000, 565_000).all() and kept["y"].between(155_000, 205_000).all()
+
+
+def test_real_vancouver_mapping(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
+    kept, rej = vancouver
+    assert len(kept) + len(rej) == 206_933  # SOURCES.md row count
+    reasons = rej["reason"].value_counts()
+    # SOURCES.md: 22,505 rows have no usable coordinate (offset to 0/0, or empty X/Y)
+    assert reasons[io.REASON_PRIVACY] + reasons[io.REASON_NO_COORDS] == 22_505
+    assert kept.crs.to_epsg() == 26910
+    midnight = (kept["occurred_from"].dt.hour == 0) & (kept["occurred_from"].dt.minute == 0)
+    assert not kept.loc[midnight, "has_time"].any()  # the 00:00 placeholder is not a time
+    assert kept.loc[~midnight, "has_time"].all()
+    whole_day = kept.loc[midnight, "occurred_to"] - kept.loc[midnight, "occurred_from"]
+    assert (whole_day == pd.Timedelta(days=1)).all()
+
+
+def test_geoparquet_through_mapping(tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame(
+        {"ref": ["1", "2", "3"], "when": ["2024-01-05 22:30", "2024-01-06 01:10", "bad"],
+         "offence": ["Robbery", "Burglary", "Robbery"]},
+        geometry=gpd.points_from_xy([-123.12, -123.10, -123.11], [49.28, 49.27, 49.26]), crs=4326)
+    f = tmp_path / "extract.parquet"
+    gdf.to_parquet(f)
+    m = tmp_path / "m.toml"
+    m.write_text('[columns]\nid = "ref"\ndatetime = "when"\ncrime_type = "offence"\n'
+                 'geometry = "geometry"\n', encoding="utf-8")
+    kept, rej = io.read_mapped([f], io.read_mapping(m), quiet=True)
+    assert kept.crs.to_epsg() == 32610  # UTM zone 10N chosen from the data
+    assert kept["has_time"].all() and len(kept) == 2
+    assert rej["reason"].tolist() == [io.REASON_DATE]
+
+
+def test_read_areas_guesses_fields(london_wards: gpd.GeoDataFrame) -> None:
+    assert list(london_wards.columns[:2]) == ["area_code", "area_name"]
+    assert london_wards["area_code"].is_unique and len(london_wards) == 625
+    assert "borough" in london_wards.columns
+
+
+def test_read_streets_explodes_multilines(data_root: Path) -> None:
+    s = io.read_streets(get_path("vancouver_streets"))
+    assert s.geom_type.unique().tolist() == ["LineString"]
+    assert len(s) >= 17_031 and s["street_name"].isna().all()
+    assert np.array_equal(s["source_id"].iloc[:3].to_numpy(), np.array(["0", "1", "2"]))

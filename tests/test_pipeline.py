@@ -1,0 +1,134 @@
+"""End-to-end tests of `hotspots run` on slices of the real data, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from hotspots.cli import app
+from hotspots.datasets import get_path
+from hotspots.schema import HOT_STREET_COLUMNS
+
+CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.py"
+
+
+def _london_args(out: Path) -> list[str]:
+    return ["run", "--crimes", str(get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"),
+            str(get_path("london_crimes") / "2017-11-metropolitan-street.csv.gz"),
+            "--areas", str(get_path("london_wards")),
+            "--streets", str(get_path("london_streets_central")),
+            "--population", str(get_path("london_ward_population")),
+            "--out", str(out), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "london"
+    res = CliRunner().invoke(app, _london_args(out))
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "vancouver"
+    res = CliRunner().invoke(app, [
+        "run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver",
+        "--start", "2025-07", "--areas", str(get_path("vancouver_areas")),
+        "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+# inputs -------------------------------------------------------------------------------------
+
+
+def test_existing_run_folder_needs_overwrite(london_run: Path) -> None:
+    res = CliRunner().invoke(app, _london_args(london_run))
+    assert res.exit_code == 1
+    assert "exists already; choose another --out or pass --overwrite" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_bad_file_one_line_error(tmp_path: Path, data_root: Path) -> None:
+    bad = tmp_path / "2017-01-metropolitan-street.csv"
+    bad.write_text("Crime ID,Month\n1,2017-01\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", "--crimes", str(bad), "--areas", str(get_path("london_wards")),
+                                   "--streets", str(get_path("london_streets_central")),
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "Error: 2017-01-metropolitan-street.csv: missing required column(s)" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_areas_not_overlapping(tmp_path: Path, data_root: Path) -> None:
+    res = CliRunner().invoke(app, ["run", "--crimes", str(get_path("vancouver_crimes")),
+                                   "--format", "vancouver", "--start", "2025-12",
+                                   "--areas", str(get_path("london_wards")),
+                                   "--streets", str(get_path("vancouver_streets")),
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "no crime falls inside the area layer" in res.output
+
+
+# outputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run_name", ["london_run", "vancouver_run"])
+def test_contract_and_accounting(run_name: str, request: pytest.FixtureRequest) -> None:
+    out: Path = request.getfixturevalue(run_name)
+    for name in ("hot_streets.csv", "hot_streets.gpkg", "map.html", "run.json", "rejected.csv",
+                 "areas.csv", "concentration.png"):
+        assert (out / name).is_file(), name
+    hot = pd.read_csv(out / "hot_streets.csv")
+    assert list(hot.columns[: len(HOT_STREET_COLUMNS)]) == HOT_STREET_COLUMNS
+    assert len(hot) > 20 and hot["rank"].is_monotonic_increasing
+    manifest = json.loads((out / "run.json").read_text())
+    for f, acc in manifest["accounting"].items():
+        assert acc["read"] == acc["kept"] + sum(acc["rejected"].values()), f
+    rejected = pd.read_csv(out / "rejected.csv")
+    assert len(rejected) == manifest["totals"]["rejected"]
+    if CHECK.exists():
+        res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True,
+                             check=False)
+        assert res.returncode == 0 and "adds up" in res.stdout, res.stdout + res.stderr
+
+
+def test_every_area_with_crime_has_a_list(london_run: Path) -> None:
+    areas = pd.read_csv(london_run / "areas.csv")
+    with_crime = set(areas.loc[areas["crimes"] > 0, "area_code"])
+    listed = {p.stem for p in (london_run / "wards").glob("*.csv")}
+    assert with_crime == listed
+    total = sum(len(pd.read_csv(p)) for p in (london_run / "wards").glob("*.csv"))
+    assert total >= len(pd.read_csv(london_run / "hot_streets.csv"))
+    assert areas["rate_per_1000"].notna().sum() > 400
+
+
+def test_london_manifest_reports_naming_and_concentration(london_run: Path) -> None:
+    m = json.loads((london_run / "run.json").read_text())
+    assert m["crs"] == "EPSG:27700"
+    # the central street file has no names: segments are named from 'On or near' text
+    assert m["naming"]["named_from_crime_records"] > 0
+    conc = m["concentration"]
+    assert conc["observed"]["share_of_crime_on_top_5pct_segments"] > (
+        conc["random_baseline"]["share_of_crime_on_top_5pct_segments"])
+    assert {"load", "area_join", "snapping", "ranking", "maps"} <= set(m["seconds"])
+    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
+
+
+def test_reproducible_bytes(london_run: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    assert CliRunner().invoke(app, _london_args(again)).exit_code == 0
+    names = ["hot_streets.csv", "rejected.csv", "areas.csv",
+             *(f"wards/{p.name}" for p in (london_run / "wards").glob("*.csv"))]
+    for name in names:
+        assert (again / name).read_bytes() == (london_run / name).read_bytes(), name
+
+
+def test_no_partial_folder_left(london_run: Path) -> None:
+    assert not list(london_run.parent.glob(".*.partial"))

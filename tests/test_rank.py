@@ -1,0 +1,111 @@
+"""Tests of hotspots.rank: counts, hot segments, runs, ranks with ties, location lists."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString
+
+from hotspots import rank
+from hotspots.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT_STREET_COLUMNS
+
+
+def _segments() -> gpd.GeoDataFrame:
+    # High St: three 100 m segments end to end (h1-h2-h3); Low Rd: one 100 m; Side: one 20 m
+    geoms = [LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]),
+             LineString([(200, 0), (300, 0)]), LineString([(0, 100), (100, 100)]),
+             LineString([(0, 200), (20, 200)])]
+    return gpd.GeoDataFrame({
+        "segment_id": ["h1", "h2", "h3", "l1", "s1"],
+        "street_name": ["High St", "High St", "High St", "Low Rd", None],
+        "name_source": ["street layer"] * 5,
+        "length_m": [100.0, 100.0, 100.0, 100.0, 20.0],
+        "area_code": ["A"] * 5, "area_name": ["Area A"] * 5,
+    }, geometry=geoms, crs=27700)
+
+
+def _crimes(per_segment: dict[str, int], crime_type: str = "Burglary") -> pd.DataFrame:
+    seg = [s for s, n in per_segment.items() for _ in range(n)]
+    return pd.DataFrame({"segment_id": pd.Series(seg, dtype="string"),
+                         "crime_type": [crime_type] * len(seg)})
+
+
+# outputs ------------------------------------------------------------------------------------
+
+
+def test_counts_sum_to_snapped() -> None:
+    crimes = pd.concat([_crimes({"h1": 3, "l1": 2}), _crimes({"h1": 1}, "Robbery"),
+                        pd.DataFrame({"segment_id": pd.Series([pd.NA], dtype="string"),
+                                      "crime_type": ["Robbery"]})], ignore_index=True)
+    counts = rank.count_by_segment(crimes, _segments())
+    assert counts["crimes"].tolist() == [4, 0, 0, 2, 0]
+    assert counts.columns.tolist() == ["crimes", "n_burglary", "n_robbery"]
+    assert counts["crimes"].sum() == crimes["segment_id"].notna().sum()
+
+
+def test_runs_merge_adjacent_hot_segments_of_one_street() -> None:
+    segs = _segments()
+    counts = rank.count_by_segment(_crimes({"h1": 10, "h2": 10, "h3": 1, "l1": 10, "s1": 5}), segs)
+    hot = rank.rank_streets(segs, counts, min_crimes=5, hot_quantile=0.0)
+    assert list(hot.columns) == [*HOT_STREET_COLUMNS, "n_burglary", "geometry"]
+    rows = hot.set_index("street")
+    assert rows.loc["High St", "segment_ids"] == "h1;h2"  # h3 has too few crimes to be hot
+    assert rows.loc["High St", "length_m"] == 200.0
+    # s1 is 20 m: the 50 m floor gives 5 / 50 m = 10 per 100 m, not 25
+    assert rows.loc[rank.UNNAMED, "crimes_per_100m"] == 10.0
+
+
+def test_ranks_with_ties() -> None:
+    segs = _segments()
+    counts = rank.count_by_segment(_crimes({"h1": 10, "l1": 10, "s1": 5}), segs)
+    hot = rank.rank_streets(segs, counts, min_crimes=5, hot_quantile=0.0)
+    # all three have 10 per 100 m (s1: 5 crimes over the 50 m floor); crimes break the tie:
+    # High St and Low Rd share rank 1 (listed by name), s1 is 3rd
+    assert hot[["street", "rank", "rank_by_count", "area_rank"]].values.tolist() == [
+        ["High St", 1, 1, 1], ["Low Rd", 1, 1, 1], [rank.UNNAMED, 3, 3, 3]]
+
+
+def test_hot_quantile_is_per_area() -> None:
+    segs = _segments()
+    segs.loc[3, "area_code"] = "B"  # Low Rd alone in a quiet area B
+    counts = rank.count_by_segment(_crimes({"h1": 40, "h2": 30, "h3": 20, "l1": 5}), segs)
+    hot = rank.rank_streets(segs, counts, min_crimes=5, hot_quantile=0.8)
+    assert sorted(hot["area_code"]) == ["A", "B"]  # B gets its own hot street
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["h1", "h2", "h3", "l1", "s1"]), min_size=5, max_size=120),
+       st.randoms(use_true_random=False))
+def test_ranking_does_not_depend_on_row_order(seg_ids: list[str], rnd: object) -> None:
+    crimes = pd.DataFrame({"segment_id": pd.Series(seg_ids, dtype="string"),
+                           "crime_type": ["Burglary"] * len(seg_ids)})
+    shuffled = crimes.sample(frac=1.0, random_state=len(seg_ids)).reset_index(drop=True)
+    segs = _segments()
+    a = rank.rank_streets(segs, rank.count_by_segment(crimes, segs), min_crimes=1)
+    b = rank.rank_streets(segs, rank.count_by_segment(shuffled, segs), min_crimes=1)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                  pd.DataFrame(b.drop(columns="geometry")))
+    counts = rank.count_by_segment(crimes, segs)
+    assert counts["crimes"].sum() == len(seg_ids)
+
+
+def test_locations_and_area_lists() -> None:
+    pts = gpd.GeoDataFrame({
+        "area_code": ["A"] * 6 + ["C"] * 2, "area_name": ["Area A"] * 6 + ["Area C"] * 2,
+        "location": ["On or near Park Road"] * 5 + ["On or near Supermarket"] + ["On or near X"] * 2,
+        "crime_type": ["Robbery"] * 8, "x": np.arange(8.0), "y": np.zeros(8)},
+        geometry=gpd.points_from_xy(np.arange(8.0), np.zeros(8)), crs=27700)
+    locs = rank.rank_locations(pts, min_crimes=5, type_cols=["n_burglary", "n_robbery"])
+    assert locs["street"].tolist() == ["Park Road"] and locs["crimes"].tolist() == [5]
+    segs = _segments()
+    hot = rank.rank_streets(segs, rank.count_by_segment(_crimes({"h1": 9}), segs), min_crimes=5)
+    lists = rank.area_lists(hot, locs, area_codes=["A", "C"])
+    assert sorted(lists) == ["A", "C"]
+    a = lists["A"]
+    assert list(a.columns[: len(AREA_LIST_COLUMNS)]) == AREA_LIST_COLUMNS
+    assert a[["area_rank", "basis", "street"]].values.tolist() == [
+        [1, BASIS_STREET, "High St"], [2, BASIS_LOCATION, "Park Road"]]
+    assert lists["C"].empty  # an area with crime gets a (here empty) list

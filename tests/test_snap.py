@@ -1,0 +1,64 @@
+"""Tests of hotspots.snap: hand-checked snapping and area assignment."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, box
+
+from hotspots import snap
+
+
+def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    x, y = zip(*xy, strict=True)
+    return gpd.GeoDataFrame({"x": x, "y": y}, geometry=gpd.points_from_xy(x, y), crs=27700,
+                            index=pd.Index([10 + i for i in range(len(xy))]))
+
+
+def _segs() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"segment_id": ["s1", "s2", "s3"]},
+        geometry=[LineString([(0, 0), (100, 0)]), LineString([(100, 0), (100, 100)]),
+                  LineString([(0, 50), (50, 50)])], crs=27700)
+
+
+# inputs -------------------------------------------------------------------------------------
+
+
+def test_snap_distance_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="`max_distance_m` must be positive; got 0"):
+        snap.snap_to_streets(_crimes([(0, 0)]), _segs(), max_distance_m=0)
+
+
+# outputs ------------------------------------------------------------------------------------
+
+
+def test_snap_hand_checked() -> None:
+    crimes = _crimes([(50, 10), (50, 30), (100, 0), (300, 300), (50, 10)])
+    out = snap.snap_to_streets(crimes, _segs(), max_distance_m=30, quiet=True)
+    assert out.index.equals(crimes.index)
+    # (50,10): 10 m to s1, 40 m to s3; (50,30): 20 m to s3, 30 m to s1; (100,0): on s1 and s2
+    assert out["segment_id"].tolist() == ["s1", "s3", "s1", pd.NA, "s1"]
+    assert out["snap_distance_m"].tolist()[:3] == [10.0, 20.0, 0.0]
+    assert pd.isna(out["snap_distance_m"].iloc[3])
+
+
+def test_tie_goes_to_smallest_id_whatever_the_order() -> None:
+    segs = _segs().iloc[::-1].reset_index(drop=True)
+    out = snap.snap_to_streets(_crimes([(100, 0)]), segs, quiet=True)
+    assert out["segment_id"].tolist() == ["s1"]
+
+
+def test_assign_areas_overlap_and_outside() -> None:
+    areas = gpd.GeoDataFrame({"area_code": ["B", "A"], "area_name": ["b", "a"]},
+                             geometry=[box(0, 0, 10, 10), box(5, 0, 20, 10)], crs=27700)
+    out = snap.assign_areas(_crimes([(2, 2), (7, 2), (15, 2), (50, 50)]), areas)
+    assert out["area_code"].tolist() == ["B", "A", "A", pd.NA]
+
+
+def test_segment_areas_by_midpoint() -> None:
+    areas = gpd.GeoDataFrame({"area_code": ["L", "R"], "area_name": ["l", "r"]},
+                             geometry=[box(0, -10, 60, 200), box(60, -10, 200, 200)], crs=27700)
+    out = snap.assign_segment_areas(_segs(), areas)
+    assert out["area_code"].tolist() == ["L", "R", "L"]
