@@ -99,6 +99,21 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
                f"kept {acc['kept']}, rejected {acc['rejected']}")
 
 
+@app.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--ward", "wards", multiple=True, help="Area code to export (repeat); all by default.")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder to write (default RUN_DIR/exports).")
+def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
+    """Write hand-out CSV and XLSX hotspot lists per ward from an existing run folder.
+
+    Nothing is recomputed. Example: hotspots export outputs/london --ward E05000644
+    """
+    from hotspots.export import write_area_handouts
+
+    files = write_area_handouts(run_dir, codes=wards or None, out_dir=out)
+    click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
+
+
 from hotspots._cli_download import download  # noqa: E402  (registered after the group exists)
 
 app.add_command(download)

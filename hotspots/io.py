@@ -547,6 +547,31 @@ def read_mapping(spec: str | Path) -> Mapping:
                    dict(doc.get("rules", {})))
 
 
+POLICE_UK_SOURCE = (
+    "police.uk street-level crime (month only, no time of day; locations anonymised to "
+    "police.uk map points), Open Government Licence v3.0"
+)
+
+
+def describe_source(fmt: str) -> str:
+    """Return a one-line description of a crime format's data source, for reports.
+
+    Parameters
+    ----------
+    fmt
+        ``"police-uk"``, a built-in mapping name or a mapping path.
+
+    Returns
+    -------
+    str
+        The mapping's ``description`` (or its name) for mapped formats.
+    """
+    if fmt == "police-uk":
+        return POLICE_UK_SOURCE
+    doc = tomllib.loads(_mapping_text(fmt))
+    return str(doc.get("description", doc.get("name", fmt)))
+
+
 def _mapping_text(spec: str | Path) -> str:
     path = Path(spec)
     if path.suffix == ".toml" and path.exists():

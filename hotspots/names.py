@@ -48,7 +48,7 @@ def location_to_street(location: pd.Series) -> pd.Series:
     text = location.fillna("").astype(str).str.strip()
     text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
     poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)
-    junction = text.str.contains("/", regex=False) & ~poi
+    junction = text.str.contains(" / ", regex=False) & ~poi
     vpd = text.str.match(_BLOCK)
     text = text.where(~vpd, text.str.replace(_BLOCK, "", regex=True).str.title())
     bad = poi | junction | (text == "") | text.str.upper().str.startswith("OFFSET")

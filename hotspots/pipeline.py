@@ -207,7 +207,8 @@ def _area_summary(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, result: Run
                   population: pd.Series | None) -> pd.DataFrame:
     g = crimes.groupby("area_code")
     summary = pd.DataFrame({"crimes": g.size(), "snapped": g["segment_id"].count()})
-    summary = areas[["area_code", "area_name"]].set_index("area_code").join(summary, how="left")
+    extra = [c for c in areas.columns if c not in ("area_code", "area_name", "geometry")]
+    summary = areas[["area_code", "area_name", *extra]].set_index("area_code").join(summary, how="left")
     summary = summary.fillna({"crimes": 0, "snapped": 0}).astype({"crimes": "int64", "snapped": "int64"})
     summary["hot_streets"] = result.hot_streets["area_code"].value_counts().reindex(
         summary.index, fill_value=0).astype("int64")
@@ -284,6 +285,9 @@ def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming
                      "not_snapped": len(crimes) - snapped,
                      "share_snapped": round(snapped / len(crimes), 4)},
         "naming": naming,
+        "data_source": io.describe_source(config.fmt),
+        "crime_type_columns": dict(sorted(
+            {rank.type_column(t): t for t in crimes["crime_type"].unique()}.items())),
         "hot_streets": len(result.hot_streets),
         "areas_with_lists": len(result.area_lists),
         "concentration": conc,

@@ -189,6 +189,7 @@ def rank_streets(
     hot = pd.concat([hot, counts[hot_mask.to_numpy()].reset_index(drop=True)], axis=1)
     hot["run"] = _runs(hot)
     streets = _aggregate_runs(hot, type_cols, length_floor_m)
+    streets["extent"] = describe_extents(streets, segments)
     return _add_ranks(streets, type_cols)
 
 
@@ -281,7 +282,7 @@ def rank_locations(
     cen = out.geometry.centroid.to_crs(WGS84)
     types = out[type_cols].to_numpy()
     return out.assign(
-        street=out["place"], basis=BASIS_LOCATION, rank=pd.NA, area_rank=pd.NA,
+        street=out["place"], extent="", basis=BASIS_LOCATION, rank=pd.NA, area_rank=pd.NA,
         length_m=np.nan, crimes_per_100m=np.nan, segment_count=0, segment_ids="",
         top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX):] for c in type_cols])[types.argmax(1)],
         lon=cen.x.round(6).to_numpy(), lat=cen.y.round(6).to_numpy(),
@@ -329,3 +330,46 @@ def area_lists(
     for code in area_codes:
         out.setdefault(str(code), empty)
     return dict(sorted(out.items()))
+
+
+def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Series:
+    """Return each hot street's extent in words, by the streets that meet its ends.
+
+    Parameters
+    ----------
+    hot
+        From :func:`rank_streets` (line geometry, projected).
+    segments
+        All named segments, same CRS.
+
+    Returns
+    -------
+    pandas.Series
+        "from Aldwych to Kingsway", "from Strand" (one end meets another street), or "" ;
+        indexed like ``hot``. Where several streets meet an end, the alphabetically first
+        is named, so the text does not depend on row order.
+    """
+    if hot.empty:
+        return pd.Series([], dtype=object, index=hot.index)
+    ends = shapely.boundary(hot.geometry.to_numpy())
+    parts, owner = shapely.get_parts(ends, return_index=True)
+    tree = shapely.STRtree(segments.geometry.to_numpy())
+    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
+    names = segments["street_name"].to_numpy()[si]
+    own = normalise_name(hot["street"]).to_numpy()[owner[pi]]
+    other = pd.DataFrame({"part": pi, "name": names}).dropna()
+    other = other[normalise_name(other["name"]).to_numpy() != own[other.index]]
+    first = other.sort_values(["part", "name"]).drop_duplicates("part").set_index("part")["name"]
+    per_street: dict[int, list[str]] = {}
+    for p, o in enumerate(owner):
+        if p in first.index:
+            per_street.setdefault(int(o), []).append(str(first[p]))
+    texts = [_extent_text(per_street.get(i, [])) for i in range(len(hot))]
+    return pd.Series(texts, index=hot.index, dtype=object)
+
+
+def _extent_text(names: list[str]) -> str:
+    uniq = sorted(set(names))
+    if len(uniq) >= 2:
+        return f"from {uniq[0]} to {uniq[-1]}" if len(names) == 2 else f"between {', '.join(uniq)}"
+    return f"from {uniq[0]}" if uniq else ""

@@ -52,6 +52,7 @@ def test_runs_merge_adjacent_hot_segments_of_one_street() -> None:
     hot = rank.rank_streets(segs, counts, min_crimes=5, hot_quantile=0.0)
     assert list(hot.columns) == [*HOT_STREET_COLUMNS, "n_burglary", "geometry"]
     rows = hot.set_index("street")
+    assert rows.loc["High St", "extent"] == ""  # nothing else meets its ends
     assert rows.loc["High St", "segment_ids"] == "h1;h2"  # h3 has too few crimes to be hot
     assert rows.loc["High St", "length_m"] == 200.0
     # s1 is 20 m: the 50 m floor gives 5 / 50 m = 10 per 100 m, not 25
