@@ -82,12 +82,21 @@ def _setup_logging(quiet: bool) -> None:
               help="Length floor of crimes per 100 m, metres.")
 @click.option("--map-top", "map_top_n", type=int, default=300, show_default=True,
               help="Hot streets drawn on map.html.")
+@click.option("--compare-months", type=int, default=3, show_default=True,
+              help="Months in the period comparison (last N vs previous N and a year before).")
+@click.option("--patrol-share", type=float, default=0.5, show_default=True,
+              help="Share of a street's crime its patrol window covers.")
+@click.option("--offline", is_flag=True,
+              help="Self-contained HTML: scripts inlined, street network instead of web tiles.")
+@click.option("--no-area-maps", "area_maps", is_flag=True, flag_value=False, default=True,
+              help="Write only the city-wide map (no map per area and borough).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
     """Rank hot streets from crime extracts and write a run folder.
 
     Writes OUT/hot_streets.csv and .gpkg, OUT/wards/<area_code>.csv, OUT/map.html,
-    OUT/rejected.csv, OUT/areas.csv, OUT/concentration.png and OUT/run.json.
+    OUT/maps/ (a map per area and borough), OUT/index.html, OUT/rejected.csv, OUT/areas.csv,
+    period comparisons, monthly and hour-of-week profiles, plots and OUT/run.json.
     """
     _setup_logging(options["quiet"])
     options["crime_types"] = tuple(options["crime_types"]) or None

@@ -1,4 +1,5 @@
-"""The one pipeline: extracts -> canonical crimes -> areas and segments -> ranks -> outputs.
+"""The one pipeline: extracts -> canonical crimes -> areas and segments -> ranks -> time ->
+maps, exports and manifest.
 
 The CLI and the notebooks call :func:`run`; each stage is a library function of its own
 module, so any of them can also be called alone.
@@ -23,14 +24,25 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots import concentration, crs, export, io, maps, names, rank, segments, snap
+from hotspots import (
+    concentration,
+    crs,
+    export,
+    io,
+    names,
+    rank,
+    segments,
+    site,
+    snap,
+    temporal,
+)
 from hotspots.errors import InputDataError, OutputExistsError
 
 log = logging.getLogger("hotspots")
 logging.getLogger("pyogrio").setLevel(logging.WARNING)
 
 _LIBRARIES = ("hotspots", "geopandas", "shapely", "pyogrio", "pyarrow", "pandas", "numpy",
-              "pyproj", "folium", "scipy")
+              "pyproj", "folium", "scipy", "h3", "esda", "libpysal", "scikit-learn")
 
 
 @dataclass
@@ -55,7 +67,11 @@ class RunConfig:
     min_crimes: int = rank.DEFAULT_MIN_CRIMES
     hot_quantile: float = rank.DEFAULT_HOT_QUANTILE
     length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M
-    map_top_n: int = maps.DEFAULT_TOP_N
+    compare_months: int = 3
+    patrol_share: float = 0.5
+    map_top_n: int = 300
+    area_maps: bool = True
+    offline: bool = False
     seed: int = 0
     overwrite: bool = False
     quiet: bool = False
@@ -68,9 +84,13 @@ class RunResult:
     out_dir: Path
     crimes: gpd.GeoDataFrame
     rejected: pd.DataFrame
+    areas: gpd.GeoDataFrame
     segments: gpd.GeoDataFrame
     hot_streets: gpd.GeoDataFrame
+    locations: gpd.GeoDataFrame
     area_lists: dict[str, pd.DataFrame]
+    area_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,11 +155,15 @@ def run(config: RunConfig) -> RunResult:
         type_cols = [c for c in counts.columns if c != "crimes"]
         locs = rank.rank_locations(crimes[crimes["segment_id"].isna()], min_crimes=config.min_crimes,
                                    type_cols=type_cols)
-        lists = rank.area_lists(hot, locs, area_codes=crimes["area_code"].unique().tolist())
         conc = concentration.count_concentration(counts["crimes"].to_numpy(),
                                                  segs["length_m"].to_numpy(), seed=config.seed)
-    result = RunResult(out, crimes, rejected, segs, hot, lists)
-    _write_outputs(config, result, areas, counts, conc, naming, stage)
+    result = RunResult(out, crimes, rejected, areas, segs, hot, locs, {})
+    with stage("time_profiles"):
+        _add_time(config, result)
+    result.area_lists = rank.area_lists(result.hot_streets, result.locations,
+                                        area_codes=crimes["area_code"].unique().tolist())
+    result.locations = _location_ranks(result.locations, result.area_lists)
+    _write_outputs(config, result, counts, conc, naming, stage)
     return result
 
 
@@ -203,8 +227,102 @@ def _name_segments(
     return segs, naming
 
 
-def _area_summary(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, result: RunResult,
-                  population: pd.Series | None) -> pd.DataFrame:
+def _location_ranks(locs: gpd.GeoDataFrame, lists: dict[str, pd.DataFrame]) -> gpd.GeoDataFrame:
+    """Copy each listed location's rank in its area list back onto the location table."""
+    ranks = {(code, street): r for code, table in lists.items()
+             for street, r, basis in zip(table["street"], table["area_rank"], table["basis"], strict=True)
+             if basis == rank.BASIS_LOCATION}
+    keys = zip(locs["area_code"], locs["street"], strict=True)
+    return locs.assign(area_rank=[ranks.get(k) for k in keys])
+
+
+# --------------------------------------------------------------------------------------------
+# time
+
+
+def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame) -> pd.Series:
+    """Return, per crime, the row of ``hot`` ("s<i>") or ``locations`` ("l<i>") it counts in.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``segment_id``, ``area_code`` and ``location``.
+    hot, locations
+        Hot streets and listed locations (their row positions are the keys).
+
+    Returns
+    -------
+    pandas.Series
+        Key per crime; missing for crimes on no listed place.
+    """
+    seg_to_street = {seg: f"s{i}" for i, ids in enumerate(hot["segment_ids"])
+                     for seg in str(ids).split(";")}
+    key = crimes["segment_id"].map(seg_to_street)
+    loc_key = {(a, p): f"l{i}" for i, (a, p) in enumerate(
+        zip(locations["area_code"], locations["street"], strict=True))}
+    unsnapped = crimes["segment_id"].isna()
+    if loc_key and unsnapped.any():
+        place = rank.location_place(crimes.loc[unsnapped, "location"])
+        pairs = pd.Series(list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)),
+                          index=place.index)
+        key = key.astype(object)
+        key.loc[unsnapped] = pairs.map(loc_key)
+    return key.astype("string")
+
+
+def _add_time(config: RunConfig, result: RunResult) -> None:
+    """Add trends, patrol windows and peaks to hot streets, locations and areas."""
+    crimes = result.crimes
+    city = temporal.monthly_profile(crimes, quiet=True)
+    months = temporal.classify_months(city)
+    incomplete = months.index[months["incomplete"]].tolist()
+    if incomplete and not config.quiet:
+        log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
+    keyed = crimes.assign(place_key=place_keys(crimes, result.hot_streets, result.locations))
+    summary, profile = temporal.time_summary(keyed, by="place_key", exclude=incomplete,
+                                             share=config.patrol_share, quiet=config.quiet)
+    result.hot_streets = _join_time(result.hot_streets, summary, "s")
+    result.locations = _join_time(result.locations, summary, "l")
+    area_time, _ = temporal.time_summary(crimes, by="area_code", exclude=incomplete,
+                                         share=config.patrol_share, graphics=False, quiet=True)
+    result.tables.update(city_monthly=city, month_check=months, area_time=area_time)
+    if profile is not None:
+        streets = profile.loc[profile.index.str.startswith("s")]
+        streets.index = [int(k[1:]) for k in streets.index]
+        result.tables["street_profiles"] = streets.sort_index()
+        result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
+    result.tables.update(_comparisons(config, result))
+
+
+def _join_time(table: gpd.GeoDataFrame, summary: pd.DataFrame, prefix: str) -> gpd.GeoDataFrame:
+    keys = [f"{prefix}{i}" for i in range(len(table))]
+    cols = summary.reindex(keys).reset_index(drop=True)
+    cols.index = table.index
+    type_cols = [c for c in table.columns if c.startswith("n_")]
+    base = [c for c in table.columns if c not in type_cols and c != "geometry"]
+    joined = pd.concat([table[base], cols, table[[*type_cols, "geometry"]]], axis=1)
+    return gpd.GeoDataFrame(joined, geometry="geometry", crs=table.crs)
+
+
+def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame]:
+    crimes = result.crimes
+    out = {"compare_areas": temporal.compare_periods(crimes, by=["area_code", "area_name"],
+                                                     months=config.compare_months)}
+    if "borough" in result.areas.columns:
+        borough = result.areas.set_index("area_code")["borough"]
+        with_b = crimes.assign(borough=crimes["area_code"].map(borough))
+        out["compare_boroughs"] = temporal.compare_periods(with_b, by=["borough"],
+                                                           months=config.compare_months)
+    out["performance"] = temporal.rank_areas(out["compare_areas"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# outputs
+
+
+def _area_summary(result: RunResult, population: pd.Series | None) -> pd.DataFrame:
+    crimes, areas = result.crimes, result.areas
     g = crimes.groupby("area_code")
     summary = pd.DataFrame({"crimes": g.size(), "snapped": g["segment_id"].count()})
     extra = [c for c in areas.columns if c not in ("area_code", "area_name", "geometry")]
@@ -214,13 +332,57 @@ def _area_summary(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, result: Run
         summary.index, fill_value=0).astype("int64")
     if population is not None:
         summary["population"] = population.reindex(summary.index)
-        summary["rate_per_1000"] = (summary["crimes"] / summary["population"] * 1000).round(2)
+        summary["rate_per_1000"] = temporal.rate_per_1000(summary["crimes"], population).round(2)
+    area_time = result.tables["area_time"].drop(columns=["hot_months"], errors="ignore")
+    summary = summary.join(area_time, how="left")
+    change = result.tables["compare_areas"]
+    allc = change[change["crime_type"] == temporal.ALL_CRIME].set_index("area_code")
+    for col in ("current", "previous", "pct_change_previous", "flag_previous",
+                "year_before", "pct_change_year_before", "flag_year_before"):
+        summary[f"recent_{col}"] = allc[col].reindex(summary.index)
     return summary.reset_index().sort_values("area_code", kind="stable")
 
 
-def _write_outputs(config: RunConfig, result: RunResult, areas: gpd.GeoDataFrame,
-                   counts: pd.DataFrame, conc: dict[str, Any], naming: dict[str, Any],
-                   stage: _Stages) -> None:
+def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
+    files = export.write_hot_streets(result.hot_streets.drop(
+        columns=[c for c in result.hot_streets.columns if c.endswith("_svg")]), tmp)
+    files += export.write_area_csvs(result.area_lists, tmp / "wards")
+    files.append(export.write_csv(result.rejected.sort_values(["source_file", "source_row"],
+                                                              kind="stable"), tmp / "rejected.csv"))
+    files.append(export.write_csv(result.area_summary, tmp / "areas.csv"))
+    for name in ("compare_areas", "compare_boroughs", "performance"):
+        if name in result.tables:
+            files.append(export.write_csv(result.tables[name], tmp / f"{name}.csv"))
+    months = result.tables["city_monthly"].T.reset_index().rename(columns={"all": "crimes"})
+    months["incomplete"] = result.tables["month_check"]["incomplete"].to_numpy()
+    files.append(export.write_csv(months, tmp / "monthly.csv"))
+    if "street_profiles" in result.tables:
+        prof = result.tables["street_profiles"].round(3)
+        hot = result.hot_streets
+        head = hot.loc[prof.index, ["rank", "street", "area_code"]]
+        files.append(export.write_csv(pd.concat([head, prof], axis=1), tmp / "hot_street_profiles.csv"))
+    return files
+
+
+def _write_plots(config: RunConfig, result: RunResult, counts: pd.DataFrame, tmp: Path) -> list[Path]:
+    title = _title(result)
+    month_check = result.tables["month_check"]
+    files = [
+        concentration.plot_lorenz(counts["crimes"].to_numpy(), result.segments["length_m"].to_numpy(),
+                                  tmp / "concentration.png", title=title, seed=config.seed),
+        temporal.plot_monthly(result.tables["city_monthly"].loc["all"], tmp / "monthly.png",
+                              title=f"Crimes per month: {title}",
+                              incomplete=month_check.index[month_check["incomplete"]].tolist()),
+    ]
+    if "city_profile" in result.tables:
+        files.append(temporal.plot_hour_day(result.tables["city_profile"].loc["all"],
+                                            tmp / "hour_of_week.png",
+                                            title=f"Crimes by day and hour: {title}"))
+    return files
+
+
+def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
+                   conc: dict[str, Any], naming: dict[str, Any], stage: _Stages) -> None:
     out = Path(config.out)
     tmp = out.parent / f".{out.name}.partial"
     if tmp.exists():
@@ -228,22 +390,13 @@ def _write_outputs(config: RunConfig, result: RunResult, areas: gpd.GeoDataFrame
     tmp.mkdir(parents=True)
     population = io.read_population(config.population) if config.population else None
     with stage("exports"):
-        files = export.write_hot_streets(result.hot_streets, tmp)
-        files += export.write_area_csvs(result.area_lists, tmp / "wards")
-        files.append(export.write_csv(result.rejected.sort_values(["source_file", "source_row"],
-                                                                  kind="stable"), tmp / "rejected.csv"))
-        summary = _area_summary(result.crimes, areas, result, population)
-        files.append(export.write_csv(summary, tmp / "areas.csv"))
-        files.append(concentration.plot_lorenz(counts["crimes"].to_numpy(),
-                                               result.segments["length_m"].to_numpy(),
-                                               tmp / "concentration.png", title=_title(result),
-                                               seed=config.seed))
+        result.area_summary = _area_summary(result, population)
+        files = _write_tables(config, result, tmp)
+        files += _write_plots(config, result, counts, tmp)
     with stage("maps"):
-        areas_map = areas.merge(summary[["area_code", "crimes"]], on="area_code", how="left")
-        m = maps.explore_hot_streets(result.hot_streets, areas_map, top_n=config.map_top_n,
-                                     title="Hot streets", subtitle=_title(result))
-        m.save(str(tmp / "map.html"))
-        files.append(tmp / "map.html")
+        files += site.write_maps(result, tmp, title=_title(result), offline=config.offline,
+                                 top_n=config.map_top_n, area_maps=config.area_maps,
+                                 quiet=config.quiet)
     manifest = _manifest(config, result, conc, naming, stage)
     export.write_manifest(manifest, tmp)
     result.manifest = manifest
@@ -270,11 +423,15 @@ def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
               if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "quiet")}
     snapped = int(crimes["segment_id"].notna().sum())
+    month_check = result.tables["month_check"]
     return {
         "tool": "hotspots run",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "crs": crimes.crs.to_string(),
-        "period": {"first_month": crimes["month"].min(), "last_month": crimes["month"].max()},
+        "period": {"first_month": crimes["month"].min(), "last_month": crimes["month"].max(),
+                   "incomplete_months": month_check.index[month_check["incomplete"]].tolist(),
+                   "time_of_day": temporal.has_time_of_day(crimes)},
+        "data_source": io.describe_source(config.fmt),
         "inputs": inputs,
         "parameters": params,
         "versions": {"python": platform.python_version(), **{lib: version(lib) for lib in _LIBRARIES}},
@@ -285,10 +442,10 @@ def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming
                      "not_snapped": len(crimes) - snapped,
                      "share_snapped": round(snapped / len(crimes), 4)},
         "naming": naming,
-        "data_source": io.describe_source(config.fmt),
         "crime_type_columns": dict(sorted(
             {rank.type_column(t): t for t in crimes["crime_type"].unique()}.items())),
         "hot_streets": len(result.hot_streets),
+        "listed_locations": len(result.locations),
         "areas_with_lists": len(result.area_lists),
         "concentration": conc,
         "seconds": stage.seconds,

@@ -40,6 +40,7 @@ DEFAULT_MIN_CRIMES = 5
 DEFAULT_HOT_QUANTILE = 0.8
 DEFAULT_LENGTH_FLOOR_M = 50.0
 UNNAMED = "(unnamed street)"
+_NOT_IN_LISTS = ("rank_by_count", "name_source", "place", "street_key")
 
 
 def type_column(crime_type: str) -> str:
@@ -239,6 +240,23 @@ def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     return tup.rank(method="min").astype("int64")
 
 
+def location_place(location: pd.Series) -> pd.Series:
+    """Return the place name that groups unsnapped records: the location text without "On or near".
+
+    Parameters
+    ----------
+    location
+        Location text of each record.
+
+    Returns
+    -------
+    pandas.Series
+        E.g. "Kingscroft Road", "Supermarket"; "(no location text)" where empty.
+    """
+    place = location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
+    return place.replace("", "(no location text)")
+
+
 def rank_locations(
     crimes: gpd.GeoDataFrame, *, min_crimes: int = DEFAULT_MIN_CRIMES, type_cols: list[str]
 ) -> gpd.GeoDataFrame:
@@ -263,9 +281,8 @@ def rank_locations(
         One row per location with :data:`hotspots.schema.AREA_LIST_COLUMNS` and the type
         counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
     """
-    place = crimes["location"].fillna("").str.replace(r"^On or near\s+", "", regex=True)
     df = pd.DataFrame({"area_code": crimes["area_code"], "area_name": crimes["area_name"],
-                       "place": place.replace("", "(no location text)"),
+                       "place": location_place(crimes["location"]),
                        "tcol": crimes["crime_type"].map(type_column),
                        "x": crimes["x"], "y": crimes["y"]})
     keys = ["area_code", "area_name", "place"]
@@ -316,7 +333,10 @@ def area_lists(
     locs = pd.DataFrame(locations.drop(columns="geometry"))
     locs = locs.sort_values(["crimes", "street"], ascending=[False, True], kind="stable")
     both = pd.concat([streets, locs], ignore_index=True) if len(locs) else streets
-    cols = [c for c in both.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    type_cols = [c for c in both.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    extra = [c for c in both.columns if c not in AREA_LIST_COLUMNS and c not in type_cols
+             and c not in _NOT_IN_LISTS and not c.endswith("_svg")]
+    cols = [*extra, *type_cols]
     out: dict[str, pd.DataFrame] = {}
     for code, part in both.groupby("area_code", sort=True):
         part = part.copy()

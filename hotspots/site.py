@@ -1,0 +1,271 @@
+"""The run folder's pages: the city-wide map, a map per area and borough, and ``index.html``.
+
+Page sizes are budgeted: an area map stays well under 3 MB (its own streets, locations and
+crime points only; a simplified street network when offline), and the city-wide map draws
+only what reads at city scale (simplified boundaries and the top hot streets).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots import maps
+from hotspots.crs import WGS84
+from hotspots.export import safe_file_stem
+from hotspots.rank import type_column
+
+if TYPE_CHECKING:
+    from hotspots.pipeline import RunResult
+
+log = logging.getLogger("hotspots")
+
+#: Area maps draw the street network this far around the area (metres).
+CONTEXT_M = 400.0
+#: Size budget of an area map; a larger page is logged as a warning.
+AREA_MAP_BUDGET_MB = 3.0
+
+
+def _save(m: Any, path: Path, *, offline: bool) -> Path:
+    page = m.get_root().render()
+    if offline:
+        from hotspots.offline import inline_assets
+
+        page = inline_assets(page)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def area_map_name(code: str) -> str:
+    """Return the file name of an area's map inside ``maps/``."""
+    return f"{safe_file_stem(code)}.html"
+
+
+def borough_map_name(borough: str) -> str:
+    """Return the file name of a borough's map inside ``maps/``."""
+    return f"borough_{safe_file_stem(borough)}.html"
+
+
+def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Crime locations as lat/lon with the crime-type key (each distinct point projected once)."""
+    xy = np.column_stack([crimes["x"].to_numpy(), crimes["y"].to_numpy()])
+    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    ll = gpd.GeoSeries(gpd.points_from_xy(uniq[:, 0], uniq[:, 1]), crs=crimes.crs).to_crs(WGS84)
+    types = crimes["crime_type"].map({t: type_column(t)[2:] for t in crimes["crime_type"].unique()})
+    return pd.DataFrame({"lat": ll.y.to_numpy()[inv.ravel()], "lon": ll.x.to_numpy()[inv.ravel()],
+                         "type": types.to_numpy(), "area_code": crimes["area_code"].to_numpy()})
+
+
+def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
+    """Popup links of the city-wide map, relative to the run folder."""
+    return {c: {"Ward map": f"maps/{area_map_name(c)}",
+                "Ward list (CSV)": f"wards/{safe_file_stem(c)}.csv"} for c in codes}
+
+
+def write_maps(
+    result: RunResult,
+    out_dir: Path,
+    *,
+    title: str,
+    offline: bool = False,
+    top_n: int = maps.DEFAULT_TOP_N,
+    area_maps: bool = True,
+    quiet: bool = False,
+) -> list[Path]:
+    """Write ``map.html``, ``maps/<area>.html``, ``maps/borough_<name>.html`` and ``index.html``.
+
+    Parameters
+    ----------
+    result
+        A run's tables (areas with their summary, hot streets, locations, crimes).
+    out_dir
+        The run folder being written.
+    title
+        Period and data, shown in every title block.
+    offline
+        Inline every script and style and draw the street network instead of web tiles.
+    top_n
+        Hot streets drawn on the city-wide map.
+    area_maps
+        If False, write only the city-wide map and the index.
+    quiet
+        Do not log progress.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The pages written.
+    """
+    summary = result.area_summary
+    areas = result.areas.merge(summary[[c for c in summary.columns if c not in result.areas.columns
+                                        or c == "area_code"]], on="area_code", how="left")
+    value = "rate_per_1000" if "rate_per_1000" in areas else "crimes"
+    areas[value] = areas[value].where(areas["crimes"] > 0)  # no crime rows: no data, not zero
+    codes = sorted(result.area_lists)
+    city = maps.explore_hot_streets(
+        result.hot_streets, areas, area_value=value, top_n=top_n,
+        base_streets=_city_base(result) if offline else None,
+        title="Hot streets: all areas", subtitle=title, links=_city_links(codes),
+        offline=offline)
+    files = [_save(city, out_dir / "map.html", offline=offline)]
+    if area_maps:
+        files += _area_pages(result, areas, value, out_dir / "maps", title=title, offline=offline,
+                             quiet=quiet)
+    files.append(write_index(result, summary, out_dir, title=title, area_maps=area_maps))
+    return files
+
+
+def _city_base(result: RunResult) -> gpd.GeoDataFrame:
+    segs = result.segments[["geometry"]].copy()
+    segs["geometry"] = segs.simplify(8)
+    return segs
+
+
+def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
+                title: str, offline: bool, quiet: bool) -> list[Path]:
+    points = _crime_points(result.crimes)
+    hot, locs = result.hot_streets, result.locations
+    files = []
+    sindex = areas.sindex
+    for code in sorted(result.area_lists):
+        row = areas.loc[areas["area_code"] == code]
+        if row.empty:
+            continue
+        shape = row.geometry.iloc[0]
+        near = areas.iloc[sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
+        base = None
+        if offline:
+            segs = result.segments
+            base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
+        m = maps.explore_hot_streets(
+            hot[hot["area_code"] == code], near, locations=locs[locs["area_code"] == code],
+            crimes=points[points["area_code"] == code], base_streets=base, focus=[code],
+            area_value=value, top_n=None, rank_col="area_rank",
+            title=f"Hot streets: {row['area_name'].iloc[0]} ({code})", subtitle=title,
+            links={code: {"Ward list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
+            offline=offline)
+        path = _save(m, folder / area_map_name(code), offline=offline)
+        size = path.stat().st_size / 1e6
+        if size > AREA_MAP_BUDGET_MB:
+            log.warning("%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB)
+        files.append(path)
+    files += _borough_pages(result, areas, value, folder, title=title, offline=offline)
+    if not quiet:
+        log.info("wrote %d area and borough maps", len(files))
+    return files
+
+
+def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
+                   title: str, offline: bool) -> list[Path]:
+    if "borough" not in areas.columns:
+        return []
+    files = []
+    hot, locs = result.hot_streets, result.locations
+    for borough, part in areas.groupby("borough", sort=True):
+        codes = part["area_code"].tolist()
+        if not (part["crimes"] > 0).any():
+            continue
+        m = maps.explore_hot_streets(
+            hot[hot["area_code"].isin(codes)], part, locations=locs[locs["area_code"].isin(codes)],
+            focus=codes, area_value=value, top_n=None,
+            title=f"Hot streets: {borough}", subtitle=title,
+            links={c: {"Ward map": area_map_name(c)} for c in codes}, offline=offline)
+        files.append(_save(m, folder / borough_map_name(str(borough)), offline=offline))
+    return files
+
+
+def write_index(result: RunResult, summary: pd.DataFrame, out_dir: Path, *, title: str,
+                area_maps: bool) -> Path:
+    """Write ``index.html``: every area with its headline figures and links.
+
+    Parameters
+    ----------
+    result
+        The run (hot streets and lists).
+    summary
+        ``areas.csv`` content.
+    out_dir
+        The run folder.
+    title
+        Period and data.
+    area_maps
+        Whether area maps were written (links to them).
+
+    Returns
+    -------
+    pathlib.Path
+        The page written.
+    """
+    e = html.escape
+    top = result.hot_streets.sort_values("area_rank", kind="stable").drop_duplicates("area_code")
+    top_street = top.set_index("area_code")["street"]
+    rows = []
+    listed = summary[summary["area_code"].isin(result.area_lists)]
+    for _, r in listed.sort_values("crimes", ascending=False, kind="stable").iterrows():
+        code = str(r["area_code"])
+        links = [f"<a href='wards/{e(safe_file_stem(code))}.csv'>list</a>"]
+        if area_maps:
+            links.insert(0, f"<a href='maps/{e(area_map_name(code))}'>map</a>")
+        rows.append(_index_row(r, top_street.get(code, ""), links))
+    boroughs = ""
+    if area_maps and "borough" in summary.columns:
+        names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
+        boroughs = "<p>Borough maps: " + " · ".join(
+            f"<a href='maps/{e(borough_map_name(str(b)))}'>{e(str(b))}</a>" for b in names) + "</p>"
+    head = _index_head(summary)
+    page = _INDEX.format(title=e(title), boroughs=boroughs, head=head, rows="\n".join(rows),
+                         n=len(rows))
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _index_head(summary: pd.DataFrame) -> str:
+    cols = ["Area", "Code", *(["Borough"] if "borough" in summary.columns else []), "Crimes",
+            *(["Per 1,000 residents"] if "rate_per_1000" in summary.columns else []),
+            "Last 3 months vs previous", "Trend", "Top hot street", "Open"]
+    return "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+
+
+def _index_row(r: pd.Series, top_street: str, links: list[str]) -> str:
+    e = html.escape
+    change = r.get("recent_pct_change_previous")
+    flag = str(r.get("recent_flag_previous") or "")
+    change_text = flag if flag and flag != "nan" else ("" if pd.isna(change) else f"{change:+.0f}%")
+    cells = [e(str(r["area_name"])), e(str(r["area_code"]))]
+    if "borough" in r:
+        cells.append(e(str(r["borough"])))
+    cells.append(f"{int(r['crimes']):,}")
+    if "rate_per_1000" in r:
+        cells.append("" if pd.isna(r["rate_per_1000"]) else f"{r['rate_per_1000']:.1f}")
+    cells += [e(change_text), e(str(r.get("trend_class", "") or "")), e(str(top_street)),
+              " · ".join(links)]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+_INDEX = """<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>Hot streets: run index</title>
+<meta name=viewport content="width=device-width, initial-scale=1">
+<style>
+body{{font:14px/1.4 sans-serif;margin:20px;color:#222}} h1{{font-size:20px;margin:0 0 4px}}
+table{{border-collapse:collapse;width:100%}} th,td{{border-bottom:1px solid #ddd;padding:4px 6px;
+text-align:left}} th{{background:#f3f3f3;position:sticky;top:0}} td:nth-child(4){{text-align:right}}
+</style></head><body>
+<h1>Hot streets</h1><p>{title}</p>
+<p><a href='map.html'>City-wide map</a> · <a href='hot_streets.csv'>All hot streets (CSV)</a> ·
+<a href='areas.csv'>Areas (CSV)</a> · <a href='run.json'>Run manifest</a></p>
+{boroughs}
+<p>{n} areas with crime, busiest first. "Last 3 months vs previous" compares the latest three
+months with the three before; small counts are marked "too few to compare".</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{rows}
+</tbody></table></body></html>
+"""
+

@@ -1,0 +1,1308 @@
+"""Temporal profiles and trends: when each hot street is hot, and whether it is getting worse.
+
+Definitions used throughout (the README repeats them for users):
+
+* **Hour of week.** Cell 0 is Monday 00:00-01:00 and cell 167 is Sunday 23:00-24:00. Wide
+  hour-of-week tables have the 168 columns of :data:`HOUR_OF_WEEK_COLUMNS`, ``"Mon 00"`` to
+  ``"Sun 23"`` in that order (day-major: all of Monday's hours, then Tuesday's, ...).
+* **Times** are local wall-clock times as the source gives them; daylight-saving changes are
+  ignored (a window is measured on the clock face).
+* **Aoristic weight** (Ratcliffe 2002). A crime known only to lie in the window
+  ``[occurred_from, occurred_to)`` gives each hour of the week the share of the window that falls
+  in it, so every crime adds exactly 1 in all. Windows of a week or longer give 1/168 to every
+  cell. A window of zero length counts wholly in the hour holding ``occurred_from``.
+* **The VPD 00:00 artefact.** Vancouver records at exactly 00:00 are a placeholder for "time not
+  known", and :mod:`hotspots.io` reads them as whole-day windows ``[date, date + 1 day)`` with
+  ``has_time=False``. Aoristic weighting therefore spreads each of them as 1/24 over the 24
+  hours of that day: they keep their day of week but do **not** pile up at midnight.
+* **Months** are the ``month`` column (``"YYYY-MM"``, the month the window starts). Monthly
+  tables have one column per month from the first to the last, with zeros where a group had no
+  crime, so gaps show.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy import sparse
+from scipy.stats import false_discovery_control, norm
+
+from hotspots.errors import InputDataError
+
+log = logging.getLogger("hotspots")
+
+#: Day labels, Monday first (ISO order).
+DAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+HOURS_PER_WEEK = 168
+#: Column names of wide hour-of-week tables, cell 0 (``"Mon 00"``) to 167 (``"Sun 23"``).
+HOUR_OF_WEEK_COLUMNS: list[str] = [f"{d} {h:02d}" for d in DAYS for h in range(24)]
+MONTH_NAMES: list[str] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+#: Row label of a profile without ``by``, and the crime type label of all crime together.
+ALL = "all"
+ALL_CRIME = "All crime"
+TOO_FEW = "too few to compare"
+NOT_IN_DATA = "period not in data"
+TOO_FEW_TO_SAY = "too few crimes to say"
+#: Trend classes of :func:`classify_trend`, in the order the rules are tried.
+TREND_CLASSES: tuple[str, ...] = ("none", "new", "emerging", "diminishing", "persistent",
+                                  "historical", "intermittent", "sporadic")
+TREND_COLUMNS: list[str] = ["months", "crimes", "s_statistic", "tau", "p_value", "q_value",
+                            "slope_per_month", "direction", "hot_threshold", "hot_months",
+                            "hot_last_month", "trend_class"]
+MONTH_CHECK_COLUMNS: list[str] = ["crimes", "share_of_median", "incomplete"]
+COMPARE_COLUMNS: list[str] = ["crime_type", "current", "previous", "year_before",
+                              "change_previous", "pct_change_previous", "flag_previous",
+                              "change_year_before", "pct_change_year_before", "flag_year_before"]
+RANK_AREA_COLUMNS: list[str] = ["performance", "position", "current", "compared_with", "change",
+                                "pct_change"]
+
+_HOUR_S = 3600
+_DAY_S = 24 * _HOUR_S
+_WEEK_S = HOURS_PER_WEEK * _HOUR_S
+_REF_MONDAY = np.datetime64("1970-01-05T00:00:00", "s")  # a Monday
+_PAIR_BLOCK = 4_000_000  # row-pair cells per chunk in the pairwise trend statistics
+_PALETTE = ("#f0f0f0", "#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+
+
+# --------------------------------------------------------------------------------------------
+# shared checks
+
+
+def _say(quiet: bool, msg: str, *args: object) -> None:
+    if not quiet:
+        log.info(msg, *args)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], caller: str) -> None:
+    """Raise when ``frame`` lacks any of ``columns``, naming all the missing ones."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (f"`crimes` needs the columns {missing} for `{caller}`; found "
+               f"{list(frame.columns)}. Read crimes with `hotspots.io.read_crimes` and join "
+               "areas or segments first when grouping by them")
+        raise InputDataError(msg)
+
+
+def _row_refs(frame: pd.DataFrame, bad: np.ndarray, limit: int = 5) -> str:
+    """Name up to ``limit`` bad rows by file and row number (or by index)."""
+    rows = frame.loc[bad].head(limit)
+    if {"source_file", "source_row"} <= set(rows.columns):
+        refs = [f"{f} row {r}" for f, r in zip(rows["source_file"], rows["source_row"],
+                                                strict=True)]
+    else:
+        refs = [f"index {i}" for i in rows.index]
+    more = ", ..." if int(bad.sum()) > limit else ""
+    return ", ".join(refs) + more
+
+
+def _window_seconds(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return window starts and ends as whole seconds since a reference Monday 00:00."""
+    out = []
+    for col in ("occurred_from", "occurred_to"):
+        values = pd.to_datetime(crimes[col])
+        if values.dt.tz is not None:
+            values = values.dt.tz_localize(None)  # keep the local wall-clock time
+        out.append(values.to_numpy().astype("datetime64[s]"))
+    start, end = out
+    bad = np.isnat(start) | np.isnat(end)
+    bad[~bad] = end[~bad] < start[~bad]
+    if bad.any():
+        msg = (f"`crimes` must have occurred_from <= occurred_to, both set; found {bad.sum():,} "
+               f"rows without a valid window ({_row_refs(crimes, bad)}). Drop or fix them")
+        raise InputDataError(msg)
+    return ((start - _REF_MONDAY).astype(np.int64), (end - _REF_MONDAY).astype(np.int64))
+
+
+def _group_codes(crimes: pd.DataFrame, by: str | None, *, quiet: bool
+                 ) -> tuple[np.ndarray, pd.Index]:
+    """Return each crime's group number (-1 where the key is missing) and the sorted groups."""
+    if by is None:
+        return np.zeros(len(crimes), dtype=np.int64), pd.Index([ALL], name="group")
+    codes, groups = pd.factorize(crimes[by], sort=True)
+    dropped = int((codes < 0).sum())
+    if dropped:
+        _say(quiet, "%s crimes without %s left out of the profile", f"{dropped:,}", by)
+    return codes.astype(np.int64), pd.Index(groups, name=by)
+
+
+def _month_numbers(month: pd.Series, name: str = "crimes") -> np.ndarray:
+    """Return year * 12 + month - 1 of ``"YYYY-MM"`` strings (parsed once per distinct value)."""
+    codes, uniques = pd.factorize(month.astype("string"))
+    parsed = pd.to_datetime(pd.Series(uniques, dtype="string"), format="%Y-%m", errors="coerce")
+    bad_values = uniques[parsed.isna().to_numpy()]
+    if (codes < 0).any() or len(bad_values):
+        found = [*map(str, bad_values[:5])] + (["<missing>"] if (codes < 0).any() else [])
+        msg = (f"`{name}` months must be 'YYYY-MM' text; found {found}. Read crimes with "
+               "`hotspots.io.read_crimes`, which sets the `month` column")
+        raise InputDataError(msg)
+    numbers = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy(dtype=np.int64)
+    return np.asarray(numbers[codes], dtype=np.int64)
+
+
+def _month_labels(first: int, last: int) -> list[str]:
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+
+
+# --------------------------------------------------------------------------------------------
+# hour of week
+
+
+def _aoristic_entries(start: np.ndarray, end: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (row, cell, weight) triples of the hour cells each window overlaps.
+
+    Windows of a week or longer get 1/168 in every cell; duplicates of a cell (a window just
+    under a week touching the same hour of week twice) are left for the caller to sum.
+    """
+    long = (end - start) >= _WEEK_S
+    short = np.flatnonzero(~long)
+    rows, cells, weight = _short_entries(start[short], end[short])
+    wide = np.flatnonzero(long)
+    return (np.r_[short[rows], np.repeat(wide, HOURS_PER_WEEK)],
+            np.r_[cells, np.tile(np.arange(HOURS_PER_WEEK), len(wide))],
+            np.r_[weight, np.full(len(wide) * HOURS_PER_WEEK, 1.0 / HOURS_PER_WEEK)])
+
+
+def _short_entries(start: np.ndarray, end: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries of windows shorter than a week: overlap with each clock hour / window length."""
+    length = end - start
+    first = np.floor_divide(start, _HOUR_S)
+    last = np.where(length > 0, np.floor_divide(end - 1, _HOUR_S), first)
+    k = last - first + 1
+    rows = np.repeat(np.arange(len(start)), k)
+    cell = np.repeat(first - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
+    overlap = (np.minimum(end[rows], (cell + 1) * _HOUR_S)
+               - np.maximum(start[rows], cell * _HOUR_S))
+    size = length[rows]
+    weight = np.where(size > 0, overlap / np.maximum(size, 1), 1.0)
+    return rows, np.mod(cell, HOURS_PER_WEEK), weight
+
+
+def aoristic_weights(crimes: pd.DataFrame) -> sparse.csr_array:
+    """Return each crime's aoristic weight over the 168 hours of the week.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (``occurred_from``, ``occurred_to``; naive local times or
+        time-zone aware, read as local wall-clock time).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(len(crimes), 168)``, float64; row ``i`` is crime ``i`` (in ``crimes`` order),
+        column ``c`` is hour of week ``c`` (0 = Monday 00:00-01:00, see
+        :data:`HOUR_OF_WEEK_COLUMNS`). Every row sums to 1.
+
+    Raises
+    ------
+    InputDataError
+        If a window is missing or ends before it starts.
+
+    Notes
+    -----
+    Formally: for a crime with window ``[a, b)`` of length ``L = b - a > 0``, the weight of
+    hour-of-week cell ``c`` is ``sum over clock hours h with h mod 168 = c of
+    |[a, b) ∩ [h, h + 1)| / L``. If ``L >= 168 h`` every cell gets ``1/168``; if ``L = 0`` the
+    cell holding ``a`` gets 1. A whole-day window (the VPD 00:00 placeholder) gives ``1/24`` to
+    each hour of its day, so unknown times do not create a midnight peak. Month-long windows
+    (police.uk) store 168 entries per row: for large month-only tables use
+    :func:`monthly_profile` instead.
+
+    Examples
+    --------
+    >>> crimes = pd.DataFrame({
+    ...     "occurred_from": pd.to_datetime(["2024-05-03 22:00", "2024-05-06 00:00"]),
+    ...     "occurred_to": pd.to_datetime(["2024-05-04 00:00", "2024-05-07 00:00"])})
+    >>> w = aoristic_weights(crimes)
+    >>> w.shape, w.sum(axis=1).round(6).tolist()
+    ((2, 168), [1.0, 1.0])
+    >>> float(w[0, 4 * 24 + 22]), float(w[1, 5])
+    (0.5, 0.041666666666666664)
+    """
+    _require(crimes, ["occurred_from", "occurred_to"], "aoristic_weights")
+    start, end = _window_seconds(crimes)
+    rows, cells, weight = _aoristic_entries(start, end)
+    matrix = sparse.coo_array((weight, (rows, cells)), shape=(len(crimes), HOURS_PER_WEEK))
+    return matrix.tocsr()
+
+
+def _check_time_of_day(crimes: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> None:
+    has_time = crimes["has_time"].fillna(False).astype(bool).to_numpy()
+    if not (has_time.any() or ((end - start) < _DAY_S).any()):
+        msg = ("`crimes` has no time of day (police.uk gives month only); found no row with "
+               f"has_time=True and no window shorter than a day in {len(crimes):,} rows; use "
+               "`monthly_profile`")
+        raise InputDataError(msg)
+
+
+def _summed_weights(start: np.ndarray, end: np.ndarray, codes: np.ndarray, n_groups: int
+                    ) -> np.ndarray:
+    """Sum aoristic weights per group without storing the 168 entries of week-long windows."""
+    long = (end - start) >= _WEEK_S
+    rows, cells, weight = _short_entries(start[~long], end[~long])
+    flat = np.bincount(codes[~long][rows] * HOURS_PER_WEEK + cells, weights=weight,
+                       minlength=n_groups * HOURS_PER_WEEK)
+    spread = np.bincount(codes[long], minlength=n_groups) / HOURS_PER_WEEK
+    return np.asarray(flat.reshape(n_groups, HOURS_PER_WEEK) + spread[:, None], dtype=float)
+
+
+def hour_day_profile(crimes: pd.DataFrame, *, by: str | None = None,
+                     quiet: bool = False) -> pd.DataFrame:
+    """Return summed aoristic weights per hour of the week, one row per group.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table with ``occurred_from``, ``occurred_to`` and ``has_time``.
+    by
+        Column to group by, e.g. ``"segment_id"`` or ``"area_code"``. ``None`` (default) gives
+        one row labelled ``"all"``. Crimes with a missing key are left out (and counted in
+        the log).
+    quiet
+        Do not log what was spread and left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the sorted group values (named ``by``, or ``"group"`` with the one row
+        ``"all"``). Columns: :data:`HOUR_OF_WEEK_COLUMNS` (``"Mon 00"`` ... ``"Sun 23"``,
+        Monday first), float64 weighted crime counts. A row sums to the group's crimes.
+
+    Raises
+    ------
+    InputDataError
+        If no crime has a time of day (no ``has_time`` and no window shorter than a day, as
+        in police.uk data), a column is missing or a window is invalid.
+
+    Notes
+    -----
+    Weights are those of :func:`aoristic_weights`; whole-day windows, including the VPD
+    00:00 placeholders, are spread evenly over their day's 24 hours.
+
+    Examples
+    --------
+    >>> crimes = pd.DataFrame({
+    ...     "occurred_from": pd.to_datetime(["2024-05-03 22:00", "2024-05-03 22:30"]),
+    ...     "occurred_to": pd.to_datetime(["2024-05-04 00:00", "2024-05-03 22:31"]),
+    ...     "has_time": [False, True]})
+    >>> profile = hour_day_profile(crimes, quiet=True)
+    >>> profile.loc["all", ["Fri 22", "Fri 23"]].tolist()
+    [1.5, 0.5]
+    """
+    _require(crimes, ["occurred_from", "occurred_to", "has_time", *([by] if by else [])],
+             "hour_day_profile")
+    start, end = _window_seconds(crimes)
+    _check_time_of_day(crimes, start, end)
+    codes, groups = _group_codes(crimes, by, quiet=quiet)
+    keep = codes >= 0
+    table = _summed_weights(start[keep], end[keep], codes[keep], len(groups))
+    spread = int((~crimes["has_time"].fillna(False).astype(bool).to_numpy()).sum())
+    _say(quiet, "hour_day_profile: %s of %s crimes have no exact time (e.g. VPD 00:00 "
+         "placeholders); each is spread evenly over its window", f"{spread:,}", f"{len(crimes):,}")
+    return pd.DataFrame(table, index=groups,
+                        columns=pd.Index(HOUR_OF_WEEK_COLUMNS, name="hour_of_week"))
+
+
+# --------------------------------------------------------------------------------------------
+# months
+
+
+def monthly_profile(crimes: pd.DataFrame, *, by: str | None = None, start: str | None = None,
+                    end: str | None = None, quiet: bool = False) -> pd.DataFrame:
+    """Return crimes per calendar month, one row per group, with empty months as zeros.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table with ``month`` (``"YYYY-MM"``, the month the window starts).
+    by
+        Column to group by; ``None`` (default) gives one row labelled ``"all"``.
+    start, end
+        First and last month (``"YYYY-MM"``) of the columns; default the first and last month
+        in ``crimes``. Crimes outside are left out.
+    quiet
+        Do not log what was left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: sorted group values (named ``by``, or ``"group"``). Columns: every month from
+        ``start`` to ``end`` as ``"YYYY-MM"`` (named ``"month"``), int64 counts.
+
+    Raises
+    ------
+    InputDataError
+        If ``month`` is not ``"YYYY-MM"`` text, a column is missing, or there are no crimes
+        and no ``start``/``end``.
+
+    Examples
+    --------
+    >>> crimes = pd.DataFrame({"month": ["2024-01", "2024-03", "2024-03"]})
+    >>> monthly_profile(crimes).loc["all"].tolist()
+    [1, 0, 2]
+    """
+    _require(crimes, ["month", *([by] if by else [])], "monthly_profile")
+    numbers = _month_numbers(crimes["month"])
+    if not len(numbers) and (start is None or end is None):
+        msg = ("`crimes` has no rows; `monthly_profile` needs at least one crime or both "
+               "`start` and `end`. Check the period and crime-type filters")
+        raise InputDataError(msg)
+    bounds = _month_numbers(pd.Series([start or "0001-01", end or "0001-01"]), "start/end")
+    first = int(bounds[0]) if start else int(numbers.min())
+    last = int(bounds[1]) if end else int(numbers.max())
+    codes, groups = _group_codes(crimes, by, quiet=quiet)
+    n_months = max(last - first + 1, 0)
+    keep = (codes >= 0) & (numbers >= first) & (numbers <= last)
+    flat = np.bincount(codes[keep] * n_months + numbers[keep] - first,
+                       minlength=len(groups) * n_months)
+    return pd.DataFrame(flat.reshape(len(groups), n_months).astype(np.int64), index=groups,
+                        columns=pd.Index(_month_labels(first, last), name="month"))
+
+
+def classify_months(monthly: pd.DataFrame, *, min_share: float = 0.5,
+                    quiet: bool = False) -> pd.DataFrame:
+    """Flag months whose total is far below the typical month (incomplete extracts).
+
+    Parameters
+    ----------
+    monthly
+        From :func:`monthly_profile` (any grouping; the columns are summed).
+    min_share
+        A month is incomplete below this share of the median monthly total.
+    quiet
+        Do not log the incomplete months found.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the months (``"YYYY-MM"``). Columns :data:`MONTH_CHECK_COLUMNS`: ``crimes``
+        (int64 total), ``share_of_median`` (float64), ``incomplete`` (bool).
+
+    Notes
+    -----
+    Formally: with ``T_m`` the total of month ``m`` over all rows and ``M`` the median of
+    ``T_m`` over the months, month ``m`` is **incomplete** if ``T_m < min_share * M``. Months
+    with no crime at all are therefore incomplete too. Pass the incomplete months as
+    ``exclude`` to :func:`classify_trend` and :func:`seasonality`, or mark them on plots. Apply
+    it to a table of a whole force or city, not of one street, whose quiet months are normal.
+
+    Examples
+    --------
+    >>> monthly = pd.DataFrame([[60, 58, 7, 59]], columns=["2016-01", "2016-02", "2016-03",
+    ...                                                  "2016-04"])
+    >>> classify_months(monthly, quiet=True)["incomplete"].tolist()
+    [False, False, True, False]
+    """
+    totals = monthly.sum(axis=0).astype(np.int64)
+    median = float(totals.median()) if len(totals) else 0.0
+    share = totals / median if median > 0 else pd.Series(np.nan, index=totals.index)
+    out = pd.DataFrame({"crimes": totals, "share_of_median": share.astype(float),
+                        "incomplete": (totals < min_share * median).to_numpy()})
+    out.index = pd.Index(monthly.columns.astype(str), name="month")
+    bad = out.index[out["incomplete"]].tolist()
+    if bad:
+        _say(quiet, "incomplete months (total below %s of the median month, %s crimes): %s",
+             min_share, f"{median:,.0f}", ", ".join(bad))
+    return out
+
+
+def _monthly_values(monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
+                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Return counts (float, rows x kept months), month numbers and labels of the kept months."""
+    months = [str(c) for c in monthly.columns if str(c) not in set(exclude or ())]
+    numbers = _month_numbers(pd.Series(months, dtype="string"), "monthly")
+    values = monthly.loc[:, [c for c in monthly.columns if str(c) in set(months)]]
+    values = values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(values).any() or (values < 0).any():
+        msg = (f"`monthly` must hold counts >= 0 for `{caller}`; found "
+               f"{int(np.isnan(values).sum())} missing and {int((values < 0).sum())} negative "
+               "values. Build it with `monthly_profile`")
+        raise InputDataError(msg)
+    return values, numbers, months
+
+
+def seasonality(monthly: pd.DataFrame, *, exclude: Sequence[str] | None = None) -> pd.DataFrame:
+    """Return each group's mean share of a year's crime in each calendar month.
+
+    Parameters
+    ----------
+    monthly
+        From :func:`monthly_profile`.
+    exclude
+        Months (``"YYYY-MM"``) to leave out, e.g. the incomplete months of
+        :func:`classify_months`. Default: none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``monthly``; columns ``"Jan"`` ... ``"Dec"`` (float64) summing to 1 per
+        row (NaN for a row with no crime, or a calendar month never observed).
+
+    Notes
+    -----
+    Formally: for group ``g``, year ``y`` and calendar month ``m`` kept in ``monthly``, the
+    ratio ``r[g, y, m] = n[g, y, m] / mean_m' n[g, y, m']`` compares the month with the mean of
+    the year's kept months (years where that mean is 0 are skipped). The share is
+    ``s[g, m] = R[g, m] / sum_m R[g, m]`` with ``R[g, m]`` the mean of ``r[g, y, m]`` over the
+    years. With whole years only, ``s[g, m]`` is exactly the mean over years of the month's
+    share of the year's crime; partial years and excluded months do not bias it.
+
+    Examples
+    --------
+    >>> monthly = pd.DataFrame([[2] * 6 + [4] * 6], columns=[f"2024-{m:02d}" for m in
+    ...                                                      range(1, 13)])
+    >>> seasonality(monthly).round(4).loc[0, ["Jan", "Dec"]].tolist()
+    [0.0556, 0.1111]
+    """
+    values, numbers, _ = _monthly_values(monthly, exclude, "seasonality")
+    ratio_sum = np.zeros((len(values), 12))
+    years_seen = np.zeros((len(values), 12))
+    for year in np.unique(numbers // 12):  # a loop over years, not over rows
+        cols = np.flatnonzero(numbers // 12 == year)
+        mean = values[:, cols].mean(axis=1, keepdims=True)
+        ok = np.broadcast_to(mean > 0, (len(values), len(cols)))
+        ratio = np.divide(values[:, cols], mean, out=np.zeros_like(values[:, cols]), where=ok)
+        ratio_sum[:, numbers[cols] % 12] += ratio
+        years_seen[:, numbers[cols] % 12] += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_ratio = ratio_sum / years_seen
+        share = mean_ratio / np.nansum(mean_ratio, axis=1, keepdims=True)
+    return pd.DataFrame(share, index=monthly.index, columns=MONTH_NAMES)
+
+
+# --------------------------------------------------------------------------------------------
+# trends
+
+
+def _pair_chunks(n_rows: int, n_pairs: int) -> list[slice]:
+    step = max(1, _PAIR_BLOCK // max(n_pairs, 1))
+    return [slice(i, i + step) for i in range(0, n_rows, step)]
+
+
+def _mann_kendall(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the Mann-Kendall S, its tie-corrected variance and Kendall's tau-b, per row."""
+    n_rows, n = values.shape
+    i, j = np.triu_indices(n, 1)
+    s = np.zeros(n_rows)
+    for rows in _pair_chunks(n_rows, len(i)):
+        s[rows] = np.sign(values[rows][:, j] - values[rows][:, i]).sum(axis=1)
+    ordered = np.sort(values, axis=1)
+    new_run = np.ones_like(ordered, dtype=bool)
+    new_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    run_id = np.cumsum(new_run, axis=1) - 1 + np.arange(n_rows)[:, None] * n
+    t = np.bincount(run_id.ravel(), minlength=n_rows * n).reshape(n_rows, n).astype(float)
+    var_s = (n * (n - 1) * (2 * n + 5) - (t * (t - 1) * (2 * t + 5)).sum(axis=1)) / 18
+    pairs = n * (n - 1) / 2
+    tied_pairs = (t * (t - 1) / 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = np.where(pairs > tied_pairs, s / np.sqrt((pairs - tied_pairs) * pairs), 0.0)
+    return s, var_s, tau
+
+
+def _mk_p_values(s: np.ndarray, var_s: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of S with the continuity correction (p = 1 where var(S) = 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(var_s > 0, (s - np.sign(s)) / np.sqrt(var_s), 0.0)
+    return np.asarray(2 * norm.sf(np.abs(z)), dtype=float)
+
+
+def _sen_slopes(values: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """Return the Theil-Sen slope per row: the median of the pairwise slopes (per month)."""
+    i, j = np.triu_indices(values.shape[1], 1)
+    step = (numbers[j] - numbers[i]).astype(float)
+    out = np.zeros(len(values))
+    for rows in _pair_chunks(len(values), len(i)):
+        out[rows] = np.median((values[rows][:, j] - values[rows][:, i]) / step, axis=1)
+    return out
+
+
+def _hot_threshold(values: np.ndarray, hot_quantile: float, quiet: bool) -> float:
+    positive = values[values > 0]
+    if not len(positive):
+        return float("inf")
+    cut = max(1.0, float(np.quantile(positive, hot_quantile)))
+    _say(quiet, "classify_trend: a month is hot at >= %s crimes (the %s quantile of the %s "
+         "row-months with any crime)", f"{cut:g}", hot_quantile, f"{len(positive):,}")
+    return cut
+
+
+def _trend_classes(hot: np.ndarray, direction: np.ndarray, persistent_share: float
+                   ) -> np.ndarray:
+    """Apply the class rules of :func:`classify_trend` in order (first match wins)."""
+    n = hot.shape[1]
+    n_hot = hot.sum(axis=1)
+    share = n_hot / n
+    last = hot[:, -1]
+    backwards = hot[:, ::-1]
+    final_run = np.where(backwards.all(axis=1), n, np.argmin(backwards, axis=1))
+    rising, falling = direction == "rising", direction == "falling"
+    rules = [n_hot == 0,
+             last & (n_hot == final_run) & (n_hot < n / 2),
+             rising & last,
+             falling & last,
+             share >= persistent_share,
+             ~last & (falling | (share >= 0.5)),
+             last]
+    return np.select(rules, list(TREND_CLASSES[:-1]), default=TREND_CLASSES[-1])
+
+
+def classify_trend(
+    monthly: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    hot_quantile: float = 0.8,
+    threshold: float | None = None,
+    persistent_share: float = 0.9,
+    exclude: Sequence[str] | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Test each row of a monthly table for a trend and give it a plain-word trend class.
+
+    Parameters
+    ----------
+    monthly
+        From :func:`monthly_profile`, one row per street, area or other group.
+    alpha
+        False discovery rate: a trend is "rising" or "falling" when its Benjamini-Hochberg
+        q-value is below ``alpha``.
+    hot_quantile
+        A month of a row is hot at or above this quantile of all row-months with any crime
+        (see Notes). Ignored when ``threshold`` is given.
+    threshold
+        Fixed number of crimes at or above which a month is hot.
+    persistent_share
+        Share of hot months that makes a row persistent (ArcGIS uses 90%).
+    exclude
+        Months (``"YYYY-MM"``) to leave out, e.g. incomplete months from
+        :func:`classify_months`. Default: none.
+    quiet
+        Do not log the hot threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``monthly``, columns :data:`TREND_COLUMNS`: ``months`` (months tested),
+        ``crimes`` (total), ``s_statistic`` (Mann-Kendall S), ``tau`` (Kendall tau-b),
+        ``p_value``, ``q_value`` (BH), ``slope_per_month`` (Theil-Sen, crimes per month),
+        ``direction`` ("rising", "falling" or "no clear trend"), ``hot_threshold``,
+        ``hot_months``, ``hot_last_month`` (bool) and ``trend_class`` (one of
+        :data:`TREND_CLASSES`).
+
+    Raises
+    ------
+    InputDataError
+        If fewer than 3 months remain, or the table holds missing or negative counts.
+
+    Notes
+    -----
+    The test is the Mann-Kendall trend test with the tie-corrected variance
+    ``var(S) = [n(n-1)(2n+5) - sum_t t(t-1)(2t+5)] / 18`` (``t`` the sizes of groups of equal
+    counts), a continuity correction ``Z = (S - sign(S)) / sqrt(var(S))`` and a two-sided
+    normal p-value (reliable from about 10 months; a constant row has ``p = 1``). ``tau`` is
+    Kendall's tau-b of count against time (as :func:`scipy.stats.kendalltau`). q-values are
+    Benjamini-Hochberg (:func:`scipy.stats.false_discovery_control`) across the rows.
+
+    Formally: with ``n`` months, a row is hot in month ``t`` if its count is at least ``h``,
+    where ``h = threshold`` or else ``max(1, Q(hot_quantile))`` of the counts of all the
+    row-months of the table with any crime (hot relative to the rows given). Let ``H`` be the
+    number of hot months, ``last`` whether the final month is hot, and ``direction`` rising
+    or falling when ``q < alpha``. The first rule that holds gives the class:
+
+    1. **none**: never hot (``H = 0``).
+    2. **new**: ``last``, the hot months form one unbroken run ending in the final month,
+       and ``H < n / 2`` (it was not hot before and now is).
+    3. **emerging** (intensifying): ``last`` and rising.
+    4. **diminishing**: ``last`` and falling (still hot, getting less so).
+    5. **persistent**: hot in at least ``persistent_share`` of the months.
+    6. **historical**: not ``last``, and falling or hot in at least half of the months (it
+       was hot and no longer is).
+    7. **intermittent**: ``last`` (hot now, on and off before).
+    8. **sporadic**: otherwise (hot now and then, under half the months, not now).
+
+    Examples
+    --------
+    >>> monthly = pd.DataFrame([range(12), [5] * 12], index=["up", "flat"],
+    ...                        columns=[f"2024-{m:02d}" for m in range(1, 13)])
+    >>> out = classify_trend(monthly, threshold=5, quiet=True)
+    >>> out[["tau", "direction", "trend_class"]].values.tolist()
+    [[1.0, 'rising', 'emerging'], [0.0, 'no clear trend', 'persistent']]
+    """
+    values, numbers, months = _monthly_values(monthly, exclude, "classify_trend")
+    if len(months) < 3:
+        msg = (f"`monthly` needs at least 3 months for a trend test; found {len(months)} "
+               "after `exclude`. Use a longer period")
+        raise InputDataError(msg)
+    s, var_s, tau = _mann_kendall(values)
+    p = _mk_p_values(s, var_s)
+    q = false_discovery_control(p, method="bh") if len(p) else p
+    direction = np.where(q < alpha, np.where(s > 0, "rising", "falling"), "no clear trend")
+    cut = _hot_threshold(values, hot_quantile, quiet) if threshold is None else float(threshold)
+    hot = values >= cut
+    data = {"months": len(months), "crimes": values.sum(axis=1).astype(np.int64),
+            "s_statistic": s.astype(np.int64), "tau": tau, "p_value": p, "q_value": q,
+            "slope_per_month": _sen_slopes(values, numbers), "direction": direction,
+            "hot_threshold": cut, "hot_months": hot.sum(axis=1), "hot_last_month": hot[:, -1],
+            "trend_class": _trend_classes(hot, direction, persistent_share)}
+    return pd.DataFrame(data, index=monthly.index, columns=TREND_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# period comparisons
+
+
+def _periods(first: int, last: int, months: int, end: str | None, quiet: bool
+             ) -> dict[str, tuple[int, int]]:
+    """Return the (first, last) month numbers of the current, previous and year-before periods."""
+    stop = int(_month_numbers(pd.Series([end]), "end")[0]) if end else last
+    if end is None:
+        _say(quiet, "compare_periods: `end` set to the last month in the data")
+    periods = {"current": (stop - months + 1, stop),
+               "previous": (stop - 2 * months + 1, stop - months),
+               "year_before": (stop - months - 11, stop - 12)}
+    for name, (a, b) in periods.items():
+        note = "" if first <= a and b <= last else " (not in the data)"
+        _say(quiet, "compare_periods: %s period %s%s", name, _period_label(a, b), note)
+    return periods
+
+
+def _period_label(a: int, b: int) -> str:
+    return f"{_month_labels(a, a)[0]}..{_month_labels(b, b)[0]}"
+
+
+def _period_counts(crimes: pd.DataFrame, keys: list[str], numbers: np.ndarray,
+                   periods: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """Count crimes per key and crime type (and all crime) in each period."""
+    flags = pd.DataFrame({name: (numbers >= a) & (numbers <= b)
+                          for name, (a, b) in periods.items()}, index=crimes.index)
+    table = pd.concat([crimes[keys], flags], axis=1)[flags.any(axis=1).to_numpy()]
+    by_type = table.groupby(keys, sort=True)[list(periods)].sum()
+    groups = keys[:-1]
+    if groups:
+        total = table.groupby(groups, sort=True)[list(periods)].sum()
+        total = total.assign(crime_type=ALL_CRIME).set_index("crime_type", append=True)
+    else:
+        total = pd.DataFrame([table[list(periods)].sum()], index=pd.Index([ALL_CRIME],
+                                                                          name="crime_type"))
+    out = pd.concat([total, by_type]).reset_index()
+    order = (out["crime_type"] != ALL_CRIME).astype(int)
+    return out.assign(_o=order).sort_values([*groups, "_o", "crime_type"], kind="mergesort"
+                                            ).drop(columns="_o").reset_index(drop=True)
+
+
+def _compare(out: pd.DataFrame, other: str, covered: bool, min_count: int) -> pd.DataFrame:
+    cur, base = out["current"].astype("Int64"), out[other].astype("Int64")
+    if not covered:
+        base = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    too_few = (cur < min_count) | (base < min_count)
+    flag = np.where(not covered, NOT_IN_DATA, np.where(too_few.fillna(True), TOO_FEW, ""))
+    pct = ((cur - base) / base.where(base > 0) * 100).astype("Float64").round(1)
+    pct = pct.astype(float)
+    out[other] = base
+    out[f"change_{other}"] = cur - base
+    out[f"pct_change_{other}"] = np.where(flag == "", pct, np.nan)
+    out[f"flag_{other}"] = flag
+    return out
+
+
+def compare_periods(
+    crimes: pd.DataFrame,
+    *,
+    by: list[str],
+    months: int = 3,
+    end: str | None = None,
+    min_count: int = 10,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Compare the last ``months`` months with the months before and with a year before.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table with ``month``, ``crime_type`` and the ``by`` columns.
+    by
+        Grouping columns, e.g. ``["area_code", "area_name"]``; ``[]`` compares the whole table.
+    months
+        Length of each period in months.
+    end
+        Last month of the current period (``"YYYY-MM"``); default the last month in ``crimes``
+        (logged).
+    min_count
+        Fewest crimes in each of the two periods for a percentage change.
+    quiet
+        Do not log the periods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and crime type, plus a ``"All crime"`` row per group (first), sorted
+        by ``by``. Columns: ``by`` then :data:`COMPARE_COLUMNS`: ``current``, ``previous``,
+        ``year_before`` (Int64 counts; ``<NA>`` for a period outside the data),
+        ``change_<other>`` (Int64, current minus other), ``pct_change_<other>`` (float64,
+        1 dp) and ``flag_<other>`` ("" when compared, ``"too few to compare"``, or
+        ``"period not in data"``). ``attrs["periods"]`` names the months of each period.
+
+    Raises
+    ------
+    InputDataError
+        If a column is missing, ``crimes`` is empty, ``months < 1`` or ``month`` is not
+        ``"YYYY-MM"``.
+
+    Notes
+    -----
+    Formally: with ``E`` the end month and ``N = months``, current is ``E-N+1 .. E``, previous
+    is ``E-2N+1 .. E-N`` and year before is ``E-N-11 .. E-12``. A period counts as in the data
+    only if it lies between the first and last month of ``crimes``; a comparison with a period
+    (or a current period) outside the data is flagged ``"period not in data"`` and its
+    counts are ``<NA>``. Check months with :func:`classify_months` first: a period holding an
+    incomplete month (London 2016-03) compares badly. The percentage change is
+    ``(current - other) / other x 100``; it is NaN, with the flag ``"too few to compare"``,
+    when either count is below ``min_count``.
+    """
+    _require(crimes, ["month", "crime_type", *by], "compare_periods")
+    if months < 1:
+        msg = f"`months` must be at least 1; found {months}. Pass the period length in months"
+        raise InputDataError(msg)
+    numbers = _month_numbers(crimes["month"])
+    if not len(numbers):
+        msg = ("`crimes` has no rows; `compare_periods` needs crimes in the periods compared. "
+               "Check the period and crime-type filters")
+        raise InputDataError(msg)
+    first, last = int(numbers.min()), int(numbers.max())
+    periods = _periods(first, last, months, end, quiet)
+    missing = int(crimes[by].isna().any(axis=1).sum()) if by else 0
+    if missing:
+        _say(quiet, "compare_periods: %s crimes without %s left out", f"{missing:,}", by)
+    out = _period_counts(crimes, [*by, "crime_type"], numbers, periods)
+    inside = {k: first <= a and b <= last for k, (a, b) in periods.items()}
+    for other in ("previous", "year_before"):
+        out = _compare(out, other, inside["current"] and inside[other], min_count)
+    out["current"] = out["current"].astype("Int64")
+    out.attrs["periods"] = {k: _period_label(a, b) for k, (a, b) in periods.items()}
+    return out[[*by, *COMPARE_COLUMNS]]
+
+
+def rank_areas(
+    compare_table: pd.DataFrame,
+    *,
+    against: Literal["previous", "year_before"] = "previous",
+    crime_type: str = ALL_CRIME,
+    n: int = 5,
+) -> pd.DataFrame:
+    """Return the worst (largest rises) and best (largest falls) performing areas.
+
+    Parameters
+    ----------
+    compare_table
+        From :func:`compare_periods`.
+    against
+        Which comparison to rank: ``"previous"`` or ``"year_before"``.
+    crime_type
+        Which rows to rank; default all crime.
+    n
+        Areas listed on each side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to ``n`` "worst" rows (rises, largest percentage first) then up to ``n`` "best"
+        rows (falls, largest first). Columns: ``performance``, ``position`` (1 = most
+        extreme), the grouping columns of ``compare_table``, ``current``, ``compared_with``
+        (the other period's count), ``change`` and ``pct_change``.
+
+    Raises
+    ------
+    InputDataError
+        If ``compare_table`` does not come from :func:`compare_periods`.
+
+    Notes
+    -----
+    Formally: only rows of ``crime_type`` with an empty ``flag_<against>`` (both counts at
+    least ``min_count``) are ranked. Worst: ``pct_change > 0`` sorted by ``pct_change`` then
+    ``change`` (descending); best: ``pct_change < 0`` sorted by ``pct_change`` then
+    ``change`` (ascending). Ties keep the table's order (the group keys).
+    """
+    needed = ["crime_type", "current", against, f"change_{against}", f"pct_change_{against}",
+              f"flag_{against}"]
+    if any(c not in compare_table.columns for c in needed):
+        msg = (f"`compare_table` needs the columns {needed}; found "
+               f"{list(compare_table.columns)}. Build it with `compare_periods`")
+        raise InputDataError(msg)
+    groups = list(compare_table.columns[:list(compare_table.columns).index("crime_type")])
+    rows = compare_table[(compare_table["crime_type"] == crime_type)
+                         & (compare_table[f"flag_{against}"] == "")]
+    table = rows[groups].assign(current=rows["current"], compared_with=rows[against],
+                                change=rows[f"change_{against}"],
+                                pct_change=rows[f"pct_change_{against}"])
+    sides = []
+    for name, sign in (("worst", 1), ("best", -1)):
+        side = table[np.sign(table["pct_change"]) == sign]
+        side = side.assign(_p=-sign * side["pct_change"], _c=-sign * side["change"].astype(float))
+        side = side.sort_values(["_p", "_c"], kind="mergesort").head(n)
+        sides.append(side.assign(performance=name, position=np.arange(1, len(side) + 1)))
+    out = pd.concat(sides, ignore_index=True)
+    return out[["performance", "position", *groups, *RANK_AREA_COLUMNS[2:]]]
+
+
+def rate_per_1000(counts: pd.Series, population: pd.Series) -> pd.Series:
+    """Return crimes per 1,000 residents, aligned on the index (area code).
+
+    Parameters
+    ----------
+    counts
+        Crimes per area, indexed by area code.
+    population
+        Residents per area, indexed by area code (e.g. :func:`hotspots.io.read_population`).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``counts``, named ``rate_per_1000`` (float64); NaN where the population is
+        missing or not above 0.
+
+    Raises
+    ------
+    InputDataError
+        If the two share no area code at all.
+
+    Examples
+    --------
+    >>> rate_per_1000(pd.Series({"A": 30, "B": 5}), pd.Series({"A": 6000.0, "C": 10.0}))
+    A    5.0
+    B    NaN
+    Name: rate_per_1000, dtype: float64
+    """
+    pop = pd.to_numeric(population, errors="coerce").groupby(level=0).sum(min_count=1)
+    pop = pop.reindex(counts.index)
+    if len(counts) and pop.isna().all():
+        msg = (f"`population` must be indexed by the area codes of `counts`; found no shared "
+               f"code (counts: {list(counts.index[:3])}, population: "
+               f"{list(population.index[:3])}). Index both by area code")
+        raise InputDataError(msg)
+    rate = counts.astype(float) / pop.where(pop > 0) * 1000
+    return rate.rename("rate_per_1000")
+
+
+# --------------------------------------------------------------------------------------------
+# graphics
+
+
+def _profile_values(profile_row: pd.Series | np.ndarray) -> np.ndarray:
+    """Return the 168 weights of a profile row, in hour-of-week order."""
+    if isinstance(profile_row, pd.Series) and set(HOUR_OF_WEEK_COLUMNS) <= set(profile_row.index):
+        profile_row = profile_row[HOUR_OF_WEEK_COLUMNS]
+    values = np.asarray(profile_row, dtype=float).ravel()
+    if values.shape != (HOURS_PER_WEEK,) or not np.isfinite(values).all() or (values < 0).any():
+        msg = ("`profile_row` must hold 168 finite weights >= 0 (a row of `hour_day_profile`); "
+               f"found {values.size} values. Pass `profile.loc[group]`")
+        raise InputDataError(msg)
+    return values
+
+
+def _minimal_cells(values: np.ndarray, share: float) -> np.ndarray:
+    """Return a boolean mask of the fewest hour cells holding ``share`` of the weight."""
+    order = np.argsort(-values, kind="stable")
+    cumulative = np.cumsum(values[order])
+    needed = int(np.searchsorted(cumulative, share * cumulative[-1] - 1e-9)) + 1
+    cutoff = values[order[min(needed, len(order)) - 1]]
+    return np.asarray(values >= cutoff - 1e-9 * max(1.0, cutoff), dtype=bool)
+
+
+def _blocks(chosen: np.ndarray) -> list[tuple[int, int]]:
+    """Return runs of chosen cells as (start cell, length), wrapping Sunday into Monday."""
+    if chosen.all():
+        return [(0, HOURS_PER_WEEK)]
+    shift = int(np.argmin(chosen))  # start the scan at a gap so no run is cut in two
+    rolled = np.roll(chosen, -shift).astype(int)
+    edges = np.diff(np.r_[0, rolled, 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return sorted(((int(a) + shift) % HOURS_PER_WEEK, int(b - a))
+                  for a, b in zip(starts, stops, strict=True))
+
+
+def _clock(hour: int) -> str:
+    return f"{hour % 24:02d}:00"
+
+
+def _split_whole_days(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split blocks of whole days (00:00 to 00:00) into one block per day."""
+    out = []
+    for start, length in blocks:
+        whole = start % 24 == 0 and length % 24 == 0
+        out += [(start + 24 * i, 24) for i in range(length // 24)] if whole else [(start, length)]
+    return out
+
+
+def _day_runs(days: list[int]) -> list[tuple[int, int]]:
+    """Group day numbers into runs of consecutive days, Sunday-Monday wrapping (first, last)."""
+    if len(days) == 7:
+        return [(0, 6)]
+    runs: list[list[int]] = []
+    for d in days:
+        if runs and d == runs[-1][1] + 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == 6:
+        runs[0][0] = runs.pop()[0]
+    return [(a, b) for a, b in runs]
+
+
+def _window_text(blocks: list[tuple[int, int]]) -> str:
+    """Merge blocks with the same hours on consecutive days into text."""
+    if blocks == [(0, HOURS_PER_WEEK)]:
+        return "all week"
+    by_hours: dict[tuple[int, int], list[int]] = {}
+    parts = []
+    for start, length in _split_whole_days(blocks):
+        day, hour = divmod(start, 24)
+        if length < 24 or (hour, length) == (0, 24):
+            by_hours.setdefault((hour, length), []).append(day)
+        else:  # longer than a day: name both days
+            end_day = DAYS[((start + length) // 24) % 7]
+            parts.append(((day, hour), f"{DAYS[day]} {_clock(hour)}-{end_day} "
+                                       f"{_clock(start + length)}"))
+    for (hour, length), days in by_hours.items():
+        hours = "all day" if length == 24 else f"{_clock(hour)}-{_clock(hour + length)}"
+        for a, b in _day_runs(sorted(days)):
+            label = "daily" if b - a == 6 else DAYS[a] if a == b else f"{DAYS[a]}-{DAYS[b]}"
+            parts.append(((a, hour), f"{label} {hours}"))
+    return "; ".join(text for _, text in sorted(parts))
+
+
+def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
+                  min_crimes: float = 5) -> str:
+    """Return the fewest hour blocks by day that hold ``share`` of a street's crime, as text.
+
+    Parameters
+    ----------
+    profile_row
+        One row of :func:`hour_day_profile` (168 weights, Monday 00:00 first).
+    share
+        Share of the weighted crime the blocks must hold (0 to 1).
+    min_crimes
+        Fewest crimes (sum of the weights) to say anything.
+
+    Returns
+    -------
+    str
+        E.g. ``"Fri-Sat 22:00-02:00; Sun 13:00-15:00"``: blocks ordered by day, a block
+        belonging to the day it starts; ``"Mon all day"``; ``"daily 22:00-02:00"``; a block
+        over a day long as ``"Fri 22:00-Sun 02:00"``; ``"all week"``. With fewer than
+        ``min_crimes`` crimes: ``"too few crimes to say (n = 3.0)"``.
+
+    Raises
+    ------
+    InputDataError
+        If ``profile_row`` is not 168 weights >= 0, or ``share`` is not in (0, 1].
+
+    Notes
+    -----
+    Formally: hour cells are taken in decreasing weight (ties in hour-of-week order) until
+    their sum reaches ``share`` of the total; then every cell whose weight equals the last
+    one taken is added too, so the answer never depends on the order of equal hours (a street
+    whose crimes only have whole-day windows gets whole days). Adjacent cells form blocks
+    (Sunday 23:00 runs on into Monday 00:00); blocks with the same start hour and length on
+    consecutive days merge into a day range.
+
+    Examples
+    --------
+    >>> row = np.zeros(168)
+    >>> row[[4 * 24 + 22, 4 * 24 + 23, 5 * 24, 5 * 24 + 1]] = 10  # Fri 22:00-Sat 02:00
+    >>> row[[5 * 24 + 22, 5 * 24 + 23, 6 * 24, 6 * 24 + 1]] = 10  # Sat 22:00-Sun 02:00
+    >>> row[6 * 24 + 13] = 1
+    >>> patrol_window(row)
+    'Fri-Sat 22:00-02:00'
+    """
+    if not 0 < share <= 1:
+        msg = f"`share` must be in (0, 1]; found {share}. Pass e.g. 0.5 for half of the crime"
+        raise InputDataError(msg)
+    values = _profile_values(profile_row)
+    total = float(values.sum())
+    if total < min_crimes:
+        return f"{TOO_FEW_TO_SAY} (n = {total:.1f})"
+    return _window_text(_blocks(_minimal_cells(values, share)))
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+    text = html.escape(title)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{text}">'
+            f"<title>{text}</title>{''.join(body)}"
+            '<style>text{font:7px sans-serif;fill:#444}</style></svg>')
+
+
+def hour_day_svg(profile_row: pd.Series | np.ndarray, *, title: str | None = None) -> str:
+    """Return a small 7 x 24 hour-of-week heatmap as inline SVG text (for map popups).
+
+    Parameters
+    ----------
+    profile_row
+        One row of :func:`hour_day_profile`.
+    title
+        Tooltip and accessible label; default names the total and the busiest hour.
+
+    Returns
+    -------
+    str
+        A self-contained ``<svg>`` element (no script, no external files), under 6 kB: rows
+        Monday to Sunday, columns 00 to 23 h, five colour classes by share of the busiest
+        hour (grey: none).
+
+    Examples
+    --------
+    >>> svg = hour_day_svg(np.arange(168.0))
+    >>> svg.startswith("<svg") and len(svg) < 6000
+    True
+    """
+    values = _profile_values(profile_row)
+    peak = int(np.argmax(values))
+    title = title or (f"Crimes by hour of week (n = {values.sum():.0f}); busiest hour "
+                      f"{DAYS[peak // 24]} {peak % 24:02d}:00")
+    top = values.max()
+    level = np.ceil(values / top * 5).astype(int) if top > 0 else np.zeros(168, dtype=int)
+    body = []
+    for lev, colour in enumerate(_PALETTE):
+        cells = np.flatnonzero(level == lev)
+        if len(cells):
+            d = "".join(f"M{20 + 5 * (c % 24)} {2 + 5 * (c // 24)}h5v5h-5z" for c in cells)
+            body.append(f'<path fill="{colour}" d="{d}"/>')
+    body += [f'<text x="0" y="{7 + 5 * i}">{d}</text>' for i, d in enumerate(DAYS)]
+    body += [f'<text x="{20 + 5 * h}" y="46">{h:02d}</text>' for h in (0, 6, 12, 18)]
+    return _svg(142, 48, title, body)
+
+
+def _monthly_values_1d(series: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    if not len(values) or np.isnan(values).any():
+        msg = ("`series` must hold one count per month (a row of `monthly_profile`); found "
+               f"{len(values)} values, {int(np.isnan(values).sum())} missing. Pass "
+               "`monthly.loc[group]`")
+        raise InputDataError(msg)
+    return np.asarray(values, dtype=float)
+
+
+def monthly_svg(series: pd.Series, *, title: str | None = None) -> str:
+    """Return a small trend line of monthly counts as inline SVG text (for map popups).
+
+    Parameters
+    ----------
+    series
+        Counts indexed by month (``"YYYY-MM"``), e.g. a row of :func:`monthly_profile`.
+    title
+        Tooltip and accessible label; default names the period and the total.
+
+    Returns
+    -------
+    str
+        A self-contained ``<svg>`` element with the line, the first and last month under it and
+        the highest count at the top left.
+
+    Examples
+    --------
+    >>> svg = monthly_svg(pd.Series([3, 5, 4], index=["2024-01", "2024-02", "2024-03"]))
+    >>> "2024-01" in svg and "2024-03" in svg
+    True
+    """
+    values = _monthly_values_1d(series)
+    labels = [str(i) for i in series.index]
+    title = title or f"Crimes per month, {labels[0]} to {labels[-1]} (n = {values.sum():.0f})"
+    top = max(float(values.max()), 1.0)
+    x = 2 + np.arange(len(values)) * (156 / max(len(values) - 1, 1))
+    y = 36 - values / top * 28
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
+    body = ['<path stroke="#ccc" d="M2 36.5h156"/>',
+            f'<polyline fill="none" stroke="#bd0026" stroke-width="1.5" points="{points}"/>',
+            f'<text x="2" y="7">max {top:g}</text>',
+            f'<text x="2" y="46">{html.escape(labels[0])}</text>',
+            f'<text x="158" y="46" text-anchor="end">{html.escape(labels[-1])}</text>']
+    return _svg(160, 48, title, body)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, metadata={"Software": None})
+    return path
+
+
+def plot_hour_day(profile_row: pd.Series | np.ndarray, path: str | Path, *, title: str) -> Path:
+    """Write a PNG heatmap of crime by day of week and hour.
+
+    Parameters
+    ----------
+    profile_row
+        One row of :func:`hour_day_profile`.
+    path
+        PNG file to write.
+    title
+        Plot title (say which data, place and period).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (no timestamp metadata, so reruns give the same bytes).
+    """
+    grid = _profile_values(profile_row).reshape(7, 24)
+    fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, aspect="auto", cmap="YlOrRd", interpolation="nearest")
+    ax.set_yticks(range(7), DAYS)
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("hour of day (crimes without an exact time spread over their window)")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="crimes")
+    return _save(fig, path)
+
+
+def plot_monthly(series: pd.Series, path: str | Path, *, title: str,
+                 incomplete: Sequence[str] | None = None) -> Path:
+    """Write a PNG line chart of crimes per month.
+
+    Parameters
+    ----------
+    series
+        Counts indexed by month (``"YYYY-MM"``), e.g. a row of :func:`monthly_profile`.
+    path
+        PNG file to write.
+    title
+        Plot title.
+    incomplete
+        Months to mark as incomplete (hollow markers), e.g. from :func:`classify_months`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (no timestamp metadata).
+    """
+    values = _monthly_values_1d(series)
+    labels = [str(i) for i in series.index]
+    fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(values))
+    ax.plot(x, values, color="#bd0026", marker="o", markersize=3)
+    bad = np.isin(labels, list(incomplete or ()))
+    if bad.any():
+        ax.plot(x[bad], values[bad], "o", mfc="white", mec="#444", label="incomplete month")
+        ax.legend(loc="best")
+    step = max(1, len(labels) // 12)
+    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("crimes")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# per-place summary used by the pipeline
+
+#: Columns :func:`time_summary` adds to hot streets, locations and areas.
+TIME_COLUMNS: list[str] = ["trend_class", "trend_direction", "trend_p", "trend_q",
+                           "slope_per_month", "hot_months", "patrol_window", "peak_months"]
+NO_TIME_OF_DAY = "n/a: the data gives the month only"
+TOO_SHORT_FOR_TREND = "n/a: fewer than 3 months"
+
+
+def has_time_of_day(crimes: pd.DataFrame) -> bool:
+    """Return True if any crime has a time of day (or a window shorter than a day)."""
+    if crimes["has_time"].any():
+        return True
+    span = crimes["occurred_to"] - crimes["occurred_from"]
+    return bool((span < pd.Timedelta(days=1)).any())
+
+
+def peak_months(monthly: pd.DataFrame, *, n: int = 3, exclude: Sequence[str] | None = None) -> pd.Series:
+    """Return each row's ``n`` calendar months with the most crime, as text ("Jun, Jul, Dec").
+
+    Parameters
+    ----------
+    monthly
+        From :func:`monthly_profile`.
+    n
+        How many months to name.
+    exclude
+        Months (``"YYYY-MM"``) to leave out, e.g. incomplete ones.
+
+    Returns
+    -------
+    pandas.Series
+        Text per row; ties go to the earlier calendar month. Empty for rows without crime.
+    """
+    season = seasonality(monthly, exclude=exclude)
+    values = season.to_numpy()
+    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
+    names = np.array(season.columns)
+    text = [", ".join(names[sorted(o)]) if v.sum() > 0 else "" for o, v in zip(order, values, strict=True)]
+    return pd.Series(text, index=monthly.index, name="peak_months")
+
+
+def time_summary(
+    crimes: pd.DataFrame,
+    *,
+    by: str,
+    exclude: Sequence[str] | None = None,
+    share: float = 0.5,
+    graphics: bool = True,
+    quiet: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Return the 'time' of each place: trend, trend class, patrol window and peak months.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with the ``by`` column (missing: left out).
+    by
+        The place key, e.g. a hot-street id or ``area_code``.
+    exclude
+        Months left out of trend tests and peaks (incomplete months).
+    share
+        Share of crime the patrol window covers.
+    graphics
+        If True, add ``monthly_svg`` (and ``profile_svg`` where there are times) for popups.
+    quiet
+        Do not log.
+
+    Returns
+    -------
+    summary, profile
+        ``summary`` indexed by place with :data:`TIME_COLUMNS` (the patrol window says
+        ``NO_TIME_OF_DAY`` for month-only data) and the SVG columns; ``profile`` the
+        7 x 24 hour-of-week table (None for month-only data).
+    """
+    monthly = monthly_profile(crimes, by=by, quiet=True)
+    tested = [m for m in monthly.columns if m not in set(exclude or ())]
+    if len(tested) >= 3:
+        trend = classify_trend(monthly, exclude=exclude, quiet=quiet)
+    else:
+        trend = pd.DataFrame({"trend_class": TOO_SHORT_FOR_TREND, "direction": TOO_SHORT_FOR_TREND,
+                              "p_value": np.nan, "q_value": np.nan, "slope_per_month": np.nan,
+                              "hot_months": 0}, index=monthly.index)
+    out = pd.DataFrame(index=monthly.index)
+    out["trend_class"] = trend["trend_class"]
+    out["trend_direction"] = trend["direction"]
+    out["trend_p"] = trend["p_value"].round(4)
+    out["trend_q"] = trend["q_value"].round(4)
+    out["slope_per_month"] = trend["slope_per_month"].round(3)
+    out["hot_months"] = trend["hot_months"]
+    out["peak_months"] = peak_months(monthly, exclude=exclude)
+    profile = hour_day_profile(crimes, by=by, quiet=True) if has_time_of_day(crimes) else None
+    if profile is None:
+        out["patrol_window"] = NO_TIME_OF_DAY
+    else:
+        profile = profile.reindex(out.index, fill_value=0.0)
+        out["patrol_window"] = [patrol_window(r, share=share) for r in profile.to_numpy()]
+    if graphics:
+        out["monthly_svg"] = [monthly_svg(monthly.loc[k]) for k in monthly.index]
+        if profile is not None:
+            out["profile_svg"] = [hour_day_svg(r) for r in profile.to_numpy()]
+    return out[[*TIME_COLUMNS, *[c for c in out.columns if c.endswith("_svg")]]], profile
