@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 OUT ?= outputs
+# Maps work without internet (scripts inlined, street network instead of tiles); use MAPS= for web tiles
+MAPS ?= --offline
 
 .PHONY: setup run run-london run-vancouver test lint bench clean
 
@@ -13,7 +15,17 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e . --group test
 	touch $@
 
-setup: $(BIN)/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+# Python packages (PyPI), the map scripts (npm, pinned in package-lock.json) and Chromium for
+# the browser tests (Debian). Nothing third-party is committed to the repository.
+setup: $(BIN)/.installed node_modules/.package-lock.json $(CHROMIUM)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 run: run-london run-vancouver
 
@@ -22,13 +34,13 @@ run-london: setup
 	  --areas $(DATA)/london/wards_2014.gpkg \
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
-	  --out $(OUT)/london --overwrite
+	  --out $(OUT)/london --overwrite $(MAPS)
 
 run-vancouver: setup
 	$(BIN)/hotspots run --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
-	  --out $(OUT)/vancouver --overwrite
+	  --out $(OUT)/vancouver --overwrite $(MAPS)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -157,7 +157,7 @@ def _street_features(hot: gpd.GeoDataFrame, type_cols: Sequence[str],
             "tip": html.escape(f"{row['area_rank']}. {row['street']} ({row['crimes']} crimes)"),
             "popup": street_popup_html(row, type_cols,
                                        links=(links or {}).get(str(row["area_code"]))),
-            "c": colour, "cs": SIGNIFICANCE_COLOURS.get(sig, colour), "w": weight,
+            "c": colour, "cs": SIGNIFICANCE_COLOURS.get(sig, colour), "w": weight, "r": int(r),
             "t": _type_counts(row, type_cols),
         })
     return _geojson(hot, props)
@@ -363,6 +363,8 @@ _CSS = """
  box-shadow:0 1px 4px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
 .hs-legend i{display:inline-block;width:18px;height:10px;margin-right:5px;vertical-align:middle}
 .hs-legend .sec{font-weight:bold;margin-top:4px}
+.hs-rank{background:#b2182b;color:#fff;border-radius:10px;text-align:center;
+ font:bold 12px/20px sans-serif;border:1px solid #fff;box-shadow:0 1px 3px rgba(0,0,0,.5)}
 @media print { #hs-title { position:absolute } }
 """
 
@@ -380,8 +382,8 @@ function areaColour(v) {
 }
 if (cfg.areas) {
   var areas = gj(cfg.areas, {
-    style: function (f) { return {color: f.properties.focus ? '#000' : '#555',
-      weight: f.properties.focus ? 3 : 0.8, fillColor: areaColour(f.properties.v),
+    style: function (f) { return {color: f.properties.focus ? '#000' : '#777',
+      weight: f.properties.focus ? 3 : 0.5, fillColor: areaColour(f.properties.v),
       fillOpacity: cfg.focus ? (f.properties.focus ? 0.04 : 0.25) : 0.45}; },
     onEachFeature: function (f, l) {
       l.bindTooltip(f.properties.tip, {sticky: true});
@@ -412,10 +414,20 @@ function bindStreet(f, l) {
   l.bindTooltip(f.properties.tip, {sticky: true});
   searchIndex.push({name: f.properties.name, kind: 'street', layer: l});
 }
-var streets = null, locations = null;
+var streets = null, locations = null, labels = null;
 if (cfg.streets) {
   streets = gj(cfg.streets, {style: streetStyle, onEachFeature: bindStreet}).addTo(map);
   overlays['Hot streets'] = streets;
+  labels = L.layerGroup();
+  streets.eachLayer(function (l) {
+    var r = l.feature.properties.r;
+    if (r > 10) return;
+    var mk = L.marker(l.getCenter(), {icon: L.divIcon({className: 'hs-rank', html: String(r),
+      iconSize: [20, 20]}), keyboard: false}).on('click', function () { l.openPopup(); });
+    mk.hsStreet = l;
+    mk.addTo(labels);
+  });
+  overlays['Top 10 labels'] = labels.addTo(map);
 }
 if (cfg.locations) {
   locations = gj(cfg.locations, {
@@ -462,6 +474,8 @@ ctl.onAdd = function () {
 ctl.addTo(map);
 function restyle() {
   if (streets) streets.setStyle(streetStyle);
+  if (labels) labels.eachLayer(function (mk) {
+    mk.setOpacity(typeSel && !mk.hsStreet.feature.properties.t[typeSel] ? 0 : 1); });
   if (locations) locations.eachLayer(function (l) {
     var s = streetStyle(l.feature);
     l.setStyle({color: s.color, fillColor: s.color, fillOpacity: s.opacity ? 0.7 : 0, opacity: s.opacity}); });

@@ -28,6 +28,8 @@ log = logging.getLogger("hotspots")
 
 #: Area maps draw the street network this far around the area (metres).
 CONTEXT_M = 400.0
+#: Borough maps draw at most this many police.uk locations per area (the top of each list).
+BOROUGH_LOCATIONS_PER_AREA = 15
 #: Size budget of an area map; a larger page is logged as a warning.
 AREA_MAP_BUDGET_MB = 3.0
 
@@ -65,8 +67,8 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
     """Popup links of the city-wide map, relative to the run folder."""
-    return {c: {"Ward map": f"maps/{area_map_name(c)}",
-                "Ward list (CSV)": f"wards/{safe_file_stem(c)}.csv"} for c in codes}
+    return {c: {"Area map": f"maps/{area_map_name(c)}",
+                "Area list (CSV)": f"wards/{safe_file_stem(c)}.csv"} for c in codes}
 
 
 def write_maps(
@@ -149,7 +151,7 @@ def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: 
             crimes=points[points["area_code"] == code], base_streets=base, focus=[code],
             area_value=value, top_n=None, rank_col="area_rank",
             title=f"Hot streets: {row['area_name'].iloc[0]} ({code})", subtitle=title,
-            links={code: {"Ward list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
+            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
             offline=offline)
         path = _save(m, folder / area_map_name(code), offline=offline)
         size = path.stat().st_size / 1e6
@@ -172,11 +174,13 @@ def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folde
         codes = part["area_code"].tolist()
         if not (part["crimes"] > 0).any():
             continue
+        top_locs = locs[locs["area_code"].isin(codes)].sort_values("area_rank", kind="stable")
+        top_locs = top_locs.groupby("area_code", sort=False).head(BOROUGH_LOCATIONS_PER_AREA)
         m = maps.explore_hot_streets(
-            hot[hot["area_code"].isin(codes)], part, locations=locs[locs["area_code"].isin(codes)],
+            hot[hot["area_code"].isin(codes)], part, locations=top_locs,
             focus=codes, area_value=value, top_n=None,
             title=f"Hot streets: {borough}", subtitle=title,
-            links={c: {"Ward map": area_map_name(c)} for c in codes}, offline=offline)
+            links={c: {"Area map": area_map_name(c)} for c in codes}, offline=offline)
         files.append(_save(m, folder / borough_map_name(str(borough)), offline=offline))
     return files
 

@@ -980,8 +980,14 @@ def _window_text(blocks: list[tuple[int, int]]) -> str:
     return "; ".join(text for _, text in sorted(parts))
 
 
+def _block_cells(values: np.ndarray, share: float, block_hours: int) -> np.ndarray:
+    """Fewest ``block_hours``-hour blocks (aligned to midnight) holding ``share``, as an hour mask."""
+    blocks = values.reshape(-1, block_hours).sum(axis=1)
+    return np.repeat(_minimal_cells(blocks, share), block_hours)
+
+
 def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
-                  min_crimes: float = 5) -> str:
+                  min_crimes: float = 5, max_parts: int = 4) -> str:
     """Return the fewest hour blocks by day that hold ``share`` of a street's crime, as text.
 
     Parameters
@@ -992,6 +998,10 @@ def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
         Share of the weighted crime the blocks must hold (0 to 1).
     min_crimes
         Fewest crimes (sum of the weights) to say anything.
+    max_parts
+        Most phrases in the text: a street whose crime is spread thin is described with
+        coarser blocks (1, 2, 3, 4, 6, 12 hours, aligned to midnight) until the text has at
+        most this many phrases, so the window stays readable and still covers ``share``.
 
     Returns
     -------
@@ -1013,7 +1023,8 @@ def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
     one taken is added too, so the answer never depends on the order of equal hours (a street
     whose crimes only have whole-day windows gets whole days). Adjacent cells form blocks
     (Sunday 23:00 runs on into Monday 00:00); blocks with the same start hour and length on
-    consecutive days merge into a day range.
+    consecutive days merge into a day range. When that gives more than ``max_parts``
+    phrases, the same rule is applied to blocks of 2, 3, 4, 6, 12 and 24 hours in turn.
 
     Examples
     --------
@@ -1031,7 +1042,12 @@ def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
     total = float(values.sum())
     if total < min_crimes:
         return f"{TOO_FEW_TO_SAY} (n = {total:.1f})"
-    return _window_text(_blocks(_minimal_cells(values, share)))
+    text = ""
+    for block_hours in (1, 2, 3, 4, 6, 12, 24):
+        text = _window_text(_blocks(_block_cells(values, share, block_hours)))
+        if text.count(";") < max_parts:
+            break
+    return text
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:

@@ -7,7 +7,9 @@ Locally a missing data folder skips the real-data tests with a clear reason; on 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -46,3 +48,12 @@ def london_wards(data_root: Path) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def vancouver(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     return io.read_crimes([get_path("vancouver_crimes")], fmt="vancouver", quiet=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for every browser test (Playwright allows one sync driver)."""
+    from tests.browser_helpers import launch_chromium
+
+    with launch_chromium() as b:
+        yield b

@@ -24,7 +24,7 @@ def _london_args(out: Path) -> list[str]:
             "--areas", str(get_path("london_wards")),
             "--streets", str(get_path("london_streets_central")),
             "--population", str(get_path("london_ward_population")),
-            "--out", str(out), "--quiet"]
+            "--out", str(out), "--quiet", "--no-area-maps"]
 
 
 @pytest.fixture(scope="module")
