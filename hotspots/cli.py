@@ -90,6 +90,12 @@ def _setup_logging(quiet: bool) -> None:
               help="Self-contained HTML: scripts inlined, street network instead of web tiles.")
 @click.option("--no-area-maps", "area_maps", is_flag=True, flag_value=False, default=True,
               help="Write only the city-wide map (no map per area and borough).")
+@click.option("--hex-resolution", type=int, help="H3 resolution of the hexagon layer "
+              "(default: chosen from the spacing of crime locations; London 9).")
+@click.option("--cluster-method", type=click.Choice(["hdbscan", "dbscan"]), default="hdbscan",
+              show_default=True, help="Density clustering of crime points.")
+@click.option("--harm-weights", type=click.Path(path_type=Path),
+              help="CSV of crime_type,weight (default: the packaged Crime Harm Index table).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
     """Rank hot streets from crime extracts and write a run folder.
@@ -124,5 +130,7 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
 
 
 from hotspots._cli_download import download  # noqa: E402  (registered after the group exists)
+from hotspots._cli_evaluate import evaluate  # noqa: E402
 
 app.add_command(download)
+app.add_command(evaluate)

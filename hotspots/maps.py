@@ -311,7 +311,8 @@ def explore_hot_streets(
     if hexes is not None and len(hexes):
         data["hexes"] = _simple_features(hexes, ["crimes", "gi_class"], "gi_class", SIGNIFICANCE_COLOURS)
     if clusters is not None and len(clusters):
-        data["clusters"] = _simple_features(clusters, ["cluster_id", "crimes", "top_types"], None, {})
+        data["clusters"] = _simple_features(clusters, ["cluster_id", "crimes", "top_types", "streets"],
+                                            None, {})
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, types)
     _fit(m, areas, focus, shown)

@@ -25,15 +25,19 @@ import numpy as np
 import pandas as pd
 
 from hotspots import (
+    clusters,
     concentration,
     crs,
     export,
+    grid,
+    harm,
     io,
     names,
     rank,
     segments,
     site,
     snap,
+    stats,
     temporal,
 )
 from hotspots.errors import InputDataError, OutputExistsError
@@ -69,6 +73,11 @@ class RunConfig:
     length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M
     compare_months: int = 3
     patrol_share: float = 0.5
+    hex_resolution: int | None = None
+    neighbour_distance_m: float = stats.DEFAULT_DISTANCE_M
+    permutations: int = stats.DEFAULT_PERMUTATIONS
+    cluster_method: str = "hdbscan"
+    harm_weights: Path | None = None
     map_top_n: int = 300
     area_maps: bool = True
     offline: bool = False
@@ -158,8 +167,11 @@ def run(config: RunConfig) -> RunResult:
         conc = concentration.count_concentration(counts["crimes"].to_numpy(),
                                                  segs["length_m"].to_numpy(), seed=config.seed)
     result = RunResult(out, crimes, rejected, areas, segs, hot, locs, {})
+    result.crimes["place_key"] = place_keys(crimes, hot, locs)
     with stage("time_profiles"):
         _add_time(config, result)
+    with stage("significance_clusters"):
+        _add_significance(config, result, counts)
     result.area_lists = rank.area_lists(result.hot_streets, result.locations,
                                         area_codes=crimes["area_code"].unique().tolist())
     result.locations = _location_ranks(result.locations, result.area_lists)
@@ -278,11 +290,10 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     incomplete = months.index[months["incomplete"]].tolist()
     if incomplete and not config.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
-    keyed = crimes.assign(place_key=place_keys(crimes, result.hot_streets, result.locations))
-    summary, profile = temporal.time_summary(keyed, by="place_key", exclude=incomplete,
+    summary, profile = temporal.time_summary(crimes, by="place_key", exclude=incomplete,
                                              share=config.patrol_share, quiet=config.quiet)
-    result.hot_streets = _join_time(result.hot_streets, summary, "s")
-    result.locations = _join_time(result.locations, summary, "l")
+    result.hot_streets = _join_places(result.hot_streets, summary, "s")
+    result.locations = _join_places(result.locations, summary, "l")
     area_time, _ = temporal.time_summary(crimes, by="area_code", exclude=incomplete,
                                          share=config.patrol_share, graphics=False, quiet=True)
     result.tables.update(city_monthly=city, month_check=months, area_time=area_time)
@@ -294,7 +305,8 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     result.tables.update(_comparisons(config, result))
 
 
-def _join_time(table: gpd.GeoDataFrame, summary: pd.DataFrame, prefix: str) -> gpd.GeoDataFrame:
+def _join_places(table: gpd.GeoDataFrame, summary: pd.DataFrame, prefix: str) -> gpd.GeoDataFrame:
+    """Insert ``summary`` (indexed by place key) before the crime-type counts of ``table``."""
     keys = [f"{prefix}{i}" for i in range(len(table))]
     cols = summary.reindex(keys).reset_index(drop=True)
     cols.index = table.index
@@ -315,6 +327,92 @@ def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame
                                                            months=config.compare_months)
     out["performance"] = temporal.rank_areas(out["compare_areas"])
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# significance, clusters and harm
+
+
+def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame) -> None:
+    """Gi* on hexagons and segments, density clusters, repeat locations and harm per place."""
+    crimes, segs = result.crimes, result.segments
+    resolution = config.hex_resolution or grid.default_resolution(crimes, quiet=config.quiet)
+    cells = grid.count_by_cell(crimes, result.areas, resolution=resolution, quiet=config.quiet)
+    gi_cells = _gistar_or_skip(stats.gistar_cells, cells, "hexagons", permutations=config.permutations,
+                               seed=config.seed, quiet=config.quiet)
+    hexes = grid.cells_to_polygons(gi_cells.index, crs=crimes.crs)
+    hexes = hexes.join(gi_cells.drop(columns="value"), on="cell").assign(
+        crimes=cells["crimes"].reindex(hexes["cell"]).to_numpy())
+    gi_segs = _gistar_or_skip(stats.gistar_streets, segs, "segments", counts["crimes"],
+                              distance_m=config.neighbour_distance_m,
+                              permutations=config.permutations, seed=config.seed, quiet=config.quiet)
+    labels = clusters.cluster_points(crimes, method=config.cluster_method,  # type: ignore[arg-type]
+                                     seed=config.seed, quiet=config.quiet)
+    outlines = clusters.summarise_clusters(crimes, labels, segs)
+    weights = harm.read_harm_weights(config.harm_weights)
+    crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
+    place = _place_significance(result, gi_segs, hexes, labels, resolution)
+    result.hot_streets = _join_places(result.hot_streets, place, "s")
+    result.hot_streets["rank_by_harm"] = (-result.hot_streets["harm"]).rank(method="min").astype("int64")
+    result.locations = _join_places(result.locations, place, "l")
+    result.tables.update(hexagons=hexes, clusters=outlines,
+                         repeat_locations=clusters.repeat_locations(crimes, quiet=True),
+                         segment_gistar=gi_segs)
+    result.tables["significance"] = pd.DataFrame({"resolution": [resolution], **{
+        k: [v] for k, v in labels.attrs.get("parameters", {}).items()}})
+
+
+NOT_TESTED = "Not tested (too few units)"
+
+
+def _gistar_or_skip(fn: Any, units: pd.DataFrame, what: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """Run a Gi* wrapper; with too few units for the statistic, say so instead of failing."""
+    try:
+        out: pd.DataFrame = fn(units, *args, **kwargs)
+    except InputDataError as err:
+        log.warning("Gi* on %s skipped: %s", what, err)
+        out = pd.DataFrame({"value": np.nan, "neighbours": 0, "z": np.nan, "p": np.nan,
+                            "p_perm": np.nan, "q": np.nan, "gi_class": NOT_TESTED},
+                           index=units.index)
+    return out
+
+
+def _place_significance(result: RunResult, gi_segs: pd.DataFrame, hexes: gpd.GeoDataFrame,
+                        labels: pd.Series, resolution: int) -> pd.DataFrame:
+    """Per place key: Gi* class (hot streets: their hottest segment; locations: their
+    hexagon), the density cluster most of its crimes fall in, and harm."""
+    crimes = result.crimes
+    seg_stats = gi_segs.assign(segment_id=result.segments["segment_id"].to_numpy())
+    rows = [(f"s{i}", sid) for i, ids in enumerate(result.hot_streets["segment_ids"])
+            for sid in str(ids).split(";")]
+    per_seg = pd.DataFrame(rows, columns=["key", "segment_id"]).merge(seg_stats, on="segment_id")
+    best = per_seg.sort_values(["key", "z"], ascending=[True, False]).drop_duplicates("key")
+    out = best.set_index("key")[["gi_class", "z", "q"]]
+    locs = result.locations
+    if len(locs):
+        pts = gpd.GeoDataFrame(geometry=locs.geometry.centroid, crs=locs.crs)
+        cells = grid.points_to_cells(pts.assign(x=pts.geometry.x, y=pts.geometry.y),
+                                     resolution=resolution)
+        by_cell = hexes.set_index("cell")[["gi_class", "z", "q"]]
+        loc_stats = by_cell.reindex(cells.to_numpy())
+        loc_stats.index = [f"l{i}" for i in range(len(locs))]
+        out = pd.concat([out, loc_stats])
+    out = out.rename(columns={"gi_class": "significance", "z": "gi_z", "q": "gi_q"})
+    out["significance"] = out["significance"].astype("string")
+    out[["gi_z", "gi_q"]] = out[["gi_z", "gi_q"]].astype(float).round(4)
+    keyed = pd.DataFrame({"key": crimes["place_key"], "cluster": labels, "harm": crimes["harm"]})
+    keyed = keyed.dropna(subset=["key"])
+    out["cluster_id"] = _main_cluster(keyed)
+    out["harm"] = keyed.groupby("key")["harm"].sum().round(1)
+    return out
+
+
+def _main_cluster(keyed: pd.DataFrame) -> pd.Series:
+    """The cluster holding at least half of a place's crimes (-1: none)."""
+    share = keyed.groupby(["key", "cluster"]).size() / keyed.groupby("key").size()
+    share = share.reset_index(name="share")
+    share = share[(share["cluster"] >= 0) & (share["share"] >= 0.5)]
+    return share.set_index("key")["cluster"].astype("Int64")
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,6 +454,14 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     months = result.tables["city_monthly"].T.reset_index().rename(columns={"all": "crimes"})
     months["incomplete"] = result.tables["month_check"]["incomplete"].to_numpy()
     files.append(export.write_csv(months, tmp / "monthly.csv"))
+    hexes = result.tables["hexagons"]
+    hexes.to_file(tmp / "hexagons.gpkg", layer="hexagons", driver="GPKG", engine="pyogrio")
+    files.append(tmp / "hexagons.gpkg")
+    outlines = result.tables["clusters"]
+    outlines.to_file(tmp / "clusters.gpkg", layer="clusters", driver="GPKG", engine="pyogrio")
+    files.append(export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv"))
+    rep = result.tables["repeat_locations"]
+    files.append(export.write_csv(pd.DataFrame(rep.drop(columns="geometry")), tmp / "repeat_locations.csv"))
     if "street_profiles" in result.tables:
         prof = result.tables["street_profiles"].round(3)
         hot = result.hot_streets
@@ -448,5 +554,24 @@ def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming
         "listed_locations": len(result.locations),
         "areas_with_lists": len(result.area_lists),
         "concentration": conc,
+        "significance": _significance_summary(result),
         "seconds": stage.seconds,
+    }
+
+
+def _significance_summary(result: RunResult) -> dict[str, Any]:
+    params = result.tables["significance"].iloc[0].to_dict()
+    counts = {name: result.tables[t]["gi_class"].astype(str).value_counts().to_dict()
+              for name, t in (("hexagons", "hexagons"), ("segments", "segment_gistar"))}
+    counts["hot_streets"] = result.hot_streets["significance"].astype(str).value_counts().to_dict()
+    return {
+        "method": "Getis-Ord Gi* (esda.G_Local, star=True, binary weights), two-sided normal "
+                  "p-values, Benjamini-Hochberg q-values; classes at 90/95/99% on q",
+        "hexagon_resolution": int(params.pop("resolution")),
+        "segment_neighbours": f"segments sharing an end or within {stats.DEFAULT_DISTANCE_M:.0f} m",
+        "hot_street_class": "the class of its segment with the highest z",
+        "location_class": "the class of the hexagon holding the location",
+        "clusters": {**{k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()},
+                     "count": len(result.tables["clusters"])},
+        "classes": counts,
     }

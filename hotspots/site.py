@@ -111,8 +111,11 @@ def write_maps(
     value = "rate_per_1000" if "rate_per_1000" in areas else "crimes"
     areas[value] = areas[value].where(areas["crimes"] > 0)  # no crime rows: no data, not zero
     codes = sorted(result.area_lists)
+    hexes, outlines = result.tables.get("hexagons"), result.tables.get("clusters")
+    hot_cells = None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
     city = maps.explore_hot_streets(
-        result.hot_streets, areas, area_value=value, top_n=top_n,
+        result.hot_streets, areas, area_value=value, top_n=top_n, hexes=hot_cells,
+        clusters=outlines,
         base_streets=_city_base(result) if offline else None,
         title="Hot streets: all areas", subtitle=title, links=_city_links(codes),
         offline=offline)
@@ -149,6 +152,8 @@ def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: 
         m = maps.explore_hot_streets(
             hot[hot["area_code"] == code], near, locations=locs[locs["area_code"] == code],
             crimes=points[points["area_code"] == code], base_streets=base, focus=[code],
+            hexes=_within(result.tables.get("hexagons"), shape),
+            clusters=_within(result.tables.get("clusters"), shape),
             area_value=value, top_n=None, rank_col="area_rank",
             title=f"Hot streets: {row['area_name'].iloc[0]} ({code})", subtitle=title,
             links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
@@ -164,6 +169,13 @@ def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: 
     return files
 
 
+def _within(layer: gpd.GeoDataFrame | None, shape: Any) -> gpd.GeoDataFrame | None:
+    """The features of ``layer`` that intersect ``shape`` (None stays None)."""
+    if layer is None or layer.empty:
+        return layer
+    return layer.iloc[layer.sindex.query(shape, predicate="intersects")]
+
+
 def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
                    title: str, offline: bool) -> list[Path]:
     if "borough" not in areas.columns:
@@ -176,8 +188,11 @@ def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folde
             continue
         top_locs = locs[locs["area_code"].isin(codes)].sort_values("area_rank", kind="stable")
         top_locs = top_locs.groupby("area_code", sort=False).head(BOROUGH_LOCATIONS_PER_AREA)
+        outline = part.geometry.union_all()
         m = maps.explore_hot_streets(
             hot[hot["area_code"].isin(codes)], part, locations=top_locs,
+            hexes=_within(result.tables.get("hexagons"), outline),
+            clusters=_within(result.tables.get("clusters"), outline),
             focus=codes, area_value=value, top_n=None,
             title=f"Hot streets: {borough}", subtitle=title,
             links={c: {"Area map": area_map_name(c)} for c in codes}, offline=offline)

@@ -82,11 +82,13 @@ def test_city_map_layers_popup_and_screenshot(browser: Browser, offline_run: Pat
     try:
         counts = _overlays(page)
         assert counts["Hot streets"] > 50 and counts["Street network"] > 1000
-        for name in counts:
-            _toggle(page, name)
-            assert _overlays(page)[name] == 0, f"{name} still drawn after switching off"
-            _toggle(page, name)
-            assert _overlays(page)[name] > 0, f"{name} not drawn after switching on"
+        assert counts["Hexagons (Gi* hot/cold spots)"] == 0  # off until asked for
+        for name, n in counts.items():
+            for _ in range(2):  # off then on, or on then off
+                _toggle(page, name)
+                now = _overlays(page)[name]
+                assert (now == 0) if n else (now > 0), f"{name} did not switch ({n} -> {now})"
+                n = now
         text = _open_first_street(page)
         hot = (offline_run / "hot_streets.csv").read_text().splitlines()[1]
         assert hot.split(",")[3] in text  # the street of rank 1
