@@ -30,14 +30,21 @@ $(CHROMIUM):
 run: run-london run-vancouver
 
 run-london: setup
-	$(BIN)/hotspots run --crimes $(DATA)/london/crimes \
+	$(BIN)/hotspots evaluate --crimes $(DATA)/london/crimes \
+	  --streets $(DATA)/london/streets_osm_london.gpkg --areas $(DATA)/london/wards_2014.gpkg \
+	  --out $(OUT)/evaluate_london --overwrite --quiet
+	$(BIN)/hotspots run --crimes $(DATA)/london/crimes --backtest $(OUT)/evaluate_london \
 	  --areas $(DATA)/london/wards_2014.gpkg \
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
 	  --out $(OUT)/london --overwrite $(MAPS)
 
 run-vancouver: setup
+	$(BIN)/hotspots evaluate --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
+	  --streets $(DATA)/vancouver/public_streets.gpkg --areas $(DATA)/vancouver/local_areas.gpkg \
+	  --out $(OUT)/evaluate_vancouver --overwrite --quiet
 	$(BIN)/hotspots run --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
+	  --backtest $(OUT)/evaluate_vancouver \
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
 	  --out $(OUT)/vancouver --overwrite $(MAPS)

@@ -96,6 +96,9 @@ def _setup_logging(quiet: bool) -> None:
               show_default=True, help="Density clustering of crime points.")
 @click.option("--harm-weights", type=click.Path(path_type=Path),
               help="CSV of crime_type,weight (default: the packaged Crime Harm Index table).")
+@click.option("--backtest", type=click.Path(path_type=Path, file_okay=False),
+              help="A `hotspots evaluate` folder: maps and hand-outs then say how much of next "
+              "month's crime streets like the listed ones held.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
     """Rank hot streets from crime extracts and write a run folder.

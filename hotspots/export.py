@@ -253,6 +253,8 @@ def _header_rows(area: pd.Series, manifest: Mapping[str, Any]) -> list[tuple[str
         ("Data source", str(manifest.get("data_source", ""))),
         ("Run date", str(manifest.get("created", ""))[:10]),
     ]
+    if manifest.get("backtest"):
+        rows.append(("Backtest", str(manifest["backtest"]["text"])))
     return rows
 
 

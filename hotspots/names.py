@@ -50,9 +50,19 @@ def location_to_street(location: pd.Series) -> pd.Series:
     poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)
     junction = text.str.contains(" / ", regex=False) & ~poi
     vpd = text.str.match(_BLOCK)
-    text = text.where(~vpd, text.str.replace(_BLOCK, "", regex=True).str.title())
+    text = text.where(~vpd, _title_case(text.str.replace(_BLOCK, "", regex=True)))
     bad = poi | junction | (text == "") | text.str.upper().str.startswith("OFFSET")
     return text.where(~bad).astype("string")
+
+
+_DIRECTIONS = re.compile(r"\b(Ne|Nw|Se|Sw)\b")
+_ORDINAL = re.compile(r"(\d)(St|Nd|Rd|Th)\b")
+
+
+def _title_case(text: pd.Series) -> pd.Series:
+    """Title case that keeps compass prefixes upper case ("SE MARINE DR" -> "SE Marine Dr")."""
+    titled = text.str.title().str.replace(_DIRECTIONS, lambda m: m.group(1).upper(), regex=True)
+    return titled.str.replace(_ORDINAL, lambda m: m.group(1) + m.group(2).lower(), regex=True)
 
 
 def normalise_name(name: pd.Series) -> pd.Series:

@@ -78,6 +78,7 @@ class RunConfig:
     permutations: int = stats.DEFAULT_PERMUTATIONS
     cluster_method: str = "hdbscan"
     harm_weights: Path | None = None
+    backtest: Path | None = None
     map_top_n: int = 300
     area_maps: bool = True
     offline: bool = False
@@ -172,9 +173,13 @@ def run(config: RunConfig) -> RunResult:
         _add_time(config, result)
     with stage("significance_clusters"):
         _add_significance(config, result, counts)
+    if config.backtest:
+        result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
     result.area_lists = rank.area_lists(result.hot_streets, result.locations,
                                         area_codes=crimes["area_code"].unique().tolist())
     result.locations = _location_ranks(result.locations, result.area_lists)
+    if config.area_maps:
+        result.area_lists = {code: _with_map_links(code, table) for code, table in result.area_lists.items()}
     _write_outputs(config, result, counts, conc, naming, stage)
     return result
 
@@ -239,6 +244,16 @@ def _name_segments(
     return segs, naming
 
 
+def _with_map_links(code: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``map_link``: the area map opened at each row's centre (relative to a run subfolder)."""
+    page = f"../maps/{site.area_map_name(code)}"
+    links = [f"{page}#{lat:.5f},{lon:.5f},18" for lat, lon in zip(table["lat"], table["lon"], strict=True)]
+    pos = table.columns.get_loc("lat") + 1
+    out = table.copy()
+    out.insert(pos, "map_link", pd.Series(links, index=table.index, dtype=object))
+    return out
+
+
 def _location_ranks(locs: gpd.GeoDataFrame, lists: dict[str, pd.DataFrame]) -> gpd.GeoDataFrame:
     """Copy each listed location's rank in its area list back onto the location table."""
     ranks = {(code, street): r for code, table in lists.items()
@@ -296,7 +311,11 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     result.locations = _join_places(result.locations, summary, "l")
     area_time, _ = temporal.time_summary(crimes, by="area_code", exclude=incomplete,
                                          share=config.patrol_share, graphics=False, quiet=True)
-    result.tables.update(city_monthly=city, month_check=months, area_time=area_time)
+    first, last = city.columns[0], city.columns[-1]
+    result.tables.update(
+        city_monthly=city, month_check=months, area_time=area_time,
+        place_monthly=temporal.monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True),
+        area_monthly=temporal.monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True))
     if profile is not None:
         streets = profile.loc[profile.index.str.startswith("s")]
         streets.index = [int(k[1:]) for k in streets.index]
@@ -352,9 +371,10 @@ def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame
     weights = harm.read_harm_weights(config.harm_weights)
     crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
     place = _place_significance(result, gi_segs, hexes, labels, resolution)
+    place_s = place.reindex([f"s{i}" for i in range(len(result.hot_streets))])
+    place.loc[place_s.index, "rank_by_harm"] = (-place_s["harm"]).rank(method="min").astype("Int64")
     result.hot_streets = _join_places(result.hot_streets, place, "s")
-    result.hot_streets["rank_by_harm"] = (-result.hot_streets["harm"]).rank(method="min").astype("int64")
-    result.locations = _join_places(result.locations, place, "l")
+    result.locations = _join_places(result.locations, place.drop(columns="rank_by_harm"), "l")
     result.tables.update(hexagons=hexes, clusters=outlines,
                          repeat_locations=clusters.repeat_locations(crimes, quiet=True),
                          segment_gistar=gi_segs)
@@ -415,6 +435,47 @@ def _main_cluster(keyed: pd.DataFrame) -> pd.Series:
     return share.set_index("key")["cluster"].astype("Int64")
 
 
+def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
+    """Return how much of next month's crime streets like the listed ones held in a backtest.
+
+    Parameters
+    ----------
+    backtest_dir
+        A folder written by ``hotspots evaluate`` (its ``backtest.csv`` is read).
+    result
+        The run: the listed hot streets' share of street length sets the coverage.
+
+    Returns
+    -------
+    dict
+        ``method`` ("hot_streets"), ``coverage_pct`` (the listed streets' share of street
+        length, capped at the largest level scored), ``expected_share``, ``months`` scored and
+        a one-line ``text`` for maps and hand-outs.
+
+    Raises
+    ------
+    InputDataError
+        If the folder holds no ``backtest.csv``.
+    """
+    from hotspots import evaluate
+
+    path = Path(backtest_dir) / "backtest.csv"
+    if not path.is_file():
+        msg = f"--backtest {backtest_dir}: no backtest.csv; run `hotspots evaluate` first"
+        raise InputDataError(msg)
+    table = pd.read_csv(path)
+    rows = table[(table["method"] == "hot_streets") & (table["group"] == "all")]
+    listed = 100 * result.hot_streets["length_m"].sum() / result.segments["length_m"].sum()
+    coverage = float(min(listed, rows["coverage_pct"].max()))
+    share = evaluate.expected_capture(table, method="hot_streets", coverage=coverage)
+    months = int(rows["month"].nunique())
+    text = (f"Backtest over {months} months: hot streets covering {coverage:.1f}% of street length "
+            f"held on average {100 * share:.0f}% of the next month's crime on these streets' network")
+    return {"method": "hot_streets", "coverage_pct": round(coverage, 2),
+            "listed_length_pct": round(listed, 2), "expected_share": round(share, 4),
+            "months": months, "text": text}
+
+
 # --------------------------------------------------------------------------------------------
 # outputs
 
@@ -462,12 +523,35 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     files.append(export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv"))
     rep = result.tables["repeat_locations"]
     files.append(export.write_csv(pd.DataFrame(rep.drop(columns="geometry")), tmp / "repeat_locations.csv"))
+    files.append(export.write_csv(_place_monthly(result), tmp / "place_monthly.csv"))
+    area_monthly = result.tables["area_monthly"]
+    files.append(export.write_csv(area_monthly.rename_axis("area_code").reset_index(),
+                                  tmp / "area_monthly.csv"))
+    locs = result.locations.drop(columns=[c for c in result.locations.columns if c.endswith("_svg")])
+    if len(locs):
+        locs.to_file(tmp / "locations.gpkg", layer="locations", driver="GPKG", engine="pyogrio")
+        files.append(tmp / "locations.gpkg")
     if "street_profiles" in result.tables:
         prof = result.tables["street_profiles"].round(3)
         hot = result.hot_streets
         head = hot.loc[prof.index, ["rank", "street", "area_code"]]
         files.append(export.write_csv(pd.concat([head, prof], axis=1), tmp / "hot_street_profiles.csv"))
     return files
+
+
+def _place_monthly(result: RunResult) -> pd.DataFrame:
+    """Crimes per month of every listed place: hot streets, then police.uk locations."""
+    monthly = result.tables["place_monthly"]
+    heads = []
+    for prefix, table, basis in (("s", result.hot_streets, rank.BASIS_STREET),
+                                 ("l", result.locations, rank.BASIS_LOCATION)):
+        head = table[["area_code", "area_rank", "street"]].copy()
+        head.insert(0, "basis", basis)
+        head.index = [f"{prefix}{i}" for i in range(len(table))]
+        heads.append(head)
+    head = pd.concat(heads)
+    body = monthly.reindex(head.index).fillna(0).astype("int64")
+    return pd.concat([head, body], axis=1).sort_values(["area_code", "area_rank"], kind="stable")
 
 
 def _write_plots(config: RunConfig, result: RunResult, counts: pd.DataFrame, tmp: Path) -> list[Path]:
@@ -500,7 +584,8 @@ def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
         files = _write_tables(config, result, tmp)
         files += _write_plots(config, result, counts, tmp)
     with stage("maps"):
-        files += site.write_maps(result, tmp, title=_title(result), offline=config.offline,
+        files += site.write_maps(result, tmp, title=_title(result) + _evidence(result),
+                                 offline=config.offline,
                                  top_n=config.map_top_n, area_maps=config.area_maps,
                                  quiet=config.quiet)
     manifest = _manifest(config, result, conc, naming, stage)
@@ -516,6 +601,12 @@ def _title(result: RunResult) -> str:
     months = result.crimes["month"]
     files = result.crimes["source_file"].nunique()
     return f"{months.min()} to {months.max()}: {len(result.crimes):,} crimes from {files} file(s)"
+
+
+def _evidence(result: RunResult) -> str:
+    if "backtest" not in result.tables:
+        return ""
+    return ". " + str(result.tables["backtest"]["text"].iloc[0])
 
 
 def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming: dict[str, Any],
@@ -555,6 +646,8 @@ def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming
         "areas_with_lists": len(result.area_lists),
         "concentration": conc,
         "significance": _significance_summary(result),
+        "backtest": (result.tables["backtest"].iloc[0].to_dict() if "backtest" in result.tables
+                     else None),
         "seconds": stage.seconds,
     }
 

@@ -132,3 +132,27 @@ def test_reproducible_bytes(london_run: Path, tmp_path: Path) -> None:
 
 def test_no_partial_folder_left(london_run: Path) -> None:
     assert not list(london_run.parent.glob(".*.partial"))
+
+
+def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_root: Path) -> None:
+    runner = CliRunner()
+    crimes = str(get_path("london_crimes"))
+    bt = tmp_path / "bt"
+    res = runner.invoke(app, ["evaluate", "--crimes", crimes, "--streets",
+                              str(get_path("london_streets_central")), "--out", str(bt),
+                              "--months-back", "2", "--method", "hot_streets", "--method", "random",
+                              "--group", "all", "--quiet"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", "--crimes", crimes, "--start", "2017-10",
+                              "--areas", str(get_path("london_wards")),
+                              "--streets", str(get_path("london_streets_central")),
+                              "--backtest", str(bt), "--out", str(out), "--quiet", "--no-area-maps"])
+    assert res.exit_code == 0, res.output
+    evidence = json.loads((out / "run.json").read_text())["backtest"]
+    assert evidence["months"] == 2 and 0 < evidence["expected_share"] < 1
+    assert evidence["text"].startswith("Backtest over 2 months: hot streets covering")
+    ward = sorted((out / "wards").glob("*.csv"))[0].stem
+    assert runner.invoke(app, ["export", str(out), "--ward", ward]).exit_code == 0
+    handout = next((out / "exports").glob("*.csv")).read_text(encoding="utf-8-sig")
+    assert "Backtest,Backtest over 2 months" in handout
