@@ -99,6 +99,9 @@ def _setup_logging(quiet: bool) -> None:
 @click.option("--backtest", type=click.Path(path_type=Path, file_okay=False),
               help="A `hotspots evaluate` folder: maps and hand-outs then say how much of next "
               "month's crime streets like the listed ones held.")
+@click.option("--street-level-only", is_flag=True,
+              help="Privacy: publish street segments only (no crime points, no point-level "
+              "places, no record ids or coordinates in rejected.csv).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
     """Rank hot streets from crime extracts and write a run folder.

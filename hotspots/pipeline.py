@@ -79,6 +79,7 @@ class RunConfig:
     cluster_method: str = "hdbscan"
     harm_weights: Path | None = None
     backtest: Path | None = None
+    street_level_only: bool = False
     map_top_n: int = 300
     area_maps: bool = True
     offline: bool = False
@@ -163,8 +164,10 @@ def run(config: RunConfig) -> RunResult:
         hot = rank.rank_streets(segs, counts, min_crimes=config.min_crimes,
                                 hot_quantile=config.hot_quantile, length_floor_m=config.length_floor_m)
         type_cols = [c for c in counts.columns if c != "crimes"]
-        locs = rank.rank_locations(crimes[crimes["segment_id"].isna()], min_crimes=config.min_crimes,
-                                   type_cols=type_cols)
+        unsnapped = crimes[crimes["segment_id"].isna()]
+        if config.street_level_only:  # publish street segments only: no point-level places
+            unsnapped = unsnapped.iloc[:0]
+        locs = rank.rank_locations(unsnapped, min_crimes=config.min_crimes, type_cols=type_cols)
         conc = concentration.count_concentration(counts["crimes"].to_numpy(),
                                                  segs["length_m"].to_numpy(), seed=config.seed)
     result = RunResult(out, crimes, rejected, areas, segs, hot, locs, {})
@@ -506,8 +509,10 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     files = export.write_hot_streets(result.hot_streets.drop(
         columns=[c for c in result.hot_streets.columns if c.endswith("_svg")]), tmp)
     files += export.write_area_csvs(result.area_lists, tmp / "wards")
-    files.append(export.write_csv(result.rejected.sort_values(["source_file", "source_row"],
-                                                              kind="stable"), tmp / "rejected.csv"))
+    rejected = result.rejected.sort_values(["source_file", "source_row"], kind="stable")
+    if config.street_level_only:  # no coordinates, places or ids of individual records
+        rejected = rejected[["source_file", "source_row", "reason", "month", "crime_type"]]
+    files.append(export.write_csv(rejected, tmp / "rejected.csv"))
     files.append(export.write_csv(result.area_summary, tmp / "areas.csv"))
     for name in ("compare_areas", "compare_boroughs", "performance"):
         if name in result.tables:
@@ -521,8 +526,10 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     outlines = result.tables["clusters"]
     outlines.to_file(tmp / "clusters.gpkg", layer="clusters", driver="GPKG", engine="pyogrio")
     files.append(export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv"))
-    rep = result.tables["repeat_locations"]
-    files.append(export.write_csv(pd.DataFrame(rep.drop(columns="geometry")), tmp / "repeat_locations.csv"))
+    if not config.street_level_only:
+        rep = result.tables["repeat_locations"]
+        files.append(export.write_csv(pd.DataFrame(rep.drop(columns="geometry")),
+                                      tmp / "repeat_locations.csv"))
     files.append(export.write_csv(_place_monthly(result), tmp / "place_monthly.csv"))
     area_monthly = result.tables["area_monthly"]
     files.append(export.write_csv(area_monthly.rename_axis("area_code").reset_index(),
@@ -585,7 +592,7 @@ def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
         files += _write_plots(config, result, counts, tmp)
     with stage("maps"):
         files += site.write_maps(result, tmp, title=_title(result) + _evidence(result),
-                                 offline=config.offline,
+                                 offline=config.offline, crime_points=not config.street_level_only,
                                  top_n=config.map_top_n, area_maps=config.area_maps,
                                  quiet=config.quiet)
     manifest = _manifest(config, result, conc, naming, stage)

@@ -79,6 +79,7 @@ def write_maps(
     offline: bool = False,
     top_n: int = maps.DEFAULT_TOP_N,
     area_maps: bool = True,
+    crime_points: bool = True,
     quiet: bool = False,
 ) -> list[Path]:
     """Write ``map.html``, ``maps/<area>.html``, ``maps/borough_<name>.html`` and ``index.html``.
@@ -97,6 +98,8 @@ def write_maps(
         Hot streets drawn on the city-wide map.
     area_maps
         If False, write only the city-wide map and the index.
+    crime_points
+        If False (street-level-only publishing), no individual crime locations are drawn.
     quiet
         Do not log progress.
 
@@ -122,7 +125,7 @@ def write_maps(
     files = [_save(city, out_dir / "map.html", offline=offline)]
     if area_maps:
         files += _area_pages(result, areas, value, out_dir / "maps", title=title, offline=offline,
-                             quiet=quiet)
+                             crime_points=crime_points, quiet=quiet)
     files.append(write_index(result, summary, out_dir, title=title, area_maps=area_maps))
     return files
 
@@ -134,8 +137,8 @@ def _city_base(result: RunResult) -> gpd.GeoDataFrame:
 
 
 def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
-                title: str, offline: bool, quiet: bool) -> list[Path]:
-    points = _crime_points(result.crimes)
+                title: str, offline: bool, crime_points: bool, quiet: bool) -> list[Path]:
+    points = _crime_points(result.crimes if crime_points else result.crimes.iloc[:0])
     hot, locs = result.hot_streets, result.locations
     files = []
     sindex = areas.sindex
