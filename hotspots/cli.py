@@ -27,10 +27,18 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
         except HotspotsError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             raise click.ClickException(str(err)) from None
+        except Exception as err:  # a bug or an input we did not foresee: still no traceback
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            msg = (f"unexpected {type(err).__name__}: {err}. Run `hotspots --debug ...` for the "
+                   "traceback and report it with the input that caused it")
+            raise click.ClickException(msg) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,3 +148,7 @@ from hotspots._cli_evaluate import evaluate  # noqa: E402
 
 app.add_command(download)
 app.add_command(evaluate)
+
+
+if __name__ == "__main__":  # python -m hotspots.cli
+    app()

@@ -585,6 +585,19 @@ def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    try:
+        _write_into(config, result, counts, conc, naming, stage, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written run behind
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    result.out_dir = out
+
+
+def _write_into(config: RunConfig, result: RunResult, counts: pd.DataFrame, conc: dict[str, Any],
+                naming: dict[str, Any], stage: _Stages, tmp: Path) -> None:
     population = io.read_population(config.population) if config.population else None
     with stage("exports"):
         result.area_summary = _area_summary(result, population)
@@ -596,12 +609,8 @@ def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
                                  top_n=config.map_top_n, area_maps=config.area_maps,
                                  quiet=config.quiet)
     manifest = _manifest(config, result, conc, naming, stage)
-    export.write_manifest(manifest, tmp)
+    export.write_manifest(manifest, tmp)  # written last: a folder without it is not a run
     result.manifest = manifest
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    result.out_dir = out
 
 
 def _title(result: RunResult) -> str:
