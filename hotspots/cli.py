@@ -36,8 +36,10 @@ class _Group(click.Group):
         except Exception as err:  # a bug or an input we did not foresee: still no traceback
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            msg = (f"unexpected {type(err).__name__}: {err}. Run `hotspots --debug ...` for the "
-                   "traceback and report it with the input that caused it")
+            msg = (
+                f"unexpected {type(err).__name__}: {err}. Run `hotspots --debug ...` for the "
+                "traceback and report it with the input that caused it"
+            )
             raise click.ClickException(msg) from None
 
 
@@ -52,64 +54,166 @@ def app(ctx: click.Context, debug: bool) -> None:
 
 
 def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr, force=True)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
 
 
 @app.command("run", epilog=_EPILOG_RUN)
-@click.option("--crimes", "crimes", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Crime files or folders (repeat, or list several after one --crimes).")
+@click.option(
+    "--crimes",
+    "crimes",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Crime files or folders (repeat, or list several after one --crimes).",
+)
 @click.argument("more_crimes", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--areas", required=True, type=click.Path(path_type=Path),
-              help="Polygon layer of wards or other areas.")
-@click.option("--streets", required=True, type=click.Path(path_type=Path),
-              help="Street line layer (OpenStreetMap, OS Open Roads, centrelines).")
+@click.option(
+    "--areas",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Polygon layer of wards or other areas.",
+)
+@click.option(
+    "--streets",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Street line layer (OpenStreetMap, OS Open Roads, centrelines).",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
-@click.option("--format", "fmt", default="police-uk", show_default=True,
-              help="police-uk, vancouver, or the path of a TOML column mapping.")
+@click.option(
+    "--format",
+    "fmt",
+    default="police-uk",
+    show_default=True,
+    help="police-uk, vancouver, or the path of a TOML column mapping.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
-@click.option("--population", type=click.Path(path_type=Path),
-              help="CSV of residents per area code, for rates per 1,000.")
-@click.option("--crs", help="Projected CRS to work in (default: EPSG:27700 for police.uk, "
-              "the data's own or its UTM zone otherwise).")
-@click.option("--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeat).")
+@click.option(
+    "--population",
+    type=click.Path(path_type=Path),
+    help="CSV of residents per area code, for rates per 1,000.",
+)
+@click.option(
+    "--crs",
+    help="Projected CRS to work in (default: EPSG:27700 for police.uk, "
+    "the data's own or its UTM zone otherwise).",
+)
+@click.option(
+    "--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeat)."
+)
 @click.option("--start", help="First month to keep, YYYY-MM.")
 @click.option("--end", help="Last month to keep, YYYY-MM.")
-@click.option("--snap-distance", "snap_distance_m", type=float, default=30.0, show_default=True,
-              help="Snapping tolerance, metres.")
-@click.option("--max-segment-length", "max_segment_length_m", type=float, default=250.0,
-              show_default=True, help="Longest street segment, metres.")
-@click.option("--min-crimes", type=int, default=5, show_default=True,
-              help="Fewest crimes on a hot segment or listed location.")
-@click.option("--hot-quantile", type=float, default=0.8, show_default=True,
-              help="Per-area quantile of crimes per 100 m at which a segment is hot.")
-@click.option("--length-floor", "length_floor_m", type=float, default=50.0, show_default=True,
-              help="Length floor of crimes per 100 m, metres.")
-@click.option("--map-top", "map_top_n", type=int, default=300, show_default=True,
-              help="Hot streets drawn on map.html.")
-@click.option("--compare-months", type=int, default=3, show_default=True,
-              help="Months in the period comparison (last N vs previous N and a year before).")
-@click.option("--patrol-share", type=float, default=0.5, show_default=True,
-              help="Share of a street's crime its patrol window covers.")
-@click.option("--offline", is_flag=True,
-              help="Self-contained HTML: scripts inlined, street network instead of web tiles.")
-@click.option("--no-area-maps", "area_maps", is_flag=True, flag_value=False, default=True,
-              help="Write only the city-wide map (no map per area and borough).")
-@click.option("--hex-resolution", type=int, help="H3 resolution of the hexagon layer "
-              "(default: chosen from the spacing of crime locations; London 9).")
-@click.option("--cluster-method", type=click.Choice(["hdbscan", "dbscan"]), default="hdbscan",
-              show_default=True, help="Density clustering of crime points.")
-@click.option("--harm-weights", type=click.Path(path_type=Path),
-              help="CSV of crime_type,weight (default: the packaged Crime Harm Index table).")
-@click.option("--backtest", type=click.Path(path_type=Path, file_okay=False),
-              help="A `hotspots evaluate` folder: maps and hand-outs then say how much of next "
-              "month's crime streets like the listed ones held.")
-@click.option("--street-level-only", is_flag=True,
-              help="Privacy: publish street segments only (no crime points, no point-level "
-              "places, no record ids or coordinates in rejected.csv).")
+@click.option(
+    "--snap-distance",
+    "snap_distance_m",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Snapping tolerance, metres.",
+)
+@click.option(
+    "--max-segment-length",
+    "max_segment_length_m",
+    type=float,
+    default=250.0,
+    show_default=True,
+    help="Longest street segment, metres.",
+)
+@click.option(
+    "--min-crimes",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Fewest crimes on a hot segment or listed location.",
+)
+@click.option(
+    "--hot-quantile",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Per-area quantile of crimes per 100 m at which a segment is hot.",
+)
+@click.option(
+    "--length-floor",
+    "length_floor_m",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Length floor of crimes per 100 m, metres.",
+)
+@click.option(
+    "--map-top",
+    "map_top_n",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Hot streets drawn on map.html.",
+)
+@click.option(
+    "--compare-months",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Months in the period comparison (last N vs previous N and a year before).",
+)
+@click.option(
+    "--patrol-share",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Share of a street's crime its patrol window covers.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Self-contained HTML: scripts inlined, street network instead of web tiles.",
+)
+@click.option(
+    "--no-area-maps",
+    "area_maps",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Write only the city-wide map (no map per area and borough).",
+)
+@click.option(
+    "--hex-resolution",
+    type=int,
+    help="H3 resolution of the hexagon layer "
+    "(default: chosen from the spacing of crime locations; London 9).",
+)
+@click.option(
+    "--cluster-method",
+    type=click.Choice(["hdbscan", "dbscan"]),
+    default="hdbscan",
+    show_default=True,
+    help="Density clustering of crime points.",
+)
+@click.option(
+    "--harm-weights",
+    type=click.Path(path_type=Path),
+    help="CSV of crime_type,weight (default: the packaged Crime Harm Index table).",
+)
+@click.option(
+    "--backtest",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A `hotspots evaluate` folder: maps and hand-outs then say how much of next "
+    "month's crime streets like the listed ones held.",
+)
+@click.option(
+    "--street-level-only",
+    is_flag=True,
+    help="Privacy: publish street segments only (no crime points, no point-level "
+    "places, no record ids or coordinates in rejected.csv).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
     """Rank hot streets from crime extracts and write a run folder.
@@ -123,15 +227,21 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     config = RunConfig(crimes=[*crimes, *more_crimes], **options)
     result = run(config)
     acc = result.manifest["totals"]
-    click.echo(f"{result.out_dir}: {len(result.hot_streets)} hot streets, "
-               f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
-               f"kept {acc['kept']}, rejected {acc['rejected']}")
+    click.echo(
+        f"{result.out_dir}: {len(result.hot_streets)} hot streets, "
+        f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
+        f"kept {acc['kept']}, rejected {acc['rejected']}"
+    )
 
 
 @app.command("export")
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--ward", "wards", multiple=True, help="Area code to export (repeat); all by default.")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder to write (default RUN_DIR/exports).")
+@click.option(
+    "--ward", "wards", multiple=True, help="Area code to export (repeat); all by default."
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Folder to write (default RUN_DIR/exports)."
+)
 def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
     """Write hand-out CSV and XLSX hotspot lists per ward from an existing run folder.
 

@@ -90,8 +90,12 @@ def count_concentration(
     p = np.asarray(length_m, dtype=float) / np.sum(length_m)
     draws = [_figures(rng.multinomial(int(counts.sum()), p)) for _ in range(n_draws)]
     baseline = {k: round(float(np.mean([d[k] for d in draws])), 4) for k in draws[0]}
-    return {"segments": len(counts), "crimes": int(counts.sum()),
-            "observed": _figures(counts), "random_baseline": baseline}
+    return {
+        "segments": len(counts),
+        "crimes": int(counts.sum()),
+        "observed": _figures(counts),
+        "random_baseline": baseline,
+    }
 
 
 def plot_lorenz(
@@ -118,12 +122,20 @@ def plot_lorenz(
     rng = np.random.default_rng(seed)
     base = rng.multinomial(int(np.sum(counts)), np.asarray(length_m) / np.sum(length_m))
     fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
-    for c, label, style in ((counts, "observed", "-"), (base, "random placement (same crimes)", "--")):
+    for c, label, style in (
+        (counts, "observed", "-"),
+        (base, "random placement (same crimes)", "--"),
+    ):
         x, y = lorenz(c)
         ax.plot(x * 100, y * 100, style, label=label)
     ax.plot([0, 100], [0, 100], ":", color="grey", label="equal share")
-    ax.set(xlabel="% of street segments (hottest first)", ylabel="% of crime", title=title,
-           xlim=(0, 100), ylim=(0, 100))
+    ax.set(
+        xlabel="% of street segments (hottest first)",
+        ylabel="% of crime",
+        title=title,
+        xlim=(0, 100),
+        ylim=(0, 100),
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})

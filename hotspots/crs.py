@@ -84,7 +84,9 @@ def to_metric_crs(
     if pyproj.CRS.from_user_input(gdf.crs) == target:
         return gdf
     if not quiet:
-        log.info("%s projected from %s to %s (metres)", name, gdf.crs.to_string(), target.to_string())
+        log.info(
+            "%s projected from %s to %s (metres)", name, gdf.crs.to_string(), target.to_string()
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return gdf.to_crs(target)

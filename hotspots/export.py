@@ -13,8 +13,14 @@ import geopandas as gpd
 import pandas as pd
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 
 
 def safe_file_stem(text: str) -> str:
@@ -41,7 +47,7 @@ def safe_file_stem(text: str) -> str:
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write a CSV the same way every time (UTF-8, ``\\n`` line ends, no index)."""
+    """Write a CSV the same way every time (UTF-8, LF line ends, no index)."""
     df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     return path
 
@@ -83,7 +89,9 @@ def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Pa
         Files written, in area-code order.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_csv(df, out_dir / f"{safe_file_stem(code)}.csv") for code, df in sorted(lists.items())]
+    return [
+        write_csv(df, out_dir / f"{safe_file_stem(code)}.csv") for code, df in sorted(lists.items())
+    ]
 
 
 def file_sha256(path: Path) -> str:
@@ -120,7 +128,11 @@ def accounting(kept: pd.DataFrame, rejected: pd.DataFrame) -> dict[str, dict[str
     for f in files:
         rej = {str(reason): int(n) for (ff, reason), n in r.items() if ff == f}
         nk = int(k.get(f, 0))
-        out[str(f)] = {"read": nk + sum(rej.values()), "kept": nk, "rejected": dict(sorted(rej.items()))}
+        out[str(f)] = {
+            "read": nk + sum(rej.values()),
+            "kept": nk,
+            "rejected": dict(sorted(rej.items())),
+        }
     return out
 
 
@@ -234,7 +246,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 
     missing = [n for n in ("run.json", "areas.csv", "wards") if not (run_dir / n).exists()]
     if missing:
-        msg = f"{run_dir} is not a complete run folder (missing {missing}); run `hotspots run` first"
+        msg = (
+            f"{run_dir} is not a complete run folder (missing {missing}); run `hotspots run` first"
+        )
         raise InputDataError(msg)
     manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     areas = pd.read_csv(run_dir / "areas.csv", dtype={"area_code": str})
@@ -243,8 +257,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 
 def _header_rows(area: pd.Series, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     period = manifest.get("period", {})
-    borough = next((str(area[c]) for c in ("borough", "borough_name") if c in area and
-                    pd.notna(area[c])), "")
+    borough = next(
+        (str(area[c]) for c in ("borough", "borough_name") if c in area and pd.notna(area[c])), ""
+    )
     rows = [("Ward", f"{area['area_name']} ({area['area_code']})")]
     if borough:
         rows.append(("Borough", borough))

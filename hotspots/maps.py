@@ -46,9 +46,13 @@ AREA_RANK_BANDS: list[tuple[int, str, str, int]] = [
 ]
 #: Colours of significance classes (Gi*), shared by streets and hexagons.
 SIGNIFICANCE_COLOURS: dict[str, str] = {
-    "Hot spot 99%": "#b2182b", "Hot spot 95%": "#ef8a62", "Hot spot 90%": "#fddbc7",
+    "Hot spot 99%": "#b2182b",
+    "Hot spot 95%": "#ef8a62",
+    "Hot spot 90%": "#fddbc7",
     "Not significant": "#bdbdbd",
-    "Cold spot 90%": "#d1e5f0", "Cold spot 95%": "#67a9cf", "Cold spot 99%": "#2166ac",
+    "Cold spot 90%": "#d1e5f0",
+    "Cold spot 95%": "#67a9cf",
+    "Cold spot 99%": "#2166ac",
 }
 CHOROPLETH_COLOURS = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]
 DEFAULT_TOP_N = 300
@@ -58,7 +62,7 @@ _TEMPLATE_OPENER = re.compile(r"\{(?=[{%#])")
 
 
 def safe_json(obj: Any) -> str:
-    """Return JSON that is safe inside an HTML ``<script>`` block.
+    r"""Return JSON that is safe inside an HTML ``<script>`` block.
 
     Parameters
     ----------
@@ -73,7 +77,7 @@ def safe_json(obj: Any) -> str:
     Examples
     --------
     >>> print(safe_json({"s": "</script>"}))
-    {"s":"\\u003c/script\\u003e"}
+    {"s":"\u003c/script\u003e"}
     """
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -86,19 +90,25 @@ def _band(rank: int, bands: list[tuple[int, str, str, int]]) -> tuple[int, str, 
     return next(b for b in bands if rank <= b[0])
 
 
-def _geojson(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]], *, precision: int = 5) -> dict[str, Any]:
+def _geojson(
+    gdf: gpd.GeoDataFrame, props: list[dict[str, Any]], *, precision: int = 5
+) -> dict[str, Any]:
     """Return a GeoJSON FeatureCollection (lon/lat, rounded) with the given properties."""
     geoms = shapely.set_precision(gdf.to_crs(WGS84).geometry.to_numpy(), 10.0**-precision)
-    feats = [{"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
-             for g, p in zip(geoms, props, strict=True)]
+    feats = [
+        {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+        for g, p in zip(geoms, props, strict=True)
+    ]
     return {"type": "FeatureCollection", "features": feats}
 
 
 def _type_counts(row: pd.Series, type_cols: Sequence[str]) -> dict[str, int]:
-    return {c[len(TYPE_COUNT_PREFIX):]: int(row[c]) for c in type_cols if row[c] > 0}
+    return {c[len(TYPE_COUNT_PREFIX) :]: int(row[c]) for c in type_cols if row[c] > 0}
 
 
-def street_popup_html(row: pd.Series, type_cols: Sequence[str], *, links: Mapping[str, str] | None = None) -> str:
+def street_popup_html(
+    row: pd.Series, type_cols: Sequence[str], *, links: Mapping[str, str] | None = None
+) -> str:
     """Return the popup HTML of one hot street or location, every data value escaped.
 
     Parameters
@@ -119,53 +129,84 @@ def street_popup_html(row: pd.Series, type_cols: Sequence[str], *, links: Mappin
     """
     e = html.escape
     types = sorted(((n, t) for t, n in _type_counts(row, type_cols).items()), reverse=True)
-    rows = "".join(f"<tr><td>{e(t.replace('_', ' '))}</td><td class=n>{n}</td></tr>" for n, t in types)
+    rows = "".join(
+        f"<tr><td>{e(t.replace('_', ' '))}</td><td class=n>{n}</td></tr>" for n, t in types
+    )
     facts = [f"<b class=hs-name>{e(str(row['street']))}</b>"]
     if str(row.get("extent", "") or ""):
         facts.append(f"<span class=hs-sub>{e(str(row['extent']))}</span>")
     facts.append(f"{e(str(row['area_name']))} ({e(str(row['area_code']))})")
     facts.append(_rank_text(row))
-    for col, label in (("trend_class", "Trend"), ("patrol_window", "Patrol window"),
-                       ("significance", "Significance"), ("cluster_id", "Cluster")):
+    for col, label in (
+        ("trend_class", "Trend"),
+        ("patrol_window", "Patrol window"),
+        ("significance", "Significance"),
+        ("cluster_id", "Cluster"),
+    ):
         if col in row and pd.notna(row[col]) and str(row[col]) not in ("", "-1"):
             facts.append(f"{label}: <b>{e(str(row[col]))}</b>")
-    charts = "".join(str(row[c]) for c in ("profile_svg", "monthly_svg")
-                     if c in row and isinstance(row[c], str))
-    link_html = " · ".join(f"<a href='{e(u)}' target=_blank>{e(k)}</a>" for k, u in (links or {}).items())
-    return (f"<div class=hs-popup>{'<br>'.join(facts)}<table class=hs-types>{rows}</table>"
-            f"{charts}{link_html}</div>")
+    charts = "".join(
+        str(row[c]) for c in ("profile_svg", "monthly_svg") if c in row and isinstance(row[c], str)
+    )
+    link_html = " · ".join(
+        f"<a href='{e(u)}' target=_blank>{e(k)}</a>" for k, u in (links or {}).items()
+    )
+    return (
+        f"<div class=hs-popup>{'<br>'.join(facts)}<table class=hs-types>{rows}</table>"
+        f"{charts}{link_html}</div>"
+    )
 
 
 def _rank_text(row: pd.Series) -> str:
     crimes = int(row["crimes"])
     if pd.isna(row.get("rank")) or "length_m" not in row or pd.isna(row["length_m"]):
         return f"Rank {int(row['area_rank'])} in area; {crimes} crimes at this police.uk location"
-    return (f"Rank {int(row['rank'])} overall, {int(row['area_rank'])} in area; {crimes} crimes "
-            f"on {float(row['length_m']):.0f} m ({float(row['crimes_per_100m']):.1f} per 100 m)")
+    return (
+        f"Rank {int(row['rank'])} overall, {int(row['area_rank'])} in area; {crimes} crimes "
+        f"on {float(row['length_m']):.0f} m ({float(row['crimes_per_100m']):.1f} per 100 m)"
+    )
 
 
-def _street_features(hot: gpd.GeoDataFrame, type_cols: Sequence[str],
-                     links: Mapping[str, Mapping[str, str]] | None, rank_col: str) -> dict[str, Any]:
+def _street_features(
+    hot: gpd.GeoDataFrame,
+    type_cols: Sequence[str],
+    links: Mapping[str, Mapping[str, str]] | None,
+    rank_col: str,
+) -> dict[str, Any]:
     bands = AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS
     props = []
     for _, row in hot.iterrows():
         r = row[rank_col] if pd.notna(row.get(rank_col)) else row["area_rank"]
         _, colour, _, weight = _band(int(r), bands)
         sig = str(row.get("significance", "") or "")
-        props.append({
-            "name": html.escape(str(row["street"])),
-            "tip": html.escape(f"{row['area_rank']}. {row['street']} ({row['crimes']} crimes)"),
-            "popup": street_popup_html(row, type_cols,
-                                       links=(links or {}).get(str(row["area_code"]))),
-            "c": colour, "cs": SIGNIFICANCE_COLOURS.get(sig, colour), "w": weight, "r": int(r),
-            "t": _type_counts(row, type_cols),
-        })
+        props.append(
+            {
+                "name": html.escape(str(row["street"])),
+                "tip": html.escape(f"{row['area_rank']}. {row['street']} ({row['crimes']} crimes)"),
+                "popup": street_popup_html(
+                    row, type_cols, links=(links or {}).get(str(row["area_code"]))
+                ),
+                "c": colour,
+                "cs": SIGNIFICANCE_COLOURS.get(sig, colour),
+                "w": weight,
+                "r": int(r),
+                "t": _type_counts(row, type_cols),
+            }
+        )
     return _geojson(hot, props)
 
 
-def _area_features(areas: gpd.GeoDataFrame, value: str, focus: Sequence[str],
-                   links: Mapping[str, Mapping[str, str]] | None) -> tuple[dict[str, Any], list[float]]:
-    v = pd.to_numeric(areas[value], errors="coerce") if value in areas else pd.Series(np.nan, areas.index)
+def _area_features(
+    areas: gpd.GeoDataFrame,
+    value: str,
+    focus: Sequence[str],
+    links: Mapping[str, Mapping[str, str]] | None,
+) -> tuple[dict[str, Any], list[float]]:
+    v = (
+        pd.to_numeric(areas[value], errors="coerce")
+        if value in areas
+        else pd.Series(np.nan, areas.index)
+    )
     breaks = _breaks(v.dropna().to_numpy())
     label = value.replace("_", " ")
     props = []
@@ -173,9 +214,15 @@ def _area_features(areas: gpd.GeoDataFrame, value: str, focus: Sequence[str],
         code = str(row["area_code"])
         tip = f"{row['area_name']} ({code}): {label} " + ("n/a" if pd.isna(val) else f"{val:,.1f}")
         link = (links or {}).get(code, {})
-        props.append({"tip": html.escape(tip), "v": None if pd.isna(val) else float(val),
-                      "focus": code in focus, "name": html.escape(str(row["area_name"])),
-                      "link": html.escape(next(iter(link.values()), ""))})
+        props.append(
+            {
+                "tip": html.escape(tip),
+                "v": None if pd.isna(val) else float(val),
+                "focus": code in focus,
+                "name": html.escape(str(row["area_name"])),
+                "link": html.escape(next(iter(link.values()), "")),
+            }
+        )
     simple = areas.copy()
     simple["geometry"] = simple.geometry.simplify(10 if focus else 25)
     return _geojson(simple, props, precision=5), breaks
@@ -189,14 +236,23 @@ def _breaks(values: np.ndarray) -> list[float]:
     return [round(float(q), 1) for q in qs]
 
 
-def _simple_features(gdf: gpd.GeoDataFrame, tip_cols: Sequence[str], colour_col: str | None,
-                     colours: Mapping[str, str]) -> dict[str, Any]:
+def _simple_features(
+    gdf: gpd.GeoDataFrame,
+    tip_cols: Sequence[str],
+    colour_col: str | None,
+    colours: Mapping[str, str],
+) -> dict[str, Any]:
     props = []
     for _, row in gdf.iterrows():
         tip = "; ".join(f"{c.replace('_', ' ')}: {row[c]}" for c in tip_cols if c in row)
         colour = colours.get(str(row[colour_col]), "#999999") if colour_col else "#6a51a3"
-        props.append({"tip": html.escape(tip), "c": colour,
-                      "sig": bool(colour_col) and not str(row[colour_col]).startswith("Not")})
+        props.append(
+            {
+                "tip": html.escape(tip),
+                "c": colour,
+                "sig": bool(colour_col) and not str(row[colour_col]).startswith("Not"),
+            }
+        )
     return _geojson(gdf, props)
 
 
@@ -204,7 +260,9 @@ def _crime_points(crimes: pd.DataFrame, types: list[str]) -> list[list[Any]]:
     """Distinct crime locations per type: [lat, lon, type index, count]."""
     idx = {t: i for i, t in enumerate(types)}
     g = crimes.groupby(["lat", "lon", "type"], sort=True).size().reset_index(name="n")
-    return [[round(la, 5), round(lo, 5), idx[t], int(n)] for la, lo, t, n in g.itertuples(index=False)]
+    return [
+        [round(la, 5), round(lo, 5), idx[t], int(n)] for la, lo, t, n in g.itertuples(index=False)
+    ]
 
 
 class _Layers(MacroElement):  # type: ignore[misc]
@@ -292,27 +350,38 @@ def explore_hot_streets(
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
     m = _new_map(offline)
     type_cols = [c for c in hot.columns if c.startswith(TYPE_COUNT_PREFIX)]
-    types = [c[len(TYPE_COUNT_PREFIX):] for c in type_cols]
-    data: dict[str, Any] = {"types": types, "crimesMinZoom": CRIMES_MIN_ZOOM,
-                            "rankBands": [[c, label] for _, c, label, _ in
-                                          (AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS)],
-                            "sigColours": SIGNIFICANCE_COLOURS, "areaColours": CHOROPLETH_COLOURS,
-                            "areaLabel": area_value.replace("_", " "), "focus": bool(focus)}
+    types = [c[len(TYPE_COUNT_PREFIX) :] for c in type_cols]
+    data: dict[str, Any] = {
+        "types": types,
+        "crimesMinZoom": CRIMES_MIN_ZOOM,
+        "rankBands": [
+            [c, label]
+            for _, c, label, _ in (AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS)
+        ],
+        "sigColours": SIGNIFICANCE_COLOURS,
+        "areaColours": CHOROPLETH_COLOURS,
+        "areaLabel": area_value.replace("_", " "),
+        "focus": bool(focus),
+    }
     if areas is not None and len(areas):
         data["areas"], data["areaBreaks"] = _area_features(areas, area_value, focus, links)
     if base_streets is not None and len(base_streets):
-        data["base"] = _geojson(base_streets.assign(geometry=base_streets.simplify(2)),
-                                [{}] * len(base_streets))
+        data["base"] = _geojson(
+            base_streets.assign(geometry=base_streets.simplify(2)), [{}] * len(base_streets)
+        )
     if len(shown):
         data["streets"] = _street_features(shown, type_cols, links, rank_col)
         data["hasSig"] = "significance" in shown.columns
     if locations is not None and len(locations):
         data["locations"] = _street_features(locations, type_cols, links, "area_rank")
     if hexes is not None and len(hexes):
-        data["hexes"] = _simple_features(hexes, ["crimes", "gi_class"], "gi_class", SIGNIFICANCE_COLOURS)
+        data["hexes"] = _simple_features(
+            hexes, ["crimes", "gi_class"], "gi_class", SIGNIFICANCE_COLOURS
+        )
     if clusters is not None and len(clusters):
-        data["clusters"] = _simple_features(clusters, ["cluster_id", "crimes", "top_types", "streets"],
-                                            None, {})
+        data["clusters"] = _simple_features(
+            clusters, ["cluster_id", "crimes", "top_types", "streets"], None, {}
+        )
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, types)
     _fit(m, areas, focus, shown)
@@ -323,16 +392,18 @@ def explore_hot_streets(
 
 
 def _new_map(offline: bool) -> folium.Map:
-    m = folium.Map(tiles=None if offline else "OpenStreetMap", control_scale=True, zoom_start=12,
-                   max_zoom=19)
+    m = folium.Map(
+        tiles=None if offline else "OpenStreetMap", control_scale=True, zoom_start=12, max_zoom=19
+    )
     # only Leaflet is needed: drop folium's jQuery, Bootstrap and icon fonts (smaller pages)
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
     m.default_css = [css for css in m.default_css if css[0] == "leaflet_css"]
     return m
 
 
-def _fit(m: folium.Map, areas: gpd.GeoDataFrame | None, focus: Sequence[str],
-         hot: gpd.GeoDataFrame) -> None:
+def _fit(
+    m: folium.Map, areas: gpd.GeoDataFrame | None, focus: Sequence[str], hot: gpd.GeoDataFrame
+) -> None:
     target = None
     if areas is not None and len(areas):
         target = areas[areas["area_code"].isin(list(focus))] if focus else areas
@@ -345,9 +416,11 @@ def _fit(m: folium.Map, areas: gpd.GeoDataFrame | None, focus: Sequence[str],
 
 def _title_html(title: str, subtitle: str) -> str:
     e = html.escape
-    return (f"<div id=hs-title><div class=t>{e(title)}</div><div class=s>{e(subtitle)}</div>"
-            "<div class=h>Click a street for its counts, times and trend. Layers and the "
-            "crime-type filter are on the right.</div></div>")
+    return (
+        f"<div id=hs-title><div class=t>{e(title)}</div><div class=s>{e(subtitle)}</div>"
+        "<div class=h>Click a street for its counts, times and trend. Layers and the "
+        "crime-type filter are on the right.</div></div>"
+    )
 
 
 _CSS = """

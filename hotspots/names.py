@@ -10,11 +10,27 @@ import pandas as pd
 POLICE_UK_POI: frozenset[str] = frozenset(
     s.casefold()
     for s in (
-        "Supermarket", "Parking Area", "Petrol Station", "Shopping Area", "Nightclub",
-        "Sports/Recreation Area", "Pedestrian Subway", "Further/Higher Educational Building",
-        "Theatre/Concert Hall", "Hospital", "Police Station", "Conference/Exhibition Centre",
-        "Bus/Coach Station", "Airport/Airfield", "Motorway Service Area", "Race Track", "Prison",
-        "Theme/Adventure Park", "Park/Open Space", "Place Of Worship", "Hotel/Motel",
+        "Supermarket",
+        "Parking Area",
+        "Petrol Station",
+        "Shopping Area",
+        "Nightclub",
+        "Sports/Recreation Area",
+        "Pedestrian Subway",
+        "Further/Higher Educational Building",
+        "Theatre/Concert Hall",
+        "Hospital",
+        "Police Station",
+        "Conference/Exhibition Centre",
+        "Bus/Coach Station",
+        "Airport/Airfield",
+        "Motorway Service Area",
+        "Race Track",
+        "Prison",
+        "Theme/Adventure Park",
+        "Park/Open Space",
+        "Place Of Worship",
+        "Hotel/Motel",
     )
 )
 _STATION = re.compile(r"\((?:station|lu station|dlr|tram stop|overground|rail station)\)\s*$", re.I)
@@ -102,8 +118,9 @@ def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
     if df.empty:
         return pd.Series(dtype="string", name="street_name")
     counts = df.groupby(["segment_id", "street"], sort=True).size().rename("n").reset_index()
-    counts = counts.sort_values(["segment_id", "n", "street"], ascending=[True, False, True],
-                                kind="stable")
+    counts = counts.sort_values(
+        ["segment_id", "n", "street"], ascending=[True, False, True], kind="stable"
+    )
     best = counts.drop_duplicates("segment_id").set_index("segment_id")["street"]
     return best.astype("string").rename("street_name")
 
@@ -132,5 +149,8 @@ def name_agreement(street: pd.Series, segment_name: pd.Series) -> dict[str, floa
     recs = pd.DataFrame({"row": rec.index, "name": rec.to_numpy()})
     agree = recs.merge(pairs, on=["row", "name"], how="inner")["row"].nunique()
     compared = int(both.sum())
-    return {"compared": compared, "agree": int(agree),
-            "rate": round(agree / compared, 4) if compared else float("nan")}
+    return {
+        "compared": compared,
+        "agree": int(agree),
+        "rate": round(agree / compared, 4) if compared else float("nan"),
+    }

@@ -1,5 +1,7 @@
-"""The one pipeline: extracts -> canonical crimes -> areas and segments -> ranks -> time ->
-maps, exports and manifest.
+"""The one pipeline: extracts to canonical crimes, areas, segments, ranks, time and outputs.
+
+Data flows one way: read extracts -> canonical crime table -> areas and street segments ->
+counts and ranks -> time, significance and clusters -> maps, exports and the manifest.
 
 The CLI and the notebooks call :func:`run`; each stage is a library function of its own
 module, so any of them can also be called alone.
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import platform
 import shutil
 import time
@@ -45,8 +46,22 @@ from hotspots.errors import InputDataError, OutputExistsError
 log = logging.getLogger("hotspots")
 logging.getLogger("pyogrio").setLevel(logging.WARNING)
 
-_LIBRARIES = ("hotspots", "geopandas", "shapely", "pyogrio", "pyarrow", "pandas", "numpy",
-              "pyproj", "folium", "scipy", "h3", "esda", "libpysal", "scikit-learn")
+_LIBRARIES = (
+    "hotspots",
+    "geopandas",
+    "shapely",
+    "pyogrio",
+    "pyarrow",
+    "pandas",
+    "numpy",
+    "pyproj",
+    "folium",
+    "scipy",
+    "h3",
+    "esda",
+    "libpysal",
+    "scikit-learn",
+)
 
 
 @dataclass
@@ -144,9 +159,15 @@ def run(config: RunConfig) -> RunResult:
         raise OutputExistsError(msg)
     stage = _Stages()
     with stage("load"):
-        crimes, rejected = io.read_crimes(config.crimes, fmt=config.fmt, crs=config.crs,
-                                          crime_types=config.crime_types, start=config.start,
-                                          end=config.end, quiet=config.quiet)
+        crimes, rejected = io.read_crimes(
+            config.crimes,
+            fmt=config.fmt,
+            crs=config.crs,
+            crime_types=config.crime_types,
+            start=config.start,
+            end=config.end,
+            quiet=config.quiet,
+        )
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: see the rejected reasons"
         raise InputDataError(msg)
@@ -156,20 +177,29 @@ def run(config: RunConfig) -> RunResult:
     with stage("street_segments"):
         segs = _build_segments(config, crimes.crs, areas)
     with stage("snapping"):
-        crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=config.snap_distance_m,
-                                                  quiet=config.quiet))
+        crimes = crimes.join(
+            snap.snap_to_streets(
+                crimes, segs, max_distance_m=config.snap_distance_m, quiet=config.quiet
+            )
+        )
         segs, naming = _name_segments(crimes, segs, police_uk=config.fmt == "police-uk")
     with stage("ranking"):
         counts = rank.count_by_segment(crimes, segs)
-        hot = rank.rank_streets(segs, counts, min_crimes=config.min_crimes,
-                                hot_quantile=config.hot_quantile, length_floor_m=config.length_floor_m)
+        hot = rank.rank_streets(
+            segs,
+            counts,
+            min_crimes=config.min_crimes,
+            hot_quantile=config.hot_quantile,
+            length_floor_m=config.length_floor_m,
+        )
         type_cols = [c for c in counts.columns if c != "crimes"]
         unsnapped = crimes[crimes["segment_id"].isna()]
         if config.street_level_only:  # publish street segments only: no point-level places
             unsnapped = unsnapped.iloc[:0]
         locs = rank.rank_locations(unsnapped, min_crimes=config.min_crimes, type_cols=type_cols)
-        conc = concentration.count_concentration(counts["crimes"].to_numpy(),
-                                                 segs["length_m"].to_numpy(), seed=config.seed)
+        conc = concentration.count_concentration(
+            counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
+        )
     result = RunResult(out, crimes, rejected, areas, segs, hot, locs, {})
     result.crimes["place_key"] = place_keys(crimes, hot, locs)
     with stage("time_profiles"):
@@ -178,11 +208,14 @@ def run(config: RunConfig) -> RunResult:
         _add_significance(config, result, counts)
     if config.backtest:
         result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
-    result.area_lists = rank.area_lists(result.hot_streets, result.locations,
-                                        area_codes=crimes["area_code"].unique().tolist())
+    result.area_lists = rank.area_lists(
+        result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
+    )
     result.locations = _location_ranks(result.locations, result.area_lists)
     if config.area_maps:
-        result.area_lists = {code: _with_map_links(code, table) for code, table in result.area_lists.items()}
+        result.area_lists = {
+            code: _with_map_links(code, table) for code, table in result.area_lists.items()
+        }
     _write_outputs(config, result, counts, conc, naming, stage)
     return result
 
@@ -207,15 +240,18 @@ def _join_areas(
     reason = np.where(outside, io.REASON_OUTSIDE, "").astype(object)
     frame = joined.assign(raw_x=joined["x"], raw_y=joined["y"])
     kept, more = io.split_rejected(frame, reason)
-    kept = gpd.GeoDataFrame(kept.drop(columns=["raw_x", "raw_y"]), geometry="geometry", crs=crimes.crs)
+    kept = gpd.GeoDataFrame(
+        kept.drop(columns=["raw_x", "raw_y"]), geometry="geometry", crs=crimes.crs
+    )
     return kept, pd.concat([rejected, more], ignore_index=True)
 
 
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     streets = io.read_streets(config.streets, name_col=config.street_name_col)
     streets = crs.to_metric_crs(streets, target, name=Path(config.streets).name, quiet=config.quiet)
-    segs = segments.lines_to_segments(streets, max_length_m=config.max_segment_length_m,
-                                      quiet=config.quiet)
+    segs = segments.lines_to_segments(
+        streets, max_length_m=config.max_segment_length_m, quiet=config.quiet
+    )
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 
@@ -226,12 +262,12 @@ def _name_segments(
     street = names.location_to_street(crimes["location"])
     layer_named = segs["street_name"].notna()
     by_seg = segs.set_index("segment_id")["street_name"]
-    agreement = names.name_agreement(street[crimes["segment_id"].notna()],
-                                     crimes["segment_id"].dropna().map(by_seg))
+    agreement = names.name_agreement(
+        street[crimes["segment_id"].notna()], crimes["segment_id"].dropna().map(by_seg)
+    )
     inferred = names.name_from_records(crimes["segment_id"], street)
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
-    source = np.where(layer_named, "street layer",
-                      np.where(filled.notna(), "crime records", None))
+    source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", None))
     segs = segs.assign(street_name=filled.astype("string"), name_source=source)
     naming = {
         "segments": len(segs),
@@ -239,10 +275,12 @@ def _name_segments(
         "named_from_crime_records": int((source == "crime records").sum()),
         "unnamed": int(filled.isna().sum()),
         "location_text_vs_street_layer_name": agreement,
-        "note": ("agreement compares the police.uk 'On or near' street with the name of the "
-                 "segment the record snapped to (points of interest and junctions excluded)"
-                 if police_uk else
-                 "agreement compares the record's location text with the segment's name"),
+        "note": (
+            "agreement compares the police.uk 'On or near' street with the name of the "
+            "segment the record snapped to (points of interest and junctions excluded)"
+            if police_uk
+            else "agreement compares the record's location text with the segment's name"
+        ),
     }
     return segs, naming
 
@@ -250,7 +288,10 @@ def _name_segments(
 def _with_map_links(code: str, table: pd.DataFrame) -> pd.DataFrame:
     """Add ``map_link``: the area map opened at each row's centre (relative to a run subfolder)."""
     page = f"../maps/{site.area_map_name(code)}"
-    links = [f"{page}#{lat:.5f},{lon:.5f},18" for lat, lon in zip(table["lat"], table["lon"], strict=True)]
+    links = [
+        f"{page}#{lat:.5f},{lon:.5f},18"
+        for lat, lon in zip(table["lat"], table["lon"], strict=True)
+    ]
     pos = table.columns.get_loc("lat") + 1
     out = table.copy()
     out.insert(pos, "map_link", pd.Series(links, index=table.index, dtype=object))
@@ -259,9 +300,14 @@ def _with_map_links(code: str, table: pd.DataFrame) -> pd.DataFrame:
 
 def _location_ranks(locs: gpd.GeoDataFrame, lists: dict[str, pd.DataFrame]) -> gpd.GeoDataFrame:
     """Copy each listed location's rank in its area list back onto the location table."""
-    ranks = {(code, street): r for code, table in lists.items()
-             for street, r, basis in zip(table["street"], table["area_rank"], table["basis"], strict=True)
-             if basis == rank.BASIS_LOCATION}
+    ranks = {
+        (code, street): r
+        for code, table in lists.items()
+        for street, r, basis in zip(
+            table["street"], table["area_rank"], table["basis"], strict=True
+        )
+        if basis == rank.BASIS_LOCATION
+    }
     keys = zip(locs["area_code"], locs["street"], strict=True)
     return locs.assign(area_rank=[ranks.get(k) for k in keys])
 
@@ -285,16 +331,20 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     pandas.Series
         Key per crime; missing for crimes on no listed place.
     """
-    seg_to_street = {seg: f"s{i}" for i, ids in enumerate(hot["segment_ids"])
-                     for seg in str(ids).split(";")}
+    seg_to_street = {
+        seg: f"s{i}" for i, ids in enumerate(hot["segment_ids"]) for seg in str(ids).split(";")
+    }
     key = crimes["segment_id"].map(seg_to_street)
-    loc_key = {(a, p): f"l{i}" for i, (a, p) in enumerate(
-        zip(locations["area_code"], locations["street"], strict=True))}
+    loc_key = {
+        (a, p): f"l{i}"
+        for i, (a, p) in enumerate(zip(locations["area_code"], locations["street"], strict=True))
+    }
     unsnapped = crimes["segment_id"].isna()
     if loc_key and unsnapped.any():
         place = rank.location_place(crimes.loc[unsnapped, "location"])
-        pairs = pd.Series(list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)),
-                          index=place.index)
+        pairs = pd.Series(
+            list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)), index=place.index
+        )
         key = key.astype(object)
         key.loc[unsnapped] = pairs.map(loc_key)
     return key.astype("string")
@@ -308,17 +358,31 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     incomplete = months.index[months["incomplete"]].tolist()
     if incomplete and not config.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
-    summary, profile = temporal.time_summary(crimes, by="place_key", exclude=incomplete,
-                                             share=config.patrol_share, quiet=config.quiet)
+    summary, profile = temporal.time_summary(
+        crimes, by="place_key", exclude=incomplete, share=config.patrol_share, quiet=config.quiet
+    )
     result.hot_streets = _join_places(result.hot_streets, summary, "s")
     result.locations = _join_places(result.locations, summary, "l")
-    area_time, _ = temporal.time_summary(crimes, by="area_code", exclude=incomplete,
-                                         share=config.patrol_share, graphics=False, quiet=True)
+    area_time, _ = temporal.time_summary(
+        crimes,
+        by="area_code",
+        exclude=incomplete,
+        share=config.patrol_share,
+        graphics=False,
+        quiet=True,
+    )
     first, last = city.columns[0], city.columns[-1]
     result.tables.update(
-        city_monthly=city, month_check=months, area_time=area_time,
-        place_monthly=temporal.monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True),
-        area_monthly=temporal.monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True))
+        city_monthly=city,
+        month_check=months,
+        area_time=area_time,
+        place_monthly=temporal.monthly_profile(
+            crimes, by="place_key", start=first, end=last, quiet=True
+        ),
+        area_monthly=temporal.monthly_profile(
+            crimes, by="area_code", start=first, end=last, quiet=True
+        ),
+    )
     if profile is not None:
         streets = profile.loc[profile.index.str.startswith("s")]
         streets.index = [int(k[1:]) for k in streets.index]
@@ -340,13 +404,17 @@ def _join_places(table: gpd.GeoDataFrame, summary: pd.DataFrame, prefix: str) ->
 
 def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame]:
     crimes = result.crimes
-    out = {"compare_areas": temporal.compare_periods(crimes, by=["area_code", "area_name"],
-                                                     months=config.compare_months)}
+    out = {
+        "compare_areas": temporal.compare_periods(
+            crimes, by=["area_code", "area_name"], months=config.compare_months
+        )
+    }
     if "borough" in result.areas.columns:
         borough = result.areas.set_index("area_code")["borough"]
         with_b = crimes.assign(borough=crimes["area_code"].map(borough))
-        out["compare_boroughs"] = temporal.compare_periods(with_b, by=["borough"],
-                                                           months=config.compare_months)
+        out["compare_boroughs"] = temporal.compare_periods(
+            with_b, by=["borough"], months=config.compare_months
+        )
     out["performance"] = temporal.rank_areas(out["compare_areas"])
     return out
 
@@ -360,16 +428,34 @@ def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame
     crimes, segs = result.crimes, result.segments
     resolution = config.hex_resolution or grid.default_resolution(crimes, quiet=config.quiet)
     cells = grid.count_by_cell(crimes, result.areas, resolution=resolution, quiet=config.quiet)
-    gi_cells = _gistar_or_skip(stats.gistar_cells, cells, "hexagons", permutations=config.permutations,
-                               seed=config.seed, quiet=config.quiet)
+    gi_cells = _gistar_or_skip(
+        stats.gistar_cells,
+        cells,
+        "hexagons",
+        permutations=config.permutations,
+        seed=config.seed,
+        quiet=config.quiet,
+    )
     hexes = grid.cells_to_polygons(gi_cells.index, crs=crimes.crs)
     hexes = hexes.join(gi_cells.drop(columns="value"), on="cell").assign(
-        crimes=cells["crimes"].reindex(hexes["cell"]).to_numpy())
-    gi_segs = _gistar_or_skip(stats.gistar_streets, segs, "segments", counts["crimes"],
-                              distance_m=config.neighbour_distance_m,
-                              permutations=config.permutations, seed=config.seed, quiet=config.quiet)
-    labels = clusters.cluster_points(crimes, method=config.cluster_method,  # type: ignore[arg-type]
-                                     seed=config.seed, quiet=config.quiet)
+        crimes=cells["crimes"].reindex(hexes["cell"]).to_numpy()
+    )
+    gi_segs = _gistar_or_skip(
+        stats.gistar_streets,
+        segs,
+        "segments",
+        counts["crimes"],
+        distance_m=config.neighbour_distance_m,
+        permutations=config.permutations,
+        seed=config.seed,
+        quiet=config.quiet,
+    )
+    labels = clusters.cluster_points(
+        crimes,
+        method=config.cluster_method,  # type: ignore[arg-type]
+        seed=config.seed,
+        quiet=config.quiet,
+    )
     outlines = clusters.summarise_clusters(crimes, labels, segs)
     weights = harm.read_harm_weights(config.harm_weights)
     crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
@@ -378,44 +464,73 @@ def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame
     place.loc[place_s.index, "rank_by_harm"] = (-place_s["harm"]).rank(method="min").astype("Int64")
     result.hot_streets = _join_places(result.hot_streets, place, "s")
     result.locations = _join_places(result.locations, place.drop(columns="rank_by_harm"), "l")
-    result.tables.update(hexagons=hexes, clusters=outlines,
-                         repeat_locations=clusters.repeat_locations(crimes, quiet=True),
-                         segment_gistar=gi_segs)
-    result.tables["significance"] = pd.DataFrame({"resolution": [resolution], **{
-        k: [v] for k, v in labels.attrs.get("parameters", {}).items()}})
+    result.tables.update(
+        hexagons=hexes,
+        clusters=outlines,
+        repeat_locations=clusters.repeat_locations(crimes, quiet=True),
+        segment_gistar=gi_segs,
+    )
+    result.tables["significance"] = pd.DataFrame(
+        {
+            "resolution": [resolution],
+            **{k: [v] for k, v in labels.attrs.get("parameters", {}).items()},
+        }
+    )
 
 
 NOT_TESTED = "Not tested (too few units)"
 
 
-def _gistar_or_skip(fn: Any, units: pd.DataFrame, what: str, *args: Any, **kwargs: Any) -> pd.DataFrame:
+def _gistar_or_skip(
+    fn: Any, units: pd.DataFrame, what: str, *args: Any, **kwargs: Any
+) -> pd.DataFrame:
     """Run a Gi* wrapper; with too few units for the statistic, say so instead of failing."""
     try:
         out: pd.DataFrame = fn(units, *args, **kwargs)
     except InputDataError as err:
         log.warning("Gi* on %s skipped: %s", what, err)
-        out = pd.DataFrame({"value": np.nan, "neighbours": 0, "z": np.nan, "p": np.nan,
-                            "p_perm": np.nan, "q": np.nan, "gi_class": NOT_TESTED},
-                           index=units.index)
+        out = pd.DataFrame(
+            {
+                "value": np.nan,
+                "neighbours": 0,
+                "z": np.nan,
+                "p": np.nan,
+                "p_perm": np.nan,
+                "q": np.nan,
+                "gi_class": NOT_TESTED,
+            },
+            index=units.index,
+        )
     return out
 
 
-def _place_significance(result: RunResult, gi_segs: pd.DataFrame, hexes: gpd.GeoDataFrame,
-                        labels: pd.Series, resolution: int) -> pd.DataFrame:
-    """Per place key: Gi* class (hot streets: their hottest segment; locations: their
-    hexagon), the density cluster most of its crimes fall in, and harm."""
+def _place_significance(
+    result: RunResult,
+    gi_segs: pd.DataFrame,
+    hexes: gpd.GeoDataFrame,
+    labels: pd.Series,
+    resolution: int,
+) -> pd.DataFrame:
+    """Return per place key its Gi* class, main density cluster and harm.
+
+    Hot streets take the class of their hottest segment, locations that of their hexagon.
+    """
     crimes = result.crimes
     seg_stats = gi_segs.assign(segment_id=result.segments["segment_id"].to_numpy())
-    rows = [(f"s{i}", sid) for i, ids in enumerate(result.hot_streets["segment_ids"])
-            for sid in str(ids).split(";")]
+    rows = [
+        (f"s{i}", sid)
+        for i, ids in enumerate(result.hot_streets["segment_ids"])
+        for sid in str(ids).split(";")
+    ]
     per_seg = pd.DataFrame(rows, columns=["key", "segment_id"]).merge(seg_stats, on="segment_id")
     best = per_seg.sort_values(["key", "z"], ascending=[True, False]).drop_duplicates("key")
     out = best.set_index("key")[["gi_class", "z", "q"]]
     locs = result.locations
     if len(locs):
         pts = gpd.GeoDataFrame(geometry=locs.geometry.centroid, crs=locs.crs)
-        cells = grid.points_to_cells(pts.assign(x=pts.geometry.x, y=pts.geometry.y),
-                                     resolution=resolution)
+        cells = grid.points_to_cells(
+            pts.assign(x=pts.geometry.x, y=pts.geometry.y), resolution=resolution
+        )
         by_cell = hexes.set_index("cell")[["gi_class", "z", "q"]]
         loc_stats = by_cell.reindex(cells.to_numpy())
         loc_stats.index = [f"l{i}" for i in range(len(locs))]
@@ -431,7 +546,7 @@ def _place_significance(result: RunResult, gi_segs: pd.DataFrame, hexes: gpd.Geo
 
 
 def _main_cluster(keyed: pd.DataFrame) -> pd.Series:
-    """The cluster holding at least half of a place's crimes (-1: none)."""
+    """Return the cluster holding at least half of each place's crimes (missing: none)."""
     share = keyed.groupby(["key", "cluster"]).size() / keyed.groupby("key").size()
     share = share.reset_index(name="share")
     share = share[(share["cluster"] >= 0) & (share["share"] >= 0.5)]
@@ -472,11 +587,18 @@ def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
     coverage = float(min(listed, rows["coverage_pct"].max()))
     share = evaluate.expected_capture(table, method="hot_streets", coverage=coverage)
     months = int(rows["month"].nunique())
-    text = (f"Backtest over {months} months: hot streets covering {coverage:.1f}% of street length "
-            f"held on average {100 * share:.0f}% of the next month's crime on these streets' network")
-    return {"method": "hot_streets", "coverage_pct": round(coverage, 2),
-            "listed_length_pct": round(listed, 2), "expected_share": round(share, 4),
-            "months": months, "text": text}
+    text = (
+        f"Backtest over {months} months: hot streets covering {coverage:.1f}% of street length "
+        f"held on average {100 * share:.0f}% of the next month's crime on these streets' network"
+    )
+    return {
+        "method": "hot_streets",
+        "coverage_pct": round(coverage, 2),
+        "listed_length_pct": round(listed, 2),
+        "expected_share": round(share, 4),
+        "months": months,
+        "text": text,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,10 +610,18 @@ def _area_summary(result: RunResult, population: pd.Series | None) -> pd.DataFra
     g = crimes.groupby("area_code")
     summary = pd.DataFrame({"crimes": g.size(), "snapped": g["segment_id"].count()})
     extra = [c for c in areas.columns if c not in ("area_code", "area_name", "geometry")]
-    summary = areas[["area_code", "area_name", *extra]].set_index("area_code").join(summary, how="left")
-    summary = summary.fillna({"crimes": 0, "snapped": 0}).astype({"crimes": "int64", "snapped": "int64"})
-    summary["hot_streets"] = result.hot_streets["area_code"].value_counts().reindex(
-        summary.index, fill_value=0).astype("int64")
+    summary = (
+        areas[["area_code", "area_name", *extra]].set_index("area_code").join(summary, how="left")
+    )
+    summary = summary.fillna({"crimes": 0, "snapped": 0}).astype(
+        {"crimes": "int64", "snapped": "int64"}
+    )
+    summary["hot_streets"] = (
+        result.hot_streets["area_code"]
+        .value_counts()
+        .reindex(summary.index, fill_value=0)
+        .astype("int64")
+    )
     if population is not None:
         summary["population"] = population.reindex(summary.index)
         summary["rate_per_1000"] = temporal.rate_per_1000(summary["crimes"], population).round(2)
@@ -499,15 +629,26 @@ def _area_summary(result: RunResult, population: pd.Series | None) -> pd.DataFra
     summary = summary.join(area_time, how="left")
     change = result.tables["compare_areas"]
     allc = change[change["crime_type"] == temporal.ALL_CRIME].set_index("area_code")
-    for col in ("current", "previous", "pct_change_previous", "flag_previous",
-                "year_before", "pct_change_year_before", "flag_year_before"):
+    for col in (
+        "current",
+        "previous",
+        "pct_change_previous",
+        "flag_previous",
+        "year_before",
+        "pct_change_year_before",
+        "flag_year_before",
+    ):
         summary[f"recent_{col}"] = allc[col].reindex(summary.index)
     return summary.reset_index().sort_values("area_code", kind="stable")
 
 
 def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
-    files = export.write_hot_streets(result.hot_streets.drop(
-        columns=[c for c in result.hot_streets.columns if c.endswith("_svg")]), tmp)
+    files = export.write_hot_streets(
+        result.hot_streets.drop(
+            columns=[c for c in result.hot_streets.columns if c.endswith("_svg")]
+        ),
+        tmp,
+    )
     files += export.write_area_csvs(result.area_lists, tmp / "wards")
     rejected = result.rejected.sort_values(["source_file", "source_row"], kind="stable")
     if config.street_level_only:  # no coordinates, places or ids of individual records
@@ -525,16 +666,26 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     files.append(tmp / "hexagons.gpkg")
     outlines = result.tables["clusters"]
     outlines.to_file(tmp / "clusters.gpkg", layer="clusters", driver="GPKG", engine="pyogrio")
-    files.append(export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv"))
+    files.append(
+        export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv")
+    )
     if not config.street_level_only:
         rep = result.tables["repeat_locations"]
-        files.append(export.write_csv(pd.DataFrame(rep.drop(columns="geometry")),
-                                      tmp / "repeat_locations.csv"))
+        files.append(
+            export.write_csv(
+                pd.DataFrame(rep.drop(columns="geometry")), tmp / "repeat_locations.csv"
+            )
+        )
     files.append(export.write_csv(_place_monthly(result), tmp / "place_monthly.csv"))
     area_monthly = result.tables["area_monthly"]
-    files.append(export.write_csv(area_monthly.rename_axis("area_code").reset_index(),
-                                  tmp / "area_monthly.csv"))
-    locs = result.locations.drop(columns=[c for c in result.locations.columns if c.endswith("_svg")])
+    files.append(
+        export.write_csv(
+            area_monthly.rename_axis("area_code").reset_index(), tmp / "area_monthly.csv"
+        )
+    )
+    locs = result.locations.drop(
+        columns=[c for c in result.locations.columns if c.endswith("_svg")]
+    )
     if len(locs):
         locs.to_file(tmp / "locations.gpkg", layer="locations", driver="GPKG", engine="pyogrio")
         files.append(tmp / "locations.gpkg")
@@ -542,7 +693,9 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
         prof = result.tables["street_profiles"].round(3)
         hot = result.hot_streets
         head = hot.loc[prof.index, ["rank", "street", "area_code"]]
-        files.append(export.write_csv(pd.concat([head, prof], axis=1), tmp / "hot_street_profiles.csv"))
+        files.append(
+            export.write_csv(pd.concat([head, prof], axis=1), tmp / "hot_street_profiles.csv")
+        )
     return files
 
 
@@ -550,8 +703,10 @@ def _place_monthly(result: RunResult) -> pd.DataFrame:
     """Crimes per month of every listed place: hot streets, then police.uk locations."""
     monthly = result.tables["place_monthly"]
     heads = []
-    for prefix, table, basis in (("s", result.hot_streets, rank.BASIS_STREET),
-                                 ("l", result.locations, rank.BASIS_LOCATION)):
+    for prefix, table, basis in (
+        ("s", result.hot_streets, rank.BASIS_STREET),
+        ("l", result.locations, rank.BASIS_LOCATION),
+    ):
         head = table[["area_code", "area_rank", "street"]].copy()
         head.insert(0, "basis", basis)
         head.index = [f"{prefix}{i}" for i in range(len(table))]
@@ -561,25 +716,45 @@ def _place_monthly(result: RunResult) -> pd.DataFrame:
     return pd.concat([head, body], axis=1).sort_values(["area_code", "area_rank"], kind="stable")
 
 
-def _write_plots(config: RunConfig, result: RunResult, counts: pd.DataFrame, tmp: Path) -> list[Path]:
+def _write_plots(
+    config: RunConfig, result: RunResult, counts: pd.DataFrame, tmp: Path
+) -> list[Path]:
     title = _title(result)
     month_check = result.tables["month_check"]
     files = [
-        concentration.plot_lorenz(counts["crimes"].to_numpy(), result.segments["length_m"].to_numpy(),
-                                  tmp / "concentration.png", title=title, seed=config.seed),
-        temporal.plot_monthly(result.tables["city_monthly"].loc["all"], tmp / "monthly.png",
-                              title=f"Crimes per month: {title}",
-                              incomplete=month_check.index[month_check["incomplete"]].tolist()),
+        concentration.plot_lorenz(
+            counts["crimes"].to_numpy(),
+            result.segments["length_m"].to_numpy(),
+            tmp / "concentration.png",
+            title=title,
+            seed=config.seed,
+        ),
+        temporal.plot_monthly(
+            result.tables["city_monthly"].loc["all"],
+            tmp / "monthly.png",
+            title=f"Crimes per month: {title}",
+            incomplete=month_check.index[month_check["incomplete"]].tolist(),
+        ),
     ]
     if "city_profile" in result.tables:
-        files.append(temporal.plot_hour_day(result.tables["city_profile"].loc["all"],
-                                            tmp / "hour_of_week.png",
-                                            title=f"Crimes by day and hour: {title}"))
+        files.append(
+            temporal.plot_hour_day(
+                result.tables["city_profile"].loc["all"],
+                tmp / "hour_of_week.png",
+                title=f"Crimes by day and hour: {title}",
+            )
+        )
     return files
 
 
-def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
-                   conc: dict[str, Any], naming: dict[str, Any], stage: _Stages) -> None:
+def _write_outputs(
+    config: RunConfig,
+    result: RunResult,
+    counts: pd.DataFrame,
+    conc: dict[str, Any],
+    naming: dict[str, Any],
+    stage: _Stages,
+) -> None:
     out = Path(config.out)
     tmp = out.parent / f".{out.name}.partial"
     if tmp.exists():
@@ -592,22 +767,35 @@ def _write_outputs(config: RunConfig, result: RunResult, counts: pd.DataFrame,
         raise
     if out.exists():
         shutil.rmtree(out)
-    os.replace(tmp, out)
+    tmp.replace(out)
     result.out_dir = out
 
 
-def _write_into(config: RunConfig, result: RunResult, counts: pd.DataFrame, conc: dict[str, Any],
-                naming: dict[str, Any], stage: _Stages, tmp: Path) -> None:
+def _write_into(
+    config: RunConfig,
+    result: RunResult,
+    counts: pd.DataFrame,
+    conc: dict[str, Any],
+    naming: dict[str, Any],
+    stage: _Stages,
+    tmp: Path,
+) -> None:
     population = io.read_population(config.population) if config.population else None
     with stage("exports"):
         result.area_summary = _area_summary(result, population)
         files = _write_tables(config, result, tmp)
         files += _write_plots(config, result, counts, tmp)
     with stage("maps"):
-        files += site.write_maps(result, tmp, title=_title(result) + _evidence(result),
-                                 offline=config.offline, crime_points=not config.street_level_only,
-                                 top_n=config.map_top_n, area_maps=config.area_maps,
-                                 quiet=config.quiet)
+        files += site.write_maps(
+            result,
+            tmp,
+            title=_title(result) + _evidence(result),
+            offline=config.offline,
+            crime_points=not config.street_level_only,
+            top_n=config.map_top_n,
+            area_maps=config.area_maps,
+            quiet=config.quiet,
+        )
     manifest = _manifest(config, result, conc, naming, stage)
     export.write_manifest(manifest, tmp)  # written last: a folder without it is not a run
     result.manifest = manifest
@@ -625,62 +813,93 @@ def _evidence(result: RunResult) -> str:
     return ". " + str(result.tables["backtest"]["text"].iloc[0])
 
 
-def _manifest(config: RunConfig, result: RunResult, conc: dict[str, Any], naming: dict[str, Any],
-              stage: _Stages) -> dict[str, Any]:
+def _manifest(
+    config: RunConfig,
+    result: RunResult,
+    conc: dict[str, Any],
+    naming: dict[str, Any],
+    stage: _Stages,
+) -> dict[str, Any]:
     crimes = result.crimes
-    inputs = [{"role": role, "path": str(p), "sha256": export.file_sha256(Path(p))}
-              for role, paths in (("crimes", config.crimes), ("areas", [config.areas]),
-                                  ("streets", [config.streets]),
-                                  ("population", [config.population] if config.population else []))
-              for p in paths]
-    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-              if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "quiet")}
+    inputs = [
+        {"role": role, "path": str(p), "sha256": export.file_sha256(Path(p))}
+        for role, paths in (
+            ("crimes", config.crimes),
+            ("areas", [config.areas]),
+            ("streets", [config.streets]),
+            ("population", [config.population] if config.population else []),
+        )
+        for p in paths
+    ]
+    params = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in asdict(config).items()
+        if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "quiet")
+    }
     snapped = int(crimes["segment_id"].notna().sum())
     month_check = result.tables["month_check"]
     return {
         "tool": "hotspots run",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "crs": crimes.crs.to_string(),
-        "period": {"first_month": crimes["month"].min(), "last_month": crimes["month"].max(),
-                   "incomplete_months": month_check.index[month_check["incomplete"]].tolist(),
-                   "time_of_day": temporal.has_time_of_day(crimes)},
+        "period": {
+            "first_month": crimes["month"].min(),
+            "last_month": crimes["month"].max(),
+            "incomplete_months": month_check.index[month_check["incomplete"]].tolist(),
+            "time_of_day": temporal.has_time_of_day(crimes),
+        },
         "data_source": io.describe_source(config.fmt),
         "inputs": inputs,
         "parameters": params,
-        "versions": {"python": platform.python_version(), **{lib: version(lib) for lib in _LIBRARIES}},
+        "versions": {
+            "python": platform.python_version(),
+            **{lib: version(lib) for lib in _LIBRARIES},
+        },
         "accounting": export.accounting(crimes, result.rejected),
-        "totals": {"read": len(crimes) + len(result.rejected), "kept": len(crimes),
-                   "rejected": len(result.rejected)},
-        "snapping": {"max_distance_m": config.snap_distance_m, "snapped": snapped,
-                     "not_snapped": len(crimes) - snapped,
-                     "share_snapped": round(snapped / len(crimes), 4)},
+        "totals": {
+            "read": len(crimes) + len(result.rejected),
+            "kept": len(crimes),
+            "rejected": len(result.rejected),
+        },
+        "snapping": {
+            "max_distance_m": config.snap_distance_m,
+            "snapped": snapped,
+            "not_snapped": len(crimes) - snapped,
+            "share_snapped": round(snapped / len(crimes), 4),
+        },
         "naming": naming,
-        "crime_type_columns": dict(sorted(
-            {rank.type_column(t): t for t in crimes["crime_type"].unique()}.items())),
+        "crime_type_columns": dict(
+            sorted({rank.type_column(t): t for t in crimes["crime_type"].unique()}.items())
+        ),
         "hot_streets": len(result.hot_streets),
         "listed_locations": len(result.locations),
         "areas_with_lists": len(result.area_lists),
         "concentration": conc,
         "significance": _significance_summary(result),
-        "backtest": (result.tables["backtest"].iloc[0].to_dict() if "backtest" in result.tables
-                     else None),
+        "backtest": (
+            result.tables["backtest"].iloc[0].to_dict() if "backtest" in result.tables else None
+        ),
         "seconds": stage.seconds,
     }
 
 
 def _significance_summary(result: RunResult) -> dict[str, Any]:
     params = result.tables["significance"].iloc[0].to_dict()
-    counts = {name: result.tables[t]["gi_class"].astype(str).value_counts().to_dict()
-              for name, t in (("hexagons", "hexagons"), ("segments", "segment_gistar"))}
+    counts = {
+        name: result.tables[t]["gi_class"].astype(str).value_counts().to_dict()
+        for name, t in (("hexagons", "hexagons"), ("segments", "segment_gistar"))
+    }
     counts["hot_streets"] = result.hot_streets["significance"].astype(str).value_counts().to_dict()
     return {
         "method": "Getis-Ord Gi* (esda.G_Local, star=True, binary weights), two-sided normal "
-                  "p-values, Benjamini-Hochberg q-values; classes at 90/95/99% on q",
+        "p-values, Benjamini-Hochberg q-values; classes at 90/95/99% on q",
         "hexagon_resolution": int(params.pop("resolution")),
         "segment_neighbours": f"segments sharing an end or within {stats.DEFAULT_DISTANCE_M:.0f} m",
         "hot_street_class": "the class of its segment with the highest z",
         "location_class": "the class of the hexagon holding the location",
-        "clusters": {**{k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()},
-                     "count": len(result.tables["clusters"])},
+        "clusters": {
+            **{k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()},
+            "count": len(result.tables["clusters"]),
+        },
         "classes": counts,
     }

@@ -141,14 +141,19 @@ def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Serie
 def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     """Label each hot segment with its run: same area and name, touching end to end."""
     named = hot["street_name"].notna().to_numpy()
-    key = np.where(named, hot["area_code"].astype(str) + "|" + normalise_name(hot["street_name"]),
-                   hot["segment_id"].astype(str))
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i))
-                      for i in (0, -1)])
+    key = np.where(
+        named,
+        hot["area_code"].astype(str) + "|" + normalise_name(hot["street_name"]),
+        hot["segment_id"].astype(str),
+    )
+    ends = np.vstack(
+        [shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i)) for i in (0, -1)]
+    )
     _, vertex = np.unique(np.round(ends, 2), axis=0, return_inverse=True)
     n = len(hot)
-    table = pd.DataFrame({"seg": np.tile(np.arange(n), 2), "key": np.tile(key, 2),
-                          "v": vertex.ravel()})
+    table = pd.DataFrame(
+        {"seg": np.tile(np.arange(n), 2), "key": np.tile(key, 2), "v": vertex.ravel()}
+    )
     pairs = table.merge(table, on=["key", "v"])
     graph = coo_matrix((np.ones(len(pairs)), (pairs["seg_x"], pairs["seg_y"])), shape=(n, n))
     return connected_components(graph, directed=False)[1]
@@ -180,8 +185,13 @@ def rank_streets(
         One row per hot street: :data:`hotspots.schema.HOT_STREET_COLUMNS`, then the
         ``n_<type>`` counts, then line geometry; sorted by ``rank``.
     """
-    hot_mask = classify_hot_segments(counts, segments, min_crimes=min_crimes,
-                                     hot_quantile=hot_quantile, length_floor_m=length_floor_m)
+    hot_mask = classify_hot_segments(
+        counts,
+        segments,
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    )
     hot = segments[hot_mask.to_numpy()].reset_index(drop=True)
     type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
     if hot.empty:
@@ -194,7 +204,9 @@ def rank_streets(
     return _add_ranks(streets, type_cols)
 
 
-def _aggregate_runs(hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float) -> gpd.GeoDataFrame:
+def _aggregate_runs(
+    hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float
+) -> gpd.GeoDataFrame:
     hot = hot.sort_values(["run", "segment_id"], kind="stable")
     g = hot.groupby("run", sort=True)
     out = g[["crimes", "length_m", *type_cols]].sum()
@@ -207,9 +219,15 @@ def _aggregate_runs(hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float)
     out["length_m"] = out["length_m"].round(1)
     out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
     types = out[type_cols].to_numpy()
-    out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX):] for c in type_cols])[types.argmax(1)]
-    geoms = [shapely.line_merge(shapely.union_all(part)) for part in
-             np.split(hot.geometry.to_numpy(), np.flatnonzero(np.diff(hot["run"].to_numpy())) + 1)]
+    out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
+        types.argmax(1)
+    ]
+    geoms = [
+        shapely.line_merge(shapely.union_all(part))
+        for part in np.split(
+            hot.geometry.to_numpy(), np.flatnonzero(np.diff(hot["run"].to_numpy())) + 1
+        )
+    ]
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
     mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
     ll = gpd.GeoSeries(mid, crs=hot.crs).to_crs(WGS84)
@@ -225,8 +243,11 @@ def _most_common(names: pd.Series) -> str | None:
 
 
 def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
-    s = streets.sort_values(["crimes_per_100m", "crimes", "street", "segment_ids"],
-                            ascending=[False, False, True, True], kind="stable")
+    s = streets.sort_values(
+        ["crimes_per_100m", "crimes", "street", "segment_ids"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
     s["rank"] = _tie_rank(s, ["crimes_per_100m", "crimes"])
     s["rank_by_count"] = _tie_rank(s, ["crimes", "crimes_per_100m"])
     s["area_rank"] = s.groupby("area_code", sort=False)["rank"].rank(method="min").astype("int64")
@@ -281,17 +302,26 @@ def rank_locations(
         One row per location with :data:`hotspots.schema.AREA_LIST_COLUMNS` and the type
         counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
     """
-    df = pd.DataFrame({"area_code": crimes["area_code"], "area_name": crimes["area_name"],
-                       "place": location_place(crimes["location"]),
-                       "tcol": crimes["crime_type"].map(type_column),
-                       "x": crimes["x"], "y": crimes["y"]})
+    df = pd.DataFrame(
+        {
+            "area_code": crimes["area_code"],
+            "area_name": crimes["area_name"],
+            "place": location_place(crimes["location"]),
+            "tcol": crimes["crime_type"].map(type_column),
+            "x": crimes["x"],
+            "y": crimes["y"],
+        }
+    )
     keys = ["area_code", "area_name", "place"]
     counts = pd.crosstab([df[k] for k in keys], df["tcol"]).reindex(columns=type_cols, fill_value=0)
     counts.insert(0, "crimes", counts.sum(axis=1))
     counts = counts[counts["crimes"] >= min_crimes].reset_index()
     if counts.empty:
-        return gpd.GeoDataFrame(columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
-                                geometry="geometry", crs=crimes.crs)
+        return gpd.GeoDataFrame(
+            columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
+            geometry="geometry",
+            crs=crimes.crs,
+        )
     pts = df[[*keys, "x", "y"]].drop_duplicates().merge(counts[keys].reset_index(), on=keys)
     pts = pts.sort_values(["index", "x", "y"], kind="stable")
     geoms = shapely.multipoints(pts[["x", "y"]].to_numpy(), indices=pts["index"].to_numpy())
@@ -299,10 +329,18 @@ def rank_locations(
     cen = out.geometry.centroid.to_crs(WGS84)
     types = out[type_cols].to_numpy()
     return out.assign(
-        street=out["place"], extent="", basis=BASIS_LOCATION, rank=pd.NA, area_rank=pd.NA,
-        length_m=np.nan, crimes_per_100m=np.nan, segment_count=0, segment_ids="",
-        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX):] for c in type_cols])[types.argmax(1)],
-        lon=cen.x.round(6).to_numpy(), lat=cen.y.round(6).to_numpy(),
+        street=out["place"],
+        extent="",
+        basis=BASIS_LOCATION,
+        rank=pd.NA,
+        area_rank=pd.NA,
+        length_m=np.nan,
+        crimes_per_100m=np.nan,
+        segment_count=0,
+        segment_ids="",
+        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
+        lon=cen.x.round(6).to_numpy(),
+        lat=cen.y.round(6).to_numpy(),
     )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
 
 
@@ -334,12 +372,18 @@ def area_lists(
     locs = locs.sort_values(["crimes", "street"], ascending=[False, True], kind="stable")
     both = pd.concat([streets, locs], ignore_index=True) if len(locs) else streets
     type_cols = [c for c in both.columns if c.startswith(TYPE_COUNT_PREFIX)]
-    extra = [c for c in both.columns if c not in AREA_LIST_COLUMNS and c not in type_cols
-             and c not in _NOT_IN_LISTS and not c.endswith("_svg")]
+    extra = [
+        c
+        for c in both.columns
+        if c not in AREA_LIST_COLUMNS
+        and c not in type_cols
+        and c not in _NOT_IN_LISTS
+        and not c.endswith("_svg")
+    ]
     cols = [*extra, *type_cols]
     out: dict[str, pd.DataFrame] = {}
-    for code, part in both.groupby("area_code", sort=True):
-        part = part.copy()
+    for code, group in both.groupby("area_code", sort=True):
+        part = group.copy()
         is_loc = (part["basis"] == BASIS_LOCATION).to_numpy()
         base = int((~is_loc).sum())
         loc_rank = (-part.loc[is_loc, "crimes"]).rank(method="min").astype("int64") + base

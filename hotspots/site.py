@@ -61,14 +61,25 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     uniq, inv = np.unique(xy, axis=0, return_inverse=True)
     ll = gpd.GeoSeries(gpd.points_from_xy(uniq[:, 0], uniq[:, 1]), crs=crimes.crs).to_crs(WGS84)
     types = crimes["crime_type"].map({t: type_column(t)[2:] for t in crimes["crime_type"].unique()})
-    return pd.DataFrame({"lat": ll.y.to_numpy()[inv.ravel()], "lon": ll.x.to_numpy()[inv.ravel()],
-                         "type": types.to_numpy(), "area_code": crimes["area_code"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "lat": ll.y.to_numpy()[inv.ravel()],
+            "lon": ll.x.to_numpy()[inv.ravel()],
+            "type": types.to_numpy(),
+            "area_code": crimes["area_code"].to_numpy(),
+        }
+    )
 
 
 def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
     """Popup links of the city-wide map, relative to the run folder."""
-    return {c: {"Area map": f"maps/{area_map_name(c)}",
-                "Area list (CSV)": f"wards/{safe_file_stem(c)}.csv"} for c in codes}
+    return {
+        c: {
+            "Area map": f"maps/{area_map_name(c)}",
+            "Area list (CSV)": f"wards/{safe_file_stem(c)}.csv",
+        }
+        for c in codes
+    }
 
 
 def write_maps(
@@ -109,23 +120,43 @@ def write_maps(
         The pages written.
     """
     summary = result.area_summary
-    areas = result.areas.merge(summary[[c for c in summary.columns if c not in result.areas.columns
-                                        or c == "area_code"]], on="area_code", how="left")
+    areas = result.areas.merge(
+        summary[[c for c in summary.columns if c not in result.areas.columns or c == "area_code"]],
+        on="area_code",
+        how="left",
+    )
     value = "rate_per_1000" if "rate_per_1000" in areas else "crimes"
     areas[value] = areas[value].where(areas["crimes"] > 0)  # no crime rows: no data, not zero
     codes = sorted(result.area_lists)
     hexes, outlines = result.tables.get("hexagons"), result.tables.get("clusters")
-    hot_cells = None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
+    hot_cells = (
+        None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
+    )
     city = maps.explore_hot_streets(
-        result.hot_streets, areas, area_value=value, top_n=top_n, hexes=hot_cells,
+        result.hot_streets,
+        areas,
+        area_value=value,
+        top_n=top_n,
+        hexes=hot_cells,
         clusters=outlines,
         base_streets=_city_base(result) if offline else None,
-        title="Hot streets: all areas", subtitle=title, links=_city_links(codes),
-        offline=offline)
+        title="Hot streets: all areas",
+        subtitle=title,
+        links=_city_links(codes),
+        offline=offline,
+    )
     files = [_save(city, out_dir / "map.html", offline=offline)]
     if area_maps:
-        files += _area_pages(result, areas, value, out_dir / "maps", title=title, offline=offline,
-                             crime_points=crime_points, quiet=quiet)
+        files += _area_pages(
+            result,
+            areas,
+            value,
+            out_dir / "maps",
+            title=title,
+            offline=offline,
+            crime_points=crime_points,
+            quiet=quiet,
+        )
     files.append(write_index(result, summary, out_dir, title=title, area_maps=area_maps))
     return files
 
@@ -136,8 +167,17 @@ def _city_base(result: RunResult) -> gpd.GeoDataFrame:
     return segs
 
 
-def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
-                title: str, offline: bool, crime_points: bool, quiet: bool) -> list[Path]:
+def _area_pages(
+    result: RunResult,
+    areas: gpd.GeoDataFrame,
+    value: str,
+    folder: Path,
+    *,
+    title: str,
+    offline: bool,
+    crime_points: bool,
+    quiet: bool,
+) -> list[Path]:
     points = _crime_points(result.crimes if crime_points else result.crimes.iloc[:0])
     hot, locs = result.hot_streets, result.locations
     files = []
@@ -153,18 +193,28 @@ def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: 
             segs = result.segments
             base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
         m = maps.explore_hot_streets(
-            hot[hot["area_code"] == code], near, locations=locs[locs["area_code"] == code],
-            crimes=points[points["area_code"] == code], base_streets=base, focus=[code],
+            hot[hot["area_code"] == code],
+            near,
+            locations=locs[locs["area_code"] == code],
+            crimes=points[points["area_code"] == code],
+            base_streets=base,
+            focus=[code],
             hexes=_within(result.tables.get("hexagons"), shape),
             clusters=_within(result.tables.get("clusters"), shape),
-            area_value=value, top_n=None, rank_col="area_rank",
-            title=f"Hot streets: {row['area_name'].iloc[0]} ({code})", subtitle=title,
+            area_value=value,
+            top_n=None,
+            rank_col="area_rank",
+            title=f"Hot streets: {row['area_name'].iloc[0]} ({code})",
+            subtitle=title,
             links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
-            offline=offline)
+            offline=offline,
+        )
         path = _save(m, folder / area_map_name(code), offline=offline)
         size = path.stat().st_size / 1e6
         if size > AREA_MAP_BUDGET_MB:
-            log.warning("%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB)
+            log.warning(
+                "%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB
+            )
         files.append(path)
     files += _borough_pages(result, areas, value, folder, title=title, offline=offline)
     if not quiet:
@@ -173,14 +223,21 @@ def _area_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: 
 
 
 def _within(layer: gpd.GeoDataFrame | None, shape: Any) -> gpd.GeoDataFrame | None:
-    """The features of ``layer`` that intersect ``shape`` (None stays None)."""
+    """Return the features of ``layer`` that intersect ``shape`` (None stays None)."""
     if layer is None or layer.empty:
         return layer
     return layer.iloc[layer.sindex.query(shape, predicate="intersects")]
 
 
-def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folder: Path, *,
-                   title: str, offline: bool) -> list[Path]:
+def _borough_pages(
+    result: RunResult,
+    areas: gpd.GeoDataFrame,
+    value: str,
+    folder: Path,
+    *,
+    title: str,
+    offline: bool,
+) -> list[Path]:
     if "borough" not in areas.columns:
         return []
     files = []
@@ -193,18 +250,26 @@ def _borough_pages(result: RunResult, areas: gpd.GeoDataFrame, value: str, folde
         top_locs = top_locs.groupby("area_code", sort=False).head(BOROUGH_LOCATIONS_PER_AREA)
         outline = part.geometry.union_all()
         m = maps.explore_hot_streets(
-            hot[hot["area_code"].isin(codes)], part, locations=top_locs,
+            hot[hot["area_code"].isin(codes)],
+            part,
+            locations=top_locs,
             hexes=_within(result.tables.get("hexagons"), outline),
             clusters=_within(result.tables.get("clusters"), outline),
-            focus=codes, area_value=value, top_n=None,
-            title=f"Hot streets: {borough}", subtitle=title,
-            links={c: {"Area map": area_map_name(c)} for c in codes}, offline=offline)
+            focus=codes,
+            area_value=value,
+            top_n=None,
+            title=f"Hot streets: {borough}",
+            subtitle=title,
+            links={c: {"Area map": area_map_name(c)} for c in codes},
+            offline=offline,
+        )
         files.append(_save(m, folder / borough_map_name(str(borough)), offline=offline))
     return files
 
 
-def write_index(result: RunResult, summary: pd.DataFrame, out_dir: Path, *, title: str,
-                area_maps: bool) -> Path:
+def write_index(
+    result: RunResult, summary: pd.DataFrame, out_dir: Path, *, title: str, area_maps: bool
+) -> Path:
     """Write ``index.html``: every area with its headline figures and links.
 
     Parameters
@@ -239,20 +304,34 @@ def write_index(result: RunResult, summary: pd.DataFrame, out_dir: Path, *, titl
     boroughs = ""
     if area_maps and "borough" in summary.columns:
         names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
-        boroughs = "<p>Borough maps: " + " · ".join(
-            f"<a href='maps/{e(borough_map_name(str(b)))}'>{e(str(b))}</a>" for b in names) + "</p>"
+        boroughs = (
+            "<p>Borough maps: "
+            + " · ".join(
+                f"<a href='maps/{e(borough_map_name(str(b)))}'>{e(str(b))}</a>" for b in names
+            )
+            + "</p>"
+        )
     head = _index_head(summary)
-    page = _INDEX.format(title=e(title), boroughs=boroughs, head=head, rows="\n".join(rows),
-                         n=len(rows))
+    page = _INDEX.format(
+        title=e(title), boroughs=boroughs, head=head, rows="\n".join(rows), n=len(rows)
+    )
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
 
 
 def _index_head(summary: pd.DataFrame) -> str:
-    cols = ["Area", "Code", *(["Borough"] if "borough" in summary.columns else []), "Crimes",
-            *(["Per 1,000 residents"] if "rate_per_1000" in summary.columns else []),
-            "Last 3 months vs previous", "Trend", "Top hot street", "Open"]
+    cols = [
+        "Area",
+        "Code",
+        *(["Borough"] if "borough" in summary.columns else []),
+        "Crimes",
+        *(["Per 1,000 residents"] if "rate_per_1000" in summary.columns else []),
+        "Last 3 months vs previous",
+        "Trend",
+        "Top hot street",
+        "Open",
+    ]
     return "".join(f"<th>{html.escape(c)}</th>" for c in cols)
 
 
@@ -267,8 +346,12 @@ def _index_row(r: pd.Series, top_street: str, links: list[str]) -> str:
     cells.append(f"{int(r['crimes']):,}")
     if "rate_per_1000" in r:
         cells.append("" if pd.isna(r["rate_per_1000"]) else f"{r['rate_per_1000']:.1f}")
-    cells += [e(change_text), e(str(r.get("trend_class", "") or "")), e(str(top_street)),
-              " · ".join(links)]
+    cells += [
+        e(change_text),
+        e(str(r.get("trend_class", "") or "")),
+        e(str(top_street)),
+        " · ".join(links),
+    ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
@@ -290,4 +373,3 @@ months with the three before; small counts are marked "too few to compare".</p>
 {rows}
 </tbody></table></body></html>
 """
-

@@ -44,8 +44,20 @@ DAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HOURS_PER_WEEK = 168
 #: Column names of wide hour-of-week tables, cell 0 (``"Mon 00"``) to 167 (``"Sun 23"``).
 HOUR_OF_WEEK_COLUMNS: list[str] = [f"{d} {h:02d}" for d in DAYS for h in range(24)]
-MONTH_NAMES: list[str] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+MONTH_NAMES: list[str] = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+]
 #: Row label of a profile without ``by``, and the crime type label of all crime together.
 ALL = "all"
 ALL_CRIME = "All crime"
@@ -53,17 +65,51 @@ TOO_FEW = "too few to compare"
 NOT_IN_DATA = "period not in data"
 TOO_FEW_TO_SAY = "too few crimes to say"
 #: Trend classes of :func:`classify_trend`, in the order the rules are tried.
-TREND_CLASSES: tuple[str, ...] = ("none", "new", "emerging", "diminishing", "persistent",
-                                  "historical", "intermittent", "sporadic")
-TREND_COLUMNS: list[str] = ["months", "crimes", "s_statistic", "tau", "p_value", "q_value",
-                            "slope_per_month", "direction", "hot_threshold", "hot_months",
-                            "hot_last_month", "trend_class"]
+TREND_CLASSES: tuple[str, ...] = (
+    "none",
+    "new",
+    "emerging",
+    "diminishing",
+    "persistent",
+    "historical",
+    "intermittent",
+    "sporadic",
+)
+TREND_COLUMNS: list[str] = [
+    "months",
+    "crimes",
+    "s_statistic",
+    "tau",
+    "p_value",
+    "q_value",
+    "slope_per_month",
+    "direction",
+    "hot_threshold",
+    "hot_months",
+    "hot_last_month",
+    "trend_class",
+]
 MONTH_CHECK_COLUMNS: list[str] = ["crimes", "share_of_median", "incomplete"]
-COMPARE_COLUMNS: list[str] = ["crime_type", "current", "previous", "year_before",
-                              "change_previous", "pct_change_previous", "flag_previous",
-                              "change_year_before", "pct_change_year_before", "flag_year_before"]
-RANK_AREA_COLUMNS: list[str] = ["performance", "position", "current", "compared_with", "change",
-                                "pct_change"]
+COMPARE_COLUMNS: list[str] = [
+    "crime_type",
+    "current",
+    "previous",
+    "year_before",
+    "change_previous",
+    "pct_change_previous",
+    "flag_previous",
+    "change_year_before",
+    "pct_change_year_before",
+    "flag_year_before",
+]
+RANK_AREA_COLUMNS: list[str] = [
+    "performance",
+    "position",
+    "current",
+    "compared_with",
+    "change",
+    "pct_change",
+]
 
 _HOUR_S = 3600
 _DAY_S = 24 * _HOUR_S
@@ -86,9 +132,11 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], caller: str) -> None:
     """Raise when ``frame`` lacks any of ``columns``, naming all the missing ones."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        msg = (f"`crimes` needs the columns {missing} for `{caller}`; found "
-               f"{list(frame.columns)}. Read crimes with `hotspots.io.read_crimes` and join "
-               "areas or segments first when grouping by them")
+        msg = (
+            f"`crimes` needs the columns {missing} for `{caller}`; found "
+            f"{list(frame.columns)}. Read crimes with `hotspots.io.read_crimes` and join "
+            "areas or segments first when grouping by them"
+        )
         raise InputDataError(msg)
 
 
@@ -96,8 +144,9 @@ def _row_refs(frame: pd.DataFrame, bad: np.ndarray, limit: int = 5) -> str:
     """Name up to ``limit`` bad rows by file and row number (or by index)."""
     rows = frame.loc[bad].head(limit)
     if {"source_file", "source_row"} <= set(rows.columns):
-        refs = [f"{f} row {r}" for f, r in zip(rows["source_file"], rows["source_row"],
-                                                strict=True)]
+        refs = [
+            f"{f} row {r}" for f, r in zip(rows["source_file"], rows["source_row"], strict=True)
+        ]
     else:
         refs = [f"index {i}" for i in rows.index]
     more = ", ..." if int(bad.sum()) > limit else ""
@@ -116,14 +165,17 @@ def _window_seconds(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     bad = np.isnat(start) | np.isnat(end)
     bad[~bad] = end[~bad] < start[~bad]
     if bad.any():
-        msg = (f"`crimes` must have occurred_from <= occurred_to, both set; found {bad.sum():,} "
-               f"rows without a valid window ({_row_refs(crimes, bad)}). Drop or fix them")
+        msg = (
+            f"`crimes` must have occurred_from <= occurred_to, both set; found {bad.sum():,} "
+            f"rows without a valid window ({_row_refs(crimes, bad)}). Drop or fix them"
+        )
         raise InputDataError(msg)
     return ((start - _REF_MONDAY).astype(np.int64), (end - _REF_MONDAY).astype(np.int64))
 
 
-def _group_codes(crimes: pd.DataFrame, by: str | None, *, quiet: bool
-                 ) -> tuple[np.ndarray, pd.Index]:
+def _group_codes(
+    crimes: pd.DataFrame, by: str | None, *, quiet: bool
+) -> tuple[np.ndarray, pd.Index]:
     """Return each crime's group number (-1 where the key is missing) and the sorted groups."""
     if by is None:
         return np.zeros(len(crimes), dtype=np.int64), pd.Index([ALL], name="group")
@@ -141,8 +193,10 @@ def _month_numbers(month: pd.Series, name: str = "crimes") -> np.ndarray:
     bad_values = uniques[parsed.isna().to_numpy()]
     if (codes < 0).any() or len(bad_values):
         found = [*map(str, bad_values[:5])] + (["<missing>"] if (codes < 0).any() else [])
-        msg = (f"`{name}` months must be 'YYYY-MM' text; found {found}. Read crimes with "
-               "`hotspots.io.read_crimes`, which sets the `month` column")
+        msg = (
+            f"`{name}` months must be 'YYYY-MM' text; found {found}. Read crimes with "
+            "`hotspots.io.read_crimes`, which sets the `month` column"
+        )
         raise InputDataError(msg)
     numbers = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy(dtype=np.int64)
     return np.asarray(numbers[codes], dtype=np.int64)
@@ -156,8 +210,9 @@ def _month_labels(first: int, last: int) -> list[str]:
 # hour of week
 
 
-def _aoristic_entries(start: np.ndarray, end: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _aoristic_entries(
+    start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (row, cell, weight) triples of the hour cells each window overlaps.
 
     Windows of a week or longer get 1/168 in every cell; duplicates of a cell (a window just
@@ -167,13 +222,14 @@ def _aoristic_entries(start: np.ndarray, end: np.ndarray
     short = np.flatnonzero(~long)
     rows, cells, weight = _short_entries(start[short], end[short])
     wide = np.flatnonzero(long)
-    return (np.r_[short[rows], np.repeat(wide, HOURS_PER_WEEK)],
-            np.r_[cells, np.tile(np.arange(HOURS_PER_WEEK), len(wide))],
-            np.r_[weight, np.full(len(wide) * HOURS_PER_WEEK, 1.0 / HOURS_PER_WEEK)])
+    return (
+        np.r_[short[rows], np.repeat(wide, HOURS_PER_WEEK)],
+        np.r_[cells, np.tile(np.arange(HOURS_PER_WEEK), len(wide))],
+        np.r_[weight, np.full(len(wide) * HOURS_PER_WEEK, 1.0 / HOURS_PER_WEEK)],
+    )
 
 
-def _short_entries(start: np.ndarray, end: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _short_entries(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entries of windows shorter than a week: overlap with each clock hour / window length."""
     length = end - start
     first = np.floor_divide(start, _HOUR_S)
@@ -181,8 +237,7 @@ def _short_entries(start: np.ndarray, end: np.ndarray
     k = last - first + 1
     rows = np.repeat(np.arange(len(start)), k)
     cell = np.repeat(first - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
-    overlap = (np.minimum(end[rows], (cell + 1) * _HOUR_S)
-               - np.maximum(start[rows], cell * _HOUR_S))
+    overlap = np.minimum(end[rows], (cell + 1) * _HOUR_S) - np.maximum(start[rows], cell * _HOUR_S)
     size = length[rows]
     weight = np.where(size > 0, overlap / np.maximum(size, 1), 1.0)
     return rows, np.mod(cell, HOURS_PER_WEEK), weight
@@ -240,25 +295,32 @@ def aoristic_weights(crimes: pd.DataFrame) -> sparse.csr_array:
 def _check_time_of_day(crimes: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> None:
     has_time = crimes["has_time"].fillna(False).astype(bool).to_numpy()
     if not (has_time.any() or ((end - start) < _DAY_S).any()):
-        msg = ("`crimes` has no time of day (police.uk gives month only); found no row with "
-               f"has_time=True and no window shorter than a day in {len(crimes):,} rows; use "
-               "`monthly_profile`")
+        msg = (
+            "`crimes` has no time of day (police.uk gives month only); found no row with "
+            f"has_time=True and no window shorter than a day in {len(crimes):,} rows; use "
+            "`monthly_profile`"
+        )
         raise InputDataError(msg)
 
 
-def _summed_weights(start: np.ndarray, end: np.ndarray, codes: np.ndarray, n_groups: int
-                    ) -> np.ndarray:
+def _summed_weights(
+    start: np.ndarray, end: np.ndarray, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
     """Sum aoristic weights per group without storing the 168 entries of week-long windows."""
     long = (end - start) >= _WEEK_S
     rows, cells, weight = _short_entries(start[~long], end[~long])
-    flat = np.bincount(codes[~long][rows] * HOURS_PER_WEEK + cells, weights=weight,
-                       minlength=n_groups * HOURS_PER_WEEK)
+    flat = np.bincount(
+        codes[~long][rows] * HOURS_PER_WEEK + cells,
+        weights=weight,
+        minlength=n_groups * HOURS_PER_WEEK,
+    )
     spread = np.bincount(codes[long], minlength=n_groups) / HOURS_PER_WEEK
     return np.asarray(flat.reshape(n_groups, HOURS_PER_WEEK) + spread[:, None], dtype=float)
 
 
-def hour_day_profile(crimes: pd.DataFrame, *, by: str | None = None,
-                     quiet: bool = False) -> pd.DataFrame:
+def hour_day_profile(
+    crimes: pd.DataFrame, *, by: str | None = None, quiet: bool = False
+) -> pd.DataFrame:
     """Return summed aoristic weights per hour of the week, one row per group.
 
     Parameters
@@ -300,26 +362,41 @@ def hour_day_profile(crimes: pd.DataFrame, *, by: str | None = None,
     >>> profile.loc["all", ["Fri 22", "Fri 23"]].tolist()
     [1.5, 0.5]
     """
-    _require(crimes, ["occurred_from", "occurred_to", "has_time", *([by] if by else [])],
-             "hour_day_profile")
+    _require(
+        crimes,
+        ["occurred_from", "occurred_to", "has_time", *([by] if by else [])],
+        "hour_day_profile",
+    )
     start, end = _window_seconds(crimes)
     _check_time_of_day(crimes, start, end)
     codes, groups = _group_codes(crimes, by, quiet=quiet)
     keep = codes >= 0
     table = _summed_weights(start[keep], end[keep], codes[keep], len(groups))
     spread = int((~crimes["has_time"].fillna(False).astype(bool).to_numpy()).sum())
-    _say(quiet, "hour_day_profile: %s of %s crimes have no exact time (e.g. VPD 00:00 "
-         "placeholders); each is spread evenly over its window", f"{spread:,}", f"{len(crimes):,}")
-    return pd.DataFrame(table, index=groups,
-                        columns=pd.Index(HOUR_OF_WEEK_COLUMNS, name="hour_of_week"))
+    _say(
+        quiet,
+        "hour_day_profile: %s of %s crimes have no exact time (e.g. VPD 00:00 "
+        "placeholders); each is spread evenly over its window",
+        f"{spread:,}",
+        f"{len(crimes):,}",
+    )
+    return pd.DataFrame(
+        table, index=groups, columns=pd.Index(HOUR_OF_WEEK_COLUMNS, name="hour_of_week")
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # months
 
 
-def monthly_profile(crimes: pd.DataFrame, *, by: str | None = None, start: str | None = None,
-                    end: str | None = None, quiet: bool = False) -> pd.DataFrame:
+def monthly_profile(
+    crimes: pd.DataFrame,
+    *,
+    by: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
     """Return crimes per calendar month, one row per group, with empty months as zeros.
 
     Parameters
@@ -355,8 +432,10 @@ def monthly_profile(crimes: pd.DataFrame, *, by: str | None = None, start: str |
     _require(crimes, ["month", *([by] if by else [])], "monthly_profile")
     numbers = _month_numbers(crimes["month"])
     if not len(numbers) and (start is None or end is None):
-        msg = ("`crimes` has no rows; `monthly_profile` needs at least one crime or both "
-               "`start` and `end`. Check the period and crime-type filters")
+        msg = (
+            "`crimes` has no rows; `monthly_profile` needs at least one crime or both "
+            "`start` and `end`. Check the period and crime-type filters"
+        )
         raise InputDataError(msg)
     bounds = _month_numbers(pd.Series([start or "0001-01", end or "0001-01"]), "start/end")
     first = int(bounds[0]) if start else int(numbers.min())
@@ -364,14 +443,19 @@ def monthly_profile(crimes: pd.DataFrame, *, by: str | None = None, start: str |
     codes, groups = _group_codes(crimes, by, quiet=quiet)
     n_months = max(last - first + 1, 0)
     keep = (codes >= 0) & (numbers >= first) & (numbers <= last)
-    flat = np.bincount(codes[keep] * n_months + numbers[keep] - first,
-                       minlength=len(groups) * n_months)
-    return pd.DataFrame(flat.reshape(len(groups), n_months).astype(np.int64), index=groups,
-                        columns=pd.Index(_month_labels(first, last), name="month"))
+    flat = np.bincount(
+        codes[keep] * n_months + numbers[keep] - first, minlength=len(groups) * n_months
+    )
+    return pd.DataFrame(
+        flat.reshape(len(groups), n_months).astype(np.int64),
+        index=groups,
+        columns=pd.Index(_month_labels(first, last), name="month"),
+    )
 
 
-def classify_months(monthly: pd.DataFrame, *, min_share: float = 0.5,
-                    quiet: bool = False) -> pd.DataFrame:
+def classify_months(
+    monthly: pd.DataFrame, *, min_share: float = 0.5, quiet: bool = False
+) -> pd.DataFrame:
     """Flag months whose total is far below the typical month (incomplete extracts).
 
     Parameters
@@ -407,27 +491,40 @@ def classify_months(monthly: pd.DataFrame, *, min_share: float = 0.5,
     totals = monthly.sum(axis=0).astype(np.int64)
     median = float(totals.median()) if len(totals) else 0.0
     share = totals / median if median > 0 else pd.Series(np.nan, index=totals.index)
-    out = pd.DataFrame({"crimes": totals, "share_of_median": share.astype(float),
-                        "incomplete": (totals < min_share * median).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "crimes": totals,
+            "share_of_median": share.astype(float),
+            "incomplete": (totals < min_share * median).to_numpy(),
+        }
+    )
     out.index = pd.Index(monthly.columns.astype(str), name="month")
     bad = out.index[out["incomplete"]].tolist()
     if bad:
-        _say(quiet, "incomplete months (total below %s of the median month, %s crimes): %s",
-             min_share, f"{median:,.0f}", ", ".join(bad))
+        _say(
+            quiet,
+            "incomplete months (total below %s of the median month, %s crimes): %s",
+            min_share,
+            f"{median:,.0f}",
+            ", ".join(bad),
+        )
     return out
 
 
-def _monthly_values(monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
-                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _monthly_values(
+    monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return counts (float, rows x kept months), month numbers and labels of the kept months."""
     months = [str(c) for c in monthly.columns if str(c) not in set(exclude or ())]
     numbers = _month_numbers(pd.Series(months, dtype="string"), "monthly")
     values = monthly.loc[:, [c for c in monthly.columns if str(c) in set(months)]]
     values = values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     if np.isnan(values).any() or (values < 0).any():
-        msg = (f"`monthly` must hold counts >= 0 for `{caller}`; found "
-               f"{int(np.isnan(values).sum())} missing and {int((values < 0).sum())} negative "
-               "values. Build it with `monthly_profile`")
+        msg = (
+            f"`monthly` must hold counts >= 0 for `{caller}`; found "
+            f"{int(np.isnan(values).sum())} missing and {int((values < 0).sum())} negative "
+            "values. Build it with `monthly_profile`"
+        )
         raise InputDataError(msg)
     return values, numbers, months
 
@@ -532,13 +629,18 @@ def _hot_threshold(values: np.ndarray, hot_quantile: float, quiet: bool) -> floa
     if not len(positive):
         return float("inf")
     cut = max(1.0, float(np.quantile(positive, hot_quantile)))
-    _say(quiet, "classify_trend: a month is hot at >= %s crimes (the %s quantile of the %s "
-         "row-months with any crime)", f"{cut:g}", hot_quantile, f"{len(positive):,}")
+    _say(
+        quiet,
+        "classify_trend: a month is hot at >= %s crimes (the %s quantile of the %s "
+        "row-months with any crime)",
+        f"{cut:g}",
+        hot_quantile,
+        f"{len(positive):,}",
+    )
     return cut
 
 
-def _trend_classes(hot: np.ndarray, direction: np.ndarray, persistent_share: float
-                   ) -> np.ndarray:
+def _trend_classes(hot: np.ndarray, direction: np.ndarray, persistent_share: float) -> np.ndarray:
     """Apply the class rules of :func:`classify_trend` in order (first match wins)."""
     n = hot.shape[1]
     n_hot = hot.sum(axis=1)
@@ -547,13 +649,15 @@ def _trend_classes(hot: np.ndarray, direction: np.ndarray, persistent_share: flo
     backwards = hot[:, ::-1]
     final_run = np.where(backwards.all(axis=1), n, np.argmin(backwards, axis=1))
     rising, falling = direction == "rising", direction == "falling"
-    rules = [n_hot == 0,
-             last & (n_hot == final_run) & (n_hot < n / 2),
-             rising & last,
-             falling & last,
-             share >= persistent_share,
-             ~last & (falling | (share >= 0.5)),
-             last]
+    rules = [
+        n_hot == 0,
+        last & (n_hot == final_run) & (n_hot < n / 2),
+        rising & last,
+        falling & last,
+        share >= persistent_share,
+        ~last & (falling | (share >= 0.5)),
+        last,
+    ]
     return np.select(rules, list(TREND_CLASSES[:-1]), default=TREND_CLASSES[-1])
 
 
@@ -640,8 +744,10 @@ def classify_trend(
     """
     values, numbers, months = _monthly_values(monthly, exclude, "classify_trend")
     if len(months) < 3:
-        msg = (f"`monthly` needs at least 3 months for a trend test; found {len(months)} "
-               "after `exclude`. Use a longer period")
+        msg = (
+            f"`monthly` needs at least 3 months for a trend test; found {len(months)} "
+            "after `exclude`. Use a longer period"
+        )
         raise InputDataError(msg)
     s, var_s, tau = _mann_kendall(values)
     p = _mk_p_values(s, var_s)
@@ -649,11 +755,20 @@ def classify_trend(
     direction = np.where(q < alpha, np.where(s > 0, "rising", "falling"), "no clear trend")
     cut = _hot_threshold(values, hot_quantile, quiet) if threshold is None else float(threshold)
     hot = values >= cut
-    data = {"months": len(months), "crimes": values.sum(axis=1).astype(np.int64),
-            "s_statistic": s.astype(np.int64), "tau": tau, "p_value": p, "q_value": q,
-            "slope_per_month": _sen_slopes(values, numbers), "direction": direction,
-            "hot_threshold": cut, "hot_months": hot.sum(axis=1), "hot_last_month": hot[:, -1],
-            "trend_class": _trend_classes(hot, direction, persistent_share)}
+    data = {
+        "months": len(months),
+        "crimes": values.sum(axis=1).astype(np.int64),
+        "s_statistic": s.astype(np.int64),
+        "tau": tau,
+        "p_value": p,
+        "q_value": q,
+        "slope_per_month": _sen_slopes(values, numbers),
+        "direction": direction,
+        "hot_threshold": cut,
+        "hot_months": hot.sum(axis=1),
+        "hot_last_month": hot[:, -1],
+        "trend_class": _trend_classes(hot, direction, persistent_share),
+    }
     return pd.DataFrame(data, index=monthly.index, columns=TREND_COLUMNS)
 
 
@@ -661,15 +776,18 @@ def classify_trend(
 # period comparisons
 
 
-def _periods(first: int, last: int, months: int, end: str | None, quiet: bool
-             ) -> dict[str, tuple[int, int]]:
+def _periods(
+    first: int, last: int, months: int, end: str | None, quiet: bool
+) -> dict[str, tuple[int, int]]:
     """Return the (first, last) month numbers of the current, previous and year-before periods."""
     stop = int(_month_numbers(pd.Series([end]), "end")[0]) if end else last
     if end is None:
         _say(quiet, "compare_periods: `end` set to the last month in the data")
-    periods = {"current": (stop - months + 1, stop),
-               "previous": (stop - 2 * months + 1, stop - months),
-               "year_before": (stop - months - 11, stop - 12)}
+    periods = {
+        "current": (stop - months + 1, stop),
+        "previous": (stop - 2 * months + 1, stop - months),
+        "year_before": (stop - months - 11, stop - 12),
+    }
     for name, (a, b) in periods.items():
         note = "" if first <= a and b <= last else " (not in the data)"
         _say(quiet, "compare_periods: %s period %s%s", name, _period_label(a, b), note)
@@ -680,11 +798,14 @@ def _period_label(a: int, b: int) -> str:
     return f"{_month_labels(a, a)[0]}..{_month_labels(b, b)[0]}"
 
 
-def _period_counts(crimes: pd.DataFrame, keys: list[str], numbers: np.ndarray,
-                   periods: dict[str, tuple[int, int]]) -> pd.DataFrame:
+def _period_counts(
+    crimes: pd.DataFrame, keys: list[str], numbers: np.ndarray, periods: dict[str, tuple[int, int]]
+) -> pd.DataFrame:
     """Count crimes per key and crime type (and all crime) in each period."""
-    flags = pd.DataFrame({name: (numbers >= a) & (numbers <= b)
-                          for name, (a, b) in periods.items()}, index=crimes.index)
+    flags = pd.DataFrame(
+        {name: (numbers >= a) & (numbers <= b) for name, (a, b) in periods.items()},
+        index=crimes.index,
+    )
     table = pd.concat([crimes[keys], flags], axis=1)[flags.any(axis=1).to_numpy()]
     by_type = table.groupby(keys, sort=True)[list(periods)].sum()
     groups = keys[:-1]
@@ -692,12 +813,17 @@ def _period_counts(crimes: pd.DataFrame, keys: list[str], numbers: np.ndarray,
         total = table.groupby(groups, sort=True)[list(periods)].sum()
         total = total.assign(crime_type=ALL_CRIME).set_index("crime_type", append=True)
     else:
-        total = pd.DataFrame([table[list(periods)].sum()], index=pd.Index([ALL_CRIME],
-                                                                          name="crime_type"))
+        total = pd.DataFrame(
+            [table[list(periods)].sum()], index=pd.Index([ALL_CRIME], name="crime_type")
+        )
     out = pd.concat([total, by_type]).reset_index()
     order = (out["crime_type"] != ALL_CRIME).astype(int)
-    return out.assign(_o=order).sort_values([*groups, "_o", "crime_type"], kind="mergesort"
-                                            ).drop(columns="_o").reset_index(drop=True)
+    return (
+        out.assign(_o=order)
+        .sort_values([*groups, "_o", "crime_type"], kind="mergesort")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def _compare(out: pd.DataFrame, other: str, covered: bool, min_count: int) -> pd.DataFrame:
@@ -775,8 +901,10 @@ def compare_periods(
         raise InputDataError(msg)
     numbers = _month_numbers(crimes["month"])
     if not len(numbers):
-        msg = ("`crimes` has no rows; `compare_periods` needs crimes in the periods compared. "
-               "Check the period and crime-type filters")
+        msg = (
+            "`crimes` has no rows; `compare_periods` needs crimes in the periods compared. "
+            "Check the period and crime-type filters"
+        )
         raise InputDataError(msg)
     first, last = int(numbers.min()), int(numbers.max())
     periods = _periods(first, last, months, end, quiet)
@@ -832,18 +960,30 @@ def rank_areas(
     ``change`` (descending); best: ``pct_change < 0`` sorted by ``pct_change`` then
     ``change`` (ascending). Ties keep the table's order (the group keys).
     """
-    needed = ["crime_type", "current", against, f"change_{against}", f"pct_change_{against}",
-              f"flag_{against}"]
+    needed = [
+        "crime_type",
+        "current",
+        against,
+        f"change_{against}",
+        f"pct_change_{against}",
+        f"flag_{against}",
+    ]
     if any(c not in compare_table.columns for c in needed):
-        msg = (f"`compare_table` needs the columns {needed}; found "
-               f"{list(compare_table.columns)}. Build it with `compare_periods`")
+        msg = (
+            f"`compare_table` needs the columns {needed}; found "
+            f"{list(compare_table.columns)}. Build it with `compare_periods`"
+        )
         raise InputDataError(msg)
-    groups = list(compare_table.columns[:list(compare_table.columns).index("crime_type")])
-    rows = compare_table[(compare_table["crime_type"] == crime_type)
-                         & (compare_table[f"flag_{against}"] == "")]
-    table = rows[groups].assign(current=rows["current"], compared_with=rows[against],
-                                change=rows[f"change_{against}"],
-                                pct_change=rows[f"pct_change_{against}"])
+    groups = list(compare_table.columns[: list(compare_table.columns).index("crime_type")])
+    rows = compare_table[
+        (compare_table["crime_type"] == crime_type) & (compare_table[f"flag_{against}"] == "")
+    ]
+    table = rows[groups].assign(
+        current=rows["current"],
+        compared_with=rows[against],
+        change=rows[f"change_{against}"],
+        pct_change=rows[f"pct_change_{against}"],
+    )
     sides = []
     for name, sign in (("worst", 1), ("best", -1)):
         side = table[np.sign(table["pct_change"]) == sign]
@@ -885,9 +1025,11 @@ def rate_per_1000(counts: pd.Series, population: pd.Series) -> pd.Series:
     pop = pd.to_numeric(population, errors="coerce").groupby(level=0).sum(min_count=1)
     pop = pop.reindex(counts.index)
     if len(counts) and pop.isna().all():
-        msg = (f"`population` must be indexed by the area codes of `counts`; found no shared "
-               f"code (counts: {list(counts.index[:3])}, population: "
-               f"{list(population.index[:3])}). Index both by area code")
+        msg = (
+            f"`population` must be indexed by the area codes of `counts`; found no shared "
+            f"code (counts: {list(counts.index[:3])}, population: "
+            f"{list(population.index[:3])}). Index both by area code"
+        )
         raise InputDataError(msg)
     rate = counts.astype(float) / pop.where(pop > 0) * 1000
     return rate.rename("rate_per_1000")
@@ -903,8 +1045,10 @@ def _profile_values(profile_row: pd.Series | np.ndarray) -> np.ndarray:
         profile_row = profile_row[HOUR_OF_WEEK_COLUMNS]
     values = np.asarray(profile_row, dtype=float).ravel()
     if values.shape != (HOURS_PER_WEEK,) or not np.isfinite(values).all() or (values < 0).any():
-        msg = ("`profile_row` must hold 168 finite weights >= 0 (a row of `hour_day_profile`); "
-               f"found {values.size} values. Pass `profile.loc[group]`")
+        msg = (
+            "`profile_row` must hold 168 finite weights >= 0 (a row of `hour_day_profile`); "
+            f"found {values.size} values. Pass `profile.loc[group]`"
+        )
         raise InputDataError(msg)
     return values
 
@@ -926,8 +1070,9 @@ def _blocks(chosen: np.ndarray) -> list[tuple[int, int]]:
     rolled = np.roll(chosen, -shift).astype(int)
     edges = np.diff(np.r_[0, rolled, 0])
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return sorted(((int(a) + shift) % HOURS_PER_WEEK, int(b - a))
-                  for a, b in zip(starts, stops, strict=True))
+    return sorted(
+        ((int(a) + shift) % HOURS_PER_WEEK, int(b - a)) for a, b in zip(starts, stops, strict=True)
+    )
 
 
 def _clock(hour: int) -> str:
@@ -970,8 +1115,9 @@ def _window_text(blocks: list[tuple[int, int]]) -> str:
             by_hours.setdefault((hour, length), []).append(day)
         else:  # longer than a day: name both days
             end_day = DAYS[((start + length) // 24) % 7]
-            parts.append(((day, hour), f"{DAYS[day]} {_clock(hour)}-{end_day} "
-                                       f"{_clock(start + length)}"))
+            parts.append(
+                ((day, hour), f"{DAYS[day]} {_clock(hour)}-{end_day} {_clock(start + length)}")
+            )
     for (hour, length), days in by_hours.items():
         hours = "all day" if length == 24 else f"{_clock(hour)}-{_clock(hour + length)}"
         for a, b in _day_runs(sorted(days)):
@@ -986,8 +1132,13 @@ def _block_cells(values: np.ndarray, share: float, block_hours: int) -> np.ndarr
     return np.repeat(_minimal_cells(blocks, share), block_hours)
 
 
-def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
-                  min_crimes: float = 5, max_parts: int = 4) -> str:
+def patrol_window(
+    profile_row: pd.Series | np.ndarray,
+    *,
+    share: float = 0.5,
+    min_crimes: float = 5,
+    max_parts: int = 4,
+) -> str:
     """Return the fewest hour blocks by day that hold ``share`` of a street's crime, as text.
 
     Parameters
@@ -1052,10 +1203,12 @@ def patrol_window(profile_row: pd.Series | np.ndarray, *, share: float = 0.5,
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     text = html.escape(title)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{text}">'
-            f"<title>{text}</title>{''.join(body)}"
-            '<style>text{font:7px sans-serif;fill:#444}</style></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{text}">'
+        f"<title>{text}</title>{''.join(body)}"
+        "<style>text{font:7px sans-serif;fill:#444}</style></svg>"
+    )
 
 
 def hour_day_svg(profile_row: pd.Series | np.ndarray, *, title: str | None = None) -> str:
@@ -1083,8 +1236,10 @@ def hour_day_svg(profile_row: pd.Series | np.ndarray, *, title: str | None = Non
     """
     values = _profile_values(profile_row)
     peak = int(np.argmax(values))
-    title = title or (f"Crimes by hour of week (n = {values.sum():.0f}); busiest hour "
-                      f"{DAYS[peak // 24]} {peak % 24:02d}:00")
+    title = title or (
+        f"Crimes by hour of week (n = {values.sum():.0f}); busiest hour "
+        f"{DAYS[peak // 24]} {peak % 24:02d}:00"
+    )
     top = values.max()
     level = np.ceil(values / top * 5).astype(int) if top > 0 else np.zeros(168, dtype=int)
     body = []
@@ -1101,9 +1256,11 @@ def hour_day_svg(profile_row: pd.Series | np.ndarray, *, title: str | None = Non
 def _monthly_values_1d(series: pd.Series) -> np.ndarray:
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     if not len(values) or np.isnan(values).any():
-        msg = ("`series` must hold one count per month (a row of `monthly_profile`); found "
-               f"{len(values)} values, {int(np.isnan(values).sum())} missing. Pass "
-               "`monthly.loc[group]`")
+        msg = (
+            "`series` must hold one count per month (a row of `monthly_profile`); found "
+            f"{len(values)} values, {int(np.isnan(values).sum())} missing. Pass "
+            "`monthly.loc[group]`"
+        )
         raise InputDataError(msg)
     return np.asarray(values, dtype=float)
 
@@ -1137,11 +1294,13 @@ def monthly_svg(series: pd.Series, *, title: str | None = None) -> str:
     x = 2 + np.arange(len(values)) * (156 / max(len(values) - 1, 1))
     y = 36 - values / top * 28
     points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
-    body = ['<path stroke="#ccc" d="M2 36.5h156"/>',
-            f'<polyline fill="none" stroke="#bd0026" stroke-width="1.5" points="{points}"/>',
-            f'<text x="2" y="7">max {top:g}</text>',
-            f'<text x="2" y="46">{html.escape(labels[0])}</text>',
-            f'<text x="158" y="46" text-anchor="end">{html.escape(labels[-1])}</text>']
+    body = [
+        '<path stroke="#ccc" d="M2 36.5h156"/>',
+        f'<polyline fill="none" stroke="#bd0026" stroke-width="1.5" points="{points}"/>',
+        f'<text x="2" y="7">max {top:g}</text>',
+        f'<text x="2" y="46">{html.escape(labels[0])}</text>',
+        f'<text x="158" y="46" text-anchor="end">{html.escape(labels[-1])}</text>',
+    ]
     return _svg(160, 48, title, body)
 
 
@@ -1181,8 +1340,9 @@ def plot_hour_day(profile_row: pd.Series | np.ndarray, path: str | Path, *, titl
     return _save(fig, path)
 
 
-def plot_monthly(series: pd.Series, path: str | Path, *, title: str,
-                 incomplete: Sequence[str] | None = None) -> Path:
+def plot_monthly(
+    series: pd.Series, path: str | Path, *, title: str, incomplete: Sequence[str] | None = None
+) -> Path:
     """Write a PNG line chart of crimes per month.
 
     Parameters
@@ -1223,8 +1383,16 @@ def plot_monthly(series: pd.Series, path: str | Path, *, title: str,
 # per-place summary used by the pipeline
 
 #: Columns :func:`time_summary` adds to hot streets, locations and areas.
-TIME_COLUMNS: list[str] = ["trend_class", "trend_direction", "trend_p", "trend_q",
-                           "slope_per_month", "hot_months", "patrol_window", "peak_months"]
+TIME_COLUMNS: list[str] = [
+    "trend_class",
+    "trend_direction",
+    "trend_p",
+    "trend_q",
+    "slope_per_month",
+    "hot_months",
+    "patrol_window",
+    "peak_months",
+]
 NO_TIME_OF_DAY = "n/a: the data gives the month only"
 TOO_SHORT_FOR_TREND = "n/a: fewer than 3 months"
 
@@ -1237,7 +1405,9 @@ def has_time_of_day(crimes: pd.DataFrame) -> bool:
     return bool((span < pd.Timedelta(days=1)).any())
 
 
-def peak_months(monthly: pd.DataFrame, *, n: int = 3, exclude: Sequence[str] | None = None) -> pd.Series:
+def peak_months(
+    monthly: pd.DataFrame, *, n: int = 3, exclude: Sequence[str] | None = None
+) -> pd.Series:
     """Return each row's ``n`` calendar months with the most crime, as text ("Jun, Jul, Dec").
 
     Parameters
@@ -1258,7 +1428,10 @@ def peak_months(monthly: pd.DataFrame, *, n: int = 3, exclude: Sequence[str] | N
     values = season.to_numpy()
     order = np.argsort(-values, axis=1, kind="stable")[:, :n]
     names = np.array(season.columns)
-    text = [", ".join(names[sorted(o)]) if v.sum() > 0 else "" for o, v in zip(order, values, strict=True)]
+    text = [
+        ", ".join(names[sorted(o)]) if v.sum() > 0 else ""
+        for o, v in zip(order, values, strict=True)
+    ]
     return pd.Series(text, index=monthly.index, name="peak_months")
 
 
@@ -1300,9 +1473,17 @@ def time_summary(
     if len(tested) >= 3:
         trend = classify_trend(monthly, exclude=exclude, quiet=quiet)
     else:
-        trend = pd.DataFrame({"trend_class": TOO_SHORT_FOR_TREND, "direction": TOO_SHORT_FOR_TREND,
-                              "p_value": np.nan, "q_value": np.nan, "slope_per_month": np.nan,
-                              "hot_months": 0}, index=monthly.index)
+        trend = pd.DataFrame(
+            {
+                "trend_class": TOO_SHORT_FOR_TREND,
+                "direction": TOO_SHORT_FOR_TREND,
+                "p_value": np.nan,
+                "q_value": np.nan,
+                "slope_per_month": np.nan,
+                "hot_months": 0,
+            },
+            index=monthly.index,
+        )
     out = pd.DataFrame(index=monthly.index)
     out["trend_class"] = trend["trend_class"]
     out["trend_direction"] = trend["direction"]

@@ -36,8 +36,9 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def london_month(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """One real police.uk month (2017-12), kept and rejected."""
-    return io.read_police_uk([get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"],
-                             quiet=True)
+    return io.read_police_uk(
+        [get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"], quiet=True
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,56 +16,145 @@ AREAS, STREETS = BAD / "areas_ok.geojson", BAD / "streets_ok.geojson"
 
 # (crime input, areas, streets, {file: (kept, {reason: n})}) for runs that must succeed
 OK_CASES = {
-    "truncated last row": ("2017-01-truncated-street.csv", AREAS, STREETS,
-                           {"2017-01-truncated-street.csv": (4, {"malformed row": 1})}),
-    "malformed rows": ("2017-01-malformed-street.csv", AREAS, STREETS,
-                       {"2017-01-malformed-street.csv": (5, {"malformed row": 2})}),
+    "truncated last row": (
+        "2017-01-truncated-street.csv",
+        AREAS,
+        STREETS,
+        {"2017-01-truncated-street.csv": (4, {"malformed row": 1})},
+    ),
+    "malformed rows": (
+        "2017-01-malformed-street.csv",
+        AREAS,
+        STREETS,
+        {"2017-01-malformed-street.csv": (5, {"malformed row": 2})},
+    ),
     "BOM": ("2017-01-bom-street.csv", AREAS, STREETS, {"2017-01-bom-street.csv": (3, {})}),
     "NaN and out-of-range coordinates": (
-        "2017-01-badcoords-street.csv", AREAS, STREETS,
-        {"2017-01-badcoords-street.csv": (2, {"no coordinates": 3, "coordinates out of range": 1})}),
-    "lat/lon swapped": ("2017-01-swapped-street.csv", AREAS, STREETS,
-                        {"2017-01-swapped-street.csv": (1, {"outside study area": 3})}),
-    "metres given as degrees": ("2017-01-metres-street.csv", AREAS, STREETS,
-                                {"2017-01-metres-street.csv": (1, {"coordinates out of range": 1})}),
-    "date in the future": ("2099-01-future-street.csv", AREAS, STREETS,
-                           {"2099-01-future-street.csv": (1, {"date in the future": 1})}),
-    "mixed forces and months": ("mixed", AREAS, STREETS, {
-        "2017-01-metropolitan-street.csv": (3, {}), "2017-02-city-of-london-street.csv": (2, {})}),
-    "duplicate crime ids": ("duplicates", AREAS, STREETS, {
-        "2017-01-metropolitan-street.csv": (3, {}),
-        "2017-01.zip:2017-01-metropolitan-street.csv": (0, {"duplicate crime id": 3})}),
-    "self-intersecting polygon": ("2017-01-bom-street.csv", BAD / "areas_selfintersecting.geojson",
-                                  STREETS, {"2017-01-bom-street.csv": (3, {})}),
-    "overlapping areas": ("2017-01-bom-street.csv", BAD / "areas_overlapping.geojson", STREETS,
-                          {"2017-01-bom-street.csv": (3, {})}),
+        "2017-01-badcoords-street.csv",
+        AREAS,
+        STREETS,
+        {"2017-01-badcoords-street.csv": (2, {"no coordinates": 3, "coordinates out of range": 1})},
+    ),
+    "lat/lon swapped": (
+        "2017-01-swapped-street.csv",
+        AREAS,
+        STREETS,
+        {"2017-01-swapped-street.csv": (1, {"outside study area": 3})},
+    ),
+    "metres given as degrees": (
+        "2017-01-metres-street.csv",
+        AREAS,
+        STREETS,
+        {"2017-01-metres-street.csv": (1, {"coordinates out of range": 1})},
+    ),
+    "date in the future": (
+        "2099-01-future-street.csv",
+        AREAS,
+        STREETS,
+        {"2099-01-future-street.csv": (1, {"date in the future": 1})},
+    ),
+    "mixed forces and months": (
+        "mixed",
+        AREAS,
+        STREETS,
+        {"2017-01-metropolitan-street.csv": (3, {}), "2017-02-city-of-london-street.csv": (2, {})},
+    ),
+    "duplicate crime ids": (
+        "duplicates",
+        AREAS,
+        STREETS,
+        {
+            "2017-01-metropolitan-street.csv": (3, {}),
+            "2017-01.zip:2017-01-metropolitan-street.csv": (0, {"duplicate crime id": 3}),
+        },
+    ),
+    "self-intersecting polygon": (
+        "2017-01-bom-street.csv",
+        BAD / "areas_selfintersecting.geojson",
+        STREETS,
+        {"2017-01-bom-street.csv": (3, {})},
+    ),
+    "overlapping areas": (
+        "2017-01-bom-street.csv",
+        BAD / "areas_overlapping.geojson",
+        STREETS,
+        {"2017-01-bom-street.csv": (3, {})},
+    ),
 }
 
 # (crime input, areas, streets, text the one-line error must contain)
 ERROR_CASES = {
-    "missing column": ("2017-01-missingcol-street.csv", AREAS, STREETS,
-                       "2017-01-missingcol-street.csv: missing required column(s) ['Latitude']"),
-    "renamed columns": ("2017-01-renamed-street.csv", AREAS, STREETS,
-                        "missing required column(s) ['Longitude', 'Latitude']"),
-    "wrong delimiter": ("2017-01-semicolon-street.csv", AREAS, STREETS,
-                        "2017-01-semicolon-street.csv: not a comma-separated file"),
-    "not UTF-8": ("2017-01-latin1-street.csv", AREAS, STREETS,
-                  "2017-01-latin1-street.csv: cannot be read as a UTF-8 CSV"),
-    "empty file": ("2017-01-empty-street.csv", AREAS, STREETS, "2017-01-empty-street.csv: file is empty"),
+    "missing column": (
+        "2017-01-missingcol-street.csv",
+        AREAS,
+        STREETS,
+        "2017-01-missingcol-street.csv: missing required column(s) ['Latitude']",
+    ),
+    "renamed columns": (
+        "2017-01-renamed-street.csv",
+        AREAS,
+        STREETS,
+        "missing required column(s) ['Longitude', 'Latitude']",
+    ),
+    "wrong delimiter": (
+        "2017-01-semicolon-street.csv",
+        AREAS,
+        STREETS,
+        "2017-01-semicolon-street.csv: not a comma-separated file",
+    ),
+    "not UTF-8": (
+        "2017-01-latin1-street.csv",
+        AREAS,
+        STREETS,
+        "2017-01-latin1-street.csv: cannot be read as a UTF-8 CSV",
+    ),
+    "empty file": (
+        "2017-01-empty-street.csv",
+        AREAS,
+        STREETS,
+        "2017-01-empty-street.csv: file is empty",
+    ),
     "header only": ("2017-01-headeronly-street.csv", AREAS, STREETS, "no usable crime rows"),
-    "zip with no CSV": ("2017-01-nocsv.zip", AREAS, STREETS,
-                        "2017-01-nocsv.zip is a zip archive with no *-street.csv"),
-    "street layer of points": ("2017-01-bom-street.csv", AREAS, BAD / "streets_points.geojson",
-                               "streets_points.geojson: streets must be a line layer"),
-    "areas not overlapping": ("2017-01-bom-street.csv", BAD / "areas_elsewhere.geojson", STREETS,
-                              "no crime falls inside the area layer"),
+    "zip with no CSV": (
+        "2017-01-nocsv.zip",
+        AREAS,
+        STREETS,
+        "2017-01-nocsv.zip is a zip archive with no *-street.csv",
+    ),
+    "street layer of points": (
+        "2017-01-bom-street.csv",
+        AREAS,
+        BAD / "streets_points.geojson",
+        "streets_points.geojson: streets must be a line layer",
+    ),
+    "areas not overlapping": (
+        "2017-01-bom-street.csv",
+        BAD / "areas_elsewhere.geojson",
+        STREETS,
+        "no crime falls inside the area layer",
+    ),
 }
 
 
 def _invoke(crimes: str, areas: Path, streets: Path, out: Path) -> tuple[int, str]:
-    res = CliRunner().invoke(app, ["run", "--crimes", str(BAD / crimes), "--areas", str(areas),
-                                   "--streets", str(streets), "--out", str(out), "--min-crimes", "1",
-                                   "--no-area-maps", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(BAD / crimes),
+            "--areas",
+            str(areas),
+            "--streets",
+            str(streets),
+            "--out",
+            str(out),
+            "--min-crimes",
+            "1",
+            "--no-area-maps",
+            "--quiet",
+        ],
+    )
     return res.exit_code, res.output
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 from hotspots.cli import app
 from hotspots.datasets import get_path
-from tests.browser_helpers import launch_chromium, open_map, save_screenshot, screenshot_colours
+from tests.browser_helpers import open_map, save_screenshot, screenshot_colours
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -30,20 +29,35 @@ _OVERLAYS = """() => Object.fromEntries(Object.entries(window.hotspotsMap.overla
     return [name, n]; }))"""
 
 
-
-
 @pytest.fixture(scope="module")
 def offline_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     if not (Path(__file__).resolve().parents[1] / "node_modules").is_dir() and not os.environ.get(
-            "HOTSPOTS_WEB_ASSETS"):
+        "HOTSPOTS_WEB_ASSETS"
+    ):
         if os.environ.get("CI"):
             pytest.fail("node_modules missing: CI must run `make setup` (npm ci)")
         pytest.skip("node_modules missing: run `make setup` for offline maps")
     out = tmp_path_factory.mktemp("browser") / "vancouver"
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver",
-        "--start", "2025-10", "--areas", str(get_path("vancouver_areas")),
-        "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--offline", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(get_path("vancouver_crimes")),
+            "--format",
+            "vancouver",
+            "--start",
+            "2025-10",
+            "--areas",
+            str(get_path("vancouver_areas")),
+            "--streets",
+            str(get_path("vancouver_streets")),
+            "--out",
+            str(out),
+            "--offline",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -70,14 +84,19 @@ def _open_first_street(page: Page) -> str:
     box: Any = page.evaluate("""() => { let first = null;
       window.hotspotsMap.streets.eachLayer(l => { if (!first) first = l; });
       const r = first._path.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }""")
-    page.evaluate("""([x, y]) => { let first = null;
+    page.evaluate(
+        """([x, y]) => { let first = null;
       window.hotspotsMap.streets.eachLayer(l => { if (!first) first = l; });
-      first.fire('click', {latlng: first.getCenter()}); }""", box)
+      first.fire('click', {latlng: first.getCenter()}); }""",
+        box,
+    )
     page.wait_for_selector(".leaflet-popup-content .hs-popup", timeout=3000)
     return str(page.inner_text(".leaflet-popup-content"))
 
 
-def test_city_map_layers_popup_and_screenshot(browser: Browser, offline_run: Path, shots: Path) -> None:
+def test_city_map_layers_popup_and_screenshot(
+    browser: Browser, offline_run: Path, shots: Path
+) -> None:
     page, errors = open_map(browser, offline_run / "map.html")
     try:
         counts = _overlays(page)
@@ -100,8 +119,9 @@ def test_city_map_layers_popup_and_screenshot(browser: Browser, offline_run: Pat
         page.context.close()
 
 
-def test_area_map_fits_area_shows_crimes_and_filters(browser: Browser, offline_run: Path,
-                                                     shots: Path) -> None:
+def test_area_map_fits_area_shows_crimes_and_filters(
+    browser: Browser, offline_run: Path, shots: Path
+) -> None:
     page, errors = open_map(browser, offline_run / "maps" / "CBD.html")
     try:
         inside = page.evaluate("""() => { const m = window.hotspotsMap.map, b = m.getBounds();

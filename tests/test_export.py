@@ -19,9 +19,23 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     f = write_tiny(root / "in")
     out = root / "run"
-    res = CliRunner().invoke(app, ["run", "--crimes", str(f["crimes"]), "--areas", str(f["areas"]),
-                                   "--streets", str(f["streets"]), "--out", str(out),
-                                   "--min-crimes", "3", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(f["crimes"]),
+            "--areas",
+            str(f["areas"]),
+            "--streets",
+            str(f["streets"]),
+            "--out",
+            str(out),
+            "--min-crimes",
+            "3",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -85,4 +99,5 @@ def test_accounting_adds_up() -> None:
     assert accounting(kept, rej) == {
         "a": {"read": 3, "kept": 2, "rejected": {"x": 1}},
         "b": {"read": 1, "kept": 1, "rejected": {}},
-        "c": {"read": 1, "kept": 0, "rejected": {"y": 1}}}
+        "c": {"read": 1, "kept": 0, "rejected": {"y": 1}},
+    }

@@ -20,8 +20,14 @@ from hotspots.schema import CRIME_COLUMNS, REJECTED_COLUMNS
 HEADER = ",".join(io.POLICE_UK_COLUMNS)
 
 
-def _row(cid: str = "abc", month: str = "2017-01", lon: str = "-0.12", lat: str = "51.51",
-         loc: str = "On or near Strand", ctype: str = "Burglary") -> str:
+def _row(
+    cid: str = "abc",
+    month: str = "2017-01",
+    lon: str = "-0.12",
+    lat: str = "51.51",
+    loc: str = "On or near Strand",
+    ctype: str = "Burglary",
+) -> str:
     return f"{cid},{month},Metropolitan Police Service,Metropolitan Police Service,{lon},{lat},{loc},,,{ctype},,"
 
 
@@ -35,8 +41,11 @@ def _write(path: Path, rows: list[str], header: str = HEADER) -> Path:
 
 def test_missing_columns_named(tmp_path: Path) -> None:
     f = _write(tmp_path / "2017-01-x-street.csv", ["a,b"], header="Crime ID,Month")
-    with pytest.raises(InputDataError, match=r"2017-01-x-street.csv: missing required column\(s\) "
-                       r"\['Longitude', 'Latitude', 'Location', 'Crime type'\]"):
+    with pytest.raises(
+        InputDataError,
+        match=r"2017-01-x-street.csv: missing required column\(s\) "
+        r"\['Longitude', 'Latitude', 'Location', 'Crime type'\]",
+    ):
         io.read_police_uk([f])
 
 
@@ -119,7 +128,11 @@ def test_every_row_kept_or_rejected(tmp_path: Path) -> None:
     kept, rej = io.read_police_uk([f], quiet=True)
     assert len(kept) + len(rej) == len(rows)
     assert dict(zip(rej["source_row"], rej["reason"], strict=True)) == {
-        2: io.REASON_NO_COORDS, 3: io.REASON_DATE, 4: io.REASON_RANGE, 5: io.REASON_MALFORMED}
+        2: io.REASON_NO_COORDS,
+        3: io.REASON_DATE,
+        4: io.REASON_RANGE,
+        5: io.REASON_MALFORMED,
+    }
     assert kept["source_row"].tolist() == [1, 6, 7]
     assert list(rej.columns) == REJECTED_COLUMNS
 
@@ -129,13 +142,18 @@ def test_duplicate_ids_across_files_only(tmp_path: Path) -> None:
     b = _write(tmp_path / "2017-01-b-street.csv", [_row("x")])
     kept, rej = io.read_police_uk([a, b], quiet=True)
     assert len(kept) == 2  # police.uk repeats an id within a file for separate offences
-    assert rej[["source_file", "reason"]].values.tolist() == [["2017-01-b-street.csv",
-                                                                 io.REASON_DUPLICATE]]
+    assert rej[["source_file", "reason"]].values.tolist() == [
+        ["2017-01-b-street.csv", io.REASON_DUPLICATE]
+    ]
 
 
 def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
-    src = _write(tmp_path / "plain" / "2017-01-metropolitan-street.csv"
-                 if (tmp_path / "plain").mkdir() is None else tmp_path, [_row("a"), _row("b")])
+    src = _write(
+        tmp_path / "plain" / "2017-01-metropolitan-street.csv"
+        if (tmp_path / "plain").mkdir() is None
+        else tmp_path,
+        [_row("a"), _row("b")],
+    )
     gz = tmp_path / "gz" / "2017-01-metropolitan-street.csv.gz"
     gz.parent.mkdir()
     with src.open("rb") as fin, gzip.open(gz, "wb") as fout:
@@ -147,8 +165,9 @@ def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
         zf.writestr("2017-01/2017-01-metropolitan-outcomes.csv", "x\n")
     frames = [io.read_police_uk([p], quiet=True)[0] for p in (src.parent, gz.parent, z.parent)]
     for f in frames[1:]:
-        pd.testing.assert_frame_equal(f.drop(columns="source_file"),
-                                      frames[0].drop(columns="source_file"))
+        pd.testing.assert_frame_equal(
+            f.drop(columns="source_file"), frames[0].drop(columns="source_file")
+        )
 
 
 def test_bom_is_ignored(tmp_path: Path) -> None:
@@ -159,8 +178,10 @@ def test_bom_is_ignored(tmp_path: Path) -> None:
 
 
 def test_type_and_period_filters(tmp_path: Path) -> None:
-    f = _write(tmp_path / "2017-01-x-street.csv",
-               [_row("a"), _row("b", ctype="Robbery"), _row("c", month="2016-12")])
+    f = _write(
+        tmp_path / "2017-01-x-street.csv",
+        [_row("a"), _row("b", ctype="Robbery"), _row("c", month="2016-12")],
+    )
     kept, rej = io.read_police_uk([f], crime_types=["burglary"], start="2017-01", quiet=True)
     assert kept["crime_id"].tolist() == ["a"]
     assert sorted(rej["reason"]) == sorted([io.REASON_PERIOD, io.REASON_TYPE])
@@ -197,14 +218,21 @@ def test_real_vancouver_mapping(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]
 
 def test_geoparquet_through_mapping(tmp_path: Path) -> None:
     gdf = gpd.GeoDataFrame(
-        {"ref": ["1", "2", "3"], "when": ["2024-01-05 22:30", "2024-01-06 01:10", "bad"],
-         "offence": ["Robbery", "Burglary", "Robbery"]},
-        geometry=gpd.points_from_xy([-123.12, -123.10, -123.11], [49.28, 49.27, 49.26]), crs=4326)
+        {
+            "ref": ["1", "2", "3"],
+            "when": ["2024-01-05 22:30", "2024-01-06 01:10", "bad"],
+            "offence": ["Robbery", "Burglary", "Robbery"],
+        },
+        geometry=gpd.points_from_xy([-123.12, -123.10, -123.11], [49.28, 49.27, 49.26]),
+        crs=4326,
+    )
     f = tmp_path / "extract.parquet"
     gdf.to_parquet(f)
     m = tmp_path / "m.toml"
-    m.write_text('[columns]\nid = "ref"\ndatetime = "when"\ncrime_type = "offence"\n'
-                 'geometry = "geometry"\n', encoding="utf-8")
+    m.write_text(
+        '[columns]\nid = "ref"\ndatetime = "when"\ncrime_type = "offence"\ngeometry = "geometry"\n',
+        encoding="utf-8",
+    )
     kept, rej = io.read_mapped([f], io.read_mapping(m), quiet=True)
     assert kept.crs.to_epsg() == 32610  # UTM zone 10N chosen from the data
     assert kept["has_time"].all() and len(kept) == 2

@@ -8,11 +8,28 @@ from hotspots import names
 
 
 def test_location_to_street() -> None:
-    loc = pd.Series(["On or near Camden High Street", "On or near Supermarket",
-                     "On or near Euston (station)", "10XX GRANVILLE ST", "W 4TH AVE / BURRARD ST",
-                     "OFFSET TO PROTECT PRIVACY", "", None])
+    loc = pd.Series(
+        [
+            "On or near Camden High Street",
+            "On or near Supermarket",
+            "On or near Euston (station)",
+            "10XX GRANVILLE ST",
+            "W 4TH AVE / BURRARD ST",
+            "OFFSET TO PROTECT PRIVACY",
+            "",
+            None,
+        ]
+    )
     assert names.location_to_street(loc).tolist() == [
-        "Camden High Street", pd.NA, pd.NA, "Granville St", pd.NA, pd.NA, pd.NA, pd.NA]
+        "Camden High Street",
+        pd.NA,
+        pd.NA,
+        "Granville St",
+        pd.NA,
+        pd.NA,
+        pd.NA,
+        pd.NA,
+    ]
 
 
 def test_name_from_records_majority_and_ties() -> None:
@@ -23,6 +40,8 @@ def test_name_from_records_majority_and_ties() -> None:
 
 
 def test_name_agreement_any_of_several_names() -> None:
-    out = names.name_agreement(pd.Series(["Kingsway", "Strand", "High St.", None]),
-                               pd.Series(["Aldwych;Kingsway", "The Strand", "high st", "X"]))
+    out = names.name_agreement(
+        pd.Series(["Kingsway", "Strand", "High St.", None]),
+        pd.Series(["Aldwych;Kingsway", "The Strand", "high st", "X"]),
+    )
     assert out == {"compared": 3, "agree": 2, "rate": round(2 / 3, 4)}

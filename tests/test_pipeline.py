@@ -19,12 +19,22 @@ CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.p
 
 
 def _london_args(out: Path) -> list[str]:
-    return ["run", "--crimes", str(get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"),
-            str(get_path("london_crimes") / "2017-11-metropolitan-street.csv.gz"),
-            "--areas", str(get_path("london_wards")),
-            "--streets", str(get_path("london_streets_central")),
-            "--population", str(get_path("london_ward_population")),
-            "--out", str(out), "--quiet", "--no-area-maps"]
+    return [
+        "run",
+        "--crimes",
+        str(get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"),
+        str(get_path("london_crimes") / "2017-11-metropolitan-street.csv.gz"),
+        "--areas",
+        str(get_path("london_wards")),
+        "--streets",
+        str(get_path("london_streets_central")),
+        "--population",
+        str(get_path("london_ward_population")),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-area-maps",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +48,25 @@ def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pat
 @pytest.fixture(scope="module")
 def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
     out = tmp_path_factory.mktemp("runs") / "vancouver"
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver",
-        "--start", "2025-07", "--areas", str(get_path("vancouver_areas")),
-        "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(get_path("vancouver_crimes")),
+            "--format",
+            "vancouver",
+            "--start",
+            "2025-07",
+            "--areas",
+            str(get_path("vancouver_areas")),
+            "--streets",
+            str(get_path("vancouver_streets")),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -59,20 +84,44 @@ def test_existing_run_folder_needs_overwrite(london_run: Path) -> None:
 def test_bad_file_one_line_error(tmp_path: Path, data_root: Path) -> None:
     bad = tmp_path / "2017-01-metropolitan-street.csv"
     bad.write_text("Crime ID,Month\n1,2017-01\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["run", "--crimes", str(bad), "--areas", str(get_path("london_wards")),
-                                   "--streets", str(get_path("london_streets_central")),
-                                   "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(bad),
+            "--areas",
+            str(get_path("london_wards")),
+            "--streets",
+            str(get_path("london_streets_central")),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 1
     assert "Error: 2017-01-metropolitan-street.csv: missing required column(s)" in res.output
     assert not (tmp_path / "o").exists()
 
 
 def test_areas_not_overlapping(tmp_path: Path, data_root: Path) -> None:
-    res = CliRunner().invoke(app, ["run", "--crimes", str(get_path("vancouver_crimes")),
-                                   "--format", "vancouver", "--start", "2025-12",
-                                   "--areas", str(get_path("london_wards")),
-                                   "--streets", str(get_path("vancouver_streets")),
-                                   "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(get_path("vancouver_crimes")),
+            "--format",
+            "vancouver",
+            "--start",
+            "2025-12",
+            "--areas",
+            str(get_path("london_wards")),
+            "--streets",
+            str(get_path("vancouver_streets")),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 1 and "no crime falls inside the area layer" in res.output
 
 
@@ -82,8 +131,15 @@ def test_areas_not_overlapping(tmp_path: Path, data_root: Path) -> None:
 @pytest.mark.parametrize("run_name", ["london_run", "vancouver_run"])
 def test_contract_and_accounting(run_name: str, request: pytest.FixtureRequest) -> None:
     out: Path = request.getfixturevalue(run_name)
-    for name in ("hot_streets.csv", "hot_streets.gpkg", "map.html", "run.json", "rejected.csv",
-                 "areas.csv", "concentration.png"):
+    for name in (
+        "hot_streets.csv",
+        "hot_streets.gpkg",
+        "map.html",
+        "run.json",
+        "rejected.csv",
+        "areas.csv",
+        "concentration.png",
+    ):
         assert (out / name).is_file(), name
     hot = pd.read_csv(out / "hot_streets.csv")
     assert list(hot.columns[: len(HOT_STREET_COLUMNS)]) == HOT_STREET_COLUMNS
@@ -94,8 +150,9 @@ def test_contract_and_accounting(run_name: str, request: pytest.FixtureRequest) 
     rejected = pd.read_csv(out / "rejected.csv")
     assert len(rejected) == manifest["totals"]["rejected"]
     if CHECK.exists():
-        res = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True, text=True,
-                             check=False)
+        res = subprocess.run(
+            [sys.executable, str(CHECK), str(out)], capture_output=True, text=True, check=False
+        )
         assert res.returncode == 0 and "adds up" in res.stdout, res.stdout + res.stderr
 
 
@@ -115,8 +172,10 @@ def test_london_manifest_reports_naming_and_concentration(london_run: Path) -> N
     # the central street file has no names: segments are named from 'On or near' text
     assert m["naming"]["named_from_crime_records"] > 0
     conc = m["concentration"]
-    assert conc["observed"]["share_of_crime_on_top_5pct_segments"] > (
-        conc["random_baseline"]["share_of_crime_on_top_5pct_segments"])
+    assert (
+        conc["observed"]["share_of_crime_on_top_5pct_segments"]
+        > (conc["random_baseline"]["share_of_crime_on_top_5pct_segments"])
+    )
     assert {"load", "area_join", "snapping", "ranking", "maps"} <= set(m["seconds"])
     assert all(len(i["sha256"]) == 64 for i in m["inputs"])
 
@@ -124,8 +183,12 @@ def test_london_manifest_reports_naming_and_concentration(london_run: Path) -> N
 def test_reproducible_bytes(london_run: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     assert CliRunner().invoke(app, _london_args(again)).exit_code == 0
-    names = ["hot_streets.csv", "rejected.csv", "areas.csv",
-             *(f"wards/{p.name}" for p in (london_run / "wards").glob("*.csv"))]
+    names = [
+        "hot_streets.csv",
+        "rejected.csv",
+        "areas.csv",
+        *(f"wards/{p.name}" for p in (london_run / "wards").glob("*.csv")),
+    ]
     for name in names:
         assert (again / name).read_bytes() == (london_run / name).read_bytes(), name
 
@@ -138,16 +201,49 @@ def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_ro
     runner = CliRunner()
     crimes = str(get_path("london_crimes"))
     bt = tmp_path / "bt"
-    res = runner.invoke(app, ["evaluate", "--crimes", crimes, "--streets",
-                              str(get_path("london_streets_central")), "--out", str(bt),
-                              "--months-back", "2", "--method", "hot_streets", "--method", "random",
-                              "--group", "all", "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--crimes",
+            crimes,
+            "--streets",
+            str(get_path("london_streets_central")),
+            "--out",
+            str(bt),
+            "--months-back",
+            "2",
+            "--method",
+            "hot_streets",
+            "--method",
+            "random",
+            "--group",
+            "all",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", "--crimes", crimes, "--start", "2017-10",
-                              "--areas", str(get_path("london_wards")),
-                              "--streets", str(get_path("london_streets_central")),
-                              "--backtest", str(bt), "--out", str(out), "--quiet", "--no-area-maps"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            crimes,
+            "--start",
+            "2017-10",
+            "--areas",
+            str(get_path("london_wards")),
+            "--streets",
+            str(get_path("london_streets_central")),
+            "--backtest",
+            str(bt),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-area-maps",
+        ],
+    )
     assert res.exit_code == 0, res.output
     evidence = json.loads((out / "run.json").read_text())["backtest"]
     assert evidence["months"] == 2 and 0 < evidence["expected_share"] < 1

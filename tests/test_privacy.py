@@ -16,9 +16,26 @@ from tests.fixtures.make_tiny import write_tiny
 def _run(tmp_path: Path, *extra: str) -> Path:
     f = write_tiny(tmp_path / "in")
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["run", "--crimes", str(f["crimes"]), "--areas", str(f["areas"]),
-                                   "--streets", str(f["streets"]), "--out", str(out),
-                                   "--min-crimes", "2", "--snap-distance", "3", "--quiet", *extra])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(f["crimes"]),
+            "--areas",
+            str(f["areas"]),
+            "--streets",
+            str(f["streets"]),
+            "--out",
+            str(out),
+            "--min-crimes",
+            "2",
+            "--snap-distance",
+            "3",
+            "--quiet",
+            *extra,
+        ],
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -37,7 +54,12 @@ def test_street_level_only(tmp_path: Path) -> None:
     assert not (out / "repeat_locations.csv").exists()
     assert not (out / "locations.gpkg").exists()
     assert list(pd.read_csv(out / "rejected.csv").columns) == [
-        "source_file", "source_row", "reason", "month", "crime_type"]
+        "source_file",
+        "source_row",
+        "reason",
+        "month",
+        "crime_type",
+    ]
     for page in (out / "maps").glob("*.html"):
         cfg = json.loads(re.search(r"var cfg = (\{.*?\});\n", page.read_text(), re.S).group(1))
         assert "crimes" not in cfg and "locations" not in cfg

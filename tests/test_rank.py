@@ -15,31 +15,48 @@ from hotspots.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT
 
 def _segments() -> gpd.GeoDataFrame:
     # High St: three 100 m segments end to end (h1-h2-h3); Low Rd: one 100 m; Side: one 20 m
-    geoms = [LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]),
-             LineString([(200, 0), (300, 0)]), LineString([(0, 100), (100, 100)]),
-             LineString([(0, 200), (20, 200)])]
-    return gpd.GeoDataFrame({
-        "segment_id": ["h1", "h2", "h3", "l1", "s1"],
-        "street_name": ["High St", "High St", "High St", "Low Rd", None],
-        "name_source": ["street layer"] * 5,
-        "length_m": [100.0, 100.0, 100.0, 100.0, 20.0],
-        "area_code": ["A"] * 5, "area_name": ["Area A"] * 5,
-    }, geometry=geoms, crs=27700)
+    geoms = [
+        LineString([(0, 0), (100, 0)]),
+        LineString([(100, 0), (200, 0)]),
+        LineString([(200, 0), (300, 0)]),
+        LineString([(0, 100), (100, 100)]),
+        LineString([(0, 200), (20, 200)]),
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "segment_id": ["h1", "h2", "h3", "l1", "s1"],
+            "street_name": ["High St", "High St", "High St", "Low Rd", None],
+            "name_source": ["street layer"] * 5,
+            "length_m": [100.0, 100.0, 100.0, 100.0, 20.0],
+            "area_code": ["A"] * 5,
+            "area_name": ["Area A"] * 5,
+        },
+        geometry=geoms,
+        crs=27700,
+    )
 
 
 def _crimes(per_segment: dict[str, int], crime_type: str = "Burglary") -> pd.DataFrame:
     seg = [s for s, n in per_segment.items() for _ in range(n)]
-    return pd.DataFrame({"segment_id": pd.Series(seg, dtype="string"),
-                         "crime_type": [crime_type] * len(seg)})
+    return pd.DataFrame(
+        {"segment_id": pd.Series(seg, dtype="string"), "crime_type": [crime_type] * len(seg)}
+    )
 
 
 # outputs ------------------------------------------------------------------------------------
 
 
 def test_counts_sum_to_snapped() -> None:
-    crimes = pd.concat([_crimes({"h1": 3, "l1": 2}), _crimes({"h1": 1}, "Robbery"),
-                        pd.DataFrame({"segment_id": pd.Series([pd.NA], dtype="string"),
-                                      "crime_type": ["Robbery"]})], ignore_index=True)
+    crimes = pd.concat(
+        [
+            _crimes({"h1": 3, "l1": 2}),
+            _crimes({"h1": 1}, "Robbery"),
+            pd.DataFrame(
+                {"segment_id": pd.Series([pd.NA], dtype="string"), "crime_type": ["Robbery"]}
+            ),
+        ],
+        ignore_index=True,
+    )
     counts = rank.count_by_segment(crimes, _segments())
     assert counts["crimes"].tolist() == [4, 0, 0, 2, 0]
     assert counts.columns.tolist() == ["crimes", "n_burglary", "n_robbery"]
@@ -66,7 +83,10 @@ def test_ranks_with_ties() -> None:
     # all three have 10 per 100 m (s1: 5 crimes over the 50 m floor); crimes break the tie:
     # High St and Low Rd share rank 1 (listed by name), s1 is 3rd
     assert hot[["street", "rank", "rank_by_count", "area_rank"]].values.tolist() == [
-        ["High St", 1, 1, 1], ["Low Rd", 1, 1, 1], [rank.UNNAMED, 3, 3, 3]]
+        ["High St", 1, 1, 1],
+        ["Low Rd", 1, 1, 1],
+        [rank.UNNAMED, 3, 3, 3],
+    ]
 
 
 def test_hot_quantile_is_per_area() -> None:
@@ -78,27 +98,43 @@ def test_hot_quantile_is_per_area() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.sampled_from(["h1", "h2", "h3", "l1", "s1"]), min_size=5, max_size=120),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.sampled_from(["h1", "h2", "h3", "l1", "s1"]), min_size=5, max_size=120),
+    st.randoms(use_true_random=False),
+)
 def test_ranking_does_not_depend_on_row_order(seg_ids: list[str], rnd: object) -> None:
-    crimes = pd.DataFrame({"segment_id": pd.Series(seg_ids, dtype="string"),
-                           "crime_type": ["Burglary"] * len(seg_ids)})
+    crimes = pd.DataFrame(
+        {
+            "segment_id": pd.Series(seg_ids, dtype="string"),
+            "crime_type": ["Burglary"] * len(seg_ids),
+        }
+    )
     shuffled = crimes.sample(frac=1.0, random_state=len(seg_ids)).reset_index(drop=True)
     segs = _segments()
     a = rank.rank_streets(segs, rank.count_by_segment(crimes, segs), min_crimes=1)
     b = rank.rank_streets(segs, rank.count_by_segment(shuffled, segs), min_crimes=1)
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
-                                  pd.DataFrame(b.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
     counts = rank.count_by_segment(crimes, segs)
     assert counts["crimes"].sum() == len(seg_ids)
 
 
 def test_locations_and_area_lists() -> None:
-    pts = gpd.GeoDataFrame({
-        "area_code": ["A"] * 6 + ["C"] * 2, "area_name": ["Area A"] * 6 + ["Area C"] * 2,
-        "location": ["On or near Park Road"] * 5 + ["On or near Supermarket"] + ["On or near X"] * 2,
-        "crime_type": ["Robbery"] * 8, "x": np.arange(8.0), "y": np.zeros(8)},
-        geometry=gpd.points_from_xy(np.arange(8.0), np.zeros(8)), crs=27700)
+    pts = gpd.GeoDataFrame(
+        {
+            "area_code": ["A"] * 6 + ["C"] * 2,
+            "area_name": ["Area A"] * 6 + ["Area C"] * 2,
+            "location": ["On or near Park Road"] * 5
+            + ["On or near Supermarket"]
+            + ["On or near X"] * 2,
+            "crime_type": ["Robbery"] * 8,
+            "x": np.arange(8.0),
+            "y": np.zeros(8),
+        },
+        geometry=gpd.points_from_xy(np.arange(8.0), np.zeros(8)),
+        crs=27700,
+    )
     locs = rank.rank_locations(pts, min_crimes=5, type_cols=["n_burglary", "n_robbery"])
     assert locs["street"].tolist() == ["Park Road"] and locs["crimes"].tolist() == [5]
     segs = _segments()
@@ -108,5 +144,7 @@ def test_locations_and_area_lists() -> None:
     a = lists["A"]
     assert list(a.columns[: len(AREA_LIST_COLUMNS)]) == AREA_LIST_COLUMNS
     assert a[["area_rank", "basis", "street"]].values.tolist() == [
-        [1, BASIS_STREET, "High St"], [2, BASIS_LOCATION, "Park Road"]]
+        [1, BASIS_STREET, "High St"],
+        [2, BASIS_LOCATION, "Park Road"],
+    ]
     assert lists["C"].empty  # an area with crime gets a (here empty) list

@@ -21,13 +21,18 @@ from hotspots.cli import app
 from hotspots.datasets import get_path
 from tests.fixtures.make_tiny import HEADER, write_tiny
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-_cell = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
-                max_size=12)
-_number = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(str), _cell,
-                    st.floats(-0.2, 0.0).map(lambda v: f"{v:.5f}"))
+_cell = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=12
+)
+_number = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    _cell,
+    st.floats(-0.2, 0.0).map(lambda v: f"{v:.5f}"),
+)
 _row = st.lists(st.one_of(_cell, _number), min_size=1, max_size=14)
 
 
@@ -40,32 +45,49 @@ def _csv_line(fields: list[str]) -> str:
 
 @SETTINGS
 @given(rows=st.lists(_row, min_size=1, max_size=30))
-def test_rows_in_equal_kept_plus_rejected(rows: list[list[str]], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_rows_in_equal_kept_plus_rejected(
+    rows: list[list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     path = tmp_path_factory.mktemp("h") / "2017-01-x-street.csv"
     lines = [HEADER, *(_csv_line(r).replace("\n", " ").replace("\r", " ") for r in rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     kept, rejected = io.read_police_uk([path], quiet=True)
     assert len(kept) + len(rejected) == len(rows)
     assert set(rejected["reason"]) <= {
-        io.REASON_MALFORMED, io.REASON_NO_COORDS, io.REASON_RANGE, io.REASON_DATE, io.REASON_FUTURE}
+        io.REASON_MALFORMED,
+        io.REASON_NO_COORDS,
+        io.REASON_RANGE,
+        io.REASON_DATE,
+        io.REASON_FUTURE,
+    }
 
 
 @SETTINGS
-@given(start=st.datetimes(min_value=pd.Timestamp("2015-01-01").to_pydatetime(),
-                          max_value=pd.Timestamp("2025-01-01").to_pydatetime()),
-       minutes=st.lists(st.integers(0, 20_000), min_size=1, max_size=20))
+@given(
+    start=st.datetimes(
+        min_value=pd.Timestamp("2015-01-01").to_pydatetime(),
+        max_value=pd.Timestamp("2025-01-01").to_pydatetime(),
+    ),
+    minutes=st.lists(st.integers(0, 20_000), min_size=1, max_size=20),
+)
 def test_aoristic_weights_sum_to_one(start: object, minutes: list[int]) -> None:
     begin = pd.Series([pd.Timestamp(start).floor("min")] * len(minutes))
-    crimes = pd.DataFrame({"occurred_from": begin,
-                           "occurred_to": begin + pd.to_timedelta(minutes, unit="min"),
-                           "has_time": True})
+    crimes = pd.DataFrame(
+        {
+            "occurred_from": begin,
+            "occurred_to": begin + pd.to_timedelta(minutes, unit="min"),
+            "has_time": True,
+        }
+    )
     weights = temporal.aoristic_weights(crimes)
     np.testing.assert_allclose(np.asarray(weights.sum(axis=1)).ravel(), 1.0, rtol=1e-9)
 
 
 @SETTINGS
 @given(rows=st.lists(st.tuples(_cell, st.integers(-5, 5)), min_size=1, max_size=20))
-def test_exports_round_trip(rows: list[tuple[str, int]], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_exports_round_trip(
+    rows: list[tuple[str, int]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     df = pd.DataFrame(rows, columns=["street", "crimes"])
     df["street"] = df["street"].str.replace("\r", " ")
     safe = export.neutralise_formulas(df)
@@ -81,8 +103,20 @@ def test_exports_round_trip(rows: list[tuple[str, int]], tmp_path_factory: pytes
 
 def _tiny_args(tmp_path: Path, out: Path) -> list[str]:
     f = write_tiny(tmp_path / "in")
-    return ["run", "--crimes", str(f["crimes"]), "--areas", str(f["areas"]), "--streets",
-            str(f["streets"]), "--out", str(out), "--min-crimes", "2", "--quiet"]
+    return [
+        "run",
+        "--crimes",
+        str(f["crimes"]),
+        "--areas",
+        str(f["areas"]),
+        "--streets",
+        str(f["streets"]),
+        "--out",
+        str(out),
+        "--min-crimes",
+        "2",
+        "--quiet",
+    ]
 
 
 def test_failed_stage_leaves_no_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,10 +140,24 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path, data_root: Path) -> None:
     out = tmp_path / "van"
-    cmd = [sys.executable, "-m", "hotspots.cli", "run", "--crimes", str(get_path("vancouver_crimes")),
-           "--format", "vancouver", "--areas", str(get_path("vancouver_areas")),
-           "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    cmd = [
+        sys.executable,
+        "-m",
+        "hotspots.cli",
+        "run",
+        "--crimes",
+        str(get_path("vancouver_crimes")),
+        "--format",
+        "vancouver",
+        "--areas",
+        str(get_path("vancouver_areas")),
+        "--streets",
+        str(get_path("vancouver_streets")),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = tmp_path / ".van.partial"
     deadline = time.monotonic() + 120
     while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -119,6 +167,6 @@ def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path, data_root: P
     proc.wait()
     assert not out.exists()
     assert not (partial / "run.json").exists()
-    res = subprocess.run([*cmd, "--no-area-maps"], capture_output=True, text=True, check=False)  # noqa: S603
+    res = subprocess.run([*cmd, "--no-area-maps"], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert (out / "run.json").exists() and not partial.exists()

@@ -13,9 +13,13 @@ from hotspots.datasets import get_path
 
 def _streets(lines: list[LineString], names: list[str | None] | None = None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"source_id": [str(i) for i in range(len(lines))],
-         "street_name": names or [None] * len(lines)},
-        geometry=lines, crs=27700)
+        {
+            "source_id": [str(i) for i in range(len(lines))],
+            "street_name": names or [None] * len(lines),
+        },
+        geometry=lines,
+        crs=27700,
+    )
 
 
 # outputs ------------------------------------------------------------------------------------
@@ -33,15 +37,19 @@ def test_split_at_shared_vertex_only() -> None:
 
 
 def test_long_links_are_cut() -> None:
-    seg = segments.lines_to_segments(_streets([LineString([(0, 0), (1000, 0)])]),
-                                     max_length_m=250, quiet=True)
+    seg = segments.lines_to_segments(
+        _streets([LineString([(0, 0), (1000, 0)])]), max_length_m=250, quiet=True
+    )
     assert seg["length_m"].tolist() == [250.0] * 4
     assert seg.geometry.union_all().length == pytest.approx(1000)
 
 
 def test_ids_stable_under_row_order() -> None:
-    lines = [LineString([(0, 0), (50, 0), (100, 0)]), LineString([(50, 0), (50, 80)]),
-             LineString([(200, 0), (900, 0)])]
+    lines = [
+        LineString([(0, 0), (50, 0), (100, 0)]),
+        LineString([(50, 0), (50, 80)]),
+        LineString([(200, 0), (900, 0)]),
+    ]
     one = segments.lines_to_segments(_streets(lines), quiet=True)
     two = segments.lines_to_segments(_streets(lines[::-1]), quiet=True)
     assert one["segment_id"].tolist() == two["segment_id"].tolist()
@@ -49,7 +57,9 @@ def test_ids_stable_under_row_order() -> None:
 
 
 def test_real_london_streets(data_root: object) -> None:
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crs.BRITISH_NATIONAL_GRID)
+    streets = crs.to_metric_crs(
+        io.read_streets(get_path("london_streets")), crs.BRITISH_NATIONAL_GRID
+    )
     seg = segments.lines_to_segments(streets, quiet=True)
     # SOURCES.md: about 949 km of street; splitting must not lose or add length
     assert seg["length_m"].sum() / 1000 == pytest.approx(streets.length.sum() / 1000, rel=0.01)

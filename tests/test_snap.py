@@ -12,15 +12,24 @@ from hotspots import snap
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
     x, y = zip(*xy, strict=True)
-    return gpd.GeoDataFrame({"x": x, "y": y}, geometry=gpd.points_from_xy(x, y), crs=27700,
-                            index=pd.Index([10 + i for i in range(len(xy))]))
+    return gpd.GeoDataFrame(
+        {"x": x, "y": y},
+        geometry=gpd.points_from_xy(x, y),
+        crs=27700,
+        index=pd.Index([10 + i for i in range(len(xy))]),
+    )
 
 
 def _segs() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"segment_id": ["s1", "s2", "s3"]},
-        geometry=[LineString([(0, 0), (100, 0)]), LineString([(100, 0), (100, 100)]),
-                  LineString([(0, 50), (50, 50)])], crs=27700)
+        geometry=[
+            LineString([(0, 0), (100, 0)]),
+            LineString([(100, 0), (100, 100)]),
+            LineString([(0, 50), (50, 50)]),
+        ],
+        crs=27700,
+    )
 
 
 # inputs -------------------------------------------------------------------------------------
@@ -51,14 +60,20 @@ def test_tie_goes_to_smallest_id_whatever_the_order() -> None:
 
 
 def test_assign_areas_overlap_and_outside() -> None:
-    areas = gpd.GeoDataFrame({"area_code": ["B", "A"], "area_name": ["b", "a"]},
-                             geometry=[box(0, 0, 10, 10), box(5, 0, 20, 10)], crs=27700)
+    areas = gpd.GeoDataFrame(
+        {"area_code": ["B", "A"], "area_name": ["b", "a"]},
+        geometry=[box(0, 0, 10, 10), box(5, 0, 20, 10)],
+        crs=27700,
+    )
     out = snap.assign_areas(_crimes([(2, 2), (7, 2), (15, 2), (50, 50)]), areas)
     assert out["area_code"].tolist() == ["B", "A", "A", pd.NA]
 
 
 def test_segment_areas_by_midpoint() -> None:
-    areas = gpd.GeoDataFrame({"area_code": ["L", "R"], "area_name": ["l", "r"]},
-                             geometry=[box(0, -10, 60, 200), box(60, -10, 200, 200)], crs=27700)
+    areas = gpd.GeoDataFrame(
+        {"area_code": ["L", "R"], "area_name": ["l", "r"]},
+        geometry=[box(0, -10, 60, 200), box(60, -10, 200, 200)],
+        crs=27700,
+    )
     out = snap.assign_segment_areas(_segs(), areas)
     assert out["area_code"].tolist() == ["L", "R", "L"]
