@@ -54,7 +54,7 @@ test: setup
 
 lint: setup
 	$(BIN)/pip install -q --group lint
-	$(BIN)/ruff check hotspots tests
+	$(BIN)/ruff check hotspots tests notebooks
 	$(BIN)/mypy hotspots
 
 clean:

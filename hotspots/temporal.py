@@ -1084,7 +1084,11 @@ def _split_whole_days(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out = []
     for start, length in blocks:
         whole = start % 24 == 0 and length % 24 == 0
-        out += [(start + 24 * i, 24) for i in range(length // 24)] if whole else [(start, length)]
+        out += (
+            [((start + 24 * i) % HOURS_PER_WEEK, 24) for i in range(length // 24)]
+            if whole
+            else [(start, length)]
+        )
     return out
 
 

@@ -484,3 +484,10 @@ def test_london_monthly_profile_flags_2016_03(london_2016h1: gpd.GeoDataFrame) -
     assert checks.loc["2016-03", "share_of_median"] < 0.2
     trend = tp.classify_trend(monthly, exclude=["2016-03"], quiet=True)
     assert trend.loc["all", "months"] == 5
+
+
+def test_patrol_window_whole_days_wrapping_sunday_to_monday() -> None:
+    row = np.zeros(168)
+    row[144:] = 10  # all Sunday
+    row[:24] = 10  # all Monday
+    assert tp.patrol_window(row) == "Sun-Mon all day"

@@ -1,0 +1,209 @@
+"""The analyst notebooks in notebooks/: stored clean, and executed top to bottom on real data.
+
+Each notebook has one cell tagged ``parameters`` (papermill-style). A test injects its own
+values in a new cell right after it (as papermill does), executes the notebook with nbclient in
+a Jupyter kernel running this interpreter, and writes every output under a pytest tmp folder.
+The executions read only a few months of the real London data, so they stay quick.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbclient import NotebookClient
+from nbformat import NotebookNode
+
+from hotspots.datasets import data_dir, get_path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NOTEBOOK_NAMES = ["monthly_run", "explore_ward", "data_quality"]
+KERNEL = "python3"
+CELL_TIMEOUT_S = 180
+WARD = "E05000644"  # St. James's: the top hot street of the London data
+
+Execute = Callable[[str, dict[str, Any]], NotebookNode]
+
+
+def _read(name: str) -> NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def _parameters_index(nb: NotebookNode) -> int:
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        msg = f"a notebook needs exactly one cell tagged `parameters`; found {len(tagged)}"
+        raise ValueError(msg)
+    return tagged[0]
+
+
+def inject_parameters(nb: NotebookNode, params: dict[str, Any]) -> NotebookNode:
+    """Insert a cell assigning ``params`` right after the ``parameters`` cell (papermill-style).
+
+    Only names the parameters cell assigns may be injected, so a misspelt name fails here
+    instead of being silently ignored.
+    """
+    index = _parameters_index(nb)
+    tree = ast.parse(nb.cells[index].source)
+    known = {t.id for node in tree.body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        msg = f"parameters {unknown} are not in the notebook's parameters cell ({sorted(known)})"
+        raise ValueError(msg)
+    lines = ["# Injected parameters"] + [f"{k} = {v!r}" for k, v in params.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines), id="injected-parameters")
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+    return nb
+
+
+def _stderr(nb: NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("name") == "stderr")
+
+
+def _outputs_of(nb: NotebookNode, mime: str) -> str:
+    return "".join(str(o.get("data", {}).get(mime, "")) for c in nb.cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="module")
+def kernel_name() -> str:
+    """The Jupyter kernel that runs this interpreter (the venv's ipykernel)."""
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        pytest.fail(f"no `{KERNEL}` Jupyter kernel: run `{sys.executable} -m ipykernel install "
+                    "--sys-prefix`")
+    exe = spec.argv[0]
+    # jupyter_client starts "python" as sys.executable; any other path must be this interpreter
+    if exe not in {"python", "python3"} and Path(exe).resolve() != Path(sys.executable).resolve():
+        pytest.fail(f"the `{KERNEL}` kernel runs {exe}, not {sys.executable}: run "
+                    f"`{sys.executable} -m ipykernel install --sys-prefix`")
+    return KERNEL
+
+
+@pytest.fixture
+def execute(kernel_name: str, data_root: Path, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Execute:
+    """Return a function that executes a notebook with parameters, in a tmp working folder."""
+    monkeypatch.setenv("HOTSPOTS_DATA", str(data_root))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def _execute(name: str, params: dict[str, Any]) -> NotebookNode:
+        nb = inject_parameters(_read(name), params)
+        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name=kernel_name,
+                       resources={"metadata": {"path": str(work)}}).execute()
+        assert "Warning" not in _stderr(nb), _stderr(nb)
+        return nb
+
+    return _execute
+
+
+def _extract(months: list[str], folder: Path) -> Path:
+    """Copy the London files of ``months`` into ``folder``: a new extract as an analyst gets it."""
+    folder.mkdir(parents=True)
+    for month in months:
+        for path in get_path("london_crimes").glob(f"{month}-*"):
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _london(crimes: Path, out: Path, start: str, end: str) -> dict[str, Any]:
+    return {"crimes": str(crimes), "start": start, "end": end, "out": str(out)}
+
+
+def _check_run(run_dir: Path) -> None:
+    """Check a run folder with the shared contract checker (or its core rules if absent)."""
+    checker = data_dir().parent / "checks" / "check_run.py"
+    if checker.is_file():
+        done = subprocess.run([sys.executable, str(checker), str(run_dir)], capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0 and "adds up" in done.stdout, done.stdout + done.stderr
+    else:
+        for name in ("hot_streets.csv", "hot_streets.gpkg", "map.html", "run.json"):
+            assert (run_dir / name).is_file(), name
+        assert list((run_dir / "wards").glob("*.csv"))
+
+
+# inputs
+
+
+def test_inject_parameters_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match=r"parameters \['strat'\] are not in"):
+        inject_parameters(_read("monthly_run"), {"strat": "2017-01"})
+
+
+def test_inject_parameters_puts_the_cell_after_the_parameters_cell() -> None:
+    nb = inject_parameters(_read("monthly_run"), {"start": "2017-10"})
+    index = _parameters_index(nb)
+    assert nb.cells[index + 1].source.splitlines()[1:] == ["start = '2017-10'"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_notebook_is_stored_clean(name: str) -> None:
+    nb = _read(name)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "strip outputs"
+    assert nb.metadata["kernelspec"]["name"] == KERNEL
+    params = nb.cells[_parameters_index(nb)]
+    assert all(isinstance(n, ast.Assign) for n in ast.parse(params.source).body)
+    source = "\n".join(c.source for c in code)
+    # no hard-coded absolute paths: defaults come from get_path and relative output folders
+    assert not re.search(r"""["'](/|[A-Za-z]:\\)""", source)
+    # they call the package, not copies of its code
+    assert "from hotspots" in source
+    assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef)
+                   for c in code for n in ast.walk(ast.parse(c.source)))
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+# outputs
+
+
+def test_monthly_run_on_two_month_ranges(execute: Execute, tmp_path: Path) -> None:
+    runs = {}
+    for start, end in [("2017-11", "2017-12"), ("2017-09", "2017-10")]:
+        extract = _extract([start, end], tmp_path / f"extract_{start}")
+        out = tmp_path / f"run_{start}_{end}"
+        nb = execute("monthly_run", _london(extract, out, start, end))
+        _check_run(out)
+        summary = (out / "summary.md").read_text(encoding="utf-8")
+        assert summary.startswith(f"# Hot streets run: {start} to {end}\n")
+        assert "## Top 10 hot streets" in summary
+        assert summary in _outputs_of(nb, "text/markdown")
+        assert list((out / "exports").glob("*.xlsx"))
+        runs[start] = out
+    assert (runs["2017-11"] / "run.json").read_text() != (runs["2017-09"] / "run.json").read_text()
+
+
+def test_explore_ward_executes(execute: Execute, tmp_path: Path) -> None:
+    extract = _extract(["2017-10", "2017-11", "2017-12"], tmp_path / "extract")
+    out = tmp_path / "run"
+    params = _london(extract, out, "2017-10", "2017-12") | {"ward": WARD}
+    nb = execute("explore_ward", params)
+    assert "leaflet" in _outputs_of(nb, "text/html").lower()
+    assert (out / "figures" / f"{WARD}_monthly.png").is_file()
+    assert list((out / "exports").glob(f"{WARD}_*.csv"))
+
+
+def test_data_quality_executes(execute: Execute, tmp_path: Path) -> None:
+    extract = _extract(["2017-12"], tmp_path / "extract")
+    out = tmp_path / "run"
+    nb = execute("data_quality", _london(extract, out, "2017-12", "2017-12"))
+    assert "adds_up" in _outputs_of(nb, "text/html")
+    assert "snapped" in _outputs_of(nb, "text/plain") + "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
