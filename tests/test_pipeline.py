@@ -252,3 +252,18 @@ def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_ro
     assert runner.invoke(app, ["export", str(out), "--ward", ward]).exit_code == 0
     handout = next((out / "exports").glob("*.csv")).read_text(encoding="utf-8-sig")
     assert "Backtest,Backtest over 2 months" in handout
+
+
+def test_run_map_has_layers_and_popups(vancouver_run: Path) -> None:
+    import re
+
+    page = (vancouver_run / "map.html").read_text(encoding="utf-8")
+    cfg = json.loads(re.search(r"var cfg = (\{.*?\});\n", page, re.S).group(1))
+    assert {"areas", "streets", "hexes", "clusters"} <= set(cfg)
+    hot = pd.read_csv(vancouver_run / "hot_streets.csv")
+    top = cfg["streets"]["features"][0]["properties"]
+    assert top["r"] == 1 and hot.loc[0, "street"] in top["popup"]
+    assert "Patrol window: <b>" in top["popup"] and "<svg" in top["popup"]
+    assert len(cfg["areas"]["features"]) == 22
+    index = (vancouver_run / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr>") == 1 + len(list((vancouver_run / "wards").glob("*.csv")))
