@@ -38,6 +38,7 @@ run-london: setup
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
 	  --out $(OUT)/london --overwrite $(MAPS)
+	$(BIN)/hotspots brief $(OUT)/london --backtest $(OUT)/evaluate_london
 
 run-vancouver: setup
 	$(BIN)/hotspots evaluate --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
@@ -48,6 +49,7 @@ run-vancouver: setup
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
 	  --out $(OUT)/vancouver --overwrite $(MAPS)
+	$(BIN)/hotspots brief $(OUT)/vancouver --backtest $(OUT)/evaluate_vancouver
 
 test: setup
 	$(BIN)/python -m pytest

@@ -254,8 +254,10 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
 
 
 from hotspots._cli_download import download  # noqa: E402  (registered after the group exists)
+from hotspots._cli_brief import brief  # noqa: E402
 from hotspots._cli_evaluate import evaluate  # noqa: E402
 
+app.add_command(brief)
 app.add_command(download)
 app.add_command(evaluate)
 

@@ -58,8 +58,9 @@ def location_to_street(location: pd.Series) -> pd.Series:
     Examples
     --------
     >>> location_to_street(pd.Series(["On or near Kingsway", "On or near Supermarket",
-    ...                               "10XX GRANVILLE ST", "W 4TH AVE / BURRARD ST"])).tolist()
-    ['Kingsway', <NA>, 'Granville St', <NA>]
+    ...                               "10XX GRANVILLE ST", "W 4TH AVE / BURRARD ST",
+    ...                               "X NK_LOC ST"])).tolist()
+    ['Kingsway', <NA>, 'Granville St', <NA>, <NA>]
     """
     text = location.fillna("").astype(str).str.strip()
     text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
@@ -67,7 +68,9 @@ def location_to_street(location: pd.Series) -> pd.Series:
     junction = text.str.contains(" / ", regex=False) & ~poi
     vpd = text.str.match(_BLOCK)
     text = text.where(~vpd, _title_case(text.str.replace(_BLOCK, "", regex=True)))
-    bad = poi | junction | (text == "") | text.str.upper().str.startswith("OFFSET")
+    upper = text.str.upper()
+    # VPD placeholders: "OFFSET TO PROTECT PRIVACY", "X NK_LOC ST" (location not known)
+    bad = poi | junction | (text == "") | upper.str.startswith("OFFSET") | upper.str.contains("NK_LOC")
     return text.where(~bad).astype("string")
 
 

@@ -77,6 +77,7 @@ def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
         c: {
             "Area map": f"maps/{area_map_name(c)}",
             "Area list (CSV)": f"wards/{safe_file_stem(c)}.csv",
+            "Brief": f"briefs/{safe_file_stem(c)}.html",
         }
         for c in codes
     }
@@ -206,7 +207,8 @@ def _area_pages(
             rank_col="area_rank",
             title=f"Hot streets: {row['area_name'].iloc[0]} ({code})",
             subtitle=title,
-            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
+            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv",
+                          "Brief": f"../briefs/{safe_file_stem(code)}.html"}},
             offline=offline,
         )
         path = _save(m, folder / area_map_name(code), offline=offline)
@@ -297,14 +299,20 @@ def write_index(
     listed = summary[summary["area_code"].isin(result.area_lists)]
     for _, r in listed.sort_values("crimes", ascending=False, kind="stable").iterrows():
         code = str(r["area_code"])
-        links = [f"<a href='wards/{e(safe_file_stem(code))}.csv'>list</a>"]
+        links = [f"<a href='wards/{e(safe_file_stem(code))}.csv'>list</a>",
+                 f"<a href='briefs/{e(safe_file_stem(code))}.html'>brief</a>"]
         if area_maps:
             links.insert(0, f"<a href='maps/{e(area_map_name(code))}'>map</a>")
         rows.append(_index_row(r, top_street.get(code, ""), links))
     boroughs = ""
+    if "borough" in summary.columns:
+        names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
+        boroughs = "<p>Borough briefs: " + " · ".join(
+            f"<a href='briefs/borough_{e(safe_file_stem(str(b)))}.html'>{e(str(b))}</a>"
+            for b in names) + "</p>"
     if area_maps and "borough" in summary.columns:
         names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
-        boroughs = (
+        boroughs += (
             "<p>Borough maps: "
             + " · ".join(
                 f"<a href='maps/{e(borough_map_name(str(b)))}'>{e(str(b))}</a>" for b in names
@@ -366,6 +374,8 @@ text-align:left}} th{{background:#f3f3f3;position:sticky;top:0}} td:nth-child(4)
 <h1>Hot streets</h1><p>{title}</p>
 <p><a href='map.html'>City-wide map</a> · <a href='hot_streets.csv'>All hot streets (CSV)</a> ·
 <a href='areas.csv'>Areas (CSV)</a> · <a href='run.json'>Run manifest</a></p>
+<p>Ward briefs (three proposed priorities per ward, printable) are written by
+<code>hotspots brief</code> into <code>briefs/</code>; <code>make run</code> writes them.</p>
 {boroughs}
 <p>{n} areas with crime, busiest first. "Last 3 months vs previous" compares the latest three
 months with the three before; small counts are marked "too few to compare".</p>
