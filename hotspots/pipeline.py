@@ -341,7 +341,7 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     }
     unsnapped = crimes["segment_id"].isna()
     if loc_key and unsnapped.any():
-        place = rank.location_place(crimes.loc[unsnapped, "location"])
+        place = rank.location_place(crimes.loc[unsnapped])
         pairs = pd.Series(
             list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)), index=place.index
         )

@@ -27,7 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from hotspots.crs import WGS84
-from hotspots.names import normalise_name
+from hotspots.names import location_to_street, normalise_name
 from hotspots.schema import (
     AREA_LIST_COLUMNS,
     BASIS_LOCATION,
@@ -261,21 +261,40 @@ def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     return tup.rank(method="min").astype("int64")
 
 
-def location_place(location: pd.Series) -> pd.Series:
-    """Return the place name that groups unsnapped records: the location text without "On or near".
+def location_place(crimes: pd.DataFrame) -> pd.Series:
+    """Return the place that groups unsnapped records: a street, or one point of interest.
+
+    Records naming a street ("On or near Kingscroft Road") are grouped by street within the
+    area. police.uk points of interest ("On or near Nightclub", "Supermarket", stations) are
+    generic names shared by map points far apart, so each map point is its own place, numbered
+    by crimes within the area: "Nightclub (point 2 of 7)".
 
     Parameters
     ----------
-    location
-        Location text of each record.
+    crimes
+        Records with ``location``, ``area_code``, ``x`` and ``y``.
 
     Returns
     -------
     pandas.Series
-        E.g. "Kingscroft Road", "Supermarket"; "(no location text)" where empty.
+        Place name per record, indexed like ``crimes``; "(no location text)" where empty.
     """
-    place = location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
-    return place.replace("", "(no location text)")
+    text = crimes["location"].fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
+    text = text.replace("", "(no location text)")
+    poi = (location_to_street(crimes["location"]).isna() & (text != "(no location text)")).to_numpy()
+    if not poi.any():
+        return text
+    pts = pd.DataFrame({"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"]})[poi]
+    n = pts.groupby(["a", "t", "x", "y"], sort=False).size().rename("n").reset_index()
+    n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
+    n["k"] = n.groupby(["a", "t"]).cumcount() + 1
+    n["of"] = n.groupby(["a", "t"])["k"].transform("max")
+    n["label"] = np.where(n["of"] > 1, n["t"] + " (point " + n["k"].astype(str) + " of "
+                          + n["of"].astype(str) + ")", n["t"])
+    labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
+    out = text.copy()
+    out[poi] = labels["label"].to_numpy()
+    return out
 
 
 def rank_locations(
@@ -306,7 +325,7 @@ def rank_locations(
         {
             "area_code": crimes["area_code"],
             "area_name": crimes["area_name"],
-            "place": location_place(crimes["location"]),
+            "place": location_place(crimes),
             "tcol": crimes["crime_type"].map(type_column),
             "x": crimes["x"],
             "y": crimes["y"],

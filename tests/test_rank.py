@@ -148,3 +148,12 @@ def test_locations_and_area_lists() -> None:
         [2, BASIS_LOCATION, "Park Road"],
     ]
     assert lists["C"].empty  # an area with crime gets a (here empty) list
+
+
+def test_points_of_interest_are_one_place_per_map_point() -> None:
+    crimes = pd.DataFrame({
+        "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
+        "area_code": ["A"] * 7, "x": [0.0, 0, 0, 500, 500, 10, 900], "y": [0.0] * 7})
+    place = rank.location_place(crimes)
+    assert place.tolist() == ["Nightclub (point 1 of 2)"] * 3 + ["Nightclub (point 2 of 2)"] * 2 + [
+        "Park Road", "Park Road"]
