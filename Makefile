@@ -59,5 +59,9 @@ lint: setup
 	$(BIN)/ruff check hotspots tests notebooks
 	$(BIN)/mypy hotspots
 
+bench: setup
+	$(BIN)/python benchmarks/run_benchmark.py
+	$(BIN)/python benchmarks/map_load.py $(OUT)/london/map.html $(OUT)/london/maps/E05000644.html $(OUT)/vancouver/map.html
+
 clean:
 	rm -rf $(OUT)/london $(OUT)/vancouver .pytest_cache

@@ -62,6 +62,13 @@ def location_to_street(location: pd.Series) -> pd.Series:
     ...                               "X NK_LOC ST"])).tolist()
     ['Kingsway', <NA>, 'Granville St', <NA>, <NA>]
     """
+    codes, uniques = pd.factorize(location.fillna("").astype(str), use_na_sentinel=False)
+    streets = _streets_of(pd.Series(uniques, dtype=object))
+    return pd.Series(streets.to_numpy()[codes], index=location.index, dtype="string")
+
+
+def _streets_of(location: pd.Series) -> pd.Series:
+    """Return the street of each distinct location text (see :func:`location_to_street`)."""
     text = location.fillna("").astype(str).str.strip()
     text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
     poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)

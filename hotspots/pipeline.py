@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from hotspots import (
+    cache,
+    callers,
     clusters,
     concentration,
     crs,
@@ -237,7 +239,8 @@ def _join_areas(
             f"{np.round(areas.total_bounds).tolist()} in {crimes.crs.to_string()})"
         )
         raise InputDataError(msg)
-    reason = np.where(outside, io.REASON_OUTSIDE, "").astype(object)
+    reason = np.full(len(joined), "", dtype=object)
+    reason[outside] = io.REASON_OUTSIDE
     frame = joined.assign(raw_x=joined["x"], raw_y=joined["y"])
     kept, more = io.split_rejected(frame, reason)
     kept = gpd.GeoDataFrame(
@@ -247,11 +250,9 @@ def _join_areas(
 
 
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    streets = io.read_streets(config.streets, name_col=config.street_name_col)
-    streets = crs.to_metric_crs(streets, target, name=Path(config.streets).name, quiet=config.quiet)
-    segs = segments.lines_to_segments(
-        streets, max_length_m=config.max_segment_length_m, quiet=config.quiet
-    )
+    # built once per street file and parameters (keyed by checksum), then read from the cache
+    segs = cache.cached_segments(config.streets, max_length_m=config.max_segment_length_m,
+                                 crs=target, name_col=config.street_name_col, quiet=config.quiet)
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 
@@ -669,6 +670,12 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     files.append(
         export.write_csv(pd.DataFrame(outlines.drop(columns="geometry")), tmp / "clusters.csv")
     )
+    if "caller_ref" in result.crimes.columns:
+        places = callers.place_of(result.crimes)
+        rc = callers.count_repeat_callers(result.crimes.assign(place=places))
+        if config.street_level_only:  # rounded points could point at an address
+            rc = rc[~rc["place"].str.startswith("pt ")]
+        files.append(export.write_csv(rc, tmp / "repeat_callers.csv"))
     if not config.street_level_only:
         rep = result.tables["repeat_locations"]
         files.append(

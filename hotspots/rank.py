@@ -81,7 +81,11 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
         (sorted by type). The ``crimes`` column sums to the number of snapped crimes.
     """
     snapped = crimes[crimes["segment_id"].notna()]
-    table = pd.crosstab(snapped["segment_id"], snapped["crime_type"])
+    seg_codes, seg_ids = pd.factorize(snapped["segment_id"])
+    type_codes, types = pd.factorize(snapped["crime_type"])
+    flat = np.bincount(seg_codes * len(types) + type_codes, minlength=len(seg_ids) * len(types))
+    table = pd.DataFrame(flat.reshape(len(seg_ids), len(types)),
+                         index=pd.Index(seg_ids, name="segment_id"), columns=list(types))
     table = table.reindex(columns=sorted(table.columns))
     table.columns = [type_column(c) for c in table.columns]
     table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column
@@ -211,7 +215,8 @@ def _aggregate_runs(
     g = hot.groupby("run", sort=True)
     out = g[["crimes", "length_m", *type_cols]].sum()
     first = g[["area_code", "area_name"]].first()
-    out["street"] = g["street_name"].agg(_most_common).fillna(UNNAMED)
+    names = {run: _most_common(part) for run, part in g["street_name"]}
+    out["street"] = pd.Series(names, dtype=object).reindex(out.index).fillna(UNNAMED)
     out["name_source"] = g["name_source"].agg(lambda s: "; ".join(sorted(set(s.dropna()))))
     out["segment_ids"] = g["segment_id"].agg(";".join)
     out["segment_count"] = g.size()

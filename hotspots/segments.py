@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -52,9 +54,12 @@ def lines_to_segments(
     lines = streets.reset_index(drop=True)
     parts, src = _split_at_shared_vertices(lines.geometry.to_numpy())
     seg = gpd.GeoDataFrame(
-        {"source_id": lines["source_id"].to_numpy()[src],
-         "street_name": lines["street_name"].to_numpy()[src]},
-        geometry=parts, crs=lines.crs,
+        {
+            "source_id": lines["source_id"].to_numpy()[src],
+            "street_name": lines["street_name"].to_numpy()[src],
+        },
+        geometry=parts,
+        crs=lines.crs,
     )
     seg = _cut_long(seg, max_length_m)
     seg["length_m"] = np.round(seg.length.to_numpy(), 2)
@@ -98,18 +103,23 @@ def _cut_long(seg: gpd.GeoDataFrame, max_length_m: float) -> gpd.GeoDataFrame:
     long = length > max_length_m
     if not long.any():
         return seg
-    pieces, rows = [], []
+    pieces: list[Any] = []
+    rows: list[int] = []
     for i in np.flatnonzero(long):
         n = int(np.ceil(length[i] / max_length_m))
         cuts = np.linspace(0.0, length[i], n + 1)
         geom = seg.geometry.iloc[i]
-        pieces.extend(substring(geom, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
-        rows.extend([i] * n)
-    extra = seg.iloc[rows].set_geometry(np.array(pieces, dtype=object), crs=seg.crs)
+        pieces.extend(substring(geom, a, b) for a, b in itertools.pairwise(cuts))
+        rows.extend([int(i)] * n)
+    geoms = np.empty(len(pieces), dtype=object)
+    geoms[:] = pieces
+    extra = seg.iloc[rows].set_geometry(geoms, crs=seg.crs)
     return pd.concat([seg[~long], extra], ignore_index=True)
 
 
 def _stable_ids(geoms: np.ndarray) -> np.ndarray:
     rounded = shapely.set_precision(geoms, 0.01, mode="pointwise")
     wkb = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2)
-    return np.array(["s" + hashlib.blake2b(b, digest_size=6).hexdigest() for b in wkb], dtype=object)
+    return np.array(
+        ["s" + hashlib.blake2b(b, digest_size=6).hexdigest() for b in wkb], dtype=object
+    )

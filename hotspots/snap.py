@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots.io import _factorize_xy
+
 log = logging.getLogger("hotspots")
 
 #: Default snapping tolerance, metres. police.uk map points and VPD hundred-block points lie
@@ -26,9 +28,24 @@ DEFAULT_SNAP_DISTANCE_M = 30.0
 
 
 def _unique_points(crimes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    xy = np.column_stack([crimes["x"].to_numpy(), crimes["y"].to_numpy()])
-    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
-    return shapely.points(uniq), inv.ravel()
+    """Return one point per distinct (x, y) and the index of each crime's point (by hashing)."""
+    inv, ux, uy = _factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
+    return shapely.points(ux, uy), inv
+
+
+_NONE = np.array(None, dtype=object)
+
+
+def _spread_text(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
+                 index: pd.Index) -> pd.Series:
+    """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
+
+    The text column is built once per distinct point and copied to the rows in Arrow, which
+    is much faster than building it from one Python string per row.
+    """
+    found = pick >= 0
+    per_point = pd.array(np.where(found, values[np.where(found, pick, 0)], _NONE), dtype="string")
+    return pd.Series(per_point.take(inv), index=index)
 
 
 def _first_match(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -72,15 +89,12 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     polys = areas.geometry.to_numpy()[order]
     tree = shapely.STRtree(polys)
     pi, ai = tree.query(pts, predicate="intersects")
-    hit = _first_match(len(pts), pi, ai)[inv]
+    hit = _first_match(len(pts), pi, ai)
     codes = areas["area_code"].to_numpy()[order]
     names = areas["area_name"].to_numpy()[order]
-    ok = hit >= 0
     out = pd.DataFrame(index=crimes.index)
-    out["area_code"] = pd.Series(np.where(ok, codes[np.where(ok, hit, 0)], None), index=crimes.index,
-                                 dtype="string")
-    out["area_name"] = pd.Series(np.where(ok, names[np.where(ok, hit, 0)], None), index=crimes.index,
-                                 dtype="string")
+    out["area_code"] = _spread_text(codes, hit, inv, crimes.index)
+    out["area_name"] = _spread_text(names, hit, inv, crimes.index)
     return out
 
 
@@ -122,23 +136,40 @@ def snap_to_streets(
     pts, inv = _unique_points(crimes)
     ids = segments["segment_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
-    tree = shapely.STRtree(segments.geometry.to_numpy()[order])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        (pi, si), dist = tree.query_nearest(pts, max_distance=max_distance_m, return_distance=True,
-                                            all_matches=True)
-    best = _first_match(len(pts), pi, si)[inv]
-    best_d = np.full(len(pts), np.nan)
-    best_d[pi] = dist  # all ties share the same distance
-    found = best >= 0
-    seg = np.where(found, ids[order][np.where(found, best, 0)], None)
+    best, best_d = _nearest_within(pts, segments.geometry.to_numpy()[order], max_distance_m)
+    found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
-    out["segment_id"] = pd.Series(seg, index=crimes.index, dtype="string")
-    out["snap_distance_m"] = np.round(best_d[inv], 2)
+    out["segment_id"] = _spread_text(ids[order], best, inv, crimes.index)
+    out["snap_distance_m"] = np.round(best_d, 2)[inv]
     if not quiet:
         log.info("snapped %d of %d crimes (%.1f%%) within %.0f m", int(found.sum()), len(found),
                  100 * found.mean() if len(found) else 0.0, max_distance_m)
     return out
+
+
+def _nearest_within(
+    pts: np.ndarray, lines: np.ndarray, max_distance_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each point's nearest line within ``max_distance_m`` (-1 if none) and distance.
+
+    The same as ``STRtree.query_nearest(..., max_distance, all_matches=True)`` with ties
+    going to the smallest line index, computed as a ``dwithin`` query plus one vectorised
+    GEOS distance per candidate pair: about twice as fast, as both use the same distance.
+    """
+    tree = shapely.STRtree(lines)
+    reach = max_distance_m * (1 + 1e-9) + 1e-9  # never miss a pair at the exact tolerance
+    pi, si = tree.query(pts, predicate="dwithin", distance=reach)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dist = shapely.distance(pts[pi], lines[si])
+    ok = dist <= max_distance_m
+    pi, si, dist = pi[ok], si[ok], dist[ok]
+    best_d = np.full(len(pts), np.inf)
+    np.minimum.at(best_d, pi, dist)
+    nearest = dist == best_d[pi]  # every line at the shortest distance: ties
+    best = _first_match(len(pts), pi[nearest], si[nearest])
+    best_d[best < 0] = np.nan
+    return best, best_d
 
 
 def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:

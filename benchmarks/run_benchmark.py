@@ -1,0 +1,487 @@
+"""Time every stage of hot streets on real data and a 10-million-crime scale-up, against the
+plain GeoPandas approach, and report peak memory.
+
+Usage::
+
+    .venv/bin/python benchmarks/run_benchmark.py                  # London, Vancouver, 10M
+    .venv/bin/python benchmarks/run_benchmark.py --skip-london --scale 2000000
+    .venv/bin/python benchmarks/run_benchmark.py --plain-rows 1000000   # plain on a sample
+
+Datasets: London (police.uk, 24 months, 1.45 million rows), Vancouver (VPD, 207,000 rows) and
+Vancouver scaled up to ``--scale`` crimes on its own street network: the six years repeated
+with a seeded jitter of whole metres (-3..3 m per axis) and days (-3..3) per repeat, written
+once as gzipped CSVs (one per repeat) under ``outputs/bench/`` and read back through the
+real reader, so the load stage is timed honestly.
+
+Each dataset runs twice, each time in a fresh subprocess: "ours" calls the library stage by
+stage (load, area join, street segments, snapping, naming, ranking, area lists, time
+profiles, clusters, maps, exports); "plain" is what an analyst would write with GeoPandas
+(``pandas.read_csv``, ``points_from_xy``, ``to_crs``, ``sjoin`` with the areas,
+``sjoin_nearest(max_distance=30)`` of every crime against every segment, ``groupby``).
+Both get the same street segments, built outside the timings.
+
+Memory: the peak resident set size (RSS) of each stage, sampled every 10 ms with psutil in
+that subprocess, and the process's peak from ``resource.getrusage(...).ru_maxrss``.
+
+The ratio plain / ours is for "hot streets from raw rows": load + area join + snapping +
+ranking, the work both approaches do. Naming segments from the records' location text,
+area lists, time profiles, clusters, maps and exports are ours only and listed separately.
+Results are printed as a table and written to ``outputs/bench/benchmark.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gzip
+import importlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from hotspots import cache, crs, export, io, maps, pipeline, rank, snap
+from hotspots.datasets import data_dir
+
+try:
+    import psutil
+except ImportError:  # only the process peak is reported then
+    psutil = None
+
+ROOT = Path(__file__).resolve().parents[1]
+RATIO_STAGES = ("load", "area_join", "snapping", "ranking")
+SNAP_M = 30.0
+JITTER_M = 3
+JITTER_DAYS = 3
+
+
+# --------------------------------------------------------------------------------------------
+# measuring
+
+
+class Monitor:
+    """Wall and CPU seconds and peak RSS of each stage (RSS sampled every 10 ms)."""
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, Any]] = {}
+        self._peak = 0
+        self._stop = threading.Event()
+        self._proc: Any = psutil.Process() if psutil is not None else None
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        return int(self._proc.memory_info().rss) if self._proc is not None else 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self._peak = max(self._peak, self._rss())
+
+    @contextlib.contextmanager
+    def stage(self, name: str, rows: int) -> Iterator[dict[str, Any]]:
+        extra: dict[str, Any] = {}
+        self._peak = self._rss()
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield extra
+        finally:
+            seconds = time.perf_counter() - wall
+            self._peak = max(self._peak, self._rss())
+            self.stages[name] = {
+                "seconds": round(seconds, 3), "cpu_seconds": round(time.process_time() - cpu, 3),
+                "rows": rows, "rows_per_second": round(rows / seconds) if seconds > 0 else None,
+                "peak_rss_mb": round(self._peak / 2**20) if self._proc is not None else None,
+                "process_peak_rss_mb": round(_maxrss_mb()), **extra}
+
+    def skip(self, name: str, why: str) -> None:
+        self.stages[name] = {"seconds": None, "note": why}
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --------------------------------------------------------------------------------------------
+# datasets
+
+
+def datasets(
+    data: Path, out: Path, scale: int, seed: int, skip: set[str]
+) -> dict[str, dict[str, Any]]:
+    london = {"fmt": "police-uk", "crimes": [str(data / "london" / "crimes")],
+              "areas": str(data / "london" / "wards_2014.gpkg"),
+              "streets": str(data / "london" / "streets_osm_london.gpkg"),
+              "area_code": "ward_code"}
+    vpd = data / "vancouver" / "vpd_crimedata_2020_2025.csv.gz"
+    van = {"fmt": "vancouver", "crimes": [str(vpd)],
+           "areas": str(data / "vancouver" / "local_areas.gpkg"),
+           "streets": str(data / "vancouver" / "public_streets.gpkg"), "area_code": "mapid"}
+    found = {}
+    if "london" not in skip:
+        found["london"] = london
+    if "vancouver" not in skip:
+        found["vancouver"] = van
+    if scale and "scaled" not in skip:
+        folder = scale_vancouver(Path(van["crimes"][0]), out / f"vancouver_x{scale}", scale, seed)
+        name = f"vancouver_{scale // 1_000_000}m" if scale >= 1_000_000 else f"vancouver_{scale}"
+        found[name] = {**van, "crimes": [str(folder)], "generated": True}
+    return found
+
+
+def scale_vancouver(source: Path, folder: Path, scale: int, seed: int) -> Path:
+    """Write ``scale`` VPD rows: the real file repeated with a seeded jitter (once; cached)."""
+    manifest = {"source": source.name, "source_bytes": source.stat().st_size, "rows": scale,
+                "seed": seed, "jitter_m": JITTER_M, "jitter_days": JITTER_DAYS, "layout": 1}
+    done = folder / "manifest.json"
+    if done.is_file() and json.loads(done.read_text()) == manifest:
+        return folder / "crimes"
+    print(f"generating {scale:,} crimes in {folder} ...", flush=True)
+    t0 = time.perf_counter()
+    (folder / "crimes").mkdir(parents=True, exist_ok=True)
+    for old in (folder / "crimes").glob("*.csv.gz"):
+        old.unlink()
+    base = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={"X": pa.string(), "Y": pa.string()}, strings_can_be_null=False)).to_pandas()
+    rng = np.random.default_rng(seed)
+    rep, written = 0, 0
+    while written < scale:
+        part = base.iloc[: scale - written] if rep else base.iloc[: min(len(base), scale)]
+        if rep:
+            part = _jitter(part, rng)
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="needed"))
+        path = folder / "crimes" / f"vpd_scaled_{rep:03d}.csv.gz"
+        path.write_bytes(gzip.compress(sink.getvalue().to_pybytes(), compresslevel=1))
+        written += len(part)
+        rep += 1
+    done.write_text(json.dumps(manifest))
+    print(f"  {rep} files in {time.perf_counter() - t0:.0f} s", flush=True)
+    return folder / "crimes"
+
+
+def _jitter(part: Any, rng: np.random.Generator) -> Any:
+    """Move each located record by whole metres and shift every date by whole days."""
+    n = len(part)
+    x = pd.to_numeric(part["X"], errors="coerce").to_numpy()
+    y = pd.to_numeric(part["Y"], errors="coerce").to_numpy()
+    located = np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
+    dx, dy = rng.integers(-JITTER_M, JITTER_M + 1, n), rng.integers(-JITTER_M, JITTER_M + 1, n)
+    new_x = np.where(located, np.round(x + dx, 4), np.nan)
+    new_y = np.where(located, np.round(y + dy, 4), np.nan)
+    day = pd.to_datetime(pd.DataFrame({"year": part["YEAR"], "month": part["MONTH"],
+                                       "day": part["DAY"]}))
+    day = day + pd.to_timedelta(rng.integers(-JITTER_DAYS, JITTER_DAYS + 1, n), unit="D")
+    return part.assign(
+        YEAR=day.dt.year.to_numpy(), MONTH=day.dt.month.to_numpy(), DAY=day.dt.day.to_numpy(),
+        X=np.where(located, pd.Series(new_x).map("{:.4f}".format), part["X"].to_numpy()),
+        Y=np.where(located, pd.Series(new_y).map("{:.4f}".format), part["Y"].to_numpy()))
+
+
+def _sample(paths: list[str], folder: Path, lines: int = 3000) -> Path:
+    """Copy the first ``lines`` rows of the first crime file (for an untimed warm-up run)."""
+    first = next(_iter_files(paths))
+    opener = gzip.open if first.name.endswith(".gz") else open
+    with opener(first, "rt", encoding="utf-8") as fh:
+        head = [line for _, line in zip(range(lines + 1), fh, strict=False)]
+    out = folder / first.name.removesuffix(".gz")
+    out.write_text("".join(head), encoding="utf-8")
+    return out
+
+
+def _iter_files(paths: list[str]) -> Iterator[Path]:
+    for p in map(Path, paths):
+        yield from (sorted(q for q in p.rglob("*.csv*")) if p.is_dir() else [p])
+
+
+# --------------------------------------------------------------------------------------------
+# the two workers (each runs in a subprocess of its own)
+
+
+def _segments(spec: dict[str, Any], crs: Any, areas: Any) -> Any:
+    segs = cache.cached_segments(spec["streets"], crs=crs, cache=spec["cache"], quiet=True)
+    return segs.join(snap.assign_segment_areas(segs, areas))
+
+
+def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
+    mon = Monitor()
+    out = Path(tempfile.mkdtemp(prefix="hotspots-bench-"))
+    with mon.stage("load", 0) as info:
+        crimes, rejected = io.read_crimes(spec["crimes"], fmt=spec["fmt"], quiet=True)
+    n = len(crimes) + len(rejected)
+    mon.stages["load"].update(rows=n, rows_per_second=round(n / mon.stages["load"]["seconds"]))
+    info["kept"] = len(crimes)
+    with mon.stage("area_join", n):
+        areas = crs.to_metric_crs(io.read_areas(spec["areas"]), crimes.crs, quiet=True)
+        crimes, rejected = _join_areas(crimes, rejected, areas)
+    with mon.stage("street_segments", n) as info:
+        segs = _segments({**spec, "cache": out / "cache"}, crimes.crs, areas)
+        info["note"] = "cold cache (built)"
+    with mon.stage("street_segments_cached", n) as info:
+        cache.cached_segments(spec["streets"], crs=crimes.crs, cache=out / "cache", quiet=True)
+        info["note"] = "second call, from the GeoParquet cache"
+    with mon.stage("snapping", n) as info:
+        crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=SNAP_M, quiet=True))
+        info["snapped"] = int(crimes["segment_id"].notna().sum())
+    with mon.stage("naming", n):
+        segs = _name(crimes, segs, police_uk=spec["fmt"] == "police-uk")
+    with mon.stage("ranking", n) as info:
+        counts = rank.count_by_segment(crimes, segs)
+        hot = rank.rank_streets(segs, counts)
+        info["hot_streets"] = len(hot)
+    with mon.stage("area_lists", n):
+        type_cols = [c for c in counts.columns if c != "crimes"]
+        locs = rank.rank_locations(crimes[crimes["segment_id"].isna()], type_cols=type_cols)
+        lists = rank.area_lists(hot, locs, area_codes=crimes["area_code"].unique().tolist())
+    _optional_stage(mon, "time_profiles", n, "hotspots.temporal", lambda m: _profiles(m, crimes))
+    _optional_stage(mon, "clusters", n, "hotspots.clusters", lambda m: _clusters(m, crimes, segs))
+    with mon.stage("maps", n):
+        per_area = crimes.groupby("area_code").size().rename("crimes").reset_index()
+        areas_map = areas.merge(per_area, on="area_code", how="left")
+        maps.explore_hot_streets(hot, areas_map, title="Hot streets").save(str(out / "map.html"))
+    with mon.stage("exports", n):
+        export.write_hot_streets(hot, out)
+        export.write_area_csvs(lists, out / "wards")
+    mon.close()
+    return {"stages": mon.stages, "rows_read": n, "crimes_kept": len(crimes),
+            "process_peak_rss_mb": round(_maxrss_mb())}
+
+
+def _join_areas(crimes: Any, rejected: Any, areas: Any) -> tuple[Any, Any]:
+    """The area join of ``pipeline.run`` (crimes outside every area rejected)."""
+    return pipeline._join_areas(crimes, rejected, areas)
+
+
+def _name(crimes: Any, segs: Any, *, police_uk: bool) -> Any:
+    """Name segments from the records as ``pipeline.run`` does (names.py)."""
+    return pipeline._name_segments(crimes, segs, police_uk=police_uk)[0]
+
+
+def _optional_stage(mon: Monitor, name: str, rows: int, module: str, work: Any) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        mon.skip(name, "n/a (module not present)")
+        return
+    with mon.stage(name, rows) as info:
+        info["note"] = work(mod)
+
+
+def _profiles(temporal: Any, crimes: Any) -> str:
+    done = []
+    for what, call in (("monthly_profile", lambda: temporal.monthly_profile(crimes, by="area_code",
+                                                                            quiet=True)),
+                       ("hour_day_profile", lambda: temporal.hour_day_profile(
+                           crimes, by="area_code", quiet=True))):
+        try:
+            call()
+            done.append(what)
+        except Exception as err:  # a stage that cannot run is reported, not fatal
+            done.append(f"{what}: n/a ({type(err).__name__}: {str(err)[:60]})")
+    return "; ".join(done)
+
+
+def _clusters(clusters: Any, crimes: Any, segs: Any) -> str:
+    labels = clusters.cluster_points(crimes, quiet=True)
+    summary = clusters.summarise_clusters(crimes, labels, segs)
+    return f"cluster_points + summarise_clusters: {len(summary)} clusters"
+
+
+def run_plain(spec: dict[str, Any]) -> dict[str, Any]:
+    """The plain GeoPandas approach, stage by stage, on the same files and segments."""
+    police = spec["fmt"] == "police-uk"
+    lon, lat, target = ("Longitude", "Latitude", 27700) if police else ("X", "Y", 26910)
+    areas_ours = crs.to_metric_crs(io.read_areas(spec["areas"]), target, quiet=True)
+    segs = _segments(spec, areas_ours.crs, areas_ours)  # untimed: the same segments as ours
+    files = list(_iter_files(spec["crimes"]))
+    limit = spec.get("plain_rows")
+    mon = Monitor()
+    with mon.stage("load", 0):
+        df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+        if limit:
+            df = df.iloc[:limit]
+        n = len(df)
+        df = df.dropna(subset=[lon, lat])
+        if not police:
+            df = df[(df[lon] != 0) | (df[lat] != 0)]
+        crimes = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df[lon], df[lat]),
+                                  crs=4326 if police else target).to_crs(target)
+    mon.stages["load"].update(rows=n, rows_per_second=round(n / mon.stages["load"]["seconds"]))
+    with mon.stage("area_join", n):
+        areas = gpd.read_file(spec["areas"]).to_crs(target)
+        crimes = gpd.sjoin(crimes, areas[[spec["area_code"], "geometry"]], how="inner",
+                           predicate="within")
+    with mon.stage("snapping", n) as info:
+        crimes = gpd.sjoin_nearest(crimes.drop(columns="index_right"),
+                                   segs[["segment_id", "area_code", "length_m", "geometry"]],
+                                   how="left", max_distance=SNAP_M, distance_col="snap_m")
+        info["snapped"] = int(crimes["segment_id"].notna().sum())
+    with mon.stage("ranking", n) as info:
+        kind = "Crime type" if police else "TYPE"
+        on = crimes.dropna(subset=["segment_id"])
+        table = on.groupby(["segment_id", kind]).size().unstack(fill_value=0)
+        table["crimes"] = table.sum(axis=1)
+        seg = segs.set_index("segment_id")[["area_code", "length_m"]].join(table, how="inner")
+        seg["per_100m"] = seg["crimes"] / seg["length_m"].clip(lower=50) * 100
+        cut = seg.groupby("area_code")["per_100m"].transform(lambda s: s.quantile(0.8))
+        hot = seg[(seg["crimes"] >= 5) & (seg["per_100m"] >= cut)].copy()
+        hot["rank"] = hot["per_100m"].rank(ascending=False, method="min")
+        hot["area_rank"] = hot.groupby("area_code")["per_100m"].rank(ascending=False, method="min")
+        info["hot_segments"] = len(hot)
+    mon.close()
+    return {"stages": mon.stages, "rows_read": n, "sample_rows": limit,
+            "process_peak_rss_mb": round(_maxrss_mb())}
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+
+
+def _run_worker(kind: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(spec, fh)
+    result = Path(fh.name).with_suffix(".out.json")
+    cmd = [sys.executable, __file__, "--worker", kind, "--spec", fh.name, "--result", str(result)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, check=False, timeout=timeout, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    if proc.returncode != 0 or not result.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {proc.returncode}: {' | '.join(tail)}"}
+    out = json.loads(result.read_text())
+    result.unlink()
+    out["subprocess_seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _ratio_seconds(res: dict[str, Any]) -> float | None:
+    st = res.get("stages", {})
+    try:
+        return float(sum(st[s]["seconds"] for s in RATIO_STAGES))
+    except (KeyError, TypeError):
+        return None
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(name: str, ours: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
+    rows = ours.get("rows_read", 0)
+    print(f"\n== {name}: {rows:,} rows read, {ours.get('crimes_kept', 0):,} crimes kept ==")
+    if "error" in ours:
+        print(f"  ours failed: {ours['error']}")
+        return {}
+    print(f"  {'approach':<6} {'stage':<24} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} "
+          f"{'peak RSS MB':>11}  note")
+    for label, res in (("ours", ours), ("plain", plain)):
+        for stage, st in res.get("stages", {}).items():
+            note = st.get("note", "")
+            print(f"  {label:<6} {stage:<24} {_fmt(st.get('seconds'), '8.2f')} "
+                  f"{_fmt(st.get('cpu_seconds'), '7.2f')} {_fmt(st.get('rows_per_second'), '12,')} "
+                  f"{_fmt(st.get('peak_rss_mb'), '11,')}  {note}")
+        if "error" in res:
+            print(f"  {label:<6} failed: {res['error']}")
+    o, p = _ratio_seconds(ours), _ratio_seconds(plain)
+    summary: dict[str, Any] = {"ours_seconds": o, "process_peak_rss_mb": ours.get(
+        "process_peak_rss_mb"), "plain_process_peak_rss_mb": plain.get("process_peak_rss_mb")}
+    if o and p:
+        sample = plain.get("sample_rows")
+        p_full = p * rows / sample if sample and sample < rows else p
+        summary.update(plain_seconds=round(p_full, 2), ratio=round(p_full / o, 1),
+                       plain_extrapolated_from_rows=sample if p_full != p else None)
+        how = (f" (plain timed on the first {sample:,} rows and extrapolated linearly)"
+               if p_full != p else "")
+        print(f"  hot streets from raw rows (load + area join + snapping + ranking): ours "
+              f"{o:.2f} s, plain {p_full:.2f} s -> plain/ours = {p_full / o:.1f}x{how}")
+    peaks = [ours["stages"][s].get("peak_rss_mb") or 0 for s in RATIO_STAGES
+             if s in ours["stages"]]
+    summary["ratio_stages_peak_rss_mb"] = max(peaks) if peaks else None
+    print(f"  peak RSS of load, area join, snapping and ranking: {max(peaks or [0]):,} MB")
+    total = sum(st["seconds"] for st in ours["stages"].values() if st.get("seconds")
+                and st is not ours["stages"].get("street_segments_cached"))
+    summary["ours_all_stages_seconds"] = round(total, 1)
+    print(f"  all our stages: {total:.1f} s; process peak RSS ours "
+          f"{ours.get('process_peak_rss_mb'):,} MB, "
+          f"plain {plain.get('process_peak_rss_mb', '-')} MB")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=int, default=10_000_000,
+                    help="crimes in the Vancouver scale-up (0: none; default 10,000,000)")
+    ap.add_argument("--skip-london", action="store_true")
+    ap.add_argument("--skip-vancouver", action="store_true")
+    ap.add_argument("--skip-plain", action="store_true", help="time ours only")
+    ap.add_argument("--plain-rows", type=int, default=None,
+                    help="time the plain approach on the first N rows of the scale-up and "
+                         "extrapolate linearly (default: all rows)")
+    ap.add_argument("--data", type=Path, default=None, help="shared data folder")
+    ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
+    ap.add_argument("--worker", choices=["ours", "plain"], help=argparse.SUPPRESS)
+    ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        spec = json.loads(args.spec.read_text())
+        work = run_ours if args.worker == "ours" else run_plain
+        with tempfile.TemporaryDirectory() as tmp:  # warm up: imports and first calls untimed
+            work({**spec, "crimes": [str(_sample(spec["crimes"], Path(tmp)))], "plain_rows": None})
+        args.result.write_text(json.dumps(work(spec)))
+        return 0
+
+    data = args.data or data_dir()
+    args.out.mkdir(parents=True, exist_ok=True)
+    skip = {k for k, v in (("london", args.skip_london), ("vancouver", args.skip_vancouver)) if v}
+    report: dict[str, Any] = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "memory_method": "peak RSS per stage: psutil, sampled every 10 ms in a fresh subprocess "
+                         "per dataset and approach; process peak: getrusage ru_maxrss",
+        "ratio_stages": list(RATIO_STAGES), "datasets": {}}
+    for name, found in datasets(data, args.out, args.scale, args.seed, skip).items():
+        spec = {**found, "cache": str(args.out / "segment_cache")}
+        t0 = time.perf_counter()
+        ours = _run_worker("ours", spec, args.timeout)
+        ours_wall = time.perf_counter() - t0
+        plain: dict[str, Any] = {}
+        if not args.skip_plain:
+            sample = args.plain_rows if spec.get("generated") else None
+            plain = _run_worker("plain", {**spec, "plain_rows": sample}, args.timeout)
+        summary = print_table(name, ours, plain)
+        summary["ours_subprocess_seconds"] = round(ours_wall, 1)
+        report["datasets"][name] = {"spec": spec, "ours": ours, "plain": plain, "summary": summary}
+        print(f"  whole run of ours (subprocess, imports included): {ours_wall:.0f} s", flush=True)
+    path = args.out / "benchmark.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"\nfigures written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

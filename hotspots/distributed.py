@@ -1,0 +1,480 @@
+"""The hot-street pipeline on Dask: the same table as one machine, from files on many.
+
+:func:`rank_streets_dask` runs load, area join, snapping, counting and ranking as Dask tasks:
+
+1. **load**: one task per crime file reads it with the package's reader and projects it
+   (each distinct point once), then joins the areas (broadcast to every worker) and drops
+   the crimes outside them, as ``hotspots run`` does.
+2. **repeated crime ids**: every file sends the 64-bit hashes of its ids to the client;
+   only ids whose hash shows up in two files are compared as text, and a record whose id
+   appeared in an earlier file is dropped, exactly as the single-machine reader does.
+3. **spatial partitions**: crimes are regrouped by a coarse grid (``grid_m``, default 5 km)
+   into ``npartitions`` spatial partitions of about equal size, taking whole cells in
+   Z-order, so each partition holds nearby crimes and their repeated locations.
+4. **snap and count**: each partition snaps its distinct locations to the street segments
+   (built once on the client, from the segment cache, and broadcast to every worker), then
+   counts crimes per segment and crime type and per segment and recorded street name.
+5. **rank**: the client adds up the small count tables, names unnamed segments from the
+   records as ``hotspots run`` does, and ranks with :func:`hotspots.rank.rank_streets`.
+
+Snapping is per point, so partitions cannot change it: the result equals the
+single-machine hot-street table (the tests check this with ``assert_frame_equal``).
+
+Running on an existing cluster: pass ``client=distributed.Client("tcp://scheduler:8786")``
+(or the address string itself). Every worker must have hotspots installed and see the crime
+files at the same paths (a shared or network file system).
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from hotspots import cache, io, names, rank, segments, snap
+from hotspots import crs as _crs
+from hotspots.errors import HotspotsError, InputDataError
+
+log = logging.getLogger("hotspots")
+
+_NONE = np.array(None, dtype=object)
+
+#: Default grid cell of the spatial partitioning, metres.
+DEFAULT_GRID_M = 5000.0
+
+Engine = Literal["local", "dask"]
+
+
+def rank_streets_from_files(
+    crime_paths: Iterable[str | Path],
+    areas: str | Path | gpd.GeoDataFrame,
+    streets: str | Path | gpd.GeoDataFrame,
+    *,
+    fmt: str = "police-uk",
+    engine: Engine = "local",
+    client: Any = None,
+    npartitions: int | None = None,
+    **options: Any,
+) -> gpd.GeoDataFrame:
+    """Return the hot-street table from crime files, on this machine or on Dask.
+
+    Parameters
+    ----------
+    crime_paths, areas, streets, fmt
+        As in :func:`rank_streets_dask`.
+    engine
+        ``"local"`` runs the library's stages in this process (what ``hotspots run``
+        does); ``"dask"`` runs :func:`rank_streets_dask`.
+    client, npartitions
+        Dask options (ignored by the local engine).
+    **options
+        The keyword options of :func:`rank_streets_dask`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The table of :func:`hotspots.rank.rank_streets`.
+
+    Raises
+    ------
+    ValueError
+        If ``engine`` is unknown.
+    """
+    if engine == "dask":
+        return rank_streets_dask(crime_paths, areas, streets, fmt=fmt, client=client,
+                                 npartitions=npartitions, **options)
+    if engine != "local":
+        msg = f"`engine` must be 'local' or 'dask'; got {engine!r}"
+        raise ValueError(msg)
+    return _rank_local(list(crime_paths), areas, streets, fmt=fmt, **options)
+
+
+def rank_streets_dask(
+    crime_paths: Iterable[str | Path],
+    areas: str | Path | gpd.GeoDataFrame,
+    streets: str | Path | gpd.GeoDataFrame,
+    *,
+    fmt: str = "police-uk",
+    client: Any = None,
+    npartitions: int | None = None,
+    crs: str | None = None,
+    area_code: str | None = None,
+    area_name: str | None = None,
+    street_name_col: str | None = None,
+    crime_types: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    snap_distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M,
+    max_segment_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+    min_crimes: int = rank.DEFAULT_MIN_CRIMES,
+    hot_quantile: float = rank.DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M,
+    grid_m: float = DEFAULT_GRID_M,
+    segment_cache: str | Path | None = None,
+    quiet: bool = False,
+) -> gpd.GeoDataFrame:
+    """Return the hot streets of crime files, computed on a Dask cluster.
+
+    Parameters
+    ----------
+    crime_paths
+        Crime files or folders, as for ``hotspots run --crimes``.
+    areas
+        Area polygon file (or an already read GeoDataFrame with ``area_code`` and
+        ``area_name``).
+    streets
+        Street line file (or segments already built, with ``segment_id``).
+    fmt
+        ``"police-uk"``, ``"vancouver"`` or a mapping TOML path.
+    client
+        A ``distributed.Client``, or a scheduler address such as ``"tcp://host:8786"``.
+        None uses the default client if one exists, else starts a local cluster.
+    npartitions
+        Spatial partitions; default twice the cluster's worker threads.
+    crs
+        The run's projected CRS (default: British National Grid for police.uk, else the
+        mapping's ``project_to`` or its own projected CRS).
+    area_code, area_name, street_name_col
+        Column choices, as in ``hotspots run``.
+    crime_types, start, end
+        Row filters, as in :func:`hotspots.io.read_crimes`.
+    snap_distance_m, max_segment_length_m, min_crimes, hot_quantile, length_floor_m
+        As in ``hotspots run``.
+    grid_m
+        Grid cell of the spatial partitioning, metres.
+    segment_cache
+        Folder of the segment cache (default :func:`hotspots.cache.cache_dir`).
+    quiet
+        If True, do not log progress.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The same table as :func:`hotspots.rank.rank_streets` on one machine.
+
+    Raises
+    ------
+    InputDataError
+        If an input cannot be used, no crime is usable, or no crime falls in the areas.
+    HotspotsError
+        If Dask (``dask[distributed]``) is not installed.
+    """
+    client, own = _client(_distributed(), client)
+    try:
+        plan = _Plan.make(list(crime_paths), fmt=fmt, crs=crs, crime_types=crime_types,
+                          start=start, end=end)
+        area_gdf = _areas(areas, plan.dst, area_code=area_code, area_name=area_name, quiet=quiet)
+        segs = _segments(streets, plan.dst, area_gdf, street_name_col=street_name_col,
+                         max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet)
+        n_parts = npartitions or max(1, 2 * sum(client.nthreads().values()))
+        parts = _load(client, plan, area_gdf, grid_m)
+        parts = _drop_repeated_ids(client, plan, parts)
+        counts, streets_named = _snap_and_count(client, parts, segs, n_parts, grid_m,
+                                                snap_distance_m)
+    finally:
+        if own:
+            client.close()
+    return _rank(segs, counts, streets_named, min_crimes=min_crimes, hot_quantile=hot_quantile,
+                 length_floor_m=length_floor_m)
+
+
+# --------------------------------------------------------------------------------------------
+# set-up
+
+
+def _distributed() -> Any:
+    try:
+        import distributed  # optional dependency, imported when used
+    except ImportError as err:
+        msg = ("the Dask engine needs dask[distributed]: pip install 'dask[distributed]' "
+               "(or use engine='local')")
+        raise HotspotsError(msg) from err
+    return distributed
+
+
+def _client(dist: Any, client: Any) -> tuple[Any, bool]:
+    """Return the client to use and whether this call made it (and must close it)."""
+    if isinstance(client, str):
+        return dist.Client(client), True
+    if client is not None:
+        return client, False
+    try:
+        return dist.get_client(), False
+    except ValueError:  # no default client: start a local cluster for this call
+        return dist.Client(dist.LocalCluster(dashboard_address=None)), True
+
+
+class _Plan:
+    """Which files, read how, projected from where to where."""
+
+    def __init__(self, sources: list[io.Source], fmt: str, mapping: io.Mapping | None,
+                 rowfilter: io.RowFilter, src: Any, dst: pyproj.CRS, keys: list[int]) -> None:
+        self.sources, self.fmt, self.mapping, self.rowfilter = sources, fmt, mapping, rowfilter
+        self.src, self.dst, self.keys = src, dst, keys
+
+    @classmethod
+    def make(cls, paths: list[str | Path], *, fmt: str, crs: str | None,
+             crime_types: Sequence[str] | None, start: str | None, end: str | None) -> _Plan:
+        rf = io.RowFilter(tuple(crime_types) if crime_types else None, start, end)
+        if fmt == "police-uk":
+            sources = io.find_police_uk_sources(paths)
+            dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
+            # police.uk repeats count across files only: files of one name are one file
+            names_seen = {n: i for i, n in enumerate(dict.fromkeys(s.name for s in sources))}
+            return cls(sources, fmt, None, rf, _crs.WGS84, dst,
+                       [names_seen[s.name] for s in sources])
+        mapping = io.read_mapping(fmt)
+        sources = io._mapped_sources(paths)
+        if any(s.path.suffix.lower() in (".parquet", ".geoparquet") for s in sources):
+            msg = "the Dask engine reads CSV crime files; convert GeoParquet extracts to CSV"
+            raise InputDataError(msg)
+        src = mapping.crs or (_crs.WGS84 if "lon" in mapping.columns else None)
+        target = crs or mapping.project_to or src
+        if src is None or target is None or not pyproj.CRS.from_user_input(target).is_projected:
+            msg = (f"mapping {mapping.name}: the Dask engine needs a projected CRS; give "
+                   "`crs=` (e.g. \"EPSG:32610\") or a `project_to` in the mapping")
+            raise InputDataError(msg)
+        return cls(sources, fmt, mapping, rf, src, pyproj.CRS.from_user_input(target),
+                   list(range(len(sources))))
+
+
+def _areas(areas: Any, dst: pyproj.CRS, *, area_code: str | None, area_name: str | None,
+           quiet: bool) -> gpd.GeoDataFrame:
+    if not isinstance(areas, gpd.GeoDataFrame):
+        areas = io.read_areas(areas, code_col=area_code, name_col=area_name)
+    return _crs.to_metric_crs(areas, dst, name="areas", quiet=quiet)
+
+
+def _segments(streets: Any, dst: pyproj.CRS, areas: gpd.GeoDataFrame, *,
+              street_name_col: str | None, max_length_m: float, cache_dir: Any,
+              quiet: bool) -> gpd.GeoDataFrame:
+    if isinstance(streets, gpd.GeoDataFrame):
+        segs = _crs.to_metric_crs(streets, dst, name="segments", quiet=quiet)
+    else:
+        segs = cache.cached_segments(streets, max_length_m=max_length_m, crs=dst,
+                                     name_col=street_name_col, cache=cache_dir, quiet=quiet)
+    if "area_code" not in segs:
+        segs = segs.join(snap.assign_segment_areas(segs, areas))
+    return segs
+
+
+# --------------------------------------------------------------------------------------------
+# tasks (run on the workers)
+
+def _load_file(source: io.Source, plan: _Plan, areas: gpd.GeoDataFrame,
+               grid_m: float) -> pd.DataFrame:
+    """Read, project and area-join one file; keep what snapping and counting need."""
+    if plan.mapping is None:
+        res = io._read_police_uk_file(source, plan.rowfilter, use_threads=False)
+    else:
+        res = io._read_mapped_file(source, plan.mapping, plan.rowfilter, use_threads=False)
+    kept = res.kept.reset_index(drop=True)
+    if plan.mapping is not None:  # mapped formats reject an id repeated within a file too
+        kept = kept[~io._repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
+    codes, ux, uy = io._project_distinct(kept["x"].to_numpy(), kept["y"].to_numpy(),
+                                         src_crs=plan.src, dst_crs=plan.dst)
+    part = pd.DataFrame({"crime_id": kept["crime_id"], "crime_type": kept["crime_type"],
+                         "location": kept["location"], "x": ux[codes], "y": uy[codes]})
+    inside = snap.assign_areas(part, areas)["area_code"].notna().to_numpy()
+    part = part[inside].reset_index(drop=True)
+    part["cell"] = _cells(part["x"].to_numpy(), part["y"].to_numpy(), grid_m)
+    return part
+
+
+def _cells(x: np.ndarray, y: np.ndarray, grid_m: float) -> np.ndarray:
+    """Z-order (Morton) number of each point's grid cell, so near cells get near numbers."""
+    cx = np.floor(x / grid_m).astype(np.int64) + (1 << 20)
+    cy = np.floor(y / grid_m).astype(np.int64) + (1 << 20)
+    return np.asarray(_interleave(cx) | (_interleave(cy) << 1), dtype=np.int64)
+
+
+def _interleave(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64) & np.uint64(0x1FFFFF)
+    for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
+                        (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v.astype(np.int64)
+
+
+def _id_hashes(part: pd.DataFrame) -> np.ndarray:
+    ids = part["crime_id"].dropna()
+    ids = ids[ids != ""].unique()
+    return np.asarray(pd.util.hash_array(np.asarray(ids, dtype=object)), dtype=np.uint64)
+
+
+def _ids_with_hashes(part: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
+    ids = part["crime_id"].fillna("").to_numpy(dtype=object)
+    hashes = pd.util.hash_array(ids)
+    return np.unique(ids[np.isin(hashes, wanted) & (ids != "")])
+
+
+def _drop_ids(part: pd.DataFrame, drop: set[str]) -> pd.DataFrame:
+    keep = ~part["crime_id"].isin(drop).to_numpy() if drop else np.ones(len(part), dtype=bool)
+    return part.loc[keep, ["crime_type", "location", "x", "y", "cell"]].reset_index(drop=True)
+
+
+def _cell_counts(part: pd.DataFrame) -> pd.Series:
+    return part["cell"].value_counts()
+
+
+def _split(part: pd.DataFrame, bounds: np.ndarray) -> list[pd.DataFrame]:
+    """Cut a file's crimes into the spatial partitions (cell ranges ending at ``bounds``)."""
+    which = np.searchsorted(bounds, part["cell"].to_numpy(), side="left")
+    return [part[which == i].drop(columns="cell") for i in range(len(bounds))]
+
+
+def _snap_part(pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame,
+               max_distance_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Snap one spatial partition; count per (segment, type) and per (segment, street)."""
+    part = pd.concat(pieces, ignore_index=True)
+    if part.empty:
+        return _empty_counts()
+    seg = snap.snap_to_streets(part, segs, max_distance_m=max_distance_m, quiet=True)["segment_id"]
+    on = part[seg.notna().to_numpy()].assign(segment_id=seg.dropna().to_numpy())
+    counts = on.groupby(["segment_id", "crime_type"], sort=False).size().rename("n").reset_index()
+    codes, uniq = pd.factorize(on["location"], use_na_sentinel=False)
+    street = names.location_to_street(pd.Series(uniq, dtype=on["location"].dtype))
+    named = pd.DataFrame({"segment_id": on["segment_id"].to_numpy(),
+                          "street": street.to_numpy()[codes]}).dropna()
+    per_street = (named.groupby(["segment_id", "street"], sort=False).size().rename("n")
+                  .reset_index())
+    return counts, per_street
+
+
+def _empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
+            pd.DataFrame({"segment_id": [], "street": [], "n": []}))
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration (on the client)
+
+
+def _load(client: Any, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float) -> list[Any]:
+    areas_f = client.scatter(areas, broadcast=True)
+    plan_f = client.scatter(plan, broadcast=True)
+    return [client.submit(_load_file, src, plan_f, areas_f, grid_m, pure=False)
+            for src in plan.sources]
+
+
+def _drop_repeated_ids(client: Any, plan: _Plan, parts: list[Any]) -> list[Any]:
+    """Drop every record whose id appeared in an earlier file (as the single-machine reader)."""
+    hashes = client.gather([client.submit(_id_hashes, p) for p in parts])
+    owners = pd.DataFrame({"h": np.concatenate(list(hashes) or [np.zeros(0, np.uint64)]),
+                           "key": np.repeat(plan.keys, [len(h) for h in hashes])})
+    shared = owners.groupby("h")["key"].nunique()
+    wanted = shared.index[shared > 1].to_numpy(dtype=np.uint64)
+    if not len(wanted):
+        return [client.submit(_drop_ids, p, set()) for p in parts]
+    found = client.gather([client.submit(_ids_with_hashes, p, wanted) for p in parts])
+    first: dict[str, int] = {}
+    for key, ids in zip(plan.keys, found, strict=True):
+        for i in ids:
+            first[i] = min(first.get(i, key), key)
+    drops = [{i for i in ids if first[i] < key} for key, ids in zip(plan.keys, found, strict=True)]
+    return [client.submit(_drop_ids, p, d) for p, d in zip(parts, drops, strict=True)]
+
+
+def _partition_bounds(counts: pd.Series, n_parts: int) -> np.ndarray:
+    """Last cell number of each spatial partition: whole cells, about equal crime counts."""
+    counts = counts.groupby(level=0).sum().sort_index()
+    if counts.empty:
+        return np.array([np.iinfo(np.int64).max])
+    cum = counts.cumsum().to_numpy()
+    targets = cum[-1] * np.arange(1, n_parts) / n_parts
+    cut = np.unique(np.searchsorted(cum, targets, side="left"))
+    bounds = counts.index.to_numpy()[cut[cut < len(counts) - 1]]
+    return np.asarray(np.r_[bounds, np.iinfo(np.int64).max], dtype=np.int64)
+
+
+def _snap_and_count(client: Any, parts: list[Any], segs: gpd.GeoDataFrame, n_parts: int,
+                    grid_m: float, max_distance_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cells = client.gather([client.submit(_cell_counts, p) for p in parts])
+    bounds = _partition_bounds(pd.concat(cells) if cells else pd.Series(dtype="int64"), n_parts)
+    split = [client.submit(_split, p, bounds) for p in parts]
+    segs_f = client.scatter(segs, broadcast=True)
+    snapped = []
+    for i in range(len(bounds)):
+        pieces = [client.submit(operator.getitem, s, i) for s in split]
+        snapped.append(client.submit(_snap_part, pieces, segs_f, max_distance_m))
+    results = client.gather(snapped)
+    if not results:
+        return _empty_counts()
+    counts = pd.concat([r[0] for r in results], ignore_index=True)
+    streets = pd.concat([r[1] for r in results], ignore_index=True)
+    return (counts.groupby(["segment_id", "crime_type"])["n"].sum().reset_index(),
+            streets.groupby(["segment_id", "street"])["n"].sum().reset_index())
+
+
+def _rank(segs: gpd.GeoDataFrame, counts: pd.DataFrame, streets: pd.DataFrame, *,
+          min_crimes: int, hot_quantile: float, length_floor_m: float) -> gpd.GeoDataFrame:
+    if counts.empty:
+        msg = "no crime falls inside the area layer, or none was usable: nothing to rank"
+        raise InputDataError(msg)
+    segs = _name_from_counts(segs, streets)
+    table = counts.pivot(index="segment_id", columns="crime_type", values="n").fillna(0)
+    table = table.reindex(columns=sorted(table.columns))
+    table.columns = [rank.type_column(str(c)) for c in table.columns]
+    table = table.T.groupby(level=0, sort=False).sum().T
+    table = table.reindex(segs["segment_id"].to_numpy(), fill_value=0)
+    table.insert(0, "crimes", table.sum(axis=1))
+    table.index = segs.index
+    return rank.rank_streets(segs, table.astype("int64"), min_crimes=min_crimes,
+                             hot_quantile=hot_quantile, length_floor_m=length_floor_m)
+
+
+def _name_from_counts(segs: gpd.GeoDataFrame, streets: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Fill missing segment names from the records, as ``hotspots run`` does.
+
+    Per segment, the street its records name most often (ties: alphabetically first), from
+    the per-partition counts: the same as :func:`hotspots.names.name_from_records`.
+    """
+    best = streets.sort_values(["segment_id", "n", "street"], ascending=[True, False, True],
+                               kind="stable").drop_duplicates("segment_id")
+    inferred = best.set_index("segment_id")["street"].astype("string")
+    layer_named = segs["street_name"].notna()
+    filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
+    source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", _NONE))
+    return segs.assign(street_name=filled.astype("string"), name_source=source)
+
+
+# --------------------------------------------------------------------------------------------
+# the single-machine path, stage by stage as ``hotspots run``
+
+
+def _rank_local(paths: list[str | Path], areas: Any, streets: Any, *, fmt: str,
+                crs: str | None = None, area_code: str | None = None,
+                area_name: str | None = None, street_name_col: str | None = None,
+                crime_types: Sequence[str] | None = None, start: str | None = None,
+                end: str | None = None,
+                snap_distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M,
+                max_segment_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+                min_crimes: int = rank.DEFAULT_MIN_CRIMES,
+                hot_quantile: float = rank.DEFAULT_HOT_QUANTILE,
+                length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M,
+                segment_cache: str | Path | None = None, quiet: bool = False,
+                **_dask_only: Any) -> gpd.GeoDataFrame:
+    crimes, _ = io.read_crimes(paths, fmt=fmt, crs=crs, crime_types=crime_types, start=start,
+                               end=end, quiet=quiet)
+    area_gdf = _areas(areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet)
+    crimes = crimes[snap.assign_areas(crimes, area_gdf)["area_code"].notna().to_numpy()]
+    segs = _segments(streets, crimes.crs, area_gdf, street_name_col=street_name_col,
+                     max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet)
+    crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=snap_distance_m,
+                                              quiet=quiet))
+    street = names.location_to_street(crimes["location"])
+    inferred = names.name_from_records(crimes["segment_id"], street)
+    layer_named = segs["street_name"].notna()
+    filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
+    source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", _NONE))
+    segs = segs.assign(street_name=filled.astype("string"), name_source=source)
+    counts = rank.count_by_segment(crimes, segs)
+    return rank.rank_streets(segs, counts, min_crimes=min_crimes, hot_quantile=hot_quantile,
+                             length_floor_m=length_floor_m)

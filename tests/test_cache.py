@@ -1,0 +1,95 @@
+"""Tests of hotspots.cache: street segments cached per file content and options."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import LineString
+
+from hotspots import cache, crs, io, segments
+from hotspots.datasets import get_path
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted((folder / "segments").glob("*.parquet"))
+
+
+def _built(path: Path, target: str, **kwargs: float) -> gpd.GeoDataFrame:
+    streets = crs.to_metric_crs(io.read_streets(path), target)
+    return segments.lines_to_segments(streets, quiet=True, **kwargs)
+
+
+# outputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "target"), [("london_streets_central", "EPSG:27700"),
+                                              ("vancouver_streets", "EPSG:26910")])
+def test_second_call_hits_and_is_identical(name: str, target: str, tmp_path: Path,
+                                           data_root: Path, caplog: pytest.LogCaptureFixture
+                                           ) -> None:
+    first = cache.cached_segments(get_path(name), crs=target, cache=tmp_path, quiet=True)
+    assert len(_files(tmp_path)) == 1
+    with caplog.at_level(logging.INFO, logger="hotspots"):
+        second = cache.cached_segments(get_path(name), crs=target, cache=tmp_path)
+    assert "read from the cache" in caplog.text
+    expected = _built(get_path(name), target)
+    pd.testing.assert_frame_equal(first, expected, check_exact=True)
+    pd.testing.assert_frame_equal(second, expected, check_exact=True)  # dtypes, NA kinds, CRS
+    assert second.crs == expected.crs
+
+
+def test_changed_file_or_option_misses(tmp_path: Path) -> None:
+    path = tmp_path / "streets.gpkg"
+    lines = gpd.GeoDataFrame({"name": ["A", "B"]},
+                             geometry=[LineString([(0, 0), (600, 0)]),
+                                       LineString([(0, 0), (0, 90)])], crs=27700)
+    lines.to_file(path)
+    store = tmp_path / "cache"
+    one = cache.cached_segments(path, crs="EPSG:27700", cache=store, quiet=True)
+    cache.cached_segments(path, crs="EPSG:27700", max_length_m=100, cache=store, quiet=True)
+    assert len(_files(store)) == 2  # another max_length_m: another entry
+    cache.cached_segments(path, crs="EPSG:32630", cache=store, quiet=True)
+    assert len(_files(store)) == 3  # another CRS
+    lines.assign(name=["A", "C"]).to_file(path, mode="w")
+    changed = cache.cached_segments(path, crs="EPSG:27700", cache=store, quiet=True)
+    assert len(_files(store)) == 4  # another file content
+    assert sorted(changed["street_name"]) != sorted(one["street_name"])
+    pd.testing.assert_frame_equal(changed, _built(path, "EPSG:27700"), check_exact=True)
+
+
+def test_same_bytes_elsewhere_hit(tmp_path: Path) -> None:
+    path = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])],
+                     crs=27700).to_file(path)
+    copy = tmp_path / "b.gpkg"
+    shutil.copy(path, copy)
+    cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
+    cache.cached_segments(copy, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
+    assert len(_files(tmp_path / "c")) == 1  # keyed by content, not by path
+
+
+def test_unreadable_entry_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])],
+                     crs=27700).to_file(path)
+    first = cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
+    _files(tmp_path / "c")[0].write_bytes(b"not parquet")
+    with caplog.at_level(logging.WARNING, logger="hotspots"):
+        again = cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
+    assert "ignoring unreadable cache file" in caplog.text
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    pd.testing.assert_frame_equal(
+        cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True), first,
+        check_exact=True)
+
+
+def test_default_folder_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "env"))
+    assert cache.cache_dir() == tmp_path / "env"
+    monkeypatch.delenv(cache.CACHE_ENV)
+    assert cache.cache_dir() == Path.home() / ".cache" / "hotspots"
