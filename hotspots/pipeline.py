@@ -588,8 +588,10 @@ def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
     coverage = float(min(listed, rows["coverage_pct"].max()))
     share = evaluate.expected_capture(table, method="hot_streets", coverage=coverage)
     months = int(rows["month"].nunique())
+    scope = (f"the top {coverage:.1f}% of street length (this list covers {listed:.1f}%)"
+             if listed > coverage + 0.05 else f"hot streets covering {coverage:.1f}% of street length")
     text = (
-        f"Backtest over {months} months: hot streets covering {coverage:.1f}% of street length "
+        f"Backtest over {months} months: {scope} "
         f"held on average {100 * share:.0f}% of the next month's crime on these streets' network"
     )
     return {

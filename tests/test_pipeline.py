@@ -247,7 +247,8 @@ def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_ro
     assert res.exit_code == 0, res.output
     evidence = json.loads((out / "run.json").read_text())["backtest"]
     assert evidence["months"] == 2 and 0 < evidence["expected_share"] < 1
-    assert evidence["text"].startswith("Backtest over 2 months: hot streets covering")
+    assert evidence["text"].startswith("Backtest over 2 months: ")
+    assert f"{evidence['coverage_pct']:.1f}% of street length" in evidence["text"]
     ward = sorted((out / "wards").glob("*.csv"))[0].stem
     assert runner.invoke(app, ["export", str(out), "--ward", ward]).exit_code == 0
     handout = next((out / "exports").glob("*.csv")).read_text(encoding="utf-8-sig")
