@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.datasets import get_path
 from tests.browser_helpers import open_map, save_screenshot, screenshot_colours
+from tests.fixtures.runs import vancouver_args
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -40,23 +40,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pa
     out = tmp_path_factory.mktemp("browser") / "vancouver"
     res = CliRunner().invoke(
         app,
-        [
-            "run",
-            "--crimes",
-            str(get_path("vancouver_crimes")),
-            "--format",
-            "vancouver",
-            "--start",
-            "2025-10",
-            "--areas",
-            str(get_path("vancouver_areas")),
-            "--streets",
-            str(get_path("vancouver_streets")),
-            "--out",
-            str(out),
-            "--offline",
-            "--quiet",
-        ],
+        vancouver_args(out, "--offline", "--quiet", start="2025-10"),
     )
     assert res.exit_code == 0, res.output
     return out

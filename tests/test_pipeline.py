@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hotspots.cli import app
 from hotspots.datasets import get_path
 from hotspots.schema import HOT_STREET_COLUMNS
+from tests.fixtures.runs import vancouver_args
 
 CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.py"
 
@@ -50,22 +51,7 @@ def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> 
     out = tmp_path_factory.mktemp("runs") / "vancouver"
     res = CliRunner().invoke(
         app,
-        [
-            "run",
-            "--crimes",
-            str(get_path("vancouver_crimes")),
-            "--format",
-            "vancouver",
-            "--start",
-            "2025-07",
-            "--areas",
-            str(get_path("vancouver_areas")),
-            "--streets",
-            str(get_path("vancouver_streets")),
-            "--out",
-            str(out),
-            "--quiet",
-        ],
+        vancouver_args(out, "--quiet"),
     )
     assert res.exit_code == 0, res.output
     return out
@@ -106,21 +92,7 @@ def test_bad_file_one_line_error(tmp_path: Path, data_root: Path) -> None:
 def test_areas_not_overlapping(tmp_path: Path, data_root: Path) -> None:
     res = CliRunner().invoke(
         app,
-        [
-            "run",
-            "--crimes",
-            str(get_path("vancouver_crimes")),
-            "--format",
-            "vancouver",
-            "--start",
-            "2025-12",
-            "--areas",
-            str(get_path("london_wards")),
-            "--streets",
-            str(get_path("vancouver_streets")),
-            "--out",
-            str(tmp_path / "o"),
-        ],
+        vancouver_args(tmp_path / "o", start="2025-12", areas=get_path("london_wards")),
     )
     assert res.exit_code == 1 and "no crime falls inside the area layer" in res.output
 
