@@ -12,6 +12,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from hotspots.errors import InputDataError
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WINDOWS_RESERVED = {
     "CON",
@@ -242,8 +244,6 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     InputDataError
         If the folder is not a complete run folder.
     """
-    from hotspots.errors import InputDataError
-
     missing = [n for n in ("run.json", "areas.csv", "wards") if not (run_dir / n).exists()]
     if missing:
         msg = (
@@ -300,8 +300,6 @@ def write_area_handouts(
     InputDataError
         If the folder is not a run folder or a requested code has no list.
     """
-    from hotspots.errors import InputDataError
-
     run = Path(run_dir)
     manifest, areas = read_run(run)
     available = {p.stem: p for p in (run / "wards").glob("*.csv")}

@@ -196,6 +196,8 @@ def run(config: RunConfig) -> RunResult:
         )
         type_cols = [c for c in counts.columns if c != "crimes"]
         unsnapped = crimes[crimes["segment_id"].isna()]
+        crimes["place"] = rank.location_place(unsnapped).reindex(crimes.index)  # once, reused
+        unsnapped = crimes[crimes["segment_id"].isna()]
         if config.street_level_only:  # publish street segments only: no point-level places
             unsnapped = unsnapped.iloc[:0]
         locs = rank.rank_locations(unsnapped, min_crimes=config.min_crimes, type_cols=type_cols)
@@ -342,7 +344,8 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     }
     unsnapped = crimes["segment_id"].isna()
     if loc_key and unsnapped.any():
-        place = rank.location_place(crimes.loc[unsnapped])
+        place = (crimes.loc[unsnapped, "place"] if "place" in crimes
+                 else rank.location_place(crimes.loc[unsnapped]))
         pairs = pd.Series(
             list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)), index=place.index
         )

@@ -314,7 +314,8 @@ def rank_locations(
     Parameters
     ----------
     crimes
-        Unsnapped crimes with ``area_code``, ``area_name``, ``location``, ``crime_type``.
+        Unsnapped crimes with ``area_code``, ``area_name``, ``location``, ``crime_type``,
+        and ``place`` from :func:`location_place` when already computed.
     min_crimes
         Fewest crimes a listed location has.
     type_cols
@@ -330,7 +331,7 @@ def rank_locations(
         {
             "area_code": crimes["area_code"],
             "area_name": crimes["area_name"],
-            "place": location_place(crimes),
+            "place": crimes["place"] if "place" in crimes else location_place(crimes),
             "tcol": crimes["crime_type"].map(type_column),
             "x": crimes["x"],
             "y": crimes["y"],

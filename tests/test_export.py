@@ -11,31 +11,14 @@ from click.testing import CliRunner
 
 from hotspots.cli import app
 from hotspots.export import accounting, neutralise_formulas, safe_file_stem
-from tests.fixtures.make_tiny import write_tiny
+from tests.fixtures.make_tiny import tiny_args
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    f = write_tiny(root / "in")
     out = root / "run"
-    res = CliRunner().invoke(
-        app,
-        [
-            "run",
-            "--crimes",
-            str(f["crimes"]),
-            "--areas",
-            str(f["areas"]),
-            "--streets",
-            str(f["streets"]),
-            "--out",
-            str(out),
-            "--min-crimes",
-            "3",
-            "--quiet",
-        ],
-    )
+    res = CliRunner().invoke(app, tiny_args(root, out, "--min-crimes", "3", "--quiet"))
     assert res.exit_code == 0, res.output
     return out
 

@@ -10,31 +10,14 @@ import pandas as pd
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from tests.fixtures.make_tiny import write_tiny
+from tests.fixtures.make_tiny import tiny_args
 
 
 def _run(tmp_path: Path, *extra: str) -> Path:
-    f = write_tiny(tmp_path / "in")
     out = tmp_path / "run"
     res = CliRunner().invoke(
         app,
-        [
-            "run",
-            "--crimes",
-            str(f["crimes"]),
-            "--areas",
-            str(f["areas"]),
-            "--streets",
-            str(f["streets"]),
-            "--out",
-            str(out),
-            "--min-crimes",
-            "2",
-            "--snap-distance",
-            "3",
-            "--quiet",
-            *extra,
-        ],
+        tiny_args(tmp_path, out, "--min-crimes", "2", "--snap-distance", "3", "--quiet", *extra),
     )
     assert res.exit_code == 0, res.output
     return out

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hotspots import export, io, site, temporal
 from hotspots.cli import app
 from hotspots.datasets import get_path
-from tests.fixtures.make_tiny import HEADER, write_tiny
+from tests.fixtures.make_tiny import HEADER, tiny_args
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -102,21 +102,7 @@ def test_exports_round_trip(
 
 
 def _tiny_args(tmp_path: Path, out: Path) -> list[str]:
-    f = write_tiny(tmp_path / "in")
-    return [
-        "run",
-        "--crimes",
-        str(f["crimes"]),
-        "--areas",
-        str(f["areas"]),
-        "--streets",
-        str(f["streets"]),
-        "--out",
-        str(out),
-        "--min-crimes",
-        "2",
-        "--quiet",
-    ]
+    return tiny_args(tmp_path, out, "--min-crimes", "2", "--quiet")
 
 
 def test_failed_stage_leaves_no_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
