@@ -373,7 +373,54 @@ def _canonical_frame(
         "raw_y": _text(cols["raw_y"], index),
         "force": _text(cols.get("force", ""), index),
     }
+    for key in CATEGORY_COLUMNS:
+        data[key] = _category(data[key])
     return pd.DataFrame(data, index=index)
+
+
+#: Canonical text columns held as pandas categories: few distinct values repeated on many
+#: rows, so selecting, sorting and grouping rows moves small integer codes, not text.
+#: Categories are sorted (see :func:`_unify_categories`), so they order like the text.
+CATEGORY_COLUMNS = ("source_file", "crime_type", "location", "force")
+
+
+def _category(values: Any) -> pd.Categorical:
+    """Return text cells as a categorical, dictionary-encoding Arrow text without copying it."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and (
+            values.dtype.storage == "pyarrow"):
+        encoded = pa.chunked_array(values.array.__arrow_array__()).dictionary_encode()
+        return pd.Categorical(encoded.combine_chunks().to_pandas())
+    return pd.Categorical(values)
+
+
+def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Give each categorical column the same sorted categories in every frame.
+
+    ``pd.concat`` keeps a categorical column only when the categories are equal; otherwise
+    it falls back to Python strings. The union is found and each frame's codes are remapped
+    in Arrow and NumPy. Empty frames (all rows rejected) get the same dtype.
+    """
+    out = list(frames)
+    for col in CATEGORY_COLUMNS:
+        if not all(col in f for f in frames):
+            continue
+        parts = [f[col].array for f in frames if isinstance(f[col].dtype, pd.CategoricalDtype)]
+        if not parts:
+            continue
+        dicts = [pa.array(p.categories.to_numpy(dtype=object), pa.string()) for p in parts]
+        union = pc.unique(pa.concat_arrays(dicts))
+        union = union.take(pc.array_sort_indices(union))
+        dtype = pd.CategoricalDtype(pd.Index(union.to_pandas(), dtype=_STR))
+        for i, f in enumerate(out):
+            cat = f[col].array
+            if not isinstance(cat, pd.Categorical):
+                cat = pd.Categorical(np.asarray(f[col], dtype=object))
+            remap = pc.index_in(pa.array(cat.categories.to_numpy(dtype=object), pa.string()),
+                                value_set=union).to_numpy(zero_copy_only=False)
+            codes = cat.codes
+            new = np.where(codes >= 0, remap.astype(np.int64)[codes], -1) if len(codes) else codes
+            out[i] = f.assign(**{col: pd.Categorical.from_codes(new, dtype=dtype, validate=False)})
+    return out
 
 
 def _canonical_frame_empty(
@@ -759,6 +806,7 @@ def _concat(
     hold a repeat are copied, rather than every column of every row. Also returns which of
     the joined rows were rejected as repeats.
     """
+    frames = _unify_categories(frames)
     rej = [r for r in rejects if len(r)]
     rejected = (
         pd.concat(rej, ignore_index=True) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)

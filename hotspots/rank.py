@@ -80,12 +80,14 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
         Indexed like ``segments``: ``crimes`` and one ``n_<type>`` column per crime type
         (sorted by type). The ``crimes`` column sums to the number of snapped crimes.
     """
-    snapped = crimes[crimes["segment_id"].notna()]
-    seg_codes, seg_ids = pd.factorize(snapped["segment_id"])
-    type_codes, types = pd.factorize(snapped["crime_type"])
-    flat = np.bincount(seg_codes * len(types) + type_codes, minlength=len(seg_ids) * len(types))
+    seg_codes, seg_ids = pd.factorize(crimes["segment_id"])  # -1 where unsnapped
+    type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
+    on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
+    flat = np.bincount(seg_codes[on] * len(types) + type_codes[on],
+                       minlength=len(seg_ids) * len(types))
     table = pd.DataFrame(flat.reshape(len(seg_ids), len(types)),
-                         index=pd.Index(seg_ids, name="segment_id"), columns=list(types))
+                         index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
+                         columns=[str(t) for t in types])
     table = table.reindex(columns=sorted(table.columns))
     table.columns = [type_column(c) for c in table.columns]
     table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column

@@ -33,19 +33,18 @@ def _unique_points(crimes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     return shapely.points(ux, uy), inv
 
 
-_NONE = np.array(None, dtype=object)
-
-
-def _spread_text(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
-                 index: pd.Index) -> pd.Series:
+def _spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
+                     index: pd.Index) -> pd.Series:
     """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
 
-    The text column is built once per distinct point and copied to the rows in Arrow, which
-    is much faster than building it from one Python string per row.
+    The result is a categorical with sorted categories: each row holds a small integer code,
+    so spreading a value to millions of rows copies no text.
     """
-    found = pick >= 0
-    per_point = pd.array(np.where(found, values[np.where(found, pick, 0)], _NONE), dtype="string")
-    return pd.Series(per_point.take(inv), index=index)
+    cat_codes, cats = pd.factorize(pd.Series(values, dtype="str"), sort=True)
+    per_point = np.where(pick >= 0, cat_codes[np.where(pick >= 0, pick, 0)], -1)
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="str"))
+    codes = per_point[inv] if len(inv) else np.zeros(0, dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=index)
 
 
 def _first_match(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -93,8 +92,8 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     codes = areas["area_code"].to_numpy()[order]
     names = areas["area_name"].to_numpy()[order]
     out = pd.DataFrame(index=crimes.index)
-    out["area_code"] = _spread_text(codes, hit, inv, crimes.index)
-    out["area_name"] = _spread_text(names, hit, inv, crimes.index)
+    out["area_code"] = _spread_category(codes, hit, inv, crimes.index)
+    out["area_name"] = _spread_category(names, hit, inv, crimes.index)
     return out
 
 
@@ -139,7 +138,7 @@ def snap_to_streets(
     best, best_d = _nearest_within(pts, segments.geometry.to_numpy()[order], max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
-    out["segment_id"] = _spread_text(ids[order], best, inv, crimes.index)
+    out["segment_id"] = _spread_category(ids[order], best, inv, crimes.index)
     out["snap_distance_m"] = np.round(best_d, 2)[inv]
     if not quiet:
         log.info("snapped %d of %d crimes (%.1f%%) within %.0f m", int(found.sum()), len(found),

@@ -48,7 +48,7 @@ def test_snap_hand_checked() -> None:
     out = snap.snap_to_streets(crimes, _segs(), max_distance_m=30, quiet=True)
     assert out.index.equals(crimes.index)
     # (50,10): 10 m to s1, 40 m to s3; (50,30): 20 m to s3, 30 m to s1; (100,0): on s1 and s2
-    assert out["segment_id"].tolist() == ["s1", "s3", "s1", pd.NA, "s1"]
+    assert _text(out["segment_id"]) == ["s1", "s3", "s1", None, "s1"]
     assert out["snap_distance_m"].tolist()[:3] == [10.0, 20.0, 0.0]
     assert pd.isna(out["snap_distance_m"].iloc[3])
 
@@ -66,7 +66,7 @@ def test_assign_areas_overlap_and_outside() -> None:
         crs=27700,
     )
     out = snap.assign_areas(_crimes([(2, 2), (7, 2), (15, 2), (50, 50)]), areas)
-    assert out["area_code"].tolist() == ["B", "A", "A", pd.NA]
+    assert _text(out["area_code"]) == ["B", "A", "A", None]
 
 
 def test_segment_areas_by_midpoint() -> None:
@@ -77,3 +77,8 @@ def test_segment_areas_by_midpoint() -> None:
     )
     out = snap.assign_segment_areas(_segs(), areas)
     assert out["area_code"].tolist() == ["L", "R", "L"]
+
+
+def _text(values: pd.Series) -> list[str | None]:
+    """The cells as text, None where missing (whatever the column's missing marker)."""
+    return [None if pd.isna(v) else str(v) for v in values]
