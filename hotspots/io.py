@@ -878,7 +878,8 @@ def _to_geo(
     if pyproj.CRS.from_user_input(src_crs) != dst:
         x, y = ux[codes], uy[codes]
     points = geoms[codes]
-    out = frame.drop(columns=["raw_x", "raw_y"], errors="ignore").assign(x=x, y=y)
+    out = frame.drop(columns=["raw_x", "raw_y"], errors="ignore").assign(
+        x=x, y=y, point_id=codes.astype(np.int32 if len(ux) < 2**31 else np.int64))
     out = out.reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry=GeometryArray(points, crs=dst), crs=dst)
 
@@ -925,6 +926,41 @@ def _project_distinct(
         tx, ty = tr.transform(ux, uy)
         ux, uy = np.round(np.asarray(tx), 2), np.round(np.asarray(ty), 2)
     return codes, ux, uy
+
+
+def distinct_points(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a code per row and the distinct (x, y) locations of a crime table.
+
+    The readers number the distinct locations in ``point_id``; those numbers are used when
+    they still match ``x``/``y`` (checked on every row, so a table whose coordinates were
+    changed afterwards is not misread), otherwise each (x, y) pair is hashed.
+
+    Parameters
+    ----------
+    crimes
+        A table with ``x`` and ``y`` (and ``point_id`` when from a reader).
+
+    Returns
+    -------
+    codes, x, y
+        ``codes[i]`` is row i's location in ``x``/``y`` (numbered in order of first row).
+    """
+    x, y = crimes["x"].to_numpy(dtype=float), crimes["y"].to_numpy(dtype=float)
+    if "point_id" in crimes.columns and len(crimes):
+        ids = crimes["point_id"].to_numpy()
+        if ids.dtype.kind in "iu" and ids.min() >= 0:
+            first = np.full(int(ids.max()) + 1, len(ids), dtype=np.int64)
+            np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+            used = np.flatnonzero(first < len(ids))
+            rows = np.sort(first[used])
+            remap = np.empty(len(first), dtype=np.intp)
+            remap[ids[rows]] = np.arange(len(rows))
+            codes, ux, uy = remap[ids], x[rows], y[rows]
+            same = (ux[codes] == x) | (np.isnan(x) & np.isnan(ux[codes]))
+            same &= (uy[codes] == y) | (np.isnan(y) & np.isnan(uy[codes]))
+            if same.all():
+                return codes, ux, uy
+    return _factorize_xy(x, y)
 
 
 def _factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -217,10 +217,9 @@ def _aggregate_runs(
     g = hot.groupby("run", sort=True)
     out = g[["crimes", "length_m", *type_cols]].sum()
     first = g[["area_code", "area_name"]].first()
-    names = {run: _most_common(part) for run, part in g["street_name"]}
-    out["street"] = pd.Series(names, dtype=object).reindex(out.index).fillna(UNNAMED)
-    out["name_source"] = g["name_source"].agg(lambda s: "; ".join(sorted(set(s.dropna()))))
-    out["segment_ids"] = g["segment_id"].agg(";".join)
+    out["street"] = _most_common(hot, "run", "street_name").reindex(out.index).fillna(UNNAMED)
+    out["name_source"] = _joined_distinct(hot, "run", "name_source", "; ").reindex(out.index)
+    out["segment_ids"] = _joined(hot["run"].to_numpy(), hot["segment_id"], ";")
     out["segment_count"] = g.size()
     out = out.join(first)
     out["length_m"] = out["length_m"].round(1)
@@ -241,12 +240,28 @@ def _aggregate_runs(
     return gdf.assign(lon=ll.x.round(6).to_numpy(), lat=ll.y.round(6).to_numpy())
 
 
-def _most_common(names: pd.Series) -> str | None:
-    vc = names.dropna().value_counts()
-    if vc.empty:
-        return None
-    top = vc[vc == vc.iloc[0]].index
-    return str(sorted(top)[0])
+def _most_common(table: pd.DataFrame, by: str, col: str) -> pd.Series:
+    """Return per ``by`` group the most frequent non-missing ``col`` (ties: first by name)."""
+    n = table[[by, col]].dropna().astype({col: str}).value_counts().rename("n").reset_index()
+    n = n.sort_values([by, "n", col], ascending=[True, False, True], kind="stable")
+    return n.drop_duplicates(by).set_index(by)[col].astype(object)
+
+
+def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Series:
+    """Return per ``by`` group the sorted distinct non-missing ``col`` values joined by ``sep``."""
+    d = table[[by, col]].dropna().astype({col: str}).drop_duplicates()
+    d = d.sort_values([by, col], kind="stable")
+    out = _joined(d[by].to_numpy(), d[col], sep)
+    return pd.Series(out, index=pd.unique(d[by].to_numpy())).reindex(
+        pd.unique(table[by].to_numpy())).fillna("")
+
+
+def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
+    """Join ``values`` with ``sep`` over runs of equal, sorted ``groups`` (in group order)."""
+    cuts = np.flatnonzero(np.diff(groups)) + 1
+    text = values.astype(str).tolist()
+    bounds = [0, *cuts.tolist(), len(text)]
+    return [sep.join(text[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:

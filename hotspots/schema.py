@@ -20,6 +20,9 @@ CRIME_COLUMNS: list[str] = [
     "x",  # metres, in the run's projected CRS
     "y",
 ]
+#: Also added by the readers: ``point_id``, the number of the row's distinct location (rows
+#: at one police.uk map point share it), so joins handle each location once.
+POINT_ID = "point_id"
 
 #: Columns added by ``assign_areas``.
 AREA_COLUMNS: list[str] = ["area_code", "area_name"]

@@ -8,14 +8,17 @@ is looked up once.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.io import _factorize_xy
+from hotspots.io import distinct_points
 
 log = logging.getLogger("hotspots")
 
@@ -25,12 +28,6 @@ log = logging.getLogger("hotspots")
 #: both layers; a point farther out is more likely a park, station or estate interior, or a
 #: place the street layer does not cover, and is better left unsnapped than put on a street.
 DEFAULT_SNAP_DISTANCE_M = 30.0
-
-
-def _unique_points(crimes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return one point per distinct (x, y) and the index of each crime's point (by hashing)."""
-    inv, ux, uy = _factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
-    return shapely.points(ux, uy), inv
 
 
 def _spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
@@ -81,20 +78,95 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     >>> crimes = gpd.GeoDataFrame({"x": [5.0, 50.0], "y": [5.0, 5.0]},
     ...                           geometry=gpd.points_from_xy([5, 50], [5, 5]), crs=27700)
     >>> assign_areas(crimes, areas)["area_code"].tolist()
-    ['A', <NA>]
+    ['A', nan]
     """
-    pts, inv = _unique_points(crimes)
+    inv, ux, uy = distinct_points(crimes)
     order = np.argsort(areas["area_code"].to_numpy(), kind="stable")
     polys = areas.geometry.to_numpy()[order]
-    tree = shapely.STRtree(polys)
-    pi, ai = tree.query(pts, predicate="intersects")
-    hit = _first_match(len(pts), pi, ai)
+    hit = _polygon_of_points(ux, uy, polys)
     codes = areas["area_code"].to_numpy()[order]
     names = areas["area_name"].to_numpy()[order]
     out = pd.DataFrame(index=crimes.index)
     out["area_code"] = _spread_category(codes, hit, inv, crimes.index)
     out["area_name"] = _spread_category(names, hit, inv, crimes.index)
     return out
+
+
+#: Side of the grid cells of the area join, metres (see :func:`_polygon_of_points`).
+AREA_CELL_M = 50.0
+#: Distinct points from which the area join bins points into cells first.
+_GRID_FROM = 200_000
+
+
+def _polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:
+    """Return the first polygon (lowest index) each point intersects, -1 for none.
+
+    Exact, and fast for millions of points: the points are binned into square cells of
+    ``AREA_CELL_M``; a cell that meets one polygon only and lies in its interior gives its
+    points that polygon without testing them. Only points in cells that meet no polygon
+    (outside all: -1) or meet an edge are tested one by one, as GEOS points against an
+    STR-tree, in parallel chunks (GEOS runs without the GIL).
+    """
+    hit = np.full(len(x), -1, dtype=np.int64)
+    if len(x) == 0 or len(polys) == 0:
+        return hit
+    tree = shapely.STRtree(polys)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if len(x) < _GRID_FROM:  # few points: testing each is quicker than building the cells
+        test = np.flatnonzero(finite)
+        hit[test] = _query_first(tree, x[test], y[test])
+        return hit
+    finite = np.isfinite(x) & np.isfinite(y)
+    x0, y0 = np.nanmin(x[finite]) if finite.any() else 0.0, np.nanmin(y[finite]) if (
+        finite.any()) else 0.0
+    with np.errstate(invalid="ignore"):
+        cx = np.floor((np.where(finite, x, x0) - x0) / AREA_CELL_M).astype(np.int64)
+        cy = np.floor((np.where(finite, y, y0) - y0) / AREA_CELL_M).astype(np.int64)
+    cell = pd.factorize(cx * (int(cy.max()) + 1) + cy)[0]
+    n_cells = int(cell.max()) + 1
+    at = np.zeros(n_cells, dtype=np.int64)
+    at[cell] = np.arange(len(cell))  # any point of each cell gives the cell's corner
+    corner_x = x0 + cx[at] * AREA_CELL_M
+    corner_y = y0 + cy[at] * AREA_CELL_M
+    pad = 1e-6 * AREA_CELL_M  # covers rounding in the binning: every point is in its box
+    boxes = shapely.box(corner_x - pad, corner_y - pad, corner_x + AREA_CELL_M + pad,
+                        corner_y + AREA_CELL_M + pad)
+    ci, pi = tree.query(boxes, predicate="intersects")
+    meets = np.bincount(ci, minlength=n_cells)
+    single = meets[ci] == 1
+    inside = np.zeros(n_cells, dtype=bool)
+    inner = single & shapely.contains_properly(polys[pi], boxes[ci])  # no edge in the cell
+    inside[ci[inner]] = True
+    cell_poly = np.full(n_cells, -1, dtype=np.int64)
+    cell_poly[ci[inner]] = pi[inner]
+    hit = np.where(finite, cell_poly[cell], -1)
+    test = np.flatnonzero(finite & ~inside[cell] & (meets[cell] > 0))
+    if len(test):
+        hit[test] = _query_first(tree, x[test], y[test])
+    return hit
+
+
+def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return the lowest-index tree geometry each point intersects (-1 for none)."""
+    def one(rows: np.ndarray) -> np.ndarray:
+        pi, ai = tree.query(shapely.points(x[rows], y[rows]), predicate="intersects")
+        return _first_match(len(rows), pi, ai)
+
+    return _in_chunks(one, len(x))
+
+
+#: Points per chunk of the parallel point queries.
+_CHUNK = 250_000
+
+
+def _in_chunks(work: Any, n: int) -> np.ndarray:
+    """Run ``work(rows)`` on consecutive chunks of ``range(n)`` in threads; concatenate."""
+    chunks = [np.arange(lo, min(lo + _CHUNK, n)) for lo in range(0, n, _CHUNK)]
+    if len(chunks) <= 1:
+        return np.asarray(work(chunks[0] if chunks else np.arange(0)))
+    workers = min(len(chunks), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-snap") as pool:
+        return np.concatenate(list(pool.map(work, chunks)))
 
 
 def snap_to_streets(
@@ -132,10 +204,10 @@ def snap_to_streets(
     if not max_distance_m > 0:
         msg = f"`max_distance_m` must be positive; got {max_distance_m}"
         raise ValueError(msg)
-    pts, inv = _unique_points(crimes)
+    inv, ux, uy = distinct_points(crimes)
     ids = segments["segment_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
-    best, best_d = _nearest_within(pts, segments.geometry.to_numpy()[order], max_distance_m)
+    best, best_d = _nearest_within(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
     out["segment_id"] = _spread_category(ids[order], best, inv, crimes.index)
@@ -147,28 +219,34 @@ def snap_to_streets(
 
 
 def _nearest_within(
-    pts: np.ndarray, lines: np.ndarray, max_distance_m: float
+    x: np.ndarray, y: np.ndarray, lines: np.ndarray, max_distance_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return each point's nearest line within ``max_distance_m`` (-1 if none) and distance.
 
     The same as ``STRtree.query_nearest(..., max_distance, all_matches=True)`` with ties
     going to the smallest line index, computed as a ``dwithin`` query plus one vectorised
     GEOS distance per candidate pair: about twice as fast, as both use the same distance.
+    Points are made and looked up in chunks, in parallel threads (GEOS releases the GIL).
     """
     tree = shapely.STRtree(lines)
     reach = max_distance_m * (1 + 1e-9) + 1e-9  # never miss a pair at the exact tolerance
-    pi, si = tree.query(pts, predicate="dwithin", distance=reach)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        dist = shapely.distance(pts[pi], lines[si])
-    ok = dist <= max_distance_m
-    pi, si, dist = pi[ok], si[ok], dist[ok]
-    best_d = np.full(len(pts), np.inf)
-    np.minimum.at(best_d, pi, dist)
-    nearest = dist == best_d[pi]  # every line at the shortest distance: ties
-    best = _first_match(len(pts), pi[nearest], si[nearest])
-    best_d[best < 0] = np.nan
-    return best, best_d
+
+    def one(rows: np.ndarray) -> np.ndarray:
+        part = shapely.points(x[rows], y[rows])
+        pi, si = tree.query(part, predicate="dwithin", distance=reach)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            dist = shapely.distance(part[pi], lines[si])
+        ok = dist <= max_distance_m
+        pi, si, dist = pi[ok], si[ok], dist[ok]
+        best_d = np.full(len(part), np.inf)
+        np.minimum.at(best_d, pi, dist)
+        nearest = dist == best_d[pi]  # every line at the shortest distance: ties
+        best = _first_match(len(part), pi[nearest], si[nearest])
+        return np.column_stack([best, np.where(best < 0, np.nan, best_d)])
+
+    both = _in_chunks(one, len(x)).reshape(-1, 2)
+    return both[:, 0].astype(np.int64), both[:, 1]
 
 
 def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
