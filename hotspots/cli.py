@@ -253,13 +253,15 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
     click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
 
 
-from hotspots._cli_download import download  # noqa: E402  (registered after the group exists)
-from hotspots._cli_brief import brief  # noqa: E402
+from hotspots._cli_brief import brief  # noqa: E402  (registered after the group exists)
+from hotspots._cli_download import download  # noqa: E402
 from hotspots._cli_evaluate import evaluate  # noqa: E402
+from hotspots._cli_streets import hot_streets  # noqa: E402
 
 app.add_command(brief)
 app.add_command(download)
 app.add_command(evaluate)
+app.add_command(hot_streets)
 
 
 if __name__ == "__main__":  # python -m hotspots.cli
