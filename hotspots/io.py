@@ -385,12 +385,26 @@ CATEGORY_COLUMNS = ("source_file", "crime_type", "location", "force")
 
 
 def _category(values: Any) -> pd.Categorical:
-    """Return text cells as a categorical, dictionary-encoding Arrow text without copying it."""
+    """Return text cells, stripped of surrounding spaces, as a categorical.
+
+    Arrow text is dictionary-encoded and only the distinct values are stripped, which is
+    much cheaper than stripping every cell.
+    """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and (
             values.dtype.storage == "pyarrow"):
         encoded = pa.chunked_array(values.array.__arrow_array__()).dictionary_encode()
-        return pd.Categorical(encoded.combine_chunks().to_pandas())
-    return pd.Categorical(values)
+        encoded = encoded.combine_chunks()
+        stripped = pc.utf8_trim_whitespace(encoded.dictionary).to_pandas()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        if encoded.null_count:
+            codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
+        remap, cats = pd.factorize(pd.Series(stripped, dtype=_STR))  # merges "a" and "a "
+        return pd.Categorical.from_codes(np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
+                                         dtype=pd.CategoricalDtype(cats), validate=False)
+    if isinstance(values, pd.Series) and values.dtype != object:
+        return pd.Categorical(values)
+    return pd.Categorical(pd.Series(values, dtype=object).str.strip() if not isinstance(
+        values, str) else values)
 
 
 def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
@@ -497,16 +511,16 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
         Canonical columns with ``x``/``y`` holding longitude/latitude.
     """
     f = raw.frame
-    start, end = _month_window(f["Month"].str.strip(), "%Y-%m")
+    start, end = _month_window(f["Month"], "%Y-%m")
     cols: dict[str, Any] = {
         "crime_id": f["Crime ID"].str.strip() if "Crime ID" in f else None,
         "occurred_from": start,
         "occurred_to": end,
         "has_time": False,
-        "crime_type": f["Crime type"].str.strip(),
-        "location": f["Location"].str.strip(),
-        "x": _to_float(f["Longitude"].str.strip()),
-        "y": _to_float(f["Latitude"].str.strip()),
+        "crime_type": f["Crime type"],  # stripped as categories (see _category)
+        "location": f["Location"],
+        "x": _to_float(f["Longitude"]),
+        "y": _to_float(f["Latitude"]),
         "raw_x": f["Longitude"],
         "raw_y": f["Latitude"],
         "force": f.get("Falls within", ""),
@@ -519,7 +533,8 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
 def _month_window(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Parse month text once per distinct value: window start and (exclusive) end."""
     codes, uniq = pd.factorize(text, use_na_sentinel=False)
-    first = pd.to_datetime(pd.Series(uniq, dtype=text.dtype), format=fmt, errors="coerce")
+    first = pd.to_datetime(pd.Series(uniq, dtype=text.dtype).str.strip(), format=fmt,
+                           errors="coerce")
     nxt = first + pd.DateOffset(months=1)
     return (pd.Series(first.array.take(codes), index=text.index),
             pd.Series(nxt.array.take(codes), index=text.index))
@@ -533,13 +548,18 @@ def _to_float(text: pd.Series) -> np.ndarray:
     """
     if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow" and len(text):
         arr = pa.chunked_array(text.array.__arrow_array__())
-        try:
-            nums = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr),
-                           pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            nums = None
-        if nums is not None and pc.all(pc.is_finite(nums)).as_py() is not False:
-            return np.asarray(nums.to_numpy(), dtype=float)
+        for attempt in (arr, None):  # then with surrounding spaces stripped
+            cells = attempt if attempt is not None else pc.utf8_trim_whitespace(arr)
+            try:
+                nums = pc.cast(pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()),
+                                          cells), pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            if pc.all(pc.is_finite(nums)).as_py() is not False:
+                return np.asarray(nums.to_numpy(), dtype=float)
+            break
+    if isinstance(text.dtype, pd.StringDtype) or text.dtype == object:
+        text = text.str.strip()
     return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
 
 
@@ -698,7 +718,56 @@ def _repeated_ids(kept: pd.DataFrame, *, across_files_only: bool) -> np.ndarray:
 
 
 def _first_row_of_same_id(ids: pd.Series) -> np.ndarray:
-    """Return, for each row, the position of the first row with the same id."""
+    """Return, for each row, the position of the first row with the same id.
+
+    Ids of one length (police.uk's 64-character hashes) are first grouped by a 64-bit key
+    made from their first and last 8 bytes, read straight from Arrow's buffers; only rows
+    whose key repeats are compared as text. Equal ids have equal keys, so this is exact.
+    """
+    found = _id_keys(ids)
+    if found is None:
+        return _first_row_by_text(ids)
+    keys, empty = found
+    first = np.arange(len(ids), dtype=np.int64)  # an empty id is its own first row
+    codes, _ = pd.factorize(keys)
+    again = np.flatnonzero((np.bincount(codes)[codes] > 1) & ~empty)
+    if len(again):
+        first[again] = again[_first_row_by_text(ids.take(again))]
+    return first
+
+
+def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return a 64-bit key per id and which ids are empty, when all non-empty ids have one
+    length of 16 or more bytes; else None."""
+    if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.chunked_array(ids.array.__arrow_array__())
+    if arr.null_count or not len(arr):
+        return None
+    keys, empties = [], []
+    for chunk in arr.chunks:
+        width = 8 if chunk.type == pa.large_string() else 4
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=f"<i{width}")[
+            chunk.offset: chunk.offset + len(chunk) + 1].astype(np.int64)
+        lengths = np.diff(offsets)
+        empty = lengths == 0
+        width_ = np.unique(lengths[~empty])
+        if len(width_) > 1 or (len(width_) == 1 and width_[0] < 16):
+            return None
+        key = np.zeros(len(lengths), dtype=np.uint64)
+        if len(width_):
+            data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+            at = offsets[:-1][~empty]
+            head = data[at[:, None] + np.arange(8)].view("<u8").ravel()
+            tail = data[(at + width_[0] - 8)[:, None] + np.arange(8)].view("<u8").ravel()
+            key[~empty] = head * np.uint64(0x9E3779B97F4A7C15) ^ tail
+        keys.append(key)
+        empties.append(empty)
+    out = np.concatenate(keys)
+    return (out, np.concatenate(empties)) if len(out) == len(ids) else None
+
+
+def _first_row_by_text(ids: pd.Series) -> np.ndarray:
     codes, _ = pd.factorize(ids, use_na_sentinel=False)
     first = np.full(codes.max() + 1 if len(codes) else 0, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
@@ -824,8 +893,9 @@ def _concat(
             continue
         reason = np.full(hi - lo, "", dtype=object)
         reason[dup[lo:hi]] = REASON_DUPLICATE
-        part, gone = split_rejected(frame, reason)
-        kept_parts.append(part)
+        with_raw = frame if "raw_x" in frame else frame.assign(raw_x=frame["x"], raw_y=frame["y"])
+        part, gone = split_rejected(with_raw, reason)
+        kept_parts.append(part.drop(columns=["raw_x", "raw_y"], errors="ignore"))
         more.append(gone)
     kept = pd.concat(kept_parts, ignore_index=True)
     rejected = pd.concat([rejected, pd.concat(more, ignore_index=True)], ignore_index=True)
@@ -1120,6 +1190,7 @@ def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool) ->
                         columns=_POLICE_UK_USED)
     canon = police_uk_to_canonical(raw, source)
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
+    kept = kept.drop(columns=["raw_x", "raw_y"])  # a repeated id takes x/y as its raw values
     return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None)
 
 
@@ -1131,8 +1202,7 @@ def _read_mapped_file(
     canon = mapped_to_canonical(raw, source, mapping)
     lonlat = "lon" in mapping.columns
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=lonlat, rules=mapping.rules))
-    if len(kept) and not (kept["crime_id"].notna() & (kept["crime_id"] != "")).any():
-        kept = kept.drop(columns=["raw_x", "raw_y"])  # only a repeated id would need them
+    kept = kept.drop(columns=["raw_x", "raw_y"])  # a repeated id takes x/y as its raw values
     return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], src_crs)
 
 
@@ -1215,8 +1285,9 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
         Canonical columns with ``x``/``y`` in the source CRS.
     """
     f, c = raw.frame, mapping.columns
-    text = {k: f[v] if f[v].dtype.kind == "f" else f[v].astype(str).str.strip()
-            for k, v in c.items() if v in f}
+    as_is = ("crime_type", "location", "force", "x", "y", "lon", "lat")  # stripped later
+    text = {k: f[v] if f[v].dtype.kind == "f" else f[v].astype(str) if k in as_is
+            else f[v].astype(str).str.strip() for k, v in c.items() if v in f}
     if "geometry" in c:
         text["x"], text["y"] = f[c["geometry"] + "__x"], f[c["geometry"] + "__y"]
     xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
