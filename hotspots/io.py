@@ -358,23 +358,23 @@ def _canonical_frame(
     has_time = cols["has_time"]
     data: dict[str, Any] = {
         "crime_id": _text(cols.get("crime_id", ""), index),
-        "source_file": _text(source.name, index),
+        "source_file": source.name,
         "source_row": raw.row_numbers,
         "occurred_from": cols["occurred_from"],
         "occurred_to": cols["occurred_to"],
         "month": _month_text(cols["occurred_from"], index),
         "has_time": has_time if isinstance(has_time, pd.Series) else
         np.broadcast_to(np.asarray(has_time, dtype=bool), (n,)).copy(),
-        "crime_type": _text(cols.get("crime_type", ""), index),
-        "location": _text(cols.get("location", ""), index),
+        "crime_type": cols.get("crime_type", ""),
+        "location": cols.get("location", ""),
         "x": np.asarray(cols["x"], dtype=float),
         "y": np.asarray(cols["y"], dtype=float),
         "raw_x": _text(cols["raw_x"], index),
         "raw_y": _text(cols["raw_y"], index),
-        "force": _text(cols.get("force", ""), index),
+        "force": cols.get("force", ""),
     }
     for key in CATEGORY_COLUMNS:
-        data[key] = _category(data[key])
+        data[key] = _category(data[key], n)
     return pd.DataFrame(data, index=index)
 
 
@@ -384,27 +384,34 @@ def _canonical_frame(
 CATEGORY_COLUMNS = ("source_file", "crime_type", "location", "force")
 
 
-def _category(values: Any) -> pd.Categorical:
-    """Return text cells, stripped of surrounding spaces, as a categorical.
+def _category(values: Any, n: int) -> pd.Categorical:
+    """Return ``n`` text cells (or one text for all), stripped of spaces, as a categorical.
 
     Arrow text is dictionary-encoded and only the distinct values are stripped, which is
     much cheaper than stripping every cell.
     """
+    if isinstance(values, str):
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                         dtype=pd.CategoricalDtype([values.strip()]))
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and (
             values.dtype.storage == "pyarrow"):
         encoded = pa.chunked_array(values.array.__arrow_array__()).dictionary_encode()
         encoded = encoded.combine_chunks()
-        stripped = pc.utf8_trim_whitespace(encoded.dictionary).to_pandas()
+        words = encoded.dictionary
+        stripped = pc.utf8_trim_whitespace(words)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if encoded.null_count:
             codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
-        remap, cats = pd.factorize(pd.Series(stripped, dtype=_STR))  # merges "a" and "a "
+        if pc.all(pc.equal(words, stripped)).as_py() is not False:  # nothing to strip
+            return pd.Categorical.from_codes(
+                codes, dtype=pd.CategoricalDtype(pd.Index(words.to_pandas(), dtype=_STR)),
+                validate=False)
+        remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=_STR))  # "a", "a "
         return pd.Categorical.from_codes(np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
                                          dtype=pd.CategoricalDtype(cats), validate=False)
     if isinstance(values, pd.Series) and values.dtype != object:
         return pd.Categorical(values)
-    return pd.Categorical(pd.Series(values, dtype=object).str.strip() if not isinstance(
-        values, str) else values)
+    return pd.Categorical(pd.Series(values, dtype=object).str.strip())
 
 
 def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
