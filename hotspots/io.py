@@ -421,27 +421,37 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
     it falls back to Python strings. The union is found and each frame's codes are remapped
     in Arrow and NumPy. Empty frames (all rows rejected) get the same dtype.
     """
-    out = list(frames)
+    new: list[dict[str, Any]] = [{} for _ in frames]
     for col in CATEGORY_COLUMNS:
         if not all(col in f for f in frames):
             continue
-        parts = [f[col].array for f in frames if isinstance(f[col].dtype, pd.CategoricalDtype)]
-        if not parts:
-            continue
-        dicts = [pa.array(p.categories.to_numpy(dtype=object), pa.string()) for p in parts]
-        union = pc.unique(pa.concat_arrays(dicts))
+        cats = [_categorical(f[col]) for f in frames]
+        words = [_arrow_text(c.categories) for c in cats]
+        union = pc.unique(pa.chunked_array(words, type=pa.large_string()).combine_chunks())
         union = union.take(pc.array_sort_indices(union))
-        dtype = pd.CategoricalDtype(pd.Index(union.to_pandas(), dtype=_STR))
-        for i, f in enumerate(out):
-            cat = f[col].array
-            if not isinstance(cat, pd.Categorical):
-                cat = pd.Categorical(np.asarray(f[col], dtype=object))
-            remap = pc.index_in(pa.array(cat.categories.to_numpy(dtype=object), pa.string()),
-                                value_set=union).to_numpy(zero_copy_only=False)
+        dtype = pd.CategoricalDtype(pd.Index(pd.array(union, dtype=_STR)))
+        for i, (cat, w) in enumerate(zip(cats, words, strict=True)):
+            remap = pc.index_in(w, value_set=union).to_numpy(zero_copy_only=False)
             codes = cat.codes
-            new = np.where(codes >= 0, remap.astype(np.int64)[codes], -1) if len(codes) else codes
-            out[i] = f.assign(**{col: pd.Categorical.from_codes(new, dtype=dtype, validate=False)})
-    return out
+            moved = np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1) if (
+                len(remap)) else np.full(len(codes), -1, dtype=np.int64)
+            new[i][col] = pd.Categorical.from_codes(moved, dtype=dtype, validate=False)
+    return [f.assign(**cols) if cols else f for f, cols in zip(frames, new, strict=True)]
+
+
+def _categorical(values: pd.Series) -> pd.Categorical:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array
+    return pd.Categorical(np.asarray(values, dtype=object))
+
+
+def _arrow_text(index: pd.Index) -> pa.Array:
+    """Return the values of a text index as one Arrow ``large_string`` array."""
+    if isinstance(index.dtype, pd.StringDtype) and index.dtype.storage == "pyarrow":
+        arr = pa.chunked_array(index.array.__arrow_array__()).combine_chunks()
+    else:
+        arr = pa.array(index.to_numpy(dtype=object), pa.string())
+    return arr.cast(pa.large_string())
 
 
 def _canonical_frame_empty(
@@ -667,15 +677,17 @@ def split_rejected(frame: pd.DataFrame, reason: np.ndarray) -> tuple[pd.DataFram
     Returns
     -------
     kept, rejected
-        The kept rows (all columns) and the rejected table (:data:`REJECTED_COLUMNS`).
+        The kept rows (all columns but ``raw_x``/``raw_y``, which only rejected rows need)
+        and the rejected table (:data:`REJECTED_COLUMNS`).
     """
     bad = np.asarray(reason != "", dtype=bool)
     # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
     rejected = frame.take(np.flatnonzero(bad)).assign(reason=reason[bad])
     rejected = rejected.reindex(columns=REJECTED_COLUMNS)
+    kept = frame.drop(columns=["raw_x", "raw_y"], errors="ignore")
     if not bad.any():  # nothing to drop: skip copying every column
-        return frame.copy(deep=False), rejected
-    return _take_rows(frame, np.flatnonzero(~bad)), rejected
+        return kept.copy(deep=False), rejected
+    return _take_rows(kept, np.flatnonzero(~bad)), rejected
 
 
 def reject_duplicate_ids(
@@ -883,15 +895,13 @@ def _concat(
     the joined rows were rejected as repeats.
     """
     frames = _unify_categories(frames)
-    rej = [r for r in rejects if len(r)]
-    rejected = (
-        pd.concat(rej, ignore_index=True) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)
-    ).astype({"source_row": "int64"})
-    ids = pd.DataFrame({c: pd.concat([f[c] for f in frames], ignore_index=True)
-                        for c in ("crime_id", "source_file")})
+    rej = _unify_categories([r for r in rejects if len(r)])
+    rejected = (_stack(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
+        {"source_row": "int64"})
+    ids = _stack([f[["crime_id", "source_file"]] for f in frames])
     dup = _repeated_ids(ids, across_files_only=across_files_only)
     if not dup.any():
-        return pd.concat(frames, ignore_index=True), rejected, dup
+        return _stack(frames), rejected, dup
     bounds = np.cumsum([0, *(len(f) for f in frames)])
     kept_parts, more = [], []
     for frame, lo, hi in zip(frames, bounds[:-1], bounds[1:], strict=True):
@@ -902,11 +912,40 @@ def _concat(
         reason[dup[lo:hi]] = REASON_DUPLICATE
         with_raw = frame if "raw_x" in frame else frame.assign(raw_x=frame["x"], raw_y=frame["y"])
         part, gone = split_rejected(with_raw, reason)
-        kept_parts.append(part.drop(columns=["raw_x", "raw_y"], errors="ignore"))
+        kept_parts.append(part)
         more.append(gone)
-    kept = pd.concat(kept_parts, ignore_index=True)
     rejected = pd.concat([rejected, pd.concat(more, ignore_index=True)], ignore_index=True)
-    return kept, rejected, dup
+    return _stack(kept_parts), rejected, dup
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Return ``pd.concat(frames, ignore_index=True)`` for frames of the same columns.
+
+    Column by column: NumPy columns are concatenated once, categoricals (same categories,
+    see :func:`_unify_categories`) by their codes, Arrow text as chunks without copying.
+    ``pd.concat`` on many frames copies each column several times over.
+    """
+    if len(frames) == 1 or not all(f.columns.equals(frames[0].columns) for f in frames):
+        return pd.concat(frames, ignore_index=True)
+    cols: dict[str, Any] = {}
+    for c in frames[0].columns:
+        parts = [f[c] for f in frames]
+        dtype = parts[0].dtype
+        if not all(p.dtype == dtype for p in parts):
+            cols[c] = pd.concat(parts, ignore_index=True)
+        elif isinstance(dtype, pd.CategoricalDtype):
+            codes = np.concatenate([p.cat.codes.to_numpy() for p in parts])
+            cols[c] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+        elif isinstance(dtype, np.dtype) and dtype != object:
+            cols[c] = np.concatenate([p.to_numpy() for p in parts])
+        elif dtype == _STR:
+            chunks = [ch for p in parts for ch in pa.chunked_array(
+                p.array.__arrow_array__()).chunks]
+            cols[c] = pd.array(pa.chunked_array(chunks, type=chunks[0].type) if chunks else
+                               pa.chunked_array([], type=pa.large_string()), dtype=_STR)
+        else:
+            cols[c] = pd.concat(parts, ignore_index=True).array
+    return pd.DataFrame(cols, index=pd.RangeIndex(sum(len(f) for f in frames)), copy=False)
 
 
 def _assemble(
@@ -955,10 +994,11 @@ def _to_geo(
     if pyproj.CRS.from_user_input(src_crs) != dst:
         x, y = ux[codes], uy[codes]
     points = geoms[codes]
-    out = frame.drop(columns=["raw_x", "raw_y"], errors="ignore").assign(
-        x=x, y=y, point_id=codes.astype(np.int32 if len(ux) < 2**31 else np.int64))
-    out = out.reset_index(drop=True)
-    return gpd.GeoDataFrame(out, geometry=GeometryArray(points, crs=dst), crs=dst)
+    cols = {c: frame[c].array for c in frame.columns if c not in ("raw_x", "raw_y")}
+    cols.update(x=x, y=y, point_id=codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
+                geometry=GeometryArray(points, crs=dst))
+    return gpd.GeoDataFrame(cols, index=pd.RangeIndex(len(frame)), geometry="geometry",
+                            crs=dst, copy=False)
 
 
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -1197,7 +1237,6 @@ def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool) ->
                         columns=_POLICE_UK_USED)
     canon = police_uk_to_canonical(raw, source)
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
-    kept = kept.drop(columns=["raw_x", "raw_y"])  # a repeated id takes x/y as its raw values
     return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None)
 
 
@@ -1209,7 +1248,6 @@ def _read_mapped_file(
     canon = mapped_to_canonical(raw, source, mapping)
     lonlat = "lon" in mapping.columns
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=lonlat, rules=mapping.rules))
-    kept = kept.drop(columns=["raw_x", "raw_y"])  # a repeated id takes x/y as its raw values
     return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], src_crs)
 
 

@@ -245,9 +245,7 @@ def _join_areas(
     reason[outside] = io.REASON_OUTSIDE
     frame = joined.assign(raw_x=joined["x"], raw_y=joined["y"])
     kept, more = io.split_rejected(frame, reason)
-    kept = gpd.GeoDataFrame(
-        kept.drop(columns=["raw_x", "raw_y"]), geometry="geometry", crs=crimes.crs
-    )
+    kept = gpd.GeoDataFrame(kept, geometry="geometry", crs=crimes.crs)
     return kept, pd.concat([rejected, more], ignore_index=True)
 
 
