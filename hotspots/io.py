@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from geopandas.array import GeometryArray
 from hotspots import crs as _crs
 from hotspots.callers import pseudonymise
 from hotspots.errors import InputDataError
+from hotspots.locations import polygon_of_points, spread_category
 from hotspots.schema import REJECTED_COLUMNS
 
 log = logging.getLogger("hotspots")
@@ -756,8 +758,10 @@ def _first_row_of_same_id(ids: pd.Series) -> np.ndarray:
 
 
 def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return a 64-bit key per id and which ids are empty, when all non-empty ids have one
-    length of 16 or more bytes; else None."""
+    """Return a 64-bit key per id and which ids are empty, or None.
+
+    None unless all non-empty ids have one length of 16 or more bytes.
+    """
     if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
         return None
     arr = pa.chunked_array(ids.array.__arrow_array__())
@@ -804,6 +808,7 @@ def read_police_uk(
     start: str | None = None,
     end: str | None = None,
     quiet: bool = False,
+    areas: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read police.uk street-level CSVs (plain, gzipped or in monthly zips) into one table.
 
@@ -817,6 +822,10 @@ def read_police_uk(
         First and last month to keep, ``"YYYY-MM"``; others are rejected with a reason.
     quiet
         If True, do not log progress.
+    areas
+        Area polygons (from :func:`read_areas`, any CRS): each kept row gets the
+        ``area_code``/``area_name`` of the area holding it (see :func:`join_areas`) and rows
+        outside every area are rejected, in the same pass that assembles the table.
 
     Returns
     -------
@@ -844,7 +853,7 @@ def read_police_uk(
 
     frames, rejects, _ = _read_all(sources, read_one, quiet=quiet)
     return _assemble(frames, rejects, across_files_only=True, src_crs=_crs.WGS84,
-                     dst_crs=_crs.BRITISH_NATIONAL_GRID)
+                     dst_crs=_crs.BRITISH_NATIONAL_GRID, areas=areas)
 
 
 @dataclass
@@ -886,87 +895,167 @@ def _read_all(
 
 
 def _concat(
-    frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool
+    frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
+    outside: Callable[[], np.ndarray | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Join the files' kept rows and rejected tables, then reject repeated crime ids.
 
-    The same as :func:`reject_duplicate_ids` on the joined rows, but only the files that
-    hold a repeat are copied, rather than every column of every row. Also returns which of
-    the joined rows were rejected as repeats.
+    The same as :func:`reject_duplicate_ids` on the joined rows. ``outside``, when given,
+    returns which joined rows lie outside every area (called once the repeats are known);
+    those rows are rejected too, a repeat keeping its own reason. The kept rows are copied
+    once, straight into the joined table. Also returns which joined rows were rejected.
     """
     frames = _unify_categories(frames)
     rej = _unify_categories([r for r in rejects if len(r)])
     rejected = (_stack(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
         {"source_row": "int64"})
     ids = _stack([f[["crime_id", "source_file"]] for f in frames])
-    dup = _repeated_ids(ids, across_files_only=across_files_only)
-    if not dup.any():
-        return _stack(frames), rejected, dup
+    late = np.full(len(ids), "", dtype=object)
+    out = outside() if outside is not None else None
+    if out is not None:
+        late[out] = REASON_OUTSIDE
+    late[_repeated_ids(ids, across_files_only=across_files_only)] = REASON_DUPLICATE
+    gone = late != ""
+    if not gone.any():
+        return _stack(frames), rejected, gone
     bounds = np.cumsum([0, *(len(f) for f in frames)])
-    kept_parts, more = [], []
+    more = []
     for frame, lo, hi in zip(frames, bounds[:-1], bounds[1:], strict=True):
-        if not dup[lo:hi].any():
-            kept_parts.append(frame)
-            continue
-        reason = np.full(hi - lo, "", dtype=object)
-        reason[dup[lo:hi]] = REASON_DUPLICATE
-        with_raw = frame if "raw_x" in frame else frame.assign(raw_x=frame["x"], raw_y=frame["y"])
-        part, gone = split_rejected(with_raw, reason)
-        kept_parts.append(part)
-        more.append(gone)
-    rejected = pd.concat([rejected, pd.concat(more, ignore_index=True)], ignore_index=True)
-    return _stack(kept_parts), rejected, dup
+        rows = np.flatnonzero(gone[lo:hi])
+        if len(rows):  # raw values of these rows: the coordinates as read (source CRS)
+            part = frame.take(rows)
+            more.append(part.assign(raw_x=part["x"], raw_y=part["y"], reason=late[lo:hi][rows])
+                        .reindex(columns=REJECTED_COLUMNS))
+    rejected = pd.concat([rejected, *_unify_categories(more)], ignore_index=True)
+    return _stack(frames, keep=~gone), rejected, gone
 
 
-def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Return ``pd.concat(frames, ignore_index=True)`` for frames of the same columns.
+def _stack(frames: list[pd.DataFrame], keep: np.ndarray | None = None) -> pd.DataFrame:
+    """Return ``pd.concat(frames, ignore_index=True)[keep]`` for frames of the same columns.
 
-    Column by column: NumPy columns are concatenated once, categoricals (same categories,
-    see :func:`_unify_categories`) by their codes, Arrow text as chunks without copying.
-    ``pd.concat`` on many frames copies each column several times over.
+    Column by column, each kept value copied once: NumPy columns and the codes of
+    categoricals (same categories, see :func:`_unify_categories`) are compressed straight
+    into one new array, Arrow text is filtered chunk by chunk. ``pd.concat`` on many frames,
+    then a row selection, copies each column several times over.
     """
-    if len(frames) == 1 or not all(f.columns.equals(frames[0].columns) for f in frames):
-        return pd.concat(frames, ignore_index=True)
+    sizes = [len(f) for f in frames]
+    bounds = np.cumsum([0, *sizes])
+    masks = [None if keep is None else keep[lo:hi] for lo, hi in pairwise(bounds)]
+    same = all(f.columns.equals(frames[0].columns) for f in frames)
+    if not same or (len(frames) == 1 and keep is None):
+        out = pd.concat(frames, ignore_index=True)
+        return out if keep is None else out[keep].reset_index(drop=True)
+    total = int(keep.sum()) if keep is not None else int(bounds[-1])
     cols: dict[str, Any] = {}
     for c in frames[0].columns:
         parts = [f[c] for f in frames]
         dtype = parts[0].dtype
         if not all(p.dtype == dtype for p in parts):
-            cols[c] = pd.concat(parts, ignore_index=True)
+            joined = pd.concat(parts, ignore_index=True)
+            cols[c] = (joined if keep is None else joined[keep]).to_numpy(dtype=object)
         elif isinstance(dtype, pd.CategoricalDtype):
-            codes = np.concatenate([p.cat.codes.to_numpy() for p in parts])
+            codes = _compress([p.cat.codes.to_numpy() for p in parts], masks, total)
             cols[c] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-        elif isinstance(dtype, np.dtype) and dtype != object:
-            cols[c] = np.concatenate([p.to_numpy() for p in parts])
+        elif isinstance(dtype, np.dtype) and dtype.kind != "O":
+            cols[c] = _compress([p.to_numpy() for p in parts], masks, total)
         elif dtype == _STR:
-            chunks = [ch for p in parts for ch in pa.chunked_array(
-                p.array.__arrow_array__()).chunks]
+            chunks = [ch if m is None else ch.filter(pa.array(m[start:start + len(ch)]))
+                      for p, m in zip(parts, masks, strict=True)
+                      for start, ch in _chunk_starts(p)]
             cols[c] = pd.array(pa.chunked_array(chunks, type=chunks[0].type) if chunks else
                                pa.chunked_array([], type=pa.large_string()), dtype=_STR)
         else:
-            cols[c] = pd.concat(parts, ignore_index=True).array
-    return pd.DataFrame(cols, index=pd.RangeIndex(sum(len(f) for f in frames)), copy=False)
+            joined = pd.concat(parts, ignore_index=True)
+            cols[c] = (joined if keep is None else joined[keep]).array
+    return pd.DataFrame(cols, index=pd.RangeIndex(total), copy=False)
+
+
+def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: int
+              ) -> np.ndarray:
+    """Concatenate ``arrays``, keeping the rows their masks select, into one new array."""
+    out = np.empty(total, dtype=arrays[0].dtype)
+    at = 0
+    for arr, m in zip(arrays, masks, strict=True):
+        n = len(arr) if m is None else int(m.sum())
+        if m is None:
+            out[at:at + n] = arr
+        else:
+            np.compress(m, arr, out=out[at:at + n])
+        at += n
+    return out
+
+
+def _chunk_starts(values: pd.Series) -> list[tuple[int, pa.Array]]:
+    chunks = pa.chunked_array(values.array.__arrow_array__()).chunks
+    starts = np.cumsum([0, *(len(ch) for ch in chunks)])
+    return list(zip(starts[:-1].tolist(), chunks, strict=True))
 
 
 def _assemble(
     frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
-    src_crs: Any, dst_crs: Any
+    src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None = None
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`_concat` and :func:`_to_geo`, the points in a second thread.
 
-    The distinct points are found, projected and built while the first thread joins the
-    tables; both mostly run without the GIL.
+    The distinct points are found, projected, built and (with ``areas``) looked up in the
+    area polygons while the first thread joins the tables; both mostly run without the GIL.
+    Rows outside every area are rejected in the same pass that copies the kept rows.
     """
     x = np.concatenate([f["x"].to_numpy() for f in frames])
     y = np.concatenate([f["y"].to_numpy() for f in frames])
+    layer = _AreaLayer.of(areas, dst_crs) if areas is not None else None
+
+    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        codes, ux, uy, geoms = _distinct_points(x, y, src_crs=src_crs, dst_crs=dst_crs)
+        hit = polygon_of_points(ux, uy, layer.polygons) if layer is not None else None
+        return codes, ux, uy, geoms, hit
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
-        points = pool.submit(_distinct_points, x, y, src_crs=src_crs, dst_crs=dst_crs)
-        kept, rejected, dup = _concat(frames, rejects, across_files_only=across_files_only)
-        codes, ux, uy, geoms = points.result()
-    if dup.any():
-        codes = codes[~dup]
-    return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs,
-                   distinct=(codes, ux, uy, geoms)), rejected
+        points = pool.submit(locate)
+
+        def outside() -> np.ndarray | None:
+            codes, *_, hit = points.result()
+            return None if hit is None else (hit < 0)[codes]
+
+        kept, rejected, gone = _concat(frames, rejects, across_files_only=across_files_only,
+                                       outside=outside if layer is not None else None)
+        codes, ux, uy, geoms, hit = points.result()
+    if layer is not None and len(kept) == 0 and len(codes):
+        raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
+    codes = codes[~gone] if gone.any() else codes
+    extra = layer.columns(hit, codes) if layer is not None and hit is not None else None
+    return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, distinct=(codes, ux, uy, geoms),
+                   extra=extra), rejected
+
+
+@dataclass(frozen=True)
+class _AreaLayer:
+    """Area polygons in the crimes' CRS, sorted by code (ties go to the smaller code)."""
+
+    polygons: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, areas: gpd.GeoDataFrame, dst_crs: Any) -> _AreaLayer:
+        projected = _crs.to_metric_crs(areas, dst_crs, name="areas", quiet=True)
+        order = np.argsort(projected["area_code"].to_numpy(), kind="stable")
+        return cls(projected.geometry.to_numpy()[order],
+                   projected["area_code"].to_numpy()[order],
+                   projected["area_name"].to_numpy()[order], projected.total_bounds)
+
+    def columns(self, hit: np.ndarray, codes: np.ndarray) -> dict[str, pd.Categorical]:
+        return {"area_code": spread_category(self.codes, hit, codes),
+                "area_name": spread_category(self.names, hit, codes)}
+
+    def no_overlap_message(self, x: np.ndarray, y: np.ndarray, crs: Any) -> str:
+        span = [np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y)]
+        return (
+            "no crime falls inside the area layer: check that --areas covers the same place "
+            f"as --crimes (crimes span {np.round(span).tolist()}, areas "
+            f"{np.round(self.bounds).tolist()} in {pyproj.CRS.from_user_input(crs).to_string()})"
+        )
 
 
 def _distinct_points(
@@ -979,6 +1068,7 @@ def _distinct_points(
 def _to_geo(
     frame: pd.DataFrame, *, src_crs: Any, dst_crs: Any,
     distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Project x/y from ``src_crs`` to ``dst_crs``, handling each distinct point once.
 
@@ -996,7 +1086,7 @@ def _to_geo(
     points = geoms[codes]
     cols = {c: frame[c].array for c in frame.columns if c not in ("raw_x", "raw_y")}
     cols.update(x=x, y=y, point_id=codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
-                geometry=GeometryArray(points, crs=dst))
+                geometry=GeometryArray(points, crs=dst), **(extra or {}))
     return gpd.GeoDataFrame(cols, index=pd.RangeIndex(len(frame)), geometry="geometry",
                             crs=dst, copy=False)
 
@@ -1177,6 +1267,7 @@ def read_mapped(
     end: str | None = None,
     crs: str | None = None,
     quiet: bool = False,
+    areas: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read CSV or GeoParquet crime files through a column mapping into one table.
 
@@ -1193,6 +1284,8 @@ def read_mapped(
         is projected, or the UTM zone around the data.
     quiet
         If True, do not log progress.
+    areas
+        Area polygons to join, as in :func:`read_police_uk`.
 
     Returns
     -------
@@ -1226,9 +1319,11 @@ def read_mapped(
     dst = crs or mapping.project_to or (src if pyproj.CRS.from_user_input(src).is_projected
                                         else None)
     if dst is not None:
-        return _assemble(frames, rejects, across_files_only=False, src_crs=src, dst_crs=dst)
+        return _assemble(frames, rejects, across_files_only=False, src_crs=src, dst_crs=dst,
+                         areas=areas)
     kept_all, rejected, _ = _concat(frames, rejects, across_files_only=False)
-    return _to_geo(kept_all, src_crs=src, dst_crs=_default_metric(kept_all, src)), rejected
+    crimes = _to_geo(kept_all, src_crs=src, dst_crs=_default_metric(kept_all, src))
+    return (crimes, rejected) if areas is None else join_areas(crimes, rejected, areas)
 
 
 def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool) -> _FileResult:
@@ -1436,6 +1531,7 @@ def read_crimes(
     end: str | None = None,
     crs: str | None = None,
     quiet: bool = False,
+    areas: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read crime files of any supported format into the canonical table.
 
@@ -1445,7 +1541,7 @@ def read_crimes(
         Files or folders.
     fmt
         ``"police-uk"``, ``"vancouver"`` or the path of a TOML mapping.
-    crime_types, start, end, crs, quiet
+    crime_types, start, end, crs, quiet, areas
         As in :func:`read_police_uk` and :func:`read_mapped`.
 
     Returns
@@ -1456,13 +1552,59 @@ def read_crimes(
     paths = list(paths)
     if fmt == "police-uk":
         crimes, rejected = read_police_uk(paths, crime_types=crime_types, start=start, end=end,
-                                          quiet=quiet)
+                                          quiet=quiet, areas=None if crs else areas)
         if crs:
             crimes = _crs.to_metric_crs(crimes, crs, name="crimes", quiet=quiet)
             crimes = crimes.assign(x=crimes.geometry.x, y=crimes.geometry.y)
+            if areas is not None:
+                crimes, rejected = join_areas(crimes, rejected, areas)
         return crimes, rejected
     return read_mapped(paths, read_mapping(fmt), crime_types=crime_types, start=start, end=end,
-                       crs=crs, quiet=quiet)
+                       crs=crs, quiet=quiet, areas=areas)
+
+
+def join_areas(
+    crimes: gpd.GeoDataFrame, rejected: pd.DataFrame, areas: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Add the area of each crime and reject the crimes outside every area.
+
+    The readers do this while assembling the table when given ``areas``; this function is
+    for a table already read.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (projected).
+    rejected
+        The rejected table so far.
+    areas
+        Area polygons (any CRS; projected to the crimes' CRS).
+
+    Returns
+    -------
+    crimes, rejected
+        Crimes with ``area_code`` and ``area_name`` (a point on a shared edge, or in two
+        overlapping areas, goes to the smaller code), and the rejected table with the
+        crimes outside every area added (reason ``outside study area``).
+
+    Raises
+    ------
+    InputDataError
+        If no crime falls inside any area (the message gives both extents).
+    """
+    layer = _AreaLayer.of(areas, crimes.crs)
+    codes, ux, uy = distinct_points(crimes)
+    hit = polygon_of_points(ux, uy, layer.polygons)
+    outside = (hit < 0)[codes]
+    if len(crimes) and outside.all():
+        raise InputDataError(layer.no_overlap_message(ux, uy, crimes.crs))
+    joined = crimes.assign(**layer.columns(hit, codes))
+    reason = np.full(len(joined), "", dtype=object)
+    reason[outside] = REASON_OUTSIDE
+    frame = joined.assign(raw_x=joined["x"], raw_y=joined["y"])
+    kept, more = split_rejected(frame, reason)
+    kept = gpd.GeoDataFrame(kept, geometry="geometry", crs=crimes.crs)
+    return kept, pd.concat([rejected, more], ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------------

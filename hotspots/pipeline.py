@@ -160,7 +160,9 @@ def run(config: RunConfig) -> RunResult:
         msg = f"run folder {out} exists already; choose another --out or pass --overwrite"
         raise OutputExistsError(msg)
     stage = _Stages()
-    with stage("load"):
+    with stage("load"):  # with the area join: rows outside every area rejected while reading
+        area_layer = io.read_areas(config.areas, code_col=config.area_code,
+                                   name_col=config.area_name)
         crimes, rejected = io.read_crimes(
             config.crimes,
             fmt=config.fmt,
@@ -169,13 +171,14 @@ def run(config: RunConfig) -> RunResult:
             start=config.start,
             end=config.end,
             quiet=config.quiet,
+            areas=area_layer,
         )
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: see the rejected reasons"
         raise InputDataError(msg)
-    with stage("area_join"):
-        areas = _read_areas(config, crimes.crs)
-        crimes, rejected = _join_areas(crimes, rejected, areas)
+    with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
+        areas = crs.to_metric_crs(area_layer, crimes.crs, name=Path(config.areas).name,
+                                  quiet=config.quiet)
     with stage("street_segments"):
         segs = _build_segments(config, crimes.crs, areas)
     with stage("snapping"):
@@ -222,31 +225,6 @@ def run(config: RunConfig) -> RunResult:
         }
     _write_outputs(config, result, counts, conc, naming, stage)
     return result
-
-
-def _read_areas(config: RunConfig, target: Any) -> gpd.GeoDataFrame:
-    areas = io.read_areas(config.areas, code_col=config.area_code, name_col=config.area_name)
-    return crs.to_metric_crs(areas, target, name=Path(config.areas).name, quiet=config.quiet)
-
-
-def _join_areas(
-    crimes: gpd.GeoDataFrame, rejected: pd.DataFrame, areas: gpd.GeoDataFrame
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    joined = crimes.join(snap.assign_areas(crimes, areas))
-    outside = joined["area_code"].isna().to_numpy()
-    if outside.all():
-        msg = (
-            "no crime falls inside the area layer: check that --areas covers the same place as "
-            f"--crimes (crimes span {np.round(crimes.total_bounds).tolist()}, areas "
-            f"{np.round(areas.total_bounds).tolist()} in {crimes.crs.to_string()})"
-        )
-        raise InputDataError(msg)
-    reason = np.full(len(joined), "", dtype=object)
-    reason[outside] = io.REASON_OUTSIDE
-    frame = joined.assign(raw_x=joined["x"], raw_y=joined["y"])
-    kept, more = io.split_rejected(frame, reason)
-    kept = gpd.GeoDataFrame(kept, geometry="geometry", crs=crimes.crs)
-    return kept, pd.concat([rejected, more], ignore_index=True)
 
 
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -258,6 +258,8 @@ def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Ser
 
 def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
     """Join ``values`` with ``sep`` over runs of equal, sorted ``groups`` (in group order)."""
+    if len(groups) == 0:
+        return []
     cuts = np.flatnonzero(np.diff(groups)) + 1
     text = values.astype(str).tolist()
     bounds = [0, *cuts.tolist(), len(text)]

@@ -8,10 +8,7 @@ is looked up once.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +16,7 @@ import pandas as pd
 import shapely
 
 from hotspots.io import distinct_points
+from hotspots.locations import first_match, in_chunks, polygon_of_points, spread_category
 
 log = logging.getLogger("hotspots")
 
@@ -28,28 +26,6 @@ log = logging.getLogger("hotspots")
 #: both layers; a point farther out is more likely a park, station or estate interior, or a
 #: place the street layer does not cover, and is better left unsnapped than put on a street.
 DEFAULT_SNAP_DISTANCE_M = 30.0
-
-
-def _spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
-                     index: pd.Index) -> pd.Series:
-    """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
-
-    The result is a categorical with sorted categories: each row holds a small integer code,
-    so spreading a value to millions of rows copies no text.
-    """
-    cat_codes, cats = pd.factorize(pd.Series(values, dtype="str"), sort=True)
-    per_point = np.where(pick >= 0, cat_codes[np.where(pick >= 0, pick, 0)], -1)
-    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="str"))
-    codes = per_point[inv] if len(inv) else np.zeros(0, dtype=np.int64)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=index)
-
-
-def _first_match(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Return, for each of ``n`` left items, the smallest matching right index (-1 if none)."""
-    none = np.iinfo(np.int64).max
-    best = np.full(n, none, dtype=np.int64)
-    np.minimum.at(best, left, right.astype(np.int64))
-    return np.where(best == none, -1, best)
 
 
 def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -83,90 +59,13 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     inv, ux, uy = distinct_points(crimes)
     order = np.argsort(areas["area_code"].to_numpy(), kind="stable")
     polys = areas.geometry.to_numpy()[order]
-    hit = _polygon_of_points(ux, uy, polys)
+    hit = polygon_of_points(ux, uy, polys)
     codes = areas["area_code"].to_numpy()[order]
     names = areas["area_name"].to_numpy()[order]
     out = pd.DataFrame(index=crimes.index)
-    out["area_code"] = _spread_category(codes, hit, inv, crimes.index)
-    out["area_name"] = _spread_category(names, hit, inv, crimes.index)
+    out["area_code"] = spread_category(codes, hit, inv, crimes.index)
+    out["area_name"] = spread_category(names, hit, inv, crimes.index)
     return out
-
-
-#: Side of the grid cells of the area join, metres (see :func:`_polygon_of_points`).
-AREA_CELL_M = 50.0
-#: Distinct points from which the area join bins points into cells first.
-_GRID_FROM = 200_000
-
-
-def _polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:
-    """Return the first polygon (lowest index) each point intersects, -1 for none.
-
-    Exact, and fast for millions of points: the points are binned into square cells of
-    ``AREA_CELL_M``; a cell that meets one polygon only and lies in its interior gives its
-    points that polygon without testing them. Only points in cells that meet no polygon
-    (outside all: -1) or meet an edge are tested one by one, as GEOS points against an
-    STR-tree, in parallel chunks (GEOS runs without the GIL).
-    """
-    hit = np.full(len(x), -1, dtype=np.int64)
-    if len(x) == 0 or len(polys) == 0:
-        return hit
-    tree = shapely.STRtree(polys)
-    finite = np.isfinite(x) & np.isfinite(y)
-    if len(x) < _GRID_FROM:  # few points: testing each is quicker than building the cells
-        test = np.flatnonzero(finite)
-        hit[test] = _query_first(tree, x[test], y[test])
-        return hit
-    finite = np.isfinite(x) & np.isfinite(y)
-    x0, y0 = np.nanmin(x[finite]) if finite.any() else 0.0, np.nanmin(y[finite]) if (
-        finite.any()) else 0.0
-    with np.errstate(invalid="ignore"):
-        cx = np.floor((np.where(finite, x, x0) - x0) / AREA_CELL_M).astype(np.int64)
-        cy = np.floor((np.where(finite, y, y0) - y0) / AREA_CELL_M).astype(np.int64)
-    cell = pd.factorize(cx * (int(cy.max()) + 1) + cy)[0]
-    n_cells = int(cell.max()) + 1
-    at = np.zeros(n_cells, dtype=np.int64)
-    at[cell] = np.arange(len(cell))  # any point of each cell gives the cell's corner
-    corner_x = x0 + cx[at] * AREA_CELL_M
-    corner_y = y0 + cy[at] * AREA_CELL_M
-    pad = 1e-6 * AREA_CELL_M  # covers rounding in the binning: every point is in its box
-    boxes = shapely.box(corner_x - pad, corner_y - pad, corner_x + AREA_CELL_M + pad,
-                        corner_y + AREA_CELL_M + pad)
-    ci, pi = tree.query(boxes, predicate="intersects")
-    meets = np.bincount(ci, minlength=n_cells)
-    single = meets[ci] == 1
-    inside = np.zeros(n_cells, dtype=bool)
-    inner = single & shapely.contains_properly(polys[pi], boxes[ci])  # no edge in the cell
-    inside[ci[inner]] = True
-    cell_poly = np.full(n_cells, -1, dtype=np.int64)
-    cell_poly[ci[inner]] = pi[inner]
-    hit = np.where(finite, cell_poly[cell], -1)
-    test = np.flatnonzero(finite & ~inside[cell] & (meets[cell] > 0))
-    if len(test):
-        hit[test] = _query_first(tree, x[test], y[test])
-    return hit
-
-
-def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return the lowest-index tree geometry each point intersects (-1 for none)."""
-    def one(rows: np.ndarray) -> np.ndarray:
-        pi, ai = tree.query(shapely.points(x[rows], y[rows]), predicate="intersects")
-        return _first_match(len(rows), pi, ai)
-
-    return _in_chunks(one, len(x))
-
-
-#: Points per chunk of the parallel point queries.
-_CHUNK = 250_000
-
-
-def _in_chunks(work: Any, n: int) -> np.ndarray:
-    """Run ``work(rows)`` on consecutive chunks of ``range(n)`` in threads; concatenate."""
-    chunks = [np.arange(lo, min(lo + _CHUNK, n)) for lo in range(0, n, _CHUNK)]
-    if len(chunks) <= 1:
-        return np.asarray(work(chunks[0] if chunks else np.arange(0)))
-    workers = min(len(chunks), os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-snap") as pool:
-        return np.concatenate(list(pool.map(work, chunks)))
 
 
 def snap_to_streets(
@@ -210,7 +109,7 @@ def snap_to_streets(
     best, best_d = _nearest_within(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
-    out["segment_id"] = _spread_category(ids[order], best, inv, crimes.index)
+    out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
     out["snap_distance_m"] = np.round(best_d, 2)[inv]
     if not quiet:
         log.info("snapped %d of %d crimes (%.1f%%) within %.0f m", int(found.sum()), len(found),
@@ -242,10 +141,10 @@ def _nearest_within(
         best_d = np.full(len(part), np.inf)
         np.minimum.at(best_d, pi, dist)
         nearest = dist == best_d[pi]  # every line at the shortest distance: ties
-        best = _first_match(len(part), pi[nearest], si[nearest])
+        best = first_match(len(part), pi[nearest], si[nearest])
         return np.column_stack([best, np.where(best < 0, np.nan, best_d)])
 
-    both = _in_chunks(one, len(x)).reshape(-1, 2)
+    both = in_chunks(one, len(x)).reshape(-1, 2)
     return both[:, 0].astype(np.int64), both[:, 1]
 
 

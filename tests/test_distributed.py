@@ -12,6 +12,7 @@ import pytest
 
 from hotspots import distributed as hd
 from hotspots import io, pipeline, rank, snap
+from hotspots.crs import to_metric_crs
 from hotspots.datasets import get_path
 from hotspots.errors import InputDataError
 
@@ -68,9 +69,9 @@ def test_local_engine_is_the_pipeline(london_files: list[Path], london_local: gp
     config = pipeline.RunConfig(crimes=london_files, areas=get_path("london_wards"),
                                 streets=get_path("london_streets_central"), out=tmp_path / "run",
                                 quiet=True)
-    crimes, rejected = io.read_crimes(config.crimes, quiet=True)
-    areas = pipeline._read_areas(config, crimes.crs)
-    crimes, _ = pipeline._join_areas(crimes, rejected, areas)
+    area_layer = io.read_areas(config.areas)
+    crimes, _ = io.read_crimes(config.crimes, quiet=True, areas=area_layer)
+    areas = to_metric_crs(area_layer, crimes.crs, quiet=True)
     segs = pipeline._build_segments(config, crimes.crs, areas)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, quiet=True))
     segs, _ = pipeline._name_segments(crimes, segs, police_uk=True)

@@ -1,0 +1,118 @@
+"""Distinct crime locations: which area polygon holds each, and spreading values to rows.
+
+Crimes repeat locations (police.uk map points, VPD hundred blocks), so lookups are done
+once per distinct location and the answers are spread back to the rows as category codes.
+The readers (area join at load) and :mod:`hotspots.snap` both use these.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+
+def spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
+                    index: pd.Index | None = None) -> pd.Series | pd.Categorical:
+    """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
+
+    ``inv`` gives each row's distinct point. With ``index``, a Series on it; else the
+    categorical itself.
+
+    The result is a categorical with sorted categories: each row holds a small integer code,
+    so spreading a value to millions of rows copies no text.
+    """
+    cat_codes, cats = pd.factorize(pd.Series(values, dtype="str"), sort=True)
+    per_point = np.where(pick >= 0, cat_codes[np.where(pick >= 0, pick, 0)], -1)
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="str"))
+    codes = per_point[inv] if len(inv) else np.zeros(0, dtype=np.int64)
+    cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    return cat if index is None else pd.Series(cat, index=index)
+
+
+def first_match(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return, for each of ``n`` left items, the smallest matching right index (-1 if none)."""
+    none = np.iinfo(np.int64).max
+    best = np.full(n, none, dtype=np.int64)
+    np.minimum.at(best, left, right.astype(np.int64))
+    return np.where(best == none, -1, best)
+
+
+#: Side of the grid cells of the area join, metres (see :func:`polygon_of_points`).
+AREA_CELL_M = 50.0
+#: Distinct points from which the area join bins points into cells first.
+_GRID_FROM = 200_000
+
+
+def polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:
+    """Return the first polygon (lowest index) each point intersects, -1 for none.
+
+    Exact, and fast for millions of points: the points are binned into square cells of
+    ``AREA_CELL_M``; a cell that meets one polygon only and lies in its interior gives its
+    points that polygon without testing them. Only points in cells that meet no polygon
+    (outside all: -1) or meet an edge are tested one by one, as GEOS points against an
+    STR-tree, in parallel chunks (GEOS runs without the GIL).
+    """
+    hit = np.full(len(x), -1, dtype=np.int64)
+    if len(x) == 0 or len(polys) == 0:
+        return hit
+    tree = shapely.STRtree(polys)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if len(x) < _GRID_FROM:  # few points: testing each is quicker than building the cells
+        test = np.flatnonzero(finite)
+        hit[test] = _query_first(tree, x[test], y[test])
+        return hit
+    x0, y0 = np.nanmin(x[finite]) if finite.any() else 0.0, np.nanmin(y[finite]) if (
+        finite.any()) else 0.0
+    with np.errstate(invalid="ignore"):
+        cx = np.floor((np.where(finite, x, x0) - x0) / AREA_CELL_M).astype(np.int64)
+        cy = np.floor((np.where(finite, y, y0) - y0) / AREA_CELL_M).astype(np.int64)
+    cell = pd.factorize(cx * (int(cy.max()) + 1) + cy)[0]
+    n_cells = int(cell.max()) + 1
+    at = np.zeros(n_cells, dtype=np.int64)
+    at[cell] = np.arange(len(cell))  # any point of each cell gives the cell's corner
+    corner_x = x0 + cx[at] * AREA_CELL_M
+    corner_y = y0 + cy[at] * AREA_CELL_M
+    pad = 1e-6 * AREA_CELL_M  # covers rounding in the binning: every point is in its box
+    boxes = shapely.box(corner_x - pad, corner_y - pad, corner_x + AREA_CELL_M + pad,
+                        corner_y + AREA_CELL_M + pad)
+    ci, pi = tree.query(boxes, predicate="intersects")
+    meets = np.bincount(ci, minlength=n_cells)
+    single = meets[ci] == 1
+    inside = np.zeros(n_cells, dtype=bool)
+    inner = single & shapely.contains_properly(polys[pi], boxes[ci])  # no edge in the cell
+    inside[ci[inner]] = True
+    cell_poly = np.full(n_cells, -1, dtype=np.int64)
+    cell_poly[ci[inner]] = pi[inner]
+    hit = np.where(finite, cell_poly[cell], -1)
+    test = np.flatnonzero(finite & ~inside[cell] & (meets[cell] > 0))
+    if len(test):
+        hit[test] = _query_first(tree, x[test], y[test])
+    return hit
+
+
+def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return the lowest-index tree geometry each point intersects (-1 for none)."""
+    def one(rows: np.ndarray) -> np.ndarray:
+        pi, ai = tree.query(shapely.points(x[rows], y[rows]), predicate="intersects")
+        return first_match(len(rows), pi, ai)
+
+    return in_chunks(one, len(x))
+
+
+#: Points per chunk of the parallel point queries.
+_CHUNK = 250_000
+
+
+def in_chunks(work: Any, n: int) -> np.ndarray:
+    """Run ``work(rows)`` on consecutive chunks of ``range(n)`` in threads; concatenate."""
+    chunks = [np.arange(lo, min(lo + _CHUNK, n)) for lo in range(0, n, _CHUNK)]
+    if len(chunks) <= 1:
+        return np.asarray(work(chunks[0] if chunks else np.arange(0)))
+    workers = min(len(chunks), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-snap") as pool:
+        return np.concatenate(list(pool.map(work, chunks)))
