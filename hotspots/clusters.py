@@ -116,12 +116,20 @@ def _auto_eps(tree: cKDTree, xy: np.ndarray, seed: int) -> float:
     return float(np.clip(_knee(dist), *EPS_RANGE_M))
 
 
-def _neighbourhood_crimes(tree: cKDTree, counts: np.ndarray, eps: float) -> np.ndarray:
-    """Crimes within ``eps`` of each location, its own included."""
-    pairs = tree.query_pairs(eps, output_type="ndarray")
-    total = counts.astype(float).copy()
-    np.add.at(total, pairs[:, 0], counts[pairs[:, 1]])
-    np.add.at(total, pairs[:, 1], counts[pairs[:, 0]])
+def _neighbourhood_crimes(xy: np.ndarray, counts: np.ndarray, eps: float) -> np.ndarray:
+    """Crimes within ``eps`` of each location, its own included.
+
+    Summed one binary digit of the counts at a time, so no list of neighbour pairs is built
+    (hundreds of millions of pairs for millions of locations): with ``counts = sum_b 2**b *
+    bit_b``, the crimes near a location are ``sum_b 2**b`` times the number of locations
+    within ``eps`` whose bit ``b`` is set, which ``cKDTree.query_ball_point`` counts.
+    """
+    total = np.zeros(len(xy), dtype=np.int64)
+    for bit in range(int(counts.max(initial=0)).bit_length()):
+        on = ((counts >> bit) & 1).astype(bool)
+        if on.any():
+            near = cKDTree(xy[on]).query_ball_point(xy, eps, return_length=True, workers=-1)
+            total += np.asarray(near, dtype=np.int64) << bit
     return total
 
 
@@ -235,7 +243,7 @@ def cluster_points(
         tree = cKDTree(xy)
         eps = _auto_eps(tree, xy, seed) if eps_m is None else float(eps_m)
         if min_samples is None:
-            typical = float(np.median(_neighbourhood_crimes(tree, counts, eps)))
+            typical = float(np.median(_neighbourhood_crimes(xy, counts, eps)))
             min_samples = max(MIN_CORE_CRIMES, math.ceil(DENSITY_FACTOR * typical))
         if method == "dbscan":
             labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(xy, sample_weight=counts)
@@ -465,10 +473,11 @@ def repeat_locations(
                      "automatically: one a month, at least 10)", min_count)
     xy, loc, counts = _locations(crimes)
     keep = counts >= min_count
-    rows = keep[loc]
+    rows = np.flatnonzero(keep[loc])  # only the crimes at listed points are copied
     wanted = ("month", "crime_type", "location", "area_code", "segment_id")
     cols = [c for c in wanted if c in crimes]
-    c = pd.DataFrame({col: crimes[col].to_numpy()[rows] for col in cols}).assign(loc=loc[rows])
+    c = pd.DataFrame({col: crimes[col].iloc[rows].to_numpy() for col in cols})
+    c["loc"] = loc[rows]
     out = pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "crimes": counts[keep]},
                        index=np.flatnonzero(keep))
     return _repeat_table(c, out, crimes.crs)

@@ -257,9 +257,13 @@ def _simple_features(
 
 
 def _crime_points(crimes: pd.DataFrame, types: list[str]) -> list[list[Any]]:
-    """Distinct crime locations per type: [lat, lon, type index, count]."""
+    """Distinct crime locations per type: [lat, lon, type index, count].
+
+    A row is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
+    """
     idx = {t: i for i, t in enumerate(types)}
-    g = crimes.groupby(["lat", "lon", "type"], sort=True).size().reset_index(name="n")
+    groups = crimes.groupby(["lat", "lon", "type"], sort=True)
+    g = (groups["n"].sum() if "n" in crimes else groups.size()).reset_index(name="n")
     return [
         [round(la, 5), round(lo, 5), idx[t], int(n)] for la, lo, t, n in g.itertuples(index=False)
     ]
@@ -322,7 +326,8 @@ def explore_hot_streets(
     clusters
         Cluster outlines with ``cluster_id`` and ``crimes``.
     crimes
-        Crime locations with ``lat``, ``lon`` and ``type``; drawn only when zoomed in.
+        Crime locations with ``lat``, ``lon`` and ``type`` (and optionally ``n``, the crimes
+        a row stands for); drawn only when zoomed in.
     base_streets
         Street lines drawn as a light base layer (for offline maps, which have no tiles).
     focus

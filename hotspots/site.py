@@ -19,6 +19,7 @@ import pandas as pd
 from hotspots import maps
 from hotspots.crs import WGS84
 from hotspots.export import safe_file_stem
+from hotspots.grid import _unique_xy
 from hotspots.rank import type_column
 
 if TYPE_CHECKING:
@@ -56,17 +57,29 @@ def borough_map_name(borough: str) -> str:
 
 
 def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Crime locations as lat/lon with the crime-type key (each distinct point projected once)."""
-    xy = np.column_stack([crimes["x"].to_numpy(), crimes["y"].to_numpy()])
-    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    """Crimes per distinct location, crime type and area: lat/lon, type key, area, count ``n``.
+
+    Counted on integer codes (each distinct point projected once), so no per-crime text or
+    coordinate table is built for millions of crimes.
+    """
+    uniq, point, _ = _unique_xy(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
     ll = gpd.GeoSeries(gpd.points_from_xy(uniq[:, 0], uniq[:, 1]), crs=crimes.crs).to_crs(WGS84)
-    types = crimes["crime_type"].map({t: type_column(t)[2:] for t in crimes["crime_type"].unique()})
+    type_code, types = pd.factorize(crimes["crime_type"])
+    area_code, areas = pd.factorize(crimes["area_code"])
+    n_types, n_areas = len(types) + 1, len(areas) + 1  # code 0: missing
+    key = (point * n_types + type_code + 1) * n_areas + area_code + 1
+    key, n = np.unique(key, return_counts=True)
+    point, rest = np.divmod(key, n_types * n_areas)
+    type_code, area_code = np.divmod(rest, n_areas)
+    type_key = np.array([None, *(type_column(t)[2:] for t in types)], dtype=object)
+    area = np.array([None, *areas], dtype=object)
     return pd.DataFrame(
         {
-            "lat": ll.y.to_numpy()[inv.ravel()],
-            "lon": ll.x.to_numpy()[inv.ravel()],
-            "type": types.to_numpy(),
-            "area_code": crimes["area_code"].to_numpy(),
+            "lat": ll.y.to_numpy()[point],
+            "lon": ll.x.to_numpy()[point],
+            "type": type_key[type_code],
+            "area_code": area[area_code],
+            "n": n,
         }
     )
 

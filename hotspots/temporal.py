@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -116,6 +117,7 @@ _DAY_S = 24 * _HOUR_S
 _WEEK_S = HOURS_PER_WEEK * _HOUR_S
 _REF_MONDAY = np.datetime64("1970-01-05T00:00:00", "s")  # a Monday
 _PAIR_BLOCK = 4_000_000  # row-pair cells per chunk in the pairwise trend statistics
+_ENTRY_BLOCK = 4_000_000  # hour entries per chunk when summing aoristic weights
 _PALETTE = ("#f0f0f0", "#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 
 
@@ -303,17 +305,33 @@ def _check_time_of_day(crimes: pd.DataFrame, start: np.ndarray, end: np.ndarray)
         raise InputDataError(msg)
 
 
+def _entry_blocks(start: np.ndarray, end: np.ndarray) -> list[slice]:
+    """Split rows into runs of about ``_ENTRY_BLOCK`` hour entries (see _short_entries)."""
+    first = np.floor_divide(start, _HOUR_S)
+    last = np.where(end > start, np.floor_divide(end - 1, _HOUR_S), first)
+    ends = np.cumsum(last - first + 1)
+    cuts = np.searchsorted(
+        ends, np.arange(_ENTRY_BLOCK, ends[-1] if len(ends) else 0, _ENTRY_BLOCK), side="right"
+    )
+    bounds = [0, *np.unique(cuts).tolist(), len(start)]
+    return [slice(a, b) for a, b in pairwise(bounds) if b > a]
+
+
 def _summed_weights(
     start: np.ndarray, end: np.ndarray, codes: np.ndarray, n_groups: int
 ) -> np.ndarray:
-    """Sum aoristic weights per group without storing the 168 entries of week-long windows."""
+    """Sum aoristic weights per group without storing the 168 entries of week-long windows.
+
+    Short windows are expanded to hour entries a block of rows at a time (about
+    ``_ENTRY_BLOCK`` entries), and the entries are added in row order, so the sums are the
+    same to the last bit as one pass over all rows.
+    """
     long = (end - start) >= _WEEK_S
-    rows, cells, weight = _short_entries(start[~long], end[~long])
-    flat = np.bincount(
-        codes[~long][rows] * HOURS_PER_WEEK + cells,
-        weights=weight,
-        minlength=n_groups * HOURS_PER_WEEK,
-    )
+    start, end, short_codes = start[~long], end[~long], codes[~long]
+    flat = np.zeros(n_groups * HOURS_PER_WEEK)
+    for block in _entry_blocks(start, end):
+        rows, cells, weight = _short_entries(start[block], end[block])
+        np.add.at(flat, short_codes[block][rows] * HOURS_PER_WEEK + cells, weight)
     spread = np.bincount(codes[long], minlength=n_groups) / HOURS_PER_WEEK
     return np.asarray(flat.reshape(n_groups, HOURS_PER_WEEK) + spread[:, None], dtype=float)
 
