@@ -910,21 +910,23 @@ def _concat(
     rejected = (_stack(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
         {"source_row": "int64"})
     ids = _stack([f[["crime_id", "source_file"]] for f in frames])
-    late = np.full(len(ids), "", dtype=object)
+    late = np.zeros(len(ids), dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
     out = outside() if outside is not None else None
     if out is not None:
-        late[out] = REASON_OUTSIDE
-    late[_repeated_ids(ids, across_files_only=across_files_only)] = REASON_DUPLICATE
-    gone = late != ""
+        late[out] = 1
+    late[_repeated_ids(ids, across_files_only=across_files_only)] = 2
+    gone = late > 0
     if not gone.any():
         return _stack(frames), rejected, gone
+    labels = np.array(["", REASON_OUTSIDE, REASON_DUPLICATE], dtype=object)
     bounds = np.cumsum([0, *(len(f) for f in frames)])
     more = []
     for frame, lo, hi in zip(frames, bounds[:-1], bounds[1:], strict=True):
         rows = np.flatnonzero(gone[lo:hi])
         if len(rows):  # raw values of these rows: the coordinates as read (source CRS)
             part = frame.take(rows)
-            more.append(part.assign(raw_x=part["x"], raw_y=part["y"], reason=late[lo:hi][rows])
+            more.append(part.assign(raw_x=part["x"], raw_y=part["y"],
+                                    reason=labels[late[lo:hi][rows]])
                         .reindex(columns=REJECTED_COLUMNS))
     rejected = pd.concat([rejected, *_unify_categories(more)], ignore_index=True)
     return _stack(frames, keep=~gone), rejected, gone
