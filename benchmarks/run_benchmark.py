@@ -27,6 +27,18 @@ The ratio plain / ours is for "hot streets from raw rows": load + area join + sn
 ranking, the work both approaches do. Naming segments from the records' location text,
 area lists, time profiles, clusters, maps and exports are ours only and listed separately.
 Results are printed as a table and written to ``outputs/bench/benchmark.json``.
+
+Full run (``--full-run [DATASET]``): instead of the stage table, run ``hotspots run`` on one
+dataset as a user would (a subprocess writing a run folder with offline maps, as
+``make run``), by default the 10-million-crime scale-up; ``DATASET`` is ``london``,
+``vancouver`` or the scale-up's name (``vancouver_10m`` at the default ``--scale``). It prints
+the wall time, the peak RSS of that process (``os.wait4``'s ``ru_maxrss``, the figure
+``/usr/bin/time -v`` reports as "Maximum resident set size") and the stage seconds from the
+run's ``run.json``, and stores them as ``full_run`` under the dataset's entry of
+``benchmark.json``, keeping the rest of the file::
+
+    .venv/bin/python benchmarks/run_benchmark.py --full-run             # the 10M scale-up
+    .venv/bin/python benchmarks/run_benchmark.py --full-run london
 """
 
 from __future__ import annotations
@@ -428,6 +440,103 @@ def print_table(name: str, ours: dict[str, Any], plain: dict[str, Any]) -> dict[
     return summary
 
 
+# --------------------------------------------------------------------------------------------
+# the full run of ``hotspots run``
+
+
+def _hotspots_command() -> list[str]:
+    script = Path(sys.executable).with_name("hotspots")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "hotspots.cli"]
+
+
+def _wait_with_usage(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
+    """Wait for ``proc`` and return its exit code and its own resource usage (os.wait4)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage
+        if time.monotonic() > deadline and proc.returncode is None:
+            print(f"  timed out after {timeout:.0f} s: stopping it", flush=True)
+            proc.kill()
+            proc.returncode = -9  # reaped by the next wait4
+        time.sleep(0.2)
+
+
+def full_run(name: str, spec: dict[str, Any], out: Path, timeout: float) -> dict[str, Any]:
+    """Run ``hotspots run`` on ``spec`` in a subprocess; return wall time and peak RSS."""
+    run_dir = out / f"full_run_{name}"
+    cmd = [*_hotspots_command(), "run", "--crimes", *spec["crimes"], "--format", spec["fmt"],
+           "--areas", spec["areas"], "--streets", spec["streets"],
+           "--area-code", spec["area_code"], "--out", str(run_dir), "--overwrite", "--offline"]
+    log_path = out / f"full_run_{name}.log"
+    print(f"full run of {name}: {' '.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        code, usage = _wait_with_usage(proc, timeout)
+    wall = time.perf_counter() - t0
+    result: dict[str, Any] = {
+        "command": cmd, "exit_code": code, "wall_seconds": round(wall, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # KiB on Linux
+        "peak_rss_gib": round(usage.ru_maxrss / 1024**2, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "log": str(log_path)}
+    manifest = run_dir / "run.json"
+    if code == 0 and manifest.is_file():
+        run = json.loads(manifest.read_text())
+        result.update(stage_seconds=run["seconds"], rows_read=run["totals"]["read"],
+                      crimes_kept=run["totals"]["kept"])
+    return result
+
+
+def print_full_run(name: str, res: dict[str, Any]) -> None:
+    print(f"\n== full run of hotspots run: {name} ==")
+    if res["exit_code"] != 0:
+        print(f"  failed with exit code {res['exit_code']}: see {res['log']}")
+    print(f"  wall {res['wall_seconds']:.1f} s, CPU {res['cpu_seconds']:.1f} s, peak RSS "
+          f"{res['peak_rss_mb']:,} MB ({res['peak_rss_gib']:.2f} GiB)")
+    if "stage_seconds" in res:
+        print(f"  {res['rows_read']:,} rows read, {res['crimes_kept']:,} crimes kept")
+        for stage, seconds in res["stage_seconds"].items():
+            print(f"  {stage:<24} {seconds:8.1f} s")
+
+
+def _store_full_run(path: Path, name: str, spec: dict[str, Any], res: dict[str, Any]) -> None:
+    """Put ``res`` under ``datasets[name]["full_run"]`` of ``path``, keeping everything else."""
+    report = json.loads(path.read_text()) if path.is_file() else {"datasets": {}}
+    entry = report.setdefault("datasets", {}).setdefault(name, {"spec": spec})
+    entry["full_run"] = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        **res,
+    }
+    path.write_text(json.dumps(report, indent=2))
+
+
+def main_full_run(args: argparse.Namespace) -> int:
+    data = args.data or data_dir()
+    args.out.mkdir(parents=True, exist_ok=True)
+    wanted = args.full_run
+    skip = {k for k in ("london", "vancouver") if wanted != k}
+    if wanted in ("london", "vancouver"):
+        skip.add("scaled")
+    found = datasets(data, args.out, args.scale, args.seed, skip)
+    if wanted == "scaled":
+        wanted = next((k for k in found if k not in ("london", "vancouver")), "scaled")
+    if wanted not in found:
+        print(f"--full-run {args.full_run}: no such dataset; choose london, vancouver or "
+              f"{', '.join(found) or 'a scale-up (--scale N)'}", file=sys.stderr)
+        return 2
+    res = full_run(wanted, found[wanted], args.out, args.timeout)
+    print_full_run(wanted, res)
+    path = args.out / "benchmark.json"
+    _store_full_run(path, wanted, found[wanted], res)
+    print(f"\nfigures written to {path} (datasets.{wanted}.full_run)")
+    return 0 if res["exit_code"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=10_000_000,
@@ -442,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
+    ap.add_argument("--full-run", nargs="?", const="scaled", default=None, metavar="DATASET",
+                    help="run `hotspots run` on one dataset (london, vancouver or the "
+                         "scale-up's name; default the scale-up) and record its wall time and "
+                         "peak RSS instead of the stage table")
     ap.add_argument("--worker", choices=["ours", "plain"], help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -453,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             work({**spec, "crimes": [str(_sample(spec["crimes"], Path(tmp)))], "plain_rows": None})
         args.result.write_text(json.dumps(work(spec)))
         return 0
+    if args.full_run:
+        return main_full_run(args)
 
     data = args.data or data_dir()
     args.out.mkdir(parents=True, exist_ok=True)
