@@ -33,14 +33,18 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
-from sklearn.cluster import DBSCAN, HDBSCAN
+from sklearn.cluster import HDBSCAN
+from sklearn.neighbors import NearestNeighbors
 
 from hotspots.errors import InputDataError
 from hotspots.grid import _unique_xy, _validate_projected
@@ -60,6 +64,8 @@ MIN_CORE_CRIMES = 10
 HDBSCAN_MAX_ROWS = 30_000
 #: Most query points used to draw the k-distance curve (a seeded sample beyond this).
 KNEE_SAMPLE = 50_000
+#: DBSCAN: locations whose neighbour lists are held at once.
+DBSCAN_BLOCK = 50_000
 #: Outline: concave hull of the cluster's locations (ratio as in ``shapely.concave_hull``),
 #: buffered by ``buffer_m``.
 CONCAVE_RATIO = 0.3
@@ -178,6 +184,57 @@ def _hdbscan(
     return labels
 
 
+def _neighbour_pairs(
+    model: NearestNeighbors, xy: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (location, neighbour) index pairs within the model's radius, a block at a time."""
+    for start in range(0, len(xy), DBSCAN_BLOCK):
+        found = model.radius_neighbors(xy[start : start + DBSCAN_BLOCK], return_distance=False)
+        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        rows = np.repeat(np.arange(start, start + len(found)), sizes)
+        yield rows, np.concatenate([*found, np.empty(0, dtype=np.intp)])
+
+
+def _merge(root: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Join the components of each pair ``(a[k], b[k])``; ``root`` is each location's lowest."""
+    graph = sparse.coo_array((np.ones(len(a), dtype=np.int32), (root[a], root[b])),
+                             shape=(len(root), len(root)))
+    _, comp = connected_components(graph, directed=False)
+    lowest = np.full(comp.max() + 1, len(root))
+    np.minimum.at(lowest, comp, np.arange(len(root)))
+    return np.asarray(lowest[comp[root]])
+
+
+def _dbscan(xy: np.ndarray, counts: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
+    """Return ``DBSCAN(eps, min_samples).fit_predict(xy, sample_weight=counts)`` labels.
+
+    scikit-learn's DBSCAN holds every location's neighbour list at once (4 GB for the two
+    million locations of a 10-million-crime scale-up); here its neighbour search runs twice,
+    a block of locations at a time, with the same result: the core locations linked by
+    their neighbour lists form a cluster, numbered in order of its first location, and any
+    other location in a core location's list takes the earliest such cluster (DBSCAN grows
+    the clusters one after another in that order).
+    """
+    model = NearestNeighbors(radius=eps).fit(xy)  # the search DBSCAN itself builds
+    near_crimes = np.zeros(len(xy), dtype=np.int64)
+    for rows, near in _neighbour_pairs(model, xy):
+        np.add.at(near_crimes, rows, counts[near])
+    core = near_crimes >= min_samples
+    root = np.arange(len(xy))
+    reached = []
+    for rows, near in _neighbour_pairs(model, xy):
+        from_core = core[rows]
+        src, dst = rows[from_core], near[from_core]
+        to_core = core[dst]
+        root = _merge(root, src[to_core], dst[to_core])
+        reached.append((dst[~to_core], src[~to_core]))  # (border location, core location)
+    labels = np.where(core, root, len(xy))
+    for border, by in reached:
+        np.minimum.at(labels, border, root[by])
+    found, labels = np.unique(labels, return_inverse=True)  # clusters by first location
+    return np.where(found[labels] < len(xy), labels.ravel(), -1)
+
+
 def cluster_points(
     crimes: gpd.GeoDataFrame,
     *,
@@ -246,7 +303,7 @@ def cluster_points(
             typical = float(np.median(_neighbourhood_crimes(xy, counts, eps)))
             min_samples = max(MIN_CORE_CRIMES, math.ceil(DENSITY_FACTOR * typical))
         if method == "dbscan":
-            labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(xy, sample_weight=counts)
+            labels = _dbscan(xy, counts, eps, min_samples)
         else:
             labels = _hdbscan(xy, counts, min_samples, eps_m)
         labels = _relabel(labels, counts)

@@ -110,6 +110,23 @@ def test_weighted_locations_equal_dbscan_on_every_crime() -> None:
     assert labels.max() == direct.max()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blockwise_dbscan_equals_scikit_learn(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # whole-metre points (exact distance ties at eps), weights, many clusters sharing border
+    # points, and blocks much smaller than the data
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 300, size=(25, 2))
+    xy = np.unique(np.round(centres[rng.integers(0, 25, 4000)]
+                            + rng.normal(0, 8, size=(4000, 2))), axis=0)
+    weights = rng.integers(1, 6, len(xy))
+    monkeypatch.setattr(clusters, "DBSCAN_BLOCK", 97)
+    for eps, min_samples in ((2.0, 8), (5.0, 40), (3.0, 20)):
+        expected = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(xy, sample_weight=weights)
+        assert expected.max() > 3
+        got = clusters._dbscan(xy, weights, eps, min_samples)
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_clusters_are_numbered_by_crimes() -> None:
     labels = clusters.cluster_points(_small(), eps_m=50, min_samples=4, quiet=True)
     assert labels.tolist() == [0] * 6 + [1] * 4 + [-1]
