@@ -15,7 +15,9 @@ real reader, so the load stage is timed honestly.
 
 Each dataset runs twice, each time in a fresh subprocess: "ours" calls the library stage by
 stage (load, area join, street segments, snapping, naming, ranking, area lists, time
-profiles, clusters, maps, exports); "plain" is what an analyst would write with GeoPandas
+profiles, clusters, maps, exports), as ``hotspots run`` does: the reader joins the areas while
+it assembles the table, so "load" includes the area join and "area_join" only projects the
+area layer for later stages; "plain" is what an analyst would write with GeoPandas
 (``pandas.read_csv``, ``points_from_xy``, ``to_crs``, ``sjoin`` with the areas,
 ``sjoin_nearest(max_distance=30)`` of every crime against every segment, ``groupby``).
 Both get the same street segments, built outside the timings.
