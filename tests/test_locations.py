@@ -1,0 +1,101 @@
+"""Tests of the fast paths for distinct locations: the area join at read time, the binned
+point-in-area lookup, numbered locations and repeated-id keys, each against the plain way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+from hotspots import io, locations
+from hotspots.datasets import get_path
+
+
+def _plain_lookup(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:
+    """Lowest-index polygon intersecting each point, one GEOS test per point."""
+    pi, ai = shapely.STRtree(polys).query(shapely.points(x, y), predicate="intersects")
+    return locations.first_match(len(x), pi, ai)
+
+
+def test_binned_lookup_equals_per_point_on_real_wards(
+    london_wards: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = london_wards.total_bounds
+    x = rng.uniform(x0 - 500, x1 + 500, 60_000)
+    y = rng.uniform(y0 - 500, y1 + 500, 60_000)
+    polys = london_wards.geometry.to_numpy()
+    edge = shapely.get_coordinates(polys[0].exterior)[:50]  # points exactly on a ward edge
+    x, y = np.concatenate([x, edge[:, 0]]), np.concatenate([y, edge[:, 1]])
+    monkeypatch.setattr(locations, "_GRID_FROM", 0)  # force the binned path
+    monkeypatch.setattr(locations, "_CHUNK", 7_000)  # and several parallel chunks
+    got = locations.polygon_of_points(x, y, polys)
+    np.testing.assert_array_equal(got, _plain_lookup(x, y, polys))
+    assert (got >= 0).any() and (got < 0).any()
+
+
+def test_binned_lookup_shared_edge_goes_to_lower_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    polys = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100)])
+    x = np.array([100.0, 50.0, 150.0, 250.0, np.nan])
+    y = np.array([50.0, 50.0, 50.0, 50.0, 50.0])
+    monkeypatch.setattr(locations, "_GRID_FROM", 0)
+    assert locations.polygon_of_points(x, y, polys).tolist() == [0, 0, 1, -1, -1]
+
+
+def test_area_join_while_reading_equals_join_after(london_wards: gpd.GeoDataFrame) -> None:
+    folder = get_path("london_crimes")
+    files = [folder / f"2017-{m}-metropolitan-street.csv.gz" for m in ("11", "12")]
+    c1, r1 = io.read_crimes(files, quiet=True, areas=london_wards)
+    c0, r0 = io.join_areas(*io.read_crimes(files, quiet=True), london_wards)
+    cols = [c for c in c0.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(pd.DataFrame(c1[cols]), pd.DataFrame(c0[cols]).reset_index(
+        drop=True))
+    assert c1.geometry.reset_index(drop=True).geom_equals(c0.geometry.reset_index(
+        drop=True)).all()
+    key = ["source_file", "source_row", "reason"]
+    assert sorted(map(tuple, r1[key].astype(str).to_numpy())) == sorted(
+        map(tuple, r0[key].astype(str).to_numpy()))
+    assert (r1["reason"] == io.REASON_OUTSIDE).sum() > 0  # the join rejected something
+
+
+def test_no_crime_inside_the_areas_is_an_error(tmp_path: Path) -> None:
+    folder = get_path("london_crimes")
+    far = gpd.GeoDataFrame({"area_code": ["X"], "area_name": ["Nowhere"]},
+                           geometry=[box(0, 0, 1000, 1000)], crs=27700)
+    with pytest.raises(io.InputDataError, match="no crime falls inside the area layer"):
+        io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True, areas=far)
+
+
+def test_point_id_numbers_locations_and_is_checked_against_xy() -> None:
+    folder = get_path("london_crimes")
+    crimes, _ = io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True)
+    codes, ux, uy = io.distinct_points(crimes)
+    ref_codes, rx, ry = io._factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
+    np.testing.assert_array_equal(codes, ref_codes)
+    np.testing.assert_array_equal(ux, rx)
+    np.testing.assert_array_equal(uy, ry)
+    moved = crimes.assign(x=crimes["x"] + (np.arange(len(crimes)) % 2))  # point_id now stale
+    codes2, ux2, _ = io.distinct_points(moved)
+    np.testing.assert_array_equal(ux2[codes2], moved["x"].to_numpy())
+
+
+@pytest.mark.parametrize("dtype", ["str", "object"])
+def test_repeated_id_keys_equal_text_comparison(dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    mixed = ["", "a" * 16, "b" * 16, "x" * 20, "c" * 64]  # lengths differ: compared as text
+    same_key = ["", "a" * 8 + "XXXX" + "b" * 8, "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
+                "b" * 8 + "XXXX" + "a" * 8, "a" * 8 + "XXXY" + "b" * 8]
+    for i in range(200):
+        pool = mixed if i % 2 else same_key
+        vals = [pool[i] for i in rng.integers(0, len(pool), rng.integers(1, 40))]
+        ids = pd.concat([pd.Series(vals[: len(vals) // 2], dtype=dtype),
+                         pd.Series(vals[len(vals) // 2:], dtype=dtype)], ignore_index=True)
+        named = (ids != "").to_numpy()
+        got = io._first_row_of_same_id(ids)[named]
+        want = io._first_row_by_text(ids)[named]
+        np.testing.assert_array_equal(got, want)
