@@ -1005,7 +1005,7 @@ def _assemble(
     """
     x = np.concatenate([f["x"].to_numpy() for f in frames])
     y = np.concatenate([f["y"].to_numpy() for f in frames])
-    layer = _AreaLayer.of(areas, dst_crs) if areas is not None else None
+    layer = AreaLayer.of(areas, dst_crs) if areas is not None else None
 
     def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         codes, ux, uy, geoms = _distinct_points(x, y, src_crs=src_crs, dst_crs=dst_crs)
@@ -1031,8 +1031,13 @@ def _assemble(
 
 
 @dataclass(frozen=True)
-class _AreaLayer:
-    """Area polygons in the crimes' CRS, sorted by code (ties go to the smaller code)."""
+class AreaLayer:
+    """Area polygons in the crimes' CRS, sorted by code (ties go to the smaller code).
+
+    :meth:`of` builds it from a layer of :func:`read_areas`; :meth:`locate` finds the area
+    of each distinct location of a crime table; :meth:`columns` spreads the area codes and
+    names to the rows as categoricals.
+    """
 
     polygons: np.ndarray
     codes: np.ndarray
@@ -1040,18 +1045,30 @@ class _AreaLayer:
     bounds: np.ndarray
 
     @classmethod
-    def of(cls, areas: gpd.GeoDataFrame, dst_crs: Any) -> _AreaLayer:
+    def of(cls, areas: gpd.GeoDataFrame, dst_crs: Any) -> AreaLayer:
+        """Project ``areas`` to ``dst_crs`` (if needed) and sort them by code."""
         projected = _crs.to_metric_crs(areas, dst_crs, name="areas", quiet=True)
         order = np.argsort(projected["area_code"].to_numpy(), kind="stable")
         return cls(projected.geometry.to_numpy()[order],
                    projected["area_code"].to_numpy()[order],
                    projected["area_name"].to_numpy()[order], projected.total_bounds)
 
+    def locate(self, crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                    np.ndarray]:
+        """Return the area of each distinct location of ``crimes`` (-1 outside all).
+
+        Also each row's location number and the locations' x and y.
+        """
+        codes, ux, uy = distinct_points(crimes)
+        return polygon_of_points(ux, uy, self.polygons), codes, ux, uy
+
     def columns(self, hit: np.ndarray, codes: np.ndarray) -> dict[str, pd.Categorical]:
+        """Return ``area_code``/``area_name`` per row from :meth:`locate`'s first two."""
         return {"area_code": spread_category(self.codes, hit, codes),
                 "area_name": spread_category(self.names, hit, codes)}
 
     def no_overlap_message(self, x: np.ndarray, y: np.ndarray, crs: Any) -> str:
+        """Say that no crime (at x/y, in ``crs``) falls in an area, giving both extents."""
         span = [np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y)]
         return (
             "no crime falls inside the area layer: check that --areas covers the same place "
@@ -1594,9 +1611,8 @@ def join_areas(
     InputDataError
         If no crime falls inside any area (the message gives both extents).
     """
-    layer = _AreaLayer.of(areas, crimes.crs)
-    codes, ux, uy = distinct_points(crimes)
-    hit = polygon_of_points(ux, uy, layer.polygons)
+    layer = AreaLayer.of(areas, crimes.crs)
+    hit, codes, ux, uy = layer.locate(crimes)
     outside = (hit < 0)[codes]
     if len(crimes) and outside.all():
         raise InputDataError(layer.no_overlap_message(ux, uy, crimes.crs))

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.io import distinct_points
-from hotspots.locations import first_match, in_chunks, polygon_of_points, spread_category
+from hotspots.io import AreaLayer, distinct_points
+from hotspots.locations import first_match, in_chunks, spread_category
 
 log = logging.getLogger("hotspots")
 
@@ -36,7 +36,7 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     crimes
         Canonical crime table (projected); ``x``/``y`` are used.
     areas
-        Polygons from :func:`hotspots.io.read_areas`, in the same CRS.
+        Polygons from :func:`hotspots.io.read_areas` (projected to the crimes' CRS if needed).
 
     Returns
     -------
@@ -56,16 +56,10 @@ def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFr
     >>> assign_areas(crimes, areas)["area_code"].tolist()
     ['A', nan]
     """
-    inv, ux, uy = distinct_points(crimes)
-    order = np.argsort(areas["area_code"].to_numpy(), kind="stable")
-    polys = areas.geometry.to_numpy()[order]
-    hit = polygon_of_points(ux, uy, polys)
-    codes = areas["area_code"].to_numpy()[order]
-    names = areas["area_name"].to_numpy()[order]
-    out = pd.DataFrame(index=crimes.index)
-    out["area_code"] = spread_category(codes, hit, inv, crimes.index)
-    out["area_name"] = spread_category(names, hit, inv, crimes.index)
-    return out
+    target = getattr(crimes, "crs", None) or areas.crs  # a plain table: the areas' CRS
+    layer = AreaLayer.of(areas, target)
+    hit, codes, _, _ = layer.locate(crimes)
+    return pd.DataFrame(layer.columns(hit, codes), index=crimes.index)
 
 
 def snap_to_streets(
