@@ -32,6 +32,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from hotspots.errors import InputDataError
+from hotspots.locations import factorize_xy
 from hotspots.rank import type_column
 
 log = logging.getLogger("hotspots")
@@ -102,20 +103,16 @@ def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.n
 def _unique_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the distinct points (sorted by x, then y), each row's point, and the counts.
 
-    Same result as ``np.unique(np.column_stack([x, y]), axis=0, ...)``, much faster: each
-    point is one complex number, the rows are hashed (linear) and only the distinct points
-    are sorted.
+    Same result as ``np.unique(np.column_stack([x, y]), axis=0, ...)``, much faster: the
+    rows are hashed (:func:`hotspots.locations.factorize_xy`, linear) and only the distinct
+    points are sorted.
     """
-    z = np.empty(len(x), dtype=np.complex128)
-    z.real, z.imag = x, y
-    z += 0.0  # -0.0 + 0.0 is 0.0: one point, as np.unique has it
-    codes, uniq = pd.factorize(z)
-    order = np.argsort(uniq, kind="stable")
+    codes, ux, uy = factorize_xy(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    order = np.lexsort((uy, ux))
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
     inv = rank[codes]
-    uniq = uniq[order]
-    return np.column_stack([uniq.real, uniq.imag]), inv, np.bincount(inv, minlength=len(uniq))
+    return np.column_stack([ux[order], uy[order]]), inv, np.bincount(inv, minlength=len(order))
 
 
 def _cell_codes(

@@ -35,7 +35,7 @@ from geopandas.array import GeometryArray
 from hotspots import crs as _crs
 from hotspots.callers import pseudonymise
 from hotspots.errors import InputDataError
-from hotspots.locations import polygon_of_points, spread_category
+from hotspots.locations import distinct_points, factorize_xy, polygon_of_points, spread_category
 from hotspots.schema import REJECTED_COLUMNS
 
 log = logging.getLogger("hotspots")
@@ -1146,61 +1146,12 @@ def _project_distinct(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return a code per row and the distinct points projected (rounded to 1 cm if moved)."""
     src, dst = pyproj.CRS.from_user_input(src_crs), pyproj.CRS.from_user_input(dst_crs)
-    codes, ux, uy = _factorize_xy(x, y)
+    codes, ux, uy = factorize_xy(x, y)
     if src != dst:
         tr = pyproj.Transformer.from_crs(src, dst, always_xy=True)
         tx, ty = tr.transform(ux, uy)
         ux, uy = np.round(np.asarray(tx), 2), np.round(np.asarray(ty), 2)
     return codes, ux, uy
-
-
-def distinct_points(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return a code per row and the distinct (x, y) locations of a crime table.
-
-    The readers number the distinct locations in ``point_id``; those numbers are used when
-    they still match ``x``/``y`` (checked on every row, so a table whose coordinates were
-    changed afterwards is not misread), otherwise each (x, y) pair is hashed.
-
-    Parameters
-    ----------
-    crimes
-        A table with ``x`` and ``y`` (and ``point_id`` when from a reader).
-
-    Returns
-    -------
-    codes, x, y
-        ``codes[i]`` is row i's location in ``x``/``y`` (numbered in order of first row).
-    """
-    x, y = crimes["x"].to_numpy(dtype=float), crimes["y"].to_numpy(dtype=float)
-    if "point_id" in crimes.columns and len(crimes):
-        ids = crimes["point_id"].to_numpy()
-        if ids.dtype.kind in "iu" and ids.min() >= 0:
-            first = np.full(int(ids.max()) + 1, len(ids), dtype=np.int64)
-            np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
-            used = np.flatnonzero(first < len(ids))
-            rows = np.sort(first[used])
-            remap = np.empty(len(first), dtype=np.intp)
-            remap[ids[rows]] = np.arange(len(rows))
-            codes, ux, uy = remap[ids], x[rows], y[rows]
-            same = (ux[codes] == x) | (np.isnan(x) & np.isnan(ux[codes]))
-            same &= (uy[codes] == y) | (np.isnan(y) & np.isnan(uy[codes]))
-            if same.all():
-                return codes, ux, uy
-    return _factorize_xy(x, y)
-
-
-def _factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return a code per row and the distinct (x, y) pairs, by hashing each pair once.
-
-    Hashing keeps this linear in the number of rows, where ``np.unique(axis=0)`` sorts.
-    ``-0.0`` counts as ``0.0`` and missing values as one value.
-    """
-    pairs = np.empty(len(x), dtype=np.complex128)
-    pairs.real = x
-    pairs.imag = y
-    pairs += 0.0  # -0.0 + 0.0 is 0.0: one key per point
-    codes, uniq = pd.factorize(pairs, use_na_sentinel=False)
-    return codes.astype(np.intp, copy=False), uniq.real.copy(), uniq.imag.copy()
 
 
 def read_mapping(spec: str | Path) -> Mapping:

@@ -16,6 +16,55 @@ import pandas as pd
 import shapely
 
 
+def distinct_points(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a code per row and the distinct (x, y) locations of a crime table.
+
+    The readers number the distinct locations in ``point_id``; those numbers are used when
+    they still match ``x``/``y`` (checked on every row, so a table whose coordinates were
+    changed afterwards is not misread), otherwise each (x, y) pair is hashed.
+
+    Parameters
+    ----------
+    crimes
+        A table with ``x`` and ``y`` (and ``point_id`` when from a reader).
+
+    Returns
+    -------
+    codes, x, y
+        ``codes[i]`` is row i's location in ``x``/``y`` (numbered in order of first row).
+    """
+    x, y = crimes["x"].to_numpy(dtype=float), crimes["y"].to_numpy(dtype=float)
+    if "point_id" in crimes.columns and len(crimes):
+        ids = crimes["point_id"].to_numpy()
+        if ids.dtype.kind in "iu" and ids.min() >= 0:
+            first = np.full(int(ids.max()) + 1, len(ids), dtype=np.int64)
+            np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+            used = np.flatnonzero(first < len(ids))
+            rows = np.sort(first[used])
+            remap = np.empty(len(first), dtype=np.intp)
+            remap[ids[rows]] = np.arange(len(rows))
+            codes, ux, uy = remap[ids], x[rows], y[rows]
+            same = (ux[codes] == x) | (np.isnan(x) & np.isnan(ux[codes]))
+            same &= (uy[codes] == y) | (np.isnan(y) & np.isnan(uy[codes]))
+            if same.all():
+                return codes, ux, uy
+    return factorize_xy(x, y)
+
+
+def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a code per row and the distinct (x, y) pairs, by hashing each pair once.
+
+    Hashing keeps this linear in the number of rows, where ``np.unique(axis=0)`` sorts.
+    ``-0.0`` counts as ``0.0`` and missing values as one value.
+    """
+    pairs = np.empty(len(x), dtype=np.complex128)
+    pairs.real = x
+    pairs.imag = y
+    pairs += 0.0  # -0.0 + 0.0 is 0.0: one key per point
+    codes, uniq = pd.factorize(pairs, use_na_sentinel=False)
+    return codes.astype(np.intp, copy=False), uniq.real.copy(), uniq.imag.copy()
+
+
 def spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
                     index: pd.Index | None = None) -> pd.Series | pd.Categorical:
     """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.io import AreaLayer, distinct_points
-from hotspots.locations import first_match, in_chunks, spread_category
+from hotspots.io import AreaLayer
+from hotspots.locations import distinct_points, first_match, in_chunks, spread_category
 
 log = logging.getLogger("hotspots")
 

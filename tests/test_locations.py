@@ -74,13 +74,13 @@ def test_no_crime_inside_the_areas_is_an_error(tmp_path: Path) -> None:
 def test_point_id_numbers_locations_and_is_checked_against_xy() -> None:
     folder = get_path("london_crimes")
     crimes, _ = io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True)
-    codes, ux, uy = io.distinct_points(crimes)
-    ref_codes, rx, ry = io._factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
+    codes, ux, uy = locations.distinct_points(crimes)
+    ref_codes, rx, ry = locations.factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
     np.testing.assert_array_equal(codes, ref_codes)
     np.testing.assert_array_equal(ux, rx)
     np.testing.assert_array_equal(uy, ry)
     moved = crimes.assign(x=crimes["x"] + (np.arange(len(crimes)) % 2))  # point_id now stale
-    codes2, ux2, _ = io.distinct_points(moved)
+    codes2, ux2, _ = locations.distinct_points(moved)
     np.testing.assert_array_equal(ux2[codes2], moved["x"].to_numpy())
 
 
