@@ -115,6 +115,12 @@ ERROR_CASES = {
         "2017-01-empty-street.csv: file is empty",
     ),
     "header only": ("2017-01-headeronly-street.csv", AREAS, STREETS, "no usable crime rows"),
+    "gzip cut short": (
+        "2017-01-cutshort-street.csv.gz",
+        AREAS,
+        STREETS,
+        "2017-01-cutshort-street.csv.gz: not a readable gzip file",
+    ),
     "zip with no CSV": (
         "2017-01-nocsv.zip",
         AREAS,

@@ -170,6 +170,26 @@ def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
         )
 
 
+def test_big_gzip_is_streamed_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gzip files over the in-memory limit are streamed by Arrow: same rows, and a file cut
+    short is reported by name on both paths."""
+    path = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
+    whole = io.read_police_uk([path], quiet=True)
+    monkeypatch.setattr(io, "_INFLATE_WHOLE_MAX", 0)
+    streamed = io.read_police_uk([path], quiet=True)
+    pd.testing.assert_frame_equal(streamed[0], whole[0])
+    pd.testing.assert_frame_equal(streamed[1], whole[1])
+    cut = tmp_path / "2017-12-cut-street.csv.gz"
+    cut.write_bytes(path.read_bytes()[:200_000])
+    with pytest.raises(InputDataError, match="2017-12-cut-street.csv.gz: cannot be read"):
+        io.read_police_uk([cut], quiet=True)
+    monkeypatch.undo()
+    with pytest.raises(InputDataError, match="2017-12-cut-street.csv.gz: not a readable gzip"):
+        io.read_police_uk([cut], quiet=True)
+
+
 def test_bom_is_ignored(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n" + _row() + "\n").encode())
