@@ -101,17 +101,47 @@ def _is_gzip(path: Path) -> bool:
 
 
 def _gunzip(source: Source) -> bytes:
-    """Return a gzip file's content, inflated whole by ISA-L (python-isal).
+    """Return a gzip file's content (see :func:`_gunzip_buffer`)."""
+    return _gunzip_buffer(source).to_pybytes()
+
+
+def _gunzip_buffer(source: Source) -> pa.Buffer:
+    """Return a gzip file's content, inflated whole by ISA-L (python-isal) into Arrow memory.
 
     ISA-L inflates about 2.5 times faster than zlib and releases the GIL, so files read in
-    parallel threads inflate in parallel.
+    parallel threads inflate in parallel. The content is written in 1 MiB steps into a
+    buffer from Arrow's memory pool, sized by the gzip trailer; the pool reuses the memory of
+    the previous file, where a new ``bytes`` per file costs a page fault per 4 kB (about a
+    tenth of a second over London's 24 months).
     """
     try:
-        return bytes(igzip.decompress(source.path.read_bytes()))
+        with source.path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() >= 4:
+                fh.seek(-4, os.SEEK_END)
+            size = int.from_bytes(fh.read(4).ljust(4, b"\0"), "little")  # modulo 4 GiB
+        buf = pa.allocate_buffer(size + 1)  # + 1: the end of the data is seen by a read of 0
+        n = 0
+        with igzip.open(source.path, "rb") as gz:
+            while True:
+                if n == buf.size:  # several gzip members, or over 4 GiB: grow
+                    bigger = pa.allocate_buffer(2 * buf.size + (1 << 20))
+                    with memoryview(bigger) as view:
+                        view.cast("B")[:n] = memoryview(buf).cast("B")[:n]
+                    buf = bigger
+                with memoryview(buf) as view:
+                    got = gz.readinto(view.cast("B")[n:min(n + _INFLATE_STEP, buf.size)])
+                if not got:
+                    return buf.slice(0, n)
+                n += got
     except (OSError, EOFError, isal_zlib.error) as err:
         msg = (f"{source.name}: not a readable gzip file ({_short(err)}); download it again "
                "or give it without the .gz ending if it is plain text")
         raise InputDataError(msg) from err
+
+
+#: Bytes inflated per step into the buffer of :func:`_gunzip_buffer`.
+_INFLATE_STEP = 1 << 20
 
 
 @dataclass
@@ -279,9 +309,10 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
     memory (gzip by ISA-L, see :func:`_gunzip`). Other files are streamed (and bigger gzip
     files inflated) by Arrow block by block into its reusable memory pool.
     """
-    if source.member is not None or (
-            _is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX):
+    if source.member is not None:
         return _in_memory(source.open_bytes())
+    if _is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
+        return _in_memory(_gunzip_buffer(source))
 
     def opener(start: int) -> Any:
         stream = pa.input_stream(str(source.path), compression="detect")
@@ -294,9 +325,10 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
     return head, opener
 
 
-def _in_memory(data: bytes) -> tuple[bytes, Callable[[int], Any]]:
-    buf = pa.py_buffer(data)
-    return data[:_HEAD_BYTES], lambda start: pa.BufferReader(buf.slice(start))
+def _in_memory(data: bytes | pa.Buffer) -> tuple[bytes, Callable[[int], Any]]:
+    buf = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+    return buf.slice(0, min(_HEAD_BYTES, buf.size)).to_pybytes(), lambda start: pa.BufferReader(
+        buf.slice(start))
 
 
 def _parse_text_csv(
@@ -835,6 +867,61 @@ def _first_row_by_text(ids: pd.Series) -> np.ndarray:
     return np.asarray(first[codes], dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class _FileIdKeys:
+    """One file's crime-id keys (see :func:`_id_keys`), made in its reader thread.
+
+    ``keys`` and ``empty`` are per kept row; ``distinct`` holds the file's distinct keys of
+    non-empty ids, sorted.
+    """
+
+    keys: np.ndarray
+    empty: np.ndarray
+    distinct: np.ndarray
+
+    @classmethod
+    def of(cls, ids: pd.Series) -> _FileIdKeys | None:
+        """Keys of a file's ids, or None where :func:`_id_keys` gives none."""
+        if not len(ids):
+            none = np.zeros(0, dtype=np.uint64)
+            return cls(none, np.zeros(0, dtype=bool), none)
+        found = _id_keys(ids)
+        if found is None:
+            return None
+        keys, empty = found
+        return cls(keys, empty, np.unique(keys[~empty]))
+
+
+def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
+                           ) -> np.ndarray | None:
+    """Return ``_repeated_ids(ids, across_files_only=True)`` from the files' id keys.
+
+    ``ids`` holds the files' kept rows joined (``crime_id``, ``source_file``). A repeat
+    across files has a key found in two files' distinct keys: those are found by merging
+    the files' sorted keys, and only rows holding such a key are compared as text (equal ids
+    have equal keys, so this is exact). None if a file has no keys.
+    """
+    if not id_keys or any(k is None for k in id_keys):
+        return None
+    files = [k for k in id_keys if k is not None]
+    merged = np.concatenate([k.distinct for k in files])
+    merged.sort(kind="stable")  # sorted runs, one per file: a merge, not a full sort
+    shared = np.unique(merged[1:][merged[1:] == merged[:-1]])
+    dup = np.zeros(len(ids), dtype=bool)
+    if not len(shared):
+        return dup
+    keys = np.concatenate([k.keys for k in files])
+    empty = np.concatenate([k.empty for k in files])
+    if len(keys) != len(ids):
+        return None
+    rows = np.flatnonzero(pd.Series(keys, copy=False).isin(shared).to_numpy() & ~empty)
+    first = rows[_first_row_by_text(ids["crime_id"].take(rows))]
+    source = ids["source_file"]
+    source = source.cat.codes if isinstance(source.dtype, pd.CategoricalDtype) else source
+    dup[rows] = source.take(rows).to_numpy() != source.take(first).to_numpy()
+    return dup
+
+
 # --------------------------------------------------------------------------------------------
 # public readers
 
@@ -889,9 +976,9 @@ def read_police_uk(
     def read_one(source: Source) -> _FileResult:
         return _read_police_uk_file(source, rf, use_threads=len(sources) == 1)
 
-    frames, rejects, _ = _read_all(sources, read_one, quiet=quiet)
+    frames, rejects, _, keys = _read_all(sources, read_one, quiet=quiet)
     return _assemble(frames, rejects, across_files_only=True, src_crs=_crs.WGS84,
-                     dst_crs=_crs.BRITISH_NATIONAL_GRID, areas=areas)
+                     dst_crs=_crs.BRITISH_NATIONAL_GRID, areas=areas, id_keys=keys)
 
 
 @dataclass
@@ -902,14 +989,16 @@ class _FileResult:
     kept: pd.DataFrame
     rejects: list[pd.DataFrame]
     crs: Any
+    id_keys: _FileIdKeys | None = None
 
 
 def _read_all(
     sources: list[Source], read_one: Callable[[Source], _FileResult], *, quiet: bool
-) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[Any]]:
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[Any], list[_FileIdKeys | None]]:
     """Read every source, several at a time (Arrow parses and inflates without the GIL).
 
     Results come back in source order, so the output does not depend on the thread count.
+    Returns the kept frames, rejected tables, CRSs and crime-id keys of the files.
     """
     workers = min(len(sources), os.cpu_count() or 1, _MAX_READ_THREADS)
     if workers <= 1:
@@ -918,30 +1007,34 @@ def _read_all(
     else:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-read")
         results = pool.map(read_one, sources)
-    frames, rejects, crss = [], [], []
+    frames, rejects, crss, keys = [], [], [], []
     try:
         for source, res in zip(sources, results, strict=True):
             frames.append(res.kept)
             rejects.extend(res.rejects)
             crss.append(res.crs)
+            keys.append(res.id_keys)
             if not quiet:
                 log.info("read %s: %d rows, %d kept", source.name, res.n_read, len(res.kept))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    return frames, rejects, crss
+    return frames, rejects, crss, keys
 
 
 def _concat(
     frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
     outside: Callable[[], np.ndarray | None] | None = None,
+    id_keys: list[_FileIdKeys | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Join the files' kept rows and rejected tables, then reject repeated crime ids.
 
-    The same as :func:`reject_duplicate_ids` on the joined rows. ``outside``, when given,
-    returns which joined rows lie outside every area (called once the repeats are known);
-    those rows are rejected too, a repeat keeping its own reason. The kept rows are copied
-    once, straight into the joined table. Also returns which joined rows were rejected.
+    The same as :func:`reject_duplicate_ids` on the joined rows (``id_keys``, the files'
+    :class:`_FileIdKeys`, make it faster when repeats count only across files).
+    ``outside``, when given, returns which joined rows lie outside every area (called once
+    the repeats are known); those rows are rejected too, a repeat keeping its own reason.
+    The kept rows are copied once, straight into the joined table. Also returns which
+    joined rows were rejected.
     """
     frames = _unify_categories(frames)
     rej = _unify_categories([r for r in rejects if len(r)])
@@ -949,7 +1042,11 @@ def _concat(
         {"source_row": "int64"})
     ids = _stack([f[["crime_id", "source_file"]] for f in frames])
     late = np.zeros(len(ids), dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
-    dup = _repeated_ids(ids, across_files_only=across_files_only)  # while the areas are found
+    dup = None  # found while the areas are looked up
+    if across_files_only and id_keys is not None:
+        dup = _repeated_across_files(ids, id_keys)
+    if dup is None:
+        dup = _repeated_ids(ids, across_files_only=across_files_only)
     out = outside() if outside is not None else None
     if out is not None:
         late[out] = 1
@@ -967,7 +1064,7 @@ def _concat(
             more.append(part.assign(raw_x=part["x"], raw_y=part["y"],
                                     reason=labels[late[lo:hi][rows]])
                         .reindex(columns=REJECTED_COLUMNS))
-    rejected = pd.concat([rejected, *_unify_categories(more)], ignore_index=True)
+    rejected = pd.concat([rejected, *more], ignore_index=True)  # more: categories unified
     return _stack(frames, keep=~gone), rejected, gone
 
 
@@ -1000,9 +1097,10 @@ def _stack(frames: list[pd.DataFrame], keep: np.ndarray | None = None) -> pd.Dat
         elif isinstance(dtype, np.dtype) and dtype.kind != "O":
             cols[c] = _compress([p.to_numpy() for p in parts], masks, total)
         elif dtype == _STR:
-            chunks = [ch if m is None else ch.filter(pa.array(m[start:start + len(ch)]))
-                      for p, m in zip(parts, masks, strict=True)
-                      for start, ch in _chunk_starts(p)]
+            chunks = [piece for p, m in zip(parts, masks, strict=True)
+                      for start, ch in _chunk_starts(p)
+                      for piece in _kept_pieces(
+                          ch, None if m is None else m[start:start + len(ch)])]
             cols[c] = pd.array(pa.chunked_array(chunks, type=chunks[0].type) if chunks else
                                pa.chunked_array([], type=pa.large_string()), dtype=_STR)
         else:
@@ -1026,6 +1124,27 @@ def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: i
     return out
 
 
+def _kept_pieces(chunk: pa.Array, keep: np.ndarray | None) -> list[pa.Array]:
+    """Return the rows of ``chunk`` that ``keep`` selects, as Arrow arrays in order.
+
+    A chunk losing only a few rows is cut into zero-copy slices between them, rather than
+    filtered into new buffers (a copy of every kept cell: crime ids are 64 bytes each).
+    """
+    if keep is None or keep.all():
+        return [chunk]
+    gone = np.flatnonzero(~keep)
+    if len(gone) > _MAX_SLICES:
+        return [chunk.filter(pa.array(keep))]
+    starts = np.concatenate([[0], gone + 1])
+    ends = np.concatenate([gone, [len(chunk)]])
+    return [chunk.slice(lo, hi - lo) for lo, hi in zip(starts.tolist(), ends.tolist(),
+                                                      strict=True) if hi > lo]
+
+
+#: Most rows dropped from one Arrow chunk by slicing around them (see :func:`_kept_pieces`).
+_MAX_SLICES = 64
+
+
 def _chunk_starts(values: pd.Series) -> list[tuple[int, pa.Array]]:
     chunks = pa.chunked_array(values.array.__arrow_array__()).chunks
     starts = np.cumsum([0, *(len(ch) for ch in chunks)])
@@ -1034,7 +1153,8 @@ def _chunk_starts(values: pd.Series) -> list[tuple[int, pa.Array]]:
 
 def _assemble(
     frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
-    src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None = None
+    src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None = None,
+    id_keys: list[_FileIdKeys | None] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`_concat` and :func:`_to_geo`, the points in a second thread.
 
@@ -1059,7 +1179,8 @@ def _assemble(
             return None if hit is None else (hit < 0)[codes]
 
         kept, rejected, gone = _concat(frames, rejects, across_files_only=across_files_only,
-                                       outside=outside if layer is not None else None)
+                                       outside=outside if layer is not None else None,
+                                       id_keys=id_keys)
         codes, ux, uy, geoms, hit = points.result()
     if layer is not None and len(kept) == 0 and len(codes):
         raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
@@ -1320,7 +1441,7 @@ def read_mapped(
     def read_one(source: Source) -> _FileResult:
         return _read_mapped_file(source, mapping, rf, use_threads=len(sources) == 1)
 
-    frames, rejects, crss = _read_all(sources, read_one, quiet=quiet)
+    frames, rejects, crss, _ = _read_all(sources, read_one, quiet=quiet)
     src = crss[-1] or mapping.crs or (_crs.WGS84 if lonlat else None)
     if src is None:
         msg = f"mapping {mapping.name}: x/y columns need a `crs` (e.g. crs = \"EPSG:26910\")"
@@ -1341,7 +1462,8 @@ def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool) ->
                         columns=_POLICE_UK_USED)
     canon = police_uk_to_canonical(raw, source)
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
-    return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None)
+    return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None,
+                       _FileIdKeys.of(kept["crime_id"]))
 
 
 def _read_mapped_file(

@@ -183,11 +183,22 @@ def test_big_gzip_is_streamed_with_the_same_result(
     pd.testing.assert_frame_equal(streamed[1], whole[1])
     cut = tmp_path / "2017-12-cut-street.csv.gz"
     cut.write_bytes(path.read_bytes()[:200_000])
-    with pytest.raises(InputDataError, match="2017-12-cut-street.csv.gz: cannot be read"):
+    with pytest.raises(InputDataError, match=r"2017-12-cut-street\.csv\.gz: cannot be read"):
         io.read_police_uk([cut], quiet=True)
     monkeypatch.undo()
-    with pytest.raises(InputDataError, match="2017-12-cut-street.csv.gz: not a readable gzip"):
+    with pytest.raises(InputDataError, match=r"2017-12-cut-street\.csv\.gz: not a readable gzip"):
         io.read_police_uk([cut], quiet=True)
+
+
+def test_gzip_of_several_members_is_read_whole(tmp_path: Path) -> None:
+    """The gzip trailer gives only the last member's size: the buffer grows to the rest."""
+    path = tmp_path / "2017-01-x-street.csv.gz"
+    body = "".join(_row(f"id{i}") + "\n" for i in range(20_000))
+    path.write_bytes(gzip.compress((HEADER + "\n").encode()) + gzip.compress(body.encode()))
+    content = io._gunzip_buffer(io.Source(path.name, path)).to_pybytes()
+    assert content == gzip.decompress(path.read_bytes())
+    kept, rejected = io.read_police_uk([path], quiet=True)
+    assert len(kept) + len(rejected) == 20_000
 
 
 def test_bom_is_ignored(tmp_path: Path) -> None:

@@ -99,3 +99,51 @@ def test_repeated_id_keys_equal_text_comparison(dtype: str) -> None:
         got = io._first_row_of_same_id(ids)[named]
         want = io._first_row_by_text(ids)[named]
         np.testing.assert_array_equal(got, want)
+
+
+def _first_file_repeats(files: list[list[str]]) -> list[bool]:
+    """Plain Python: is each row's non-empty id already in an earlier file?"""
+    first_file: dict[str, int] = {}
+    out = []
+    for f, ids in enumerate(files):
+        for i in ids:
+            out.append(i != "" and first_file.setdefault(i, f) != f)
+    return out
+
+
+def test_repeats_across_files_from_keys_equal_plain_python() -> None:
+    rng = np.random.default_rng(7)
+    same_key = ["", "a" * 8 + "XXXX" + "b" * 8, "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
+                "b" * 8 + "XXXX" + "a" * 8, "a" * 8 + "XXXY" + "b" * 8]
+    distinct = [f"{i:020d}" for i in range(30)]
+    for trial in range(150):
+        pool = same_key if trial % 2 else distinct
+        files = [[pool[j] for j in rng.integers(0, len(pool), rng.integers(0, 25))]
+                 for _ in range(rng.integers(1, 5))]
+        frames = [pd.DataFrame({"crime_id": pd.Series(f, dtype="str"),
+                                "source_file": f"{k}.csv"}) for k, f in enumerate(files)]
+        keys = [io._FileIdKeys.of(f["crime_id"]) for f in frames]
+        ids = io._stack(io._unify_categories(
+            [f.assign(source_file=pd.Categorical(f["source_file"])) for f in frames]))
+        got = io._repeated_across_files(ids, keys)
+        assert got is not None
+        assert got.tolist() == _first_file_repeats(files)
+        assert io._repeated_ids(ids, across_files_only=True).tolist() == got.tolist()
+
+
+@pytest.mark.parametrize("n_gone", [0, 1, 5, io._MAX_SLICES + 1, 199])
+def test_stack_equals_concat_then_mask(n_gone: int) -> None:
+    """Joining frames column by column and dropping rows (text cut into zero-copy slices
+    or filtered) gives pd.concat(...)[keep]."""
+    rng = np.random.default_rng(n_gone)
+    frames = []
+    for size in (0, 120, 80):
+        ids = pd.Series([f"id{i}" if i % 7 else "" for i in range(size)], dtype="str")
+        frames.append(pd.DataFrame({
+            "crime_id": ids, "x": rng.normal(size=size),
+            "crime_type": pd.Categorical(rng.choice(["a", "b"], size), categories=["a", "b"])}))
+    keep = np.ones(200, dtype=bool)
+    keep[rng.choice(200, n_gone, replace=False)] = False
+    got = io._stack(frames, keep=keep)
+    want = pd.concat(frames, ignore_index=True)[keep].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
