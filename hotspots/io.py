@@ -1026,6 +1026,7 @@ def _concat(
     frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
     outside: Callable[[], np.ndarray | None] | None = None,
     id_keys: list[_FileIdKeys | None] | None = None,
+    then: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Join the files' kept rows and rejected tables, then reject repeated crime ids.
 
@@ -1034,7 +1035,7 @@ def _concat(
     ``outside``, when given, returns which joined rows lie outside every area (called once
     the repeats are known); those rows are rejected too, a repeat keeping its own reason.
     The kept rows are copied once, straight into the joined table. Also returns which
-    joined rows were rejected.
+    joined rows were rejected; ``then``, when given, is called with them before the copy.
     """
     frames = _unify_categories(frames)
     rej = _unify_categories([r for r in rejects if len(r)])
@@ -1052,19 +1053,14 @@ def _concat(
         late[out] = 1
     late[dup] = 2
     gone = late > 0
+    if then is not None:
+        then(gone)
     if not gone.any():
         return _stack(frames), rejected, gone
     labels = np.array(["", REASON_OUTSIDE, REASON_DUPLICATE], dtype=object)
-    bounds = np.cumsum([0, *(len(f) for f in frames)])
-    more = []
-    for frame, lo, hi in zip(frames, bounds[:-1], bounds[1:], strict=True):
-        rows = np.flatnonzero(gone[lo:hi])
-        if len(rows):  # raw values of these rows: the coordinates as read (source CRS)
-            part = frame.take(rows)
-            more.append(part.assign(raw_x=part["x"], raw_y=part["y"],
-                                    reason=labels[late[lo:hi][rows]])
-                        .reindex(columns=REJECTED_COLUMNS))
-    rejected = pd.concat([rejected, *more], ignore_index=True)  # more: categories unified
+    part = _stack(frames, keep=gone)  # raw values: the coordinates as read (source CRS)
+    more = part.assign(raw_x=part["x"], raw_y=part["y"], reason=labels[late[gone]])
+    rejected = pd.concat([rejected, more.reindex(columns=REJECTED_COLUMNS)], ignore_index=True)
     return _stack(frames, keep=~gone), rejected, gone
 
 
@@ -1171,23 +1167,35 @@ def _assemble(
         hit = polygon_of_points(ux, uy, layer.polygons) if layer is not None else None
         return codes, ux, uy, geoms, hit
 
+    moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
+
+    def per_row(gone: np.ndarray) -> dict[str, Any]:
+        codes, ux, uy, geoms, hit = points.result()
+        kept_codes = codes[~gone] if gone.any() else codes
+        cols = _point_columns((kept_codes, ux, uy, geoms), dst_crs, moved=moved)
+        if layer is not None and hit is not None:
+            cols.update(layer.columns(hit, kept_codes))
+        return cols
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         points = pool.submit(locate)
+        rows: list[Any] = []
 
         def outside() -> np.ndarray | None:
             codes, *_, hit = points.result()
             return None if hit is None else (hit < 0)[codes]
 
-        kept, rejected, gone = _concat(frames, rejects, across_files_only=across_files_only,
-                                       outside=outside if layer is not None else None,
-                                       id_keys=id_keys)
-        codes, ux, uy, geoms, hit = points.result()
+        def then(gone: np.ndarray) -> None:  # the point columns, beside the table's copy
+            rows.append(pool.submit(per_row, gone))
+
+        kept, rejected, _ = _concat(frames, rejects, across_files_only=across_files_only,
+                                    outside=outside if layer is not None else None,
+                                    id_keys=id_keys, then=then)
+        codes, ux, uy, *_ = points.result()
+        cols = rows[0].result()
     if layer is not None and len(kept) == 0 and len(codes):
         raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
-    codes = codes[~gone] if gone.any() else codes
-    extra = layer.columns(hit, codes) if layer is not None and hit is not None else None
-    return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, distinct=(codes, ux, uy, geoms),
-                   extra=extra), rejected
+    return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, points=cols), rejected
 
 
 @dataclass(frozen=True)
@@ -1246,28 +1254,40 @@ def _distinct_points(
 
 def _to_geo(
     frame: pd.DataFrame, *, src_crs: Any, dst_crs: Any,
-    distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
-    extra: dict[str, Any] | None = None,
+    points: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Project x/y from ``src_crs`` to ``dst_crs``, handling each distinct point once.
 
     Rows at one location share one point geometry (shapely geometries are immutable), which
     saves a GEOS point per row on police.uk data, where many records share a map point.
-    ``distinct`` is :func:`_distinct_points` of the frame's x/y, when already known.
+    ``points`` is :func:`_point_columns` of the frame's rows (plus any other columns to
+    add), when already known.
     """
     dst = pyproj.CRS.from_user_input(dst_crs)
-    x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
-    if distinct is None:
-        distinct = _distinct_points(x, y, src_crs=src_crs, dst_crs=dst)
-    codes, ux, uy, geoms = distinct
-    if pyproj.CRS.from_user_input(src_crs) != dst:
-        x, y = ux[codes], uy[codes]
-    points = geoms[codes]
+    moved = pyproj.CRS.from_user_input(src_crs) != dst
+    if points is None:
+        distinct = _distinct_points(frame["x"].to_numpy(), frame["y"].to_numpy(),
+                                    src_crs=src_crs, dst_crs=dst)
+        points = _point_columns(distinct, dst, moved=moved)
     cols = {c: frame[c].array for c in frame.columns if c not in ("raw_x", "raw_y")}
-    cols.update(x=x, y=y, point_id=codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
-                geometry=GeometryArray(points, crs=dst), **(extra or {}))
+    if not moved:  # the coordinates as read
+        cols.update(x=frame["x"].to_numpy(), y=frame["y"].to_numpy())
+    cols.update(points)
     return gpd.GeoDataFrame(cols, index=pd.RangeIndex(len(frame)), geometry="geometry",
                             crs=dst, copy=False)
+
+
+def _point_columns(distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                   dst_crs: Any, *, moved: bool) -> dict[str, Any]:
+    """Return the per-row ``point_id`` and ``geometry`` (and projected ``x``/``y`` if
+    ``moved``) from a row code and the distinct points (see :func:`_distinct_points`)."""
+    codes, ux, uy, geoms = distinct
+    cols: dict[str, Any] = {
+        "point_id": codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
+        "geometry": GeometryArray(geoms[codes], crs=pyproj.CRS.from_user_input(dst_crs))}
+    if moved:
+        cols.update(x=ux[codes], y=uy[codes])
+    return cols
 
 
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
