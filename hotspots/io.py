@@ -825,7 +825,9 @@ def _first_row_of_same_id(ids: pd.Series) -> np.ndarray:
 def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """Return a 64-bit key per id and which ids are empty, or None.
 
-    None unless all non-empty ids have one length of 16 or more bytes.
+    The key mixes the id's first and last 8 bytes, cut out by Arrow (``binary_slice``)
+    into buffers of 8 bytes per id. None unless all non-empty ids have one length of 16 or
+    more bytes (and none is missing).
     """
     if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
         return None
@@ -834,20 +836,18 @@ def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     keys, empties = [], []
     for chunk in arr.chunks:
-        width = 8 if chunk.type == pa.large_string() else 4
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=f"<i{width}")[
-            chunk.offset: chunk.offset + len(chunk) + 1].astype(np.int64)
-        lengths = np.diff(offsets)
+        data = chunk.cast(pa.large_binary() if chunk.type == pa.large_string() else pa.binary())
+        lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
         empty = lengths == 0
-        width_ = np.unique(lengths[~empty])
-        if len(width_) > 1 or (len(width_) == 1 and width_[0] < 16):
+        named = lengths[~empty]
+        if len(named) and (named.min() != named.max() or named.min() < 16):
             return None
         key = np.zeros(len(lengths), dtype=np.uint64)
-        if len(width_):
-            data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
-            at = offsets[:-1][~empty]
-            head = data[at[:, None] + np.arange(8)].view("<u8").ravel()
-            tail = data[(at + width_[0] - 8)[:, None] + np.arange(8)].view("<u8").ravel()
+        if len(named):
+            head = np.frombuffer(pc.binary_slice(data, 0, 8).buffers()[2], "<u8",
+                                 count=len(named))
+            tail = np.frombuffer(pc.binary_slice(data, -8).buffers()[2], "<u8",
+                                 count=len(named))
             key[~empty] = head * np.uint64(0x9E3779B97F4A7C15) ^ tail
         keys.append(key)
         empties.append(empty)
@@ -889,7 +889,9 @@ class _FileIdKeys:
         if found is None:
             return None
         keys, empty = found
-        return cls(keys, empty, np.unique(keys[~empty]))
+        named = np.sort(keys[~empty])  # then the distinct ones (faster than np.unique)
+        return cls(keys, empty, named[np.r_[True, named[1:] != named[:-1]]] if len(named)
+                   else named)
 
 
 def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
