@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 
@@ -55,14 +57,26 @@ def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     """Return a code per row and the distinct (x, y) pairs, by hashing each pair once.
 
     Hashing keeps this linear in the number of rows, where ``np.unique(axis=0)`` sorts.
-    ``-0.0`` counts as ``0.0`` and missing values as one value.
+    ``-0.0`` counts as ``0.0`` and a missing value as one value. Codes number the pairs in
+    order of first row, as ``pd.factorize`` does. The 16 bytes of each pair are hashed by
+    Arrow (``dictionary_encode``), whose table grows with the distinct pairs; pandas sizes
+    its table by the rows (about 50 MB of new memory for London's 1.45 million crimes at
+    45,000 locations).
     """
     pairs = np.empty(len(x), dtype=np.complex128)
     pairs.real = x
     pairs.imag = y
     pairs += 0.0  # -0.0 + 0.0 is 0.0: one key per point
-    codes, uniq = pd.factorize(pairs, use_na_sentinel=False)
-    return codes.astype(np.intp, copy=False), uniq.real.copy(), uniq.imag.copy()
+    parts = pairs.view(np.float64)
+    parts[np.isnan(parts)] = np.nan  # one bit pattern for every missing value
+    keys = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(pairs),
+                                                [None, pa.py_buffer(pairs)])
+    encoded = pc.dictionary_encode(keys)
+    codes = encoded.indices.to_numpy().astype(np.intp)
+    words = encoded.dictionary
+    uniq = np.frombuffer(words.buffers()[1], dtype=np.complex128)[
+        words.offset: words.offset + len(words)]
+    return codes, uniq.real.copy(), uniq.imag.copy()
 
 
 def spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,

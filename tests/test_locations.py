@@ -147,3 +147,19 @@ def test_stack_equals_concat_then_mask(n_gone: int) -> None:
     got = io._stack(frames, keep=keep)
     want = pd.concat(frames, ignore_index=True)[keep].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_factorize_xy_equals_pandas_factorize_of_pairs() -> None:
+    """Codes in order of first row, -0.0 as 0.0, each missing pattern as pandas counts it."""
+    rng = np.random.default_rng(3)
+    pool = np.array([0.0, -0.0, 1.5, np.nan, -np.nan, 2.0, -3.25])
+    for _ in range(50):
+        n = int(rng.integers(0, 300))
+        x, y = rng.choice(pool, n), rng.choice(pool, n)
+        codes, ux, uy = locations.factorize_xy(x, y)
+        pairs = (x + 0.0) + 1j * 0.0
+        pairs.imag = y + 0.0
+        want_codes, want = pd.factorize(pairs, use_na_sentinel=False)
+        np.testing.assert_array_equal(codes, want_codes)
+        np.testing.assert_array_equal(ux, want.real)
+        np.testing.assert_array_equal(uy, want.imag)
