@@ -831,7 +831,8 @@ def _first_row_of_same_id(ids: pd.Series) -> np.ndarray:
     codes, _ = pd.factorize(keys)
     again = np.flatnonzero((np.bincount(codes)[codes] > 1) & ~empty)
     if len(again):
-        first[again] = again[_first_row_by_text(ids.take(again))]
+        taken = _take_text(ids, again, pd.RangeIndex(len(again)))  # chunk by chunk
+        first[again] = again[_first_row_by_text(taken)]
     return first
 
 
@@ -925,12 +926,14 @@ def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
     dup = np.zeros(len(ids), dtype=bool)
     if not len(shared):
         return dup
-    keys = np.concatenate([k.keys for k in files])
-    empty = np.concatenate([k.empty for k in files])
-    if len(keys) != len(ids):
+    starts = np.cumsum([0, *(len(k.keys) for k in files)])
+    if starts[-1] != len(ids):
         return None
-    rows = np.flatnonzero(pd.Series(keys, copy=False).isin(shared).to_numpy() & ~empty)
-    first = rows[_first_row_by_text(ids["crime_id"].take(rows))]
+    lookup = pd.Index(shared)  # one hash table, however many keys are shared
+    rows = np.concatenate([np.flatnonzero((lookup.get_indexer(k.keys) >= 0) & ~k.empty) + lo
+                           for k, lo in zip(files, starts[:-1].tolist(), strict=True)])
+    taken = _take_text(ids["crime_id"], rows, pd.RangeIndex(len(rows)))  # chunk by chunk
+    first = rows[_first_row_by_text(taken)]
     source = ids["source_file"]
     source = source.cat.codes if isinstance(source.dtype, pd.CategoricalDtype) else source
     dup[rows] = source.take(rows).to_numpy() != source.take(first).to_numpy()
