@@ -149,8 +149,13 @@ def test_stack_equals_concat_then_mask(n_gone: int) -> None:
     pd.testing.assert_frame_equal(got, want)
 
 
-def test_factorize_xy_equals_pandas_factorize_of_pairs() -> None:
-    """Codes in order of first row, -0.0 as 0.0, each missing pattern as pandas counts it."""
+@pytest.mark.parametrize("arrow_rows", [locations.ARROW_HASH_ROWS, 0])
+def test_factorize_xy_equals_pandas_factorize_of_pairs(
+    arrow_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes in order of first row, -0.0 as 0.0, each missing pattern as pandas counts it
+    (hashed by Arrow, and by pandas as for tables over ``ARROW_HASH_ROWS`` rows)."""
+    monkeypatch.setattr(locations, "ARROW_HASH_ROWS", arrow_rows)
     rng = np.random.default_rng(3)
     pool = np.array([0.0, -0.0, 1.5, np.nan, -np.nan, 2.0, -3.25])
     for _ in range(50):
