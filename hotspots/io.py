@@ -1173,27 +1173,31 @@ def _assemble(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`_concat` and :func:`_to_geo`, the points in a second thread.
 
-    The distinct points are found, projected, built and (with ``areas``) looked up in the
-    area polygons while the first thread joins the tables; both mostly run without the GIL.
-    Rows outside every area are rejected in the same pass that copies the kept rows.
+    The distinct points are found, projected and (with ``areas``) looked up in the area
+    polygons while the first thread joins the tables; both mostly run without the GIL.
+    Rows outside every area are rejected in the same pass that copies the kept rows; the
+    point geometries and other per-row point columns are built while the rows are copied.
     """
-    x = np.concatenate([f["x"].to_numpy() for f in frames])
-    y = np.concatenate([f["y"].to_numpy() for f in frames])
-    layer = AreaLayer.of(areas, dst_crs) if areas is not None else None
+    layer: list[AreaLayer] = []
 
-    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        codes, ux, uy, geoms = _distinct_points(x, y, src_crs=src_crs, dst_crs=dst_crs)
-        hit = polygon_of_points(ux, uy, layer.polygons) if layer is not None else None
-        return codes, ux, uy, geoms, hit
+    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        x = np.concatenate([f["x"].to_numpy() for f in frames])
+        y = np.concatenate([f["y"].to_numpy() for f in frames])
+        codes, ux, uy = _project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
+        if areas is None:
+            return codes, ux, uy, None
+        layer.append(AreaLayer.of(areas, dst_crs))
+        return codes, ux, uy, polygon_of_points(ux, uy, layer[0].polygons)
 
     moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
 
     def per_row(gone: np.ndarray) -> dict[str, Any]:
-        codes, ux, uy, geoms, hit = points.result()
+        codes, ux, uy, hit = points.result()
         kept_codes = codes[~gone] if gone.any() else codes
-        cols = _point_columns((kept_codes, ux, uy, geoms), dst_crs, moved=moved)
-        if layer is not None and hit is not None:
-            cols.update(layer.columns(hit, kept_codes))
+        distinct = (kept_codes, ux, uy, shapely.points(ux, uy))
+        cols = _point_columns(distinct, dst_crs, moved=moved)
+        if hit is not None:
+            cols.update(layer[0].columns(hit, kept_codes))
         return cols
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
@@ -1208,12 +1212,12 @@ def _assemble(
             rows.append(pool.submit(per_row, gone))
 
         kept, rejected, _ = _concat(frames, rejects, across_files_only=across_files_only,
-                                    outside=outside if layer is not None else None,
+                                    outside=outside if areas is not None else None,
                                     id_keys=id_keys, then=then)
-        codes, ux, uy, *_ = points.result()
+        codes, ux, uy, _ = points.result()
         cols = rows[0].result()
-    if layer is not None and len(kept) == 0 and len(codes):
-        raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
+    if layer and len(kept) == 0 and len(codes):
+        raise InputDataError(layer[0].no_overlap_message(ux, uy, dst_crs))
     return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, points=cols), rejected
 
 
