@@ -641,7 +641,10 @@ def _to_float(text: pd.Series) -> np.ndarray:
 
     Arrow parses plain decimal text to the same doubles as pandas, about ten times faster;
     a column holding anything else (words, ``nan``, ``inf``, overflow) goes to pandas whole.
+    Numbers already parsed (float columns) are returned as they are.
     """
+    if isinstance(text.dtype, np.dtype) and text.dtype.kind == "f":
+        return text.to_numpy(dtype=float)
     if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow" and len(text):
         arr = pa.chunked_array(text.array.__arrow_array__())
         for attempt in (arr, None):  # then with surrounding spaces stripped
@@ -1660,23 +1663,39 @@ def _datetime_from_parts(text: dict[str, pd.Series]) -> pd.Series:
     """
     keys = [k for k in _PARTS if k in text]
     if keys == list(_PARTS):
-        y, mo, d, h, mi = (_to_float(text[k]) for k in _PARTS)
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(y) & np.isfinite(mo) & np.isfinite(d)
-            ok &= np.isfinite(h) & np.isfinite(mi)
-            ok &= (y == np.floor(y)) & (mo == np.floor(mo)) & (d == np.floor(d))
-            ok &= (h == np.floor(h)) & (mi == np.floor(mi))
-            ok &= (y >= 1900) & (y <= 2100) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= 31)
-            ok &= (h >= 0) & (h <= 23) & (mi >= 0) & (mi <= 59)
-        if ok.all():
-            months = ((y - 1970) * 12 + mo - 1).astype(np.int64).astype("datetime64[M]")
-            days = months.astype("datetime64[D]") + (d - 1).astype(np.int64)
-            if (days.astype("datetime64[M]") == months).all():
-                minutes = (h * 60 + mi).astype(np.int64).astype("timedelta64[m]")
-                stamps = days.astype("datetime64[us]") + minutes.astype("timedelta64[us]")
-                return pd.Series(stamps, index=text["year"].index)
+        stamps = _stamps_from_parts(*(_to_float(text[k]) for k in _PARTS))
+        if stamps is not None:
+            return pd.Series(stamps, index=text["year"].index)
     parts = {k: pd.to_numeric(text[k], errors="coerce") for k in keys}
     return pd.to_datetime(pd.DataFrame(parts), errors="coerce")
+
+
+def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarray,
+                       mi: np.ndarray) -> np.ndarray | None:
+    """Return ``datetime64[us]`` from whole-number date parts, or None if any is not a
+    valid calendar value (1900-2100).
+
+    Calendar arithmetic is done once per distinct month (a small table of first days and
+    month lengths), the rows only add integers.
+    """
+    with np.errstate(invalid="ignore"):  # a missing part fails every comparison
+        ok = (y >= 1900) & (y <= 2100) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= 31)
+        ok &= (h >= 0) & (h <= 23) & (mi >= 0) & (mi <= 59)
+    if not ok.all():
+        return None
+    whole = [v.astype(np.int64) for v in (y, mo, d, h, mi)]
+    if not all((w == v).all() for w, v in zip(whole, (y, mo, d, h, mi), strict=True)):
+        return None
+    yi, moi, di, hi, mii = whole
+    month = (yi - 1970) * 12 + moi - 1  # months since 1970-01
+    lo = int(month.min()) if len(month) else 0
+    firsts = np.arange(lo, lo + (int(month.max()) - lo + 2 if len(month) else 1))
+    first_day = firsts.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    at = month - lo
+    if (di > (first_day[1:] - first_day[:-1])[at]).any():  # 30 February and the like
+        return None
+    minutes = (first_day[at] + di - 1) * 1440 + hi * 60 + mii
+    return (minutes * 60_000_000).astype("datetime64[us]")
 
 
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:

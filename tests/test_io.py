@@ -281,3 +281,24 @@ def test_read_streets_explodes_multilines(data_root: Path) -> None:
     assert s.geom_type.unique().tolist() == ["LineString"]
     assert len(s) >= 17_031 and s["street_name"].isna().all()
     assert np.array_equal(s["source_id"].iloc[:3].to_numpy(), np.array(["0", "1", "2"]))
+
+
+def test_datetime_from_parts_equals_pandas() -> None:
+    """Date parts assembled in NumPy give pd.to_datetime's answer; any invalid part sends
+    the whole column to pandas (NaT there)."""
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        n = int(rng.integers(1, 200))
+        parts = {"year": rng.integers(2015, 2026, n), "month": rng.integers(1, 13, n),
+                 "day": rng.integers(1, 32, n), "hour": rng.integers(0, 24, n),
+                 "minute": rng.integers(0, 60, n)}
+        frame = pd.DataFrame(parts).astype(float)
+        if trial % 4 == 1:
+            frame.loc[0, "hour"] = np.nan
+        if trial % 4 == 2:
+            frame.loc[0, "minute"] = 7.5
+        text = {k: frame[k] for k in frame}
+        got = io._datetime_from_parts(text)
+        want = pd.to_datetime(frame, errors="coerce")
+        np.testing.assert_array_equal(got.to_numpy().astype("datetime64[us]"),
+                                      want.to_numpy().astype("datetime64[us]"))
