@@ -46,11 +46,18 @@ def distinct_points(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
             remap = np.empty(len(first), dtype=np.intp)
             remap[ids[rows]] = np.arange(len(rows))
             codes, ux, uy = remap[ids], x[rows], y[rows]
-            same = (ux[codes] == x) | (np.isnan(x) & np.isnan(ux[codes]))
-            same &= (uy[codes] == y) | (np.isnan(y) & np.isnan(uy[codes]))
-            if same.all():
+            if _same(ux[codes], x) and _same(uy[codes], y):
                 return codes, ux, uy
     return factorize_xy(x, y)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays are equal, a missing value equal to a missing value."""
+    equal = a == b
+    if equal.all():
+        return True
+    odd = ~equal
+    return bool((np.isnan(a[odd]) & np.isnan(b[odd])).all())
 
 
 def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
