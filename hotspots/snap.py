@@ -117,16 +117,21 @@ def _nearest_within(
     """Return each point's nearest line within ``max_distance_m`` (-1 if none) and distance.
 
     The same as ``STRtree.query_nearest(..., max_distance, all_matches=True)`` with ties
-    going to the smallest line index, computed as a ``dwithin`` query plus one vectorised
-    GEOS distance per candidate pair: about twice as fast, as both use the same distance.
-    Points are made and looked up in chunks, in parallel threads (GEOS releases the GIL).
+    going to the smallest line index, computed as one vectorised GEOS distance per
+    candidate pair. Candidates are the points inside a line's bounding box grown by the
+    tolerance (every point within the tolerance of a line is), found in a tree of the
+    points: a box test, where a ``dwithin`` query of the line tree measures each pair's
+    distance once more (10 million crimes: about 1.5 s instead of 2.5 s per million
+    distinct points). Points are made and looked up in chunks, in parallel threads (GEOS
+    releases the GIL).
     """
-    tree = shapely.STRtree(lines)
     reach = max_distance_m * (1 + 1e-9) + 1e-9  # never miss a pair at the exact tolerance
+    b = shapely.bounds(lines)
+    grown = shapely.box(b[:, 0] - reach, b[:, 1] - reach, b[:, 2] + reach, b[:, 3] + reach)
 
     def one(rows: np.ndarray) -> np.ndarray:
         part = shapely.points(x[rows], y[rows])
-        pi, si = tree.query(part, predicate="dwithin", distance=reach)
+        si, pi = shapely.STRtree(part).query(grown)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             dist = shapely.distance(part[pi], lines[si])

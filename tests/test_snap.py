@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import LineString, box
 
-from hotspots import snap
+from hotspots import io, locations, segments, snap
 
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -82,3 +86,28 @@ def test_segment_areas_by_midpoint() -> None:
 def _text(values: pd.Series) -> list[str | None]:
     """The cells as text, None where missing (whatever the column's missing marker)."""
     return [None if pd.isna(v) else str(v) for v in values]
+
+
+def test_nearest_within_equals_geos_query_nearest(
+    vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame], data_root: Path
+) -> None:
+    """The box-candidate search gives STRtree.query_nearest(max_distance, all_matches) with
+    ties to the smallest line index, on real crimes and street segments (and points placed
+    exactly at the tolerance from a line)."""
+    crimes, _ = vancouver
+    streets = io.read_streets(data_root / "vancouver" / "public_streets.gpkg")
+    lines = segments.lines_to_segments(streets.to_crs(crimes.crs)).geometry.to_numpy()
+    x = np.concatenate([crimes["x"].to_numpy()[:20_000], [491_000.0 + 30.0]])
+    y = np.concatenate([crimes["y"].to_numpy()[:20_000], [5_456_000.0]])
+    lines = np.concatenate([lines, [LineString([(491_000.0, 5_455_900.0),
+                                                (491_000.0, 5_456_100.0)])]])
+    for tol in (5.0, 30.0):
+        best, dist = snap._nearest_within(x, y, lines, tol)
+        pi, li = shapely.STRtree(lines).query_nearest(shapely.points(x, y), max_distance=tol,
+                                                      all_matches=True)
+        want = locations.first_match(len(x), pi, li)
+        np.testing.assert_array_equal(best, want)
+        got = shapely.distance(shapely.points(x[best >= 0], y[best >= 0]), lines[best[best >= 0]])
+        np.testing.assert_allclose(dist[best >= 0], got)
+        assert np.isnan(dist[best < 0]).all()
+    assert best[-1] == len(lines) - 1  # exactly at 30 m: snapped
