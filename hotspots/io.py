@@ -493,11 +493,19 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
             continue
         cats = [_categorical(f[col]) for f in frames]
         words = [_arrow_text(c.categories) for c in cats]
-        union = pc.unique(pa.chunked_array(words, type=pa.large_string()).combine_chunks())
-        union = union.take(pc.array_sort_indices(union))
+        # one hashing pass over every frame's categories gives the union and each word's
+        # place in it; the union is then sorted and the places moved to match
+        encoded = pc.dictionary_encode(
+            pa.chunked_array(words, type=pa.large_string()).combine_chunks())
+        order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        union = encoded.dictionary.take(pa.array(order))
+        places = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        starts = np.cumsum([0, *(len(w) for w in words)])
         dtype = _distinct_categories(pd.Index(pd.array(union, dtype=_STR)))
-        for i, (cat, w) in enumerate(zip(cats, words, strict=True)):
-            remap = pc.index_in(w, value_set=union).to_numpy(zero_copy_only=False)
+        for i, cat in enumerate(cats):
+            remap = places[starts[i]:starts[i + 1]]
             codes = cat.codes
             moved = np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1) if (
                 len(remap)) else np.full(len(codes), -1, dtype=np.int64)

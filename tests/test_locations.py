@@ -168,3 +168,21 @@ def test_factorize_xy_equals_pandas_factorize_of_pairs(
         np.testing.assert_array_equal(codes, want_codes)
         np.testing.assert_array_equal(ux, want.real)
         np.testing.assert_array_equal(uy, want.imag)
+
+
+def test_unify_categories_keeps_values_and_sorts_the_union() -> None:
+    rng = np.random.default_rng(9)
+    words = ["On or near A", "On or near B", "Zeta", "alpha", "Ünïcode", "B"]
+    for _ in range(30):
+        frames = []
+        for _ in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(0, 12))
+            vals = [words[i] if i < len(words) else None for i in rng.integers(0, 7, n)]
+            frames.append(pd.DataFrame({"location": pd.Categorical(vals), "x": np.arange(n)}))
+        out = io._unify_categories(frames)
+        union = sorted({w for f in frames for w in f["location"].dropna()})
+        for before, after in zip(frames, out, strict=True):
+            assert list(after["location"].cat.categories) == union
+            assert after["location"].astype(object).where(after["location"].notna(), None
+                                                          ).tolist() == \
+                before["location"].astype(object).where(before["location"].notna(), None).tolist()
