@@ -302,3 +302,21 @@ def test_datetime_from_parts_equals_pandas() -> None:
         want = pd.to_datetime(frame, errors="coerce")
         np.testing.assert_array_equal(got.to_numpy().astype("datetime64[us]"),
                                       want.to_numpy().astype("datetime64[us]"))
+
+
+def test_reader_restores_the_garbage_collector(tmp_path: Path) -> None:
+    import gc
+
+    f = _write(tmp_path / "2017-01-x-street.csv", [_row("a")])
+    assert gc.isenabled()
+    io.read_police_uk([f], quiet=True)
+    assert gc.isenabled()
+    with pytest.raises(InputDataError):
+        io.read_police_uk([tmp_path / "missing-street.csv"], quiet=True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        io.read_police_uk([f], quiet=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
