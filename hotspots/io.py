@@ -1219,26 +1219,25 @@ def _assemble(
     Rows outside every area are rejected in the same pass that copies the kept rows; the
     point geometries and other per-row point columns are built while the rows are copied.
     """
-    layer: list[AreaLayer] = []
-
-    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None,
+                          np.ndarray | None]:
         x = np.concatenate([f["x"].to_numpy() for f in frames])
         y = np.concatenate([f["y"].to_numpy() for f in frames])
         codes, ux, uy = _project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
         if areas is None:
-            return codes, ux, uy, None
-        layer.append(AreaLayer.of(areas, dst_crs))
-        return codes, ux, uy, polygon_of_points(ux, uy, layer[0].polygons)
+            return codes, ux, uy, None, None
+        layer = AreaLayer.of(areas, dst_crs)
+        return codes, ux, uy, layer, polygon_of_points(ux, uy, layer.polygons)
 
     moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
 
     def per_row(gone: np.ndarray) -> dict[str, Any]:
-        codes, ux, uy, hit = points.result()
+        codes, ux, uy, layer, hit = points.result()
         kept_codes = codes[~gone] if gone.any() else codes
         distinct = (kept_codes, ux, uy, shapely.points(ux, uy))
         cols = _point_columns(distinct, dst_crs, moved=moved)
-        if hit is not None:
-            cols.update(layer[0].columns(hit, kept_codes))
+        if layer is not None and hit is not None:
+            cols.update(layer.columns(hit, kept_codes))
         return cols
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
@@ -1255,10 +1254,10 @@ def _assemble(
         kept, rejected, _ = _concat(frames, rejects, across_files_only=across_files_only,
                                     outside=outside if areas is not None else None,
                                     id_keys=id_keys, then=then)
-        codes, ux, uy, _ = points.result()
+        codes, ux, uy, layer, _ = points.result()
         cols = rows[0].result()
-    if layer and len(kept) == 0 and len(codes):
-        raise InputDataError(layer[0].no_overlap_message(ux, uy, dst_crs))
+    if layer is not None and len(kept) == 0 and len(codes):
+        raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
     return _to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, points=cols), rejected
 
 
