@@ -517,9 +517,10 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
 
 
 def _distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
-    """Return the categorical dtype of categories known to be distinct (an Arrow dictionary
-    or ``unique`` result), without pandas checking them again.
+    """Return the categorical dtype of categories known to be distinct, unchecked.
 
+    The categories are an Arrow dictionary or ``unique`` result, so pandas need not check
+    them again.
     pandas checks by turning Arrow text into Python strings and hashing them: most of the
     cost of a file's location categories, 24 times over on London's 24 months.
     """
@@ -1342,8 +1343,10 @@ def _to_geo(
 
 def _point_columns(distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                    dst_crs: Any, *, moved: bool) -> dict[str, Any]:
-    """Return the per-row ``point_id`` and ``geometry`` (and projected ``x``/``y`` if
-    ``moved``) from a row code and the distinct points (see :func:`_distinct_points`)."""
+    """Return the per-row ``point_id`` and ``geometry`` (and projected x/y if ``moved``).
+
+    ``distinct`` is a code per row and the distinct points (see :func:`_distinct_points`).
+    """
     codes, ux, uy, geoms = distinct
     cols: dict[str, Any] = {
         "point_id": codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
@@ -1710,9 +1713,9 @@ def _datetime_from_parts(text: dict[str, pd.Series]) -> pd.Series:
 
 def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarray,
                        mi: np.ndarray) -> np.ndarray | None:
-    """Return ``datetime64[us]`` from whole-number date parts, or None if any is not a
-    valid calendar value (1900-2100).
+    """Return ``datetime64[us]`` from whole-number date parts, or None.
 
+    None if any part is not a valid calendar value (years 1900-2100).
     Calendar arithmetic is done once per distinct month (a small table of first days and
     month lengths), the rows only add integers.
     """
