@@ -519,10 +519,9 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
 def _distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
     """Return the categorical dtype of categories known to be distinct, unchecked.
 
-    The categories are an Arrow dictionary or ``unique`` result, so pandas need not check
-    them again.
-    pandas checks by turning Arrow text into Python strings and hashing them: most of the
-    cost of a file's location categories, 24 times over on London's 24 months.
+    The categories are an Arrow dictionary or ``unique`` result. pandas would check them
+    again by turning Arrow text into Python strings and hashing them: most of the cost of
+    a file's location categories, 24 times over on London's 24 months.
     """
     fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)  # pandas internals, if any
     if fast is None or categories.hasnans:
@@ -936,15 +935,15 @@ def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
     if not id_keys or any(k is None for k in id_keys):
         return None
     files = [k for k in id_keys if k is not None]
+    starts = np.cumsum([0, *(len(k.keys) for k in files)])
+    if starts[-1] != len(ids):
+        return None
     merged = np.concatenate([k.distinct for k in files])
     merged.sort(kind="stable")  # sorted runs, one per file: a merge, not a full sort
     shared = np.unique(merged[1:][merged[1:] == merged[:-1]])
     dup = np.zeros(len(ids), dtype=bool)
     if not len(shared):
         return dup
-    starts = np.cumsum([0, *(len(k.keys) for k in files)])
-    if starts[-1] != len(ids):
-        return None
     lookup = pd.Index(shared)  # one hash table, however many keys are shared
     rows = np.concatenate([np.flatnonzero((lookup.get_indexer(k.keys) >= 0) & ~k.empty) + lo
                            for k, lo in zip(files, starts[:-1].tolist(), strict=True)])
@@ -1334,9 +1333,7 @@ def _to_geo(
                                     src_crs=src_crs, dst_crs=dst)
         points = _point_columns(distinct, dst, moved=moved)
     cols = {c: frame[c].array for c in frame.columns if c not in ("raw_x", "raw_y")}
-    if not moved:  # the coordinates as read
-        cols.update(x=frame["x"].to_numpy(), y=frame["y"].to_numpy())
-    cols.update(points)
+    cols.update(points)  # x/y replaced only if projected
     return gpd.GeoDataFrame(cols, index=pd.RangeIndex(len(frame)), geometry="geometry",
                             crs=dst, copy=False)
 
@@ -1716,6 +1713,7 @@ def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarr
     """Return ``datetime64[us]`` from whole-number date parts, or None.
 
     None if any part is not a valid calendar value (years 1900-2100).
+
     Calendar arithmetic is done once per distinct month (a small table of first days and
     month lengths), the rows only add integers.
     """
