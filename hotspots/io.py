@@ -13,7 +13,9 @@ import functools
 import gc
 import logging
 import os
+import re
 import secrets
+import time
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +75,7 @@ REASON_FUTURE = "date in the future"
 REASON_PERIOD = "outside the chosen period"
 REASON_TYPE = "crime type not selected"
 REASON_DUPLICATE = "duplicate crime id"
+REASON_PUBLICATION = "duplicate publication"
 REASON_OUTSIDE = "outside study area"
 
 #: Most files read at once (each thread holds one decompressed file).
@@ -81,11 +84,19 @@ _MAX_READ_THREADS = 4
 
 @dataclass(frozen=True)
 class Source:
-    """One readable CSV: a plain or gzipped file, or a member of a zip archive."""
+    """One readable CSV: a plain or gzipped file, or a member of a zip archive.
+
+    ``name`` identifies the file everywhere (``source_file``, ``run.json``, messages): its full
+    resolved path, and for a zip member ``<archive path>:<member path>``. ``published`` is
+    the police.uk archive month (``YYYY-MM``) of a member of an archive named ``YYYY-MM.zip``;
+    ``modified`` the file's modification time (a zip member's: the time stored for it).
+    """
 
     name: str
     path: Path
     member: str | None = None
+    published: str | None = None
+    modified: float = 0.0
 
     def open_bytes(self) -> bytes:
         """Return the whole (decompressed) content of the source."""
@@ -176,42 +187,150 @@ def find_police_uk_sources(paths: Iterable[str | Path]) -> list[Source]:
     Returns
     -------
     list of Source
-        One source per CSV, sorted by name so reading order is stable.
+        One source per CSV, named by its full path (a file given twice, or reached through
+        two of ``paths``, is one source), sorted by name so reading order is stable.
 
     Raises
     ------
     InputDataError
         If a path does not exist, or nothing readable is found.
     """
-    found: list[Source] = []
-    for p in map(Path, paths):
-        if not p.exists():
-            msg = f"crime input {p} does not exist"
-            raise InputDataError(msg)
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        for f in files:
-            found.extend(_sources_in_file(f, from_dir=p.is_dir()))
+    found, _ = _scan_police_uk(paths)
     if not found:
         msg = (
             f"no police.uk street-level CSV found in {[str(p) for p in paths]}; expected files "
             "named YYYY-MM-<force>-street.csv (.gz) or monthly .zip archives"
         )
         raise InputDataError(msg)
-    return sorted(found, key=lambda s: s.name)
+    return found
 
 
-def _sources_in_file(f: Path, *, from_dir: bool) -> list[Source]:
+def skipped_files(paths: Iterable[str | Path], *, fmt: str = "police-uk"
+                  ) -> list[dict[str, str]]:
+    """Return the files in the crime folders that a read passes over, and why.
+
+    Parameters
+    ----------
+    paths
+        The crime inputs, as given to :func:`read_crimes`.
+    fmt
+        The crime format (only police.uk folders hold files that are skipped by name).
+
+    Returns
+    -------
+    list of dict
+        ``{"path": ..., "why": ...}`` per skipped file or zip member (outcomes,
+        stop-and-search and other files that are not street-level crime), sorted by path.
+    """
+    if fmt != "police-uk":
+        return []
+    return _scan_police_uk(paths)[1]
+
+
+def _scan_police_uk(paths: Iterable[str | Path]) -> tuple[list[Source], list[dict[str, str]]]:
+    """Return the street-level sources under ``paths`` and the files skipped there."""
+    found: dict[str, Source] = {}
+    skipped: dict[str, str] = {}
+    for p in map(Path, paths):
+        if not p.exists():
+            msg = f"crime input {p} does not exist"
+            raise InputDataError(msg)
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            sources, passed = _sources_in_file(f.resolve(), from_dir=p.is_dir())
+            found.update((s.name, s) for s in sources)
+            skipped.update(passed)
+    listed = [{"path": k, "why": skipped[k]} for k in sorted(skipped)]
+    return sorted(found.values(), key=lambda s: s.name), listed
+
+
+def _sources_in_file(f: Path, *, from_dir: bool) -> tuple[list[Source], dict[str, str]]:
     name = f.name.lower()
     if name.endswith(".zip"):
         with zipfile.ZipFile(f) as zf:
-            members = [m for m in zf.namelist() if m.lower().endswith("-street.csv")]
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+        members = [i for i in infos if i.filename.lower().endswith("-street.csv")]
         if not members and not from_dir:
             msg = f"{f} is a zip archive with no *-street.csv inside"
             raise InputDataError(msg)
-        return [Source(f"{f.name}:{Path(m).name}", f, m) for m in sorted(members)]
+        archive = _ARCHIVE_NAME.fullmatch(name)
+        published = archive.group(1) if archive else None
+        sources = [Source(f"{f}:{i.filename}", f, i.filename, published, _zip_time(i))
+                   for i in sorted(members, key=lambda i: i.filename)]
+        passed = {f"{f}:{i.filename}": _why_skipped(i.filename) for i in infos
+                  if i not in members}
+        return sources, passed
     if name.endswith(("-street.csv", "-street.csv.gz")) or not from_dir:
-        return [Source(f.name, f)]
-    return []
+        return [Source(str(f), f, modified=f.stat().st_mtime)], {}
+    return [], {str(f): _why_skipped(f.name)}
+
+
+#: A police.uk archive, named by the month it was published (``2019-01.zip``).
+_ARCHIVE_NAME = re.compile(r"(\d{4}-\d{2})\.zip")
+#: A police.uk street-level file name: month, force.
+_STREET_NAME = re.compile(r"(\d{4}-\d{2})-(.+)-street\.csv(?:\.gz)?")
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float:
+    """Return the modification time stored for a zip member, in seconds since the epoch."""
+    try:
+        return time.mktime((*info.date_time, 0, 0, -1))
+    except (OverflowError, ValueError):
+        return 0.0
+
+
+def _why_skipped(name: str) -> str:
+    low = Path(name).name.lower()
+    if low.endswith(("-outcomes.csv", "-outcomes.csv.gz")):
+        return "police.uk outcomes file (not street-level crime)"
+    if low.endswith(("-stop-and-search.csv", "-stop-and-search.csv.gz")):
+        return "police.uk stop-and-search file (not street-level crime)"
+    return "not a police.uk street-level file (*-street.csv)"
+
+
+def choose_publications(sources: Sequence[Source]) -> dict[str, str]:
+    """Return, for each source superseded by another publication of its force-month, the winner.
+
+    police.uk re-publishes months: the archive of each month holds the street files of the
+    three years before it, and analysts keep several downloads. A force-month
+    (``YYYY-MM-<force>-street.csv``) read from more than one file is one publication; the
+    newer file is kept: by the police.uk archive month when every copy comes from an archive
+    named ``YYYY-MM.zip``, else (or on a tie) by the later modification time, then by the
+    greater path, so the choice never depends on the order of arguments or file names.
+
+    Parameters
+    ----------
+    sources
+        From :func:`find_police_uk_sources`.
+
+    Returns
+    -------
+    dict
+        Name of each superseded source -> name of the source kept in its place.
+
+    Examples
+    --------
+    >>> a = Source("/old/2019-01.zip:x/2017-06-kent-street.csv", Path("/old/2019-01.zip"),
+    ...            "x/2017-06-kent-street.csv", "2019-01", 5.0)
+    >>> b = Source("/new/2019-02.zip:x/2017-06-kent-street.csv", Path("/new/2019-02.zip"),
+    ...            "x/2017-06-kent-street.csv", "2019-02", 1.0)
+    >>> choose_publications([b, a])
+    {'/old/2019-01.zip:x/2017-06-kent-street.csv': '/new/2019-02.zip:x/2017-06-kent-street.csv'}
+    """
+    groups: dict[tuple[str, str], list[Source]] = {}
+    for s in sources:
+        m = _STREET_NAME.fullmatch(Path(s.member or s.path.name).name.lower())
+        if m:
+            groups.setdefault((m.group(1), m.group(2)), []).append(s)
+    out: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        by_archive = all(s.published for s in group)
+        winner = max(group, key=lambda s: (s.published or "" if by_archive else "", s.modified,
+                                           s.name))
+        out.update((s.name, winner.name) for s in group if s is not winner)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,6 +559,7 @@ def _canonical_frame(
         "y": np.asarray(cols["y"], dtype=float),
         "raw_x": _text(cols["raw_x"], index),
         "raw_y": _text(cols["raw_y"], index),
+        "raw_date": _text(cols.get("raw_date", ""), index),
         "force": cols.get("force", ""),
     }
     for key in CATEGORY_COLUMNS:
@@ -561,7 +681,7 @@ def _canonical_frame_empty(
     out["location"] = cols.get("location", empty).to_numpy()
     out["x"] = np.asarray(cols["x"], dtype=float)
     out["y"] = np.asarray(cols["y"], dtype=float)
-    for key in ("raw_x", "raw_y", "force"):
+    for key in ("raw_x", "raw_y", "raw_date", "force"):
         v = cols.get(key, "")
         out[key] = v.to_numpy() if isinstance(v, pd.Series) else v
     return out
@@ -594,9 +714,11 @@ def _month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
     return pd.Series(text.array.take(codes), index=index)
 
 
-def _malformed_rejects(raw: RawTable, source: Source) -> pd.DataFrame:
+def _malformed_rejects(raw: RawTable, source: Source, *, reason: str = REASON_MALFORMED,
+                       value: str | None = None) -> pd.DataFrame:
     rows = [
-        {"source_file": source.name, "source_row": n, "reason": REASON_MALFORMED, "location": t}
+        {"source_file": source.name, "source_row": n, "reason": reason, "location": t,
+         "value": t if value is None else value}
         for n, t in raw.malformed
     ]
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS)
@@ -630,6 +752,7 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
         "y": _to_float(f["Latitude"]),
         "raw_x": f["Longitude"],
         "raw_y": f["Latitude"],
+        "raw_date": f["Month"],
         "force": f.get("Falls within", ""),
     }
     if cols["crime_id"] is None:
@@ -763,24 +886,64 @@ def split_rejected(frame: pd.DataFrame, reason: np.ndarray) -> tuple[pd.DataFram
     Parameters
     ----------
     frame
-        Canonical columns plus ``raw_x``/``raw_y``.
+        Canonical columns plus ``raw_x``/``raw_y`` (and ``raw_date``, the date as read).
     reason
         One reason per row; the empty string keeps the row.
 
     Returns
     -------
     kept, rejected
-        The kept rows (all columns but ``raw_x``/``raw_y``, which only rejected rows need)
-        and the rejected table (:data:`REJECTED_COLUMNS`).
+        The kept rows (all columns but the ``raw_*`` ones, which only rejected rows need)
+        and the rejected table (:data:`REJECTED_COLUMNS`, ``value`` holding the text of the
+        field that caused each rejection, see :func:`_rejected_values`).
     """
     bad = np.asarray(reason != "", dtype=bool)
     # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
     rejected = frame.take(np.flatnonzero(bad)).assign(reason=reason[bad])
+    rejected = rejected.assign(value=_rejected_values(rejected))
     rejected = rejected.reindex(columns=REJECTED_COLUMNS)
-    kept = frame.drop(columns=["raw_x", "raw_y"], errors="ignore")
+    kept = frame.drop(columns=["raw_x", "raw_y", "raw_date"], errors="ignore")
     if not bad.any():  # nothing to drop: skip copying every column
         return kept.copy(deep=False), rejected
     return _take_rows(kept, np.flatnonzero(~bad)), rejected
+
+
+#: Which field's text goes to ``value`` in ``rejected.csv``, per reason (coordinates: both).
+_VALUE_FIELD = {REASON_PRIVACY: "location", REASON_DATE: "raw_date", REASON_FUTURE: "raw_date",
+                REASON_PERIOD: "raw_date", REASON_TYPE: "crime_type",
+                REASON_DUPLICATE: "crime_id"}
+
+
+def _rejected_values(rejected: pd.DataFrame) -> np.ndarray:
+    """Return the raw text of the field that caused each rejection.
+
+    The location for a privacy offset, the date as read for a date rule (the month when
+    the date text is not kept), the crime type, the crime id; ``x,y`` as read for the
+    coordinate rules and "outside study area". Other reasons (malformed rows, duplicate
+    publications) set their value where they are made.
+    """
+    out = np.full(len(rejected), "", dtype=object)
+    if not len(rejected):
+        return out
+    reason = rejected["reason"].to_numpy()
+    for why in np.unique(reason):
+        rows = np.flatnonzero(reason == why)
+        col = _VALUE_FIELD.get(str(why))
+        if col == "raw_date" and (col not in rejected or (
+                rejected["raw_date"].take(rows).fillna("") == "").all()):
+            col = "month"
+        if col is not None and col in rejected:
+            out[rows] = _cells_text(rejected[col].take(rows))
+        elif why in (REASON_NO_COORDS, REASON_RANGE, REASON_OUTSIDE) and "raw_x" in rejected:
+            xs, ys = (_cells_text(rejected[c].take(rows)) for c in ("raw_x", "raw_y"))
+            out[rows] = [f"{a},{b}" for a, b in zip(xs, ys, strict=True)]
+    return out
+
+
+def _cells_text(values: pd.Series) -> np.ndarray:
+    """Return cells as text, missing ones as ''."""
+    text = values.astype(object).where(values.notna(), "")
+    return np.asarray([v if isinstance(v, str) else str(v) for v in text], dtype=object)
 
 
 def reject_duplicate_ids(
@@ -1031,10 +1194,19 @@ def read_police_uk(
     (27700, True)
     """
     rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
-    sources = find_police_uk_sources(paths)
+    sources, skipped = _scan_police_uk(paths)
+    if not sources:
+        find_police_uk_sources(paths)  # raises the error for no files
+    superseded = choose_publications(sources)
+    if not quiet:
+        _log_skipped(skipped)
+        for name, winner in sorted(superseded.items()):
+            log.warning("%s: the same force-month as %s, the newer publication; every row "
+                        "rejected as %r", name, winner, REASON_PUBLICATION)
 
     def read_one(source: Source) -> _FileResult:
-        return _read_police_uk_file(source, rf, use_threads=len(sources) == 1)
+        return _read_police_uk_file(source, rf, use_threads=len(sources) == 1,
+                                    superseded_by=superseded.get(source.name))
 
     frames, rejects, _, keys = _read_all(sources, read_one, quiet=quiet)
     return _assemble(frames, rejects, across_files_only=True, src_crs=_crs.WGS84,
@@ -1120,6 +1292,7 @@ def _concat(
     labels = np.array(["", REASON_OUTSIDE, REASON_DUPLICATE], dtype=object)
     part = _stack(frames, keep=gone)  # raw values: the coordinates as read (source CRS)
     more = part.assign(raw_x=part["x"], raw_y=part["y"], reason=labels[late[gone]])
+    more = more.assign(value=_rejected_values(more))
     rejected = pd.concat([rejected, more.reindex(columns=REJECTED_COLUMNS)], ignore_index=True)
     return _stack(frames, keep=~gone), rejected, gone
 
@@ -1540,14 +1713,43 @@ def read_mapped(
     return (crimes, rejected) if areas is None else join_areas(crimes, rejected, areas)
 
 
-def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool) -> _FileResult:
-    """Read one police.uk CSV: kept rows (lon/lat) and rejected tables, before id checks."""
+def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool,
+                         superseded_by: str | None = None) -> _FileResult:
+    """Read one police.uk CSV: kept rows (lon/lat) and rejected tables, before id checks.
+
+    A file ``superseded_by`` a newer publication of its force-month (see
+    :func:`choose_publications`) keeps nothing: every row, malformed ones included, is
+    rejected as a duplicate publication, ``value`` naming the file kept instead.
+    """
     raw = _read_raw_csv(source, required=POLICE_UK_REQUIRED, use_threads=use_threads,
                         columns=_POLICE_UK_USED)
     canon = police_uk_to_canonical(raw, source)
+    if superseded_by is not None:
+        kept, rej = split_rejected(canon, np.full(len(canon), REASON_PUBLICATION, dtype=object))
+        rej["value"] = superseded_by
+        bad = _malformed_rejects(raw, source, reason=REASON_PUBLICATION, value=superseded_by)
+        return _FileResult(len(canon), kept, [bad, rej], None, _FileIdKeys.of(kept["crime_id"]))
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
     return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None,
                        _FileIdKeys.of(kept["crime_id"]))
+
+
+def _log_skipped(skipped: list[dict[str, str]]) -> None:
+    """Log the files passed over in the crime folders (all listed in ``run.json``)."""
+    if len(skipped) <= _SKIPPED_LOGGED:
+        for item in skipped:
+            log.info("skipped %s: %s", item["path"], item["why"])
+        return
+    kinds: dict[str, int] = {}
+    for item in skipped:
+        kinds[item["why"]] = kinds.get(item["why"], 0) + 1
+    log.info("skipped %d files that are not street-level crime (%s); listed in run.json "
+             "under skipped_files", len(skipped),
+             "; ".join(f"{n} {why}" for why, n in sorted(kinds.items())))
+
+
+#: Most skipped files logged one by one (more are summed up by kind).
+_SKIPPED_LOGGED = 10
 
 
 def _read_mapped_file(
@@ -1575,11 +1777,12 @@ def _mapped_sources(paths: Iterable[str | Path]) -> list[Source]:
             msg = f"crime input {p} does not exist"
             raise InputDataError(msg)
         files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        out.extend(Source(f.name, f) for f in files if _is_table_file(f) or not p.is_dir())
+        out.extend(Source(str(f.resolve()), f.resolve()) for f in files
+                   if _is_table_file(f) or not p.is_dir())
     if not out:
         msg = f"no CSV or GeoParquet file found in {[str(p) for p in paths]}"
         raise InputDataError(msg)
-    return sorted(out, key=lambda s: s.name)
+    return sorted({s.name: s for s in out}.values(), key=lambda s: s.name)
 
 
 def _is_table_file(f: Path) -> bool:
@@ -1655,6 +1858,7 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
         "y": _to_float(text[yk]),
         "raw_x": text[xk],
         "raw_y": text[yk],
+        "raw_date": _raw_date(text, start),
     }
     for key, canon in (("id", "crime_id"), ("crime_type", "crime_type"), ("location", "location"),
                        ("force", "force")):
@@ -1664,6 +1868,26 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
     if "caller" in text:  # a caller/victim reference: keyed hash only, the key is never stored
         frame["caller_ref"] = pseudonymise(text["caller"], key=mapping.hash_key).to_numpy()
     return frame
+
+
+def _raw_date(text: dict[str, pd.Series], start: pd.Series) -> Any:
+    """Return the date text as read, for ``value`` in the rejected table.
+
+    The mapped date column (``from``, ``datetime``, ``date`` or ``month``, as
+    :func:`_mapped_times` picks it); date parts are joined as ``year-month-day hour:minute``
+    for the rows whose date could not be made, and left empty elsewhere.
+    """
+    for key in ("from", "datetime"):
+        if key in text:
+            return text[key]
+    if "year" not in text:
+        return text.get("date", text.get("month", ""))
+    bad = start.isna().to_numpy()
+    out = np.full(len(start), "", dtype=object)
+    if bad.any():
+        parts = [_cells_text(text[k][bad]) for k in _PARTS if k in text]
+        out[bad] = [" ".join(p) for p in zip(*parts, strict=True)]
+    return pd.Series(out, index=start.index)
 
 
 def _mapped_times(

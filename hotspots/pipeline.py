@@ -844,6 +844,7 @@ def _manifest(
             **{lib: version(lib) for lib in _LIBRARIES},
         },
         "accounting": export.accounting(crimes, result.rejected),
+        "skipped_files": io.skipped_files(config.crimes, fmt=config.fmt),
         "totals": {
             "read": len(crimes) + len(result.rejected),
             "kept": len(crimes),

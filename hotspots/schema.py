@@ -41,6 +41,7 @@ REJECTED_COLUMNS: list[str] = [
     "location",
     "raw_x",
     "raw_y",
+    "value",  # the text of the field that caused the rejection, as read
 ]
 
 #: Street-segment table columns (plus ``geometry``).

@@ -142,8 +142,8 @@ def test_duplicate_ids_across_files_only(tmp_path: Path) -> None:
     b = _write(tmp_path / "2017-01-b-street.csv", [_row("x")])
     kept, rej = io.read_police_uk([a, b], quiet=True)
     assert len(kept) == 2  # police.uk repeats an id within a file for separate offences
-    assert rej[["source_file", "reason"]].values.tolist() == [
-        ["2017-01-b-street.csv", io.REASON_DUPLICATE]
+    assert rej[["source_file", "reason", "value"]].values.tolist() == [
+        [str(b.resolve()), io.REASON_DUPLICATE, "x"]  # files are named by their full path
     ]
 
 
