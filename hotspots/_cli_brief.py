@@ -5,11 +5,11 @@ Register it on the main group with ``app.add_command(brief)``.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
+
+from hotspots._cli_common import setup_logging, wait_option
 
 __all__ = ["brief"]
 
@@ -36,10 +36,11 @@ Examples:
               help="The run's area layer, if the path in run.json does not resolve here.")
 @click.option("--streets", type=click.Path(path_type=Path, dir_okay=False),
               help="The run's street layer, if the path in run.json does not resolve here.")
+@wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def brief(*, run_dir: Path, wards: tuple[str, ...], weights: Path | None,
           backtest: Path | None, pdf: bool, areas: Path | None, streets: Path | None,
-          quiet: bool) -> None:
+          wait: bool, quiet: bool) -> None:
     """Write a one-page brief per ward: three proposed priorities with their evidence.
 
     Reads an existing run folder (nothing is recomputed) and writes only RUN_DIR/briefs/:
@@ -48,9 +49,8 @@ def brief(*, run_dir: Path, wards: tuple[str, ...], weights: Path | None,
     """
     from hotspots.brief import write_briefs
 
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
-                        stream=sys.stderr, force=True)
+    setup_logging(quiet)
     files = write_briefs(run_dir, codes=wards or None, weights=weights, backtest=backtest,
-                         pdf=pdf, areas=areas, streets=streets)
+                         pdf=pdf, areas=areas, streets=streets, wait=wait)
     html_n = sum(f.suffix == ".html" for f in files)
     click.echo(f"{run_dir / 'briefs'}: {html_n} pages, {len(files) - html_n} PDFs")

@@ -5,13 +5,13 @@ Register it on the main group with ``app.add_command(evaluate)``.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
 from hotspots import evaluate as _evaluate
+from hotspots import runfolder
+from hotspots._cli_common import setup_logging, wait_option
 from hotspots.errors import HotspotsError
 
 __all__ = ["evaluate"]
@@ -46,6 +46,7 @@ __all__ = ["evaluate"]
               help="Snapping tolerance and study-area buffer, metres.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random baseline.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def evaluate(
     *,
@@ -55,6 +56,7 @@ def evaluate(
     methods: tuple[str, ...],
     groups: tuple[str, ...],
     quiet: bool,
+    wait: bool,
     **options: object,
 ) -> None:
     """Backtest hot streets against next month's crime: hit rate, PAI and RRI per method.
@@ -74,15 +76,16 @@ def evaluate(
         --format vancouver --streets ../shared/data/vancouver/public_streets.gpkg \\
         --areas ../shared/data/vancouver/local_areas.gpkg --out outputs/evaluate_vancouver
     """  # noqa: D301
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
-                        stream=sys.stderr, force=True)
+    setup_logging(quiet)
     config = _evaluate.BacktestConfig(
         crimes=[*crimes, *more_crimes], coverages=coverages or _evaluate.DEFAULT_COVERAGES,
         methods=methods or _evaluate.METHODS, groups=groups or None, quiet=quiet,
         **options,  # type: ignore[arg-type]  # click gives the declared types
     )
     try:
-        result = _evaluate.run_backtest(config)
+        runfolder.check_writable(config.out, overwrite=config.overwrite)  # before any reading
+        with runfolder.folder_lock(config.out, wait=wait):  # one writer of OUT at a time
+            result = _evaluate.run_backtest(config)
     except HotspotsError as err:
         raise click.ClickException(str(err)) from err
     months = result.table.attrs["months_scored"]

@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import pandas as pd
 
 from hotspots import distributed as _distributed
-from hotspots import export, rank, segments, snap
-from hotspots.errors import OutputExistsError
+from hotspots import export, rank, runfolder, segments, snap
+from hotspots._cli_common import setup_logging, wait_option
 
 __all__ = ["hot_streets"]
 
@@ -57,6 +55,7 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
               show_default=True, help="Seconds to wait for the scheduler and a first worker.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
 @click.option("--crs", help="Projected CRS to work in (default as in `hotspots run`).")
@@ -79,7 +78,7 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
               help="Length floor of crimes per 100 m, metres.")
 @click.pass_context
 def hot_streets(ctx: click.Context, /, *, crimes: tuple[Path, ...], more_crimes: tuple[Path, ...],
-                out: Path, overwrite: bool, quiet: bool, **options: Any) -> None:
+                out: Path, overwrite: bool, wait: bool, quiet: bool, **options: Any) -> None:
     """Rank hot streets from raw crime files, on this machine or on a Dask cluster.
 
     Load, area join, snapping and ranking only (no time profiles, clusters or maps): writes
@@ -104,10 +103,19 @@ def hot_streets(ctx: click.Context, /, *, crimes: tuple[Path, ...], more_crimes:
     engine, workers = options.pop("engine"), options.pop("workers")
     partitions, timeout = options.pop("partitions"), options.pop("connect_timeout")
     scheduler = _scheduler(ctx, options.pop("scheduler"), engine, workers, partitions)
-    if out.exists() and not overwrite:
-        msg = f"output folder {out} exists already; choose another --out or pass --overwrite"
-        raise OutputExistsError(msg)
-    paths, areas, streets = [*crimes, *more_crimes], options.pop("areas"), options.pop("streets")
+    runfolder.check_writable(out, overwrite=overwrite)  # before any input is read
+    with runfolder.folder_lock(out, wait=wait):  # one writer of OUT at a time
+        _rank_and_write(out, [*crimes, *more_crimes], options, engine=engine, workers=workers,
+                        partitions=partitions, timeout=timeout, scheduler=scheduler,
+                        overwrite=overwrite, quiet=quiet)
+
+
+def _rank_and_write(out: Path, paths: list[Path], options: dict[str, Any], *,
+                    engine: Literal["local", "dask"],
+                    workers: int | None, partitions: int | None, timeout: float,
+                    scheduler: str | None, overwrite: bool, quiet: bool) -> None:
+    """Rank on the chosen engine and write OUT (the caller holds OUT's lock)."""
+    areas, streets = options.pop("areas"), options.pop("streets")
     options["crime_types"] = tuple(options["crime_types"]) or None
     started = time.perf_counter()
     with _cluster(engine, scheduler, workers, timeout) as (client, where):
@@ -126,7 +134,7 @@ def hot_streets(ctx: click.Context, /, *, crimes: tuple[Path, ...], more_crimes:
         "rows": None,  # neither engine returns its row accounting: see `hotspots run`
         "hot_streets": len(hot), "seconds": seconds,
     }
-    _write(hot, manifest, out)
+    _write(hot, manifest, out, overwrite=overwrite)
     if not quiet:
         on = f", {where}, {n_parts} partitions" if where else ""
         click.echo(f"{out}: {len(hot)} hot streets in {seconds} s ({engine} engine{on})")
@@ -139,10 +147,7 @@ def _for_workers(paths: list[Path]) -> list[Path]:
 
 def _setup_logging(quiet: bool) -> None:
     """Log hotspots' choices to stderr; keep Dask's own INFO chatter out of the terminal."""
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
-                        stream=sys.stderr, force=True)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_quiet_dask)
+    setup_logging(quiet, filters=(_quiet_dask,))
 
 
 def _quiet_dask(record: logging.LogRecord) -> bool:
@@ -230,18 +235,11 @@ def _partitions(client: Any, partitions: int | None) -> int | None:
     return partitions or max(1, 2 * sum(client.nthreads().values()))
 
 
-def _write(hot: pd.DataFrame, manifest: dict[str, Any], out: Path) -> list[Path]:
+def _write(hot: pd.DataFrame, manifest: dict[str, Any], out: Path, *,
+           overwrite: bool) -> list[Path]:
     """Write hot_streets.csv and hot_streets.json into a fresh ``out`` (replaced whole)."""
-    tmp = out.parent / f".{out.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    table = pd.DataFrame(hot.drop(columns="geometry"))
-    files = [export.write_csv(table, tmp / "hot_streets.csv"), tmp / "hot_streets.json"]
-    files[1].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    if out.is_dir():
-        shutil.rmtree(out)
-    elif out.exists():
-        out.unlink()
-    tmp.replace(out)
+    with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
+        table = pd.DataFrame(hot.drop(columns="geometry"))
+        files = [export.write_csv(table, tmp / "hot_streets.csv"), tmp / "hot_streets.json"]
+        files[1].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return [out / f.name for f in files]

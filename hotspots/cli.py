@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from hotspots import __version__
+from hotspots._cli_common import setup_logging, wait_option
 from hotspots.errors import HotspotsError
 from hotspots.pipeline import RunConfig, run
 
@@ -54,12 +53,7 @@ def app(ctx: click.Context, debug: bool) -> None:
 
 
 def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    setup_logging(quiet)
 
 
 @app.command("run", epilog=_EPILOG_RUN)
@@ -93,6 +87,7 @@ def _setup_logging(quiet: bool) -> None:
     help="police-uk, vancouver, or the path of a TOML column mapping.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@wait_option
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
@@ -221,6 +216,7 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     Writes OUT/hot_streets.csv and .gpkg, OUT/wards/<area_code>.csv, OUT/map.html,
     OUT/maps/ (a map per area and borough), OUT/index.html, OUT/rejected.csv, OUT/areas.csv,
     period comparisons, monthly and hour-of-week profiles, plots and OUT/run.json.
+    One run at a time writes an OUT: a second fails at once (or waits, with --wait).
     """
     _setup_logging(options["quiet"])
     options["crime_types"] = tuple(options["crime_types"]) or None
@@ -242,14 +238,15 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Folder to write (default RUN_DIR/exports)."
 )
-def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None) -> None:
+@wait_option
+def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bool) -> None:
     """Write hand-out CSV and XLSX hotspot lists per ward from an existing run folder.
 
     Nothing is recomputed. Example: hotspots export outputs/london --ward E05000644
     """
     from hotspots.export import write_area_handouts
 
-    files = write_area_handouts(run_dir, codes=wards or None, out_dir=out)
+    files = write_area_handouts(run_dir, codes=wards or None, out_dir=out, wait=wait)
     click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
 
 

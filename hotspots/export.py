@@ -12,7 +12,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from hotspots import runfolder
 from hotspots.errors import InputDataError
+from hotspots.runfolder import area_file_stem
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WINDOWS_RESERVED = {
@@ -49,8 +51,12 @@ def safe_file_stem(text: str) -> str:
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write a CSV the same way every time (UTF-8, LF line ends, no index)."""
-    df.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    """Write a CSV the same way every time (UTF-8, LF line ends, no index, formulas inert).
+
+    Every text cell and header that a spreadsheet would run as a formula gets a leading
+    single quote (:func:`neutralise_formulas`); every CSV the tool writes goes through here.
+    """
+    neutralise_formulas(df).to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     return path
 
 
@@ -76,7 +82,7 @@ def write_hot_streets(hot: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
 
 
 def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Write one ranked list per area as ``<out_dir>/<area_code>.csv``.
+    """Write one ranked list per area as ``<out_dir>/<stem>.csv`` (stem: ``area_file_stem``).
 
     Parameters
     ----------
@@ -92,7 +98,7 @@ def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Pa
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
-        write_csv(df, out_dir / f"{safe_file_stem(code)}.csv") for code, df in sorted(lists.items())
+        write_csv(df, out_dir / f"{area_file_stem(code)}.csv") for code, df in sorted(lists.items())
     ]
 
 
@@ -183,10 +189,28 @@ HANDOUT_HEADINGS: dict[str, str] = {
     "segment_ids": "Segment ids",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def _is_formula(text: str) -> bool:
+    return text.startswith(_FORMULA_START) and re.fullmatch(_NUMBER, text) is None
+
+
+def _neutralise_text(s: pd.Series) -> pd.Series:
+    """Prefix ``'`` to the text cells of ``s`` that start like a formula (not plain numbers)."""
+    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
+        return s
+    first = s.str.startswith(_FORMULA_START, na=False).astype(bool)
+    if not first.any():
+        return s
+    bad = first & ~s.str.fullmatch(_NUMBER, na=False).astype(bool)
+    out = s.astype(object).copy()
+    out[bad] = "'" + s[bad].astype(str)
+    return out
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with text cells that a spreadsheet would run as a formula made inert.
+    """Return ``df`` with every text cell and header a spreadsheet would run as a formula inert.
 
     Parameters
     ----------
@@ -196,24 +220,29 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        A copy in which every text cell starting with ``=``, ``+``, ``-``, ``@``, tab or
-        carriage return is prefixed with a single quote (the OWASP CSV-injection rule).
-        Numbers are left alone.
+        A shallow copy in which every text cell and column name starting with ``=``, ``+``,
+        ``-``, ``@``, tab or carriage return is prefixed with a single quote (the OWASP
+        CSV-injection rule), unless it is a plain number written as text (``-0.12``).
+        Numbers are left alone; a cell neutralised once is not changed again.
 
     Examples
     --------
-    >>> neutralise_formulas(pd.DataFrame({"s": ["=HYPERLINK(1)", "High St"], "n": [-1, 2]}))
+    >>> neutralise_formulas(pd.DataFrame({"s": ["=HYPERLINK(1)", "-0.5"], "=1+1": [-1, 2]}))
     ... # doctest: +NORMALIZE_WHITESPACE
-                   s  n
-    0  '=HYPERLINK(1)  -1
-    1        High St  2
+                   s  '=1+1
+    0  '=HYPERLINK(1)     -1
+    1           -0.5      2
     """
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            s = out[col]
-            bad = s.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
-            out[col] = s.where(~bad, "'" + s.astype(str))
+    out = df.copy(deep=False)
+    for i, dtype in enumerate(df.dtypes):
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            column = df.iloc[:, i]
+            fixed = _neutralise_text(column)
+            if fixed is not column:
+                out.isetitem(i, fixed)
+    if any(isinstance(c, str) and _is_formula(c) for c in df.columns):
+        out.columns = [f"'{c}" if isinstance(c, str) and _is_formula(c) else c
+                       for c in df.columns]
     return out
 
 
@@ -274,7 +303,11 @@ def _header_rows(area: pd.Series, manifest: Mapping[str, Any]) -> list[tuple[str
 
 
 def write_area_handouts(
-    run_dir: str | Path, *, codes: Sequence[str] | None = None, out_dir: str | Path | None = None
+    run_dir: str | Path,
+    *,
+    codes: Sequence[str] | None = None,
+    out_dir: str | Path | None = None,
+    wait: bool = False,
 ) -> list[Path]:
     """Write each area's ranked list as a hand-out CSV and XLSX, from an existing run folder.
 
@@ -286,14 +319,17 @@ def write_area_handouts(
         Area codes to write; all areas with a list when None.
     out_dir
         Where to write; ``<run_dir>/exports`` by default.
+    wait
+        If another run holds the lock of the run folder (or of ``out_dir``), wait for it.
 
     Returns
     -------
     list of pathlib.Path
-        The files written: ``<code>_<name>.csv`` and ``.xlsx`` per area (names made safe for
-        every operating system). Each starts with a header block (ward, borough, period,
-        data source, run date); text cells that a spreadsheet would run as a formula are
-        neutralised (CSV: a leading quote; XLSX: stored as text).
+        The files written: ``<stem>_<name>.csv`` and ``.xlsx`` per area, ``<stem>`` from
+        :func:`hotspots.runfolder.area_file_stem` (distinct per code on every operating
+        system). Each starts with a header block (ward, borough, period, data source, run
+        date); every text cell and heading that a spreadsheet would run as a formula is
+        neutralised (a leading quote; in the XLSX, also stored as text).
 
     Raises
     ------
@@ -302,26 +338,32 @@ def write_area_handouts(
     """
     run = Path(run_dir)
     manifest, areas = read_run(run)
-    available = {p.stem: p for p in (run / "wards").glob("*.csv")}
-    wanted = list(codes) if codes else sorted(available)
-    unknown = [c for c in wanted if safe_file_stem(c) not in available]
+    lists = run / runfolder.WARDS_DIR
+    available = {p.stem: p for p in lists.glob("*.csv")}
+    by_stem = {area_file_stem(c): c for c in areas["area_code"].astype(str)}
+    wanted = list(codes) if codes else sorted(by_stem[s] for s in available if s in by_stem)
+    unknown = [c for c in wanted if area_file_stem(c) not in available]
     if unknown:
-        msg = f"no area list for {unknown} in {run / 'wards'}; choose from {sorted(available)[:10]}..."
+        msg = (f"no area list for {unknown} in {lists}; "
+               f"choose from {sorted(by_stem.values())[:10]}...")
         raise InputDataError(msg)
-    out = Path(out_dir) if out_dir else run / "exports"
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir) if out_dir else run / runfolder.EXPORTS_DIR
     type_names = manifest.get("crime_type_columns", {})
     by_code = areas.set_index("area_code")
     written: list[Path] = []
-    for code in wanted:
-        table = pd.read_csv(available[safe_file_stem(code)], dtype={"area_code": str})
-        area = by_code.loc[code].copy() if code in by_code.index else pd.Series({"area_name": code})
-        area["area_code"] = code
-        stem = safe_file_stem(f"{code}_{area['area_name']}")
-        handout = _handout_table(table, type_names)
-        header = _header_rows(area, manifest)
-        written.append(_write_handout_csv(handout, header, out / f"{stem}.csv"))
-        written.append(_write_handout_xlsx(handout, header, out / f"{stem}.xlsx"))
+    with runfolder.staged_files(out, lock=None if out_dir else run, wait=wait) as tmp:
+        for code in wanted:
+            stem = area_file_stem(code)
+            table = pd.read_csv(available[stem], dtype={"area_code": str})
+            area = (by_code.loc[code].copy() if code in by_code.index
+                    else pd.Series({"area_name": code}))
+            area["area_code"] = code
+            name = f"{stem}_{safe_file_stem(str(area['area_name']))}"
+            handout = _handout_table(table, type_names)
+            header = _header_rows(area, manifest)
+            _write_handout_csv(handout, header, tmp / f"{name}.csv")
+            _write_handout_xlsx(handout, header, tmp / f"{name}.xlsx")
+            written += [out / f"{name}.csv", out / f"{name}.xlsx"]
     return written
 
 
@@ -341,15 +383,19 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
     wb = Workbook()
     ws = wb.active
     ws.title = "Hot streets"
-    for label, value in header:
-        ws.append([label, None])
+    head = neutralise_formulas(pd.DataFrame(header, columns=["label", "value"]))
+    for label, value in zip(head["label"], head["value"], strict=True):
+        ws.append([None, None])
+        _text_cell(ws.cell(ws.max_row, 1), label)
         ws.cell(ws.max_row, 1).font = Font(bold=True)
         _text_cell(ws.cell(ws.max_row, 2), value)
     ws.append([])
-    ws.append(list(table.columns))
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-    for row in table.itertuples(index=False):
+    body = neutralise_formulas(table)
+    ws.append([None] * len(body.columns))
+    for j, heading in enumerate(body.columns, start=1):
+        _text_cell(ws.cell(ws.max_row, j), str(heading))  # headings from data: never formulas
+        ws.cell(ws.max_row, j).font = Font(bold=True)
+    for row in body.itertuples(index=False):
         ws.append([None] * len(row))
         for j, v in enumerate(row, start=1):
             _text_cell(ws.cell(ws.max_row, j), v)

@@ -369,6 +369,19 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
         result.tables["street_profiles"] = streets.sort_index()
         result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
     result.tables.update(_comparisons(config, result))
+    result.tables["place_windows"] = _group_windows(config, result, incomplete)
+
+
+def _group_windows(config: RunConfig, result: RunResult, incomplete: list[str]) -> pd.DataFrame:
+    """Patrol windows and peak months of every crime group (the brief's) at every place."""
+    from hotspots.brief import classify_crime_types, read_brief_weights
+
+    crimes = result.crimes
+    types = crimes["crime_type"].astype(str).unique()
+    group_of = classify_crime_types(types, settings=read_brief_weights())
+    return temporal.group_windows(
+        crimes, by="place_key", group_of=group_of, exclude=incomplete, share=config.patrol_share
+    )
 
 
 def _join_places(table: gpd.GeoDataFrame, summary: pd.DataFrame, prefix: str) -> gpd.GeoDataFrame:
@@ -665,6 +678,7 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
             )
         )
     files.append(export.write_csv(_place_monthly(result), tmp / "place_monthly.csv"))
+    files.append(export.write_csv(_place_windows(result), tmp / "place_windows.csv"))
     area_monthly = result.tables["area_monthly"]
     files.append(
         export.write_csv(
@@ -702,6 +716,18 @@ def _place_monthly(result: RunResult) -> pd.DataFrame:
     head = pd.concat(heads)
     body = monthly.reindex(head.index).fillna(0).astype("int64")
     return pd.concat([head, body], axis=1).sort_values(["area_code", "area_rank"], kind="stable")
+
+
+def _place_windows(result: RunResult) -> pd.DataFrame:
+    """Patrol window and peak months of each crime group at each listed place."""
+    windows = result.tables["place_windows"].reset_index()
+    head = _place_monthly(result)[["basis", "area_code", "area_rank", "street"]]
+    head["_order"] = np.arange(len(head))  # the order of place_monthly.csv
+    body = windows.join(head, on="place_key", how="inner")
+    cols = ["basis", "area_code", "area_rank", "street", "group", *temporal.GROUP_WINDOW_COLUMNS]
+    body["window_share"] = body["window_share"].round(3)
+    body["window_crimes"] = body["window_crimes"].round(1)
+    return body.sort_values(["_order", "group"], kind="stable")[cols]
 
 
 def _write_plots(

@@ -22,9 +22,10 @@ Definitions used throughout (the README repeats them for users):
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
@@ -34,7 +35,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import sparse
-from scipy.stats import false_discovery_control, norm
+from scipy.stats import chi2, false_discovery_control, norm
 
 from hotspots.errors import InputDataError
 
@@ -596,6 +597,81 @@ def seasonality(monthly: pd.DataFrame, *, exclude: Sequence[str] | None = None) 
     return pd.DataFrame(share, index=monthly.index, columns=MONTH_NAMES)
 
 
+SEASON_TEST_COLUMNS: list[str] = ["g_statistic", "df", "p_value", "q_value"]
+
+
+def _calendar_counts(
+    monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return crimes per calendar month (rows x 12) and days observed per calendar month (12)."""
+    values, numbers, _ = _monthly_values(monthly, exclude, caller)
+    observed = np.zeros((len(values), 12))
+    np.add.at(observed.T, numbers % 12, values.T)
+    years, months = numbers // 12, numbers % 12 + 1
+    days = pd.Series(pd.to_datetime({"year": years, "month": months, "day": 1})).dt.days_in_month
+    exposure = np.bincount(numbers % 12, weights=days.to_numpy(dtype=float), minlength=12)
+    return observed, exposure
+
+
+def seasonality_test(
+    monthly: pd.DataFrame, *, exclude: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Test, per row, whether crime differs between calendar months more than chance would.
+
+    Parameters
+    ----------
+    monthly
+        From :func:`monthly_profile`.
+    exclude
+        Months (``"YYYY-MM"``) to leave out, e.g. incomplete ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``monthly``, columns :data:`SEASON_TEST_COLUMNS`: the G statistic
+        (float), its degrees of freedom (int), the p-value and the Benjamini-Hochberg q-value
+        over the rows tested (NaN for a row without crime).
+
+    Notes
+    -----
+    A G-test of goodness of fit (log-likelihood ratio), with Williams' correction, of the
+    crimes per calendar month ``O[m]`` (summed over the years kept) against the counts an
+    even rate per day would give, ``E[m] = T * D[m] / sum(D)``, where ``T`` is the row's
+    total and ``D[m]`` the days of calendar month ``m`` in the kept months (so February's
+    28 days, a month seen in two years against one seen in three, and excluded months do
+    not pass for seasons). ``G = 2 * sum(O * ln(O / E)) / q`` with Williams'
+    ``q = 1 + (k^2 - 1) / (6 * T * (k - 1))``, ``k`` the calendar months observed, and
+    ``G ~ chi2(k - 1)`` under no seasonality. A trend over the period is not modelled: over
+    a partial year it can show as a season.
+
+    Examples
+    --------
+    >>> flat = pd.DataFrame([[30] * 24], columns=[f"{y}-{m:02d}" for y in (2023, 2024)
+    ...                                            for m in range(1, 13)])
+    >>> float(seasonality_test(flat)["p_value"].iloc[0]) > 0.9
+    True
+    """
+    observed, exposure = _calendar_counts(monthly, exclude, "seasonality_test")
+    seen = exposure > 0
+    k = int(seen.sum())
+    totals = observed.sum(axis=1)
+    expected = totals[:, None] * exposure[None, :] / max(exposure.sum(), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(observed > 0, observed * np.log(observed / expected), 0.0)
+        williams = 1 + (k * k - 1) / (6 * totals * max(k - 1, 1))
+        g = 2 * terms[:, seen].sum(axis=1) / williams
+    tested = (totals > 0) & (k > 1)
+    p = np.full(len(totals), np.nan)
+    p[tested] = chi2.sf(g[tested], k - 1)
+    q = np.full(len(totals), np.nan)
+    if tested.any():
+        q[tested] = false_discovery_control(p[tested])
+    return pd.DataFrame(
+        {"g_statistic": np.where(tested, g, np.nan), "df": k - 1, "p_value": p, "q_value": q},
+        index=monthly.index,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # trends
 
@@ -1071,87 +1147,249 @@ def _profile_values(profile_row: pd.Series | np.ndarray) -> np.ndarray:
     return values
 
 
-def _minimal_cells(values: np.ndarray, share: float) -> np.ndarray:
-    """Return a boolean mask of the fewest hour cells holding ``share`` of the weight."""
-    order = np.argsort(-values, kind="stable")
-    cumulative = np.cumsum(values[order])
-    needed = int(np.searchsorted(cumulative, share * cumulative[-1] - 1e-9)) + 1
-    cutoff = values[order[min(needed, len(order)) - 1]]
-    return np.asarray(values >= cutoff - 1e-9 * max(1.0, cutoff), dtype=bool)
+#: Longest patrol window, hours of the clock (a window may run on a range of days).
+MAX_WINDOW_HOURS = 4
+#: A window whose hours hold less than this multiple of the mean hour of its days names the
+#: days only ("Wed all day"): no hour of those days stands out.
+DAY_ONLY_LIFT = 1.2
+NO_TIME_STANDS_OUT = "no day or hour stands out"
+_WINDOW_BLOCK = 2000  # rows per block when choosing patrol windows
+WINDOW_COLUMNS: list[str] = ["patrol_window", "window_share", "window_crimes"]
 
 
-def _blocks(chosen: np.ndarray) -> list[tuple[int, int]]:
-    """Return runs of chosen cells as (start cell, length), wrapping Sunday into Monday."""
-    if chosen.all():
-        return [(0, HOURS_PER_WEEK)]
-    shift = int(np.argmin(chosen))  # start the scan at a gap so no run is cut in two
-    rolled = np.roll(chosen, -shift).astype(int)
-    edges = np.diff(np.r_[0, rolled, 0])
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return sorted(
-        ((int(a) + shift) % HOURS_PER_WEEK, int(b - a)) for a, b in zip(starts, stops, strict=True)
-    )
+def _day_label(first: int, n_days: int) -> str:
+    if n_days == 7:
+        return "daily"
+    if n_days == 1:
+        return DAYS[first]
+    return f"{DAYS[first]}-{DAYS[(first + n_days - 1) % 7]}"
 
 
 def _clock(hour: int) -> str:
     return f"{hour % 24:02d}:00"
 
 
-def _split_whole_days(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Split blocks of whole days (00:00 to 00:00) into one block per day."""
-    out = []
-    for start, length in blocks:
-        whole = start % 24 == 0 and length % 24 == 0
-        out += (
-            [((start + 24 * i) % HOURS_PER_WEEK, 24) for i in range(length // 24)]
-            if whole
-            else [(start, length)]
-        )
+@functools.lru_cache(maxsize=4)
+def _window_candidates(max_hours: int) -> tuple[np.ndarray, ...]:
+    """Return the windows of at most ``max_hours`` hours: length, start hour, first day, days.
+
+    Candidates are numbered ``((length - 1) * 24 + hour) * 49 + first * 7 + n_days - 1`` (the
+    layout of :func:`_window_sums`). The fifth array ranks them to break ties: fewest hour
+    cells, then the earliest start in the week (Monday 00:00 first), then the fewest days.
+    """
+    grid = np.meshgrid(np.arange(1, max_hours + 1), np.arange(24), np.arange(49), indexing="ij")
+    length, hour, run = (np.asarray(g).ravel() for g in grid)
+    first, n_days = run // 7, run % 7 + 1
+    cells = length * n_days
+    rank = np.empty(len(cells), dtype=np.int64)
+    rank[np.lexsort((n_days, first * 24 + hour, cells))] = np.arange(len(cells))
+    out = (length, hour, first, n_days, rank)
+    for a in out:
+        a.flags.writeable = False
     return out
 
 
-def _day_runs(days: list[int]) -> list[tuple[int, int]]:
-    """Group day numbers into runs of consecutive days, Sunday-Monday wrapping (first, last)."""
-    if len(days) == 7:
-        return [(0, 6)]
-    runs: list[list[int]] = []
-    for d in days:
-        if runs and d == runs[-1][1] + 1:
-            runs[-1][1] = d
+@functools.lru_cache(maxsize=1)
+def _day_run_matrix() -> np.ndarray:
+    """Return the 7 x 49 matrix of day runs (column ``first * 7 + n_days - 1``)."""
+    out = np.zeros((7, 49))
+    for first in range(7):
+        for n_days in range(1, 8):
+            out[[(first + k) % 7 for k in range(n_days)], first * 7 + n_days - 1] = 1
+    out.flags.writeable = False
+    return out
+
+
+def _day_slices(values: np.ndarray, max_hours: int) -> np.ndarray:
+    """Return the weight of ``length`` hours from each start cell: rows x length x hour x day."""
+    rolled = np.cumsum(np.stack([np.roll(values, -j, axis=1) for j in range(max_hours)]), axis=0)
+    return rolled.reshape(max_hours, len(values), 7, 24).transpose(1, 0, 3, 2)
+
+
+def _window_sums(values: np.ndarray, max_hours: int) -> np.ndarray:
+    """Return the weight in every candidate window (rows x candidates, see above)."""
+    by_day = _day_slices(values, max_hours)
+    return np.asarray(by_day @ _day_run_matrix()).reshape(len(values), -1)
+
+
+def _weakest_days(values: np.ndarray, max_hours: int) -> np.ndarray:
+    """Return, per candidate window, the least weight any one of its days holds in its hours."""
+    by_day = _day_slices(values, max_hours)
+    out = np.empty((*by_day.shape[:3], 49))
+    for first in range(7):
+        low = by_day[..., first]
+        for n_days in range(1, 8):
+            low = np.minimum(low, by_day[..., (first + n_days - 1) % 7])
+            out[..., first * 7 + n_days - 1] = low
+    return out.reshape(len(values), -1)
+
+
+def _window_cells(col: np.ndarray, cand: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return the hour cells (rows x 168, bool) of each row's chosen window."""
+    length, hour, first, n_days = (a[col] for a in cand[:4])
+    mask = np.zeros((len(col), HOURS_PER_WEEK), dtype=bool)
+    rows = np.arange(len(col))
+    for k in range(7):
+        for j in range(int(length.max(initial=0))):
+            on = (k < n_days) & (j < length)
+            cell = ((first + k) * 24 + hour + j) % HOURS_PER_WEEK
+            mask[rows[on], cell[on]] = True
+    return mask
+
+
+def _chosen(
+    values: np.ndarray, totals: np.ndarray, allowed: np.ndarray, max_hours: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the best window per row: column, crimes, excess share, day-only flag, cells.
+
+    The cells (rows x 168, bool) are the window's, or all hours of its days if day-only.
+    """
+    cand = _window_candidates(max_hours)
+    length, _, first, n_days, rank = cand
+    inside = _window_sums(values, max_hours)
+    even_day = _weakest_days(values, max_hours) / totals[:, None] >= length / HOURS_PER_WEEK
+    allowed = allowed & even_day
+    excess = np.where(allowed, inside / totals[:, None] - length * n_days / HOURS_PER_WEEK, -2.0)
+    near_best = excess >= excess.max(axis=1, keepdims=True) - 1e-9
+    col = np.argmin(np.where(near_best, rank, np.iinfo(np.int64).max), axis=1)
+    rows = np.arange(len(values))
+    run = first[col] * 7 + n_days[col] - 1
+    run_total = (values.reshape(len(values), 7, 24).sum(axis=2) @ _day_run_matrix())[rows, run]
+    per_hour = inside[rows, col] / (length[col] * n_days[col])
+    day_only = per_hour < DAY_ONLY_LIFT * run_total / (24 * n_days[col])
+    crimes = np.where(day_only, run_total, inside[rows, col])
+    day_cells = np.repeat(_day_run_matrix()[:, run].T, 24, axis=1) > 0
+    claimed = np.where(day_only[:, None], day_cells, _window_cells(col, cand))
+    return col, crimes, excess[rows, col], day_only, claimed
+
+
+def _window_text(col: int, day_only: bool, part: float, max_hours: int) -> str:
+    length, hour, first, n_days, _ = (int(a[col]) for a in _window_candidates(max_hours))
+    days = _day_label(first, n_days)
+    if day_only:
+        name = "all week" if n_days == 7 else f"{days} all day"
+    else:
+        name = f"{days} {_clock(hour)}-{_clock(hour + length)}"
+    return f"{name} ({part:.0%})"
+
+
+def patrol_windows(
+    profile: pd.DataFrame,
+    *,
+    share: float = 0.5,
+    min_crimes: float = 5,
+    max_windows: int = 2,
+    max_hours: int = MAX_WINDOW_HOURS,
+) -> pd.DataFrame:
+    """Return at most two patrol windows per row of an hour-of-week table, with their share.
+
+    Parameters
+    ----------
+    profile
+        From :func:`hour_day_profile`: one row per place (or place and crime group), the 168
+        columns of :data:`HOUR_OF_WEEK_COLUMNS`.
+    share
+        A second window is looked for only while the first holds less than this share.
+    min_crimes
+        Fewest crimes (sum of the weights) to name a window.
+    max_windows
+        Most windows per row (1 or 2).
+    max_hours
+        Longest window, in clock hours (1 to 24).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``profile``, columns :data:`WINDOW_COLUMNS`: ``patrol_window`` (text,
+        e.g. ``"Fri-Sat 20:00-00:00 (31%); Sun 13:00-15:00 (12%)"``), ``window_share``
+        (float, the share of the row's crime the windows hold together, 0 to 1; NaN without
+        a window) and ``window_crimes`` (float, the weighted crimes in them).
+
+    Raises
+    ------
+    InputDataError
+        If a row is not 168 weights >= 0, or an option is out of range.
+
+    Notes
+    -----
+    A **window** is ``L`` consecutive clock hours (``1 <= L <= max_hours``, on the hour, past
+    midnight allowed) on each day of a run of ``d`` consecutive days (``1 <= d <= 7``,
+    Sunday runs on into Monday; 7 days is "daily"): ``L * d`` hour cells of the week. With
+    ``w`` a row's weights and ``T`` their sum, the first window maximises the **excess share**
+    ``sum(w over its cells) / T - L * d / 168``: what it holds beyond an even spread over the
+    week, among the windows each of whose days holds at least an even share in those hours
+    (``L / 168``), so a day range never bridges a quiet day. It grows over an hour or a day
+    only while that hour or day holds more than the mean. Ties go to the fewest cells, then
+    the earliest start (Monday 00:00 first), then the fewest days. The second window is the
+    best one sharing no cell with the first; it is named only while the first holds less
+    than ``share`` and its excess is at least a third of the first's. When the window's hours
+    hold less than :data:`DAY_ONLY_LIFT` times the mean hour of its days, no hour of those
+    days stands out (e.g. crimes known only to the day) and the days are named alone ("Wed
+    all day", with the days' share). A row whose best excess is 0 (crime spread evenly) says
+    :data:`NO_TIME_STANDS_OUT`. Shares are of the aoristic weights, so a crime known to lie
+    in a 6-hour window counts 1/6 in each hour. The share is a fact about the period, not a
+    test: with few crimes any window holds a large share, so read it with the count.
+
+    Examples
+    --------
+    >>> row = np.zeros(168)
+    >>> row[[4 * 24 + 20, 4 * 24 + 21, 5 * 24 + 22, 5 * 24 + 23]] = 10  # Fri 20-22, Sat 22-00
+    >>> row[2 * 24 + 9] = 20  # Wed 09:00
+    >>> patrol_windows(pd.DataFrame([row]))["patrol_window"].iloc[0]
+    'Fri-Sat 20:00-00:00 (67%)'
+    """
+    if not 0 < share <= 1 or max_windows not in (1, 2) or not 1 <= max_hours <= 24:
+        msg = (
+            f"`share` must be in (0, 1], `max_windows` 1 or 2 and `max_hours` 1 to 24; found "
+            f"{share}, {max_windows}, {max_hours}. Pass e.g. share=0.5"
+        )
+        raise InputDataError(msg)
+    values = np.vstack(
+        [_profile_values(r) for r in _profile_rows(profile)] or [np.zeros((0, HOURS_PER_WEEK))]
+    )
+    parts = [
+        _windows_block(values[i : i + _WINDOW_BLOCK], share, min_crimes, max_windows, max_hours)
+        for i in range(0, len(values), _WINDOW_BLOCK)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=WINDOW_COLUMNS, index=profile.index)
+    return pd.concat(parts, ignore_index=True).set_axis(profile.index)
+
+
+def _windows_block(
+    values: np.ndarray, share: float, min_crimes: float, max_windows: int, max_hours: int
+) -> pd.DataFrame:
+    """Return :func:`patrol_windows` for a block of rows."""
+    totals = values.sum(axis=1)
+    ok = totals >= min_crimes
+    safe = np.where(ok, totals, 1.0)
+    allowed = np.ones((len(values), 1), dtype=bool)
+    col1, n1, ex1, day1, claimed = _chosen(values, safe, allowed, max_hours)
+    overlap = _window_sums(claimed.astype(np.float64), max_hours) > 0
+    col2, n2, ex2, day2, _ = _chosen(values, safe, ~overlap, max_hours)
+    named = ok & (ex1 > 1e-9)
+    second = named & (max_windows > 1) & (n1 / safe < share) & (ex2 >= ex1 / 3)
+    text = []
+    for i in range(len(values)):
+        if not ok[i]:
+            text.append(f"{TOO_FEW_TO_SAY} (n = {totals[i]:.1f})")
+        elif not named[i]:
+            text.append(NO_TIME_STANDS_OUT)
         else:
-            runs.append([d, d])
-    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == 6:
-        runs[0][0] = runs.pop()[0]
-    return [(a, b) for a, b in runs]
-
-
-def _window_text(blocks: list[tuple[int, int]]) -> str:
-    """Merge blocks with the same hours on consecutive days into text."""
-    if blocks == [(0, HOURS_PER_WEEK)]:
-        return "all week"
-    by_hours: dict[tuple[int, int], list[int]] = {}
-    parts = []
-    for start, length in _split_whole_days(blocks):
-        day, hour = divmod(start, 24)
-        if length < 24 or (hour, length) == (0, 24):
-            by_hours.setdefault((hour, length), []).append(day)
-        else:  # longer than a day: name both days
-            end_day = DAYS[((start + length) // 24) % 7]
-            parts.append(
-                ((day, hour), f"{DAYS[day]} {_clock(hour)}-{end_day} {_clock(start + length)}")
+            found = [(col1[i], day1[i], n1[i]), *([(col2[i], day2[i], n2[i])] * bool(second[i]))]
+            text.append(
+                "; ".join(_window_text(c, d, n / totals[i], max_hours) for c, d, n in found)
             )
-    for (hour, length), days in by_hours.items():
-        hours = "all day" if length == 24 else f"{_clock(hour)}-{_clock(hour + length)}"
-        for a, b in _day_runs(sorted(days)):
-            label = "daily" if b - a == 6 else DAYS[a] if a == b else f"{DAYS[a]}-{DAYS[b]}"
-            parts.append(((a, hour), f"{label} {hours}"))
-    return "; ".join(text for _, text in sorted(parts))
+    crimes = np.where(named, n1 + np.where(second, n2, 0.0), np.nan)
+    return pd.DataFrame(
+        {"patrol_window": text, "window_share": crimes / safe, "window_crimes": crimes}
+    )
 
 
-def _block_cells(values: np.ndarray, share: float, block_hours: int) -> np.ndarray:
-    """Fewest ``block_hours``-hour blocks (aligned to midnight) holding ``share``, as an hour mask."""
-    blocks = values.reshape(-1, block_hours).sum(axis=1)
-    return np.repeat(_minimal_cells(blocks, share), block_hours)
+def _profile_rows(profile: pd.DataFrame) -> list[np.ndarray]:
+    if set(HOUR_OF_WEEK_COLUMNS) <= set(profile.columns):
+        profile = profile[HOUR_OF_WEEK_COLUMNS]
+    return list(profile.to_numpy(dtype=float))
 
 
 def patrol_window(
@@ -1159,30 +1397,28 @@ def patrol_window(
     *,
     share: float = 0.5,
     min_crimes: float = 5,
-    max_parts: int = 4,
+    max_windows: int = 2,
 ) -> str:
-    """Return the fewest hour blocks by day that hold ``share`` of a street's crime, as text.
+    """Return a place's patrol windows as text: at most two, each at most 4 clock hours.
 
     Parameters
     ----------
     profile_row
         One row of :func:`hour_day_profile` (168 weights, Monday 00:00 first).
     share
-        Share of the weighted crime the blocks must hold (0 to 1).
+        A second window is looked for only while the first holds less than this share.
     min_crimes
         Fewest crimes (sum of the weights) to say anything.
-    max_parts
-        Most phrases in the text: a street whose crime is spread thin is described with
-        coarser blocks (1, 2, 3, 4, 6, 12 hours, aligned to midnight) until the text has at
-        most this many phrases, so the window stays readable and still covers ``share``.
+    max_windows
+        Most windows (1 or 2).
 
     Returns
     -------
     str
-        E.g. ``"Fri-Sat 22:00-02:00; Sun 13:00-15:00"``: blocks ordered by day, a block
-        belonging to the day it starts; ``"Mon all day"``; ``"daily 22:00-02:00"``; a block
-        over a day long as ``"Fri 22:00-Sun 02:00"``; ``"all week"``. With fewer than
-        ``min_crimes`` crimes: ``"too few crimes to say (n = 3.0)"``.
+        E.g. ``"Fri-Sat 20:00-00:00 (31%); Sun 13:00-15:00 (12%)"``: each window with the
+        share of the place's crime it holds; ``"Wed all day (40%)"`` where no hour of the
+        days stands out; :data:`NO_TIME_STANDS_OUT`; with fewer than ``min_crimes`` crimes
+        ``"too few crimes to say (n = 3.0)"``.
 
     Raises
     ------
@@ -1191,13 +1427,7 @@ def patrol_window(
 
     Notes
     -----
-    Formally: hour cells are taken in decreasing weight (ties in hour-of-week order) until
-    their sum reaches ``share`` of the total; then every cell whose weight equals the last
-    one taken is added too, so the answer never depends on the order of equal hours (a street
-    whose crimes only have whole-day windows gets whole days). Adjacent cells form blocks
-    (Sunday 23:00 runs on into Monday 00:00); blocks with the same start hour and length on
-    consecutive days merge into a day range. When that gives more than ``max_parts``
-    phrases, the same rule is applied to blocks of 2, 3, 4, 6, 12 and 24 hours in turn.
+    The rule of :func:`patrol_windows`, for one row.
 
     Examples
     --------
@@ -1206,21 +1436,12 @@ def patrol_window(
     >>> row[[5 * 24 + 22, 5 * 24 + 23, 6 * 24, 6 * 24 + 1]] = 10  # Sat 22:00-Sun 02:00
     >>> row[6 * 24 + 13] = 1
     >>> patrol_window(row)
-    'Fri-Sat 22:00-02:00'
+    'Fri-Sat 22:00-02:00 (99%)'
     """
-    if not 0 < share <= 1:
-        msg = f"`share` must be in (0, 1]; found {share}. Pass e.g. 0.5 for half of the crime"
-        raise InputDataError(msg)
     values = _profile_values(profile_row)
-    total = float(values.sum())
-    if total < min_crimes:
-        return f"{TOO_FEW_TO_SAY} (n = {total:.1f})"
-    text = ""
-    for block_hours in (1, 2, 3, 4, 6, 12, 24):
-        text = _window_text(_blocks(_block_cells(values, share, block_hours)))
-        if text.count(";") < max_parts:
-            break
-    return text
+    table = pd.DataFrame([values], columns=HOUR_OF_WEEK_COLUMNS)
+    out = patrol_windows(table, share=share, min_crimes=min_crimes, max_windows=max_windows)
+    return str(out["patrol_window"].iloc[0])
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
@@ -1428,33 +1649,135 @@ def has_time_of_day(crimes: pd.DataFrame) -> bool:
 
 
 def peak_months(
-    monthly: pd.DataFrame, *, n: int = 3, exclude: Sequence[str] | None = None
+    monthly: pd.DataFrame,
+    *,
+    n: int = 3,
+    exclude: Sequence[str] | None = None,
+    alpha: float = 0.05,
 ) -> pd.Series:
-    """Return each row's ``n`` calendar months with the most crime, as text ("Jun, Jul, Dec").
+    """Return each row's busiest calendar months where they differ from chance ("Jun, Jul").
 
     Parameters
     ----------
     monthly
         From :func:`monthly_profile`.
     n
-        How many months to name.
+        Most months to name.
     exclude
         Months (``"YYYY-MM"``) to leave out, e.g. incomplete ones.
+    alpha
+        False discovery rate of the seasonality test over the rows, and the two-sided level
+        of each month's own test.
 
     Returns
     -------
     pandas.Series
-        Text per row; ties go to the earlier calendar month. Empty for rows without crime.
+        Text per row, months in calendar order; empty where no month stands out from
+        chance (or the row has no crime).
+
+    Notes
+    -----
+    A row names months only if :func:`seasonality_test` finds its months differ (q-value
+    below ``alpha``), and then only the months whose own count is above the even-rate
+    count ``E[m]`` by more than chance: the standardised residual
+    ``(O[m] - E[m]) / sqrt(E[m] * (1 - D[m] / sum(D)))`` above the normal quantile
+    ``1 - alpha / 2``; at most ``n`` of them, the largest ``O[m] / E[m]`` first.
+
+    Examples
+    --------
+    >>> cols = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 13)]
+    >>> noise = [35, 31, 40, 33, 36, 29, 41, 34, 30, 37, 32, 38] * 3
+    >>> summer = [30] * 5 + [60, 70] + [30] * 5
+    >>> monthly = pd.DataFrame([noise, summer * 3], columns=cols, index=["noise", "summer"])
+    >>> peak_months(monthly).tolist()
+    ['', 'Jun, Jul']
     """
-    season = seasonality(monthly, exclude=exclude)
-    values = season.to_numpy()
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
-    names = np.array(season.columns)
-    text = [
-        ", ".join(names[sorted(o)]) if v.sum() > 0 else ""
-        for o, v in zip(order, values, strict=True)
-    ]
+    observed, exposure = _calendar_counts(monthly, exclude, "peak_months")
+    test = seasonality_test(monthly, exclude=exclude)
+    share = exposure / max(exposure.sum(), 1.0)
+    expected = observed.sum(axis=1, keepdims=True) * share[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resid = (observed - expected) / np.sqrt(expected * (1 - share[None, :]))
+        ratio = observed / expected
+    high = (resid > norm.ppf(1 - alpha / 2)) & (test["q_value"].to_numpy() < alpha)[:, None]
+    text = []
+    for row_high, row_ratio in zip(high, ratio, strict=True):
+        best = [m for m in np.argsort(-np.where(row_high, row_ratio, -1), kind="stable")[:n]
+                if row_high[m]]
+        text.append(", ".join(MONTH_NAMES[m] for m in sorted(best)))
     return pd.Series(text, index=monthly.index, name="peak_months")
+
+
+GROUP_WINDOW_COLUMNS: list[str] = ["crimes", *WINDOW_COLUMNS, "peak_months"]
+
+
+def group_windows(
+    crimes: pd.DataFrame,
+    *,
+    by: str,
+    group_of: Mapping[str, str],
+    exclude: Sequence[str] | None = None,
+    share: float = 0.5,
+    min_crimes: float = 5,
+) -> pd.DataFrame:
+    """Return the patrol windows and peak months of every crime group at every place.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``crime_type``, ``month``, the ``by`` column (missing: left out) and, for
+        windows, ``occurred_from``, ``occurred_to`` and ``has_time``.
+    by
+        The place key, e.g. ``"place_key"`` or ``"area_code"``.
+    group_of
+        Crime type to crime group (e.g. from ``hotspots.brief.classify_crime_types``); a type
+        it lacks is left out.
+    exclude
+        Months left out of the seasonality test (incomplete months).
+    share, min_crimes
+        As in :func:`patrol_windows`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per place and group with crime, indexed by (``by``, ``"group"``), columns
+        :data:`GROUP_WINDOW_COLUMNS`: ``crimes`` (int64), ``patrol_window`` (text;
+        :data:`NO_TIME_OF_DAY` for month-only data), ``window_share``, ``window_crimes`` and
+        ``peak_months`` (:func:`peak_months`, tested over all place-group rows together).
+
+    Examples
+    --------
+    >>> crimes = pd.DataFrame({
+    ...     "place": ["a"] * 6, "crime_type": ["Robbery"] * 5 + ["Shoplifting"],
+    ...     "month": ["2024-01"] * 6,
+    ...     "occurred_from": pd.to_datetime(["2024-01-05 22:10"] * 5 + ["2024-01-02 10:00"]),
+    ...     "occurred_to": pd.to_datetime(["2024-01-05 22:20"] * 5 + ["2024-01-02 10:05"]),
+    ...     "has_time": [True] * 6})
+    >>> out = group_windows(crimes, by="place", group_of={"Robbery": "robbery",
+    ...                                                   "Shoplifting": "theft"})
+    >>> out["patrol_window"].tolist()
+    ['Fri 22:00-23:00 (100%)', 'too few crimes to say (n = 1.0)']
+    """
+    _require(crimes, [by, "crime_type", "month"], "group_windows")
+    place, places = pd.factorize(crimes[by], sort=True)
+    group = crimes["crime_type"].astype(object).map(group_of)
+    gcode, groups = pd.factorize(group, sort=True)
+    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
+    keyed = crimes.assign(_pg=pd.Series(key, index=crimes.index).where(key >= 0))
+    monthly = monthly_profile(keyed, by="_pg", quiet=True)
+    out = pd.DataFrame({"crimes": monthly.sum(axis=1).astype(np.int64)}, index=monthly.index)
+    if has_time_of_day(crimes):
+        profile = hour_day_profile(keyed, by="_pg", quiet=True).reindex(out.index, fill_value=0)
+        out = out.join(patrol_windows(profile, share=share, min_crimes=min_crimes))
+    else:
+        out = out.assign(patrol_window=NO_TIME_OF_DAY, window_share=np.nan, window_crimes=np.nan)
+    out["peak_months"] = peak_months(monthly, exclude=exclude)
+    codes = out.index.to_numpy(dtype=np.int64)
+    width = max(len(groups), 1)
+    out.index = pd.MultiIndex.from_arrays(
+        [places[codes // width], groups[codes % width]], names=[by, "group"]
+    )
+    return out[GROUP_WINDOW_COLUMNS]
 
 
 def time_summary(
@@ -1477,7 +1800,8 @@ def time_summary(
     exclude
         Months left out of trend tests and peaks (incomplete months).
     share
-        Share of crime the patrol window covers.
+        A second patrol window is named only while the first holds less than this share
+        (:func:`patrol_windows`).
     graphics
         If True, add ``monthly_svg`` (and ``profile_svg`` where there are times) for popups.
     quiet
@@ -1519,7 +1843,7 @@ def time_summary(
         out["patrol_window"] = NO_TIME_OF_DAY
     else:
         profile = profile.reindex(out.index, fill_value=0.0)
-        out["patrol_window"] = [patrol_window(r, share=share) for r in profile.to_numpy()]
+        out["patrol_window"] = patrol_windows(profile, share=share)["patrol_window"]
     if graphics:
         out["monthly_svg"] = [monthly_svg(monthly.loc[k]) for k in monthly.index]
         if profile is not None:

@@ -46,15 +46,28 @@ def test_safe_file_stem() -> None:
 
 
 def test_neutralise_keeps_numbers() -> None:
-    df = neutralise_formulas(pd.DataFrame({"a": ["+1", "@x", "ok"], "b": [-1.5, 2.0, 3.0]}))
-    assert df["a"].tolist() == ["'+1", "'@x", "ok"] and df["b"].tolist() == [-1.5, 2.0, 3.0]
+    df = neutralise_formulas(pd.DataFrame({"a": ["+1+1", "@x", "ok"], "b": [-1.5, 2.0, 3.0]}))
+    assert df["a"].tolist() == ["'+1+1", "'@x", "ok"] and df["b"].tolist() == [-1.5, 2.0, 3.0]
+
+
+def test_neutralise_headers_and_text_numbers() -> None:
+    raw = pd.DataFrame({"=1+1": ["-0.41", "+1", "1e5", "-1+1", "'=x", None],
+                        "ok": pd.array(["=A1", "\tx", "a", "b", "c", None], dtype="string")})
+    df = neutralise_formulas(raw)
+    assert list(df.columns) == ["'=1+1", "ok"]
+    assert df["'=1+1"].tolist()[:5] == ["-0.41", "+1", "1e5", "'-1+1", "'=x"]
+    assert pd.isna(df["'=1+1"].iloc[5])
+    assert df["ok"].tolist()[:3] == ["'=A1", "'\tx", "a"]
+    assert neutralise_formulas(df).equals(df)  # once only
+    assert list(raw.columns) == ["=1+1", "ok"] and raw.iloc[0, 0] == "-0.41"  # input unchanged
 
 
 def test_tiny_run_accounts_for_every_row(tiny_run: Path) -> None:
     import json
 
     acc = json.loads((tiny_run / "run.json").read_text())["accounting"]
-    assert acc == {"2017-01-metropolitan-street.csv": {"read": 15, "kept": 15, "rejected": {}}}
+    by_name = {Path(f).name: counts for f, counts in acc.items()}  # keys: full paths (issue 17)
+    assert by_name == {"2017-01-metropolitan-street.csv": {"read": 15, "kept": 15, "rejected": {}}}
 
 
 def test_xlsx_header_columns_and_formula_as_text(tiny_run: Path) -> None:
@@ -64,14 +77,14 @@ def test_xlsx_header_columns_and_formula_as_text(tiny_run: Path) -> None:
     assert [p.name for p in files] == ["W1_Evil_Ward.csv", "W1_Evil_Ward.xlsx"]
     ws = openpyxl.load_workbook(files[1]).active
     header = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, 6)}
-    assert header["Ward"] == "=Evil Ward (W1)" and ws.cell(1, 2).data_type == "s"
+    assert header["Ward"] == "'=Evil Ward (W1)" and ws.cell(1, 2).data_type == "s"
     assert header["Borough"] == "B" and header["Period"] == "2017-01 to 2017-03"
     assert header["Data source"].startswith("police.uk street-level crime")
     columns = [c.value for c in ws[7]]
     assert columns[:4] == ["Rank in ward", "Street", "From / to", "Based on"]
     assert "Burglary" in columns and "Robbery" in columns
     street = ws.cell(8, 2)
-    assert street.value == '=HYPERLINK("http://x")' and street.data_type == "s"
+    assert street.value == '\'=HYPERLINK("http://x")' and street.data_type == "s"
     text = files[0].read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and "'=Evil Ward (W1)" in text
 

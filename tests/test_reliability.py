@@ -144,15 +144,18 @@ def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path, data_root: P
         "--quiet",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    partial = tmp_path / ".van.partial"
     deadline = time.monotonic() + 120
-    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (not list(tmp_path.glob(".van.partial-*")) and proc.poll() is None
+           and time.monotonic() < deadline):
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not out.exists()
+    (partial,) = tmp_path.glob(".van.partial-*")  # private to the killed run: its pid in the name
+    assert partial.name.startswith(f".van.partial-{proc.pid}-")
     assert not (partial / "run.json").exists()
     res = subprocess.run([*cmd, "--no-area-maps"], capture_output=True, text=True, check=False)
-    assert res.returncode == 0, res.stderr
-    assert (out / "run.json").exists() and not partial.exists()
+    assert res.returncode == 0, res.stderr  # the dead run's lock was released by the kernel
+    assert (out / "run.json").exists()
+    assert not list(tmp_path.glob(".van.*"))  # its partial folder removed, the lock file too

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -130,16 +132,6 @@ def test_rank_areas_rejects_other_tables() -> None:
 def test_rate_per_1000_rejects_unrelated_index() -> None:
     with pytest.raises(InputDataError, match="no shared code"):
         tp.rate_per_1000(pd.Series({"A": 3}), pd.Series({"Z": 100.0}))
-
-
-def test_patrol_window_rejects_bad_rows_and_share() -> None:
-    with pytest.raises(InputDataError, match=r"168 finite weights >= 0.*found 24 values"):
-        tp.patrol_window(np.ones(24))
-    with pytest.raises(InputDataError, match=r"`share` must be in \(0, 1\]"):
-        tp.patrol_window(np.ones(168), share=0)
-
-
-# outputs
 
 
 def test_aoristic_weights_on_hand_made_windows() -> None:
@@ -322,36 +314,6 @@ def test_hot_threshold_is_a_quantile_of_positive_row_months() -> None:
     assert out.loc["a", "hot_months"] == 3
 
 
-def test_patrol_window_merges_days_and_crosses_midnight() -> None:
-    row = pd.Series(0.0, index=tp.HOUR_OF_WEEK_COLUMNS)
-    for day in ("Fri", "Sat"):
-        row[[f"{day} 22", f"{day} 23"]] = 10.0
-    for day in ("Sat", "Sun"):
-        row[[f"{day} 00", f"{day} 01"]] = 10.0
-    row[["Sun 13", "Sun 14"]] = 10.0
-    row["Tue 10"] = 1.0
-    assert tp.patrol_window(row) == "Fri-Sat 22:00-02:00; Sun 13:00-15:00"
-    row[["Sun 13", "Sun 14"]] = 2.0
-    assert tp.patrol_window(row, share=0.5) == "Fri-Sat 22:00-02:00"
-
-
-def test_patrol_window_texts_for_special_shapes() -> None:
-    day = np.zeros(168)
-    day[2 * 24:3 * 24] = 0.5  # only whole-day windows on Wednesdays: no hour is preferred
-    assert tp.patrol_window(day) == "Wed all day"
-    wrap = np.zeros(168)
-    wrap[[166, 167, 0, 1, 22, 23, 24, 25]] = 3.0
-    assert tp.patrol_window(wrap) == "Sun-Mon 22:00-02:00"
-    nightly = np.zeros(168)
-    nightly[np.arange(7) * 24 + 22] = 2.0
-    assert tp.patrol_window(nightly) == "daily 22:00-23:00"
-    long = np.zeros(168)
-    long[FRI * 24 + 22:6 * 24 + 2] = 1.0
-    assert tp.patrol_window(long, share=1.0) == "Fri 22:00-Sun 02:00"
-    assert tp.patrol_window(np.ones(168)) == "all week"
-    assert tp.patrol_window(np.full(168, 4 / 168)) == "too few crimes to say (n = 4.0)"
-
-
 def test_compare_periods_counts_changes_and_flags() -> None:
     crimes = _crimes_by_month([
         ("A", "Theft", "2023-01", 1),  # in no period; the data start before the year before
@@ -413,13 +375,15 @@ def test_svgs_are_small_self_contained_xml() -> None:
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert len(svg.encode()) < 6000
-    assert root.find(f"{ns}title").text == "Crimes <by> hour"
+    title = root.find(f"{ns}title")
+    assert title is not None and title.text == "Crimes <by> hour"
     assert [t.text for t in root.iter(f"{ns}text")][:7] == list(tp.DAYS)
     assert "<script" not in svg and "href" not in svg
     line = tp.monthly_svg(pd.Series([3, 0, 7], index=["2024-01", "2024-02", "2024-03"]))
     texts = [t.text for t in ET.fromstring(line).iter(f"{ns}text")]
     assert "2024-01" in texts and "2024-03" in texts
-    assert "2024-01 to 2024-03" in ET.fromstring(line).find(f"{ns}title").text
+    line_title = ET.fromstring(line).find(f"{ns}title")
+    assert line_title is not None and "2024-01 to 2024-03" in str(line_title.text)
 
 
 def test_plots_write_identical_pngs(tmp_path: Path) -> None:
@@ -486,8 +450,213 @@ def test_london_monthly_profile_flags_2016_03(london_2016h1: gpd.GeoDataFrame) -
     assert trend.loc["all", "months"] == 5
 
 
-def test_patrol_window_whole_days_wrapping_sunday_to_monday() -> None:
-    row = np.zeros(168)
-    row[144:] = 10  # all Sunday
-    row[:24] = 10  # all Monday
-    assert tp.patrol_window(row) == "Sun-Mon all day"
+# patrol windows (issue 16): at most two windows of at most 4 clock hours, with their share
+
+_DAY_NO = {d: i for i, d in enumerate(tp.DAYS)}
+_PHRASE = re.compile(
+    r"^(?P<days>daily|\w{3}(?:-\w{3})?)(?: (?P<a>\d\d):00-(?P<b>\d\d):00| all day) "
+    r"\((?P<pct>\d+)%\)$"
+)
+
+
+def _cells_of(phrase: str) -> tuple[set[int], int]:
+    """Hour cells of one window phrase and the percentage it states (an independent parser)."""
+    m = _PHRASE.match(phrase)
+    assert m, phrase
+    if m["days"] == "daily":
+        first, n_days = 0, 7
+    else:
+        ends = m["days"].split("-")
+        first = _DAY_NO[ends[0]]
+        n_days = (_DAY_NO[ends[-1]] - first) % 7 + 1
+    start = int(m["a"]) if m["a"] else 0
+    length = ((int(m["b"]) - start) % 24 or 24) if m["a"] else 24
+    cells = {((first + k) * 24 + start + j) % 168 for k in range(n_days) for j in range(length)}
+    return cells, int(m["pct"])
+
+
+def _row(spec: dict[str, float], background: float = 0.0) -> np.ndarray:
+    row = pd.Series(background, index=tp.HOUR_OF_WEEK_COLUMNS)
+    for cell, value in spec.items():
+        row[cell] = value
+    return np.asarray(row.to_numpy(dtype=float))
+
+
+def test_patrol_window_rejects_bad_rows_and_options() -> None:
+    with pytest.raises(InputDataError, match=r"168 finite weights >= 0.*found 24 values"):
+        tp.patrol_window(np.ones(24))
+    with pytest.raises(InputDataError, match=r"`share` must be in \(0, 1\]"):
+        tp.patrol_window(np.ones(168), share=0)
+    with pytest.raises(InputDataError, match="`max_windows` 1 or 2"):
+        tp.patrol_windows(pd.DataFrame([np.ones(168)]), max_windows=3)
+
+
+def test_patrol_window_finds_a_known_best_four_hour_window() -> None:
+    row = _row({f"Thu {h}": 6.0 for h in (18, 19, 20, 21)}, background=0.25)
+    total = 24 + 0.25 * 164
+    expected_share = (24 + 0) / total
+    text = tp.patrol_window(row, max_windows=1)
+    assert text == f"Thu 18:00-22:00 ({expected_share:.0%})"
+    # a five-hour burst is still cut to at most 4 hours
+    five = _row({f"Thu {h}": 6.0 for h in range(17, 22)})
+    cells, _ = _cells_of(tp.patrol_window(five, max_windows=1))
+    assert len(cells) == 4
+
+
+def test_patrol_window_two_windows_with_their_shares() -> None:
+    night = ("Fri 22", "Fri 23", "Sat 00", "Sat 01", "Sat 22", "Sat 23", "Sun 00", "Sun 01")
+    spec = dict.fromkeys(night, 10.0)
+    spec |= {"Tue 13": 15.0, "Tue 14": 15.0}
+    row = _row(spec, background=0.5)
+    total = row.sum()
+    out = tp.patrol_windows(pd.DataFrame([row]))
+    text = out["patrol_window"].iloc[0]
+    first, second = text.split("; ")
+    assert first == f"Fri-Sat 22:00-02:00 ({80 / total:.0%})"
+    assert second == f"Tue 13:00-15:00 ({30 / total:.0%})"
+    assert_allclose(out["window_share"].iloc[0], 110 / total)
+    assert_allclose(out["window_crimes"].iloc[0], 110)
+    # no second window once the first holds `share` of the crime
+    assert tp.patrol_window(row, share=80 / total - 0.01) == first
+    assert tp.patrol_window(row, max_windows=1) == first
+
+
+def test_patrol_window_wraps_past_midnight_and_sunday_to_monday() -> None:
+    assert tp.patrol_window(_row({"Sun 22": 5, "Sun 23": 5, "Mon 00": 5, "Mon 01": 5})) == (
+        "Sun 22:00-02:00 (100%)"
+    )
+    sun_mon = {f"{d} {h}": 5.0 for d in ("Sun", "Mon") for h in (20, 21, 22, 23)}
+    assert tp.patrol_window(sun_mon_row := _row(sun_mon)) == "Sun-Mon 20:00-00:00 (100%)"
+    assert sun_mon_row.sum() == 40
+    nightly = _row({f"{d} 22": 2.0 for d in tp.DAYS})
+    assert tp.patrol_window(nightly) == "daily 22:00-23:00 (100%)"
+
+
+def test_patrol_window_ties_are_deterministic() -> None:
+    twins = _row({"Mon 10": 5, "Mon 11": 5, "Thu 10": 5, "Thu 11": 5}, background=0.1)
+    text = tp.patrol_window(twins)
+    assert text.startswith("Mon 10:00-12:00") and "Thu 10:00-12:00" in text
+    table = pd.DataFrame([twins[np.roll(np.arange(168), 0)], twins], index=["a", "b"])
+    out = tp.patrol_windows(table.iloc[::-1])
+    assert out.loc["a", "patrol_window"] == out.loc["b", "patrol_window"] == text
+
+
+def test_patrol_window_days_only_flat_and_too_few() -> None:
+    day = np.zeros(168)
+    day[2 * 24:3 * 24] = 0.5  # crimes known only to the day (Wednesdays): no hour stands out
+    assert tp.patrol_window(day) == "Wed all day (100%)"
+    weekend = np.zeros(168)
+    weekend[5 * 24:] = 1.0
+    weekend[:24] = 0.2
+    assert tp.patrol_window(weekend) == "Sat-Sun all day (91%)"
+    assert tp.patrol_window(np.ones(168)) == tp.NO_TIME_STANDS_OUT
+    assert tp.patrol_window(np.full(168, 4 / 168)) == "too few crimes to say (n = 4.0)"
+
+
+def _best_excess_by_brute_force(row: np.ndarray) -> float:
+    """The largest excess share over every window whose days each hold an even share."""
+    best = -1.0
+    for length, first, n_days, hour in itertools.product(
+        range(1, 5), range(7), range(1, 8), range(24)
+    ):
+        days = [[((first + k) * 24 + hour + j) % 168 for j in range(length)]
+                for k in range(n_days)]
+        if min(row[d].sum() for d in days) / row.sum() < length / 168:
+            continue
+        cells = {c for d in days for c in d}
+        best = max(best, row[list(cells)].sum() / row.sum() - len(cells) / 168)
+    return best
+
+
+def test_patrol_windows_state_the_true_share_and_the_best_window() -> None:
+    rng = np.random.default_rng(7)
+    rows = rng.gamma(0.3, 1.0, size=(12, 168)) * rng.integers(1, 4, size=(12, 1))
+    rows[:, 4 * 24 + 20:4 * 24 + 23] += rng.uniform(0, 3, size=(12, 1))
+    out = tp.patrol_windows(pd.DataFrame(rows))
+    for row, (_, r) in zip(rows, out.iterrows(), strict=True):
+        phrases = r["patrol_window"].split("; ")
+        assert 1 <= len(phrases) <= 2
+        cells = [_cells_of(p) for p in phrases]
+        for c, pct in cells:
+            assert abs(row[list(c)].sum() / row.sum() * 100 - pct) <= 0.5 + 1e-9
+        assert not set.intersection(*[c for c, _ in cells]) or len(cells) == 1
+        union = set().union(*[c for c, _ in cells])
+        assert_allclose(r["window_share"], row[list(union)].sum() / row.sum())
+        first = cells[0][0]
+        if "all day" not in phrases[0]:
+            excess = row[list(first)].sum() / row.sum() - len(first) / 168
+            assert_allclose(excess, _best_excess_by_brute_force(row), atol=1e-12)
+
+
+def test_patrol_windows_of_many_rows_are_quick() -> None:
+    rows = np.random.default_rng(0).poisson(0.3, size=(5000, 168)).astype(float)
+    started = time.perf_counter()
+    out = tp.patrol_windows(pd.DataFrame(rows))
+    assert time.perf_counter() - started < 10
+    assert out["patrol_window"].str.len().gt(0).all()
+
+
+# months: peaks only where they differ from chance
+
+
+def _years(per_month: list[float], years: tuple[int, ...] = (2022, 2023, 2024)) -> pd.DataFrame:
+    cols = [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
+    return pd.DataFrame([per_month * len(years)], columns=cols, index=["a"])
+
+
+def test_peak_months_none_for_uniform_months() -> None:
+    # the same rate per day: February's 28 days are not a trough, 31-day months no peak
+    days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    monthly = _years([d * 2.0 for d in days], years=(2023,))
+    assert tp.seasonality_test(monthly)["p_value"].iloc[0] > 0.99
+    assert tp.peak_months(monthly).iloc[0] == ""
+
+
+def test_peak_months_none_for_noise_of_35_a_month() -> None:
+    rng = np.random.default_rng(3)
+    cols = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 13)]
+    monthly = pd.DataFrame(rng.poisson(35, size=(200, 36)), columns=cols)
+    named = tp.peak_months(monthly)
+    assert (named != "").mean() <= 0.05  # the false discovery rate holds over the rows
+    q = tp.seasonality_test(monthly)["q_value"]
+    assert (q >= 0.05).mean() >= 0.95
+
+
+def test_peak_months_names_a_planted_peak() -> None:
+    per_month = [35.0] * 12
+    per_month[6] = per_month[7] = 70.0  # Jul and Aug doubled
+    monthly = _years(per_month)
+    assert tp.seasonality_test(monthly)["q_value"].iloc[0] < 1e-6
+    assert tp.peak_months(monthly).iloc[0] == "Jul, Aug"
+
+
+def test_seasonality_test_adjusts_for_months_seen_more_often() -> None:
+    # 18 months at an even rate: Jan-Jun seen twice, Jul-Dec once; no season in it
+    cols = [f"2023-{m:02d}" for m in range(1, 13)] + [f"2024-{m:02d}" for m in range(1, 7)]
+    monthly = pd.DataFrame([[30] * 18], columns=cols, index=["a"])
+    assert tp.seasonality_test(monthly)["p_value"].iloc[0] > 0.5
+    assert tp.peak_months(monthly).iloc[0] == ""
+    # an excluded (incomplete) month is not a trough either
+    dented = monthly.copy()
+    dented["2024-03"] = 2
+    assert tp.peak_months(dented, exclude=["2024-03"]).iloc[0] == ""
+
+
+def test_group_windows_give_each_group_its_own_window() -> None:
+    friday_night = [("2024-05-03 22:10", "2024-05-03 22:20")] * 6
+    tuesday_noon = [("2024-05-07 12:05", "2024-05-07 12:10")] * 8
+    crimes = _windows(friday_night + tuesday_noon)
+    crimes["crime_type"] = ["Robbery"] * 6 + ["Shoplifting"] * 8
+    crimes["place"] = "p1"
+    crimes["month"] = "2024-05"
+    out = tp.group_windows(crimes, by="place", group_of={"Robbery": "robbery",
+                                                         "Shoplifting": "theft"})
+    assert out.loc[("p1", "robbery"), "patrol_window"] == "Fri 22:00-23:00 (100%)"
+    assert out.loc[("p1", "theft"), "patrol_window"] == "Tue 12:00-13:00 (100%)"
+    assert out["crimes"].tolist() == [6, 8]
+    month_only = crimes.assign(has_time=False,
+                               occurred_from=pd.Timestamp("2024-05-01"),
+                               occurred_to=pd.Timestamp("2024-06-01"))
+    plain = tp.group_windows(month_only, by="place", group_of={"Robbery": "robbery"})
+    assert plain.index.tolist() == [("p1", "robbery")]
+    assert plain["patrol_window"].tolist() == [tp.NO_TIME_OF_DAY]

@@ -1,0 +1,67 @@
+"""What every command shares: logging to stderr, library warnings as log lines, ``--wait``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Callable
+from typing import TextIO
+
+import click
+
+__all__ = ["WARNINGS_LOGGER", "setup_logging", "wait_option"]
+
+#: Logger of Python warnings raised by hotspots and its libraries (one line each).
+WARNINGS_LOGGER = "hotspots.warnings"
+
+#: The ``--wait`` option of every command that writes a folder.
+wait_option = click.option(
+    "--wait",
+    is_flag=True,
+    help="If another run is writing the same output folder, wait for it to finish "
+    "(then the folder exists: add --overwrite to replace it) instead of failing at once.",
+)
+
+
+def setup_logging(
+    quiet: bool, *, filters: tuple[Callable[[logging.LogRecord], bool], ...] = ()
+) -> None:
+    """Log to stderr, one line per message; Python warnings become one log line each.
+
+    Parameters
+    ----------
+    quiet
+        Print nothing but errors: INFO messages and warnings are silenced.
+    filters
+        Extra filters of the stderr handler (e.g. to keep a library's chatter out).
+    """
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for handler in logging.getLogger().handlers:
+        for keep in filters:
+            handler.addFilter(keep)
+    logging.getLogger(WARNINGS_LOGGER).setLevel(logging.ERROR if quiet else logging.WARNING)
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Log a warning as one line: ``warning (<category>): <text>`` (no source line)."""
+    text = " ".join(str(message).split())
+    where = filename.rsplit("/", 1)[-1]
+    logging.getLogger(WARNINGS_LOGGER).warning(
+        "warning (%s, %s:%d): %s", category.__name__, where, lineno, text
+    )
+
+
