@@ -2,8 +2,13 @@
 
 One function, :func:`explore_hot_streets`, draws every map: the city-wide map (top hot streets,
 simplified boundaries) and the map of one ward or borough (all of its hot streets and
-locations, hexagons, clusters and crime locations). Layers are drawn by one small Leaflet
-script fed with GeoJSON, so a map is a single HTML file.
+locations, hexagons, clusters, repeat locations and crime locations). Layers are drawn on
+canvas by one Leaflet script (``hotspots/map_assets/map.js``) fed with encoded polylines and
+integer counts (:mod:`hotspots.map_data`), so a map is a single HTML file that re-ranks its
+streets and areas in the page when a crime group, the harm switch, a period or the "what
+changed" view is chosen. Popup links come from one JSON block, ``<script
+type="application/json" id="hotspots-links">`` (area code -> label -> relative URL), which
+``hotspots brief`` may replace.
 
 Safety: every text taken from the data is HTML-escaped in Python before it reaches the page,
 and the data block is JSON with ``<``, ``>`` and ``&`` escaped, so a street name holding markup
@@ -13,6 +18,7 @@ or ``</script>`` shows as text.
 from __future__ import annotations
 
 import html
+import importlib.resources
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -21,13 +27,12 @@ from typing import Any
 import folium
 import folium.plugins
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from hotspots.crs import WGS84
+from hotspots.map_data import PeriodCounts, encode_frame, period_counts
 from hotspots.schema import TYPE_COUNT_PREFIX
 
 #: Rank bands of the hot-street colours: (last rank in band, colour, label, line weight).
@@ -58,6 +63,12 @@ CHOROPLETH_COLOURS = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]
 DEFAULT_TOP_N = 300
 #: Smallest zoom at which individual crime locations are drawn.
 CRIMES_MIN_ZOOM = 15
+#: Below this zoom the background street network is its main roads only.
+MAIN_ROADS_BELOW_ZOOM = 14
+#: Fewest crimes in each of two periods for a change to be called (as temporal.compare_periods).
+TOO_FEW = 10
+#: Repeat locations drawn at most on one map (the busiest).
+MAX_REPEATS = 400
 _TEMPLATE_OPENER = re.compile(r"\{(?=[{%#])")
 
 
@@ -90,16 +101,12 @@ def _band(rank: int, bands: list[tuple[int, str, str, int]]) -> tuple[int, str, 
     return next(b for b in bands if rank <= b[0])
 
 
-def _geojson(
-    gdf: gpd.GeoDataFrame, props: list[dict[str, Any]], *, precision: int = 5
-) -> dict[str, Any]:
-    """Return a GeoJSON FeatureCollection (lon/lat, rounded) with the given properties."""
-    geoms = shapely.set_precision(gdf.to_crs(WGS84).geometry.to_numpy(), 10.0**-precision)
-    feats = [
-        {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
-        for g, p in zip(geoms, props, strict=True)
-    ]
-    return {"type": "FeatureCollection", "features": feats}
+def _asset(name: str) -> str:
+    text = importlib.resources.files("hotspots").joinpath("map_assets", name).read_text("utf-8")
+    if _TEMPLATE_OPENER.search(text):  # folium renders pages with Jinja
+        msg = f"hotspots/map_assets/{name} holds a Jinja opener ({{{{, {{% or {{#)"
+        raise RuntimeError(msg)
+    return text
 
 
 def _type_counts(row: pd.Series, type_cols: Sequence[str]) -> dict[str, int]:
@@ -107,7 +114,12 @@ def _type_counts(row: pd.Series, type_cols: Sequence[str]) -> dict[str, int]:
 
 
 def street_popup_html(
-    row: pd.Series, type_cols: Sequence[str], *, links: Mapping[str, str] | None = None
+    row: pd.Series,
+    type_cols: Sequence[str],
+    *,
+    links: Mapping[str, str] | None = None,
+    type_labels: Mapping[str, str] | None = None,
+    charts: Sequence[str] = ("profile_svg", "monthly_svg"),
 ) -> str:
     """Return the popup HTML of one hot street or location, every data value escaped.
 
@@ -115,157 +127,201 @@ def street_popup_html(
     ----------
     row
         One row of the hot-street table (optional columns: ``extent``, ``trend_class``,
-        ``patrol_window``, ``significance``, ``cluster_id``, ``profile_svg``,
-        ``monthly_svg``; the two SVG columns are made by hotspots itself and kept as is).
+        ``patrol_window``, ``significance``, ``cluster_id``, ``rank_by_harm``,
+        ``profile_svg``, ``monthly_svg``; the two SVG columns are made by hotspots itself
+        and kept as is).
     type_cols
         The ``n_<type>`` count columns.
     links
-        Extra links to show (label -> relative URL), e.g. the ward map and brief.
+        Extra links to show (label -> relative URL). Maps leave them out: their pages build
+        the link line from the page's links block when the popup opens.
+    type_labels
+        Crime type as the source writes it, per type key (``n_`` column without the prefix).
+    charts
+        The SVG chart columns to include.
 
     Returns
     -------
     str
-        An HTML fragment.
+        An HTML fragment; ``<!--now-->`` marks where the page puts the figures of the
+        current choice.
     """
     e = html.escape
+    labels = type_labels or {}
     types = sorted(((n, t) for t, n in _type_counts(row, type_cols).items()), reverse=True)
     rows = "".join(
-        f"<tr><td>{e(t.replace('_', ' '))}</td><td class=n>{n}</td></tr>" for n, t in types
+        f"<tr><td>{e(labels.get(t, t.replace('_', ' ')))}</td><td class=n>{n}</td></tr>"
+        for n, t in types
     )
     facts = [f"<b class=hs-name>{e(str(row['street']))}</b>"]
     if str(row.get("extent", "") or ""):
         facts.append(f"<span class=hs-sub>{e(str(row['extent']))}</span>")
-    facts.append(f"{e(str(row['area_name']))} ({e(str(row['area_code']))})")
+    facts.append(f"{e(str(row['area_name']))} ({e(str(row['area_code']))})<!--now-->")
     facts.append(_rank_text(row))
     for col, label in (
         ("trend_class", "Trend"),
         ("patrol_window", "Patrol window"),
-        ("significance", "Significance"),
+        ("significance", "Statistical hot spot"),
+        ("rank_by_harm", "Rank by harm"),
         ("cluster_id", "Cluster"),
     ):
         if col in row and pd.notna(row[col]) and str(row[col]) not in ("", "-1"):
             facts.append(f"{label}: <b>{e(str(row[col]))}</b>")
-    charts = "".join(
-        str(row[c]) for c in ("profile_svg", "monthly_svg") if c in row and isinstance(row[c], str)
+    chart_html = "".join(
+        str(row[c]) for c in charts if c in row and isinstance(row[c], str)
     )
     link_html = " · ".join(
         f"<a href='{e(u)}' target=_blank>{e(k)}</a>" for k, u in (links or {}).items()
     )
     return (
         f"<div class=hs-popup>{'<br>'.join(facts)}<table class=hs-types>{rows}</table>"
-        f"{charts}{link_html}</div>"
+        f"{chart_html}{link_html}</div>"
     )
 
 
 def _rank_text(row: pd.Series) -> str:
     crimes = int(row["crimes"])
     if pd.isna(row.get("rank")) or "length_m" not in row or pd.isna(row["length_m"]):
-        return f"Rank {int(row['area_rank'])} in area; {crimes} crimes at this police.uk location"
+        return (f"Whole period: rank {int(row['area_rank'])} in area; {crimes} crimes at this "
+                "police.uk location")
     return (
-        f"Rank {int(row['rank'])} overall, {int(row['area_rank'])} in area; {crimes} crimes "
-        f"on {float(row['length_m']):.0f} m ({float(row['crimes_per_100m']):.1f} per 100 m)"
+        f"Whole period: rank {int(row['rank'])} overall, {int(row['area_rank'])} in area; "
+        f"{crimes} crimes on {float(row['length_m']):.0f} m "
+        f"({float(row['crimes_per_100m']):.1f} per 100 m)"
     )
 
 
-def _street_features(
+def _fallback_counts(frames: Sequence[pd.DataFrame | None]) -> PeriodCounts:
+    """Return counts of one period from the ``n_<type>`` columns, for maps without a run."""
+    from hotspots.brief import classify_crime_types, read_brief_weights
+
+    keys = sorted({c[len(TYPE_COUNT_PREFIX):] for f in frames if f is not None
+                   for c in f.columns if c.startswith(TYPE_COUNT_PREFIX)})
+    settings = read_brief_weights()
+    labels = [k.replace("_", " ") for k in keys]
+    crimes = pd.DataFrame({"crime_type": labels, "month": "0000-01"})
+    return period_counts(
+        crimes, keys=(), group_of=classify_crime_types(labels, settings=settings),
+        group_labels=settings.labels,
+    )
+
+
+def _place_lists(frame: pd.DataFrame, counts: PeriodCounts) -> tuple[list[Any], list[Any]]:
+    """Monthly and weekly count lists of each row, by ``place_key`` or from ``n_`` columns."""
+    if "place_key" in frame and counts.places:
+        return counts.lists(frame["place_key"].astype(str))
+    cfg = counts.config()
+    cols = [TYPE_COUNT_PREFIX + k for k in cfg["typeKeys"]]
+    n_months = len(counts.months)
+    monthly = [
+        [v for t, c in enumerate(cols) if c in frame and row[c] > 0
+         for v in ((t + 1) * n_months - 1, int(row[c]))]
+        for _, row in frame.iterrows()
+    ]
+    return monthly, []
+
+
+def _place_features(
     hot: gpd.GeoDataFrame,
-    type_cols: Sequence[str],
-    links: Mapping[str, Mapping[str, str]] | None,
+    counts: PeriodCounts,
     rank_col: str,
+    type_labels: Mapping[str, str],
+    charts: Sequence[str],
 ) -> dict[str, Any]:
-    bands = AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS
-    props = []
-    for _, row in hot.iterrows():
-        r = row[rank_col] if pd.notna(row.get(rank_col)) else row["area_rank"]
-        _, colour, _, weight = _band(int(r), bands)
-        sig = str(row.get("significance", "") or "")
-        props.append(
-            {
-                "name": html.escape(str(row["street"])),
-                "tip": html.escape(f"{row['area_rank']}. {row['street']} ({row['crimes']} crimes)"),
-                "popup": street_popup_html(
-                    row, type_cols, links=(links or {}).get(str(row["area_code"]))
-                ),
-                "c": colour,
-                "cs": SIGNIFICANCE_COLOURS.get(sig, colour),
-                "w": weight,
-                "r": int(r),
-                "t": _type_counts(row, type_cols),
-            }
-        )
-    return _geojson(hot, props)
+    type_cols = [c for c in hot.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    monthly, weekly = _place_lists(hot, counts)
+    ranks = hot[rank_col].where(hot[rank_col].notna(), hot["area_rank"]) if rank_col in hot \
+        else hot["area_rank"]
+    sig = hot["significance"].astype(str) if "significance" in hot else None
+    return {
+        "name": [html.escape(str(s)) for s in hot["street"]],
+        "area": [str(a) for a in hot["area_code"]],
+        "r": [int(r) for r in ranks],
+        "cs": None if sig is None else [SIGNIFICANCE_COLOURS.get(s, "#bdbdbd") for s in sig],
+        "popup": [street_popup_html(row, type_cols, type_labels=type_labels, charts=charts)
+                  for _, row in hot.iterrows()],
+        "g": encode_frame(hot),
+        "m": monthly,
+        "w": weekly or None,
+    }
 
 
 def _area_features(
-    areas: gpd.GeoDataFrame,
-    value: str,
-    focus: Sequence[str],
-    links: Mapping[str, Mapping[str, str]] | None,
-) -> tuple[dict[str, Any], list[float]]:
-    v = (
-        pd.to_numeric(areas[value], errors="coerce")
-        if value in areas
-        else pd.Series(np.nan, areas.index)
-    )
-    breaks = _breaks(v.dropna().to_numpy())
-    label = value.replace("_", " ")
-    props = []
-    for (_, row), val in zip(areas.iterrows(), v, strict=True):
-        code = str(row["area_code"])
-        tip = f"{row['area_name']} ({code}): {label} " + ("n/a" if pd.isna(val) else f"{val:,.1f}")
-        link = (links or {}).get(code, {})
-        props.append(
-            {
-                "tip": html.escape(tip),
-                "v": None if pd.isna(val) else float(val),
-                "focus": code in focus,
-                "name": html.escape(str(row["area_name"])),
-                "link": html.escape(next(iter(link.values()), "")),
-            }
-        )
-    simple = areas.copy()
-    simple["geometry"] = simple.geometry.simplify(10 if focus else 25)
-    return _geojson(simple, props, precision=5), breaks
-
-
-def _breaks(values: np.ndarray) -> list[float]:
-    """Quintile class breaks (upper bounds of the first four classes)."""
-    if len(values) == 0:
-        return []
-    qs = np.quantile(values, [0.2, 0.4, 0.6, 0.8])
-    return [round(float(q), 1) for q in qs]
-
-
-def _simple_features(
-    gdf: gpd.GeoDataFrame,
-    tip_cols: Sequence[str],
-    colour_col: str | None,
-    colours: Mapping[str, str],
+    areas: gpd.GeoDataFrame, value: str, focus: Sequence[str], counts: PeriodCounts
 ) -> dict[str, Any]:
-    props = []
-    for _, row in gdf.iterrows():
-        tip = "; ".join(f"{c.replace('_', ' ')}: {row[c]}" for c in tip_cols if c in row)
-        colour = colours.get(str(row[colour_col]), "#999999") if colour_col else "#6a51a3"
-        props.append(
-            {
-                "tip": html.escape(tip),
-                "c": colour,
-                "sig": bool(colour_col) and not str(row[colour_col]).startswith("Not"),
-            }
-        )
-    return _geojson(gdf, props)
+    codes = [str(c) for c in areas["area_code"]]
+    monthly, weekly = counts.lists(codes) if counts.places else ([[] for _ in codes], [])
+    v = pd.to_numeric(areas[value], errors="coerce") if value in areas else None
+    pop = pd.to_numeric(areas["population"], errors="coerce") if "population" in areas else None
+    return {
+        "code": codes,
+        "name": [html.escape(str(n)) for n in areas["area_name"]],
+        "focus": [c in focus for c in codes],
+        "pop": None if pop is None or not counts.places
+        else [None if pd.isna(p) or p <= 0 else float(p) for p in pop],
+        "v": None if v is None else [None if pd.isna(x) else round(float(x), 2) for x in v],
+        "g": encode_frame(areas, simplify_m=10 if focus else 25),
+        "m": monthly,
+        "w": weekly or None,
+    }
 
 
-def _crime_points(crimes: pd.DataFrame, types: list[str]) -> list[list[Any]]:
+def _hex_features(hexes: gpd.GeoDataFrame) -> dict[str, Any]:
+    cls = hexes["gi_class"].astype(str)
+    return {
+        "g": encode_frame(hexes),
+        "c": [SIGNIFICANCE_COLOURS.get(c, "#999999") for c in cls],
+        "tip": [html.escape(f"{c}: {n} crimes") for c, n in zip(cls, hexes["crimes"], strict=True)],
+        "classes": [c for c in SIGNIFICANCE_COLOURS if c in set(cls)],
+    }
+
+
+def _cluster_features(clusters: gpd.GeoDataFrame) -> dict[str, Any]:
+    tips = [
+        "; ".join(f"{c.replace('_', ' ')}: {row[c]}"
+                  for c in ("cluster_id", "crimes", "top_types", "streets") if c in row)
+        for _, row in clusters.iterrows()
+    ]
+    return {"g": encode_frame(clusters), "tip": [html.escape(t) for t in tips]}
+
+
+def _repeat_features(repeats: gpd.GeoDataFrame) -> dict[str, Any]:
+    top = repeats.sort_values("crimes", ascending=False, kind="stable").head(MAX_REPEATS)
+    pts = top.geometry.to_crs(WGS84)
+    tips = [
+        f"Repeat location: {r['location']}: {r['crimes']} crimes in {r['months']} months "
+        f"({r['first_month']} to {r['last_month']}); {r['top_types']}"
+        for _, r in top.iterrows()
+    ]
+    return {
+        "ll": [[round(p.y, 5), round(p.x, 5)] for p in pts],
+        "n": [int(n) for n in top["crimes"]],
+        "tip": [html.escape(t) for t in tips],
+        "min": int(repeats["crimes"].min()),
+    }
+
+
+def _base_features(base: gpd.GeoDataFrame, simplify_m: float) -> dict[str, Any]:
+    """Return the background network: all of it, and its main roads (``main``) if marked."""
+    rings = [r for g in encode_frame(base, simplify_m=simplify_m) for r in g]
+    out: dict[str, Any] = {"full": rings}
+    if "main" in base and base["main"].any() and not base["main"].all():
+        main = base[base["main"].astype(bool)]
+        out["main"] = [r for g in encode_frame(main, simplify_m=simplify_m * 3) for r in g]
+    return out
+
+
+def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[list[Any]]:
     """Distinct crime locations per type: [lat, lon, type index, count].
 
     A row is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
     """
-    idx = {t: i for i, t in enumerate(types)}
+    idx = {t: i for i, t in enumerate(type_keys)}
     groups = crimes.groupby(["lat", "lon", "type"], sort=True)
     g = (groups["n"].sum() if "n" in crimes else groups.size()).reset_index(name="n")
     return [
-        [round(la, 5), round(lo, 5), idx[t], int(n)] for la, lo, t, n in g.itertuples(index=False)
+        [round(la, 5), round(lo, 5), idx[t], int(n)]
+        for la, lo, t, n in g.itertuples(index=False) if t in idx
     ]
 
 
@@ -298,14 +354,18 @@ def explore_hot_streets(
     locations: gpd.GeoDataFrame | None = None,
     hexes: gpd.GeoDataFrame | None = None,
     clusters: gpd.GeoDataFrame | None = None,
+    repeats: gpd.GeoDataFrame | None = None,
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
+    counts: PeriodCounts | None = None,
     focus: Sequence[str] = (),
     area_value: str = "crimes",
     top_n: int | None = DEFAULT_TOP_N,
     rank_col: str = "rank",
     title: str = "Hot streets",
     subtitle: str = "",
+    evidence: str = "",
+    trend: str = "",
     links: Mapping[str, Mapping[str, str]] | None = None,
     offline: bool = False,
 ) -> folium.Map:
@@ -315,33 +375,47 @@ def explore_hot_streets(
     ----------
     hot
         Hot streets (from :func:`hotspots.rank.rank_streets`, possibly with temporal and
-        significance columns), sorted by rank.
+        significance columns), sorted by rank; a ``place_key`` column (``s<i>``) finds each
+        street's counts in ``counts``.
     areas
-        Area polygons with ``area_code``, ``area_name`` and the ``area_value`` column: a
-        choropleth with a legend; the ``focus`` areas are outlined and the map fits them.
+        Area polygons with ``area_code``, ``area_name``, the ``area_value`` column and
+        optionally ``population``: a choropleth redrawn for each choice; the ``focus`` areas
+        are outlined and the map fits them.
     locations
-        police.uk locations listed where the street layer does not reach (multipoints).
+        police.uk locations listed where the street layer does not reach (multipoints), with
+        ``place_key`` (``l<i>``) like ``hot``.
     hexes
-        H3 hexagons with a ``gi_class`` column (Gi* class), drawn coloured by class.
+        H3 hexagons with ``gi_class`` (Gi* class) and ``crimes``, drawn coloured by class.
     clusters
         Cluster outlines with ``cluster_id`` and ``crimes``.
+    repeats
+        Repeat locations (:func:`hotspots.clusters.repeat_locations`), a switchable layer.
     crimes
-        Crime locations with ``lat``, ``lon`` and ``type`` (and optionally ``n``, the crimes
-        a row stands for); drawn only when zoomed in.
+        Crime locations with ``lat``, ``lon`` and ``type`` (type key; optionally ``n``, the
+        crimes a row stands for); drawn only when zoomed in.
     base_streets
-        Street lines drawn as a light base layer (for offline maps, which have no tiles).
+        Street lines drawn as a light base layer (for offline maps, which have no tiles); a
+        boolean ``main`` column marks the roads kept at city zooms.
+    counts
+        Counts per place, type and month (:func:`hotspots.map_data.period_counts`) for the
+        group, harm and period choices; None: whole-period counts from the ``n_`` columns.
     focus
         Area codes the map is about (a ward map); empty for the city-wide map.
     area_value
-        Column of ``areas`` for the choropleth (``crimes`` or ``rate_per_1000``).
+        Column of ``areas`` shown when ``counts`` has no area counts.
     top_n
-        Draw only the top ``top_n`` hot streets by rank (None: all).
+        Draw the top ``top_n`` hot streets of each choice (None: all).
     rank_col
         ``"rank"`` (city-wide bands) or ``"area_rank"`` (bands within the area) for colours.
     title, subtitle
-        Title block: say what period and data the map shows.
+        Title block: the map's name, then the period and data it shows.
+    evidence
+        The backtest sentence, shown on demand under "How far to trust this list".
+    trend
+        The area's trend over the whole period, quoted in the title block.
     links
-        Per area code, links (label -> URL) shown in popups, e.g. the ward map and brief.
+        Per area code, links (label -> relative URL) shown in popups, written as the page's
+        ``hotspots-links`` JSON block.
     offline
         If True, no tile layer is added (pass ``base_streets`` instead); inline the scripts
         with :func:`hotspots.offline.inline_assets` when saving.
@@ -349,56 +423,85 @@ def explore_hot_streets(
     Returns
     -------
     folium.Map
-        With switchable layers, a crime-type filter, a street/area search, fullscreen,
-        scale bar, legend and title block.
+        With switchable layers, crime group, harm, period and "what changed" choices, a
+        street/area search, fullscreen, scale bar, legend, title block and a print layout.
     """
-    shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
+    counts = counts or _fallback_counts([hot, locations])
+    cfg = counts.config()
+    labels = dict(zip(cfg["typeKeys"], counts.types, strict=True))
     m = _new_map(offline)
-    type_cols = [c for c in hot.columns if c.startswith(TYPE_COUNT_PREFIX)]
-    types = [c[len(TYPE_COUNT_PREFIX) :] for c in type_cols]
+    bands = AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS
     data: dict[str, Any] = {
-        "types": types,
+        "counts": cfg,
+        "tooFew": TOO_FEW,
+        "mainZoom": MAIN_ROADS_BELOW_ZOOM,
         "crimesMinZoom": CRIMES_MIN_ZOOM,
-        "rankBands": [
-            [c, label]
-            for _, c, label, _ in (AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS)
-        ],
+        "rankBands": [list(b) for b in bands],
         "sigColours": SIGNIFICANCE_COLOURS,
         "areaColours": CHOROPLETH_COLOURS,
-        "areaLabel": area_value.replace("_", " "),
+        "areaLabel": "crimes per 1,000 residents" if areas is not None and "population" in areas
+        and counts.places else "crimes",
+        "areaPerPop": areas is not None and "population" in areas and bool(counts.places),
         "focus": bool(focus),
+        "topN": top_n,
+        "trend": html.escape(trend),
+        "hasSig": "significance" in hot.columns,
     }
     if areas is not None and len(areas):
-        data["areas"], data["areaBreaks"] = _area_features(areas, area_value, focus, links)
+        data["areas"] = _area_features(areas, area_value, focus, counts)
     if base_streets is not None and len(base_streets):
-        data["base"] = _geojson(
-            base_streets.assign(geometry=base_streets.simplify(2)), [{}] * len(base_streets)
-        )
-    if len(shown):
-        data["streets"] = _street_features(shown, type_cols, links, rank_col)
-        data["hasSig"] = "significance" in shown.columns
+        data["base"] = _base_features(base_streets, 2.0 if focus else 8.0)
+    # the page draws each place's monthly chart from its counts; the hour-of-week chart is
+    # kept on area maps only (on the city map it would be most of the page)
+    charts = ("profile_svg",) if focus else ()
+    if len(hot):
+        data["streets"] = _place_features(hot, counts, rank_col, labels, charts)
     if locations is not None and len(locations):
-        data["locations"] = _street_features(locations, type_cols, links, "area_rank")
+        data["locations"] = _place_features(locations, counts, "area_rank", labels, charts)
     if hexes is not None and len(hexes):
-        data["hexes"] = _simple_features(
-            hexes, ["crimes", "gi_class"], "gi_class", SIGNIFICANCE_COLOURS
-        )
+        data["hexes"] = _hex_features(hexes)
     if clusters is not None and len(clusters):
-        data["clusters"] = _simple_features(
-            clusters, ["cluster_id", "crimes", "top_types", "streets"], None, {}
-        )
+        data["clusters"] = _cluster_features(clusters)
+    if repeats is not None and len(repeats):
+        data["repeats"] = _repeat_features(repeats)
     if crimes is not None and len(crimes):
-        data["crimes"] = _crime_points(crimes, types)
+        data["crimes"] = _crime_points(crimes, cfg["typeKeys"])
+    shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
     _fit(m, areas, focus, shown)
     _Layers(data).add_to(m)
     folium.plugins.Fullscreen(position="topleft").add_to(m)
-    m.get_root().html.add_child(Element(_title_html(title, subtitle)))
+    root = m.get_root().html
+    root.add_child(Element(_title_html(title, subtitle, evidence)))
+    root.add_child(Element(links_block(links or {})))
     return m
+
+
+def links_block(links: Mapping[str, Mapping[str, str]]) -> str:
+    """Return the page's links block: ``{area_code: {label: relative_url}}`` as JSON.
+
+    Parameters
+    ----------
+    links
+        Per area code, the links its popups show.
+
+    Returns
+    -------
+    str
+        A ``<script type="application/json" id="hotspots-links">`` element.
+
+    Examples
+    --------
+    >>> links_block({"E1": {"Brief": "briefs/E1.html"}})
+    '<script type="application/json" id="hotspots-links">{"E1":{"Brief":"briefs/E1.html"}}</script>'
+    """
+    body = safe_json({str(k): dict(v) for k, v in links.items()})
+    return f'<script type="application/json" id="hotspots-links">{body}</script>'
 
 
 def _new_map(offline: bool) -> folium.Map:
     m = folium.Map(
-        tiles=None if offline else "OpenStreetMap", control_scale=True, zoom_start=12, max_zoom=19
+        tiles=None if offline else "OpenStreetMap", control_scale=True, zoom_start=12, max_zoom=19,
+        prefer_canvas=True,
     )
     # only Leaflet is needed: drop folium's jQuery, Bootstrap and icon fonts (smaller pages)
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
@@ -419,189 +522,18 @@ def _fit(
         m.fit_bounds([[s, w], [n, e]])
 
 
-def _title_html(title: str, subtitle: str) -> str:
+def _title_html(title: str, subtitle: str, evidence: str) -> str:
     e = html.escape
+    trust = (f"<details><summary>How far to trust this list</summary>{e(evidence)}</details>"
+             if evidence else "")
+    head = f"<div class=t>{e(title)}</div><div class=hs-figs></div><div class=s>{e(subtitle)}</div>"
     return (
-        f"<div id=hs-title><div class=t>{e(title)}</div><div class=s>{e(subtitle)}</div>"
-        "<div class=h>Click a street for its counts, times and trend. Layers and the "
-        "crime-type filter are on the right.</div></div>"
+        f"<div id=hs-title>{head}{trust}<div class=h>Click a street for its counts, times and "
+        "trend; choose a crime group, period or “what changed” on the right.</div></div>"
+        f"<div id=hs-side>{head}{trust}<div id=hs-print-legend></div>"
+        "<div id=hs-top10></div></div>"
     )
 
 
-_CSS = """
-#hs-title{position:fixed;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.94);
- padding:6px 10px;border:1px solid #999;border-radius:4px;font:13px/1.35 sans-serif;max-width:44%}
-#hs-title .t{font-weight:bold;font-size:16px}#hs-title .h{color:#555;font-size:12px}
-.hs-popup{font:13px/1.35 sans-serif;min-width:230px}.hs-popup .hs-name{font-size:15px}
-.hs-popup .hs-sub{color:#555}.hs-types{margin:4px 0;border-collapse:collapse}
-.hs-types td{padding:0 6px 0 0}.hs-types td.n{text-align:right}
-.hs-ctl{background:#fff;padding:6px 8px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.4);
- font:13px sans-serif}.hs-ctl label{display:block;margin:2px 0}.hs-ctl input,.hs-ctl select{
- width:210px;font-size:13px}
-.hs-legend{background:rgba(255,255,255,.94);padding:6px 8px;border-radius:4px;
- box-shadow:0 1px 4px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
-.hs-legend i{display:inline-block;width:18px;height:10px;margin-right:5px;vertical-align:middle}
-.hs-legend .sec{font-weight:bold;margin-top:4px}
-.hs-rank{background:#b2182b;color:#fff;border-radius:10px;text-align:center;
- font:bold 12px/20px sans-serif;border:1px solid #fff;box-shadow:0 1px 3px rgba(0,0,0,.5)}
-@media print { #hs-title { position:absolute } }
-"""
-
-_JS = r"""
-var overlays = {}, bounds = {}, searchIndex = [];
-function gj(data, opts) { return L.geoJSON(data, opts); }
-if (cfg.base) {
-  overlays['Street network'] = gj(cfg.base, {style: {color: '#9e9e9e', weight: 1.2, opacity: 0.8},
-    interactive: false}).addTo(map);
-}
-function areaColour(v) {
-  if (v === null || !cfg.areaBreaks) return '#eeeeee';
-  for (var i = 0; i < cfg.areaBreaks.length; i++) if (v <= cfg.areaBreaks[i]) return cfg.areaColours[i];
-  return cfg.areaColours[cfg.areaColours.length - 1];
-}
-if (cfg.areas) {
-  var areas = gj(cfg.areas, {
-    style: function (f) { return {color: f.properties.focus ? '#000' : '#777',
-      weight: f.properties.focus ? 3 : 0.5, fillColor: areaColour(f.properties.v),
-      fillOpacity: cfg.focus ? (f.properties.focus ? 0.04 : 0.25) : 0.45}; },
-    onEachFeature: function (f, l) {
-      l.bindTooltip(f.properties.tip, {sticky: true});
-      searchIndex.push({name: f.properties.name, kind: 'area', layer: l});
-      if (f.properties.link) l.on('click', function () { window.open(f.properties.link, '_blank'); });
-    }}).addTo(map);
-  overlays['Areas (' + cfg.areaLabel + ')'] = areas;
-}
-if (cfg.hexes) {
-  overlays['Hexagons (Gi* hot/cold spots)'] = gj(cfg.hexes, {
-    style: function (f) { return {color: f.properties.c, weight: 0.5,
-      fillColor: f.properties.c, fillOpacity: f.properties.sig ? 0.55 : 0.12}; },
-    onEachFeature: function (f, l) { l.bindTooltip(f.properties.tip); }});
-}
-if (cfg.clusters) {
-  overlays['Clusters'] = gj(cfg.clusters, {
-    style: {color: '#6a51a3', weight: 2, dashArray: '5 4', fillOpacity: 0.08},
-    onEachFeature: function (f, l) { l.bindTooltip(f.properties.tip); }});
-}
-var colourBy = 'c', typeSel = '';
-function streetStyle(f) {
-  var n = typeSel ? (f.properties.t[typeSel] || 0) : 1;
-  var c = colourBy === 'cs' ? f.properties.cs : f.properties.c;
-  return {color: c, weight: n ? f.properties.w : 0, opacity: n ? 0.9 : 0};
-}
-function bindStreet(f, l) {
-  l.bindPopup(f.properties.popup, {maxWidth: 360});
-  l.bindTooltip(f.properties.tip, {sticky: true});
-  searchIndex.push({name: f.properties.name, kind: 'street', layer: l});
-}
-var streets = null, locations = null, labels = null;
-if (cfg.streets) {
-  streets = gj(cfg.streets, {style: streetStyle, onEachFeature: bindStreet}).addTo(map);
-  overlays['Hot streets'] = streets;
-  labels = L.layerGroup();
-  streets.eachLayer(function (l) {
-    var r = l.feature.properties.r;
-    if (r > 10) return;
-    var mk = L.marker(l.getCenter(), {icon: L.divIcon({className: 'hs-rank', html: String(r),
-      iconSize: [20, 20]}), keyboard: false}).on('click', function () { l.openPopup(); });
-    mk.hsStreet = l;
-    mk.addTo(labels);
-  });
-  overlays['Top 10 labels'] = labels.addTo(map);
-}
-if (cfg.locations) {
-  locations = gj(cfg.locations, {
-    pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 6}); },
-    style: function (f) { var s = streetStyle(f); return {color: s.color, fillColor: s.color,
-      fillOpacity: s.opacity ? 0.7 : 0, opacity: s.opacity, weight: 1}; },
-    onEachFeature: bindStreet}).addTo(map);
-  overlays['police.uk locations (no street layer)'] = locations;
-}
-var crimes = null;
-function drawCrimes() {
-  if (!crimes) return;
-  crimes.clearLayers();
-  if (map.getZoom() < cfg.crimesMinZoom) return;
-  var b = map.getBounds();
-  cfg.crimes.forEach(function (p) {
-    if (typeSel && cfg.types[p[2]] !== typeSel) return;
-    if (!b.contains([p[0], p[1]])) return;
-    L.circleMarker([p[0], p[1]], {radius: 2 + Math.sqrt(p[3]), color: '#333', weight: 1,
-      fillColor: '#fff', fillOpacity: 0.6}).bindTooltip(
-      cfg.types[p[2]].replace(/_/g, ' ') + ': ' + p[3]).addTo(crimes);
-  });
-}
-if (cfg.crimes) {
-  crimes = L.layerGroup();
-  overlays['Crime locations (zoom in)'] = crimes;
-  map.on('zoomend moveend overlayadd', drawCrimes);
-}
-L.control.layers(null, overlays, {collapsed: false, position: 'topright'}).addTo(map);
-var ctl = L.control({position: 'topright'});
-ctl.onAdd = function () {
-  var d = L.DomUtil.create('div', 'hs-ctl');
-  var opts = '<option value="">All crime types</option>' + cfg.types.map(function (t) {
-    return '<option value="' + t + '">' + t.replace(/_/g, ' ') + '</option>'; }).join('');
-  d.innerHTML = '<label>Crime type <select id=hs-type>' + opts + '</select></label>' +
-    (cfg.hasSig ? '<label>Colour streets by <select id=hs-colour><option value=c>rank</option>' +
-      '<option value=cs>significance (Gi*)</option></select></label>' : '') +
-    '<label>Find a street or area <input id=hs-search list=hs-names placeholder="type a name"></label>' +
-    '<datalist id=hs-names></datalist>';
-  L.DomEvent.disableClickPropagation(d);
-  L.DomEvent.disableScrollPropagation(d);
-  return d;
-};
-ctl.addTo(map);
-function restyle() {
-  if (streets) streets.setStyle(streetStyle);
-  if (labels) labels.eachLayer(function (mk) {
-    mk.setOpacity(typeSel && !mk.hsStreet.feature.properties.t[typeSel] ? 0 : 1); });
-  if (locations) locations.eachLayer(function (l) {
-    var s = streetStyle(l.feature);
-    l.setStyle({color: s.color, fillColor: s.color, fillOpacity: s.opacity ? 0.7 : 0, opacity: s.opacity}); });
-  drawCrimes(); drawLegend();
-}
-document.getElementById('hs-type').addEventListener('change', function (ev) { typeSel = ev.target.value; restyle(); });
-var colourSel = document.getElementById('hs-colour');
-if (colourSel) colourSel.addEventListener('change', function (ev) { colourBy = ev.target.value; restyle(); });
-var dl = document.getElementById('hs-names'), seen = {};
-searchIndex.forEach(function (s) {
-  var key = s.name + (s.kind === 'area' ? ' (area)' : '');
-  if (seen[key]) return; seen[key] = s;
-  var o = document.createElement('option'); o.value = key; dl.appendChild(o);
-});
-document.getElementById('hs-search').addEventListener('change', function (ev) {
-  var s = seen[ev.target.value];
-  if (!s) return;
-  var l = s.layer;
-  if (l.getBounds) map.fitBounds(l.getBounds(), {maxZoom: 17}); else map.setView(l.getLatLng(), 17);
-  if (l.getPopup()) l.openPopup(); else l.openTooltip();
-});
-var legend = L.control({position: 'bottomleft'}), legendDiv = null;
-legend.onAdd = function () { legendDiv = L.DomUtil.create('div', 'hs-legend'); drawLegend(); return legendDiv; };
-function drawLegend() {
-  if (!legendDiv) return;
-  var h = '';
-  if (cfg.streets || cfg.locations) {
-    h += '<div class=sec>Hot streets' + (typeSel ? ' with ' + typeSel.replace(/_/g, ' ') : '') +
-      ' (thicker = hotter)</div>';
-    if (colourBy === 'cs') Object.keys(cfg.sigColours).forEach(function (k) {
-      h += '<div><i style="background:' + cfg.sigColours[k] + '"></i>' + k + '</div>'; });
-    else cfg.rankBands.forEach(function (b) { h += '<div><i style="background:' + b[0] + '"></i>' + b[1] + '</div>'; });
-  }
-  if (cfg.areas && cfg.areaBreaks && cfg.areaBreaks.length) {
-    h += '<div class=sec>Areas: ' + cfg.areaLabel + '</div>';
-    h += '<div><i style="background:#eeeeee"></i>no data (not in the extract)</div>';
-    var lo = 0;
-    cfg.areaBreaks.concat([null]).forEach(function (b, i) {
-      h += '<div><i style="background:' + cfg.areaColours[i] + '"></i>' +
-        (b === null ? 'over ' + lo : lo + ' to ' + b) + '</div>'; lo = b; });
-  }
-  if (cfg.hexes) h += '<div class=sec>Hexagons: Gi* hot spots (99/95/90% confidence, FDR)</div>';
-  if (cfg.crimes) h += '<div>Crime locations appear from zoom ' + cfg.crimesMinZoom + '.</div>';
-  legendDiv.innerHTML = h;
-}
-legend.addTo(map);
-var hash = window.location.hash.match(/^#(-?[\d.]+),(-?[\d.]+)(?:,(\d+))?/);
-if (hash) map.setView([+hash[1], +hash[2]], hash[3] ? +hash[3] : 18);
-window.hotspotsMap = {map: map, overlays: overlays, streets: streets, locations: locations};
-"""
+_CSS = _asset("map.css")
+_JS = _asset("map.js")

@@ -803,7 +803,8 @@ def _write_into(
         files += site.write_maps(
             result,
             tmp,
-            title=_title(result) + _evidence(result),
+            title=_title(result),
+            evidence=_evidence(result).removeprefix(". "),
             offline=config.offline,
             crime_points=not config.street_level_only,
             top_n=config.map_top_n,

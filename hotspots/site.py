@@ -20,6 +20,7 @@ from hotspots import maps
 from hotspots.crs import WGS84
 from hotspots.export import safe_file_stem
 from hotspots.grid import _unique_xy
+from hotspots.map_data import PeriodCounts, period_counts
 from hotspots.rank import type_column
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ CONTEXT_M = 400.0
 #: Borough maps draw at most this many police.uk locations per area (the top of each list).
 BOROUGH_LOCATIONS_PER_AREA = 15
 #: Size budget of an area map; a larger page is logged as a warning.
-AREA_MAP_BUDGET_MB = 3.0
+AREA_MAP_BUDGET_MB = 1.0
+#: The city map's background keeps, below street zooms, streets at least this long in all.
+MAIN_ROAD_M = 2500.0
 
 
 def _save(m: Any, path: Path, *, offline: bool) -> Path:
@@ -105,6 +108,7 @@ def write_maps(
     top_n: int = maps.DEFAULT_TOP_N,
     area_maps: bool = True,
     crime_points: bool = True,
+    evidence: str = "",
     quiet: bool = False,
 ) -> list[Path]:
     """Write ``map.html``, ``maps/<area>.html``, ``maps/borough_<name>.html`` and ``index.html``.
@@ -125,6 +129,8 @@ def write_maps(
         If False, write only the city-wide map and the index.
     crime_points
         If False (street-level-only publishing), no individual crime locations are drawn.
+    evidence
+        The backtest sentence, opened on demand in every title block.
     quiet
         Do not log progress.
 
@@ -146,16 +152,21 @@ def write_maps(
     hot_cells = (
         None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
     )
+    counts = map_counts(result)
+    repeats = result.tables.get("repeat_locations")
     city = maps.explore_hot_streets(
-        result.hot_streets,
+        _keyed(result.hot_streets, "s"),
         areas,
         area_value=value,
         top_n=top_n,
         hexes=hot_cells,
         clusters=outlines,
+        repeats=repeats,
+        counts=counts,
         base_streets=_city_base(result) if offline else None,
         title="Hot streets: all areas",
         subtitle=title,
+        evidence=evidence,
         links=_city_links(codes),
         offline=offline,
     )
@@ -167,6 +178,8 @@ def write_maps(
             value,
             out_dir / "maps",
             title=title,
+            evidence=evidence,
+            counts=counts,
             offline=offline,
             crime_points=crime_points,
             quiet=quiet,
@@ -175,10 +188,35 @@ def write_maps(
     return files
 
 
+def map_counts(result: RunResult) -> PeriodCounts:
+    """Return the counts per street, location and area, type and month, that maps re-rank by.
+
+    Crime groups are the briefs' (:func:`hotspots.brief.classify_crime_types`).
+    """
+    from hotspots.brief import classify_crime_types, read_brief_weights
+
+    settings = read_brief_weights()
+    types = result.crimes["crime_type"].dropna().unique().tolist()
+    return period_counts(
+        result.crimes, keys=("place_key", "area_code"),
+        group_of=classify_crime_types(types, settings=settings), group_labels=settings.labels,
+    )
+
+
+def _keyed(table: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:
+    """Add ``place_key`` (``s<i>`` or ``l<i>``: the row's position in the run's table)."""
+    return table.assign(place_key=[f"{prefix}{i}" for i in range(len(table))])
+
+
 def _city_base(result: RunResult) -> gpd.GeoDataFrame:
-    segs = result.segments[["geometry"]].copy()
-    segs["geometry"] = segs.simplify(8)
-    return segs
+    """Return the city map's background: every segment, ``main`` where its street is long."""
+    segs = result.segments
+    named = segs["street_name"].astype(object).fillna("")
+    total = segs["length_m"].groupby(named).transform("sum")
+    return gpd.GeoDataFrame(
+        {"main": ((total >= MAIN_ROAD_M) & (named != "")).to_numpy()},
+        geometry=segs.geometry.to_numpy(), crs=segs.crs,
+    )
 
 
 def _area_pages(
@@ -188,12 +226,17 @@ def _area_pages(
     folder: Path,
     *,
     title: str,
+    evidence: str,
+    counts: PeriodCounts,
     offline: bool,
     crime_points: bool,
     quiet: bool,
 ) -> list[Path]:
     points = _crime_points(result.crimes if crime_points else result.crimes.iloc[:0])
-    hot, locs = result.hot_streets, result.locations
+    hot, locs = _keyed(result.hot_streets, "s"), _keyed(result.locations, "l")
+    repeats = result.tables.get("repeat_locations")
+    trend = result.area_summary.set_index("area_code")["trend_class"] \
+        if "trend_class" in result.area_summary else pd.Series(dtype=object)
     files = []
     sindex = areas.sindex
     for code in sorted(result.area_lists):
@@ -215,13 +258,17 @@ def _area_pages(
             focus=[code],
             hexes=_within(result.tables.get("hexagons"), shape),
             clusters=_within(result.tables.get("clusters"), shape),
+            repeats=None if repeats is None else repeats[repeats["area_code"] == code],
+            counts=counts,
             area_value=value,
             top_n=None,
             rank_col="area_rank",
             title=f"Hot streets: {row['area_name'].iloc[0]} ({code})",
             subtitle=title,
-            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv",
-                          "Brief": f"../briefs/{safe_file_stem(code)}.html"}},
+            evidence=evidence,
+            trend=str(trend.get(code, "") or ""),
+            # files this run writes; `hotspots brief` adds the brief links to the links block
+            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
             offline=offline,
         )
         path = _save(m, folder / area_map_name(code), offline=offline)
@@ -231,7 +278,8 @@ def _area_pages(
                 "%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB
             )
         files.append(path)
-    files += _borough_pages(result, areas, value, folder, title=title, offline=offline)
+    files += _borough_pages(result, areas, value, folder, title=title, evidence=evidence,
+                            counts=counts, offline=offline)
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
@@ -251,12 +299,15 @@ def _borough_pages(
     folder: Path,
     *,
     title: str,
+    evidence: str,
+    counts: PeriodCounts,
     offline: bool,
 ) -> list[Path]:
     if "borough" not in areas.columns:
         return []
     files = []
-    hot, locs = result.hot_streets, result.locations
+    hot, locs = _keyed(result.hot_streets, "s"), _keyed(result.locations, "l")
+    repeats = result.tables.get("repeat_locations")
     for borough, part in areas.groupby("borough", sort=True):
         codes = part["area_code"].tolist()
         if not (part["crimes"] > 0).any():
@@ -270,11 +321,14 @@ def _borough_pages(
             locations=top_locs,
             hexes=_within(result.tables.get("hexagons"), outline),
             clusters=_within(result.tables.get("clusters"), outline),
+            repeats=None if repeats is None else repeats[repeats["area_code"].isin(codes)],
+            counts=counts,
             focus=codes,
             area_value=value,
             top_n=None,
             title=f"Hot streets: {borough}",
             subtitle=title,
+            evidence=evidence,
             links={c: {"Area map": area_map_name(c)} for c in codes},
             offline=offline,
         )

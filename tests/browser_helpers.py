@@ -118,7 +118,8 @@ def block_network(page: Page, blocked: list[str]) -> None:
 
 
 def open_map(browser: Browser, path: Path, *, offline: bool = True,
-             timeout_ms: float = 10_000) -> tuple[Page, list[str]]:
+             timeout_ms: float = 10_000,
+             viewport: dict[str, int] | None = None) -> tuple[Page, list[str]]:
     """Open a map HTML file and wait until its Leaflet map is drawn.
 
     Parameters
@@ -131,6 +132,8 @@ def open_map(browser: Browser, path: Path, *, offline: bool = True,
         Block every http(s) request (each one is reported as a console error).
     timeout_ms
         How long to wait for the map.
+    viewport
+        Width and height of the page (default :data:`VIEWPORT`).
 
     Returns
     -------
@@ -146,7 +149,7 @@ def open_map(browser: Browser, path: Path, *, offline: bool = True,
     """
     from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415
 
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=viewport or VIEWPORT)  # type: ignore[arg-type]
     page = context.new_page()
     errors: list[str] = []
     blocked: list[str] = []
