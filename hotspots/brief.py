@@ -40,8 +40,10 @@ from matplotlib.patches import Polygon, Rectangle
 
 from hotspots import harm as _harm
 from hotspots import io as _io
+from hotspots import runfolder
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.export import safe_file_stem
+from hotspots.runfolder import area_file_stem
 from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 from hotspots.temporal import TOO_FEW_TO_SAY
 
@@ -1340,9 +1342,9 @@ def _footer(ctx: _Context, code: str) -> str:
     st = ctx.settings
     used = [c for c in COMPONENTS if c != "predictability" or ctx.predictability]
     weights = ", ".join(f"{c} {st.weights[c]:g}" for c in used)
-    stem = _e(safe_file_stem(code))
+    stem = _e(area_file_stem(code))
     links = [f"<a href='../wards/{stem}.csv'>full list (CSV)</a>"]
-    if (ctx.run.path / "maps" / f"{safe_file_stem(code)}.html").exists():
+    if (ctx.run.path / "maps" / f"{area_file_stem(code)}.html").exists():
         links.insert(0, f"<a href='../maps/{stem}.html'>interactive map</a>")
     area = ctx.label.lower()
     leads = "a priority" if st.max_per_place == 1 else f"{st.max_per_place} priorities"
@@ -1426,7 +1428,7 @@ def _top_priority(ctx: _Context, code: str, top: Mapping[str, Any]) -> str:
 
 def _borough_row(ctx: _Context, code: str, w: pd.Series, tag: str, top: Mapping[str, Any],
                  *, rate: bool) -> str:
-    name = f"{tag}<a href='{_e(safe_file_stem(code))}.html'>{_e(w['area_name'])}</a>"
+    name = f"{tag}<a href='{_e(area_file_stem(code))}.html'>{_e(w['area_name'])}</a>"
     rate_cell = f"<td class=n>{_num(w.get('rate_per_1000', np.nan), 1)}</td>" if rate else ""
     return (f"<tr><td>{name}</td><td class=n>{_num(w['crimes'])}</td>{rate_cell}"
             f"{_change_cell(w, 'previous')}{_change_cell(w, 'year_before')}"
@@ -1534,7 +1536,7 @@ def _wanted_codes(run: RunFolder, codes: Sequence[str] | None) -> list[str]:
 def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
                  weights: str | Path | None = None, backtest: str | Path | None = None,
                  pdf: bool = True, areas: str | Path | None = None,
-                 streets: str | Path | None = None) -> list[Path]:
+                 streets: str | Path | None = None, wait: bool = False) -> list[Path]:
     """Write a one-page brief per ward (and a page per borough) from an existing run folder.
 
     Parameters
@@ -1552,6 +1554,8 @@ def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
         Also print each page to PDF beside it (headless Chromium through Playwright).
     areas, streets
         The run's area and street layers when run.json's paths do not resolve.
+    wait
+        If another command holds the run folder's lock, wait for it instead of failing.
 
     Returns
     -------
@@ -1576,13 +1580,15 @@ def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
     chosen = scored[scored["priority"].notna()].sort_values(["area_code", "priority"])
     ctx = _context(run, settings, predict is not None)
     ctx.also = _also_here(scored[scored["place_id"].isin(chosen["place_id"])])
-    out = run.path / "briefs"
-    out.mkdir(exist_ok=True)
-    pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], out)
-    pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], out)
+    out = run.path / runfolder.BRIEFS_DIR
+    # written privately, then moved into briefs/ file by file, under the run folder's lock
+    with runfolder.staged_files(out, lock=run.path, wait=wait) as tmp:
+        pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], tmp)
+        pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], tmp)
+        files = pages + (write_pdfs(pages) if pdf else [])
     log.info("Briefs: %d pages written to %s in %.1f s", len(pages), out,
              time.perf_counter() - start)
-    return pages + (write_pdfs(pages) if pdf else [])
+    return [out / f.relative_to(tmp) for f in files]
 
 
 def _also_here(scored: pd.DataFrame) -> dict[str, list[tuple[str, float, float]]]:
@@ -1602,7 +1608,7 @@ def _write_ward_pages(ctx: _Context, wanted: Sequence[str], chosen: pd.DataFrame
     pages = []
     empty = chosen.iloc[:0]
     for code in wanted:
-        path = out / f"{safe_file_stem(code)}.html"
+        path = out / f"{area_file_stem(code)}.html"
         path.write_text(_ward_page(ctx, code, by_ward.get(code, empty)), encoding="utf-8")
         pages.append(path)
     return pages

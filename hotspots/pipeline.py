@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,13 +36,14 @@ from hotspots import (
     io,
     names,
     rank,
+    runfolder,
     segments,
     site,
     snap,
     stats,
     temporal,
 )
-from hotspots.errors import InputDataError, OutputExistsError
+from hotspots.errors import InputDataError
 
 log = logging.getLogger("hotspots")
 logging.getLogger("pyogrio").setLevel(logging.WARNING)
@@ -102,6 +102,7 @@ class RunConfig:
     offline: bool = False
     seed: int = 0
     overwrite: bool = False
+    wait: bool = False
     quiet: bool = False
 
 
@@ -152,13 +153,24 @@ def run(config: RunConfig) -> RunResult:
     ------
     OutputExistsError
         If ``config.out`` exists and ``config.overwrite`` is False.
+    hotspots.runfolder.OutputFolderBusyError
+        If another run is writing ``config.out`` and ``config.wait`` is False.
+    hotspots.runfolder.OutputFolderError
+        If ``config.out`` cannot be written (checked before any input is read).
     InputDataError
         If an input file cannot be used (the message names it).
     """
     out = Path(config.out)
-    if out.exists() and not config.overwrite:
-        msg = f"run folder {out} exists already; choose another --out or pass --overwrite"
-        raise OutputExistsError(msg)
+    # the folder's lock is taken and --out checked before any input is read
+    with runfolder.staged_folder(out, overwrite=config.overwrite, wait=config.wait) as tmp:
+        result = _analyse_into(config, tmp)
+    result.out_dir = out
+    return result
+
+
+def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
+    """Run the analysis and write the run folder's files into ``tmp``."""
+    out = Path(config.out)
     stage = _Stages()
     with stage("load"):  # with the area join: rows outside every area rejected while reading
         area_layer = io.read_areas(config.areas, code_col=config.area_code,
@@ -223,7 +235,7 @@ def run(config: RunConfig) -> RunResult:
         result.area_lists = {
             code: _with_map_links(code, table) for code, table in result.area_lists.items()
         }
-    _write_outputs(config, result, counts, conc, naming, stage)
+    _write_into(config, result, counts, conc, naming, stage, tmp)
     return result
 
 
@@ -761,30 +773,6 @@ def _write_plots(
     return files
 
 
-def _write_outputs(
-    config: RunConfig,
-    result: RunResult,
-    counts: pd.DataFrame,
-    conc: dict[str, Any],
-    naming: dict[str, Any],
-    stage: _Stages,
-) -> None:
-    out = Path(config.out)
-    tmp = out.parent / f".{out.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        _write_into(config, result, counts, conc, naming, stage, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written run behind
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.replace(out)
-    result.out_dir = out
-
-
 def _write_into(
     config: RunConfig,
     result: RunResult,
@@ -849,7 +837,8 @@ def _manifest(
     params = {
         k: (str(v) if isinstance(v, Path) else v)
         for k, v in asdict(config).items()
-        if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "quiet")
+        if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "wait",
+                     "quiet")
     }
     snapped = int(crimes["segment_id"].notna().sum())
     month_check = result.tables["month_check"]

@@ -22,6 +22,7 @@ from hotspots.export import safe_file_stem
 from hotspots.grid import _unique_xy
 from hotspots.map_data import PeriodCounts, period_counts
 from hotspots.rank import type_column
+from hotspots.runfolder import area_file_stem
 
 if TYPE_CHECKING:
     from hotspots.pipeline import RunResult
@@ -50,8 +51,8 @@ def _save(m: Any, path: Path, *, offline: bool) -> Path:
 
 
 def area_map_name(code: str) -> str:
-    """Return the file name of an area's map inside ``maps/``."""
-    return f"{safe_file_stem(code)}.html"
+    """Return the file name of an area's map inside ``maps/`` (stem: ``area_file_stem``)."""
+    return f"{area_file_stem(code)}.html"
 
 
 def borough_map_name(borough: str) -> str:
@@ -92,8 +93,8 @@ def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
     return {
         c: {
             "Area map": f"maps/{area_map_name(c)}",
-            "Area list (CSV)": f"wards/{safe_file_stem(c)}.csv",
-            "Brief": f"briefs/{safe_file_stem(c)}.html",
+            "Area list (CSV)": f"wards/{area_file_stem(c)}.csv",
+            "Brief": f"briefs/{area_file_stem(c)}.html",
         }
         for c in codes
     }
@@ -268,7 +269,7 @@ def _area_pages(
             evidence=evidence,
             trend=str(trend.get(code, "") or ""),
             # files this run writes; `hotspots brief` adds the brief links to the links block
-            links={code: {"Area list (CSV)": f"../wards/{safe_file_stem(code)}.csv"}},
+            links={code: {"Area list (CSV)": f"../wards/{area_file_stem(code)}.csv"}},
             offline=offline,
         )
         path = _save(m, folder / area_map_name(code), offline=offline)
@@ -366,8 +367,8 @@ def write_index(
     listed = summary[summary["area_code"].isin(result.area_lists)]
     for _, r in listed.sort_values("crimes", ascending=False, kind="stable").iterrows():
         code = str(r["area_code"])
-        links = [f"<a href='wards/{e(safe_file_stem(code))}.csv'>list</a>",
-                 f"<a href='briefs/{e(safe_file_stem(code))}.html'>brief</a>"]
+        links = [f"<a href='wards/{e(area_file_stem(code))}.csv'>list</a>",
+                 f"<a href='briefs/{e(area_file_stem(code))}.html'>brief</a>"]
         if area_maps:
             links.insert(0, f"<a href='maps/{e(area_map_name(code))}'>map</a>")
         rows.append(_index_row(r, top_street.get(code, ""), links))

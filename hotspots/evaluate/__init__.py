@@ -66,7 +66,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -86,7 +85,7 @@ from scipy import sparse
 from scipy.ndimage import correlate1d
 
 from hotspots import crs as _crs
-from hotspots import export, io, snap
+from hotspots import export, io, runfolder, snap
 from hotspots import segments as _segments
 from hotspots.errors import InputDataError, OutputExistsError
 from hotspots.rank import DEFAULT_LENGTH_FLOOR_M
@@ -1122,7 +1121,8 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
             months_back=config.months_back, quiet=config.quiet)
     summary = summarise_backtest(table)
     manifest = _manifest(config, table, seconds)
-    _write(out, table, summary, manifest, title=_plot_title(config, table))
+    _write(out, table, summary, manifest, title=_plot_title(config, table),
+           overwrite=config.overwrite)
     return BacktestResult(out, table, summary, manifest)
 
 
@@ -1134,22 +1134,17 @@ def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
 
 
 def _write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, manifest: dict[str, Any],
-           *, title: str) -> None:
-    tmp = out.parent / f".{out.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    export.write_csv(table, tmp / "backtest.csv")
-    export.write_csv(summary, tmp / "backtest_summary.csv")
-    for group in summary["group"].unique():
-        for metric in ("pai", "hit_rate"):
-            plot_backtest(summary, tmp / f"{metric}_{group}.png", group=group, metric=metric,
-                          title=title)
-    (tmp / "evaluate.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
-                                       encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.replace(out)
+           *, title: str, overwrite: bool) -> None:
+    # a private folder moved into place when complete, under OUT's lock (runfolder)
+    with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
+        export.write_csv(table, tmp / "backtest.csv")
+        export.write_csv(summary, tmp / "backtest_summary.csv")
+        for group in summary["group"].unique():
+            for metric in ("pai", "hit_rate"):
+                plot_backtest(summary, tmp / f"{metric}_{group}.png", group=group,
+                              metric=metric, title=title)
+        (tmp / "evaluate.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
+                                           encoding="utf-8")
 
 
 def _manifest(config: BacktestConfig, table: pd.DataFrame,
