@@ -39,9 +39,11 @@ from geopandas.array import GeometryArray
 from isal import igzip, isal_zlib
 
 from hotspots import crs as _crs
+from hotspots import memory
 from hotspots.callers import pseudonymise
 from hotspots.errors import InputDataError
 from hotspots.locations import distinct_points, factorize_xy, polygon_of_points, spread_category
+from hotspots.mapping_schema import mapping_problems
 from hotspots.schema import REJECTED_COLUMNS
 
 log = logging.getLogger("hotspots")
@@ -119,7 +121,7 @@ def _gunzip(source: Source) -> bytes:
     return _gunzip_buffer(source).to_pybytes()
 
 
-def _gunzip_buffer(source: Source) -> pa.Buffer:
+def _gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buffer:
     """Return a gzip file's content, inflated whole by ISA-L (python-isal) into Arrow memory.
 
     ISA-L inflates about 2.5 times faster than zlib and releases the GIL, so files read in
@@ -128,6 +130,10 @@ def _gunzip_buffer(source: Source) -> pa.Buffer:
     the previous file, where a new ``bytes`` per file costs a page fault per 4 kB (inflating
     London's 24 months: 150,000 page faults and 0.3 s of system time that way, about 1,000
     and 0.03 s this way).
+
+    With ``cap``, inflating stops with a one-line error once the content alone needs more
+    memory than the budget holds (the trailer's size is taken modulo 4 GiB, so it is not
+    trusted alone).
     """
     try:
         with source.path.open("rb") as fh:
@@ -135,12 +141,22 @@ def _gunzip_buffer(source: Source) -> pa.Buffer:
             if fh.tell() >= 4:
                 fh.seek(-4, os.SEEK_END)
             size = int.from_bytes(fh.read(4).ljust(4, b"\0"), "little")  # modulo 4 GiB
+        limit = None if cap is None else cap.free // 2  # the rows need the rest
+        if limit is not None:
+            size = min(size, limit)
         buf = pa.allocate_buffer(size + 1)  # + 1: the end of the data is seen by a read of 0
-        n = 0
+        n = rows = counted = 0
         with igzip.open(source.path, "rb") as gz:
             while True:
                 if n == buf.size:  # several gzip members, or over 4 GiB: grow
-                    bigger = pa.allocate_buffer(2 * buf.size + (1 << 20))
+                    grown = 2 * buf.size + (1 << 20)
+                    if cap is not None and limit is not None:  # rows so far: do they fit?
+                        rows += memory.count_lines(_blocks(memoryview(buf)[counted:n]))
+                        counted = n
+                        if n >= limit or cap.need(n, rows) > cap.free:
+                            msg = cap.message(source.name, n, rows) + " (stopped inflating)"
+                            raise InputDataError(msg)
+                    bigger = pa.allocate_buffer(grown if limit is None else min(grown, limit + 1))
                     with memoryview(bigger) as view:
                         view.cast("B")[:n] = memoryview(buf).cast("B")[:n]
                     buf = bigger
@@ -387,7 +403,9 @@ def _read_raw_csv(
     head, opener = _open_text(source)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     if len(head) >= _HEAD_BYTES and (head[start:].isspace() or b"\n" not in head):
-        head, opener = _in_memory(source.open_bytes())  # a header line over 1 MiB long
+        msg = (f"{source.name}: no line break in the first {_HEAD_BYTES >> 20} MiB; not a CSV "
+               "of records (a header line is never that long)")
+        raise InputDataError(msg)
     header = _header(head, source, start=start)
     missing = [c for c in required if c not in header]
     if missing:
@@ -432,10 +450,22 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
     memory (gzip by ISA-L, see :func:`_gunzip`). Other files are streamed (and bigger gzip
     files inflated) by Arrow block by block into its reusable memory pool.
     """
+    budget = memory.available()
     if source.member is not None:
-        return _in_memory(source.open_bytes())
+        if budget is not None:
+            with zipfile.ZipFile(source.path) as zf:  # the stored size bounds what is read
+                budget.check(source.name, zf.getinfo(source.member).file_size, None)
+        data = source.open_bytes()
+        if budget is not None:
+            budget.check(source.name, len(data), lambda: memory.count_lines(_blocks(data)))
+        return _in_memory(data)
     if _is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
-        return _in_memory(_gunzip_buffer(source))
+        buf = _gunzip_buffer(source, cap=budget)
+        if budget is not None:
+            budget.check(source.name, buf.size, lambda: memory.count_lines(_blocks(buf)))
+        return _in_memory(buf)
+    if budget is not None:
+        _check_streamed(source, budget)
 
     def opener(start: int) -> Any:
         stream = pa.input_stream(str(source.path), compression="detect")
@@ -446,6 +476,29 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
     with opener(0) as stream:
         head = bytes(stream.read(_HEAD_BYTES))
     return head, opener
+
+
+def _blocks(data: bytes | pa.Buffer, step: int = 1 << 22) -> Iterable[memoryview]:
+    view = memoryview(data).cast("B")
+    return (view[i:i + step] for i in range(0, len(view), step))
+
+
+def _check_streamed(source: Source, budget: memory.Budget) -> None:
+    """Check that a file Arrow streams fits in memory once parsed (see :mod:`hotspots.memory`).
+
+    A plain file's size bounds its rows; only a file too big for that bound is counted.
+    A big gzip file's text size is unknown (the trailer holds it modulo 4 GiB): it is
+    inflated once, counting, and stopped as soon as it cannot fit.
+    """
+    if not _is_gzip(source.path):
+        budget.check(source.name, source.path.stat().st_size,
+                     lambda: memory.count_lines(memory.file_blocks(source.path)))
+        return
+    try:
+        with igzip.open(source.path, "rb") as gz:
+            memory.count_lines_capped(iter(lambda: gz.read(1 << 24), b""), budget, source.name)
+    except (OSError, EOFError, isal_zlib.error):
+        return  # a broken file: reported by the parser, which names the problem
 
 
 def _in_memory(data: bytes | pa.Buffer) -> tuple[bytes, Callable[[int], Any]]:
@@ -477,7 +530,7 @@ def _parse_text_csv(
         return pacsv.read_csv(
             stream,
             read_options=pacsv.ReadOptions(use_threads=use_threads,
-                                           block_size=(1 << 22) if use_threads else (1 << 24)),
+                                           block_size=_block_size(use_threads)),
             parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.float64() if c in floats else pa.string() for c in header},
@@ -493,12 +546,27 @@ def _parse_text_csv(
         except pa.ArrowInvalid:
             return _read(_on_bad), malformed
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        if "straddling" in str(err):  # a row longer than Arrow's block
+            msg = (f"{source.name}: a line is longer than {_block_size(use_threads) >> 20} MiB "
+                   "(a line break missing?); not a CSV of records")
+            raise InputDataError(msg) from err
         msg = f"{source.name}: cannot be read as a UTF-8 CSV ({_short(err)})"
+        raise InputDataError(msg) from err
+    except (MemoryError, pa.ArrowMemoryError) as err:
+        budget = memory.available()
+        msg = (f"{source.name}: out of memory while parsing "
+               f"({budget.limit}: {budget.free / 2**30:.1f} GiB free)" if budget else
+               f"{source.name}: out of memory while parsing") + "; split the file"
         raise InputDataError(msg) from err
     except OSError as err:  # a truncated or corrupt compressed file, streamed
         msg = (f"{source.name}: cannot be read ({_short(err)}); the file may be truncated "
                "or corrupt: download it again")
         raise InputDataError(msg) from err
+
+
+def _block_size(use_threads: bool) -> int:
+    """Bytes Arrow parses at a time (a row must fit in one block)."""
+    return (1 << 22) if use_threads else (1 << 24)
 
 
 def _header(data: bytes, source: Source, *, start: int = 0) -> list[str]:
@@ -1595,6 +1663,10 @@ def read_mapping(spec: str | Path) -> Mapping:
     except tomllib.TOMLDecodeError as err:
         msg = f"mapping {spec}: not valid TOML ({err})"
         raise InputDataError(msg) from err
+    problems = mapping_problems(doc)
+    if problems:
+        msg = f"mapping {spec}: " + "; ".join(problems)
+        raise InputDataError(msg)
     cols = dict(doc.get("columns", {}))
     has_xy = {"x", "y"} <= cols.keys() or {"lon", "lat"} <= cols.keys() or "geometry" in cols
     has_date = bool({"date", "datetime", "from", "month", "year"} & cols.keys())

@@ -1,0 +1,137 @@
+"""How much memory reading a file needs, and whether this process has it.
+
+A crime file is parsed whole: its text, plus Arrow's columns and the canonical frame built
+from them, about :data:`BYTES_PER_ROW` bytes a row on top of the text (measured on London's
+police.uk files and on files of very short rows). Before a file is parsed, its text size and
+row count are set against the memory the process may still use (:func:`available`), so a
+file that cannot fit (a decompression bomb, a file of a hundred million short rows) stops
+with a one-line error naming the file and the limit, never the kernel's OOM killer.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hotspots.errors import InputDataError
+
+#: Memory a parsed row takes beyond its text (Arrow offsets, canonical columns, rejects).
+BYTES_PER_ROW = 450
+#: Fewest bytes a CSV row can take (one character and a line break).
+MIN_ROW_BYTES = 2
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Bytes this process may still allocate, and the limit that sets it."""
+
+    free: int
+    limit: str
+
+    def need(self, text_bytes: int, rows: int) -> int:
+        """Return the bytes needed to parse ``rows`` rows held in ``text_bytes`` bytes."""
+        return text_bytes + rows * BYTES_PER_ROW
+
+    def check(self, name: str, text_bytes: int, count_rows: Callable[[], int] | None) -> None:
+        """Raise unless a file of ``text_bytes`` bytes fits.
+
+        The row count is bounded by the text size first (:data:`MIN_ROW_BYTES` a row);
+        only when that bound does not fit are the rows counted (``count_rows``).
+
+        Raises
+        ------
+        InputDataError
+            One line naming the file, its size and rows, the memory needed and the limit.
+        """
+        if self.need(text_bytes, text_bytes // MIN_ROW_BYTES) <= self.free:
+            return
+        rows = count_rows() if count_rows is not None else text_bytes // MIN_ROW_BYTES
+        if self.need(text_bytes, rows) > self.free:
+            raise InputDataError(self.message(name, text_bytes, rows))
+
+    def message(self, name: str, text_bytes: int, rows: int | None) -> str:
+        """Say that a file is too big for the memory left, naming the limit."""
+        what = f"{text_bytes / 2**20:,.0f} MiB of text" + (
+            f" in {rows:,} rows" if rows is not None else "")
+        need = (f"needs about {self.need(text_bytes, rows) / 2**30:.1f} GiB to read"
+                if rows is not None else "is more than can be read")
+        return (f"{name}: too big for the memory available: {what} {need}, and "
+                f"{self.free / 2**30:.1f} GiB is free under the {self.limit}; split the file "
+                "(by month or force) or run on a machine with more memory")
+
+
+def available() -> Budget | None:
+    """Return the memory this process may still allocate, or None where it cannot be told.
+
+    The least of: the system's available memory (``MemAvailable``), the cgroup's limit less
+    its use (containers), and the address-space limit (``ulimit -v``) less this process's
+    size.
+    """
+    found: list[Budget] = []
+    meminfo = _proc_kib("/proc/meminfo", "MemAvailable:")
+    if meminfo is not None:
+        found.append(Budget(meminfo, "system's available memory"))
+    cgroup = _cgroup_free()
+    if cgroup is not None:
+        found.append(Budget(cgroup, "container's memory limit (cgroup memory.max)"))
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        size = _proc_kib("/proc/self/status", "VmSize:") or 0
+        found.append(Budget(max(0, soft - size), "address-space limit (ulimit -v)"))
+    return min(found, key=lambda b: b.free) if found else None
+
+
+def _proc_kib(path: str, key: str) -> int | None:
+    """Return a ``kB`` figure of a /proc file in bytes, or None."""
+    try:
+        for line in Path(path).read_text(encoding="ascii").splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_free() -> int | None:
+    base = Path("/sys/fs/cgroup")
+    try:
+        limit = (base / "memory.max").read_text(encoding="ascii").strip()
+        if limit == "max":
+            return None
+        return max(0, int(limit) - int((base / "memory.current").read_text(encoding="ascii")))
+    except (OSError, ValueError):
+        return None
+
+
+def count_lines(blocks: Iterable[bytes | memoryview]) -> int:
+    """Return the number of line breaks in a sequence of blocks of bytes."""
+    return sum(int(np.count_nonzero(np.frombuffer(b, dtype=np.uint8) == 10)) for b in blocks)
+
+
+def count_lines_capped(blocks: Iterable[bytes], budget: Budget, name: str) -> tuple[int, int]:
+    """Return the bytes and line breaks of streamed blocks, stopping once they cannot fit.
+
+    Raises
+    ------
+    InputDataError
+        As soon as the text read so far needs more than ``budget`` (see :meth:`Budget.check`).
+    """
+    size = rows = 0
+    for block in blocks:
+        size += len(block)
+        rows += count_lines([block])
+        if budget.need(size, rows) > budget.free:
+            raise InputDataError(budget.message(name, size, rows) + " (stopped reading there)")
+    return size, rows
+
+
+def file_blocks(path: Path, *, block: int = 1 << 24) -> Iterable[bytes]:
+    """Yield a plain file's bytes in blocks."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            yield chunk
+
