@@ -28,6 +28,8 @@ __all__ = ["evaluate"]
               help="police-uk, vancouver, or the path of a TOML column mapping.")
 @click.option("--areas", type=click.Path(path_type=Path),
               help="Polygon layer to clip the study area to (e.g. the city's local areas).")
+@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
+@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
 @click.option("--warmup", "warmup_months", type=int, default=_evaluate.DEFAULT_WARMUP_MONTHS,
               show_default=True, help="Complete months before the first month scored.")
 @click.option("--window", "window_months", type=int, default=_evaluate.DEFAULT_WINDOW_MONTHS,

@@ -58,6 +58,8 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
 @wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
+@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
+@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
 @click.option("--crs", help="Projected CRS to work in (default as in `hotspots run`).")
 @click.option("--crime-type", "crime_types", multiple=True,
               help="Keep only this crime type (repeat).")

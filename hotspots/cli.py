@@ -91,6 +91,8 @@ def _setup_logging(quiet: bool) -> None:
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
+@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
+@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
 @click.option(
     "--population",
     type=click.Path(path_type=Path),

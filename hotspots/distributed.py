@@ -119,6 +119,8 @@ def rank_streets_dask(
     grid_m: float = DEFAULT_GRID_M,
     segment_cache: str | Path | None = None,
     quiet: bool = False,
+    areas_layer: str | None = None,
+    streets_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the hot streets of crime files, computed on a Dask cluster.
 
@@ -153,6 +155,8 @@ def rank_streets_dask(
         Folder of the segment cache (default :func:`hotspots.cache.cache_dir`).
     quiet
         If True, do not log progress.
+    areas_layer, streets_layer
+        Layer of each file to read, when it holds several.
 
     Returns
     -------
@@ -170,9 +174,11 @@ def rank_streets_dask(
     try:
         plan = _Plan.make(list(crime_paths), fmt=fmt, crs=crs, crime_types=crime_types,
                           start=start, end=end)
-        area_gdf = _areas(areas, plan.dst, area_code=area_code, area_name=area_name, quiet=quiet)
+        area_gdf = _areas(areas, plan.dst, area_code=area_code, area_name=area_name, quiet=quiet,
+                          layer=areas_layer)
         segs = _segments(streets, plan.dst, area_gdf, street_name_col=street_name_col,
-                         max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet)
+                         max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet,
+                         layer=streets_layer)
         n_parts = npartitions or max(1, 2 * sum(client.nthreads().values()))
         parts = _load(client, plan, area_gdf, grid_m)
         parts = _drop_repeated_ids(client, plan, parts)
@@ -246,20 +252,21 @@ class _Plan:
 
 
 def _areas(areas: Any, dst: pyproj.CRS, *, area_code: str | None, area_name: str | None,
-           quiet: bool) -> gpd.GeoDataFrame:
+           quiet: bool, layer: str | None = None) -> gpd.GeoDataFrame:
     if not isinstance(areas, gpd.GeoDataFrame):
-        areas = io.read_areas(areas, code_col=area_code, name_col=area_name)
+        areas = io.read_areas(areas, code_col=area_code, name_col=area_name, layer=layer)
     return _crs.to_metric_crs(areas, dst, name="areas", quiet=quiet)
 
 
 def _segments(streets: Any, dst: pyproj.CRS, areas: gpd.GeoDataFrame, *,
               street_name_col: str | None, max_length_m: float, cache_dir: Any,
-              quiet: bool) -> gpd.GeoDataFrame:
+              quiet: bool, layer: str | None = None) -> gpd.GeoDataFrame:
     if isinstance(streets, gpd.GeoDataFrame):
         segs = _crs.to_metric_crs(streets, dst, name="segments", quiet=quiet)
     else:
         segs = cache.cached_segments(streets, max_length_m=max_length_m, crs=dst,
-                                     name_col=street_name_col, cache=cache_dir, quiet=quiet)
+                                     name_col=street_name_col, layer=layer, cache=cache_dir,
+                                     quiet=quiet)
     if "area_code" not in segs:
         segs = segs.join(snap.assign_segment_areas(segs, areas))
     return segs
@@ -460,13 +467,16 @@ def _rank_local(paths: list[str | Path], areas: Any, streets: Any, *, fmt: str,
                 hot_quantile: float = rank.DEFAULT_HOT_QUANTILE,
                 length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M,
                 segment_cache: str | Path | None = None, quiet: bool = False,
+                areas_layer: str | None = None, streets_layer: str | None = None,
                 **_dask_only: Any) -> gpd.GeoDataFrame:
     crimes, _ = io.read_crimes(paths, fmt=fmt, crs=crs, crime_types=crime_types, start=start,
                                end=end, quiet=quiet)
-    area_gdf = _areas(areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet)
+    area_gdf = _areas(areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet,
+                      layer=areas_layer)
     crimes = crimes[snap.assign_areas(crimes, area_gdf)["area_code"].notna().to_numpy()]
     segs = _segments(streets, crimes.crs, area_gdf, street_name_col=street_name_col,
-                     max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet)
+                     max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet,
+                     layer=streets_layer)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=snap_distance_m,
                                               quiet=quiet))
     street = names.location_to_street(crimes["location"])

@@ -2152,9 +2152,27 @@ def _pick(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
 
 
 def _read_layer(path: str | Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
+    """Read one layer of a vector file; with several layers, ``layer`` must name one.
+
+    ``what`` is ``"area"`` or ``"street"``, which names the option that chooses the layer
+    (``--areas-layer``, ``--streets-layer``) in the one-line errors.
+    """
     p = Path(path)
     if not p.exists():
         msg = f"{what} file {p} does not exist"
+        raise InputDataError(msg)
+    option = f"--{what}s-layer"
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(p)]
+    except (pyogrio.errors.DataSourceError, ValueError) as err:
+        msg = f"{p.name}: cannot be read as a {what} layer ({_short(err)})"
+        raise InputDataError(msg) from err
+    if layer is None and len(layers) > 1:
+        msg = (f"{p}: {len(layers)} layers ({', '.join(layers)}); choose the {what} layer "
+               f"with {option}")
+        raise InputDataError(msg)
+    if layer is not None and layer not in layers:
+        msg = f"{p}: no layer {layer!r} (given by {option}); its layers are {', '.join(layers)}"
         raise InputDataError(msg)
     try:
         return gpd.read_file(p, layer=layer, engine="pyogrio")

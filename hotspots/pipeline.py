@@ -78,6 +78,8 @@ class RunConfig:
     area_code: str | None = None
     area_name: str | None = None
     street_name_col: str | None = None
+    areas_layer: str | None = None
+    streets_layer: str | None = None
     population: Path | None = None
     crs: str | None = None
     crime_types: tuple[str, ...] | None = None
@@ -174,7 +176,7 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
     stage = _Stages()
     with stage("load"):  # with the area join: rows outside every area rejected while reading
         area_layer = io.read_areas(config.areas, code_col=config.area_code,
-                                   name_col=config.area_name)
+                                   name_col=config.area_name, layer=config.areas_layer)
         crimes, rejected = io.read_crimes(
             config.crimes,
             fmt=config.fmt,
@@ -242,7 +244,8 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # built once per street file and parameters (keyed by checksum), then read from the cache
     segs = cache.cached_segments(config.streets, max_length_m=config.max_segment_length_m,
-                                 crs=target, name_col=config.street_name_col, quiet=config.quiet)
+                                 crs=target, name_col=config.street_name_col,
+                                 layer=config.streets_layer, quiet=config.quiet)
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 

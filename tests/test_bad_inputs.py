@@ -72,6 +72,16 @@ OK_CASES = {
                 0, {"duplicate publication": 3}),
         },
     ),
+    "republished month in two archives": (  # the 2019-02 archive's copy is kept, ASB too
+        "republished",
+        AREAS,
+        STREETS,
+        {
+            "republished/2019-01.zip:2017-01/2017-01-metropolitan-street.csv": (
+                0, {"duplicate publication": 5}),
+            "republished/2019-02.zip:2017-01/2017-01-metropolitan-street.csv": (6, {}),
+        },
+    ),
     "self-intersecting polygon": (
         "2017-01-bom-street.csv",
         BAD / "areas_selfintersecting.geojson",

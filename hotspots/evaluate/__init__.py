@@ -1035,6 +1035,8 @@ class BacktestConfig:
     out: Path
     fmt: str = "police-uk"
     areas: Path | None = None
+    areas_layer: str | None = None
+    streets_layer: str | None = None
     warmup_months: int = DEFAULT_WARMUP_MONTHS
     window_months: int = DEFAULT_WINDOW_MONTHS
     coverages: tuple[float, ...] = DEFAULT_COVERAGES
@@ -1070,12 +1072,14 @@ def _load(config: BacktestConfig) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, s
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: check --format"
         raise InputDataError(msg)
-    streets = _crs.to_metric_crs(io.read_streets(config.streets), crimes.crs,
+    streets = _crs.to_metric_crs(io.read_streets(config.streets, layer=config.streets_layer),
+                                 crimes.crs,
                                  name=Path(config.streets).name, quiet=config.quiet)
     segs = _segments.lines_to_segments(streets, quiet=config.quiet)
     areas = None
     if config.areas is not None:
-        areas = _crs.to_metric_crs(io.read_areas(config.areas), crimes.crs,
+        areas = _crs.to_metric_crs(io.read_areas(config.areas, layer=config.areas_layer),
+                                   crimes.crs,
                                    name=Path(config.areas).name, quiet=config.quiet)
     region = segments_to_study_area(segs, distance_m=config.snap_distance_m, areas=areas)
     snapped = snap.snap_to_streets(crimes, segs, max_distance_m=config.snap_distance_m,
