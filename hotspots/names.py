@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: police.uk anonymised locations that are points of interest, not streets.
@@ -39,6 +41,11 @@ _PUNCT = re.compile(r"[^\w\s]")
 _SPACE = re.compile(r"\s+")
 
 
+#: The categories of the last categorical location column and their streets: a run asks for
+#: the streets of one table's locations several times (naming, places, clusters).
+_LAST_STREETS: list[Any] = []
+
+
 def location_to_street(location: pd.Series) -> pd.Series:
     """Return the street named by each location text, or missing for places that are not streets.
 
@@ -62,9 +69,48 @@ def location_to_street(location: pd.Series) -> pd.Series:
     ...                               "X NK_LOC ST"])).tolist()
     ['Kingsway', <NA>, 'Granville St', <NA>, <NA>]
     """
-    codes, uniques = pd.factorize(location.fillna("").astype(str), use_na_sentinel=False)
-    streets = _streets_of(pd.Series(uniques, dtype=object))
-    return pd.Series(streets.to_numpy()[codes], index=location.index, dtype="string")
+    codes, uniques = text_codes(location)
+    cats = location.cat.categories if isinstance(location.dtype, pd.CategoricalDtype) else None
+    if cats is not None and _LAST_STREETS and _LAST_STREETS[0] is cats:
+        streets = _LAST_STREETS[1]  # the same categories as the last call (a run's table)
+    else:
+        streets = _streets_of(uniques)
+        if cats is not None:
+            _LAST_STREETS[:] = [cats, streets]
+    return pd.Series(streets.array.take(codes), index=location.index, dtype="string")
+
+
+def text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Return a code per row and the distinct texts, missing read as "".
+
+    A categorical column gives its own codes (no text is copied per row); other columns are
+    factorised.
+
+    Parameters
+    ----------
+    text
+        Text, categorical or not.
+
+    Returns
+    -------
+    codes, uniques
+        ``uniques.iloc[codes]`` equals ``text.fillna("").astype(str)``; ``uniques`` is an
+        object Series.
+
+    Examples
+    --------
+    >>> codes, uniques = text_codes(pd.Series(["b", None, "b"], dtype="category"))
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 1, 0], ['b', ''])
+    """
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        cats = text.cat.categories
+        codes = text.cat.codes.to_numpy().astype(np.int64)
+        codes[codes < 0] = len(cats)
+        uniques = pd.Series([*(str(c) for c in cats), ""], dtype=object)
+        return codes, uniques
+    codes, found = pd.factorize(text.fillna("").astype(str), use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64), pd.Series(np.asarray(found, dtype=object))
 
 
 def _streets_of(location: pd.Series) -> pd.Series:
@@ -77,7 +123,8 @@ def _streets_of(location: pd.Series) -> pd.Series:
     text = text.where(~vpd, _title_case(text.str.replace(_BLOCK, "", regex=True)))
     upper = text.str.upper()
     # VPD placeholders: "OFFSET TO PROTECT PRIVACY", "X NK_LOC ST" (location not known)
-    bad = poi | junction | (text == "") | upper.str.startswith("OFFSET") | upper.str.contains("NK_LOC")
+    unknown = upper.str.startswith("OFFSET") | upper.str.contains("NK_LOC")
+    bad = poi | junction | (text == "") | unknown
     return text.where(~bad).astype("string")
 
 
@@ -104,11 +151,15 @@ def normalise_name(name: pd.Series) -> pd.Series:
     pandas.Series
         Folded names (missing stays missing).
     """
-    s = name.astype("string").str.casefold().str.replace(_PUNCT, "", regex=True)
-    return s.str.replace(_SPACE, " ", regex=True).str.strip()
+    codes, uniques = pd.factorize(name.astype("string"))  # each distinct name folded once
+    s = pd.Series(uniques, dtype="string").str.casefold().str.replace(_PUNCT, "", regex=True)
+    folded = s.str.replace(_SPACE, " ", regex=True).str.strip()
+    return pd.Series(folded.array.take(codes, allow_fill=True), index=name.index, dtype="string")
 
 
-def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
+def name_from_records(
+    segment_id: pd.Series, street: pd.Series, *, weights: pd.Series | None = None
+) -> pd.Series:
     """Return, per segment, the street named most often by the records snapped to it.
 
     Parameters
@@ -117,6 +168,9 @@ def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
         Snapped segment of each record (missing where unsnapped).
     street
         Street from :func:`location_to_street` of each record.
+    weights
+        Records each row stands for (default one): distinct (segment, street) rows with
+        their counts give the result of the records themselves.
 
     Returns
     -------
@@ -124,10 +178,11 @@ def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
         Indexed by segment id. Ties go to the alphabetically first name, so the result does
         not depend on row order.
     """
-    df = pd.DataFrame({"segment_id": segment_id, "street": street}).dropna()
+    n = 1 if weights is None else weights.to_numpy()
+    df = pd.DataFrame({"segment_id": segment_id, "street": street, "n": n}).dropna()
     if df.empty:
         return pd.Series(dtype="string", name="street_name")
-    counts = df.groupby(["segment_id", "street"], sort=True).size().rename("n").reset_index()
+    counts = df.groupby(["segment_id", "street"], sort=True)["n"].sum().reset_index()
     counts = counts.sort_values(
         ["segment_id", "n", "street"], ascending=[True, False, True], kind="stable"
     )
@@ -135,7 +190,9 @@ def name_from_records(segment_id: pd.Series, street: pd.Series) -> pd.Series:
     return best.astype("string").rename("street_name")
 
 
-def name_agreement(street: pd.Series, segment_name: pd.Series) -> dict[str, float | int]:
+def name_agreement(
+    street: pd.Series, segment_name: pd.Series, *, weights: pd.Series | None = None
+) -> dict[str, float | int]:
     """Return how often a record's street text names the segment it was snapped to.
 
     Parameters
@@ -145,6 +202,8 @@ def name_agreement(street: pd.Series, segment_name: pd.Series) -> dict[str, floa
     segment_name
         Street-layer name of the segment each record was snapped to (a segment carrying
         several names joins them with ``;``).
+    weights
+        Records each row stands for (default one each), as in :func:`name_from_records`.
 
     Returns
     -------
@@ -157,8 +216,12 @@ def name_agreement(street: pd.Series, segment_name: pd.Series) -> dict[str, floa
     parts = segment_name[both].astype(str).reset_index(drop=True).str.split(";").explode()
     pairs = pd.DataFrame({"row": parts.index, "name": normalise_name(parts).to_numpy()})
     recs = pd.DataFrame({"row": rec.index, "name": rec.to_numpy()})
-    agree = recs.merge(pairs, on=["row", "name"], how="inner")["row"].nunique()
-    compared = int(both.sum())
+    agreeing = recs.merge(pairs, on=["row", "name"], how="inner")["row"].unique()
+    if weights is None:
+        agree, compared = len(agreeing), int(both.sum())
+    else:
+        w = weights.to_numpy()[both]
+        agree, compared = int(w[agreeing].sum()), int(w.sum())
     return {
         "compared": compared,
         "agree": int(agree),

@@ -174,6 +174,68 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
     """Run the analysis and write the run folder's files into ``tmp``."""
     out = Path(config.out)
     stage = _Stages()
+    ranked = rank_stages(config, stage)
+    crimes, counts, conc, naming = ranked.crimes, ranked.counts, ranked.concentration, ranked.naming
+    result = RunResult(out, crimes, ranked.rejected, ranked.areas, ranked.segments,
+                       ranked.hot_streets, ranked.locations, {})
+    with stage("time_profiles"):
+        _add_time(config, result)
+    with stage("significance_clusters"):
+        _add_significance(config, result, counts)
+    if config.backtest:
+        result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
+    result.area_lists = rank.area_lists(
+        result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
+    )
+    result.locations = _location_ranks(result.locations, result.area_lists)
+    if config.area_maps:
+        result.area_lists = {
+            code: _with_map_links(code, table) for code, table in result.area_lists.items()
+        }
+    _write_into(config, result, counts, conc, naming, stage, tmp)
+    return result
+
+
+@dataclass
+class Ranked:
+    """What the stages load through ranking give: everything behind the hot-street lists."""
+
+    crimes: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    areas: gpd.GeoDataFrame
+    segments: gpd.GeoDataFrame
+    counts: pd.DataFrame
+    hot_streets: gpd.GeoDataFrame
+    locations: gpd.GeoDataFrame
+    concentration: dict[str, Any]
+    naming: dict[str, Any]
+
+
+def rank_stages(config: RunConfig, stage: _Stages | None = None) -> Ranked:
+    """Run the stages load, area_join, street_segments, snapping and ranking of :func:`run`.
+
+    The one code path of ``hotspots run`` up to the ranked lists (the benchmark times this).
+
+    Parameters
+    ----------
+    config
+        Inputs and parameters (nothing is written).
+    stage
+        Timer of the stages (their seconds go to run.json); a new one if not given.
+
+    Returns
+    -------
+    Ranked
+        Crimes (with ``segment_id``, ``place`` and ``place_key``), rejected rows, areas,
+        named segments, counts per segment, hot streets, listed locations, concentration
+        figures and the naming summary.
+
+    Raises
+    ------
+    InputDataError
+        If no crime row can be used.
+    """
+    stage = stage or _Stages()
     with stage("load"):  # with the area join: rows outside every area rejected while reading
         area_layer = io.read_areas(config.areas, code_col=config.area_code,
                                    name_col=config.area_name, layer=config.areas_layer)
@@ -212,33 +274,19 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
             length_floor_m=config.length_floor_m,
         )
         type_cols = [c for c in counts.columns if c != "crimes"]
-        unsnapped = crimes[crimes["segment_id"].isna()]
-        crimes["place"] = rank.location_place(unsnapped).reindex(crimes.index)  # once, reused
-        unsnapped = crimes[crimes["segment_id"].isna()]
+        off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
+        cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
+        unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
+        unsnapped["place"] = rank.location_place(unsnapped)
+        crimes["place"] = unsnapped["place"].reindex(crimes.index)  # once, reused
         if config.street_level_only:  # publish street segments only: no point-level places
             unsnapped = unsnapped.iloc[:0]
         locs = rank.rank_locations(unsnapped, min_crimes=config.min_crimes, type_cols=type_cols)
         conc = concentration.count_concentration(
             counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
         )
-    result = RunResult(out, crimes, rejected, areas, segs, hot, locs, {})
-    result.crimes["place_key"] = place_keys(crimes, hot, locs)
-    with stage("time_profiles"):
-        _add_time(config, result)
-    with stage("significance_clusters"):
-        _add_significance(config, result, counts)
-    if config.backtest:
-        result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
-    result.area_lists = rank.area_lists(
-        result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
-    )
-    result.locations = _location_ranks(result.locations, result.area_lists)
-    if config.area_maps:
-        result.area_lists = {
-            code: _with_map_links(code, table) for code, table in result.area_lists.items()
-        }
-    _write_into(config, result, counts, conc, naming, stage, tmp)
-    return result
+        crimes["place_key"] = place_keys(crimes, hot, locs)
+    return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -253,13 +301,18 @@ def _name_segments(
     crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, police_uk: bool
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Fill missing segment names from the records snapped to them; measure agreement."""
-    street = names.location_to_street(crimes["location"])
+    # each distinct (segment, location text) once, weighted by its records
+    first, _, weight = rank.distinct_rows(crimes["segment_id"], crimes["location"])
+    pairs = pd.DataFrame(crimes[["segment_id", "location"]]).iloc[first]
+    records = pd.Series(weight, index=pairs.index)
+    street = names.location_to_street(pairs["location"])
     layer_named = segs["street_name"].notna()
     by_seg = segs.set_index("segment_id")["street_name"]
+    on = pairs["segment_id"].notna()
     agreement = names.name_agreement(
-        street[crimes["segment_id"].notna()], crimes["segment_id"].dropna().map(by_seg)
+        street[on], pairs["segment_id"][on].map(by_seg), weights=records[on]
     )
-    inferred = names.name_from_records(crimes["segment_id"], street)
+    inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
     source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", None))
     segs = segs.assign(street_name=filled.astype("string"), name_source=source)
@@ -325,24 +378,35 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     pandas.Series
         Key per crime; missing for crimes on no listed place.
     """
+    # keys as numbers into one label list ("s0".., then "l0"..), -1 for none: no text per row
+    labels = pd.array([*(f"s{i}" for i in range(len(hot))),
+                       *(f"l{i}" for i in range(len(locations)))], dtype="string")
     seg_to_street = {
-        seg: f"s{i}" for i, ids in enumerate(hot["segment_ids"]) for seg in str(ids).split(";")
+        seg: i for i, ids in enumerate(hot["segment_ids"].tolist()) for seg in str(ids).split(";")
     }
-    key = crimes["segment_id"].map(seg_to_street)
+    seg = crimes["segment_id"]
+    if isinstance(seg.dtype, pd.CategoricalDtype):  # each segment looked up once
+        codes, ids = seg.cat.codes.to_numpy(), seg.cat.categories
+    else:
+        codes, ids = pd.factorize(seg)
+    per_seg = np.array([*(seg_to_street.get(s, -1) for s in ids), -1], dtype=np.int64)
+    key = per_seg[codes]  # code -1 (unsnapped) takes the last entry: none
     loc_key = {
-        (a, p): f"l{i}"
-        for i, (a, p) in enumerate(zip(locations["area_code"], locations["street"], strict=True))
+        (a, p): len(hot) + i
+        for i, (a, p) in enumerate(
+            zip(locations["area_code"].tolist(), locations["street"].tolist(), strict=True)
+        )
     }
-    unsnapped = crimes["segment_id"].isna()
+    unsnapped = seg.isna().to_numpy()
     if loc_key and unsnapped.any():
         place = (crimes.loc[unsnapped, "place"] if "place" in crimes
                  else rank.location_place(crimes.loc[unsnapped]))
-        pairs = pd.Series(
-            list(zip(crimes.loc[unsnapped, "area_code"], place, strict=True)), index=place.index
-        )
-        key = key.astype(object)
-        key.loc[unsnapped] = pairs.map(loc_key)
-    return key.astype("string")
+        area = crimes.loc[unsnapped, "area_code"]
+        first, inverse, _ = rank.distinct_rows(area, place)  # each (area, place) looked up once
+        pairs = zip(area.iloc[first].tolist(), place.iloc[first].tolist(), strict=True)
+        found = np.array([loc_key.get(k, -1) for k in pairs], dtype=np.int64)
+        key[unsnapped] = found[inverse]
+    return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)
 
 
 def _add_time(config: RunConfig, result: RunResult) -> None:

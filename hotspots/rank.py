@@ -16,6 +16,7 @@ Definitions (the README repeats them for users):
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -162,7 +163,8 @@ def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     )
     pairs = table.merge(table, on=["key", "v"])
     graph = coo_matrix((np.ones(len(pairs)), (pairs["seg_x"], pairs["seg_y"])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    labels: np.ndarray = connected_components(graph, directed=False)[1]
+    return labels
 
 
 def rank_streets(
@@ -263,7 +265,7 @@ def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
     cuts = np.flatnonzero(np.diff(groups)) + 1
     text = values.astype(str).tolist()
     bounds = [0, *cuts.tolist(), len(text)]
-    return [sep.join(text[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [sep.join(text[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
@@ -303,22 +305,86 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
     pandas.Series
         Place name per record, indexed like ``crimes``; "(no location text)" where empty.
     """
+    # the reader's point_id numbers each distinct map point: one column instead of x and y
+    point = [crimes["point_id"]] if "point_id" in crimes else [crimes["x"], crimes["y"]]
+    first, inverse, weight = distinct_rows(crimes["location"], crimes["area_code"], *point)
+    labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
+    codes, uniques = pd.factorize(labels, sort=True)
+    cat = pd.Categorical.from_codes(codes[inverse], dtype=pd.CategoricalDtype(
+        pd.Index(uniques, dtype="str")), validate=False)
+    return pd.Series(cat, index=crimes.index)
+
+
+def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
+    """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
     text = crimes["location"].fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
     text = text.replace("", "(no location text)")
-    poi = (location_to_street(crimes["location"]).isna() & (text != "(no location text)")).to_numpy()
+    no_street = location_to_street(crimes["location"]).isna()
+    poi = (no_street & (text != "(no location text)")).to_numpy()
+    out: np.ndarray = text.to_numpy(dtype=object)
     if not poi.any():
-        return text
-    pts = pd.DataFrame({"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"]})[poi]
-    n = pts.groupby(["a", "t", "x", "y"], sort=False).size().rename("n").reset_index()
+        return out
+    pts = pd.DataFrame({"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"],
+                        "w": weight})[poi]
+    n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
     n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
     n["k"] = n.groupby(["a", "t"]).cumcount() + 1
     n["of"] = n.groupby(["a", "t"])["k"].transform("max")
     n["label"] = np.where(n["of"] > 1, n["t"] + " (point " + n["k"].astype(str) + " of "
                           + n["of"].astype(str) + ")", n["t"])
     labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
-    out = text.copy()
-    out[poi] = labels["label"].to_numpy()
+    out[poi] = labels["label"].to_numpy(dtype=object)
     return out
+
+
+def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct rows of aligned columns: first row of each, row -> distinct, counts.
+
+    Work on the distinct rows (often a few per cent of the records: the same location text
+    at the same map point) and spread the result back with the inverse.
+
+    Parameters
+    ----------
+    columns
+        Aligned columns (categorical ones are read by their codes; missing is a value).
+
+    Returns
+    -------
+    first, inverse, counts
+        Position of each distinct row's first occurrence (in order of appearance), the
+        distinct row of every row, and how many rows each distinct row stands for.
+
+    Examples
+    --------
+    >>> first, inverse, counts = distinct_rows(pd.Series(["a", "b", "a"]), pd.Series([1, 2, 1]))
+    >>> first.tolist(), inverse.tolist(), counts.tolist()
+    ([0, 1], [0, 1, 0], [2, 1])
+    """
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for col in columns:
+        dense = col.dtype.kind in "iu" and n and col.min() >= 0 and col.max() < 4 * n
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes, m = col.cat.codes.to_numpy().astype(np.int64) + 1, len(col.cat.categories) + 1
+        elif dense:  # small non-negative numbers (e.g. point ids) are their own codes
+            codes, m = col.to_numpy().astype(np.int64) + 1, int(col.max()) + 2
+        else:
+            found, uniques = pd.factorize(col, use_na_sentinel=True)
+            codes, m = found.astype(np.int64) + 1, len(uniques) + 1
+        if size * m >= 2**62:  # renumber the combined key before it could overflow
+            key, uniq = pd.factorize(key)
+            size = len(uniq)
+        key = key * m + codes
+        size *= m
+    inverse, uniq = pd.factorize(key)  # numbered in order of first appearance
+    inverse = inverse.astype(np.int64)
+    if n == 0:
+        return np.zeros(0, np.int64), inverse, np.zeros(0, np.int64)
+    running = np.maximum.accumulate(inverse)
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    counts: np.ndarray = np.bincount(inverse, minlength=len(uniq))
+    return first, inverse, counts
 
 
 def rank_locations(
@@ -357,9 +423,15 @@ def rank_locations(
         }
     )
     keys = ["area_code", "area_name", "place"]
-    counts = pd.crosstab([df[k] for k in keys], df["tcol"]).reindex(columns=type_cols, fill_value=0)
+    point = [crimes["point_id"]] if "point_id" in crimes else [df["x"], df["y"]]
+    first, _, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
+    df = df.iloc[first].assign(n=weight)  # distinct records (same place, type and point)
+    counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
+    counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)
     counts.insert(0, "crimes", counts.sum(axis=1))
     counts = counts[counts["crimes"] >= min_crimes].reset_index()
+    counts["place"] = counts["place"].astype(str)
+    df = df[df["place"].isin(counts["place"])].astype({"place": str})
     if counts.empty:
         return gpd.GeoDataFrame(
             columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
@@ -426,14 +498,16 @@ def area_lists(
     ]
     cols = [*extra, *type_cols]
     out: dict[str, pd.DataFrame] = {}
-    for code, group in both.groupby("area_code", sort=True):
-        part = group.copy()
-        is_loc = (part["basis"] == BASIS_LOCATION).to_numpy()
-        base = int((~is_loc).sum())
-        loc_rank = (-part.loc[is_loc, "crimes"]).rank(method="min").astype("int64") + base
-        part.loc[is_loc, "area_rank"] = loc_rank
-        part["area_rank"] = part["area_rank"].astype("int64")
-        out[str(code)] = part[[*AREA_LIST_COLUMNS, *cols]].reset_index(drop=True)
+    is_loc = (both["basis"] == BASIS_LOCATION).to_numpy()
+    if is_loc.any():  # locations ranked after the area's last street, ties sharing a rank
+        area = both["area_code"].astype(str)
+        base = pd.Series(~is_loc, index=both.index).groupby(area).transform("sum")
+        loc_rank = (-both.loc[is_loc, "crimes"]).groupby(area[is_loc]).rank(method="min")
+        both = both.copy()
+        both.loc[is_loc, "area_rank"] = loc_rank.astype("int64") + base[is_loc].astype("int64")
+    both["area_rank"] = both["area_rank"].astype("int64")
+    for code, part in both[[*AREA_LIST_COLUMNS, *cols]].groupby("area_code", sort=True):
+        out[str(code)] = part.reset_index(drop=True)
     empty = pd.DataFrame(columns=[*AREA_LIST_COLUMNS, *cols])
     for code in area_codes:
         out.setdefault(str(code), empty)
