@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from hotspots.crs import WGS84
-from hotspots.rank import type_column
+from hotspots.rank import type_columns
 
 #: Weeks kept in the weekly counts: the last 12 weeks and the 12 before them.
 WEEKS = 24
@@ -73,7 +73,7 @@ class PeriodCounts:
         return {
             "months": self.months,
             "types": self.types,
-            "typeKeys": [type_column(t)[2:] for t in self.types],
+            "typeKeys": [type_columns(self.types)[t][2:] for t in self.types],
             "typeGroup": [keys.index(g) for g in self.groups],
             "groups": [[k, v] for k, v in self.group_labels.items()],
             "harm": self.harm,
@@ -140,6 +140,8 @@ def period_counts(
 
 
 def _month_range(month: pd.Series) -> list[str]:
+    if month.min() == month.max():  # one period (also a label such as "whole period")
+        return [str(month.min())]
     first, last = pd.Period(month.min(), "M"), pd.Period(month.max(), "M")
     return [str(p) for p in pd.period_range(first, last, freq="M")]
 

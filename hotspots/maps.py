@@ -199,7 +199,7 @@ def _fallback_counts(frames: Sequence[pd.DataFrame | None]) -> PeriodCounts:
                    for c in f.columns if c.startswith(TYPE_COUNT_PREFIX)})
     settings = read_brief_weights()
     labels = [k.replace("_", " ") for k in keys]
-    crimes = pd.DataFrame({"crime_type": labels, "month": "0000-01"})
+    crimes = pd.DataFrame({"crime_type": labels, "month": "whole period"})
     return period_counts(
         crimes, keys=(), group_of=classify_crime_types(labels, settings=settings),
         group_labels=settings.labels,
@@ -236,7 +236,9 @@ def _place_features(
     return {
         "name": [html.escape(str(s)) for s in hot["street"]],
         "area": [str(a) for a in hot["area_code"]],
-        "r": [int(r) for r in ranks],
+        "r": [int(r) if pd.notna(r) else 10**6 for r in ranks],
+        "ar": [int(r) if pd.notna(r) else 10**6 for r in hot["area_rank"]],
+        "len": _ranked_lengths(hot),
         "cs": None if sig is None else [SIGNIFICANCE_COLOURS.get(s, "#bdbdbd") for s in sig],
         "popup": [street_popup_html(row, type_cols, type_labels=type_labels, charts=charts)
                   for _, row in hot.iterrows()],
@@ -244,6 +246,15 @@ def _place_features(
         "m": monthly,
         "w": weekly or None,
     }
+
+
+def _ranked_lengths(hot: pd.DataFrame) -> list[float | None] | None:
+    """Street length the run ranked by (floored: crimes x 100 / crimes per 100 m), or None."""
+    if "crimes_per_100m" not in hot:
+        return None
+    per = pd.to_numeric(hot["crimes_per_100m"], errors="coerce")
+    length = pd.to_numeric(hot["crimes"], errors="coerce") * 100 / per.where(per > 0)
+    return [None if pd.isna(v) else round(float(v), 2) for v in length]
 
 
 def _area_features(

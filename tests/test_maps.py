@@ -1,4 +1,4 @@
-"""Tests of hotspots.maps: layers, popups, legend, links and escaping in the rendered HTML."""
+"""Tests of hotspots.maps and hotspots.map_data: layers, popups, counts, links and escaping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString, MultiPoint, box
 
-from hotspots import maps
+from hotspots import map_data, maps
 from hotspots.schema import HOT_STREET_COLUMNS
 
 
@@ -32,6 +32,7 @@ def _hot(street: str = "High St") -> gpd.GeoDataFrame:
         trend_class="emerging",
         patrol_window="Fri 22:00-02:00",
         monthly_svg="<svg><title>m</title></svg>",
+        profile_svg="<svg><title>p</title></svg>",
         n_burglary=9,
         n_robbery=3,
     )
@@ -54,52 +55,70 @@ def _config(page: str) -> dict[str, Any]:
     return json.loads(text.group(1))
 
 
+def _links(page: str) -> dict[str, Any]:
+    text = re.search(r'<script type="application/json" id="hotspots-links">(.*?)</script>', page)
+    assert text is not None
+    return json.loads(text.group(1))
+
+
+def _crimes() -> pd.DataFrame:
+    """Six crimes at two places over three months (one place has dates in two weeks)."""
+    return pd.DataFrame({
+        "place_key": ["s0", "s0", "s0", "s1", "s1", None],
+        "area_code": ["A", "A", "A", "A", "B", "B"],
+        "crime_type": ["Burglary", "Burglary", "Robbery", "Shoplifting", "Burglary", "Drugs"],
+        "month": ["2024-01", "2024-03", "2024-03", "2024-02", "2024-03", "2024-03"],
+        "occurred_from": pd.to_datetime(["2024-01-05", "2024-03-30", "2024-03-20", "2024-02-10",
+                                         "2024-03-31", "2024-03-01"]),
+        "has_time": True,
+        "harm": [100.0, 100.0, 365.0, 1.0, 100.0, 20.0],
+    })
+
+
 # outputs ------------------------------------------------------------------------------------
 
 
-def test_layers_popup_and_legend() -> None:
+def test_layers_popup_legend_and_links_block() -> None:
     m = maps.explore_hot_streets(
         _hot(),
         _areas(),
         title="Hot streets",
         subtitle="2017-12",
+        evidence="Streets like these held 30% of next month's crime.",
         links={"E05000001": {"Ward map": "maps/E05000001.html"}},
     )
     page = m.get_root().render()
     cfg = _config(page)
-    assert {"areas", "streets", "types"} <= set(cfg)
-    assert cfg["types"] == ["burglary", "robbery"]
-    street = cfg["streets"]["features"][0]["properties"]
-    assert street["t"] == {"burglary": 9, "robbery": 3}
-    popup = street["popup"]
-    assert "Rank 1 overall, 1 in area; 12 crimes on 100 m (12.0 per 100 m)" in popup
+    assert {"areas", "streets", "counts"} <= set(cfg)
+    assert cfg["counts"]["types"] == ["burglary", "robbery"]
+    assert cfg["counts"]["groups"] == [["robbery", "Robbery"], ["burglary", "Burglary"]]
+    street = cfg["streets"]
+    assert street["m"] == [[0, 9, 1, 3]]  # whole-period counts by type when no run counts
+    assert street["name"] == ["High St"] and street["ar"] == [1]
+    popup = street["popup"][0]
+    assert "Whole period: rank 1 overall, 1 in area; 12 crimes on 100 m (12.0 per 100 m)" in popup
     assert "burglary</td><td class=n>9" in popup and "from A Road" in popup
     assert "Trend: <b>emerging</b>" in popup and "Patrol window: <b>Fri 22:00-02:00</b>" in popup
-    assert "<svg><title>m</title></svg>" in popup  # our own chart, kept as is
-    assert "href='maps/E05000001.html'" in popup
-    for text in (
-        "'Hot streets'",
-        "L.control.layers",
-        "hs-search",
-        "hs-type",
-        "hs-legend",
-        "Hot streets",
-        "2017-12",
-        "Control.FullScreen",
-        "fitBounds",
-    ):
+    assert "<svg" not in popup  # city map: charts drawn by the page
+    assert "<!--now-->" in popup
+    assert _links(page) == {"E05000001": {"Ward map": "maps/E05000001.html"}}
+    for text in ("hs-group", "hs-period", "hs-harm", "hs-view", "hs-search", "hs-legend",
+                 "How far to trust this list", "30% of next month", "Control.FullScreen",
+                 "fitBounds", "L.canvas", "@media print", "A4 landscape"):
         assert text in page, text
     assert "control_scale" in page or "L.control.scale" in page
 
 
 def test_markup_in_data_is_escaped() -> None:
     evil = "<img src=x onerror=alert(1)></script>{{7*7}}"
-    page = maps.explore_hot_streets(_hot(evil), _areas()).get_root().render()
-    assert "<img src=x" not in page and "</script>{{" not in page
-    props = _config(page)["streets"]["features"][0]["properties"]
-    assert props["name"] == "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;{{7*7}}"
-    assert "&lt;img" in props["popup"] and "<img" not in props["popup"]
+    page = maps.explore_hot_streets(
+        _hot(evil), _areas(), links={"E1": {"</script><b>": "x'><script>"}}).get_root().render()
+    assert "<img src=x" not in page and "</script>{{" not in page and "<script>\"" not in page
+    props = _config(page)["streets"]
+    assert props["name"][0] == "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;{{7*7}}"
+    assert "&lt;img" in props["popup"][0] and "<img" not in props["popup"][0]
     assert "Area <A>" not in page
+    assert _links(page) == {"E1": {"</script><b>": "x'><script>"}}
 
 
 def test_area_map_layers_and_rank_bands() -> None:
@@ -118,6 +137,11 @@ def test_area_map_layers_and_rank_bands() -> None:
         geometry=[MultiPoint([(530500, 180500)])],
         crs=27700,
     )
+    repeats = gpd.GeoDataFrame(
+        {"crimes": [40], "months": [12], "first_month": ["2017-01"], "last_month": ["2017-12"],
+         "top_types": ["burglary 100%"], "location": ["On or near <Park>"],
+         "area_code": ["E05000001"]},
+        geometry=gpd.points_from_xy([530500], [180500]), crs=27700)
     crimes = pd.DataFrame({"lat": [51.5], "lon": [-0.1], "type": ["burglary"]})
     page = (
         maps.explore_hot_streets(
@@ -125,10 +149,12 @@ def test_area_map_layers_and_rank_bands() -> None:
             _areas(),
             locations=locs,
             crimes=crimes,
+            repeats=repeats,
             base_streets=_hot(),
             focus=["E05000001"],
             top_n=None,
             rank_col="area_rank",
+            trend="rising",
             offline=True,
         )
         .get_root()
@@ -136,9 +162,63 @@ def test_area_map_layers_and_rank_bands() -> None:
     )
     cfg = _config(page)
     assert cfg["crimes"] == [[51.5, -0.1, 0, 1]] and cfg["focus"] is True
-    assert cfg["rankBands"][0][1] == "area rank 1-3"
-    assert "rank 2 in area; 7 crimes at this police.uk location".lower() in (
-        cfg["locations"]["features"][0]["properties"]["popup"].lower()
-    )
+    assert cfg["rankBands"][0][2] == "area rank 1-3" and cfg["trend"] == "rising"
+    assert "rank 2 in area; 7 crimes at this police.uk location" in cfg["locations"]["popup"][0]
+    assert "<svg><title>p</title></svg>" in cfg["streets"]["popup"][0]  # hour-of-week chart
+    assert cfg["repeats"]["n"] == [40] and "On or near &lt;Park&gt;" in cfg["repeats"]["tip"][0]
     assert "tile.openstreetmap" not in page  # offline: no tile layer
-    assert "base" in cfg
+    assert cfg["base"]["full"] and "main" not in cfg["base"]
+
+
+def test_period_counts_are_flat_type_month_cells() -> None:
+    counts = map_data.period_counts(
+        _crimes(), group_of={"Burglary": "burglary", "Robbery": "robbery",
+                             "Shoplifting": "theft"},
+        group_labels={"burglary": "Burglary", "robbery": "Robbery", "theft": "Theft",
+                      "vehicle_crime": "Vehicle crime", "other": "Other crime"})
+    assert counts.months == ["2024-01", "2024-02", "2024-03"]
+    assert counts.types == ["Burglary", "Drugs", "Robbery", "Shoplifting"]
+    assert counts.groups == ["burglary", "other", "robbery", "theft"]
+    assert list(counts.group_labels) == ["burglary", "robbery", "theft", "other"]
+    assert counts.harm == [100.0, 20.0, 365.0, 1.0]
+    # cell = type * 3 + month: s0 has burglary in Jan and Mar, robbery in Mar
+    assert counts.places["s0"] == [0, 1, 2, 1, 8, 1]
+    assert counts.places["A"] == [0, 1, 2, 1, 8, 1, 10, 1]
+    assert counts.places["B"] == [2, 1, 5, 1]
+    # weeks counted back from 2024-03-31 (week 23 the last seven days)
+    assert counts.last_day == "2024-03-31"
+    assert counts.weekly["s0"] == [11, 1, 23, 1, 2 * 24 + 22, 1]  # 86, 1 and 11 days back
+    assert counts.weekly["s1"] == [23, 1, 3 * 24 + 16, 1]
+    cfg = counts.config()
+    assert cfg["typeGroup"] == [0, 3, 1, 2] and cfg["weeks"] == map_data.WEEKS
+
+
+def test_month_only_data_has_no_weeks() -> None:
+    crimes = _crimes().assign(has_time=False)
+    counts = map_data.period_counts(crimes, group_of={}, group_labels={"other": "Other"})
+    assert counts.weekly == {} and counts.config()["weeks"] == 0
+
+
+def test_encoded_geometry_round_trips_at_five_decimals() -> None:
+    line = LineString([(-0.12345, 51.50853), (-0.12, 51.51), (-0.11, 51.4999)])
+    [encoded] = map_data.encode_geometry(line)
+    assert _decode(encoded) == [(51.50853, -0.12345), (51.51, -0.12), (51.4999, -0.11)]
+    poly = map_data.encode_geometry(box(0, 0, 1, 1))
+    assert len(poly) == 1 and len(_decode(poly[0][0])) == 5
+
+
+def _decode(text: str) -> list[tuple[float, float]]:
+    values, shift, acc = [], 0, 0
+    for ch in text:
+        b = ord(ch) - 63
+        acc |= (b & 31) << shift
+        shift += 5
+        if b < 32:
+            values.append(~(acc >> 1) if acc & 1 else acc >> 1)
+            shift, acc = 0, 0
+    lat = lon = 0
+    out = []
+    for dlat, dlon in zip(values[::2], values[1::2], strict=True):
+        lat, lon = lat + dlat, lon + dlon
+        out.append((round(lat / 1e5, 5), round(lon / 1e5, 5)))
+    return out

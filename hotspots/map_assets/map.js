@@ -6,7 +6,9 @@ var TOO_FEW = cfg.tooFew, MAIN_ZOOM = cfg.mainZoom;
 var overlays = {}, searchIndex = [], items = [], areaItems = [];
 var linkBlock = document.getElementById('hotspots-links');
 var links = linkBlock ? JSON.parse(linkBlock.textContent || '{}') : {};
-var st = {group: '', harm: false, period: 'all', view: 'hot', colour: 'rank'};
+var st = {group: '', rankBy: 'density', period: 'all', view: 'hot', colour: 'rank'};
+var RANK_BY = {density: 'crimes per 100 m of street', count: 'number of crimes',
+  harm: 'harm (crime harm index days)'};
 var PERIODS = [['all', 'whole period', 'm', M], ['12m', 'last 12 months', 'm', 12],
   ['3m', 'last 3 months', 'm', 3], ['1m', 'last month', 'm', 1]];
 if (W) PERIODS.push(['12w', 'last 12 weeks', 'w', 12], ['4w', 'last 4 weeks', 'w', 4]);
@@ -18,6 +20,9 @@ var CHANGE = {new: ['#7b3294', 'new: under ' + TOO_FEW + ' before, ' + TOO_FEW +
 function esc(s) {
   return String(s).replace(/[&<>"']/g, function (c) {
     return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]; });
+}
+function text(h) {  // escaped HTML -> plain text
+  var d = document.createElement('textarea'); d.innerHTML = h; return d.value;
 }
 function dec(s) {  // Google encoded polyline -> [[lat, lng], ...]
   var pts = [], i = 0, lat = 0, lng = 0;
@@ -48,7 +53,8 @@ function selection() {
       : t === +st.group.slice(2)));
   }
   var U = p[2] === 'w' ? W : M;
-  return {key: p[0], label: p[1], unit: p[2], len: p[3], U: U, mask: mask, harm: st.harm,
+  return {key: p[0], label: p[1], unit: p[2], len: p[3], U: U, mask: mask, harm: st.rankBy === 'harm',
+    rankBy: st.rankBy,
     hasPrev: 2 * p[3] <= U, change: st.view === 'change' && p[0] !== 'all'};
 }
 function groupLabel() {
@@ -134,7 +140,8 @@ var streets = L.featureGroup(), labels = L.layerGroup();
 function addPlaces(d, kind) {
   if (!d) return;
   d.name.forEach(function (name, i) {
-    var it = {kind: kind, name: name, area: d.area[i], r0: d.r[i], popup: d.popup[i],
+    var it = {kind: kind, name: name, area: d.area[i], r0: d.r[i], ar: d.ar[i], popup: d.popup[i],
+      len: d.len ? d.len[i] : null,
       cs: d.cs ? d.cs[i] : null, m: d.m[i], w: d.w ? d.w[i] : null, rank: null};
     if (kind === 'street') {
       it.layer = L.polyline(d.g[i].map(dec), {renderer: rTop, lineCap: 'round'});
@@ -198,22 +205,29 @@ function band(rank) {
   for (var i = 0; i < cfg.rankBands.length; i++) if (rank <= cfg.rankBands[i][0]) return cfg.rankBands[i];
   return cfg.rankBands[cfg.rankBands.length - 1];
 }
-function rankBy(list, key) {
+function rankBy(list, key, count) {  // streets first (as the area lists), then locations
   var order = list.filter(function (it) { return it[key] > 0; });
-  order.sort(function (a, b) { return b[key] - a[key] || a.r0 - b.r0; });
+  order.sort(function (a, b) {
+    return (a.kind === 'street' ? 0 : 1) - (b.kind === 'street' ? 0 : 1) || b[key] - a[key] ||
+      b[count] - a[count] || a.r0 - b.r0; });
   return order;
+}
+function score(it, sel, count, harm) {
+  if (sel.rankBy === 'harm') return harm;
+  return sel.rankBy === 'density' && it.len ? Math.round(1e5 * count / it.len) / 1e3 : count;
 }
 var order = [];
 function rerank() {
   var sel = selection();
   items.forEach(function (it) {
     var r = tally(it, sel);
-    it.cur = r[0]; it.prev = r[1]; it.val = sel.harm ? r[2] : r[0];
+    it.cur = r[0]; it.prev = r[1]; it.val = score(it, sel, r[0], r[2]);
+    it.prevVal = score(it, sel, r[1], r[1]);
     it.status = status(r[0], r[1]); it.rank = null; it.prevRank = null;
   });
-  order = rankBy(items, 'val');
+  order = rankBy(items, 'val', 'cur');
   order.forEach(function (it, k) { it.rank = k + 1; });
-  if (sel.change) rankBy(items, 'prev').forEach(function (it, k) { it.prevRank = k + 1; });
+  if (sel.change) rankBy(items, 'prevVal', 'prev').forEach(function (it, k) { it.prevRank = k + 1; });
   var top = cfg.topN || 1e9;
   items.forEach(function (it) {
     var show = (it.rank && it.rank <= top) || (sel.change && it.prevRank && it.prevRank <= top);
@@ -224,7 +238,7 @@ function rerank() {
   labels.clearLayers();
   order.slice(0, 10).forEach(function (it) {
     L.marker(centre(it.layer), {icon: L.divIcon({className: 'hs-rank', html: String(it.rank),
-      iconSize: [20, 20]}), keyboard: false, title: it.name})
+      iconSize: [20, 20]}), keyboard: false, title: text(it.name)})
       .on('click', function () { openItem(it, centre(it.layer)); }).addTo(labels);
   });
   restyleAreas(sel);
@@ -277,6 +291,9 @@ function areaColour(v) {
 function measureName(sel) {
   return (sel.harm ? 'harm (crime harm index days) of ' : '') + groupLabel();
 }
+function rankNote(sel) {
+  return 'ranked by ' + RANK_BY[sel.rankBy];
+}
 function fmt(v) { return v >= 100 ? Math.round(v).toLocaleString('en-GB') : String(Math.round(v * 10) / 10); }
 function areaTip(it) {
   var sel = selection(), per = it.pop ? ' per 1,000 residents' : '';
@@ -319,6 +336,7 @@ function itemPopup(it) {
   var sel = selection(), now = '<div class=hs-now>';
   now += esc(groupLabel()) + ', ' + sel.label + ': <b>' + it.cur + ' crimes</b>';
   if (sel.harm) now += ' (harm ' + fmt(it.val) + ' days)';
+  else if (sel.rankBy === 'density' && it.len) now += ' (' + fmt(it.val) + ' per 100 m)';
   now += it.rank ? '; <b>#' + it.rank + '</b> on this map' : '; not ranked for this choice';
   if (sel.hasPrev && sel.key !== 'all') {
     now += '<br>Previous ' + sel.label.replace('last ', '') + ': ' + it.prev + ' (' + pct(it.cur, it.prev) + ')';
@@ -366,8 +384,9 @@ ctl.onAdd = function () {
     '<label>Crime <select id=hs-group><option value="">All crime</option><optgroup label="Crime groups">' +
     groups.join('') + '</optgroup><optgroup label="Crime types (as recorded)">' + types.join('') +
     '</optgroup></select></label>' +
-    '<label>Rank by <select id=hs-harm><option value="">number of crimes</option>' +
-    '<option value="1">harm (crime harm index)</option></select></label>' +
+    '<label>Rank by <select id=hs-rankby>' + Object.keys(RANK_BY).map(function (k) {
+      return '<option value="' + k + '">' + RANK_BY[k] + (k === 'density' ? ' (as the lists)' : '') +
+        '</option>'; }).join('') + '</select></label>' +
     '<label>Period <select id=hs-period>' + periods.join('') + '</select></label>' +
     '<label>Show <select id=hs-view><option value="hot">hot streets</option>' +
     '<option value="change">what changed (on the previous period)</option></select></label>' +
@@ -385,7 +404,7 @@ function on(id, fn) {
   if (el) el.addEventListener('change', function () { fn(el.value); rerank(); });
 }
 on('hs-group', function (v) { st.group = v; });
-on('hs-harm', function (v) { st.harm = !!v; });
+on('hs-rankby', function (v) { st.rankBy = v; });
 on('hs-period', function (v) { st.period = v; });
 on('hs-view', function (v) {
   st.view = v;
@@ -425,6 +444,7 @@ function legendHtml() {
   if (items.length && map.hasLayer(streets)) {
     var shown = streets.getLayers().length;
     h += '<div class=sec>Hot streets: ' + esc(what) + ' (' + shown + ' drawn)</div>';
+    if (!sel.change) h += '<div class=note>' + rankNote(sel) + '</div>';
     if (sel.change) {
       var n = {};
       streets.getLayers().forEach(function (l) { n[l.hsItem.status] = (n[l.hsItem.status] || 0) + 1; });
@@ -458,7 +478,9 @@ function legendHtml() {
   if (clusters && map.hasLayer(clusters)) h += sw('#6a51a3', 'Crime clusters (dense groups of crimes)', 'dash');
   if (repeats && map.hasLayer(repeats)) h += sw('#bcbddc', 'Repeat locations: one point with ' + cfg.repeats.min + '+ crimes (bigger = more)', 'dot');
   if (crimes && map.hasLayer(crimes)) h += sw('#ffffff', 'Crime locations, whole period (from zoom ' + cfg.crimesMinZoom + ')', 'dot');
-  if (cfg.base && map.hasLayer(baseGroup)) h += sw('#a0a0a0', 'Streets (main roads only below zoom ' + MAIN_ZOOM + ')', 'ln');
+  if (cfg.base && map.hasLayer(baseGroup)) {
+    h += sw('#a0a0a0', 'Streets' + (cfg.base.main ? ' (main roads only below zoom ' + MAIN_ZOOM + ')' : ''), 'ln');
+  }
   return h;
 }
 function drawLegend() { if (legendDiv) legendDiv.innerHTML = legendHtml(); }
@@ -479,7 +501,7 @@ function drawFigures(sel) {
 function drawTop10(sel) {
   var el = document.getElementById('hs-top10');
   if (!el) return;
-  el.innerHTML = '<b>Top 10: ' + esc(measureName(sel)) + ', ' + sel.label + '</b><ol>' +
+  el.innerHTML = '<b>Top 10: ' + esc(measureName(sel)) + ', ' + sel.label + ', ' + rankNote(sel) + '</b><ol>' +
     order.slice(0, 10).map(function (it) {
       return '<li>' + it.name + ' (' + it.cur + (sel.hasPrev && sel.key !== 'all' ? '; before ' + it.prev : '') + ')</li>'; }).join('') + '</ol>';
   var lg = document.getElementById('hs-print-legend');
@@ -494,5 +516,6 @@ window.addEventListener('afterprint', resize);
 var hash = window.location.hash.match(/^#(-?[\d.]+),(-?[\d.]+)(?:,(\d+))?/);
 if (hash) map.setView([+hash[1], +hash[2]], hash[3] ? +hash[3] : 18);
 window.hotspotsMap = {map: map, overlays: overlays, streets: streets, labels: labels,
-  items: items, areas: areaItems, state: st, rerank: rerank, openItem: openItem,
+  items: items, areas: areaItems, state: st, rerank: rerank, openItem: openItem, counts: C,
+  changeColours: Object.fromEntries(Object.keys(CHANGE).map(function (k) { return [k, CHANGE[k][0]]; })),
   order: function () { return order; }};
