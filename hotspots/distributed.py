@@ -428,7 +428,7 @@ def _rank(segs: gpd.GeoDataFrame, counts: pd.DataFrame, streets: pd.DataFrame, *
     segs = _name_from_counts(segs, streets)
     table = counts.pivot(index="segment_id", columns="crime_type", values="n").fillna(0)
     table = table.reindex(columns=sorted(table.columns))
-    table.columns = [rank.type_column(str(c)) for c in table.columns]
+    table.columns = [rank.type_columns(table.columns)[str(c)] for c in table.columns]
     table = table.T.groupby(level=0, sort=False).sum().T
     table = table.reindex(segs["segment_id"].to_numpy(), fill_value=0)
     table.insert(0, "crimes", table.sum(axis=1))

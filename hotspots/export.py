@@ -235,8 +235,15 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy(deep=False)
     for i, dtype in enumerate(df.dtypes):
-        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-            column = df.iloc[:, i]
+        column = df.iloc[:, i]
+        if isinstance(dtype, pd.CategoricalDtype):  # e.g. area names: text behind codes
+            categories = pd.Series(dtype.categories)
+            if _neutralise_text(categories) is categories:
+                continue
+            column = column.astype(object)
+        if pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(
+            column.dtype
+        ):
             fixed = _neutralise_text(column)
             if fixed is not column:
                 out.isetitem(i, fixed)

@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 
 from hotspots.errors import InputDataError
 from hotspots.locations import factorize_xy
-from hotspots.rank import type_column
+from hotspots.rank import type_columns
 
 log = logging.getLogger("hotspots")
 
@@ -251,7 +251,7 @@ def _type_counts(crimes: pd.DataFrame, codes: np.ndarray, cells: np.ndarray) -> 
     flat = np.bincount(codes[typed] * len(types) + tcode[typed],
                        minlength=len(cells) * len(types)).reshape(len(cells), len(types))
     table = pd.DataFrame(flat, index=pd.Index(cells, dtype="string", name="cell"),
-                         columns=[type_column(t) for t in types])
+                         columns=[type_columns(types)[str(t)] for t in types])
     table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column
     table.insert(0, "crimes", np.bincount(codes[ok], minlength=len(cells)))
     return table

@@ -941,7 +941,8 @@ def _manifest(
         },
         "naming": naming,
         "crime_type_columns": dict(
-            sorted({rank.type_column(t): t for t in crimes["crime_type"].unique()}.items())
+            sorted({c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}
+                   .items())
         ),
         "hot_streets": len(result.hot_streets),
         "listed_locations": len(result.locations),

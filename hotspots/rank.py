@@ -17,8 +17,10 @@ Definitions (the README repeats them for users):
 from __future__ import annotations
 
 import itertools
+import hashlib
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -65,6 +67,49 @@ def type_column(crime_type: str) -> str:
     return TYPE_COUNT_PREFIX + re.sub(r"[^a-z0-9]+", "_", crime_type.casefold()).strip("_")
 
 
+def _type_hash(crime_type: str, n: int = 6) -> str:
+    return hashlib.sha256(crime_type.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+
+
+def type_columns(crime_types: Iterable[object]) -> dict[str, str]:
+    """Return the count column of each distinct crime type: distinct types, distinct columns.
+
+    Parameters
+    ----------
+    crime_types
+        The run's crime types as written in the data (repeats allowed).
+
+    Returns
+    -------
+    dict
+        Type -> column: :func:`type_column`, plus ``_`` and 6 hex digits of the type's
+        SHA-256 where two or more types clean to the same name (``=1+1`` and ``+1+1``), so
+        they keep their own columns and labels (``run.json`` ``crime_type_columns``).
+
+    Examples
+    --------
+    >>> type_columns(["Burglary", "=1+1", "+1+1"])
+    {'+1+1': 'n_1_1_1c8490', '=1+1': 'n_1_1_bac90e', 'Burglary': 'n_burglary'}
+    """
+    types = sorted({str(t) for t in crime_types})
+    plain = {t: type_column(t) for t in types}
+    shared = {c for c, n in Counter(plain.values()).items() if n > 1}
+    out = {t: f"{c}_{_type_hash(t)}" if c in shared else c for t, c in plain.items()}
+    if len(set(out.values())) < len(out):  # a hashed name met a plain one: full hashes
+        out = {t: f"{c}_{_type_hash(t, 64)}" if c in shared else c for t, c in plain.items()}
+    return out
+
+
+def _columns_among(crime_types: pd.Series, type_cols: Collection[str]) -> dict[object, str]:
+    """Return the column of each type in ``crime_types`` among ``type_cols`` (of all types)."""
+    cols = set(type_cols)
+    out = {}
+    for t in pd.unique(crime_types):
+        hashed = f"{type_column(str(t))}_{_type_hash(str(t))}"
+        out[t] = hashed if hashed in cols else type_column(str(t))
+    return out
+
+
 def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.DataFrame:
     """Count snapped crimes per segment, in all and per crime type.
 
@@ -90,8 +135,8 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
                          index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
                          columns=[str(t) for t in types])
     table = table.reindex(columns=sorted(table.columns))
-    table.columns = [type_column(c) for c in table.columns]
-    table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column
+    names = type_columns(table.columns)  # distinct types keep distinct columns
+    table.columns = [names[c] for c in table.columns]
     table = table.reindex(segments["segment_id"].to_numpy(), fill_value=0)
     table.insert(0, "crimes", table.sum(axis=1))
     table.index = segments.index
@@ -417,7 +462,7 @@ def rank_locations(
             "area_code": crimes["area_code"],
             "area_name": crimes["area_name"],
             "place": crimes["place"] if "place" in crimes else location_place(crimes),
-            "tcol": crimes["crime_type"].map(type_column),
+            "tcol": crimes["crime_type"].map(_columns_among(crimes["crime_type"], type_cols)),
             "x": crimes["x"],
             "y": crimes["y"],
         }

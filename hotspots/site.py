@@ -21,7 +21,7 @@ from hotspots.crs import WGS84
 from hotspots.export import safe_file_stem
 from hotspots.grid import _unique_xy
 from hotspots.map_data import PeriodCounts, period_counts
-from hotspots.rank import type_column
+from hotspots.rank import type_columns
 from hotspots.runfolder import area_file_stem
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     key, n = np.unique(key, return_counts=True)
     point, rest = np.divmod(key, n_types * n_areas)
     type_code, area_code = np.divmod(rest, n_areas)
-    type_key = np.array([None, *(type_column(t)[2:] for t in types)], dtype=object)
+    type_key = np.array([None, *(type_columns(types)[str(t)][2:] for t in types)], dtype=object)
     area = np.array([None, *areas], dtype=object)
     return pd.DataFrame(
         {

@@ -1,0 +1,367 @@
+"""Issue 17, writing side: one writer per output folder, atomic folders, names, formulas."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from hotspots import io, runfolder
+from hotspots.cli import app
+from hotspots.errors import OutputExistsError
+from hotspots.export import safe_file_stem
+from hotspots.rank import type_columns
+from tests.fixtures.bad.make_bad import COLLIDING_CODES, COLLIDING_TYPES, colliding_names
+from tests.fixtures.make_tiny import tiny_args
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+# A `hotspots` process that imports first, then waits for a file before it starts the command:
+# the race below then turns on the lock, not on which interpreter happened to load faster.
+_DRIVER = """
+import pathlib, sys, time
+from hotspots.cli import app
+go = pathlib.Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.01)
+app(sys.argv[2:], prog_name="hotspots")
+"""
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    """The processes a test starts; any still running at its end are killed."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _start(args: list[str], go: Path, started: list[subprocess.Popen[str]]
+           ) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(go), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started.append(proc)
+    return proc
+
+
+def _complete(out: Path) -> None:
+    """Assert ``out`` is a whole run folder and nothing private was left beside it."""
+    for name in ("hot_streets.csv", "rejected.csv", "areas.csv", "run.json", "map.html"):
+        assert (out / name).is_file(), name
+    assert list((out / "wards").glob("*.csv"))
+    assert not [p.name for p in out.parent.glob(f".{out.name}.*")]  # no partial, no lock
+
+
+def _holding(lock: Path, pid: int, proc: subprocess.Popen[str]) -> None:
+    """Wait until process ``pid`` holds ``lock`` (its pid written in the lock file)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(lock.read_text())["pid"] == pid:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.01)
+    pytest.fail(f"the first run never took the lock: {proc.communicate()}")
+
+
+# one writer per folder ----------------------------------------------------------------------
+
+
+def test_second_run_into_the_same_out_fails_at_once_naming_the_first(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    out = tmp_path / "run"
+    args = tiny_args(tmp_path, out, "--min-crimes", "2", "--quiet")
+    first, second = tmp_path / "go1", tmp_path / "go2"
+    a, b = _start(args, first, started), _start(args, second, started)
+    first.touch()
+    _holding(runfolder.lock_path(out), a.pid, a)
+    t0 = time.monotonic()
+    second.touch()
+    _, err_b = b.communicate(timeout=120)
+    waited = time.monotonic() - t0
+    assert b.returncode == 1
+    line = err_b.strip()
+    assert line.count("\n") == 0, err_b
+    assert f"output folder {out} is being written by another run (pid {a.pid} on " in line
+    assert " run --crimes " in line and "pass --wait" in line  # the other run's command
+    assert a.poll() is None, "the lock test must end while the first run still writes"
+    assert waited < 5, f"the second run took {waited:.1f} s to fail"
+    assert a.wait(timeout=300) == 0, a.communicate()
+    _complete(out)
+
+
+def test_two_runs_started_together_one_wins_and_the_folder_is_whole(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    out = tmp_path / "run"
+    args = tiny_args(tmp_path, out, "--min-crimes", "2", "--quiet")
+    go = tmp_path / "go"
+    procs = [_start(args, go, started), _start(args, go, started)]
+    time.sleep(0.5)  # both imported and polling (or nearly): start them in the same instant
+    go.touch()
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    assert sorted(rc for rc, _ in results) == [0, 1], results
+    loser = next(err for rc, err in results if rc == 1).strip()
+    assert "is being written by another run" in loser or "exists already" in loser, loser
+    _complete(out)
+
+
+def test_wait_runs_one_after_the_other_and_needs_overwrite(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    out = tmp_path / "run"
+    args = tiny_args(tmp_path, out, "--min-crimes", "2")
+    go_a, go_b = tmp_path / "a", tmp_path / "b"
+    a = _start([*args, "--quiet"], go_a, started)
+    b_plain = _start([*args, "--wait"], go_b, started)
+    b_over = _start([*args, "--wait", "--overwrite"], go_b, started)
+    go_a.touch()
+    _holding(runfolder.lock_path(out), a.pid, a)
+    go_b.touch()
+    assert a.wait(timeout=300) == 0, a.communicate()
+    first = json.loads((out / "run.json").read_text())["created"]
+    _, err_plain = b_plain.communicate(timeout=300)
+    _, err_over = b_over.communicate(timeout=300)
+    assert b_plain.returncode == 1 and "exists already" in err_plain.strip().splitlines()[-1]
+    assert b_over.returncode == 0, err_over
+    assert f"waiting for the run writing {out} (pid {a.pid} " in err_over
+    assert json.loads((out / "run.json").read_text())["created"] >= first
+    _complete(out)
+
+
+def test_killed_holder_never_blocks(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom hotspots import runfolder\n"
+         "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+         "    time.sleep(600)\n", str(out)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with (pytest.raises(runfolder.OutputFolderBusyError, match=f"pid {holder.pid} on "),
+          runfolder.folder_lock(out)):
+        pass
+    holder.kill()
+    holder.communicate()
+    with runfolder.folder_lock(out) as lock:  # the kernel released the dead run's lock
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with runfolder.folder_lock(out), runfolder.staged_folder(out) as tmp:
+        (tmp / "x.txt").write_text("x")
+    assert (out / "x.txt").read_text() == "x"
+    assert not list(tmp_path.glob(".run.*"))
+
+
+def test_staged_folder_never_replaces_a_folder_made_meanwhile(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with (pytest.raises(OutputExistsError, match="made by another program"),
+          runfolder.staged_folder(out) as tmp):
+        (tmp / "mine.txt").write_text("mine")
+        out.mkdir()  # an old version of the tool, or a person, without the lock
+        (out / "theirs.txt").write_text("theirs")
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert not list(tmp_path.glob(".run.*"))
+
+
+def test_staged_folder_overwrite_replaces_whole(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with runfolder.staged_folder(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        assert (out / "old.txt").exists()  # untouched until the new folder is complete
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert not list(tmp_path.glob(".run.*"))
+
+
+def test_staged_files_keep_other_files(tmp_path: Path) -> None:
+    folder = tmp_path / "run" / "briefs"
+    folder.mkdir(parents=True)
+    (folder / "W1.html").write_text("old W1")
+    (folder / "W2.html").write_text("old W2")
+    with runfolder.staged_files(folder, lock=tmp_path / "run") as tmp:
+        (tmp / "W1.html").write_text("new W1")
+    assert (folder / "W1.html").read_text() == "new W1"
+    assert (folder / "W2.html").read_text() == "old W2"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["briefs"]
+
+
+# --out checked before reading ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["file", "under_file"])
+def test_unwritable_out_fails_before_any_input_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    def no_reading(*args: object, **kwargs: object) -> None:
+        msg = "input was read"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(io, "read_crimes", no_reading)
+    monkeypatch.setattr(io, "read_areas", no_reading)
+    blocker = tmp_path / "taken.txt"
+    blocker.write_text("a file in the way")
+    out = blocker if where == "file" else blocker / "run"
+    args = ["run", "--crimes", str(tmp_path / "none.csv"), "--areas", str(tmp_path / "a.gpkg"),
+            "--streets", str(tmp_path / "s.gpkg"), "--out", str(out), "--quiet"]
+    t0 = time.monotonic()
+    res = CliRunner().invoke(app, args)
+    assert time.monotonic() - t0 < 5
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "unexpected" not in lines[0], res.output
+    assert f"{out}" in lines[0]
+    assert ("is a file, not a folder" if where == "file" else "cannot") in lines[0]
+    assert blocker.read_text() == "a file in the way"
+
+
+def test_unwritable_out_in_a_subprocess_exits_fast(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken.txt"
+    blocker.write_text("x")
+    args = [sys.executable, "-m", "hotspots.cli", "run", "--crimes", "/nonexistent/crimes",
+            "--areas", "/nonexistent/a.gpkg", "--streets", "/nonexistent/s.gpkg",
+            "--out", str(blocker / "run")]
+    res = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    assert res.returncode == 1
+    assert res.stderr.strip().startswith("Error: cannot create the folder of --out"), res.stderr
+    assert "nonexistent" not in res.stderr  # failed on --out, before looking at any input
+
+
+# names and formulas -------------------------------------------------------------------------
+
+
+def test_area_file_stem_distinct_and_stable() -> None:
+    stems = [runfolder.area_file_stem(c) for c in COLLIDING_CODES]
+    assert len({s.casefold() for s in stems}) == 3  # distinct on case-insensitive disks too
+    assert all(s == safe_file_stem(s) for s in stems)
+    assert runfolder.area_file_stem("E05000644") == "E05000644"  # ordinary codes keep names
+    assert runfolder.area_file_stem("CBD") == "CBD"
+    assert runfolder.area_file_stem("a/b") == runfolder.area_file_stem("a/b")
+
+
+def test_type_columns_keep_distinct_types_apart() -> None:
+    cols = type_columns([*COLLIDING_TYPES, "Burglary", "Anti-social behaviour"])
+    assert len(set(cols.values())) == len(cols) == 5
+    assert cols["Burglary"] == "n_burglary"
+    assert cols["Anti-social behaviour"] == "n_anti_social_behaviour"
+
+
+@pytest.fixture(scope="module")
+def colliding_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("collide")
+    f = colliding_names(root / "in")
+    out = root / "run"
+    weights = root / "weights.csv"  # without, a warning (an error under pytest) for each type
+    pd.DataFrame({"crime_type": COLLIDING_TYPES, "weight": [1, 2, 3]}).to_csv(weights, index=False)
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", "--crimes", str(f["crimes"]), "--areas", str(f["areas"]),
+                              "--streets", str(f["streets"]), "--out", str(out),
+                              "--harm-weights", str(weights), "--min-crimes", "2", "--quiet"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["brief", str(out), "--no-pdf", "--quiet"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_colliding_codes_each_get_their_own_files(colliding_run: Path) -> None:
+    out = colliding_run
+    for code in COLLIDING_CODES:
+        stem = runfolder.area_file_stem(code)
+        table = pd.read_csv(out / "wards" / f"{stem}.csv", dtype={"area_code": str})
+        assert set(table["area_code"]) == {code}
+        assert (out / "maps" / f"{stem}.html").is_file()
+        assert code in (out / "briefs" / f"{stem}.html").read_text(encoding="utf-8")
+        (csv,) = (out / "exports").glob(f"{stem}_*.csv")
+        assert f"({code})" in csv.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert len(list((out / "exports").glob("*.xlsx"))) == 3
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for code in COLLIDING_CODES:
+        assert f"wards/{runfolder.area_file_stem(code)}.csv" in index
+        assert f"maps/{runfolder.area_file_stem(code)}.html" in index
+
+
+def test_colliding_types_keep_their_columns_and_labels(colliding_run: Path) -> None:
+    labels = json.loads((colliding_run / "run.json").read_text())["crime_type_columns"]
+    assert sorted(labels.values()) == sorted(COLLIDING_TYPES)
+    hot = pd.read_csv(colliding_run / "hot_streets.csv")
+    assert set(labels) <= set(hot.columns)
+    assert sorted(hot[list(labels)].sum().tolist()) == [6, 9, 9]  # none summed into another
+    (xlsx,) = (colliding_run / "exports").glob(f"{runfolder.area_file_stem('a/b')}_*.xlsx")
+    headings = [c.value for c in openpyxl.load_workbook(xlsx).active[7]]
+    assert {"'=1+1", "'+1+1", "'=HYPERLINK(\"http://x\",\"y\")"} <= set(headings)
+
+
+def _formula_cells(path: Path) -> list[str]:
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+    cells = table.to_numpy().ravel().tolist()
+    return [c for c in cells if c.startswith(_FORMULA) and not pd.Series([c]).str.fullmatch(
+        _NUMBER).iloc[0]]
+
+
+def test_no_csv_or_xlsx_cell_or_header_is_a_formula(colliding_run: Path) -> None:
+    csvs = [p for p in colliding_run.rglob("*.csv") if "exports" not in p.parts]
+    assert len(csvs) >= 10
+    found = {p.name: _formula_cells(p) for p in csvs}
+    assert not {k: v for k, v in found.items() if v}
+    names = pd.read_csv(colliding_run / "areas.csv")["area_name"].tolist()
+    assert sorted(names) == sorted(["'=cmd|' /C calc'!A0", "'@SUM(1)", "'-2+3"])
+    for xlsx in (colliding_run / "exports").glob("*.xlsx"):
+        ws = openpyxl.load_workbook(xlsx).active
+        cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+        assert all(c.data_type != "f" for c in cells)
+        texts = [str(c.value) for c in cells if c.data_type == "s"]
+        assert not [t for t in texts if t.startswith(_FORMULA)]
+    for csv in (colliding_run / "exports").glob("*.csv"):
+        text = csv.read_text(encoding="utf-8-sig")
+        assert "\n=" not in text and ",=" not in text and ",+" not in text and ",@" not in text
+
+
+# warnings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("always::UserWarning")
+@pytest.mark.parametrize("quiet", [False, True])
+def test_library_warnings_are_one_log_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet: bool
+) -> None:
+    import warnings
+
+    from hotspots import site
+
+    def warn_then_fail(*args: object, **kwargs: object) -> None:
+        warnings.warn("first line\n  second line of a library warning", UserWarning,
+                      stacklevel=1)
+        msg = "stop here"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(site, "write_maps", warn_then_fail)
+    extra = ["--min-crimes", "2", *(["--quiet"] if quiet else [])]
+    res = CliRunner().invoke(app, tiny_args(tmp_path, tmp_path / "run", *extra))
+    assert res.exit_code == 1
+    lines = [ln for ln in res.output.splitlines() if "library warning" in ln]
+    if quiet:
+        assert lines == []
+    else:
+        assert len(lines) == 1
+        assert lines[0].startswith("warning (UserWarning, test_runfolder.py:")
+        assert lines[0].endswith("): first line second line of a library warning")
+    assert "warnings.warn(" not in res.output  # no source line
