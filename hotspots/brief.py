@@ -42,10 +42,10 @@ from hotspots import harm as _harm
 from hotspots import io as _io
 from hotspots import runfolder
 from hotspots.errors import HotspotsError, InputDataError
-from hotspots.export import safe_file_stem
 from hotspots.runfolder import area_file_stem
 from hotspots.schema import BASIS_LOCATION, BASIS_STREET
-from hotspots.temporal import TOO_FEW_TO_SAY
+from hotspots.site_index import borough_brief_name, brief_name, refresh_links
+from hotspots.temporal import NO_TIME_STANDS_OUT, TOO_FEW_TO_SAY
 
 log = logging.getLogger("hotspots")
 
@@ -290,6 +290,7 @@ class RunFolder:
     compare: pd.DataFrame | None = None
     profiles: pd.DataFrame | None = None
     harm_weights: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
+    windows: pd.DataFrame | None = None
 
     @property
     def type_names(self) -> dict[str, str]:
@@ -433,6 +434,27 @@ def _read_profiles(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
     return found.dropna(how="all")
 
 
+def _read_windows(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
+    """Return the patrol window and peak months of each crime group at each place.
+
+    Indexed by ``(place_id, group)``; None for a run folder without ``place_windows.csv``.
+    """
+    path = run_dir / "place_windows.csv"
+    if not path.exists():
+        log.warning("Briefs: %s not found (a run from an older version); 'When' describes all "
+                    "crime at the place", path)
+        return None
+    win = pd.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
+                                   "patrol_window": str, "peak_months": str})
+    cols = ["crimes", "patrol_window", "window_share", "window_crimes", "peak_months"]
+    _missing(run_dir, "place_windows.csv", win.columns, [*_KEY, "group", *cols])
+    win["area_rank"] = pd.to_numeric(win["area_rank"]).astype("float64")
+    win["_n"] = win.groupby([*_KEY, "group"], sort=False, dropna=False).cumcount()
+    ids = _keyed(places.reset_index()[["place_id", *_KEY]])
+    found = ids.merge(win, on=[*_KEY, "_n"], how="inner")
+    return found.set_index(["place_id", "group"])[cols].fillna({"peak_months": ""})
+
+
 def _read_harm(run_dir: Path, manifest: Mapping[str, Any]) -> pd.Series:
     given = manifest.get("parameters", {}).get("harm_weights")
     path = None
@@ -486,7 +508,7 @@ def read_run_folder(run_dir: str | Path, *, areas: str | Path | None = None,
         outlines=_read_outlines(run, manifest, Path(areas) if areas else None, crs),
         streets=_read_streets(run, manifest, Path(streets) if streets else None, crs),
         compare=compare, profiles=_read_profiles(run, places),
-        harm_weights=_read_harm(run, manifest))
+        harm_weights=_read_harm(run, manifest), windows=_read_windows(run, places))
 
 
 def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) -> dict[str, float]:
@@ -1156,15 +1178,51 @@ _CAVEATS = {
 }
 
 
-def _when(place: Mapping[str, Any], time_of_day: bool) -> tuple[str, str]:
-    """Return the time of a problem: (short text, full sentence)."""
+def _when(ctx: _Context, place_id: str, group: str) -> tuple[str, str]:
+    """Return when the priority's own crime group happens here: (short text, sentence)."""
+    place = ctx.rec[place_id]
+    label = ctx.settings.labels.get(group, group).lower()
+    where = "this street's" if place["basis"] == BASIS_STREET else "this location's"
+    win = ctx.run.windows
+    key = (place_id, group)
+    if win is None or key not in win.index:  # an older run, or groups of other --weights
+        return _when_all_crime(place, ctx.run.time_of_day)
+    w = win.loc[key]
+    if not ctx.run.time_of_day:
+        return _peaks_text(str(w["peak_months"]), label, where)
+    window = str(w["patrol_window"])
+    if window.startswith(TOO_FEW_TO_SAY):
+        return ("too few to name a time",
+                f"{_num(w['crimes'])} {label} crimes here: too few to name a time.")
+    if window == NO_TIME_STANDS_OUT:
+        return ("no day or hour stands out",
+                f"{label.capitalize()} here is spread over the week: {NO_TIME_STANDS_OUT}.")
+    parts = [p.rsplit(" (", 1) for p in window.split("; ")]
+    said = [f"{t} holds {pct.rstrip(')')} of {where} {label}" if i == 0 else
+            f"{t} another {pct.rstrip(')')}" for i, (t, pct) in enumerate(parts)]
+    return window, (f"{' and '.join(said)} ({_num(w['window_crimes'])} of "
+                    f"{_num(w['crimes'])} crimes).")
+
+
+def _peaks_text(peaks: str, label: str, where: str) -> tuple[str, str]:
+    """When for data that gives the month only: the peak months, if they beat chance."""
+    if not peaks or peaks == "nan":
+        return ("time unknown; no month stands out",
+                f"No month stands out from chance for {where} {label}.")
+    return (f"time unknown; busiest {peaks}",
+            f"{label.capitalize()} here peaks in {peaks}, more than chance would give "
+            "(seasonality test, see the README).")
+
+
+def _when_all_crime(place: Mapping[str, Any], time_of_day: bool) -> tuple[str, str]:
+    """When for all crime at the place (no window of the group in the run folder)."""
     window = str(place.get("patrol_window") or "")
     if time_of_day and window and not window.startswith(("n/a", TOO_FEW_TO_SAY)):
-        return window, f"Half of all crime here falls in {window}."
+        return f"all crime: {window}", f"All crime here: {window}."
     peaks = str(place.get("peak_months") or "")
     if not peaks or peaks == "nan":
-        return "no clear peak", "No month stands out."
-    return f"peaks {peaks}", f"Busiest months: {peaks}."
+        return "no clear peak", "No month stands out for all crime here."
+    return f"all crime peaks {peaks}", f"All crime here peaks in {peaks}."
 
 
 def _e(value: Any) -> str:
@@ -1326,7 +1384,7 @@ def _side(ctx: _Context, row: Any) -> str:
 
 def _proposal(ctx: _Context, row: Any) -> str:
     place = ctx.rec[row.place_id]
-    when_short, when_text = _when(place, ctx.run.time_of_day)
+    when_short, when_text = _when(ctx, row.place_id, row.group)
     label = ctx.settings.labels.get(row.group, row.group)
     title = f"{row.priority}. {label} at {_place_name(place)}"
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _evidence_rows(ctx, row))
@@ -1423,12 +1481,12 @@ def _top_priority(ctx: _Context, code: str, top: Mapping[str, Any]) -> str:
         return "none proposed"
     place = ctx.rec[r["place_id"]]
     return (f"{ctx.settings.labels.get(r['group'], r['group'])} at {_place_name(place)}, "
-            f"{_when(place, ctx.run.time_of_day)[0]} (score {r['score']:.0f})")
+            f"{_when(ctx, r['place_id'], r['group'])[0]} (score {r['score']:.0f})")
 
 
 def _borough_row(ctx: _Context, code: str, w: pd.Series, tag: str, top: Mapping[str, Any],
                  *, rate: bool) -> str:
-    name = f"{tag}<a href='{_e(area_file_stem(code))}.html'>{_e(w['area_name'])}</a>"
+    name = f"{tag}<a href='{_e(brief_name(code))}'>{_e(w['area_name'])}</a>"
     rate_cell = f"<td class=n>{_num(w.get('rate_per_1000', np.nan), 1)}</td>" if rate else ""
     return (f"<tr><td>{name}</td><td class=n>{_num(w['crimes'])}</td>{rate_cell}"
             f"{_change_cell(w, 'previous')}{_change_cell(w, 'year_before')}"
@@ -1586,8 +1644,10 @@ def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
         pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], tmp)
         pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], tmp)
         files = pages + (write_pdfs(pages) if pdf else [])
-    log.info("Briefs: %d pages written to %s in %.1f s", len(pages), out,
-             time.perf_counter() - start)
+    with runfolder.folder_lock(run.path, wait=wait):  # the index and maps now link the briefs
+        linked = refresh_links(run.path)
+    log.info("Briefs: %d pages written to %s in %.1f s; links added to %d pages", len(pages),
+             out, time.perf_counter() - start, len(linked))
     return [out / f.relative_to(tmp) for f in files]
 
 
@@ -1608,7 +1668,7 @@ def _write_ward_pages(ctx: _Context, wanted: Sequence[str], chosen: pd.DataFrame
     pages = []
     empty = chosen.iloc[:0]
     for code in wanted:
-        path = out / f"{area_file_stem(code)}.html"
+        path = out / brief_name(code)
         path.write_text(_ward_page(ctx, code, by_ward.get(code, empty)), encoding="utf-8")
         pages.append(path)
     return pages
@@ -1636,7 +1696,7 @@ def _write_borough_pages(ctx: _Context, wanted: Sequence[str], top: pd.DataFrame
     boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
     pages = []
     for name in boroughs:
-        path = out / f"borough_{safe_file_stem(str(name))}.html"
+        path = out / borough_brief_name(str(name))
         wards = areas[areas["borough"] == name]
         path.write_text(_borough_page(ctx, f"Borough brief: {name}", wards, top),
                         encoding="utf-8")

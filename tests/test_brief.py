@@ -228,16 +228,43 @@ def test_priorities_on_real_data(run_name: str, request: pytest.FixtureRequest,
                 code, group)
 
 
-def test_vancouver_priorities_have_hour_windows(vancouver_run: Path,
-                                                settings: brief.BriefSettings) -> None:
+def test_vancouver_priorities_have_their_own_groups_window(
+        vancouver_run: Path, settings: brief.BriefSettings) -> None:
     run, scored = _ranked(vancouver_run, settings)
     chosen = scored[scored["priority"].notna()]
     assert chosen["area_code"].nunique() == len(run.areas)
-    windows = [brief._when(run.places.loc[p].to_dict(), run.time_of_day)[0]
-               for p in chosen["place_id"]]
-    # e.g. "Fri-Sat 22:00-02:00", "Mon 12:00-Wed 00:00; Thu all day"
-    day_hour = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\S* (\d\d:\d\d-|all day)"
-    assert all(re.match(day_hour, w) for w in windows), windows
+    assert run.windows is not None
+    ctx = brief._context(run, settings, predictability=False)
+    whens = [brief._when(ctx, r.place_id, r.group) for r in chosen.itertuples()]
+    # e.g. "Fri-Sat 20:00-00:00 (31%)", "daily 12:00-16:00 (41%); Mon 08:00-10:00 (9%)"
+    window = r"(daily|(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-\w{3})?) (\d\d:00-\d\d:00|all day) \(\d+%\)"
+    for (short, sentence), r in zip(whens, chosen.itertuples(), strict=True):
+        own = run.windows.loc[(r.place_id, r.group)]
+        assert short == own["patrol_window"] or short in (
+            "too few to name a time", "no day or hour stands out")
+        if short == own["patrol_window"]:
+            assert all(re.fullmatch(window, p) for p in short.split("; ")), short
+            assert len(short.split("; ")) <= 2
+            assert settings.labels[r.group].lower() in sentence
+            first = short.split("; ")[0]
+            assert sentence.startswith(f"{first.rsplit(' (', 1)[0]} holds "), sentence
+    # the window is the group's, not all crime's: it differs for some priorities
+    all_crime = [ctx.rec[r.place_id]["patrol_window"] for r in chosen.itertuples()]
+    assert sum(w != s for w, (s, _) in zip(all_crime, whens, strict=True)) > len(whens) / 4
+
+
+def test_london_priorities_say_the_time_is_unknown(london_run: Path,
+                                                   settings: brief.BriefSettings) -> None:
+    run, scored = _ranked(london_run, settings)
+    chosen = scored[scored["priority"].notna()]
+    ctx = brief._context(run, settings, predictability=False)
+    assert run.windows is not None
+    for r in chosen.itertuples():
+        short, sentence = brief._when(ctx, r.place_id, r.group)
+        assert short.startswith("time unknown"), short
+        assert "chance" in sentence
+        peaks = run.windows.loc[(r.place_id, r.group), "peak_months"]
+        assert (peaks in short) if peaks else short.endswith("no month stands out")
 
 
 def _snapshot(root: Path) -> dict[str, int]:
@@ -245,15 +272,21 @@ def _snapshot(root: Path) -> dict[str, int]:
             if "briefs" not in p.relative_to(root).parts}
 
 
-def test_cli_touches_nothing_outside_briefs(london_run: Path) -> None:
-    before = _snapshot(london_run)
+def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path) -> None:
+    links = re.compile(r'<script type="application/json" id="hotspots-links">.*?</script>', re.S)
+    pages = ("index.html", "map.html")
+    map_before = links.sub("", (london_run / "map.html").read_text(encoding="utf-8"))
+    before = {k: v for k, v in _snapshot(london_run).items() if k not in pages}
     areas = pd.read_csv(london_run / "areas.csv")
     codes = areas.loc[(areas["borough"] == "Westminster") & (areas["crimes"] > 0),
                       "area_code"].tolist()[:3]
     args = [str(london_run), "--no-pdf", "--quiet", *(x for c in codes for x in ("--ward", c))]
     res = CliRunner().invoke(brief_cmd, args)
     assert res.exit_code == 0, res.output
-    assert _snapshot(london_run) == before
+    assert {k: v for k, v in _snapshot(london_run).items() if k not in pages} == before
+    # the map changes only in its links block, which now links the briefs written
+    assert links.sub("", (london_run / "map.html").read_text(encoding="utf-8")) == map_before
+    assert f"briefs/{codes[0]}.html" in (london_run / "index.html").read_text(encoding="utf-8")
     written = sorted(p.name for p in (london_run / "briefs").iterdir())
     assert written == sorted([*(f"{c}.html" for c in codes), "borough_Westminster.html"])
     page = (london_run / "briefs" / f"{codes[0]}.html").read_text(encoding="utf-8")
