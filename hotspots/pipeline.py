@@ -39,6 +39,7 @@ from hotspots import (
     runfolder,
     segments,
     site,
+    site_index,
     snap,
     stats,
     temporal,
@@ -864,6 +865,7 @@ def _write_into(
             crime_points=not config.street_level_only,
             top_n=config.map_top_n,
             area_maps=config.area_maps,
+            place=site_index.place_name(result.crimes, config.fmt),
             quiet=config.quiet,
         )
     manifest = _manifest(config, result, conc, naming, stage)

@@ -7,7 +7,6 @@ only what reads at city scale (simplified boundaries and the top hot streets).
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from hotspots.grid import _unique_xy
 from hotspots.map_data import PeriodCounts, period_counts
 from hotspots.rank import type_columns
 from hotspots.runfolder import area_file_stem
+from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 
 if TYPE_CHECKING:
     from hotspots.pipeline import RunResult
@@ -88,16 +88,23 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     )
 
 
-def _city_links(codes: list[str]) -> dict[str, dict[str, str]]:
-    """Popup links of the city-wide map, relative to the run folder."""
-    return {
-        c: {
-            "Area map": f"maps/{area_map_name(c)}",
-            "Area list (CSV)": f"wards/{area_file_stem(c)}.csv",
-            "Brief": f"briefs/{area_file_stem(c)}.html",
-        }
-        for c in codes
-    }
+def _city_links(
+    codes: list[str], out_dir: Path, *, area_maps: bool = True, mapped: set[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Popup links of the city-wide map, relative to the run folder: only to files written.
+
+    The area lists are on disk when the maps are written; the area maps are about to be
+    written for the codes of ``mapped`` (every code when None) when ``area_maps``; briefs are
+    linked only if ``briefs/`` has them (``hotspots brief`` adds them later).
+    """
+    from hotspots.site_index import area_links
+
+    will_map = {f"maps/{area_map_name(c)}" for c in (codes if mapped is None else mapped)}
+
+    def exists(rel: str) -> bool:
+        return (out_dir / rel).is_file() or (area_maps and rel in will_map)
+
+    return {c: area_links(c, prefix="", exists=exists) for c in codes}
 
 
 def write_maps(
@@ -110,6 +117,7 @@ def write_maps(
     area_maps: bool = True,
     crime_points: bool = True,
     evidence: str = "",
+    place: str = "",
     quiet: bool = False,
 ) -> list[Path]:
     """Write ``map.html``, ``maps/<area>.html``, ``maps/borough_<name>.html`` and ``index.html``.
@@ -132,6 +140,8 @@ def write_maps(
         If False (street-level-only publishing), no individual crime locations are drawn.
     evidence
         The backtest sentence, opened on demand in every title block.
+    place
+        The force or city (:func:`hotspots.site_index.place_name`), named in the index title.
     quiet
         Do not log progress.
 
@@ -168,7 +178,7 @@ def write_maps(
         title="Hot streets: all areas",
         subtitle=title,
         evidence=evidence,
-        links=_city_links(codes),
+        links=_city_links(codes, out_dir, area_maps=area_maps, mapped=set(areas["area_code"])),
         offline=offline,
     )
     files = [_save(city, out_dir / "map.html", offline=offline)]
@@ -185,7 +195,9 @@ def write_maps(
             crime_points=crime_points,
             quiet=quiet,
         )
-    files.append(write_index(result, summary, out_dir, title=title, area_maps=area_maps))
+    files.append(
+        write_index(result, summary, out_dir, title=title, area_maps=area_maps, place=place)
+    )
     return files
 
 
@@ -338,116 +350,48 @@ def _borough_pages(
 
 
 def write_index(
-    result: RunResult, summary: pd.DataFrame, out_dir: Path, *, title: str, area_maps: bool
+    result: RunResult,
+    summary: pd.DataFrame,
+    out_dir: Path,
+    *,
+    title: str,
+    area_maps: bool,
+    place: str = "",
 ) -> Path:
-    """Write ``index.html``: every area with its headline figures and links.
+    """Write ``index.html``: every area with a list, its figures and links to files written.
 
     Parameters
     ----------
     result
-        The run (hot streets and lists).
+        The run (hot streets and locations: each area's top place).
     summary
         ``areas.csv`` content.
     out_dir
-        The run folder.
+        The run folder being written (its lists and maps are already there).
     title
         Period and data.
     area_maps
-        Whether area maps were written (links to them).
+        Whether area maps were written (kept for callers; the folder is looked at).
+    place
+        The force or city (:func:`hotspots.site_index.place_name`) for the title.
 
     Returns
     -------
     pathlib.Path
-        The page written.
+        The page written (see :func:`hotspots.site_index.render_index`).
     """
-    e = html.escape
-    top = result.hot_streets.sort_values("area_rank", kind="stable").drop_duplicates("area_code")
-    top_street = top.set_index("area_code")["street"]
-    rows = []
-    listed = summary[summary["area_code"].isin(result.area_lists)]
-    for _, r in listed.sort_values("crimes", ascending=False, kind="stable").iterrows():
-        code = str(r["area_code"])
-        links = [f"<a href='wards/{e(area_file_stem(code))}.csv'>list</a>",
-                 f"<a href='briefs/{e(area_file_stem(code))}.html'>brief</a>"]
-        if area_maps:
-            links.insert(0, f"<a href='maps/{e(area_map_name(code))}'>map</a>")
-        rows.append(_index_row(r, top_street.get(code, ""), links))
-    boroughs = ""
-    if "borough" in summary.columns:
-        names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
-        boroughs = "<p>Borough briefs: " + " · ".join(
-            f"<a href='briefs/borough_{e(safe_file_stem(str(b)))}.html'>{e(str(b))}</a>"
-            for b in names) + "</p>"
-    if area_maps and "borough" in summary.columns:
-        names = sorted(summary.loc[summary["crimes"] > 0, "borough"].dropna().unique())
-        boroughs += (
-            "<p>Borough maps: "
-            + " · ".join(
-                f"<a href='maps/{e(borough_map_name(str(b)))}'>{e(str(b))}</a>" for b in names
-            )
-            + "</p>"
-        )
-    head = _index_head(summary)
-    page = _INDEX.format(
-        title=e(title), boroughs=boroughs, head=head, rows="\n".join(rows), n=len(rows)
+    from hotspots.site_index import write_index as write_page
+
+    places = pd.concat(
+        [
+            t[["area_code", "area_rank", "street"]].assign(basis=basis)
+            for t, basis in ((result.hot_streets, BASIS_STREET),
+                             (result.locations, BASIS_LOCATION))
+        ],
+        ignore_index=True,
     )
-    path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
-
-
-def _index_head(summary: pd.DataFrame) -> str:
-    cols = [
-        "Area",
-        "Code",
-        *(["Borough"] if "borough" in summary.columns else []),
-        "Crimes",
-        *(["Per 1,000 residents"] if "rate_per_1000" in summary.columns else []),
-        "Last 3 months vs previous",
-        "Trend",
-        "Top hot street",
-        "Open",
-    ]
-    return "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-
-
-def _index_row(r: pd.Series, top_street: str, links: list[str]) -> str:
-    e = html.escape
-    change = r.get("recent_pct_change_previous")
-    flag = str(r.get("recent_flag_previous") or "")
-    change_text = flag if flag and flag != "nan" else ("" if pd.isna(change) else f"{change:+.0f}%")
-    cells = [e(str(r["area_name"])), e(str(r["area_code"]))]
-    if "borough" in r:
-        cells.append(e(str(r["borough"])))
-    cells.append(f"{int(r['crimes']):,}")
-    if "rate_per_1000" in r:
-        cells.append("" if pd.isna(r["rate_per_1000"]) else f"{r['rate_per_1000']:.1f}")
-    cells += [
-        e(change_text),
-        e(str(r.get("trend_class", "") or "")),
-        e(str(top_street)),
-        " · ".join(links),
-    ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-
-
-_INDEX = """<!doctype html>
-<html lang=en><head><meta charset=utf-8><title>Hot streets: run index</title>
-<meta name=viewport content="width=device-width, initial-scale=1">
-<style>
-body{{font:14px/1.4 sans-serif;margin:20px;color:#222}} h1{{font-size:20px;margin:0 0 4px}}
-table{{border-collapse:collapse;width:100%}} th,td{{border-bottom:1px solid #ddd;padding:4px 6px;
-text-align:left}} th{{background:#f3f3f3;position:sticky;top:0}} td:nth-child(4){{text-align:right}}
-</style></head><body>
-<h1>Hot streets</h1><p>{title}</p>
-<p><a href='map.html'>City-wide map</a> · <a href='hot_streets.csv'>All hot streets (CSV)</a> ·
-<a href='areas.csv'>Areas (CSV)</a> · <a href='run.json'>Run manifest</a></p>
-<p>Ward briefs (three proposed priorities per ward, printable) are written by
-<code>hotspots brief</code> into <code>briefs/</code>; <code>make run</code> writes them.</p>
-{boroughs}
-<p>{n} areas with crime, busiest first. "Last 3 months vs previous" compares the latest three
-months with the three before; small counts are marked "too few to compare".</p>
-<table><thead><tr>{head}</tr></thead><tbody>
-{rows}
-</tbody></table></body></html>
-"""
+    label = "ward" if "borough" in summary.columns else "area"
+    return write_page(
+        summary, places, out_dir, subtitle=title, place=place, area_label=label,
+        exists=lambda rel: rel == "run.json" or (out_dir / rel).is_file(),
+    )
