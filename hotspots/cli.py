@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,23 @@ import click
 from hotspots import __version__
 from hotspots._cli_common import setup_logging, wait_option
 from hotspots.errors import HotspotsError
-from hotspots.pipeline import RunConfig, run
+
+#: Commands defined in modules of their own, imported only when one of them is run or asked
+#: for its help, so ``hotspots --help`` answers without importing GeoPandas, pandas or Dask:
+#: name -> (module, attribute, short help; tests/test_cli_help.py keeps it equal to the
+#: command's own).
+_LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "brief": ("hotspots._cli_brief", "brief",
+              "Write a one-page brief per ward: three proposed priorities with their evidence."),
+    "download": ("hotspots._cli_download", "download",
+                 "Download real crime, boundary and street data for hotspots."),
+    "evaluate": ("hotspots._cli_evaluate", "evaluate",
+                 "Backtest hot streets against next month's crime: hit rate, PAI and RRI per "
+                 "method."),
+    "hot-streets": ("hotspots._cli_streets", "hot_streets",
+                    "Rank hot streets from raw crime files, on this machine or on a Dask "
+                    "cluster."),
+}
 
 _EPILOG_RUN = """\b
 Example (London, police.uk):
@@ -21,7 +38,38 @@ Example (London, police.uk):
 
 
 class _Group(click.Group):
-    """Turns HotspotsError into a one-line message and exit code 1 (traceback with --debug)."""
+    """Turns HotspotsError into a one-line message and exit code 1 (traceback with --debug).
+
+    The commands of :data:`_LAZY_COMMANDS` are imported when first needed.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attr, _ = _LAZY_COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their short help, importing none of the lazy ones."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in _LAZY_COMMANDS and name not in self.commands:
+                stand_in = click.Command(name, help=_LAZY_COMMANDS[name][2])  # click's cut
+                text = stand_in.get_short_help_str(limit)
+            else:
+                cmd = self.commands[name]
+                if cmd.hidden:
+                    continue
+                text = cmd.get_short_help_str(limit)
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -188,6 +236,14 @@ def _setup_logging(quiet: bool) -> None:
     "(default: chosen from the spacing of crime locations; London 9).",
 )
 @click.option(
+    "--permutations",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Conditional permutations for the Gi* pseudo p-value p_perm (e.g. 999; 0: none). "
+    "The significance classes use the analytic p-values and do not depend on it.",
+)
+@click.option(
     "--cluster-method",
     type=click.Choice(["hdbscan", "dbscan"]),
     default="hdbscan",
@@ -220,6 +276,8 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     period comparisons, monthly and hour-of-week profiles, plots and OUT/run.json.
     One run at a time writes an OUT: a second fails at once (or waits, with --wait).
     """
+    from hotspots.pipeline import RunConfig, run  # here: `hotspots --help` stays fast
+
     _setup_logging(options["quiet"])
     options["crime_types"] = tuple(options["crime_types"]) or None
     config = RunConfig(crimes=[*crimes, *more_crimes], **options)
@@ -251,16 +309,6 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bo
     files = write_area_handouts(run_dir, codes=wards or None, out_dir=out, wait=wait)
     click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
 
-
-from hotspots._cli_brief import brief  # noqa: E402  (registered after the group exists)
-from hotspots._cli_download import download  # noqa: E402
-from hotspots._cli_evaluate import evaluate  # noqa: E402
-from hotspots._cli_streets import hot_streets  # noqa: E402
-
-app.add_command(brief)
-app.add_command(download)
-app.add_command(evaluate)
-app.add_command(hot_streets)
 
 
 if __name__ == "__main__":  # python -m hotspots.cli

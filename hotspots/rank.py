@@ -16,8 +16,8 @@ Definitions (the README repeats them for users):
 
 from __future__ import annotations
 
-import itertools
 import hashlib
+import itertools
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence

@@ -19,11 +19,11 @@ Neighbours
 Speed
 -----
 Weights are sparse. The analytic z, p and q take about a second for 20,000 units. The
-999 conditional permutations of ``p_perm`` (esda without numba, ``n_jobs=1`` so results are
-reproducible and no worker processes start) add about 1.5 s for 19,500 London cells and
-4 s for 16,500 London segments with 22 neighbours each; ``permutations=0`` skips them
-(``p_perm`` is then missing). The classes use the analytic p-values, so they do not depend
-on the permutations.
+classes use the analytic p-values, so they do not depend on permutations, and by default
+none are run (``permutations=0``: ``p_perm`` is missing). Asked for (``hotspots run
+--permutations 999``), esda's conditional permutations (without numba, ``n_jobs=1`` so
+results are reproducible and no worker processes start) add about 1.5 s for 19,500 London
+cells and 4 s for 16,500 London segments with 22 neighbours each.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from hotspots.errors import InputDataError
 
 log = logging.getLogger("hotspots")
 
-#: Default permutations for the pseudo p-value ``p_perm`` (0 skips them).
-DEFAULT_PERMUTATIONS = 999
+#: Default permutations for the pseudo p-value ``p_perm``: none (the classes do not use it).
+DEFAULT_PERMUTATIONS = 0
 #: Default largest FDR q-value reported as a hot or cold spot (the 90% class).
 DEFAULT_ALPHA = 0.10
 #: Default neighbour distance between street segments, metres.
@@ -395,7 +395,8 @@ def gistar_cells(
     column
         Column of ``cell_counts`` to analyse (ignored for a Series).
     permutations
-        Conditional permutations for ``p_perm`` (0 skips them; see the module notes).
+        Conditional permutations for ``p_perm`` (default 0: none, ``p_perm`` missing; e.g.
+        999; see the module notes).
     seed
         Seed of the permutations.
     alpha

@@ -15,7 +15,10 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 
 def _commands(group: click.Group, prefix: str = "hotspots") -> list[tuple[str, click.Command]]:
     out = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # lazy commands too (imported here)
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         full = f"{prefix} {name}"
         out.append((full, cmd))
         if isinstance(cmd, click.Group):
@@ -23,7 +26,7 @@ def _commands(group: click.Group, prefix: str = "hotspots") -> list[tuple[str, c
     return out
 
 
-@pytest.mark.parametrize(("name", "cmd"), _commands(app), ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "cmd"), _commands(app), ids=str)
 def test_command_has_help_and_is_documented(name: str, cmd: click.Command) -> None:
     assert cmd.help, f"{name} has no help text"
     assert name in README, f"`{name}` is not in README.md"
