@@ -166,7 +166,8 @@ def test_reproducible_bytes(london_run: Path, tmp_path: Path) -> None:
 
 
 def test_no_partial_folder_left(london_run: Path) -> None:
-    assert not list(london_run.parent.glob(".*.partial"))
+    assert not list(london_run.parent.glob(".*.partial*"))  # .<name>.partial-<pid>-<random>
+    assert not list(london_run.parent.glob(".*.lock"))
 
 
 def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_root: Path) -> None:
