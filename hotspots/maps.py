@@ -336,7 +336,7 @@ def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[list[Any]]
     ]
 
 
-class _Layers(MacroElement):  # type: ignore[misc]
+class _Layers(MacroElement):
     """The map's data layers, controls and legend, drawn by one Leaflet script."""
 
     _template = Template("""
@@ -351,7 +351,7 @@ class _Layers(MacroElement):  # type: ignore[misc]
 """)
 
     def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "HotspotLayers"
         self.data = safe_json(data)
         self.js = _JS
@@ -480,8 +480,8 @@ def explore_hot_streets(
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
     _fit(m, areas, focus, shown)
     _Layers(data).add_to(m)
-    folium.plugins.Fullscreen(position="topleft").add_to(m)
-    root = m.get_root().html
+    folium.plugins.Fullscreen(position="topleft").add_to(m)  # type: ignore[no-untyped-call]
+    root = m.get_root().html  # type: ignore[attr-defined]
     root.add_child(Element(_title_html(title, subtitle, evidence)))
     root.add_child(Element(links_block(links or {})))
     return m

@@ -27,6 +27,7 @@ Three stylesheets are dropped, not inlined, when the page does not use them:
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.metadata
 import importlib.resources
 import json
@@ -282,6 +283,12 @@ def _inline_tag(asset: Asset, url: str, root: Path) -> str:
     wanted = re.search(asset.url, url.split("?", maxsplit=1)[0])
     _check_version(asset, wanted.group("v") if wanted and "v" in wanted.re.groupindex else None,
                    version)
+    return _inline_body(asset, path, version, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _inline_body(asset: Asset, path: Path, version: str, mtime_ns: int) -> str:
+    """Return the inline element of one file: read and rewritten once per run (and change)."""
     text = _SOURCE_MAP.sub("", path.read_text(encoding="utf-8"))
     label = f"/* {asset.package} {version}: {asset.file} (inlined for offline use) */\n"
     if asset.file.endswith(".css"):

@@ -508,6 +508,13 @@ function drawTop10(sel) {
   if (lg) lg.innerHTML = legendHtml();
 }
 rerank();
+function placeCorners() {  // on a phone the title spans the top: controls go below it
+  var title = document.getElementById('hs-title'), corner = map._controlCorners.topright;
+  corner.style.marginTop = window.innerWidth < 700 && title ?
+    Math.round(title.getBoundingClientRect().bottom) + 'px' : '';
+}
+placeCorners();
+window.addEventListener('resize', placeCorners);
 var mq = window.matchMedia ? window.matchMedia('print') : null;
 function resize() { setTimeout(function () { map.invalidateSize(false); }, 0); }
 if (mq && mq.addEventListener) mq.addEventListener('change', resize);
