@@ -1337,6 +1337,10 @@ def _concat(
     The kept rows are copied once, straight into the joined table. Also returns which
     joined rows were rejected; ``then``, when given, is called with them before the copy.
     """
+    if any(len(f) for f in frames):  # a file that kept nothing adds no row (nor dtype)
+        full = [i for i, f in enumerate(frames) if len(f)]
+        frames = [frames[i] for i in full]
+        id_keys = None if id_keys is None else [id_keys[i] for i in full]
     frames = _unify_categories(frames)
     rej = _unify_categories([r for r in rejects if len(r)])
     rejected = (_stack(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(

@@ -28,7 +28,8 @@ def _row(
     loc: str = "On or near Strand",
     ctype: str = "Burglary",
 ) -> str:
-    return f"{cid},{month},Metropolitan Police Service,Metropolitan Police Service,{lon},{lat},{loc},,,{ctype},,"
+    force = "Metropolitan Police Service"
+    return f"{cid},{month},{force},{force},{lon},{lat},{loc},,,{ctype},,"
 
 
 def _write(path: Path, rows: list[str], header: str = HEADER) -> Path:
@@ -52,14 +53,15 @@ def test_missing_columns_named(tmp_path: Path) -> None:
 def test_empty_file(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes(b"")
-    with pytest.raises(InputDataError, match="2017-01-x-street.csv: file is empty"):
+    with pytest.raises(InputDataError, match=r"2017-01-x-street\.csv: file is empty"):
         io.read_police_uk([f])
 
 
 def test_not_utf8(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes((HEADER + "\n" + _row(loc="On or near Caf\xe9 Road") + "\n").encode("latin-1"))
-    with pytest.raises(InputDataError, match="2017-01-x-street.csv: cannot be read as a UTF-8 CSV"):
+    with pytest.raises(InputDataError,
+                       match=r"2017-01-x-street\.csv: cannot be read as a UTF-8 CSV"):
         io.read_police_uk([f])
 
 
@@ -320,3 +322,13 @@ def test_reader_restores_the_garbage_collector(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_file_that_keeps_nothing_leaves_the_dtypes_alone(tmp_path: Path) -> None:
+    """A file whose every month is bad parses its dates at another resolution; it adds no
+    kept row, so the joined dates stay datetimes (not Python objects)."""
+    good = _write(tmp_path / "2017-01-a-street.csv", [_row("a")])
+    bad = _write(tmp_path / "2017-02-b-street.csv", [_row("b", month="2017-13")])
+    kept, rejected = io.read_police_uk([good, bad], quiet=True)
+    assert kept["occurred_from"].dtype.kind == "M"
+    assert rejected["value"].tolist() == ["2017-13"]
