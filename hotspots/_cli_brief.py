@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from hotspots._cli_common import setup_logging, wait_option
+from hotspots.runfolder import folder_lock
 
 __all__ = ["brief"]
 
@@ -50,7 +51,8 @@ def brief(*, run_dir: Path, wards: tuple[str, ...], weights: Path | None,
     from hotspots.brief import write_briefs
 
     setup_logging(quiet)
-    files = write_briefs(run_dir, codes=wards or None, weights=weights, backtest=backtest,
-                         pdf=pdf, areas=areas, streets=streets, wait=wait)
+    with folder_lock(run_dir, wait=wait):  # reading and writing: no run replaces it meanwhile
+        files = write_briefs(run_dir, codes=wards or None, weights=weights, backtest=backtest,
+                             pdf=pdf, areas=areas, streets=streets, wait=wait)
     html_n = sum(f.suffix == ".html" for f in files)
     click.echo(f"{run_dir / 'briefs'}: {html_n} pages, {len(files) - html_n} PDFs")

@@ -276,12 +276,17 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     period comparisons, monthly and hour-of-week profiles, plots and OUT/run.json.
     One run at a time writes an OUT: a second fails at once (or waits, with --wait).
     """
-    from hotspots.pipeline import RunConfig, run  # here: `hotspots --help` stays fast
+    from hotspots import runfolder
 
     _setup_logging(options["quiet"])
-    options["crime_types"] = tuple(options["crime_types"]) or None
-    config = RunConfig(crimes=[*crimes, *more_crimes], **options)
-    result = run(config)
+    out, overwrite, wait = options["out"], options["overwrite"], options["wait"]
+    runfolder.check_writable(out, overwrite=overwrite)  # at once: before imports and reading
+    with runfolder.folder_lock(out, wait=wait):  # run() takes it again (re-entrant)
+        from hotspots.pipeline import RunConfig, run  # here: `hotspots --help` stays fast
+
+        options["crime_types"] = tuple(options["crime_types"]) or None
+        config = RunConfig(crimes=[*crimes, *more_crimes], **options)
+        result = run(config)
     acc = result.manifest["totals"]
     click.echo(
         f"{result.out_dir}: {len(result.hot_streets)} hot streets, "
@@ -305,8 +310,10 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bo
     Nothing is recomputed. Example: hotspots export outputs/london --ward E05000644
     """
     from hotspots.export import write_area_handouts
+    from hotspots.runfolder import folder_lock
 
-    files = write_area_handouts(run_dir, codes=wards or None, out_dir=out, wait=wait)
+    with folder_lock(run_dir, wait=wait):  # read and written with no run replacing it
+        files = write_area_handouts(run_dir, codes=wards or None, out_dir=out, wait=wait)
     click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
 
 

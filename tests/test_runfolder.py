@@ -26,15 +26,17 @@ from tests.fixtures.make_tiny import tiny_args
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 
-# A `hotspots` process that imports first, then waits for a file before it starts the command:
-# the race below then turns on the lock, not on which interpreter happened to load faster.
+# A `hotspots` process that imports first, says so (GO.ready), then waits for the file GO
+# before it starts the command: the races below then turn on the lock, not on which
+# interpreter happened to load faster on a busy machine.
 _DRIVER = """
 import pathlib, sys, time
 from hotspots.cli import app
 go = pathlib.Path(sys.argv[1])
+pathlib.Path(sys.argv[1] + f".ready{sys.argv[2]}").touch()
 while not go.exists():
     time.sleep(0.01)
-app(sys.argv[2:], prog_name="hotspots")
+app(sys.argv[3:], prog_name="hotspots")
 """
 
 
@@ -51,10 +53,22 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
 
 def _start(args: list[str], go: Path, started: list[subprocess.Popen[str]]
            ) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(go), *args],
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(go), str(len(started)), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(proc)
     return proc
+
+
+def _ready(go: Path, started: list[subprocess.Popen[str]]) -> None:
+    """Wait until every started process has imported hotspots and waits for its go file.
+
+    The go files of one test share a folder, where each process leaves ``<go>.ready<i>``.
+    """
+    deadline = time.monotonic() + 180
+    while len(list(go.parent.glob("*.ready*"))) < len(started):
+        assert time.monotonic() < deadline, "the processes never got ready"
+        assert all(p.poll() is None for p in started), [p.communicate() for p in started]
+        time.sleep(0.02)
 
 
 def _complete(out: Path) -> None:
@@ -88,6 +102,7 @@ def test_second_run_into_the_same_out_fails_at_once_naming_the_first(
     args = tiny_args(tmp_path, out, "--min-crimes", "2", "--quiet")
     first, second = tmp_path / "go1", tmp_path / "go2"
     a, b = _start(args, first, started), _start(args, second, started)
+    _ready(first, started)
     first.touch()
     _holding(runfolder.lock_path(out), a.pid, a)
     t0 = time.monotonic()
@@ -112,8 +127,8 @@ def test_two_runs_started_together_one_wins_and_the_folder_is_whole(
     args = tiny_args(tmp_path, out, "--min-crimes", "2", "--quiet")
     go = tmp_path / "go"
     procs = [_start(args, go, started), _start(args, go, started)]
-    time.sleep(0.5)  # both imported and polling (or nearly): start them in the same instant
-    go.touch()
+    _ready(go, started)
+    go.touch()  # both imported and polling: they start in the same instant
     results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
     assert sorted(rc for rc, _ in results) == [0, 1], results
     loser = next(err for rc, err in results if rc == 1).strip()
@@ -130,6 +145,7 @@ def test_wait_runs_one_after_the_other_and_needs_overwrite(
     a = _start([*args, "--quiet"], go_a, started)
     b_plain = _start([*args, "--wait"], go_b, started)
     b_over = _start([*args, "--wait", "--overwrite"], go_b, started)
+    _ready(go_a, started)
     go_a.touch()
     _holding(runfolder.lock_path(out), a.pid, a)
     go_b.touch()
