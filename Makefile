@@ -7,7 +7,7 @@ OUT ?= outputs
 # Maps work without internet (scripts inlined, street network instead of tiles); use MAPS= for web tiles
 MAPS ?= --offline
 
-.PHONY: setup run run-london run-vancouver test lint bench clean
+.PHONY: setup run run-london run-vancouver test lint bench bench-peers bench-whole clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,16 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/run_benchmark.py
 	$(BIN)/python benchmarks/map_load.py $(OUT)/london/map.html $(OUT)/london/maps/E05000644.html $(OUT)/vancouver/map.html
+
+# The peers of the whole-run benchmark (as root): R + sfhotspot from ../shared/peers, and
+# hexseg (PyPI) into .venv through pyproject's `bench` group. Steps already done are skipped.
+bench-peers: setup
+	VENV=$(VENV) sh benchmarks/peers/install_peers.sh
+
+# Every target of issue 19 in one run, each beside its peer or budget (about 20 minutes;
+# BENCH_ARGS=--quick for targets 1, 2, 4 and 6 once each).
+bench-whole: bench-peers
+	$(BIN)/python benchmarks/whole_run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT)/london $(OUT)/vancouver .pytest_cache

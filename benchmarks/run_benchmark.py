@@ -81,7 +81,7 @@ except ImportError:  # only the process peak is reported then
     psutil = None
 
 ROOT = Path(__file__).resolve().parents[1]
-RATIO_STAGES = ("load", "area_join", "snapping", "ranking")
+RATIO_STAGES = ("load", "area_join", "street_segments", "snapping", "ranking")
 SNAP_M = 30.0
 JITTER_M = 3
 JITTER_DAYS = 3
@@ -278,39 +278,50 @@ def _segments(spec: dict[str, Any], crs: Any, areas: Any) -> Any:
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 
+class _MonitorStages:
+    """Lets :func:`hotspots.pipeline.rank_stages` time its stages with a :class:`Monitor`."""
+
+    def __init__(self, mon: Monitor) -> None:
+        self.mon = mon
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> Any:
+        return self.mon.stage(name, 0)
+
+
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
+    """``hotspots run``'s own stages load..ranking (``pipeline.rank_stages``), then the rest.
+
+    The stages up to ranking are the command's one code path: reading with the area join,
+    the area layer, street segments (from the segment cache, as in a monthly rerun: the
+    warm-up run built it), snapping with segment naming, ranking with places, locations,
+    place keys and the concentration baseline. The stages after it are timed from the
+    library functions the run calls.
+    """
     mon = Monitor()
     out = Path(tempfile.mkdtemp(prefix="hotspots-bench-"))
-    with mon.stage("load", 0) as info:  # as pipeline.run: the area join runs while reading
-        area_layer = io.read_areas(spec["areas"])
-        crimes, rejected = io.read_crimes(spec["crimes"], fmt=spec["fmt"], quiet=True,
-                                          areas=area_layer)
-        info["note"] = "with the area join (rows outside every area rejected while reading)"
-    n = len(crimes) + len(rejected)
-    mon.stages["load"].update(rows=n, rows_per_second=round(n / mon.stages["load"]["seconds"]))
-    info["kept"] = len(crimes)
-    with mon.stage("area_join", n) as info:
-        areas = crs.to_metric_crs(area_layer, crimes.crs, quiet=True)
-        info["note"] = "the area layer projected for the later stages (join done in load)"
-    with mon.stage("street_segments", n) as info:
-        segs = _segments({**spec, "cache": out / "cache"}, crimes.crs, areas)
-        info["note"] = "cold cache (built)"
-    with mon.stage("street_segments_cached", n) as info:
-        cache.cached_segments(spec["streets"], crs=crimes.crs, cache=out / "cache", quiet=True)
-        info["note"] = "second call, from the GeoParquet cache"
-    with mon.stage("snapping", n) as info:
-        crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=SNAP_M, quiet=True))
-        info["snapped"] = int(crimes["segment_id"].notna().sum())
-    with mon.stage("naming", n):
-        segs = _name(crimes, segs, police_uk=spec["fmt"] == "police-uk")
-    with mon.stage("ranking", n) as info:
-        counts = rank.count_by_segment(crimes, segs)
-        hot = rank.rank_streets(segs, counts)
-        info["hot_streets"] = len(hot)
+    os.environ[cache.CACHE_ENV] = spec["cache"]
+    config = pipeline.RunConfig(crimes=[Path(p) for p in spec["crimes"]], fmt=spec["fmt"],
+                                areas=Path(spec["areas"]), streets=Path(spec["streets"]),
+                                out=out / "run", quiet=True)
+    ranked = pipeline.rank_stages(config, _MonitorStages(mon))  # type: ignore[arg-type]
+    crimes, segs, counts, hot = ranked.crimes, ranked.segments, ranked.counts, ranked.hot_streets
+    n = len(crimes) + len(ranked.rejected)
+    for st in mon.stages.values():
+        st.update(rows=n, rows_per_second=round(n / st["seconds"]) if st["seconds"] else None)
+    mon.stages["load"]["note"] = "with the area join (rows outside every area rejected)"
+    mon.stages["street_segments"]["note"] = "from the segment cache, with their areas"
+    mon.stages["snapping"]["note"] = "with naming segments from the records"
+    mon.stages["ranking"].update(hot_streets=len(hot), note="with places, locations, place "
+                                 "keys and the concentration baseline")
+    if spec.get("core_only"):  # whole_run.py's target 1: the stages up to ranking only
+        mon.close()
+        return {"stages": mon.stages, "rows_read": n, "crimes_kept": len(crimes),
+                "process_peak_rss_mb": round(mon.process_peak() / 2**20)}
+    areas = ranked.areas
     with mon.stage("area_lists", n):
-        type_cols = [c for c in counts.columns if c != "crimes"]
-        locs = rank.rank_locations(crimes[crimes["segment_id"].isna()], type_cols=type_cols)
-        lists = rank.area_lists(hot, locs, area_codes=crimes["area_code"].unique().tolist())
+        lists = rank.area_lists(hot, ranked.locations,
+                                area_codes=crimes["area_code"].unique().tolist())
     _optional_stage(mon, "time_profiles", n, "hotspots.temporal", lambda m: _profiles(m, crimes))
     _optional_stage(mon, "clusters", n, "hotspots.clusters", lambda m: _clusters(m, crimes, segs))
     with mon.stage("maps", n):
@@ -321,13 +332,9 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
         export.write_hot_streets(hot, out)
         export.write_area_csvs(lists, out / "wards")
     mon.close()
+    del counts
     return {"stages": mon.stages, "rows_read": n, "crimes_kept": len(crimes),
             "process_peak_rss_mb": round(mon.process_peak() / 2**20)}
-
-
-def _name(crimes: Any, segs: Any, *, police_uk: bool) -> Any:
-    """Name segments from the records as ``pipeline.run`` does (names.py)."""
-    return pipeline._name_segments(crimes, segs, police_uk=police_uk)[0]
 
 
 def _optional_stage(mon: Monitor, name: str, rows: int, module: str, work: Any) -> None:
@@ -433,8 +440,8 @@ def _run_worker(kind: str, spec: dict[str, Any], timeout: float) -> dict[str, An
 
 def _ratio_seconds(res: dict[str, Any]) -> float | None:
     st = res.get("stages", {})
-    try:
-        return float(sum(st[s]["seconds"] for s in RATIO_STAGES))
+    try:  # the plain script has no street-segment stage: it is given the segments
+        return float(sum(st[s]["seconds"] for s in RATIO_STAGES if s in st))
     except (KeyError, TypeError):
         return None
 
@@ -469,14 +476,14 @@ def print_table(name: str, ours: dict[str, Any], plain: dict[str, Any]) -> dict[
                        plain_extrapolated_from_rows=sample if p_full != p else None)
         how = (f" (plain timed on the first {sample:,} rows and extrapolated linearly)"
                if p_full != p else "")
-        print(f"  hot streets from raw rows (load + area join + snapping + ranking): ours "
-              f"{o:.2f} s, plain {p_full:.2f} s -> plain/ours = {p_full / o:.1f}x{how}")
+        print(f"  hot streets from raw rows (ours: run.json's load..ranking; plain: load + "
+              f"area join + snapping + ranking): ours {o:.2f} s, plain {p_full:.2f} s -> "
+              f"plain/ours = {p_full / o:.1f}x{how}")
     peaks = [ours["stages"][s].get("peak_rss_mb") or 0 for s in RATIO_STAGES
              if s in ours["stages"]]
     summary["ratio_stages_peak_rss_mb"] = max(peaks) if peaks else None
-    print(f"  peak RSS of load, area join, snapping and ranking: {max(peaks or [0]):,} MB")
-    total = sum(st["seconds"] for st in ours["stages"].values() if st.get("seconds")
-                and st is not ours["stages"].get("street_segments_cached"))
+    print(f"  peak RSS of the stages load..ranking: {max(peaks or [0]):,} MB")
+    total = sum(st["seconds"] for st in ours["stages"].values() if st.get("seconds"))
     summary["ours_all_stages_seconds"] = round(total, 1)
     print(f"  all our stages: {total:.1f} s; process peak RSS ours "
           f"{ours.get('process_peak_rss_mb'):,} MB, "
