@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openpyxl
@@ -175,6 +175,50 @@ def test_killed_holder_never_blocks(tmp_path: Path) -> None:
     with runfolder.folder_lock(out) as lock:  # the kernel released the dead run's lock
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert not lock.exists()
+
+
+@pytest.fixture
+def held(started: list[subprocess.Popen[str]]) -> Callable[[Path], int]:
+    """Hold the lock of a folder in another process; return that process's id."""
+
+    def hold(out: Path) -> int:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time\nfrom hotspots import runfolder\n"
+             "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+             "    time.sleep(600)\n", str(out)], stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        return proc.pid
+
+    return hold
+
+
+@pytest.mark.parametrize("command", ["evaluate", "hot-streets"])
+def test_every_writer_takes_the_lock(tmp_path: Path, held: Callable[[Path], int],
+                                     command: str) -> None:
+    out = tmp_path / "out"
+    pid = held(out)
+    args = [command, "--crimes", str(tmp_path / "none.csv"), "--streets",
+            str(tmp_path / "s.gpkg"), "--out", str(out), "--quiet"]
+    if command == "hot-streets":
+        args += ["--areas", str(tmp_path / "a.gpkg")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1
+    (line,) = res.output.strip().splitlines()
+    assert f"output folder {out} is being written by another run (pid {pid} on " in line
+
+
+@pytest.mark.parametrize("command", [["export"], ["brief", "--no-pdf"]])
+def test_brief_and_export_take_the_run_folders_lock(
+    colliding_run: Path, held: Callable[[Path], int], command: list[str]
+) -> None:
+    before = sorted(p.name for p in colliding_run.rglob("*"))
+    pid = held(colliding_run)
+    res = CliRunner().invoke(app, [command[0], str(colliding_run), *command[1:]])
+    assert res.exit_code == 1
+    (line,) = res.output.strip().splitlines()
+    assert f"output folder {colliding_run} is being written by another run (pid {pid} " in line
+    assert sorted(p.name for p in colliding_run.rglob("*")) == before
 
 
 def test_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
