@@ -107,7 +107,8 @@ def _tiny_args(tmp_path: Path, out: Path) -> list[str]:
 
 def test_failed_stage_leaves_no_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> list[Path]:
-        raise RuntimeError("disk full while writing maps")
+        msg = "disk full while writing maps"
+        raise RuntimeError(msg)
 
     monkeypatch.setattr(site, "write_maps", broken)
     out = tmp_path / "run"
