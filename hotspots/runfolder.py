@@ -19,7 +19,9 @@ Every command that writes a folder (``run``, ``evaluate``, ``hot-streets``, ``br
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -33,6 +35,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hotspots.errors import HotspotsError, OutputExistsError
 
@@ -338,21 +341,53 @@ def staged_folder(out: Path, *, overwrite: bool = False, wait: bool = False) -> 
 def _publish(tmp: Path, out: Path, *, overwrite: bool) -> None:
     """Move the finished ``tmp`` to ``out``; the old ``out`` is moved aside first, then removed."""
     old = None
-    if out.exists():
-        if not overwrite or not out.is_dir():
-            msg = (f"output folder {out} was made by another program while this run wrote; "
-                   "it is left as it is. Choose another --out or pass --overwrite")
-            raise OutputExistsError(msg)
+    if out.exists() and overwrite and out.is_dir():
         old = _private(out, "old")
         out.rename(old)
     try:
-        tmp.rename(out)
+        _rename_noreplace(tmp, out)
+    except FileExistsError:
+        msg = (f"output folder {out} was made by another program while this run wrote; "
+               "it is left as it is. Choose another --out or pass --overwrite")
+        raise OutputExistsError(msg) from None
     except BaseException:
         if old is not None and not out.exists():
             old.rename(out)  # put the previous folder back
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100  # Linux
+_RENAME_NOREPLACE = 1
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``; FileExistsError if ``dst`` exists, even an empty folder.
+
+    On Linux one ``renameat2(RENAME_NOREPLACE)`` call, so no other program can slip a folder
+    in between the check and the move; elsewhere a check, then ``rename``.
+    """
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
+                     _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(code, os.strerror(code), str(dst))
+        if code not in (errno.ENOSYS, errno.EINVAL):  # EINVAL: a file system without the flag
+            raise OSError(code, os.strerror(code), str(src))
+    if dst.exists() or dst.is_symlink():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    src.rename(dst)
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no C library to load (not on POSIX)
+        return None
 
 
 @contextmanager

@@ -229,14 +229,18 @@ def test_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".run.*"))
 
 
-def test_staged_folder_never_replaces_a_folder_made_meanwhile(tmp_path: Path) -> None:
+@pytest.mark.parametrize("theirs", [["theirs.txt"], []])
+def test_staged_folder_never_replaces_a_folder_made_meanwhile(
+    tmp_path: Path, theirs: list[str]
+) -> None:
     out = tmp_path / "run"
     with (pytest.raises(OutputExistsError, match="made by another program"),
           runfolder.staged_folder(out) as tmp):
         (tmp / "mine.txt").write_text("mine")
         out.mkdir()  # an old version of the tool, or a person, without the lock
-        (out / "theirs.txt").write_text("theirs")
-    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+        for name in theirs:  # even an empty folder (a plain rename would replace it)
+            (out / name).write_text("theirs")
+    assert [p.name for p in out.iterdir()] == theirs
     assert not list(tmp_path.glob(".run.*"))
 
 
