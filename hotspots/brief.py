@@ -45,7 +45,7 @@ from hotspots.errors import HotspotsError, InputDataError
 from hotspots.runfolder import area_file_stem
 from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 from hotspots.site_index import borough_brief_name, brief_name, refresh_links
-from hotspots.temporal import NO_TIME_STANDS_OUT, TOO_FEW_TO_SAY
+from hotspots.temporal import HOUR_OF_WEEK_COLUMNS, NO_TIME_STANDS_OUT, TOO_FEW_TO_SAY
 
 log = logging.getLogger("hotspots")
 
@@ -291,6 +291,7 @@ class RunFolder:
     profiles: pd.DataFrame | None = None
     harm_weights: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
     windows: pd.DataFrame | None = None
+    group_profiles: pd.DataFrame | None = None
 
     @property
     def type_names(self) -> dict[str, str]:
@@ -434,25 +435,36 @@ def _read_profiles(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
     return found.dropna(how="all")
 
 
-def _read_windows(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
-    """Return the patrol window and peak months of each crime group at each place.
+def _read_place_groups(run_dir: Path, name: str, places: pd.DataFrame,
+                       cols: Sequence[str]) -> pd.DataFrame | None:
+    """Return a table of ``name`` by place and crime group, indexed by ``(place_id, group)``.
 
-    Indexed by ``(place_id, group)``; None for a run folder without ``place_windows.csv``.
+    None for a run folder without the file (a run from an older version, or month-only data).
     """
-    path = run_dir / "place_windows.csv"
+    path = run_dir / name
     if not path.exists():
-        log.warning("Briefs: %s not found (a run from an older version); 'When' describes all "
-                    "crime at the place", path)
         return None
-    win = pd.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
-                                   "patrol_window": str, "peak_months": str})
-    cols = ["crimes", "patrol_window", "window_share", "window_crimes", "peak_months"]
-    _missing(run_dir, "place_windows.csv", win.columns, [*_KEY, "group", *cols])
-    win["area_rank"] = pd.to_numeric(win["area_rank"]).astype("float64")
-    win["_n"] = win.groupby([*_KEY, "group"], sort=False, dropna=False).cumcount()
+    table = pd.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
+                                     "patrol_window": str, "peak_months": str})
+    _missing(run_dir, name, table.columns, [*_KEY, "group", *cols])
+    keys = table[[*_KEY, "group"]].assign(
+        area_rank=pd.to_numeric(table["area_rank"]).astype("float64"), _row=np.arange(len(table)))
+    keys["_n"] = keys.groupby([*_KEY, "group"], sort=False, dropna=False).cumcount()
     ids = _keyed(places.reset_index()[["place_id", *_KEY]])
-    found = ids.merge(win, on=[*_KEY, "_n"], how="inner")
-    return found.set_index(["place_id", "group"])[cols].fillna({"peak_months": ""})
+    found = ids.merge(keys, on=[*_KEY, "_n"], how="inner")
+    values = table[list(cols)].iloc[found["_row"].to_numpy()]
+    return values.set_axis(pd.MultiIndex.from_frame(found[["place_id", "group"]]))
+
+
+def _read_windows(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
+    """Return the patrol window and peak months of each crime group at each place."""
+    cols = ["crimes", "patrol_window", "window_share", "window_crimes", "peak_months"]
+    found = _read_place_groups(run_dir, "place_windows.csv", places, cols)
+    if found is None:
+        log.warning("Briefs: place_windows.csv not found in %s (a run from an older version); "
+                    "'When' describes all crime at the place", run_dir)
+        return None
+    return found.fillna({"peak_months": ""})
 
 
 def _read_harm(run_dir: Path, manifest: Mapping[str, Any]) -> pd.Series:
@@ -508,7 +520,9 @@ def read_run_folder(run_dir: str | Path, *, areas: str | Path | None = None,
         outlines=_read_outlines(run, manifest, Path(areas) if areas else None, crs),
         streets=_read_streets(run, manifest, Path(streets) if streets else None, crs),
         compare=compare, profiles=_read_profiles(run, places),
-        harm_weights=_read_harm(run, manifest), windows=_read_windows(run, places))
+        harm_weights=_read_harm(run, manifest), windows=_read_windows(run, places),
+        group_profiles=_read_place_groups(run, "place_group_profiles.csv", places,
+                                          HOUR_OF_WEEK_COLUMNS))
 
 
 def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) -> dict[str, float]:
@@ -1200,8 +1214,8 @@ def _when(ctx: _Context, place_id: str, group: str) -> tuple[str, str]:
     parts = [p.rsplit(" (", 1) for p in window.split("; ")]
     said = [f"{t} holds {pct.rstrip(')')} of {where} {label}" if i == 0 else
             f"{t} another {pct.rstrip(')')}" for i, (t, pct) in enumerate(parts)]
-    return window, (f"{' and '.join(said)} ({_num(w['window_crimes'])} of "
-                    f"{_num(w['crimes'])} crimes).")
+    sentence = f"{' and '.join(said)} ({_num(w['window_crimes'])} of {_num(w['crimes'])} crimes)."
+    return window, sentence[0].upper() + sentence[1:]
 
 
 def _peaks_text(peaks: str, label: str, where: str) -> tuple[str, str]:
@@ -1374,8 +1388,13 @@ def _side(ctx: _Context, row: Any) -> str:
     alt = _e(f"Map of {row.street}: the place in red, nearby places with the same crime in "
              "orange, other listed places grey, the boundary dashed")
     side = f"<img class=map alt='{alt}' src='{uri}'>"
-    prof = ctx.run.profiles
-    if prof is not None and row.place_id in prof.index:
+    groups, prof = ctx.run.group_profiles, ctx.run.profiles
+    label = ctx.settings.labels.get(row.group, row.group)
+    if groups is not None and (row.place_id, row.group) in groups.index:
+        values = groups.loc[(row.place_id, row.group)].to_numpy(dtype=float)
+        side += hour_week_svg(values, title=f"{label} here by hour of the week")
+        side += f"<div class=legend>{_e(label)} here by day and hour</div>"
+    elif prof is not None and row.place_id in prof.index:
         side += hour_week_svg(prof.loc[row.place_id].to_numpy(dtype=float),
                               title="All crime here by hour of the week")
         side += "<div class=legend>All crime here by day and hour</div>"

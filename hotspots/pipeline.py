@@ -459,8 +459,13 @@ def _group_windows(config: RunConfig, result: RunResult, incomplete: list[str]) 
     crimes = result.crimes
     types = crimes["crime_type"].astype(str).unique()
     group_of = classify_crime_types(types, settings=read_brief_weights())
+    profiles = None
+    if temporal.has_time_of_day(crimes):
+        profiles = temporal.group_profiles(crimes, by="place_key", group_of=group_of)
+        result.tables["place_group_profiles"] = profiles
     return temporal.group_windows(
-        crimes, by="place_key", group_of=group_of, exclude=incomplete, share=config.patrol_share
+        crimes, by="place_key", group_of=group_of, exclude=incomplete,
+        share=config.patrol_share, profiles=profiles,
     )
 
 
@@ -759,6 +764,10 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
         )
     files.append(export.write_csv(_place_monthly(result), tmp / "place_monthly.csv"))
     files.append(export.write_csv(_place_windows(result), tmp / "place_windows.csv"))
+    if "place_group_profiles" in result.tables:
+        files.append(
+            export.write_csv(_place_group_profiles(result), tmp / "place_group_profiles.csv")
+        )
     area_monthly = result.tables["area_monthly"]
     files.append(
         export.write_csv(
@@ -798,15 +807,32 @@ def _place_monthly(result: RunResult) -> pd.DataFrame:
     return pd.concat([head, body], axis=1).sort_values(["area_code", "area_rank"], kind="stable")
 
 
-def _place_windows(result: RunResult) -> pd.DataFrame:
-    """Patrol window and peak months of each crime group at each listed place."""
-    windows = result.tables["place_windows"].reset_index()
+def _place_windows(result: RunResult, min_crimes: int = 5) -> pd.DataFrame:
+    """Patrol window and peak months of each crime group (``min_crimes``) at each place.
+
+    For data that gives the month only the window columns are left empty.
+    """
+    windows = result.tables["place_windows"]
+    windows = windows[windows["crimes"] >= min_crimes].reset_index()
+    month_only = windows["patrol_window"] == temporal.NO_TIME_OF_DAY
+    windows["patrol_window"] = windows["patrol_window"].mask(month_only, "")
     head = _place_monthly(result)[["basis", "area_code", "area_rank", "street"]]
     head["_order"] = np.arange(len(head))  # the order of place_monthly.csv
     body = windows.join(head, on="place_key", how="inner")
     cols = ["basis", "area_code", "area_rank", "street", "group", *temporal.GROUP_WINDOW_COLUMNS]
     body["window_share"] = body["window_share"].round(3)
     body["window_crimes"] = body["window_crimes"].round(1)
+    return body.sort_values(["_order", "group"], kind="stable")[cols]
+
+
+def _place_group_profiles(result: RunResult, min_crimes: float = 5) -> pd.DataFrame:
+    """Hour-of-week profile of each crime group (with ``min_crimes``) at each listed place."""
+    prof = result.tables["place_group_profiles"]
+    prof = prof[prof.sum(axis=1) >= min_crimes].round(2).reset_index()
+    head = _place_monthly(result)[["basis", "area_code", "area_rank", "street"]]
+    head["_order"] = np.arange(len(head))  # the order of place_monthly.csv
+    body = prof.join(head, on="place_key", how="inner")
+    cols = ["basis", "area_code", "area_rank", "street", "group", *temporal.HOUR_OF_WEEK_COLUMNS]
     return body.sort_values(["_order", "group"], kind="stable")[cols]
 
 

@@ -342,11 +342,19 @@ def _borough_pages(
             title=f"Hot streets: {borough}",
             subtitle=title,
             evidence=evidence,
-            links={c: {"Area map": area_map_name(c)} for c in codes},
+            links=_borough_links(codes, folder),
             offline=offline,
         )
         files.append(_save(m, folder / borough_map_name(str(borough)), offline=offline))
     return files
+
+
+def _borough_links(codes: list[str], folder: Path) -> dict[str, dict[str, str]]:
+    """Popup links of a borough map (in ``folder``): to the area files already written."""
+    from hotspots.site_index import area_links
+
+    return {c: area_links(c, prefix="../", exists=lambda rel: (folder.parent / rel).is_file())
+            for c in codes}
 
 
 def write_index(

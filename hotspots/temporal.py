@@ -36,6 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import sparse
 from scipy.stats import chi2, false_discovery_control, norm
+from scipy.stats import f as f_dist
 
 from hotspots.errors import InputDataError
 
@@ -597,20 +598,68 @@ def seasonality(monthly: pd.DataFrame, *, exclude: Sequence[str] | None = None) 
     return pd.DataFrame(share, index=monthly.index, columns=MONTH_NAMES)
 
 
-SEASON_TEST_COLUMNS: list[str] = ["g_statistic", "df", "p_value", "q_value"]
+SEASON_TEST_COLUMNS: list[str] = ["g_statistic", "df", "dispersion", "p_value", "q_value"]
+_SEASON_BLOCK = 50_000  # rows per block of the seasonality test
+_FIT_ROUNDS = 40  # iterative proportional fitting rounds of the year + month model
 
 
-def _calendar_counts(
+def _year_month_table(
     monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return crimes per calendar month (rows x 12) and days observed per calendar month (12)."""
+    """Return crimes (rows x years x 12) and days observed (years x 12) of the kept months."""
     values, numbers, _ = _monthly_values(monthly, exclude, caller)
-    observed = np.zeros((len(values), 12))
-    np.add.at(observed.T, numbers % 12, values.T)
-    years, months = numbers // 12, numbers % 12 + 1
-    days = pd.Series(pd.to_datetime({"year": years, "month": months, "day": 1})).dt.days_in_month
-    exposure = np.bincount(numbers % 12, weights=days.to_numpy(dtype=float), minlength=12)
-    return observed, exposure
+    first = int(numbers.min()) // 12 if len(numbers) else 0
+    n_years = int(numbers.max()) // 12 - first + 1 if len(numbers) else 1
+    counts = np.zeros((len(values), n_years, 12))
+    counts[:, numbers // 12 - first, numbers % 12] = values
+    days = np.zeros((n_years, 12))
+    if len(numbers):
+        years, months = numbers // 12, numbers % 12 + 1
+        in_month = pd.Series(pd.to_datetime({"year": years, "month": months, "day": 1}))
+        days[years - first, months - 1] = in_month.dt.days_in_month.to_numpy(dtype=float)
+    return counts, days
+
+
+def _season_fits(counts: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the fitted counts without (year effects only) and with calendar-month effects.
+
+    Both are Poisson log-linear models with the days observed as exposure; the second is fitted
+    by iterative proportional fitting to the year and calendar-month totals of each row.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_year = counts.sum(axis=2, keepdims=True)
+        null = per_year * np.nan_to_num(days / days.sum(axis=1, keepdims=True))[None]
+        fit = null.copy()
+        for _ in range(_FIT_ROUNDS):
+            fit *= np.nan_to_num(counts.sum(axis=1, keepdims=True) / fit.sum(axis=1, keepdims=True))
+            fit *= np.nan_to_num(per_year / fit.sum(axis=2, keepdims=True))
+    return null, fit
+
+
+def _deviance(counts: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(counts > 0, counts * np.log(counts / fitted), 0.0) - (counts - fitted)
+    return np.asarray(2 * terms.sum(axis=(1, 2)))
+
+
+def _season_block(counts: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return G, dispersion, the test's p-value and the month residuals of a block of rows."""
+    seen = days > 0
+    k = int(seen.any(axis=0).sum())
+    n_years = int(seen.any(axis=1).sum())
+    df_resid = int(seen.sum()) - n_years - k + 1
+    null, fit = _season_fits(counts, days)
+    g = np.maximum(_deviance(counts, null) - _deviance(counts, fit), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pearson = np.where(fit > 0, (counts - fit) ** 2 / fit, 0.0).sum(axis=(1, 2))
+        phi = np.maximum(pearson / df_resid, 1.0) if df_resid > 0 else np.ones(len(counts))
+        if df_resid > 0:
+            p = f_dist.sf(g / max(k - 1, 1) / phi, max(k - 1, 1), df_resid)
+        else:
+            p = chi2.sf(g, max(k - 1, 1))
+        expected = null.sum(axis=1)
+        resid = (counts.sum(axis=1) - expected) / np.sqrt(phi[:, None] * expected)
+    return g, phi, p, resid
 
 
 def seasonality_test(
@@ -628,21 +677,26 @@ def seasonality_test(
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``monthly``, columns :data:`SEASON_TEST_COLUMNS`: the G statistic
-        (float), its degrees of freedom (int), the p-value and the Benjamini-Hochberg q-value
-        over the rows tested (NaN for a row without crime).
+        Indexed like ``monthly``, columns :data:`SEASON_TEST_COLUMNS`: the likelihood-ratio
+        statistic ``G`` of the calendar months (float), its degrees of freedom (int), the
+        dispersion (float, at least 1), the p-value and the Benjamini-Hochberg q-value over
+        the rows tested (NaN for a row without crime).
 
     Notes
     -----
-    A G-test of goodness of fit (log-likelihood ratio), with Williams' correction, of the
-    crimes per calendar month ``O[m]`` (summed over the years kept) against the counts an
-    even rate per day would give, ``E[m] = T * D[m] / sum(D)``, where ``T`` is the row's
-    total and ``D[m]`` the days of calendar month ``m`` in the kept months (so February's
-    28 days, a month seen in two years against one seen in three, and excluded months do
-    not pass for seasons). ``G = 2 * sum(O * ln(O / E)) / q`` with Williams'
-    ``q = 1 + (k^2 - 1) / (6 * T * (k - 1))``, ``k`` the calendar months observed, and
-    ``G ~ chi2(k - 1)`` under no seasonality. A trend over the period is not modelled: over
-    a partial year it can show as a season.
+    Crimes per month ``O[y, m]`` (year ``y``, calendar month ``m``) are compared under two
+    Poisson log-linear models with the days of each kept month ``D[y, m]`` as exposure: a
+    rate per day that changes from year to year only, ``E[y, m] = T[y] * D[y, m] / D[y]``
+    (the null: no season, so February's 28 days, excluded or incomplete months and a level
+    that changes between years do not pass for seasons), and year plus calendar-month
+    effects (fitted by iterative proportional fitting). ``G`` is the drop in deviance
+    (likelihood ratio), with ``k - 1`` degrees of freedom for ``k`` calendar months seen.
+    With more than one year of a month, the year x month residual (Pearson ``X^2`` over its
+    degrees of freedom, at least 1) measures how far months vary from year to year beyond
+    Poisson noise (overdispersion, e.g. a spike in one July): the test is then the
+    quasi-Poisson F-test ``(G / (k - 1)) / dispersion`` against ``F(k - 1, df_resid)``, so a
+    season must recur across the years. With a single year it is the G-test against
+    ``chi2(k - 1)``.
 
     Examples
     --------
@@ -651,25 +705,43 @@ def seasonality_test(
     >>> float(seasonality_test(flat)["p_value"].iloc[0]) > 0.9
     True
     """
-    observed, exposure = _calendar_counts(monthly, exclude, "seasonality_test")
-    seen = exposure > 0
-    k = int(seen.sum())
-    totals = observed.sum(axis=1)
-    expected = totals[:, None] * exposure[None, :] / max(exposure.sum(), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(observed > 0, observed * np.log(observed / expected), 0.0)
-        williams = 1 + (k * k - 1) / (6 * totals * max(k - 1, 1))
-        g = 2 * terms[:, seen].sum(axis=1) / williams
-    tested = (totals > 0) & (k > 1)
-    p = np.full(len(totals), np.nan)
-    p[tested] = chi2.sf(g[tested], k - 1)
-    q = np.full(len(totals), np.nan)
+    counts, days = _year_month_table(monthly, exclude, "seasonality_test")
+    seen = days > 0
+    k = int(seen.any(axis=0).sum())
+    blocks = [
+        _season_block(counts[i : i + _SEASON_BLOCK], days)
+        for i in range(0, len(counts), _SEASON_BLOCK)
+    ]
+    g, phi, p = (np.concatenate([b[j] for b in blocks]) if blocks else np.zeros(0)
+                 for j in range(3))
+    tested = (counts.sum(axis=(1, 2)) > 0) & (k > 1)
+    p = np.where(tested, p, np.nan)
+    q = np.full(len(p), np.nan)
     if tested.any():
         q[tested] = false_discovery_control(p[tested])
     return pd.DataFrame(
-        {"g_statistic": np.where(tested, g, np.nan), "df": k - 1, "p_value": p, "q_value": q},
+        {"g_statistic": np.where(tested, g, np.nan), "df": max(k - 1, 0),
+         "dispersion": np.where(tested, phi, np.nan), "p_value": p, "q_value": q},
         index=monthly.index,
     )
+
+
+def _month_residuals(
+    monthly: pd.DataFrame, exclude: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's observed / expected crimes per calendar month and their residuals."""
+    counts, days = _year_month_table(monthly, exclude, "peak_months")
+    ratios, resids = [], []
+    for i in range(0, len(counts), _SEASON_BLOCK):
+        block = counts[i : i + _SEASON_BLOCK]
+        null, _ = _season_fits(block, days)
+        *_, resid = _season_block(block, days)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios.append(block.sum(axis=1) / null.sum(axis=1))
+        resids.append(resid)
+    if not ratios:
+        return np.zeros((0, 12)), np.zeros((0, 12))
+    return np.concatenate(ratios), np.concatenate(resids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1678,10 +1750,10 @@ def peak_months(
     Notes
     -----
     A row names months only if :func:`seasonality_test` finds its months differ (q-value
-    below ``alpha``), and then only the months whose own count is above the even-rate
-    count ``E[m]`` by more than chance: the standardised residual
-    ``(O[m] - E[m]) / sqrt(E[m] * (1 - D[m] / sum(D)))`` above the normal quantile
-    ``1 - alpha / 2``; at most ``n`` of them, the largest ``O[m] / E[m]`` first.
+    below ``alpha``), and then only the months whose own count is above the no-season count
+    ``E[m]`` (summed over the years) by more than chance: the residual
+    ``(O[m] - E[m]) / sqrt(dispersion * E[m])`` above the normal quantile ``1 - alpha / 2``;
+    at most ``n`` of them, the largest ``O[m] / E[m]`` first.
 
     Examples
     --------
@@ -1692,13 +1764,8 @@ def peak_months(
     >>> peak_months(monthly).tolist()
     ['', 'Jun, Jul']
     """
-    observed, exposure = _calendar_counts(monthly, exclude, "peak_months")
     test = seasonality_test(monthly, exclude=exclude)
-    share = exposure / max(exposure.sum(), 1.0)
-    expected = observed.sum(axis=1, keepdims=True) * share[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resid = (observed - expected) / np.sqrt(expected * (1 - share[None, :]))
-        ratio = observed / expected
+    ratio, resid = _month_residuals(monthly, exclude)
     high = (resid > norm.ppf(1 - alpha / 2)) & (test["q_value"].to_numpy() < alpha)[:, None]
     text = []
     for row_high, row_ratio in zip(high, ratio, strict=True):
@@ -1711,6 +1778,61 @@ def peak_months(
 GROUP_WINDOW_COLUMNS: list[str] = ["crimes", *WINDOW_COLUMNS, "peak_months"]
 
 
+def _place_group_key(
+    crimes: pd.DataFrame, by: str, group_of: Mapping[str, str]
+) -> tuple[pd.DataFrame, pd.Index, pd.Index]:
+    """Add ``_pg``, one number per place and crime group (missing where either is unknown)."""
+    place, places = pd.factorize(crimes[by], sort=True)
+    group = crimes["crime_type"].astype(object).map(group_of)
+    gcode, groups = pd.factorize(group, sort=True)
+    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
+    keyed = crimes.assign(_pg=pd.Series(key, index=crimes.index).where(key >= 0))
+    return keyed, pd.Index(places), pd.Index(groups)
+
+
+def _place_group_index(
+    codes: pd.Index, places: pd.Index, groups: pd.Index, by: str
+) -> pd.MultiIndex:
+    numbers = codes.to_numpy(dtype=np.int64)
+    width = max(len(groups), 1)
+    return pd.MultiIndex.from_arrays(
+        [places[numbers // width], groups[numbers % width]], names=[by, "group"]
+    )
+
+
+def group_profiles(
+    crimes: pd.DataFrame, *, by: str, group_of: Mapping[str, str]
+) -> pd.DataFrame:
+    """Return the hour-of-week profile of every crime group at every place.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``crime_type``, the ``by`` column (missing: left out), ``occurred_from``,
+        ``occurred_to`` and ``has_time``.
+    by
+        The place key.
+    group_of
+        Crime type to crime group; a type it lacks is left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``by``, ``"group"``) for the pairs with crime; columns
+        :data:`HOUR_OF_WEEK_COLUMNS` (aoristic weights, :func:`hour_day_profile`).
+
+    Raises
+    ------
+    InputDataError
+        If no crime has a time of day (police.uk data).
+    """
+    _require(crimes, [by, "crime_type"], "group_profiles")
+    keyed, places, groups = _place_group_key(crimes, by, group_of)
+    profile = hour_day_profile(keyed, by="_pg", quiet=True)
+    profile.index = _place_group_index(profile.index, places, groups, by)
+    return profile
+
+
 def group_windows(
     crimes: pd.DataFrame,
     *,
@@ -1719,6 +1841,7 @@ def group_windows(
     exclude: Sequence[str] | None = None,
     share: float = 0.5,
     min_crimes: float = 5,
+    profiles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the patrol windows and peak months of every crime group at every place.
 
@@ -1736,6 +1859,8 @@ def group_windows(
         Months left out of the seasonality test (incomplete months).
     share, min_crimes
         As in :func:`patrol_windows`.
+    profiles
+        :func:`group_profiles` of the same crimes, if already made.
 
     Returns
     -------
@@ -1759,24 +1884,18 @@ def group_windows(
     ['Fri 22:00-23:00 (100%)', 'too few crimes to say (n = 1.0)']
     """
     _require(crimes, [by, "crime_type", "month"], "group_windows")
-    place, places = pd.factorize(crimes[by], sort=True)
-    group = crimes["crime_type"].astype(object).map(group_of)
-    gcode, groups = pd.factorize(group, sort=True)
-    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
-    keyed = crimes.assign(_pg=pd.Series(key, index=crimes.index).where(key >= 0))
+    keyed, places, groups = _place_group_key(crimes, by, group_of)
     monthly = monthly_profile(keyed, by="_pg", quiet=True)
-    out = pd.DataFrame({"crimes": monthly.sum(axis=1).astype(np.int64)}, index=monthly.index)
+    index = _place_group_index(monthly.index, places, groups, by)
+    out = pd.DataFrame({"crimes": monthly.sum(axis=1).astype(np.int64).to_numpy()}, index=index)
+    out["peak_months"] = peak_months(monthly, exclude=exclude).to_numpy()
     if has_time_of_day(crimes):
-        profile = hour_day_profile(keyed, by="_pg", quiet=True).reindex(out.index, fill_value=0)
+        if profiles is None:
+            profiles = group_profiles(crimes, by=by, group_of=group_of)
+        profile = profiles.reindex(out.index, fill_value=0.0)
         out = out.join(patrol_windows(profile, share=share, min_crimes=min_crimes))
     else:
         out = out.assign(patrol_window=NO_TIME_OF_DAY, window_share=np.nan, window_crimes=np.nan)
-    out["peak_months"] = peak_months(monthly, exclude=exclude)
-    codes = out.index.to_numpy(dtype=np.int64)
-    width = max(len(groups), 1)
-    out.index = pd.MultiIndex.from_arrays(
-        [places[codes // width], groups[codes % width]], names=[by, "group"]
-    )
     return out[GROUP_WINDOW_COLUMNS]
 
 

@@ -247,7 +247,11 @@ def test_vancouver_priorities_have_their_own_groups_window(
             assert len(short.split("; ")) <= 2
             assert settings.labels[r.group].lower() in sentence
             first = short.split("; ")[0]
-            assert sentence.startswith(f"{first.rsplit(' (', 1)[0]} holds "), sentence
+            said = first.rsplit(" (", 1)[0]
+            assert sentence.startswith(f"{said[0].upper()}{said[1:]} holds "), sentence
+    # the heatmap beside it is the group's too
+    r = next(chosen.itertuples())
+    assert f"{settings.labels[r.group]} here by day and hour" in brief._side(ctx, r)
     # the window is the group's, not all crime's: it differs for some priorities
     all_crime = [ctx.rec[r.place_id]["patrol_window"] for r in chosen.itertuples()]
     assert sum(w != s for w, (s, _) in zip(all_crime, whens, strict=True)) > len(whens) / 4

