@@ -75,7 +75,7 @@ def write_hot_streets(hot: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
     list of pathlib.Path
         The two files written.
     """
-    csv = write_csv(pd.DataFrame(hot.drop(columns="geometry")), out_dir / "hot_streets.csv")
+    csv = write_csv(pd.DataFrame(hot.drop(columns="geometry")), out_dir / runfolder.HOT_STREETS_CSV)
     gpkg = out_dir / "hot_streets.gpkg"
     hot.to_file(gpkg, layer="hot_streets", driver="GPKG", engine="pyogrio")
     return [csv, gpkg]
@@ -159,7 +159,7 @@ def write_manifest(manifest: Mapping[str, Any], out_dir: Path) -> Path:
     pathlib.Path
         The file written.
     """
-    path = out_dir / "run.json"
+    path = out_dir / runfolder.RUN_JSON
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     return path
 
@@ -280,14 +280,15 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     InputDataError
         If the folder is not a complete run folder.
     """
-    missing = [n for n in ("run.json", "areas.csv", "wards") if not (run_dir / n).exists()]
+    need = (runfolder.RUN_JSON, runfolder.AREAS_CSV, runfolder.WARDS_DIR)
+    missing = [n for n in need if not (run_dir / n).exists()]
     if missing:
         msg = (
             f"{run_dir} is not a complete run folder (missing {missing}); run `hotspots run` first"
         )
         raise InputDataError(msg)
-    manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    areas = pd.read_csv(run_dir / "areas.csv", dtype={"area_code": str})
+    manifest = json.loads((run_dir / runfolder.RUN_JSON).read_text(encoding="utf-8"))
+    areas = pd.read_csv(run_dir / runfolder.AREAS_CSV, dtype={"area_code": str})
     return manifest, areas
 
 
