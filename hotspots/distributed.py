@@ -231,6 +231,8 @@ class _Plan:
         rf = io.RowFilter(tuple(crime_types) if crime_types else None, start, end)
         if fmt == "police-uk":
             sources = io.find_police_uk_sources(paths)
+            superseded = io.choose_publications(sources)  # one copy of a re-published month
+            sources = [s for s in sources if s.name not in superseded]
             dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
             # police.uk repeats count across files only: files of one name are one file
             names_seen = {n: i for i, n in enumerate(dict.fromkeys(s.name for s in sources))}

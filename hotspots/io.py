@@ -986,7 +986,7 @@ def _rejected_values(rejected: pd.DataFrame) -> np.ndarray:
     """Return the raw text of the field that caused each rejection.
 
     The location for a privacy offset, the date as read for a date rule (the month when
-    the date text is not kept), the crime type, the crime id; ``x,y`` as read for the
+    the date text is not kept), the crime type, the crime id; ``x=..., y=...`` as read for the
     coordinate rules and "outside study area". Other reasons (malformed rows, duplicate
     publications) set their value where they are made.
     """
@@ -1004,7 +1004,7 @@ def _rejected_values(rejected: pd.DataFrame) -> np.ndarray:
             out[rows] = _cells_text(rejected[col].take(rows))
         elif why in (REASON_NO_COORDS, REASON_RANGE, REASON_OUTSIDE) and "raw_x" in rejected:
             xs, ys = (_cells_text(rejected[c].take(rows)) for c in ("raw_x", "raw_y"))
-            out[rows] = [f"{a},{b}" for a, b in zip(xs, ys, strict=True)]
+            out[rows] = [f"x={a}, y={b}" for a, b in zip(xs, ys, strict=True)]
     return out
 
 

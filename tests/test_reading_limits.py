@@ -105,7 +105,7 @@ def test_rejected_csv_keeps_the_raw_value(tmp_path: Path) -> None:
     rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
     assert dict(zip(rejected["reason"], rejected["value"], strict=True)) == {
         "unparseable date": "2017-13",
-        "no coordinates": "abc,51.5",
+        "no coordinates": "x=abc, y=51.5",
         "malformed row": "v10,2017-01,too,few",
     }
 
