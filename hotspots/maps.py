@@ -17,6 +17,7 @@ or ``</script>`` shows as text.
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.resources
 import json
@@ -33,6 +34,7 @@ from jinja2 import Template
 
 from hotspots.crs import WGS84
 from hotspots.map_data import PeriodCounts, encode_frame, period_counts
+from hotspots.offline import inline_assets
 from hotspots.schema import TYPE_COUNT_PREFIX
 
 #: Rank bands of the hot-street colours: (last rank in band, colour, label, line weight).
@@ -350,10 +352,10 @@ class _Layers(MacroElement):
 {% endmacro %}
 """)
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data_json: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "HotspotLayers"
-        self.data = safe_json(data)
+        self.data = data_json
         self.js = _JS
         self.css = _CSS
 
@@ -437,10 +439,91 @@ def explore_hot_streets(
         With switchable layers, crime group, harm, period and "what changed" choices, a
         street/area search, fullscreen, scale bar, legend, title block and a print layout.
     """
+    data, title_html, links_html = _page_parts(**locals())
+    return _build_map(safe_json(data), title_html, links_html, offline=offline)
+
+
+def hot_streets_page(hot: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None = None,
+                     **options: Any) -> str:
+    """Return the whole HTML page of :func:`explore_hot_streets` (same parameters).
+
+    The page around the data is rendered by Folium once per process (and inlined once when
+    ``offline``), then filled with each map's data, title and links: a run writing hundreds
+    of area maps renders no template per map.
+
+    Parameters
+    ----------
+    hot, areas
+        As :func:`explore_hot_streets`.
+    **options
+        The keyword options of :func:`explore_hot_streets`.
+
+    Returns
+    -------
+    str
+        The page, self-contained when ``offline`` is True.
+    """
+    options = {"offline": False, **options}
+    data, title_html, links_html = _page_parts(hot=hot, areas=areas, **options)
+    fill = dict(zip(_SLOTS, (safe_json(data), title_html, links_html), strict=True))
+    parts, slots = _skeleton(bool(options["offline"]))
+    return parts[0] + "".join(fill[slot] + part for slot, part in zip(slots, parts[1:],
+                                                                       strict=True))
+
+
+_SLOTS = ("@@hotspots-data@@", "@@hotspots-title@@", "@@hotspots-links@@")
+
+
+@functools.lru_cache(maxsize=2)
+def _skeleton(offline: bool) -> tuple[list[str], list[str]]:
+    """Return the rendered page split at its slots, and the slots in page order."""
+    page = _build_map(*_SLOTS, offline=offline).get_root().render()
+    if offline:
+        page = inline_assets(page)
+    slots = sorted(_SLOTS, key=page.index)
+    parts = re.split("|".join(map(re.escape, slots)), page)
+    if len(parts) != len(slots) + 1:
+        msg = "the map page template must hold each of its slots once"
+        raise RuntimeError(msg)
+    return parts, slots
+
+
+def _build_map(data_json: str, title_html: str, links_html: str, *, offline: bool) -> folium.Map:
+    m = _new_map(offline)
+    _Layers(data_json).add_to(m)
+    folium.plugins.Fullscreen(position="topleft").add_to(m)  # type: ignore[no-untyped-call]
+    root = m.get_root().html  # type: ignore[attr-defined]
+    root.add_child(Element(title_html))
+    root.add_child(Element(links_html))
+    return m
+
+
+def _page_parts(
+    *,
+    hot: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame | None = None,
+    locations: gpd.GeoDataFrame | None = None,
+    hexes: gpd.GeoDataFrame | None = None,
+    clusters: gpd.GeoDataFrame | None = None,
+    repeats: gpd.GeoDataFrame | None = None,
+    crimes: pd.DataFrame | None = None,
+    base_streets: gpd.GeoDataFrame | None = None,
+    counts: PeriodCounts | None = None,
+    focus: Sequence[str] = (),
+    area_value: str = "crimes",
+    top_n: int | None = DEFAULT_TOP_N,
+    rank_col: str = "rank",
+    title: str = "Hot streets",
+    subtitle: str = "",
+    evidence: str = "",
+    trend: str = "",
+    links: Mapping[str, Mapping[str, str]] | None = None,
+    offline: bool = False,
+) -> tuple[dict[str, Any], str, str]:
+    """Return a map's data, title block and links block."""
     counts = counts or _fallback_counts([hot, locations])
     cfg = counts.config()
     labels = dict(zip(cfg["typeKeys"], counts.types, strict=True))
-    m = _new_map(offline)
     bands = AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS
     data: dict[str, Any] = {
         "counts": cfg,
@@ -478,13 +561,8 @@ def explore_hot_streets(
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, cfg["typeKeys"])
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
-    _fit(m, areas, focus, shown)
-    _Layers(data).add_to(m)
-    folium.plugins.Fullscreen(position="topleft").add_to(m)  # type: ignore[no-untyped-call]
-    root = m.get_root().html  # type: ignore[attr-defined]
-    root.add_child(Element(_title_html(title, subtitle, evidence)))
-    root.add_child(Element(links_block(links or {})))
-    return m
+    data["bounds"] = _bounds(areas, focus, shown)
+    return data, _title_html(title, subtitle, evidence), links_block(links or {})
 
 
 def links_block(links: Mapping[str, Mapping[str, str]]) -> str:
@@ -520,9 +598,10 @@ def _new_map(offline: bool) -> folium.Map:
     return m
 
 
-def _fit(
-    m: folium.Map, areas: gpd.GeoDataFrame | None, focus: Sequence[str], hot: gpd.GeoDataFrame
-) -> None:
+def _bounds(
+    areas: gpd.GeoDataFrame | None, focus: Sequence[str], hot: gpd.GeoDataFrame
+) -> list[list[float]] | None:
+    """Return the map's opening view: the focus areas, else all areas, else the streets."""
     target = None
     if areas is not None and len(areas):
         target = areas[areas["area_code"].isin(list(focus))] if focus else areas
@@ -530,7 +609,8 @@ def _fit(
         target = hot
     if target is not None and len(target):
         w, s, e, n = target.to_crs(WGS84).total_bounds
-        m.fit_bounds([[s, w], [n, e]])
+        return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
+    return None
 
 
 def _title_html(title: str, subtitle: str, evidence: str) -> str:
@@ -538,12 +618,12 @@ def _title_html(title: str, subtitle: str, evidence: str) -> str:
     trust = (f"<details><summary>How far to trust this list</summary>{e(evidence)}</details>"
              if evidence else "")
     head = f"<div class=t>{e(title)}</div><div class=hs-figs></div><div class=s>{e(subtitle)}</div>"
-    return (
+    return (  # braces as entities: folium renders elements as Jinja templates
         f"<div id=hs-title>{head}{trust}<div class=h>Click a street for its counts, times and "
         "trend; choose a crime group, period or “what changed” on the right.</div></div>"
         f"<div id=hs-side>{head}{trust}<div id=hs-print-legend></div>"
         "<div id=hs-top10></div></div>"
-    )
+    ).replace("{", "&#123;").replace("}", "&#125;")
 
 
 _CSS = _asset("map.css")

@@ -39,12 +39,7 @@ AREA_MAP_BUDGET_MB = 1.0
 MAIN_ROAD_M = 2500.0
 
 
-def _save(m: Any, path: Path, *, offline: bool) -> Path:
-    page = m.get_root().render()
-    if offline:
-        from hotspots.offline import inline_assets
-
-        page = inline_assets(page)
+def _save(page: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
@@ -164,8 +159,9 @@ def write_maps(
         None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
     )
     counts = map_counts(result)
-    repeats = result.tables.get("repeat_locations")
-    city = maps.explore_hot_streets(
+    # street-level-only publishing: no point-level layer
+    repeats = result.tables.get("repeat_locations") if crime_points else None
+    city = maps.hot_streets_page(
         _keyed(result.hot_streets, "s"),
         areas,
         area_value=value,
@@ -181,7 +177,7 @@ def write_maps(
         links=_city_links(codes, out_dir, area_maps=area_maps, mapped=set(areas["area_code"])),
         offline=offline,
     )
-    files = [_save(city, out_dir / "map.html", offline=offline)]
+    files = [_save(city, out_dir / "map.html")]
     if area_maps:
         files += _area_pages(
             result,
@@ -191,6 +187,7 @@ def write_maps(
             title=title,
             evidence=evidence,
             counts=counts,
+            repeats=repeats,
             offline=offline,
             crime_points=crime_points,
             quiet=quiet,
@@ -241,13 +238,13 @@ def _area_pages(
     title: str,
     evidence: str,
     counts: PeriodCounts,
+    repeats: gpd.GeoDataFrame | None,
     offline: bool,
     crime_points: bool,
     quiet: bool,
 ) -> list[Path]:
     points = _crime_points(result.crimes if crime_points else result.crimes.iloc[:0])
     hot, locs = _keyed(result.hot_streets, "s"), _keyed(result.locations, "l")
-    repeats = result.tables.get("repeat_locations")
     trend = result.area_summary.set_index("area_code")["trend_class"] \
         if "trend_class" in result.area_summary else pd.Series(dtype=object)
     files = []
@@ -262,7 +259,7 @@ def _area_pages(
         if offline:
             segs = result.segments
             base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
-        m = maps.explore_hot_streets(
+        m = maps.hot_streets_page(
             hot[hot["area_code"] == code],
             near,
             locations=locs[locs["area_code"] == code],
@@ -284,7 +281,7 @@ def _area_pages(
             links={code: {"Area list (CSV)": f"../wards/{area_file_stem(code)}.csv"}},
             offline=offline,
         )
-        path = _save(m, folder / area_map_name(code), offline=offline)
+        path = _save(m, folder / area_map_name(code))
         size = path.stat().st_size / 1e6
         if size > AREA_MAP_BUDGET_MB:
             log.warning(
@@ -292,7 +289,7 @@ def _area_pages(
             )
         files.append(path)
     files += _borough_pages(result, areas, value, folder, title=title, evidence=evidence,
-                            counts=counts, offline=offline)
+                            counts=counts, repeats=repeats, offline=offline)
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
@@ -314,13 +311,13 @@ def _borough_pages(
     title: str,
     evidence: str,
     counts: PeriodCounts,
+    repeats: gpd.GeoDataFrame | None,
     offline: bool,
 ) -> list[Path]:
     if "borough" not in areas.columns:
         return []
     files = []
     hot, locs = _keyed(result.hot_streets, "s"), _keyed(result.locations, "l")
-    repeats = result.tables.get("repeat_locations")
     for borough, part in areas.groupby("borough", sort=True):
         codes = part["area_code"].tolist()
         if not (part["crimes"] > 0).any():
@@ -328,7 +325,7 @@ def _borough_pages(
         top_locs = locs[locs["area_code"].isin(codes)].sort_values("area_rank", kind="stable")
         top_locs = top_locs.groupby("area_code", sort=False).head(BOROUGH_LOCATIONS_PER_AREA)
         outline = part.geometry.union_all()
-        m = maps.explore_hot_streets(
+        m = maps.hot_streets_page(
             hot[hot["area_code"].isin(codes)],
             part,
             locations=top_locs,
@@ -345,7 +342,7 @@ def _borough_pages(
             links=_borough_links(codes, folder),
             offline=offline,
         )
-        files.append(_save(m, folder / borough_map_name(str(borough)), offline=offline))
+        files.append(_save(m, folder / borough_map_name(str(borough))))
     return files
 
 

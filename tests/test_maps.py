@@ -102,7 +102,7 @@ def test_layers_popup_legend_and_links_block() -> None:
     assert "<svg" not in popup  # city map: charts drawn by the page
     assert "<!--now-->" in popup
     assert _links(page) == {"E05000001": {"Ward map": "maps/E05000001.html"}}
-    for text in ("hs-group", "hs-period", "hs-harm", "hs-view", "hs-search", "hs-legend",
+    for text in ("hs-group", "hs-period", "hs-rankby", "hs-view", "hs-search", "hs-legend",
                  "How far to trust this list", "30% of next month", "Control.FullScreen",
                  "fitBounds", "L.canvas", "@media print", "A4 landscape"):
         assert text in page, text
@@ -222,3 +222,16 @@ def _decode(text: str) -> list[tuple[float, float]]:
         lat, lon = lat + dlat, lon + dlon
         out.append((round(lat / 1e5, 5), round(lon / 1e5, 5)))
     return out
+
+
+def test_page_from_one_rendered_skeleton_holds_each_maps_data() -> None:
+    first = maps.hot_streets_page(_hot("First St"), _areas(), title="Map {{one}}",
+                                  links={"E05000001": {"List": "a.csv"}})
+    second = maps.hot_streets_page(_hot("Second St"), _areas(), title="Map two")
+    assert _config(first)["streets"]["name"] == ["First St"]
+    assert _config(second)["streets"]["name"] == ["Second St"]
+    assert "Map &#123;&#123;one&#125;&#125;" in first and "Map two" in second
+    assert _links(first) == {"E05000001": {"List": "a.csv"}} and _links(second) == {}
+    assert "@@hotspots" not in first + second
+    w, s, e, n = _areas().to_crs(4326).total_bounds  # the map opens on the areas
+    assert _config(first)["bounds"] == [[round(s, 5), round(w, 5)], [round(n, 5), round(e, 5)]]

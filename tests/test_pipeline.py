@@ -235,9 +235,9 @@ def test_run_map_has_layers_and_popups(vancouver_run: Path) -> None:
     cfg = json.loads(re.search(r"var cfg = (\{.*?\});\n", page, re.S).group(1))
     assert {"areas", "streets", "hexes", "clusters"} <= set(cfg)
     hot = pd.read_csv(vancouver_run / "hot_streets.csv")
-    top = cfg["streets"]["features"][0]["properties"]
-    assert top["r"] == 1 and hot.loc[0, "street"] in top["popup"]
-    assert "Patrol window: <b>" in top["popup"] and "<svg" in top["popup"]
-    assert len(cfg["areas"]["features"]) == 22
+    streets = cfg["streets"]
+    assert streets["r"][0] == 1 and hot.loc[0, "street"] in streets["popup"][0]
+    assert "Patrol window: <b>" in streets["popup"][0]  # the page draws the monthly chart
+    assert len(cfg["areas"]["code"]) == 22 and len(cfg["areas"]["m"]) == 22
     index = (vancouver_run / "index.html").read_text(encoding="utf-8")
     assert index.count("<tr>") == 1 + len(list((vancouver_run / "wards").glob("*.csv")))

@@ -1,13 +1,14 @@
 // Hot-street map page: layers drawn on canvas, re-ranked in the page by crime group, harm
 // and period, with a "what changed" view. Fed by `cfg` (see hotspots/maps.py); `map` is the
 // Leaflet map. Every text in cfg is HTML-escaped in Python already.
+if (cfg.bounds) map.fitBounds(cfg.bounds);
 var C = cfg.counts, M = C.months.length, W = C.weeks, T = C.types.length;
 var TOO_FEW = cfg.tooFew, MAIN_ZOOM = cfg.mainZoom;
 var overlays = {}, searchIndex = [], items = [], areaItems = [];
 var linkBlock = document.getElementById('hotspots-links');
 var links = linkBlock ? JSON.parse(linkBlock.textContent || '{}') : {};
 var st = {group: '', rankBy: 'density', period: 'all', view: 'hot', colour: 'rank'};
-var RANK_BY = {density: 'crimes per 100 m of street', count: 'number of crimes',
+var RANK_BY = {density: 'crimes per 100 m', count: 'number of crimes',
   harm: 'harm (crime harm index days)'};
 var PERIODS = [['all', 'whole period', 'm', M], ['12m', 'last 12 months', 'm', 12],
   ['3m', 'last 3 months', 'm', 3], ['1m', 'last month', 'm', 1]];
