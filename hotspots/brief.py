@@ -363,7 +363,7 @@ def _read_outlines(run_dir: Path, manifest: Mapping[str, Any], path: Path | None
         raise InputDataError(msg)
     params = manifest.get("parameters", {})
     areas = _io.read_areas(path, code_col=params.get("area_code"),
-                           name_col=params.get("area_name"))
+                           name_col=params.get("area_name"), layer=params.get("areas_layer"))
     areas = areas.to_crs(crs) if crs is not None else areas
     return areas.set_index(areas["area_code"].astype(str)).geometry
 
@@ -375,7 +375,8 @@ def _read_streets(run_dir: Path, manifest: Mapping[str, Any], path: Path | None,
         log.warning("Briefs: the run's street layer was not found; maps show no street network "
                     "(pass --streets PATH)")
         return None
-    streets = gpd.read_file(path, engine="pyogrio", columns=[])
+    layer = manifest.get("parameters", {}).get("streets_layer")  # the run's --streets-layer
+    streets = gpd.read_file(path, engine="pyogrio", columns=[], layer=layer)
     streets = streets[streets.geom_type.isin(["LineString", "MultiLineString"])]
     return streets.geometry.to_crs(crs) if crs is not None else streets.geometry
 

@@ -201,3 +201,16 @@ def test_valid_mapping_keeps_raw_dates(tmp_path: Path) -> None:
     rejected = pd.read_csv(out / "rejected.csv", dtype=str)
     assert rejected[["reason", "value"]].values.tolist() == [["unparseable date", "2017-13"]]
     assert rejected["source_file"].tolist() == [str(csv)]
+
+
+def test_hot_streets_reads_the_chosen_layers(tmp_path: Path) -> None:
+    both = make_bad.two_layer_geopackage(tmp_path / "both.gpkg")
+    base = ["hot-streets", "--crimes", str(BAD / "2017-01-bom-street.csv"), "--areas", str(both),
+            "--streets", str(both), "--min-crimes", "1", "--quiet"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    message = _one_line_error(res.exit_code, res.output)
+    assert "choose the area layer with --areas-layer" in message
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--areas-layer", "wards",
+                                   "--streets-layer", "roads"])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(tmp_path / "b" / "hot_streets.csv")["crimes"].sum() == 3
