@@ -14,6 +14,7 @@ import logging
 import platform
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
@@ -315,7 +316,9 @@ def _name_segments(
     )
     inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
-    source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", None))
+    unnamed = np.full(len(segs), None, dtype=object)
+    source = np.where(layer_named, "street layer",
+                      np.where(filled.notna(), "crime records", unnamed))
     segs = segs.assign(street_name=filled.astype("string"), name_source=source)
     naming = {
         "segments": len(segs),
@@ -503,6 +506,26 @@ def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame
 
 def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame) -> None:
     """Gi* on hexagons and segments, density clusters, repeat locations and harm per place."""
+    crimes = result.crimes
+    # the density clusters run in a thread beside Gi*: scikit-learn's HDBSCAN and GEOS's
+    # neighbour search each keep one core busy (the crimes are only read until both end)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-clusters") as pool:
+        clustering = pool.submit(
+            clusters.cluster_points,
+            crimes,
+            method=config.cluster_method,  # type: ignore[arg-type]
+            seed=config.seed,
+            quiet=config.quiet,
+        )
+        hexes, gi_segs, resolution = _gistar_both(config, result, counts)
+        labels = clustering.result()
+    _add_significance_rest(config, result, hexes, gi_segs, labels, resolution)
+
+
+def _gistar_both(
+    config: RunConfig, result: RunResult, counts: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, int]:
+    """Gi* on the hexagons (with their polygons) and on the segments; the hex resolution."""
     crimes, segs = result.crimes, result.segments
     resolution = config.hex_resolution or grid.default_resolution(crimes, quiet=config.quiet)
     cells = grid.count_by_cell(crimes, result.areas, resolution=resolution, quiet=config.quiet)
@@ -528,12 +551,15 @@ def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame
         seed=config.seed,
         quiet=config.quiet,
     )
-    labels = clusters.cluster_points(
-        crimes,
-        method=config.cluster_method,  # type: ignore[arg-type]
-        seed=config.seed,
-        quiet=config.quiet,
-    )
+    return hexes, gi_segs, resolution
+
+
+def _add_significance_rest(
+    config: RunConfig, result: RunResult, hexes: gpd.GeoDataFrame, gi_segs: pd.DataFrame,
+    labels: pd.Series, resolution: int,
+) -> None:
+    """Cluster outlines, harm, each place's class and cluster, and the tables of the stage."""
+    crimes, segs = result.crimes, result.segments
     outlines = clusters.summarise_clusters(crimes, labels, segs)
     weights = harm.read_harm_weights(config.harm_weights)
     crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
