@@ -1569,7 +1569,10 @@ def hour_day_svg(profile_row: pd.Series | np.ndarray, *, title: str | None = Non
 
 
 def _monthly_values_1d(series: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    if pd.api.types.is_numeric_dtype(series.dtype):  # counts: no parsing per value
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     if not len(values) or np.isnan(values).any():
         msg = (
             "`series` must hold one count per month (a row of `monthly_profile`); found "
@@ -1603,12 +1606,21 @@ def monthly_svg(series: pd.Series, *, title: str | None = None) -> str:
     True
     """
     values = _monthly_values_1d(series)
-    labels = [str(i) for i in series.index]
+    return _monthly_svg(values, [str(i) for i in series.index], title=title)
+
+
+@functools.lru_cache(maxsize=32)
+def _sparkline_x(n: int) -> tuple[str, ...]:
+    """Return the x coordinates of an ``n``-month sparkline as text (the same for all)."""
+    return tuple(f"{a:.1f}" for a in 2 + np.arange(n) * (156 / max(n - 1, 1)))
+
+
+def _monthly_svg(values: np.ndarray, labels: list[str], *, title: str | None = None) -> str:
+    """:func:`monthly_svg` of counts already as floats (one per label), checked."""
     title = title or f"Crimes per month, {labels[0]} to {labels[-1]} (n = {values.sum():.0f})"
     top = max(float(values.max()), 1.0)
-    x = 2 + np.arange(len(values)) * (156 / max(len(values) - 1, 1))
     y = 36 - values / top * 28
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
+    points = " ".join(f"{a},{b:.1f}" for a, b in zip(_sparkline_x(len(values)), y, strict=True))
     body = [
         '<path stroke="#ccc" d="M2 36.5h156"/>',
         f'<polyline fill="none" stroke="#bd0026" stroke-width="1.5" points="{points}"/>',
@@ -1964,7 +1976,12 @@ def time_summary(
         profile = profile.reindex(out.index, fill_value=0.0)
         out["patrol_window"] = patrol_windows(profile, share=share)["patrol_window"]
     if graphics:
-        out["monthly_svg"] = [monthly_svg(monthly.loc[k]) for k in monthly.index]
+        labels = [str(m) for m in monthly.columns]  # rows as arrays: no Series per place
+        rows = monthly.to_numpy(dtype=float, na_value=np.nan)
+        if np.isnan(rows).any():  # as monthly_svg would say for the row
+            out["monthly_svg"] = [monthly_svg(monthly.loc[k]) for k in monthly.index]
+        else:
+            out["monthly_svg"] = [_monthly_svg(r, labels) for r in rows]
         if profile is not None:
             out["profile_svg"] = [hour_day_svg(r) for r in profile.to_numpy()]
     return out[[*TIME_COLUMNS, *[c for c in out.columns if c.endswith("_svg")]]], profile
