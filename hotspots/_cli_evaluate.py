@@ -47,6 +47,16 @@ __all__ = ["evaluate"]
 @click.option("--snap-distance", "snap_distance_m", type=float, default=30.0, show_default=True,
               help="Snapping tolerance and study-area buffer, metres.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random baseline.")
+@click.option("--area/--no-area", "area", default=True, show_default=True,
+              help="Also run the area backtest: micro-units, forecasting methods, the method "
+                   "chosen per crime group (area_*.csv, area_pai_<group>.png).")
+@click.option("--area-months-back", type=int, default=_evaluate.DEFAULT_AREA_MONTHS,
+              show_default=True, help="Target months of the area backtest (the last ones).")
+@click.option("--area-method", "area_methods", multiple=True,
+              type=click.Choice(_evaluate.ALL_AREA_METHODS),
+              help="Area-backtest method (repeat) [default: all but piece_nkde and point_nr].")
+@click.option("--pixel", "pixel_m", type=float, default=_evaluate.DEFAULT_PIXEL_M,
+              show_default=True, help="Raster pixel of the area backtest, metres.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
@@ -57,6 +67,7 @@ def evaluate(
     coverages: tuple[float, ...],
     methods: tuple[str, ...],
     groups: tuple[str, ...],
+    area_methods: tuple[str, ...],
     quiet: bool,
     wait: bool,
     **options: object,
@@ -66,7 +77,9 @@ def evaluate(
     For every month after the warm-up, each method forecasts from the earlier months only and
     is scored on that month at fixed coverage (share of street length, and the same share of
     the study area for grid methods). Writes OUT/backtest.csv, OUT/backtest_summary.csv,
-    OUT/pai_<group>.png, OUT/hit_rate_<group>.png and OUT/evaluate.json.
+    OUT/pai_<group>.png, OUT/hit_rate_<group>.png and OUT/evaluate.json; the area backtest
+    adds OUT/area_backtest.csv, OUT/area_summary.csv, OUT/area_chosen.csv and
+    OUT/area_pai_<group>.png (PAI by land area, 95% bootstrap intervals over months).
 
     \b
     Example (London, police.uk, last 6 months only):
@@ -82,6 +95,7 @@ def evaluate(
     config = _evaluate.BacktestConfig(
         crimes=[*crimes, *more_crimes], coverages=coverages or _evaluate.DEFAULT_COVERAGES,
         methods=methods or _evaluate.METHODS, groups=groups or None, quiet=quiet,
+        area_methods=area_methods or None,
         **options,  # type: ignore[arg-type]  # click gives the declared types
     )
     try:

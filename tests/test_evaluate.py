@@ -305,8 +305,9 @@ def test_cli_writes_the_run_folder(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == sorted(["backtest.csv", "backtest_summary.csv", "evaluate.json",
-                            *(f"{m}_{g}.png" for m in ("pai", "hit_rate")
-                              for g in ("all", "burglary", "robbery"))])
+                            *(f"{m}_{g}.png" for m in ("pai", "hit_rate", "area_pai")
+                              for g in ("all", "burglary", "robbery")),
+                            "area_backtest.csv", "area_summary.csv", "area_chosen.csv"])
     manifest = json.loads((tmp_path / "out" / "evaluate.json").read_text())
     assert manifest["months_scored"] == ["2020-05", "2020-06", "2020-07", "2020-08"]
     assert manifest["parameters"]["coverages"] == [10.0, 20.0]

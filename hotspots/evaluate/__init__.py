@@ -88,6 +88,27 @@ from hotspots import crs as _crs
 from hotspots import export, io, runfolder, snap
 from hotspots import segments as _segments
 from hotspots.errors import InputDataError, OutputExistsError
+
+# the area backtest (issue 20) lives in sub-modules; they import this module lazily only
+from hotspots.evaluate.area_run import (
+    forecast_next_month,
+    read_chosen,
+    run_area,
+    write_area,
+    write_forecast,
+)
+from hotspots.evaluate.backtest import (
+    ALL_AREA_METHODS,
+    AREA_COVERAGES,
+    DEFAULT_AREA_METHODS,
+    DEFAULT_AREA_MONTHS,
+    area_backtest,
+    choose_methods,
+    prepare_area,
+    summarise_area,
+)
+from hotspots.evaluate.forecasters import METHODS_AREA
+from hotspots.evaluate.units import DEFAULT_PIXEL_M, area_cut
 from hotspots.rank import DEFAULT_LENGTH_FLOOR_M
 
 log = logging.getLogger("hotspots")
@@ -420,7 +441,11 @@ def _evaluated(
     inside = np.zeros(len(crimes), dtype=bool)
     inside[seg >= 0] = shapely.contains_xy(region, x[seg >= 0], y[seg >= 0])
     out = pd.DataFrame({"month": crimes["month"].to_numpy(), "crime_type": crimes["crime_type"]
-                        .to_numpy(), "x": x, "y": y, "seg": seg})[inside]
+                        .to_numpy(), "x": x, "y": y, "seg": seg})
+    for col in ("occurred_from", "has_time"):  # dates and times, for the near-repeat term
+        if col in crimes:
+            out[col] = crimes[col].to_numpy()
+    out = out[inside]
     counts = {"crimes_given": len(crimes), "not_on_a_kept_segment": int((seg < 0).sum()),
               "outside_study_area": int(((seg >= 0) & ~inside).sum()), "evaluated": len(out)}
     return out.reset_index(drop=True), segs, counts
@@ -591,7 +616,7 @@ def kde_on_grid(counts: np.ndarray, *, bandwidth_m: float, cell_m: float) -> np.
     smooth = correlate1d(correlate1d(counts, kernel, axis=0, mode="constant"), kernel, axis=1,
                          mode="constant")
     total = counts.sum()
-    return smooth / (2 * np.pi * bandwidth_m**2 * total) if total > 0 else smooth
+    return np.asarray(smooth / (2 * np.pi * bandwidth_m**2 * total) if total > 0 else smooth)
 
 
 def _kde_h(hist: _History, group: str, opts: _Options) -> tuple[float, np.ndarray]:
@@ -1048,6 +1073,13 @@ class BacktestConfig:
     seed: int = 0
     overwrite: bool = False
     quiet: bool = False
+    #: Run the area backtest (micro-units, forecasting methods, the choice per group).
+    area: bool = True
+    #: Target months of the area backtest (the last ones); None: all after the warm-up.
+    area_months_back: int | None = DEFAULT_AREA_MONTHS
+    #: Area-backtest methods; None: the defaults (plus ``point_nr`` with dates and times).
+    area_methods: tuple[str, ...] | None = None
+    pixel_m: float = DEFAULT_PIXEL_M
 
 
 @dataclass
@@ -1058,6 +1090,7 @@ class BacktestResult:
     table: pd.DataFrame
     summary: pd.DataFrame
     manifest: dict[str, Any]
+    area: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -1124,10 +1157,18 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
             groups=config.groups, seed=config.seed, half_life_months=config.half_life_months,
             months_back=config.months_back, quiet=config.quiet)
     summary = summarise_backtest(table)
+    area = None
+    if config.area:
+        with _timed(seconds, "area_backtest"):
+            area = run_area(crimes, segs, region, warmup_months=config.warmup_months,
+                            months_back=config.area_months_back, methods=config.area_methods,
+                            pixel_m=config.pixel_m, quiet=config.quiet)
     manifest = _manifest(config, table, seconds)
+    if area is not None:
+        manifest["area"] = area["manifest"]
     _write(out, table, summary, manifest, title=_plot_title(config, table),
-           overwrite=config.overwrite)
-    return BacktestResult(out, table, summary, manifest)
+           overwrite=config.overwrite, area=area)
+    return BacktestResult(out, table, summary, manifest, area)
 
 
 def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
@@ -1138,7 +1179,7 @@ def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
 
 
 def _write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, manifest: dict[str, Any],
-           *, title: str, overwrite: bool) -> None:
+           *, title: str, overwrite: bool, area: dict[str, Any] | None = None) -> None:
     # a private folder moved into place when complete, under OUT's lock (runfolder)
     with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
         export.write_csv(table, tmp / "backtest.csv")
@@ -1147,6 +1188,8 @@ def _write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, manifest: dict
             for metric in ("pai", "hit_rate"):
                 plot_backtest(summary, tmp / f"{metric}_{group}.png", group=group,
                               metric=metric, title=title)
+        if area is not None:
+            write_area(tmp, area, title=title.split(":", maxsplit=1)[0] + ": area backtest")
         (tmp / "evaluate.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
 
@@ -1184,3 +1227,16 @@ _RULES: dict[str, str] = {
                 f"{PRIOR_WEIGHT} x group share x all-crime ewma",
     "random": "uniform random order per seed, target month and group",
 }
+
+
+__all__ = [
+    "ALL_AREA_METHODS", "AREA_COVERAGES", "BACKTEST_COLUMNS", "DEFAULT_AREA_METHODS",
+    "DEFAULT_AREA_MONTHS", "DEFAULT_COVERAGES", "DEFAULT_HALF_LIFE_MONTHS", "DEFAULT_PIXEL_M",
+    "DEFAULT_WARMUP_MONTHS", "DEFAULT_WINDOW_MONTHS", "GROUPS", "GROUP_CRIME_TYPES", "METHODS",
+    "METHODS_AREA", "METHOD_UNITS", "OUR_METHODS", "SUMMARY_COLUMNS", "BacktestConfig",
+    "BacktestResult", "area_backtest", "area_cut", "choose_methods", "classify_months",
+    "evaluate_forecasts", "expected_capture", "forecast_next_month", "kde_bandwidth",
+    "kde_on_grid", "plot_backtest", "prepare_area", "read_chosen", "run_area", "run_backtest",
+    "segments_to_study_area", "select_by_budget", "summarise_area", "summarise_backtest",
+    "write_area", "write_forecast",
+]

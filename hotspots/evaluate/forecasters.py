@@ -1,0 +1,247 @@
+"""Forecasters of the area backtest: each turns the months before a target into a score per unit.
+
+A forecaster sees a :class:`History` (the complete months before the target month, never the
+target month itself) and returns one score per unit of its unit kind. Scores are expected
+crimes per square metre of the unit's buffer (so the area cut takes the densest land first),
+except the baseline ``link_counts``, which ranks plain crime counts per street link.
+
+* ``link_counts``: crimes per street link in the last ``window`` months (the baseline an
+  analyst can do by hand).
+* ``*_ewma``: exponentially weighted crimes per month over all earlier complete months, a
+  month ``d`` months before the target weighted ``0.5 ** (d / h)``; the half-life ``h`` is a
+  tuned parameter.
+* ``point_eb``: empirical-Bayes (gamma-Poisson) shrinkage of each map point's weighted count
+  towards its street link's rate per m², itself shrunk towards its 500 m neighbourhood's rate;
+  the prior strength is fitted by the method of moments on the training months.
+* ``piece_nkde``: kernel density along the street network: a Gaussian kernel in network
+  distance between street pieces (shortest paths on the segment graph), truncated at 3
+  bandwidths; the bandwidth is tuned.
+* ``point_season``: the point's weighted rate blended with its count in the same calendar
+  month a year before the target (weight tuned).
+* ``point_nr``: background rate plus a self-exciting near-repeat term (data with dates and
+  times; see :mod:`hotspots.evaluate.nearrepeat`).
+* ``ensemble``: the mean of the ``point_ewma``, ``point_eb`` and ``point_season`` forecasts,
+  each scaled to sum to one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from hotspots.evaluate.units import UnitSet
+
+#: Months of history of the baseline.
+BASELINE_WINDOW = 6
+HALF_LIVES: tuple[float, ...] = (3.0, 6.0, 12.0, 24.0)
+SEASON_WEIGHTS: tuple[float, ...] = (0.15, 0.3)
+NKDE_BANDWIDTHS: tuple[float, ...] = (30.0, 60.0)
+#: Prior strength bounds (in months of data) of the empirical-Bayes shrinkage.
+_EB_BOUNDS = (0.05, 50.0)
+
+
+@dataclass
+class AreaData:
+    """The prepared data: complete months, unit sets and count matrices (months x units)."""
+
+    months: list[str]
+    cal: np.ndarray
+    units: dict[str, UnitSet]
+    counts: dict[tuple[str, str], sparse.csr_matrix]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class History:
+    """What a forecaster may see for target month ``p``: the complete months before it."""
+
+    data: AreaData
+    p: int
+
+    @property
+    def cal(self) -> np.ndarray:
+        """Calendar numbers (year x 12 + month - 1) of the months before the target."""
+        return self.data.cal[: self.p]
+
+    @property
+    def target_cal(self) -> int:
+        """Calendar number of the target month (its date, never its data)."""
+        return int(self.data.cal[self.p])
+
+    def rows(self, group: str, kind: str) -> sparse.csr_matrix:
+        """Return the counts of the months before the target (``p`` rows x units)."""
+        return self.data.counts[(group, kind)][: self.p]
+
+
+def ewma_rate(hist: History, group: str, kind: str, half_life: float) -> np.ndarray:
+    """Return the exponentially weighted crimes per month of each unit.
+
+    Parameters
+    ----------
+    hist
+        The months before the target.
+    group
+        Crime group.
+    kind
+        Unit kind.
+    half_life
+        Half-life, calendar months.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``sum_m w_m c_m / sum_m w_m`` with ``w_m = 0.5 ** ((target - m) / half_life)``.
+    """
+    w = 0.5 ** ((hist.target_cal - hist.cal) / half_life)
+    return np.asarray(np.asarray(hist.rows(group, kind).T @ w).ravel() / w.sum())
+
+
+def _density(rate: np.ndarray, units: UnitSet) -> np.ndarray:
+    return np.asarray(rate / units.area_m2)
+
+
+def score_link_counts(hist: History, group: str, param: float) -> np.ndarray:
+    """Baseline: crimes per street link in the last ``param`` months (plain counts)."""
+    return np.asarray(hist.rows(group, "links")[-int(param):].sum(axis=0)).ravel()
+
+
+def _ewma_scorer(kind: str) -> Callable[[History, str, float], np.ndarray]:
+    def score(hist: History, group: str, param: float) -> np.ndarray:
+        return _density(ewma_rate(hist, group, kind, param), hist.data.units[kind])
+
+    return score
+
+
+def eb_shrink(count: np.ndarray, exposure: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Return gamma-Poisson posterior mean rates, the prior strength by the method of moments.
+
+    Parameters
+    ----------
+    count
+        Weighted crimes per unit.
+    exposure
+        Weighted months of observation per unit (the same for every unit here).
+    prior
+        Prior mean rate per unit (crimes per month).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(count + k prior) / (exposure + k)`` with ``1 / k`` the between-unit variance of the
+        rates beyond Poisson noise, relative to the prior (``k`` in months, bounded).
+
+    Examples
+    --------
+    >>> out = eb_shrink(np.array([10.0, 0.0]), np.ones(2), np.array([5.0, 5.0]))
+    >>> bool(0 < out[1] < 5 < out[0] < 10)
+    True
+    """
+    expected = exposure * prior
+    ok = expected > 0
+    excess = float(np.sum((count[ok] - expected[ok]) ** 2 - expected[ok]))
+    spread = float(np.sum(exposure[ok] ** 2 * prior[ok]))
+    inv_k = excess / spread if spread > 0 else 0.0
+    k = float(np.clip(1 / inv_k if inv_k > 0 else _EB_BOUNDS[1], *_EB_BOUNDS))
+    return np.asarray((count + k * prior) / (exposure + k))
+
+
+def score_point_eb(hist: History, group: str, param: float) -> np.ndarray:
+    """Empirical-Bayes rate per m² of each map point, shrunk towards link, then neighbourhood."""
+    units = hist.data.units["points"]
+    w = 0.5 ** ((hist.target_cal - hist.cal) / param)
+    count = np.asarray(hist.rows(group, "points").T @ w).ravel()
+    total = float(w.sum())
+    exposure = np.full(len(units), total)
+    # neighbourhood rate per m² (pooled points), then link rate shrunk towards it
+    hood_area = np.bincount(units.hood, weights=units.area_m2)
+    hood_rate = np.bincount(units.hood, weights=count) / total / hood_area
+    link_count = np.bincount(units.link, weights=count)
+    link_area = np.bincount(units.link, weights=units.area_m2)
+    link_hood = np.zeros(len(link_count), dtype=np.int64)
+    link_hood[units.link] = units.hood
+    has = link_area > 0
+    link_prior = np.where(has, hood_rate[link_hood] * link_area, 0.0)
+    link_rate = np.zeros(len(link_count))
+    link_rate[has] = eb_shrink(link_count[has], np.full(int(has.sum()), total),
+                               link_prior[has]) / link_area[has]
+    rate = eb_shrink(count, exposure, link_rate[units.link] * units.area_m2)
+    return _density(rate, units)
+
+
+def score_point_season(hist: History, group: str, param: float) -> np.ndarray:
+    """Weighted rate (half-life 12 months) blended with the same month a year earlier."""
+    units = hist.data.units["points"]
+    base = ewma_rate(hist, group, "points", 12.0)
+    last = np.flatnonzero(hist.cal == hist.target_cal - 12)
+    if not len(last):
+        return _density(base, units)
+    same = hist.rows(group, "points")[int(last[0])].toarray().ravel()
+    return _density((1 - param) * base + param * same, units)
+
+
+def score_piece_nkde(hist: History, group: str, param: float) -> np.ndarray:
+    """Network kernel density of the pieces' weighted rates (half-life 12 months)."""
+    units = hist.data.units["pieces"]
+    kernels: dict[float, sparse.csr_matrix] = hist.data.extra["nkde"]
+    rate = ewma_rate(hist, group, "pieces", 12.0)
+    return _density(np.asarray(kernels[param] @ rate).ravel(), units)
+
+
+def score_point_nr(hist: History, group: str, param: float) -> np.ndarray:
+    """Background (weighted rate, half-life 12 months) plus the near-repeat offspring."""
+    from hotspots.evaluate.nearrepeat import offspring_in_month
+
+    units = hist.data.units["points"]
+    base = ewma_rate(hist, group, "points", 12.0)
+    fits = hist.data.extra.get("nr_fits", {})
+    if group not in fits:
+        return _density(base, units)
+    fit = fits[group]
+    extra = offspring_in_month(fit, hist.data.extra["events"][group],
+                               hist.data.extra["point_dist"], month_cal=hist.target_cal)
+    return _density((1 - fit.theta) * base + param * extra, units)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A forecaster, its unit kind, its parameter grid (tuned) and a one-line description."""
+
+    name: str
+    kind: str
+    grid: tuple[float, ...]
+    score: Callable[[History, str, float], np.ndarray]
+    text: str
+
+
+METHODS_AREA: dict[str, Method] = {m.name: m for m in (
+    Method("link_counts", "links", (float(BASELINE_WINDOW),), score_link_counts,
+           "plain crime counts per street link over the last 6 months (the baseline)"),
+    Method("link_ewma", "links", HALF_LIVES, _ewma_scorer("links"),
+           "recent-weighted crimes per m² of each street link"),
+    Method("piece_ewma", "pieces", HALF_LIVES, _ewma_scorer("pieces"),
+           "recent-weighted crimes per m² of each 25-50 m street piece"),
+    Method("point_ewma", "points", HALF_LIVES, _ewma_scorer("points"),
+           "recent-weighted crimes per m² around each map point"),
+    Method("point_eb", "points", (6.0, 24.0), score_point_eb,
+           "map-point rates shrunk towards their street and neighbourhood (empirical Bayes)"),
+    Method("point_season", "points", SEASON_WEIGHTS, score_point_season,
+           "map-point rates blended with the same month last year"),
+    Method("piece_nkde", "pieces", NKDE_BANDWIDTHS, score_piece_nkde,
+           "kernel density along the street network (network distance)"),
+    Method("point_nr", "points", (1.0,), score_point_nr,
+           "map-point rates plus a near-repeat (self-exciting) term"),
+)}
+#: The components of the ensemble (point methods, so their forecasts can be averaged).
+ENSEMBLE_OF: tuple[str, ...] = ("point_ewma", "point_eb", "point_season")
+BASELINE = "link_counts"
+
+
+def ensemble(scores: list[np.ndarray], units: UnitSet) -> np.ndarray:
+    """Return the mean of forecasts (per m²) each scaled to sum to one over the units."""
+    parts = [s * units.area_m2 for s in scores]
+    mean = np.mean([p / p.sum() if p.sum() > 0 else p for p in parts], axis=0)
+    return np.asarray(mean / units.area_m2)
