@@ -28,6 +28,7 @@ from typing import Any
 import folium
 import folium.plugins
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
@@ -324,18 +325,22 @@ def _base_features(base: gpd.GeoDataFrame, simplify_m: float) -> dict[str, Any]:
     return out
 
 
-def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[list[Any]]:
-    """Distinct crime locations per type: [lat, lon, type index, count].
+def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[int]:
+    """Distinct crime locations per type, flat: ``[lat, lon, type, count, ...]``.
 
-    A row is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
+    Latitude and longitude are integers of 1e-5 degrees, each point's given as the change
+    from the point before (the first from 0), so the list stays short. A row of ``crimes``
+    is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
     """
     idx = {t: i for i, t in enumerate(type_keys)}
     groups = crimes.groupby(["lat", "lon", "type"], sort=True)
     g = (groups["n"].sum() if "n" in crimes else groups.size()).reset_index(name="n")
-    return [
-        [round(la, 5), round(lo, 5), idx[t], int(n)]
-        for la, lo, t, n in g.itertuples(index=False) if t in idx
-    ]
+    g = g[g["type"].isin(list(idx))]
+    lat = np.diff(np.round(g["lat"].to_numpy(float) * 1e5).astype(np.int64), prepend=0)
+    lon = np.diff(np.round(g["lon"].to_numpy(float) * 1e5).astype(np.int64), prepend=0)
+    flat = np.column_stack([lat, lon, g["type"].map(idx).to_numpy(np.int64),
+                            g["n"].to_numpy(np.int64)])
+    return [int(v) for v in flat.ravel()]
 
 
 class _Layers(MacroElement):

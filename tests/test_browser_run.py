@@ -300,6 +300,47 @@ def test_phone_width_controls_collapse(browser: Browser, offline_run: Path, shot
         page.context.close()
 
 
+def test_area_map_draws_crime_locations_of_the_chosen_group_when_zoomed_in(
+    ward: tuple[Page, list[str]]
+) -> None:
+    page, errors = ward
+    _toggle(page, "Crime locations")
+    page.evaluate("() => { window.hotspotsMap.map.setZoom(17); }")
+    page.wait_for_timeout(300)
+    count = "() => window.hotspotsMap.overlays['Crime locations (zoom in)'].getLayers().length"
+    every = page.evaluate(count)
+    page.select_option("#hs-group", label="Robbery")
+    robbery = page.evaluate(count)
+    assert every > robbery > 0
+    tips = page.evaluate("""() => window.hotspotsMap.overlays['Crime locations (zoom in)']
+      .getLayers().map(l => l.getTooltip().getContent())""")
+    assert all(t.startswith("Robbery: ") for t in tips)  # the type as police.uk writes it
+    assert page.locator(".hs-legend", has_text="Crime locations").count() == 1
+    assert errors == []
+
+
+def test_print_gives_map_legend_and_top_ten_on_one_a4_landscape_page(
+    city: tuple[Page, list[str]], shots: Path
+) -> None:
+    page, errors = city
+    page.select_option("#hs-period", "3m")
+    page.set_viewport_size({"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+    page.emulate_media(media="print")
+    page.wait_for_timeout(300)
+    assert page.locator("#hs-side").is_visible() and not page.locator(".hs-ctl").is_visible()
+    assert page.locator("#hs-top10 li").count() == 10
+    assert "last 3 months" in page.inner_text("#hs-top10")
+    assert "Hot streets:" in page.inner_text("#hs-print-legend")
+    side = page.locator("#hs-side").bounding_box()
+    mapbox = page.locator(".folium-map").bounding_box()
+    assert side is not None and mapbox is not None
+    assert mapbox["x"] + mapbox["width"] <= side["x"]  # side by side
+    save_screenshot(page, shots, "vancouver_city_print")
+    pdf = page.pdf(format="A4", landscape=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    assert errors == []
+
+
 def test_index_links_every_area_map(offline_run: Path) -> None:
     index = (offline_run / "index.html").read_text(encoding="utf-8")
     for p in (offline_run / "maps").glob("*.html"):

@@ -142,7 +142,8 @@ def test_area_map_layers_and_rank_bands() -> None:
          "top_types": ["burglary 100%"], "location": ["On or near <Park>"],
          "area_code": ["E05000001"]},
         geometry=gpd.points_from_xy([530500], [180500]), crs=27700)
-    crimes = pd.DataFrame({"lat": [51.5], "lon": [-0.1], "type": ["burglary"]})
+    crimes = pd.DataFrame({"lat": [51.5, 51.5, 51.50002], "lon": [-0.1, -0.1, -0.10001],
+                           "type": ["burglary", "burglary", "robbery"]})
     page = (
         maps.explore_hot_streets(
             _hot(),
@@ -161,7 +162,8 @@ def test_area_map_layers_and_rank_bands() -> None:
         .render()
     )
     cfg = _config(page)
-    assert cfg["crimes"] == [[51.5, -0.1, 0, 1]] and cfg["focus"] is True
+    # two burglaries at one point, then a robbery 2 and -1 units of 1e-5 degrees away
+    assert cfg["crimes"] == [5150000, -10000, 0, 2, 2, -1, 1, 1] and cfg["focus"] is True
     assert cfg["rankBands"][0][2] == "area rank 1-3" and cfg["trend"] == "rising"
     assert "rank 2 in area; 7 crimes at this police.uk location" in cfg["locations"]["popup"][0]
     assert "<svg><title>p</title></svg>" in cfg["streets"]["popup"][0]  # hour-of-week chart

@@ -182,13 +182,22 @@ if (cfg.repeats) {
   });
   overlays['Repeat locations'] = repeats;
 }
-var crimes = null;
+var crimes = null, points = null;
+function crimePoints() {  // flat [dlat, dlon, type, n, ...] in 1e-5 degrees -> [[lat, lon, type, n]]
+  if (points) return points;
+  points = [];
+  for (var k = 0, lat = 0, lon = 0; k < cfg.crimes.length; k += 4) {
+    lat += cfg.crimes[k]; lon += cfg.crimes[k + 1];
+    points.push([lat / 1e5, lon / 1e5, cfg.crimes[k + 2], cfg.crimes[k + 3]]);
+  }
+  return points;
+}
 function drawCrimes() {
   if (!crimes) return;
   crimes.clearLayers();
   if (!map.hasLayer(crimes) || map.getZoom() < cfg.crimesMinZoom) return;
   var b = map.getBounds(), sel = selection();
-  cfg.crimes.forEach(function (p) {
+  crimePoints().forEach(function (p) {
     if (!sel.mask[p[2]] || !b.contains([p[0], p[1]])) return;
     L.circleMarker([p[0], p[1]], {renderer: rTop, radius: 2 + Math.sqrt(p[3]), color: '#333',
       weight: 1, fillColor: '#fff', fillOpacity: 0.6})
