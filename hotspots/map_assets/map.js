@@ -350,6 +350,7 @@ function itemPopup(it) {
   now += it.rank ? '; <b>#' + it.rank + '</b> on this map' : '; not ranked for this choice';
   if (sel.hasPrev && sel.key !== 'all') {
     now += '<br>Previous ' + sel.label.replace('last ', '') + ': ' + it.prev + ' (' + pct(it.cur, it.prev) + ')';
+    if (sel.change) now += '<br>What changed: <b>' + CHANGE[it.status][1] + '</b>';
   }
   now += '</div>';
   var l = linkLine(it.area);
@@ -463,9 +464,7 @@ function legendHtml() {
     } else if (st.colour === 'sig') {
       Object.keys(cfg.sigColours).forEach(function (k) { h += sw(cfg.sigColours[k], esc(k), 'ln'); });
     } else {
-      var lo = 1;
-      cfg.rankBands.forEach(function (b) {
-        h += sw(b[1], b[2], 'ln w' + b[3]); lo = b[0] + 1; });
+      cfg.rankBands.forEach(function (b) { h += sw(b[1], b[2], 'ln w' + b[3]); });
       h += '<div class=note>Thicker = higher rank; numbers: the top 10.</div>';
     }
   }
@@ -504,6 +503,11 @@ function drawFigures(sel) {
   if (!mine.length) items.forEach(function (it) { cur += it.cur; prev += it.prev; });
   var h = '<b>' + cur.toLocaleString('en-GB') + '</b> crimes (' + esc(groupLabel()) + ', ' + sel.label + ')';
   if (sel.hasPrev && sel.key !== 'all') h += ', ' + pct(cur, prev) + ' on the previous ' + sel.label.replace('last ', '') + ' (' + prev.toLocaleString('en-GB') + ')';
+  else if (M >= 6) {  // the whole period: say how the last 3 months compare all the same
+    var q = {unit: 'm', U: M, len: 3, mask: sel.mask}, c3 = 0, p3 = 0;
+    (mine.length ? mine : items).forEach(function (it) { var r = tally(it, q); c3 += r[0]; p3 += r[1]; });
+    h += '; last 3 months ' + c3.toLocaleString('en-GB') + ', ' + pct(c3, p3) + ' on the 3 before';
+  }
   if (cfg.trend) h += '. Trend: ' + cfg.trend;
   if (order.length) h += '. Top street: <b>' + order[0].name + '</b>';
   els.forEach(function (el) { el.innerHTML = h + '.'; });
