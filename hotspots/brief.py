@@ -13,6 +13,7 @@ file of the same form replaces any part of them (:func:`read_brief_weights`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import importlib.resources
@@ -24,6 +25,7 @@ import os
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,8 @@ FALLING = frozenset({"falling", "diminishing", "historical"})
 OTHER_GROUP = "other"
 #: Chromium used for PDFs unless ``$HOTSPOTS_CHROMIUM`` says otherwise.
 CHROMIUM = "/usr/bin/chromium"
+#: Pages printed to PDF at a time (one browser tab each).
+PDF_TABS = 2
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic")
@@ -1737,8 +1741,8 @@ def _chromium() -> str:
     return path
 
 
-def write_pdfs(pages: Sequence[Path], *, browser: Any = None) -> list[Path]:
-    """Print HTML pages to A4 PDFs beside them, with one headless Chromium and one tab.
+def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TABS) -> list[Path]:
+    """Print HTML pages to A4 PDFs beside them, with one headless Chromium.
 
     Parameters
     ----------
@@ -1746,13 +1750,15 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None) -> list[Path]:
         HTML files (self-contained: no network is used; any request but ``file:``,
         ``data:`` and ``about:`` is blocked).
     browser
-        A running Playwright ``Browser`` to use; by default Chromium (``$HOTSPOTS_CHROMIUM``
-        or ``/usr/bin/chromium``) is started and closed.
+        A running Playwright ``Browser`` (sync API) to use, one tab at a time; by default
+        Chromium (``$HOTSPOTS_CHROMIUM`` or ``/usr/bin/chromium``) is started and closed.
+    tabs
+        Pages printed at a time by the browser started here (one tab each).
 
     Returns
     -------
     list of pathlib.Path
-        The PDFs written (``<page>.pdf``).
+        The PDFs written (``<page>.pdf``), in the order of ``pages``.
 
     Raises
     ------
@@ -1762,27 +1768,64 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None) -> list[Path]:
     start = time.perf_counter()
     if browser is not None:
         written = _print_pages(browser, pages)
-    else:
+    elif pages:
         try:
-            from playwright.sync_api import sync_playwright
+            import playwright.async_api  # noqa: F401
         except ImportError:
             msg = ("PDF briefs need Playwright; found it not installed. pip install playwright, "
                    "or pass --no-pdf.")
             raise HotspotsError(msg) from None
-        with sync_playwright() as pw:
-            own = pw.chromium.launch(executable_path=_chromium(), args=list(CHROMIUM_ARGS))
-            try:
-                written = _print_pages(own, pages)
-            finally:
-                own.close()
+        path = _chromium()
+        # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = pool.submit(asyncio.run, _print_tabs(path, pages, max(tabs, 1))).result()
+    else:
+        written = []
     log.info("Briefs: %d PDFs printed in %.1f s", len(written), time.perf_counter() - start)
     return written
 
 
+def _local_only(url: str) -> bool:
+    return url.startswith(("file:", "data:", "about:"))
+
+
+async def _print_tabs(chromium: str, pages: Sequence[Path], tabs: int) -> list[Path]:
+    """Print ``pages`` from one Chromium, ``tabs`` pages at a time (async Playwright)."""
+    from playwright.async_api import Route, async_playwright
+
+    async def route(r: Route) -> None:
+        await (r.continue_() if _local_only(r.request.url) else r.abort())
+
+    todo = list(enumerate(pages))
+    written: dict[int, Path] = {}
+
+    async def work(browser: Any) -> None:
+        tab = await browser.new_page()
+        await tab.route("**/*", route)
+        try:
+            while todo:
+                i, page = todo.pop(0)
+                await tab.goto(page.resolve().as_uri(), wait_until="load")
+                target = page.with_suffix(".pdf")
+                await tab.pdf(path=str(target), format="A4", print_background=True,
+                              prefer_css_page_size=True)
+                written[i] = target
+        finally:
+            await tab.close()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        try:
+            await asyncio.gather(*(work(browser) for _ in range(min(tabs, len(pages)))))
+        finally:
+            await browser.close()
+    return [written[i] for i in range(len(pages))]
+
+
 def _print_pages(browser: Any, pages: Sequence[Path]) -> list[Path]:
     tab = browser.new_page()
-    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-        ("file:", "data:", "about:")) else route.abort())
+    tab.route("**/*", lambda route: route.continue_() if _local_only(route.request.url)
+              else route.abort())
     written = []
     try:
         for page in pages:

@@ -541,7 +541,8 @@ th[data-type=num],th[data-type=text]{{cursor:pointer}}
 th[data-type=num],th[data-type=text]{{user-select:none}}
 th[aria-sort=ascending]::after{{content:" \\25B2";font-size:10px}}
 th[aria-sort=descending]::after{{content:" \\25BC";font-size:10px}}
-td.n{{text-align:right;white-space:nowrap}} .code{{color:#777;font-size:12px}}
+td.n{{text-align:right;white-space:nowrap}} td:last-child{{white-space:nowrap}}
+.code{{color:#777;font-size:12px}}
 .tag{{font-size:11px;color:#555;background:#eee;border-radius:3px;padding:0 4px;
 white-space:nowrap}} tr[hidden]{{display:none}}
 @media print{{.tools{{display:none}} th{{position:static}}}}

@@ -318,3 +318,14 @@ def test_pdf_has_one_or_two_pages(vancouver_run: Path, browser: Any) -> None:
     pdfs = brief.write_pdfs(pages[:1], browser=browser)
     count = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdfs[0].read_bytes()))
     assert pdfs[0].name == "CBD.pdf" and 1 <= count <= 2
+
+
+@pytest.mark.browser
+def test_pdfs_printed_several_at_a_time(vancouver_run: Path, browser: Any) -> None:
+    pages = brief.write_briefs(vancouver_run, codes=["CBD", "WE", "KITS"], pdf=False)
+    for p in pages:
+        p.with_suffix(".pdf").unlink(missing_ok=True)
+    pdfs = brief.write_pdfs(pages, tabs=2)  # its own Chromium, two tabs
+    assert pdfs == [p.with_suffix(".pdf") for p in pages]
+    for pdf in pdfs:
+        assert pdf.read_bytes().startswith(b"%PDF")
