@@ -235,7 +235,7 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[Path]:
     """
     out = Path(out)
     path = lock_path(out)
-    key = str(path.absolute())
+    key = str(path.parent.resolve() / path.name)  # one key however the folder is spelt
     with _held_guard:
         if key in _held:  # this process holds it already (a command calling the library)
             _held[key] += 1

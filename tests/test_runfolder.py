@@ -221,9 +221,13 @@ def test_brief_and_export_take_the_run_folders_lock(
     assert sorted(p.name for p in colliding_run.rglob("*")) == before
 
 
-def test_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
+def test_lock_is_reentrant_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
-    with runfolder.folder_lock(out), runfolder.staged_folder(out) as tmp:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path)
+    monkeypatch.chdir(tmp_path / "sub")
+    with (runfolder.folder_lock(out), runfolder.folder_lock(Path("../run")),
+          runfolder.staged_folder(tmp_path / "link" / "run") as tmp):  # one folder, three names
         (tmp / "x.txt").write_text("x")
     assert (out / "x.txt").read_text() == "x"
     assert not list(tmp_path.glob(".run.*"))
