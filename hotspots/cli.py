@@ -262,6 +262,12 @@ def _setup_logging(quiet: bool) -> None:
     "month's crime streets like the listed ones held.",
 )
 @click.option(
+    "--forecast",
+    is_flag=True,
+    help="With --backtest: rank next month's list with the method the backtest chose "
+    "(OUT/forecast.csv, OUT/forecast.json, a 'forecast' entry in run.json).",
+)
+@click.option(
     "--street-level-only",
     is_flag=True,
     help="Privacy: publish street segments only (no crime points, no point-level "

@@ -100,6 +100,8 @@ class RunConfig:
     cluster_method: str = "hdbscan"
     harm_weights: Path | None = None
     backtest: Path | None = None
+    #: Rank next month's list with the method ``backtest`` chose (issue 20).
+    forecast: bool = False
     street_level_only: bool = False
     map_top_n: int = 300
     area_maps: bool = True
@@ -186,6 +188,8 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
         _add_significance(config, result, counts)
     if config.backtest:
         result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
+    if config.forecast:
+        _add_forecast(config, result, tmp)
     result.area_lists = rank.area_lists(
         result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
     )
@@ -657,6 +661,21 @@ def _main_cluster(keyed: pd.DataFrame) -> pd.Series:
     return share.set_index("key")["cluster"].astype("Int64")
 
 
+def _add_forecast(config: RunConfig, result: RunResult, tmp: Path) -> None:
+    """Write next month's list (forecast.csv/.json) with the method the backtest chose."""
+    from hotspots import evaluate
+
+    if config.backtest is None:
+        msg = "--forecast needs --backtest <a hotspots evaluate folder> (it holds the choice)"
+        raise InputDataError(msg)
+    region = evaluate.segments_to_study_area(result.segments, distance_m=config.snap_distance_m)
+    table, record = evaluate.forecast_next_month(result.crimes, result.segments, region,
+                                                 backtest_dir=config.backtest)
+    evaluate.write_forecast(tmp, table, record)
+    result.tables["forecast"] = pd.DataFrame([{k: v for k, v in record.items()
+                                               if k != "backtest"}])
+
+
 def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
     """Return how much of next month's crime streets like the listed ones held in a backtest.
 
@@ -1006,6 +1025,8 @@ def _manifest(
         "backtest": (
             result.tables["backtest"].iloc[0].to_dict() if "backtest" in result.tables else None
         ),
+        "forecast": result.tables["forecast"].iloc[0].to_dict() if "forecast" in result.tables
+        else None,
         "seconds": stage.seconds,
     }
 

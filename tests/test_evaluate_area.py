@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -179,3 +180,28 @@ def test_near_repeat_fit_recovers_planted_parameters() -> None:
     assert fit.theta == pytest.approx(0.4, rel=0.2)
     assert fit.omega == pytest.approx(0.2, rel=0.25)
     assert fit.sigma == pytest.approx(80.0, rel=0.25)
+
+
+# next month's list ----------------------------------------------------------------------------
+
+
+def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
+    from hotspots.evaluate import area_run
+
+    segs, region, rows = _grid_world(7)
+    crimes = _crimes(rows)
+    area = area_run.run_area(crimes, segs, region, warmup_months=8, months_back=None)
+    area_run.write_area(tmp_path, area, title="grid")
+    assert {"area_backtest.csv", "area_summary.csv", "area_chosen.csv",
+            "area_pai_all.png"} <= {p.name for p in tmp_path.iterdir()}
+    table, record = area_run.forecast_next_month(crimes, segs, region, backtest_dir=tmp_path)
+    chosen = pd.read_csv(tmp_path / "area_chosen.csv").set_index("group")
+    assert record["method"] == chosen.at["all", "method"]
+    assert record["month"] == "2021-03"
+    assert record["text"].startswith("Next month's list (all crime) was made by")
+    assert table["rank"].tolist() == list(range(1, len(table) + 1))
+    assert table["cum_area_pct"].is_monotonic_increasing
+    # the list covers about 1% of the land: the last unit crosses it
+    assert table["cum_area_pct"].iloc[-1] >= 1.0 > max(table["cum_area_pct"].iloc[:-1], default=0)
+    streets = area_run.forecast_streets(table)
+    assert streets["places"].sum() == len(table)

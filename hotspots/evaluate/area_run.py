@@ -8,8 +8,9 @@
 * ``area_pai_<group>.png``: PAI by area against coverage with the intervals, per method.
 
 ``hotspots run --forecast`` reads ``area_chosen.csv`` from ``--backtest`` and writes
-``forecast.csv`` (next month's list of map points / pieces / links, grouped into named streets)
-and ``forecast.json`` (which method made it and how it did, in plain words).
+``forecast.csv`` (next month's list of map points / pieces / links), ``forecast_streets.csv``
+(the same list grouped into named streets) and ``forecast.json`` (which method made it and how
+it did, in plain words).
 """
 
 from __future__ import annotations
@@ -274,8 +275,27 @@ def _cumulative_union(pixels: Any, order: np.ndarray) -> np.ndarray:
     return np.cumsum(np.bincount(rank[first], minlength=len(order)))
 
 
+def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
+    """Return next month's list grouped into named streets (best first).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"rank": [1, 2, 3], "street_name": ["A St", "B Rd", "A St"],
+    ...                   "expected_crimes": [3.0, 2.0, 1.5]})
+    >>> forecast_streets(t).values.tolist()
+    [['A St', 1, 2, 4.5], ['B Rd', 2, 1, 2.0]]
+    """
+    named = table.assign(street_name=table["street_name"].fillna("(unnamed)").replace(
+        "", "(unnamed)"))
+    g = named.groupby("street_name", sort=False)
+    out = pd.DataFrame({"best_rank": g["rank"].min(), "places": g.size(),
+                        "expected_crimes": g["expected_crimes"].sum().round(3)})
+    return out.sort_values("best_rank").reset_index()
+
+
 def write_forecast(out: Path, table: pd.DataFrame, record: dict[str, Any]) -> None:
-    """Write ``forecast.csv`` and ``forecast.json`` into a run folder."""
+    """Write ``forecast.csv``, ``forecast_streets.csv`` and ``forecast.json`` into a folder."""
     export.write_csv(table, out / "forecast.csv")
+    export.write_csv(forecast_streets(table), out / "forecast_streets.csv")
     (out / "forecast.json").write_text(json.dumps(record, indent=2, default=str) + "\n",
                                        encoding="utf-8")

@@ -241,7 +241,10 @@ BASELINE = "link_counts"
 
 
 def ensemble(scores: list[np.ndarray], units: UnitSet) -> np.ndarray:
-    """Return the mean of forecasts (per m²) each scaled to sum to one over the units."""
+    """Return the mean of forecasts (per m²) each scaled to sum to one, times their mean total.
+
+    So the ensemble is in expected crimes per m² like its parts.
+    """
     parts = [s * units.area_m2 for s in scores]
     mean = np.mean([p / p.sum() if p.sum() > 0 else p for p in parts], axis=0)
-    return np.asarray(mean / units.area_m2)
+    return np.asarray(mean * float(np.mean([p.sum() for p in parts])) / units.area_m2)
