@@ -153,6 +153,9 @@ def check_writable(out: Path, *, overwrite: bool) -> None:
         If ``out`` is a file, or its parent cannot be created or written.
     """
     out = Path(out)
+    if out.name in ("", ".", ".."):
+        msg = f"--out {out} must name a folder of its own (e.g. outputs/run), not . or .."
+        raise OutputFolderError(msg)
     if out.exists() and not out.is_dir():
         msg = f"--out {out} is a file, not a folder: remove it or choose another --out"
         raise OutputFolderError(msg)

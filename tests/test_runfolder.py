@@ -300,6 +300,13 @@ def test_unwritable_out_fails_before_any_input_is_read(
     assert blocker.read_text() == "a file in the way"
 
 
+@pytest.mark.parametrize("out", [".", ".."])
+def test_out_must_name_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runfolder.OutputFolderError, match="must name a folder of its own"):
+        runfolder.check_writable(Path(out), overwrite=True)
+
+
 def test_unwritable_out_in_a_subprocess_exits_fast(tmp_path: Path) -> None:
     blocker = tmp_path / "taken.txt"
     blocker.write_text("x")
