@@ -789,6 +789,8 @@ def _malformed_rejects(raw: RawTable, source: Source, *, reason: str = REASON_MA
          "value": t if value is None else value}
         for n, t in raw.malformed
     ]
+    if rows:  # as Arrow text, like the value column of the other rejected tables
+        return pd.DataFrame(rows, columns=REJECTED_COLUMNS).astype({"value": _STR})
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS)
 
 
@@ -982,36 +984,54 @@ _VALUE_FIELD = {REASON_PRIVACY: "location", REASON_DATE: "raw_date", REASON_FUTU
                 REASON_DUPLICATE: "crime_id"}
 
 
-def _rejected_values(rejected: pd.DataFrame) -> np.ndarray:
-    """Return the raw text of the field that caused each rejection.
+def _rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
+    """Return the raw text of the field that caused each rejection, as Arrow text.
 
     The location for a privacy offset, the date as read for a date rule (the month when
     the date text is not kept), the crime type, the crime id; ``x=..., y=...`` as read for the
     coordinate rules and "outside study area". Other reasons (malformed rows, duplicate
-    publications) set their value where they are made.
+    publications) set their value where they are made. Built in Arrow, reason by reason:
+    no Python string per row.
     """
-    out = np.full(len(rejected), "", dtype=object)
-    if not len(rejected):
-        return out
-    reason = rejected["reason"].to_numpy()
-    for why in np.unique(reason):
-        rows = np.flatnonzero(reason == why)
+    n = len(rejected)
+    if not n:
+        return pd.array([], dtype=_STR)
+    codes, reasons = pd.factorize(rejected["reason"].to_numpy())
+    pieces, order = [], []
+    for k, why in enumerate(reasons):
+        rows = np.flatnonzero(codes == k)
         col = _VALUE_FIELD.get(str(why))
-        if col == "raw_date" and (col not in rejected or (
-                rejected["raw_date"].take(rows).fillna("") == "").all()):
+        if col == "raw_date" and (col not in rejected or not (
+                rejected["raw_date"].take(rows).fillna("") != "").any()):
             col = "month"
         if col is not None and col in rejected:
-            out[rows] = _cells_text(rejected[col].take(rows))
+            piece = _arrow_cells(rejected[col].take(rows))
         elif why in (REASON_NO_COORDS, REASON_RANGE, REASON_OUTSIDE) and "raw_x" in rejected:
-            xs, ys = (_cells_text(rejected[c].take(rows)) for c in ("raw_x", "raw_y"))
-            out[rows] = [f"x={a}, y={b}" for a, b in zip(xs, ys, strict=True)]
-    return out
+            xs, ys = (_arrow_cells(rejected[c].take(rows)) for c in ("raw_x", "raw_y"))
+            x_is, y_is, nothing = (pa.scalar(t, pa.large_string()) for t in ("x=", ", y=", ""))
+            piece = pc.binary_join_element_wise(x_is, xs, y_is, ys, nothing)
+        else:
+            piece = pa.repeat(pa.scalar("", pa.large_string()), len(rows))
+        pieces.append(piece)
+        order.append(rows)
+    where = np.empty(n, dtype=np.int64)
+    where[np.concatenate(order)] = np.arange(n)
+    return pd.array(pa.concat_arrays(pieces).take(pa.array(where)), dtype=_STR)
 
 
-def _cells_text(values: pd.Series) -> np.ndarray:
-    """Return cells as text, missing ones as ''."""
-    text = values.astype(object).where(values.notna(), "")
-    return np.asarray([v if isinstance(v, str) else str(v) for v in text], dtype=object)
+def _arrow_cells(values: pd.Series) -> pa.Array:
+    """Return cells as Arrow ``large_string`` (numbers as text), missing ones as ''."""
+    arr = pa.array(values, from_pandas=True)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_null(arr.type):
+        arr = arr.cast(pa.large_string())
+    return pc.fill_null(pc.cast(arr, pa.large_string()), "")
+
+
+def _text_column(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """Return ``n`` cells of one text as an Arrow text column."""
+    return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype=_STR)
 
 
 def reject_duplicate_ids(
@@ -1802,7 +1822,7 @@ def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool,
     canon = police_uk_to_canonical(raw, source)
     if superseded_by is not None:
         kept, rej = split_rejected(canon, np.full(len(canon), REASON_PUBLICATION, dtype=object))
-        rej["value"] = superseded_by
+        rej["value"] = _text_column(superseded_by, len(rej))
         bad = _malformed_rejects(raw, source, reason=REASON_PUBLICATION, value=superseded_by)
         return _FileResult(len(canon), kept, [bad, rej], None, _FileIdKeys.of(kept["crime_id"]))
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
@@ -1961,7 +1981,7 @@ def _raw_date(text: dict[str, pd.Series], start: pd.Series) -> Any:
     bad = start.isna().to_numpy()
     out = np.full(len(start), "", dtype=object)
     if bad.any():
-        parts = [_cells_text(text[k][bad]) for k in _PARTS if k in text]
+        parts = [_arrow_cells(text[k][bad]).to_pylist() for k in _PARTS if k in text]
         out[bad] = [" ".join(p) for p in zip(*parts, strict=True)]
     return pd.Series(out, index=start.index)
 
