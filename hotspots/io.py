@@ -164,6 +164,8 @@ def _gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Bu
                     got = gz.readinto(view.cast("B")[n:min(n + _INFLATE_STEP, buf.size)])
                 if not got:
                     return buf.slice(0, n)
+                if n < _HEAD_BYTES <= n + got:  # no line break in the first MiB: stop here
+                    _check_head(buf.slice(0, _HEAD_BYTES).to_pybytes(), source)
                 n += got
     except (OSError, EOFError, isal_zlib.error) as err:
         msg = (f"{source.name}: not a readable gzip file ({_short(err)}); download it again "
@@ -402,10 +404,7 @@ def _read_raw_csv(
     """
     head, opener = _open_text(source)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-    if len(head) >= _HEAD_BYTES and (head[start:].isspace() or b"\n" not in head):
-        msg = (f"{source.name}: no line break in the first {_HEAD_BYTES >> 20} MiB; not a CSV "
-               "of records (a header line is never that long)")
-        raise InputDataError(msg)
+    _check_head(head, source)
     header = _header(head, source, start=start)
     missing = [c for c in required if c not in header]
     if missing:
@@ -562,6 +561,15 @@ def _parse_text_csv(
         msg = (f"{source.name}: cannot be read ({_short(err)}); the file may be truncated "
                "or corrupt: download it again")
         raise InputDataError(msg) from err
+
+
+def _check_head(head: bytes, source: Source) -> None:
+    """Stop at a file whose first MiB holds no line break (or only blank space)."""
+    start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    if len(head) >= _HEAD_BYTES and (head[start:].isspace() or b"\n" not in head):
+        msg = (f"{source.name}: no line break in the first {_HEAD_BYTES >> 20} MiB; not a CSV "
+               "of records (a header line is never that long)")
+        raise InputDataError(msg)
 
 
 def _block_size(use_threads: bool) -> int:

@@ -4,6 +4,7 @@ raw rejected value. Fixtures come from tests/fixtures/bad/make_bad.py."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import resource
 import subprocess
@@ -146,6 +147,10 @@ def test_no_line_break_at_all_is_one_line(tmp_path: Path) -> None:
                            header=False)
     message = _one_line_error(*_run(tmp_path, [f])[:2])
     assert f"{f}: no line break in the first 1 MiB" in message
+    gz = f.with_name("2017-01-noline-street.csv.gz")  # 64 MiB inflated: stopped after 1 MiB
+    gz.write_bytes(gzip.compress(b"x" * (64 << 20), compresslevel=1))
+    message = _one_line_error(*_run(tmp_path, [gz])[:2])
+    assert f"{gz}: no line break in the first 1 MiB" in message
 
 
 # layers ---------------------------------------------------------------------------------------
