@@ -214,7 +214,7 @@ def _setup_logging(quiet: bool) -> None:
     type=float,
     default=0.5,
     show_default=True,
-    help="Share of a street's crime its patrol window covers.",
+    help="A second patrol window is named only while the first holds less than this share.",
 )
 @click.option(
     "--offline",
