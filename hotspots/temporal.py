@@ -1911,6 +1911,46 @@ def group_windows(
     return out[GROUP_WINDOW_COLUMNS]
 
 
+def group_window_texts(
+    windows: pd.DataFrame, *, min_crimes: int = 5, month_only: str = NO_TIME_OF_DAY
+) -> dict[str, dict[str, str]]:
+    """Return, per place, the "when" of each crime group: for map popups and embedded data.
+
+    Parameters
+    ----------
+    windows
+        From :func:`group_windows` (indexed by place key and group).
+    min_crimes
+        Groups with fewer crimes at a place are left out.
+    month_only
+        Text for data that gives the month only, where no peak month stands out.
+
+    Returns
+    -------
+    dict
+        Place key to {group: text}: the patrol windows with their shares, or for month-only
+        data the peak months ("peaks Jun, Jul") or ``month_only``.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"crimes": [9, 2], "patrol_window": ["Fri 22:00-23:00 (60%)", "x"],
+    ...                   "peak_months": ["", ""]},
+    ...                  index=pd.MultiIndex.from_tuples([("s0", "robbery"), ("s0", "theft")]))
+    >>> group_window_texts(w)
+    {'s0': {'robbery': 'Fri 22:00-23:00 (60%)'}}
+    """
+    out: dict[str, dict[str, str]] = {}
+    kept = windows[windows["crimes"] >= min_crimes]
+    for (place, group), window, peaks in zip(
+        kept.index, kept["patrol_window"], kept["peak_months"], strict=True
+    ):
+        text = str(window)
+        if text == NO_TIME_OF_DAY:
+            text = f"peaks {peaks}" if isinstance(peaks, str) and peaks else month_only
+        out.setdefault(str(place), {})[str(group)] = text
+    return out
+
+
 def time_summary(
     crimes: pd.DataFrame,
     *,
