@@ -219,3 +219,19 @@ def test_hot_streets_reads_the_chosen_layers(tmp_path: Path) -> None:
                                    "--streets-layer", "roads"])
     assert res.exit_code == 0, res.output
     assert pd.read_csv(tmp_path / "b" / "hot_streets.csv")["crimes"].sum() == 3
+
+
+def test_evaluate_reads_the_chosen_layers(tmp_path: Path) -> None:
+    both = make_bad.two_layer_geopackage(tmp_path / "both.gpkg")
+    base = ["evaluate", "--crimes", str(BAD / "2017-01-bom-street.csv"), "--streets", str(both),
+            "--quiet"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert "choose the street layer with --streets-layer" in _one_line_error(res.exit_code,
+                                                                            res.output)
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--streets-layer",
+                                   "roads", "--areas", str(both)])
+    assert "choose the area layer with --areas-layer" in _one_line_error(res.exit_code,
+                                                                        res.output)
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--streets-layer",
+                                   "roads", "--areas", str(both), "--areas-layer", "wards"])
+    assert "layer" not in res.output and "no month to score" in res.output  # read, then too few
