@@ -84,8 +84,10 @@ FALLING = frozenset({"falling", "diminishing", "historical"})
 OTHER_GROUP = "other"
 #: Chromium used for PDFs unless ``$HOTSPOTS_CHROMIUM`` says otherwise.
 CHROMIUM = "/usr/bin/chromium"
-#: Pages printed to PDF at a time (one browser tab each).
-PDF_TABS = 2
+#: Pages printed to PDF at a time (one browser tab each). Several tabs gave no speed-up on a
+#: 2-core machine (40 London briefs: 10.9-13.1 s with 1 tab, 11.9-13.1 s with 2, 13.3-14.2 s
+#: with 4; benchmarks/brief_pdf.py): printing is bound by Chromium's CPU time.
+PDF_TABS = 1
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic")
