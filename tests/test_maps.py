@@ -237,3 +237,22 @@ def test_page_from_one_rendered_skeleton_holds_each_maps_data() -> None:
     assert "@@hotspots" not in first + second
     w, s, e, n = _areas().to_crs(4326).total_bounds  # the map opens on the areas
     assert _config(first)["bounds"] == [[round(s, 5), round(w, 5)], [round(n, 5), round(e, 5)]]
+
+
+def test_frame_encoding_matches_one_geometry_at_a_time() -> None:
+    from shapely.geometry import MultiLineString, MultiPolygon, Point
+
+    shapes = [
+        LineString([(530000, 180000), (530100, 180050), (529000, 181000)]),
+        MultiLineString([[(530000, 180000), (530100, 180000)],
+                         [(531000, 181000), (531100, 181500)]]),
+        box(529000, 179000, 531000, 181000),
+        MultiPolygon([box(0, 0, 10, 10).difference(box(2, 2, 3, 3)), box(20, 20, 30, 30)]),
+        Point(530000, 180000),
+        MultiPoint([(530000, 180000), (530010, 180020)]),
+        LineString(),
+    ]
+    frame = gpd.GeoDataFrame(geometry=shapes, crs=27700)
+    one_by_one = [map_data.encode_geometry(g) for g in frame.geometry.to_crs(4326)]
+    assert map_data.encode_frame(frame) == one_by_one
+    assert one_by_one[-1] == [] and len(one_by_one[3]) == 2 and len(one_by_one[3][0]) == 2
