@@ -348,12 +348,12 @@ def write_area_handouts(
     manifest, areas = read_run(run)
     lists = run / runfolder.WARDS_DIR
     available = {p.stem: p for p in lists.glob("*.csv")}
-    by_stem = {area_file_stem(c): c for c in areas["area_code"].astype(str)}
-    wanted = list(codes) if codes else sorted(by_stem[s] for s in available if s in by_stem)
-    unknown = [c for c in wanted if area_file_stem(c) not in available]
+    listed = {c: _list_stem(c, available) for c in areas["area_code"].astype(str)}
+    wanted = list(codes) if codes else sorted(c for c, s in listed.items() if s is not None)
+    unknown = [c for c in wanted if _list_stem(c, available) is None]
     if unknown:
         msg = (f"no area list for {unknown} in {lists}; "
-               f"choose from {sorted(by_stem.values())[:10]}...")
+               f"choose from {sorted(c for c, s in listed.items() if s)[:10]}...")
         raise InputDataError(msg)
     out = Path(out_dir) if out_dir else run / runfolder.EXPORTS_DIR
     type_names = manifest.get("crime_type_columns", {})
@@ -362,7 +362,8 @@ def write_area_handouts(
     with runfolder.staged_files(out, lock=None if out_dir else run, wait=wait) as tmp:
         for code in wanted:
             stem = area_file_stem(code)
-            table = pd.read_csv(available[stem], dtype={"area_code": str})
+            table = pd.read_csv(available[str(_list_stem(code, available))],
+                                dtype={"area_code": str})
             area = (by_code.loc[code].copy() if code in by_code.index
                     else pd.Series({"area_name": code}))
             area["area_code"] = code
@@ -373,6 +374,22 @@ def write_area_handouts(
             _write_handout_xlsx(handout, header, tmp / f"{name}.xlsx")
             written += [out / f"{name}.csv", out / f"{name}.xlsx"]
     return written
+
+
+def _list_stem(code: str, available: Mapping[str, Path]) -> str | None:
+    """Return the stem of ``code``'s list among ``available``: today's name, else the old one.
+
+    Run folders written before :func:`hotspots.runfolder.area_file_stem` named every list
+    ``safe_file_stem(code)``; codes with lower-case letters or unsafe characters now carry a
+    hash, so an old folder is still exported (an old name only if the file lists ``code``).
+    """
+    if area_file_stem(code) in available:
+        return area_file_stem(code)
+    old = safe_file_stem(code)
+    if old not in available:
+        return None
+    held = pd.read_csv(available[old], usecols=["area_code"], dtype={"area_code": str})
+    return old if set(held["area_code"]) == {code} else None  # never another code's list
 
 
 def _write_handout_csv(table: pd.DataFrame, header: list[tuple[str, str]], path: Path) -> Path:

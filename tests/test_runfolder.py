@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -372,6 +373,22 @@ def test_colliding_codes_each_get_their_own_files(colliding_run: Path) -> None:
     for code in COLLIDING_CODES:
         assert f"wards/{runfolder.area_file_stem(code)}.csv" in index
         assert f"maps/{runfolder.area_file_stem(code)}.html" in index
+
+
+def test_export_reads_lists_of_folders_written_before_the_hashed_names(
+    colliding_run: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(colliding_run, old, ignore=shutil.ignore_patterns("exports", "briefs"))
+    for code in ("a/b", "A_B"):  # as an older version named them: a_b.csv (A_B.csv unchanged)
+        new = old / "wards" / f"{runfolder.area_file_stem(code)}.csv"
+        new.rename(old / "wards" / f"{safe_file_stem(code)}.csv")
+    (old / "wards" / f"{runfolder.area_file_stem('a_b')}.csv").unlink()  # a_b: no list
+    res = CliRunner().invoke(app, ["export", str(old)])
+    assert res.exit_code == 0, res.output
+    heads = sorted(p.read_text(encoding="utf-8-sig").splitlines()[0]
+                   for p in (old / "exports").glob("*.csv"))
+    assert [h.rsplit("(", 1)[1] for h in heads] == ["A_B)", "a/b)"]  # a_b not given A_B's list
 
 
 def test_colliding_types_keep_their_columns_and_labels(colliding_run: Path) -> None:
