@@ -157,3 +157,25 @@ def test_points_of_interest_are_one_place_per_map_point() -> None:
     place = rank.location_place(crimes)
     assert place.tolist() == ["Nightclub (point 1 of 2)"] * 3 + ["Nightclub (point 2 of 2)"] * 2 + [
         "Park Road", "Park Road"]
+
+
+def test_distinct_rows_spread_back() -> None:
+    rng = np.random.default_rng(3)
+    a = pd.Series(rng.choice(["x", "y", None], 500)).astype("category")
+    b = pd.Series(rng.integers(0, 7, 500))
+    c = pd.Series(rng.choice([0.5, 1.5, np.nan], 500))
+    first, inverse, counts = rank.distinct_rows(a, b, c)
+    table = pd.DataFrame({"a": a, "b": b, "c": c})
+    distinct = table.iloc[first].reset_index(drop=True)
+    assert len(distinct) == len(table.drop_duplicates())
+    pd.testing.assert_frame_equal(distinct.iloc[inverse].reset_index(drop=True), table)
+    assert counts.sum() == 500 and (counts == np.bincount(inverse)).all()
+    assert (np.diff(first) > 0).all()  # in order of first appearance
+
+
+def test_location_place_is_the_same_with_point_ids() -> None:
+    crimes = pd.DataFrame({
+        "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
+        "area_code": ["A"] * 7, "x": [0.0, 0, 0, 500, 500, 10, 900], "y": [0.0] * 7})
+    with_ids = crimes.assign(point_id=pd.factorize(crimes["x"])[0].astype("int32"))
+    assert rank.location_place(with_ids).tolist() == rank.location_place(crimes).tolist()

@@ -244,3 +244,16 @@ def test_real_vancouver_cells(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]) 
     assert got.index.equals(counts.index)
     assert (got["gi_class"] == "Hot spot 99%").sum() > 10
     assert got["q"].ge(got["p"] - 1e-12).all()  # BH never lowers a p-value
+
+
+def test_neighbour_search_in_slices_finds_the_same_pairs() -> None:
+    import shapely
+
+    rng = np.random.default_rng(0)
+    starts = rng.uniform(0, 5000, (6000, 2))
+    lines = shapely.linestrings(np.stack([starts, starts + rng.uniform(-60, 60, (6000, 2))], 1))
+    one = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=100.0)
+    left, right = stats._pairs_within(lines, 100.0)
+    assert set(zip(left.tolist(), right.tolist(), strict=True)) == set(
+        zip(one[0].tolist(), one[1].tolist(), strict=True))
+    assert len(left) == len(one[0])
