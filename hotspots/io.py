@@ -13,9 +13,7 @@ import functools
 import gc
 import logging
 import os
-import re
 import secrets
-import time
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -45,8 +43,24 @@ from hotspots.errors import InputDataError
 from hotspots.locations import distinct_points, factorize_xy, polygon_of_points, spread_category
 from hotspots.mapping_schema import mapping_problems
 from hotspots.schema import REJECTED_COLUMNS
+from hotspots.sources import (
+    HEAD_BYTES,
+    Source,
+    check_head,
+    choose_publications,
+    find_police_uk_sources,
+    gunzip_buffer,
+    is_gzip,
+    mapped_sources,
+    scan_police_uk,
+    short_error,
+    skipped_files,  # noqa: F401  (io.skipped_files, for run.json)
+)
 
 log = logging.getLogger("hotspots")
+
+#: The old private name, still used by :mod:`hotspots.distributed`.
+_mapped_sources = mapped_sources
 
 #: Columns of a police.uk street-level CSV, as published.
 POLICE_UK_COLUMNS: list[str] = [
@@ -84,99 +98,6 @@ REASON_OUTSIDE = "outside study area"
 _MAX_READ_THREADS = 4
 
 
-@dataclass(frozen=True)
-class Source:
-    """One readable CSV: a plain or gzipped file, or a member of a zip archive.
-
-    ``name`` identifies the file everywhere (``source_file``, ``run.json``, messages): its full
-    resolved path, and for a zip member ``<archive path>:<member path>``. ``published`` is
-    the police.uk archive month (``YYYY-MM``) of a member of an archive named ``YYYY-MM.zip``;
-    ``modified`` the file's modification time (a zip member's: the time stored for it).
-    """
-
-    name: str
-    path: Path
-    member: str | None = None
-    published: str | None = None
-    modified: float = 0.0
-
-    def open_bytes(self) -> bytes:
-        """Return the whole (decompressed) content of the source."""
-        if self.member is not None:
-            with zipfile.ZipFile(self.path) as zf:
-                return zf.read(self.member)
-        if _is_gzip(self.path):
-            return _gunzip(self)
-        with pa.input_stream(str(self.path), compression="detect") as stream:
-            return bytes(stream.read())
-
-
-def _is_gzip(path: Path) -> bool:
-    """Whether a file is gzip-compressed, by its name (as Arrow's ``compression="detect"``)."""
-    return path.suffix.lower() == ".gz"
-
-
-def _gunzip(source: Source) -> bytes:
-    """Return a gzip file's content (see :func:`_gunzip_buffer`)."""
-    return _gunzip_buffer(source).to_pybytes()
-
-
-def _gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buffer:
-    """Return a gzip file's content, inflated whole by ISA-L (python-isal) into Arrow memory.
-
-    ISA-L inflates about 2.5 times faster than zlib and releases the GIL, so files read in
-    parallel threads inflate in parallel. The content is written in 1 MiB steps into a
-    buffer from Arrow's memory pool, sized by the gzip trailer; the pool reuses the memory of
-    the previous file, where a new ``bytes`` per file costs a page fault per 4 kB (inflating
-    London's 24 months: 150,000 page faults and 0.3 s of system time that way, about 1,000
-    and 0.03 s this way).
-
-    With ``cap``, inflating stops with a one-line error once the content alone needs more
-    memory than the budget holds (the trailer's size is taken modulo 4 GiB, so it is not
-    trusted alone).
-    """
-    try:
-        with source.path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() >= 4:
-                fh.seek(-4, os.SEEK_END)
-            size = int.from_bytes(fh.read(4).ljust(4, b"\0"), "little")  # modulo 4 GiB
-        limit = None if cap is None else cap.free // 2  # the rows need the rest
-        if limit is not None:
-            size = min(size, limit)
-        buf = pa.allocate_buffer(size + 1)  # + 1: the end of the data is seen by a read of 0
-        n = rows = counted = 0
-        with igzip.open(source.path, "rb") as gz:
-            while True:
-                if n == buf.size:  # several gzip members, or over 4 GiB: grow
-                    grown = 2 * buf.size + (1 << 20)
-                    if cap is not None and limit is not None:  # rows so far: do they fit?
-                        rows += memory.count_lines(_blocks(memoryview(buf)[counted:n]))
-                        counted = n
-                        if n >= limit or cap.need(n, rows) > cap.free:
-                            msg = cap.message(source.name, n, rows) + " (stopped inflating)"
-                            raise InputDataError(msg)
-                    bigger = pa.allocate_buffer(grown if limit is None else min(grown, limit + 1))
-                    with memoryview(bigger) as view:
-                        view.cast("B")[:n] = memoryview(buf).cast("B")[:n]
-                    buf = bigger
-                with memoryview(buf) as view:
-                    got = gz.readinto(view.cast("B")[n:min(n + _INFLATE_STEP, buf.size)])
-                if not got:
-                    return buf.slice(0, n)
-                if n < _HEAD_BYTES <= n + got:  # no line break in the first MiB: stop here
-                    _check_head(buf.slice(0, _HEAD_BYTES).to_pybytes(), source)
-                n += got
-    except (OSError, EOFError, isal_zlib.error) as err:
-        msg = (f"{source.name}: not a readable gzip file ({_short(err)}); download it again "
-               "or give it without the .gz ending if it is plain text")
-        raise InputDataError(msg) from err
-
-
-#: Bytes inflated per step into the buffer of :func:`_gunzip_buffer`.
-_INFLATE_STEP = 1 << 20
-
-
 @dataclass
 class Mapping:
     """How the columns of a non-police.uk file map to the canonical crime table."""
@@ -187,168 +108,6 @@ class Mapping:
     project_to: str | None = None
     rules: dict[str, Any] = field(default_factory=dict)
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(16), repr=False)
-
-
-# --------------------------------------------------------------------------------------------
-# finding files
-
-
-def find_police_uk_sources(paths: Iterable[str | Path]) -> list[Source]:
-    """Return the police.uk street-level CSVs found in files, folders and zip archives.
-
-    Parameters
-    ----------
-    paths
-        Files (``.csv``, ``.csv.gz``, ``.zip``) or folders searched recursively for
-        ``*-street.csv``, ``*-street.csv.gz`` and ``*.zip``.
-
-    Returns
-    -------
-    list of Source
-        One source per CSV, named by its full path (a file given twice, or reached through
-        two of ``paths``, is one source), sorted by name so reading order is stable.
-
-    Raises
-    ------
-    InputDataError
-        If a path does not exist, or nothing readable is found.
-    """
-    found, _ = _scan_police_uk(paths)
-    if not found:
-        msg = (
-            f"no police.uk street-level CSV found in {[str(p) for p in paths]}; expected files "
-            "named YYYY-MM-<force>-street.csv (.gz) or monthly .zip archives"
-        )
-        raise InputDataError(msg)
-    return found
-
-
-def skipped_files(paths: Iterable[str | Path], *, fmt: str = "police-uk"
-                  ) -> list[dict[str, str]]:
-    """Return the files in the crime folders that a read passes over, and why.
-
-    Parameters
-    ----------
-    paths
-        The crime inputs, as given to :func:`read_crimes`.
-    fmt
-        The crime format (only police.uk folders hold files that are skipped by name).
-
-    Returns
-    -------
-    list of dict
-        ``{"path": ..., "why": ...}`` per skipped file or zip member (outcomes,
-        stop-and-search and other files that are not street-level crime), sorted by path.
-    """
-    if fmt != "police-uk":
-        return []
-    return _scan_police_uk(paths)[1]
-
-
-def _scan_police_uk(paths: Iterable[str | Path]) -> tuple[list[Source], list[dict[str, str]]]:
-    """Return the street-level sources under ``paths`` and the files skipped there."""
-    found: dict[str, Source] = {}
-    skipped: dict[str, str] = {}
-    for p in map(Path, paths):
-        if not p.exists():
-            msg = f"crime input {p} does not exist"
-            raise InputDataError(msg)
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        for f in files:
-            sources, passed = _sources_in_file(f.resolve(), from_dir=p.is_dir())
-            found.update((s.name, s) for s in sources)
-            skipped.update(passed)
-    listed = [{"path": k, "why": skipped[k]} for k in sorted(skipped)]
-    return sorted(found.values(), key=lambda s: s.name), listed
-
-
-def _sources_in_file(f: Path, *, from_dir: bool) -> tuple[list[Source], dict[str, str]]:
-    name = f.name.lower()
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(f) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-        members = [i for i in infos if i.filename.lower().endswith("-street.csv")]
-        if not members and not from_dir:
-            msg = f"{f} is a zip archive with no *-street.csv inside"
-            raise InputDataError(msg)
-        archive = _ARCHIVE_NAME.fullmatch(name)
-        published = archive.group(1) if archive else None
-        sources = [Source(f"{f}:{i.filename}", f, i.filename, published, _zip_time(i))
-                   for i in sorted(members, key=lambda i: i.filename)]
-        passed = {f"{f}:{i.filename}": _why_skipped(i.filename) for i in infos
-                  if i not in members}
-        return sources, passed
-    if name.endswith(("-street.csv", "-street.csv.gz")) or not from_dir:
-        return [Source(str(f), f, modified=f.stat().st_mtime)], {}
-    return [], {str(f): _why_skipped(f.name)}
-
-
-#: A police.uk archive, named by the month it was published (``2019-01.zip``).
-_ARCHIVE_NAME = re.compile(r"(\d{4}-\d{2})\.zip")
-#: A police.uk street-level file name: month, force.
-_STREET_NAME = re.compile(r"(\d{4}-\d{2})-(.+)-street\.csv(?:\.gz)?")
-
-
-def _zip_time(info: zipfile.ZipInfo) -> float:
-    """Return the modification time stored for a zip member, in seconds since the epoch."""
-    try:
-        return time.mktime((*info.date_time, 0, 0, -1))
-    except (OverflowError, ValueError):
-        return 0.0
-
-
-def _why_skipped(name: str) -> str:
-    low = Path(name).name.lower()
-    if low.endswith(("-outcomes.csv", "-outcomes.csv.gz")):
-        return "police.uk outcomes file (not street-level crime)"
-    if low.endswith(("-stop-and-search.csv", "-stop-and-search.csv.gz")):
-        return "police.uk stop-and-search file (not street-level crime)"
-    return "not a police.uk street-level file (*-street.csv)"
-
-
-def choose_publications(sources: Sequence[Source]) -> dict[str, str]:
-    """Return, for each source superseded by another publication of its force-month, the winner.
-
-    police.uk re-publishes months: the archive of each month holds the street files of the
-    three years before it, and analysts keep several downloads. A force-month
-    (``YYYY-MM-<force>-street.csv``) read from more than one file is one publication; the
-    newer file is kept: by the police.uk archive month when every copy comes from an archive
-    named ``YYYY-MM.zip``, else (or on a tie) by the later modification time, then by the
-    greater path, so the choice never depends on the order of arguments or file names.
-
-    Parameters
-    ----------
-    sources
-        From :func:`find_police_uk_sources`.
-
-    Returns
-    -------
-    dict
-        Name of each superseded source -> name of the source kept in its place.
-
-    Examples
-    --------
-    >>> a = Source("/old/2019-01.zip:x/2017-06-kent-street.csv", Path("/old/2019-01.zip"),
-    ...            "x/2017-06-kent-street.csv", "2019-01", 5.0)
-    >>> b = Source("/new/2019-02.zip:x/2017-06-kent-street.csv", Path("/new/2019-02.zip"),
-    ...            "x/2017-06-kent-street.csv", "2019-02", 1.0)
-    >>> choose_publications([b, a])
-    {'/old/2019-01.zip:x/2017-06-kent-street.csv': '/new/2019-02.zip:x/2017-06-kent-street.csv'}
-    """
-    groups: dict[tuple[str, str], list[Source]] = {}
-    for s in sources:
-        m = _STREET_NAME.fullmatch(Path(s.member or s.path.name).name.lower())
-        if m:
-            groups.setdefault((m.group(1), m.group(2)), []).append(s)
-    out: dict[str, str] = {}
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        by_archive = all(s.published for s in group)
-        winner = max(group, key=lambda s: (s.published or "" if by_archive else "", s.modified,
-                                           s.name))
-        out.update((s.name, winner.name) for s in group if s is not winner)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,7 +163,7 @@ def _read_raw_csv(
     """
     head, opener = _open_text(source)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-    _check_head(head, source)
+    check_head(head, source)
     header = _header(head, source, start=start)
     missing = [c for c in required if c not in header]
     if missing:
@@ -434,9 +193,6 @@ def _read_raw_csv(
     return RawTable(frame, _row_numbers(len(frame), malformed), malformed)
 
 
-#: Bytes read ahead to check the header before parsing.
-_HEAD_BYTES = 1 << 20
-
 #: Gzip files up to this size are inflated whole in memory (a monthly force file is a few
 #: MB); bigger ones are streamed, so memory does not grow with the file.
 _INFLATE_WHOLE_MAX = 64 << 20
@@ -446,7 +202,7 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
     """Return the first bytes of a source and a function opening its text at an offset.
 
     Gzip files up to :data:`_INFLATE_WHOLE_MAX` bytes and zip members are inflated into
-    memory (gzip by ISA-L, see :func:`_gunzip`). Other files are streamed (and bigger gzip
+    memory (gzip by ISA-L, see :func:`gunzip_buffer`). Other files are streamed (and bigger gzip
     files inflated) by Arrow block by block into its reusable memory pool.
     """
     budget = memory.available()
@@ -456,12 +212,12 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
                 budget.check(source.name, zf.getinfo(source.member).file_size, None)
         data = source.open_bytes()
         if budget is not None:
-            budget.check(source.name, len(data), lambda: memory.count_lines(_blocks(data)))
+            budget.check(source.name, len(data), lambda: memory.count_buffer_lines(data))
         return _in_memory(data)
-    if _is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
-        buf = _gunzip_buffer(source, cap=budget)
+    if is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
+        buf = gunzip_buffer(source, cap=budget)
         if budget is not None:
-            budget.check(source.name, buf.size, lambda: memory.count_lines(_blocks(buf)))
+            budget.check(source.name, buf.size, lambda: memory.count_buffer_lines(buf))
         return _in_memory(buf)
     if budget is not None:
         _check_streamed(source, budget)
@@ -473,13 +229,8 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
         return stream
 
     with opener(0) as stream:
-        head = bytes(stream.read(_HEAD_BYTES))
+        head = bytes(stream.read(HEAD_BYTES))
     return head, opener
-
-
-def _blocks(data: bytes | pa.Buffer, step: int = 1 << 22) -> Iterable[memoryview]:
-    view = memoryview(data).cast("B")
-    return (view[i:i + step] for i in range(0, len(view), step))
 
 
 def _check_streamed(source: Source, budget: memory.Budget) -> None:
@@ -489,7 +240,7 @@ def _check_streamed(source: Source, budget: memory.Budget) -> None:
     A big gzip file's text size is unknown (the trailer holds it modulo 4 GiB): it is
     inflated once, counting, and stopped as soon as it cannot fit.
     """
-    if not _is_gzip(source.path):
+    if not is_gzip(source.path):
         budget.check(source.name, source.path.stat().st_size,
                      lambda: memory.count_lines(memory.file_blocks(source.path)))
         return
@@ -502,7 +253,7 @@ def _check_streamed(source: Source, budget: memory.Budget) -> None:
 
 def _in_memory(data: bytes | pa.Buffer) -> tuple[bytes, Callable[[int], Any]]:
     buf = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
-    head = buf.slice(0, min(_HEAD_BYTES, buf.size)).to_pybytes()
+    head = buf.slice(0, min(HEAD_BYTES, buf.size)).to_pybytes()
     return head, lambda start: pa.BufferReader(buf.slice(start))
 
 
@@ -549,7 +300,7 @@ def _parse_text_csv(
             msg = (f"{source.name}: a line is longer than {_block_size(use_threads) >> 20} MiB "
                    "(a line break missing?); not a CSV of records")
             raise InputDataError(msg) from err
-        msg = f"{source.name}: cannot be read as a UTF-8 CSV ({_short(err)})"
+        msg = f"{source.name}: cannot be read as a UTF-8 CSV ({short_error(err)})"
         raise InputDataError(msg) from err
     except (MemoryError, pa.ArrowMemoryError) as err:
         budget = memory.available()
@@ -558,18 +309,9 @@ def _parse_text_csv(
                f"{source.name}: out of memory while parsing") + "; split the file"
         raise InputDataError(msg) from err
     except OSError as err:  # a truncated or corrupt compressed file, streamed
-        msg = (f"{source.name}: cannot be read ({_short(err)}); the file may be truncated "
+        msg = (f"{source.name}: cannot be read ({short_error(err)}); the file may be truncated "
                "or corrupt: download it again")
         raise InputDataError(msg) from err
-
-
-def _check_head(head: bytes, source: Source) -> None:
-    """Stop at a file whose first MiB holds no line break (or only blank space)."""
-    start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-    if len(head) >= _HEAD_BYTES and (head[start:].isspace() or b"\n" not in head):
-        msg = (f"{source.name}: no line break in the first {_HEAD_BYTES >> 20} MiB; not a CSV "
-               "of records (a header line is never that long)")
-        raise InputDataError(msg)
 
 
 def _block_size(use_threads: bool) -> int:
@@ -602,10 +344,6 @@ def _row_numbers(n_ok: int, malformed: list[tuple[int, str]]) -> np.ndarray:
     bad = np.array(sorted(n for n, _ in malformed if n > 0), dtype=np.int64)
     allrows = np.arange(1, n_ok + len(malformed) + 1, dtype=np.int64)
     return np.setdiff1d(allrows, bad, assume_unique=True)[:n_ok]
-
-
-def _short(err: Exception) -> str:
-    return str(err).splitlines()[0][:160]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1030,6 +768,8 @@ def _rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray
 def _arrow_cells(values: pd.Series) -> pa.Array:
     """Return cells as Arrow ``large_string`` (numbers as text), missing ones as ''."""
     arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):  # Arrow text joined from several files
+        arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if pa.types.is_null(arr.type):
@@ -1290,7 +1030,7 @@ def read_police_uk(
     (27700, True)
     """
     rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
-    sources, skipped = _scan_police_uk(paths)
+    sources, skipped = scan_police_uk(paths)
     if not sources:
         find_police_uk_sources(paths)  # raises the error for no files
     superseded = choose_publications(sources)
@@ -1797,7 +1537,7 @@ def read_mapped(
     """
     rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
     lonlat = "lon" in mapping.columns
-    sources = _mapped_sources(paths)
+    sources = mapped_sources(paths)
 
     def read_one(source: Source) -> _FileResult:
         return _read_mapped_file(source, mapping, rf, use_threads=len(sources) == 1)
@@ -1874,25 +1614,6 @@ def _default_metric(frame: pd.DataFrame, src: Any) -> pyproj.CRS:
     return _crs.utm_crs_for(frame["x"].to_numpy(), frame["y"].to_numpy())
 
 
-def _mapped_sources(paths: Iterable[str | Path]) -> list[Source]:
-    out: list[Source] = []
-    for p in map(Path, paths):
-        if not p.exists():
-            msg = f"crime input {p} does not exist"
-            raise InputDataError(msg)
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        out.extend(Source(str(f.resolve()), f.resolve()) for f in files
-                   if _is_table_file(f) or not p.is_dir())
-    if not out:
-        msg = f"no CSV or GeoParquet file found in {[str(p) for p in paths]}"
-        raise InputDataError(msg)
-    return sorted({s.name: s for s in out}.values(), key=lambda s: s.name)
-
-
-def _is_table_file(f: Path) -> bool:
-    return f.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".geoparquet"))
-
-
 def _read_mapped_raw(
     source: Source, mapping: Mapping, *, use_threads: bool = False
 ) -> tuple[RawTable, Any]:
@@ -1917,7 +1638,7 @@ def _read_parquet_raw(source: Source, mapping: Mapping) -> tuple[RawTable, Any]:
     try:
         gdf = gpd.read_parquet(source.path)
     except Exception as err:  # pyarrow raises many types for a bad file
-        msg = f"{source.name}: cannot be read as GeoParquet ({_short(err)})"
+        msg = f"{source.name}: cannot be read as GeoParquet ({short_error(err)})"
         raise InputDataError(msg) from err
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     geom_col = mapping.columns.get("geometry")
@@ -2197,7 +1918,7 @@ def _read_layer(path: str | Path, layer: str | None, what: str) -> gpd.GeoDataFr
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(p)]
     except (pyogrio.errors.DataSourceError, ValueError) as err:
-        msg = f"{p.name}: cannot be read as a {what} layer ({_short(err)})"
+        msg = f"{p.name}: cannot be read as a {what} layer ({short_error(err)})"
         raise InputDataError(msg) from err
     if layer is None and len(layers) > 1:
         msg = (f"{p}: {len(layers)} layers ({', '.join(layers)}); choose the {what} layer "
@@ -2209,7 +1930,7 @@ def _read_layer(path: str | Path, layer: str | None, what: str) -> gpd.GeoDataFr
     try:
         return gpd.read_file(p, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:
-        msg = f"{p.name}: cannot be read as a {what} layer ({_short(err)})"
+        msg = f"{p.name}: cannot be read as a {what} layer ({short_error(err)})"
         raise InputDataError(msg) from err
 
 

@@ -14,6 +14,7 @@ import resource
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,3 +136,9 @@ def file_blocks(path: Path, *, block: int = 1 << 24) -> Iterable[bytes]:
         while chunk := fh.read(block):
             yield chunk
 
+
+
+def count_buffer_lines(data: bytes | memoryview | Any, *, step: int = 1 << 22) -> int:
+    """Return the number of line breaks in a buffer (bytes, memoryview, Arrow buffer)."""
+    view = memoryview(data).cast("B")
+    return count_lines(view[i:i + step] for i in range(0, len(view), step))

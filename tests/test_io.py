@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspots import io
+from hotspots import io, sources
 from hotspots.datasets import get_path
 from hotspots.errors import InputDataError
 from hotspots.schema import CRIME_COLUMNS, REJECTED_COLUMNS
@@ -197,7 +197,7 @@ def test_gzip_of_several_members_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "2017-01-x-street.csv.gz"
     body = "".join(_row(f"id{i}") + "\n" for i in range(20_000))
     path.write_bytes(gzip.compress((HEADER + "\n").encode()) + gzip.compress(body.encode()))
-    content = io._gunzip_buffer(io.Source(path.name, path)).to_pybytes()
+    content = sources.gunzip_buffer(io.Source(path.name, path)).to_pybytes()
     assert content == gzip.decompress(path.read_bytes())
     kept, rejected = io.read_police_uk([path], quiet=True)
     assert len(kept) + len(rejected) == 20_000
@@ -332,3 +332,14 @@ def test_a_file_that_keeps_nothing_leaves_the_dtypes_alone(tmp_path: Path) -> No
     kept, rejected = io.read_police_uk([good, bad], quiet=True)
     assert kept["occurred_from"].dtype.kind == "M"
     assert rejected["value"].tolist() == ["2017-13"]
+
+
+def test_repeated_ids_from_several_files_keep_their_values(tmp_path: Path) -> None:
+    a = _write(tmp_path / "2017-01-a-street.csv", [_row("x"), _row("y")])
+    b = _write(tmp_path / "2017-01-b-street.csv", [_row("x"), _row("z", lon="")])
+    c = _write(tmp_path / "2017-01-c-street.csv", [_row("y")])
+    kept, rej = io.read_police_uk([a, b, c], quiet=True)
+    assert kept["crime_id"].tolist() == ["x", "y"]
+    assert sorted(rej[["reason", "value"]].values.tolist()) == [
+        [io.REASON_DUPLICATE, "x"], [io.REASON_DUPLICATE, "y"],
+        [io.REASON_NO_COORDS, "x=, y=51.51"]]
