@@ -192,7 +192,8 @@ def _group_codes(
 
 def _month_numbers(month: pd.Series, name: str = "crimes") -> np.ndarray:
     """Return year * 12 + month - 1 of ``"YYYY-MM"`` strings (parsed once per distinct value)."""
-    codes, uniques = pd.factorize(month.astype("string"))
+    codes, found = pd.factorize(month)  # the distinct months first: no copy of the rows' text
+    uniques = np.asarray(pd.Series(found, dtype="string"), dtype=object)
     parsed = pd.to_datetime(pd.Series(uniques, dtype="string"), format="%Y-%m", errors="coerce")
     bad_values = uniques[parsed.isna().to_numpy()]
     if (codes < 0).any() or len(bad_values):
