@@ -224,6 +224,7 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     methods = tuple(fc.ENSEMBLE_OF) if method == bt.ENSEMBLE else (method,)
     data = bt.prepare_area(crimes, segments, region, methods=methods, groups=[group])
     data.cal = np.r_[data.cal, data.cal[-1] + 1]  # the month after the last complete one
+    data.extra["cover_budget_m2"] = coverage_pct / 100 * data.extra["raster"].area_m2 * 1.05
     if method == "point_nr":
         bt.prepare_near_repeat_for(data, fit_before=len(data.months))
     hist = fc.History(data, len(data.months))

@@ -46,13 +46,15 @@ MIN_GROUP_CRIMES = 200
 N_BOOT = 2000
 AUTO = "auto"
 ENSEMBLE = "ensemble"
-#: Default methods. ``piece_nkde`` and ``point_nr`` did not pay their way on the London and
-#: Vancouver data (within 5% of ``point_ewma`` or worse) and cost minutes: ask for them with
-#: ``--area-method``.
+#: Default methods. ``piece_nkde``, ``point_nr``, ``point_land`` and ``piece_land`` did not pay
+#: their way on the London and Vancouver data (level with ``point_ewma`` or worse for all
+#: crime) and cost time: ask for them with ``--area-method``.
 DEFAULT_AREA_METHODS: tuple[str, ...] = (
-    "link_counts", "link_ewma", "piece_ewma", "point_ewma", "point_eb", "point_season")
+    "link_counts", "link_ewma", "piece_ewma", "point_ewma", "point_eb", "point_season",
+    "point_cover")
 #: Every area method (the ensemble and ``auto`` are always scored).
-ALL_AREA_METHODS: tuple[str, ...] = (*DEFAULT_AREA_METHODS, "piece_nkde", "point_nr")
+ALL_AREA_METHODS: tuple[str, ...] = (*DEFAULT_AREA_METHODS, "piece_nkde", "point_nr",
+                                     "point_land", "piece_land")
 
 AREA_COLUMNS: list[str] = [
     "group", "method", "units", "coverage_pct", "month", "crimes", "captured", "hit_rate",
@@ -158,6 +160,8 @@ def prepare_area(
 
         data.extra["nkde"] = piece_kernels(geoms, units["pieces"], fc.NKDE_BANDWIDTHS)
     data.extra["masks"] = {g: masks[g] for g in present}
+    data.extra["point_pixel"] = raster.index(units["points"].xy[:, 0], units["points"].xy[:, 1])
+    data.extra["cover_budget_m2"] = max(AREA_COVERAGES) / 100 * raster.area_m2 * 1.05
     data.extra["seconds_prepare"] = round(time.perf_counter() - t0, 2)
     return data
 
@@ -243,6 +247,7 @@ def area_backtest(
     raster: un.Raster = data.extra["raster"]
     area = raster.area_m2
     budgets = np.asarray(coverages, dtype=float) / 100 * area
+    data.extra["cover_budget_m2"] = float(budgets.max()) * 1.05
     names = [fc.BASELINE, *[m for m in methods if m != fc.BASELINE]]
     with_ens = all(m in names for m in fc.ENSEMBLE_OF)
     rows: list[tuple[Any, ...]] = []
