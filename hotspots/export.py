@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -176,6 +177,9 @@ HANDOUT_HEADINGS: dict[str, str] = {
     "basis": "Based on",
     "crimes": "Crimes",
     "crimes_per_100m": "Crimes per 100 m",
+    "harm": "Harm (CCHI days)",
+    "area_harm_rank": "Harm rank in ward list",
+    "rank_by_harm": "Harm rank (all streets)",
     "length_m": "Length (m)",
     "trend_class": "Trend",
     "trend_direction": "Direction (monthly test)",
@@ -186,8 +190,20 @@ HANDOUT_HEADINGS: dict[str, str] = {
     "lat": "Centre latitude",
     "lon": "Centre longitude",
     "map_link": "Map link",
+    "osm_link": "OpenStreetMap",
     "segment_ids": "Segment ids",
 }
+#: Hand-out columns holding whole numbers (written as integers, never ``121.0``).
+HANDOUT_INTEGERS: tuple[str, ...] = (
+    "area_rank", "rank", "crimes", "segment_count", "cluster_id", "harm", "area_harm_rank",
+    "rank_by_harm", "length_m",
+)
+#: Hand-out columns rounded to a number of decimals (rates and coordinates).
+HANDOUT_DECIMALS: dict[str, int] = {"crimes_per_100m": 1, "lat": 5, "lon": 5}
+#: Zoom of the OpenStreetMap link written beside each row's map link.
+OSM_ZOOM = 18
+#: Widest column of the XLSX hand-out (characters); longer text wraps or is cut off on screen.
+XLSX_MAX_WIDTH = 50
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 
@@ -253,13 +269,110 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _handout_table(lists: pd.DataFrame, type_names: Mapping[str, str]) -> pd.DataFrame:
+def _handout_table(
+    lists: pd.DataFrame, type_names: Mapping[str, str], *, map_links: pd.Series | None = None
+) -> pd.DataFrame:
+    """Return a ward list as a hand-out: chosen columns, headings, tidy numbers, links.
+
+    ``map_links`` replaces the list's ``map_link`` (relative to the hand-out folder); an
+    OpenStreetMap link at each row's centre and the harm rank within the list are added.
+    """
+    lists = lists.copy()
+    if map_links is not None and "map_link" in lists.columns:
+        lists["map_link"] = map_links.to_numpy()
+    if {"lat", "lon"} <= set(lists.columns):
+        lists["osm_link"] = [osm_link(lat, lon) for lat, lon in zip(lists["lat"], lists["lon"],
+                                                                    strict=True)]
+    if "harm" in lists.columns:
+        harm = pd.to_numeric(lists["harm"], errors="coerce")
+        lists["area_harm_rank"] = (-harm).rank(method="min").astype("Int64")
     keep = [c for c in HANDOUT_HEADINGS if c in lists.columns]
     type_cols = [c for c in lists.columns if c in type_names]
     pos = keep.index("crimes") + 1 if "crimes" in keep else len(keep)
     cols = keep[:pos] + type_cols + keep[pos:]
     headings = {**HANDOUT_HEADINGS, **{c: f"{type_names[c]}" for c in type_cols}}
-    return lists[cols].rename(columns=headings)
+    table = tidy_numbers(lists[cols], integers=[*HANDOUT_INTEGERS, *type_cols],
+                         decimals=HANDOUT_DECIMALS)
+    return table.rename(columns=headings)
+
+
+def tidy_numbers(
+    table: pd.DataFrame, *, integers: Sequence[str], decimals: Mapping[str, int]
+) -> pd.DataFrame:
+    """Return ``table`` with whole-number columns as integers and other columns rounded.
+
+    Parameters
+    ----------
+    table
+        Any table (not changed).
+    integers
+        Columns rounded to whole numbers and stored as nullable integers (``Int64``), so a
+        column with gaps prints ``121``, not ``121.0``. Missing names are skipped.
+    decimals
+        Column -> decimals to round to. Missing names are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; columns that are not numbers are left alone.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"id": [121.0, None], "rate": [1539.171, 2.04]})
+    >>> tidy_numbers(t, integers=["id"], decimals={"rate": 1}).to_csv(index=False).split()
+    ['id,rate', '121,1539.2', ',2.0']
+    """
+    out = table.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col].dtype) or pd.api.types.is_bool_dtype(
+            out[col].dtype
+        ):
+            continue
+        if col in integers:
+            out[col] = out[col].astype("Float64").round(0).astype("Int64")
+        elif col in decimals:
+            out[col] = out[col].round(decimals[col])
+    return out
+
+
+def osm_link(lat: float, lon: float, *, zoom: int = OSM_ZOOM) -> str:
+    """Return an OpenStreetMap address with a marker at (``lat``, ``lon``).
+
+    The link works wherever the hand-out goes (mailed alone, printed), unlike a link to the
+    run folder's maps. Missing coordinates give an empty string.
+
+    Examples
+    --------
+    >>> osm_link(49.2828161, -123.1186092)
+    'https://www.openstreetmap.org/?mlat=49.28282&mlon=-123.11861#map=18/49.28282/-123.11861'
+    """
+    if pd.isna(lat) or pd.isna(lon):
+        return ""
+    at = f"{lat:.5f}", f"{lon:.5f}"
+    return (f"https://www.openstreetmap.org/?mlat={at[0]}&mlon={at[1]}"
+            f"#map={zoom}/{at[0]}/{at[1]}")
+
+
+def _relative_map_links(links: pd.Series, run: Path, out: Path) -> pd.Series:
+    """Return each list's ``map_link`` (relative to ``wards/``) relative to ``out`` instead.
+
+    A link whose map page the run did not write is left empty (it could only break).
+    """
+    base = (run / runfolder.WARDS_DIR).resolve()
+    out_abs = out.resolve()
+    fixed: list[str] = []
+    for link in links:
+        if not isinstance(link, str) or not link:
+            fixed.append("")
+            continue
+        page, _, place = link.partition("#")
+        target = Path(os.path.normpath(base / page))
+        if not target.is_file():
+            fixed.append("")
+            continue
+        rel = Path(os.path.relpath(target, out_abs)).as_posix()
+        fixed.append(f"{rel}#{place}" if place else rel)
+    return pd.Series(fixed, index=links.index, dtype=object)
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -368,7 +481,9 @@ def write_area_handouts(
                     else pd.Series({"area_name": code}))
             area["area_code"] = code
             name = f"{stem}_{safe_file_stem(str(area['area_name']))}"
-            handout = _handout_table(table, type_names)
+            links = (_relative_map_links(table["map_link"], run, out)
+                     if "map_link" in table.columns else None)
+            handout = _handout_table(table, type_names, map_links=links)
             header = _header_rows(area, manifest)
             _write_handout_csv(handout, header, tmp / f"{name}.csv")
             _write_handout_xlsx(handout, header, tmp / f"{name}.xlsx")
@@ -402,8 +517,14 @@ def _write_handout_csv(table: pd.DataFrame, header: list[tuple[str, str]], path:
 
 
 def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path: Path) -> Path:
+    """Write the XLSX hand-out: header block, then the table with a filter on its headings.
+
+    Links are real hyperlinks (the map page relative to the hand-out, and OpenStreetMap);
+    whole numbers are integer cells; columns get widths from their contents.
+    """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
@@ -417,21 +538,79 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
     ws.append([])
     body = neutralise_formulas(table)
     ws.append([None] * len(body.columns))
+    top = ws.max_row
     for j, heading in enumerate(body.columns, start=1):
-        _text_cell(ws.cell(ws.max_row, j), str(heading))  # headings from data: never formulas
-        ws.cell(ws.max_row, j).font = Font(bold=True)
+        cell = ws.cell(top, j)
+        _text_cell(cell, str(heading))  # headings from data: never formulas
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    links = {j for j, c in enumerate(table.columns, start=1)
+             if c in (HANDOUT_HEADINGS["map_link"], HANDOUT_HEADINGS["osm_link"])}
+    formats = _number_formats(table)
     for row in body.itertuples(index=False):
         ws.append([None] * len(row))
         for j, v in enumerate(row, start=1):
-            _text_cell(ws.cell(ws.max_row, j), v)
-    ws.freeze_panes = ws.cell(len(header) + 3, 3)
+            cell = ws.cell(ws.max_row, j)
+            _text_cell(cell, v)
+            if j in links and isinstance(v, str) and v:
+                _link_cell(cell, v)
+            elif j in formats and cell.value is not None:
+                cell.number_format = formats[j]
+    lines = 1
+    for j, heading in enumerate(body.columns, start=1):
+        width = _column_width(str(heading), body.iloc[:, j - 1])
+        ws.column_dimensions[get_column_letter(j)].width = width
+        lines = max(lines, -(-len(str(heading)) // int(width - 1)))
+    ws.row_dimensions[top].height = 15 * lines
+    last = get_column_letter(max(len(body.columns), 1))
+    ws.auto_filter.ref = f"A{top}:{last}{max(ws.max_row, top)}"
+    ws.freeze_panes = ws.cell(top + 1, 3)
     wb.save(path)
     return path
 
 
+def _number_formats(table: pd.DataFrame) -> dict[int, str]:
+    """Return column number -> Excel number format for the integer and rounded columns."""
+    formats: dict[int, str] = {}
+    for j, col in enumerate(table.columns, start=1):
+        dtype = table[col].dtype
+        if pd.api.types.is_integer_dtype(dtype):
+            formats[j] = "0"
+        elif pd.api.types.is_float_dtype(dtype):
+            key = next((k for k, h in HANDOUT_HEADINGS.items() if h == col), "")
+            places = HANDOUT_DECIMALS.get(key)
+            if places is not None:
+                formats[j] = "0." + "0" * places if places else "0"
+    return formats
+
+
+def _column_width(heading: str, values: pd.Series) -> float:
+    """Return a column width (characters) from its longest value and longest heading word."""
+    texts = values.dropna().astype(str)
+    longest = int(texts.str.len().max()) if len(texts) else 0
+    word = max((len(w) for w in heading.split()), default=0)
+    return float(min(max(longest, word, min(len(heading), 14), 6) + 2, XLSX_MAX_WIDTH))
+
+
+def _link_cell(cell: Any, target: str) -> None:
+    """Make ``cell`` a hyperlink to ``target`` (a web address, or a file with ``#place``).
+
+    A file link is stored as the target plus a location, the form in which a spreadsheet
+    resolves a relative path against the workbook's own folder and keeps the ``#place``.
+    """
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    if target.startswith(("http://", "https://")):
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, target=target)
+    else:
+        page, _, place = target.partition("#")
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, target=page, location=place or None)
+    cell.style = "Hyperlink"
+
+
 def _text_cell(cell: Any, value: Any) -> None:
     """Set a cell; text is always stored as text, never as a formula."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return
     if isinstance(value, str):
         cell.value = value

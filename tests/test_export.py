@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.export import accounting, neutralise_formulas, safe_file_stem
+from hotspots.export import _handout_table, accounting, neutralise_formulas, safe_file_stem
 from tests.fixtures.make_tiny import tiny_args
 
 
@@ -97,3 +98,80 @@ def test_accounting_adds_up() -> None:
         "b": {"read": 1, "kept": 1, "rejected": {}},
         "c": {"read": 1, "kept": 0, "rejected": {"y": 1}},
     }
+
+
+# hand-out links, numbers, widths and filter (issue 21) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moved_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("elsewhere") / "team" / "handouts"
+    res = CliRunner().invoke(app, ["export", str(tiny_run), "--ward", "W1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _table_rows(ws: Any) -> tuple[int, list[str]]:
+    top = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Rank in ward")
+    return top, [c.value for c in ws[top]]
+
+
+def test_xlsx_links_are_real_hyperlinks_relative_to_the_handout(
+    tiny_run: Path, moved_export: Path
+) -> None:
+    ws = openpyxl.load_workbook(moved_export / "W1_Evil_Ward.xlsx").active
+    top, columns = _table_rows(ws)
+    row = top + 1
+    lat = ws.cell(row, columns.index("Centre latitude") + 1).value
+    lon = ws.cell(row, columns.index("Centre longitude") + 1).value
+    page = ws.cell(row, columns.index("Map link") + 1).hyperlink
+    assert page is not None and not Path(page.target).is_absolute()
+    assert (moved_export / page.target).resolve() == (tiny_run / "maps" / "W1.html").resolve()
+    assert page.location == f"{lat:.5f},{lon:.5f},18"
+    osm = ws.cell(row, columns.index("OpenStreetMap") + 1).hyperlink
+    assert osm.target == (f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}"
+                          f"#map=18/{lat:.5f}/{lon:.5f}")
+    text = (moved_export / "W1_Evil_Ward.csv").read_text(encoding="utf-8-sig")
+    assert f"{page.target}#{page.location}" in text and osm.target in text
+
+
+def test_xlsx_filter_widths_integers_and_harm_rank(moved_export: Path) -> None:
+    ws = openpyxl.load_workbook(moved_export / "W1_Evil_Ward.xlsx").active
+    top, columns = _table_rows(ws)
+    last_col = openpyxl.utils.get_column_letter(len(columns))
+    assert ws.auto_filter.ref == f"A{top}:{last_col}{ws.max_row}"
+    assert ws.max_row > top  # the filter covers at least one street
+    widths = [ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
+              for j in range(1, len(columns) + 1)]
+    assert all(6 <= w <= 50 for w in widths)
+    assert widths[columns.index("Street")] >= len(ws.cell(top + 1, 2).value)
+    for name in ("Rank in ward", "Crimes", "Harm rank in ward list", "Harm rank (all streets)",
+                 "Harm (CCHI days)", "Burglary"):
+        cell = ws.cell(top + 1, columns.index(name) + 1)
+        assert type(cell.value) is int and cell.data_type == "n", name
+    harm = [ws.cell(r, columns.index("Harm (CCHI days)") + 1).value
+            for r in range(top + 1, ws.max_row + 1)]
+    ranks = [ws.cell(r, columns.index("Harm rank in ward list") + 1).value
+             for r in range(top + 1, ws.max_row + 1)]
+    assert ranks == [1 + sum(h > x for h in harm) for x in harm]
+
+
+def test_handout_numbers_whole_and_rounded() -> None:
+    lists = pd.DataFrame({
+        "area_rank": [1, 2], "street": ["A St", "B St"], "crimes": [9, 4],
+        "crimes_per_100m": [1539.171, 2.04], "harm": [16335.5, 20.0],
+        "cluster_id": [121.0, float("nan")], "lat": [49.2828161, 49.1], "lon": [-123.1, -123.2],
+        "n_burglary": [3.0, 1.0],
+    })
+    out = _handout_table(lists, {"n_burglary": "Burglary"})
+    text = out.to_csv(index=False).splitlines()
+    assert text[0].split(",")[:4] == ["Rank in ward", "Street", "Crimes", "Burglary"]
+    row = dict(zip(text[0].split(","), text[1].split(","), strict=False))
+    assert row["Cluster"] == "121" and row["Burglary"] == "3"
+    assert row["Crimes per 100 m"] == "1539.2" and row["Harm (CCHI days)"] == "16336"
+    assert row["Centre latitude"] == "49.28282" and row["Harm rank in ward list"] == "1"
+    assert text[2].split(",")[_col(text[0], "Cluster")] == ""
+
+
+def _col(header: str, name: str) -> int:
+    return header.split(",").index(name)
