@@ -630,10 +630,18 @@ def _season_fits(counts: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         per_year = counts.sum(axis=2, keepdims=True)
         null = per_year * np.nan_to_num(days / days.sum(axis=1, keepdims=True))[None]
+        per_month = counts.sum(axis=1, keepdims=True)
         fit = null.copy()
-        for _ in range(_FIT_ROUNDS):
-            fit *= np.nan_to_num(counts.sum(axis=1, keepdims=True) / fit.sum(axis=1, keepdims=True))
-            fit *= np.nan_to_num(per_year / fit.sum(axis=2, keepdims=True))
+        rows = np.arange(len(counts))  # the rows whose month totals do not hold yet
+        for _ in range(_FIT_ROUNDS):  # a few rounds; sparse rows (zeros) take longer
+            part, months, years = fit[rows], per_month[rows], per_year[rows]
+            part *= np.nan_to_num(months / part.sum(axis=1, keepdims=True))
+            part *= np.nan_to_num(years / part.sum(axis=2, keepdims=True))
+            fit[rows] = part
+            off = np.abs(part.sum(axis=1, keepdims=True) - months).max(axis=(1, 2))
+            rows = rows[off > 1e-6]
+            if not len(rows):
+                break
     return null, fit
 
 
@@ -644,7 +652,7 @@ def _deviance(counts: np.ndarray, fitted: np.ndarray) -> np.ndarray:
 
 
 def _season_block(counts: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Return G, dispersion, the test's p-value and the month residuals of a block of rows."""
+    """Return G, dispersion, p-value, month residuals and no-season month counts of a block."""
     seen = days > 0
     k = int(seen.any(axis=0).sum())
     n_years = int(seen.any(axis=1).sum())
@@ -660,7 +668,7 @@ def _season_block(counts: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, ...
             p = chi2.sf(g, max(k - 1, 1))
         expected = null.sum(axis=1)
         resid = (counts.sum(axis=1) - expected) / np.sqrt(phi[:, None] * expected)
-    return g, phi, p, resid
+    return g, phi, p, resid, expected
 
 
 def seasonality_test(
@@ -706,43 +714,36 @@ def seasonality_test(
     >>> float(seasonality_test(flat)["p_value"].iloc[0]) > 0.9
     True
     """
-    counts, days = _year_month_table(monthly, exclude, "seasonality_test")
-    seen = days > 0
-    k = int(seen.any(axis=0).sum())
-    blocks = [
-        _season_block(counts[i : i + _SEASON_BLOCK], days)
-        for i in range(0, len(counts), _SEASON_BLOCK)
-    ]
-    g, phi, p = (np.concatenate([b[j] for b in blocks]) if blocks else np.zeros(0)
-                 for j in range(3))
+    return _season_stats(monthly, exclude, "seasonality_test")[0]
+
+
+def _season_stats(
+    monthly: pd.DataFrame, exclude: Sequence[str] | None, caller: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Return :func:`seasonality_test`, and per calendar month observed / expected and residual."""
+    counts, days = _year_month_table(monthly, exclude, caller)
+    k = int((days > 0).any(axis=0).sum())
+    parts = []
+    for i in range(0, len(counts), _SEASON_BLOCK):
+        block = counts[i : i + _SEASON_BLOCK]
+        g, phi, p, resid, expected = _season_block(block, days)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            parts.append((g, phi, p, resid, block.sum(axis=1) / expected))
+    g, phi, p, resid, ratio = (
+        np.concatenate([b[j] for b in parts]) if parts else np.zeros((0, 12) if j > 2 else 0)
+        for j in range(5)
+    )
     tested = (counts.sum(axis=(1, 2)) > 0) & (k > 1)
     p = np.where(tested, p, np.nan)
     q = np.full(len(p), np.nan)
     if tested.any():
         q[tested] = false_discovery_control(p[tested])
-    return pd.DataFrame(
+    test = pd.DataFrame(
         {"g_statistic": np.where(tested, g, np.nan), "df": max(k - 1, 0),
          "dispersion": np.where(tested, phi, np.nan), "p_value": p, "q_value": q},
         index=monthly.index,
     )
-
-
-def _month_residuals(
-    monthly: pd.DataFrame, exclude: Sequence[str] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return each row's observed / expected crimes per calendar month and their residuals."""
-    counts, days = _year_month_table(monthly, exclude, "peak_months")
-    ratios, resids = [], []
-    for i in range(0, len(counts), _SEASON_BLOCK):
-        block = counts[i : i + _SEASON_BLOCK]
-        null, _ = _season_fits(block, days)
-        *_, resid = _season_block(block, days)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios.append(block.sum(axis=1) / null.sum(axis=1))
-        resids.append(resid)
-    if not ratios:
-        return np.zeros((0, 12)), np.zeros((0, 12))
-    return np.concatenate(ratios), np.concatenate(resids)
+    return test, ratio, resid
 
 
 # --------------------------------------------------------------------------------------------
@@ -1777,14 +1778,13 @@ def peak_months(
     >>> peak_months(monthly).tolist()
     ['', 'Jun, Jul']
     """
-    test = seasonality_test(monthly, exclude=exclude)
-    ratio, resid = _month_residuals(monthly, exclude)
+    test, ratio, resid = _season_stats(monthly, exclude, "peak_months")
     high = (resid > norm.ppf(1 - alpha / 2)) & (test["q_value"].to_numpy() < alpha)[:, None]
-    text = []
-    for row_high, row_ratio in zip(high, ratio, strict=True):
-        best = [m for m in np.argsort(-np.where(row_high, row_ratio, -1), kind="stable")[:n]
-                if row_high[m]]
-        text.append(", ".join(MONTH_NAMES[m] for m in sorted(best)))
+    text = np.full(len(high), "", dtype=object)
+    for i in np.flatnonzero(high.any(axis=1)):  # the few rows with a peak
+        best = [m for m in np.argsort(-np.where(high[i], ratio[i], -1), kind="stable")[:n]
+                if high[i, m]]
+        text[i] = ", ".join(MONTH_NAMES[m] for m in sorted(best))
     return pd.Series(text, index=monthly.index, name="peak_months")
 
 
@@ -1794,12 +1794,21 @@ GROUP_WINDOW_COLUMNS: list[str] = ["crimes", *WINDOW_COLUMNS, "peak_months"]
 def _place_group_key(
     crimes: pd.DataFrame, by: str, group_of: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.Index, pd.Index]:
-    """Add ``_pg``, one number per place and crime group (missing where either is unknown)."""
+    """Return the time columns of ``crimes`` with ``_pg``, one number per place and group.
+
+    ``_pg`` is missing where the place or the group is unknown; also returned: the places and
+    groups that the numbers ``place * len(groups) + group`` count in.
+    """
     place, places = pd.factorize(crimes[by], sort=True)
-    group = crimes["crime_type"].astype(object).map(group_of)
-    gcode, groups = pd.factorize(group, sort=True)
+    tcode, types = pd.factorize(crimes["crime_type"])  # per distinct type, not per crime
+    of_type = [group_of.get(str(t)) for t in types]
+    groups = sorted({g for g in of_type if g is not None})
+    number = np.array([groups.index(g) if g is not None else -1 for g in of_type] + [-1])
+    gcode = number[tcode]  # code -1 (a missing type) takes the last, -1
     key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
-    keyed = crimes.assign(_pg=pd.Series(key, index=crimes.index).where(key >= 0))
+    cols = [c for c in ("month", "occurred_from", "occurred_to", "has_time") if c in crimes]
+    keyed = pd.DataFrame({c: crimes[c].to_numpy() for c in cols}, index=crimes.index)
+    keyed["_pg"] = pd.Series(key, index=crimes.index).where(key >= 0)
     return keyed, pd.Index(places), pd.Index(groups)
 
 
@@ -1881,7 +1890,8 @@ def group_windows(
         One row per place and group with crime, indexed by (``by``, ``"group"``), columns
         :data:`GROUP_WINDOW_COLUMNS`: ``crimes`` (int64), ``patrol_window`` (text;
         :data:`NO_TIME_OF_DAY` for month-only data), ``window_share``, ``window_crimes`` and
-        ``peak_months`` (:func:`peak_months`, tested over all place-group rows together).
+        ``peak_months`` (:func:`peak_months`, tested over the place-group rows with at least
+        ``min_crimes`` crimes together; empty for the others).
 
     Examples
     --------
@@ -1901,7 +1911,9 @@ def group_windows(
     monthly = monthly_profile(keyed, by="_pg", quiet=True)
     index = _place_group_index(monthly.index, places, groups, by)
     out = pd.DataFrame({"crimes": monthly.sum(axis=1).astype(np.int64).to_numpy()}, index=index)
-    out["peak_months"] = peak_months(monthly, exclude=exclude).to_numpy()
+    enough = (out["crimes"] >= min_crimes).to_numpy()  # tested: the rows that can say anything
+    out["peak_months"] = ""
+    out.loc[enough, "peak_months"] = peak_months(monthly[enough], exclude=exclude).to_numpy()
     if has_time_of_day(crimes):
         if profiles is None:
             profiles = group_profiles(crimes, by=by, group_of=group_of)
