@@ -30,6 +30,7 @@ from hotspots import (
     callers,
     clusters,
     concentration,
+    corridors,
     crs,
     export,
     grid,
@@ -186,6 +187,8 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
         _add_time(config, result)
     with stage("significance_clusters"):
         _add_significance(config, result, counts)
+    with stage("corridors"):
+        result.tables["corridors"] = _corridors(result, counts)
     if config.backtest:
         result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
     if config.forecast:
@@ -338,6 +341,17 @@ def _name_segments(
         ),
     }
     return segs, naming
+
+
+def _corridors(result: RunResult, counts: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Corridors of named roads ranked per km (:mod:`hotspots.corridors`; a map can draw them)."""
+    segs, crimes = result.segments, result.crimes
+    seg_harm = crimes.groupby("segment_id", observed=True)["harm"].sum()
+    type_names = {c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}
+    return corridors.build_corridors(
+        segs, counts, type_names=type_names,
+        harm=pd.Series(seg_harm.reindex(segs["segment_id"]).fillna(0).to_numpy(), index=segs.index),
+    )
 
 
 def _with_map_links(code: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -783,6 +797,9 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     for name in ("compare_areas", "compare_boroughs", "performance"):
         if name in result.tables:
             files.append(export.write_csv(result.tables[name], tmp / f"{name}.csv"))
+    if "corridors" in result.tables:
+        table = pd.DataFrame(result.tables["corridors"].drop(columns="geometry"))
+        files.append(export.write_csv(table, tmp / runfolder.CORRIDORS_CSV))
     months = result.tables["city_monthly"].T.reset_index().rename(columns={"all": "crimes"})
     months["incomplete"] = result.tables["month_check"]["incomplete"].to_numpy()
     files.append(export.write_csv(months, tmp / "monthly.csv"))
