@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -52,8 +53,7 @@ def _write(folder: Path, text: str, form: str, mtime: float) -> Path:
         path.write_bytes(gzip.compress(text.encode(), mtime=0))
     else:
         path = folder / "download.zip"  # not an archive-month name: times decide
-        stamp = pd.Timestamp(mtime, unit="s").tz_localize("UTC").tz_convert(None)
-        when = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+        when = time.localtime(mtime)[:6]  # zip times are local wall-clock times
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr(zipfile.ZipInfo(f"2017-01/{name}", date_time=when), text)
     os.utime(path, (mtime, mtime))
