@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from hotspots.crs import WGS84
 from hotspots.rank import type_columns
@@ -66,6 +68,11 @@ class PeriodCounts:
     places: dict[str, list[int]] = field(default_factory=dict)
     weekly: dict[str, list[int]] = field(default_factory=dict)
     last_day: str = ""
+
+    @functools.cached_property
+    def settings(self) -> dict[str, Any]:
+        """The result of :meth:`config`, computed once."""
+        return self.config()
 
     def config(self) -> dict[str, Any]:
         """Return the page settings that do not depend on the places (JSON-ready)."""
@@ -224,7 +231,7 @@ def encode_frame(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> list[list
     geoms = gdf.geometry
     if simplify_m:
         geoms = geoms.simplify(simplify_m)
-    geoms = geoms.to_crs(WGS84).to_numpy()
+    geoms = to_wgs84(geoms)
     kind = shapely.get_type_id(geoms)  # 0 point, 1-2 lines, 3 polygon, 4-6 multi, 7 collection
     poly = np.isin(kind, (3, 6))
     point = np.isin(kind, (0, 4))
@@ -245,6 +252,20 @@ def encode_frame(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> list[list
     for i, text in zip(pts, _encode_rings(geoms[pts]), strict=True):
         out[i].append(text)
     return out
+
+
+def to_wgs84(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Return the geometries in WGS84 (lon, lat) as an array, with a transformer made once."""
+    if geoms.crs is None or geoms.crs.equals(WGS84):
+        return np.asarray(geoms.to_numpy())
+    tr = _transformer(geoms.crs.to_wkt())
+    return np.asarray(shapely.transform(geoms.to_numpy(), lambda xy: np.column_stack(
+        tr.transform(xy[:, 0], xy[:, 1]))))
+
+
+@functools.lru_cache(maxsize=8)
+def _transformer(crs_wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
 
 
 def _encode_rings(rings: np.ndarray) -> list[str]:

@@ -30,11 +30,11 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from hotspots.crs import WGS84
-from hotspots.map_data import PeriodCounts, encode_frame, period_counts
+from hotspots.map_data import PeriodCounts, encode_frame, period_counts, to_wgs84
 from hotspots.offline import inline_assets
 from hotspots.schema import TYPE_COUNT_PREFIX
 
@@ -215,7 +215,7 @@ def _place_lists(frame: pd.DataFrame, counts: PeriodCounts) -> tuple[list[Any], 
     """Monthly and weekly count lists of each row, by ``place_key`` or from ``n_`` columns."""
     if "place_key" in frame and counts.places:
         return counts.lists(frame["place_key"].astype(str))
-    cfg = counts.config()
+    cfg = counts.settings
     cols = [TYPE_COUNT_PREFIX + k for k in cfg["typeKeys"]]
     n_months = len(counts.months)
     monthly = [
@@ -257,9 +257,11 @@ def _ranked_lengths(hot: pd.DataFrame) -> list[float | None] | None:
     """Street length the run ranked by (floored: crimes x 100 / crimes per 100 m), or None."""
     if "crimes_per_100m" not in hot:
         return None
-    per = pd.to_numeric(hot["crimes_per_100m"], errors="coerce")
-    length = pd.to_numeric(hot["crimes"], errors="coerce") * 100 / per.where(per > 0)
-    return [None if pd.isna(v) else round(float(v), 2) for v in length]
+    per = pd.to_numeric(hot["crimes_per_100m"], errors="coerce").to_numpy(float)
+    crimes = pd.to_numeric(hot["crimes"], errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        length = np.where(per > 0, crimes * 100 / per, np.nan)
+    return [None if np.isnan(v) else round(float(v), 2) for v in length]
 
 
 def _area_features(
@@ -303,14 +305,14 @@ def _cluster_features(clusters: gpd.GeoDataFrame) -> dict[str, Any]:
 
 def _repeat_features(repeats: gpd.GeoDataFrame) -> dict[str, Any]:
     top = repeats.sort_values("crimes", ascending=False, kind="stable").head(MAX_REPEATS)
-    pts = top.geometry.to_crs(WGS84)
+    lon, lat = shapely.get_coordinates(to_wgs84(top.geometry)).T
     tips = [
         f"Repeat location: {r['location']}: {r['crimes']} crimes in {r['months']} months "
         f"({r['first_month']} to {r['last_month']}); {r['top_types']}"
         for r in top.drop(columns="geometry").to_dict("records")
     ]
     return {
-        "ll": [[round(p.y, 5), round(p.x, 5)] for p in pts],
+        "ll": [[round(float(y), 5), round(float(x), 5)] for x, y in zip(lon, lat, strict=True)],
         "n": [int(n) for n in top["crimes"]],
         "tip": [html.escape(t) for t in tips],
         "min": int(repeats["crimes"].min()),
@@ -335,13 +337,17 @@ def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[int]:
     is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
     """
     idx = {t: i for i, t in enumerate(type_keys)}
-    groups = crimes.groupby(["lat", "lon", "type"], sort=True)
-    g = (groups["n"].sum() if "n" in crimes else groups.size()).reset_index(name="n")
-    g = g[g["type"].isin(list(idx))]
-    lat = np.diff(np.round(g["lat"].to_numpy(float) * 1e5).astype(np.int64), prepend=0)
-    lon = np.diff(np.round(g["lon"].to_numpy(float) * 1e5).astype(np.int64), prepend=0)
-    flat = np.column_stack([lat, lon, g["type"].map(idx).to_numpy(np.int64),
-                            g["n"].to_numpy(np.int64)])
+    typ = crimes["type"].astype(object).map(idx).to_numpy(float)
+    n = crimes["n"].to_numpy(np.int64) if "n" in crimes else np.ones(len(crimes), np.int64)
+    lat = np.round(crimes["lat"].to_numpy(float) * 1e5).astype(np.int64)
+    lon = np.round(crimes["lon"].to_numpy(float) * 1e5).astype(np.int64)
+    ok = ~np.isnan(typ)
+    # one row per point and type: rows are summed (a row may stand for n crimes)
+    key = pd.DataFrame({"lat": lat[ok], "lon": lon[ok], "t": typ[ok].astype(np.int64), "n": n[ok]})
+    g = key.groupby(["lat", "lon", "t"], sort=True)["n"].sum().reset_index()
+    flat = np.column_stack([np.diff(g["lat"].to_numpy(), prepend=0),
+                            np.diff(g["lon"].to_numpy(), prepend=0), g["t"].to_numpy(),
+                            g["n"].to_numpy()])
     return [int(v) for v in flat.ravel()]
 
 
@@ -529,7 +535,7 @@ def _page_parts(
 ) -> tuple[dict[str, Any], str, str]:
     """Return a map's data, title block and links block."""
     counts = counts or _fallback_counts([hot, locations])
-    cfg = counts.config()
+    cfg = counts.settings
     labels = dict(zip(cfg["typeKeys"], counts.types, strict=True))
     bands = AREA_RANK_BANDS if rank_col == "area_rank" else RANK_BANDS
     data: dict[str, Any] = {
@@ -615,7 +621,8 @@ def _bounds(
     if (target is None or target.empty) and len(hot):
         target = hot
     if target is not None and len(target):
-        w, s, e, n = target.to_crs(WGS84).total_bounds
+        lon, lat = shapely.get_coordinates(to_wgs84(target.envelope)).T
+        w, s, e, n = lon.min(), lat.min(), lon.max(), lat.max()
         return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
     return None
 

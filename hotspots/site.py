@@ -245,6 +245,9 @@ def _area_pages(
 ) -> list[Path]:
     points = _crime_points(result.crimes if crime_points else result.crimes.iloc[:0])
     hot, locs = _keyed(result.hot_streets, "s"), _keyed(result.locations, "l")
+    # each table split by area once (not one comparison over every row per area)
+    hot_by, locs_by, points_by = _by_area(hot), _by_area(locs), _by_area(points)
+    repeats_by = _by_area(repeats) if repeats is not None else {}
     trend = result.area_summary.set_index("area_code")["trend_class"] \
         if "trend_class" in result.area_summary else pd.Series(dtype=object)
     files = []
@@ -260,15 +263,15 @@ def _area_pages(
             segs = result.segments
             base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
         m = maps.hot_streets_page(
-            hot[hot["area_code"] == code],
+            _part(hot_by, code, hot),
             near,
-            locations=locs[locs["area_code"] == code],
-            crimes=points[points["area_code"] == code],
+            locations=_part(locs_by, code, locs),
+            crimes=_part(points_by, code, points),
             base_streets=base,
             focus=[code],
             hexes=_within(result.tables.get("hexagons"), shape),
             clusters=_within(result.tables.get("clusters"), shape),
-            repeats=None if repeats is None else repeats[repeats["area_code"] == code],
+            repeats=None if repeats is None else _part(repeats_by, code, repeats),
             counts=counts,
             area_value=value,
             top_n=None,
@@ -293,6 +296,17 @@ def _area_pages(
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
+
+
+def _by_area(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Return the rows of ``table`` per ``area_code``."""
+    codes = pd.Series(table["area_code"].astype(object).to_numpy())
+    return {str(k): table.iloc[i] for k, i in codes.groupby(codes, sort=False).indices.items()}
+
+
+def _part(parts: dict[str, Any], code: str, table: Any) -> Any:
+    """Return ``parts[code]``, or no rows of ``table``."""
+    return parts[code] if code in parts else table.iloc[:0]
 
 
 def _within(layer: gpd.GeoDataFrame | None, shape: Any) -> gpd.GeoDataFrame | None:
