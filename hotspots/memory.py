@@ -41,16 +41,21 @@ class Budget:
         """Raise unless a file of ``text_bytes`` bytes fits.
 
         The row count is bounded by the text size first (:data:`MIN_ROW_BYTES` a row);
-        only when that bound does not fit are the rows counted (``count_rows``).
+        only when that bound does not fit are the rows counted (``count_rows``). Without
+        ``count_rows`` (the text not read yet) only the text itself must fit.
 
         Raises
         ------
         InputDataError
             One line naming the file, its size and rows, the memory needed and the limit.
         """
+        if count_rows is None:
+            if text_bytes > self.free:
+                raise InputDataError(self.message(name, text_bytes, None))
+            return
         if self.need(text_bytes, text_bytes // MIN_ROW_BYTES) <= self.free:
             return
-        rows = count_rows() if count_rows is not None else text_bytes // MIN_ROW_BYTES
+        rows = count_rows()
         if self.need(text_bytes, rows) > self.free:
             raise InputDataError(self.message(name, text_bytes, rows))
 
