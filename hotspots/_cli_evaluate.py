@@ -54,8 +54,8 @@ __all__ = ["evaluate"]
               show_default=True, help="Target months of the area backtest (the last ones).")
 @click.option("--area-method", "area_methods", multiple=True,
               type=click.Choice(_evaluate.ALL_AREA_METHODS),
-              help="Area-backtest method (repeat) [default: all but piece_nkde, point_nr, "
-                   "point_land and piece_land].")
+              help="Area-backtest method (repeat) [default: link_counts point_ewma point_eb "
+                   "point_season point_cover].")
 @click.option("--pixel", "pixel_m", type=float, default=_evaluate.DEFAULT_PIXEL_M,
               show_default=True, help="Raster pixel of the area backtest, metres.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")

@@ -393,12 +393,25 @@ def cover_order(mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
     covered = np.zeros(pixels.shape[0], dtype=bool)
     gains = np.asarray(pixels.T @ mass).ravel()
     costs = np.maximum(np.diff(ptr), 1).astype(float)
-    heap = [(-g / c, i) for i, (g, c) in enumerate(zip(gains.tolist(), costs.tolist(),
-                                                       strict=True)) if g > 0]
-    heapq.heapify(heap)
+    # candidates by their first ratio (an upper bound of any later one), pushed on the heap
+    # only when they could beat its top: the greedy stays exact and the heap stays small
+    first = gains / costs
+    cand = np.flatnonzero(gains > 0)
+    cand = cand[np.argsort(-first[cand], kind="stable")].tolist()
+    bound = first[cand].tolist()
+    heap: list[tuple[float, int]] = []
+    nxt = 0
     taken: list[int] = []
     used = 0.0
-    while heap and used < max_area:
+    while used < max_area:
+        while nxt < len(cand) and (not heap or bound[nxt] >= -heap[0][0]):
+            for _ in range(64):  # a few at a time
+                if nxt == len(cand):
+                    break
+                heapq.heappush(heap, (-bound[nxt], cand[nxt]))
+                nxt += 1
+        if not heap:
+            break
         _, i = heapq.heappop(heap)
         new = ind[ptr[i]:ptr[i + 1]]
         new = new[~covered[new]]
@@ -407,7 +420,8 @@ def cover_order(mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
         ratio = float(mass[new].sum()) / len(new)
         if ratio <= 0:
             continue
-        if not heap or ratio >= -heap[0][0] - 1e-15:
+        if (not heap or ratio >= -heap[0][0] - 1e-15) and (
+                nxt == len(cand) or ratio >= bound[nxt] - 1e-15):
             covered[new] = True
             used += len(new) * pixel_area
             taken.append(i)
