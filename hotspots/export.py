@@ -530,15 +530,14 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
     ws = wb.active
     ws.title = "Hot streets"
     head = neutralise_formulas(pd.DataFrame(header, columns=["label", "value"]))
+    row_no = 0  # rows counted here: ws.max_row scans every cell on each call
     for label, value in zip(head["label"], head["value"], strict=True):
-        ws.append([None, None])
-        _text_cell(ws.cell(ws.max_row, 1), label)
-        ws.cell(ws.max_row, 1).font = Font(bold=True)
-        _text_cell(ws.cell(ws.max_row, 2), value)
-    ws.append([])
+        row_no += 1
+        _text_cell(ws.cell(row_no, 1), label)
+        ws.cell(row_no, 1).font = Font(bold=True)
+        _text_cell(ws.cell(row_no, 2), value)
     body = neutralise_formulas(table)
-    ws.append([None] * len(body.columns))
-    top = ws.max_row
+    top = row_no + 2  # one empty row, then the headings
     for j, heading in enumerate(body.columns, start=1):
         cell = ws.cell(top, j)
         _text_cell(cell, str(heading))  # headings from data: never formulas
@@ -547,14 +546,17 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
     links = {j for j, c in enumerate(table.columns, start=1)
              if c in (HANDOUT_HEADINGS["map_link"], HANDOUT_HEADINGS["osm_link"])}
     formats = _number_formats(table)
+    row_no = top
     for row in body.itertuples(index=False):
-        ws.append([None] * len(row))
+        row_no += 1
         for j, v in enumerate(row, start=1):
-            cell = ws.cell(ws.max_row, j)
+            if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+                continue
+            cell = ws.cell(row_no, j)
             _text_cell(cell, v)
             if j in links and isinstance(v, str) and v:
                 _link_cell(cell, v)
-            elif j in formats and cell.value is not None:
+            elif j in formats:
                 cell.number_format = formats[j]
     lines = 1
     for j, heading in enumerate(body.columns, start=1):
@@ -563,7 +565,7 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
         lines = max(lines, -(-len(str(heading)) // int(width - 1)))
     ws.row_dimensions[top].height = 15 * lines
     last = get_column_letter(max(len(body.columns), 1))
-    ws.auto_filter.ref = f"A{top}:{last}{max(ws.max_row, top)}"
+    ws.auto_filter.ref = f"A{top}:{last}{row_no}"
     ws.freeze_panes = ws.cell(top + 1, 3)
     wb.save(path)
     return path
