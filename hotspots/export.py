@@ -180,6 +180,8 @@ HANDOUT_HEADINGS: dict[str, str] = {
     "harm": "Harm (CCHI days)",
     "area_harm_rank": "Harm rank in ward list",
     "rank_by_harm": "Harm rank (all streets)",
+    "repeat_callers_24h": "Repeat callers (24 hours)",
+    "repeat_callers_6m": "Repeat callers (6 months)",
     "length_m": "Length (m)",
     "trend_class": "Trend",
     "trend_direction": "Direction (monthly test)",
@@ -196,7 +198,7 @@ HANDOUT_HEADINGS: dict[str, str] = {
 #: Hand-out columns holding whole numbers (written as integers, never ``121.0``).
 HANDOUT_INTEGERS: tuple[str, ...] = (
     "area_rank", "rank", "crimes", "segment_count", "cluster_id", "harm", "area_harm_rank",
-    "rank_by_harm", "length_m",
+    "rank_by_harm", "length_m", "repeat_callers_24h", "repeat_callers_6m",
 )
 #: Hand-out columns rounded to a number of decimals (rates and coordinates).
 HANDOUT_DECIMALS: dict[str, int] = {"crimes_per_100m": 1, "lat": 5, "lon": 5}

@@ -193,6 +193,8 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
         result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
     if config.forecast:
         _add_forecast(config, result, tmp)
+    if "caller_ref" in crimes.columns:
+        _add_repeat_callers(result)
     result.area_lists = rank.area_lists(
         result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
     )
@@ -341,6 +343,21 @@ def _name_segments(
         ),
     }
     return segs, naming
+
+
+def _add_repeat_callers(result: RunResult) -> None:
+    """Give each hot street and listed location its repeat callers in 24 hours and 6 months.
+
+    Counted per listed place (a hot street's segments together), as
+    :func:`hotspots.callers.count_repeat_callers` counts them; the columns reach the area
+    lists, hand-outs and ``hot_streets.csv``. No reference is kept.
+    """
+    rc = callers.count_repeat_callers(result.crimes, place="place_key").set_index("place")
+    for prefix, name in (("s", "hot_streets"), ("l", "locations")):
+        table = getattr(result, name)
+        keys = [f"{prefix}{i}" for i in range(len(table))]
+        for col in ("repeat_callers_24h", "repeat_callers_6m"):
+            table[col] = rc[col].reindex(keys).fillna(0).astype("int64").to_numpy()
 
 
 def _corridors(result: RunResult, counts: pd.DataFrame) -> gpd.GeoDataFrame:

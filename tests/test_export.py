@@ -175,3 +175,44 @@ def test_handout_numbers_whole_and_rounded() -> None:
 
 def _col(header: str, name: str) -> int:
     return header.split(",").index(name)
+
+
+def test_repeat_callers_reach_ward_lists_and_handouts(tmp_path: Path) -> None:
+    from tests.fixtures.make_tiny import write_tiny
+
+    f = write_tiny(tmp_path / "in")
+    raw = pd.read_csv(f["crimes"])
+    n = len(raw)  # 15 records on three streets; 2024-03-03 is the last day
+    caller = ["SECRET-A" if i < 4 else f"SECRET-{i}" for i in range(n)]
+    when = ["2024-03-03 20:15" if i < 2 else f"2024-0{1 + i % 3}-01 10:00" for i in range(n)]
+    extract = pd.DataFrame({"ref": [f"INC{i}" for i in range(n)], "when": when,
+                            "lon": raw["Longitude"], "lat": raw["Latitude"],
+                            "type": raw["Crime type"], "caller": caller})
+    csv = tmp_path / "calls.csv"
+    extract.to_csv(csv, index=False)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
+                       'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
+                       'caller = "caller"\n', encoding="utf-8")
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["run", "--crimes", str(csv), "--format", str(mapping),
+                                   "--areas", str(f["areas"]), "--streets", str(f["streets"]),
+                                   "--out", str(out), "--min-crimes", "2", "--quiet",
+                                   "--no-area-maps"])
+    assert res.exit_code == 0, res.output
+    lists = pd.concat([pd.read_csv(p) for p in (out / "wards").glob("*.csv")])
+    # records 0-3 (caller A, the first street: 7 records) are on one place; two of them on
+    # the last day: one repeat caller in 24 hours and in 6 months there, none elsewhere
+    top = lists.sort_values("crimes", ascending=False).iloc[0]
+    assert (top["repeat_callers_24h"], top["repeat_callers_6m"]) == (1, 1)
+    assert lists["repeat_callers_6m"].sum() == 1
+    res = CliRunner().invoke(app, ["export", str(out), "--ward", str(top["area_code"])])
+    assert res.exit_code == 0, res.output
+    xlsx = next((out / "exports").glob("*.xlsx"))
+    ws = openpyxl.load_workbook(xlsx).active
+    row, columns = _table_rows(ws)
+    cell = ws.cell(row + 1, columns.index("Repeat callers (6 months)") + 1)
+    assert cell.value == 1 and type(cell.value) is int
+    for p in out.rglob("*"):
+        if p.is_file():
+            assert b"SECRET" not in p.read_bytes(), p
