@@ -473,6 +473,7 @@ function legendHtml() {
     h += '<div class=sec>Areas: ' + esc(what) + per + '</div>';
     if (sel.change) {
       ['rising', 'falling', 'same', 'few'].forEach(function (k) { h += sw(CHANGE[k][0], CHANGE[k][1]); });
+      h += sw('#eeeeee', 'no data (not in the extract)');
     } else {
       var lo = 0;
       areaBreaks.concat([null]).forEach(function (b, i) {
