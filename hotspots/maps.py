@@ -631,11 +631,12 @@ def _title_html(title: str, subtitle: str, evidence: str) -> str:
     e = html.escape
     trust = (f"<details><summary>How far to trust this list</summary>{e(evidence)}</details>"
              if evidence else "")
+    side_trust = f"<div><b>How far to trust this list:</b> {e(evidence)}</div>" if evidence else ""
     head = f"<div class=t>{e(title)}</div><div class=hs-figs></div><div class=s>{e(subtitle)}</div>"
     return (  # braces as entities: folium renders elements as Jinja templates
         f"<div id=hs-title>{head}{trust}<div class=h>Click a street for its counts, times and "
         "trend; choose a crime group, period or “what changed” on the right.</div></div>"
-        f"<div id=hs-side>{head}{trust}<div id=hs-print-legend></div>"
+        f"<div id=hs-side>{head}{side_trust}<div id=hs-print-legend></div>"
         "<div id=hs-top10></div></div>"
     ).replace("{", "&#123;").replace("}", "&#125;")
 
