@@ -211,13 +211,16 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
             with zipfile.ZipFile(source.path) as zf:  # the stored size bounds what is read
                 budget.check(source.name, zf.getinfo(source.member).file_size, None)
         data = source.open_bytes()
-        if budget is not None:
-            budget.check(source.name, len(data), lambda: memory.count_buffer_lines(data))
+        left = memory.available()  # now, with the text held (and other threads' files)
+        if left is not None:
+            left.check(source.name, len(data), lambda: memory.count_buffer_lines(data),
+                       held=True)
         return _in_memory(data)
     if is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
         buf = gunzip_buffer(source, cap=budget)
-        if budget is not None:
-            budget.check(source.name, buf.size, lambda: memory.count_buffer_lines(buf))
+        left = memory.available()
+        if left is not None:
+            left.check(source.name, buf.size, lambda: memory.count_buffer_lines(buf), held=True)
         return _in_memory(buf)
     if budget is not None:
         _check_streamed(source, budget)

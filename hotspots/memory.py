@@ -37,12 +37,14 @@ class Budget:
         """Return the bytes needed to parse ``rows`` rows held in ``text_bytes`` bytes."""
         return text_bytes + rows * BYTES_PER_ROW
 
-    def check(self, name: str, text_bytes: int, count_rows: Callable[[], int] | None) -> None:
+    def check(self, name: str, text_bytes: int, count_rows: Callable[[], int] | None, *,
+              held: bool = False) -> None:
         """Raise unless a file of ``text_bytes`` bytes fits.
 
         The row count is bounded by the text size first (:data:`MIN_ROW_BYTES` a row);
         only when that bound does not fit are the rows counted (``count_rows``). Without
-        ``count_rows`` (the text not read yet) only the text itself must fit.
+        ``count_rows`` (the text not read yet) only the text itself must fit. ``held``: the
+        text is in memory already (and so no longer in ``free``); only its rows must fit.
 
         Raises
         ------
@@ -53,20 +55,31 @@ class Budget:
             if text_bytes > self.free:
                 raise InputDataError(self.message(name, text_bytes, None))
             return
-        if self.need(text_bytes, text_bytes // MIN_ROW_BYTES) <= self.free:
+        text = 0 if held else text_bytes
+        if text + text_bytes // MIN_ROW_BYTES * BYTES_PER_ROW <= self.free:
             return
         rows = count_rows()
-        if self.need(text_bytes, rows) > self.free:
-            raise InputDataError(self.message(name, text_bytes, rows))
+        if text + rows * BYTES_PER_ROW > self.free:
+            more = rows * BYTES_PER_ROW if held else None
+            raise InputDataError(self.message(name, text_bytes, rows, more=more))
 
-    def message(self, name: str, text_bytes: int, rows: int | None) -> str:
-        """Say that a file is too big for the memory left, naming the limit."""
+    def message(self, name: str, text_bytes: int, rows: int | None, *,
+                more: int | None = None) -> str:
+        """Say that a file is too big for the memory left, naming the limit.
+
+        ``more``: the bytes still needed when the text is already held (else the text and
+        its rows are counted, see :meth:`need`).
+        """
         what = f"{text_bytes / 2**20:,.0f} MiB of text" + (
             f" in {rows:,} rows" if rows is not None else "")
-        need = (f"needs about {self.need(text_bytes, rows) / 2**30:.1f} GiB to read"
-                if rows is not None else "is more than can be read")
+        if more is not None:
+            need = f"needs {more / 2**30:.2f} GiB more to read"
+        elif rows is not None:
+            need = f"needs about {self.need(text_bytes, rows) / 2**30:.2f} GiB to read"
+        else:
+            need = "is more than can be read"
         return (f"{name}: too big for the memory available: {what} {need}, and "
-                f"{self.free / 2**30:.1f} GiB is free under the {self.limit}; split the file "
+                f"{self.free / 2**30:.2f} GiB is free under the {self.limit}; split the file "
                 "(by month or force) or run on a machine with more memory")
 
 

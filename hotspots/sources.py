@@ -74,9 +74,11 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
     London's 24 months: 150,000 page faults and 0.3 s of system time that way, about 1,000
     and 0.03 s this way).
 
-    With ``cap``, inflating stops with a one-line error once the content alone needs more
-    memory than the budget holds (the trailer's size is taken modulo 4 GiB, so it is not
-    trusted alone).
+    With ``cap`` (the memory left when the file was opened), the buffer never grows past half
+    of it, and each time it grows the rows inflated so far are counted and set against the
+    memory left then (files read at once in other threads take their share), stopping
+    with a one-line error once they cannot fit. The trailer's size is taken modulo 4 GiB, so
+    it is not trusted alone.
     """
     try:
         with source.path.open("rb") as fh:
@@ -96,9 +98,11 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
                     if cap is not None and limit is not None:  # rows so far: do they fit?
                         rows += memory.count_buffer_lines(memoryview(buf)[counted:n])
                         counted = n
-                        if n >= limit or cap.need(n, rows) > cap.free:
-                            msg = cap.message(source.name, n, rows) + " (stopped inflating)"
-                            raise InputDataError(msg)
+                        left = memory.available() or cap  # the text so far is held already
+                        more = grown + rows * memory.BYTES_PER_ROW
+                        if n >= limit or more > left.free:
+                            msg = left.message(source.name, n, rows, more=more)
+                            raise InputDataError(msg + " (stopped inflating)")
                     bigger = pa.allocate_buffer(grown if limit is None else min(grown, limit + 1))
                     with memoryview(bigger) as view:
                         view.cast("B")[:n] = memoryview(buf).cast("B")[:n]
