@@ -192,7 +192,8 @@ def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
     if config.backtest:
         result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
     if config.forecast:
-        _add_forecast(config, result, tmp)
+        with stage("forecast"):
+            _add_forecast(config, result, tmp)
     if "caller_ref" in crimes.columns:
         _add_repeat_callers(result)
     result.area_lists = rank.area_lists(

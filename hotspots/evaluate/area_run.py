@@ -210,7 +210,8 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     -------
     tuple
         The list (one row per unit, best first: ``rank``, ``units``, ``x``, ``y``,
-        ``segment_id``, ``street_name``, ``expected_crimes``, ``cum_area_pct``) and the record
+        ``segment_id``, ``street_name``, ``crimes_per_month`` (recent-weighted, half-life 12
+        months), ``cum_area_pct``) and the record
         (method, month forecast, plain sentence) for ``forecast.json`` and ``run.json``.
     """
     chosen = read_chosen(backtest_dir)
@@ -249,13 +250,14 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
         "segment_id": segs["segment_id"].to_numpy()[units.link[keep]],
         "street_name": segs["street_name"].to_numpy()[units.link[keep]]
         if "street_name" in segs else "",
-        "expected_crimes": (scores[keep] * units.area_m2[keep]).round(3),
+        "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
         "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3)})
     month = str(pd.Period(data.months[-1], "M") + 1)
     record = {"method": method, "group": group, "month": month, "units": kind,
               "coverage_pct": coverage_pct, "listed": len(table),
               "streets": int(table["street_name"].nunique()),
-              "backtest": rec, "text": str(rec.get("text", ""))}
+              "backtest": rec,
+              "text": bt.forecast_sentence(row.iloc[0].to_dict())}
     return table, record
 
 
@@ -282,7 +284,7 @@ def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> t = pd.DataFrame({"rank": [1, 2, 3], "street_name": ["A St", "B Rd", "A St"],
-    ...                   "expected_crimes": [3.0, 2.0, 1.5]})
+    ...                   "crimes_per_month": [3.0, 2.0, 1.5]})
     >>> forecast_streets(t).values.tolist()
     [['A St', 1, 2, 4.5], ['B Rd', 2, 1, 2.0]]
     """
@@ -290,7 +292,7 @@ def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
         "", "(unnamed)"))
     g = named.groupby("street_name", sort=False)
     out = pd.DataFrame({"best_rank": g["rank"].min(), "places": g.size(),
-                        "expected_crimes": g["expected_crimes"].sum().round(3)})
+                        "crimes_per_month": g["crimes_per_month"].sum().round(3)})
     return out.sort_values("best_rank").reset_index()
 
 

@@ -427,16 +427,16 @@ def forecast_sentence(rec: dict[str, Any]) -> str:
     ... # doctest: +NORMALIZE_WHITESPACE
     "Next month's list (all crime) was made by point_ewma: recent-weighted crimes per m² around
     each map point. Tested on 11 past months, the top 1% of the area it picked held on average
-    25% of the next month's crime, 1.6 times as much as plain counts per street link
-    (95% interval 1.5-1.7)."
+    25% of the next month's crime, 1.60 times as much as plain counts per street link
+    (95% interval 1.50-1.70)."
     """
     label = "all crime" if rec["group"] == "all" else str(rec["group"]).replace("_", " ")
     text = (f"Next month's list ({label}) was made by {rec['method']}: {rec['description']}. "
             f"Tested on {rec['months']} past months, the top 1% of the area it picked held on "
             f"average {100 * rec.get('hit_rate_1', float('nan')):.0f}% of the next month's "
-            f"crime, {rec.get('ratio_1', float('nan')):.1f} times as much as plain counts per "
+            f"crime, {rec.get('ratio_1', float('nan')):.2f} times as much as plain counts per "
             "street link")
     lo, hi = rec.get("ratio_lo_1", float("nan")), rec.get("ratio_hi_1", float("nan"))
     if np.isfinite(lo) and np.isfinite(hi):
-        text += f" (95% interval {lo:.1f}-{hi:.1f})"
+        text += f" (95% interval {lo:.2f}-{hi:.2f})"
     return text + "."
