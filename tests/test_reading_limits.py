@@ -116,10 +116,16 @@ def test_rejected_csv_keeps_the_raw_value(tmp_path: Path) -> None:
 # bounded memory -------------------------------------------------------------------------------
 
 
-def test_decompression_bomb_stops_with_one_line_under_a_memory_limit(tmp_path: Path) -> None:
-    """A .csv.gz of 4 MB inflating to 6 GiB of empty rows, under a 4 GiB address-space
-    limit: a one-line error naming the file and the limit, not the OOM killer."""
-    bomb = make_bad.decompression_bomb(tmp_path / "2017-01-bomb-street.csv.gz", mebibytes=6144)
+@pytest.mark.parametrize("bombs", [1, 3])
+def test_decompression_bomb_stops_with_one_line_under_a_memory_limit(tmp_path: Path,
+                                                                     bombs: int) -> None:
+    """A .csv.gz of 4 MB inflating to 6 GiB of empty rows (or a folder of three, inflated
+    at once by the reader's threads), under a 4 GiB address-space limit: a one-line error
+    naming a file and the limit, not the OOM killer."""
+    folder = tmp_path / "bombs"
+    folder.mkdir()
+    for force in "abc"[:bombs]:
+        make_bad.decompression_bomb(folder / f"2017-01-{force}-street.csv.gz", mebibytes=6144)
     limit = 4 << 30
 
     def cap() -> None:
@@ -127,14 +133,14 @@ def test_decompression_bomb_stops_with_one_line_under_a_memory_limit(tmp_path: P
 
     started = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, "-m", "hotspots.cli", "run", "--crimes", str(bomb), "--areas",
+        [sys.executable, "-m", "hotspots.cli", "run", "--crimes", str(folder), "--areas",
          str(AREAS), "--streets", str(STREETS), "--out", str(tmp_path / "out")],
         preexec_fn=cap, capture_output=True, text=True, timeout=120, check=False)
     assert time.perf_counter() - started < 30
     assert res.returncode == 1, res.stdout + res.stderr
     lines = (res.stdout + res.stderr).strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in lines[0], lines
-    assert f"{bomb}: too big for the memory available" in lines[0]
+    assert f"{folder}/2017-01-" in lines[0] and "too big for the memory available" in lines[0]
     assert "address-space limit" in lines[0]
 
 
