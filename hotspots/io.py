@@ -34,28 +34,32 @@ import pyogrio
 import pyproj
 import shapely
 from geopandas.array import GeometryArray
-from isal import igzip, isal_zlib
 
 from hotspots import crs as _crs
 from hotspots import memory
+from hotspots import sources as _sources
 from hotspots.callers import pseudonymise
 from hotspots.errors import InputDataError
 from hotspots.locations import distinct_points, factorize_xy, polygon_of_points, spread_category
 from hotspots.mapping_schema import mapping_problems
 from hotspots.schema import REJECTED_COLUMNS
 from hotspots.sources import (
+    GZIP_ERRORS,
     HEAD_BYTES,
-    Source,
     check_head,
-    choose_publications,
-    find_police_uk_sources,
     gunzip_buffer,
     is_gzip,
     mapped_sources,
+    open_gzip,
     scan_police_uk,
     short_error,
-    skipped_files,  # noqa: F401  (io.skipped_files, for run.json)
 )
+
+#: The sources API, re-exported (it lived here before :mod:`hotspots.sources`).
+Source = _sources.Source
+find_police_uk_sources = _sources.find_police_uk_sources
+choose_publications = _sources.choose_publications
+skipped_files = _sources.skipped_files
 
 log = logging.getLogger("hotspots")
 
@@ -248,9 +252,9 @@ def _check_streamed(source: Source, budget: memory.Budget) -> None:
                      lambda: memory.count_lines(memory.file_blocks(source.path)))
         return
     try:
-        with igzip.open(source.path, "rb") as gz:
+        with open_gzip(source.path) as gz:
             memory.count_lines_capped(iter(lambda: gz.read(1 << 24), b""), budget, source.name)
-    except (OSError, EOFError, isal_zlib.error):
+    except GZIP_ERRORS:
         return  # a broken file: reported by the parser, which names the problem
 
 
@@ -597,7 +601,7 @@ def _to_float(text: pd.Series) -> np.ndarray:
     Numbers already parsed (float columns) are returned as they are.
     """
     if isinstance(text.dtype, np.dtype) and text.dtype.kind == "f":
-        return text.to_numpy(dtype=float)
+        return np.asarray(text.to_numpy(dtype=float))
     if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow" and len(text):
         arr = pa.chunked_array(text.array.__arrow_array__())
         for attempt in (arr, None):  # then with surrounding spaces stripped
@@ -1786,7 +1790,7 @@ def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarr
     if (di > (first_day[1:] - first_day[:-1])[at]).any():  # 30 February and the like
         return None
     minutes = (first_day[at] + di - 1) * 1440 + hi * 60 + mii
-    return (minutes * 60_000_000).astype("datetime64[us]")
+    return np.asarray((minutes * 60_000_000).astype("datetime64[us]"))
 
 
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:
@@ -1843,8 +1847,10 @@ def read_crimes(
             if areas is not None:
                 crimes, rejected = join_areas(crimes, rejected, areas)
         return crimes, rejected
-    return read_mapped(paths, read_mapping(fmt), crime_types=crime_types, start=start, end=end,
-                       crs=crs, quiet=quiet, areas=areas)
+    mapped: tuple[gpd.GeoDataFrame, pd.DataFrame] = read_mapped(
+        paths, read_mapping(fmt), crime_types=crime_types, start=start, end=end, crs=crs,
+        quiet=quiet, areas=areas)
+    return mapped
 
 
 def join_areas(

@@ -15,7 +15,9 @@ import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
+from typing import Any, cast
 
 import pyarrow as pa
 from isal import igzip, isal_zlib
@@ -25,6 +27,16 @@ from hotspots.errors import InputDataError
 
 #: Bytes read ahead to check the header before parsing.
 HEAD_BYTES = 1 << 20
+
+#: Errors of a broken gzip stream (ISA-L's own besides the standard ones).
+GZIP_ERRORS: tuple[type[Exception], ...] = (
+    OSError, EOFError, cast(type[Exception], isal_zlib.error))
+
+
+def open_gzip(path: Path) -> BufferedIOBase:
+    """Open a gzip file for reading, inflated by ISA-L (python-isal's ``igzip``)."""
+    opener: Any = igzip.open  # python-isal has no type hints
+    return cast(BufferedIOBase, opener(path, "rb"))
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ def is_gzip(path: Path) -> bool:
 
 def _gunzip(source: Source) -> bytes:
     """Return a gzip file's content (see :func:`gunzip_buffer`)."""
-    return gunzip_buffer(source).to_pybytes()
+    return cast(bytes, gunzip_buffer(source).to_pybytes())
 
 
 def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buffer:
@@ -91,7 +103,7 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
             size = min(size, limit)
         buf = pa.allocate_buffer(size + 1)  # + 1: the end of the data is seen by a read of 0
         n = rows = counted = 0
-        with igzip.open(source.path, "rb") as gz:
+        with open_gzip(source.path) as gz:
             while True:
                 if n == buf.size:  # several gzip members, or over 4 GiB: grow
                     grown = 2 * buf.size + (1 << 20)
@@ -114,7 +126,7 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
                 if n < HEAD_BYTES <= n + got:  # no line break in the first MiB: stop here
                     check_head(buf.slice(0, HEAD_BYTES).to_pybytes(), source)
                 n += got
-    except (OSError, EOFError, isal_zlib.error) as err:
+    except GZIP_ERRORS as err:
         msg = (f"{source.name}: not a readable gzip file ({short_error(err)}); download it again "
                "or give it without the .gz ending if it is plain text")
         raise InputDataError(msg) from err

@@ -211,6 +211,7 @@ def test_bad_input_run_accounts_for_every_row(case: str, tmp_path: Path) -> None
     acc = json.loads((tmp_path / "out" / "run.json").read_text())["accounting"]
     assert all(Path(f.split(".zip:")[0]).is_absolute() for f in acc)  # files by full path
     got = {_relative(f): (a["kept"], a["rejected"]) for f, a in acc.items()}
+    assert isinstance(expected, dict)
     if case.startswith("the same month"):  # the two files' times decide: either may be newer
         got = dict(zip(expected, sorted(got.values(), key=lambda v: -v[0]), strict=True))
     assert got == expected

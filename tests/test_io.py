@@ -150,12 +150,8 @@ def test_duplicate_ids_across_files_only(tmp_path: Path) -> None:
 
 
 def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
-    src = _write(
-        tmp_path / "plain" / "2017-01-metropolitan-street.csv"
-        if (tmp_path / "plain").mkdir() is None
-        else tmp_path,
-        [_row("a"), _row("b")],
-    )
+    (tmp_path / "plain").mkdir()
+    src = _write(tmp_path / "plain" / "2017-01-metropolitan-street.csv", [_row("a"), _row("b")])
     gz = tmp_path / "gz" / "2017-01-metropolitan-street.csv.gz"
     gz.parent.mkdir()
     with src.open("rb") as fin, gzip.open(gz, "wb") as fout:
