@@ -205,3 +205,36 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     assert table["cum_area_pct"].iloc[-1] >= 1.0 > max(table["cum_area_pct"].iloc[:-1], default=0)
     streets = area_run.forecast_streets(table)
     assert streets["places"].sum() == len(table)
+
+
+def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
+    """evaluate (2 area months, all crime) then run --forecast on central London."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hotspots.cli import app
+    from hotspots.datasets import get_path
+
+    runner = CliRunner()
+    crimes, streets = str(get_path("london_crimes")), str(get_path("london_streets_central"))
+    bt_dir = tmp_path / "bt"
+    res = runner.invoke(app, ["evaluate", "--crimes", crimes, "--streets", streets, "--out",
+                              str(bt_dir), "--months-back", "2", "--method", "hot_streets",
+                              "--group", "all", "--quiet"])
+    assert res.exit_code == 0, res.output
+    chosen = pd.read_csv(bt_dir / "area_chosen.csv")
+    assert chosen["group"].tolist() == ["all"] and (chosen["months"] == 2).all()
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", "--crimes", crimes, "--start", "2017-06", "--areas",
+                              str(get_path("london_wards")), "--streets", streets,
+                              "--backtest", str(bt_dir), "--forecast", "--out", str(out),
+                              "--quiet", "--no-area-maps"])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "run.json").read_text())["forecast"]
+    assert record["method"] == chosen.at[0, "method"]
+    assert record["month"] == "2018-01"
+    assert "times as much as plain counts per street link" in record["text"]
+    listed = pd.read_csv(out / "forecast.csv")
+    assert len(listed) == record["listed"] >= 3
+    assert (out / "forecast_streets.csv").is_file()

@@ -1075,7 +1075,8 @@ class BacktestConfig:
     quiet: bool = False
     #: Run the area backtest (micro-units, forecasting methods, the choice per group).
     area: bool = True
-    #: Target months of the area backtest (the last ones); None: all after the warm-up.
+    #: Target months of the area backtest (the last ones; at most ``months_back``); None: all
+    #: after the warm-up.
     area_months_back: int | None = DEFAULT_AREA_MONTHS
     #: Area-backtest methods; None: the defaults (plus ``point_nr`` with dates and times).
     area_methods: tuple[str, ...] | None = None
@@ -1160,8 +1161,10 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
     area = None
     if config.area:
         with _timed(seconds, "area_backtest"):
+            back = [m for m in (config.months_back, config.area_months_back) if m]
             area = run_area(crimes, segs, region, warmup_months=config.warmup_months,
-                            months_back=config.area_months_back, methods=config.area_methods,
+                            months_back=min(back) if back else None,
+                            methods=config.area_methods, groups=config.groups,
                             pixel_m=config.pixel_m, quiet=config.quiet)
     manifest = _manifest(config, table, seconds)
     if area is not None:

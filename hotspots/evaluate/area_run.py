@@ -38,7 +38,8 @@ FORECAST_COVERAGE_PCT = 1.0
 
 def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shapely.Geometry,
              *, warmup_months: int, months_back: int | None,
-             methods: tuple[str, ...] | None = None, pixel_m: float = 10.0,
+             methods: tuple[str, ...] | None = None,
+             groups: tuple[str, ...] | None = None, pixel_m: float = 10.0,
              quiet: bool = True) -> dict[str, Any]:
     """Run the area backtest; return its tables and manifest entry.
 
@@ -53,6 +54,9 @@ def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shape
     methods
         Methods (default :data:`~hotspots.evaluate.backtest.DEFAULT_AREA_METHODS`;
         ``point_nr`` is dropped when the crimes lack dates and times).
+    groups
+        Crime groups to keep (the brief's group names, and ``all``); None: every group with
+        enough crime. Names the brief does not have are ignored (``all`` is always kept).
     pixel_m
         Raster pixel, metres.
     quiet
@@ -68,7 +72,7 @@ def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shape
     if "point_nr" in methods and not bt.timed_crimes(crimes):
         methods = tuple(m for m in methods if m != "point_nr")
     data = bt.prepare_area(crimes, segments, region, methods=methods, pixel_m=pixel_m,
-                           quiet=quiet)
+                           groups=sorted({"all", *groups}) if groups else None, quiet=quiet)
     targets = list(range(warmup_months, len(data.months)))
     if months_back:
         targets = targets[-months_back:]
