@@ -295,6 +295,13 @@ def test_phone_width_controls_collapse(browser: Browser, offline_run: Path, shot
         corner = page.locator(".leaflet-top.leaflet-right").bounding_box()
         assert corner is not None and corner["width"] * corner["height"] < 0.1 * 390 * 800
         save_screenshot(page, shots, "vancouver_city_phone")
+        page.evaluate("""() => { const h = window.hotspotsMap;  // zoom in as a user would
+          h.map.setView(h.order()[0].layer.getCenter(), 16, {animate: false}); }""")
+        _open_badge(page, 1)  # the options and legend step aside; the popup fits the width
+        _assert_popup_header_clear(page)
+        wrapper = page.locator(".leaflet-popup-content-wrapper").bounding_box()
+        assert wrapper is not None and wrapper["x"] >= 0 and wrapper["x"] + wrapper["width"] <= 390
+        save_screenshot(page, shots, "vancouver_city_phone_popup")
         assert errors == []
     finally:
         page.context.close()

@@ -317,18 +317,22 @@ function areaTip(it) {
 var popup = L.popup({maxWidth: 360, autoPanPaddingTopLeft: [50, 120],
   autoPanPaddingBottomRight: [300, 20]}), popupItem = null;
 function padPopup() {  // keep the popup clear of the title block and the controls
-  var box = map.getContainer().getBoundingClientRect();
+  var box = map.getContainer().getBoundingClientRect(), small = window.innerWidth < 700;
   var title = document.getElementById('hs-title').getBoundingClientRect();
   var right = map._controlCorners.topright.getBoundingClientRect();
   var left = map._controlCorners.topleft.getBoundingClientRect();
-  var top = Math.max(title.bottom, left.bottom) - box.top + 12;
-  var rightPad = right.height > 60 ? box.right - right.left + 12 : 12;
-  popup.options.autoPanPaddingTopLeft = L.point(Math.min(left.right - box.left + 8, 60), top);
+  // on a phone the options and the legend hide while a popup is open (see map.css)
+  var top = Math.max(title.bottom, left.bottom, small ? right.bottom : 0) - box.top + 12;
+  var rightPad = !small && right.height > 60 ? box.right - right.left + 12 : 8;
+  var leftPad = small ? 8 : Math.min(left.right - box.left + 8, 60);
+  popup.options.autoPanPaddingTopLeft = L.point(leftPad, top);
   popup.options.autoPanPaddingBottomRight = L.point(rightPad, 12);
   popup.options.maxHeight = Math.max(150, box.height - top - 60);
-  popup.options.maxWidth = Math.max(200, Math.min(360, box.width - rightPad - 80));
+  popup.options.maxWidth = small ? box.width - 70 : Math.max(200, Math.min(360, box.width - rightPad - 80));
+  popup.options.minWidth = small ? Math.min(220, box.width - 70) : 50;
 }
 function openPopup(latlng, html) {
+  document.body.classList.add('hs-popup-open');
   padPopup();
   popup.setLatLng(latlng).setContent(html).openOn(map);
 }
@@ -336,7 +340,7 @@ function openItem(it, latlng) {
   popupItem = it;
   openPopup(latlng || centre(it.layer), itemPopup(it));
 }
-map.on('popupclose', function () { popupItem = null; });
+map.on('popupclose', function () { popupItem = null; document.body.classList.remove('hs-popup-open'); });
 function linkLine(code) {
   var l = links[code] || {};
   return Object.keys(l).map(function (k) {
