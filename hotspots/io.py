@@ -753,20 +753,29 @@ def _rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray
     pieces, order = [], []
     for k, why in enumerate(reasons):
         rows = np.flatnonzero(codes == k)
+        whole = len(rows) == n  # one reason for all: no row selection
+
+        def cells(col: str, rows: np.ndarray = rows, whole: bool = whole) -> pa.Array:
+            return _arrow_cells(rejected[col] if whole else rejected[col].take(rows))
+
         col = _VALUE_FIELD.get(str(why))
-        if col == "raw_date" and (col not in rejected or not (
-                rejected["raw_date"].take(rows).fillna("") != "").any()):
+        if col == "raw_date" and col not in rejected:
             col = "month"
         if col is not None and col in rejected:
-            piece = _arrow_cells(rejected[col].take(rows))
+            piece = cells(col)
+            if col == "raw_date" and "month" in rejected and not pc.any(
+                    pc.not_equal(piece, "")).as_py():
+                piece = cells("month")  # no date text kept: the month read
         elif why in (REASON_NO_COORDS, REASON_RANGE, REASON_OUTSIDE) and "raw_x" in rejected:
-            xs, ys = (_arrow_cells(rejected[c].take(rows)) for c in ("raw_x", "raw_y"))
+            xs, ys = cells("raw_x"), cells("raw_y")
             x_is, y_is, nothing = (pa.scalar(t, pa.large_string()) for t in ("x=", ", y=", ""))
             piece = pc.binary_join_element_wise(x_is, xs, y_is, ys, nothing)
         else:
             piece = pa.repeat(pa.scalar("", pa.large_string()), len(rows))
         pieces.append(piece)
         order.append(rows)
+    if len(pieces) == 1:
+        return pd.array(pieces[0], dtype=_STR)
     where = np.empty(n, dtype=np.int64)
     where[np.concatenate(order)] = np.arange(n)
     return pd.array(pa.concat_arrays(pieces).take(pa.array(where)), dtype=_STR)
