@@ -487,7 +487,12 @@ def rank_locations(
     pts = pts.sort_values(["index", "x", "y"], kind="stable")
     geoms = shapely.multipoints(pts[["x", "y"]].to_numpy(), indices=pts["index"].to_numpy())
     out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
-    cen = out.geometry.centroid.to_crs(WGS84)
+    # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
+    idx, xy = pts["index"].to_numpy(), pts[["x", "y"]].to_numpy()
+    n = np.bincount(idx, minlength=len(out))
+    cen = gpd.GeoSeries(gpd.points_from_xy(np.bincount(idx, xy[:, 0], len(out)) / n,
+                                           np.bincount(idx, xy[:, 1], len(out)) / n),
+                        crs=crimes.crs).to_crs(WGS84)
     types = out[type_cols].to_numpy()
     return out.assign(
         street=out["place"],
