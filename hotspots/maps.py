@@ -34,7 +34,14 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from hotspots.map_data import PeriodCounts, encode_frame, period_counts, to_wgs84
+from hotspots.map_data import (
+    PeriodCounts,
+    encode_frame,
+    heat_code,
+    heat_palette,
+    period_counts,
+    to_wgs84,
+)
 from hotspots.offline import inline_assets
 from hotspots.schema import TYPE_COUNT_PREFIX
 
@@ -238,6 +245,14 @@ def _place_features(
     ranks = hot[rank_col].where(hot[rank_col].notna(), hot["area_rank"]) if rank_col in hot \
         else hot["area_rank"]
     sig = hot["significance"].astype(str) if "significance" in hot else None
+    records = hot.drop(columns="geometry").to_dict("records")
+    profiles = []  # hour-of-week heatmaps as codes; the page draws them
+    for row in records:
+        svg = row.get("profile_svg") if "profile_svg" in charts else None
+        code = heat_code(svg) if isinstance(svg, str) else None
+        profiles.append(code)
+        if code is not None:
+            row["profile_svg"] = "<!--profile-->"
     return {
         "name": [html.escape(str(s)) for s in hot["street"]],
         "area": [str(a) for a in hot["area_code"]],
@@ -246,7 +261,8 @@ def _place_features(
         "len": _ranked_lengths(hot),
         "cs": None if sig is None else [SIGNIFICANCE_COLOURS.get(s, "#bdbdbd") for s in sig],
         "popup": [street_popup_html(row, type_cols, type_labels=type_labels, charts=charts)
-                  for row in hot.drop(columns="geometry").to_dict("records")],
+                  for row in records],
+        "pf": profiles,
         "g": encode_frame(hot),
         "m": monthly,
         "w": weekly or None,
@@ -545,6 +561,7 @@ def _page_parts(
         "crimesMinZoom": CRIMES_MIN_ZOOM,
         "rankBands": [list(b) for b in bands],
         "sigColours": SIGNIFICANCE_COLOURS,
+        "heatPalette": heat_palette(),
         "areaColours": CHOROPLETH_COLOURS,
         "areaLabel": "crimes per 1,000 residents" if areas is not None and "population" in areas
         and counts.places else "crimes",

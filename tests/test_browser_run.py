@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
 from hotspots.datasets import get_path
+from hotspots.map_data import heat_code
+from hotspots.temporal import hour_day_svg
 from tests.browser_helpers import open_map, save_screenshot, screenshot_colours
 from tests.fixtures.runs import vancouver_args
 
@@ -323,6 +326,19 @@ def test_area_map_draws_crime_locations_of_the_chosen_group_when_zoomed_in(
       .getLayers().map(l => l.getTooltip().getContent())""")
     assert all(t.startswith("Robbery: ") for t in tips)  # the type as police.uk writes it
     assert page.locator(".hs-legend", has_text="Crime locations").count() == 1
+    assert errors == []
+
+
+def test_page_redraws_the_hour_of_week_heatmap_exactly(
+    city: tuple[Page, list[str]]
+) -> None:
+    page, errors = city
+    rng = np.random.default_rng(1)
+    for values in (np.arange(168.0), rng.poisson(3, 168).astype(float), np.zeros(168)):
+        svg = hour_day_svg(values)
+        code = heat_code(svg)
+        assert code is not None
+        assert page.evaluate("c => window.hotspotsMap.heat(c)", code) == svg
     assert errors == []
 
 

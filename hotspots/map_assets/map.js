@@ -142,7 +142,7 @@ function addPlaces(d, kind) {
   if (!d) return;
   d.name.forEach(function (name, i) {
     var it = {kind: kind, name: name, area: d.area[i], r0: d.r[i], ar: d.ar[i], popup: d.popup[i],
-      len: d.len ? d.len[i] : null,
+      len: d.len ? d.len[i] : null, pf: d.pf ? d.pf[i] : null,
       cs: d.cs ? d.cs[i] : null, m: d.m[i], w: d.w ? d.w[i] : null, rank: null};
     if (kind === 'street') {
       it.layer = L.polyline(d.g[i].map(dec), {renderer: rTop, lineCap: 'round'});
@@ -358,8 +358,27 @@ function itemPopup(it) {
   }
   now += '</div>';
   var l = linkLine(it.area);
-  return it.popup.replace('<!--now-->', now).replace(/<\/div>$/, monthChart(it, sel) +
+  return it.popup.replace('<!--now-->', now).replace('<!--profile-->', heat(it.pf))
+    .replace(/<\/div>$/, monthChart(it, sel) +
     (l ? '<div class=hs-links>' + l + '</div>' : '') + '</div>');
+}
+var DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+function heat(code) {  // the hour-of-week heatmap of hotspots.temporal.hour_day_svg, redrawn
+  if (!code) return '';
+  var body = '';
+  cfg.heatPalette.forEach(function (colour, lev) {
+    var d = '';
+    for (var c = 0; c < 168; c++) {
+      if (+code[1][c] === lev) d += 'M' + (20 + 5 * (c % 24)) + ' ' + (2 + 5 * Math.floor(c / 24)) + 'h5v5h-5z';
+    }
+    if (d) body += '<path fill="' + colour + '" d="' + d + '"/>';
+  });
+  DAYS.forEach(function (d, i) { body += '<text x="0" y="' + (7 + 5 * i) + '">' + d + '</text>'; });
+  [0, 6, 12, 18].forEach(function (h) {
+    body += '<text x="' + (20 + 5 * h) + '" y="46">' + (h < 10 ? '0' : '') + h + '</text>'; });
+  return '<svg xmlns="http://www.w3.org/2000/svg" width="142" height="48" viewBox="0 0 142 48" ' +
+    'role="img" aria-label="' + code[0] + '"><title>' + code[0] + '</title>' + body +
+    '<style>text{font:7px sans-serif;fill:#444}</style></svg>';
 }
 function monthChart(it, sel) {  // bars of the last (up to) 36 months of the chosen crime
   if (M < 3 || !it.m) return '';
@@ -542,6 +561,6 @@ window.addEventListener('afterprint', resize);
 var hash = window.location.hash.match(/^#(-?[\d.]+),(-?[\d.]+)(?:,(\d+))?/);
 if (hash) map.setView([+hash[1], +hash[2]], hash[3] ? +hash[3] : 18);
 window.hotspotsMap = {map: map, overlays: overlays, streets: streets, labels: labels,
-  items: items, areas: areaItems, state: st, rerank: rerank, openItem: openItem, counts: C,
+  items: items, areas: areaItems, state: st, rerank: rerank, openItem: openItem, counts: C, heat: heat,
   changeColours: Object.fromEntries(Object.keys(CHANGE).map(function (k) { return [k, CHANGE[k][0]]; })),
   order: function () { return order; }};
