@@ -40,6 +40,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
+from hotspots import export as _export
 from hotspots import harm as _harm
 from hotspots import io as _io
 from hotspots import runfolder
@@ -405,7 +406,8 @@ def _keyed(table: pd.DataFrame) -> pd.DataFrame:
 
 def _read_places(run_dir: Path, manifest: Mapping[str, Any]) -> tuple[gpd.GeoDataFrame,
                                                                        pd.DataFrame]:
-    monthly = pd.read_csv(_need_file(run_dir, "place_monthly.csv"), dtype={"area_code": str})
+    monthly = _export.read_csv(_need_file(run_dir, "place_monthly.csv"),
+                               dtype={"area_code": str})
     _missing(run_dir, "place_monthly.csv", monthly.columns, _KEY)
     type_cols = list(manifest["crime_type_columns"])
     layers = []
@@ -428,7 +430,7 @@ def _read_profiles(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
     path = run_dir / "hot_street_profiles.csv"
     if not path.exists():
         return None
-    prof = pd.read_csv(path, dtype={"area_code": str})
+    prof = _export.read_csv(path, dtype={"area_code": str})
     key = ["rank", "street", "area_code"]
     _missing(run_dir, "hot_street_profiles.csv", prof.columns, key)
     streets = places[places["basis"] == BASIS_STREET]
@@ -451,7 +453,7 @@ def _read_place_groups(run_dir: Path, name: str, places: pd.DataFrame,
     path = run_dir / name
     if not path.exists():
         return None
-    table = pd.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
+    table = _export.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
                                      "patrol_window": str, "peak_months": str})
     _missing(run_dir, name, table.columns, [*_KEY, "group", *cols])
     keys = table[[*_KEY, "group"]].assign(
@@ -513,14 +515,14 @@ def read_run_folder(run_dir: str | Path, *, areas: str | Path | None = None,
     """
     run = Path(run_dir)
     manifest = _read_manifest(run)
-    areas_csv = pd.read_csv(_need_file(run, "areas.csv"), dtype={"area_code": str})
+    areas_csv = _export.read_csv(_need_file(run, "areas.csv"), dtype={"area_code": str})
     _missing(run, "areas.csv", areas_csv.columns, ["area_code", "area_name", "crimes"])
     places, monthly = _read_places(run, manifest)
     crs = places.crs or manifest.get("crs")
     incomplete = [str(m) for m in manifest["period"].get("incomplete_months", [])]
     compare = None
     if (run / "compare_areas.csv").exists():
-        compare = pd.read_csv(run / "compare_areas.csv", dtype={"area_code": str})
+        compare = _export.read_csv(run / "compare_areas.csv", dtype={"area_code": str})
     return RunFolder(
         path=run, manifest=manifest, areas=areas_csv.set_index("area_code", drop=False),
         places=places, monthly=monthly, months=list(monthly.columns), incomplete=incomplete,
@@ -556,7 +558,7 @@ def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) ->
     from hotspots.evaluate import expected_capture
 
     folder = Path(backtest_dir)
-    summary = pd.read_csv(_need_file(folder, "backtest_summary.csv"))
+    summary = _export.read_csv(_need_file(folder, "backtest_summary.csv"))
     _missing(folder, "backtest_summary.csv", summary.columns,
              ["group", "method", "coverage_pct", "hit_rate_mean"])
     table = summary.rename(columns={"hit_rate_mean": "hit_rate"})

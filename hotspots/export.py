@@ -61,6 +61,60 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV the tool wrote, with the quotes :func:`write_csv` added to formulas removed.
+
+    Parameters
+    ----------
+    path
+        A CSV of a run folder (``hot_streets.csv``, ``areas.csv``, ``wards/*.csv``, ...).
+    **kwargs
+        Passed to :func:`pandas.read_csv` (``dtype``, ``usecols``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as the run held it: a text cell or header written as ``'=1+1`` reads back
+        as ``=1+1``, so pages built from the run folder show the source's own text (and a
+        hand-out written from it is neutralised again on the way out).
+    """
+    return restore_formulas(pd.read_csv(path, **kwargs))
+
+
+def restore_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the quote that :func:`neutralise_formulas` adds taken off again.
+
+    Examples
+    --------
+    >>> restore_formulas(pd.DataFrame({"s": ["'=HYPERLINK(1)", "'plain"], "'=1+1": [1, 2]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+                  s  =1+1
+    0  =HYPERLINK(1)     1
+    1        'plain      2
+    """
+    out = df.copy(deep=False)
+    for i, dtype in enumerate(df.dtypes):
+        if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+            continue
+        column = df.iloc[:, i]
+        quoted = column.str.startswith("'", na=False).astype(bool)
+        if not quoted.any():
+            continue
+        rest = column[quoted].str.slice(1)
+        formula = rest.map(_is_formula).astype(bool)
+        if formula.any():
+            fixed = column.astype(object).copy()
+            fixed[rest[formula].index] = rest[formula]
+            out.isetitem(i, fixed)
+    if any(_is_quoted_formula(c) for c in df.columns):
+        out.columns = [c[1:] if _is_quoted_formula(c) else c for c in df.columns]
+    return out
+
+
+def _is_quoted_formula(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith("'") and _is_formula(name[1:])
+
+
 def write_hot_streets(hot: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
     """Write ``hot_streets.csv`` (no geometry) and ``hot_streets.gpkg`` (layer ``hot_streets``).
 
@@ -403,7 +457,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
         )
         raise InputDataError(msg)
     manifest = json.loads((run_dir / runfolder.RUN_JSON).read_text(encoding="utf-8"))
-    areas = pd.read_csv(run_dir / runfolder.AREAS_CSV, dtype={"area_code": str})
+    areas = read_csv(run_dir / runfolder.AREAS_CSV, dtype={"area_code": str})
     return manifest, areas
 
 
@@ -477,7 +531,7 @@ def write_area_handouts(
     with runfolder.staged_files(out, lock=None if out_dir else run, wait=wait) as tmp:
         for code in wanted:
             stem = area_file_stem(code)
-            table = pd.read_csv(available[str(_list_stem(code, available))],
+            table = read_csv(available[str(_list_stem(code, available))],
                                 dtype={"area_code": str})
             area = (by_code.loc[code].copy() if code in by_code.index
                     else pd.Series({"area_name": code}))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from hotspots.export import read_run
+from hotspots.export import read_csv, read_run
 from hotspots.temporal import NO_TIME_OF_DAY
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def summarise_run(run_dir: str | os.PathLike[str] | RunResult, *,
     """
     folder = Path(run_dir.out_dir) if hasattr(run_dir, "out_dir") else Path(run_dir)
     manifest, areas = read_run(folder)
-    hot = pd.read_csv(folder / "hot_streets.csv", dtype={"area_code": str})
+    hot = read_csv(folder / "hot_streets.csv", dtype={"area_code": str})
     performance = _read_optional(folder / "performance.csv")
     period = manifest.get("period", {})
     parts = [
@@ -133,7 +133,7 @@ def _read_optional(path: Path) -> pd.DataFrame:
     """Read a CSV of the run folder, or an empty table when the run did not write it."""
     if not path.is_file():
         return pd.DataFrame()
-    return pd.read_csv(path, dtype={"area_code": str})
+    return read_csv(path, dtype={"area_code": str})
 
 
 def _month_index(month: str) -> int:

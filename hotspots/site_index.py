@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from hotspots.export import safe_file_stem
+from hotspots.export import read_csv, safe_file_stem
 from hotspots.maps import links_block
 from hotspots.runfolder import area_file_stem
 from hotspots.schema import BASIS_STREET
@@ -443,7 +443,7 @@ def refresh_links(run_dir: str | Path) -> list[Path]:
     index = run / "index.html"
     if index.is_file() and (run / "areas.csv").is_file():
         meta = _index_meta(index.read_text(encoding="utf-8"))
-        summary = pd.read_csv(run / "areas.csv", dtype={"area_code": str})
+        summary = read_csv(run / "areas.csv", dtype={"area_code": str})
         places = _read_places(run)
         write_index(summary, places, run, exists=lambda rel: (run / rel).is_file(), **meta)
         written.append(index)
@@ -463,7 +463,7 @@ def _read_places(run: Path) -> pd.DataFrame:
     path = run / "place_monthly.csv"
     if not path.is_file():
         return pd.DataFrame(columns=cols)
-    return pd.read_csv(path, usecols=cols, dtype={"area_code": str, "street": str})
+    return read_csv(path, usecols=cols, dtype={"area_code": str, "street": str})
 
 
 _SCRIPT = """

@@ -216,3 +216,16 @@ def test_repeat_callers_reach_ward_lists_and_handouts(tmp_path: Path) -> None:
     for p in out.rglob("*"):
         if p.is_file():
             assert b"SECRET" not in p.read_bytes(), p
+
+
+def test_run_csv_reads_back_the_source_text(tmp_path: Path) -> None:
+    """What write_csv neutralises, read_csv restores: pages show the source's own text."""
+    from hotspots.export import read_csv, write_csv
+
+    table = pd.DataFrame({"street": ["=HYPERLINK(\"x\")", "'plain", "-0.5", "@SUM(1)"],
+                          "=1+1": [1, 2, 3, 4]})
+    path = write_csv(table, tmp_path / "t.csv")
+    assert "'=HYPERLINK" in path.read_text(encoding="utf-8")
+    back = read_csv(path, dtype={"street": str})
+    assert list(back.columns) == ["street", "=1+1"]
+    assert back["street"].tolist() == table["street"].tolist()
