@@ -13,11 +13,13 @@ with a seeded jitter of whole metres (-3..3 m per axis) and days (-3..3) per rep
 once as gzipped CSVs (one per repeat) under ``outputs/bench/`` and read back through the
 real reader, so the load stage is timed honestly.
 
-Each dataset runs twice, each time in a fresh subprocess: "ours" calls the library stage by
-stage (load, area join, street segments, snapping, naming, ranking, area lists, time
-profiles, clusters, maps, exports), as ``hotspots run`` does: the reader joins the areas while
-it assembles the table, so "load" includes the area join and "area_join" only projects the
-area layer for later stages; "plain" is what an analyst would write with GeoPandas
+Each dataset runs twice, each time in a fresh subprocess: "ours" runs ``hotspots run``'s own
+stages load, area_join, street_segments (from the segment cache), snapping (with segment
+naming) and ranking (with places, locations, place keys and the concentration baseline)
+through ``pipeline.rank_stages``, the command's one code path, then times area lists, time
+profiles, clusters, maps and exports from the library functions. The reader joins the areas
+while it assembles the table, so "load" includes the area join and "area_join" only projects
+the area layer for later stages; "plain" is what an analyst would write with GeoPandas
 (``pandas.read_csv``, ``points_from_xy``, ``to_crs``, ``sjoin`` with the areas,
 ``sjoin_nearest(max_distance=30)`` of every crime against every segment, ``groupby``).
 Both get the same street segments, built outside the timings.
@@ -27,9 +29,10 @@ kernel's own peak (``VmHWM``), reset as each stage starts, so nothing runs besid
 code; elsewhere psutil sampled every 10 ms by a thread. The process's peak is the highest
 stage peak (or ``resource.getrusage(...).ru_maxrss`` if higher).
 
-The ratio plain / ours is for "hot streets from raw rows": load + area join + snapping +
-ranking, the work both approaches do. Naming segments from the records' location text,
-area lists, time profiles, clusters, maps and exports are ours only and listed separately.
+The ratio plain / ours is for "hot streets from raw rows": run.json's load..ranking for ours
+(street segments and naming included), load + area join + snapping + ranking for plain (given
+the segments). Area lists, time profiles, clusters, maps and exports are ours only and listed
+separately. ``benchmarks/whole_run.py`` puts this ratio beside the other targets of issue 19.
 Results are printed as a table and written to ``outputs/bench/benchmark.json``.
 
 Full run (``--full-run [DATASET]``): instead of the stage table, run ``hotspots run`` on one
