@@ -214,8 +214,9 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     -------
     tuple
         The list (one row per unit, best first: ``rank``, ``units``, ``x``, ``y``,
-        ``segment_id``, ``street_name``, ``crimes_per_month`` (recent-weighted, half-life 12
-        months), ``cum_area_pct``) and the record
+        ``segment_id``, ``street_name``, ``crimes_per_month`` (the unit's own, recent-weighted,
+        half-life 12 months), ``crimes_per_month_30m`` (the same on all the land within 30 m of
+        it, which is what the list covers), ``cum_area_pct``) and the record
         (method, month forecast, plain sentence) for ``forecast.json`` and ``run.json``.
     """
     chosen = read_chosen(backtest_dir)
@@ -255,6 +256,7 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
         "street_name": segs["street_name"].to_numpy()[units.link[keep]]
         if "street_name" in segs else "",
         "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
+        "crimes_per_month_30m": _land_rate(hist, group, units)[keep].round(3),
         "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3)})
     month = str(pd.Period(data.months[-1], "M") + 1)
     record = {"method": method, "group": group, "month": month, "units": kind,
@@ -263,6 +265,13 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
               "backtest": rec,
               "text": bt.forecast_sentence(row.iloc[0].to_dict())}
     return table, record
+
+
+def _land_rate(hist: fc.History, group: str, units: Any) -> np.ndarray:
+    """Return recent-weighted crimes per month on the land within 30 m of each unit."""
+    w = 0.5 ** ((hist.target_cal - hist.cal) / 12.0)
+    pix = hist.data.extra["pixel_counts"][group][: hist.p]
+    return np.asarray(units.pixels.T @ (np.asarray(pix.T @ w).ravel() / w.sum())).ravel()
 
 
 def _param(method: str, value: Any) -> float:
