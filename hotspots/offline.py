@@ -2,9 +2,12 @@
 
 Folium pages load Leaflet, jQuery, Bootstrap and plugins from CDNs. Machines without a CDN
 get them from package registries at set-up time instead: the npm packages pinned in the
-repository's ``package.json`` (installed into ``node_modules/`` by ``make setup``, which runs
-``npm ci``) and, for the heat-map script, the folium wheel from PyPI. Nothing third-party is
-committed to the repository.
+repository's ``package.json`` and, for the heat-map script, the folium wheel from PyPI.
+Nothing third-party is committed to the repository. A built wheel carries the files it needs
+in ``hotspots/_vendor/`` (copied there by the build step in ``setup.py`` from ``npm ci``,
+listed by :func:`vendored_files`); a development checkout reads ``node_modules/``, installed
+by ``make setup``. This module imports only the standard library and ``hotspots.errors``:
+``setup.py`` loads it at build time, before any dependency is installed.
 
 :func:`inline_assets` replaces each ``<script src="https://...">`` and
 ``<link rel="stylesheet" href="https://...">`` with the file's content, and rewrites the
@@ -47,11 +50,15 @@ __all__ = [
     "default_assets_dir",
     "find_external_urls",
     "inline_assets",
+    "vendored_files",
 ]
 
 #: Environment variable naming the ``node_modules`` folder to read the npm packages from.
 ASSETS_ENV = "HOTSPOTS_WEB_ASSETS"
-_FIX = "run `make setup` (npm ci) in the repository, or set HOTSPOTS_WEB_ASSETS"
+#: Folder inside the installed package that a built wheel carries the npm files in.
+VENDOR_DIR = "_vendor"
+_FIX = ("reinstall hotspots from a wheel built with npm available, run `make setup` (npm ci) "
+        "in the repository, or set HOTSPOTS_WEB_ASSETS")
 
 
 class OfflineAssetError(HotspotsError):
@@ -135,6 +142,9 @@ ASSETS: tuple[Asset, ...] = (
           "templates/leaflet_heat.min.js"),
 )
 
+#: Leaflet's default marker images, by ``L.Icon.Default`` option.
+_LEAFLET_ICONS = {"iconUrl": "marker-icon.png", "iconRetinaUrl": "marker-icon-2x.png",
+                  "shadowUrl": "marker-shadow.png"}
 _MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml",
          ".jpg": "image/jpeg", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf"}
 _EXTERNAL = r"(?:https?:)?//[^\s\"'<>()`]+"
@@ -146,18 +156,67 @@ _FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}")
 
 
 def default_assets_dir() -> Path:
-    """Return the ``node_modules`` folder that :func:`inline_assets` reads by default.
+    """Return the ``node_modules``-like folder that :func:`inline_assets` reads by default.
 
     Returns
     -------
     Path
-        ``$HOTSPOTS_WEB_ASSETS`` when set, else ``node_modules`` in the repository root (the
-        parent of the ``hotspots`` package folder), where ``make setup`` installs it.
+        The first that applies: ``hotspots/_vendor`` inside the installed package (a wheel
+        carries it, see :func:`vendored_files`); ``$HOTSPOTS_WEB_ASSETS`` when set;
+        ``node_modules`` in the repository root (the parent of the ``hotspots`` package
+        folder), where ``make setup`` installs it for development and editable installs.
     """
+    packaged = importlib.resources.files("hotspots") / VENDOR_DIR
+    if packaged.is_dir():
+        return Path(str(packaged))
     env = os.environ.get(ASSETS_ENV)
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent / "node_modules"
+
+
+def vendored_files(root: Path) -> list[str]:
+    """Return every npm file :func:`inline_assets` may read, relative to ``root``.
+
+    The one list a wheel's build step copies into ``hotspots/_vendor``: for each npm package
+    of :data:`ASSETS`, its ``package.json`` (the version), the asset files, the images and
+    WOFF2 fonts their stylesheets reference, and Leaflet's default marker images.
+
+    Parameters
+    ----------
+    root
+        A ``node_modules`` folder with the packages of ``package.json`` installed.
+
+    Returns
+    -------
+    list[str]
+        POSIX paths relative to ``root``, sorted, without repeats.
+
+    Raises
+    ------
+    MissingAssetError
+        A listed file is not installed under ``root`` (all of them are named).
+    """
+    files: set[str] = set()
+    for asset in ASSETS:
+        if asset.package in {None, "folium"}:
+            continue
+        files |= {f"{asset.package}/package.json", f"{asset.package}/{asset.file}"}
+        path = root / str(asset.package) / asset.file
+        if asset.file.endswith(".css") and path.is_file():
+            css = _woff2_only(path.read_text(encoding="utf-8"))
+            for match in _CSS_URL.finditer(css):
+                ref = _local_ref(match.group(2))
+                if ref is not None:
+                    target = os.path.normpath(path.parent.relative_to(root) / ref)
+                    files.add(Path(target).as_posix())
+        if asset.package == "leaflet" and asset.file.endswith(".js"):
+            files |= {f"leaflet/dist/images/{name}" for name in _LEAFLET_ICONS.values()}
+    missing = sorted(f for f in files if not (root / f).is_file())
+    if missing:
+        msg = f"npm files for offline maps not found under {root}: {', '.join(missing)}"
+        raise MissingAssetError(msg)
+    return sorted(files)
 
 
 def inline_assets(html: str, *, assets_dir: Path | None = None) -> str:
@@ -348,16 +407,24 @@ def _embed_css_urls(css: str, base: Path, asset: Asset) -> str:
     """Rewrite relative ``url(...)`` references in a stylesheet as ``data:`` URIs."""
 
     def embed(match: re.Match[str]) -> str:
-        ref = match.group(2).strip()
-        if ref.startswith(("data:", "#")) or re.match(_EXTERNAL, ref):
+        ref = _local_ref(match.group(2))
+        if ref is None:
             return match.group(0)  # external ones are reported by find_external_urls
-        path = (base / ref.split("?")[0].split("#")[0]).resolve()
+        path = (base / ref).resolve()
         if not path.is_file():
             where = f"npm package {asset.package} ({ref}, referenced by {asset.file})"
             raise MissingAssetError(where)
         return f'url("{_data_uri(path)}")'
 
     return _CSS_URL.sub(embed, css)
+
+
+def _local_ref(ref: str) -> str | None:
+    """Return a stylesheet ``url(...)`` reference as a relative file path, or None."""
+    ref = ref.strip()
+    if ref.startswith(("data:", "#")) or re.match(_EXTERNAL, ref):
+        return None
+    return ref.split("?")[0].split("#")[0]
 
 
 def _data_uri(path: Path) -> str:
@@ -371,8 +438,7 @@ def _leaflet_default_icon(images: Path) -> str:
     Leaflet finds its marker images relative to ``leaflet.css``'s URL, which an inline
     stylesheet does not have.
     """
-    names = {"iconUrl": "marker-icon.png", "iconRetinaUrl": "marker-icon-2x.png",
-             "shadowUrl": "marker-shadow.png"}
+    names = _LEAFLET_ICONS
     lost = [n for n in names.values() if not (images / n).is_file()]
     if lost:
         msg = f"npm package leaflet (dist/images/{', '.join(lost)})"
