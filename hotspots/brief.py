@@ -1776,8 +1776,8 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TA
         try:
             import playwright.async_api  # noqa: F401
         except ImportError:
-            msg = ("PDF briefs need Playwright; found it not installed. pip install playwright, "
-                   "or pass --no-pdf.")
+            msg = ("PDF briefs need Playwright; found it not installed. Install the extra: "
+                   "pip install 'hotspots[pdf]', or pass --no-pdf.")
             raise HotspotsError(msg) from None
         path = _chromium()
         # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
