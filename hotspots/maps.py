@@ -44,6 +44,7 @@ from hotspots.map_data import (
 )
 from hotspots.offline import inline_assets
 from hotspots.schema import TYPE_COUNT_PREFIX
+from hotspots.temporal import NO_TIME_OF_DAY
 
 #: Rank bands of the hot-street colours: (last rank in band, colour, label, line weight).
 RANK_BANDS: list[tuple[int, str, str, int]] = [
@@ -79,6 +80,8 @@ MAIN_ROADS_BELOW_ZOOM = 14
 TOO_FEW = 10
 #: Repeat locations drawn at most on one map (the busiest).
 MAX_REPEATS = 400
+#: Patrol window text where the data gives the month only (police.uk).
+MONTH_ONLY_WINDOW = "time unknown (the data gives the month only)"
 _TEMPLATE_OPENER = re.compile(r"\{(?=[{%#])")
 #: One table row: a dict (``to_dict("records")``; faster than Series) or a pandas Series.
 Row: TypeAlias = Mapping[str, Any]
@@ -170,9 +173,13 @@ def street_popup_html(
         facts.append(f"<span class=hs-sub>{e(str(row['extent']))}</span>")
     facts.append(f"{e(str(row['area_name']))} ({e(str(row['area_code']))})<!--now-->")
     facts.append(_rank_text(row))
+    window = str(row.get("patrol_window", "") or "")
+    if window == NO_TIME_OF_DAY:
+        window = MONTH_ONLY_WINDOW
+    if window and window != "nan":
+        facts.append(f"<!--w-->Patrol window: <b>{e(window)}</b><!--/w-->")
     for col, label in (
         ("trend_class", "Trend"),
-        ("patrol_window", "Patrol window"),
         ("significance", "Statistical hot spot"),
         ("rank_by_harm", "Rank by harm"),
         ("cluster_id", "Cluster"),
@@ -267,6 +274,28 @@ def _place_features(
         "m": monthly,
         "w": weekly or None,
     }
+
+
+def _window_codes(
+    frame: pd.DataFrame,
+    counts: PeriodCounts,
+    windows: Mapping[str, Mapping[str, str]],
+    texts: dict[str, int],
+) -> list[list[int] | None] | None:
+    """Per row, ``[group index, text index, ...]`` of its crime groups' patrol windows.
+
+    Group indices are those of the page's crime groups (``counts.group_labels``); text
+    indices point into ``texts`` (filled here: distinct texts in order of first use).
+    """
+    if not windows or "place_key" not in frame:
+        return None
+    group_index = {g: i for i, g in enumerate(counts.group_labels)}
+    out: list[list[int] | None] = []
+    for key in frame["place_key"].astype(str):
+        flat = [v for g, t in windows.get(key, {}).items() if g in group_index
+                for v in (group_index[g], texts.setdefault(t, len(texts)))]
+        out.append(flat or None)
+    return out
 
 
 def _ranked_lengths(hot: pd.DataFrame) -> list[float | None] | None:
@@ -400,6 +429,7 @@ def explore_hot_streets(
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
+    windows: Mapping[str, Mapping[str, str]] | None = None,
     focus: Sequence[str] = (),
     area_value: str = "crimes",
     top_n: int | None = DEFAULT_TOP_N,
@@ -441,6 +471,9 @@ def explore_hot_streets(
     counts
         Counts per place, type and month (:func:`hotspots.map_data.period_counts`) for the
         group, harm and period choices; None: whole-period counts from the ``n_`` columns.
+    windows
+        Per place key, the patrol window of each crime group key
+        (:func:`hotspots.temporal.group_window_texts`): a popup shows the chosen group's.
     focus
         Area codes the map is about (a ward map); empty for the city-wide map.
     area_value
@@ -538,6 +571,7 @@ def _page_parts(
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
+    windows: Mapping[str, Mapping[str, str]] | None = None,
     focus: Sequence[str] = (),
     area_value: str = "crimes",
     top_n: int | None = DEFAULT_TOP_N,
@@ -578,10 +612,14 @@ def _page_parts(
     # the page draws each place's monthly chart from its counts; the hour-of-week chart is
     # kept on area maps only (on the city map it would be most of the page)
     charts = ("profile_svg",) if focus else ()
+    texts: dict[str, int] = {}  # distinct patrol-window texts, shared by all places
     if len(hot):
         data["streets"] = _place_features(hot, counts, rank_col, labels, charts)
+        data["streets"]["wn"] = _window_codes(hot, counts, windows or {}, texts)
     if locations is not None and len(locations):
         data["locations"] = _place_features(locations, counts, "area_rank", labels, charts)
+        data["locations"]["wn"] = _window_codes(locations, counts, windows or {}, texts)
+    data["windowTexts"] = [html.escape(t) for t in texts]
     if hexes is not None and len(hexes):
         data["hexes"] = _hex_features(hexes)
     if clusters is not None and len(clusters):

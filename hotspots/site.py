@@ -159,6 +159,7 @@ def write_maps(
         None if hexes is None else hexes[hexes["gi_class"].astype(str).str.startswith("Hot")]
     )
     counts = map_counts(result)
+    windows = map_windows(result)
     # street-level-only publishing: no point-level layer
     repeats = result.tables.get("repeat_locations") if crime_points else None
     city = maps.hot_streets_page(
@@ -170,6 +171,7 @@ def write_maps(
         clusters=outlines,
         repeats=repeats,
         counts=counts,
+        windows=windows,
         base_streets=_city_base(result) if offline else None,
         title="Hot streets: all areas",
         subtitle=title,
@@ -187,6 +189,7 @@ def write_maps(
             title=title,
             evidence=evidence,
             counts=counts,
+            windows=windows,
             repeats=repeats,
             offline=offline,
             crime_points=crime_points,
@@ -211,6 +214,20 @@ def map_counts(result: RunResult) -> PeriodCounts:
         result.crimes, keys=("place_key", "area_code"),
         group_of=classify_crime_types(types, settings=settings), group_labels=settings.labels,
     )
+
+
+def map_windows(result: RunResult) -> dict[str, dict[str, str]]:
+    """Return per place key the patrol window of each crime group (5 crimes or more).
+
+    The same windows as ``place_windows.csv``; for data that gives the month only, the
+    peak months where they stand out, else "time unknown".
+    """
+    from hotspots.temporal import group_window_texts
+
+    table = result.tables.get("place_windows")
+    if table is None or table.empty:
+        return {}
+    return group_window_texts(table, month_only=maps.MONTH_ONLY_WINDOW)
 
 
 def _keyed(table: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:
@@ -238,6 +255,7 @@ def _area_pages(
     title: str,
     evidence: str,
     counts: PeriodCounts,
+    windows: dict[str, dict[str, str]],
     repeats: gpd.GeoDataFrame | None,
     offline: bool,
     crime_points: bool,
@@ -273,6 +291,7 @@ def _area_pages(
             clusters=_within(result.tables.get("clusters"), shape),
             repeats=None if repeats is None else _part(repeats_by, code, repeats),
             counts=counts,
+            windows=windows,
             area_value=value,
             top_n=None,
             rank_col="area_rank",
@@ -292,7 +311,8 @@ def _area_pages(
             )
         files.append(path)
     files += _borough_pages(result, areas, value, folder, title=title, evidence=evidence,
-                            counts=counts, repeats=repeats, offline=offline)
+                            counts=counts, windows=windows, repeats=repeats,
+                            offline=offline)
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
@@ -325,6 +345,7 @@ def _borough_pages(
     title: str,
     evidence: str,
     counts: PeriodCounts,
+    windows: dict[str, dict[str, str]],
     repeats: gpd.GeoDataFrame | None,
     offline: bool,
 ) -> list[Path]:
@@ -347,6 +368,7 @@ def _borough_pages(
             clusters=_within(result.tables.get("clusters"), outline),
             repeats=None if repeats is None else repeats[repeats["area_code"].isin(codes)],
             counts=counts,
+            windows=windows,
             focus=codes,
             area_value=value,
             top_n=None,

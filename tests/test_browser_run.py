@@ -369,3 +369,44 @@ def test_index_links_every_area_map(offline_run: Path) -> None:
     for p in (offline_run / "maps").glob("*.html"):
         assert f"maps/{p.name}" in index
         assert p.stat().st_size < 3_000_000
+
+
+def _windows(run: Path) -> dict[tuple[str, str, str, str], str]:
+    """Per (area code, area rank, street, group key): the patrol window of ``place_windows.csv``."""
+    return {(r["area_code"], r["area_rank"], r["street"], r["group"]): r["patrol_window"]
+            for r in _read_csv(run / "place_windows.csv")}
+
+
+def test_popup_gives_the_chosen_crime_groups_patrol_window(
+    city: tuple[Page, list[str]], ward: tuple[Page, list[str]], offline_run: Path, shots: Path
+) -> None:
+    page, errors = city
+    windows = _windows(offline_run)
+    groups: list[list[str]] = page.evaluate("() => window.hotspotsMap.counts.groups")
+    checked = 0
+    for key, label in groups:
+        page.select_option("#hs-group", label=label)
+        top = next(r for r in _drawn(page) if r["rank"] == 1)
+        _open_badge(page, 1)
+        text = page.inner_text(".leaflet-popup-content")
+        want = windows.get((top["area"], str(top["ar"]), _unescape(top["name"]), key))
+        if want:  # 5 or more crimes of the group here: its own window, as the table says
+            assert page.inner_text(".leaflet-popup-content .hs-window") == want, key
+            assert f"Patrol window, {_unescape(label)}: {want}" in text
+            checked += 1
+        else:
+            assert f"all crime (too few {_unescape(label)} crimes here" in text, key
+        if key == "damage":
+            save_screenshot(page, shots, "vancouver_city_damage_window")
+        page.keyboard.press("Escape")
+    assert checked >= 3
+    assert errors == []
+    page, errors = ward  # police.uk: month only
+    label = dict(page.evaluate("() => window.hotspotsMap.counts.groups"))["violence"]
+    page.select_option("#hs-group", label=_unescape(label))
+    _open_badge(page, 1)
+    text = page.inner_text(".leaflet-popup-content")
+    assert f"Patrol window, {_unescape(label)}: " in text
+    assert "time unknown (the data gives the month only)" in text or "peaks" in text
+    save_screenshot(page, shots, "london_ward_violence_window")
+    assert errors == []

@@ -143,7 +143,8 @@ function addPlaces(d, kind) {
   d.name.forEach(function (name, i) {
     var it = {kind: kind, name: name, area: d.area[i], r0: d.r[i], ar: d.ar[i], popup: d.popup[i],
       len: d.len ? d.len[i] : null, pf: d.pf ? d.pf[i] : null,
-      cs: d.cs ? d.cs[i] : null, m: d.m[i], w: d.w ? d.w[i] : null, rank: null};
+      cs: d.cs ? d.cs[i] : null, m: d.m[i], w: d.w ? d.w[i] : null, rank: null,
+      wn: d.wn ? d.wn[i] : null};
     if (kind === 'street') {
       it.layer = L.polyline(d.g[i].map(dec), {renderer: rTop, lineCap: 'round'});
     } else {
@@ -358,9 +359,25 @@ function itemPopup(it) {
   }
   now += '</div>';
   var l = linkLine(it.area);
-  return it.popup.replace('<!--now-->', now).replace('<!--profile-->', heat(it.pf))
+  return it.popup.replace('<!--now-->', now).replace(/<!--w-->[\s\S]*?<!--\/w-->/, groupWindow(it)).replace('<!--profile-->', heat(it.pf))
     .replace(/<\/div>$/, monthChart(it, sel) +
     (l ? '<div class=hs-links>' + l + '</div>' : '') + '</div>');
+}
+function chosenGroup() {  // index of the chosen crime group (a type's group), or -1
+  if (!st.group) return -1;
+  return st.group[0] === 'g' ? +st.group.slice(2) : C.typeGroup[+st.group.slice(2)];
+}
+function groupWindow(it) {  // the patrol window of the chosen crime group at this place
+  var all = it.popup.match(/<!--w-->[\s\S]*?<!--\/w-->/), g = chosenGroup();
+  if (g < 0) return all ? all[0] : '';
+  var label = esc(C.groups[g][1]);
+  for (var k = 0; it.wn && k < it.wn.length; k += 2) {
+    if (it.wn[k] === g) return 'Patrol window, ' + label + ': <b class=hs-window>' +
+      cfg.windowTexts[it.wn[k + 1]] + '</b>';
+  }
+  if (!all) return '';
+  return all[0].replace('Patrol window:', 'Patrol window, all crime (too few ' + label +
+    ' crimes here for their own):');
 }
 var DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 function heat(code) {  // the hour-of-week heatmap of hotspots.temporal.hour_day_svg, redrawn
