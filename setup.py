@@ -74,8 +74,10 @@ def _npm_packages(temp: Path) -> Path:
         return here
     npm = shutil.which("npm")
     if npm is None:
-        msg = ("building a hotspots wheel needs the npm packages of package.json: install npm "
-               "(it runs `npm ci --ignore-scripts`), or run `make setup` first")
+        msg = (
+            "building a hotspots wheel needs the npm packages of package.json: install npm "
+            "(it runs `npm ci --ignore-scripts`), or run `make setup` first"
+        )
         raise SystemExit(msg)
     work = temp / "web-assets"
     work.mkdir(parents=True, exist_ok=True)
@@ -107,15 +109,22 @@ class BuildWithWebAssets(build_py):  # type: ignore[misc]  # setuptools is untyp
         target = Path(self.build_lib) / "hotspots" / offline.VENDOR_DIR
         shutil.rmtree(target, ignore_errors=True)
         files = offline.vendored_files(source)
-        packages = {f.split("/")[0] if not f.startswith("@") else "/".join(f.split("/")[:2])
-                    for f in files}
-        licences = [f"{pkg}/{p.name}" for pkg in sorted(packages)
-                    for p in (source / pkg).iterdir() if p.is_file() and _is_licence(p.name)]
+        packages = {
+            f.split("/")[0] if not f.startswith("@") else "/".join(f.split("/")[:2]) for f in files
+        }
+        licences = [
+            f"{pkg}/{p.name}"
+            for pkg in sorted(packages)
+            for p in (source / pkg).iterdir()
+            if p.is_file() and _is_licence(p.name)
+        ]
         for name in [*files, *licences]:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / name, target / name)
-        print(f"hotspots: {len(files)} offline map files and {len(licences)} licences "
-              f"from {source} -> {target}")
+        print(
+            f"hotspots: {len(files)} offline map files and {len(licences)} licences "
+            f"from {source} -> {target}"
+        )
 
 
 setup(cmdclass={"build_py": BuildWithWebAssets})

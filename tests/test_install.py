@@ -29,8 +29,15 @@ from tests.browser_helpers import CHROMIUM
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
 #: What the wheel's build step needs from the checkout (setup.py reads node_modules).
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "package.json",
-           "package-lock.json", "hotspots")
+SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "package.json",
+    "package-lock.json",
+    "hotspots",
+)
 
 
 def _need_node_modules() -> None:
@@ -81,15 +88,17 @@ def _build_wheel(tmp: Path) -> Path:
     src.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "_vendor"))
+            shutil.copytree(
+                ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "_vendor")
+            )
         else:
             shutil.copy2(ROOT / name, src / name)
     (src / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
     dist = tmp / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(dist)],
-        check=True, cwd=tmp,
+        check=True,
+        cwd=tmp,
     )
     (wheel,) = dist.glob("hotspots-*.whl")
     return wheel
@@ -105,11 +114,15 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+    )
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     (Path(site) / "dependencies_from_dev_venv.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n"
@@ -118,8 +131,11 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {offline.ASSETS_ENV, "PYTHONPATH", "VIRTUAL_ENV"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {offline.ASSETS_ENV, "PYTHONPATH", "VIRTUAL_ENV"}
+    }
     return env
 
 
@@ -144,17 +160,19 @@ def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path, data_r
     env = _env()
 
     def run(*args: str) -> str:
-        res = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True,
-                             check=False)
+        res = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stdout + res.stderr
         return res.stdout
 
-    where = json.loads(run(
-        str(venv / "bin" / "python"), "-c",
-        "import json, importlib.metadata as m, hotspots, hotspots.offline as o; "
-        "print(json.dumps([hotspots.__file__, str(o.default_assets_dir()), "
-        "m.requires('hotspots')]))",
-    ))
+    where = json.loads(
+        run(
+            str(venv / "bin" / "python"),
+            "-c",
+            "import json, importlib.metadata as m, hotspots, hotspots.offline as o; "
+            "print(json.dumps([hotspots.__file__, str(o.default_assets_dir()), "
+            "m.requires('hotspots')]))",
+        )
+    )
     installed = Path(where[0]).resolve()
     assert installed.is_relative_to(venv.resolve()), where  # not the checkout's package
     assert Path(where[1]).resolve() == installed.parent / offline.VENDOR_DIR
@@ -162,13 +180,24 @@ def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path, data_r
 
     out = work / "london"
     crimes = get_path("london_crimes")
-    run(str(venv / "bin" / "hotspots"), "run",
-        "--crimes", str(crimes / "2017-12-metropolitan-street.csv.gz"),
+    run(
+        str(venv / "bin" / "hotspots"),
+        "run",
+        "--crimes",
+        str(crimes / "2017-12-metropolitan-street.csv.gz"),
         str(crimes / "2017-11-metropolitan-street.csv.gz"),
-        "--areas", str(get_path("london_wards")),
-        "--streets", str(get_path("london_streets_central")),
-        "--population", str(get_path("london_ward_population")),
-        "--out", str(out), "--quiet", "--offline", "--no-area-maps")  # 553 area maps: 25 s
+        "--areas",
+        str(get_path("london_wards")),
+        "--streets",
+        str(get_path("london_streets_central")),
+        "--population",
+        str(get_path("london_ward_population")),
+        "--out",
+        str(out),
+        "--quiet",
+        "--offline",
+        "--no-area-maps",
+    )  # 553 area maps: 25 s
     html = (out / "map.html").read_text(encoding="utf-8")
     assert re.search(r"/\* leaflet [\d.]+: dist/leaflet\.js \(inlined for offline use\)", html)
     assert offline.find_external_urls(html) == []
