@@ -77,7 +77,8 @@ def count_repeat_callers(
     (as_of - 6 months, as_of]; ``repeat_callers_all`` uses the whole extract.
     """
     if "caller_ref" not in crimes.columns:
-        msg = "`crimes` has no caller_ref: name the caller or victim column as `caller` in the mapping"
+        msg = ("`crimes` has no caller_ref: name the caller or victim column as `caller` in "
+               "the mapping")
         raise InputDataError(msg)
     df = crimes[[place, "caller_ref", "occurred_from"]].dropna()
     end = pd.Timestamp(as_of) if as_of is not None else df["occurred_from"].max()
@@ -85,7 +86,9 @@ def count_repeat_callers(
     for name, start in (("repeat_callers_24h", end - pd.Timedelta(hours=24)),
                         ("repeat_callers_6m", end - pd.DateOffset(months=6)),
                         ("repeat_callers_all", None)):
-        window = df if start is None else df[(df["occurred_from"] > start) & (df["occurred_from"] <= end)]
+        window = df
+        if start is not None:
+            window = df[(df["occurred_from"] > start) & (df["occurred_from"] <= end)]
         per = window.groupby([place, "caller_ref"]).size()
         out[name] = (per >= 2).groupby(level=0).sum().reindex(out.index, fill_value=0)
     out = out.astype("int64").reset_index().rename(columns={place: "place"})

@@ -313,7 +313,7 @@ def cluster_points(
                     name="cluster")
     if len(xy):
         out.attrs["parameters"] = {"method": method, "eps_m": round(float(eps), 1),
-                                   "min_samples": int(min_samples)}
+                                   "min_samples": int(min_samples or 0)}
     return out
 
 

@@ -39,6 +39,7 @@ from hotspots import (
     names,
     rank,
     runfolder,
+    schema,
     segments,
     site,
     site_index,
@@ -393,7 +394,7 @@ def _location_ranks(locs: gpd.GeoDataFrame, lists: dict[str, pd.DataFrame]) -> g
         for street, r, basis in zip(
             table["street"], table["area_rank"], table["basis"], strict=True
         )
-        if basis == rank.BASIS_LOCATION
+        if basis == schema.BASIS_LOCATION
     }
     keys = zip(locs["area_code"], locs["street"], strict=True)
     return locs.assign(area_rank=[ranks.get(k) for k in keys])
@@ -743,7 +744,8 @@ def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
     share = evaluate.expected_capture(table, method="hot_streets", coverage=coverage)
     months = int(rows["month"].nunique())
     scope = (f"the top {coverage:.1f}% of street length (this list covers {listed:.1f}%)"
-             if listed > coverage + 0.05 else f"hot streets covering {coverage:.1f}% of street length")
+             if listed > coverage + 0.05
+             else f"hot streets covering {coverage:.1f}% of street length")
     text = (
         f"Backtest over {months} months: {scope} "
         f"held on average {100 * share:.0f}% of the next month's crime on these streets' network"
@@ -875,8 +877,8 @@ def _place_monthly(result: RunResult) -> pd.DataFrame:
     monthly = result.tables["place_monthly"]
     heads = []
     for prefix, table, basis in (
-        ("s", result.hot_streets, rank.BASIS_STREET),
-        ("l", result.locations, rank.BASIS_LOCATION),
+        ("s", result.hot_streets, schema.BASIS_STREET),
+        ("l", result.locations, schema.BASIS_LOCATION),
     ):
         head = table[["area_code", "area_rank", "street"]].copy()
         head.insert(0, "basis", basis)
