@@ -83,7 +83,7 @@ def launch_chromium() -> Iterator[Browser]:
     """Yield a headless Chromium, or skip (fail on CI) when it cannot be started."""
     reason = None
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright.sync_api import sync_playwright
     except ImportError:
         reason = "playwright is not installed (pip install --group test)"
     if reason is None and not CHROMIUM.is_file():
@@ -147,7 +147,7 @@ def open_map(browser: Browser, path: Path, *, offline: bool = True,
         The map did not get drawn (a script failed, or `timeout_ms` passed); the message
         lists the page's problems.
     """
-    from playwright.sync_api import Error as PlaywrightError  # noqa: PLC0415
+    from playwright.sync_api import Error as PlaywrightError
 
     context = browser.new_context(viewport=viewport or VIEWPORT)  # type: ignore[arg-type]
     page = context.new_page()
@@ -217,7 +217,7 @@ def save_screenshot(page: Page, out_dir: Path, name: str) -> Path:
 
 def screenshot_colours(png: bytes) -> dict[str, float]:
     """Return the share of non-white pixels and the number of distinct colours of a PNG."""
-    from PIL import Image  # noqa: PLC0415 - Pillow comes with matplotlib
+    from PIL import Image
 
     with Image.open(io.BytesIO(png)) as img:
         small = img.convert("RGB").resize((200, 140))

@@ -18,7 +18,6 @@ from tests.browser_helpers import (
     HOSTILE_NAME,
     HOT_STREETS,
     click_latlng,
-    launch_chromium,
     open_map,
     overlay_counts,
     save_screenshot,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -49,8 +51,7 @@ def test_pseudonyms_hide_references() -> None:
     assert callers.pseudonymise(refs)[0] != callers.pseudonymise(refs)[0]  # new key each run
 
 
-def test_run_with_caller_column_never_writes_references(tmp_path: "Path") -> None:
-    from pathlib import Path
+def test_run_with_caller_column_never_writes_references(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
