@@ -70,6 +70,15 @@ SIGNIFICANCE_COLOURS: dict[str, str] = {
     "Cold spot 95%": "#67a9cf",
     "Cold spot 99%": "#2166ac",
 }
+#: Rank bands of corridors (city-wide rank by crimes per km): (last rank, colour, label).
+CORRIDOR_BANDS: list[tuple[int, str, str]] = [
+    (10, "#3f007d", "corridor rank 1-10"),
+    (25, "#6a51a3", "corridor rank 11-25"),
+    (50, "#9e9ac8", "corridor rank 26-50"),
+    (10**9, "#cbc9e2", "corridor rank over 50"),
+]
+#: Corridors drawn at most on one map (the top ranks).
+MAX_CORRIDORS = 150
 CHOROPLETH_COLOURS = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]
 DEFAULT_TOP_N = 300
 #: Smallest zoom at which individual crime locations are drawn.
@@ -364,6 +373,68 @@ def _repeat_features(repeats: gpd.GeoDataFrame) -> dict[str, Any]:
     }
 
 
+def _corridor_features(corridors: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Return the best ranked corridors: lines, colour by rank and popup of each."""
+    top = corridors.sort_values("rank", kind="stable").head(MAX_CORRIDORS)
+    collisions = "collisions_per_km" in top
+    return {
+        "g": encode_frame(top, simplify_m=2.0),
+        "c": [next(b[1] for b in CORRIDOR_BANDS if r <= b[0]) for r in top["rank"]],
+        "popup": [corridor_popup_html(r, of=len(corridors))
+                  for r in top.drop(columns="geometry").to_dict("records")],
+        "tip": [html.escape(f"{r['street']}: {float(r['crimes_per_km']):,.0f} crimes per km")
+                for r in top.drop(columns="geometry").to_dict("records")],
+        "bands": [[c, label] for _, c, label in CORRIDOR_BANDS],
+        "collisions": collisions,
+        "total": len(corridors),
+    }
+
+
+def corridor_popup_html(row: Row, *, of: int) -> str:
+    """Return the popup HTML of one corridor, every data value escaped.
+
+    Parameters
+    ----------
+    row
+        One row of the corridors table (``street``, ``extent``, ``area_name``, ``rank``,
+        ``length_m``, ``segment_count``, ``crimes``, ``crimes_per_km``, ``harm_per_km``,
+        ``rank_by_harm``; ``collisions``, ``collisions_per_km`` and ``rank_by_collisions``
+        where the data has collisions).
+    of
+        Number of corridors in the run (the ranks are out of it).
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+
+    Examples
+    --------
+    >>> print(corridor_popup_html({"street": "A <St>", "extent": "", "area_name": "X",
+    ...     "rank": 2, "rank_by_harm": 5, "length_m": 1234.5, "segment_count": 7,
+    ...     "crimes": 40, "crimes_per_km": 32.4, "harm_per_km": 1500.0}, of=9))
+    <div class=hs-popup><b class=hs-name>A &lt;St&gt;</b><br>Corridor in X<br>Rank <b>2</b> of 9 by crimes per km (<b>5</b> by harm)<br>Length 1.23 km (7 segments)<br>Crimes: 40, <b>32.4 per km</b><br>Harm: 1,500 days per km</div>
+    """
+    e = html.escape
+    facts = [f"<b class=hs-name>{e(str(row['street']))}</b>"]
+    if str(row.get("extent", "") or "") not in ("", "nan"):
+        facts.append(f"<span class=hs-sub>{e(str(row['extent']))}</span>")
+    facts.append(f"Corridor in {e(str(row['area_name']))}")
+    ranks = (f"Rank <b>{int(row['rank'])}</b> of {of} by crimes per km "
+             f"(<b>{int(row['rank_by_harm'])}</b> by harm")
+    if pd.notna(row.get("rank_by_collisions")):
+        ranks += f", <b>{int(row['rank_by_collisions'])}</b> by collisions"
+    facts.append(ranks + ")")
+    facts.append(f"Length {float(row['length_m']) / 1000:.2f} km "
+                 f"({int(row['segment_count'])} segments)")
+    facts.append(f"Crimes: {int(row['crimes'])}, <b>{float(row['crimes_per_km']):,.1f} per km</b>")
+    if pd.notna(row.get("collisions_per_km")):
+        facts.append(f"Collisions: {int(row['collisions'])}, "
+                     f"<b>{float(row['collisions_per_km']):,.2f} per km</b>")
+    facts.append(f"Harm: {float(row['harm_per_km']):,.0f} days per km")
+    return f"<div class=hs-popup>{'<br>'.join(facts)}</div>"
+
+
 def _base_features(base: gpd.GeoDataFrame, simplify_m: float) -> dict[str, Any]:
     """Return the background network: all of it, and its main roads (``main``) if marked."""
     rings = [r for g in encode_frame(base, simplify_m=simplify_m) for r in g]
@@ -426,6 +497,7 @@ def explore_hot_streets(
     hexes: gpd.GeoDataFrame | None = None,
     clusters: gpd.GeoDataFrame | None = None,
     repeats: gpd.GeoDataFrame | None = None,
+    corridors: gpd.GeoDataFrame | None = None,
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
@@ -462,6 +534,9 @@ def explore_hot_streets(
         Cluster outlines with ``cluster_id`` and ``crimes``.
     repeats
         Repeat locations (:func:`hotspots.clusters.repeat_locations`), a switchable layer.
+    corridors
+        Corridors (:func:`hotspots.corridors.build_corridors`), a layer off by default: the
+        :data:`MAX_CORRIDORS` best ranked are drawn, coloured by rank.
     crimes
         Crime locations with ``lat``, ``lon`` and ``type`` (type key; optionally ``n``, the
         crimes a row stands for); drawn only when zoomed in.
@@ -568,6 +643,7 @@ def _page_parts(
     hexes: gpd.GeoDataFrame | None = None,
     clusters: gpd.GeoDataFrame | None = None,
     repeats: gpd.GeoDataFrame | None = None,
+    corridors: gpd.GeoDataFrame | None = None,
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
@@ -626,6 +702,8 @@ def _page_parts(
         data["clusters"] = _cluster_features(clusters)
     if repeats is not None and len(repeats):
         data["repeats"] = _repeat_features(repeats)
+    if corridors is not None and len(corridors):
+        data["corridors"] = _corridor_features(corridors)
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, cfg["typeKeys"])
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]

@@ -160,6 +160,7 @@ def write_maps(
     )
     counts = map_counts(result)
     windows = map_windows(result)
+    corridors = result.tables.get("corridors")
     # street-level-only publishing: no point-level layer
     repeats = result.tables.get("repeat_locations") if crime_points else None
     city = maps.hot_streets_page(
@@ -170,6 +171,7 @@ def write_maps(
         hexes=hot_cells,
         clusters=outlines,
         repeats=repeats,
+        corridors=corridors,
         counts=counts,
         windows=windows,
         base_streets=_city_base(result) if offline else None,
@@ -191,6 +193,7 @@ def write_maps(
             counts=counts,
             windows=windows,
             repeats=repeats,
+            corridors=corridors,
             offline=offline,
             crime_points=crime_points,
             quiet=quiet,
@@ -257,6 +260,7 @@ def _area_pages(
     counts: PeriodCounts,
     windows: dict[str, dict[str, str]],
     repeats: gpd.GeoDataFrame | None,
+    corridors: gpd.GeoDataFrame | None,
     offline: bool,
     crime_points: bool,
     quiet: bool,
@@ -266,6 +270,7 @@ def _area_pages(
     # each table split by area once (not one comparison over every row per area)
     hot_by, locs_by, points_by = _by_area(hot), _by_area(locs), _by_area(points)
     repeats_by = _by_area(repeats) if repeats is not None else {}
+    corridors_by = _by_areas(corridors) if corridors is not None else {}
     trend = result.area_summary.set_index("area_code")["trend_class"] \
         if "trend_class" in result.area_summary else pd.Series(dtype=object)
     files = []
@@ -290,6 +295,7 @@ def _area_pages(
             hexes=_within(result.tables.get("hexagons"), shape),
             clusters=_within(result.tables.get("clusters"), shape),
             repeats=None if repeats is None else _part(repeats_by, code, repeats),
+            corridors=None if corridors is None else _part(corridors_by, code, corridors),
             counts=counts,
             windows=windows,
             area_value=value,
@@ -312,7 +318,7 @@ def _area_pages(
         files.append(path)
     files += _borough_pages(result, areas, value, folder, title=title, evidence=evidence,
                             counts=counts, windows=windows, repeats=repeats,
-                            offline=offline)
+                            corridors=corridors, offline=offline)
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
@@ -322,6 +328,27 @@ def _by_area(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Return the rows of ``table`` per ``area_code``."""
     codes = pd.Series(table["area_code"].astype(object).to_numpy())
     return {str(k): table.iloc[i] for k, i in codes.groupby(codes, sort=False).indices.items()}
+
+
+def _area_lists(table: pd.DataFrame) -> list[list[str]]:
+    """Return the area codes of each row: ``area_codes`` (``;``-separated) else ``area_code``."""
+    col = "area_codes" if "area_codes" in table else "area_code"
+    return [str(v).split(";") for v in table[col]]
+
+
+def _by_areas(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Return the rows per area code, a row crossing areas (``area_codes``) going to each."""
+    rows: dict[str, list[int]] = {}
+    for i, codes in enumerate(_area_lists(table)):
+        for code in dict.fromkeys(codes):
+            rows.setdefault(code, []).append(i)
+    return {code: table.iloc[i] for code, i in rows.items()}
+
+
+def _touching(table: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """Return the rows of ``table`` in any of ``codes`` (by ``area_codes``)."""
+    want = set(codes)
+    return table.iloc[[i for i, c in enumerate(_area_lists(table)) if want.intersection(c)]]
 
 
 def _part(parts: dict[str, Any], code: str, table: Any) -> Any:
@@ -347,6 +374,7 @@ def _borough_pages(
     counts: PeriodCounts,
     windows: dict[str, dict[str, str]],
     repeats: gpd.GeoDataFrame | None,
+    corridors: gpd.GeoDataFrame | None,
     offline: bool,
 ) -> list[Path]:
     if "borough" not in areas.columns:
@@ -367,6 +395,7 @@ def _borough_pages(
             hexes=_within(result.tables.get("hexagons"), outline),
             clusters=_within(result.tables.get("clusters"), outline),
             repeats=None if repeats is None else repeats[repeats["area_code"].isin(codes)],
+            corridors=None if corridors is None else _touching(corridors, codes),
             counts=counts,
             windows=windows,
             focus=codes,

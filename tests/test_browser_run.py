@@ -410,3 +410,36 @@ def test_popup_gives_the_chosen_crime_groups_patrol_window(
     assert "time unknown (the data gives the month only)" in text or "peaks" in text
     save_screenshot(page, shots, "london_ward_violence_window")
     assert errors == []
+
+
+def test_corridors_layer_is_off_by_default_and_shows_with_its_legend(
+    city: tuple[Page, list[str]], offline_run: Path, shots: Path
+) -> None:
+    page, errors = city
+    name = "Corridors (road stretches, per km)"
+    assert not _on_map(page)[name]
+    assert page.locator(".hs-legend", has_text="Corridors").count() == 0
+    _toggle(page, name)
+    assert _on_map(page)[name]
+    legend = page.inner_text(".hs-legend")
+    assert "Corridors: crimes per km" in legend and "corridor rank 1-10" in legend
+    rows = _read_csv(offline_run / "corridors.csv")
+    drawn = page.evaluate(f"() => window.hotspotsMap.overlays['{name}'].getLayers().length")
+    assert drawn == min(len(rows), 150)
+    # the top corridor's popup gives its length and rates per km as corridors.csv does
+    page.evaluate(f"""() => {{ const l = window.hotspotsMap.overlays['{name}'].getLayers()[0];
+      window.hotspotsMap.map.setView(l.getCenter(), 15, {{animate: false}});
+      l.fire('click', {{latlng: l.getCenter()}}); }}""")
+    page.wait_for_selector(".leaflet-popup-content .hs-name", timeout=3000)
+    text = page.inner_text(".leaflet-popup-content")
+    top = rows[0]
+    assert text.startswith(top["street"])
+    assert f"Length {float(top['length_m']) / 1000:.2f} km" in text
+    assert f"{float(top['crimes_per_km']):,.1f} per km" in text
+    assert f"Collisions: {top['collisions']}" in text  # Vancouver has collision records
+    page.wait_for_timeout(400)  # the popup's fade-in
+    save_screenshot(page, shots, "vancouver_city_corridors")
+    page.keyboard.press("Escape")
+    _toggle(page, name)
+    assert page.locator(".hs-legend", has_text="Corridors").count() == 0
+    assert errors == []

@@ -41,9 +41,11 @@ function dec(s) {  // Google encoded polyline -> [[lat, lng], ...]
 function decPolys(g) { return g.map(function (p) { return p.map(dec); }); }
 map.createPane('hsBase').style.zIndex = 350;
 map.createPane('hsTop').style.zIndex = 450;
+map.createPane('hsCorridor').style.zIndex = 420;
 var rBase = L.canvas({pane: 'hsBase', padding: 0.2});
 var rArea = L.canvas({padding: 0.2, tolerance: 2});
 var rTop = L.canvas({pane: 'hsTop', padding: 0.2, tolerance: 6});
+var rCorridor = L.canvas({pane: 'hsCorridor', padding: 0.2, tolerance: 4});
 
 // ---- selection and counting ---------------------------------------------------------------
 function selection() {
@@ -182,6 +184,18 @@ if (cfg.repeats) {
       .bindTooltip(cfg.repeats.tip[i]).addTo(repeats);
   });
   overlays['Repeat locations'] = repeats;
+}
+var corridors = null;
+if (cfg.corridors) {  // road stretches ranked per km: drawn wide and pale under the hot streets
+  corridors = L.layerGroup();
+  cfg.corridors.g.forEach(function (geom, i) {
+    L.polyline(geom.map(dec), {renderer: rCorridor, color: cfg.corridors.c[i], weight: 10,
+      opacity: 0.6, lineCap: 'butt'})
+      .bindTooltip(cfg.corridors.tip[i], {sticky: true})
+      .on('click', function (e) { popupItem = null; openPopup(e.latlng, cfg.corridors.popup[i]); })
+      .addTo(corridors);
+  });
+  overlays['Corridors (road stretches, per km)'] = corridors;
 }
 var crimes = null, points = null;
 function crimePoints() {  // flat [dlat, dlon, type, n, ...] in 1e-5 degrees -> [[lat, lon, type, n]]
@@ -524,6 +538,14 @@ function legendHtml() {
   if (hexes && map.hasLayer(hexes)) {
     h += '<div class=sec>Hot spot hexagons (more crime than chance, Gi*)</div>';
     cfg.hexes.classes.forEach(function (k) { h += sw(cfg.sigColours[k], esc(k)); });
+  }
+  if (corridors && map.hasLayer(corridors)) {
+    var nc = cfg.corridors.g.length;
+    h += '<div class=sec>Corridors: crimes per km, whole period (' + nc + ' drawn of ' +
+      cfg.corridors.total + ')</div>';
+    cfg.corridors.bands.forEach(function (b) { h += sw(b[0], b[1], 'ln w6'); });
+    h += '<div class=note>Runs of one named road across junctions; click one for its length' +
+      (cfg.corridors.collisions ? ', collisions' : '') + ' and harm per km.</div>';
   }
   if (clusters && map.hasLayer(clusters)) h += sw('#6a51a3', 'Crime clusters (dense groups of crimes)', 'dash');
   if (repeats && map.hasLayer(repeats)) h += sw('#bcbddc', 'Repeat locations: one point with ' + cfg.repeats.min + '+ crimes (bigger = more)', 'dot');
