@@ -150,10 +150,10 @@ def street_popup_html(
     Parameters
     ----------
     row
-        One row of the hot-street table, as a Series or a dict (optional columns: ``extent``, ``trend_class``,
-        ``patrol_window``, ``significance``, ``cluster_id``, ``rank_by_harm``,
-        ``profile_svg``, ``monthly_svg``; the two SVG columns are made by hotspots itself
-        and kept as is).
+        One row of the hot-street table, as a Series or a dict (optional columns: ``extent``,
+        ``trend_class``, ``patrol_window``, ``significance``, ``cluster_id``, ``rank_by_harm``,
+        ``repeat_callers_6m``, ``repeat_callers_24h``, ``profile_svg``, ``monthly_svg``; the
+        two SVG columns are made by hotspots itself and kept as is).
     type_cols
         The ``n_<type>`` count columns.
     links
@@ -195,6 +195,9 @@ def street_popup_html(
     ):
         if col in row and pd.notna(row[col]) and str(row[col]) not in ("", "-1"):
             facts.append(f"{label}: <b>{e(str(row[col]))}</b>")
+    callers = _callers_text(row)
+    if callers:
+        facts.append(callers)
     chart_html = "".join(
         str(row[c]) for c in charts if c in row and isinstance(row[c], str)
     )
@@ -205,6 +208,27 @@ def street_popup_html(
         f"<div class=hs-popup>{'<br>'.join(facts)}<table class=hs-types>{rows}</table>"
         f"{chart_html}{link_html}</div>"
     )
+
+
+def _callers_text(row: Row) -> str:
+    """Return the repeat-caller line of a place (counts only, never a reference), or ''.
+
+    Repeat callers are callers with two or more records at the place in the last 6 months
+    and the last 24 hours, both ending at the latest record (``repeat_callers_6m``,
+    ``repeat_callers_24h``: only when the input has a ``caller`` column).
+
+    Examples
+    --------
+    >>> _callers_text({"repeat_callers_6m": 3.0, "repeat_callers_24h": 0})
+    'Repeat callers: <b>3</b> in the last 6 months, <b>0</b> in the last 24 hours'
+    >>> _callers_text({"street": "A St"})
+    ''
+    """
+    six, day = row.get("repeat_callers_6m"), row.get("repeat_callers_24h")
+    if six is None or day is None or pd.isna(six) or pd.isna(day):
+        return ""
+    return (f"Repeat callers: <b>{int(six)}</b> in the last 6 months, <b>{int(day)}</b> in the "
+            "last 24 hours")
 
 
 def _rank_text(row: Row) -> str:

@@ -130,7 +130,7 @@ def _open_badge(page: Page, n: int) -> None:
     page.wait_for_timeout(400)  # auto-pan
 
 
-def _overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+def _overlaps(a: Any, b: Any) -> bool:  # two Playwright bounding boxes
     return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
                 or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
 

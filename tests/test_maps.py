@@ -15,7 +15,7 @@ from hotspots.schema import HOT_STREET_COLUMNS
 
 
 def _hot(street: str = "High St") -> gpd.GeoDataFrame:
-    row = dict.fromkeys(HOT_STREET_COLUMNS, 1)
+    row: dict[str, Any] = dict.fromkeys(HOT_STREET_COLUMNS, 1)
     row.update(
         street=street,
         extent="from A Road",
@@ -52,13 +52,15 @@ def _areas() -> gpd.GeoDataFrame:
 def _config(page: str) -> dict[str, Any]:
     text = re.search(r"var cfg = (\{.*?\});\n", page, re.S)
     assert text is not None
-    return json.loads(text.group(1))
+    out: dict[str, Any] = json.loads(text.group(1))
+    return out
 
 
 def _links(page: str) -> dict[str, Any]:
     text = re.search(r'<script type="application/json" id="hotspots-links">(.*?)</script>', page)
     assert text is not None
-    return json.loads(text.group(1))
+    out: dict[str, Any] = json.loads(text.group(1))
+    return out
 
 
 def _crimes() -> pd.DataFrame:
@@ -256,3 +258,59 @@ def test_frame_encoding_matches_one_geometry_at_a_time() -> None:
     one_by_one = [map_data.encode_geometry(g) for g in frame.geometry.to_crs(4326)]
     assert map_data.encode_frame(frame) == one_by_one
     assert one_by_one[-1] == [] and len(one_by_one[3]) == 2 and len(one_by_one[3][0]) == 2
+
+
+def test_popup_gives_repeat_callers_counts_never_a_reference() -> None:
+    hot = _hot().assign(repeat_callers_6m=3, repeat_callers_24h=0)
+    page = maps.hot_streets_page(hot, _areas(), title="Callers")
+    popup = _config(page)["streets"]["popup"][0]
+    assert "Repeat callers: <b>3</b> in the last 6 months, <b>0</b> in the last 24 hours" in popup
+    # without a caller column in the input there is no such line
+    plain = _config(maps.hot_streets_page(_hot(), _areas()))["streets"]["popup"][0]
+    assert "Repeat callers" not in plain
+
+
+def test_group_patrol_windows_are_embedded_as_group_and_text_indices() -> None:
+    hot = pd.concat([_hot("A St"), _hot("B St")], ignore_index=True).assign(
+        place_key=["s0", "s1"])
+    windows = {"s0": {"burglary": "Fri 20:00-00:00 (31%)", "robbery": "Sat <22:00>"},
+               "s1": {"burglary": "Fri 20:00-00:00 (31%)", "unknown group": "x"}}
+    cfg = _config(maps.hot_streets_page(hot, _areas(), windows=windows))
+    groups = [g for g, _ in cfg["counts"]["groups"]]
+    texts = cfg["windowTexts"]
+    assert texts == ["Fri 20:00-00:00 (31%)", "Sat &lt;22:00&gt;"]  # distinct, escaped
+    wn = cfg["streets"]["wn"]
+    assert wn[0] == [groups.index("burglary"), 0, groups.index("robbery"), 1]
+    assert wn[1] == [groups.index("burglary"), 0]  # a group the page does not offer: left out
+    popup = cfg["streets"]["popup"][0]
+    assert "<!--w-->Patrol window: <b>Fri 22:00-02:00</b><!--/w-->" in popup  # all crime
+    month_only = _hot().assign(patrol_window="n/a: the data gives the month only")
+    popup = _config(maps.hot_streets_page(month_only, _areas()))["streets"]["popup"][0]
+    assert "Patrol window: <b>time unknown (the data gives the month only)</b>" in popup
+
+
+def test_corridors_layer_best_ranks_with_colour_and_popup() -> None:
+    rows = []
+    for rank in (2, 1, 30):
+        rows.append({"rank": rank, "rank_by_harm": 4 - rank % 3, "rank_by_collisions": rank,
+                     "street": f"Road <{rank}>", "extent": "from A to B", "area_name": "X",
+                     "length_m": 1500.0, "segment_count": 6, "crimes": 30 * rank,
+                     "crimes_per_km": 20.0 * rank, "harm_per_km": 1000.0, "collisions": 3,
+                     "collisions_per_km": 2.0})
+    geoms = [LineString([(530000, 180000 + 10 * i), (531500, 180000 + 10 * i)])
+             for i in range(3)]
+    corridors = gpd.GeoDataFrame(rows, geometry=geoms, crs=27700)
+    cfg = _config(maps.hot_streets_page(_hot(), _areas(), corridors=corridors))
+    c = cfg["corridors"]
+    assert c["total"] == 3 and c["collisions"] is True and len(c["g"]) == 3
+    assert c["c"] == ["#3f007d", "#3f007d", "#9e9ac8"]  # ranks 1, 2, 30 (band 26-50)
+    first = c["popup"][0]
+    assert first.startswith("<div class=hs-popup><b class=hs-name>Road &lt;1&gt;</b>")
+    assert "Rank <b>1</b> of 3 by crimes per km" in first and "Length 1.50 km (6 segments)" in first
+    assert "Collisions: 3, <b>2.00 per km</b>" in first and "Harm: 1,000 days per km" in first
+    no_collisions = corridors.drop(columns=["collisions", "collisions_per_km",
+                                            "rank_by_collisions"])
+    popup = _config(maps.hot_streets_page(_hot(), _areas(), corridors=no_collisions))[
+        "corridors"]["popup"][0]
+    assert "Collisions" not in popup and "by collisions" not in popup
+    assert "corridors" not in _config(maps.hot_streets_page(_hot(), _areas()))
