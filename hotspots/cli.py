@@ -291,7 +291,7 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
         from hotspots.pipeline import RunConfig, run  # here: `hotspots --help` stays fast
 
         options["crime_types"] = tuple(options["crime_types"]) or None
-        config = RunConfig(crimes=[*crimes, *more_crimes], **options)
+        config = RunConfig.from_options(crimes=[*crimes, *more_crimes], **options)
         result = run(config)
     acc = result.manifest["totals"]
     click.echo(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from hotspots import (
     temporal,
 )
 from hotspots.errors import InputDataError
+from hotspots.runfolder import RunResult
 
 log = logging.getLogger("hotspots")
 logging.getLogger("pyogrio").setLevel(logging.WARNING)
@@ -71,64 +72,211 @@ _LIBRARIES = (
 
 
 @dataclass
-class RunConfig:
-    """Everything a run needs; defaults are the documented ones."""
+class InputOptions:
+    """How to read the inputs: format, column and layer names, population, CRS, harm weights."""
 
-    crimes: list[Path]
-    areas: Path
-    streets: Path
-    out: Path
+    #: police-uk, vancouver, or the path of a TOML column mapping.
     fmt: str = "police-uk"
     area_code: str | None = None
     area_name: str | None = None
     street_name_col: str | None = None
     areas_layer: str | None = None
     streets_layer: str | None = None
+    #: CSV of residents per area code, for rates per 1,000.
     population: Path | None = None
+    #: Projected CRS to work in (default: chosen from the data).
     crs: str | None = None
+    #: CSV of crime_type,weight (default: the packaged Crime Harm Index table).
+    harm_weights: Path | None = None
+
+
+@dataclass
+class PeriodOptions:
+    """Which crimes to keep: crime types and the first and last month (YYYY-MM)."""
+
     crime_types: tuple[str, ...] | None = None
     start: str | None = None
     end: str | None = None
+
+
+@dataclass
+class RankingOptions:
+    """Snapping, segmenting and ranking of streets and locations."""
+
     snap_distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M
     max_segment_length_m: float = segments.DEFAULT_MAX_LENGTH_M
     min_crimes: int = rank.DEFAULT_MIN_CRIMES
     hot_quantile: float = rank.DEFAULT_HOT_QUANTILE
     length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M
+    #: Publish street segments only: no point-level places, crime points or coordinates.
+    street_level_only: bool = False
+
+
+@dataclass
+class TimeOptions:
+    """Period comparisons and patrol windows."""
+
+    #: Months in the period comparison (last N vs previous N and a year before).
     compare_months: int = 3
+    #: A second patrol window is named only while the first holds less than this share.
     patrol_share: float = 0.5
+
+
+@dataclass
+class SignificanceOptions:
+    """Gi* on hexagons and segments, and density clusters."""
+
+    #: H3 resolution of the hexagons (default: from the spacing of crime locations).
     hex_resolution: int | None = None
     neighbour_distance_m: float = stats.DEFAULT_DISTANCE_M
     permutations: int = stats.DEFAULT_PERMUTATIONS
     cluster_method: str = "hdbscan"
-    harm_weights: Path | None = None
+
+
+@dataclass
+class ForecastOptions:
+    """A ``hotspots evaluate`` folder as evidence, and next month's list (issue 20)."""
+
     backtest: Path | None = None
-    #: Rank next month's list with the method ``backtest`` chose (issue 20).
+    #: Rank next month's list with the method ``backtest`` chose.
     forecast: bool = False
-    street_level_only: bool = False
+
+
+@dataclass
+class OutputOptions:
+    """What the run folder holds and how it is written."""
+
     map_top_n: int = 300
     area_maps: bool = True
     offline: bool = False
-    seed: int = 0
     overwrite: bool = False
     wait: bool = False
     quiet: bool = False
 
 
-@dataclass
-class RunResult:
-    """What a run produced, in memory, besides the files in ``out_dir``."""
+_GROUPS = {
+    "inputs": InputOptions,
+    "period": PeriodOptions,
+    "ranking": RankingOptions,
+    "time": TimeOptions,
+    "significance": SignificanceOptions,
+    "forecast": ForecastOptions,
+    "output": OutputOptions,
+}
 
-    out_dir: Path
-    crimes: gpd.GeoDataFrame
-    rejected: pd.DataFrame
-    areas: gpd.GeoDataFrame
-    segments: gpd.GeoDataFrame
-    hot_streets: gpd.GeoDataFrame
-    locations: gpd.GeoDataFrame
-    area_lists: dict[str, pd.DataFrame]
-    area_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
+#: The options of a run, flat, in the order of run.json's ``parameters``.
+PARAMETERS = (
+    "fmt",
+    "area_code",
+    "area_name",
+    "street_name_col",
+    "areas_layer",
+    "streets_layer",
+    "population",
+    "crs",
+    "crime_types",
+    "start",
+    "end",
+    "snap_distance_m",
+    "max_segment_length_m",
+    "min_crimes",
+    "hot_quantile",
+    "length_floor_m",
+    "compare_months",
+    "patrol_share",
+    "hex_resolution",
+    "neighbour_distance_m",
+    "permutations",
+    "cluster_method",
+    "harm_weights",
+    "backtest",
+    "forecast",
+    "street_level_only",
+    "map_top_n",
+    "area_maps",
+    "offline",
+    "seed",
+    "overwrite",
+    "wait",
+    "quiet",
+)
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs: the input files, the run folder and the option groups.
+
+    Defaults are the documented ones. :meth:`from_options` builds one from flat options
+    (the command line's names).
+
+    Examples
+    --------
+    >>> config = RunConfig.from_options(crimes=[Path("c.csv")], areas=Path("a.gpkg"),
+    ...                                 streets=Path("s.gpkg"), out=Path("out"), start="2025-10")
+    >>> config.period.start, config.ranking.min_crimes
+    ('2025-10', 5)
+    """
+
+    crimes: list[Path]
+    areas: Path
+    streets: Path
+    out: Path
+    inputs: InputOptions = field(default_factory=InputOptions)
+    period: PeriodOptions = field(default_factory=PeriodOptions)
+    ranking: RankingOptions = field(default_factory=RankingOptions)
+    time: TimeOptions = field(default_factory=TimeOptions)
+    significance: SignificanceOptions = field(default_factory=SignificanceOptions)
+    forecast: ForecastOptions = field(default_factory=ForecastOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+    #: Seed of every random draw (concentration intervals, permutations, clusters).
+    seed: int = 0
+
+    @classmethod
+    def from_options(
+        cls, *, crimes: list[Path], areas: Path, streets: Path, out: Path, **options: Any
+    ) -> RunConfig:
+        """Return a configuration from flat options, each sorted into its group.
+
+        Parameters
+        ----------
+        crimes, areas, streets, out
+            Crime files or folders, area layer, street layer and run folder.
+        **options
+            Any of :data:`PARAMETERS` (e.g. ``fmt``, ``start``, ``min_crimes``, ``quiet``).
+
+        Returns
+        -------
+        RunConfig
+            The configuration.
+
+        Raises
+        ------
+        TypeError
+            If an option is not one of :data:`PARAMETERS`.
+        """
+        unknown = sorted(set(options) - set(PARAMETERS))
+        if unknown:
+            msg = f"unknown run option(s): {', '.join(unknown)}"
+            raise TypeError(msg)
+        groups = {
+            name: group(**{f.name: options[f.name] for f in fields(group) if f.name in options})
+            for name, group in _GROUPS.items()
+        }
+        return cls(
+            crimes=crimes,
+            areas=areas,
+            streets=streets,
+            out=out,
+            seed=options.get("seed", 0),
+            **groups,
+        )
+
+    def options(self) -> dict[str, Any]:
+        """Return every option flat, in the order of :data:`PARAMETERS`."""
+        flat: dict[str, Any] = {"seed": self.seed}
+        for name in _GROUPS:
+            flat.update(asdict(getattr(self, name)))
+        return {k: flat[k] for k in PARAMETERS}
 
 
 class _Stages:
@@ -145,7 +293,7 @@ class _Stages:
 
 
 def run(config: RunConfig) -> RunResult:
-    """Run the whole analysis and write the run folder.
+    """Run the whole analysis and write the run folder: ``write_run(analyse(config), config)``.
 
     Parameters
     ----------
@@ -160,52 +308,118 @@ def run(config: RunConfig) -> RunResult:
     Raises
     ------
     OutputExistsError
-        If ``config.out`` exists and ``config.overwrite`` is False.
+        If ``config.out`` exists and ``config.output.overwrite`` is False.
     hotspots.runfolder.OutputFolderBusyError
-        If another run is writing ``config.out`` and ``config.wait`` is False.
+        If another run is writing ``config.out`` and ``config.output.wait`` is False.
     hotspots.runfolder.OutputFolderError
         If ``config.out`` cannot be written (checked before any input is read).
     InputDataError
         If an input file cannot be used (the message names it).
     """
     out = Path(config.out)
-    # the folder's lock is taken and --out checked before any input is read
-    with runfolder.staged_folder(out, overwrite=config.overwrite, wait=config.wait) as tmp:
-        result = _analyse_into(config, tmp)
-    result.out_dir = out
-    return result
+    # the folder's lock is taken and --out checked before any input is read (write_run takes
+    # the lock again: it is re-entrant)
+    runfolder.check_writable(out, overwrite=config.output.overwrite)
+    with runfolder.folder_lock(out, wait=config.output.wait):
+        return write_run(analyse(config), config)
 
 
-def _analyse_into(config: RunConfig, tmp: Path) -> RunResult:
-    """Run the analysis and write the run folder's files into ``tmp``."""
-    out = Path(config.out)
+def analyse(config: RunConfig) -> RunResult:
+    """Run every analysis stage of :func:`run` in memory; nothing is written.
+
+    Parameters
+    ----------
+    config
+        Inputs and parameters (``config.out`` only becomes the result's ``out_dir``).
+
+    Returns
+    -------
+    RunResult
+        Crimes, areas, segments, hot streets, listed locations, area lists, the area summary
+        and the tables of the time, significance, corridor and forecast stages, with the
+        seconds of each stage; ``manifest`` stays empty until :func:`write_run`.
+
+    Raises
+    ------
+    InputDataError
+        If an input file cannot be used (the message names it).
+    """
     stage = _Stages()
     ranked = rank_stages(config, stage)
-    crimes, counts, conc, naming = ranked.crimes, ranked.counts, ranked.concentration, ranked.naming
-    result = RunResult(out, crimes, ranked.rejected, ranked.areas, ranked.segments,
-                       ranked.hot_streets, ranked.locations, {})
+    crimes = ranked.crimes
+    result = RunResult(
+        Path(config.out),
+        crimes,
+        ranked.rejected,
+        ranked.areas,
+        ranked.segments,
+        ranked.hot_streets,
+        ranked.locations,
+        {},
+        counts=ranked.counts,
+        concentration=ranked.concentration,
+        naming=ranked.naming,
+        seconds=stage.seconds,
+    )
     with stage("time_profiles"):
         _add_time(config, result)
     with stage("significance_clusters"):
-        _add_significance(config, result, counts)
+        _add_significance(config, result, ranked.counts)
     with stage("corridors"):
-        result.tables["corridors"] = _corridors(result, counts)
-    if config.backtest:
-        result.tables["backtest"] = pd.DataFrame([backtest_evidence(config.backtest, result)])
-    if config.forecast:
+        result.tables["corridors"] = _corridors(result, ranked.counts)
+    if config.forecast.backtest:
+        result.tables["backtest"] = pd.DataFrame(
+            [backtest_evidence(config.forecast.backtest, result)]
+        )
+    if config.forecast.forecast:
         with stage("forecast"):
-            _add_forecast(config, result, tmp)
+            _add_forecast(config, result)
     if "caller_ref" in crimes.columns:
         _add_repeat_callers(result)
     result.area_lists = rank.area_lists(
         result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
     )
     result.locations = _location_ranks(result.locations, result.area_lists)
-    if config.area_maps:
+    if config.output.area_maps:
         result.area_lists = {
             code: _with_map_links(code, table) for code, table in result.area_lists.items()
         }
-    _write_into(config, result, counts, conc, naming, stage, tmp)
+    population = io.read_population(config.inputs.population) if config.inputs.population else None
+    result.area_summary = _area_summary(result, population)
+    return result
+
+
+def write_run(result: RunResult, config: RunConfig) -> RunResult:
+    """Write the run folder of ``result`` to ``config.out`` through :mod:`hotspots.runfolder`.
+
+    The folder is written under its lock into a private folder and moved into place when
+    complete (:func:`hotspots.runfolder.staged_folder`); ``run.json`` is written last.
+
+    Parameters
+    ----------
+    result
+        What :func:`analyse` returned.
+    config
+        The configuration it was computed with (output folder and options).
+
+    Returns
+    -------
+    RunResult
+        ``result``, with ``out_dir`` set to ``config.out`` and ``manifest`` filled.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``config.out`` exists and ``config.output.overwrite`` is False.
+    hotspots.runfolder.OutputFolderBusyError
+        If another run is writing ``config.out`` and ``config.output.wait`` is False.
+    """
+    out = Path(config.out)
+    with runfolder.staged_folder(
+        out, overwrite=config.output.overwrite, wait=config.output.wait
+    ) as tmp:
+        _write_into(config, result, tmp)
+    result.out_dir = out
     return result
 
 
@@ -250,41 +464,49 @@ def rank_stages(config: RunConfig, stage: _Stages | None = None) -> Ranked:
     """
     stage = stage or _Stages()
     with stage("load"):  # with the area join: rows outside every area rejected while reading
-        area_layer = io.read_areas(config.areas, code_col=config.area_code,
-                                   name_col=config.area_name, layer=config.areas_layer)
+        area_layer = io.read_areas(
+            config.areas,
+            code_col=config.inputs.area_code,
+            name_col=config.inputs.area_name,
+            layer=config.inputs.areas_layer,
+        )
         crimes, rejected = io.read_crimes(
             config.crimes,
-            fmt=config.fmt,
-            crs=config.crs,
-            crime_types=config.crime_types,
-            start=config.start,
-            end=config.end,
-            quiet=config.quiet,
+            fmt=config.inputs.fmt,
+            crs=config.inputs.crs,
+            crime_types=config.period.crime_types,
+            start=config.period.start,
+            end=config.period.end,
+            quiet=config.output.quiet,
             areas=area_layer,
         )
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: see the rejected reasons"
         raise InputDataError(msg)
     with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
-        areas = crs.to_metric_crs(area_layer, crimes.crs, name=Path(config.areas).name,
-                                  quiet=config.quiet)
+        areas = crs.to_metric_crs(
+            area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
+        )
     with stage("street_segments"):
         segs = _build_segments(config, crimes.crs, areas)
     with stage("snapping"):
         crimes = crimes.join(
             snap.snap_to_streets(
-                crimes, segs, max_distance_m=config.snap_distance_m, quiet=config.quiet
+                crimes,
+                segs,
+                max_distance_m=config.ranking.snap_distance_m,
+                quiet=config.output.quiet,
             )
         )
-        segs, naming = _name_segments(crimes, segs, police_uk=config.fmt == "police-uk")
+        segs, naming = _name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
     with stage("ranking"):
         counts = rank.count_by_segment(crimes, segs)
         hot = rank.rank_streets(
             segs,
             counts,
-            min_crimes=config.min_crimes,
-            hot_quantile=config.hot_quantile,
-            length_floor_m=config.length_floor_m,
+            min_crimes=config.ranking.min_crimes,
+            hot_quantile=config.ranking.hot_quantile,
+            length_floor_m=config.ranking.length_floor_m,
         )
         type_cols = [c for c in counts.columns if c != "crimes"]
         off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
@@ -292,9 +514,11 @@ def rank_stages(config: RunConfig, stage: _Stages | None = None) -> Ranked:
         unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
         unsnapped["place"] = rank.location_place(unsnapped)
         crimes["place"] = unsnapped["place"].reindex(crimes.index)  # once, reused
-        if config.street_level_only:  # publish street segments only: no point-level places
+        if config.ranking.street_level_only:  # publish street segments only: no point-level places
             unsnapped = unsnapped.iloc[:0]
-        locs = rank.rank_locations(unsnapped, min_crimes=config.min_crimes, type_cols=type_cols)
+        locs = rank.rank_locations(
+            unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
+        )
         conc = concentration.count_concentration(
             counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
         )
@@ -304,9 +528,14 @@ def rank_stages(config: RunConfig, stage: _Stages | None = None) -> Ranked:
 
 def _build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # built once per street file and parameters (keyed by checksum), then read from the cache
-    segs = cache.cached_segments(config.streets, max_length_m=config.max_segment_length_m,
-                                 crs=target, name_col=config.street_name_col,
-                                 layer=config.streets_layer, quiet=config.quiet)
+    segs = cache.cached_segments(
+        config.streets,
+        max_length_m=config.ranking.max_segment_length_m,
+        crs=target,
+        name_col=config.inputs.street_name_col,
+        layer=config.inputs.streets_layer,
+        quiet=config.output.quiet,
+    )
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 
@@ -328,8 +557,9 @@ def _name_segments(
     inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
     unnamed = np.full(len(segs), None, dtype=object)
-    source = np.where(layer_named, "street layer",
-                      np.where(filled.notna(), "crime records", unnamed))
+    source = np.where(
+        layer_named, "street layer", np.where(filled.notna(), "crime records", unnamed)
+    )
     segs = segs.assign(street_name=filled.astype("string"), name_source=source)
     naming = {
         "segments": len(segs),
@@ -368,7 +598,9 @@ def _corridors(result: RunResult, counts: pd.DataFrame) -> gpd.GeoDataFrame:
     seg_harm = crimes.groupby("segment_id", observed=True)["harm"].sum()
     type_names = {c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}
     return corridors.build_corridors(
-        segs, counts, type_names=type_names,
+        segs,
+        counts,
+        type_names=type_names,
         harm=pd.Series(seg_harm.reindex(segs["segment_id"]).fillna(0).to_numpy(), index=segs.index),
     )
 
@@ -420,8 +652,10 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         Key per crime; missing for crimes on no listed place.
     """
     # keys as numbers into one label list ("s0".., then "l0"..), -1 for none: no text per row
-    labels = pd.array([*(f"s{i}" for i in range(len(hot))),
-                       *(f"l{i}" for i in range(len(locations)))], dtype="string")
+    labels = pd.array(
+        [*(f"s{i}" for i in range(len(hot))), *(f"l{i}" for i in range(len(locations)))],
+        dtype="string",
+    )
     seg_to_street = {
         seg: i for i, ids in enumerate(hot["segment_ids"].tolist()) for seg in str(ids).split(";")
     }
@@ -440,8 +674,11 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     }
     unsnapped = seg.isna().to_numpy()
     if loc_key and unsnapped.any():
-        place = (crimes.loc[unsnapped, "place"] if "place" in crimes
-                 else rank.location_place(crimes.loc[unsnapped]))
+        place = (
+            crimes.loc[unsnapped, "place"]
+            if "place" in crimes
+            else rank.location_place(crimes.loc[unsnapped])
+        )
         area = crimes.loc[unsnapped, "area_code"]
         first, inverse, _ = rank.distinct_rows(area, place)  # each (area, place) looked up once
         pairs = zip(area.iloc[first].tolist(), place.iloc[first].tolist(), strict=True)
@@ -456,10 +693,14 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     city = temporal.monthly_profile(crimes, quiet=True)
     months = temporal.classify_months(city)
     incomplete = months.index[months["incomplete"]].tolist()
-    if incomplete and not config.quiet:
+    if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
     summary, profile = temporal.time_summary(
-        crimes, by="place_key", exclude=incomplete, share=config.patrol_share, quiet=config.quiet
+        crimes,
+        by="place_key",
+        exclude=incomplete,
+        share=config.time.patrol_share,
+        quiet=config.output.quiet,
     )
     result.hot_streets = _join_places(result.hot_streets, summary, "s")
     result.locations = _join_places(result.locations, summary, "l")
@@ -467,7 +708,7 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
         crimes,
         by="area_code",
         exclude=incomplete,
-        share=config.patrol_share,
+        share=config.time.patrol_share,
         graphics=False,
         quiet=True,
     )
@@ -504,8 +745,12 @@ def _group_windows(config: RunConfig, result: RunResult, incomplete: list[str]) 
         profiles = temporal.group_profiles(crimes, by="place_key", group_of=group_of)
         result.tables["place_group_profiles"] = profiles
     return temporal.group_windows(
-        crimes, by="place_key", group_of=group_of, exclude=incomplete,
-        share=config.patrol_share, profiles=profiles,
+        crimes,
+        by="place_key",
+        group_of=group_of,
+        exclude=incomplete,
+        share=config.time.patrol_share,
+        profiles=profiles,
     )
 
 
@@ -524,14 +769,14 @@ def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame
     crimes = result.crimes
     out = {
         "compare_areas": temporal.compare_periods(
-            crimes, by=["area_code", "area_name"], months=config.compare_months
+            crimes, by=["area_code", "area_name"], months=config.time.compare_months
         )
     }
     if "borough" in result.areas.columns:
         borough = result.areas.set_index("area_code")["borough"]
         with_b = crimes.assign(borough=crimes["area_code"].map(borough))
         out["compare_boroughs"] = temporal.compare_periods(
-            with_b, by=["borough"], months=config.compare_months
+            with_b, by=["borough"], months=config.time.compare_months
         )
     out["performance"] = temporal.rank_areas(out["compare_areas"])
     return out
@@ -550,9 +795,9 @@ def _add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame
         clustering = pool.submit(
             clusters.cluster_points,
             crimes,
-            method=config.cluster_method,  # type: ignore[arg-type]
+            method=config.significance.cluster_method,  # type: ignore[arg-type]
             seed=config.seed,
-            quiet=config.quiet,
+            quiet=config.output.quiet,
         )
         hexes, gi_segs, resolution = _gistar_both(config, result, counts)
         labels = clustering.result()
@@ -564,15 +809,19 @@ def _gistar_both(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, int]:
     """Gi* on the hexagons (with their polygons) and on the segments; the hex resolution."""
     crimes, segs = result.crimes, result.segments
-    resolution = config.hex_resolution or grid.default_resolution(crimes, quiet=config.quiet)
-    cells = grid.count_by_cell(crimes, result.areas, resolution=resolution, quiet=config.quiet)
+    resolution = config.significance.hex_resolution or grid.default_resolution(
+        crimes, quiet=config.output.quiet
+    )
+    cells = grid.count_by_cell(
+        crimes, result.areas, resolution=resolution, quiet=config.output.quiet
+    )
     gi_cells = _gistar_or_skip(
         stats.gistar_cells,
         cells,
         "hexagons",
-        permutations=config.permutations,
+        permutations=config.significance.permutations,
         seed=config.seed,
-        quiet=config.quiet,
+        quiet=config.output.quiet,
     )
     hexes = grid.cells_to_polygons(gi_cells.index, crs=crimes.crs)
     hexes = hexes.join(gi_cells.drop(columns="value"), on="cell").assign(
@@ -583,22 +832,26 @@ def _gistar_both(
         segs,
         "segments",
         counts["crimes"],
-        distance_m=config.neighbour_distance_m,
-        permutations=config.permutations,
+        distance_m=config.significance.neighbour_distance_m,
+        permutations=config.significance.permutations,
         seed=config.seed,
-        quiet=config.quiet,
+        quiet=config.output.quiet,
     )
     return hexes, gi_segs, resolution
 
 
 def _add_significance_rest(
-    config: RunConfig, result: RunResult, hexes: gpd.GeoDataFrame, gi_segs: pd.DataFrame,
-    labels: pd.Series, resolution: int,
+    config: RunConfig,
+    result: RunResult,
+    hexes: gpd.GeoDataFrame,
+    gi_segs: pd.DataFrame,
+    labels: pd.Series,
+    resolution: int,
 ) -> None:
     """Cluster outlines, harm, each place's class and cluster, and the tables of the stage."""
     crimes, segs = result.crimes, result.segments
     outlines = clusters.summarise_clusters(crimes, labels, segs)
-    weights = harm.read_harm_weights(config.harm_weights)
+    weights = harm.read_harm_weights(config.inputs.harm_weights)
     crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
     place = _place_significance(result, gi_segs, hexes, labels, resolution)
     place_s = place.reindex([f"s{i}" for i in range(len(result.hot_streets))])
@@ -694,19 +947,22 @@ def _main_cluster(keyed: pd.DataFrame) -> pd.Series:
     return share.set_index("key")["cluster"].astype("Int64")
 
 
-def _add_forecast(config: RunConfig, result: RunResult, tmp: Path) -> None:
-    """Write next month's list (forecast.csv/.json) with the method the backtest chose."""
+def _add_forecast(config: RunConfig, result: RunResult) -> None:
+    """Rank next month's list with the method the backtest chose (written by write_run)."""
     from hotspots import evaluate
 
-    if config.backtest is None:
+    if config.forecast.backtest is None:
         msg = "--forecast needs --backtest <a hotspots evaluate folder> (it holds the choice)"
         raise InputDataError(msg)
-    region = evaluate.segments_to_study_area(result.segments, distance_m=config.snap_distance_m)
-    table, record = evaluate.forecast_next_month(result.crimes, result.segments, region,
-                                                 backtest_dir=config.backtest)
-    evaluate.write_forecast(tmp, table, record)
-    result.tables["forecast"] = pd.DataFrame([{k: v for k, v in record.items()
-                                               if k != "backtest"}])
+    region = evaluate.segments_to_study_area(
+        result.segments, distance_m=config.ranking.snap_distance_m
+    )
+    table, record = evaluate.forecast_next_month(
+        result.crimes, result.segments, region, backtest_dir=config.forecast.backtest
+    )
+    result.tables["forecast_list"] = table
+    result.tables["forecast"] = pd.DataFrame([{k: v for k, v in record.items() if k != "backtest"}])
+    result.records["forecast"] = record
 
 
 def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
@@ -743,9 +999,11 @@ def backtest_evidence(backtest_dir: Path, result: RunResult) -> dict[str, Any]:
     coverage = float(min(listed, rows["coverage_pct"].max()))
     share = evaluate.expected_capture(table, method="hot_streets", coverage=coverage)
     months = int(rows["month"].nunique())
-    scope = (f"the top {coverage:.1f}% of street length (this list covers {listed:.1f}%)"
-             if listed > coverage + 0.05
-             else f"hot streets covering {coverage:.1f}% of street length")
+    scope = (
+        f"the top {coverage:.1f}% of street length (this list covers {listed:.1f}%)"
+        if listed > coverage + 0.05
+        else f"hot streets covering {coverage:.1f}% of street length"
+    )
     text = (
         f"Backtest over {months} months: {scope} "
         f"held on average {100 * share:.0f}% of the next month's crime on these streets' network"
@@ -810,7 +1068,7 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     )
     files += export.write_area_csvs(result.area_lists, tmp / "wards")
     rejected = result.rejected.sort_values(["source_file", "source_row"], kind="stable")
-    if config.street_level_only:  # no coordinates, places or ids of individual records
+    if config.ranking.street_level_only:  # no coordinates, places or ids of individual records
         rejected = rejected[["source_file", "source_row", "reason", "month", "crime_type"]]
     files.append(export.write_csv(rejected, tmp / "rejected.csv"))
     files.append(export.write_csv(result.area_summary, tmp / "areas.csv"))
@@ -834,10 +1092,10 @@ def _write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]
     if "caller_ref" in result.crimes.columns:
         places = callers.place_of(result.crimes)
         rc = callers.count_repeat_callers(result.crimes.assign(place=places))
-        if config.street_level_only:  # rounded points could point at an address
+        if config.ranking.street_level_only:  # rounded points could point at an address
             rc = rc[~rc["place"].str.startswith("pt ")]
         files.append(export.write_csv(rc, tmp / "repeat_callers.csv"))
-    if not config.street_level_only:
+    if not config.ranking.street_level_only:
         rep = result.tables["repeat_locations"]
         files.append(
             export.write_csv(
@@ -949,34 +1207,31 @@ def _write_plots(
     return files
 
 
-def _write_into(
-    config: RunConfig,
-    result: RunResult,
-    counts: pd.DataFrame,
-    conc: dict[str, Any],
-    naming: dict[str, Any],
-    stage: _Stages,
-    tmp: Path,
-) -> None:
-    population = io.read_population(config.population) if config.population else None
+def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
+    """Write every file of the run folder into ``tmp``; ``run.json`` last."""
+    stage = _Stages()
+    stage.seconds = result.seconds  # the analysis stages' seconds, then these
     with stage("exports"):
-        result.area_summary = _area_summary(result, population)
         files = _write_tables(config, result, tmp)
-        files += _write_plots(config, result, counts, tmp)
+        files += _write_plots(config, result, result.counts, tmp)
+        if "forecast" in result.records:
+            from hotspots import evaluate
+
+            evaluate.write_forecast(tmp, result.tables["forecast_list"], result.records["forecast"])
     with stage("maps"):
         files += site.write_maps(
             result,
             tmp,
             title=_title(result),
             evidence=_evidence(result).removeprefix(". "),
-            offline=config.offline,
-            crime_points=not config.street_level_only,
-            top_n=config.map_top_n,
-            area_maps=config.area_maps,
-            place=site_index.place_name(result.crimes, config.fmt),
-            quiet=config.quiet,
+            offline=config.output.offline,
+            crime_points=not config.ranking.street_level_only,
+            top_n=config.output.map_top_n,
+            area_maps=config.output.area_maps,
+            place=site_index.place_name(result.crimes, config.inputs.fmt),
+            quiet=config.output.quiet,
         )
-    manifest = _manifest(config, result, conc, naming, stage)
+    manifest = _manifest(config, result, result.concentration, result.naming, stage)
     export.write_manifest(manifest, tmp)  # written last: a folder without it is not a run
     result.manifest = manifest
 
@@ -1007,15 +1262,14 @@ def _manifest(
             ("crimes", config.crimes),
             ("areas", [config.areas]),
             ("streets", [config.streets]),
-            ("population", [config.population] if config.population else []),
+            ("population", [config.inputs.population] if config.inputs.population else []),
         )
         for p in paths
     ]
     params = {
         k: (str(v) if isinstance(v, Path) else v)
-        for k, v in asdict(config).items()
-        if k not in ("crimes", "areas", "streets", "out", "population", "overwrite", "wait",
-                     "quiet")
+        for k, v in config.options().items()
+        if k not in ("population", "overwrite", "wait", "quiet")
     }
     snapped = int(crimes["segment_id"].notna().sum())
     month_check = result.tables["month_check"]
@@ -1029,7 +1283,7 @@ def _manifest(
             "incomplete_months": month_check.index[month_check["incomplete"]].tolist(),
             "time_of_day": temporal.has_time_of_day(crimes),
         },
-        "data_source": io.describe_source(config.fmt),
+        "data_source": io.describe_source(config.inputs.fmt),
         "inputs": inputs,
         "parameters": params,
         "versions": {
@@ -1037,22 +1291,23 @@ def _manifest(
             **{lib: version(lib) for lib in _LIBRARIES},
         },
         "accounting": export.accounting(crimes, result.rejected),
-        "skipped_files": io.skipped_files(config.crimes, fmt=config.fmt),
+        "skipped_files": io.skipped_files(config.crimes, fmt=config.inputs.fmt),
         "totals": {
             "read": len(crimes) + len(result.rejected),
             "kept": len(crimes),
             "rejected": len(result.rejected),
         },
         "snapping": {
-            "max_distance_m": config.snap_distance_m,
+            "max_distance_m": config.ranking.snap_distance_m,
             "snapped": snapped,
             "not_snapped": len(crimes) - snapped,
             "share_snapped": round(snapped / len(crimes), 4),
         },
         "naming": naming,
         "crime_type_columns": dict(
-            sorted({c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}
-                   .items())
+            sorted(
+                {c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}.items()
+            )
         ),
         "hot_streets": len(result.hot_streets),
         "listed_locations": len(result.locations),
@@ -1062,7 +1317,8 @@ def _manifest(
         "backtest": (
             result.tables["backtest"].iloc[0].to_dict() if "backtest" in result.tables else None
         ),
-        "forecast": result.tables["forecast"].iloc[0].to_dict() if "forecast" in result.tables
+        "forecast": result.tables["forecast"].iloc[0].to_dict()
+        if "forecast" in result.tables
         else None,
         "seconds": stage.seconds,
     }

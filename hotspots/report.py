@@ -16,7 +16,7 @@ from hotspots.export import read_csv, read_run
 from hotspots.temporal import NO_TIME_OF_DAY
 
 if TYPE_CHECKING:
-    from hotspots.pipeline import RunResult
+    from hotspots.runfolder import RunResult
 
 #: Hot streets listed in the summary's table by default.
 DEFAULT_TOP_N = 10
@@ -38,7 +38,7 @@ def summarise_run(run_dir: str | os.PathLike[str] | RunResult, *,
     ----------
     run_dir
         A folder written by ``hotspots run`` (or :func:`hotspots.pipeline.run`), or the
-        :class:`~hotspots.pipeline.RunResult` of a run, whose ``out_dir`` is read. Only
+        :class:`~hotspots.runfolder.RunResult` of a run, whose ``out_dir`` is read. Only
         ``run.json``, ``hot_streets.csv``, ``areas.csv`` and ``performance.csv`` are read, so
         the summary can be written again for any existing folder without recomputing.
     top_n

@@ -12,6 +12,8 @@ Every command that writes a folder (``run``, ``evaluate``, ``hot-streets``, ``br
   moves it into place only when complete, refusing to replace a folder it was not told to
   replace (``overwrite``); :func:`staged_files` does the same for files added to a folder
   that exists (``briefs/``, ``exports/``), one atomic replace per file.
+* :class:`RunResult` is what a run computed, in memory: :func:`hotspots.pipeline.analyse`
+  returns it without writing anything and :func:`hotspots.pipeline.write_run` writes it.
 * :func:`area_file_stem` names every per-area file (lists, maps, briefs, hand-outs) so that
   distinct area codes never share a file, on any operating system.
 """
@@ -34,8 +36,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotspots.errors import HotspotsError, OutputExistsError
 
@@ -43,6 +46,10 @@ try:  # POSIX; the lock is advisory and per open file description
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "AREAS_CSV",
@@ -55,6 +62,7 @@ __all__ = [
     "WARDS_DIR",
     "OutputFolderBusyError",
     "OutputFolderError",
+    "RunResult",
     "area_file_stem",
     "check_writable",
     "folder_lock",
@@ -77,6 +85,47 @@ BRIEFS_DIR = "briefs"
 EXPORTS_DIR = "exports"
 
 _HASH_CHARS = 8
+
+
+def _empty_frame() -> pd.DataFrame:
+    import pandas as pd  # here: importing this module (the CLI does) stays light
+
+    return pd.DataFrame()
+
+
+@dataclass
+class RunResult:
+    """What a run computed, in memory: the tables behind the files of a run folder.
+
+    :func:`hotspots.pipeline.analyse` returns it without writing anything;
+    :func:`hotspots.pipeline.write_run` writes it to ``out_dir`` and fills ``manifest``.
+    """
+
+    #: The run folder the result is (or will be) written to.
+    out_dir: Path
+    crimes: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    areas: gpd.GeoDataFrame
+    segments: gpd.GeoDataFrame
+    hot_streets: gpd.GeoDataFrame
+    locations: gpd.GeoDataFrame
+    area_lists: dict[str, pd.DataFrame]
+    area_summary: pd.DataFrame = field(default_factory=_empty_frame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: The contents of ``run.json``; empty until the folder is written.
+    manifest: dict[str, Any] = field(default_factory=dict)
+    #: Crimes per segment by crime type (:func:`hotspots.rank.count_by_segment`).
+    counts: pd.DataFrame = field(default_factory=_empty_frame)
+    #: Concentration figures (:func:`hotspots.concentration.count_concentration`).
+    concentration: dict[str, Any] = field(default_factory=dict)
+    #: How segments were named (the ``naming`` entry of ``run.json``).
+    naming: dict[str, Any] = field(default_factory=dict)
+    #: JSON records written beside the tables (``forecast`` -> ``forecast.json``).
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Seconds per stage (the ``seconds`` entry of ``run.json``).
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 _held: dict[str, int] = {}  # lock files this process holds -> nesting depth
 _held_guard = threading.Lock()
 
@@ -178,8 +227,7 @@ def _holder_text(fd: int) -> str:
     try:
         raw = os.pread(fd, 4096, 0).decode("utf-8", "replace")
         info = json.loads(raw)
-        return (f"pid {info['pid']} on {info['host']}, started {info['started']}: "
-                f"{info['command']}")
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}: {info['command']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "a run that has not yet said who it is"
 
@@ -200,8 +248,10 @@ def _open_locked(path: Path, out: Path, *, wait: bool) -> int:
             except BlockingIOError:
                 holder = _holder_text(fd)
                 if not wait:
-                    msg = (f"output folder {out} is being written by another run ({holder}); "
-                           "wait for it to finish, pass --wait, or choose another --out")
+                    msg = (
+                        f"output folder {out} is being written by another run ({holder}); "
+                        "wait for it to finish, pass --wait, or choose another --out"
+                    )
                     raise OutputFolderBusyError(msg) from None
                 log.info("waiting for the run writing %s (%s)", out, holder)
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -262,9 +312,12 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[Path]:
     except OSError as err:
         msg = f"cannot write --out {out}: {err.strerror or err} ({path})"
         raise OutputFolderError(msg) from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(),
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": _command()}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": _command(),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
     with _held_guard:
@@ -351,8 +404,10 @@ def _publish(tmp: Path, out: Path, *, overwrite: bool) -> None:
     try:
         _rename_noreplace(tmp, out)
     except FileExistsError:
-        msg = (f"output folder {out} was made by another program while this run wrote; "
-               "it is left as it is. Choose another --out or pass --overwrite")
+        msg = (
+            f"output folder {out} was made by another program while this run wrote; "
+            "it is left as it is. Choose another --out or pass --overwrite"
+        )
         raise OutputExistsError(msg) from None
     except BaseException:
         if old is not None and not out.exists():
@@ -374,8 +429,10 @@ def _rename_noreplace(src: Path, dst: Path) -> None:
     """
     renameat2 = getattr(_libc(), "renameat2", None)
     if renameat2 is not None:
-        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
-                     _RENAME_NOREPLACE) == 0:
+        if (
+            renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+            == 0
+        ):
             return
         code = ctypes.get_errno()
         if code in (errno.EEXIST, errno.ENOTEMPTY):

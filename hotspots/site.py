@@ -25,7 +25,7 @@ from hotspots.runfolder import area_file_stem
 from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 
 if TYPE_CHECKING:
-    from hotspots.pipeline import RunResult
+    from hotspots.runfolder import RunResult
 
 log = logging.getLogger("hotspots")
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -177,13 +178,44 @@ def _window_seconds(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return ((start - _REF_MONDAY).astype(np.int64), (end - _REF_MONDAY).astype(np.int64))
 
 
+#: Last factorization per purpose, keyed by the (immutable) Arrow array it was made from.
+_MEMO: dict[str, tuple[weakref.ref[Any], Any]] = {}
+_MEMO_FROM = 10_000  # fewest rows worth remembering
+
+
+def _memo_by_arrow(kind: str, values: pd.Series, make: Any) -> Any:
+    """Return ``make(values)``, reused while ``values`` holds the same Arrow array as last time.
+
+    A run asks for the months and place numbers of the same crime column several times
+    (place and area summaries, monthly tables, crime groups); Arrow-backed text columns are
+    immutable, so the array's identity (held weakly) says the answer still holds. Other
+    columns (NumPy, categorical: mutable) are not remembered.
+    """
+    arrow = getattr(values.array, "__arrow_array__", None)
+    if arrow is None or len(values) < _MEMO_FROM:  # short: quicker to redo than to evict
+        return make(values)
+    key = arrow()
+    found = _MEMO.get(kind)
+    if found is not None and found[0]() is key:
+        return found[1]
+    out = make(values)
+    _MEMO[kind] = (weakref.ref(key), out)
+    return out
+
+
+def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, Any]:
+    codes, groups = pd.factorize(values, sort=True)
+    codes.flags.writeable = False
+    return codes, groups
+
+
 def _group_codes(
     crimes: pd.DataFrame, by: str | None, *, quiet: bool
 ) -> tuple[np.ndarray, pd.Index]:
     """Return each crime's group number (-1 where the key is missing) and the sorted groups."""
     if by is None:
         return np.zeros(len(crimes), dtype=np.int64), pd.Index([ALL], name="group")
-    codes, groups = pd.factorize(crimes[by], sort=True)
+    codes, groups = _memo_by_arrow("groups", crimes[by], _factorize_sorted)
     dropped = int((codes < 0).sum())
     if dropped:
         _say(quiet, "%s crimes without %s left out of the profile", f"{dropped:,}", by)
@@ -192,6 +224,11 @@ def _group_codes(
 
 def _month_numbers(month: pd.Series, name: str = "crimes") -> np.ndarray:
     """Return year * 12 + month - 1 of ``"YYYY-MM"`` strings (parsed once per distinct value)."""
+    numbers: np.ndarray = _memo_by_arrow("months", month, lambda m: _parse_months(m, name))
+    return numbers
+
+
+def _parse_months(month: pd.Series, name: str) -> np.ndarray:
     codes, found = pd.factorize(month)  # the distinct months first: no copy of the rows' text
     uniques = np.asarray(pd.Series(found, dtype="string"), dtype=object)
     parsed = pd.to_datetime(pd.Series(uniques, dtype="string"), format="%Y-%m", errors="coerce")
@@ -204,7 +241,9 @@ def _month_numbers(month: pd.Series, name: str = "crimes") -> np.ndarray:
         )
         raise InputDataError(msg)
     numbers = (parsed.dt.year * 12 + parsed.dt.month - 1).to_numpy(dtype=np.int64)
-    return np.asarray(numbers[codes], dtype=np.int64)
+    out = np.asarray(numbers[codes], dtype=np.int64)
+    out.flags.writeable = False  # shared by the callers that ask again (see _memo_by_arrow)
+    return out
 
 
 def _month_labels(first: int, last: int) -> list[str]:
@@ -1633,6 +1672,39 @@ def _monthly_svg(values: np.ndarray, labels: list[str], *, title: str | None = N
     return _svg(160, 48, title, body)
 
 
+def _monthly_svgs(rows: np.ndarray, labels: list[str]) -> list[str]:
+    """:func:`_monthly_svg` of each row of counts (rows x months, finite floats), as a list.
+
+    The same text as one call per row, made with one formatting of each distinct value: the
+    heights and maxima repeat across rows (small counts), so they are formatted once.
+    """
+    if not len(rows):
+        return []
+    tops = np.maximum(rows.max(axis=1), 1.0)
+    heights = 36 - rows / tops[:, None] * 28  # as _monthly_svg computes each row
+    uniq, inv = np.unique(heights, return_inverse=True)
+    y_text = np.array([f"{b:.1f}" for b in uniq], dtype=object)[inv.reshape(heights.shape)]
+    x_text = np.array([f"{a}," for a in _sparkline_x(rows.shape[1])], dtype=object)
+    points = [" ".join(r) for r in (x_text[None, :] + y_text).tolist()]
+    totals = rows.sum(axis=1)
+    first, last = html.escape(labels[0]), html.escape(labels[-1])
+    # _svg's page, split at the values of each row; escaping is per character and the
+    # numbers need none, so the escaped labels are put in as they are
+    head = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="48" '
+            'viewBox="0 0 160 48" role="img" aria-label="')
+    period = f"Crimes per month, {first} to {last} (n = "
+    tail = (f'<text x="2" y="46">{first}</text>'
+            f'<text x="158" y="46" text-anchor="end">{last}</text>'
+            "<style>text{font:7px sans-serif;fill:#444}</style></svg>")
+    return [
+        f'{head}{period}{total:.0f})"><title>{period}{total:.0f})</title>'
+        '<path stroke="#ccc" d="M2 36.5h156"/>'
+        f'<polyline fill="none" stroke="#bd0026" stroke-width="1.5" points="{pts}"/>'
+        f'<text x="2" y="7">max {top:g}</text>{tail}'
+        for pts, top, total in zip(points, tops.tolist(), totals.tolist(), strict=True)
+    ]
+
+
 def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     FigureCanvasAgg(fig)
@@ -1799,7 +1871,7 @@ def _place_group_key(
     ``_pg`` is missing where the place or the group is unknown; also returned: the places and
     groups that the numbers ``place * len(groups) + group`` count in.
     """
-    place, places = pd.factorize(crimes[by], sort=True)
+    place, places = _memo_by_arrow("groups", crimes[by], _factorize_sorted)
     tcode, types = pd.factorize(crimes["crime_type"])  # per distinct type, not per crime
     of_type = [group_of.get(str(t)) for t in types]
     groups = sorted({g for g in of_type if g is not None})
@@ -1807,7 +1879,7 @@ def _place_group_key(
     gcode = number[tcode]  # code -1 (a missing type) takes the last, -1
     key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
     cols = [c for c in ("month", "occurred_from", "occurred_to", "has_time") if c in crimes]
-    keyed = pd.DataFrame({c: crimes[c].to_numpy() for c in cols}, index=crimes.index)
+    keyed = pd.DataFrame({c: crimes[c].array for c in cols}, index=crimes.index)
     keyed["_pg"] = pd.Series(key, index=crimes.index).where(key >= 0)
     return keyed, pd.Index(places), pd.Index(groups)
 
@@ -2034,7 +2106,7 @@ def time_summary(
         if np.isnan(rows).any():  # as monthly_svg would say for the row
             out["monthly_svg"] = [monthly_svg(monthly.loc[k]) for k in monthly.index]
         else:
-            out["monthly_svg"] = [_monthly_svg(r, labels) for r in rows]
+            out["monthly_svg"] = _monthly_svgs(rows, labels)
         if profile is not None:
             out["profile_svg"] = [hour_day_svg(r) for r in profile.to_numpy()]
     return out[[*TIME_COLUMNS, *[c for c in out.columns if c.endswith("_svg")]]], profile
