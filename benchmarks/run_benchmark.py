@@ -304,9 +304,10 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     mon = Monitor()
     out = Path(tempfile.mkdtemp(prefix="hotspots-bench-"))
     os.environ[cache.CACHE_ENV] = spec["cache"]
-    config = pipeline.RunConfig(crimes=[Path(p) for p in spec["crimes"]], fmt=spec["fmt"],
-                                areas=Path(spec["areas"]), streets=Path(spec["streets"]),
-                                out=out / "run", quiet=True)
+    config = pipeline.RunConfig.from_options(
+        crimes=[Path(p) for p in spec["crimes"]], fmt=spec["fmt"], areas=Path(spec["areas"]),
+        streets=Path(spec["streets"]), out=out / "run", quiet=True,
+    )
     ranked = pipeline.rank_stages(config, _MonitorStages(mon))  # type: ignore[arg-type]
     crimes, segs, counts, hot = ranked.crimes, ranked.segments, ranked.counts, ranked.hot_streets
     n = len(crimes) + len(ranked.rejected)

@@ -185,9 +185,11 @@ def gistar_worker(data: Path, repeat: int) -> dict[str, Any]:
     from hotspots import grid, pipeline, stats
 
     van = data / "vancouver"
-    config = pipeline.RunConfig(crimes=[van / "vpd_crimedata_2020_2025.csv.gz"], fmt="vancouver",
-                                areas=van / "local_areas.gpkg", streets=van / "public_streets.gpkg",
-                                out=Path("unused"), quiet=True)
+    config = pipeline.RunConfig.from_options(
+        crimes=[van / "vpd_crimedata_2020_2025.csv.gz"], fmt="vancouver",
+        areas=van / "local_areas.gpkg", streets=van / "public_streets.gpkg",
+        out=Path("unused"), quiet=True,
+    )
     ranked = pipeline.rank_stages(config)
     crimes, segs = ranked.crimes, ranked.segments
     times, detail = [], {}

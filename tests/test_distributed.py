@@ -66,9 +66,10 @@ def test_local_engine_is_the_pipeline(london_files: list[Path], london_local: gp
                                       tmp_path: Path) -> None:
     # the stages of pipeline.run up to the hot-street table (run() itself also writes maps,
     # time profiles and exports, which take far longer)
-    config = pipeline.RunConfig(crimes=london_files, areas=get_path("london_wards"),
-                                streets=get_path("london_streets_central"), out=tmp_path / "run",
-                                quiet=True)
+    config = pipeline.RunConfig.from_options(
+        crimes=london_files, areas=get_path("london_wards"),
+        streets=get_path("london_streets_central"), out=tmp_path / "run", quiet=True,
+    )
     area_layer = io.read_areas(config.areas)
     crimes, _ = io.read_crimes(config.crimes, quiet=True, areas=area_layer)
     areas = to_metric_crs(area_layer, crimes.crs, quiet=True)
