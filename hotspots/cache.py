@@ -24,6 +24,14 @@ import pyproj
 from hotspots import crs as _crs
 from hotspots import io, segments
 
+__all__ = [
+    "CACHE_ENV",
+    "cache_dir",
+    "cached_segments",
+    "file_sha256",
+    "segments_key",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Environment variable naming the cache folder (default ``~/.cache/hotspots``).

@@ -16,6 +16,13 @@ import pandas as pd
 
 from hotspots.errors import InputDataError
 
+__all__ = [
+    "REPEAT_CALLER_COLUMNS",
+    "count_repeat_callers",
+    "place_of",
+    "pseudonymise",
+]
+
 #: Columns of :func:`count_repeat_callers`.
 REPEAT_CALLER_COLUMNS: list[str] = [
     "place", "calls", "callers", "repeat_callers_24h", "repeat_callers_6m", "repeat_callers_all",

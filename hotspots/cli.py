@@ -12,6 +12,12 @@ from hotspots import __version__
 from hotspots._cli_common import setup_logging, wait_option
 from hotspots.errors import HotspotsError
 
+__all__ = [
+    "app",
+    "export_cmd",
+    "run_cmd",
+]
+
 #: Commands defined in modules of their own, imported only when one of them is run or asked
 #: for its help, so ``hotspots --help`` answers without importing GeoPandas, pandas or Dask:
 #: name -> (module, attribute, short help; tests/test_cli_help.py keeps it equal to the

@@ -50,6 +50,25 @@ from hotspots.errors import InputDataError
 from hotspots.grid import _unique_xy, _validate_projected
 from hotspots.names import location_to_street
 
+__all__ = [
+    "CLUSTER_COLUMNS",
+    "CONCAVE_RATIO",
+    "DBSCAN_BLOCK",
+    "DEFAULT_BUFFER_M",
+    "DENSITY_FACTOR",
+    "EPS_RANGE_M",
+    "HDBSCAN_MAX_ROWS",
+    "KNEE_SAMPLE",
+    "K_DISTANCE_K",
+    "MIN_CORE_CRIMES",
+    "REPEAT_COLUMNS",
+    "TOP_STREETS",
+    "TOP_TYPES",
+    "cluster_points",
+    "repeat_locations",
+    "summarise_clusters",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Neighbour rank of the k-distance curve.

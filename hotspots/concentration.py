@@ -12,6 +12,13 @@ from pathlib import Path
 
 import matplotlib as mpl
 
+__all__ = [
+    "DEFAULT_DRAWS",
+    "count_concentration",
+    "lorenz",
+    "plot_lorenz",
+]
+
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np

@@ -46,6 +46,16 @@ from scipy.sparse.csgraph import connected_components
 from hotspots.crs import WGS84
 from hotspots.names import normalise_name
 
+__all__ = [
+    "COLLISION_WORD",
+    "CORRIDOR_COLUMNS",
+    "DEFAULT_MAX_LENGTH_M",
+    "DEFAULT_MAX_TURN_DEG",
+    "DEFAULT_MIN_LENGTH_M",
+    "build_corridors",
+    "corridor_labels",
+]
+
 #: Longest corridor, metres; longer runs are cut into nearly equal pieces.
 DEFAULT_MAX_LENGTH_M = 3000.0
 #: Shortest corridor written, metres.

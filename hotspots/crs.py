@@ -11,6 +11,13 @@ import pyproj
 
 from hotspots.errors import CRSMismatchError
 
+__all__ = [
+    "BRITISH_NATIONAL_GRID",
+    "WGS84",
+    "to_metric_crs",
+    "utm_crs_for",
+]
+
 log = logging.getLogger("hotspots")
 
 #: British National Grid, metres: the CRS for police.uk data.

@@ -32,6 +32,22 @@ from shapely.geometry import LineString
 
 from hotspots.errors import DownloadError, InputDataError
 
+__all__ = [
+    "BOUNDARY_SOURCES",
+    "DATA_ENV",
+    "NAMED_PATHS",
+    "OVERPASS_URL",
+    "POLICE_UK_ARCHIVE_URL",
+    "STREET_CLASSES",
+    "BoundarySource",
+    "data_dir",
+    "download_boundaries",
+    "download_file",
+    "download_osm_streets",
+    "download_police_uk",
+    "get_path",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Environment variable that points at the shared data folder.

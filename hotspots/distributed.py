@@ -42,6 +42,12 @@ from hotspots import cache, io, names, rank, segments, snap
 from hotspots import crs as _crs
 from hotspots.errors import HotspotsError, InputDataError
 
+__all__ = [
+    "DEFAULT_GRID_M",
+    "rank_streets_dask",
+    "rank_streets_from_files",
+]
+
 log = logging.getLogger("hotspots")
 
 _NONE = np.array(None, dtype=object)

@@ -6,6 +6,14 @@ derive from :class:`ValueError`, so both ``except HotspotsError`` and ``except V
 
 from __future__ import annotations
 
+__all__ = [
+    "CRSMismatchError",
+    "DownloadError",
+    "HotspotsError",
+    "InputDataError",
+    "OutputExistsError",
+]
+
 
 class HotspotsError(Exception):
     """Base class for every error hotspots raises on purpose."""

@@ -17,6 +17,28 @@ from hotspots import runfolder
 from hotspots.errors import InputDataError
 from hotspots.runfolder import area_file_stem
 
+__all__ = [
+    "HANDOUT_DECIMALS",
+    "HANDOUT_HEADINGS",
+    "HANDOUT_INTEGERS",
+    "OSM_ZOOM",
+    "XLSX_MAX_WIDTH",
+    "accounting",
+    "file_sha256",
+    "neutralise_formulas",
+    "osm_link",
+    "read_csv",
+    "read_run",
+    "restore_formulas",
+    "safe_file_stem",
+    "tidy_numbers",
+    "write_area_csvs",
+    "write_area_handouts",
+    "write_csv",
+    "write_hot_streets",
+    "write_manifest",
+]
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WINDOWS_RESERVED = {
     "CON",

@@ -35,6 +35,18 @@ from hotspots.errors import InputDataError
 from hotspots.locations import factorize_xy
 from hotspots.rank import type_columns
 
+__all__ = [
+    "FILL_OPTIONS",
+    "MAX_RESOLUTION",
+    "MIN_RESOLUTION",
+    "SPACING_FACTOR",
+    "WGS84",
+    "cells_to_polygons",
+    "count_by_cell",
+    "default_resolution",
+    "points_to_cells",
+]
+
 log = logging.getLogger("hotspots")
 
 WGS84 = "EPSG:4326"

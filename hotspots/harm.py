@@ -25,6 +25,14 @@ import pandas as pd
 
 from hotspots.errors import InputDataError
 
+__all__ = [
+    "DEFAULT_FALLBACK",
+    "HARM_COLUMNS",
+    "assign_harm",
+    "harm_by_segment",
+    "read_harm_weights",
+]
+
 #: Weight of a crime type that the table does not list (the CCHI floor, days).
 DEFAULT_FALLBACK = 1.0
 #: Columns of :func:`harm_by_segment`.

@@ -55,6 +55,46 @@ from hotspots.sources import (
     short_error,
 )
 
+__all__ = [
+    "AREA_CODE_CANDIDATES",
+    "AREA_NAME_CANDIDATES",
+    "CATEGORY_COLUMNS",
+    "POLICE_UK_COLUMNS",
+    "POLICE_UK_REQUIRED",
+    "POLICE_UK_SOURCE",
+    "REASON_DATE",
+    "REASON_DUPLICATE",
+    "REASON_FUTURE",
+    "REASON_MALFORMED",
+    "REASON_NO_COORDS",
+    "REASON_OUTSIDE",
+    "REASON_PERIOD",
+    "REASON_PRIVACY",
+    "REASON_PUBLICATION",
+    "REASON_RANGE",
+    "REASON_TYPE",
+    "STREET_ID_CANDIDATES",
+    "STREET_NAME_CANDIDATES",
+    "AreaLayer",
+    "Mapping",
+    "RawTable",
+    "RowFilter",
+    "describe_source",
+    "join_areas",
+    "mapped_to_canonical",
+    "police_uk_to_canonical",
+    "read_areas",
+    "read_crimes",
+    "read_mapped",
+    "read_mapping",
+    "read_police_uk",
+    "read_population",
+    "read_raw_csv",
+    "read_streets",
+    "reject_duplicate_ids",
+    "split_rejected",
+]
+
 #: The sources API, re-exported (it lived here before :mod:`hotspots.sources`).
 Source = _sources.Source
 find_police_uk_sources = _sources.find_police_uk_sources

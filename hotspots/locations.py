@@ -17,6 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+__all__ = [
+    "AREA_CELL_M",
+    "ARROW_HASH_ROWS",
+    "distinct_points",
+    "factorize_xy",
+    "first_match",
+    "in_chunks",
+    "polygon_of_points",
+    "spread_category",
+]
+
 
 def distinct_points(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return a code per row and the distinct (x, y) locations of a crime table.

@@ -32,6 +32,18 @@ from pyproj import CRS, Transformer
 from hotspots.crs import WGS84
 from hotspots.rank import type_columns
 
+__all__ = [
+    "WEEKS",
+    "PeriodCounts",
+    "encode_frame",
+    "encode_geometry",
+    "encode_line",
+    "heat_code",
+    "heat_palette",
+    "period_counts",
+    "to_wgs84",
+]
+
 #: Weeks kept in the weekly counts: the last 12 weeks and the 12 before them.
 WEEKS = 24
 

@@ -10,6 +10,14 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+__all__ = [
+    "COLUMN_KEYS",
+    "FORMAT_KEYS",
+    "RULES",
+    "TOP_LEVEL",
+    "mapping_problems",
+]
+
 #: Top-level keys: what each holds.
 TOP_LEVEL: dict[str, str] = {
     "name": "text",

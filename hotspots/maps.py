@@ -46,6 +46,27 @@ from hotspots.offline import inline_assets
 from hotspots.schema import TYPE_COUNT_PREFIX
 from hotspots.temporal import NO_TIME_OF_DAY
 
+__all__ = [
+    "AREA_RANK_BANDS",
+    "CHOROPLETH_COLOURS",
+    "CORRIDOR_BANDS",
+    "CRIMES_MIN_ZOOM",
+    "DEFAULT_TOP_N",
+    "MAIN_ROADS_BELOW_ZOOM",
+    "MAX_CORRIDORS",
+    "MAX_REPEATS",
+    "MONTH_ONLY_WINDOW",
+    "RANK_BANDS",
+    "SIGNIFICANCE_COLOURS",
+    "TOO_FEW",
+    "corridor_popup_html",
+    "explore_hot_streets",
+    "hot_streets_page",
+    "links_block",
+    "safe_json",
+    "street_popup_html",
+]
+
 #: Rank bands of the hot-street colours: (last rank in band, colour, label, line weight).
 RANK_BANDS: list[tuple[int, str, str, int]] = [
     (10, "#b2182b", "rank 1-10", 8),

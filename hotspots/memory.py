@@ -20,6 +20,17 @@ import numpy as np
 
 from hotspots.errors import InputDataError
 
+__all__ = [
+    "BYTES_PER_ROW",
+    "MIN_ROW_BYTES",
+    "Budget",
+    "available",
+    "count_buffer_lines",
+    "count_lines",
+    "count_lines_capped",
+    "file_blocks",
+]
+
 #: Memory a parsed row takes beyond its text (Arrow offsets, canonical columns, rejects).
 BYTES_PER_ROW = 450
 #: Fewest bytes a CSV row can take (one character and a line break).

@@ -8,6 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "POLICE_UK_POI",
+    "location_to_street",
+    "name_agreement",
+    "name_from_records",
+    "normalise_name",
+    "text_codes",
+]
+
 #: police.uk anonymised locations that are points of interest, not streets.
 POLICE_UK_POI: frozenset[str] = frozenset(
     s.casefold()

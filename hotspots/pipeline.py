@@ -50,6 +50,26 @@ from hotspots import (
 from hotspots.errors import InputDataError
 from hotspots.runfolder import RunResult
 
+__all__ = [
+    "NOT_TESTED",
+    "PARAMETERS",
+    "ForecastOptions",
+    "InputOptions",
+    "OutputOptions",
+    "PeriodOptions",
+    "Ranked",
+    "RankingOptions",
+    "RunConfig",
+    "SignificanceOptions",
+    "TimeOptions",
+    "analyse",
+    "backtest_evidence",
+    "place_keys",
+    "rank_stages",
+    "run",
+    "write_run",
+]
+
 log = logging.getLogger("hotspots")
 logging.getLogger("pyogrio").setLevel(logging.WARNING)
 
@@ -738,7 +758,7 @@ def _group_windows(config: RunConfig, result: RunResult, incomplete: list[str]) 
     from hotspots.brief import classify_crime_types, read_brief_weights
 
     crimes = result.crimes
-    types = crimes["crime_type"].astype(str).unique()
+    types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
     group_of = classify_crime_types(types, settings=read_brief_weights())
     profiles = None
     if temporal.has_time_of_day(crimes):

@@ -39,6 +39,24 @@ from hotspots.schema import (
     TYPE_COUNT_PREFIX,
 )
 
+__all__ = [
+    "DEFAULT_HOT_QUANTILE",
+    "DEFAULT_LENGTH_FLOOR_M",
+    "DEFAULT_MIN_CRIMES",
+    "UNNAMED",
+    "area_lists",
+    "classify_hot_segments",
+    "count_by_segment",
+    "describe_extents",
+    "distinct_rows",
+    "location_place",
+    "per_100m",
+    "rank_locations",
+    "rank_streets",
+    "type_column",
+    "type_columns",
+]
+
 DEFAULT_MIN_CRIMES = 5
 DEFAULT_HOT_QUANTILE = 0.8
 DEFAULT_LENGTH_FLOOR_M = 50.0

@@ -18,6 +18,11 @@ from hotspots.temporal import NO_TIME_OF_DAY
 if TYPE_CHECKING:
     from hotspots.runfolder import RunResult
 
+__all__ = [
+    "DEFAULT_TOP_N",
+    "summarise_run",
+]
+
 #: Hot streets listed in the summary's table by default.
 DEFAULT_TOP_N = 10
 

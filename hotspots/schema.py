@@ -6,6 +6,20 @@ column lists are the contract of ``hotspots run``: tests assert them exactly.
 
 from __future__ import annotations
 
+__all__ = [
+    "AREA_COLUMNS",
+    "AREA_LIST_COLUMNS",
+    "BASIS_LOCATION",
+    "BASIS_STREET",
+    "CRIME_COLUMNS",
+    "HOT_STREET_COLUMNS",
+    "POINT_ID",
+    "REJECTED_COLUMNS",
+    "SEGMENT_COLUMNS",
+    "SNAP_COLUMNS",
+    "TYPE_COUNT_PREFIX",
+]
+
 #: Canonical crime-event columns (plus ``geometry``), in order.
 CRIME_COLUMNS: list[str] = [
     "crime_id",  # the source's id; empty where the source has none (police.uk ASB)

@@ -13,6 +13,11 @@ import pandas as pd
 import shapely
 from shapely.ops import substring
 
+__all__ = [
+    "DEFAULT_MAX_LENGTH_M",
+    "lines_to_segments",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Default longest segment, metres. Long links (arterial roads between junctions far apart)

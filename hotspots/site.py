@@ -27,6 +27,19 @@ from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 if TYPE_CHECKING:
     from hotspots.runfolder import RunResult
 
+__all__ = [
+    "AREA_MAP_BUDGET_MB",
+    "BOROUGH_LOCATIONS_PER_AREA",
+    "CONTEXT_M",
+    "MAIN_ROAD_M",
+    "area_map_name",
+    "borough_map_name",
+    "map_counts",
+    "map_windows",
+    "write_index",
+    "write_maps",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Area maps draw the street network this far around the area (metres).

@@ -18,6 +18,13 @@ import shapely
 from hotspots.io import AreaLayer
 from hotspots.locations import distinct_points, first_match, in_chunks, spread_category
 
+__all__ = [
+    "DEFAULT_SNAP_DISTANCE_M",
+    "assign_areas",
+    "assign_segment_areas",
+    "snap_to_streets",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Default snapping tolerance, metres. police.uk map points and VPD hundred-block points lie

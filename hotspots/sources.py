@@ -25,6 +25,22 @@ from isal import igzip, isal_zlib
 from hotspots import memory
 from hotspots.errors import InputDataError
 
+__all__ = [
+    "GZIP_ERRORS",
+    "HEAD_BYTES",
+    "Source",
+    "check_head",
+    "choose_publications",
+    "find_police_uk_sources",
+    "gunzip_buffer",
+    "is_gzip",
+    "mapped_sources",
+    "open_gzip",
+    "scan_police_uk",
+    "short_error",
+    "skipped_files",
+]
+
 #: Bytes read ahead to check the header before parsing.
 HEAD_BYTES = 1 << 20
 

@@ -48,6 +48,23 @@ from scipy.stats import false_discovery_control
 from hotspots import rank
 from hotspots.errors import InputDataError
 
+__all__ = [
+    "CONFIDENCE_LEVELS",
+    "DEFAULT_ALPHA",
+    "DEFAULT_DISTANCE_M",
+    "DEFAULT_PERMUTATIONS",
+    "GISTAR_CLASSES",
+    "GISTAR_CLASS_DTYPE",
+    "GISTAR_COLUMNS",
+    "NOT_SIGNIFICANT",
+    "cell_weights",
+    "classify_gistar",
+    "gistar_cells",
+    "gistar_streets",
+    "pvalues_to_qvalues",
+    "segment_weights",
+]
+
 log = logging.getLogger("hotspots")
 
 #: Default permutations for the pseudo p-value ``p_perm``: none (the classes do not use it).

@@ -78,6 +78,30 @@ def test_run_csvs_match_committed_checksums(tmp_path: Path) -> None:
     assert not changed, f"CSV bytes differ from {CHECKSUMS.name}: {changed}"
 
 
+def test_analyse_writes_nothing_and_write_run_gives_the_same_csvs(tmp_path: Path) -> None:
+    import hotspots as hs
+
+    out = tmp_path / "run"
+    config = hs.RunConfig.from_options(
+        crimes=[get_path("vancouver_crimes").resolve()],
+        areas=get_path("vancouver_areas").resolve(),
+        streets=get_path("vancouver_streets").resolve(),
+        out=out,
+        fmt="vancouver",
+        start=START,
+        area_maps=False,
+        quiet=True,
+    )
+    result = hs.analyse(config)
+    assert list(tmp_path.iterdir()) == []  # no folder, no lock, no partial folder
+    assert not result.manifest and len(result.hot_streets) > 0
+    assert "ranking" in result.seconds and "maps" not in result.seconds
+    hs.write_run(result, config)
+    assert list(result.manifest["seconds"])[-2:] == ["exports", "maps"]
+    expected = json.loads(CHECKSUMS.read_text(encoding="utf-8"))["csv_sha256"]
+    assert csv_checksums(out) == expected
+
+
 def main(out: Path) -> None:
     """Write the run into ``out`` and its checksums into :data:`CHECKSUMS`."""
     sums = csv_checksums(make_run(out))

@@ -32,6 +32,17 @@ from hotspots.errors import InputDataError
 from hotspots.evaluate import backtest as bt
 from hotspots.evaluate import forecasters as fc
 
+__all__ = [
+    "FORECAST_COVERAGE_PCT",
+    "forecast_next_month",
+    "forecast_streets",
+    "plot_area",
+    "read_chosen",
+    "run_area",
+    "write_area",
+    "write_forecast",
+]
+
 #: Share of the study area "next month's list" covers, percent.
 FORECAST_COVERAGE_PCT = 1.0
 

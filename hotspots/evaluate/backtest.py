@@ -35,6 +35,27 @@ from hotspots.errors import InputDataError
 from hotspots.evaluate import forecasters as fc
 from hotspots.evaluate import units as un
 
+__all__ = [
+    "ALL_AREA_METHODS",
+    "AREA_COLUMNS",
+    "AREA_COVERAGES",
+    "AREA_SUMMARY_COLUMNS",
+    "AUTO",
+    "DEFAULT_AREA_METHODS",
+    "DEFAULT_AREA_MONTHS",
+    "ENSEMBLE",
+    "MIN_GROUP_CRIMES",
+    "N_BOOT",
+    "OBJECTIVE_COVERAGES",
+    "area_backtest",
+    "choose_methods",
+    "forecast_sentence",
+    "prepare_area",
+    "prepare_near_repeat_for",
+    "summarise_area",
+    "timed_crimes",
+]
+
 log = logging.getLogger("hotspots")
 
 AREA_COVERAGES: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)

@@ -42,6 +42,28 @@ from scipy import sparse
 
 from hotspots.evaluate.units import UnitSet
 
+__all__ = [
+    "BASELINE",
+    "BASELINE_WINDOW",
+    "ENSEMBLE_OF",
+    "HALF_LIVES",
+    "METHODS_AREA",
+    "NKDE_BANDWIDTHS",
+    "SEASON_WEIGHTS",
+    "AreaData",
+    "History",
+    "Method",
+    "eb_shrink",
+    "ensemble",
+    "ewma_rate",
+    "score_link_counts",
+    "score_piece_nkde",
+    "score_point_cover",
+    "score_point_eb",
+    "score_point_nr",
+    "score_point_season",
+]
+
 #: Months of history of the baseline.
 BASELINE_WINDOW = 6
 HALF_LIVES: tuple[float, ...] = (6.0, 12.0, 24.0)

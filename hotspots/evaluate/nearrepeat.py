@@ -28,6 +28,18 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+__all__ = [
+    "FIT_DAYS",
+    "MAX_DAYS",
+    "MAX_DISTANCE_M",
+    "NearRepeatFit",
+    "candidate_pairs",
+    "fit_near_repeat",
+    "offspring_in_month",
+    "prepare_near_repeat",
+    "simulate_near_repeat",
+]
+
 MAX_DAYS = 60.0
 MAX_DISTANCE_M = 400.0
 _SIGMAS = np.geomspace(10.0, 400.0, 40)

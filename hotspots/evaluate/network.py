@@ -17,6 +17,13 @@ from scipy.sparse import csgraph
 
 from hotspots.evaluate.units import UnitSet
 
+__all__ = [
+    "TRUNCATE",
+    "node_distances",
+    "piece_distances",
+    "piece_kernels",
+]
+
 TRUNCATE = 3.0
 _CHUNK = 512
 

@@ -23,6 +23,20 @@ import numpy as np
 import shapely
 from scipy import sparse
 
+__all__ = [
+    "DEFAULT_BUFFER_M",
+    "DEFAULT_PIECE_M",
+    "DEFAULT_PIXEL_M",
+    "NEIGHBOURHOOD_M",
+    "UNIT_KINDS",
+    "Raster",
+    "UnitSet",
+    "area_cut",
+    "build_units",
+    "cover_order",
+    "study_raster_and_samples",
+]
+
 DEFAULT_PIXEL_M = 10.0
 DEFAULT_BUFFER_M = 30.0
 #: Street pieces are at most this long (a link of length l is cut into ceil(l / 50) pieces).
