@@ -2,6 +2,13 @@
 
 Locally a missing data folder skips the real-data tests with a clear reason; on CI
 (``CI`` set) it is an error, because CI must test on the real data.
+
+``london_run`` and ``vancouver_run`` are real-data run folders written once per session and
+shared by every test that needs a run with their options (tests/fixtures/runs.py). They are
+read-only: a test that writes into a run (briefs, exports) copies it first
+(:func:`tests.fixtures.runs.copy_run`); the fixture fails at the end of the session if a test
+changed one. Every test that uses one of them is marked ``e2e`` here (other end-to-end tests
+carry the marker themselves), so ``pytest -m "not e2e"`` is the quick inner loop.
 """
 
 from __future__ import annotations
@@ -14,9 +21,21 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from hotspots import crs, io
+from hotspots.cli import app
 from hotspots.datasets import data_dir, get_path
+from tests.fixtures.runs import london_args, stamp, vancouver_args
+
+SHARED_RUNS = ("london_run", "vancouver_run")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test that uses a shared real-data run."""
+    for item in items:
+        if set(SHARED_RUNS) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 def _need_data() -> Path:
@@ -36,9 +55,10 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def london_month(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """One real police.uk month (2017-12), kept and rejected."""
-    return io.read_police_uk(
+    kept, rejected = io.read_police_uk(
         [get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"], quiet=True
     )
+    return kept, rejected
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +78,26 @@ def browser() -> Iterator[Any]:
 
     with launch_chromium() as b:
         yield b
+
+
+def _shared_run(out: Path, args: list[str]) -> Iterator[Path]:
+    """Write a run folder once, yield it, and fail if any test changed it meanwhile."""
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    before = stamp(out)
+    yield out
+    assert stamp(out) == before, f"a test changed the shared run {out.name}: copy it first"
+
+
+@pytest.fixture(scope="session")
+def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Iterator[Path]:
+    """Two London months, every ward, central streets, offline maps, no area maps (read-only)."""
+    out = tmp_path_factory.mktemp("shared") / "london"
+    yield from _shared_run(out, london_args(out))
+
+
+@pytest.fixture(scope="session")
+def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Iterator[Path]:
+    """Vancouver from 2025-07 with area maps and offline maps (read-only)."""
+    out = tmp_path_factory.mktemp("shared") / "vancouver"
+    yield from _shared_run(out, vancouver_args(out, "--quiet", "--offline"))

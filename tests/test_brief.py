@@ -1,7 +1,8 @@
 """Tests of `hotspots brief`: scores, the no-near-duplicate rule, pages and PDFs.
 
-Run folders are made by `hotspots run` on small slices of the real data (two London months
-with the central street layer; Vancouver from 2025-07), once per module.
+Run folders are the session's shared runs of `hotspots run` on small slices of the real data
+(two London months with the central street layer; Vancouver from 2025-07; tests/conftest.py).
+A test that writes briefs into a run writes them into its own copy.
 """
 
 from __future__ import annotations
@@ -20,38 +21,11 @@ from click.testing import CliRunner
 
 from hotspots import brief
 from hotspots._cli_brief import brief as brief_cmd
-from hotspots.cli import app
 from hotspots.datasets import get_path
 from hotspots.errors import InputDataError
+from tests.fixtures.runs import copy_run
 
 HOSTILE = "Evil <img src=x onerror=\"alert('x')\"> & Lane"
-
-
-@pytest.fixture(scope="module")
-def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    out = tmp_path_factory.mktemp("brief") / "london"
-    crimes = get_path("london_crimes")
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(crimes / "2017-11-metropolitan-street.csv.gz"),
-        str(crimes / "2017-12-metropolitan-street.csv.gz"),
-        "--areas", str(get_path("london_wards")),
-        "--streets", str(get_path("london_streets_central")),
-        "--population", str(get_path("london_ward_population")),
-        "--out", str(out), "--quiet", "--no-area-maps"])
-    assert res.exit_code == 0, res.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    out = tmp_path_factory.mktemp("brief") / "vancouver"
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver",
-        "--start", "2025-07", "--areas", str(get_path("vancouver_areas")),
-        "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--quiet",
-        "--no-area-maps"])
-    assert res.exit_code == 0, res.output
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +91,10 @@ def test_unresolvable_area_layer_asks_for_it(tmp_path: Path, london_run: Path) -
     assert len(brief.read_run_folder(run, areas=get_path("london_wards")).outlines) > 600
 
 
-def test_unknown_ward(london_run: Path) -> None:
+def test_unknown_ward(london_run: Path, tmp_path: Path) -> None:
+    run = copy_run(london_run, tmp_path / "run")
     with pytest.raises(InputDataError, match=r"`--ward` must be an area code of the run"):
-        brief.write_briefs(london_run, codes=["NOT-A-WARD"], pdf=False)
+        brief.write_briefs(run, codes=["NOT-A-WARD"], pdf=False)
 
 
 # outputs: score and rules -------------------------------------------------------------------
@@ -276,7 +251,8 @@ def _snapshot(root: Path) -> dict[str, int]:
             if "briefs" not in p.relative_to(root).parts}
 
 
-def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path) -> None:
+def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path, tmp_path: Path) -> None:
+    london_run = copy_run(london_run, tmp_path / "run")
     links = re.compile(r'<script type="application/json" id="hotspots-links">.*?</script>', re.S)
     pages = ("index.html", "map.html")
     map_before = links.sub("", (london_run / "map.html").read_text(encoding="utf-8"))
@@ -313,7 +289,8 @@ def test_data_text_is_escaped(london_run: Path, settings: brief.BriefSettings) -
 
 
 @pytest.mark.browser
-def test_pdf_has_one_or_two_pages(vancouver_run: Path, browser: Any) -> None:
+def test_pdf_has_one_or_two_pages(vancouver_run: Path, tmp_path: Path, browser: Any) -> None:
+    vancouver_run = copy_run(vancouver_run, tmp_path / "run")
     pages = brief.write_briefs(vancouver_run, codes=["CBD"], pdf=False)
     pdfs = brief.write_pdfs(pages[:1], browser=browser)
     count = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdfs[0].read_bytes()))
@@ -321,7 +298,9 @@ def test_pdf_has_one_or_two_pages(vancouver_run: Path, browser: Any) -> None:
 
 
 @pytest.mark.browser
-def test_pdfs_printed_several_at_a_time(vancouver_run: Path, browser: Any) -> None:
+def test_pdfs_printed_several_at_a_time(vancouver_run: Path, tmp_path: Path,
+                                        browser: Any) -> None:
+    vancouver_run = copy_run(vancouver_run, tmp_path / "run")
     pages = brief.write_briefs(vancouver_run, codes=["CBD", "WE", "KITS"], pdf=False)
     for p in pages:
         p.with_suffix(".pdf").unlink(missing_ok=True)

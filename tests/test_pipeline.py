@@ -1,4 +1,7 @@
-"""End-to-end tests of `hotspots run` on slices of the real data, through the CLI."""
+"""End-to-end tests of `hotspots run` on slices of the real data, through the CLI.
+
+``london_run`` and ``vancouver_run`` are the session's shared runs (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -14,54 +17,16 @@ from click.testing import CliRunner
 from hotspots.cli import app
 from hotspots.datasets import get_path
 from hotspots.schema import HOT_STREET_COLUMNS
-from tests.fixtures.runs import vancouver_args
+from tests.fixtures.runs import london_args, vancouver_args
 
 CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.py"
-
-
-def _london_args(out: Path) -> list[str]:
-    return [
-        "run",
-        "--crimes",
-        str(get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"),
-        str(get_path("london_crimes") / "2017-11-metropolitan-street.csv.gz"),
-        "--areas",
-        str(get_path("london_wards")),
-        "--streets",
-        str(get_path("london_streets_central")),
-        "--population",
-        str(get_path("london_ward_population")),
-        "--out",
-        str(out),
-        "--quiet",
-        "--no-area-maps",
-    ]
-
-
-@pytest.fixture(scope="module")
-def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "london"
-    res = CliRunner().invoke(app, _london_args(out))
-    assert res.exit_code == 0, res.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "vancouver"
-    res = CliRunner().invoke(
-        app,
-        vancouver_args(out, "--quiet"),
-    )
-    assert res.exit_code == 0, res.output
-    return out
 
 
 # inputs -------------------------------------------------------------------------------------
 
 
 def test_existing_run_folder_needs_overwrite(london_run: Path) -> None:
-    res = CliRunner().invoke(app, _london_args(london_run))
+    res = CliRunner().invoke(app, london_args(london_run))
     assert res.exit_code == 1
     assert "exists already; choose another --out or pass --overwrite" in res.output
     assert "Traceback" not in res.output
@@ -154,7 +119,7 @@ def test_london_manifest_reports_naming_and_concentration(london_run: Path) -> N
 
 def test_reproducible_bytes(london_run: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
-    assert CliRunner().invoke(app, _london_args(again)).exit_code == 0
+    assert CliRunner().invoke(app, london_args(again)).exit_code == 0
     names = [
         "hot_streets.csv",
         "rejected.csv",
@@ -170,6 +135,7 @@ def test_no_partial_folder_left(london_run: Path) -> None:
     assert not list(london_run.parent.glob(".*.lock"))
 
 
+@pytest.mark.e2e
 def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_root: Path) -> None:
     runner = CliRunner()
     crimes = str(get_path("london_crimes"))
@@ -232,7 +198,9 @@ def test_run_map_has_layers_and_popups(vancouver_run: Path) -> None:
     import re
 
     page = (vancouver_run / "map.html").read_text(encoding="utf-8")
-    cfg = json.loads(re.search(r"var cfg = (\{.*?\});\n", page, re.S).group(1))
+    found = re.search(r"var cfg = (\{.*?\});\n", page, re.S)
+    assert found is not None
+    cfg = json.loads(found.group(1))
     assert {"areas", "streets", "hexes", "clusters"} <= set(cfg)
     hot = pd.read_csv(vancouver_run / "hot_streets.csv")
     streets = cfg["streets"]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from hotspots import export, io, site, temporal
 from hotspots.cli import app
-from hotspots.datasets import get_path
+from tests.fixtures.make_small import write_small
 from tests.fixtures.make_tiny import HEADER, tiny_args
 
 SETTINGS = settings(
@@ -125,7 +125,10 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert isinstance(res.exception, ZeroDivisionError)
 
 
-def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path, data_root: Path) -> None:
+def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path) -> None:
+    # a generated six-month extract: the run writes its tables, plots and twelve area maps
+    # for about a second, long enough to be killed in the middle
+    small = write_small(tmp_path / "in")
     out = tmp_path / "van"
     cmd = [
         sys.executable,
@@ -133,13 +136,11 @@ def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path, data_root: P
         "hotspots.cli",
         "run",
         "--crimes",
-        str(get_path("vancouver_crimes")),
-        "--format",
-        "vancouver",
+        str(small["crimes"]),
         "--areas",
-        str(get_path("vancouver_areas")),
+        str(small["areas"]),
         "--streets",
-        str(get_path("vancouver_streets")),
+        str(small["streets"]),
         "--out",
         str(out),
         "--quiet",

@@ -3,7 +3,9 @@
 Every link on ``index.html`` and in the ``hotspots-links`` block of every map page must lead to
 a file of the run folder: after a plain ``hotspots run`` (with and without area maps) and after
 ``hotspots brief``, which adds the brief links. The index sorts, searches and filters in the
-browser (Playwright, network blocked).
+browser (Playwright, network blocked). The runs are the session's shared runs
+(tests/conftest.py): London, two months, central streets, no area maps; Vancouver from 2025-07
+with area maps; both with offline maps.
 """
 
 from __future__ import annotations
@@ -21,42 +23,11 @@ from click.testing import CliRunner
 
 from hotspots import site_index
 from hotspots._cli_brief import brief as brief_cmd
-from hotspots.cli import app
-from hotspots.datasets import get_path
 from hotspots.maps import links_block
 from hotspots.schema import BASIS_LOCATION, BASIS_STREET
 from tests.browser_helpers import block_network
 
 HOSTILE = "Evil </script><img src=x onerror=alert(1)> & Lane"
-
-
-@pytest.fixture(scope="module")
-def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    """Two London months, central streets only (most wards ranked by police.uk locations)."""
-    out = tmp_path_factory.mktemp("index") / "london"
-    crimes = get_path("london_crimes")
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(crimes / "2017-11-metropolitan-street.csv.gz"),
-        str(crimes / "2017-12-metropolitan-street.csv.gz"),
-        "--areas", str(get_path("london_wards")),
-        "--streets", str(get_path("london_streets_central")),
-        "--population", str(get_path("london_ward_population")),
-        "--out", str(out), "--quiet", "--no-area-maps", "--offline"])
-    assert res.exit_code == 0, res.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    """Vancouver from 2025-07, with area maps."""
-    out = tmp_path_factory.mktemp("index") / "vancouver"
-    res = CliRunner().invoke(app, [
-        "run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver",
-        "--start", "2025-07", "--areas", str(get_path("vancouver_areas")),
-        "--streets", str(get_path("vancouver_streets")), "--out", str(out), "--quiet",
-        "--offline"])
-    assert res.exit_code == 0, res.output
-    return out
 
 
 class _Hrefs(HTMLParser):
