@@ -34,7 +34,7 @@ from tests.fixtures.runs import vancouver_args
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 VIEWPORT = {"width": 1400, "height": 900}
 WARD = "E05000644"

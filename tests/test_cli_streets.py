@@ -103,6 +103,7 @@ def test_dask_not_installed(inputs: list[str], env: dict[str, str | None], tmp_p
                           "installed: run `pip install -e '.[dask]'`, or use --engine local\n")
 
 
+@pytest.mark.e2e
 def test_bad_scheduler_is_one_line(inputs: list[str], env: dict[str, str | None],
                                    tmp_path: Path) -> None:
     # a real process, so that whatever Dask itself prints to stderr is seen too
@@ -122,6 +123,7 @@ def test_bad_scheduler_is_one_line(inputs: list[str], env: dict[str, str | None]
 # outputs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_local_cluster_equals_local_engine(inputs: list[str], env: dict[str, str | None],
                                            local_csv: bytes, tmp_path: Path) -> None:
     out = tmp_path / "run"
@@ -136,12 +138,14 @@ def test_local_cluster_equals_local_engine(inputs: list[str], env: dict[str, str
     assert manifest["seconds"] > 0
 
 
+@pytest.mark.e2e
 def test_columns_are_those_of_hotspots_run(local_csv: bytes) -> None:
     header = local_csv.split(b"\n", 1)[0].decode().split(",")
     assert header[: len(HOT_STREET_COLUMNS)] == HOT_STREET_COLUMNS
     assert all(c.startswith("n_") for c in header[len(HOT_STREET_COLUMNS):])
 
 
+@pytest.mark.e2e
 def test_existing_cluster(inputs: list[str], env: dict[str, str | None], local_csv: bytes,
                           cluster: object, tmp_path: Path) -> None:
     address = cluster.scheduler_address  # type: ignore[attr-defined]

@@ -62,6 +62,7 @@ def test_lonlat_mapping_needs_a_crs(tmp_path: Path, client: object) -> None:
 # outputs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_local_engine_is_the_pipeline(london_files: list[Path], london_local: gpd.GeoDataFrame,
                                       tmp_path: Path) -> None:
     # the stages of pipeline.run up to the hot-street table (run() itself also writes maps,
@@ -80,6 +81,7 @@ def test_local_engine_is_the_pipeline(london_files: list[Path], london_local: gp
     pd.testing.assert_frame_equal(hot, london_local, check_exact=True)
 
 
+@pytest.mark.e2e
 def test_dask_equals_single_machine_london(london_files: list[Path],
                                            london_local: gpd.GeoDataFrame, client: object,
                                            tmp_path: Path) -> None:
@@ -90,6 +92,7 @@ def test_dask_equals_single_machine_london(london_files: list[Path],
     pd.testing.assert_frame_equal(hot, london_local, check_exact=True)
 
 
+@pytest.mark.e2e
 def test_dask_drops_ids_repeated_across_files(london_files: list[Path], client: object,
                                               tmp_path: Path) -> None:
     # the same month again under another name: every record with an id is a repeat
@@ -103,6 +106,7 @@ def test_dask_drops_ids_repeated_across_files(london_files: list[Path], client: 
     pd.testing.assert_frame_equal(hot, local, check_exact=True)
 
 
+@pytest.mark.e2e
 def test_dask_equals_single_machine_vancouver(client: object, tmp_path: Path,
                                               data_root: Path) -> None:
     args = ([get_path("vancouver_crimes")], get_path("vancouver_areas"),

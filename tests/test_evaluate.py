@@ -343,6 +343,7 @@ def _smoke(crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, months: int) -> 
     return t
 
 
+@pytest.mark.e2e
 def test_real_vancouver_months(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     crimes = vancouver[0][vancouver[0]["month"].between("2025-01", "2025-05")]
     streets = crs.to_metric_crs(io.read_streets(get_path("vancouver_streets")), crimes.crs)
@@ -351,6 +352,7 @@ def test_real_vancouver_months(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame])
     assert t["month"].unique().tolist() == ["2025-04", "2025-05"]
 
 
+@pytest.mark.e2e
 def test_real_london_months(data_root: Path) -> None:
     files = [get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz"
              for m in range(8, 13)]

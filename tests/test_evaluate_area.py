@@ -207,6 +207,7 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     assert streets["places"].sum() == len(table)
 
 
+@pytest.mark.e2e
 def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
     """evaluate (2 area months, all crime) then run --forecast on central London."""
     import json

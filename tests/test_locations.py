@@ -47,6 +47,7 @@ def test_binned_lookup_shared_edge_goes_to_lower_index(monkeypatch: pytest.Monke
     assert locations.polygon_of_points(x, y, polys).tolist() == [0, 0, 1, -1, -1]
 
 
+@pytest.mark.e2e
 def test_area_join_while_reading_equals_join_after(london_wards: gpd.GeoDataFrame) -> None:
     folder = get_path("london_crimes")
     files = [folder / f"2017-{m}-metropolitan-street.csv.gz" for m in ("11", "12")]
