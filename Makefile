@@ -7,7 +7,7 @@ OUT ?= outputs
 # Maps work without internet (scripts inlined, street network instead of tiles); use MAPS= for web tiles
 MAPS ?= --offline
 
-.PHONY: setup run run-london run-vancouver test lint bench bench-peers bench-whole clean
+.PHONY: setup run run-london run-vancouver test test-fast lint bench bench-peers bench-whole clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,11 @@ run-vancouver: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# the inner loop: every test but the end-to-end ones (whole real-data runs, notebooks, browser
+# tests of runs), about a minute
+test-fast: setup
+	$(BIN)/python -m pytest -m "not e2e"
 
 lint: setup
 	$(BIN)/pip install -q --group lint
