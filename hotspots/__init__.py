@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hotspots.harm import assign_harm, read_harm_weights
     from hotspots.io import read_areas, read_crimes, read_police_uk, read_population, read_streets
     from hotspots.maps import explore_hot_streets
+    from hotspots.names import location_to_street, name_agreement, normalise_name
     from hotspots.pipeline import RunConfig, analyse, rank_stages, run, write_run
     from hotspots.rank import area_lists, count_by_segment, rank_locations, rank_streets
     from hotspots.report import summarise_run
@@ -48,8 +49,11 @@ if TYPE_CHECKING:
     from hotspots.temporal import (
         classify_trend,
         compare_periods,
+        has_time_of_day,
         hour_day_profile,
         monthly_profile,
+        plot_hour_day,
+        plot_monthly,
         time_summary,
     )
 
@@ -68,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     "assign_segment_areas": "snap",
     "snap_to_streets": "snap",
     "count_by_cell": "grid",
+    "location_to_street": "names",
+    "name_agreement": "names",
+    "normalise_name": "names",
     # counts and ranks
     "count_by_segment": "rank",
     "rank_streets": "rank",
@@ -83,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "classify_trend": "temporal",
     "compare_periods": "temporal",
     "time_summary": "temporal",
+    "has_time_of_day": "temporal",
+    "plot_monthly": "temporal",
+    "plot_hour_day": "temporal",
     # significance and clusters
     "gistar_cells": "stats",
     "gistar_streets": "stats",
@@ -132,8 +142,14 @@ __all__ = [
     "get_path",
     "gistar_cells",
     "gistar_streets",
+    "has_time_of_day",
     "hour_day_profile",
+    "location_to_street",
     "monthly_profile",
+    "name_agreement",
+    "normalise_name",
+    "plot_hour_day",
+    "plot_monthly",
     "rank_locations",
     "rank_stages",
     "rank_streets",
