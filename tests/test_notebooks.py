@@ -3,7 +3,8 @@
 Each notebook has one cell tagged ``parameters`` (papermill-style). A test injects its own
 values in a new cell right after it (as papermill does), executes the notebook with nbclient in
 a Jupyter kernel running this interpreter, and writes every output under a pytest tmp folder.
-The executions read only a few months of the real London data, so they stay quick.
+``monthly_run`` and ``explore_ward`` run on a small generated extract (tests/fixtures/
+make_small.py), so they stay quick; ``data_quality`` runs on one month of the real London data.
 """
 
 from __future__ import annotations
@@ -24,19 +25,22 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 from hotspots.datasets import data_dir, get_path
+from tests.fixtures.make_small import HOT_WARD, write_small
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK_NAMES = ["monthly_run", "explore_ward", "data_quality"]
 KERNEL = "python3"
 CELL_TIMEOUT_S = 180
-WARD = "E05000644"  # St. James's: the top hot street of the London data
 
 Execute = Callable[[str, dict[str, Any]], NotebookNode]
 
 
 def _read(name: str) -> NotebookNode:
-    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb: NotebookNode = nbformat.read(  # type: ignore[no-untyped-call]
+        NOTEBOOKS / f"{name}.ipynb", as_version=4
+    )
+    return nb
 
 
 def _parameters_index(nb: NotebookNode) -> int:
@@ -62,7 +66,9 @@ def inject_parameters(nb: NotebookNode, params: dict[str, Any]) -> NotebookNode:
         msg = f"parameters {unknown} are not in the notebook's parameters cell ({sorted(known)})"
         raise ValueError(msg)
     lines = ["# Injected parameters"] + [f"{k} = {v!r}" for k, v in params.items()]
-    cell = nbformat.v4.new_code_cell("\n".join(lines), id="injected-parameters")
+    cell = nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+        "\n".join(lines), id="injected-parameters"
+    )
     cell.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, cell)
     return nb
@@ -125,6 +131,12 @@ def _london(crimes: Path, out: Path, start: str, end: str) -> dict[str, Any]:
     return {"crimes": str(crimes), "start": start, "end": end, "out": str(out)}
 
 
+def _small(inputs: dict[str, Path], out: Path, start: str, end: str) -> dict[str, Any]:
+    """Parameters for the generated extract ``inputs`` (written by ``write_small``)."""
+    paths = {k: str(v) for k, v in inputs.items()}
+    return paths | {"population": None, "start": start, "end": end, "out": str(out)}
+
+
 def _check_run(run_dir: Path) -> None:
     """Check a run folder with the shared contract checker (or its core rules if absent)."""
     checker = data_dir().parent / "checks" / "check_run.py"
@@ -174,12 +186,13 @@ def test_notebook_is_stored_clean(name: str) -> None:
 # outputs
 
 
+@pytest.mark.e2e
 def test_monthly_run_on_two_month_ranges(execute: Execute, tmp_path: Path) -> None:
     runs = {}
-    for start, end in [("2017-11", "2017-12"), ("2017-09", "2017-10")]:
-        extract = _extract([start, end], tmp_path / f"extract_{start}")
+    small = write_small(tmp_path / "small")
+    for start, end in [("2017-05", "2017-06"), ("2017-03", "2017-04")]:
         out = tmp_path / f"run_{start}_{end}"
-        nb = execute("monthly_run", _london(extract, out, start, end))
+        nb = execute("monthly_run", _small(small, out, start, end))
         _check_run(out)
         summary = (out / "summary.md").read_text(encoding="utf-8")
         assert summary.startswith(f"# Hot streets run: {start} to {end}\n")
@@ -187,19 +200,21 @@ def test_monthly_run_on_two_month_ranges(execute: Execute, tmp_path: Path) -> No
         assert summary in _outputs_of(nb, "text/markdown")
         assert list((out / "exports").glob("*.xlsx"))
         runs[start] = out
-    assert (runs["2017-11"] / "run.json").read_text() != (runs["2017-09"] / "run.json").read_text()
+    assert (runs["2017-05"] / "run.json").read_text() != (runs["2017-03"] / "run.json").read_text()
 
 
+@pytest.mark.e2e
 def test_explore_ward_executes(execute: Execute, tmp_path: Path) -> None:
-    extract = _extract(["2017-10", "2017-11", "2017-12"], tmp_path / "extract")
     out = tmp_path / "run"
-    params = _london(extract, out, "2017-10", "2017-12") | {"ward": WARD}
+    params = _small(write_small(tmp_path / "small"), out, "2017-01", "2017-06") | {
+        "ward": HOT_WARD}
     nb = execute("explore_ward", params)
     assert "leaflet" in _outputs_of(nb, "text/html").lower()
-    assert (out / "figures" / f"{WARD}_monthly.png").is_file()
-    assert list((out / "exports").glob(f"{WARD}_*.csv"))
+    assert (out / "figures" / f"{HOT_WARD}_monthly.png").is_file()
+    assert list((out / "exports").glob(f"{HOT_WARD}_*.csv"))
 
 
+@pytest.mark.e2e
 def test_data_quality_executes(execute: Execute, tmp_path: Path) -> None:
     extract = _extract(["2017-12"], tmp_path / "extract")
     out = tmp_path / "run"
