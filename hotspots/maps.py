@@ -207,7 +207,7 @@ def street_popup_html(
     if window == NO_TIME_OF_DAY:
         window = MONTH_ONLY_WINDOW
     if window and window != "nan":
-        facts.append(f"<!--w-->Patrol window: <b>{e(window)}</b><!--/w-->")
+        facts.append(f"Patrol window: <b>{e(window)}</b>")  # the page swaps in a group's
     for col, label in (
         ("trend_class", "Trend"),
         ("significance", "Statistical hot spot"),

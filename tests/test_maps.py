@@ -283,7 +283,7 @@ def test_group_patrol_windows_are_embedded_as_group_and_text_indices() -> None:
     assert wn[0] == [groups.index("burglary"), 0, groups.index("robbery"), 1]
     assert wn[1] == [groups.index("burglary"), 0]  # a group the page does not offer: left out
     popup = cfg["streets"]["popup"][0]
-    assert "<!--w-->Patrol window: <b>Fri 22:00-02:00</b><!--/w-->" in popup  # all crime
+    assert "Patrol window: <b>Fri 22:00-02:00</b>" in popup  # all crime
     month_only = _hot().assign(patrol_window="n/a: the data gives the month only")
     popup = _config(maps.hot_streets_page(month_only, _areas()))["streets"]["popup"][0]
     assert "Patrol window: <b>time unknown (the data gives the month only)</b>" in popup

@@ -188,12 +188,15 @@ if (cfg.repeats) {
 var corridors = null;
 if (cfg.corridors) {  // road stretches ranked per km: drawn wide and pale under the hot streets
   corridors = L.layerGroup();
-  cfg.corridors.g.forEach(function (geom, i) {
-    L.polyline(geom.map(dec), {renderer: rCorridor, color: cfg.corridors.c[i], weight: 10,
-      opacity: 0.6, lineCap: 'butt'})
-      .bindTooltip(cfg.corridors.tip[i], {sticky: true})
-      .on('click', function (e) { popupItem = null; openPopup(e.latlng, cfg.corridors.popup[i]); })
-      .addTo(corridors);
+  map.on('overlayadd', function (e) {  // built when first switched on (off by default)
+    if (e.layer !== corridors || corridors.getLayers().length) return;
+    cfg.corridors.g.forEach(function (geom, i) {
+      L.polyline(geom.map(dec), {renderer: rCorridor, color: cfg.corridors.c[i], weight: 10,
+        opacity: 0.6, lineCap: 'butt'})
+        .bindTooltip(cfg.corridors.tip[i], {sticky: true})
+        .on('click', function (ev) { popupItem = null; openPopup(ev.latlng, cfg.corridors.popup[i]); })
+        .addTo(corridors);
+    });
   });
   overlays['Corridors (road stretches, per km)'] = corridors;
 }
@@ -373,16 +376,17 @@ function itemPopup(it) {
   }
   now += '</div>';
   var l = linkLine(it.area);
-  return it.popup.replace('<!--now-->', now).replace(/<!--w-->[\s\S]*?<!--\/w-->/, groupWindow(it)).replace('<!--profile-->', heat(it.pf))
+  return it.popup.replace('<!--now-->', now).replace(WINDOW_LINE, function () { return groupWindow(it); }).replace('<!--profile-->', heat(it.pf))
     .replace(/<\/div>$/, monthChart(it, sel) +
     (l ? '<div class=hs-links>' + l + '</div>' : '') + '</div>');
 }
+var WINDOW_LINE = /Patrol window: <b>[^<]*<\/b>/;  // the all-crime line (text escaped)
 function chosenGroup() {  // index of the chosen crime group (a type's group), or -1
   if (!st.group) return -1;
   return st.group[0] === 'g' ? +st.group.slice(2) : C.typeGroup[+st.group.slice(2)];
 }
 function groupWindow(it) {  // the patrol window of the chosen crime group at this place
-  var all = it.popup.match(/<!--w-->[\s\S]*?<!--\/w-->/), g = chosenGroup();
+  var all = it.popup.match(WINDOW_LINE), g = chosenGroup();
   if (g < 0) return all ? all[0] : '';
   var label = esc(C.groups[g][1]);
   for (var k = 0; it.wn && k < it.wn.length; k += 2) {
