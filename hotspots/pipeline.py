@@ -3,8 +3,11 @@
 Data flows one way: read extracts -> canonical crime table -> areas and street segments ->
 counts and ranks -> time, significance and clusters -> maps, exports and the manifest.
 
-The CLI and the notebooks call :func:`run`; each stage is a library function of its own
-module, so any of them can also be called alone.
+:func:`run` is ``write_run(analyse(config), config)``: :func:`analyse` runs every stage in
+memory and returns a :class:`~hotspots.runfolder.RunResult` without writing anything;
+:func:`write_run` writes the run folder through :mod:`hotspots.runfolder`. The CLI calls
+:func:`run`; each stage is a library function of its own module, so any of them can also be
+called alone (``import hotspots as hs``).
 """
 
 from __future__ import annotations
