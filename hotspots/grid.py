@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from h3.api import basic_int as h3_int
 from scipy.spatial import cKDTree
 
 from hotspots.errors import InputDataError
-from hotspots.locations import factorize_xy
+from hotspots.locations import distinct_points, factorize_xy
 from hotspots.rank import type_columns
 
 __all__ = [
@@ -127,20 +128,47 @@ def _unique_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return np.column_stack([ux[order], uy[order]]), inv, np.bincount(inv, minlength=len(order))
 
 
+def _distinct_xy(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's distinct point (-1 without x/y) and the distinct points (n x 2).
+
+    The points are those of :func:`_unique_xy` on the rows with x and y, in its order (by x,
+    then y), found from the reader's ``point_id`` where it still holds
+    (:func:`distinct_points`): only the distinct points are sorted, no row is hashed again.
+    """
+    codes, ux, uy = distinct_points(crimes)
+    ok = np.flatnonzero(np.isfinite(ux) & np.isfinite(uy))
+    x, y = ux[ok] + 0.0, uy[ok] + 0.0  # -0.0 is 0.0, as in factorize_xy
+    order = np.lexsort((y, x))
+    sx, sy = x[order], y[order]
+    new = np.ones(len(order), dtype=bool)  # two ids at one point count as one point
+    new[1:] = (sx[1:] != sx[:-1]) | (sy[1:] != sy[:-1])
+    of_code = np.full(len(ux), -1, dtype=np.intp)
+    of_code[ok[order]] = np.cumsum(new) - 1
+    return of_code[codes], np.column_stack([sx[new], sy[new]])
+
+
+def _point_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """Return the H3 cell of each point as a 64-bit integer (one h3 call per point)."""
+    cells = map(h3_int.latlng_to_cell, lat.tolist(), lon.tolist(), [resolution] * len(lat))
+    return np.fromiter(cells, dtype=np.uint64, count=len(lat))
+
+
 def _cell_codes(
     crimes: gpd.GeoDataFrame, resolution: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each crime's index into the sorted cells (-1 without x/y), the cells, the points."""
-    x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    uniq, inv, _ = _unique_xy(x[ok], y[ok])
+    """Return each crime's index into the sorted cells (-1 without x/y), the cells, the points.
+
+    H3 is asked once per distinct point; the cells are named (and sorted as text) once each.
+    """
+    codes, uniq = _distinct_xy(crimes)
     lon, lat = _to_lonlat(uniq[:, 0], uniq[:, 1], crimes.crs)
-    per_point = np.array([h3.latlng_to_cell(la, lo, resolution)
-                          for lo, la in zip(lon, lat, strict=True)], dtype=object)
-    cells, point_code = np.unique(per_point, return_inverse=True)
-    codes = np.full(len(x), -1, dtype=np.int64)
-    codes[ok] = point_code.ravel()[inv]
-    return codes, cells, uniq
+    numbers, point_code = np.unique(_point_cells(lon, lat, resolution), return_inverse=True)
+    names = np.array([h3_int.int_to_str(c) for c in numbers.tolist()], dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    point_cell = rank[point_code.ravel()]
+    return np.where(codes >= 0, point_cell[codes], -1), names[order], uniq
 
 
 def points_to_cells(crimes: gpd.GeoDataFrame, *, resolution: int) -> pd.Series:
@@ -215,11 +243,12 @@ def default_resolution(crimes: gpd.GeoDataFrame, *, quiet: bool = False) -> int:
     9
     """
     _validate_projected(crimes, "default_resolution")
-    xy = _unique_xy(*crimes[["x", "y"]].dropna().to_numpy(float).T)[0]
+    xy = _distinct_xy(crimes)[1]
     if len(xy) < 2:
         spacing, res = float("nan"), 9
     else:
-        spacing = float(np.median(cKDTree(xy).query(xy, k=2)[0][:, 1]))
+        tree = cKDTree(xy, balanced_tree=False)  # quicker to build; the same distances
+        spacing = float(np.median(tree.query(xy, k=2, workers=-1)[0][:, 1]))
         fits = [r for r in range(MIN_RESOLUTION, MAX_RESOLUTION + 1)
                 if h3.average_hexagon_edge_length(r, "m") >= SPACING_FACTOR * spacing]
         res = max(fits) if fits else MIN_RESOLUTION

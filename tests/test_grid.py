@@ -143,3 +143,40 @@ def test_areas_need_a_crs() -> None:
     areas = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)])
     with pytest.raises(InputDataError, match="`areas` must have a CRS"):
         grid.count_by_cell(_crimes([(-0.12, 51.5)]), areas, resolution=9)
+
+
+def _plain_cells(crimes: gpd.GeoDataFrame, resolution: int) -> pd.Series:
+    """H3 cell of every row, one h3 call per row (the plain way), missing without x/y."""
+    tr = pyproj.Transformer.from_crs(crimes.crs, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
+    cells = [h3.latlng_to_cell(b, a, resolution) if np.isfinite(a) and np.isfinite(b) else None
+             for a, b in zip(lon, lat, strict=True)]
+    return pd.Series(cells, index=crimes.index, dtype="string")
+
+
+def test_distinct_points_path_matches_the_plain_one(
+    vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame],
+) -> None:
+    """Cells and counts from the reader's point ids equal one h3 call per row on real points.
+
+    Also when ``point_id`` no longer matches x/y (moved rows), when rows lack x/y, and when
+    two ids stand at one point (counted as one point for the resolution rule).
+    """
+    crimes = vancouver[0].iloc[:40_000].copy()
+    assert "point_id" in crimes.columns
+    split = crimes.copy()
+    ids = split["point_id"].to_numpy().copy()
+    ids[::2] = np.where(ids[::2] == ids[0], ids.max() + 1, ids[::2])  # one point, two ids
+    split["point_id"] = ids
+    moved = crimes.copy()
+    moved.loc[moved.index[:50], "x"] += 7.0
+    moved.loc[moved.index[50:60], "y"] = np.nan
+    for table in (crimes, split, moved):
+        xy = table[["x", "y"]].dropna().to_numpy(float)
+        assert np.array_equal(grid._distinct_xy(table)[1], np.unique(xy, axis=0))
+        plain = _plain_cells(table, 9)
+        assert grid.points_to_cells(table, resolution=9).equals(plain)
+        counts = grid.count_by_cell(table, resolution=9, fill=None, quiet=True)
+        expected = plain.value_counts().sort_index()
+        assert counts.index.tolist() == expected.index.tolist()
+        assert counts["crimes"].tolist() == expected.tolist()
