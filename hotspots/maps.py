@@ -418,20 +418,20 @@ def _repeat_features(repeats: gpd.GeoDataFrame) -> dict[str, Any]:
     }
 
 
-def _corridor_features(corridors: gpd.GeoDataFrame) -> dict[str, Any]:
+def _corridor_features(corridors: gpd.GeoDataFrame, total: int) -> dict[str, Any]:
     """Return the best ranked corridors: lines, colour by rank and popup of each."""
     top = corridors.sort_values("rank", kind="stable").head(MAX_CORRIDORS)
     collisions = "collisions_per_km" in top
     return {
         "g": encode_frame(top, simplify_m=2.0),
         "c": [next(b[1] for b in CORRIDOR_BANDS if r <= b[0]) for r in top["rank"]],
-        "popup": [corridor_popup_html(r, of=len(corridors))
+        "popup": [corridor_popup_html(r, of=total)
                   for r in top.drop(columns="geometry").to_dict("records")],
         "tip": [html.escape(f"{r['street']}: {float(r['crimes_per_km']):,.0f} crimes per km")
                 for r in top.drop(columns="geometry").to_dict("records")],
         "bands": [[c, label] for _, c, label in CORRIDOR_BANDS],
         "collisions": collisions,
-        "total": len(corridors),
+        "total": total,
     }
 
 
@@ -543,6 +543,7 @@ def explore_hot_streets(
     clusters: gpd.GeoDataFrame | None = None,
     repeats: gpd.GeoDataFrame | None = None,
     corridors: gpd.GeoDataFrame | None = None,
+    corridor_count: int | None = None,
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
@@ -582,6 +583,9 @@ def explore_hot_streets(
     corridors
         Corridors (:func:`hotspots.corridors.build_corridors`), a layer off by default: the
         :data:`MAX_CORRIDORS` best ranked are drawn, coloured by rank.
+    corridor_count
+        Corridors in the run, that the ranks are out of (default: ``len(corridors)``; give
+        it when ``corridors`` is one area's part).
     crimes
         Crime locations with ``lat``, ``lon`` and ``type`` (type key; optionally ``n``, the
         crimes a row stands for); drawn only when zoomed in.
@@ -689,6 +693,7 @@ def _page_parts(
     clusters: gpd.GeoDataFrame | None = None,
     repeats: gpd.GeoDataFrame | None = None,
     corridors: gpd.GeoDataFrame | None = None,
+    corridor_count: int | None = None,
     crimes: pd.DataFrame | None = None,
     base_streets: gpd.GeoDataFrame | None = None,
     counts: PeriodCounts | None = None,
@@ -748,7 +753,7 @@ def _page_parts(
     if repeats is not None and len(repeats):
         data["repeats"] = _repeat_features(repeats)
     if corridors is not None and len(corridors):
-        data["corridors"] = _corridor_features(corridors)
+        data["corridors"] = _corridor_features(corridors, corridor_count or len(corridors))
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, cfg["typeKeys"])
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]

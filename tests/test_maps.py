@@ -314,3 +314,7 @@ def test_corridors_layer_best_ranks_with_colour_and_popup() -> None:
         "corridors"]["popup"][0]
     assert "Collisions" not in popup and "by collisions" not in popup
     assert "corridors" not in _config(maps.hot_streets_page(_hot(), _areas()))
+    # an area's part of the run's corridors: ranks out of the run's count
+    part = _config(maps.hot_streets_page(_hot(), _areas(), corridors=corridors.iloc[:1],
+                                         corridor_count=692))["corridors"]
+    assert part["total"] == 692 and "Rank <b>2</b> of 692 by crimes per km" in part["popup"][0]

@@ -545,8 +545,8 @@ function legendHtml() {
   }
   if (corridors && map.hasLayer(corridors)) {
     var nc = cfg.corridors.g.length;
-    h += '<div class=sec>Corridors: crimes per km, whole period (' + nc + ' drawn of ' +
-      cfg.corridors.total + ')</div>';
+    h += '<div class=sec>Corridors: crimes per km, whole period (' + (cfg.focus ? nc +
+      ' through this area; ranks among all ' : nc + ' drawn of ') + cfg.corridors.total + ')</div>';
     cfg.corridors.bands.forEach(function (b) { h += sw(b[0], b[1], 'ln w6'); });
     h += '<div class=note>Runs of one named road across junctions; click one for its length' +
       (cfg.corridors.collisions ? ', collisions' : '') + ' and harm per km.</div>';
