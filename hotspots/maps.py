@@ -472,9 +472,9 @@ def corridor_popup_html(row: Row, *, of: int) -> str:
     facts.append(ranks + ")")
     facts.append(f"Length {float(row['length_m']) / 1000:.2f} km "
                  f"({int(row['segment_count'])} segments)")
-    facts.append(f"Crimes: {int(row['crimes'])}, <b>{float(row['crimes_per_km']):,.1f} per km</b>")
+    facts.append(f"Crimes: {int(row['crimes']):,}, <b>{float(row['crimes_per_km']):,.1f} per km</b>")
     if pd.notna(row.get("collisions_per_km")):
-        facts.append(f"Collisions: {int(row['collisions'])}, "
+        facts.append(f"Collisions: {int(row['collisions']):,}, "
                      f"<b>{float(row['collisions_per_km']):,.2f} per km</b>")
     facts.append(f"Harm: {float(row['harm_per_km']):,.0f} days per km")
     return f"<div class=hs-popup>{'<br>'.join(facts)}</div>"

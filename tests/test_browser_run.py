@@ -436,7 +436,7 @@ def test_corridors_layer_is_off_by_default_and_shows_with_its_legend(
     assert text.startswith(top["street"])
     assert f"Length {float(top['length_m']) / 1000:.2f} km" in text
     assert f"{float(top['crimes_per_km']):,.1f} per km" in text
-    assert f"Collisions: {top['collisions']}" in text  # Vancouver has collision records
+    assert f"Collisions: {int(top['collisions']):,}" in text  # Vancouver has collision records
     page.wait_for_timeout(400)  # the popup's fade-in
     save_screenshot(page, shots, "vancouver_city_corridors")
     page.keyboard.press("Escape")
