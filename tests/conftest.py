@@ -32,9 +32,16 @@ SHARED_RUNS = ("london_run", "vancouver_run")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``e2e`` every test that uses a shared real-data run."""
+    """Mark ``e2e`` every test that uses a shared real-data run.
+
+    A test uses one as a fixture argument, or by name as a parameter value
+    (``request.getfixturevalue(run_name)``).
+    """
     for item in items:
-        if set(SHARED_RUNS) & set(getattr(item, "fixturenames", ())):
+        callspec = getattr(item, "callspec", None)
+        params = set(callspec.params.values()) if callspec is not None else set()
+        used = set(getattr(item, "fixturenames", ())) | {p for p in params if isinstance(p, str)}
+        if used & set(SHARED_RUNS):
             item.add_marker(pytest.mark.e2e)
 
 

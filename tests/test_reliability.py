@@ -125,6 +125,7 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert isinstance(res.exception, ZeroDivisionError)
 
 
+@pytest.mark.e2e
 def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path) -> None:
     # a generated six-month extract: the run writes its tables, plots and twelve area maps
     # for about a second, long enough to be killed in the middle
