@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -111,8 +112,8 @@ def test_dask_equals_single_machine_vancouver(client: object, tmp_path: Path,
                                               data_root: Path) -> None:
     args = ([get_path("vancouver_crimes")], get_path("vancouver_areas"),
             get_path("vancouver_streets"))
-    opts = {"fmt": "vancouver", "start": "2025-01", "end": "2025-12", "segment_cache": tmp_path,
-            "quiet": True}
+    opts: dict[str, Any] = {"fmt": "vancouver", "start": "2025-01", "end": "2025-12",
+                            "segment_cache": tmp_path, "quiet": True}
     local = hd.rank_streets_from_files(*args, **opts)
     hot = hd.rank_streets_from_files(*args, engine="dask", client=client, npartitions=4,
                                      grid_m=2000, **opts)
