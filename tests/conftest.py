@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
-        params = set(callspec.params.values()) if callspec is not None else set()
+        params = callspec.params.values() if callspec is not None else ()
         used = set(getattr(item, "fixturenames", ())) | {p for p in params if isinstance(p, str)}
         if used & set(SHARED_RUNS):
             item.add_marker(pytest.mark.e2e)
