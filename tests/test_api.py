@@ -60,3 +60,21 @@ def test_every_module_declares_all_of_defined_names() -> None:
                 undeclared[name] = sorted(public)
     assert not missing, f"modules without __all__: {missing}"
     assert not undeclared, f"public but not in __all__: {undeclared}"
+
+
+def test_run_config_takes_every_run_option_flat() -> None:
+    from hotspots.cli import run_cmd
+    from hotspots.pipeline import PARAMETERS, RunConfig
+
+    cli = {p.name for p in run_cmd.params} - {"crimes", "more_crimes", "areas", "streets", "out"}
+    assert cli <= set(PARAMETERS)
+    paths = {"crimes": [Path("c.csv")], "areas": Path("a.gpkg"), "streets": Path("s.gpkg")}
+    config = RunConfig.from_options(
+        **paths, out=Path("o"), fmt="vancouver", min_crimes=7, patrol_share=0.4, quiet=True
+    )
+    assert (config.inputs.fmt, config.ranking.min_crimes, config.time.patrol_share) == (
+        "vancouver", 7, 0.4
+    )
+    assert config.output.quiet and list(config.options()) == list(PARAMETERS)
+    with pytest.raises(TypeError, match="min_crime"):
+        RunConfig.from_options(**paths, out=Path("o"), min_crime=7)
