@@ -718,6 +718,24 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
     incomplete = months.index[months["incomplete"]].tolist()
     if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
+    _add_place_time(config, result, incomplete, city, months)
+    # not in a thread beside the place summaries: measured, the two hold the GIL in turn
+    # (wall time = CPU time) and the thread only added switching
+    group_profiles, windows = _group_windows(config, crimes, incomplete)
+    if group_profiles is not None:
+        result.tables["place_group_profiles"] = group_profiles
+    result.tables["place_windows"] = windows
+
+
+def _add_place_time(
+    config: RunConfig,
+    result: RunResult,
+    incomplete: list[str],
+    city: pd.DataFrame,
+    months: pd.DataFrame,
+) -> None:
+    """Add the time summaries of places and areas, the monthly tables and the comparisons."""
+    crimes = result.crimes
     summary, profile = temporal.time_summary(
         crimes,
         by="place_key",
@@ -753,21 +771,24 @@ def _add_time(config: RunConfig, result: RunResult) -> None:
         result.tables["street_profiles"] = streets.sort_index()
         result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
     result.tables.update(_comparisons(config, result))
-    result.tables["place_windows"] = _group_windows(config, result, incomplete)
 
 
-def _group_windows(config: RunConfig, result: RunResult, incomplete: list[str]) -> pd.DataFrame:
-    """Patrol windows and peak months of every crime group (the brief's) at every place."""
+def _group_windows(
+    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str]
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Return the crime groups' hour-of-week profiles and patrol windows at every place.
+
+    Groups are the brief's; the profiles are None for month-only data, the windows table
+    holds the peak months too.
+    """
     from hotspots.brief import classify_crime_types, read_brief_weights
 
-    crimes = result.crimes
     types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
     group_of = classify_crime_types(types, settings=read_brief_weights())
     profiles = None
     if temporal.has_time_of_day(crimes):
         profiles = temporal.group_profiles(crimes, by="place_key", group_of=group_of)
-        result.tables["place_group_profiles"] = profiles
-    return temporal.group_windows(
+    return profiles, temporal.group_windows(
         crimes,
         by="place_key",
         group_of=group_of,

@@ -1524,10 +1524,19 @@ def _windows_block(
     totals = values.sum(axis=1)
     ok = totals >= min_crimes
     safe = np.where(ok, totals, 1.0)
-    allowed = np.ones((len(values), 1), dtype=bool)
-    col1, n1, ex1, day1, claimed = _chosen(values, safe, allowed, max_hours)
-    overlap = _window_sums(claimed.astype(np.float64), max_hours) > 0
-    col2, n2, ex2, day2, _ = _chosen(values, safe, ~overlap, max_hours)
+    # windows are looked for only in the rows with enough crime (the others say so)
+    rows = np.flatnonzero(ok)
+    col1, n1, ex1, day1, col2, n2, ex2, day2 = (np.zeros(len(values), dtype=a) for a in
+                                                 (np.int64, float, float, bool) * 2)
+    if len(rows):
+        allowed = np.ones((len(rows), 1), dtype=bool)
+        picked = values[rows]
+        c1, w1, e1, d1, claimed = _chosen(picked, safe[rows], allowed, max_hours)
+        overlap = _window_sums(claimed.astype(np.float64), max_hours) > 0
+        c2, w2, e2, d2, _ = _chosen(picked, safe[rows], ~overlap, max_hours)
+        for whole, part in zip((col1, n1, ex1, day1, col2, n2, ex2, day2),
+                               (c1, w1, e1, d1, c2, w2, e2, d2), strict=True):
+            whole[rows] = part
     named = ok & (ex1 > 1e-9)
     second = named & (max_windows > 1) & (n1 / safe < share) & (ex2 >= ex1 / 3)
     text = []
