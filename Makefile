@@ -12,7 +12,7 @@ MAPS ?= --offline
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=25.1"
-	$(BIN)/pip install -q -e . --group test
+	$(BIN)/pip install -q -e . --group test --group lint
 	touch $@
 
 CHROMIUM ?= /usr/bin/chromium
@@ -51,7 +51,8 @@ run-vancouver: setup
 	  --out $(OUT)/vancouver --overwrite $(MAPS)
 	$(BIN)/hotspots brief $(OUT)/vancouver --backtest $(OUT)/evaluate_vancouver
 
-test: setup
+# lint and types first (what .ci/run runs), then the suite
+test: setup lint
 	$(BIN)/python -m pytest
 
 # the inner loop: every test but the end-to-end ones (whole real-data runs, notebooks, browser
@@ -59,9 +60,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e"
 
+LINTED := hotspots tests notebooks benchmarks setup.py
+
 lint: setup
-	$(BIN)/pip install -q --group lint
-	$(BIN)/ruff check hotspots tests notebooks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy hotspots
 
 bench: setup

@@ -26,8 +26,10 @@ def main() -> None:
         start = time.perf_counter()
         write_pdfs(pages, tabs=tabs)
         seconds = time.perf_counter() - start
-        print(f"tabs={tabs}: {len(pages)} pages in {seconds:.1f} s "
-              f"({len(pages) / seconds:.2f} pages/s)")
+        print(
+            f"tabs={tabs}: {len(pages)} pages in {seconds:.1f} s "
+            f"({len(pages) / seconds:.2f} pages/s)"
+        )
 
 
 if __name__ == "__main__":

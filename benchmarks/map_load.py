@@ -71,23 +71,33 @@ def measure(browser: Any, path: Path, runs: int, timeout: float) -> dict[str, An
         problems = max(problems, len(errors))
         if i < runs - 1:
             page.context.close()
-    page.evaluate("() => { const m = window.hotspotsMap.map; "
-                  "window.__hsStart = [m.getCenter(), m.getZoom()]; }")
+    page.evaluate(
+        "() => { const m = window.hotspotsMap.map; "
+        "window.__hsStart = [m.getCenter(), m.getZoom()]; }"
+    )
     zoom = _median_ms(page, _ZOOM_IN, _RESET, runs)
     rerank = None
     if page.locator("#hs-group").count():
         group = page.evaluate("document.getElementById('hs-group').options[1].value")
-        rerank = statistics.median([
-            _median_ms(page, _choose("hs-group", repr(group)),
-                       _choose("hs-group", "''"), runs),
-            _median_ms(page, _choose("hs-period", "'3m'"), _choose("hs-period", "'all'"), runs),
-        ])
+        rerank = statistics.median(
+            [
+                _median_ms(page, _choose("hs-group", repr(group)), _choose("hs-group", "''"), runs),
+                _median_ms(page, _choose("hs-period", "'3m'"), _choose("hs-period", "'all'"), runs),
+            ]
+        )
     paths, canvases = page.evaluate(_DRAWN)
     problems = max(problems, len(errors))
     page.context.close()
-    return {"mb": path.stat().st_size / 1e6, "load": statistics.median(loads),
-            "spread": f"{min(loads):.0f}-{max(loads):.0f}", "zoom": zoom, "rerank": rerank,
-            "paths": paths, "canvases": canvases, "problems": problems}
+    return {
+        "mb": path.stat().st_size / 1e6,
+        "load": statistics.median(loads),
+        "spread": f"{min(loads):.0f}-{max(loads):.0f}",
+        "zoom": zoom,
+        "rerank": rerank,
+        "paths": paths,
+        "canvases": canvases,
+        "problems": problems,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="repeats per measure (median)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait per load")
     args = parser.parse_args(argv)
-    print(f"{'MB':>6} {'load ms':>8} {'min-max':>11} {'zoom ms':>8} {'rerank ms':>9} "
-          f"{'paths':>6} {'canvas':>6} {'problems':>8}  page")
+    print(
+        f"{'MB':>6} {'load ms':>8} {'min-max':>11} {'zoom ms':>8} {'rerank ms':>9} "
+        f"{'paths':>6} {'canvas':>6} {'problems':>8}  page"
+    )
     with launch_chromium() as browser:
         for path in args.pages:
             try:
@@ -106,9 +118,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.stat().st_size / 1e6:6.2f}  {path}: {err}")
                 continue
             rerank = "-" if r["rerank"] is None else f"{r['rerank']:.0f}"
-            print(f"{r['mb']:6.2f} {r['load']:8.0f} {r['spread']:>11} {r['zoom']:8.0f} "
-                  f"{rerank:>9} {r['paths']:6d} {r['canvases']:6d} {r['problems']:8d}  {path}",
-                  flush=True)
+            print(
+                f"{r['mb']:6.2f} {r['load']:8.0f} {r['spread']:>11} {r['zoom']:8.0f} "
+                f"{rerank:>9} {r['paths']:6d} {r['canvases']:6d} {r['problems']:8d}  {path}",
+                flush=True,
+            )
     return 0
 
 

@@ -101,6 +101,7 @@ class Monitor:
     5 to ``/proc/self/clear_refs``) and read at its end: exact, and nothing runs beside the
     timed code. Elsewhere RSS is sampled every 10 ms by a thread, which takes the GIL.
     """
+
     def __init__(self) -> None:
         self.stages: dict[str, dict[str, Any]] = {}
         self._peak = 0
@@ -140,10 +141,14 @@ class Monitor:
             cpu_seconds = time.process_time() - cpu
             peak = self._stage_peak()
             self.stages[name] = {
-                "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-                "rows": rows, "rows_per_second": round(rows / seconds) if seconds > 0 else None,
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "rows": rows,
+                "rows_per_second": round(rows / seconds) if seconds > 0 else None,
                 "peak_rss_mb": round(peak / 2**20) if peak is not None else None,
-                "process_peak_rss_mb": round(self.process_peak() / 2**20), **extra}
+                "process_peak_rss_mb": round(self.process_peak() / 2**20),
+                **extra,
+            }
 
     def process_peak(self) -> float:
         """Peak RSS of the process so far (bytes), including stages before a reset."""
@@ -186,14 +191,21 @@ def _maxrss_mb() -> float:
 def datasets(
     data: Path, out: Path, scale: int, seed: int, skip: set[str]
 ) -> dict[str, dict[str, Any]]:
-    london = {"fmt": "police-uk", "crimes": [str(data / "london" / "crimes")],
-              "areas": str(data / "london" / "wards_2014.gpkg"),
-              "streets": str(data / "london" / "streets_osm_london.gpkg"),
-              "area_code": "ward_code"}
+    london = {
+        "fmt": "police-uk",
+        "crimes": [str(data / "london" / "crimes")],
+        "areas": str(data / "london" / "wards_2014.gpkg"),
+        "streets": str(data / "london" / "streets_osm_london.gpkg"),
+        "area_code": "ward_code",
+    }
     vpd = data / "vancouver" / "vpd_crimedata_2020_2025.csv.gz"
-    van = {"fmt": "vancouver", "crimes": [str(vpd)],
-           "areas": str(data / "vancouver" / "local_areas.gpkg"),
-           "streets": str(data / "vancouver" / "public_streets.gpkg"), "area_code": "mapid"}
+    van = {
+        "fmt": "vancouver",
+        "crimes": [str(vpd)],
+        "areas": str(data / "vancouver" / "local_areas.gpkg"),
+        "streets": str(data / "vancouver" / "public_streets.gpkg"),
+        "area_code": "mapid",
+    }
     found = {}
     if "london" not in skip:
         found["london"] = london
@@ -208,8 +220,15 @@ def datasets(
 
 def scale_vancouver(source: Path, folder: Path, scale: int, seed: int) -> Path:
     """Write ``scale`` VPD rows: the real file repeated with a seeded jitter (once; cached)."""
-    manifest = {"source": source.name, "source_bytes": source.stat().st_size, "rows": scale,
-                "seed": seed, "jitter_m": JITTER_M, "jitter_days": JITTER_DAYS, "layout": 1}
+    manifest = {
+        "source": source.name,
+        "source_bytes": source.stat().st_size,
+        "rows": scale,
+        "seed": seed,
+        "jitter_m": JITTER_M,
+        "jitter_days": JITTER_DAYS,
+        "layout": 1,
+    }
     done = folder / "manifest.json"
     if done.is_file() and json.loads(done.read_text()) == manifest:
         return folder / "crimes"
@@ -218,8 +237,12 @@ def scale_vancouver(source: Path, folder: Path, scale: int, seed: int) -> Path:
     (folder / "crimes").mkdir(parents=True, exist_ok=True)
     for old in (folder / "crimes").glob("*.csv.gz"):
         old.unlink()
-    base = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
-        column_types={"X": pa.string(), "Y": pa.string()}, strings_can_be_null=False)).to_pandas()
+    base = pacsv.read_csv(
+        source,
+        convert_options=pacsv.ConvertOptions(
+            column_types={"X": pa.string(), "Y": pa.string()}, strings_can_be_null=False
+        ),
+    ).to_pandas()
     rng = np.random.default_rng(seed)
     rep, written = 0, 0
     while written < scale:
@@ -247,13 +270,17 @@ def _jitter(part: Any, rng: np.random.Generator) -> Any:
     dx, dy = rng.integers(-JITTER_M, JITTER_M + 1, n), rng.integers(-JITTER_M, JITTER_M + 1, n)
     new_x = np.where(located, np.round(x + dx, 4), np.nan)
     new_y = np.where(located, np.round(y + dy, 4), np.nan)
-    day = pd.to_datetime(pd.DataFrame({"year": part["YEAR"], "month": part["MONTH"],
-                                       "day": part["DAY"]}))
+    day = pd.to_datetime(
+        pd.DataFrame({"year": part["YEAR"], "month": part["MONTH"], "day": part["DAY"]})
+    )
     day = day + pd.to_timedelta(rng.integers(-JITTER_DAYS, JITTER_DAYS + 1, n), unit="D")
     return part.assign(
-        YEAR=day.dt.year.to_numpy(), MONTH=day.dt.month.to_numpy(), DAY=day.dt.day.to_numpy(),
+        YEAR=day.dt.year.to_numpy(),
+        MONTH=day.dt.month.to_numpy(),
+        DAY=day.dt.day.to_numpy(),
         X=np.where(located, pd.Series(new_x).map("{:.4f}".format), part["X"].to_numpy()),
-        Y=np.where(located, pd.Series(new_y).map("{:.4f}".format), part["Y"].to_numpy()))
+        Y=np.where(located, pd.Series(new_y).map("{:.4f}".format), part["Y"].to_numpy()),
+    )
 
 
 def _sample(paths: list[str], folder: Path, lines: int = 3000) -> Path:
@@ -305,8 +332,12 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="hotspots-bench-"))
     os.environ[cache.CACHE_ENV] = spec["cache"]
     config = pipeline.RunConfig.from_options(
-        crimes=[Path(p) for p in spec["crimes"]], fmt=spec["fmt"], areas=Path(spec["areas"]),
-        streets=Path(spec["streets"]), out=out / "run", quiet=True,
+        crimes=[Path(p) for p in spec["crimes"]],
+        fmt=spec["fmt"],
+        areas=Path(spec["areas"]),
+        streets=Path(spec["streets"]),
+        out=out / "run",
+        quiet=True,
     )
     ranked = pipeline.rank_stages(config, _MonitorStages(mon))  # type: ignore[arg-type]
     crimes, segs, counts, hot = ranked.crimes, ranked.segments, ranked.counts, ranked.hot_streets
@@ -316,16 +347,23 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     mon.stages["load"]["note"] = "with the area join (rows outside every area rejected)"
     mon.stages["street_segments"]["note"] = "from the segment cache, with their areas"
     mon.stages["snapping"]["note"] = "with naming segments from the records"
-    mon.stages["ranking"].update(hot_streets=len(hot), note="with places, locations, place "
-                                 "keys and the concentration baseline")
+    mon.stages["ranking"].update(
+        hot_streets=len(hot),
+        note="with places, locations, place keys and the concentration baseline",
+    )
     if spec.get("core_only"):  # whole_run.py's target 1: the stages up to ranking only
         mon.close()
-        return {"stages": mon.stages, "rows_read": n, "crimes_kept": len(crimes),
-                "process_peak_rss_mb": round(mon.process_peak() / 2**20)}
+        return {
+            "stages": mon.stages,
+            "rows_read": n,
+            "crimes_kept": len(crimes),
+            "process_peak_rss_mb": round(mon.process_peak() / 2**20),
+        }
     areas = ranked.areas
     with mon.stage("area_lists", n):
-        lists = rank.area_lists(hot, ranked.locations,
-                                area_codes=crimes["area_code"].unique().tolist())
+        lists = rank.area_lists(
+            hot, ranked.locations, area_codes=crimes["area_code"].unique().tolist()
+        )
     _optional_stage(mon, "time_profiles", n, "hotspots.temporal", lambda m: _profiles(m, crimes))
     _optional_stage(mon, "clusters", n, "hotspots.clusters", lambda m: _clusters(m, crimes, segs))
     with mon.stage("maps", n):
@@ -337,8 +375,12 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
         export.write_area_csvs(lists, out / "wards")
     mon.close()
     del counts
-    return {"stages": mon.stages, "rows_read": n, "crimes_kept": len(crimes),
-            "process_peak_rss_mb": round(mon.process_peak() / 2**20)}
+    return {
+        "stages": mon.stages,
+        "rows_read": n,
+        "crimes_kept": len(crimes),
+        "process_peak_rss_mb": round(mon.process_peak() / 2**20),
+    }
 
 
 def _optional_stage(mon: Monitor, name: str, rows: int, module: str, work: Any) -> None:
@@ -353,10 +395,10 @@ def _optional_stage(mon: Monitor, name: str, rows: int, module: str, work: Any) 
 
 def _profiles(temporal: Any, crimes: Any) -> str:
     done = []
-    for what, call in (("monthly_profile", lambda: temporal.monthly_profile(crimes, by="area_code",
-                                                                            quiet=True)),
-                       ("hour_day_profile", lambda: temporal.hour_day_profile(
-                           crimes, by="area_code", quiet=True))):
+    for what, call in (
+        ("monthly_profile", lambda: temporal.monthly_profile(crimes, by="area_code", quiet=True)),
+        ("hour_day_profile", lambda: temporal.hour_day_profile(crimes, by="area_code", quiet=True)),
+    ):
         try:
             call()
             done.append(what)
@@ -388,17 +430,23 @@ def run_plain(spec: dict[str, Any]) -> dict[str, Any]:
         df = df.dropna(subset=[lon, lat])
         if not police:
             df = df[(df[lon] != 0) | (df[lat] != 0)]
-        crimes = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df[lon], df[lat]),
-                                  crs=4326 if police else target).to_crs(target)
+        crimes = gpd.GeoDataFrame(
+            df, geometry=gpd.points_from_xy(df[lon], df[lat]), crs=4326 if police else target
+        ).to_crs(target)
     mon.stages["load"].update(rows=n, rows_per_second=round(n / mon.stages["load"]["seconds"]))
     with mon.stage("area_join", n):
         areas = gpd.read_file(spec["areas"]).to_crs(target)
-        crimes = gpd.sjoin(crimes, areas[[spec["area_code"], "geometry"]], how="inner",
-                           predicate="within")
+        crimes = gpd.sjoin(
+            crimes, areas[[spec["area_code"], "geometry"]], how="inner", predicate="within"
+        )
     with mon.stage("snapping", n) as info:
-        crimes = gpd.sjoin_nearest(crimes.drop(columns="index_right"),
-                                   segs[["segment_id", "area_code", "length_m", "geometry"]],
-                                   how="left", max_distance=SNAP_M, distance_col="snap_m")
+        crimes = gpd.sjoin_nearest(
+            crimes.drop(columns="index_right"),
+            segs[["segment_id", "area_code", "length_m", "geometry"]],
+            how="left",
+            max_distance=SNAP_M,
+            distance_col="snap_m",
+        )
         info["snapped"] = int(crimes["segment_id"].notna().sum())
     with mon.stage("ranking", n) as info:
         kind = "Crime type" if police else "TYPE"
@@ -413,8 +461,12 @@ def run_plain(spec: dict[str, Any]) -> dict[str, Any]:
         hot["area_rank"] = hot.groupby("area_code")["per_100m"].rank(ascending=False, method="min")
         info["hot_segments"] = len(hot)
     mon.close()
-    return {"stages": mon.stages, "rows_read": n, "sample_rows": limit,
-            "process_peak_rss_mb": round(mon.process_peak() / 2**20)}
+    return {
+        "stages": mon.stages,
+        "rows_read": n,
+        "sample_rows": limit,
+        "process_peak_rss_mb": round(mon.process_peak() / 2**20),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,38 +512,54 @@ def print_table(name: str, ours: dict[str, Any], plain: dict[str, Any]) -> dict[
     if "error" in ours:
         print(f"  ours failed: {ours['error']}")
         return {}
-    print(f"  {'approach':<6} {'stage':<24} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} "
-          f"{'peak RSS MB':>11}  note")
+    print(
+        f"  {'approach':<6} {'stage':<24} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} "
+        f"{'peak RSS MB':>11}  note"
+    )
     for label, res in (("ours", ours), ("plain", plain)):
         for stage, st in res.get("stages", {}).items():
             note = st.get("note", "")
-            print(f"  {label:<6} {stage:<24} {_fmt(st.get('seconds'), '8.2f')} "
-                  f"{_fmt(st.get('cpu_seconds'), '7.2f')} {_fmt(st.get('rows_per_second'), '12,')} "
-                  f"{_fmt(st.get('peak_rss_mb'), '11,')}  {note}")
+            print(
+                f"  {label:<6} {stage:<24} {_fmt(st.get('seconds'), '8.2f')} "
+                f"{_fmt(st.get('cpu_seconds'), '7.2f')} {_fmt(st.get('rows_per_second'), '12,')} "
+                f"{_fmt(st.get('peak_rss_mb'), '11,')}  {note}"
+            )
         if "error" in res:
             print(f"  {label:<6} failed: {res['error']}")
     o, p = _ratio_seconds(ours), _ratio_seconds(plain)
-    summary: dict[str, Any] = {"ours_seconds": o, "process_peak_rss_mb": ours.get(
-        "process_peak_rss_mb"), "plain_process_peak_rss_mb": plain.get("process_peak_rss_mb")}
+    summary: dict[str, Any] = {
+        "ours_seconds": o,
+        "process_peak_rss_mb": ours.get("process_peak_rss_mb"),
+        "plain_process_peak_rss_mb": plain.get("process_peak_rss_mb"),
+    }
     if o and p:
         sample = plain.get("sample_rows")
         p_full = p * rows / sample if sample and sample < rows else p
-        summary.update(plain_seconds=round(p_full, 2), ratio=round(p_full / o, 1),
-                       plain_extrapolated_from_rows=sample if p_full != p else None)
-        how = (f" (plain timed on the first {sample:,} rows and extrapolated linearly)"
-               if p_full != p else "")
-        print(f"  hot streets from raw rows (ours: run.json's load..ranking; plain: load + "
-              f"area join + snapping + ranking): ours {o:.2f} s, plain {p_full:.2f} s -> "
-              f"plain/ours = {p_full / o:.1f}x{how}")
-    peaks = [ours["stages"][s].get("peak_rss_mb") or 0 for s in RATIO_STAGES
-             if s in ours["stages"]]
+        summary.update(
+            plain_seconds=round(p_full, 2),
+            ratio=round(p_full / o, 1),
+            plain_extrapolated_from_rows=sample if p_full != p else None,
+        )
+        how = (
+            f" (plain timed on the first {sample:,} rows and extrapolated linearly)"
+            if p_full != p
+            else ""
+        )
+        print(
+            f"  hot streets from raw rows (ours: run.json's load..ranking; plain: load + "
+            f"area join + snapping + ranking): ours {o:.2f} s, plain {p_full:.2f} s -> "
+            f"plain/ours = {p_full / o:.1f}x{how}"
+        )
+    peaks = [ours["stages"][s].get("peak_rss_mb") or 0 for s in RATIO_STAGES if s in ours["stages"]]
     summary["ratio_stages_peak_rss_mb"] = max(peaks) if peaks else None
     print(f"  peak RSS of the stages load..ranking: {max(peaks or [0]):,} MB")
     total = sum(st["seconds"] for st in ours["stages"].values() if st.get("seconds"))
     summary["ours_all_stages_seconds"] = round(total, 1)
-    print(f"  all our stages: {total:.1f} s; process peak RSS ours "
-          f"{ours.get('process_peak_rss_mb'):,} MB, "
-          f"plain {plain.get('process_peak_rss_mb', '-')} MB")
+    print(
+        f"  all our stages: {total:.1f} s; process peak RSS ours "
+        f"{ours.get('process_peak_rss_mb'):,} MB, "
+        f"plain {plain.get('process_peak_rss_mb', '-')} MB"
+    )
     return summary
 
 
@@ -522,9 +590,24 @@ def _wait_with_usage(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int
 def full_run(name: str, spec: dict[str, Any], out: Path, timeout: float) -> dict[str, Any]:
     """Run ``hotspots run`` on ``spec`` in a subprocess; return wall time and peak RSS."""
     run_dir = out / f"full_run_{name}"
-    cmd = [*_hotspots_command(), "run", "--crimes", *spec["crimes"], "--format", spec["fmt"],
-           "--areas", spec["areas"], "--streets", spec["streets"],
-           "--area-code", spec["area_code"], "--out", str(run_dir), "--overwrite", "--offline"]
+    cmd = [
+        *_hotspots_command(),
+        "run",
+        "--crimes",
+        *spec["crimes"],
+        "--format",
+        spec["fmt"],
+        "--areas",
+        spec["areas"],
+        "--streets",
+        spec["streets"],
+        "--area-code",
+        spec["area_code"],
+        "--out",
+        str(run_dir),
+        "--overwrite",
+        "--offline",
+    ]
     log_path = out / f"full_run_{name}.log"
     print(f"full run of {name}: {' '.join(cmd)}", flush=True)
     t0 = time.perf_counter()
@@ -533,15 +616,22 @@ def full_run(name: str, spec: dict[str, Any], out: Path, timeout: float) -> dict
         code, usage = _wait_with_usage(proc, timeout)
     wall = time.perf_counter() - t0
     result: dict[str, Any] = {
-        "command": cmd, "exit_code": code, "wall_seconds": round(wall, 1),
+        "command": cmd,
+        "exit_code": code,
+        "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),  # KiB on Linux
         "peak_rss_gib": round(usage.ru_maxrss / 1024**2, 2),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "log": str(log_path)}
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "log": str(log_path),
+    }
     manifest = run_dir / "run.json"
     if code == 0 and manifest.is_file():
         run = json.loads(manifest.read_text())
-        result.update(stage_seconds=run["seconds"], rows_read=run["totals"]["read"],
-                      crimes_kept=run["totals"]["kept"])
+        result.update(
+            stage_seconds=run["seconds"],
+            rows_read=run["totals"]["read"],
+            crimes_kept=run["totals"]["kept"],
+        )
     return result
 
 
@@ -549,8 +639,10 @@ def print_full_run(name: str, res: dict[str, Any]) -> None:
     print(f"\n== full run of hotspots run: {name} ==")
     if res["exit_code"] != 0:
         print(f"  failed with exit code {res['exit_code']}: see {res['log']}")
-    print(f"  wall {res['wall_seconds']:.1f} s, CPU {res['cpu_seconds']:.1f} s, peak RSS "
-          f"{res['peak_rss_mb']:,} MB ({res['peak_rss_gib']:.2f} GiB)")
+    print(
+        f"  wall {res['wall_seconds']:.1f} s, CPU {res['cpu_seconds']:.1f} s, peak RSS "
+        f"{res['peak_rss_mb']:,} MB ({res['peak_rss_gib']:.2f} GiB)"
+    )
     if "stage_seconds" in res:
         print(f"  {res['rows_read']:,} rows read, {res['crimes_kept']:,} crimes kept")
         for stage, seconds in res["stage_seconds"].items():
@@ -563,8 +655,11 @@ def _store_full_run(path: Path, name: str, spec: dict[str, Any], res: dict[str, 
     entry = report.setdefault("datasets", {}).setdefault(name, {"spec": spec})
     entry["full_run"] = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         **res,
     }
     path.write_text(json.dumps(report, indent=2))
@@ -581,8 +676,11 @@ def main_full_run(args: argparse.Namespace) -> int:
     if wanted == "scaled":
         wanted = next((k for k in found if k not in ("london", "vancouver")), "scaled")
     if wanted not in found:
-        print(f"--full-run {args.full_run}: no such dataset; choose london, vancouver or "
-              f"{', '.join(found) or 'a scale-up (--scale N)'}", file=sys.stderr)
+        print(
+            f"--full-run {args.full_run}: no such dataset; choose london, vancouver or "
+            f"{', '.join(found) or 'a scale-up (--scale N)'}",
+            file=sys.stderr,
+        )
         return 2
     res = full_run(wanted, found[wanted], args.out, args.timeout)
     print_full_run(wanted, res)
@@ -594,22 +692,36 @@ def main_full_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=int, default=10_000_000,
-                    help="crimes in the Vancouver scale-up (0: none; default 10,000,000)")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=10_000_000,
+        help="crimes in the Vancouver scale-up (0: none; default 10,000,000)",
+    )
     ap.add_argument("--skip-london", action="store_true")
     ap.add_argument("--skip-vancouver", action="store_true")
     ap.add_argument("--skip-plain", action="store_true", help="time ours only")
-    ap.add_argument("--plain-rows", type=int, default=None,
-                    help="time the plain approach on the first N rows of the scale-up and "
-                         "extrapolate linearly (default: all rows)")
+    ap.add_argument(
+        "--plain-rows",
+        type=int,
+        default=None,
+        help="time the plain approach on the first N rows of the scale-up and "
+        "extrapolate linearly (default: all rows)",
+    )
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
-    ap.add_argument("--full-run", nargs="?", const="scaled", default=None, metavar="DATASET",
-                    help="run `hotspots run` on one dataset (london, vancouver or the "
-                         "scale-up's name; default the scale-up) and record its wall time and "
-                         "peak RSS instead of the stage table")
+    ap.add_argument(
+        "--full-run",
+        nargs="?",
+        const="scaled",
+        default=None,
+        metavar="DATASET",
+        help="run `hotspots run` on one dataset (london, vancouver or the "
+        "scale-up's name; default the scale-up) and record its wall time and "
+        "peak RSS instead of the stage table",
+    )
     ap.add_argument("--worker", choices=["ours", "plain"], help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -629,13 +741,18 @@ def main(argv: list[str] | None = None) -> int:
     skip = {k for k, v in (("london", args.skip_london), ("vancouver", args.skip_vancouver)) if v}
     report: dict[str, Any] = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "memory_method": "peak RSS per stage: the kernel's VmHWM, reset at the start of each "
-                         "stage (on Linux; elsewhere psutil sampled every 10 ms), in a fresh "
-                         "subprocess per dataset and approach; process peak: the highest of "
-                         "those and getrusage ru_maxrss",
-        "ratio_stages": list(RATIO_STAGES), "datasets": {}}
+        "stage (on Linux; elsewhere psutil sampled every 10 ms), in a fresh "
+        "subprocess per dataset and approach; process peak: the highest of "
+        "those and getrusage ru_maxrss",
+        "ratio_stages": list(RATIO_STAGES),
+        "datasets": {},
+    }
     for name, found in datasets(data, args.out, args.scale, args.seed, skip).items():
         spec = {**found, "cache": str(args.out / "segment_cache")}
         t0 = time.perf_counter()

@@ -65,8 +65,9 @@ def _data_dir(arg: Path | None) -> Path:
     return arg or data_dir()
 
 
-def _timed(cmd: list[str], *, log: Path, timeout: float = 1800,
-           cwd: Path = ROOT) -> tuple[float, int, Any]:
+def _timed(
+    cmd: list[str], *, log: Path, timeout: float = 1800, cwd: Path = ROOT
+) -> tuple[float, int, Any]:
     """Run ``cmd``; return its wall seconds, exit code and resource usage (os.wait4)."""
     t0 = time.perf_counter()
     with log.open("w", encoding="utf-8") as fh:
@@ -91,13 +92,18 @@ def target1(data: Path, out: Path, timeout: float) -> dict[str, Any]:
         plain = rb._run_worker("plain", {**spec, "plain_rows": None}, timeout)
         o, p = rb._ratio_seconds(ours), rb._ratio_seconds(plain)
         res[name] = {
-            "ours_seconds": round(o, 2) if o else None, "plain_seconds": round(p, 2) if p else None,
+            "ours_seconds": round(o, 2) if o else None,
+            "plain_seconds": round(p, 2) if p else None,
             "ratio": round(p / o, 1) if o and p else None,
             "ours_stages": {k: v.get("seconds") for k, v in ours.get("stages", {}).items()},
             "plain_stages": {k: v.get("seconds") for k, v in plain.get("stages", {}).items()},
-            "errors": [r["error"] for r in (ours, plain) if "error" in r]}
-        print(f"  target 1 {name}: ours {res[name]['ours_seconds']} s "
-              f"{res[name]['ours_stages']}, plain {res[name]['plain_seconds']} s", flush=True)
+            "errors": [r["error"] for r in (ours, plain) if "error" in r],
+        }
+        print(
+            f"  target 1 {name}: ours {res[name]['ours_seconds']} s "
+            f"{res[name]['ours_stages']}, plain {res[name]['plain_seconds']} s",
+            flush=True,
+        )
     return res
 
 
@@ -106,16 +112,35 @@ def target1(data: Path, out: Path, timeout: float) -> dict[str, Any]:
 
 
 def _run_cmd(spec: dict[str, Any], run_dir: Path, extra: list[str] = ()) -> list[str]:
-    return [*rb._hotspots_command(), "run", "--crimes", *spec["crimes"], "--format", spec["fmt"],
-            "--areas", spec["areas"], "--streets", spec["streets"], "--out", str(run_dir),
-            "--overwrite", "--offline", "--quiet", *extra]
+    return [
+        *rb._hotspots_command(),
+        "run",
+        "--crimes",
+        *spec["crimes"],
+        "--format",
+        spec["fmt"],
+        "--areas",
+        spec["areas"],
+        "--streets",
+        spec["streets"],
+        "--out",
+        str(run_dir),
+        "--overwrite",
+        "--offline",
+        "--quiet",
+        *extra,
+    ]
 
 
 def target2(data: Path, out: Path, repeat: int, warm: bool, timeout: float) -> dict[str, Any]:
     spec = rb.datasets(data, out, 0, 0, {"london", "scaled"})["vancouver"]
     ours_cmd = _run_cmd(spec, out / "t2_vancouver")
-    peer_cmd = [PY, str(HERE / "peers" / "hexseg_workflow.py"),
-                "--out", str(out / "t2_hexseg.html")]
+    peer_cmd = [
+        PY,
+        str(HERE / "peers" / "hexseg_workflow.py"),
+        "--out",
+        str(out / "t2_hexseg.html"),
+    ]
     if not _has_hexseg():
         print("  target 2: hexseg is not installed (run `make bench-peers`)", flush=True)
         peer_cmd = []
@@ -131,16 +156,25 @@ def target2(data: Path, out: Path, repeat: int, warm: bool, timeout: float) -> d
                 errors.append(f"{tag} exit {code}: see {out / f't2_{tag}.log'}")
             elif i >= int(warm):  # the first round warms caches and is not counted
                 into.append(secs)
-            print(f"  target 2 {tag} run {i + 1}: {secs:.1f} s"
-                  f"{' (warm-up)' if i < int(warm) else ''}", flush=True)
+            print(
+                f"  target 2 {tag} run {i + 1}: {secs:.1f} s"
+                f"{' (warm-up)' if i < int(warm) else ''}",
+                flush=True,
+            )
     stages = {}
     manifest = out / "t2_vancouver" / "run.json"
     if manifest.is_file():
         stages = json.loads(manifest.read_text())["seconds"]
     o, p = _median(ours), _median(peer)
-    return {"ours_seconds": ours, "hexseg_seconds": peer, "ours_median": o, "hexseg_median": p,
-            "ratio": round(p / o, 2) if o and p else None, "run_json_seconds": stages,
-            "errors": errors}
+    return {
+        "ours_seconds": ours,
+        "hexseg_seconds": peer,
+        "ours_median": o,
+        "hexseg_median": p,
+        "ratio": round(p / o, 2) if o and p else None,
+        "run_json_seconds": stages,
+        "errors": errors,
+    }
 
 
 def _has_hexseg() -> bool:
@@ -156,8 +190,9 @@ def target3(data: Path, out: Path, timeout: float) -> dict[str, Any]:
     spec = rb.datasets(data, out, 0, 0, {"vancouver", "scaled"})["london"]
     run_dir = out / "t3_london"
     res: dict[str, Any] = {}
-    cmd = _run_cmd(spec, run_dir, ["--population",
-                                   str(data / "london" / "ward_population_mid2019.csv")])
+    cmd = _run_cmd(
+        spec, run_dir, ["--population", str(data / "london" / "ward_population_mid2019.csv")]
+    )
     secs, code, _ = _timed(cmd, log=out / "t3_run.log", timeout=timeout)
     res["run_seconds"], res["run_exit"] = round(secs, 1), code
     if (run_dir / "run.json").is_file():
@@ -186,9 +221,12 @@ def gistar_worker(data: Path, repeat: int) -> dict[str, Any]:
 
     van = data / "vancouver"
     config = pipeline.RunConfig.from_options(
-        crimes=[van / "vpd_crimedata_2020_2025.csv.gz"], fmt="vancouver",
-        areas=van / "local_areas.gpkg", streets=van / "public_streets.gpkg",
-        out=Path("unused"), quiet=True,
+        crimes=[van / "vpd_crimedata_2020_2025.csv.gz"],
+        fmt="vancouver",
+        areas=van / "local_areas.gpkg",
+        streets=van / "public_streets.gpkg",
+        out=Path("unused"),
+        quiet=True,
     )
     ranked = pipeline.rank_stages(config)
     crimes, segs = ranked.crimes, ranked.segments
@@ -203,46 +241,74 @@ def gistar_worker(data: Path, repeat: int) -> dict[str, Any]:
         gi_segs = stats.gistar_streets(segs, ranked.counts["crimes"], quiet=True)
         t3 = time.perf_counter()
         times.append(t3 - t0)
-        detail = {"count_by_cell": round(t1 - t0, 3), "gistar_cells": round(t2 - t1, 3),
-                  "gistar_streets": round(t3 - t2, 3)}
-    return {"seconds": [round(t, 3) for t in times[1:]], "last": detail,
-            "cells": len(gi_cells), "segments": len(gi_segs), "resolution": resolution,
-            "crimes": len(crimes)}
+        detail = {
+            "count_by_cell": round(t1 - t0, 3),
+            "gistar_cells": round(t2 - t1, 3),
+            "gistar_streets": round(t3 - t2, 3),
+        }
+    return {
+        "seconds": [round(t, 3) for t in times[1:]],
+        "last": detail,
+        "cells": len(gi_cells),
+        "segments": len(gi_segs),
+        "resolution": resolution,
+        "crimes": len(crimes),
+    }
 
 
 def target4(data: Path, out: Path, repeat: int, timeout: float) -> dict[str, Any]:
     crimes = data / "vancouver" / "vpd_crimedata_2020_2025.csv.gz"
-    ours_cmd = [PY, __file__, "--worker-gistar", "--data", str(data), "--repeat", "1",
-                "--out", str(out)]
+    ours_cmd = [
+        PY,
+        __file__,
+        "--worker-gistar",
+        "--data",
+        str(data),
+        "--repeat",
+        "1",
+        "--out",
+        str(out),
+    ]
     r_cmd = ["Rscript", str(HERE / "peers" / "sfhotspot_gistar.R"), str(crimes)]
-    has_r = shutil.which("Rscript") is not None and subprocess.run(
-        ["Rscript", "-e", "library(sfhotspot)"], check=False, capture_output=True
-    ).returncode == 0
+    has_r = (
+        shutil.which("Rscript") is not None
+        and subprocess.run(
+            ["Rscript", "-e", "library(sfhotspot)"], check=False, capture_output=True
+        ).returncode
+        == 0
+    )
     if not has_r:
         print("  target 4: R or sfhotspot missing (run `make bench-peers`)", flush=True)
     ours: list[float] = []
     peer: list[float] = []
     last: dict[str, Any] = {}
     for _ in range(repeat):
-        proc = subprocess.run(ours_cmd, check=False, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            ours_cmd, check=False, capture_output=True, text=True, timeout=timeout
+        )
         if proc.returncode == 0:
             last = json.loads(proc.stdout.strip().splitlines()[-1])
             ours.extend(last["seconds"])
         else:
             print(f"  target 4 ours failed: {proc.stderr.strip()[-300:]}", flush=True)
         if has_r:
-            proc = subprocess.run(r_cmd, check=False, capture_output=True, text=True,
-                                  timeout=timeout)
+            proc = subprocess.run(
+                r_cmd, check=False, capture_output=True, text=True, timeout=timeout
+            )
             if proc.returncode == 0:
                 peer.append(json.loads(proc.stdout.strip().splitlines()[-1])["gistar_seconds"])
             else:
                 print(f"  target 4 sfhotspot failed: {proc.stderr.strip()[-300:]}", flush=True)
         print(f"  target 4 round: ours {ours[-1:]} s, sfhotspot {peer[-1:]} s", flush=True)
     o, p = _median(ours), _median(peer)
-    return {"ours_seconds": ours, "sfhotspot_seconds": peer, "ours_median": o,
-            "sfhotspot_median": p, "ratio": round(p / o, 1) if o and p else None,
-            "ours_detail": last}
+    return {
+        "ours_seconds": ours,
+        "sfhotspot_seconds": peer,
+        "ours_median": o,
+        "sfhotspot_median": p,
+        "ratio": round(p / o, 1) if o and p else None,
+        "ours_detail": last,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,16 +316,29 @@ def target4(data: Path, out: Path, repeat: int, timeout: float) -> dict[str, Any
 
 
 def target5(data: Path, out: Path, timeout: float) -> dict[str, Any]:
-    cmd = [PY, str(HERE / "run_benchmark.py"), "--full-run", "--data", str(data),
-           "--out", str(out), "--timeout", str(timeout)]
+    cmd = [
+        PY,
+        str(HERE / "run_benchmark.py"),
+        "--full-run",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--timeout",
+        str(timeout),
+    ]
     secs, code, _ = _timed(cmd, log=out / "t5_full_run.log", timeout=timeout + 900)
     res: dict[str, Any] = {"exit": code, "benchmark_seconds": round(secs, 1)}
     path = out / "benchmark.json"
     if code == 0 and path.is_file():
         entry = json.loads(path.read_text())["datasets"].get("vancouver_10m", {})
         full = entry.get("full_run", {})
-        res.update(wall_seconds=full.get("wall_seconds"), peak_rss_gib=full.get("peak_rss_gib"),
-                   peak_rss_mb=full.get("peak_rss_mb"), stage_seconds=full.get("stage_seconds"))
+        res.update(
+            wall_seconds=full.get("wall_seconds"),
+            peak_rss_gib=full.get("peak_rss_gib"),
+            peak_rss_mb=full.get("peak_rss_mb"),
+            stage_seconds=full.get("stage_seconds"),
+        )
     print(f"  target 5: {res}", flush=True)
     return res
 
@@ -287,43 +366,74 @@ def table(res: dict[str, Any]) -> list[list[str]]:
     rows = []
     for name, r in res.get("t1", {}).items():
         ratio = r.get("ratio")
-        rows.append(_row("1", f"{name}: run.json load..ranking vs plain GeoPandas script",
-                         _fmt(r["ours_seconds"]), f"plain {_fmt(r['plain_seconds'])}",
-                         f"{ratio}x (budget >= 5x)" if ratio else "n/a",
-                         None if ratio is None else ratio >= 5))
+        rows.append(
+            _row(
+                "1",
+                f"{name}: run.json load..ranking vs plain GeoPandas script",
+                _fmt(r["ours_seconds"]),
+                f"plain {_fmt(r['plain_seconds'])}",
+                f"{ratio}x (budget >= 5x)" if ratio else "n/a",
+                None if ratio is None else ratio >= 5,
+            )
+        )
     if "t2" in res:
         r = res["t2"]
         ratio = r.get("ratio")
-        rows.append(_row("2", "Vancouver whole `hotspots run --offline` vs hexseg workflow "
-                         "(median)", _fmt(r["ours_median"]), f"hexseg {_fmt(r['hexseg_median'])}",
-                         f"hexseg/ours {ratio}x (budget > 1x, aim 2x)" if ratio else "n/a",
-                         None if ratio is None else ratio > 1))
+        rows.append(
+            _row(
+                "2",
+                "Vancouver whole `hotspots run --offline` vs hexseg workflow (median)",
+                _fmt(r["ours_median"]),
+                f"hexseg {_fmt(r['hexseg_median'])}",
+                f"hexseg/ours {ratio}x (budget > 1x, aim 2x)" if ratio else "n/a",
+                None if ratio is None else ratio > 1,
+            )
+        )
     if "t3" in res:
         r = res["t3"]
-        for key, what, budget in (("run_seconds", "London `hotspots run --offline`, all maps", 30),
-                                  ("brief_seconds", "London `hotspots brief` with PDFs", 30),
-                                  ("make_run_seconds", "`make run` after installs", 120)):
+        for key, what, budget in (
+            ("run_seconds", "London `hotspots run --offline`, all maps", 30),
+            ("brief_seconds", "London `hotspots brief` with PDFs", 30),
+            ("make_run_seconds", "`make run` after installs", 120),
+        ):
             v = r.get(key)
-            rows.append(_row("3", what, _fmt(v), f"budget {budget} s", "",
-                             None if v is None else v < budget))
+            rows.append(
+                _row(
+                    "3", what, _fmt(v), f"budget {budget} s", "", None if v is None else v < budget
+                )
+            )
     if "t4" in res:
         r = res["t4"]
         ratio = r.get("ratio")
-        rows.append(_row("4", "Vancouver Gi* + FDR, hexagons and streets vs sfhotspot "
-                         "hotspot_gistar(kde = FALSE)", _fmt(r["ours_median"]),
-                         f"sfhotspot {_fmt(r['sfhotspot_median'])}",
-                         f"{ratio}x (budget >= 10x)" if ratio else "n/a",
-                         None if ratio is None else ratio >= 10))
+        rows.append(
+            _row(
+                "4",
+                "Vancouver Gi* + FDR, hexagons and streets vs sfhotspot "
+                "hotspot_gistar(kde = FALSE)",
+                _fmt(r["ours_median"]),
+                f"sfhotspot {_fmt(r['sfhotspot_median'])}",
+                f"{ratio}x (budget >= 10x)" if ratio else "n/a",
+                None if ratio is None else ratio >= 10,
+            )
+        )
     if "t5" in res:
         r = res["t5"]
         w, g = r.get("wall_seconds"), r.get("peak_rss_gib")
-        rows.append(_row("5", "10M scale-up full run: wall, peak RSS", _fmt(w),
-                         "budget 120 s, 4 GB", "" if g is None else f"{g:.2f} GiB",
-                         None if w is None or g is None else w < 120 and g * 1.0737 < 4))
+        rows.append(
+            _row(
+                "5",
+                "10M scale-up full run: wall, peak RSS",
+                _fmt(w),
+                "budget 120 s, 4 GB",
+                "" if g is None else f"{g:.2f} GiB",
+                None if w is None or g is None else w < 120 and g * 1.0737 < 4,
+            )
+        )
     if "t6" in res:
         m = res["t6"]["median"]
-        rows.append(_row("6", "`hotspots --help` (median of runs)", _fmt(m), "budget 0.5 s",
-                         "", m < 0.5))
+        rows.append(
+            _row("6", "`hotspots --help` (median of runs)", _fmt(m), "budget 0.5 s", "", m < 0.5)
+        )
     return rows
 
 
@@ -342,12 +452,18 @@ def print_report(res: dict[str, Any], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="targets 1, 2, 4 and 6 once each (no warm-up round)")
-    ap.add_argument("--repeat", type=int, default=None,
-                    help="rounds of targets 2 and 4 (default 3; 1 with --quick)")
-    ap.add_argument("--only", nargs="+", choices=["1", "2", "3", "4", "5", "6"],
-                    help="run only these targets")
+    ap.add_argument(
+        "--quick", action="store_true", help="targets 1, 2, 4 and 6 once each (no warm-up round)"
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="rounds of targets 2 and 4 (default 3; 1 with --quick)",
+    )
+    ap.add_argument(
+        "--only", nargs="+", choices=["1", "2", "3", "4", "5", "6"], help="run only these targets"
+    )
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
@@ -363,10 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     res: dict[str, Any] = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "load_average_at_start": os.getloadavg()},
-        "quick": args.quick, "repeat": repeat}
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
+        "quick": args.quick,
+        "repeat": repeat,
+    }
     if "6" in wanted:
         res["t6"] = target6(args.out, 5 if args.quick else 10)
     if "1" in wanted:

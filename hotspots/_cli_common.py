@@ -63,5 +63,3 @@ def _log_warning(
     logging.getLogger(WARNINGS_LOGGER).warning(
         "warning (%s, %s:%d): %s", category.__name__, where, lineno, text
     )
-
-

@@ -31,28 +31,67 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
 
 
 @click.command(name="hot-streets")
-@click.option("--crimes", "crimes", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Crime files or folders (repeat, or list several after one --crimes).")
+@click.option(
+    "--crimes",
+    "crimes",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Crime files or folders (repeat, or list several after one --crimes).",
+)
 @click.argument("more_crimes", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--areas", required=True, type=click.Path(path_type=Path),
-              help="Polygon layer of wards or other areas.")
-@click.option("--streets", required=True, type=click.Path(path_type=Path),
-              help="Street line layer (OpenStreetMap, OS Open Roads, centrelines).")
-@click.option("--format", "fmt", default="police-uk", show_default=True,
-              help="police-uk, vancouver, or the path of a TOML column mapping.")
+@click.option(
+    "--areas",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Polygon layer of wards or other areas.",
+)
+@click.option(
+    "--streets",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Street line layer (OpenStreetMap, OS Open Roads, centrelines).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="police-uk",
+    show_default=True,
+    help="police-uk, vancouver, or the path of a TOML column mapping.",
+)
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True, help="Run in this process, or on a Dask cluster.")
-@click.option("--scheduler", envvar=SCHEDULER_ENV, show_envvar=True,
-              help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
-              "(default: start a local cluster).")
-@click.option("--workers", type=click.IntRange(min=1),
-              help="Workers of the local Dask cluster, one thread each [default: CPU count].")
-@click.option("--partitions", type=click.IntRange(min=1),
-              help="Spatial partitions of the Dask run [default: twice the worker threads].")
-@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Seconds to wait for the scheduler and a first worker.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run in this process, or on a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    envvar=SCHEDULER_ENV,
+    show_envvar=True,
+    help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
+    "(default: start a local cluster).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Workers of the local Dask cluster, one thread each [default: CPU count].",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    help="Spatial partitions of the Dask run [default: twice the worker threads].",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the scheduler and a first worker.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @wait_option
@@ -61,26 +100,62 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
 @click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
 @click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
 @click.option("--crs", help="Projected CRS to work in (default as in `hotspots run`).")
-@click.option("--crime-type", "crime_types", multiple=True,
-              help="Keep only this crime type (repeat).")
+@click.option(
+    "--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeat)."
+)
 @click.option("--start", help="First month to keep, YYYY-MM.")
 @click.option("--end", help="Last month to keep, YYYY-MM.")
-@click.option("--snap-distance", "snap_distance_m", type=float,
-              default=snap.DEFAULT_SNAP_DISTANCE_M, show_default=True,
-              help="Snapping tolerance, metres.")
-@click.option("--max-segment-length", "max_segment_length_m", type=float,
-              default=segments.DEFAULT_MAX_LENGTH_M, show_default=True,
-              help="Longest street segment, metres.")
-@click.option("--min-crimes", type=int, default=rank.DEFAULT_MIN_CRIMES, show_default=True,
-              help="Fewest crimes on a hot segment.")
-@click.option("--hot-quantile", type=float, default=rank.DEFAULT_HOT_QUANTILE, show_default=True,
-              help="Per-area quantile of crimes per 100 m at which a segment is hot.")
-@click.option("--length-floor", "length_floor_m", type=float,
-              default=rank.DEFAULT_LENGTH_FLOOR_M, show_default=True,
-              help="Length floor of crimes per 100 m, metres.")
+@click.option(
+    "--snap-distance",
+    "snap_distance_m",
+    type=float,
+    default=snap.DEFAULT_SNAP_DISTANCE_M,
+    show_default=True,
+    help="Snapping tolerance, metres.",
+)
+@click.option(
+    "--max-segment-length",
+    "max_segment_length_m",
+    type=float,
+    default=segments.DEFAULT_MAX_LENGTH_M,
+    show_default=True,
+    help="Longest street segment, metres.",
+)
+@click.option(
+    "--min-crimes",
+    type=int,
+    default=rank.DEFAULT_MIN_CRIMES,
+    show_default=True,
+    help="Fewest crimes on a hot segment.",
+)
+@click.option(
+    "--hot-quantile",
+    type=float,
+    default=rank.DEFAULT_HOT_QUANTILE,
+    show_default=True,
+    help="Per-area quantile of crimes per 100 m at which a segment is hot.",
+)
+@click.option(
+    "--length-floor",
+    "length_floor_m",
+    type=float,
+    default=rank.DEFAULT_LENGTH_FLOOR_M,
+    show_default=True,
+    help="Length floor of crimes per 100 m, metres.",
+)
 @click.pass_context
-def hot_streets(ctx: click.Context, /, *, crimes: tuple[Path, ...], more_crimes: tuple[Path, ...],
-                out: Path, overwrite: bool, wait: bool, quiet: bool, **options: Any) -> None:
+def hot_streets(
+    ctx: click.Context,
+    /,
+    *,
+    crimes: tuple[Path, ...],
+    more_crimes: tuple[Path, ...],
+    out: Path,
+    overwrite: bool,
+    wait: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
     """Rank hot streets from raw crime files, on this machine or on a Dask cluster.
 
     Load, area join, snapping and ranking only (no time profiles, clusters or maps): writes
@@ -107,15 +182,33 @@ def hot_streets(ctx: click.Context, /, *, crimes: tuple[Path, ...], more_crimes:
     scheduler = _scheduler(ctx, options.pop("scheduler"), engine, workers, partitions)
     runfolder.check_writable(out, overwrite=overwrite)  # before any input is read
     with runfolder.folder_lock(out, wait=wait):  # one writer of OUT at a time
-        _rank_and_write(out, [*crimes, *more_crimes], options, engine=engine, workers=workers,
-                        partitions=partitions, timeout=timeout, scheduler=scheduler,
-                        overwrite=overwrite, quiet=quiet)
+        _rank_and_write(
+            out,
+            [*crimes, *more_crimes],
+            options,
+            engine=engine,
+            workers=workers,
+            partitions=partitions,
+            timeout=timeout,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            quiet=quiet,
+        )
 
 
-def _rank_and_write(out: Path, paths: list[Path], options: dict[str, Any], *,
-                    engine: Literal["local", "dask"],
-                    workers: int | None, partitions: int | None, timeout: float,
-                    scheduler: str | None, overwrite: bool, quiet: bool) -> None:
+def _rank_and_write(
+    out: Path,
+    paths: list[Path],
+    options: dict[str, Any],
+    *,
+    engine: Literal["local", "dask"],
+    workers: int | None,
+    partitions: int | None,
+    timeout: float,
+    scheduler: str | None,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Rank on the chosen engine and write OUT (the caller holds OUT's lock)."""
     areas, streets = options.pop("areas"), options.pop("streets")
     options["crime_types"] = tuple(options["crime_types"]) or None
@@ -124,17 +217,32 @@ def _rank_and_write(out: Path, paths: list[Path], options: dict[str, Any], *,
         n_parts = _partitions(client, partitions)
         n_workers = len(client.nthreads()) if client is not None else None
         hot = _distributed.rank_streets_from_files(
-            _for_workers(paths) if client is not None else paths, areas, streets,
-            engine=engine, client=client, npartitions=n_parts, quiet=quiet, **options)
+            _for_workers(paths) if client is not None else paths,
+            areas,
+            streets,
+            engine=engine,
+            client=client,
+            npartitions=n_parts,
+            quiet=quiet,
+            **options,
+        )
     seconds = round(time.perf_counter() - started, 1)
     manifest = {
-        "tool": "hotspots hot-streets", "engine": engine, "scheduler": where,
-        "workers": n_workers, "partitions": n_parts,
-        "inputs": {"crimes": [str(p) for p in paths], "areas": str(areas),
-                   "streets": str(streets), "format": options["fmt"]},
+        "tool": "hotspots hot-streets",
+        "engine": engine,
+        "scheduler": where,
+        "workers": n_workers,
+        "partitions": n_parts,
+        "inputs": {
+            "crimes": [str(p) for p in paths],
+            "areas": str(areas),
+            "streets": str(streets),
+            "format": options["fmt"],
+        },
         "parameters": {k: v for k, v in options.items() if k != "fmt"},
         "rows": None,  # neither engine returns its row accounting: see `hotspots run`
-        "hot_streets": len(hot), "seconds": seconds,
+        "hot_streets": len(hot),
+        "seconds": seconds,
     }
     _write(hot, manifest, out, overwrite=overwrite)
     if not quiet:
@@ -156,13 +264,25 @@ def _quiet_dask(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith("distributed")
 
 
-def _scheduler(ctx: click.Context, scheduler: str | None, engine: str, workers: int | None,
-               partitions: int | None) -> str | None:
+def _scheduler(
+    ctx: click.Context,
+    scheduler: str | None,
+    engine: str,
+    workers: int | None,
+    partitions: int | None,
+) -> str | None:
     """Check the Dask options against ``--engine``; return the scheduler address to use."""
     from_env = ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT
     if engine == "local":
-        given = [o for o, v in (("--scheduler", scheduler and not from_env),
-                                ("--workers", workers), ("--partitions", partitions)) if v]
+        given = [
+            o
+            for o, v in (
+                ("--scheduler", scheduler and not from_env),
+                ("--workers", workers),
+                ("--partitions", partitions),
+            )
+            if v
+        ]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             msg = f"{' and '.join(given)} {verb} to --engine dask only; add --engine dask"
@@ -170,15 +290,18 @@ def _scheduler(ctx: click.Context, scheduler: str | None, engine: str, workers: 
         return None
     if scheduler and workers:
         source = f"{SCHEDULER_ENV} is set" if from_env else "--scheduler is given"
-        msg = (f"--workers sizes a local cluster, but {source}: the existing cluster's own "
-               "workers are used. Drop --workers, or the scheduler address")
+        msg = (
+            f"--workers sizes a local cluster, but {source}: the existing cluster's own "
+            "workers are used. Drop --workers, or the scheduler address"
+        )
         raise click.UsageError(msg, ctx)
     return scheduler or None
 
 
 @contextmanager
-def _cluster(engine: str, scheduler: str | None, workers: int | None,
-             timeout: float) -> Iterator[tuple[Any, str | None]]:
+def _cluster(
+    engine: str, scheduler: str | None, workers: int | None, timeout: float
+) -> Iterator[tuple[Any, str | None]]:
     """Yield a Dask client and a description of its cluster (None, None for the local engine)."""
     if engine == "local":
         yield None, None
@@ -204,8 +327,10 @@ def _import_distributed() -> Any:
     try:
         import distributed  # optional dependency: the `dask` extra
     except ImportError:
-        msg = (f"--engine dask needs Dask (dask[distributed]), which is not installed: "
-               f"run `{_INSTALL_HINT}`, or use --engine local")
+        msg = (
+            f"--engine dask needs Dask (dask[distributed]), which is not installed: "
+            f"run `{_INSTALL_HINT}`, or use --engine local"
+        )
         raise click.ClickException(msg) from None
     return distributed
 
@@ -216,16 +341,20 @@ def _connect(dist: Any, scheduler: str, timeout: float) -> Any:
         client = dist.Client(scheduler, timeout=timeout)
     except (OSError, ValueError, TimeoutError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        msg = (f"cannot reach the Dask scheduler at {scheduler!r}: {reason}. Check the address "
-               "(tcp://host:8786) and that the scheduler runs, or leave out --scheduler "
-               "to start a local cluster")
+        msg = (
+            f"cannot reach the Dask scheduler at {scheduler!r}: {reason}. Check the address "
+            "(tcp://host:8786) and that the scheduler runs, or leave out --scheduler "
+            "to start a local cluster"
+        )
         raise click.ClickException(msg) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
-        msg = (f"the Dask scheduler at {scheduler!r} has no workers after {timeout:g} s; "
-               "start some (dask worker " + scheduler + ") or raise --connect-timeout")
+        msg = (
+            f"the Dask scheduler at {scheduler!r} has no workers after {timeout:g} s; "
+            "start some (dask worker " + scheduler + ") or raise --connect-timeout"
+        )
         raise click.ClickException(msg) from None
     return client
 
@@ -237,8 +366,9 @@ def _partitions(client: Any, partitions: int | None) -> int | None:
     return partitions or max(1, 2 * sum(client.nthreads().values()))
 
 
-def _write(hot: pd.DataFrame, manifest: dict[str, Any], out: Path, *,
-           overwrite: bool) -> list[Path]:
+def _write(
+    hot: pd.DataFrame, manifest: dict[str, Any], out: Path, *, overwrite: bool
+) -> list[Path]:
     """Write hot_streets.csv and hot_streets.json into a fresh ``out`` (replaced whole)."""
     with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
         table = pd.DataFrame(hot.drop(columns="geometry"))

@@ -74,10 +74,19 @@ __all__ = [
 
 #: Score components, in the order the page shows them.
 COMPONENTS: tuple[str, ...] = (
-    "volume", "concentration", "persistence", "trend", "significance", "predictability")
+    "volume",
+    "concentration",
+    "persistence",
+    "trend",
+    "significance",
+    "predictability",
+)
 #: Gi* classes and their significance component.
 SIGNIFICANCE_SCORES: dict[str, float] = {
-    "Hot spot 99%": 1.0, "Hot spot 95%": 0.8, "Hot spot 90%": 0.6}
+    "Hot spot 99%": 1.0,
+    "Hot spot 95%": 0.8,
+    "Hot spot 90%": 0.6,
+}
 #: Trend classes and directions that score 1 (rising) and 0 (falling); all else scores 0.5.
 RISING = frozenset({"rising", "new", "emerging"})
 FALLING = frozenset({"falling", "diminishing", "historical"})
@@ -89,15 +98,38 @@ CHROMIUM = "/usr/bin/chromium"
 #: 2-core machine (40 London briefs: 10.9-13.1 s with 1 tab, 11.9-13.1 s with 2, 13.3-14.2 s
 #: with 4; benchmarks/brief_pdf.py): printing is bound by Chromium's CPU time.
 PDF_TABS = 1
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
 
-_SELECTION = {"min_crimes": int, "max_priorities": int, "nearby_m": float,
-              "max_per_place": int, "compare_months": int, "too_few": int, "skip_groups": list}
+_SELECTION = {
+    "min_crimes": int,
+    "max_priorities": int,
+    "nearby_m": float,
+    "max_per_place": int,
+    "compare_months": int,
+    "too_few": int,
+    "skip_groups": list,
+}
 _BACKTEST = {"method": str, "coverage": float}
-_PLACE_COLUMNS = ["area_code", "area_rank", "street", "crimes", "hot_months", "trend_class",
-                  "trend_direction", "significance", "patrol_window", "peak_months"]
+_PLACE_COLUMNS = [
+    "area_code",
+    "area_rank",
+    "street",
+    "crimes",
+    "hot_months",
+    "trend_class",
+    "trend_direction",
+    "significance",
+    "patrol_window",
+    "peak_months",
+]
 _KEY = ["basis", "area_code", "area_rank", "street"]
 
 
@@ -130,14 +162,18 @@ def _default_settings_path() -> Path:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        msg = (f"`weights` must be a TOML file like hotspots/brief_weights.toml; found no file "
-               f"at {path}. Give an existing file or leave --weights out for the defaults.")
+        msg = (
+            f"`weights` must be a TOML file like hotspots/brief_weights.toml; found no file "
+            f"at {path}. Give an existing file or leave --weights out for the defaults."
+        )
         raise InputDataError(msg)
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        msg = (f"`weights` must be valid UTF-8 TOML; {path.name} is not ({err}). Fix the file "
-               "(compare hotspots/brief_weights.toml).")
+        msg = (
+            f"`weights` must be valid UTF-8 TOML; {path.name} is not ({err}). Fix the file "
+            "(compare hotspots/brief_weights.toml)."
+        )
         raise InputDataError(msg) from None
 
 
@@ -152,10 +188,16 @@ def _table_problems(name: str, table: Any, spec: Mapping[str, type]) -> list[str
                 what = "a list of group names" if kind is list else "text"
                 problems.append(f"[{name}] {key} must be {what}, found {value!r}")
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-                kind is int and value != int(value)):
-            problems.append(f"[{name}] {key} must be a non-negative "
-                            f"{'whole ' if kind is int else ''}number, found {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value < 0
+            or (kind is int and value != int(value))
+        ):
+            problems.append(
+                f"[{name}] {key} must be a non-negative "
+                f"{'whole ' if kind is int else ''}number, found {value!r}"
+            )
     return problems
 
 
@@ -227,28 +269,42 @@ def read_brief_weights(path: str | Path | None = None) -> BriefSettings:
     if path is not None:
         user = _load_toml(Path(path))
         for key, value in user.items():
-            merged[key] = ({**merged[key], **value} if key in ("weights", "selection", "backtest")
-                           and isinstance(value, dict) else value)
+            merged[key] = (
+                {**merged[key], **value}
+                if key in ("weights", "selection", "backtest") and isinstance(value, dict)
+                else value
+            )
         source = Path(path).name
     problems = _settings_problems(merged)
     if problems:
-        msg = (f"brief weights ({source}) must follow hotspots/brief_weights.toml; found "
-               f"{'; '.join(problems)}. Fix the file or leave --weights out for the defaults.")
+        msg = (
+            f"brief weights ({source}) must follow hotspots/brief_weights.toml; found "
+            f"{'; '.join(problems)}. Fix the file or leave --weights out for the defaults."
+        )
         raise InputDataError(msg)
     return _settings_from(merged, source)
 
 
 def _settings_from(merged: Mapping[str, Any], source: str) -> BriefSettings:
     groups = {k: tuple(v["types"]) for k, v in merged["groups"].items()}
-    labels = {k: str(v.get("label", k.replace("_", " ").capitalize()))
-              for k, v in merged["groups"].items()}
+    labels = {
+        k: str(v.get("label", k.replace("_", " ").capitalize()))
+        for k, v in merged["groups"].items()
+    }
     labels.setdefault(OTHER_GROUP, "Other crime")
-    sel: dict[str, Any] = {k: (tuple(v) if k == "skip_groups" else _SELECTION[k](v))
-                           for k, v in merged["selection"].items()}
+    sel: dict[str, Any] = {
+        k: (tuple(v) if k == "skip_groups" else _SELECTION[k](v))
+        for k, v in merged["selection"].items()
+    }
     return BriefSettings(
-        weights={k: float(merged["weights"][k]) for k in COMPONENTS}, groups=groups,
-        labels=labels, backtest_method=str(merged["backtest"]["method"]),
-        backtest_coverage=float(merged["backtest"]["coverage"]), source=source, **sel)
+        weights={k: float(merged["weights"][k]) for k in COMPONENTS},
+        groups=groups,
+        labels=labels,
+        backtest_method=str(merged["backtest"]["method"]),
+        backtest_coverage=float(merged["backtest"]["coverage"]),
+        source=source,
+        **sel,
+    )
 
 
 def classify_crime_types(types: Iterable[str], *, settings: BriefSettings) -> dict[str, str]:
@@ -321,35 +377,42 @@ class RunFolder:
 def _missing(run_dir: Path, name: str, have: Iterable[str], need: Iterable[str]) -> None:
     missing = [c for c in need if c not in set(have)]
     if missing:
-        msg = (f"`hotspots brief` needs {name} with the column(s) {', '.join(missing)}; "
-               f"found {run_dir / name} without them (a run from an older version?). Re-run "
-               "`hotspots run` to write the run folder again.")
+        msg = (
+            f"`hotspots brief` needs {name} with the column(s) {', '.join(missing)}; "
+            f"found {run_dir / name} without them (a run from an older version?). Re-run "
+            "`hotspots run` to write the run folder again."
+        )
         raise InputDataError(msg)
 
 
 def _need_file(run_dir: Path, name: str) -> Path:
     path = run_dir / name
     if not path.exists():
-        msg = (f"`hotspots brief` needs {name} in the run folder; found no {path} (not a run "
-               "folder, or one from an older version). Run `hotspots run` to write it.")
+        msg = (
+            f"`hotspots brief` needs {name} in the run folder; found no {path} (not a run "
+            "folder, or one from an older version). Run `hotspots run` to write it."
+        )
         raise InputDataError(msg)
     return path
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads(
-        _need_file(run_dir, "run.json").read_text(encoding="utf-8"))
+        _need_file(run_dir, "run.json").read_text(encoding="utf-8")
+    )
     period = manifest.get("period", {})
     need = ["first_month", "last_month"]
-    _missing(run_dir, "run.json", [*manifest, *period],
-             ["period", "inputs", "crime_type_columns", *need])
+    _missing(
+        run_dir, "run.json", [*manifest, *period], ["period", "inputs", "crime_type_columns", *need]
+    )
     return manifest
 
 
 def _input_path(run_dir: Path, manifest: Mapping[str, Any], role: str) -> Path | None:
     """Return an input path of the run, tried as given, then from the run folder upwards."""
-    given = next((Path(i["path"]) for i in manifest.get("inputs", []) if i.get("role") == role),
-                 None)
+    given = next(
+        (Path(i["path"]) for i in manifest.get("inputs", []) if i.get("role") == role), None
+    )
     if given is None:
         return None
     if given.is_absolute():
@@ -358,29 +421,40 @@ def _input_path(run_dir: Path, manifest: Mapping[str, Any], role: str) -> Path |
     return next((base / given for base in bases if (base / given).exists()), None)
 
 
-def _read_outlines(run_dir: Path, manifest: Mapping[str, Any], path: Path | None,
-                   crs: Any) -> gpd.GeoSeries:
+def _read_outlines(
+    run_dir: Path, manifest: Mapping[str, Any], path: Path | None, crs: Any
+) -> gpd.GeoSeries:
     path = path or _input_path(run_dir, manifest, "areas")
     if path is None or not path.exists():
-        given = next((i["path"] for i in manifest.get("inputs", []) if i.get("role") == "areas"),
-                     "?")
-        msg = (f"`hotspots brief` draws ward outlines from the run's areas layer; found no file "
-               f"at {given!r} (from run.json, tried from the current folder and above the run "
-               "folder). Pass it with --areas PATH.")
+        given = next(
+            (i["path"] for i in manifest.get("inputs", []) if i.get("role") == "areas"), "?"
+        )
+        msg = (
+            f"`hotspots brief` draws ward outlines from the run's areas layer; found no file "
+            f"at {given!r} (from run.json, tried from the current folder and above the run "
+            "folder). Pass it with --areas PATH."
+        )
         raise InputDataError(msg)
     params = manifest.get("parameters", {})
-    areas = _io.read_areas(path, code_col=params.get("area_code"),
-                           name_col=params.get("area_name"), layer=params.get("areas_layer"))
+    areas = _io.read_areas(
+        path,
+        code_col=params.get("area_code"),
+        name_col=params.get("area_name"),
+        layer=params.get("areas_layer"),
+    )
     areas = areas.to_crs(crs) if crs is not None else areas
     return areas.set_index(areas["area_code"].astype(str)).geometry
 
 
-def _read_streets(run_dir: Path, manifest: Mapping[str, Any], path: Path | None,
-                  crs: Any) -> gpd.GeoSeries | None:
+def _read_streets(
+    run_dir: Path, manifest: Mapping[str, Any], path: Path | None, crs: Any
+) -> gpd.GeoSeries | None:
     path = path or _input_path(run_dir, manifest, "streets")
     if path is None or not path.exists():
-        log.warning("Briefs: the run's street layer was not found; maps show no street network "
-                    "(pass --streets PATH)")
+        log.warning(
+            "Briefs: the run's street layer was not found; maps show no street network "
+            "(pass --streets PATH)"
+        )
         return None
     layer = manifest.get("parameters", {}).get("streets_layer")  # the run's --streets-layer
     streets = gpd.read_file(path, engine="pyogrio", columns=[], layer=layer)
@@ -388,15 +462,18 @@ def _read_streets(run_dir: Path, manifest: Mapping[str, Any], path: Path | None,
     return streets.geometry.to_crs(crs) if crs is not None else streets.geometry
 
 
-def _read_place_layer(run_dir: Path, name: str, basis: str,
-                      type_cols: Sequence[str]) -> gpd.GeoDataFrame:
+def _read_place_layer(
+    run_dir: Path, name: str, basis: str, type_cols: Sequence[str]
+) -> gpd.GeoDataFrame:
     layer = gpd.read_file(run_dir / name, engine="pyogrio")
     _missing(run_dir, name, layer.columns, [*_PLACE_COLUMNS, *type_cols])
     if "basis" not in layer.columns:
         layer["basis"] = basis
     layer = layer[layer["area_rank"].notna()]
-    return layer.assign(area_code=layer["area_code"].astype(str),
-                        area_rank=pd.to_numeric(layer["area_rank"]).astype("float64"))
+    return layer.assign(
+        area_code=layer["area_code"].astype(str),
+        area_rank=pd.to_numeric(layer["area_rank"]).astype("float64"),
+    )
 
 
 def _keyed(table: pd.DataFrame) -> pd.DataFrame:
@@ -404,10 +481,10 @@ def _keyed(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(_n=table.groupby(_KEY, sort=False, dropna=False).cumcount())
 
 
-def _read_places(run_dir: Path, manifest: Mapping[str, Any]) -> tuple[gpd.GeoDataFrame,
-                                                                       pd.DataFrame]:
-    monthly = _export.read_csv(_need_file(run_dir, "place_monthly.csv"),
-                               dtype={"area_code": str})
+def _read_places(
+    run_dir: Path, manifest: Mapping[str, Any]
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    monthly = _export.read_csv(_need_file(run_dir, "place_monthly.csv"), dtype={"area_code": str})
     _missing(run_dir, "place_monthly.csv", monthly.columns, _KEY)
     type_cols = list(manifest["crime_type_columns"])
     layers = []
@@ -444,8 +521,9 @@ def _read_profiles(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
     return found.dropna(how="all")
 
 
-def _read_place_groups(run_dir: Path, name: str, places: pd.DataFrame,
-                       cols: Sequence[str]) -> pd.DataFrame | None:
+def _read_place_groups(
+    run_dir: Path, name: str, places: pd.DataFrame, cols: Sequence[str]
+) -> pd.DataFrame | None:
     """Return a table of ``name`` by place and crime group, indexed by ``(place_id, group)``.
 
     None for a run folder without the file (a run from an older version, or month-only data).
@@ -453,11 +531,20 @@ def _read_place_groups(run_dir: Path, name: str, places: pd.DataFrame,
     path = run_dir / name
     if not path.exists():
         return None
-    table = _export.read_csv(path, dtype={"area_code": str, "street": str, "group": str,
-                                     "patrol_window": str, "peak_months": str})
+    table = _export.read_csv(
+        path,
+        dtype={
+            "area_code": str,
+            "street": str,
+            "group": str,
+            "patrol_window": str,
+            "peak_months": str,
+        },
+    )
     _missing(run_dir, name, table.columns, [*_KEY, "group", *cols])
     keys = table[[*_KEY, "group"]].assign(
-        area_rank=pd.to_numeric(table["area_rank"]).astype("float64"), _row=np.arange(len(table)))
+        area_rank=pd.to_numeric(table["area_rank"]).astype("float64"), _row=np.arange(len(table))
+    )
     keys["_n"] = keys.groupby([*_KEY, "group"], sort=False, dropna=False).cumcount()
     ids = _keyed(places.reset_index()[["place_id", *_KEY]])
     found = ids.merge(keys, on=[*_KEY, "_n"], how="inner")
@@ -470,8 +557,11 @@ def _read_windows(run_dir: Path, places: pd.DataFrame) -> pd.DataFrame | None:
     cols = ["crimes", "patrol_window", "window_share", "window_crimes", "peak_months"]
     found = _read_place_groups(run_dir, "place_windows.csv", places, cols)
     if found is None:
-        log.warning("Briefs: place_windows.csv not found in %s (a run from an older version); "
-                    "'When' describes all crime at the place", run_dir)
+        log.warning(
+            "Briefs: place_windows.csv not found in %s (a run from an older version); "
+            "'When' describes all crime at the place",
+            run_dir,
+        )
         return None
     return found.fillna({"peak_months": ""})
 
@@ -480,15 +570,18 @@ def _read_harm(run_dir: Path, manifest: Mapping[str, Any]) -> pd.Series:
     given = manifest.get("parameters", {}).get("harm_weights")
     path = None
     if given:
-        path = next((b / given for b in [Path.cwd(), *run_dir.resolve().parents]
-                     if (b / given).exists()), None)
+        path = next(
+            (b / given for b in [Path.cwd(), *run_dir.resolve().parents] if (b / given).exists()),
+            None,
+        )
         if path is None:
             log.warning("Briefs: the run's harm table %s was not found; using the default", given)
     return _harm.read_harm_weights(path)
 
 
-def read_run_folder(run_dir: str | Path, *, areas: str | Path | None = None,
-                    streets: str | Path | None = None) -> RunFolder:
+def read_run_folder(
+    run_dir: str | Path, *, areas: str | Path | None = None, streets: str | Path | None = None
+) -> RunFolder:
     """Read what the briefs need from a run folder written by ``hotspots run``.
 
     Parameters
@@ -524,14 +617,23 @@ def read_run_folder(run_dir: str | Path, *, areas: str | Path | None = None,
     if (run / "compare_areas.csv").exists():
         compare = _export.read_csv(run / "compare_areas.csv", dtype={"area_code": str})
     return RunFolder(
-        path=run, manifest=manifest, areas=areas_csv.set_index("area_code", drop=False),
-        places=places, monthly=monthly, months=list(monthly.columns), incomplete=incomplete,
+        path=run,
+        manifest=manifest,
+        areas=areas_csv.set_index("area_code", drop=False),
+        places=places,
+        monthly=monthly,
+        months=list(monthly.columns),
+        incomplete=incomplete,
         outlines=_read_outlines(run, manifest, Path(areas) if areas else None, crs),
         streets=_read_streets(run, manifest, Path(streets) if streets else None, crs),
-        compare=compare, profiles=_read_profiles(run, places),
-        harm_weights=_read_harm(run, manifest), windows=_read_windows(run, places),
-        group_profiles=_read_place_groups(run, "place_group_profiles.csv", places,
-                                          HOUR_OF_WEEK_COLUMNS))
+        compare=compare,
+        profiles=_read_profiles(run, places),
+        harm_weights=_read_harm(run, manifest),
+        windows=_read_windows(run, places),
+        group_profiles=_read_place_groups(
+            run, "place_group_profiles.csv", places, HOUR_OF_WEEK_COLUMNS
+        ),
+    )
 
 
 def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) -> dict[str, float]:
@@ -559,14 +661,23 @@ def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) ->
 
     folder = Path(backtest_dir)
     summary = _export.read_csv(_need_file(folder, "backtest_summary.csv"))
-    _missing(folder, "backtest_summary.csv", summary.columns,
-             ["group", "method", "coverage_pct", "hit_rate_mean"])
+    _missing(
+        folder,
+        "backtest_summary.csv",
+        summary.columns,
+        ["group", "method", "coverage_pct", "hit_rate_mean"],
+    )
     table = summary.rename(columns={"hit_rate_mean": "hit_rate"})
     scored = set(table["group"])
-    capture = {g: expected_capture(table, method=settings.backtest_method,
-                                   coverage=settings.backtest_coverage,
-                                   group=g if g in scored else "all")
-               for g in [*settings.groups, OTHER_GROUP]}
+    capture = {
+        g: expected_capture(
+            table,
+            method=settings.backtest_method,
+            coverage=settings.backtest_coverage,
+            group=g if g in scored else "all",
+        )
+        for g in [*settings.groups, OTHER_GROUP]
+    }
     top = max(capture.values())
     return {g: (v / top if top > 0 else 0.0) for g, v in capture.items()}
 
@@ -575,8 +686,13 @@ def read_predictability(backtest_dir: str | Path, *, settings: BriefSettings) ->
 # candidates and score
 
 
-def count_place_groups(places: pd.DataFrame, *, type_names: Mapping[str, str],
-                       settings: BriefSettings, harm_weights: pd.Series) -> pd.DataFrame:
+def count_place_groups(
+    places: pd.DataFrame,
+    *,
+    type_names: Mapping[str, str],
+    settings: BriefSettings,
+    harm_weights: pd.Series,
+) -> pd.DataFrame:
     """Return crimes and harm of every crime group at every place, one row per pair.
 
     Parameters
@@ -600,14 +716,20 @@ def count_place_groups(places: pd.DataFrame, *, type_names: Mapping[str, str],
     group_of = classify_crime_types([type_names[c] for c in cols], settings=settings)
     keys = [g for g in [*settings.groups, OTHER_GROUP] if g in group_of.values()]
     onehot = np.array([[group_of[type_names[c]] == g for g in keys] for c in cols], dtype=float)
-    weight = np.array([float(harm_weights.get(type_names[c], _harm.DEFAULT_FALLBACK))
-                       for c in cols])
+    weight = np.array(
+        [float(harm_weights.get(type_names[c], _harm.DEFAULT_FALLBACK)) for c in cols]
+    )
     counts = places[cols].fillna(0).to_numpy(dtype=float)
     crimes, harm = counts @ onehot, (counts * weight) @ onehot
-    long = pd.DataFrame({
-        "place_id": np.repeat(places.index.to_numpy(), len(keys)),
-        "area_code": np.repeat(places["area_code"].to_numpy(), len(keys)),
-        "group": np.tile(keys, len(places)), "crimes": crimes.ravel(), "harm": harm.ravel()})
+    long = pd.DataFrame(
+        {
+            "place_id": np.repeat(places.index.to_numpy(), len(keys)),
+            "area_code": np.repeat(places["area_code"].to_numpy(), len(keys)),
+            "group": np.tile(keys, len(places)),
+            "crimes": crimes.ravel(),
+            "harm": harm.ravel(),
+        }
+    )
     return long[long["crimes"] > 0].reset_index(drop=True)
 
 
@@ -622,8 +744,13 @@ def _share_of_max(values: pd.Series, wards: pd.Series) -> pd.Series:
     return (values / top.where(top > 0)).fillna(0.0)
 
 
-def rank_candidates(candidates: pd.DataFrame, *, settings: BriefSettings, months: int,
-                     predictability: Mapping[str, float] | None = None) -> pd.DataFrame:
+def rank_candidates(
+    candidates: pd.DataFrame,
+    *,
+    settings: BriefSettings,
+    months: int,
+    predictability: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """Score candidate problems (crime group x place) within each ward, 0 to 100.
 
     Parameters
@@ -668,7 +795,7 @@ def rank_candidates(candidates: pd.DataFrame, *, settings: BriefSettings, months
     out = candidates.copy()
     ward = out["area_code"]
     out["volume"] = _share_of_max(np.log1p(out["harm"].astype(float)), ward)
-    share = (out["crimes"] / out["ward_group_crimes"].where(out["ward_group_crimes"] > 0))
+    share = out["crimes"] / out["ward_group_crimes"].where(out["ward_group_crimes"] > 0)
     out["concentration"] = _share_of_max(share.clip(upper=1.0).fillna(0.0), ward)
     out["persistence"] = (out["hot_months"].fillna(0) / max(months, 1)).clip(0.0, 1.0)
     out["trend"] = _trend_score(out["trend_direction"], out["trend_class"])
@@ -681,8 +808,9 @@ def rank_candidates(candidates: pd.DataFrame, *, settings: BriefSettings, months
     return out
 
 
-def assign_nearby(places: gpd.GeoDataFrame, candidates: pd.DataFrame, *,
-                distance_m: float) -> pd.Series:
+def assign_nearby(
+    places: gpd.GeoDataFrame, candidates: pd.DataFrame, *, distance_m: float
+) -> pd.Series:
     """Return, per candidate, the other candidates of its ward and group within a distance.
 
     Parameters
@@ -710,13 +838,18 @@ def assign_nearby(places: gpd.GeoDataFrame, candidates: pd.DataFrame, *,
     key = candidates[["place_id", "area_code", "group"]]
     found = pairs.merge(key, on="place_id").merge(
         candidates[["place_id", "area_code", "group", "crimes"]].rename(
-            columns={"place_id": "other"}), on=["other", "area_code", "group"])
+            columns={"place_id": "other"}
+        ),
+        on=["other", "area_code", "group"],
+    )
     found = found.assign(_pos=pos.reindex(found["other"]).to_numpy()).sort_values(
-        ["crimes", "_pos"], ascending=[False, True], kind="stable")
+        ["crimes", "_pos"], ascending=[False, True], kind="stable"
+    )
     near = found.groupby(["place_id", "group"], sort=False)["other"].agg(tuple)
     keys = pd.MultiIndex.from_frame(candidates[["place_id", "group"]])
     return pd.Series(near.reindex(keys).to_numpy(), index=candidates.index).where(
-        lambda s: s.notna(), empty)
+        lambda s: s.notna(), empty
+    )
 
 
 def _near_duplicate(row: Any, chosen: list[Any], *, max_per_place: int) -> bool:
@@ -760,8 +893,11 @@ def rank_priorities(scored: pd.DataFrame, *, settings: BriefSettings) -> pd.Data
     >>> rank_priorities(c, settings=s)[["place_id", "group", "priority"]].values.tolist()
     [['p1', 'theft', 1], ['p3', 'asb', 2]]
     """
-    order = scored.sort_values(["area_code", "score", "crimes", "place_id", "group"],
-                               ascending=[True, False, False, True, True], kind="stable")
+    order = scored.sort_values(
+        ["area_code", "score", "crimes", "place_id", "group"],
+        ascending=[True, False, False, True, True],
+        kind="stable",
+    )
     keep: list[Any] = []
     for _, ward in order.groupby("area_code", sort=True):
         chosen: list[Any] = []
@@ -780,8 +916,9 @@ def rank_priorities(scored: pd.DataFrame, *, settings: BriefSettings) -> pd.Data
 # evidence: period change, ward totals, charts, maps
 
 
-def count_period_change(monthly: pd.DataFrame, *, months: Sequence[str], compare_months: int = 3,
-                  too_few: int = 10) -> pd.DataFrame:
+def count_period_change(
+    monthly: pd.DataFrame, *, months: Sequence[str], compare_months: int = 3, too_few: int = 10
+) -> pd.DataFrame:
     """Compare each row's last N months with the N before and the same N a year before.
 
     Parameters
@@ -811,7 +948,7 @@ def count_period_change(monthly: pd.DataFrame, *, months: Sequence[str], compare
     """
     n = compare_months
     current = list(months[-n:])
-    previous = list(months[-2 * n:-n]) if len(months) >= 2 * n else []
+    previous = list(months[-2 * n : -n]) if len(months) >= 2 * n else []
     year = [f"{int(m[:4]) - 1}{m[4:]}" for m in current]
     out = pd.DataFrame(index=monthly.index)
     out["current"] = monthly[current].sum(axis=1).astype(float)
@@ -821,13 +958,13 @@ def count_period_change(monthly: pd.DataFrame, *, months: Sequence[str], compare
         small = (out[[name, "current"]].min(axis=1) < too_few) if ok else False
         pct = (out["current"] - out[name]) / out[name].where(out[name] > 0) * 100
         out[f"pct_{name}"] = pct.where(~small).round(1) if ok else np.nan
-        out[f"flag_{name}"] = (np.where(small, "too few to compare", "") if ok
-                               else "not in the period")
+        out[f"flag_{name}"] = (
+            np.where(small, "too few to compare", "") if ok else "not in the period"
+        )
     return out
 
 
-def _ward_group_totals(run: RunFolder, listed: pd.DataFrame,
-                       settings: BriefSettings) -> pd.Series:
+def _ward_group_totals(run: RunFolder, listed: pd.DataFrame, settings: BriefSettings) -> pd.Series:
     """Return the ward's crimes of each group: areas.csv counts if there, else estimated."""
     names = run.manifest["crime_type_columns"]
     group_of = classify_crime_types(names.values(), settings=settings)
@@ -844,21 +981,30 @@ def _ward_group_totals(run: RunFolder, listed: pd.DataFrame,
     return pd.concat([totals.rename("t"), floor.rename("f")], axis=1).max(axis=1)
 
 
-def _estimated_totals(cmp: pd.DataFrame, crimes: pd.Series,
-                      group_of: Mapping[str, str]) -> pd.Series:
+def _estimated_totals(
+    cmp: pd.DataFrame, crimes: pd.Series, group_of: Mapping[str, str]
+) -> pd.Series:
     """Return the ward's crimes x the group's share of its crime in the comparison months."""
     months = cmp[["current", "previous", "year_before"]].fillna(0).sum(axis=1)
     cmp = cmp.assign(n=months, group=cmp["crime_type"].map(group_of))
     total = cmp[cmp["crime_type"] == "All crime"].set_index("area_code")["n"]
-    by_group = cmp[cmp["group"].notna() & (cmp["crime_type"] != "All crime")].groupby(
-        ["area_code", "group"])["n"].sum()
+    by_group = (
+        cmp[cmp["group"].notna() & (cmp["crime_type"] != "All crime")]
+        .groupby(["area_code", "group"])["n"]
+        .sum()
+    )
     share = by_group / total.reindex(by_group.index.get_level_values(0)).to_numpy()
     ward_crimes = crimes.reindex(share.index.get_level_values(0)).to_numpy()
     return (share * ward_crimes).replace([np.inf], np.nan).dropna()
 
 
-def monthly_bars_svg(counts: pd.Series, *, incomplete: Sequence[str] = (),
-                      windows: Mapping[str, Sequence[str]] | None = None, title: str) -> str:
+def monthly_bars_svg(
+    counts: pd.Series,
+    *,
+    incomplete: Sequence[str] = (),
+    windows: Mapping[str, Sequence[str]] | None = None,
+    title: str,
+) -> str:
     """Return a bar chart of monthly counts as inline SVG, comparison months coloured.
 
     Parameters
@@ -883,8 +1029,11 @@ def monthly_bars_svg(counts: pd.Series, *, incomplete: Sequence[str] = (),
     >>> svg.startswith("<svg") and "2024-02" in svg
     True
     """
-    colour = {m: c for key, c in (("year_before", "#6baed6"), ("previous", "#969696"),
-                                  ("current", "#bd0026")) for m in (windows or {}).get(key, [])}
+    colour = {
+        m: c
+        for key, c in (("year_before", "#6baed6"), ("previous", "#969696"), ("current", "#bd0026"))
+        for m in (windows or {}).get(key, [])
+    }
     values = counts.to_numpy(dtype=float)
     top = max(float(values.max()) if len(values) else 0.0, 1.0)
     x0, x1, y0, y1 = 28.0, 326.0, 6.0, 54.0
@@ -892,36 +1041,59 @@ def monthly_bars_svg(counts: pd.Series, *, incomplete: Sequence[str] = (),
     body = [f'<path d="M{x0} {y1}H{x1}" stroke="#999" stroke-width=".5"/>']
     for i, (month, v) in enumerate(zip(counts.index, values, strict=True)):
         h = (y1 - y0) * v / top
-        style = ('fill="none" stroke="#999" stroke-dasharray="1 1"' if month in incomplete
-                 else f'fill="{colour.get(month, "#d0d0d0")}"')
-        body.append(f'<rect x="{x0 + i * width + .5:.1f}" y="{y1 - h:.1f}" width='
-                    f'"{max(width - 1, .5):.1f}" height="{max(h, .01):.1f}" {style}>'
-                    f"<title>{html.escape(str(month))}: {v:g}</title></rect>")
+        style = (
+            'fill="none" stroke="#999" stroke-dasharray="1 1"'
+            if month in incomplete
+            else f'fill="{colour.get(month, "#d0d0d0")}"'
+        )
+        body.append(
+            f'<rect x="{x0 + i * width + 0.5:.1f}" y="{y1 - h:.1f}" width='
+            f'"{max(width - 1, 0.5):.1f}" height="{max(h, 0.01):.1f}" {style}>'
+            f"<title>{html.escape(str(month))}: {v:g}</title></rect>"
+        )
     body += _chart_labels(list(map(str, counts.index)), top, x0, width, y0, y1)
     text = html.escape(title)
-    return (f'<svg class="chart" viewBox="0 0 330 70" role="img" aria-label="{text}" '
-            f'xmlns="http://www.w3.org/2000/svg"><title>{text}</title>{"".join(body)}</svg>')
+    return (
+        f'<svg class="chart" viewBox="0 0 330 70" role="img" aria-label="{text}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{text}</title>{"".join(body)}</svg>'
+    )
 
 
-def _chart_labels(months: list[str], top: float, x0: float, width: float, y0: float,
-                  y1: float) -> list[str]:
+def _chart_labels(
+    months: list[str], top: float, x0: float, width: float, y0: float, y1: float
+) -> list[str]:
     style = 'font-size="8" fill="#555" font-family="sans-serif"'
-    out = [f'<text x="{x0 - 3}" y="{y0 + 6}" text-anchor="end" {style}>{top:g}</text>',
-           f'<text x="{x0 - 3}" y="{y1}" text-anchor="end" {style}>0</text>']
+    out = [
+        f'<text x="{x0 - 3}" y="{y0 + 6}" text-anchor="end" {style}>{top:g}</text>',
+        f'<text x="{x0 - 3}" y="{y1}" text-anchor="end" {style}>0</text>',
+    ]
     years = [i for i, m in enumerate(months) if m.endswith("-01") or i == 0]
     step = 3 if len(months) <= 24 else 12
-    quarters = [i for i in range(0, len(months), step)
-                if all(abs(i - j) >= 3 for j in years)] if step == 3 else []
+    quarters = (
+        [i for i in range(0, len(months), step) if all(abs(i - j) >= 3 for j in years)]
+        if step == 3
+        else []
+    )
     for i in sorted({*years, *quarters}):
-        label = months[i][:4] if i in years and len(months) > 24 else (
-            months[i] if i in years else months[i][5:])
-        out.append(f'<text x="{x0 + (i + .5) * width:.1f}" y="{y1 + 10}" text-anchor="middle" '
-                   f"{style}>{html.escape(label)}</text>")
+        label = (
+            months[i][:4]
+            if i in years and len(months) > 24
+            else (months[i] if i in years else months[i][5:])
+        )
+        out.append(
+            f'<text x="{x0 + (i + 0.5) * width:.1f}" y="{y1 + 10}" text-anchor="middle" '
+            f"{style}>{html.escape(label)}</text>"
+        )
     return out
 
 
-_COL = {"ward": "#444444", "street": "#d4d4d4", "other": "#a8a8a8", "near": "#f28e2b",
-        "place": "#bd0026"}
+_COL = {
+    "ward": "#444444",
+    "street": "#d4d4d4",
+    "other": "#a8a8a8",
+    "near": "#f28e2b",
+    "place": "#bd0026",
+}
 
 
 class _MapPainter:
@@ -938,8 +1110,10 @@ class _MapPainter:
         self.pos = {pid: i for i, pid in enumerate(run.places.index)}
         self.names = run.places["street"].astype(str).to_numpy()
         self.ranks = run.places["area_rank"].to_numpy()
-        self.by_ward = {k: np.asarray(v) for k, v in
-                        run.places.reset_index(drop=True).groupby("area_code").indices.items()}
+        self.by_ward = {
+            k: np.asarray(v)
+            for k, v in run.places.reset_index(drop=True).groupby("area_code").indices.items()
+        }
         self.wards = dict(zip(run.outlines.index, run.outlines.to_numpy(), strict=True))
         self.fig = Figure(figsize=self.size_in)
         FigureCanvasAgg(self.fig)
@@ -948,8 +1122,18 @@ class _MapPainter:
         for ax in (self.ax, self.inset):
             ax.set_axis_off()
             ax.set_aspect("equal")
-        self.inset.add_patch(Rectangle((0, 0), 1, 1, transform=self.inset.transAxes, fc="white",
-                                       ec="#888", lw=0.5, zorder=0))
+        self.inset.add_patch(
+            Rectangle(
+                (0, 0),
+                1,
+                1,
+                transform=self.inset.transAxes,
+                fc="white",
+                ec="#888",
+                lw=0.5,
+                zorder=0,
+            )
+        )
         self.keep = set(self.inset.patches)
 
     def data_uri(self, code: str, place: str, nearby: Sequence[str]) -> str:
@@ -985,8 +1169,9 @@ class _MapPainter:
         ax.set_ylim(box[1], box[3])
         if self.streets is not None:
             hits = self.streets.sindex.query(shapely.box(*box))
-            _lines(ax, shapely.clip_by_rect(self.streets.to_numpy()[hits], *box),
-                   _COL["street"], 0.7)
+            _lines(
+                ax, shapely.clip_by_rect(self.streets.to_numpy()[hits], *box), _COL["street"], 0.7
+            )
         if code in self.wards:
             outline = shapely.boundary(np.array([self.wards[code]]))
             _lines(ax, shapely.clip_by_rect(outline, *box), _COL["ward"], 1.0, dashes=(4, 2))
@@ -997,19 +1182,33 @@ class _MapPainter:
         _shapes(self.ax, self.geoms[list(ids[1:])], _COL["near"], 2.4, 12, zorder=3)
         _shapes(self.ax, self.geoms[ids[:1]], _COL["place"], 3.4, 24, zorder=6)
         points = shapely.point_on_surface(self.geoms[list(ids)])
-        self.ax.plot([points[0].x], [points[0].y], "o", ms=17, mfc="none", mec=_COL["place"],
-                     mew=1.0, zorder=6)
+        self.ax.plot(
+            [points[0].x],
+            [points[0].y],
+            "o",
+            ms=17,
+            mfc="none",
+            mec=_COL["place"],
+            mew=1.0,
+            zorder=6,
+        )
         for n, (i, pt) in enumerate(zip(ids, points, strict=True)):
             anchor = n == 0
             label = self.names[i].replace("$", r"\$") if anchor else f"#{int(self.ranks[i])}"
             offset = (9, 8) if anchor else (4, -9)
             self.ax.annotate(
-                label, (pt.x, pt.y), xytext=offset, textcoords="offset points",
-                fontsize=7 if anchor else 6, color=_COL["place"] if anchor else "#8a4a00",
-                fontweight="bold" if anchor else "normal", annotation_clip=True,
+                label,
+                (pt.x, pt.y),
+                xytext=offset,
+                textcoords="offset points",
+                fontsize=7 if anchor else 6,
+                color=_COL["place"] if anchor else "#8a4a00",
+                fontweight="bold" if anchor else "normal",
+                annotation_clip=True,
                 ha="left" if pt.x < (box[0] + box[2]) / 2 else "right",
                 bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
-                zorder=5)
+                zorder=5,
+            )
 
     def _draw_inset(self, code: str, anchor: int) -> None:
         if code not in self.wards:
@@ -1019,33 +1218,45 @@ class _MapPainter:
         self.inset.plot([pt.x], [pt.y], "o", ms=3.5, color=_COL["place"])
 
 
-def _lines(ax: Any, geoms: np.ndarray, colour: str, width: float,
-           dashes: tuple[float, float] | None = None, zorder: float = 1) -> None:
+def _lines(
+    ax: Any,
+    geoms: np.ndarray,
+    colour: str,
+    width: float,
+    dashes: tuple[float, float] | None = None,
+    zorder: float = 1,
+) -> None:
     parts = shapely.get_parts(geoms[~shapely.is_empty(geoms)])
     parts = parts[shapely.get_type_id(parts) == 1]  # LineString
     if len(parts):
-        coll = LineCollection([shapely.get_coordinates(p) for p in parts], colors=colour,
-                              linewidths=width, capstyle="round", zorder=zorder)
+        coll = LineCollection(
+            [shapely.get_coordinates(p) for p in parts],
+            colors=colour,
+            linewidths=width,
+            capstyle="round",
+            zorder=zorder,
+        )
         if dashes is not None:
             coll.set_linestyle((0, dashes))
         ax.add_collection(coll)
 
 
-def _shapes(ax: Any, geoms: np.ndarray, colour: str, width: float, size: float,
-            zorder: float = 2) -> None:
+def _shapes(
+    ax: Any, geoms: np.ndarray, colour: str, width: float, size: float, zorder: float = 2
+) -> None:
     _lines(ax, geoms, colour, width, zorder=zorder)
     points = shapely.get_parts(geoms)
     points = points[shapely.get_type_id(points) == 0]
     if len(points):
         xy = shapely.get_coordinates(points)
-        ax.plot(xy[:, 0], xy[:, 1], "o", ms=math.sqrt(size), color=colour, mew=0,
-                zorder=zorder + 0.5)
+        ax.plot(
+            xy[:, 0], xy[:, 1], "o", ms=math.sqrt(size), color=colour, mew=0, zorder=zorder + 0.5
+        )
 
 
 def _polys(ax: Any, geom: Any) -> None:
     for poly in shapely.get_parts(geom):
-        ax.add_patch(Polygon(np.asarray(poly.exterior.coords), fc="#eeeeee", ec="#444",
-                             lw=0.6))
+        ax.add_patch(Polygon(np.asarray(poly.exterior.coords), fc="#eeeeee", ec="#444", lw=0.6))
     xmin, ymin, xmax, ymax = geom.bounds
     pad = max(xmax - xmin, ymax - ymin) * 0.06
     ax.set_xlim(xmin - pad, xmax + pad)
@@ -1057,8 +1268,15 @@ def _scale_bar(ax: Any, box: tuple[float, float, float, float]) -> None:
     length = next(v for v in (500, 200, 100, 50) if v <= span / 3)
     x, y = box[0] + span * 0.05, box[1] + (box[3] - box[1]) * 0.05
     ax.plot([x, x + length], [y, y], color="#222", lw=1.5, solid_capstyle="butt")
-    ax.text(x + length / 2, y + (box[3] - box[1]) * 0.02, f"{length} m", fontsize=6,
-            ha="center", va="bottom", color="#222")
+    ax.text(
+        x + length / 2,
+        y + (box[3] - box[1]) * 0.02,
+        f"{length} m",
+        fontsize=6,
+        ha="center",
+        va="bottom",
+        color="#222",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1136,12 +1354,17 @@ def _header(ctx: _Context, area: Mapping[str, Any], title: str) -> str:
     if ctx.run.incomplete:
         period += f" (incomplete, left out of comparisons: {', '.join(ctx.run.incomplete)})"
     borough = area.get("borough")
-    parts = [f"<b>Borough</b> {_e(borough)}" if borough and pd.notna(borough) else "",
-             f"<b>Period</b> {_e(period)}", f"<b>Data</b> {_e(m.get('data_source', ''))}",
-             f"<b>Run</b> {_e(str(m.get('created', ''))[:10])}"]
+    parts = [
+        f"<b>Borough</b> {_e(borough)}" if borough and pd.notna(borough) else "",
+        f"<b>Period</b> {_e(period)}",
+        f"<b>Data</b> {_e(m.get('data_source', ''))}",
+        f"<b>Run</b> {_e(str(m.get('created', ''))[:10])}",
+    ]
     meta = " · ".join(x for x in parts if x)
-    return (f"<h1>{_e(title)}</h1><p class=meta>{meta}</p>"
-            f"<p class=caveat>{_e(_CAVEATS[ctx.run.source_kind])}</p>")
+    return (
+        f"<h1>{_e(title)}</h1><p class=meta>{meta}</p>"
+        f"<p class=caveat>{_e(_CAVEATS[ctx.run.source_kind])}</p>"
+    )
 
 
 def _flag(value: Any) -> str:
@@ -1151,35 +1374,44 @@ def _flag(value: Any) -> str:
 def _ward_facts(area: Mapping[str, Any]) -> str:
     facts = [f"<span><b>Crimes</b> {_num(area.get('crimes'))}</span>"]
     if pd.notna(area.get("rate_per_1000", np.nan)):
-        facts.append(f"<span><b>Per 1,000 residents</b> {_num(area['rate_per_1000'], 1)} "
-                     f"(population {_num(area.get('population'))})</span>")
-    for key, label in (("previous", "Last 3 months vs previous 3"),
-                       ("year_before", "vs a year before")):
+        facts.append(
+            f"<span><b>Per 1,000 residents</b> {_num(area['rate_per_1000'], 1)} "
+            f"(population {_num(area.get('population'))})</span>"
+        )
+    for key, label in (
+        ("previous", "Last 3 months vs previous 3"),
+        ("year_before", "vs a year before"),
+    ):
         if f"recent_{key}" in area:
-            text = _change_text(area.get("recent_current"), area.get(f"recent_{key}"),
-                                area.get(f"recent_pct_change_{key}"),
-                                _flag(area.get(f"recent_flag_{key}")))
+            text = _change_text(
+                area.get("recent_current"),
+                area.get(f"recent_{key}"),
+                area.get(f"recent_pct_change_{key}"),
+                _flag(area.get(f"recent_flag_{key}")),
+            )
             facts.append(f"<span><b>{label}</b> {_e(text)}</span>")
     if area.get("trend_class"):
-        facts.append(f"<span><b>Trend</b> {_e(area.get('trend_class'))}, "
-                     f"{_e(area.get('trend_direction'))}</span>")
+        facts.append(
+            f"<span><b>Trend</b> {_e(area.get('trend_class'))}, "
+            f"{_e(area.get('trend_direction'))}</span>"
+        )
     return f"<div class=facts>{''.join(facts)}</div>"
 
 
 _VOLT = {
     "police-uk": {
         "victim": "not in police.uk data (no victim details, so no repeat victims): check "
-                  "local crime records.",
+        "local crime records.",
         "offender": "not in police.uk data: ask local intelligence who is involved.",
         "location": "{place}. police.uk moves each crime to an anonymous map point nearby: "
-                    "near, not at, the spot.",
+        "near, not at, the spot.",
         "time": "month only in police.uk, no day or hour. {when}",
     },
     "vancouver": {
         "victim": "not in VPD open data (no victim details, so no repeat victims).",
         "offender": "not in VPD open data: ask local intelligence who is involved.",
         "location": "{place}. VPD places property crime in its hundred block; violence is "
-                    "published without a location, so it is missing.",
+        "published without a location, so it is missing.",
         "time": "VPD gives day and hour (unknown times spread over the day). {when}",
     },
     "other": {
@@ -1192,11 +1424,11 @@ _VOLT = {
 
 _CAVEATS = {
     "police-uk": "What the data cannot tell: police.uk gives the month, not the day or hour; "
-                 "locations are anonymised map points; victims and offenders are not "
-                 "published; anti-social behaviour counts incidents.",
+    "locations are anonymised map points; victims and offenders are not "
+    "published; anti-social behaviour counts incidents.",
     "vancouver": "What the data cannot tell: VPD open data has no victims or offenders; "
-                 "property crime is placed in its hundred block; offences against a person "
-                 "(violence) have no location and are absent.",
+    "property crime is placed in its hundred block; offences against a person "
+    "(violence) have no location and are absent.",
     "other": "What the data cannot tell: no victims or offenders; counts as published.",
 }
 
@@ -1215,14 +1447,22 @@ def _when(ctx: _Context, place_id: str, group: str) -> tuple[str, str]:
         return _peaks_text(str(w["peak_months"]), label, where)
     window = str(w["patrol_window"])
     if window.startswith(TOO_FEW_TO_SAY):
-        return ("too few to name a time",
-                f"{_num(w['crimes'])} {label} crimes here: too few to name a time.")
+        return (
+            "too few to name a time",
+            f"{_num(w['crimes'])} {label} crimes here: too few to name a time.",
+        )
     if window == NO_TIME_STANDS_OUT:
-        return ("no day or hour stands out",
-                f"{label.capitalize()} here is spread over the week: {NO_TIME_STANDS_OUT}.")
+        return (
+            "no day or hour stands out",
+            f"{label.capitalize()} here is spread over the week: {NO_TIME_STANDS_OUT}.",
+        )
     parts = [p.rsplit(" (", 1) for p in window.split("; ")]
-    said = [f"{t} holds {pct.rstrip(')')} of {where} {label}" if i == 0 else
-            f"{t} another {pct.rstrip(')')}" for i, (t, pct) in enumerate(parts)]
+    said = [
+        f"{t} holds {pct.rstrip(')')} of {where} {label}"
+        if i == 0
+        else f"{t} another {pct.rstrip(')')}"
+        for i, (t, pct) in enumerate(parts)
+    ]
     sentence = f"{' and '.join(said)} ({_num(w['window_crimes'])} of {_num(w['crimes'])} crimes)."
     return window, sentence[0].upper() + sentence[1:]
 
@@ -1230,11 +1470,15 @@ def _when(ctx: _Context, place_id: str, group: str) -> tuple[str, str]:
 def _peaks_text(peaks: str, label: str, where: str) -> tuple[str, str]:
     """When for data that gives the month only: the peak months, if they beat chance."""
     if not peaks or peaks == "nan":
-        return ("time unknown; no month stands out",
-                f"No month stands out from chance for {where} {label}.")
-    return (f"time unknown; busiest {peaks}",
-            f"{label.capitalize()} here peaks in {peaks}, more than chance would give "
-            "(seasonality test, see the README).")
+        return (
+            "time unknown; no month stands out",
+            f"No month stands out from chance for {where} {label}.",
+        )
+    return (
+        f"time unknown; busiest {peaks}",
+        f"{label.capitalize()} here peaks in {peaks}, more than chance would give "
+        "(seasonality test, see the README).",
+    )
 
 
 def _when_all_crime(place: Mapping[str, Any], time_of_day: bool) -> tuple[str, str]:
@@ -1249,8 +1493,9 @@ def _when_all_crime(place: Mapping[str, Any], time_of_day: bool) -> tuple[str, s
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None or (isinstance(value, float) and math.isnan(value))
-                       else str(value))
+    return html.escape(
+        "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    )
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -1282,7 +1527,7 @@ def _spread(geom: Any) -> tuple[int, float]:
     if len(points) < 2:
         return len(points), 0.0
     diff = points[:, None, :] - points[None, :, :]
-    return len(points), float(np.sqrt((diff ** 2).sum(axis=2)).max())
+    return len(points), float(np.sqrt((diff**2).sum(axis=2)).max())
 
 
 def _place_text(ctx: _Context, row: Any) -> str:
@@ -1290,13 +1535,19 @@ def _place_text(ctx: _Context, row: Any) -> str:
     text = f"#{int(anchor['area_rank'])} in the {ctx.label.lower()} list"
     n, far = _spread(ctx.painter.geoms[ctx.painter.pos[row.place_id]])
     if n > 1 and far > ctx.settings.nearby_m:
-        text += (f"; police.uk gives {n} map points this name here, up to {far:,.0f} m apart "
-                 "(a name, not one spot)")
-    near = [f"{_e(ctx.rec[p]['street'])} #{int(ctx.rec[p]['area_rank'])} "
-            f"({_num(ctx.group_counts.get((p, row.group), 0))})" for p in row.nearby[:3]]
+        text += (
+            f"; police.uk gives {n} map points this name here, up to {far:,.0f} m apart "
+            "(a name, not one spot)"
+        )
+    near = [
+        f"{_e(ctx.rec[p]['street'])} #{int(ctx.rec[p]['area_rank'])} "
+        f"({_num(ctx.group_counts.get((p, row.group), 0))})"
+        for p in row.nearby[:3]
+    ]
     if near:
         text += f". Nearby with the same crime (within {ctx.settings.nearby_m:g} m): " + (
-            ", ".join(near))
+            ", ".join(near)
+        )
     return text
 
 
@@ -1307,20 +1558,33 @@ def _evidence_rows(ctx: _Context, row: Any) -> list[tuple[str, str]]:
     months = len(ctx.run.months) - len(ctx.run.incomplete)
     gi = f", Gi* z {place['gi_z']:.1f}" if pd.notna(place.get("gi_z", np.nan)) else ""
     rows = [
-        ("This crime here", f"{_num(row.crimes)} of the {ctx.label.lower()}'s "
-                          f"{_num(row.ward_group_crimes)} ({_num(share * 100)}%); harm "
-                          f"{_num(row.harm)} days"),
-        ("All crime here", f"{_num(place['crimes'])}. Last 3 months vs previous 3: "
-                           + _change_text(ch["current"], ch["previous"], ch["pct_previous"],
-                                          ch["flag_previous"]) + "; vs a year before: "
-                           + _change_text(ch["current"], ch["year_before"],
-                                          ch["pct_year_before"], ch["flag_year_before"])),
-        ("Pattern", f"{place['trend_class']}, {place['trend_direction']}; hot in "
-                    f"{_num(place['hot_months'])} of {months} months; {place['significance']}"
-                    f"{gi}"),
+        (
+            "This crime here",
+            f"{_num(row.crimes)} of the {ctx.label.lower()}'s "
+            f"{_num(row.ward_group_crimes)} ({_num(share * 100)}%); harm "
+            f"{_num(row.harm)} days",
+        ),
+        (
+            "All crime here",
+            f"{_num(place['crimes'])}. Last 3 months vs previous 3: "
+            + _change_text(ch["current"], ch["previous"], ch["pct_previous"], ch["flag_previous"])
+            + "; vs a year before: "
+            + _change_text(
+                ch["current"], ch["year_before"], ch["pct_year_before"], ch["flag_year_before"]
+            ),
+        ),
+        (
+            "Pattern",
+            f"{place['trend_class']}, {place['trend_direction']}; hot in "
+            f"{_num(place['hot_months'])} of {months} months; {place['significance']}"
+            f"{gi}",
+        ),
     ]
-    others = [f"{ctx.settings.labels.get(g, g)} {_num(n)} (score {sc:.0f})"
-              for g, n, sc in ctx.also.get(row.place_id, []) if g != row.group][:3]
+    others = [
+        f"{ctx.settings.labels.get(g, g)} {_num(n)} (score {sc:.0f})"
+        for g, n, sc in ctx.also.get(row.place_id, [])
+        if g != row.group
+    ][:3]
     if others:
         rows.append(("Also here", "; ".join(others)))
     out = [(_e(k), _e(v)) for k, v in rows]
@@ -1330,10 +1594,13 @@ def _evidence_rows(ctx: _Context, row: Any) -> list[tuple[str, str]]:
 def _volt(ctx: _Context, row: Any, when_text: str) -> str:
     place = ctx.rec[row.place_id]
     texts = _VOLT[ctx.run.source_kind]
-    basis = ("hot street" if place["basis"] == BASIS_STREET else "police.uk location")
-    lines = {"Victim": texts["victim"], "Offender": texts["offender"],
-             "Location": texts["location"].format(place=f"{place['street']}: a {basis}"),
-             "Time": texts["time"].format(when=when_text)}
+    basis = "hot street" if place["basis"] == BASIS_STREET else "police.uk location"
+    lines = {
+        "Victim": texts["victim"],
+        "Offender": texts["offender"],
+        "Location": texts["location"].format(place=f"{place['street']}: a {basis}"),
+        "Time": texts["time"].format(when=when_text),
+    }
     items = "".join(f"<li><b>{k}</b> {_e(v)}</li>" for k, v in lines.items())
     return f"<ul class=volt>{items}</ul>"
 
@@ -1341,8 +1608,10 @@ def _volt(ctx: _Context, row: Any, when_text: str) -> str:
 def _why(ctx: _Context, row: Any) -> str:
     used = [c for c in COMPONENTS if c != "predictability" or ctx.predictability]
     parts = [f"{c} {getattr(row, c):.2f}" for c in used]
-    return (f"<div class=why>Score {row.score:.0f}/100, weighted mean of {', '.join(parts)} "
-            "(see below)</div>")
+    return (
+        f"<div class=why>Score {row.score:.0f}/100, weighted mean of {', '.join(parts)} "
+        "(see below)</div>"
+    )
 
 
 def hour_week_svg(values: np.ndarray, *, title: str) -> str:
@@ -1369,33 +1638,51 @@ def hour_week_svg(values: np.ndarray, *, title: str) -> str:
     top = float(values.max()) if len(values) else 0.0
     level = np.ceil(values / top * 5).astype(int) if top > 0 else np.zeros(168, dtype=int)
     shades = ("#ffffff", "#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
-    cells = [f'<rect x="{14 + 5 * (i % 24)}" y="{1 + 5 * (i // 24)}" width="5" height="5" '
-             f'fill="{shades[lev]}"/>' for i, lev in enumerate(level)]
+    cells = [
+        f'<rect x="{14 + 5 * (i % 24)}" y="{1 + 5 * (i // 24)}" width="5" height="5" '
+        f'fill="{shades[lev]}"/>'
+        for i, lev in enumerate(level)
+    ]
     style = 'font-size="4.6" fill="#555" font-family="sans-serif"'
-    days = [f'<text x="0" y="{5 + 5 * i}" {style}>{d}</text>'
-            for i, d in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))]
+    days = [
+        f'<text x="0" y="{5 + 5 * i}" {style}>{d}</text>'
+        for i, d in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+    ]
     hours = [f'<text x="{14 + 5 * h}" y="41" {style}>{h:02d}</text>' for h in (0, 6, 12, 18)]
     text = html.escape(title)
-    return (f'<svg class="week" viewBox="0 0 135 43" role="img" aria-label="{text}" '
-            f'xmlns="http://www.w3.org/2000/svg"><title>{text}</title>'
-            f'<rect x="14" y="1" width="120" height="35" fill="none" stroke="#ccc" '
-            f'stroke-width=".3"/>{"".join(cells + days + hours)}</svg>')
+    return (
+        f'<svg class="week" viewBox="0 0 135 43" role="img" aria-label="{text}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{text}</title>'
+        f'<rect x="14" y="1" width="120" height="35" fill="none" stroke="#ccc" '
+        f'stroke-width=".3"/>{"".join(cells + days + hours)}</svg>'
+    )
 
 
 def _chart(ctx: _Context, row: Any) -> str:
     counts = ctx.run.monthly.loc[row.place_id]
-    chart = monthly_bars_svg(counts, incomplete=ctx.run.incomplete, windows=ctx.windows,
-                              title=f"All crime per month at {row.street}")
-    sw = "".join(f"<span class=sw style='background:{c}'></span>{t}" for c, t in (
-        ("#bd0026", "last 3 months"), ("#969696", "previous 3"),
-        ("#6baed6", "same 3 a year before")))
+    chart = monthly_bars_svg(
+        counts,
+        incomplete=ctx.run.incomplete,
+        windows=ctx.windows,
+        title=f"All crime per month at {row.street}",
+    )
+    sw = "".join(
+        f"<span class=sw style='background:{c}'></span>{t}"
+        for c, t in (
+            ("#bd0026", "last 3 months"),
+            ("#969696", "previous 3"),
+            ("#6baed6", "same 3 a year before"),
+        )
+    )
     return f"<div class=chart>{chart}<div class=legend>All crime per month here:{sw}</div></div>"
 
 
 def _side(ctx: _Context, row: Any) -> str:
     uri = ctx.painter.data_uri(row.area_code, row.place_id, row.nearby[:3])
-    alt = _e(f"Map of {row.street}: the place in red, nearby places with the same crime in "
-             "orange, other listed places grey, the boundary dashed")
+    alt = _e(
+        f"Map of {row.street}: the place in red, nearby places with the same crime in "
+        "orange, other listed places grey, the boundary dashed"
+    )
     side = f"<img class=map alt='{alt}' src='{uri}'>"
     groups, prof = ctx.run.group_profiles, ctx.run.profiles
     label = ctx.settings.labels.get(row.group, row.group)
@@ -1404,8 +1691,9 @@ def _side(ctx: _Context, row: Any) -> str:
         side += hour_week_svg(values, title=f"{label} here by hour of the week")
         side += f"<div class=legend>{_e(label)} here by day and hour</div>"
     elif prof is not None and row.place_id in prof.index:
-        side += hour_week_svg(prof.loc[row.place_id].to_numpy(dtype=float),
-                              title="All crime here by hour of the week")
+        side += hour_week_svg(
+            prof.loc[row.place_id].to_numpy(dtype=float), title="All crime here by hour of the week"
+        )
         side += "<div class=legend>All crime here by day and hour</div>"
     return f"<div class=side>{side}</div>"
 
@@ -1416,12 +1704,14 @@ def _proposal(ctx: _Context, row: Any) -> str:
     label = ctx.settings.labels.get(row.group, row.group)
     title = f"{row.priority}. {label} at {_place_name(place)}"
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in _evidence_rows(ctx, row))
-    return (f"<section class=prio><div class=head><h2>{_e(title)}</h2>"
-            f"<span class=score>score {row.score:.0f}</span></div>"
-            f"<div class=when>When: {_e(when_short)}</div><div class=grid><div>"
-            f"<table class=ev>{table}</table>{_chart(ctx, row)}</div>"
-            f"{_side(ctx, row)}</div>{_volt(ctx, row, when_text)}"
-            f"{_why(ctx, row)}</section>")
+    return (
+        f"<section class=prio><div class=head><h2>{_e(title)}</h2>"
+        f"<span class=score>score {row.score:.0f}</span></div>"
+        f"<div class=when>When: {_e(when_short)}</div><div class=grid><div>"
+        f"<table class=ev>{table}</table>{_chart(ctx, row)}</div>"
+        f"{_side(ctx, row)}</div>{_volt(ctx, row, when_text)}"
+        f"{_why(ctx, row)}</section>"
+    )
 
 
 def _footer(ctx: _Context, code: str) -> str:
@@ -1434,8 +1724,11 @@ def _footer(ctx: _Context, code: str) -> str:
         links.insert(0, f"<a href='../maps/{stem}.html'>interactive map</a>")
     area = ctx.label.lower()
     leads = "a priority" if st.max_per_place == 1 else f"{st.max_per_place} priorities"
-    backtest = (", predictability (backtest capture of the group, against the best group)"
-                if ctx.predictability else "")
+    backtest = (
+        ", predictability (backtest capture of the group, against the best group)"
+        if ctx.predictability
+        else ""
+    )
     return (
         "<div class=foot><b>How the priorities are chosen.</b> Every crime group with at least "
         f"{st.min_crimes} crimes at a listed place is a candidate. Its score (0-100) is a "
@@ -1449,27 +1742,31 @@ def _footer(ctx: _Context, code: str) -> str:
         "first; one is skipped when an earlier priority has the same crime group at the same "
         f"or a nearby place (within {st.nearby_m:g} m), or when its place already leads "
         f"{leads}. Counts by month and the period change are for all crime at the place. "
-        + " · ".join(links) + "</div>")
+        + " · ".join(links)
+        + "</div>"
+    )
 
 
 def _ward_page(ctx: _Context, code: str, chosen: pd.DataFrame) -> str:
-    area = ctx.run.areas.loc[code].to_dict() if code in ctx.run.areas.index else {
-        "area_name": code}
+    area = ctx.run.areas.loc[code].to_dict() if code in ctx.run.areas.index else {"area_name": code}
     title = f"{ctx.label} brief: {area.get('area_name', code)} ({code})"
     if chosen.empty:
-        body = (f"<div class=none>No place in this {ctx.label.lower()}'s list has "
-                f"{ctx.settings.min_crimes} or more crimes of one crime group: no priority "
-                "is proposed.</div>")
+        body = (
+            f"<div class=none>No place in this {ctx.label.lower()}'s list has "
+            f"{ctx.settings.min_crimes} or more crimes of one crime group: no priority "
+            "is proposed.</div>"
+        )
     else:
         body = "".join(_proposal(ctx, row) for row in chosen.itertuples())
-    return _page(title, _header(ctx, area, title) + _ward_facts(area) + body
-                 + _footer(ctx, code))
+    return _page(title, _header(ctx, area, title) + _ward_facts(area) + body + _footer(ctx, code))
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-            f"<meta name=viewport content='width=device-width, initial-scale=1'>"
-            f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+        f"<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1489,8 +1786,10 @@ def _tags(change: pd.Series) -> dict[str, str]:
     """Mark the three largest rises "worst" and the three largest falls "best"."""
     ranked = change.dropna().sort_values(kind="stable")
     falls, rises = ranked[ranked < 0].index[:3], ranked[ranked > 0].index[::-1][:3]
-    return {**dict.fromkeys(falls, "<span class='tag best'>best</span> "),
-            **dict.fromkeys(rises, "<span class='tag worst'>worst</span> ")}
+    return {
+        **dict.fromkeys(falls, "<span class='tag best'>best</span> "),
+        **dict.fromkeys(rises, "<span class='tag worst'>worst</span> "),
+    }
 
 
 def _change_cell(w: pd.Series, key: str) -> str:
@@ -1498,8 +1797,9 @@ def _change_cell(w: pd.Series, key: str) -> str:
         return "<td>n/a</td>"
     pct = w.get(f"recent_pct_change_{key}", np.nan)
     cls = "up" if pd.notna(pct) and pct > 0 else ("down" if pd.notna(pct) and pct < 0 else "")
-    text = _change_text(w.get("recent_current"), w.get(f"recent_{key}"), pct,
-                        _flag(w.get(f"recent_flag_{key}")))
+    text = _change_text(
+        w.get("recent_current"), w.get(f"recent_{key}"), pct, _flag(w.get(f"recent_flag_{key}"))
+    )
     return f"<td class='{cls}'>{_e(text)}</td>"
 
 
@@ -1508,39 +1808,60 @@ def _top_priority(ctx: _Context, code: str, top: Mapping[str, Any]) -> str:
     if r is None:
         return "none proposed"
     place = ctx.rec[r["place_id"]]
-    return (f"{ctx.settings.labels.get(r['group'], r['group'])} at {_place_name(place)}, "
-            f"{_when(ctx, r['place_id'], r['group'])[0]} (score {r['score']:.0f})")
+    return (
+        f"{ctx.settings.labels.get(r['group'], r['group'])} at {_place_name(place)}, "
+        f"{_when(ctx, r['place_id'], r['group'])[0]} (score {r['score']:.0f})"
+    )
 
 
-def _borough_row(ctx: _Context, code: str, w: pd.Series, tag: str, top: Mapping[str, Any],
-                 *, rate: bool) -> str:
+def _borough_row(
+    ctx: _Context, code: str, w: pd.Series, tag: str, top: Mapping[str, Any], *, rate: bool
+) -> str:
     name = f"{tag}<a href='{_e(brief_name(code))}'>{_e(w['area_name'])}</a>"
     rate_cell = f"<td class=n>{_num(w.get('rate_per_1000', np.nan), 1)}</td>" if rate else ""
-    return (f"<tr><td>{name}</td><td class=n>{_num(w['crimes'])}</td>{rate_cell}"
-            f"{_change_cell(w, 'previous')}{_change_cell(w, 'year_before')}"
-            f"<td>{_e(_top_priority(ctx, code, top))}</td></tr>")
+    return (
+        f"<tr><td>{name}</td><td class=n>{_num(w['crimes'])}</td>{rate_cell}"
+        f"{_change_cell(w, 'previous')}{_change_cell(w, 'year_before')}"
+        f"<td>{_e(_top_priority(ctx, code, top))}</td></tr>"
+    )
 
 
 def _borough_page(ctx: _Context, title: str, wards: pd.DataFrame, top: pd.DataFrame) -> str:
     key = _performance_key(wards)
     change = wards.get(f"recent_pct_change_{key}", pd.Series(np.nan, index=wards.index))
-    order = wards.assign(_c=change).sort_values(["_c", "crimes"], ascending=[False, False],
-                                                na_position="last", kind="stable")
+    order = wards.assign(_c=change).sort_values(
+        ["_c", "crimes"], ascending=[False, False], na_position="last", kind="stable"
+    )
     tags, firsts = _tags(change), top.set_index("area_code").to_dict("index")
     rate = "rate_per_1000" in wards.columns and bool(wards["rate_per_1000"].notna().any())
-    rows = "".join(_borough_row(ctx, str(c), w, tags.get(c, ""), firsts, rate=rate)
-                   for c, w in order.iterrows())
-    what = {"year_before": "the same 3 months a year before (same season)",
-            "previous": "the previous 3 months"}.get(key, "the period before")
+    rows = "".join(
+        _borough_row(ctx, str(c), w, tags.get(c, ""), firsts, rate=rate)
+        for c, w in order.iterrows()
+    )
+    what = {
+        "year_before": "the same 3 months a year before (same season)",
+        "previous": "the previous 3 months",
+    }.get(key, "the period before")
     unit = ctx.label.lower()
-    note = (f"<p class=caveat>{ctx.label}s sorted by the change of their last 3 months against "
-            f"{what}: the largest rises first, the largest falls last; \"worst\" and \"best\" "
-            "mark the three largest of each. Changes with fewer than 10 crimes either side are "
-            f"not compared and sort last. Open a {unit} for its brief.</p>")
-    head = [ctx.label, "Crimes", *(["Per 1,000 residents"] if rate else []),
-            "Last 3 months vs previous 3", "vs a year before", "Top priority"]
-    table = ("<table class=wards><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
-             + f"</tr></thead><tbody>{rows}</tbody></table>")
+    note = (
+        f"<p class=caveat>{ctx.label}s sorted by the change of their last 3 months against "
+        f'{what}: the largest rises first, the largest falls last; "worst" and "best" '
+        "mark the three largest of each. Changes with fewer than 10 crimes either side are "
+        f"not compared and sort last. Open a {unit} for its brief.</p>"
+    )
+    head = [
+        ctx.label,
+        "Crimes",
+        *(["Per 1,000 residents"] if rate else []),
+        "Last 3 months vs previous 3",
+        "vs a year before",
+        "Top priority",
+    ]
+    table = (
+        "<table class=wards><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
     return _page(title, _header(ctx, {}, title) + note + table)
 
 
@@ -1548,8 +1869,9 @@ def _borough_page(ctx: _Context, title: str, wards: pd.DataFrame, top: pd.DataFr
 # orchestration
 
 
-def rank_problems(run: RunFolder, *, settings: BriefSettings,
-                  predictability: Mapping[str, float] | None = None) -> pd.DataFrame:
+def rank_problems(
+    run: RunFolder, *, settings: BriefSettings, predictability: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Score every candidate problem of every ward and number the proposed priorities.
 
     Parameters
@@ -1570,19 +1892,18 @@ def rank_problems(run: RunFolder, *, settings: BriefSettings,
         ``score``, ``nearby`` and ``priority`` (1 to 3 for the proposed priorities, else
         missing).
     """
-    long = count_place_groups(run.places, type_names=run.type_names, settings=settings,
-                              harm_weights=run.harm_weights)
+    long = count_place_groups(
+        run.places, type_names=run.type_names, settings=settings, harm_weights=run.harm_weights
+    )
     totals = _ward_group_totals(run, long, settings)
     keep = (long["crimes"] >= settings.min_crimes) & ~long["group"].isin(settings.skip_groups)
     cand = long[keep].copy()
     idx = pd.MultiIndex.from_frame(cand[["area_code", "group"]])
     cand["ward_group_crimes"] = totals.reindex(idx).to_numpy()
-    attrs = ["street", "area_rank", "hot_months", "trend_direction", "trend_class",
-             "significance"]
+    attrs = ["street", "area_rank", "hot_months", "trend_direction", "trend_class", "significance"]
     cand = cand.join(run.places[attrs], on="place_id")
     months = len(run.months) - len([m for m in run.incomplete if m in run.months])
-    scored = rank_candidates(cand, settings=settings, months=months,
-                             predictability=predictability)
+    scored = rank_candidates(cand, settings=settings, months=months, predictability=predictability)
     scored["nearby"] = assign_nearby(run.places, scored, distance_m=settings.nearby_m)
     chosen = rank_priorities(scored, settings=settings)
     scored["priority"] = chosen["priority"].reindex(scored.index).astype("Int64")
@@ -1591,20 +1912,31 @@ def rank_problems(run: RunFolder, *, settings: BriefSettings,
 
 def _comparison_windows(months: Sequence[str], n: int) -> dict[str, list[str]]:
     current = list(months[-n:])
-    return {"current": current,
-            "previous": list(months[-2 * n:-n]) if len(months) >= 2 * n else [],
-            "year_before": [f"{int(m[:4]) - 1}{m[4:]}" for m in current]}
+    return {
+        "current": current,
+        "previous": list(months[-2 * n : -n]) if len(months) >= 2 * n else [],
+        "year_before": [f"{int(m[:4]) - 1}{m[4:]}" for m in current],
+    }
 
 
 def _context(run: RunFolder, settings: BriefSettings, predictability: bool) -> _Context:
     complete = [m for m in run.months if m not in run.incomplete]
-    changes = count_period_change(run.monthly, months=complete,
-                                  compare_months=settings.compare_months,
-                                  too_few=settings.too_few)
+    changes = count_period_change(
+        run.monthly,
+        months=complete,
+        compare_months=settings.compare_months,
+        too_few=settings.too_few,
+    )
     records = pd.DataFrame(run.places.drop(columns="geometry")).to_dict("index")
-    return _Context(run=run, settings=settings, painter=_MapPainter(run), changes=changes,
-                    windows=_comparison_windows(complete, settings.compare_months),
-                    predictability=predictability, rec={str(k): v for k, v in records.items()})
+    return _Context(
+        run=run,
+        settings=settings,
+        painter=_MapPainter(run),
+        changes=changes,
+        windows=_comparison_windows(complete, settings.compare_months),
+        predictability=predictability,
+        rec={str(k): v for k, v in records.items()},
+    )
 
 
 def _wanted_codes(run: RunFolder, codes: Sequence[str] | None) -> list[str]:
@@ -1613,16 +1945,25 @@ def _wanted_codes(run: RunFolder, codes: Sequence[str] | None) -> list[str]:
         return sorted(with_crime)
     unknown = [c for c in codes if c not in run.areas.index]
     if unknown:
-        msg = (f"`--ward` must be an area code of the run; found {unknown}, not in "
-               f"{run.path / 'areas.csv'}. Choose from e.g. {sorted(with_crime)[:5]}")
+        msg = (
+            f"`--ward` must be an area code of the run; found {unknown}, not in "
+            f"{run.path / 'areas.csv'}. Choose from e.g. {sorted(with_crime)[:5]}"
+        )
         raise InputDataError(msg)
     return list(dict.fromkeys(codes))
 
 
-def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
-                 weights: str | Path | None = None, backtest: str | Path | None = None,
-                 pdf: bool = True, areas: str | Path | None = None,
-                 streets: str | Path | None = None, wait: bool = False) -> list[Path]:
+def write_briefs(
+    run_dir: str | Path,
+    *,
+    codes: Sequence[str] | None = None,
+    weights: str | Path | None = None,
+    backtest: str | Path | None = None,
+    pdf: bool = True,
+    areas: str | Path | None = None,
+    streets: str | Path | None = None,
+    wait: bool = False,
+) -> list[Path]:
     """Write a one-page brief per ward (and a page per borough) from an existing run folder.
 
     Parameters
@@ -1674,8 +2015,13 @@ def write_briefs(run_dir: str | Path, *, codes: Sequence[str] | None = None,
         files = pages + (write_pdfs(pages) if pdf else [])
     with runfolder.folder_lock(run.path, wait=wait):  # the index and maps now link the briefs
         linked = refresh_links(run.path)
-    log.info("Briefs: %d pages written to %s in %.1f s; links added to %d pages", len(pages),
-             out, time.perf_counter() - start, len(linked))
+    log.info(
+        "Briefs: %d pages written to %s in %.1f s; links added to %d pages",
+        len(pages),
+        out,
+        time.perf_counter() - start,
+        len(linked),
+    )
     return [out / f.relative_to(tmp) for f in files]
 
 
@@ -1683,14 +2029,16 @@ def _also_here(scored: pd.DataFrame) -> dict[str, list[tuple[str, float, float]]
     """Return every crime group of each place as (group, crimes, score), best score first."""
     rows = scored.sort_values(["place_id", "score"], ascending=[True, False], kind="stable")
     out: dict[str, list[tuple[str, float, float]]] = {}
-    for pid, group, crimes, score in zip(rows["place_id"], rows["group"], rows["crimes"],
-                                         rows["score"], strict=True):
+    for pid, group, crimes, score in zip(
+        rows["place_id"], rows["group"], rows["crimes"], rows["score"], strict=True
+    ):
         out.setdefault(str(pid), []).append((str(group), float(crimes), float(score)))
     return out
 
 
-def _write_ward_pages(ctx: _Context, wanted: Sequence[str], chosen: pd.DataFrame,
-                      out: Path) -> list[Path]:
+def _write_ward_pages(
+    ctx: _Context, wanted: Sequence[str], chosen: pd.DataFrame, out: Path
+) -> list[Path]:
     by_ward = dict(iter(chosen.groupby("area_code", sort=False)))
     ctx.group_counts = _group_counts(ctx, chosen)
     pages = []
@@ -1707,27 +2055,33 @@ def _group_counts(ctx: _Context, chosen: pd.DataFrame) -> dict[tuple[str, str], 
     ids = {p for row in chosen.itertuples() for p in (row.place_id, *row.nearby[:4])}
     if not ids:
         return {}
-    long = count_place_groups(ctx.run.places.loc[sorted(ids)], type_names=ctx.run.type_names,
-                              settings=ctx.settings, harm_weights=ctx.run.harm_weights)
-    return {(p, g): n for p, g, n in zip(long["place_id"], long["group"], long["crimes"],
-                                         strict=True)}
+    long = count_place_groups(
+        ctx.run.places.loc[sorted(ids)],
+        type_names=ctx.run.type_names,
+        settings=ctx.settings,
+        harm_weights=ctx.run.harm_weights,
+    )
+    return {
+        (p, g): n for p, g, n in zip(long["place_id"], long["group"], long["crimes"], strict=True)
+    }
 
 
-def _write_borough_pages(ctx: _Context, wanted: Sequence[str], top: pd.DataFrame,
-                         out: Path) -> list[Path]:
+def _write_borough_pages(
+    ctx: _Context, wanted: Sequence[str], top: pd.DataFrame, out: Path
+) -> list[Path]:
     areas = ctx.run.areas[ctx.run.areas["crimes"] > 0]
     if "borough" not in areas.columns:
         path = out / "all_areas.html"
-        path.write_text(_borough_page(ctx, f"All {ctx.label.lower()}s", areas, top),
-                        encoding="utf-8")
+        path.write_text(
+            _borough_page(ctx, f"All {ctx.label.lower()}s", areas, top), encoding="utf-8"
+        )
         return [path]
     boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
     pages = []
     for name in boroughs:
         path = out / borough_brief_name(str(name))
         wards = areas[areas["borough"] == name]
-        path.write_text(_borough_page(ctx, f"Borough brief: {name}", wards, top),
-                        encoding="utf-8")
+        path.write_text(_borough_page(ctx, f"Borough brief: {name}", wards, top), encoding="utf-8")
         pages.append(path)
     return pages
 
@@ -1739,8 +2093,10 @@ def _write_borough_pages(ctx: _Context, wanted: Sequence[str], top: pd.DataFrame
 def _chromium() -> str:
     path = os.environ.get("HOTSPOTS_CHROMIUM", CHROMIUM)
     if not Path(path).is_file():
-        msg = (f"PDF briefs are printed by Chromium; found none at {path}. Install it "
-               "(apt-get install chromium), set HOTSPOTS_CHROMIUM, or pass --no-pdf.")
+        msg = (
+            f"PDF briefs are printed by Chromium; found none at {path}. Install it "
+            "(apt-get install chromium), set HOTSPOTS_CHROMIUM, or pass --no-pdf."
+        )
         raise HotspotsError(msg)
     return path
 
@@ -1776,8 +2132,10 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TA
         try:
             import playwright.async_api  # noqa: F401
         except ImportError:
-            msg = ("PDF briefs need Playwright; found it not installed. Install the extra: "
-                   "pip install 'hotspots[pdf]', or pass --no-pdf.")
+            msg = (
+                "PDF briefs need Playwright; found it not installed. Install the extra: "
+                "pip install 'hotspots[pdf]', or pass --no-pdf."
+            )
             raise HotspotsError(msg) from None
         path = _chromium()
         # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
@@ -1811,8 +2169,9 @@ async def _print_tabs(chromium: str, pages: Sequence[Path], tabs: int) -> list[P
                 i, page = todo.pop(0)
                 await tab.goto(page.resolve().as_uri(), wait_until="load")
                 target = page.with_suffix(".pdf")
-                await tab.pdf(path=str(target), format="A4", print_background=True,
-                              prefer_css_page_size=True)
+                await tab.pdf(
+                    path=str(target), format="A4", print_background=True, prefer_css_page_size=True
+                )
                 written[i] = target
         finally:
             await tab.close()
@@ -1828,15 +2187,15 @@ async def _print_tabs(chromium: str, pages: Sequence[Path], tabs: int) -> list[P
 
 def _print_pages(browser: Any, pages: Sequence[Path]) -> list[Path]:
     tab = browser.new_page()
-    tab.route("**/*", lambda route: route.continue_() if _local_only(route.request.url)
-              else route.abort())
+    tab.route(
+        "**/*", lambda route: route.continue_() if _local_only(route.request.url) else route.abort()
+    )
     written = []
     try:
         for page in pages:
             tab.goto(page.resolve().as_uri(), wait_until="load")
             target = page.with_suffix(".pdf")
-            tab.pdf(path=str(target), format="A4", print_background=True,
-                    prefer_css_page_size=True)
+            tab.pdf(path=str(target), format="A4", print_background=True, prefer_css_page_size=True)
             written.append(target)
     finally:
         tab.close()

@@ -178,9 +178,21 @@ def cached_segments(
     True
     """
     folder = Path(cache) if cache is not None else cache_dir()
-    file = folder / "segments" / (segments_key(path, max_length_m=max_length_m, crs=crs,
-                                               name_col=name_col, id_col=id_col, layer=layer)
-                                  + ".parquet")
+    file = (
+        folder
+        / "segments"
+        / (
+            segments_key(
+                path,
+                max_length_m=max_length_m,
+                crs=crs,
+                name_col=name_col,
+                id_col=id_col,
+                layer=layer,
+            )
+            + ".parquet"
+        )
+    )
     if file.is_file() and not refresh:
         segs = _read_cached(file)
         if segs is not None:
@@ -217,8 +229,10 @@ _MISSING: dict[str, Any] = {"none": None, "pd.NA": pd.NA, "nan": float("nan")}
 
 def _missing_kind(values: pd.Series) -> str | None:
     """Name the one kind of missing value an object column holds (None if mixed)."""
-    found = {("none" if v is None else "pd.NA" if v is pd.NA else "nan")
-             for v in values[values.isna()].head(10_000)}
+    found = {
+        ("none" if v is None else "pd.NA" if v is pd.NA else "nan")
+        for v in values[values.isna()].head(10_000)
+    }
     return found.pop() if len(found) == 1 else ("none" if not found else None)
 
 

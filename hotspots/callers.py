@@ -25,7 +25,12 @@ __all__ = [
 
 #: Columns of :func:`count_repeat_callers`.
 REPEAT_CALLER_COLUMNS: list[str] = [
-    "place", "calls", "callers", "repeat_callers_24h", "repeat_callers_6m", "repeat_callers_all",
+    "place",
+    "calls",
+    "callers",
+    "repeat_callers_24h",
+    "repeat_callers_6m",
+    "repeat_callers_all",
 ]
 
 
@@ -84,29 +89,38 @@ def count_repeat_callers(
     (as_of - 6 months, as_of]; ``repeat_callers_all`` uses the whole extract.
     """
     if "caller_ref" not in crimes.columns:
-        msg = ("`crimes` has no caller_ref: name the caller or victim column as `caller` in "
-               "the mapping")
+        msg = (
+            "`crimes` has no caller_ref: name the caller or victim column as `caller` in "
+            "the mapping"
+        )
         raise InputDataError(msg)
     df = crimes[[place, "caller_ref", "occurred_from"]].dropna()
     end = pd.Timestamp(as_of) if as_of is not None else df["occurred_from"].max()
     out = df.groupby(place).agg(calls=("caller_ref", "size"), callers=("caller_ref", "nunique"))
-    for name, start in (("repeat_callers_24h", end - pd.Timedelta(hours=24)),
-                        ("repeat_callers_6m", end - pd.DateOffset(months=6)),
-                        ("repeat_callers_all", None)):
+    for name, start in (
+        ("repeat_callers_24h", end - pd.Timedelta(hours=24)),
+        ("repeat_callers_6m", end - pd.DateOffset(months=6)),
+        ("repeat_callers_all", None),
+    ):
         window = df
         if start is not None:
             window = df[(df["occurred_from"] > start) & (df["occurred_from"] <= end)]
         per = window.groupby([place, "caller_ref"]).size()
         out[name] = (per >= 2).groupby(level=0).sum().reindex(out.index, fill_value=0)
     out = out.astype("int64").reset_index().rename(columns={place: "place"})
-    out = out.sort_values(["repeat_callers_6m", "calls", "place"], ascending=[False, False, True],
-                          kind="stable")
+    out = out.sort_values(
+        ["repeat_callers_6m", "calls", "place"], ascending=[False, False, True], kind="stable"
+    )
     return out[REPEAT_CALLER_COLUMNS].reset_index(drop=True)
 
 
 def place_of(crimes: pd.DataFrame, *, grid_m: float = 10.0) -> pd.Series:
     """Return a place per record: its street segment, else its point rounded to ``grid_m``."""
-    point = ("pt " + (np.round(crimes["x"] / grid_m) * grid_m).astype(int).astype(str) + " "
-             + (np.round(crimes["y"] / grid_m) * grid_m).astype(int).astype(str))
+    point = (
+        "pt "
+        + (np.round(crimes["x"] / grid_m) * grid_m).astype(int).astype(str)
+        + " "
+        + (np.round(crimes["y"] / grid_m) * grid_m).astype(int).astype(str)
+    )
     seg = crimes["segment_id"] if "segment_id" in crimes else pd.Series(pd.NA, index=crimes.index)
     return seg.astype("string").fillna(point)

@@ -23,16 +23,26 @@ __all__ = [
 #: name -> (module, attribute, short help; tests/test_cli_help.py keeps it equal to the
 #: command's own).
 _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "brief": ("hotspots._cli_brief", "brief",
-              "Write a one-page brief per ward: three proposed priorities with their evidence."),
-    "download": ("hotspots._cli_download", "download",
-                 "Download real crime, boundary and street data for hotspots."),
-    "evaluate": ("hotspots._cli_evaluate", "evaluate",
-                 "Backtest hot streets against next month's crime: hit rate, PAI and RRI per "
-                 "method."),
-    "hot-streets": ("hotspots._cli_streets", "hot_streets",
-                    "Rank hot streets from raw crime files, on this machine or on a Dask "
-                    "cluster."),
+    "brief": (
+        "hotspots._cli_brief",
+        "brief",
+        "Write a one-page brief per ward: three proposed priorities with their evidence.",
+    ),
+    "download": (
+        "hotspots._cli_download",
+        "download",
+        "Download real crime, boundary and street data for hotspots.",
+    ),
+    "evaluate": (
+        "hotspots._cli_evaluate",
+        "evaluate",
+        "Backtest hot streets against next month's crime: hit rate, PAI and RRI per method.",
+    ),
+    "hot-streets": (
+        "hotspots._cli_streets",
+        "hot_streets",
+        "Rank hot streets from raw crime files, on this machine or on a Dask cluster.",
+    ),
 }
 
 _EPILOG_RUN = """\b
@@ -327,7 +337,6 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bo
     with folder_lock(run_dir, wait=wait):  # read and written with no run replacing it
         files = write_area_handouts(run_dir, codes=wards or None, out_dir=out, wait=wait)
     click.echo(f"wrote {len(files)} files to {files[0].parent if files else out}")
-
 
 
 if __name__ == "__main__":  # python -m hotspots.cli

@@ -95,13 +95,31 @@ TOP_STREETS = 5
 
 #: Columns of :func:`summarise_clusters`.
 CLUSTER_COLUMNS: list[str] = [
-    "cluster_id", "crimes", "locations", "area_m2", "first_month", "last_month",
-    "top_types", "streets", "segment_ids", "area_codes", "geometry",
+    "cluster_id",
+    "crimes",
+    "locations",
+    "area_m2",
+    "first_month",
+    "last_month",
+    "top_types",
+    "streets",
+    "segment_ids",
+    "area_codes",
+    "geometry",
 ]
 #: Columns of :func:`repeat_locations`.
 REPEAT_COLUMNS: list[str] = [
-    "x", "y", "crimes", "months", "first_month", "last_month", "top_types", "location",
-    "area_code", "segment_id", "geometry",
+    "x",
+    "y",
+    "crimes",
+    "months",
+    "first_month",
+    "last_month",
+    "top_types",
+    "location",
+    "area_code",
+    "segment_id",
+    "geometry",
 ]
 
 Method = Literal["dbscan", "hdbscan"]
@@ -113,8 +131,10 @@ def _locations(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     xy = np.column_stack([crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)])
     bad = ~np.isfinite(xy).all(axis=1)
     if bad.any():
-        msg = (f"`crimes` must all have coordinates to be clustered; found {int(bad.sum())} rows "
-               "with missing x/y. Drop them first (crimes[crimes['x'].notna()]).")
+        msg = (
+            f"`crimes` must all have coordinates to be clustered; found {int(bad.sum())} rows "
+            "with missing x/y. Drop them first (crimes[crimes['x'].notna()])."
+        )
         raise InputDataError(msg)
     return _unique_xy(xy[:, 0], xy[:, 1])
 
@@ -164,10 +184,12 @@ def _check_options(method: str, eps_m: float | None, min_samples: int | None) ->
         problems.append(f"`method` must be 'dbscan' or 'hdbscan', got {method!r}")
     if eps_m is not None and not (np.isfinite(eps_m) and eps_m > 0):
         problems.append(f"`eps_m` must be a positive distance in metres, got {eps_m!r}")
-    if min_samples is not None and not (isinstance(min_samples, int | np.integer)
-                                        and min_samples >= 1):
-        problems.append(f"`min_samples` must be a whole number of crimes, 1 or more, got "
-                        f"{min_samples!r}")
+    if min_samples is not None and not (
+        isinstance(min_samples, int | np.integer) and min_samples >= 1
+    ):
+        problems.append(
+            f"`min_samples` must be a whole number of crimes, 1 or more, got {min_samples!r}"
+        )
     if problems:
         msg = "; ".join(problems) + ". Leave them as None to choose them from the data."
         raise InputDataError(msg)
@@ -196,8 +218,12 @@ def _hdbscan(
     labels = np.full(len(xy), -1)
     if len(rows) <= size:
         return labels
-    model = HDBSCAN(min_cluster_size=size, min_samples=size, copy=True,
-                    cluster_selection_epsilon=float(eps_m or 0.0))
+    model = HDBSCAN(
+        min_cluster_size=size,
+        min_samples=size,
+        copy=True,
+        cluster_selection_epsilon=float(eps_m or 0.0),
+    )
     row_labels = model.fit_predict(xy[rows])
     labels[rows] = row_labels  # copies of one location share its label
     return labels
@@ -216,8 +242,9 @@ def _neighbour_pairs(
 
 def _merge(root: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Join the components of each pair ``(a[k], b[k])``; ``root`` is each location's lowest."""
-    graph = sparse.coo_array((np.ones(len(a), dtype=np.int32), (root[a], root[b])),
-                             shape=(len(root), len(root)))
+    graph = sparse.coo_array(
+        (np.ones(len(a), dtype=np.int32), (root[a], root[b])), shape=(len(root), len(root))
+    )
     _, comp = connected_components(graph, directed=False)
     lowest = np.full(comp.max() + 1, len(root))
     np.minimum.at(lowest, comp, np.arange(len(root)))
@@ -328,23 +355,42 @@ def cluster_points(
         labels = _relabel(labels, counts)
         if not quiet:
             _log_clusters(method, labels, counts, eps, eps_m=eps_m, min_samples=min_samples)
-    out = pd.Series(labels[inv] if len(inv) else labels[:0], index=crimes.index, dtype="int64",
-                    name="cluster")
+    out = pd.Series(
+        labels[inv] if len(inv) else labels[:0], index=crimes.index, dtype="int64", name="cluster"
+    )
     if len(xy):
-        out.attrs["parameters"] = {"method": method, "eps_m": round(float(eps), 1),
-                                   "min_samples": int(min_samples or 0)}
+        out.attrs["parameters"] = {
+            "method": method,
+            "eps_m": round(float(eps), 1),
+            "min_samples": int(min_samples or 0),
+        }
     return out
 
 
-def _log_clusters(method: str, labels: np.ndarray, counts: np.ndarray, eps: float, *,
-                  eps_m: float | None, min_samples: int) -> None:
+def _log_clusters(
+    method: str,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    eps: float,
+    *,
+    eps_m: float | None,
+    min_samples: int,
+) -> None:
     if method == "dbscan":
         how = f"eps {eps:.0f} m{'' if eps_m is None else ' (given)'}"
     else:
         how = "no eps" if eps_m is None else f"cluster_selection_epsilon {eps_m:.0f} m"
-    log.info("%s on %d locations (%d crimes): %s, min_samples %d crimes -> %d clusters holding "
-             "%.1f%% of crimes", method.upper(), len(labels), counts.sum(), how, min_samples,
-             labels.max() + 1, 100 * counts[labels >= 0].sum() / counts.sum())
+    log.info(
+        "%s on %d locations (%d crimes): %s, min_samples %d crimes -> %d clusters holding "
+        "%.1f%% of crimes",
+        method.upper(),
+        len(labels),
+        counts.sum(),
+        how,
+        min_samples,
+        labels.max() + 1,
+        100 * counts[labels >= 0].sum() / counts.sum(),
+    )
 
 
 def _shares(table: pd.DataFrame, top: int) -> pd.Series:
@@ -356,8 +402,11 @@ def _shares(table: pd.DataFrame, top: int) -> pd.Series:
     names = np.asarray(table.columns, dtype=object)
     text = []
     for row, idx in enumerate(order):
-        parts = [f"{names[j]} {100 * values[row, j] / totals[row, 0]:.0f}%" for j in idx
-                 if values[row, j] > 0]
+        parts = [
+            f"{names[j]} {100 * values[row, j] / totals[row, 0]:.0f}%"
+            for j in idx
+            if values[row, j] > 0
+        ]
         text.append("; ".join(parts))
     return pd.Series(text, index=table.index, dtype="string")
 
@@ -367,8 +416,9 @@ def _outlines(points: pd.DataFrame, buffer_m: float) -> pd.Series:
     pts = points.drop_duplicates(["cluster", "x", "y"]).sort_values(["cluster", "x", "y"])
     codes, first = np.unique(pts["cluster"].to_numpy(), return_index=True)
     parts = np.split(pts[["x", "y"]].to_numpy(float), first[1:])
-    hulls = shapely.concave_hull(np.array([shapely.multipoints(p) for p in parts]),
-                                 ratio=CONCAVE_RATIO)
+    hulls = shapely.concave_hull(
+        np.array([shapely.multipoints(p) for p in parts]), ratio=CONCAVE_RATIO
+    )
     return pd.Series(shapely.buffer(hulls, buffer_m), index=codes)
 
 
@@ -380,8 +430,9 @@ def _top_names(per: pd.Series) -> pd.Series:
 
 def _text_streets(crimes: pd.DataFrame) -> pd.Series:
     """Streets named by the crimes' location text (points of interest left out)."""
-    per = pd.DataFrame({"cluster": crimes["cluster"],
-                        "street": location_to_street(crimes["location"])})
+    per = pd.DataFrame(
+        {"cluster": crimes["cluster"], "street": location_to_street(crimes["location"])}
+    )
     return _top_names(per.dropna().groupby(["cluster", "street"]).size().rename("n"))
 
 
@@ -389,11 +440,16 @@ def _segment_streets(
     crimes: pd.DataFrame, outlines: gpd.GeoSeries, segments: gpd.GeoDataFrame
 ) -> tuple[pd.Series, pd.Series]:
     """Names (most snapped crimes first) and ids of the segments each outline intersects."""
-    ci, si = shapely.STRtree(segments.geometry.to_numpy()).query(outlines.to_numpy(),
-                                                                 predicate="intersects")
-    cover = pd.DataFrame({"cluster": outlines.index.to_numpy()[ci],
-                          "segment_id": segments["segment_id"].astype(str).to_numpy()[si],
-                          "street": segments["street_name"].to_numpy()[si]})
+    ci, si = shapely.STRtree(segments.geometry.to_numpy()).query(
+        outlines.to_numpy(), predicate="intersects"
+    )
+    cover = pd.DataFrame(
+        {
+            "cluster": outlines.index.to_numpy()[ci],
+            "segment_id": segments["segment_id"].astype(str).to_numpy()[si],
+            "street": segments["street_name"].to_numpy()[si],
+        }
+    )
     ids = cover.sort_values("segment_id").groupby("cluster")["segment_id"].agg(";".join)
     if "segment_id" in crimes:
         hits = crimes.groupby(["cluster", crimes["segment_id"].astype(str)]).size()
@@ -470,8 +526,10 @@ def summarise_clusters(
     """
     _validate_projected(crimes, "summarise_clusters", _SUMMARY_COLUMNS)
     if not labels.index.equals(crimes.index):
-        msg = (f"`labels` must be indexed like `crimes` ({len(crimes)} rows); found {len(labels)} "
-               "rows with another index. Pass cluster_points(crimes) unchanged.")
+        msg = (
+            f"`labels` must be indexed like `crimes` ({len(crimes)} rows); found {len(labels)} "
+            "rows with another index. Pass cluster_points(crimes) unchanged."
+        )
         raise InputDataError(msg)
     cols = [c for c in (*_SUMMARY_COLUMNS, "area_code", "segment_id") if c in crimes.columns]
     c = pd.DataFrame(crimes[cols]).assign(cluster=labels)
@@ -486,11 +544,13 @@ def summarise_clusters(
     out["first_month"], out["last_month"] = g["month"].min(), g["month"].max()
     out["top_types"] = _shares(pd.crosstab(c["cluster"], c["crime_type"]), TOP_TYPES)
     out = out.join(_street_lists(c, outlines, segments))
-    codes = (g["area_code"].agg(lambda s: ";".join(sorted(set(s.dropna().astype(str)))))
-             if "area_code" in c else "")
+    codes = (
+        g["area_code"].agg(lambda s: ";".join(sorted(set(s.dropna().astype(str)))))
+        if "area_code" in c
+        else ""
+    )
     out["area_codes"] = pd.Series(codes, index=out.index, dtype="string")
-    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=outlines.to_numpy(),
-                           crs=crimes.crs)
+    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=outlines.to_numpy(), crs=crimes.crs)
     return gdf[CLUSTER_COLUMNS]
 
 
@@ -539,14 +599,19 @@ def repeat_locations(
     """
     _validate_projected(crimes, "repeat_locations", _SUMMARY_COLUMNS)
     if min_count is not None and not (isinstance(min_count, int | np.integer) and min_count >= 2):
-        msg = (f"`min_count` must be a whole number of crimes, 2 or more; got {min_count!r}. "
-               "Leave it as None for one a month (at least 10).")
+        msg = (
+            f"`min_count` must be a whole number of crimes, 2 or more; got {min_count!r}. "
+            "Leave it as None for one a month (at least 10)."
+        )
         raise InputDataError(msg)
     if min_count is None:
         min_count = max(10, int(crimes["month"].nunique()))
         if not quiet:
-            log.info("repeat locations: at least %d crimes at the same point (set "
-                     "automatically: one a month, at least 10)", min_count)
+            log.info(
+                "repeat locations: at least %d crimes at the same point (set "
+                "automatically: one a month, at least 10)",
+                min_count,
+            )
     xy, loc, counts = _locations(crimes)
     keep = counts >= min_count
     rows = np.flatnonzero(keep[loc])  # only the crimes at listed points are copied
@@ -554,8 +619,9 @@ def repeat_locations(
     cols = [c for c in wanted if c in crimes]
     c = pd.DataFrame({col: crimes[col].iloc[rows].to_numpy() for col in cols})
     c["loc"] = loc[rows]
-    out = pd.DataFrame({"x": xy[keep, 0], "y": xy[keep, 1], "crimes": counts[keep]},
-                       index=np.flatnonzero(keep))
+    out = pd.DataFrame(
+        {"x": xy[keep, 0], "y": xy[keep, 1], "crimes": counts[keep]}, index=np.flatnonzero(keep)
+    )
     return _repeat_table(c, out, crimes.crs)
 
 
@@ -570,14 +636,17 @@ def _most_common(c: pd.DataFrame, column: str) -> pd.Series:
 
 def _repeat_table(c: pd.DataFrame, out: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
     g = c.groupby("loc", sort=True)
-    out = out.assign(months=g["month"].nunique(), first_month=g["month"].min(),
-                     last_month=g["month"].max())
+    out = out.assign(
+        months=g["month"].nunique(), first_month=g["month"].min(), last_month=g["month"].max()
+    )
     out["top_types"] = _shares(pd.crosstab(c["loc"], c["crime_type"]), TOP_TYPES)
     for column in ("location", "area_code", "segment_id"):
         out[column] = _most_common(c, column).reindex(out.index)
-    out = out.sort_values(["crimes", "x", "y"], ascending=[False, True, True],
-                          kind="stable").reset_index(drop=True)
-    out = out.astype({"crimes": "int64", "months": "int64", "first_month": "string",
-                      "last_month": "string"})
+    out = out.sort_values(
+        ["crimes", "x", "y"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
+    out = out.astype(
+        {"crimes": "int64", "months": "int64", "first_month": "string", "last_month": "string"}
+    )
     geom = gpd.points_from_xy(out["x"], out["y"])
     return gpd.GeoDataFrame(out, geometry=geom, crs=crs)[REPEAT_COLUMNS]

@@ -66,9 +66,25 @@ DEFAULT_MAX_TURN_DEG = 45.0
 COLLISION_WORD = "collision"
 #: Columns of :func:`build_corridors` before the ``n_<type>`` counts and geometry.
 CORRIDOR_COLUMNS: list[str] = [
-    "rank", "rank_by_harm", "rank_by_collisions", "corridor_id", "street", "extent",
-    "area_code", "area_name", "area_codes", "length_m", "segment_count", "crimes",
-    "crimes_per_km", "harm", "harm_per_km", "collisions", "collisions_per_km", "lon", "lat",
+    "rank",
+    "rank_by_harm",
+    "rank_by_collisions",
+    "corridor_id",
+    "street",
+    "extent",
+    "area_code",
+    "area_name",
+    "area_codes",
+    "length_m",
+    "segment_count",
+    "crimes",
+    "crimes_per_km",
+    "harm",
+    "harm_per_km",
+    "collisions",
+    "collisions_per_km",
+    "lon",
+    "lat",
     "segment_ids",
 ]
 
@@ -99,11 +115,13 @@ def _end_directions(geoms: np.ndarray) -> np.ndarray:
 def _fill_gaps(keys: pd.Series, vertices: np.ndarray) -> pd.Series:
     """Give a single unnamed segment the name found at both its ends (see the module notes)."""
     named = keys.notna().to_numpy()
-    at = pd.DataFrame({"v": vertices[named].ravel(),
-                       "key": np.repeat(keys[named].to_numpy(dtype=object), 2)}).drop_duplicates()
+    at = pd.DataFrame(
+        {"v": vertices[named].ravel(), "key": np.repeat(keys[named].to_numpy(dtype=object), 2)}
+    ).drop_duplicates()
     gap = np.flatnonzero(~named)
-    sides = [pd.DataFrame({"seg": gap, "v": vertices[gap, end]}).merge(at, on="v")
-             for end in (0, 1)]
+    sides = [
+        pd.DataFrame({"seg": gap, "v": vertices[gap, end]}).merge(at, on="v") for end in (0, 1)
+    ]
     both = sides[0].merge(sides[1], on=["seg", "key"])[["seg", "key"]].drop_duplicates()
     one = both[both.groupby("seg")["key"].transform("size") == 1]
     out = keys.copy()
@@ -116,11 +134,13 @@ def _pairs(
 ) -> np.ndarray:
     """Return the joined ends: partner[2 * seg + end] = 2 * other + its end, or -1."""
     named = np.flatnonzero(keys.notna().to_numpy())
-    ends = pd.DataFrame({
-        "end": np.concatenate([2 * named, 2 * named + 1]),
-        "v": np.concatenate([vertices[named, 0], vertices[named, 1]]),
-        "key": np.tile(keys.to_numpy(dtype=object)[named], 2),
-    })
+    ends = pd.DataFrame(
+        {
+            "end": np.concatenate([2 * named, 2 * named + 1]),
+            "v": np.concatenate([vertices[named, 0], vertices[named, 1]]),
+            "key": np.tile(keys.to_numpy(dtype=object)[named], 2),
+        }
+    )
     partner = np.full(2 * len(keys), -1, dtype=np.int64)
     size = ends.groupby(["v", "key"], sort=False)["end"].transform("size").to_numpy()
     two = ends[size == 2].sort_values(["v", "key", "end"], kind="stable")["end"].to_numpy()
@@ -190,11 +210,13 @@ def corridor_labels(
     labels = connected_components(graph, directed=False)[1].astype(np.int64)
     labels[keys.isna().to_numpy()] = -1
     order, entry = _walk(partner, labels)
-    table = pd.DataFrame({"corridor": labels, "order": order, "entry": entry,
-                          "key": keys.to_numpy(dtype=object)})
+    table = pd.DataFrame(
+        {"corridor": labels, "order": order, "entry": entry, "key": keys.to_numpy(dtype=object)}
+    )
     table = table.sort_values(["corridor", "order"], kind="stable")
-    length = pd.Series(segments["length_m"].to_numpy(dtype=float)[table.index.to_numpy()],
-                       index=table.index)
+    length = pd.Series(
+        segments["length_m"].to_numpy(dtype=float)[table.index.to_numpy()], index=table.index
+    )
     by = length.groupby(table["corridor"])
     total = by.transform("sum")
     mid = by.cumsum() - length / 2
@@ -202,8 +224,9 @@ def corridor_labels(
     piece = np.minimum(np.floor(mid / (total / pieces)), pieces - 1).astype(np.int64)
     split = table["corridor"] >= 0
     new = pd.Series(-1, index=table.index, dtype=np.int64)
-    new[split] = pd.factorize(pd.MultiIndex.from_arrays(
-        [table.loc[split, "corridor"], piece[split]]))[0]
+    new[split] = pd.factorize(
+        pd.MultiIndex.from_arrays([table.loc[split, "corridor"], piece[split]])
+    )[0]
     table["corridor"] = new
     table["order"] = table.groupby("corridor").cumcount()
     return table.sort_index().set_axis(segments.index)
@@ -249,18 +272,21 @@ def build_corridors(
     labels = corridor_labels(segments, max_length_m=max_length_m, max_turn_deg=max_turn_deg)
     type_cols = [c for c in counts.columns if c.startswith("n_")]
     crash = [c for c in type_cols if COLLISION_WORD in str((type_names or {}).get(c, "")).lower()]
-    seg = pd.DataFrame({
-        "corridor": labels["corridor"].to_numpy(),
-        "order": labels["order"].to_numpy(),
-        "segment_id": segments["segment_id"].astype(str).to_numpy(),
-        "street_name": segments["street_name"].to_numpy(dtype=object),
-        "area_code": _column(segments, "area_code"),
-        "area_name": _column(segments, "area_name"),
-        "length_m": segments["length_m"].to_numpy(dtype=float),
-        "crimes": counts["crimes"].to_numpy(),
-        "harm": np.zeros(len(segments)) if harm is None else harm.to_numpy(dtype=float),
-        **{c: counts[c].to_numpy() for c in type_cols},
-    }, index=segments.index)
+    seg = pd.DataFrame(
+        {
+            "corridor": labels["corridor"].to_numpy(),
+            "order": labels["order"].to_numpy(),
+            "segment_id": segments["segment_id"].astype(str).to_numpy(),
+            "street_name": segments["street_name"].to_numpy(dtype=object),
+            "area_code": _column(segments, "area_code"),
+            "area_name": _column(segments, "area_name"),
+            "length_m": segments["length_m"].to_numpy(dtype=float),
+            "crimes": counts["crimes"].to_numpy(),
+            "harm": np.zeros(len(segments)) if harm is None else harm.to_numpy(dtype=float),
+            **{c: counts[c].to_numpy() for c in type_cols},
+        },
+        index=segments.index,
+    )
     if crash:
         seg["collisions"] = seg[crash].sum(axis=1)
     seg = seg[seg["corridor"] >= 0]
@@ -270,8 +296,9 @@ def build_corridors(
     seg = seg[seg["corridor"].isin(keep)].sort_values(["corridor", "order"], kind="stable")
     if seg.empty:
         cols = [c for c in CORRIDOR_COLUMNS if crash or "collision" not in c]
-        return gpd.GeoDataFrame(columns=[*cols, *type_cols, "geometry"], geometry="geometry",
-                                crs=segments.crs)
+        return gpd.GeoDataFrame(
+            columns=[*cols, *type_cols, "geometry"], geometry="geometry", crs=segments.crs
+        )
     out = sums.loc[keep].copy()
     g = seg.groupby("corridor", sort=True)
     ids = g["segment_id"].agg(";".join)
@@ -280,16 +307,21 @@ def build_corridors(
     out["segment_count"] = g.size()
     out["street"] = _most_common(seg, "street_name").reindex(out.index).fillna("")
     by_area = seg.groupby(["corridor", "area_code"], dropna=False)["length_m"].sum().reset_index()
-    by_area = by_area.sort_values(["corridor", "length_m"], ascending=[True, False],
-                                  kind="stable")
+    by_area = by_area.sort_values(["corridor", "length_m"], ascending=[True, False], kind="stable")
     main = by_area.drop_duplicates("corridor").set_index("corridor")["area_code"]
     out["area_code"] = main
     names = seg.drop_duplicates(["corridor", "area_code"])[["corridor", "area_code", "area_name"]]
-    out["area_name"] = main.reset_index().merge(names, on=["corridor", "area_code"], how="left"
-                                                ).set_index("corridor")["area_name"]
+    out["area_name"] = (
+        main.reset_index()
+        .merge(names, on=["corridor", "area_code"], how="left")
+        .set_index("corridor")["area_name"]
+    )
     codes = by_area.dropna(subset=["area_code"]).astype({"area_code": str})
-    out["area_codes"] = codes.sort_values(["corridor", "area_code"], kind="stable").groupby(
-        "corridor")["area_code"].agg(";".join)
+    out["area_codes"] = (
+        codes.sort_values(["corridor", "area_code"], kind="stable")
+        .groupby("corridor")["area_code"]
+        .agg(";".join)
+    )
     out["length_m"] = out["length_m"].round(1)
     km = out["length_m"] / 1000
     out["harm"] = out["harm"].round(1)
@@ -300,17 +332,21 @@ def build_corridors(
     if crash:
         out["rank_by_collisions"] = _rank(out, ["collisions_per_km", "collisions"])
     cuts = np.flatnonzero(np.diff(seg["corridor"].to_numpy())) + 1
-    geoms = [shapely.line_merge(shapely.union_all(part))
-             for part in np.split(segments.geometry.loc[seg.index].to_numpy(), cuts)]
+    geoms = [
+        shapely.line_merge(shapely.union_all(part))
+        for part in np.split(segments.geometry.loc[seg.index].to_numpy(), cuts)
+    ]
     out["extent"] = _extents(seg, segments, labels["key"])
     mid = shapely.line_interpolate_point(
-        shapely.get_geometry(np.asarray(geoms, dtype=object), 0), 0.5, normalized=True)
+        shapely.get_geometry(np.asarray(geoms, dtype=object), 0), 0.5, normalized=True
+    )
     ll = gpd.GeoSeries(mid, crs=segments.crs).to_crs(WGS84)
     out["lon"], out["lat"] = ll.x.round(6).to_numpy(), ll.y.round(6).to_numpy()
     cols = [c for c in CORRIDOR_COLUMNS if c in out.columns]
     result = gpd.GeoDataFrame(out[[*cols, *type_cols]], geometry=geoms, crs=segments.crs)
-    return result.sort_values(["rank", "crimes", "corridor_id"],
-                              ascending=[True, False, True], kind="stable").reset_index(drop=True)
+    return result.sort_values(
+        ["rank", "crimes", "corridor_id"], ascending=[True, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _column(segments: pd.DataFrame, name: str) -> np.ndarray:
@@ -323,8 +359,9 @@ def _column(segments: pd.DataFrame, name: str) -> np.ndarray:
 def _most_common(table: pd.DataFrame, col: str) -> pd.Series:
     """Return per corridor the most frequent non-missing ``col`` (ties: first by name)."""
     n = table[["corridor", col]].dropna().astype({col: str}).value_counts().rename("n")
-    n = n.reset_index().sort_values(["corridor", "n", col], ascending=[True, False, True],
-                                    kind="stable")
+    n = n.reset_index().sort_values(
+        ["corridor", "n", col], ascending=[True, False, True], kind="stable"
+    )
     return n.drop_duplicates("corridor").set_index("corridor")[col].astype(object)
 
 
@@ -357,8 +394,9 @@ def _extents(seg: pd.DataFrame, segments: gpd.GeoDataFrame, keys: pd.Series) -> 
     for a, b in itertools.pairwise(bounds):
         p = pos[a:b]
         own = str(folded[p[0]])
-        met = [sorted({n for k, n in at.get(v, set()) if k != own})
-               for v in _outer_ends(vertices[p])]
+        met = [
+            sorted({n for k, n in at.get(v, set()) if k != own}) for v in _outer_ends(vertices[p])
+        ]
         parts = [f"{w} {m[0]}" for w, m in zip(("from", "to"), met, strict=True) if m]
         texts.append(" ".join(parts))
     return texts

@@ -94,8 +94,9 @@ def rank_streets_from_files(
         If ``engine`` is unknown.
     """
     if engine == "dask":
-        return rank_streets_dask(crime_paths, areas, streets, fmt=fmt, client=client,
-                                 npartitions=npartitions, **options)
+        return rank_streets_dask(
+            crime_paths, areas, streets, fmt=fmt, client=client, npartitions=npartitions, **options
+        )
     if engine != "local":
         msg = f"`engine` must be 'local' or 'dask'; got {engine!r}"
         raise ValueError(msg)
@@ -178,23 +179,44 @@ def rank_streets_dask(
     """
     client, own = _client(_distributed(), client)
     try:
-        plan = _Plan.make(list(crime_paths), fmt=fmt, crs=crs, crime_types=crime_types,
-                          start=start, end=end)
-        area_gdf = _areas(areas, plan.dst, area_code=area_code, area_name=area_name, quiet=quiet,
-                          layer=areas_layer)
-        segs = _segments(streets, plan.dst, area_gdf, street_name_col=street_name_col,
-                         max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet,
-                         layer=streets_layer)
+        plan = _Plan.make(
+            list(crime_paths), fmt=fmt, crs=crs, crime_types=crime_types, start=start, end=end
+        )
+        area_gdf = _areas(
+            areas,
+            plan.dst,
+            area_code=area_code,
+            area_name=area_name,
+            quiet=quiet,
+            layer=areas_layer,
+        )
+        segs = _segments(
+            streets,
+            plan.dst,
+            area_gdf,
+            street_name_col=street_name_col,
+            max_length_m=max_segment_length_m,
+            cache_dir=segment_cache,
+            quiet=quiet,
+            layer=streets_layer,
+        )
         n_parts = npartitions or max(1, 2 * sum(client.nthreads().values()))
         parts = _load(client, plan, area_gdf, grid_m)
         parts = _drop_repeated_ids(client, plan, parts)
-        counts, streets_named = _snap_and_count(client, parts, segs, n_parts, grid_m,
-                                                snap_distance_m)
+        counts, streets_named = _snap_and_count(
+            client, parts, segs, n_parts, grid_m, snap_distance_m
+        )
     finally:
         if own:
             client.close()
-    return _rank(segs, counts, streets_named, min_crimes=min_crimes, hot_quantile=hot_quantile,
-                 length_floor_m=length_floor_m)
+    return _rank(
+        segs,
+        counts,
+        streets_named,
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,8 +227,10 @@ def _distributed() -> Any:
     try:
         import distributed  # optional dependency, imported when used
     except ImportError as err:
-        msg = ("the Dask engine needs dask[distributed]: pip install 'dask[distributed]' "
-               "(or use engine='local')")
+        msg = (
+            "the Dask engine needs dask[distributed]: pip install 'dask[distributed]' "
+            "(or use engine='local')"
+        )
         raise HotspotsError(msg) from err
     return distributed
 
@@ -226,14 +250,30 @@ def _client(dist: Any, client: Any) -> tuple[Any, bool]:
 class _Plan:
     """Which files, read how, projected from where to where."""
 
-    def __init__(self, sources: list[io.Source], fmt: str, mapping: io.Mapping | None,
-                 rowfilter: io.RowFilter, src: Any, dst: pyproj.CRS, keys: list[int]) -> None:
+    def __init__(
+        self,
+        sources: list[io.Source],
+        fmt: str,
+        mapping: io.Mapping | None,
+        rowfilter: io.RowFilter,
+        src: Any,
+        dst: pyproj.CRS,
+        keys: list[int],
+    ) -> None:
         self.sources, self.fmt, self.mapping, self.rowfilter = sources, fmt, mapping, rowfilter
         self.src, self.dst, self.keys = src, dst, keys
 
     @classmethod
-    def make(cls, paths: list[str | Path], *, fmt: str, crs: str | None,
-             crime_types: Sequence[str] | None, start: str | None, end: str | None) -> _Plan:
+    def make(
+        cls,
+        paths: list[str | Path],
+        *,
+        fmt: str,
+        crs: str | None,
+        crime_types: Sequence[str] | None,
+        start: str | None,
+        end: str | None,
+    ) -> _Plan:
         rf = io.RowFilter(tuple(crime_types) if crime_types else None, start, end)
         if fmt == "police-uk":
             sources = io.find_police_uk_sources(paths)
@@ -242,8 +282,9 @@ class _Plan:
             dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
             # police.uk repeats count across files only: files of one name are one file
             names_seen = {n: i for i, n in enumerate(dict.fromkeys(s.name for s in sources))}
-            return cls(sources, fmt, None, rf, _crs.WGS84, dst,
-                       [names_seen[s.name] for s in sources])
+            return cls(
+                sources, fmt, None, rf, _crs.WGS84, dst, [names_seen[s.name] for s in sources]
+            )
         mapping = io.read_mapping(fmt)
         sources = io._mapped_sources(paths)
         if any(s.path.suffix.lower() in (".parquet", ".geoparquet") for s in sources):
@@ -252,29 +293,59 @@ class _Plan:
         src = mapping.crs or (_crs.WGS84 if "lon" in mapping.columns else None)
         target = crs or mapping.project_to or src
         if src is None or target is None or not pyproj.CRS.from_user_input(target).is_projected:
-            msg = (f"mapping {mapping.name}: the Dask engine needs a projected CRS; give "
-                   "`crs=` (e.g. \"EPSG:32610\") or a `project_to` in the mapping")
+            msg = (
+                f"mapping {mapping.name}: the Dask engine needs a projected CRS; give "
+                '`crs=` (e.g. "EPSG:32610") or a `project_to` in the mapping'
+            )
             raise InputDataError(msg)
-        return cls(sources, fmt, mapping, rf, src, pyproj.CRS.from_user_input(target),
-                   list(range(len(sources))))
+        return cls(
+            sources,
+            fmt,
+            mapping,
+            rf,
+            src,
+            pyproj.CRS.from_user_input(target),
+            list(range(len(sources))),
+        )
 
 
-def _areas(areas: Any, dst: pyproj.CRS, *, area_code: str | None, area_name: str | None,
-           quiet: bool, layer: str | None = None) -> gpd.GeoDataFrame:
+def _areas(
+    areas: Any,
+    dst: pyproj.CRS,
+    *,
+    area_code: str | None,
+    area_name: str | None,
+    quiet: bool,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
     if not isinstance(areas, gpd.GeoDataFrame):
         areas = io.read_areas(areas, code_col=area_code, name_col=area_name, layer=layer)
     return _crs.to_metric_crs(areas, dst, name="areas", quiet=quiet)
 
 
-def _segments(streets: Any, dst: pyproj.CRS, areas: gpd.GeoDataFrame, *,
-              street_name_col: str | None, max_length_m: float, cache_dir: Any,
-              quiet: bool, layer: str | None = None) -> gpd.GeoDataFrame:
+def _segments(
+    streets: Any,
+    dst: pyproj.CRS,
+    areas: gpd.GeoDataFrame,
+    *,
+    street_name_col: str | None,
+    max_length_m: float,
+    cache_dir: Any,
+    quiet: bool,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
     if isinstance(streets, gpd.GeoDataFrame):
         segs = _crs.to_metric_crs(streets, dst, name="segments", quiet=quiet)
     else:
-        segs = cache.cached_segments(streets, max_length_m=max_length_m, crs=dst,
-                                     name_col=street_name_col, layer=layer, cache=cache_dir,
-                                     quiet=quiet)
+        segs = cache.cached_segments(
+            streets,
+            max_length_m=max_length_m,
+            crs=dst,
+            name_col=street_name_col,
+            layer=layer,
+            cache=cache_dir,
+            quiet=quiet,
+        )
     if "area_code" not in segs:
         segs = segs.join(snap.assign_segment_areas(segs, areas))
     return segs
@@ -283,8 +354,10 @@ def _segments(streets: Any, dst: pyproj.CRS, areas: gpd.GeoDataFrame, *,
 # --------------------------------------------------------------------------------------------
 # tasks (run on the workers)
 
-def _load_file(source: io.Source, plan: _Plan, areas: gpd.GeoDataFrame,
-               grid_m: float) -> pd.DataFrame:
+
+def _load_file(
+    source: io.Source, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float
+) -> pd.DataFrame:
     """Read, project and area-join one file; keep what snapping and counting need."""
     if plan.mapping is None:
         res = io._read_police_uk_file(source, plan.rowfilter, use_threads=False)
@@ -293,10 +366,18 @@ def _load_file(source: io.Source, plan: _Plan, areas: gpd.GeoDataFrame,
     kept = res.kept.reset_index(drop=True)
     if plan.mapping is not None:  # mapped formats reject an id repeated within a file too
         kept = kept[~io._repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
-    codes, ux, uy = io._project_distinct(kept["x"].to_numpy(), kept["y"].to_numpy(),
-                                         src_crs=plan.src, dst_crs=plan.dst)
-    part = pd.DataFrame({"crime_id": kept["crime_id"], "crime_type": kept["crime_type"],
-                         "location": kept["location"], "x": ux[codes], "y": uy[codes]})
+    codes, ux, uy = io._project_distinct(
+        kept["x"].to_numpy(), kept["y"].to_numpy(), src_crs=plan.src, dst_crs=plan.dst
+    )
+    part = pd.DataFrame(
+        {
+            "crime_id": kept["crime_id"],
+            "crime_type": kept["crime_type"],
+            "location": kept["location"],
+            "x": ux[codes],
+            "y": uy[codes],
+        }
+    )
     inside = snap.assign_areas(part, areas)["area_code"].notna().to_numpy()
     part = part[inside].reset_index(drop=True)
     part["cell"] = _cells(part["x"].to_numpy(), part["y"].to_numpy(), grid_m)
@@ -312,8 +393,13 @@ def _cells(x: np.ndarray, y: np.ndarray, grid_m: float) -> np.ndarray:
 
 def _interleave(v: np.ndarray) -> np.ndarray:
     v = v.astype(np.uint64) & np.uint64(0x1FFFFF)
-    for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
-                        (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249)):
+    for shift, mask in (
+        (32, 0x1F00000000FFFF),
+        (16, 0x1F0000FF0000FF),
+        (8, 0x100F00F00F00F00F),
+        (4, 0x10C30C30C30C30C3),
+        (2, 0x1249249249249249),
+    ):
         v = (v | (v << np.uint64(shift))) & np.uint64(mask)
     return v.astype(np.int64)
 
@@ -345,8 +431,9 @@ def _split(part: pd.DataFrame, bounds: np.ndarray) -> list[pd.DataFrame]:
     return [part[which == i].drop(columns="cell") for i in range(len(bounds))]
 
 
-def _snap_part(pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame,
-               max_distance_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _snap_part(
+    pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame, max_distance_m: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Snap one spatial partition; count per (segment, type) and per (segment, street)."""
     part = pd.concat(pieces, ignore_index=True)
     if part.empty:
@@ -356,16 +443,20 @@ def _snap_part(pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame,
     counts = on.groupby(["segment_id", "crime_type"], sort=False).size().rename("n").reset_index()
     codes, uniq = pd.factorize(on["location"], use_na_sentinel=False)
     street = names.location_to_street(pd.Series(uniq, dtype=on["location"].dtype))
-    named = pd.DataFrame({"segment_id": on["segment_id"].to_numpy(),
-                          "street": street.to_numpy()[codes]}).dropna()
-    per_street = (named.groupby(["segment_id", "street"], sort=False).size().rename("n")
-                  .reset_index())
+    named = pd.DataFrame(
+        {"segment_id": on["segment_id"].to_numpy(), "street": street.to_numpy()[codes]}
+    ).dropna()
+    per_street = (
+        named.groupby(["segment_id", "street"], sort=False).size().rename("n").reset_index()
+    )
     return counts, per_street
 
 
 def _empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
-            pd.DataFrame({"segment_id": [], "street": [], "n": []}))
+    return (
+        pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
+        pd.DataFrame({"segment_id": [], "street": [], "n": []}),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,15 +466,20 @@ def _empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
 def _load(client: Any, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float) -> list[Any]:
     areas_f = client.scatter(areas, broadcast=True)
     plan_f = client.scatter(plan, broadcast=True)
-    return [client.submit(_load_file, src, plan_f, areas_f, grid_m, pure=False)
-            for src in plan.sources]
+    return [
+        client.submit(_load_file, src, plan_f, areas_f, grid_m, pure=False) for src in plan.sources
+    ]
 
 
 def _drop_repeated_ids(client: Any, plan: _Plan, parts: list[Any]) -> list[Any]:
     """Drop every record whose id appeared in an earlier file (as the single-machine reader)."""
     hashes = client.gather([client.submit(_id_hashes, p) for p in parts])
-    owners = pd.DataFrame({"h": np.concatenate(list(hashes) or [np.zeros(0, np.uint64)]),
-                           "key": np.repeat(plan.keys, [len(h) for h in hashes])})
+    owners = pd.DataFrame(
+        {
+            "h": np.concatenate(list(hashes) or [np.zeros(0, np.uint64)]),
+            "key": np.repeat(plan.keys, [len(h) for h in hashes]),
+        }
+    )
     shared = owners.groupby("h")["key"].nunique()
     wanted = shared.index[shared > 1].to_numpy(dtype=np.uint64)
     if not len(wanted):
@@ -409,8 +505,14 @@ def _partition_bounds(counts: pd.Series, n_parts: int) -> np.ndarray:
     return np.asarray(np.r_[bounds, np.iinfo(np.int64).max], dtype=np.int64)
 
 
-def _snap_and_count(client: Any, parts: list[Any], segs: gpd.GeoDataFrame, n_parts: int,
-                    grid_m: float, max_distance_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _snap_and_count(
+    client: Any,
+    parts: list[Any],
+    segs: gpd.GeoDataFrame,
+    n_parts: int,
+    grid_m: float,
+    max_distance_m: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     cells = client.gather([client.submit(_cell_counts, p) for p in parts])
     bounds = _partition_bounds(pd.concat(cells) if cells else pd.Series(dtype="int64"), n_parts)
     split = [client.submit(_split, p, bounds) for p in parts]
@@ -424,12 +526,21 @@ def _snap_and_count(client: Any, parts: list[Any], segs: gpd.GeoDataFrame, n_par
         return _empty_counts()
     counts = pd.concat([r[0] for r in results], ignore_index=True)
     streets = pd.concat([r[1] for r in results], ignore_index=True)
-    return (counts.groupby(["segment_id", "crime_type"])["n"].sum().reset_index(),
-            streets.groupby(["segment_id", "street"])["n"].sum().reset_index())
+    return (
+        counts.groupby(["segment_id", "crime_type"])["n"].sum().reset_index(),
+        streets.groupby(["segment_id", "street"])["n"].sum().reset_index(),
+    )
 
 
-def _rank(segs: gpd.GeoDataFrame, counts: pd.DataFrame, streets: pd.DataFrame, *,
-          min_crimes: int, hot_quantile: float, length_floor_m: float) -> gpd.GeoDataFrame:
+def _rank(
+    segs: gpd.GeoDataFrame,
+    counts: pd.DataFrame,
+    streets: pd.DataFrame,
+    *,
+    min_crimes: int,
+    hot_quantile: float,
+    length_floor_m: float,
+) -> gpd.GeoDataFrame:
     if counts.empty:
         msg = "no crime falls inside the area layer, or none was usable: nothing to rank"
         raise InputDataError(msg)
@@ -441,8 +552,13 @@ def _rank(segs: gpd.GeoDataFrame, counts: pd.DataFrame, streets: pd.DataFrame, *
     table = table.reindex(segs["segment_id"].to_numpy(), fill_value=0)
     table.insert(0, "crimes", table.sum(axis=1))
     table.index = segs.index
-    return rank.rank_streets(segs, table.astype("int64"), min_crimes=min_crimes,
-                             hot_quantile=hot_quantile, length_floor_m=length_floor_m)
+    return rank.rank_streets(
+        segs,
+        table.astype("int64"),
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    )
 
 
 def _name_from_counts(segs: gpd.GeoDataFrame, streets: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -451,8 +567,9 @@ def _name_from_counts(segs: gpd.GeoDataFrame, streets: pd.DataFrame) -> gpd.GeoD
     Per segment, the street its records name most often (ties: alphabetically first), from
     the per-partition counts: the same as :func:`hotspots.names.name_from_records`.
     """
-    best = streets.sort_values(["segment_id", "n", "street"], ascending=[True, False, True],
-                               kind="stable").drop_duplicates("segment_id")
+    best = streets.sort_values(
+        ["segment_id", "n", "street"], ascending=[True, False, True], kind="stable"
+    ).drop_duplicates("segment_id")
     inferred = best.set_index("segment_id")["street"].astype("string")
     layer_named = segs["street_name"].notna()
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
@@ -464,29 +581,50 @@ def _name_from_counts(segs: gpd.GeoDataFrame, streets: pd.DataFrame) -> gpd.GeoD
 # the single-machine path, stage by stage as ``hotspots run``
 
 
-def _rank_local(paths: list[str | Path], areas: Any, streets: Any, *, fmt: str,
-                crs: str | None = None, area_code: str | None = None,
-                area_name: str | None = None, street_name_col: str | None = None,
-                crime_types: Sequence[str] | None = None, start: str | None = None,
-                end: str | None = None,
-                snap_distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M,
-                max_segment_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
-                min_crimes: int = rank.DEFAULT_MIN_CRIMES,
-                hot_quantile: float = rank.DEFAULT_HOT_QUANTILE,
-                length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M,
-                segment_cache: str | Path | None = None, quiet: bool = False,
-                areas_layer: str | None = None, streets_layer: str | None = None,
-                **_dask_only: Any) -> gpd.GeoDataFrame:
-    crimes, _ = io.read_crimes(paths, fmt=fmt, crs=crs, crime_types=crime_types, start=start,
-                               end=end, quiet=quiet)
-    area_gdf = _areas(areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet,
-                      layer=areas_layer)
+def _rank_local(
+    paths: list[str | Path],
+    areas: Any,
+    streets: Any,
+    *,
+    fmt: str,
+    crs: str | None = None,
+    area_code: str | None = None,
+    area_name: str | None = None,
+    street_name_col: str | None = None,
+    crime_types: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    snap_distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M,
+    max_segment_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+    min_crimes: int = rank.DEFAULT_MIN_CRIMES,
+    hot_quantile: float = rank.DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = rank.DEFAULT_LENGTH_FLOOR_M,
+    segment_cache: str | Path | None = None,
+    quiet: bool = False,
+    areas_layer: str | None = None,
+    streets_layer: str | None = None,
+    **_dask_only: Any,
+) -> gpd.GeoDataFrame:
+    crimes, _ = io.read_crimes(
+        paths, fmt=fmt, crs=crs, crime_types=crime_types, start=start, end=end, quiet=quiet
+    )
+    area_gdf = _areas(
+        areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet, layer=areas_layer
+    )
     crimes = crimes[snap.assign_areas(crimes, area_gdf)["area_code"].notna().to_numpy()]
-    segs = _segments(streets, crimes.crs, area_gdf, street_name_col=street_name_col,
-                     max_length_m=max_segment_length_m, cache_dir=segment_cache, quiet=quiet,
-                     layer=streets_layer)
-    crimes = crimes.join(snap.snap_to_streets(crimes, segs, max_distance_m=snap_distance_m,
-                                              quiet=quiet))
+    segs = _segments(
+        streets,
+        crimes.crs,
+        area_gdf,
+        street_name_col=street_name_col,
+        max_length_m=max_segment_length_m,
+        cache_dir=segment_cache,
+        quiet=quiet,
+        layer=streets_layer,
+    )
+    crimes = crimes.join(
+        snap.snap_to_streets(crimes, segs, max_distance_m=snap_distance_m, quiet=quiet)
+    )
     street = names.location_to_street(crimes["location"])
     inferred = names.name_from_records(crimes["segment_id"], street)
     layer_named = segs["street_name"].notna()
@@ -494,5 +632,10 @@ def _rank_local(paths: list[str | Path], areas: Any, streets: Any, *, fmt: str,
     source = np.where(layer_named, "street layer", np.where(filled.notna(), "crime records", _NONE))
     segs = segs.assign(street_name=filled.astype("string"), name_source=source)
     counts = rank.count_by_segment(crimes, segs)
-    return rank.rank_streets(segs, counts, min_crimes=min_crimes, hot_quantile=hot_quantile,
-                             length_floor_m=length_floor_m)
+    return rank.rank_streets(
+        segs,
+        counts,
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    )

@@ -273,8 +273,17 @@ HANDOUT_HEADINGS: dict[str, str] = {
 }
 #: Hand-out columns holding whole numbers (written as integers, never ``121.0``).
 HANDOUT_INTEGERS: tuple[str, ...] = (
-    "area_rank", "rank", "crimes", "segment_count", "cluster_id", "harm", "area_harm_rank",
-    "rank_by_harm", "length_m", "repeat_callers_24h", "repeat_callers_6m",
+    "area_rank",
+    "rank",
+    "crimes",
+    "segment_count",
+    "cluster_id",
+    "harm",
+    "area_harm_rank",
+    "rank_by_harm",
+    "length_m",
+    "repeat_callers_24h",
+    "repeat_callers_6m",
 )
 #: Hand-out columns rounded to a number of decimals (rates and coordinates).
 HANDOUT_DECIMALS: dict[str, int] = {"crimes_per_100m": 1, "lat": 5, "lon": 5}
@@ -335,15 +344,12 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             if _neutralise_text(categories) is categories:
                 continue
             column = column.astype(object)
-        if pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(
-            column.dtype
-        ):
+        if pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype):
             fixed = _neutralise_text(column)
             if fixed is not column:
                 out.isetitem(i, fixed)
     if any(isinstance(c, str) and _is_formula(c) for c in df.columns):
-        out.columns = [f"'{c}" if isinstance(c, str) and _is_formula(c) else c
-                       for c in df.columns]
+        out.columns = [f"'{c}" if isinstance(c, str) and _is_formula(c) else c for c in df.columns]
     return out
 
 
@@ -359,8 +365,9 @@ def _handout_table(
     if map_links is not None and "map_link" in lists.columns:
         lists["map_link"] = map_links.to_numpy()
     if {"lat", "lon"} <= set(lists.columns):
-        lists["osm_link"] = [osm_link(lat, lon) for lat, lon in zip(lists["lat"], lists["lon"],
-                                                                    strict=True)]
+        lists["osm_link"] = [
+            osm_link(lat, lon) for lat, lon in zip(lists["lat"], lists["lon"], strict=True)
+        ]
     if "harm" in lists.columns:
         harm = pd.to_numeric(lists["harm"], errors="coerce")
         lists["area_harm_rank"] = (-harm).rank(method="min").astype("Int64")
@@ -369,8 +376,9 @@ def _handout_table(
     pos = keep.index("crimes") + 1 if "crimes" in keep else len(keep)
     cols = keep[:pos] + type_cols + keep[pos:]
     headings = {**HANDOUT_HEADINGS, **{c: f"{type_names[c]}" for c in type_cols}}
-    table = tidy_numbers(lists[cols], integers=[*HANDOUT_INTEGERS, *type_cols],
-                         decimals=HANDOUT_DECIMALS)
+    table = tidy_numbers(
+        lists[cols], integers=[*HANDOUT_INTEGERS, *type_cols], decimals=HANDOUT_DECIMALS
+    )
     return table.rename(columns=headings)
 
 
@@ -427,8 +435,7 @@ def osm_link(lat: float, lon: float, *, zoom: int = OSM_ZOOM) -> str:
     if pd.isna(lat) or pd.isna(lon):
         return ""
     at = f"{lat:.5f}", f"{lon:.5f}"
-    return (f"https://www.openstreetmap.org/?mlat={at[0]}&mlon={at[1]}"
-            f"#map={zoom}/{at[0]}/{at[1]}")
+    return f"https://www.openstreetmap.org/?mlat={at[0]}&mlon={at[1]}#map={zoom}/{at[0]}/{at[1]}"
 
 
 def _relative_map_links(links: pd.Series, run: Path, out: Path) -> pd.Series:
@@ -543,8 +550,10 @@ def write_area_handouts(
     wanted = list(codes) if codes else sorted(c for c, s in listed.items() if s is not None)
     unknown = [c for c in wanted if _list_stem(c, available) is None]
     if unknown:
-        msg = (f"no area list for {unknown} in {lists}; "
-               f"choose from {sorted(c for c, s in listed.items() if s)[:10]}...")
+        msg = (
+            f"no area list for {unknown} in {lists}; "
+            f"choose from {sorted(c for c, s in listed.items() if s)[:10]}..."
+        )
         raise InputDataError(msg)
     out = Path(out_dir) if out_dir else run / runfolder.EXPORTS_DIR
     type_names = manifest.get("crime_type_columns", {})
@@ -553,14 +562,19 @@ def write_area_handouts(
     with runfolder.staged_files(out, lock=None if out_dir else run, wait=wait) as tmp:
         for code in wanted:
             stem = area_file_stem(code)
-            table = read_csv(available[str(_list_stem(code, available))],
-                                dtype={"area_code": str})
-            area = (by_code.loc[code].copy() if code in by_code.index
-                    else pd.Series({"area_name": code}))
+            table = read_csv(available[str(_list_stem(code, available))], dtype={"area_code": str})
+            area = (
+                by_code.loc[code].copy()
+                if code in by_code.index
+                else pd.Series({"area_name": code})
+            )
             area["area_code"] = code
             name = f"{stem}_{safe_file_stem(str(area['area_name']))}"
-            links = (_relative_map_links(table["map_link"], run, out)
-                     if "map_link" in table.columns else None)
+            links = (
+                _relative_map_links(table["map_link"], run, out)
+                if "map_link" in table.columns
+                else None
+            )
             handout = _handout_table(table, type_names, map_links=links)
             header = _header_rows(area, manifest)
             _write_handout_csv(handout, header, tmp / f"{name}.csv")
@@ -621,8 +635,11 @@ def _write_handout_xlsx(table: pd.DataFrame, header: list[tuple[str, str]], path
         _text_cell(cell, str(heading))  # headings from data: never formulas
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    links = {j for j, c in enumerate(table.columns, start=1)
-             if c in (HANDOUT_HEADINGS["map_link"], HANDOUT_HEADINGS["osm_link"])}
+    links = {
+        j
+        for j, c in enumerate(table.columns, start=1)
+        if c in (HANDOUT_HEADINGS["map_link"], HANDOUT_HEADINGS["osm_link"])
+    }
     formats = _number_formats(table)
     row_no = top
     for row in body.itertuples(index=False):

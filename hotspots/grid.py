@@ -94,16 +94,20 @@ def _validate_projected(
     elif pyproj.CRS.from_user_input(crs).is_geographic:
         problems.append(f"its CRS {crs} is in degrees")
     if problems:
-        msg = (f"`crimes` passed to {caller} must be the canonical crime table in a projected "
-               f"CRS (metres); {'; '.join(problems)}. Read it with hotspots.io.read_crimes, "
-               "which projects the points.")
+        msg = (
+            f"`crimes` passed to {caller} must be the canonical crime table in a projected "
+            f"CRS (metres); {'; '.join(problems)}. Read it with hotspots.io.read_crimes, "
+            "which projects the points."
+        )
         raise InputDataError(msg)
 
 
 def _check_resolution(resolution: int) -> None:
     if not isinstance(resolution, int | np.integer) or not 0 <= resolution <= 15:
-        msg = (f"`resolution` must be an H3 resolution, an integer from 0 to 15; got "
-               f"{resolution!r}. Use 9 for street-block hexagons or default_resolution(crimes).")
+        msg = (
+            f"`resolution` must be an H3 resolution, an integer from 0 to 15; got "
+            f"{resolution!r}. Use 9 for street-block hexagons or default_resolution(crimes)."
+        )
         raise InputDataError(msg)
 
 
@@ -249,13 +253,20 @@ def default_resolution(crimes: gpd.GeoDataFrame, *, quiet: bool = False) -> int:
     else:
         tree = cKDTree(xy, balanced_tree=False)  # quicker to build; the same distances
         spacing = float(np.median(tree.query(xy, k=2, workers=-1)[0][:, 1]))
-        fits = [r for r in range(MIN_RESOLUTION, MAX_RESOLUTION + 1)
-                if h3.average_hexagon_edge_length(r, "m") >= SPACING_FACTOR * spacing]
+        fits = [
+            r
+            for r in range(MIN_RESOLUTION, MAX_RESOLUTION + 1)
+            if h3.average_hexagon_edge_length(r, "m") >= SPACING_FACTOR * spacing
+        ]
         res = max(fits) if fits else MIN_RESOLUTION
     if not quiet:
-        log.info("H3 resolution %d chosen automatically (hexagon edge %.0f m; distinct crime "
-                 "locations a median %.0f m apart)", res, h3.average_hexagon_edge_length(res, "m"),
-                 spacing)
+        log.info(
+            "H3 resolution %d chosen automatically (hexagon edge %.0f m; distinct crime "
+            "locations a median %.0f m apart)",
+            res,
+            h3.average_hexagon_edge_length(res, "m"),
+            spacing,
+        )
     return res
 
 
@@ -270,8 +281,13 @@ def _area_cells(polygons: gpd.GeoSeries, resolution: int) -> set[str]:
 
 
 def _fill_cells(
-    areas: gpd.GeoDataFrame | None, points: np.ndarray, occupied: set[str], *, crs: Any,
-    resolution: int, fill: Fill,
+    areas: gpd.GeoDataFrame | None,
+    points: np.ndarray,
+    occupied: set[str],
+    *,
+    crs: Any,
+    resolution: int,
+    fill: Fill,
 ) -> set[str]:
     """Empty cells to add: of the areas (or the points' convex hull), or the first rings."""
     if fill is None:
@@ -289,10 +305,14 @@ def _type_counts(crimes: pd.DataFrame, codes: np.ndarray, cells: np.ndarray) -> 
     tcode, types = pd.factorize(crimes["crime_type"], sort=True)
     ok = codes >= 0
     typed = ok & (tcode >= 0)
-    flat = np.bincount(codes[typed] * len(types) + tcode[typed],
-                       minlength=len(cells) * len(types)).reshape(len(cells), len(types))
-    table = pd.DataFrame(flat, index=pd.Index(cells, dtype="string", name="cell"),
-                         columns=[type_columns(types)[str(t)] for t in types])
+    flat = np.bincount(
+        codes[typed] * len(types) + tcode[typed], minlength=len(cells) * len(types)
+    ).reshape(len(cells), len(types))
+    table = pd.DataFrame(
+        flat,
+        index=pd.Index(cells, dtype="string", name="cell"),
+        columns=[type_columns(types)[str(t)] for t in types],
+    )
     table = table.T.groupby(level=0, sort=False).sum().T  # two types folding to one column
     table.insert(0, "crimes", np.bincount(codes[ok], minlength=len(cells)))
     return table
@@ -360,13 +380,20 @@ def count_by_cell(
     _check_resolution(res)
     codes, cells, points = _cell_codes(crimes, res)
     table = _type_counts(crimes, codes, cells)
-    extra = _fill_cells(areas, points, set(table.index), crs=crimes.crs, resolution=res,
-                        fill=fill) - set(table.index)
+    extra = _fill_cells(
+        areas, points, set(table.index), crs=crimes.crs, resolution=res, fill=fill
+    ) - set(table.index)
     index = pd.Index(sorted([*table.index, *extra]), dtype="string", name="cell")
     table = table.reindex(index, fill_value=0)
     if not quiet:
-        log.info("%d H3 cells at resolution %d: %d with crime, %d empty (fill=%s)", len(table),
-                 res, len(table) - len(extra), len(extra), fill)
+        log.info(
+            "%d H3 cells at resolution %d: %d with crime, %d empty (fill=%s)",
+            len(table),
+            res,
+            len(table) - len(extra),
+            len(extra),
+            fill,
+        )
     return table.astype("int64")
 
 
@@ -399,15 +426,21 @@ def cells_to_polygons(cells: Sequence[str] | pd.Series | pd.Index, *, crs: Any) 
     ids = ser.astype(str).to_numpy()
     bad = [c for c in ids if not h3.is_valid_cell(c)]
     if bad:
-        msg = (f"`cells` must be valid H3 cell ids; found {len(bad)} invalid "
-               f"(e.g. {', '.join(map(repr, bad[:5]))}). Pass ids from points_to_cells.")
+        msg = (
+            f"`cells` must be valid H3 cell ids; found {len(bad)} invalid "
+            f"(e.g. {', '.join(map(repr, bad[:5]))}). Pass ids from points_to_cells."
+        )
         raise InputDataError(msg)
     rings = [h3.cell_to_boundary(c) for c in ids]
     sizes = np.array([len(r) for r in rings], dtype=np.int64)
     latlng = np.array([p for r in rings for p in r], dtype=float).reshape(-1, 2)
     parts = np.repeat(np.arange(len(ids)), sizes)
-    polys = shapely.polygons(shapely.linearrings(latlng[:, ::-1], indices=parts)) if len(ids) \
+    polys = (
+        shapely.polygons(shapely.linearrings(latlng[:, ::-1], indices=parts))
+        if len(ids)
         else np.array([], dtype=object)
-    gdf = gpd.GeoDataFrame({"cell": pd.array(ids, dtype="string")}, geometry=polys, crs=WGS84,
-                           index=ser.index)
+    )
+    gdf = gpd.GeoDataFrame(
+        {"cell": pd.array(ids, dtype="string")}, geometry=polys, crs=WGS84, index=ser.index
+    )
     return gdf.to_crs(crs)

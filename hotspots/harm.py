@@ -58,8 +58,10 @@ def _table_problems(table: pd.DataFrame) -> list[str]:
     }
     for what, bad in checks.items():
         if bad.any():
-            problems.append(f"{int(bad.sum())} rows with {what} (data rows "
-                            f"{', '.join(map(str, rows[bad.to_numpy()][:5]))})")
+            problems.append(
+                f"{int(bad.sum())} rows with {what} (data rows "
+                f"{', '.join(map(str, rows[bad.to_numpy()][:5]))})"
+            )
     return problems
 
 
@@ -96,13 +98,18 @@ def read_harm_weights(path: str | Path | None = None) -> pd.Series:
     table = pd.read_csv(source, comment="#", dtype={"crime_type": "string"})
     problems = _table_problems(table)
     if problems:
-        msg = (f"harm weights in {source.name} need one numeric, non-negative weight per crime "
-               f"type; found {'; '.join(problems)}. Fix the file or leave `path` out for the "
-               "default table.")
+        msg = (
+            f"harm weights in {source.name} need one numeric, non-negative weight per crime "
+            f"type; found {'; '.join(problems)}. Fix the file or leave `path` out for the "
+            "default table."
+        )
         raise InputDataError(msg)
     weights = pd.to_numeric(table["weight"]).astype("float64")
-    return pd.Series(weights.to_numpy(), index=pd.Index(table["crime_type"].str.strip(),
-                                                        name="crime_type"), name="weight")
+    return pd.Series(
+        weights.to_numpy(),
+        index=pd.Index(table["crime_type"].str.strip(), name="crime_type"),
+        name="weight",
+    )
 
 
 def _lookup(
@@ -114,9 +121,13 @@ def _lookup(
     if unknown.any():
         counts = crime_type[unknown].value_counts(dropna=False)
         listed = ", ".join(f"{t!r} ({n})" for t, n in counts.head(10).items())
-        warnings.warn(f"{int(unknown.sum())} crimes have a type without a harm weight: {listed}; "
-                      f"they get the fallback weight {fallback:g}. Add the types to the weight "
-                      "table to weigh them properly.", UserWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{int(unknown.sum())} crimes have a type without a harm weight: {listed}; "
+            f"they get the fallback weight {fallback:g}. Add the types to the weight "
+            "table to weigh them properly.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
     return harm.fillna(fallback).astype("float64").rename("harm")
 
 
@@ -138,7 +149,9 @@ def _weights_or_default(
 
 
 def assign_harm(
-    crimes: pd.DataFrame, weights: pd.Series | None = None, *,
+    crimes: pd.DataFrame,
+    weights: pd.Series | None = None,
+    *,
     fallback: float = DEFAULT_FALLBACK,
 ) -> pd.Series:
     """Return the harm weight of each crime from its ``crime_type``.
@@ -222,8 +235,10 @@ def harm_by_segment(
     {'a': {'crimes': 2, 'harm': 366.0}}
     """
     if "segment_id" not in crimes.columns:
-        msg = ("`crimes` must have segment_id to be summed by segment; found none. Join "
-               "hotspots.snap.snap_to_streets(crimes, segments) first.")
+        msg = (
+            "`crimes` must have segment_id to be summed by segment; found none. Join "
+            "hotspots.snap.snap_to_streets(crimes, segments) first."
+        )
         raise InputDataError(msg)
     table = _weights_or_default(crimes, weights, fallback)
     snapped = crimes[crimes["segment_id"].notna()]

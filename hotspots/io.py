@@ -216,23 +216,25 @@ def _read_raw_csv(
             "Check the file is the expected format, or give a column mapping with --format"
         )
         raise InputDataError(msg)
+
     def text() -> Any:
         return opener(start)
 
     keep = None if columns is None else [c for c in header if c in set(columns)]
     floats = [c for c in numbers if c in header]
     try:
-        table, malformed = _parse_text_csv(text, header, source, use_threads=use_threads,
-                                           keep=keep, floats=floats)
+        table, malformed = _parse_text_csv(
+            text, header, source, use_threads=use_threads, keep=keep, floats=floats
+        )
     except InputDataError:
         if not floats:
             raise
         floats = []  # a cell that is not a number: read everything as text
-        table, malformed = _parse_text_csv(text, header, source, use_threads=use_threads,
-                                           keep=keep)
+        table, malformed = _parse_text_csv(text, header, source, use_threads=use_threads, keep=keep)
     if use_threads and malformed:  # threaded parsing cannot number bad rows: parse again
-        table, malformed = _parse_text_csv(text, header, source, use_threads=False, keep=keep,
-                                           floats=floats)
+        table, malformed = _parse_text_csv(
+            text, header, source, use_threads=False, keep=keep, floats=floats
+        )
     frame = table.to_pandas()
     return RawTable(frame, _row_numbers(len(frame), malformed), malformed)
 
@@ -257,8 +259,7 @@ def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
         data = source.open_bytes()
         left = memory.available()  # now, with the text held (and other threads' files)
         if left is not None:
-            left.check(source.name, len(data), lambda: memory.count_buffer_lines(data),
-                       held=True)
+            left.check(source.name, len(data), lambda: memory.count_buffer_lines(data), held=True)
         return _in_memory(data)
     if is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX:
         buf = gunzip_buffer(source, cap=budget)
@@ -288,8 +289,11 @@ def _check_streamed(source: Source, budget: memory.Budget) -> None:
     inflated once, counting, and stopped as soon as it cannot fit.
     """
     if not is_gzip(source.path):
-        budget.check(source.name, source.path.stat().st_size,
-                     lambda: memory.count_lines(memory.file_blocks(source.path)))
+        budget.check(
+            source.name,
+            source.path.stat().st_size,
+            lambda: memory.count_lines(memory.file_blocks(source.path)),
+        )
         return
     try:
         with open_gzip(source.path) as gz:
@@ -305,8 +309,13 @@ def _in_memory(data: bytes | pa.Buffer) -> tuple[bytes, Callable[[int], Any]]:
 
 
 def _parse_text_csv(
-    text: Callable[[], Any], header: list[str], source: Source, *, use_threads: bool,
-    keep: list[str] | None = None, floats: Sequence[str] = (),
+    text: Callable[[], Any],
+    header: list[str],
+    source: Source,
+    *,
+    use_threads: bool,
+    keep: list[str] | None = None,
+    floats: Sequence[str] = (),
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
     """Parse the CSV; malformed rows are skipped and returned (number, text).
 
@@ -326,8 +335,9 @@ def _parse_text_csv(
     def _read_from(stream: Any, handler: Any) -> pa.Table:
         return pacsv.read_csv(
             stream,
-            read_options=pacsv.ReadOptions(use_threads=use_threads,
-                                           block_size=_block_size(use_threads)),
+            read_options=pacsv.ReadOptions(
+                use_threads=use_threads, block_size=_block_size(use_threads)
+            ),
             parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.float64() if c in floats else pa.string() for c in header},
@@ -344,20 +354,27 @@ def _parse_text_csv(
             return _read(_on_bad), malformed
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
         if "straddling" in str(err):  # a row longer than Arrow's block
-            msg = (f"{source.name}: a line is longer than {_block_size(use_threads) >> 20} MiB "
-                   "(a line break missing?); not a CSV of records")
+            msg = (
+                f"{source.name}: a line is longer than {_block_size(use_threads) >> 20} MiB "
+                "(a line break missing?); not a CSV of records"
+            )
             raise InputDataError(msg) from err
         msg = f"{source.name}: cannot be read as a UTF-8 CSV ({short_error(err)})"
         raise InputDataError(msg) from err
     except (MemoryError, pa.ArrowMemoryError) as err:
         budget = memory.available()
-        msg = (f"{source.name}: out of memory while parsing "
-               f"({budget.limit}: {budget.free / 2**30:.1f} GiB free)" if budget else
-               f"{source.name}: out of memory while parsing") + "; split the file"
+        msg = (
+            f"{source.name}: out of memory while parsing "
+            f"({budget.limit}: {budget.free / 2**30:.1f} GiB free)"
+            if budget
+            else f"{source.name}: out of memory while parsing"
+        ) + "; split the file"
         raise InputDataError(msg) from err
     except OSError as err:  # a truncated or corrupt compressed file, streamed
-        msg = (f"{source.name}: cannot be read ({short_error(err)}); the file may be truncated "
-               "or corrupt: download it again")
+        msg = (
+            f"{source.name}: cannot be read ({short_error(err)}); the file may be truncated "
+            "or corrupt: download it again"
+        )
         raise InputDataError(msg) from err
 
 
@@ -412,8 +429,9 @@ def _canonical_frame(
         "occurred_from": cols["occurred_from"],
         "occurred_to": cols["occurred_to"],
         "month": _month_text(cols["occurred_from"], index),
-        "has_time": has_time if isinstance(has_time, pd.Series) else
-        np.broadcast_to(np.asarray(has_time, dtype=bool), (n,)).copy(),
+        "has_time": has_time
+        if isinstance(has_time, pd.Series)
+        else np.broadcast_to(np.asarray(has_time, dtype=bool), (n,)).copy(),
         "crime_type": cols.get("crime_type", ""),
         "location": cols.get("location", ""),
         "x": np.asarray(cols["x"], dtype=float),
@@ -441,10 +459,14 @@ def _category(values: Any, n: int) -> pd.Categorical:
     much cheaper than stripping every cell.
     """
     if isinstance(values, str):
-        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
-                                         dtype=pd.CategoricalDtype([values.strip()]))
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and (
-            values.dtype.storage == "pyarrow"):
+        return pd.Categorical.from_codes(
+            np.zeros(n, dtype=np.int8), dtype=pd.CategoricalDtype([values.strip()])
+        )
+    if (
+        isinstance(values, pd.Series)
+        and isinstance(values.dtype, pd.StringDtype)
+        and (values.dtype.storage == "pyarrow")
+    ):
         encoded = pa.chunked_array(values.array.__arrow_array__()).dictionary_encode()
         encoded = encoded.combine_chunks()
         words = encoded.dictionary
@@ -454,11 +476,16 @@ def _category(values: Any, n: int) -> pd.Categorical:
             codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
         if pc.all(pc.equal(words, stripped)).as_py() is not False:  # nothing to strip
             return pd.Categorical.from_codes(
-                codes, dtype=_distinct_categories(pd.Index(words.to_pandas(), dtype=_STR)),
-                validate=False)
+                codes,
+                dtype=_distinct_categories(pd.Index(words.to_pandas(), dtype=_STR)),
+                validate=False,
+            )
         remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=_STR))  # "a", "a "
-        return pd.Categorical.from_codes(np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
-                                         dtype=pd.CategoricalDtype(cats), validate=False)
+        return pd.Categorical.from_codes(
+            np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
+            dtype=pd.CategoricalDtype(cats),
+            validate=False,
+        )
     if isinstance(values, pd.Series) and values.dtype != object:
         return pd.Categorical(values)
     return pd.Categorical(pd.Series(values, dtype=object).str.strip())
@@ -480,7 +507,8 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
         # one hashing pass over every frame's categories gives the union and each word's
         # place in it; the union is then sorted and the places moved to match
         encoded = pc.dictionary_encode(
-            pa.chunked_array(words, type=pa.large_string()).combine_chunks())
+            pa.chunked_array(words, type=pa.large_string()).combine_chunks()
+        )
         order = pc.array_sort_indices(encoded.dictionary).to_numpy()
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
@@ -489,10 +517,13 @@ def _unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
         starts = np.cumsum([0, *(len(w) for w in words)])
         dtype = _distinct_categories(pd.Index(pd.array(union, dtype=_STR)))
         for i, cat in enumerate(cats):
-            remap = places[starts[i]:starts[i + 1]]
+            remap = places[starts[i] : starts[i + 1]]
             codes = cat.codes
-            moved = np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1) if (
-                len(remap)) else np.full(len(codes), -1, dtype=np.int64)
+            moved = (
+                np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1)
+                if (len(remap))
+                else np.full(len(codes), -1, dtype=np.int64)
+            )
             new[i][col] = pd.Categorical.from_codes(moved, dtype=dtype, validate=False)
     return [f.assign(**cols) if cols else f for f, cols in zip(frames, new, strict=True)]
 
@@ -564,8 +595,11 @@ def _text(v: Any, index: pd.RangeIndex) -> Any:
 
 def _month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
     """Return ``YYYY-MM`` of each start (missing for NaT), formatting each distinct month once."""
-    aligned = pd.Series(start, index=index) if not isinstance(start, pd.Series) else (
-        start.reindex(index))
+    aligned = (
+        pd.Series(start, index=index)
+        if not isinstance(start, pd.Series)
+        else (start.reindex(index))
+    )
     if not (isinstance(aligned.dtype, np.dtype) and aligned.dtype.kind == "M"):
         return aligned.dt.strftime("%Y-%m")  # time-zone aware: format wall-clock time
     months = aligned.to_numpy().astype("datetime64[M]")
@@ -575,11 +609,17 @@ def _month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
     return pd.Series(text.array.take(codes), index=index)
 
 
-def _malformed_rejects(raw: RawTable, source: Source, *, reason: str = REASON_MALFORMED,
-                       value: str | None = None) -> pd.DataFrame:
+def _malformed_rejects(
+    raw: RawTable, source: Source, *, reason: str = REASON_MALFORMED, value: str | None = None
+) -> pd.DataFrame:
     rows = [
-        {"source_file": source.name, "source_row": n, "reason": reason, "location": t,
-         "value": t if value is None else value}
+        {
+            "source_file": source.name,
+            "source_row": n,
+            "reason": reason,
+            "location": t,
+            "value": t if value is None else value,
+        }
         for n, t in raw.malformed
     ]
     if rows:  # as Arrow text, like the value column of the other rejected tables
@@ -626,11 +666,14 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
 def _month_window(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Parse month text once per distinct value: window start and (exclusive) end."""
     codes, uniq = pd.factorize(text, use_na_sentinel=False)
-    first = pd.to_datetime(pd.Series(uniq, dtype=text.dtype).str.strip(), format=fmt,
-                           errors="coerce")
+    first = pd.to_datetime(
+        pd.Series(uniq, dtype=text.dtype).str.strip(), format=fmt, errors="coerce"
+    )
     nxt = first + pd.DateOffset(months=1)
-    return (pd.Series(first.array.take(codes), index=text.index),
-            pd.Series(nxt.array.take(codes), index=text.index))
+    return (
+        pd.Series(first.array.take(codes), index=text.index),
+        pd.Series(nxt.array.take(codes), index=text.index),
+    )
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
@@ -647,8 +690,10 @@ def _to_float(text: pd.Series) -> np.ndarray:
         for attempt in (arr, None):  # then with surrounding spaces stripped
             cells = attempt if attempt is not None else pc.utf8_trim_whitespace(arr)
             try:
-                nums = pc.cast(pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()),
-                                          cells), pa.float64())
+                nums = pc.cast(
+                    pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells),
+                    pa.float64(),
+                )
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 continue
             if pc.all(pc.is_finite(nums)).as_py() is not False:
@@ -681,8 +726,10 @@ def _reasons(
     privacy_locs = {s.upper() for s in rules.get("privacy_locations", [])}
     zero_priv = bool(rules.get("zero_xy_is_privacy_offset", False))
     conds: list[tuple[str, np.ndarray]] = [
-        (REASON_PRIVACY, _privacy_location(frame["location"], privacy_locs)
-         | (zero_priv & (x == 0) & (y == 0))),
+        (
+            REASON_PRIVACY,
+            _privacy_location(frame["location"], privacy_locs) | (zero_priv & (x == 0) & (y == 0)),
+        ),
         (REASON_NO_COORDS, ~np.isfinite(x) | ~np.isfinite(y)),
         (REASON_RANGE, _out_of_range(x, y, lonlat=lonlat)),
         (REASON_DATE, frame["occurred_from"].isna().to_numpy()),
@@ -707,8 +754,9 @@ def _per_distinct(values: pd.Series, test: Any) -> np.ndarray:
 def _privacy_location(location: pd.Series, privacy_locs: set[str]) -> np.ndarray:
     if not privacy_locs:
         return np.zeros(len(location), dtype=bool)
-    return _per_distinct(location, lambda u: u.astype(str).str.strip().str.upper()
-                         .isin(privacy_locs).to_numpy())
+    return _per_distinct(
+        location, lambda u: u.astype(str).str.strip().str.upper().isin(privacy_locs).to_numpy()
+    )
 
 
 def _out_of_range(x: np.ndarray, y: np.ndarray, *, lonlat: bool) -> np.ndarray:
@@ -772,9 +820,14 @@ def split_rejected(frame: pd.DataFrame, reason: np.ndarray) -> tuple[pd.DataFram
 
 
 #: Which field's text goes to ``value`` in ``rejected.csv``, per reason (coordinates: both).
-_VALUE_FIELD = {REASON_PRIVACY: "location", REASON_DATE: "raw_date", REASON_FUTURE: "raw_date",
-                REASON_PERIOD: "raw_date", REASON_TYPE: "crime_type",
-                REASON_DUPLICATE: "crime_id"}
+_VALUE_FIELD = {
+    REASON_PRIVACY: "location",
+    REASON_DATE: "raw_date",
+    REASON_FUTURE: "raw_date",
+    REASON_PERIOD: "raw_date",
+    REASON_TYPE: "crime_type",
+    REASON_DUPLICATE: "crime_id",
+}
 
 
 def _rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
@@ -803,8 +856,11 @@ def _rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray
             col = "month"
         if col is not None and col in rejected:
             piece = cells(col)
-            if col == "raw_date" and "month" in rejected and not pc.any(
-                    pc.not_equal(piece, "")).as_py():
+            if (
+                col == "raw_date"
+                and "month" in rejected
+                and not pc.any(pc.not_equal(piece, "")).as_py()
+            ):
                 piece = cells("month")  # no date text kept: the month read
         elif why in (REASON_NO_COORDS, REASON_RANGE, REASON_OUTSIDE) and "raw_x" in rejected:
             xs, ys = cells("raw_x"), cells("raw_y")
@@ -928,10 +984,8 @@ def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
             return None
         key = np.zeros(len(lengths), dtype=np.uint64)
         if len(named):
-            head = np.frombuffer(pc.binary_slice(data, 0, 8).buffers()[2], "<u8",
-                                 count=len(named))
-            tail = np.frombuffer(pc.binary_slice(data, -8).buffers()[2], "<u8",
-                                 count=len(named))
+            head = np.frombuffer(pc.binary_slice(data, 0, 8).buffers()[2], "<u8", count=len(named))
+            tail = np.frombuffer(pc.binary_slice(data, -8).buffers()[2], "<u8", count=len(named))
             key[~empty] = head * np.uint64(0x9E3779B97F4A7C15) ^ tail
         keys.append(key)
         empties.append(empty)
@@ -974,12 +1028,14 @@ class _FileIdKeys:
             return None
         keys, empty = found
         named = np.sort(keys[~empty])  # then the distinct ones (faster than np.unique)
-        return cls(keys, empty, named[np.r_[True, named[1:] != named[:-1]]] if len(named)
-                   else named)
+        return cls(
+            keys, empty, named[np.r_[True, named[1:] != named[:-1]]] if len(named) else named
+        )
 
 
-def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
-                           ) -> np.ndarray | None:
+def _repeated_across_files(
+    ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
+) -> np.ndarray | None:
     """Return ``_repeated_ids(ids, across_files_only=True)`` from the files' id keys.
 
     ``ids`` holds the files' kept rows joined (``crime_id``, ``source_file``). A repeat
@@ -1000,8 +1056,12 @@ def _repeated_across_files(ids: pd.DataFrame, id_keys: list[_FileIdKeys | None]
     if not len(shared):
         return dup
     lookup = pd.Index(shared)  # one hash table, however many keys are shared
-    rows = np.concatenate([np.flatnonzero((lookup.get_indexer(k.keys) >= 0) & ~k.empty) + lo
-                           for k, lo in zip(files, starts[:-1].tolist(), strict=True)])
+    rows = np.concatenate(
+        [
+            np.flatnonzero((lookup.get_indexer(k.keys) >= 0) & ~k.empty) + lo
+            for k, lo in zip(files, starts[:-1].tolist(), strict=True)
+        ]
+    )
     taken = _take_text(ids["crime_id"], rows, pd.RangeIndex(len(rows)))  # chunk by chunk
     first = rows[_first_row_by_text(taken)]
     source = ids["source_file"]
@@ -1022,10 +1082,12 @@ def _without_gc_pauses(read: Callable[..., Any]) -> Callable[..., Any]:
     object of the process (about 0.1-0.2 s after a run's other stages have been imported).
     Any cycles made while reading are collected once the collector is back on.
     """
+
     @functools.wraps(read)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with _gc_held():
             return read(*args, **kwargs)
+
     return wrapper
 
 
@@ -1093,16 +1155,28 @@ def read_police_uk(
     if not quiet:
         _log_skipped(skipped)
         for name, winner in sorted(superseded.items()):
-            log.warning("%s: the same force-month as %s, the newer publication; every row "
-                        "rejected as %r", name, winner, REASON_PUBLICATION)
+            log.warning(
+                "%s: the same force-month as %s, the newer publication; every row rejected as %r",
+                name,
+                winner,
+                REASON_PUBLICATION,
+            )
 
     def read_one(source: Source) -> _FileResult:
-        return _read_police_uk_file(source, rf, use_threads=len(sources) == 1,
-                                    superseded_by=superseded.get(source.name))
+        return _read_police_uk_file(
+            source, rf, use_threads=len(sources) == 1, superseded_by=superseded.get(source.name)
+        )
 
     frames, rejects, _, keys = _read_all(sources, read_one, quiet=quiet)
-    return _assemble(frames, rejects, across_files_only=True, src_crs=_crs.WGS84,
-                     dst_crs=_crs.BRITISH_NATIONAL_GRID, areas=areas, id_keys=keys)
+    return _assemble(
+        frames,
+        rejects,
+        across_files_only=True,
+        src_crs=_crs.WGS84,
+        dst_crs=_crs.BRITISH_NATIONAL_GRID,
+        areas=areas,
+        id_keys=keys,
+    )
 
 
 @dataclass
@@ -1147,7 +1221,10 @@ def _read_all(
 
 
 def _concat(
-    frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
+    frames: list[pd.DataFrame],
+    rejects: list[pd.DataFrame],
+    *,
+    across_files_only: bool,
     outside: Callable[[], np.ndarray | None] | None = None,
     id_keys: list[_FileIdKeys | None] | None = None,
     then: Callable[[np.ndarray], None] | None = None,
@@ -1168,7 +1245,8 @@ def _concat(
     frames = _unify_categories(frames)
     rej = _unify_categories([r for r in rejects if len(r)])
     rejected = (_stack(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
-        {"source_row": "int64"})
+        {"source_row": "int64"}
+    )
     ids = _stack([f[["crime_id", "source_file"]] for f in frames])
     late = np.zeros(len(ids), dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
     dup = None  # found while the areas are looked up
@@ -1222,29 +1300,34 @@ def _stack(frames: list[pd.DataFrame], keep: np.ndarray | None = None) -> pd.Dat
         elif isinstance(dtype, np.dtype) and dtype.kind != "O":
             cols[c] = _compress([p.to_numpy() for p in parts], masks, total)
         elif dtype == _STR:
-            chunks = [piece for p, m in zip(parts, masks, strict=True)
-                      for start, ch in _chunk_starts(p)
-                      for piece in _kept_pieces(
-                          ch, None if m is None else m[start:start + len(ch)])]
-            cols[c] = pd.array(pa.chunked_array(chunks, type=chunks[0].type) if chunks else
-                               pa.chunked_array([], type=pa.large_string()), dtype=_STR)
+            chunks = [
+                piece
+                for p, m in zip(parts, masks, strict=True)
+                for start, ch in _chunk_starts(p)
+                for piece in _kept_pieces(ch, None if m is None else m[start : start + len(ch)])
+            ]
+            cols[c] = pd.array(
+                pa.chunked_array(chunks, type=chunks[0].type)
+                if chunks
+                else pa.chunked_array([], type=pa.large_string()),
+                dtype=_STR,
+            )
         else:
             joined = pd.concat(parts, ignore_index=True)
             cols[c] = (joined if keep is None else joined[keep]).array
     return pd.DataFrame(cols, index=pd.RangeIndex(total), copy=False)
 
 
-def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: int
-              ) -> np.ndarray:
+def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: int) -> np.ndarray:
     """Concatenate ``arrays``, keeping the rows their masks select, into one new array."""
     out = np.empty(total, dtype=arrays[0].dtype)
     at = 0
     for arr, m in zip(arrays, masks, strict=True):
         n = len(arr) if m is None else int(m.sum())
         if m is None:
-            out[at:at + n] = arr
+            out[at : at + n] = arr
         else:
-            np.compress(m, arr, out=out[at:at + n])
+            np.compress(m, arr, out=out[at : at + n])
         at += n
     return out
 
@@ -1262,8 +1345,11 @@ def _kept_pieces(chunk: pa.Array, keep: np.ndarray | None) -> list[pa.Array]:
         return [chunk.filter(pa.array(keep))]
     starts = np.concatenate([[0], gone + 1])
     ends = np.concatenate([gone, [len(chunk)]])
-    return [chunk.slice(lo, hi - lo) for lo, hi in zip(starts.tolist(), ends.tolist(),
-                                                      strict=True) if hi > lo]
+    return [
+        chunk.slice(lo, hi - lo)
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+        if hi > lo
+    ]
 
 
 #: Most rows dropped from one Arrow chunk by slicing around them (see :func:`_kept_pieces`).
@@ -1277,8 +1363,13 @@ def _chunk_starts(values: pd.Series) -> list[tuple[int, pa.Array]]:
 
 
 def _assemble(
-    frames: list[pd.DataFrame], rejects: list[pd.DataFrame], *, across_files_only: bool,
-    src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None = None,
+    frames: list[pd.DataFrame],
+    rejects: list[pd.DataFrame],
+    *,
+    across_files_only: bool,
+    src_crs: Any,
+    dst_crs: Any,
+    areas: gpd.GeoDataFrame | None = None,
     id_keys: list[_FileIdKeys | None] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`_concat` and :func:`_to_geo`, the points in a second thread.
@@ -1288,8 +1379,8 @@ def _assemble(
     Rows outside every area are rejected in the same pass that copies the kept rows; the
     point geometries and other per-row point columns are built while the rows are copied.
     """
-    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None,
-                          np.ndarray | None]:
+
+    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray | None]:
         x = np.concatenate([f["x"].to_numpy() for f in frames])
         y = np.concatenate([f["y"].to_numpy() for f in frames])
         codes, ux, uy = _project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
@@ -1320,9 +1411,14 @@ def _assemble(
         def then(gone: np.ndarray) -> None:  # the point columns, beside the table's copy
             rows.append(pool.submit(per_row, gone))
 
-        kept, rejected, _ = _concat(frames, rejects, across_files_only=across_files_only,
-                                    outside=outside if areas is not None else None,
-                                    id_keys=id_keys, then=then)
+        kept, rejected, _ = _concat(
+            frames,
+            rejects,
+            across_files_only=across_files_only,
+            outside=outside if areas is not None else None,
+            id_keys=id_keys,
+            then=then,
+        )
         codes, ux, uy, layer, _ = points.result()
         cols = rows[0].result()
     if layer is not None and len(kept) == 0 and len(codes):
@@ -1349,12 +1445,14 @@ class AreaLayer:
         """Project ``areas`` to ``dst_crs`` (if needed) and sort them by code."""
         projected = _crs.to_metric_crs(areas, dst_crs, name="areas", quiet=True)
         order = np.argsort(projected["area_code"].to_numpy(), kind="stable")
-        return cls(projected.geometry.to_numpy()[order],
-                   projected["area_code"].to_numpy()[order],
-                   projected["area_name"].to_numpy()[order], projected.total_bounds)
+        return cls(
+            projected.geometry.to_numpy()[order],
+            projected["area_code"].to_numpy()[order],
+            projected["area_name"].to_numpy()[order],
+            projected.total_bounds,
+        )
 
-    def locate(self, crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                    np.ndarray]:
+    def locate(self, crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return the area of each distinct location of ``crimes`` (-1 outside all).
 
         Also each row's location number and the locations' x and y.
@@ -1364,8 +1462,10 @@ class AreaLayer:
 
     def columns(self, hit: np.ndarray, codes: np.ndarray) -> dict[str, pd.Categorical]:
         """Return ``area_code``/``area_name`` per row from :meth:`locate`'s first two."""
-        return {"area_code": spread_category(self.codes, hit, codes),
-                "area_name": spread_category(self.names, hit, codes)}
+        return {
+            "area_code": spread_category(self.codes, hit, codes),
+            "area_name": spread_category(self.names, hit, codes),
+        }
 
     def no_overlap_message(self, x: np.ndarray, y: np.ndarray, crs: Any) -> str:
         """Say that no crime (at x/y, in ``crs``) falls in an area, giving both extents."""
@@ -1385,7 +1485,10 @@ def _distinct_points(
 
 
 def _to_geo(
-    frame: pd.DataFrame, *, src_crs: Any, dst_crs: Any,
+    frame: pd.DataFrame,
+    *,
+    src_crs: Any,
+    dst_crs: Any,
     points: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Project x/y from ``src_crs`` to ``dst_crs``, handling each distinct point once.
@@ -1398,17 +1501,20 @@ def _to_geo(
     dst = pyproj.CRS.from_user_input(dst_crs)
     moved = pyproj.CRS.from_user_input(src_crs) != dst
     if points is None:
-        distinct = _distinct_points(frame["x"].to_numpy(), frame["y"].to_numpy(),
-                                    src_crs=src_crs, dst_crs=dst)
+        distinct = _distinct_points(
+            frame["x"].to_numpy(), frame["y"].to_numpy(), src_crs=src_crs, dst_crs=dst
+        )
         points = _point_columns(distinct, dst, moved=moved)
     cols = {c: frame[c].array for c in frame.columns if c not in ("raw_x", "raw_y")}
     cols.update(points)  # x/y replaced only if projected
-    return gpd.GeoDataFrame(cols, index=pd.RangeIndex(len(frame)), geometry="geometry",
-                            crs=dst, copy=False)
+    return gpd.GeoDataFrame(
+        cols, index=pd.RangeIndex(len(frame)), geometry="geometry", crs=dst, copy=False
+    )
 
 
-def _point_columns(distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-                   dst_crs: Any, *, moved: bool) -> dict[str, Any]:
+def _point_columns(
+    distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], dst_crs: Any, *, moved: bool
+) -> dict[str, Any]:
     """Return the per-row ``point_id`` and ``geometry`` (and projected x/y if ``moved``).
 
     ``distinct`` is a code per row and the distinct points (see :func:`_distinct_points`).
@@ -1416,7 +1522,8 @@ def _point_columns(distinct: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     codes, ux, uy, geoms = distinct
     cols: dict[str, Any] = {
         "point_id": codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
-        "geometry": GeometryArray(geoms[codes], crs=pyproj.CRS.from_user_input(dst_crs))}
+        "geometry": GeometryArray(geoms[codes], crs=pyproj.CRS.from_user_input(dst_crs)),
+    }
     if moved:
         cols.update(x=ux[codes], y=uy[codes])
     return cols
@@ -1447,8 +1554,10 @@ def _take_text(values: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Serie
         return pd.Series(values.array.take(rows), index=index)
     starts = np.cumsum([0, *(len(c) for c in arr.chunks)])
     cut = np.searchsorted(rows, starts)
-    pieces = [chunk.take(pa.array(rows[cut[k]:cut[k + 1]] - starts[k]))
-              for k, chunk in enumerate(arr.chunks)]
+    pieces = [
+        chunk.take(pa.array(rows[cut[k] : cut[k + 1]] - starts[k]))
+        for k, chunk in enumerate(arr.chunks)
+    ]
     taken = pa.chunked_array(pieces, type=arr.type).to_pandas().array
     return pd.Series(taken, index=index)
 
@@ -1504,8 +1613,13 @@ def read_mapping(spec: str | Path) -> Mapping:
             f"and a date (date, datetime, from, or year/month/day); found {sorted(cols)}"
         )
         raise InputDataError(msg)
-    return Mapping(str(doc.get("name", spec)), cols, doc.get("crs"), doc.get("project_to"),
-                   dict(doc.get("rules", {})))
+    return Mapping(
+        str(doc.get("name", spec)),
+        cols,
+        doc.get("crs"),
+        doc.get("project_to"),
+        dict(doc.get("rules", {})),
+    )
 
 
 POLICE_UK_SOURCE = (
@@ -1601,28 +1715,32 @@ def read_mapped(
     frames, rejects, crss, _ = _read_all(sources, read_one, quiet=quiet)
     src = crss[-1] or mapping.crs or (_crs.WGS84 if lonlat else None)
     if src is None:
-        msg = f"mapping {mapping.name}: x/y columns need a `crs` (e.g. crs = \"EPSG:26910\")"
+        msg = f'mapping {mapping.name}: x/y columns need a `crs` (e.g. crs = "EPSG:26910")'
         raise InputDataError(msg)
-    dst = crs or mapping.project_to or (src if pyproj.CRS.from_user_input(src).is_projected
-                                        else None)
+    dst = (
+        crs or mapping.project_to or (src if pyproj.CRS.from_user_input(src).is_projected else None)
+    )
     if dst is not None:
-        return _assemble(frames, rejects, across_files_only=False, src_crs=src, dst_crs=dst,
-                         areas=areas)
+        return _assemble(
+            frames, rejects, across_files_only=False, src_crs=src, dst_crs=dst, areas=areas
+        )
     kept_all, rejected, _ = _concat(frames, rejects, across_files_only=False)
     crimes = _to_geo(kept_all, src_crs=src, dst_crs=_default_metric(kept_all, src))
     return (crimes, rejected) if areas is None else join_areas(crimes, rejected, areas)
 
 
-def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool,
-                         superseded_by: str | None = None) -> _FileResult:
+def _read_police_uk_file(
+    source: Source, rf: RowFilter, *, use_threads: bool, superseded_by: str | None = None
+) -> _FileResult:
     """Read one police.uk CSV: kept rows (lon/lat) and rejected tables, before id checks.
 
     A file ``superseded_by`` a newer publication of its force-month (see
     :func:`choose_publications`) keeps nothing: every row, malformed ones included, is
     rejected as a duplicate publication, ``value`` naming the file kept instead.
     """
-    raw = _read_raw_csv(source, required=POLICE_UK_REQUIRED, use_threads=use_threads,
-                        columns=_POLICE_UK_USED)
+    raw = _read_raw_csv(
+        source, required=POLICE_UK_REQUIRED, use_threads=use_threads, columns=_POLICE_UK_USED
+    )
     canon = police_uk_to_canonical(raw, source)
     if superseded_by is not None:
         kept, rej = split_rejected(canon, np.full(len(canon), REASON_PUBLICATION, dtype=object))
@@ -1630,8 +1748,13 @@ def _read_police_uk_file(source: Source, rf: RowFilter, *, use_threads: bool,
         bad = _malformed_rejects(raw, source, reason=REASON_PUBLICATION, value=superseded_by)
         return _FileResult(len(canon), kept, [bad, rej], None, _FileIdKeys.of(kept["crime_id"]))
     kept, rej = split_rejected(canon, _reasons(canon, rf, lonlat=True, rules={}))
-    return _FileResult(len(canon), kept, [_malformed_rejects(raw, source), rej], None,
-                       _FileIdKeys.of(kept["crime_id"]))
+    return _FileResult(
+        len(canon),
+        kept,
+        [_malformed_rejects(raw, source), rej],
+        None,
+        _FileIdKeys.of(kept["crime_id"]),
+    )
 
 
 def _log_skipped(skipped: list[dict[str, str]]) -> None:
@@ -1643,9 +1766,12 @@ def _log_skipped(skipped: list[dict[str, str]]) -> None:
     kinds: dict[str, int] = {}
     for item in skipped:
         kinds[item["why"]] = kinds.get(item["why"], 0) + 1
-    log.info("skipped %d files that are not street-level crime (%s); listed in run.json "
-             "under skipped_files", len(skipped),
-             "; ".join(f"{n} {why}" for why, n in sorted(kinds.items())))
+    log.info(
+        "skipped %d files that are not street-level crime (%s); listed in run.json "
+        "under skipped_files",
+        len(skipped),
+        "; ".join(f"{n} {why}" for why, n in sorted(kinds.items())),
+    )
 
 
 #: Most skipped files logged one by one (more are summed up by kind).
@@ -1677,9 +1803,13 @@ def _read_mapped_raw(
         return _read_parquet_raw(source, mapping)
     optional = ("id", "location", "force", "caller")
     required = [c for k, c in mapping.columns.items() if k not in optional]
-    return _read_raw_csv(source, required=required, use_threads=use_threads,
-                         columns=list(mapping.columns.values()),
-                         numbers=_number_columns(mapping)), None
+    return _read_raw_csv(
+        source,
+        required=required,
+        use_threads=use_threads,
+        columns=list(mapping.columns.values()),
+        numbers=_number_columns(mapping),
+    ), None
 
 
 def _number_columns(mapping: Mapping) -> list[str]:
@@ -1725,8 +1855,15 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
     """
     f, c = raw.frame, mapping.columns
     as_is = ("crime_type", "location", "force", "x", "y", "lon", "lat")  # stripped later
-    text = {k: f[v] if f[v].dtype.kind == "f" else f[v].astype(str) if k in as_is
-            else f[v].astype(str).str.strip() for k, v in c.items() if v in f}
+    text = {
+        k: f[v]
+        if f[v].dtype.kind == "f"
+        else f[v].astype(str)
+        if k in as_is
+        else f[v].astype(str).str.strip()
+        for k, v in c.items()
+        if v in f
+    }
     if "geometry" in c:
         text["x"], text["y"] = f[c["geometry"] + "__x"], f[c["geometry"] + "__y"]
     xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
@@ -1741,8 +1878,12 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
         "raw_y": text[yk],
         "raw_date": _raw_date(text, start),
     }
-    for key, canon in (("id", "crime_id"), ("crime_type", "crime_type"), ("location", "location"),
-                       ("force", "force")):
+    for key, canon in (
+        ("id", "crime_id"),
+        ("crime_type", "crime_type"),
+        ("location", "location"),
+        ("force", "force"),
+    ):
         if key in text:
             cols[canon] = text[key]
     frame = _canonical_frame(raw, source, cols)
@@ -1813,8 +1954,9 @@ def _datetime_from_parts(text: dict[str, pd.Series]) -> pd.Series:
     return pd.to_datetime(pd.DataFrame(parts), errors="coerce")
 
 
-def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarray,
-                       mi: np.ndarray) -> np.ndarray | None:
+def _stamps_from_parts(
+    y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarray, mi: np.ndarray
+) -> np.ndarray | None:
     """Return ``datetime64[us]`` from whole-number date parts, or None.
 
     None if any part is not a valid calendar value (years 1900-2100).
@@ -1845,8 +1987,11 @@ def _stamps_from_parts(y: np.ndarray, mo: np.ndarray, d: np.ndarray, h: np.ndarr
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:
     """Exact times become 1-minute windows; 00:00 placeholders become the whole day."""
     midnight = (start.dt.hour == 0) & (start.dt.minute == 0)
-    unknown = midnight.to_numpy() if mapping.rules.get("midnight_means_unknown_time") else np.zeros(
-        len(start), dtype=bool)
+    unknown = (
+        midnight.to_numpy()
+        if mapping.rules.get("midnight_means_unknown_time")
+        else np.zeros(len(start), dtype=bool)
+    )
     end = start + pd.Timedelta(minutes=1)
     end = end.where(~unknown, start + pd.Timedelta(days=1))
     return start, end, ~unknown & start.notna().to_numpy()
@@ -1888,8 +2033,14 @@ def read_crimes(
     """
     paths = list(paths)
     if fmt == "police-uk":
-        crimes, rejected = read_police_uk(paths, crime_types=crime_types, start=start, end=end,
-                                          quiet=quiet, areas=None if crs else areas)
+        crimes, rejected = read_police_uk(
+            paths,
+            crime_types=crime_types,
+            start=start,
+            end=end,
+            quiet=quiet,
+            areas=None if crs else areas,
+        )
         if crs:
             crimes = _crs.to_metric_crs(crimes, crs, name="crimes", quiet=quiet)
             crimes = crimes.assign(x=crimes.geometry.x, y=crimes.geometry.y)
@@ -1897,8 +2048,15 @@ def read_crimes(
                 crimes, rejected = join_areas(crimes, rejected, areas)
         return crimes, rejected
     mapped: tuple[gpd.GeoDataFrame, pd.DataFrame] = read_mapped(
-        paths, read_mapping(fmt), crime_types=crime_types, start=start, end=end, crs=crs,
-        quiet=quiet, areas=areas)
+        paths,
+        read_mapping(fmt),
+        crime_types=crime_types,
+        start=start,
+        end=end,
+        crs=crs,
+        quiet=quiet,
+        areas=areas,
+    )
     return mapped
 
 
@@ -1948,12 +2106,39 @@ def join_areas(
 # --------------------------------------------------------------------------------------------
 # areas and streets
 
-AREA_CODE_CANDIDATES = ("area_code", "ward_code", "borough_code", "mapid", "code", "gss_code",
-                        "lad_code", "lsoa11cd", "wd14cd", "wd22cd", "id")
-AREA_NAME_CANDIDATES = ("area_name", "ward_name", "borough", "name", "lsoa11nm", "wd14nm",
-                        "wd22nm", "label")
-STREET_NAME_CANDIDATES = ("street_name", "name", "name1", "road_name", "roadname", "hblock",
-                          "streetname", "st_name")
+AREA_CODE_CANDIDATES = (
+    "area_code",
+    "ward_code",
+    "borough_code",
+    "mapid",
+    "code",
+    "gss_code",
+    "lad_code",
+    "lsoa11cd",
+    "wd14cd",
+    "wd22cd",
+    "id",
+)
+AREA_NAME_CANDIDATES = (
+    "area_name",
+    "ward_name",
+    "borough",
+    "name",
+    "lsoa11nm",
+    "wd14nm",
+    "wd22nm",
+    "label",
+)
+STREET_NAME_CANDIDATES = (
+    "street_name",
+    "name",
+    "name1",
+    "road_name",
+    "roadname",
+    "hblock",
+    "streetname",
+    "st_name",
+)
 STREET_ID_CANDIDATES = ("street_id", "osm_id", "seg_id", "identifier", "id", "fid", "toid")
 
 
@@ -1979,8 +2164,10 @@ def _read_layer(path: str | Path, layer: str | None, what: str) -> gpd.GeoDataFr
         msg = f"{p.name}: cannot be read as a {what} layer ({short_error(err)})"
         raise InputDataError(msg) from err
     if layer is None and len(layers) > 1:
-        msg = (f"{p}: {len(layers)} layers ({', '.join(layers)}); choose the {what} layer "
-               f"with {option}")
+        msg = (
+            f"{p}: {len(layers)} layers ({', '.join(layers)}); choose the {what} layer "
+            f"with {option}"
+        )
         raise InputDataError(msg)
     if layer is not None and layer not in layers:
         msg = f"{p}: no layer {layer!r} (given by {option}); its layers are {', '.join(layers)}"
@@ -2041,7 +2228,8 @@ def read_areas(
         log.warning("%s: %d invalid polygon(s) repaired with make_valid", name, int(bad.sum()))
         out.loc[bad, "geometry"] = shapely.make_valid(out.geometry[bad].to_numpy())
     cols = ["area_code", "area_name"] + [
-        c for c in gdf.columns if c not in (code, label, "geometry")]
+        c for c in gdf.columns if c not in (code, label, "geometry")
+    ]
     return out[[*cols, "geometry"]]
 
 
@@ -2121,8 +2309,9 @@ def read_streets(
     ident = id_col or _pick(gdf.columns, STREET_ID_CANDIDATES)
     ids = gdf[ident].astype(str) if ident else pd.Series(np.arange(len(gdf)).astype(str), gdf.index)
     names = gdf[name].astype("string").str.strip().replace("", pd.NA) if name else pd.NA
-    out = gpd.GeoDataFrame({"source_id": ids, "street_name": names}, geometry=gdf.geometry,
-                           crs=gdf.crs)[other.to_numpy()]
+    out = gpd.GeoDataFrame(
+        {"source_id": ids, "street_name": names}, geometry=gdf.geometry, crs=gdf.crs
+    )[other.to_numpy()]
     out = out.explode(index_parts=False).reset_index(drop=True)
     return out[~out.geometry.is_empty & out.geometry.notna()].reset_index(drop=True)
 
@@ -2152,7 +2341,8 @@ def read_population(
     df = pd.read_csv(path, dtype=str)
     code = code_col or _pick(df.columns, AREA_CODE_CANDIDATES)
     pop = population_col or next(
-        (c for c in df.columns if c.lower().startswith("population")), None)
+        (c for c in df.columns if c.lower().startswith("population")), None
+    )
     if code is None or pop is None:
         msg = (
             f"{Path(path).name}: needs an area code and a population column; found "

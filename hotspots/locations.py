@@ -94,13 +94,15 @@ def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         return codes.astype(np.intp, copy=False), uniq.real.copy(), uniq.imag.copy()
     parts = pairs.view(np.float64)
     parts[np.isnan(parts)] = np.nan  # one bit pattern for every missing value
-    keys = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(pairs),
-                                                [None, pa.py_buffer(pairs)])
+    keys = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(pairs), [None, pa.py_buffer(pairs)]
+    )
     encoded = pc.dictionary_encode(keys)
     codes = encoded.indices.to_numpy().astype(np.intp)
     words = encoded.dictionary
     uniq = np.frombuffer(words.buffers()[1], dtype=np.complex128)[
-        words.offset: words.offset + len(words)]
+        words.offset : words.offset + len(words)
+    ]
     return codes, uniq.real.copy(), uniq.imag.copy()
 
 
@@ -108,8 +110,9 @@ def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 ARROW_HASH_ROWS = 4_000_000
 
 
-def spread_category(values: np.ndarray, pick: np.ndarray, inv: np.ndarray,
-                    index: pd.Index | None = None) -> pd.Series | pd.Categorical:
+def spread_category(
+    values: np.ndarray, pick: np.ndarray, inv: np.ndarray, index: pd.Index | None = None
+) -> pd.Series | pd.Categorical:
     """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
 
     ``inv`` gives each row's distinct point. With ``index``, a Series on it; else the
@@ -158,8 +161,10 @@ def polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.nda
         test = np.flatnonzero(finite)
         hit[test] = _query_first(tree, x[test], y[test])
         return hit
-    x0, y0 = np.nanmin(x[finite]) if finite.any() else 0.0, np.nanmin(y[finite]) if (
-        finite.any()) else 0.0
+    x0, y0 = (
+        np.nanmin(x[finite]) if finite.any() else 0.0,
+        np.nanmin(y[finite]) if (finite.any()) else 0.0,
+    )
     with np.errstate(invalid="ignore"):
         cx = np.floor((np.where(finite, x, x0) - x0) / AREA_CELL_M).astype(np.int64)
         cy = np.floor((np.where(finite, y, y0) - y0) / AREA_CELL_M).astype(np.int64)
@@ -170,8 +175,9 @@ def polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.nda
     corner_x = x0 + cx[at] * AREA_CELL_M
     corner_y = y0 + cy[at] * AREA_CELL_M
     pad = 1e-6 * AREA_CELL_M  # covers rounding in the binning: every point is in its box
-    boxes = shapely.box(corner_x - pad, corner_y - pad, corner_x + AREA_CELL_M + pad,
-                        corner_y + AREA_CELL_M + pad)
+    boxes = shapely.box(
+        corner_x - pad, corner_y - pad, corner_x + AREA_CELL_M + pad, corner_y + AREA_CELL_M + pad
+    )
     ci, pi = tree.query(boxes, predicate="intersects")
     meets = np.bincount(ci, minlength=n_cells)
     single = meets[ci] == 1
@@ -189,6 +195,7 @@ def polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.nda
 
 def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Return the lowest-index tree geometry each point intersects (-1 for none)."""
+
     def one(rows: np.ndarray) -> np.ndarray:
         pi, ai = tree.query(shapely.points(x[rows], y[rows]), predicate="intersects")
         return first_match(len(rows), pi, ai)

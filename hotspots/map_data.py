@@ -139,8 +139,11 @@ def period_counts(
     months = _month_range(crimes["month"])
     type_code, types = pd.factorize(crimes["crime_type"], sort=True)
     month_code = pd.Index(months).get_indexer(crimes["month"])
-    harm = (crimes.groupby(type_code)["harm"].first().round(1).tolist() if "harm" in crimes
-            else [1.0] * len(types))
+    harm = (
+        crimes.groupby(type_code)["harm"].first().round(1).tolist()
+        if "harm" in crimes
+        else [1.0] * len(types)
+    )
     present = {group_of.get(t, "other") for t in types}
     labels = {g: str(v) for g, v in group_labels.items() if g in present}
     places: dict[str, list[int]] = {}
@@ -153,9 +156,14 @@ def period_counts(
                 ok = week >= 0
                 weekly.update(_flat_counts(crimes[col][ok], (type_code * WEEKS + week)[ok]))
     return PeriodCounts(
-        months=months, types=[str(t) for t in types],
-        groups=[group_of.get(t, "other") for t in types], group_labels=labels,
-        harm=[float(h) for h in harm], places=places, weekly=weekly, last_day=last_day,
+        months=months,
+        types=[str(t) for t in types],
+        groups=[group_of.get(t, "other") for t in types],
+        group_labels=labels,
+        harm=[float(h) for h in harm],
+        places=places,
+        weekly=weekly,
+        last_day=last_day,
     )
 
 
@@ -187,8 +195,9 @@ def _flat_counts(key: pd.Series, cell: np.ndarray) -> dict[str, list[int]]:
     row, cell = np.divmod(code, n_cells)
     cuts = np.flatnonzero(np.diff(row)) + 1
     out = {}
-    for rows, cells, counts in zip(np.split(row, cuts), np.split(cell, cuts),
-                                   np.split(n, cuts), strict=True):
+    for rows, cells, counts in zip(
+        np.split(row, cuts), np.split(cell, cuts), np.split(n, cuts), strict=True
+    ):
         if len(rows):
             out[str(place[rows[0]])] = np.column_stack([cells, counts]).ravel().tolist()
     return out
@@ -223,8 +232,7 @@ def encode_geometry(geom: Any) -> list[Any]:
         return []
     if isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
         polys = geom.geoms if isinstance(geom, shapely.MultiPolygon) else [geom]
-        return [[_ring(p.exterior.coords), *(_ring(h.coords) for h in p.interiors)]
-                for p in polys]
+        return [[_ring(p.exterior.coords), *(_ring(h.coords) for h in p.interiors)] for p in polys]
     if isinstance(geom, shapely.MultiPoint | shapely.Point):
         return [_ring(shapely.get_coordinates(geom))]
     parts = geom.geoms if hasattr(geom, "geoms") else [geom]
@@ -272,8 +280,11 @@ def to_wgs84(geoms: gpd.GeoSeries) -> np.ndarray:
     if geoms.crs is None or geoms.crs.equals(WGS84):
         return np.asarray(geoms.to_numpy())
     tr = _transformer(geoms.crs.to_wkt())
-    return np.asarray(shapely.transform(geoms.to_numpy(), lambda xy: np.column_stack(
-        tr.transform(xy[:, 0], xy[:, 1]))))
+    return np.asarray(
+        shapely.transform(
+            geoms.to_numpy(), lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        )
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -30,13 +30,33 @@ TOP_LEVEL: dict[str, str] = {
 
 #: ``[columns]`` keys naming a column of the file (all text).
 COLUMN_KEYS: tuple[str, ...] = (
-    "x", "y", "lon", "lat", "geometry",
-    "date", "datetime", "from", "to", "year", "month", "day", "hour", "minute",
-    "crime_type", "id", "location", "force", "caller",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "geometry",
+    "date",
+    "datetime",
+    "from",
+    "to",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "crime_type",
+    "id",
+    "location",
+    "force",
+    "caller",
 )
 #: ``[columns]`` keys giving strptime formats of date columns (all text).
 FORMAT_KEYS: tuple[str, ...] = (
-    "date_format", "datetime_format", "from_format", "to_format", "month_format",
+    "date_format",
+    "datetime_format",
+    "from_format",
+    "to_format",
+    "month_format",
 )
 #: ``[rules]`` keys: what each holds.
 RULES: dict[str, str] = {

@@ -219,9 +219,7 @@ def street_popup_html(
     callers = _callers_text(row)
     if callers:
         facts.append(callers)
-    chart_html = "".join(
-        str(row[c]) for c in charts if c in row and isinstance(row[c], str)
-    )
+    chart_html = "".join(str(row[c]) for c in charts if c in row and isinstance(row[c], str))
     link_html = " · ".join(
         f"<a href='{e(u)}' target=_blank>{e(k)}</a>" for k, u in (links or {}).items()
     )
@@ -248,15 +246,19 @@ def _callers_text(row: Row) -> str:
     six, day = row.get("repeat_callers_6m"), row.get("repeat_callers_24h")
     if six is None or day is None or pd.isna(six) or pd.isna(day):
         return ""
-    return (f"Repeat callers: <b>{int(six)}</b> in the last 6 months, <b>{int(day)}</b> in the "
-            "last 24 hours")
+    return (
+        f"Repeat callers: <b>{int(six)}</b> in the last 6 months, <b>{int(day)}</b> in the "
+        "last 24 hours"
+    )
 
 
 def _rank_text(row: Row) -> str:
     crimes = int(row["crimes"])
     if pd.isna(row.get("rank")) or "length_m" not in row or pd.isna(row["length_m"]):
-        return (f"Whole period: rank {int(row['area_rank'])} in area; {crimes} crimes at this "
-                "police.uk location")
+        return (
+            f"Whole period: rank {int(row['area_rank'])} in area; {crimes} crimes at this "
+            "police.uk location"
+        )
     return (
         f"Whole period: rank {int(row['rank'])} overall, {int(row['area_rank'])} in area; "
         f"{crimes} crimes on {float(row['length_m']):.0f} m "
@@ -268,13 +270,22 @@ def _fallback_counts(frames: Sequence[pd.DataFrame | None]) -> PeriodCounts:
     """Return counts of one period from the ``n_<type>`` columns, for maps without a run."""
     from hotspots.brief import classify_crime_types, read_brief_weights
 
-    keys = sorted({c[len(TYPE_COUNT_PREFIX):] for f in frames if f is not None
-                   for c in f.columns if c.startswith(TYPE_COUNT_PREFIX)})
+    keys = sorted(
+        {
+            c[len(TYPE_COUNT_PREFIX) :]
+            for f in frames
+            if f is not None
+            for c in f.columns
+            if c.startswith(TYPE_COUNT_PREFIX)
+        }
+    )
     settings = read_brief_weights()
     labels = [k.replace("_", " ") for k in keys]
     crimes = pd.DataFrame({"crime_type": labels, "month": "whole period"})
     return period_counts(
-        crimes, keys=(), group_of=classify_crime_types(labels, settings=settings),
+        crimes,
+        keys=(),
+        group_of=classify_crime_types(labels, settings=settings),
         group_labels=settings.labels,
     )
 
@@ -287,8 +298,12 @@ def _place_lists(frame: pd.DataFrame, counts: PeriodCounts) -> tuple[list[Any], 
     cols = [TYPE_COUNT_PREFIX + k for k in cfg["typeKeys"]]
     n_months = len(counts.months)
     monthly = [
-        [v for t, c in enumerate(cols) if c in frame and row[c] > 0
-         for v in ((t + 1) * n_months - 1, int(row[c]))]
+        [
+            v
+            for t, c in enumerate(cols)
+            if c in frame and row[c] > 0
+            for v in ((t + 1) * n_months - 1, int(row[c]))
+        ]
         for _, row in frame.iterrows()
     ]
     return monthly, []
@@ -303,8 +318,11 @@ def _place_features(
 ) -> dict[str, Any]:
     type_cols = [c for c in hot.columns if c.startswith(TYPE_COUNT_PREFIX)]
     monthly, weekly = _place_lists(hot, counts)
-    ranks = hot[rank_col].where(hot[rank_col].notna(), hot["area_rank"]) if rank_col in hot \
+    ranks = (
+        hot[rank_col].where(hot[rank_col].notna(), hot["area_rank"])
+        if rank_col in hot
         else hot["area_rank"]
+    )
     sig = hot["significance"].astype(str) if "significance" in hot else None
     records = hot.drop(columns="geometry").to_dict("records")
     profiles = []  # hour-of-week heatmaps as codes; the page draws them
@@ -321,8 +339,10 @@ def _place_features(
         "ar": [int(r) if pd.notna(r) else 10**6 for r in hot["area_rank"]],
         "len": _ranked_lengths(hot),
         "cs": None if sig is None else [SIGNIFICANCE_COLOURS.get(s, "#bdbdbd") for s in sig],
-        "popup": [street_popup_html(row, type_cols, type_labels=type_labels, charts=charts)
-                  for row in records],
+        "popup": [
+            street_popup_html(row, type_cols, type_labels=type_labels, charts=charts)
+            for row in records
+        ],
         "pf": profiles,
         "g": encode_frame(hot),
         "m": monthly,
@@ -346,8 +366,12 @@ def _window_codes(
     group_index = {g: i for i, g in enumerate(counts.group_labels)}
     out: list[list[int] | None] = []
     for key in frame["place_key"].astype(str):
-        flat = [v for g, t in windows.get(key, {}).items() if g in group_index
-                for v in (group_index[g], texts.setdefault(t, len(texts)))]
+        flat = [
+            v
+            for g, t in windows.get(key, {}).items()
+            if g in group_index
+            for v in (group_index[g], texts.setdefault(t, len(texts)))
+        ]
         out.append(flat or None)
     return out
 
@@ -374,7 +398,8 @@ def _area_features(
         "code": codes,
         "name": [html.escape(str(n)) for n in areas["area_name"]],
         "focus": [c in focus for c in codes],
-        "pop": None if pop is None or not counts.places
+        "pop": None
+        if pop is None or not counts.places
         else [None if pd.isna(p) or p <= 0 else float(p) for p in pop],
         "v": None if v is None else [None if pd.isna(x) else round(float(x), 2) for x in v],
         "g": encode_frame(areas, simplify_m=10 if focus else 25),
@@ -395,8 +420,11 @@ def _hex_features(hexes: gpd.GeoDataFrame) -> dict[str, Any]:
 
 def _cluster_features(clusters: gpd.GeoDataFrame) -> dict[str, Any]:
     tips = [
-        "; ".join(f"{c.replace('_', ' ')}: {row[c]}"
-                  for c in ("cluster_id", "crimes", "top_types", "streets") if c in row)
+        "; ".join(
+            f"{c.replace('_', ' ')}: {row[c]}"
+            for c in ("cluster_id", "crimes", "top_types", "streets")
+            if c in row
+        )
         for _, row in clusters.iterrows()
     ]
     return {"g": encode_frame(clusters), "tip": [html.escape(t) for t in tips]}
@@ -425,10 +453,14 @@ def _corridor_features(corridors: gpd.GeoDataFrame, total: int) -> dict[str, Any
     return {
         "g": encode_frame(top, simplify_m=2.0),
         "c": [next(b[1] for b in CORRIDOR_BANDS if r <= b[0]) for r in top["rank"]],
-        "popup": [corridor_popup_html(r, of=total)
-                  for r in top.drop(columns="geometry").to_dict("records")],
-        "tip": [html.escape(f"{r['street']}: {float(r['crimes_per_km']):,.0f} crimes per km")
-                for r in top.drop(columns="geometry").to_dict("records")],
+        "popup": [
+            corridor_popup_html(r, of=total)
+            for r in top.drop(columns="geometry").to_dict("records")
+        ],
+        "tip": [
+            html.escape(f"{r['street']}: {float(r['crimes_per_km']):,.0f} crimes per km")
+            for r in top.drop(columns="geometry").to_dict("records")
+        ],
         "bands": [[c, label] for _, c, label in CORRIDOR_BANDS],
         "collisions": collisions,
         "total": total,
@@ -465,17 +497,24 @@ def corridor_popup_html(row: Row, *, of: int) -> str:
     if str(row.get("extent", "") or "") not in ("", "nan"):
         facts.append(f"<span class=hs-sub>{e(str(row['extent']))}</span>")
     facts.append(f"Corridor in {e(str(row['area_name']))}")
-    ranks = (f"Rank <b>{int(row['rank'])}</b> of {of} by crimes per km "
-             f"(<b>{int(row['rank_by_harm'])}</b> by harm")
+    ranks = (
+        f"Rank <b>{int(row['rank'])}</b> of {of} by crimes per km "
+        f"(<b>{int(row['rank_by_harm'])}</b> by harm"
+    )
     if pd.notna(row.get("rank_by_collisions")):
         ranks += f", <b>{int(row['rank_by_collisions'])}</b> by collisions"
     facts.append(ranks + ")")
-    facts.append(f"Length {float(row['length_m']) / 1000:.2f} km "
-                 f"({int(row['segment_count'])} segments)")
-    facts.append(f"Crimes: {int(row['crimes']):,}, <b>{float(row['crimes_per_km']):,.1f} per km</b>")
+    facts.append(
+        f"Length {float(row['length_m']) / 1000:.2f} km ({int(row['segment_count'])} segments)"
+    )
+    facts.append(
+        f"Crimes: {int(row['crimes']):,}, <b>{float(row['crimes_per_km']):,.1f} per km</b>"
+    )
     if pd.notna(row.get("collisions_per_km")):
-        facts.append(f"Collisions: {int(row['collisions']):,}, "
-                     f"<b>{float(row['collisions_per_km']):,.2f} per km</b>")
+        facts.append(
+            f"Collisions: {int(row['collisions']):,}, "
+            f"<b>{float(row['collisions_per_km']):,.2f} per km</b>"
+        )
     facts.append(f"Harm: {float(row['harm_per_km']):,.0f} days per km")
     return f"<div class=hs-popup>{'<br>'.join(facts)}</div>"
 
@@ -506,9 +545,14 @@ def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[int]:
     # one row per point and type: rows are summed (a row may stand for n crimes)
     key = pd.DataFrame({"lat": lat[ok], "lon": lon[ok], "t": typ[ok].astype(np.int64), "n": n[ok]})
     g = key.groupby(["lat", "lon", "t"], sort=True)["n"].sum().reset_index()
-    flat = np.column_stack([np.diff(g["lat"].to_numpy(), prepend=0),
-                            np.diff(g["lon"].to_numpy(), prepend=0), g["t"].to_numpy(),
-                            g["n"].to_numpy()])
+    flat = np.column_stack(
+        [
+            np.diff(g["lat"].to_numpy(), prepend=0),
+            np.diff(g["lon"].to_numpy(), prepend=0),
+            g["t"].to_numpy(),
+            g["n"].to_numpy(),
+        ]
+    )
     return [int(v) for v in flat.ravel()]
 
 
@@ -629,8 +673,9 @@ def explore_hot_streets(
     return _build_map(safe_json(data), title_html, links_html, offline=offline)
 
 
-def hot_streets_page(hot: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None = None,
-                     **options: Any) -> str:
+def hot_streets_page(
+    hot: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None = None, **options: Any
+) -> str:
     """Return the whole HTML page of :func:`explore_hot_streets` (same parameters).
 
     The page around the data is rendered by Folium once per process (and inlined once when
@@ -653,8 +698,9 @@ def hot_streets_page(hot: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None = Non
     data, title_html, links_html = _page_parts(hot=hot, areas=areas, **options)
     fill = dict(zip(_SLOTS, (safe_json(data), title_html, links_html), strict=True))
     parts, slots = _skeleton(bool(options["offline"]))
-    return parts[0] + "".join(fill[slot] + part for slot, part in zip(slots, parts[1:],
-                                                                       strict=True))
+    return parts[0] + "".join(
+        fill[slot] + part for slot, part in zip(slots, parts[1:], strict=True)
+    )
 
 
 _SLOTS = ("@@hotspots-data@@", "@@hotspots-title@@", "@@hotspots-links@@")
@@ -723,8 +769,9 @@ def _page_parts(
         "sigColours": SIGNIFICANCE_COLOURS,
         "heatPalette": heat_palette(),
         "areaColours": CHOROPLETH_COLOURS,
-        "areaLabel": "crimes per 1,000 residents" if areas is not None and "population" in areas
-        and counts.places else "crimes",
+        "areaLabel": "crimes per 1,000 residents"
+        if areas is not None and "population" in areas and counts.places
+        else "crimes",
         "areaPerPop": areas is not None and "population" in areas and bool(counts.places),
         "focus": bool(focus),
         "topN": top_n,
@@ -785,7 +832,10 @@ def links_block(links: Mapping[str, Mapping[str, str]]) -> str:
 
 def _new_map(offline: bool) -> folium.Map:
     m = folium.Map(
-        tiles=None if offline else "OpenStreetMap", control_scale=True, zoom_start=12, max_zoom=19,
+        tiles=None if offline else "OpenStreetMap",
+        control_scale=True,
+        zoom_start=12,
+        max_zoom=19,
         prefer_canvas=True,
     )
     # only Leaflet is needed: drop folium's jQuery, Bootstrap and icon fonts (smaller pages)
@@ -812,16 +862,23 @@ def _bounds(
 
 def _title_html(title: str, subtitle: str, evidence: str) -> str:
     e = html.escape
-    trust = (f"<details><summary>How far to trust this list</summary>{e(evidence)}</details>"
-             if evidence else "")
+    trust = (
+        f"<details><summary>How far to trust this list</summary>{e(evidence)}</details>"
+        if evidence
+        else ""
+    )
     side_trust = f"<div><b>How far to trust this list:</b> {e(evidence)}</div>" if evidence else ""
     head = f"<div class=t>{e(title)}</div><div class=hs-figs></div><div class=s>{e(subtitle)}</div>"
-    return (  # braces as entities: folium renders elements as Jinja templates
-        f"<div id=hs-title>{head}{trust}<div class=h>Click a street for its counts, times and "
-        "trend; choose a crime group, period or “what changed” on the right.</div></div>"
-        f"<div id=hs-side>{head}{side_trust}<div id=hs-print-legend></div>"
-        "<div id=hs-top10></div></div>"
-    ).replace("{", "&#123;").replace("}", "&#125;")
+    return (
+        (  # braces as entities: folium renders elements as Jinja templates
+            f"<div id=hs-title>{head}{trust}<div class=h>Click a street for its counts, times and "
+            "trend; choose a crime group, period or “what changed” on the right.</div></div>"
+            f"<div id=hs-side>{head}{side_trust}<div id=hs-print-legend></div>"
+            "<div id=hs-top10></div></div>"
+        )
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+    )
 
 
 _CSS = _asset("map.css")

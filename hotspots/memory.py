@@ -48,8 +48,14 @@ class Budget:
         """Return the bytes needed to parse ``rows`` rows held in ``text_bytes`` bytes."""
         return text_bytes + rows * BYTES_PER_ROW
 
-    def check(self, name: str, text_bytes: int, count_rows: Callable[[], int] | None, *,
-              held: bool = False) -> None:
+    def check(
+        self,
+        name: str,
+        text_bytes: int,
+        count_rows: Callable[[], int] | None,
+        *,
+        held: bool = False,
+    ) -> None:
         """Raise unless a file of ``text_bytes`` bytes fits.
 
         The row count is bounded by the text size first (:data:`MIN_ROW_BYTES` a row);
@@ -74,24 +80,28 @@ class Budget:
             more = rows * BYTES_PER_ROW if held else None
             raise InputDataError(self.message(name, text_bytes, rows, more=more))
 
-    def message(self, name: str, text_bytes: int, rows: int | None, *,
-                more: int | None = None) -> str:
+    def message(
+        self, name: str, text_bytes: int, rows: int | None, *, more: int | None = None
+    ) -> str:
         """Say that a file is too big for the memory left, naming the limit.
 
         ``more``: the bytes still needed when the text is already held (else the text and
         its rows are counted, see :meth:`need`).
         """
         what = f"{text_bytes / 2**20:,.0f} MiB of text" + (
-            f" in {rows:,} rows" if rows is not None else "")
+            f" in {rows:,} rows" if rows is not None else ""
+        )
         if more is not None:
             need = f"needs {more / 2**30:.2f} GiB more to read"
         elif rows is not None:
             need = f"needs about {self.need(text_bytes, rows) / 2**30:.2f} GiB to read"
         else:
             need = "is more than can be read"
-        return (f"{name}: too big for the memory available: {what} {need}, and "
-                f"{self.free / 2**30:.2f} GiB is free under the {self.limit}; split the file "
-                "(by month or force) or run on a machine with more memory")
+        return (
+            f"{name}: too big for the memory available: {what} {need}, and "
+            f"{self.free / 2**30:.2f} GiB is free under the {self.limit}; split the file "
+            "(by month or force) or run on a machine with more memory"
+        )
 
 
 def available() -> Budget | None:
@@ -166,8 +176,7 @@ def file_blocks(path: Path, *, block: int = 1 << 24) -> Iterable[bytes]:
             yield chunk
 
 
-
 def count_buffer_lines(data: bytes | memoryview | Any, *, step: int = 1 << 22) -> int:
     """Return the number of line breaks in a buffer (bytes, memoryview, Arrow buffer)."""
     view = memoryview(data).cast("B")
-    return count_lines(view[i:i + step] for i in range(0, len(view), step))
+    return count_lines(view[i : i + step] for i in range(0, len(view), step))

@@ -57,8 +57,10 @@ __all__ = [
 ASSETS_ENV = "HOTSPOTS_WEB_ASSETS"
 #: Folder inside the installed package that a built wheel carries the npm files in.
 VENDOR_DIR = "_vendor"
-_FIX = ("reinstall hotspots from a wheel built with npm available, run `make setup` (npm ci) "
-        "in the repository, or set HOTSPOTS_WEB_ASSETS")
+_FIX = (
+    "reinstall hotspots from a wheel built with npm available, run `make setup` (npm ci) "
+    "in the repository, or set HOTSPOTS_WEB_ASSETS"
+)
 
 
 class OfflineAssetError(HotspotsError):
@@ -106,47 +108,104 @@ ASSETS: tuple[Asset, ...] = (
     Asset(r"/leaflet" + _NPM + r"dist/leaflet\.css$", "leaflet", "dist/leaflet.css"),
     Asset(r"/jquery-(?P<v>[\d.]+)\.min\.js$", "jquery", "dist/jquery.min.js"),
     Asset(r"/jquery/(?P<v>[\d.]+)/jquery\.min\.js$", "jquery", "dist/jquery.min.js"),
-    Asset(r"/bootstrap" + _NPM + r"dist/js/bootstrap\.bundle\.min\.js$", "bootstrap",
-          "dist/js/bootstrap.bundle.min.js"),
-    Asset(r"/bootstrap" + _NPM + r"dist/css/bootstrap\.min\.css$", "bootstrap",
-          "dist/css/bootstrap.min.css"),
-    Asset(r"/bootstrap/3\.0\.0/css/bootstrap-glyphicons\.css$", None, needed_if=r"glyphicon",
-          why="glyphicon icons, e.g. folium.Icon()'s default; npm has no bootstrap@3.0.0"),
-    Asset(r"/@fortawesome/fontawesome-free" + _NPM + r"css/all\.min\.css$",
-          "@fortawesome/fontawesome-free", "css/all.min.css", needed_if=_FA_USED),
-    Asset(r"/Leaflet\.awesome-markers/(?P<v>[\d.]+)/leaflet\.awesome-markers\.js$",
-          "drmonty-leaflet-awesome-markers", "js/leaflet.awesome-markers.min.js"),
-    Asset(r"/Leaflet\.awesome-markers/(?P<v>[\d.]+)/leaflet\.awesome-markers\.css$",
-          "drmonty-leaflet-awesome-markers", "css/leaflet.awesome-markers.css",
-          needed_if=r"L\.AwesomeMarkers\.icon|awesome-marker"),
-    Asset(r"/folium/templates/leaflet\.awesome\.rotate\.min\.css$", None,
-          needed_if=r"fa-rotate-(?!0\b)\d",
-          why="rotated icons, folium.Icon(angle=...); the folium wheel does not ship it"),
-    Asset(r"/leaflet-search" + _NPM + r"dist/leaflet-search\.min\.js$", "leaflet-search",
-          "dist/leaflet-search.min.js"),
-    Asset(r"/leaflet-search" + _NPM + r"dist/leaflet-search\.min\.css$", "leaflet-search",
-          "dist/leaflet-search.min.css"),
+    Asset(
+        r"/bootstrap" + _NPM + r"dist/js/bootstrap\.bundle\.min\.js$",
+        "bootstrap",
+        "dist/js/bootstrap.bundle.min.js",
+    ),
+    Asset(
+        r"/bootstrap" + _NPM + r"dist/css/bootstrap\.min\.css$",
+        "bootstrap",
+        "dist/css/bootstrap.min.css",
+    ),
+    Asset(
+        r"/bootstrap/3\.0\.0/css/bootstrap-glyphicons\.css$",
+        None,
+        needed_if=r"glyphicon",
+        why="glyphicon icons, e.g. folium.Icon()'s default; npm has no bootstrap@3.0.0",
+    ),
+    Asset(
+        r"/@fortawesome/fontawesome-free" + _NPM + r"css/all\.min\.css$",
+        "@fortawesome/fontawesome-free",
+        "css/all.min.css",
+        needed_if=_FA_USED,
+    ),
+    Asset(
+        r"/Leaflet\.awesome-markers/(?P<v>[\d.]+)/leaflet\.awesome-markers\.js$",
+        "drmonty-leaflet-awesome-markers",
+        "js/leaflet.awesome-markers.min.js",
+    ),
+    Asset(
+        r"/Leaflet\.awesome-markers/(?P<v>[\d.]+)/leaflet\.awesome-markers\.css$",
+        "drmonty-leaflet-awesome-markers",
+        "css/leaflet.awesome-markers.css",
+        needed_if=r"L\.AwesomeMarkers\.icon|awesome-marker",
+    ),
+    Asset(
+        r"/folium/templates/leaflet\.awesome\.rotate\.min\.css$",
+        None,
+        needed_if=r"fa-rotate-(?!0\b)\d",
+        why="rotated icons, folium.Icon(angle=...); the folium wheel does not ship it",
+    ),
+    Asset(
+        r"/leaflet-search" + _NPM + r"dist/leaflet-search\.min\.js$",
+        "leaflet-search",
+        "dist/leaflet-search.min.js",
+    ),
+    Asset(
+        r"/leaflet-search" + _NPM + r"dist/leaflet-search\.min\.css$",
+        "leaflet-search",
+        "dist/leaflet-search.min.css",
+    ),
     # jsdelivr minifies on request; the npm package has the plain file only
-    Asset(r"/leaflet\.fullscreen" + _NPM + r"Control\.FullScreen(?:\.min)?\.js$",
-          "leaflet.fullscreen", "Control.FullScreen.js"),
-    Asset(r"/leaflet\.fullscreen" + _NPM + r"Control\.FullScreen\.css$", "leaflet.fullscreen",
-          "Control.FullScreen.css"),
-    Asset(r"/leaflet\.markercluster/(?P<v>[\d.]+)/leaflet\.markercluster\.js$",
-          "leaflet.markercluster", "dist/leaflet.markercluster.js"),
-    Asset(r"/leaflet\.markercluster/(?P<v>[\d.]+)/MarkerCluster\.css$",
-          "leaflet.markercluster", "dist/MarkerCluster.css"),
-    Asset(r"/leaflet\.markercluster/(?P<v>[\d.]+)/MarkerCluster\.Default\.css$",
-          "leaflet.markercluster", "dist/MarkerCluster.Default.css"),
+    Asset(
+        r"/leaflet\.fullscreen" + _NPM + r"Control\.FullScreen(?:\.min)?\.js$",
+        "leaflet.fullscreen",
+        "Control.FullScreen.js",
+    ),
+    Asset(
+        r"/leaflet\.fullscreen" + _NPM + r"Control\.FullScreen\.css$",
+        "leaflet.fullscreen",
+        "Control.FullScreen.css",
+    ),
+    Asset(
+        r"/leaflet\.markercluster/(?P<v>[\d.]+)/leaflet\.markercluster\.js$",
+        "leaflet.markercluster",
+        "dist/leaflet.markercluster.js",
+    ),
+    Asset(
+        r"/leaflet\.markercluster/(?P<v>[\d.]+)/MarkerCluster\.css$",
+        "leaflet.markercluster",
+        "dist/MarkerCluster.css",
+    ),
+    Asset(
+        r"/leaflet\.markercluster/(?P<v>[\d.]+)/MarkerCluster\.Default\.css$",
+        "leaflet.markercluster",
+        "dist/MarkerCluster.Default.css",
+    ),
     # folium's own patched Leaflet.heat (weights fix); npm's leaflet.heat 0.2.0 lacks the patch
-    Asset(r"/folium(?:@[^/]+)?/folium/templates/leaflet_heat\.min\.js$", "folium",
-          "templates/leaflet_heat.min.js"),
+    Asset(
+        r"/folium(?:@[^/]+)?/folium/templates/leaflet_heat\.min\.js$",
+        "folium",
+        "templates/leaflet_heat.min.js",
+    ),
 )
 
 #: Leaflet's default marker images, by ``L.Icon.Default`` option.
-_LEAFLET_ICONS = {"iconUrl": "marker-icon.png", "iconRetinaUrl": "marker-icon-2x.png",
-                  "shadowUrl": "marker-shadow.png"}
-_MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml",
-         ".jpg": "image/jpeg", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf"}
+_LEAFLET_ICONS = {
+    "iconUrl": "marker-icon.png",
+    "iconRetinaUrl": "marker-icon-2x.png",
+    "shadowUrl": "marker-shadow.png",
+}
+_MIME = {
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+}
 _EXTERNAL = r"(?:https?:)?//[^\s\"'<>()`]+"
 _TAG = re.compile(r"<script\b[^>]*>\s*</script\s*>|<link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
@@ -275,15 +334,19 @@ def inline_assets(html: str, *, assets_dir: Path | None = None) -> str:
 
     out = _TAG.sub(replace, html)
     if missing:
-        msg = (f"offline maps need these files from installed packages; not found: "
-               f"{'; '.join(sorted(set(missing)))}. Fix: {_FIX} to a node_modules folder.")
+        msg = (
+            f"offline maps need these files from installed packages; not found: "
+            f"{'; '.join(sorted(set(missing)))}. Fix: {_FIX} to a node_modules folder."
+        )
         raise MissingAssetError(msg)
     problems += [u for u in find_external_urls(out) if not any(u in p for p in problems)]
     if problems:
-        msg = (f"an offline map must load nothing from the network; found {len(problems)} "
-               f"external URL(s): {', '.join(problems)}. Fix: build the map with tiles=None "
-               f"and only the plugins listed in hotspots.offline.ASSETS (no glyphicon or "
-               f"rotated icons: use folium.Icon(prefix='fa', angle=0)).")
+        msg = (
+            f"an offline map must load nothing from the network; found {len(problems)} "
+            f"external URL(s): {', '.join(problems)}. Fix: build the map with tiles=None "
+            f"and only the plugins listed in hotspots.offline.ASSETS (no glyphicon or "
+            f"rotated icons: use folium.Icon(prefix='fa', angle=0))."
+        )
         raise OfflineAssetError(msg)
     return out
 
@@ -316,8 +379,9 @@ def find_external_urls(html: str) -> list[str]:
         rf"""L\.tileLayer(?:\.wms)?\(\s*["'`]({_EXTERNAL})""",
         rf"""(?:fetch|getJSON|url:)\s*\(?\s*["'`]({_EXTERNAL})""",
     ]
-    found = [(m.start(1), m.group(1)) for p in patterns
-             for m in re.finditer(p, html, re.IGNORECASE)]
+    found = [
+        (m.start(1), m.group(1)) for p in patterns for m in re.finditer(p, html, re.IGNORECASE)
+    ]
     return list(dict.fromkeys(url for _, url in sorted(found)))
 
 
@@ -340,8 +404,9 @@ def _inline_tag(asset: Asset, url: str, root: Path) -> str:
     """Return the inline ``<script>`` or ``<style>`` element for one asset."""
     path, version = _locate(asset, root)
     wanted = re.search(asset.url, url.split("?", maxsplit=1)[0])
-    _check_version(asset, wanted.group("v") if wanted and "v" in wanted.re.groupindex else None,
-                   version)
+    _check_version(
+        asset, wanted.group("v") if wanted and "v" in wanted.re.groupindex else None, version
+    )
     return _inline_body(asset, path, version, path.stat().st_mtime_ns)
 
 
@@ -378,9 +443,11 @@ def _locate(asset: Asset, root: Path) -> tuple[Path, str]:
 def _check_version(asset: Asset, wanted: str | None, installed: str) -> None:
     """Warn when the CDN URL asks for another major.minor version than the one installed."""
     if wanted and wanted.split(".")[:2] != installed.split(".")[:2]:
-        msg = (f"the map asks for {asset.package} {wanted} but {installed} is installed; "
-               f"inlining {installed}. Pin {asset.package}@{wanted} in package.json and "
-               f"run `npm install` to match folium.")
+        msg = (
+            f"the map asks for {asset.package} {wanted} but {installed} is installed; "
+            f"inlining {installed}. Pin {asset.package}@{wanted} in package.json and "
+            f"run `npm install` to match folium."
+        )
         warnings.warn(msg, UserWarning, stacklevel=5)  # the caller of inline_assets
 
 

@@ -147,11 +147,14 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
     seg_codes, seg_ids = pd.factorize(crimes["segment_id"])  # -1 where unsnapped
     type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
     on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
-    flat = np.bincount(seg_codes[on] * len(types) + type_codes[on],
-                       minlength=len(seg_ids) * len(types))
-    table = pd.DataFrame(flat.reshape(len(seg_ids), len(types)),
-                         index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
-                         columns=[str(t) for t in types])
+    flat = np.bincount(
+        seg_codes[on] * len(types) + type_codes[on], minlength=len(seg_ids) * len(types)
+    )
+    table = pd.DataFrame(
+        flat.reshape(len(seg_ids), len(types)),
+        index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
+        columns=[str(t) for t in types],
+    )
     table = table.reindex(columns=sorted(table.columns))
     names = type_columns(table.columns)  # distinct types keep distinct columns
     table.columns = [names[c] for c in table.columns]
@@ -317,8 +320,11 @@ def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Ser
     d = table[[by, col]].dropna().astype({col: str}).drop_duplicates()
     d = d.sort_values([by, col], kind="stable")
     out = _joined(d[by].to_numpy(), d[col], sep)
-    return pd.Series(out, index=pd.unique(d[by].to_numpy())).reindex(
-        pd.unique(table[by].to_numpy())).fillna("")
+    return (
+        pd.Series(out, index=pd.unique(d[by].to_numpy()))
+        .reindex(pd.unique(table[by].to_numpy()))
+        .fillna("")
+    )
 
 
 def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
@@ -373,8 +379,9 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
     first, inverse, weight = distinct_rows(crimes["location"], crimes["area_code"], *point)
     labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
     codes, uniques = pd.factorize(labels, sort=True)
-    cat = pd.Categorical.from_codes(codes[inverse], dtype=pd.CategoricalDtype(
-        pd.Index(uniques, dtype="str")), validate=False)
+    cat = pd.Categorical.from_codes(
+        codes[inverse], dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")), validate=False
+    )
     return pd.Series(cat, index=crimes.index)
 
 
@@ -387,14 +394,18 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     out: np.ndarray = text.to_numpy(dtype=object)
     if not poi.any():
         return out
-    pts = pd.DataFrame({"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"],
-                        "w": weight})[poi]
+    pts = pd.DataFrame(
+        {"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight}
+    )[poi]
     n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
     n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
     n["k"] = n.groupby(["a", "t"]).cumcount() + 1
     n["of"] = n.groupby(["a", "t"])["k"].transform("max")
-    n["label"] = np.where(n["of"] > 1, n["t"] + " (point " + n["k"].astype(str) + " of "
-                          + n["of"].astype(str) + ")", n["t"])
+    n["label"] = np.where(
+        n["of"] > 1,
+        n["t"] + " (point " + n["k"].astype(str) + " of " + n["of"].astype(str) + ")",
+        n["t"],
+    )
     labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
     out[poi] = labels["label"].to_numpy(dtype=object)
     return out
@@ -508,9 +519,12 @@ def rank_locations(
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
     idx, xy = pts["index"].to_numpy(), pts[["x", "y"]].to_numpy()
     n = np.bincount(idx, minlength=len(out))
-    cen = gpd.GeoSeries(gpd.points_from_xy(np.bincount(idx, xy[:, 0], len(out)) / n,
-                                           np.bincount(idx, xy[:, 1], len(out)) / n),
-                        crs=crimes.crs).to_crs(WGS84)
+    cen = gpd.GeoSeries(
+        gpd.points_from_xy(
+            np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n
+        ),
+        crs=crimes.crs,
+    ).to_crs(WGS84)
     types = out[type_cols].to_numpy()
     return out.assign(
         street=out["place"],

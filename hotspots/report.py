@@ -35,8 +35,9 @@ _CONCENTRATION_ROWS = (
 )
 
 
-def summarise_run(run_dir: str | os.PathLike[str] | RunResult, *,
-                  top_n: int = DEFAULT_TOP_N) -> str:
+def summarise_run(
+    run_dir: str | os.PathLike[str] | RunResult, *, top_n: int = DEFAULT_TOP_N
+) -> str:
     """Return the written summary of a run as Markdown, read from its run folder.
 
     Parameters
@@ -127,8 +128,10 @@ def _pct(share: Any, digits: int = 1) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     """Return a Markdown table; numbers (cells starting with a digit or sign) align right."""
-    align = ["---:" if rows and all(re.match(r"^[-+]?\d", r[i] or "0") for r in rows) else "---"
-             for i in range(len(header))]
+    align = [
+        "---:" if rows and all(re.match(r"^[-+]?\d", r[i] or "0") for r in rows) else "---"
+        for i in range(len(header))
+    ]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -188,10 +191,16 @@ def _section_rows(manifest: Mapping[str, Any]) -> str:
     reasons: Counter[str] = Counter()
     for counts in accounting.values():
         reasons.update({k: int(v) for k, v in counts.get("rejected", {}).items()})
-    bad = [name for name, a in accounting.items()
-           if a["read"] != a["kept"] + sum(a.get("rejected", {}).values())]
-    check = ("read = kept + rejected in every file." if not bad
-             else f"**accounting does not add up** in {', '.join(map(_md, bad))}.")
+    bad = [
+        name
+        for name, a in accounting.items()
+        if a["read"] != a["kept"] + sum(a.get("rejected", {}).values())
+    ]
+    check = (
+        "read = kept + rejected in every file."
+        if not bad
+        else f"**accounting does not add up** in {', '.join(map(_md, bad))}."
+    )
     lines = [
         "## Rows read, kept and rejected",
         "",
@@ -199,8 +208,10 @@ def _section_rows(manifest: Mapping[str, Any]) -> str:
         f"{read - kept:,} rejected (listed row by row in `rejected.csv`); {check}",
     ]
     if reasons:
-        rows = [[_md(reason), f"{n:,}", _pct(n / read, 2)] for reason, n in
-                sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+        rows = [
+            [_md(reason), f"{n:,}", _pct(n / read, 2)]
+            for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
         lines += ["", _table(["Reason", "Rows", "Share of rows read"], rows)]
     return "\n".join(lines)
 
@@ -212,29 +223,32 @@ def _section_snapping(manifest: Mapping[str, Any]) -> str:
     lines = ["## Snapping and street names", ""]
     if snapping:
         police_uk = manifest.get("parameters", {}).get("fmt") == "police-uk"
-        off = (" Each ward's list ranks those by police.uk location instead." if police_uk
-               else "")
+        off = " Each ward's list ranks those by police.uk location instead." if police_uk else ""
         lines.append(
             f"- **Snapped:** {_pct(snapping.get('share_snapped'))} of kept crimes "
             f"({int(snapping.get('snapped', 0)):,}) lie within {distance:g} m of a street segment "
-            f"and count towards hot streets; {int(snapping.get('not_snapped', 0)):,} do not."
-            + off)
+            f"and count towards hot streets; {int(snapping.get('not_snapped', 0)):,} do not." + off
+        )
     agreement = naming.get("location_text_vs_street_layer_name", {})
     compared = int(agreement.get("compared", 0) or 0)
     if compared:
         lines.append(
             f"- **Name agreement:** the record's street text names the snapped segment's "
             f"street in {_pct(agreement.get('rate'))} of {compared:,} records compared "
-            "(points of interest and junctions left out).")
+            "(points of interest and junctions left out)."
+        )
     elif naming:
-        lines.append("- **Name agreement:** not measured: no record could be compared with a "
-                     "street-layer name (the layer has no names here).")
+        lines.append(
+            "- **Name agreement:** not measured: no record could be compared with a "
+            "street-layer name (the layer has no names here)."
+        )
     if naming:
         lines.append(
             f"- **Segment names:** {int(naming.get('named_by_street_layer', 0)):,} of "
             f"{int(naming.get('segments', 0)):,} segments named by the street layer, "
             f"{int(naming.get('named_from_crime_records', 0)):,} from the crime records, "
-            f"{int(naming.get('unnamed', 0)):,} unnamed.")
+            f"{int(naming.get('unnamed', 0)):,} unnamed."
+        )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -243,23 +257,39 @@ def _section_concentration(manifest: Mapping[str, Any]) -> str:
     observed, baseline = conc.get("observed", {}), conc.get("random_baseline", {})
     if not observed:
         return ""
-    rows = [[label, _pct(observed.get(key)), _pct(baseline.get(key))]
-            for key, label in _CONCENTRATION_ROWS]
-    rows.append(["Gini coefficient", f"{observed.get('gini', math.nan):.2f}",
-                 f"{baseline.get('gini', math.nan):.2f}"])
-    top1, base1 = observed.get("share_of_crime_on_top_1pct_segments"), baseline.get(
-        "share_of_crime_on_top_1pct_segments")
-    ratio = (f" The top 1% of segments hold {float(top1) / float(base1):.1f} times the crime "
-             "they would hold by chance." if top1 and base1 else "")
-    return "\n".join([
-        "## Concentration",
-        "",
-        f"How the {int(conc.get('crimes', 0)):,} snapped crimes spread over the "
-        f"{int(conc.get('segments', 0)):,} street segments, against a random baseline (the same "
-        f"crimes placed on the same segments at random in proportion to length).{ratio}",
-        "",
-        _table(["Measure", "Observed", "Random baseline"], rows),
-    ])
+    rows = [
+        [label, _pct(observed.get(key)), _pct(baseline.get(key))]
+        for key, label in _CONCENTRATION_ROWS
+    ]
+    rows.append(
+        [
+            "Gini coefficient",
+            f"{observed.get('gini', math.nan):.2f}",
+            f"{baseline.get('gini', math.nan):.2f}",
+        ]
+    )
+    top1, base1 = (
+        observed.get("share_of_crime_on_top_1pct_segments"),
+        baseline.get("share_of_crime_on_top_1pct_segments"),
+    )
+    ratio = (
+        f" The top 1% of segments hold {float(top1) / float(base1):.1f} times the crime "
+        "they would hold by chance."
+        if top1 and base1
+        else ""
+    )
+    return "\n".join(
+        [
+            "## Concentration",
+            "",
+            f"How the {int(conc.get('crimes', 0)):,} snapped crimes spread over the "
+            f"{int(conc.get('segments', 0)):,} street segments, against a random baseline "
+            f"(the same crimes placed on the same segments at random in proportion to "
+            f"length).{ratio}",
+            "",
+            _table(["Measure", "Observed", "Random baseline"], rows),
+        ]
+    )
 
 
 def _trend_text(row: pd.Series) -> str:
@@ -280,24 +310,41 @@ def _window_text(value: Any) -> str:
 def _section_hot_streets(hot: pd.DataFrame, areas: pd.DataFrame, *, top_n: int) -> str:
     with_crime = int((areas["crimes"] > 0).sum()) if "crimes" in areas else len(areas)
     with_hot = int(hot["area_code"].nunique()) if len(hot) else 0
-    intro = (f"{len(hot):,} hot streets in {with_hot:,} of {with_crime:,} areas with crime "
-             f"({len(areas):,} areas in all). Ranked by crimes per 100 m; full list in "
-             "`hot_streets.csv`, each area's list in `wards/`.")
+    intro = (
+        f"{len(hot):,} hot streets in {with_hot:,} of {with_crime:,} areas with crime "
+        f"({len(areas):,} areas in all). Ranked by crimes per 100 m; full list in "
+        "`hot_streets.csv`, each area's list in `wards/`."
+    )
     if hot.empty:
         return f"## Top hot streets\n\n{intro}"
-    top = hot.sort_values(["rank", "rank_by_count"] if "rank_by_count" in hot else ["rank"],
-                          kind="stable").head(top_n)
+    top = hot.sort_values(
+        ["rank", "rank_by_count"] if "rank_by_count" in hot else ["rank"], kind="stable"
+    ).head(top_n)
     rows = []
     for _, r in top.iterrows():
         extent = f" ({_md(r['extent'])})" if isinstance(r.get("extent"), str) else ""
-        rows.append([
-            str(int(r["rank"])), f"{_md(r['street'])}{extent}",
-            f"{_md(r['area_name'])} ({_md(r['area_code'])})", f"{int(r['crimes']):,}",
-            f"{float(r['crimes_per_100m']):,.1f}", _trend_text(r),
-            _md(r.get("significance")) or "n/a", _window_text(r.get("patrol_window")),
-        ])
-    header = ["Rank", "Street", "Area", "Crimes", "Per 100 m", "Trend", "Significance",
-              "Patrol window"]
+        rows.append(
+            [
+                str(int(r["rank"])),
+                f"{_md(r['street'])}{extent}",
+                f"{_md(r['area_name'])} ({_md(r['area_code'])})",
+                f"{int(r['crimes']):,}",
+                f"{float(r['crimes_per_100m']):,.1f}",
+                _trend_text(r),
+                _md(r.get("significance")) or "n/a",
+                _window_text(r.get("patrol_window")),
+            ]
+        )
+    header = [
+        "Rank",
+        "Street",
+        "Area",
+        "Crimes",
+        "Per 100 m",
+        "Trend",
+        "Significance",
+        "Patrol window",
+    ]
     return "\n".join([f"## Top {len(top)} hot streets", "", intro, "", _table(header, rows)])
 
 
@@ -307,8 +354,10 @@ def _comparison_periods(manifest: Mapping[str, Any]) -> tuple[str, str]:
     if not last:
         return "the last months", "the months before"
     end = _month_index(str(last))
-    return (f"{_month_label(end - months + 1)} to {last}",
-            f"{_month_label(end - 2 * months + 1)} to {_month_label(end - months)}")
+    return (
+        f"{_month_label(end - months + 1)} to {last}",
+        f"{_month_label(end - 2 * months + 1)} to {_month_label(end - months)}",
+    )
 
 
 def _section_performance(performance: pd.DataFrame, manifest: Mapping[str, Any]) -> str:
@@ -316,22 +365,34 @@ def _section_performance(performance: pd.DataFrame, manifest: Mapping[str, Any])
     months = int(manifest.get("parameters", {}).get("compare_months", 3))
     n_months = _n_months(manifest.get("period", {}))
     if n_months < 2 * months:
-        return (f"{title}\n\nNot compared: the run covers {_plural(n_months, 'month')}; "
-                f"comparing the last {months} months with the {months} before needs "
-                f"{2 * months}.")
+        return (
+            f"{title}\n\nNot compared: the run covers {_plural(n_months, 'month')}; "
+            f"comparing the last {months} months with the {months} before needs "
+            f"{2 * months}."
+        )
     current, previous = _comparison_periods(manifest)
-    head = (f"{title}\n\nAll crime in {current} against {previous} (areas with at least 10 "
-            "crimes in both periods; `performance.csv`, details in `compare_areas.csv`).")
+    head = (
+        f"{title}\n\nAll crime in {current} against {previous} (areas with at least 10 "
+        "crimes in both periods; `performance.csv`, details in `compare_areas.csv`)."
+    )
     if performance.empty:
         return f"{head}\n\nNo area had at least 10 crimes in both periods and a change."
     parts = [head]
     for side, title in (("worst", "Worst (largest rises)"), ("best", "Best (largest falls)")):
-        rows = [[str(int(r["position"])), f"{_md(r['area_name'])} ({_md(r['area_code'])})",
-                 f"{int(r['current']):,}", f"{int(r['compared_with']):,}",
-                 f"{int(r['change']):+,}", f"{float(r['pct_change']):+.1f}%"]
-                for _, r in performance[performance["performance"] == side].iterrows()]
-        body = (_table(["#", "Area", "Now", "Before", "Change", "Change %"], rows) if rows
-                else "none")
+        rows = [
+            [
+                str(int(r["position"])),
+                f"{_md(r['area_name'])} ({_md(r['area_code'])})",
+                f"{int(r['current']):,}",
+                f"{int(r['compared_with']):,}",
+                f"{int(r['change']):+,}",
+                f"{float(r['pct_change']):+.1f}%",
+            ]
+            for _, r in performance[performance["performance"] == side].iterrows()
+        ]
+        body = (
+            _table(["#", "Area", "Now", "Before", "Change", "Change %"], rows) if rows else "none"
+        )
         parts += [f"**{title}**", body]
     return "\n\n".join(parts)
 
@@ -340,10 +401,12 @@ def _section_incomplete(manifest: Mapping[str, Any]) -> str:
     months = manifest.get("period", {}).get("incomplete_months", [])
     if not months:
         return "## Incomplete months\n\nNone: every month holds at least half the median month."
-    return ("## Incomplete months\n\n"
-            f"{', '.join(map(str, months))}: fewer than half the crimes of the median month. "
-            "They are left out of trends and marked in `monthly.csv`; a comparison period "
-            "that holds one compares badly.")
+    return (
+        "## Incomplete months\n\n"
+        f"{', '.join(map(str, months))}: fewer than half the crimes of the median month. "
+        "They are left out of trends and marked in `monthly.csv`; a comparison period "
+        "that holds one compares badly."
+    )
 
 
 def _population_caveat(manifest: Mapping[str, Any]) -> str | None:
@@ -356,13 +419,17 @@ def _population_caveat(manifest: Mapping[str, Any]) -> str | None:
     first, last = (str(period.get(k, "0000"))[:4] for k in ("first_month", "last_month"))
     span = first if first == last else f"{first}-{last}"
     if not years:
-        return (f"Rates per 1,000 residents use {_code(name)}; check that its year matches "
-                f"the crime period ({span}).")
+        return (
+            f"Rates per 1,000 residents use {_code(name)}; check that its year matches "
+            f"the crime period ({span})."
+        )
     year = years[-1]
     if first <= year <= last:
         return f"Rates per 1,000 residents use the {year} population ({_code(name)})."
-    return (f"Rates per 1,000 residents use a {year} population estimate ({_code(name)}) for "
-            f"crime in {span}: an approximation, worst where the population changed.")
+    return (
+        f"Rates per 1,000 residents use a {year} population estimate ({_code(name)}) for "
+        f"crime in {span}: an approximation, worst where the population changed."
+    )
 
 
 def _section_caveats(manifest: Mapping[str, Any]) -> str:
@@ -371,23 +438,35 @@ def _section_caveats(manifest: Mapping[str, Any]) -> str:
     n_months = _n_months(period)
     notes: list[str | None] = []
     if not period.get("time_of_day"):
-        notes.append("The data gives the month only (police.uk): no times of day or patrol "
-                     "windows; use the peak months and monthly trends instead. police.uk "
-                     "locations are anonymised to map points, not exact addresses.")
+        notes.append(
+            "The data gives the month only (police.uk): no times of day or patrol "
+            "windows; use the peak months and monthly trends instead. police.uk "
+            "locations are anonymised to map points, not exact addresses."
+        )
     if n_months < 3:
         notes.append(f"Only {_plural(n_months, 'month')}: too short for trends (3 at least).")
     if n_months < 2 * int(params.get("compare_months", 3)):
         notes.append("Too few months to compare the last period with the one before.")
     share = manifest.get("snapping", {}).get("share_snapped")
     if share is not None and not math.isnan(float(share)) and float(share) < 0.5:
-        notes.append(f"Only {_pct(share)} of crime lies on the street layer: hot streets cover "
-                     "part of the area; the rest is ranked by location in each area's list.")
-    privacy = sum(int(n) for a in manifest.get("accounting", {}).values()
-                  for reason, n in a.get("rejected", {}).items() if reason.startswith("privacy"))
+        notes.append(
+            f"Only {_pct(share)} of crime lies on the street layer: hot streets cover "
+            "part of the area; the rest is ranked by location in each area's list."
+        )
+    privacy = sum(
+        int(n)
+        for a in manifest.get("accounting", {}).values()
+        for reason, n in a.get("rejected", {}).items()
+        if reason.startswith("privacy")
+    )
     if privacy:
-        notes.append(f"{privacy:,} rows were withheld at source for privacy and are not "
-                     "mapped: offences against the person are under-counted on streets.")
+        notes.append(
+            f"{privacy:,} rows were withheld at source for privacy and are not "
+            "mapped: offences against the person are under-counted on streets."
+        )
     notes.append(_population_caveat(manifest))
-    notes.append("Significance is the Gi* class of the street's hottest segment (q-values "
-                 "corrected for many tests); a high rank without significance can be chance.")
+    notes.append(
+        "Significance is the Gi* class of the street's hottest segment (q-values "
+        "corrected for many tests); a high rank without significance can be chance."
+    )
     return "## Caveats\n\n" + "\n".join(f"- {n}" for n in notes if n)

@@ -227,8 +227,10 @@ def map_counts(result: RunResult) -> PeriodCounts:
     settings = read_brief_weights()
     types = result.crimes["crime_type"].dropna().unique().tolist()
     return period_counts(
-        result.crimes, keys=("place_key", "area_code"),
-        group_of=classify_crime_types(types, settings=settings), group_labels=settings.labels,
+        result.crimes,
+        keys=("place_key", "area_code"),
+        group_of=classify_crime_types(types, settings=settings),
+        group_labels=settings.labels,
     )
 
 
@@ -258,7 +260,8 @@ def _city_base(result: RunResult) -> gpd.GeoDataFrame:
     total = segs["length_m"].groupby(named).transform("sum")
     return gpd.GeoDataFrame(
         {"main": ((total >= MAIN_ROAD_M) & (named != "")).to_numpy()},
-        geometry=segs.geometry.to_numpy(), crs=segs.crs,
+        geometry=segs.geometry.to_numpy(),
+        crs=segs.crs,
     )
 
 
@@ -284,8 +287,11 @@ def _area_pages(
     hot_by, locs_by, points_by = _by_area(hot), _by_area(locs), _by_area(points)
     repeats_by = _by_area(repeats) if repeats is not None else {}
     corridors_by = _by_areas(corridors) if corridors is not None else {}
-    trend = result.area_summary.set_index("area_code")["trend_class"] \
-        if "trend_class" in result.area_summary else pd.Series(dtype=object)
+    trend = (
+        result.area_summary.set_index("area_code")["trend_class"]
+        if "trend_class" in result.area_summary
+        else pd.Series(dtype=object)
+    )
     files = []
     sindex = areas.sindex
     for code in sorted(result.area_lists):
@@ -330,9 +336,19 @@ def _area_pages(
                 "%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB
             )
         files.append(path)
-    files += _borough_pages(result, areas, value, folder, title=title, evidence=evidence,
-                            counts=counts, windows=windows, repeats=repeats,
-                            corridors=corridors, offline=offline)
+    files += _borough_pages(
+        result,
+        areas,
+        value,
+        folder,
+        title=title,
+        evidence=evidence,
+        counts=counts,
+        windows=windows,
+        repeats=repeats,
+        corridors=corridors,
+        offline=offline,
+    )
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
     return files
@@ -430,8 +446,10 @@ def _borough_links(codes: list[str], folder: Path) -> dict[str, dict[str, str]]:
     """Popup links of a borough map (in ``folder``): to the area files already written."""
     from hotspots.site_index import area_links
 
-    return {c: area_links(c, prefix="../", exists=lambda rel: (folder.parent / rel).is_file())
-            for c in codes}
+    return {
+        c: area_links(c, prefix="../", exists=lambda rel: (folder.parent / rel).is_file())
+        for c in codes
+    }
 
 
 def write_index(
@@ -470,13 +488,17 @@ def write_index(
     places = pd.concat(
         [
             t[["area_code", "area_rank", "street"]].assign(basis=basis)
-            for t, basis in ((result.hot_streets, BASIS_STREET),
-                             (result.locations, BASIS_LOCATION))
+            for t, basis in ((result.hot_streets, BASIS_STREET), (result.locations, BASIS_LOCATION))
         ],
         ignore_index=True,
     )
     label = "ward" if "borough" in summary.columns else "area"
     return write_page(
-        summary, places, out_dir, subtitle=title, place=place, area_label=label,
+        summary,
+        places,
+        out_dir,
+        subtitle=title,
+        place=place,
+        area_label=label,
         exists=lambda rel: rel == "run.json" or (out_dir / rel).is_file(),
     )

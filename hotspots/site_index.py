@@ -214,7 +214,10 @@ def _cell(text: str, value: str | None = None, cls: str = "") -> str:
 
 
 def _index_row(
-    r: Mapping[str, Any], top: pd.DataFrame, exists: Callable[[str], bool], boroughs: bool,
+    r: Mapping[str, Any],
+    top: pd.DataFrame,
+    exists: Callable[[str], bool],
+    boroughs: bool,
     rate: bool,
 ) -> str:
     e = html.escape
@@ -256,8 +259,7 @@ def _index_head(boroughs: bool, rate: bool) -> str:
         ("Open", "none"),
     ]
     return "".join(
-        f"<th data-type={t}{' tabindex=0 role=button' if t != 'none' else ''}>"
-        f"{html.escape(c)}</th>"
+        f"<th data-type={t}{' tabindex=0 role=button' if t != 'none' else ''}>{html.escape(c)}</th>"
         for c, t in cols
     )
 
@@ -267,9 +269,7 @@ def _options(values: Iterable[Any]) -> str:
     return "".join(f"<option>{html.escape(n)}</option>" for n in names)
 
 
-def _group_links(
-    summary: pd.DataFrame, exists: Callable[[str], bool]
-) -> str:
+def _group_links(summary: pd.DataFrame, exists: Callable[[str], bool]) -> str:
     """Borough brief and map links (those that exist)."""
     if "borough" not in summary.columns:
         target = "briefs/all_areas.html"
@@ -334,23 +334,45 @@ def render_index(
     top = top_places(places)
     rows = [_index_row(r, top, exists, boroughs, rate) for r in listed.to_dict("records")]
     title = f"{place}: hot streets by {area_label}" if place else f"Hot streets by {area_label}"
-    files = [("map.html", "City-wide map"), ("hot_streets.csv", "All hot streets (CSV)"),
-             ("areas.csv", "Areas (CSV)"), ("run.json", "Run manifest")]
+    files = [
+        ("map.html", "City-wide map"),
+        ("hot_streets.csv", "All hot streets (CSV)"),
+        ("areas.csv", "Areas (CSV)"),
+        ("run.json", "Run manifest"),
+    ]
     top_links = " · ".join(f"<a href='{u}'>{t}</a>" for u, t in files if exists(u))
     briefs = any(exists(f"briefs/{brief_name(str(c))}") for c in listed["area_code"])
-    note = "" if briefs else (
-        "<p class=note>No briefs yet: <code>hotspots brief RUN_FOLDER</code> writes a printable "
-        "brief per area (three proposed priorities) and adds the links here and on the maps."
-        "</p>")
+    note = (
+        ""
+        if briefs
+        else (
+            "<p class=note>No briefs yet: <code>hotspots brief RUN_FOLDER</code> writes a "
+            "printable brief per area (three proposed priorities) and adds the links here and "
+            "on the maps."
+            "</p>"
+        )
+    )
     meta = json.dumps({"place": place, "subtitle": subtitle, "area_label": area_label})
     return _INDEX.format(
-        title=e(title), subtitle=e(subtitle), links=top_links, note=note,
-        groups=_group_links(summary, exists), head=_index_head(boroughs, rate),
-        rows="\n".join(rows), n=len(rows), label=e(area_label),
-        borough_filter=(f"<select id=borough aria-label='Borough'><option value=''>All boroughs"
-                        f"</option>{_options(listed['borough'])}</select>" if boroughs else ""),
-        trend_filter=(f"<select id=trend aria-label='Trend'><option value=''>All trends</option>"
-                      f"{_options(listed.get('trend_class', pd.Series(dtype=object)))}</select>"),
+        title=e(title),
+        subtitle=e(subtitle),
+        links=top_links,
+        note=note,
+        groups=_group_links(summary, exists),
+        head=_index_head(boroughs, rate),
+        rows="\n".join(rows),
+        n=len(rows),
+        label=e(area_label),
+        borough_filter=(
+            f"<select id=borough aria-label='Borough'><option value=''>All boroughs"
+            f"</option>{_options(listed['borough'])}</select>"
+            if boroughs
+            else ""
+        ),
+        trend_filter=(
+            f"<select id=trend aria-label='Trend'><option value=''>All trends</option>"
+            f"{_options(listed.get('trend_class', pd.Series(dtype=object)))}</select>"
+        ),
         meta=f'<script type="application/json" id="{INDEX_ID}">'
         f"{meta.replace('<', chr(92) + 'u003c')}</script>",
         script=_SCRIPT,
@@ -369,8 +391,12 @@ def write_index(
 ) -> Path:
     """Write ``index.html`` (:func:`render_index`) into ``out_dir`` and return its path."""
     path = Path(out_dir) / "index.html"
-    _replace_text(path, render_index(summary, places, exists=exists, subtitle=subtitle,
-                                     place=place, area_label=area_label))
+    _replace_text(
+        path,
+        render_index(
+            summary, places, exists=exists, subtitle=subtitle, place=place, area_label=area_label
+        ),
+    )
     return path
 
 
@@ -405,10 +431,7 @@ def _page_links(
     def exists(rel: str) -> bool:
         return (run_dir / rel).is_file()
 
-    return {
-        code: area_links(code, prefix=prefix, exists=exists, own_map=own)
-        for code in links
-    }
+    return {code: area_links(code, prefix=prefix, exists=exists, own_map=own) for code in links}
 
 
 def refresh_links(run_dir: str | Path) -> list[Path]:
@@ -438,7 +461,7 @@ def refresh_links(run_dir: str | Path) -> list[Path]:
             continue
         new = links_block(_page_links(page, run, old))
         block = next(m for m in _BLOCK.finditer(text) if m["id"] == LINKS_ID)
-        _replace_text(page, text[: block.start()] + new + text[block.end():])
+        _replace_text(page, text[: block.start()] + new + text[block.end() :])
         written.append(page)
     index = run / "index.html"
     if index.is_file() and (run / "areas.csv").is_file():

@@ -113,8 +113,13 @@ def snap_to_streets(
     out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
     out["snap_distance_m"] = np.round(best_d, 2)[inv]
     if not quiet:
-        log.info("snapped %d of %d crimes (%.1f%%) within %.0f m", int(found.sum()), len(found),
-                 100 * found.mean() if len(found) else 0.0, max_distance_m)
+        log.info(
+            "snapped %d of %d crimes (%.1f%%) within %.0f m",
+            int(found.sum()),
+            len(found),
+            100 * found.mean() if len(found) else 0.0,
+            max_distance_m,
+        )
     return out
 
 

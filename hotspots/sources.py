@@ -46,7 +46,10 @@ HEAD_BYTES = 1 << 20
 
 #: Errors of a broken gzip stream (ISA-L's own besides the standard ones).
 GZIP_ERRORS: tuple[type[Exception], ...] = (
-    OSError, EOFError, cast(type[Exception], isal_zlib.error))
+    OSError,
+    EOFError,
+    cast(type[Exception], isal_zlib.error),
+)
 
 
 def open_gzip(path: Path) -> BufferedIOBase:
@@ -136,15 +139,17 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
                         view.cast("B")[:n] = memoryview(buf).cast("B")[:n]
                     buf = bigger
                 with memoryview(buf) as view:
-                    got = gz.readinto(view.cast("B")[n:min(n + _INFLATE_STEP, buf.size)])
+                    got = gz.readinto(view.cast("B")[n : min(n + _INFLATE_STEP, buf.size)])
                 if not got:
                     return buf.slice(0, n)
                 if n < HEAD_BYTES <= n + got:  # no line break in the first MiB: stop here
                     check_head(buf.slice(0, HEAD_BYTES).to_pybytes(), source)
                 n += got
     except GZIP_ERRORS as err:
-        msg = (f"{source.name}: not a readable gzip file ({short_error(err)}); download it again "
-               "or give it without the .gz ending if it is plain text")
+        msg = (
+            f"{source.name}: not a readable gzip file ({short_error(err)}); download it again "
+            "or give it without the .gz ending if it is plain text"
+        )
         raise InputDataError(msg) from err
 
 
@@ -182,8 +187,7 @@ def find_police_uk_sources(paths: Iterable[str | Path]) -> list[Source]:
     return found
 
 
-def skipped_files(paths: Iterable[str | Path], *, fmt: str = "police-uk"
-                  ) -> list[dict[str, str]]:
+def skipped_files(paths: Iterable[str | Path], *, fmt: str = "police-uk") -> list[dict[str, str]]:
     """Return the files in the crime folders that a read passes over, and why.
 
     Parameters
@@ -232,10 +236,11 @@ def _sources_in_file(f: Path, *, from_dir: bool) -> tuple[list[Source], dict[str
             raise InputDataError(msg)
         archive = _ARCHIVE_NAME.fullmatch(name)
         published = archive.group(1) if archive else None
-        sources = [Source(f"{f}:{i.filename}", f, i.filename, published, _zip_time(i))
-                   for i in sorted(members, key=lambda i: i.filename)]
-        passed = {f"{f}:{i.filename}": _why_skipped(i.filename) for i in infos
-                  if i not in members}
+        sources = [
+            Source(f"{f}:{i.filename}", f, i.filename, published, _zip_time(i))
+            for i in sorted(members, key=lambda i: i.filename)
+        ]
+        passed = {f"{f}:{i.filename}": _why_skipped(i.filename) for i in infos if i not in members}
         return sources, passed
     if name.endswith(("-street.csv", "-street.csv.gz")) or not from_dir:
         return [Source(str(f), f, modified=f.stat().st_mtime)], {}
@@ -304,8 +309,9 @@ def choose_publications(sources: Sequence[Source]) -> dict[str, str]:
         if len(group) < 2:
             continue
         by_archive = all(s.published for s in group)
-        winner = max(group, key=lambda s: (s.published or "" if by_archive else "", s.modified,
-                                           s.name))
+        winner = max(
+            group, key=lambda s: (s.published or "" if by_archive else "", s.modified, s.name)
+        )
         out.update((s.name, winner.name) for s in group if s is not winner)
     return out
 
@@ -324,8 +330,11 @@ def mapped_sources(paths: Iterable[str | Path]) -> list[Source]:
             msg = f"crime input {p} does not exist"
             raise InputDataError(msg)
         files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        out.extend(Source(str(f.resolve()), f.resolve()) for f in files
-                   if _is_table_file(f) or not p.is_dir())
+        out.extend(
+            Source(str(f.resolve()), f.resolve())
+            for f in files
+            if _is_table_file(f) or not p.is_dir()
+        )
     if not out:
         msg = f"no CSV or GeoParquet file found in {[str(p) for p in paths]}"
         raise InputDataError(msg)
@@ -340,8 +349,10 @@ def check_head(head: bytes, source: Source) -> None:
     """Stop at a file whose first MiB holds no line break (or only blank space)."""
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     if len(head) >= HEAD_BYTES and (head[start:].isspace() or b"\n" not in head):
-        msg = (f"{source.name}: no line break in the first {HEAD_BYTES >> 20} MiB; not a CSV "
-               "of records (a header line is never that long)")
+        msg = (
+            f"{source.name}: no line break in the first {HEAD_BYTES >> 20} MiB; not a CSV "
+            "of records (a header line is never that long)"
+        )
         raise InputDataError(msg)
 
 

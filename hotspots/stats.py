@@ -115,8 +115,10 @@ def _check_cells(cells: pd.Index) -> None:
     if cells.has_duplicates:
         problems.append(f"{int(cells.duplicated().sum())} repeated cells")
     if problems:
-        msg = (f"cells must be unique H3 ids of one resolution; found {'; '.join(problems)}. "
-               "Use the index of hotspots.grid.count_by_cell.")
+        msg = (
+            f"cells must be unique H3 ids of one resolution; found {'; '.join(problems)}. "
+            "Use the index of hotspots.grid.count_by_cell."
+        )
         raise InputDataError(msg)
 
 
@@ -165,8 +167,10 @@ def _check_segments(segments: gpd.GeoDataFrame, caller: str) -> None:
     if segments.crs is None or segments.crs.is_geographic:
         problems.append(f"its CRS is {segments.crs} (not metres)")
     if problems:
-        msg = (f"`segments` passed to {caller} must be LineString street segments in metres; "
-               f"{'; '.join(problems)}. Make them with hotspots.segments.lines_to_segments.")
+        msg = (
+            f"`segments` passed to {caller} must be LineString street segments in metres; "
+            f"{'; '.join(problems)}. Make them with hotspots.segments.lines_to_segments."
+        )
         raise InputDataError(msg)
 
 
@@ -177,8 +181,10 @@ def _segment_adjacency(segments: gpd.GeoDataFrame, distance_m: float) -> sparse.
     ends = np.vstack([shapely.get_coordinates(shapely.get_point(geoms, i)) for i in (0, -1)])
     _, vertex = np.unique(np.round(ends, _VERTEX_DECIMALS), axis=0, return_inverse=True)
     vertex = vertex.ravel()
-    incidence = sparse.csr_matrix((np.ones(2 * n), (np.tile(np.arange(n), 2), vertex)),
-                                  shape=(n, int(vertex.max(initial=-1)) + 1))
+    incidence = sparse.csr_matrix(
+        (np.ones(2 * n), (np.tile(np.arange(n), 2), vertex)),
+        shape=(n, int(vertex.max(initial=-1)) + 1),
+    )
     adj = (incidence @ incidence.T).tocoo()
     if distance_m > 0:
         left, right = _pairs_within(geoms, distance_m)
@@ -218,8 +224,10 @@ def _pairs_within(geoms: np.ndarray, distance_m: float) -> tuple[np.ndarray, np.
 
 def _check_distance(distance_m: float) -> None:
     if not np.isfinite(distance_m) or distance_m < 0:
-        msg = (f"`distance_m` must be a distance in metres, 0 or more; got {distance_m}. "
-               f"Use 0 for touching segments only, or the default {DEFAULT_DISTANCE_M:g}.")
+        msg = (
+            f"`distance_m` must be a distance in metres, 0 or more; got {distance_m}. "
+            f"Use 0 for touching segments only, or the default {DEFAULT_DISTANCE_M:g}."
+        )
         raise InputDataError(msg)
 
 
@@ -298,8 +306,10 @@ def pvalues_to_qvalues(p: ArrayLike) -> np.ndarray:
     arr = np.asarray(p, dtype=float)
     ok = ~np.isnan(arr)
     if ((arr[ok] < 0) | (arr[ok] > 1)).any():
-        msg = (f"p-values must lie in [0, 1]; found {int(((arr[ok] < 0) | (arr[ok] > 1)).sum())} "
-               "outside. Pass p-values, not z-scores.")
+        msg = (
+            f"p-values must lie in [0, 1]; found {int(((arr[ok] < 0) | (arr[ok] > 1)).sum())} "
+            "outside. Pass p-values, not z-scores."
+        )
         raise InputDataError(msg)
     q = np.full(arr.shape, np.nan)
     if ok.any():
@@ -309,8 +319,10 @@ def pvalues_to_qvalues(p: ArrayLike) -> np.ndarray:
 
 def _check_alpha(alpha: float) -> None:
     if not any(np.isclose(alpha, lvl) for lvl in CONFIDENCE_LEVELS):
-        msg = (f"`alpha` must be one of {sorted(CONFIDENCE_LEVELS)} (the 99/95/90% classes); got "
-               f"{alpha}. Use 0.10 to report all three classes.")
+        msg = (
+            f"`alpha` must be one of {sorted(CONFIDENCE_LEVELS)} (the 99/95/90% classes); got "
+            f"{alpha}. Use 0.10 to report all three classes."
+        )
         raise InputDataError(msg)
 
 
@@ -372,13 +384,20 @@ def _check_values(values: np.ndarray, what: str) -> None:
     if len(values) < 3:
         problems.append(f"only {len(values)} units")
     if problems:
-        msg = (f"Gi* needs at least 3 non-negative, non-missing {what} that are not all equal; "
-               f"found {'; '.join(problems)}. Fill empty units with 0 and check the input.")
+        msg = (
+            f"Gi* needs at least 3 non-negative, non-missing {what} that are not all equal; "
+            f"found {'; '.join(problems)}. Fill empty units with 0 and check the input."
+        )
         raise InputDataError(msg)
 
 
 def _gistar(
-    values: np.ndarray, adj: sparse.csr_matrix, index: pd.Index, *, permutations: int, seed: int,
+    values: np.ndarray,
+    adj: sparse.csr_matrix,
+    index: pd.Index,
+    *,
+    permutations: int,
+    seed: int,
     alpha: float,
 ) -> pd.DataFrame:
     """Run esda Gi* (binary weights, self included) and add p, q and the classes."""
@@ -386,29 +405,49 @@ def _gistar(
     with warnings.catch_warnings():
         # G_Local cannot pass `alternative` to esda.crand, which warns that its default will
         # change; we keep today's folded one-sided pseudo p-value and double it below.
-        warnings.filterwarnings("ignore", message="The alternative hypothesis for conditional",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message="The alternative hypothesis for conditional",
+            category=DeprecationWarning,
+        )
         # a unit whose neighbourhood is the whole table has no variance: z is left missing
         with np.errstate(invalid="ignore", divide="ignore"):
-            gi = esda.G_Local(values, graph, transform="B", star=True,
-                              permutations=permutations, seed=seed, keep_simulations=False,
-                              n_jobs=1)
+            gi = esda.G_Local(
+                values,
+                graph,
+                transform="B",
+                star=True,
+                permutations=permutations,
+                seed=seed,
+                keep_simulations=False,
+                n_jobs=1,
+            )
     neighbours = np.diff(adj.indptr)
     island = neighbours == 0
     z = np.where(island, np.nan, gi.Zs)
     p = np.where(island, np.nan, np.minimum(1.0, 2 * gi.p_norm))
     p_perm = np.minimum(1.0, 2 * gi.p_sim) if permutations else np.full(len(z), np.nan)
-    out = pd.DataFrame({"value": values, "neighbours": neighbours.astype("int64"), "z": z, "p": p,
-                        "p_perm": np.where(np.isnan(z), np.nan, p_perm),
-                        "q": pvalues_to_qvalues(p)}, index=index)
+    out = pd.DataFrame(
+        {
+            "value": values,
+            "neighbours": neighbours.astype("int64"),
+            "z": z,
+            "p": p,
+            "p_perm": np.where(np.isnan(z), np.nan, p_perm),
+            "q": pvalues_to_qvalues(p),
+        },
+        index=index,
+    )
     out["gi_class"] = classify_gistar(out["z"], out["q"], alpha=alpha)
     return out[GISTAR_COLUMNS]
 
 
 def _check_permutations(permutations: int) -> None:
     if not isinstance(permutations, int | np.integer) or permutations < 0:
-        msg = (f"`permutations` must be a whole number, 0 or more; got {permutations!r}. "
-               "Use 0 to skip the permutation p-value, or 999.")
+        msg = (
+            f"`permutations` must be a whole number, 0 or more; got {permutations!r}. "
+            "Use 0 to skip the permutation p-value, or 999."
+        )
         raise InputDataError(msg)
 
 
@@ -416,8 +455,14 @@ def _log_classes(result: pd.DataFrame, what: str) -> None:
     counts = result["gi_class"].value_counts()
     hot = int(counts[[c for c in GISTAR_CLASSES if c.startswith("Hot")]].sum())
     cold = int(counts[[c for c in GISTAR_CLASSES if c.startswith("Cold")]].sum())
-    log.info("Gi* on %d %s: %d hot, %d cold (FDR-adjusted), %d without neighbours", len(result),
-             what, hot, cold, int((result["neighbours"] == 0).sum()))
+    log.info(
+        "Gi* on %d %s: %d hot, %d cold (FDR-adjusted), %d without neighbours",
+        len(result),
+        what,
+        hot,
+        cold,
+        int((result["neighbours"] == 0).sum()),
+    )
 
 
 def gistar_cells(
@@ -496,8 +541,10 @@ def gistar_cells(
 def _column(table: pd.DataFrame, column: str) -> pd.Series:
     if column not in table.columns:
         found = ", ".join(map(str, table.columns))
-        msg = (f"`column` {column!r} is not in the table; found {found}. Pass one of those, "
-               "e.g. column='crimes'.")
+        msg = (
+            f"`column` {column!r} is not in the table; found {found}. Pass one of those, "
+            "e.g. column='crimes'."
+        )
         raise InputDataError(msg)
     return table[column]
 
@@ -565,18 +612,25 @@ def gistar_streets(
     _check_alpha(alpha)
     crimes = counts if isinstance(counts, pd.Series) else _column(counts, "crimes")
     if not crimes.index.equals(segments.index):
-        msg = (f"`counts` must be indexed like `segments` ({len(segments)} rows); found "
-               f"{len(crimes)} rows with a different index. Use rank.count_by_segment(crimes, "
-               "segments).")
+        msg = (
+            f"`counts` must be indexed like `segments` ({len(segments)} rows); found "
+            f"{len(crimes)} rows with a different index. Use rank.count_by_segment(crimes, "
+            "segments)."
+        )
         raise InputDataError(msg)
     values = crimes.astype(float)
     if per_100m:
         values = rank.per_100m(values, segments["length_m"], length_floor_m)
     _check_values(values.to_numpy(float), "segment values")
     adj = _segment_adjacency(segments, distance_m)
-    out = _gistar(values.to_numpy(float), adj, segments.index, permutations=permutations,
-                  seed=seed, alpha=alpha)
+    out = _gistar(
+        values.to_numpy(float),
+        adj,
+        segments.index,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+    )
     if not quiet:
         _log_classes(out, "street segments")
     return out
-

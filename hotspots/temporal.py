@@ -826,8 +826,13 @@ def _season_stats(
     if tested.any():
         q[tested] = false_discovery_control(p[tested])
     test = pd.DataFrame(
-        {"g_statistic": np.where(tested, g, np.nan), "df": max(k - 1, 0),
-         "dispersion": np.where(tested, phi, np.nan), "p_value": p, "q_value": q},
+        {
+            "g_statistic": np.where(tested, g, np.nan),
+            "df": max(k - 1, 0),
+            "dispersion": np.where(tested, phi, np.nan),
+            "p_value": p,
+            "q_value": q,
+        },
         index=monthly.index,
     )
     return test, ratio, resid
@@ -1526,16 +1531,20 @@ def _windows_block(
     safe = np.where(ok, totals, 1.0)
     # windows are looked for only in the rows with enough crime (the others say so)
     rows = np.flatnonzero(ok)
-    col1, n1, ex1, day1, col2, n2, ex2, day2 = (np.zeros(len(values), dtype=a) for a in
-                                                 (np.int64, float, float, bool) * 2)
+    col1, n1, ex1, day1, col2, n2, ex2, day2 = (
+        np.zeros(len(values), dtype=a) for a in (np.int64, float, float, bool) * 2
+    )
     if len(rows):
         allowed = np.ones((len(rows), 1), dtype=bool)
         picked = values[rows]
         c1, w1, e1, d1, claimed = _chosen(picked, safe[rows], allowed, max_hours)
         overlap = _window_sums(claimed.astype(np.float64), max_hours) > 0
         c2, w2, e2, d2, _ = _chosen(picked, safe[rows], ~overlap, max_hours)
-        for whole, part in zip((col1, n1, ex1, day1, col2, n2, ex2, day2),
-                               (c1, w1, e1, d1, c2, w2, e2, d2), strict=True):
+        for whole, part in zip(
+            (col1, n1, ex1, day1, col2, n2, ex2, day2),
+            (c1, w1, e1, d1, c2, w2, e2, d2),
+            strict=True,
+        ):
             whole[rows] = part
     named = ok & (ex1 > 1e-9)
     second = named & (max_windows > 1) & (n1 / safe < share) & (ex2 >= ex1 / 3)
@@ -1747,12 +1756,16 @@ def _monthly_svgs(rows: np.ndarray, labels: list[str]) -> list[str]:
     first, last = html.escape(labels[0]), html.escape(labels[-1])
     # _svg's page, split at the values of each row; escaping is per character and the
     # numbers need none, so the escaped labels are put in as they are
-    head = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="48" '
-            'viewBox="0 0 160 48" role="img" aria-label="')
+    head = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="48" '
+        'viewBox="0 0 160 48" role="img" aria-label="'
+    )
     period = f"Crimes per month, {first} to {last} (n = "
-    tail = (f'<text x="2" y="46">{first}</text>'
-            f'<text x="158" y="46" text-anchor="end">{last}</text>'
-            "<style>text{font:7px sans-serif;fill:#444}</style></svg>")
+    tail = (
+        f'<text x="2" y="46">{first}</text>'
+        f'<text x="158" y="46" text-anchor="end">{last}</text>'
+        "<style>text{font:7px sans-serif;fill:#444}</style></svg>"
+    )
     return [
         f'{head}{period}{total:.0f})"><title>{period}{total:.0f})</title>'
         '<path stroke="#ccc" d="M2 36.5h156"/>'
@@ -1911,8 +1924,9 @@ def peak_months(
     high = (resid > norm.ppf(1 - alpha / 2)) & (test["q_value"].to_numpy() < alpha)[:, None]
     text = np.full(len(high), "", dtype=object)
     for i in np.flatnonzero(high.any(axis=1)):  # the few rows with a peak
-        best = [m for m in np.argsort(-np.where(high[i], ratio[i], -1), kind="stable")[:n]
-                if high[i, m]]
+        best = [
+            m for m in np.argsort(-np.where(high[i], ratio[i], -1), kind="stable")[:n] if high[i, m]
+        ]
         text[i] = ", ".join(MONTH_NAMES[m] for m in sorted(best))
     return pd.Series(text, index=monthly.index, name="peak_months")
 
@@ -1951,9 +1965,7 @@ def _place_group_index(
     )
 
 
-def group_profiles(
-    crimes: pd.DataFrame, *, by: str, group_of: Mapping[str, str]
-) -> pd.DataFrame:
+def group_profiles(crimes: pd.DataFrame, *, by: str, group_of: Mapping[str, str]) -> pd.DataFrame:
     """Return the hour-of-week profile of every crime group at every place.
 
     Parameters

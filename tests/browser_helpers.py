@@ -27,8 +27,13 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path(os.environ.get("HOTSPOTS_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 VIEWPORT = {"width": 1000, "height": 700}
 #: A street name that would run script if any layer put it into the page unescaped.
@@ -117,9 +122,14 @@ def block_network(page: Page, blocked: list[str]) -> None:
     page.route("**/*", handle)
 
 
-def open_map(browser: Browser, path: Path, *, offline: bool = True,
-             timeout_ms: float = 10_000,
-             viewport: dict[str, int] | None = None) -> tuple[Page, list[str]]:
+def open_map(
+    browser: Browser,
+    path: Path,
+    *,
+    offline: bool = True,
+    timeout_ms: float = 10_000,
+    viewport: dict[str, int] | None = None,
+) -> tuple[Page, list[str]]:
     """Open a map HTML file and wait until its Leaflet map is drawn.
 
     Parameters
@@ -203,7 +213,9 @@ def click_latlng(page: Page, lat: float, lng: float) -> None:
           const p = m.latLngToContainerPoint([lat, lng]);
           const r = m.getContainer().getBoundingClientRect();
           return [r.left + p.x, r.top + p.y];
-        }""".replace("FIND_MAP", _JS_MAP), [lat, lng])
+        }""".replace("FIND_MAP", _JS_MAP),
+        [lat, lng],
+    )
     page.mouse.click(point[0], point[1])
 
 
@@ -249,22 +261,38 @@ def small_offline_map() -> folium.Map:
     """
     # without a tile layer the map has no maxZoom, which MarkerCluster needs
     m = folium.Map(location=[51.510, -0.125], zoom_start=15, tiles=None, maxZoom=19)
-    features = [{"type": "Feature", "properties": {"name": _text(name)},
-                 "geometry": {"type": "LineString", "coordinates": [[x, y] for y, x in line]}}
-                for name, _, line in HOT_STREETS]
-    features += [{"type": "Feature", "properties": {"name": f"Side street {i}"},
-                  "geometry": {"type": "LineString", "coordinates": [[x, 51.504], [x, 51.516]]}}
-                 for i, x in enumerate(-0.13 + 0.002 * i for i in range(6))]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"name": _text(name)},
+            "geometry": {"type": "LineString", "coordinates": [[x, y] for y, x in line]},
+        }
+        for name, _, line in HOT_STREETS
+    ]
+    features += [
+        {
+            "type": "Feature",
+            "properties": {"name": f"Side street {i}"},
+            "geometry": {"type": "LineString", "coordinates": [[x, 51.504], [x, 51.516]]},
+        }
+        for i, x in enumerate(-0.13 + 0.002 * i for i in range(6))
+    ]
     streets = folium.GeoJson(
-        {"type": "FeatureCollection", "features": features}, name="Street network",
+        {"type": "FeatureCollection", "features": features},
+        name="Street network",
         style_function=lambda _f: {"color": "#bbbbbb", "weight": 2},
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     ).add_to(m)
     hot = folium.FeatureGroup(name="Hot streets").add_to(m)
     for rank, (name, crimes, line) in enumerate(HOT_STREETS, start=1):
         popup = f"<b>{_text(name)}</b><br>Rank {rank}: {crimes} crimes"
-        folium.PolyLine(line, color="#b2182b", weight=8, popup=folium.Popup(popup, max_width=300),
-                        tooltip=_text(f"{rank}. {name}")).add_to(hot)
+        folium.PolyLine(
+            line,
+            color="#b2182b",
+            weight=8,
+            popup=folium.Popup(popup, max_width=300),
+            tooltip=_text(f"{rank}. {name}"),
+        ).add_to(hot)
     rng = random.Random(1)
     # crimes east of the streets, so that cluster icons do not cover the streets' midpoints
     points = [[51.505 + rng.random() * 0.01, -0.118 + rng.random() * 0.006] for _ in range(40)]

@@ -73,7 +73,9 @@ def test_run_config_takes_every_run_option_flat() -> None:
         **paths, out=Path("o"), fmt="vancouver", min_crimes=7, patrol_share=0.4, quiet=True
     )
     assert (config.inputs.fmt, config.ranking.min_crimes, config.time.patrol_share) == (
-        "vancouver", 7, 0.4
+        "vancouver",
+        7,
+        0.4,
     )
     assert config.output.quiet and list(config.options()) == list(PARAMETERS)
     with pytest.raises(TypeError, match="min_crime"):

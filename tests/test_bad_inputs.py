@@ -69,7 +69,9 @@ OK_CASES = {
         {
             "duplicates/2017-01-metropolitan-street.csv": (3, {}),
             "duplicates/2017-01.zip:2017-01/2017-01-metropolitan-street.csv": (
-                0, {"duplicate publication": 3}),
+                0,
+                {"duplicate publication": 3},
+            ),
         },
     ),
     "republished month in two archives": (  # the 2019-02 archive's copy is kept, ASB too
@@ -78,7 +80,9 @@ OK_CASES = {
         STREETS,
         {
             "republished/2019-01.zip:2017-01/2017-01-metropolitan-street.csv": (
-                0, {"duplicate publication": 5}),
+                0,
+                {"duplicate publication": 5},
+            ),
             "republished/2019-02.zip:2017-01/2017-01-metropolitan-street.csv": (6, {}),
         },
     ),

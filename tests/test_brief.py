@@ -39,23 +39,36 @@ def _ranked(run_dir: Path, settings: brief.BriefSettings) -> tuple[brief.RunFold
 
 
 def _candidate(**kw: Any) -> dict[str, Any]:
-    base = {"area_code": "A", "group": "robbery", "crimes": 20, "harm": 20 * 365.0,
-            "ward_group_crimes": 200, "hot_months": 6, "trend_direction": "no clear trend",
-            "trend_class": "sporadic", "significance": "Not significant"}
+    base = {
+        "area_code": "A",
+        "group": "robbery",
+        "crimes": 20,
+        "harm": 20 * 365.0,
+        "ward_group_crimes": 200,
+        "hot_months": 6,
+        "trend_direction": "no clear trend",
+        "trend_class": "sporadic",
+        "significance": "Not significant",
+    }
     return {**base, **kw}
 
 
 # inputs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("[weights]\nvolume = -1\n", r"\[weights\] volume must be a non-negative number"),
-    ("[weights]\nvolum = 1\n", r"unknown key 'volum'"),
-    ("[groups.a]\ntypes = ['Robbery']\n[groups.b]\ntypes = ['Robbery']\n",
-     r"'Robbery' is in \[groups.a\] and \[groups.b\]"),
-    ("[weights\n", r"must be valid UTF-8 TOML"),
-    ("[selection]\nskip_groups = 'traffic'\n", r"skip_groups must be a list of group names"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[weights]\nvolume = -1\n", r"\[weights\] volume must be a non-negative number"),
+        ("[weights]\nvolum = 1\n", r"unknown key 'volum'"),
+        (
+            "[groups.a]\ntypes = ['Robbery']\n[groups.b]\ntypes = ['Robbery']\n",
+            r"'Robbery' is in \[groups.a\] and \[groups.b\]",
+        ),
+        ("[weights\n", r"must be valid UTF-8 TOML"),
+        ("[selection]\nskip_groups = 'traffic'\n", r"skip_groups must be a list of group names"),
+    ],
+)
 def test_weights_file_errors(tmp_path: Path, text: str, match: str) -> None:
     path = tmp_path / "w.toml"
     path.write_text(text, encoding="utf-8")
@@ -101,22 +114,27 @@ def test_unknown_ward(london_run: Path, tmp_path: Path) -> None:
 
 
 def test_rising_significant_concentrated_outranks_flat_scattered(
-        settings: brief.BriefSettings) -> None:
+    settings: brief.BriefSettings,
+) -> None:
     # same volume (20 robberies) in the same ward; the first is rising, a 99% hot spot, hot
     # every month and holds 20 of the ward's 40 robberies against 20 of 200 thefts
-    good = _candidate(hot_months=12, trend_direction="rising", significance="Hot spot 99%",
-                      ward_group_crimes=40)
+    good = _candidate(
+        hot_months=12, trend_direction="rising", significance="Hot spot 99%", ward_group_crimes=40
+    )
     flat = _candidate(group="theft", harm=20 * 365.0, hot_months=1, ward_group_crimes=400)
     scored = brief.rank_candidates(pd.DataFrame([flat, good]), settings=settings, months=12)
     assert scored["score"].iloc[1] > scored["score"].iloc[0]
-    assert scored.loc[1, ["volume", "concentration", "persistence", "trend",
-                          "significance"]].tolist() == [1.0, 1.0, 1.0, 1.0, 1.0]
+    assert scored.loc[
+        1, ["volume", "concentration", "persistence", "trend", "significance"]
+    ].tolist() == [1.0, 1.0, 1.0, 1.0, 1.0]
     assert scored.loc[0, "volume"] == 1.0 and scored.loc[0, "concentration"] == 0.1
 
 
 def test_components_are_normalised_within_each_ward(settings: brief.BriefSettings) -> None:
-    rows = [_candidate(area_code=a, crimes=n, harm=n * 365.0) for a, n in
-            (("A", 10), ("A", 40), ("B", 5))]
+    rows = [
+        _candidate(area_code=a, crimes=n, harm=n * 365.0)
+        for a, n in (("A", 10), ("A", 40), ("B", 5))
+    ]
     scored = brief.rank_candidates(pd.DataFrame(rows), settings=settings, months=12)
     assert scored.groupby("area_code")["volume"].max().tolist() == [1.0, 1.0]
     assert scored.groupby("area_code")["concentration"].max().tolist() == [1.0, 1.0]
@@ -126,8 +144,11 @@ def test_components_are_normalised_within_each_ward(settings: brief.BriefSetting
 
 def test_user_weights_change_the_score(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
-    path.write_text("[weights]\nvolume = 1\nconcentration = 0\npersistence = 0\ntrend = 0\n"
-                    "significance = 0\npredictability = 0\n", encoding="utf-8")
+    path.write_text(
+        "[weights]\nvolume = 1\nconcentration = 0\npersistence = 0\ntrend = 0\n"
+        "significance = 0\npredictability = 0\n",
+        encoding="utf-8",
+    )
     own = brief.read_brief_weights(path)
     rows = pd.DataFrame([_candidate(crimes=10, harm=99.0), _candidate(crimes=5, harm=9.0)])
     scored = brief.rank_candidates(rows, settings=own, months=12)
@@ -143,29 +164,42 @@ def test_skip_groups_are_never_proposed(tmp_path: Path, vancouver_run: Path) -> 
 
 
 def test_predictability_from_a_backtest(tmp_path: Path, settings: brief.BriefSettings) -> None:
-    summary = pd.DataFrame({"group": ["all", "robbery"] * 2, "method": "hot_streets",
-                            "coverage_pct": [1.0, 1.0, 5.0, 5.0],
-                            "hit_rate_mean": [0.10, 0.20, 0.3, 0.5]})
+    summary = pd.DataFrame(
+        {
+            "group": ["all", "robbery"] * 2,
+            "method": "hot_streets",
+            "coverage_pct": [1.0, 1.0, 5.0, 5.0],
+            "hit_rate_mean": [0.10, 0.20, 0.3, 0.5],
+        }
+    )
     summary.to_csv(tmp_path / "backtest_summary.csv", index=False)
     pred = brief.read_predictability(tmp_path, settings=settings)
     assert pred["robbery"] == 1.0 and pred["theft"] == pytest.approx(0.5)
-    scored = brief.rank_candidates(pd.DataFrame([_candidate()]), settings=settings, months=12,
-                                   predictability=pred)
+    scored = brief.rank_candidates(
+        pd.DataFrame([_candidate()]), settings=settings, months=12, predictability=pred
+    )
     assert scored["predictability"].iloc[0] == 1.0
 
 
 def test_no_near_duplicates(settings: brief.BriefSettings) -> None:
     # p1 and p2 are near each other; p9 is elsewhere
-    c = pd.DataFrame({
-        "area_code": "A", "crimes": 10,
-        "place_id": ["p1", "p1", "p2", "p2", "p9", "p9"],
-        "group": ["theft", "asb", "theft", "violence", "theft", "asb"],
-        "score": [90, 85, 80, 75, 70, 10],
-        "nearby": [("p2",), (), ("p1",), (), (), ()]})
+    c = pd.DataFrame(
+        {
+            "area_code": "A",
+            "crimes": 10,
+            "place_id": ["p1", "p1", "p2", "p2", "p9", "p9"],
+            "group": ["theft", "asb", "theft", "violence", "theft", "asb"],
+            "score": [90, 85, 80, 75, 70, 10],
+            "nearby": [("p2",), (), ("p1",), (), (), ()],
+        }
+    )
     chosen = brief.rank_priorities(c, settings=settings)
     # p1 asb: p1 already leads; p2 theft: same group at a nearby place
     assert chosen[["place_id", "group", "priority"]].values.tolist() == [
-        ["p1", "theft", 1], ["p2", "violence", 2], ["p9", "theft", 3]]
+        ["p1", "theft", 1],
+        ["p2", "violence", 2],
+        ["p9", "theft", 3],
+    ]
     two = brief.BriefSettings(**{**settings.__dict__, "max_per_place": 2})
     assert brief.rank_priorities(c, settings=two)["place_id"].tolist() == ["p1", "p1", "p2"]
 
@@ -175,7 +209,9 @@ def test_count_period_change_flags_small_counts() -> None:
     monthly = pd.DataFrame([np.full(24, 10), np.full(24, 1)], columns=months)
     out = brief.count_period_change(monthly, months=months)
     assert out["pct_previous"].tolist()[0] == 0.0 and out["flag_previous"].tolist() == [
-        "", "too few to compare"]
+        "",
+        "too few to compare",
+    ]
     assert out["year_before"].tolist() == [30.0, 3.0]
 
 
@@ -183,8 +219,9 @@ def test_count_period_change_flags_small_counts() -> None:
 
 
 @pytest.mark.parametrize("run_name", ["london_run", "vancouver_run"])
-def test_priorities_on_real_data(run_name: str, request: pytest.FixtureRequest,
-                                 settings: brief.BriefSettings) -> None:
+def test_priorities_on_real_data(
+    run_name: str, request: pytest.FixtureRequest, settings: brief.BriefSettings
+) -> None:
     run_dir: Path = request.getfixturevalue(run_name)
     run, scored = _ranked(run_dir, settings)
     chosen = scored[scored["priority"].notna()]
@@ -193,18 +230,22 @@ def test_priorities_on_real_data(run_name: str, request: pytest.FixtureRequest,
     assert chosen.groupby("area_code").size().max() == 3
     for code, ward in chosen.groupby("area_code"):
         listed = set(pd.read_csv(run_dir / "wards" / f"{code}.csv")["street"].astype(str))
-        named = {run.places.at[p, "street"] for r in ward.itertuples()
-                 for p in (r.place_id, *r.nearby)}
+        named = {
+            run.places.at[p, "street"] for r in ward.itertuples() for p in (r.place_id, *r.nearby)
+        }
         assert named <= listed, code
         assert ward["place_id"].is_unique, code  # max_per_place = 1
         for group, same in ward.groupby("group"):
             places = [{r.place_id, *r.nearby} for r in same.itertuples()]
-            assert all(not (a & b) for i, a in enumerate(places) for b in places[i + 1:]), (
-                code, group)
+            assert all(not (a & b) for i, a in enumerate(places) for b in places[i + 1 :]), (
+                code,
+                group,
+            )
 
 
 def test_vancouver_priorities_have_their_own_groups_window(
-        vancouver_run: Path, settings: brief.BriefSettings) -> None:
+    vancouver_run: Path, settings: brief.BriefSettings
+) -> None:
     run, scored = _ranked(vancouver_run, settings)
     chosen = scored[scored["priority"].notna()]
     assert chosen["area_code"].nunique() == len(run.areas)
@@ -216,7 +257,9 @@ def test_vancouver_priorities_have_their_own_groups_window(
     for (short, sentence), r in zip(whens, chosen.itertuples(), strict=True):
         own = run.windows.loc[(r.place_id, r.group)]
         assert short == own["patrol_window"] or short in (
-            "too few to name a time", "no day or hour stands out")
+            "too few to name a time",
+            "no day or hour stands out",
+        )
         if short == own["patrol_window"]:
             assert all(re.fullmatch(window, p) for p in short.split("; ")), short
             assert len(short.split("; ")) <= 2
@@ -232,8 +275,9 @@ def test_vancouver_priorities_have_their_own_groups_window(
     assert sum(w != s for w, (s, _) in zip(all_crime, whens, strict=True)) > len(whens) / 4
 
 
-def test_london_priorities_say_the_time_is_unknown(london_run: Path,
-                                                   settings: brief.BriefSettings) -> None:
+def test_london_priorities_say_the_time_is_unknown(
+    london_run: Path, settings: brief.BriefSettings
+) -> None:
     run, scored = _ranked(london_run, settings)
     chosen = scored[scored["priority"].notna()]
     ctx = brief._context(run, settings, predictability=False)
@@ -247,8 +291,11 @@ def test_london_priorities_say_the_time_is_unknown(london_run: Path,
 
 
 def _snapshot(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
-            if "briefs" not in p.relative_to(root).parts}
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if "briefs" not in p.relative_to(root).parts
+    }
 
 
 def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path, tmp_path: Path) -> None:
@@ -258,8 +305,9 @@ def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path, tmp_
     map_before = links.sub("", (london_run / "map.html").read_text(encoding="utf-8"))
     before = {k: v for k, v in _snapshot(london_run).items() if k not in pages}
     areas = pd.read_csv(london_run / "areas.csv")
-    codes = areas.loc[(areas["borough"] == "Westminster") & (areas["crimes"] > 0),
-                      "area_code"].tolist()[:3]
+    codes = areas.loc[
+        (areas["borough"] == "Westminster") & (areas["crimes"] > 0), "area_code"
+    ].tolist()[:3]
     args = [str(london_run), "--no-pdf", "--quiet", *(x for c in codes for x in ("--ward", c))]
     res = CliRunner().invoke(brief_cmd, args)
     assert res.exit_code == 0, res.output
@@ -271,8 +319,16 @@ def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path, tmp_
     assert written == sorted([*(f"{c}.html" for c in codes), "borough_Westminster.html"])
     page = (london_run / "briefs" / f"{codes[0]}.html").read_text(encoding="utf-8")
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
-    for text in ("Ward brief", "Victim", "Offender", "Location", "Time",
-                 "month only in police.uk", "Per 1,000 residents", "How the priorities"):
+    for text in (
+        "Ward brief",
+        "Victim",
+        "Offender",
+        "Location",
+        "Time",
+        "month only in police.uk",
+        "Per 1,000 residents",
+        "How the priorities",
+    ):
         assert text in page, text
 
 
@@ -298,8 +354,7 @@ def test_pdf_has_one_or_two_pages(vancouver_run: Path, tmp_path: Path, browser: 
 
 
 @pytest.mark.browser
-def test_pdfs_printed_several_at_a_time(vancouver_run: Path, tmp_path: Path,
-                                        browser: Any) -> None:
+def test_pdfs_printed_several_at_a_time(vancouver_run: Path, tmp_path: Path, browser: Any) -> None:
     vancouver_run = copy_run(vancouver_run, tmp_path / "run")
     pages = brief.write_briefs(vancouver_run, codes=["CBD", "WE", "KITS"], pdf=False)
     for p in pages:

@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 
-
-
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = os.environ.get("HOTSPOTS_ARTIFACTS")
@@ -49,8 +47,9 @@ def offline_map_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"CI must test offline maps: {reason}")
         pytest.skip(reason)
     path = tmp_path_factory.mktemp("maps") / "small_offline.html"
-    path.write_text(offline.inline_assets(small_offline_map().get_root().render()),
-                    encoding="utf-8")
+    path.write_text(
+        offline.inline_assets(small_offline_map().get_root().render()), encoding="utf-8"
+    )
     return path
 
 
@@ -72,8 +71,10 @@ def test_opens_offline_without_errors(page: tuple[Page, list[str]], artifacts: P
     assert p.locator(".leaflet-control-search").count() == 1
     assert p.locator(".leaflet-control-zoom-fullscreen").count() == 1
     # the fullscreen and layer icons come from data: URIs, so they have a size
-    icon = p.evaluate("getComputedStyle(document.querySelector('.leaflet-control-zoom-fullscreen'))"
-                      ".backgroundImage")
+    icon = p.evaluate(
+        "getComputedStyle(document.querySelector('.leaflet-control-zoom-fullscreen'))"
+        ".backgroundImage"
+    )
     assert icon.startswith('url("data:image/svg+xml;base64,')
     shot = save_screenshot(p, artifacts, "small_offline")
     colours = screenshot_colours(shot.read_bytes())

@@ -66,11 +66,22 @@ def london_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pat
     wards = gpd.read_file(get_path("london_wards"))
     areas = tmp / "westminster.gpkg"
     wards[wards["borough"] == "Westminster"].to_file(areas)
-    files = [str(get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz")
-             for m in range(7, 13)]
-    args = ["run", *(a for f in files for a in ("--crimes", f)), "--areas", str(areas),
-            "--streets", str(get_path("london_streets_central")), "--out", str(tmp / "london"),
-            "--offline", "--quiet"]
+    files = [
+        str(get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz")
+        for m in range(7, 13)
+    ]
+    args = [
+        "run",
+        *(a for f in files for a in ("--crimes", f)),
+        "--areas",
+        str(areas),
+        "--streets",
+        str(get_path("london_streets_central")),
+        "--out",
+        str(tmp / "london"),
+        "--offline",
+        "--quiet",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     return tmp / "london"
@@ -120,8 +131,9 @@ def _drawn(page: Page) -> list[dict[str, Any]]:
 
 
 def _badge(page: Page, n: int) -> str:
-    return str(page.locator(".hs-rank").filter(has_text=re.compile(f"^{n}$")).first
-               .get_attribute("title"))
+    return str(
+        page.locator(".hs-rank").filter(has_text=re.compile(f"^{n}$")).first.get_attribute("title")
+    )
 
 
 def _open_badge(page: Page, n: int) -> None:
@@ -131,8 +143,12 @@ def _open_badge(page: Page, n: int) -> None:
 
 
 def _overlaps(a: Any, b: Any) -> bool:  # two Playwright bounding boxes
-    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
-                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 def _assert_popup_header_clear(page: Page) -> None:
@@ -158,8 +174,9 @@ def _monthly(run: Path) -> dict[tuple[str, str, str], list[int]]:
     """Per (area code, area rank, street): crimes per month, from ``place_monthly.csv``."""
     rows = _read_csv(run / "place_monthly.csv")
     months = [c for c in rows[0] if c[:2] in ("19", "20")]
-    return {(r["area_code"], r["area_rank"], r["street"]): [int(r[m]) for m in months]
-            for r in rows}
+    return {
+        (r["area_code"], r["area_rank"], r["street"]): [int(r[m]) for m in months] for r in rows
+    }
 
 
 def _status(cur: int, prev: int) -> str:
@@ -227,8 +244,9 @@ def test_crime_group_makes_badge_one_the_street_with_most_of_that_group(
     counts: dict[str, Any] = page.evaluate("() => window.hotspotsMap.counts")
     rows = _read_csv(offline_run / "hot_streets.csv")
     for g, (key, label) in enumerate(counts["groups"]):
-        types = [k for k, gi in zip(counts["typeKeys"], counts["typeGroup"], strict=True)
-                 if gi == g]
+        types = [
+            k for k, gi in zip(counts["typeKeys"], counts["typeGroup"], strict=True) if gi == g
+        ]
         n = [sum(int(r.get(f"n_{t}") or 0) for t in types) for r in rows]
         if max(n) == 0:
             continue
@@ -248,7 +266,9 @@ def test_crime_group_makes_badge_one_the_street_with_most_of_that_group(
 
 
 def test_last_three_months_counts_equal_the_monthly_table(
-    city: tuple[Page, list[str]], ward: tuple[Page, list[str]], offline_run: Path,
+    city: tuple[Page, list[str]],
+    ward: tuple[Page, list[str]],
+    offline_run: Path,
     london_run: Path,
 ) -> None:
     for (page, errors), run in ((city, offline_run), (ward, london_run)):
@@ -290,8 +310,9 @@ def test_what_changed_marks_rising_and_falling_streets_as_the_tables_say(
 
 
 def test_phone_width_controls_collapse(browser: Browser, offline_run: Path, shots: Path) -> None:
-    page, errors = open_map(browser, offline_run / "map.html",
-                            viewport={"width": 390, "height": 800})
+    page, errors = open_map(
+        browser, offline_run / "map.html", viewport={"width": 390, "height": 800}
+    )
     try:
         assert page.locator(".hs-ctl details[open]").count() == 0
         assert page.locator(".leaflet-control-layers-expanded").count() == 0
@@ -311,7 +332,7 @@ def test_phone_width_controls_collapse(browser: Browser, offline_run: Path, shot
 
 
 def test_area_map_draws_crime_locations_of_the_chosen_group_when_zoomed_in(
-    ward: tuple[Page, list[str]]
+    ward: tuple[Page, list[str]],
 ) -> None:
     page, errors = ward
     _toggle(page, "Crime locations")
@@ -329,9 +350,7 @@ def test_area_map_draws_crime_locations_of_the_chosen_group_when_zoomed_in(
     assert errors == []
 
 
-def test_page_redraws_the_hour_of_week_heatmap_exactly(
-    city: tuple[Page, list[str]]
-) -> None:
+def test_page_redraws_the_hour_of_week_heatmap_exactly(city: tuple[Page, list[str]]) -> None:
     page, errors = city
     rng = np.random.default_rng(1)
     for values in (np.arange(168.0), rng.poisson(3, 168).astype(float), np.zeros(168)):
@@ -373,8 +392,10 @@ def test_index_links_every_area_map(offline_run: Path) -> None:
 
 def _windows(run: Path) -> dict[tuple[str, str, str, str], str]:
     """Per (area code, area rank, street, group key): the patrol window of ``place_windows.csv``."""
-    return {(r["area_code"], r["area_rank"], r["street"], r["group"]): r["patrol_window"]
-            for r in _read_csv(run / "place_windows.csv")}
+    return {
+        (r["area_code"], r["area_rank"], r["street"], r["group"]): r["patrol_window"]
+        for r in _read_csv(run / "place_windows.csv")
+    }
 
 
 def test_popup_gives_the_chosen_crime_groups_patrol_window(

@@ -27,11 +27,13 @@ def _built(path: Path, target: str, **kwargs: float) -> gpd.GeoDataFrame:
 # outputs ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "target"), [("london_streets_central", "EPSG:27700"),
-                                              ("vancouver_streets", "EPSG:26910")])
-def test_second_call_hits_and_is_identical(name: str, target: str, tmp_path: Path,
-                                           data_root: Path, caplog: pytest.LogCaptureFixture
-                                           ) -> None:
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [("london_streets_central", "EPSG:27700"), ("vancouver_streets", "EPSG:26910")],
+)
+def test_second_call_hits_and_is_identical(
+    name: str, target: str, tmp_path: Path, data_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = cache.cached_segments(get_path(name), crs=target, cache=tmp_path, quiet=True)
     assert len(_files(tmp_path)) == 1
     with caplog.at_level(logging.INFO, logger="hotspots"):
@@ -45,9 +47,11 @@ def test_second_call_hits_and_is_identical(name: str, target: str, tmp_path: Pat
 
 def test_changed_file_or_option_misses(tmp_path: Path) -> None:
     path = tmp_path / "streets.gpkg"
-    lines = gpd.GeoDataFrame({"name": ["A", "B"]},
-                             geometry=[LineString([(0, 0), (600, 0)]),
-                                       LineString([(0, 0), (0, 90)])], crs=27700)
+    lines = gpd.GeoDataFrame(
+        {"name": ["A", "B"]},
+        geometry=[LineString([(0, 0), (600, 0)]), LineString([(0, 0), (0, 90)])],
+        crs=27700,
+    )
     lines.to_file(path)
     store = tmp_path / "cache"
     one = cache.cached_segments(path, crs="EPSG:27700", cache=store, quiet=True)
@@ -64,8 +68,9 @@ def test_changed_file_or_option_misses(tmp_path: Path) -> None:
 
 def test_same_bytes_elsewhere_hit(tmp_path: Path) -> None:
     path = tmp_path / "a.gpkg"
-    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])],
-                     crs=27700).to_file(path)
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])], crs=27700).to_file(
+        path
+    )
     copy = tmp_path / "b.gpkg"
     shutil.copy(path, copy)
     cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
@@ -75,8 +80,9 @@ def test_same_bytes_elsewhere_hit(tmp_path: Path) -> None:
 
 def test_unreadable_entry_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "a.gpkg"
-    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])],
-                     crs=27700).to_file(path)
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[LineString([(0, 0), (50, 0)])], crs=27700).to_file(
+        path
+    )
     first = cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True)
     _files(tmp_path / "c")[0].write_bytes(b"not parquet")
     with caplog.at_level(logging.WARNING, logger="hotspots"):
@@ -84,8 +90,10 @@ def test_unreadable_entry_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "ignoring unreadable cache file" in caplog.text
     pd.testing.assert_frame_equal(again, first, check_exact=True)
     pd.testing.assert_frame_equal(
-        cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True), first,
-        check_exact=True)
+        cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path / "c", quiet=True),
+        first,
+        check_exact=True,
+    )
 
 
 def test_default_folder_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,15 +14,21 @@ from hotspots.errors import InputDataError
 def _calls() -> pd.DataFrame:
     t = pd.Timestamp("2024-06-30 12:00")
     rows = [  # (place, caller, hours before the end)
-        ("A", "alice", 1), ("A", "alice", 20),  # twice within 24 h
-        ("A", "bob", 1), ("A", "bob", 24 * 40),  # twice within 6 months, not 24 h
-        ("A", "carol", 24 * 300), ("A", "carol", 24 * 301),  # twice, a year ago
+        ("A", "alice", 1),
+        ("A", "alice", 20),  # twice within 24 h
+        ("A", "bob", 1),
+        ("A", "bob", 24 * 40),  # twice within 6 months, not 24 h
+        ("A", "carol", 24 * 300),
+        ("A", "carol", 24 * 301),  # twice, a year ago
         ("B", "alice", 2),  # once at B
     ]
-    return pd.DataFrame({
-        "place": [r[0] for r in rows],
-        "caller_ref": callers.pseudonymise(pd.Series([r[1] for r in rows])),
-        "occurred_from": [t - pd.Timedelta(hours=r[2]) for r in rows]})
+    return pd.DataFrame(
+        {
+            "place": [r[0] for r in rows],
+            "caller_ref": callers.pseudonymise(pd.Series([r[1] for r in rows])),
+            "occurred_from": [t - pd.Timedelta(hours=r[2]) for r in rows],
+        }
+    )
 
 
 # inputs -------------------------------------------------------------------------------------
@@ -60,21 +66,45 @@ def test_run_with_caller_column_never_writes_references(tmp_path: Path) -> None:
 
     f = write_tiny(tmp_path / "in")
     raw = pd.read_csv(f["crimes"])
-    extract = pd.DataFrame({
-        "ref": [f"INC{i}" for i in range(len(raw))],
-        "when": [f"2024-03-0{1 + i % 3} 2{i % 4}:15" for i in range(len(raw))],
-        "lon": raw["Longitude"], "lat": raw["Latitude"], "type": raw["Crime type"],
-        "caller": ["CALLER-SECRET-1" if i % 2 else "CALLER-SECRET-2" for i in range(len(raw))]})
+    extract = pd.DataFrame(
+        {
+            "ref": [f"INC{i}" for i in range(len(raw))],
+            "when": [f"2024-03-0{1 + i % 3} 2{i % 4}:15" for i in range(len(raw))],
+            "lon": raw["Longitude"],
+            "lat": raw["Latitude"],
+            "type": raw["Crime type"],
+            "caller": ["CALLER-SECRET-1" if i % 2 else "CALLER-SECRET-2" for i in range(len(raw))],
+        }
+    )
     csv = tmp_path / "calls.csv"
     extract.to_csv(csv, index=False)
     mapping = tmp_path / "m.toml"
-    mapping.write_text('crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
-                       'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
-                       'caller = "caller"\n', encoding="utf-8")
+    mapping.write_text(
+        'crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
+        'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
+        'caller = "caller"\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["run", "--crimes", str(csv), "--format", str(mapping),
-                                   "--areas", str(f["areas"]), "--streets", str(f["streets"]),
-                                   "--out", str(out), "--min-crimes", "2", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(csv),
+            "--format",
+            str(mapping),
+            "--areas",
+            str(f["areas"]),
+            "--streets",
+            str(f["streets"]),
+            "--out",
+            str(out),
+            "--min-crimes",
+            "2",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rc = pd.read_csv(out / "repeat_callers.csv")
     assert rc["repeat_callers_all"].sum() > 0

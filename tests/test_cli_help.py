@@ -24,8 +24,9 @@ def test_help_imports_no_heavy_library() -> None:
         "    pass\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "Commands:" in out
     assert out.strip().splitlines()[-1] == "[]"
 

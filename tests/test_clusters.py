@@ -25,8 +25,15 @@ def planted(
     noise = rng.uniform([530000, 180500], [533000, 183500], size=(n_noise, 2))
     blobs = np.vstack([rng.normal(c, 30.0, size=(n_each, 2)) for c in CENTRES])
     xy = np.round(np.vstack([noise, blobs]), 2)
-    df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "crime_type": "Burglary",
-                       "month": "2017-01", "location": "On or near High Street"})
+    df = pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "crime_type": "Burglary",
+            "month": "2017-01",
+            "location": "On or near High Street",
+        }
+    )
     source = np.r_[np.full(n_noise, -1), np.repeat(np.arange(3), n_each)]
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=BNG), source
 
@@ -38,11 +45,13 @@ def _table(rows: list[tuple[float, float, str, str, str]]) -> gpd.GeoDataFrame:
 
 def _small() -> gpd.GeoDataFrame:
     # two tight groups 1 km apart: 6 crimes on two points at (0, 0)/(10, 0), 4 at (1000, 0)
-    rows = ([(0.0, 0.0, "2017-01", "Burglary", "On or near Mill Lane")] * 3
-            + [(10.0, 0.0, "2017-03", "Robbery", "On or near Mill Lane")] * 2
-            + [(10.0, 0.0, "2017-02", "Burglary", "On or near Supermarket")]
-            + [(1000.0, 0.0, "2017-02", "Drugs", "On or near Park Road")] * 4
-            + [(5000.0, 0.0, "2017-02", "Drugs", "On or near Far Away")])
+    rows = (
+        [(0.0, 0.0, "2017-01", "Burglary", "On or near Mill Lane")] * 3
+        + [(10.0, 0.0, "2017-03", "Robbery", "On or near Mill Lane")] * 2
+        + [(10.0, 0.0, "2017-02", "Burglary", "On or near Supermarket")]
+        + [(1000.0, 0.0, "2017-02", "Drugs", "On or near Park Road")] * 4
+        + [(5000.0, 0.0, "2017-02", "Drugs", "On or near Far Away")]
+    )
     return _table(rows)
 
 
@@ -116,8 +125,9 @@ def test_blockwise_dbscan_equals_scikit_learn(seed: int, monkeypatch: pytest.Mon
     # points, and blocks much smaller than the data
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0, 300, size=(25, 2))
-    xy = np.unique(np.round(centres[rng.integers(0, 25, 4000)]
-                            + rng.normal(0, 8, size=(4000, 2))), axis=0)
+    xy = np.unique(
+        np.round(centres[rng.integers(0, 25, 4000)] + rng.normal(0, 8, size=(4000, 2))), axis=0
+    )
     weights = rng.integers(1, 6, len(xy))
     monkeypatch.setattr(clusters, "DBSCAN_BLOCK", 97)
     for eps, min_samples in ((2.0, 8), (5.0, 40), (3.0, 20)):
@@ -150,11 +160,16 @@ def test_summary_of_two_clusters() -> None:
 def test_summary_streets_from_segments() -> None:
     crimes = _small()
     labels = clusters.cluster_points(crimes, eps_m=50, min_samples=4, quiet=True)
-    lines = [LineString([(-50, 5), (50, 5)]), LineString([(990, -9), (990, 9)]),
-             LineString([(3000, 0), (3100, 0)])]
-    segs = gpd.GeoDataFrame({"segment_id": ["a", "b", "c"],
-                             "street_name": ["Mill Lane", None, "Far Road"]},
-                            geometry=lines, crs=BNG)
+    lines = [
+        LineString([(-50, 5), (50, 5)]),
+        LineString([(990, -9), (990, 9)]),
+        LineString([(3000, 0), (3100, 0)]),
+    ]
+    segs = gpd.GeoDataFrame(
+        {"segment_id": ["a", "b", "c"], "street_name": ["Mill Lane", None, "Far Road"]},
+        geometry=lines,
+        crs=BNG,
+    )
     table = clusters.summarise_clusters(crimes, labels, segs)
     assert table["segment_ids"].tolist() == ["a", "b"]
     assert table["streets"].tolist() == ["Mill Lane", "Park Road"]  # b has no name: text
@@ -184,8 +199,7 @@ def test_repeat_locations_default_is_one_a_month(caplog: pytest.LogCaptureFixtur
 
 def test_real_london_month(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     crimes, _ = london_month
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs,
-                                quiet=True)
+    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs, quiet=True)
     segs = segments.lines_to_segments(streets, quiet=True)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, quiet=True))
     labels = clusters.cluster_points(crimes, quiet=True)

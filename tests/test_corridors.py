@@ -13,9 +13,9 @@ from hotspots.corridors import build_corridors, corridor_labels
 TYPES = {"n_theft": "Theft", "n_collision": "Vehicle Collision or Pedestrian Struck (with Injury)"}
 
 
-def _streets(rows: list[tuple[str | None, list[tuple[float, float]], int, int]]) -> tuple[
-    gpd.GeoDataFrame, pd.DataFrame
-]:
+def _streets(
+    rows: list[tuple[str | None, list[tuple[float, float]], int, int]],
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Segments and counts from (name, points, thefts, collisions) rows."""
     segs = gpd.GeoDataFrame(
         {
@@ -30,25 +30,28 @@ def _streets(rows: list[tuple[str | None, list[tuple[float, float]], int, int]])
     segs["length_m"] = segs.length.round(2)
     thefts = np.array([r[2] for r in rows])
     crashes = np.array([r[3] for r in rows])
-    counts = pd.DataFrame({"crimes": thefts + crashes, "n_collision": crashes, "n_theft": thefts},
-                          index=segs.index)
+    counts = pd.DataFrame(
+        {"crimes": thefts + crashes, "n_collision": crashes, "n_theft": thefts}, index=segs.index
+    )
     return segs, counts
 
 
 def test_corridor_across_three_junctions() -> None:
     # High St: four 200 m segments end to end; streets of other names cross at x = 200, 400
     # and 600 (the three junctions) and start its west end.
-    segs, counts = _streets([
-        ("High St", [(0, 0), (200, 0)], 3, 1),
-        ("High St", [(200, 0), (400, 0)], 0, 0),
-        ("High St", [(400, 0), (600, 0)], 5, 2),
-        ("High St", [(600, 0), (800, 0)], 2, 0),
-        ("Side Rd", [(200, 0), (200, 150)], 40, 0),
-        ("Side Rd", [(200, -150), (200, 0)], 40, 0),
-        ("Cross St", [(400, 0), (400, 250)], 7, 0),
-        ("Oak Ave", [(600, -250), (600, 0)], 1, 0),
-        ("West Rd", [(0, -100), (0, 0)], 0, 0),
-    ])
+    segs, counts = _streets(
+        [
+            ("High St", [(0, 0), (200, 0)], 3, 1),
+            ("High St", [(200, 0), (400, 0)], 0, 0),
+            ("High St", [(400, 0), (600, 0)], 5, 2),
+            ("High St", [(600, 0), (800, 0)], 2, 0),
+            ("Side Rd", [(200, 0), (200, 150)], 40, 0),
+            ("Side Rd", [(200, -150), (200, 0)], 40, 0),
+            ("Cross St", [(400, 0), (400, 250)], 7, 0),
+            ("Oak Ave", [(600, -250), (600, 0)], 1, 0),
+            ("West Rd", [(0, -100), (0, 0)], 0, 0),
+        ]
+    )
     out = build_corridors(segs, counts, type_names=TYPES, min_length_m=300)
     high = out[out["street"] == "High St"]
     assert len(high) == 1
@@ -70,12 +73,14 @@ def test_corridor_across_three_junctions() -> None:
 
 
 def test_same_name_in_two_pieces_gives_two_corridors() -> None:
-    segs, counts = _streets([
-        ("Long Rd", [(0, 0), (250, 0)], 1, 0),
-        ("Long Rd", [(250, 0), (500, 0)], 1, 0),
-        ("Long Rd", [(600, 0), (850, 0)], 4, 0),  # 100 m gap: no segment joins them
-        ("Long Rd", [(850, 0), (1100, 0)], 0, 0),
-    ])
+    segs, counts = _streets(
+        [
+            ("Long Rd", [(0, 0), (250, 0)], 1, 0),
+            ("Long Rd", [(250, 0), (500, 0)], 1, 0),
+            ("Long Rd", [(600, 0), (850, 0)], 4, 0),  # 100 m gap: no segment joins them
+            ("Long Rd", [(850, 0), (1100, 0)], 0, 0),
+        ]
+    )
     out = build_corridors(segs, counts, type_names={"n_theft": "Theft"}, min_length_m=500)
     assert sorted(out["crimes"]) == [2, 4] and out["length_m"].tolist() == [500.0, 500.0]
     assert "collisions" not in out.columns  # no collision type in the data
@@ -83,14 +88,16 @@ def test_same_name_in_two_pieces_gives_two_corridors() -> None:
 
 
 def test_branch_continues_straight_and_unnamed_block_bridged() -> None:
-    segs, _ = _streets([
-        ("Mill Ln", [(0, 0), (100, 0)], 1, 0),
-        ("Mill Ln", [(100, 0), (200, 0)], 1, 0),
-        ("Mill Ln", [(100, 0), (100, 100)], 1, 0),  # spur of the same name: a branch
-        (None, [(200, 0), (300, 0)], 0, 0),  # one block no record named
-        ("Mill Ln", [(300, 0), (400, 10)], 1, 0),
-        (None, [(400, 10), (500, 10)], 0, 0),  # unnamed, with no Mill Ln beyond: not bridged
-    ])
+    segs, _ = _streets(
+        [
+            ("Mill Ln", [(0, 0), (100, 0)], 1, 0),
+            ("Mill Ln", [(100, 0), (200, 0)], 1, 0),
+            ("Mill Ln", [(100, 0), (100, 100)], 1, 0),  # spur of the same name: a branch
+            (None, [(200, 0), (300, 0)], 0, 0),  # one block no record named
+            ("Mill Ln", [(300, 0), (400, 10)], 1, 0),
+            (None, [(400, 10), (500, 10)], 0, 0),  # unnamed, with no Mill Ln beyond: not bridged
+        ]
+    )
     labels = corridor_labels(segs)
     main = labels["corridor"].iloc[[0, 1, 3, 4]]
     assert main.nunique() == 1 and labels["corridor"].iloc[2] != main.iloc[0]

@@ -32,15 +32,25 @@ STUDY_AREA = box(-50, -50, 150, 200 * (N_SEGMENTS - 1) + 50)
 
 def _segments() -> gpd.GeoDataFrame:
     geoms = [LineString([(0, 200 * i), (100, 200 * i)]) for i in range(N_SEGMENTS)]
-    return gpd.GeoDataFrame({"segment_id": [f"s{i}" for i in range(N_SEGMENTS)],
-                             "street_name": [f"Street {i}" for i in range(N_SEGMENTS)],
-                             "length_m": 100.0}, geometry=geoms, crs=27700)
+    return gpd.GeoDataFrame(
+        {
+            "segment_id": [f"s{i}" for i in range(N_SEGMENTS)],
+            "street_name": [f"Street {i}" for i in range(N_SEGMENTS)],
+            "length_m": 100.0,
+        },
+        geometry=geoms,
+        crs=27700,
+    )
 
 
 def _crimes(plan: dict[str, dict[int, int]], crime_type: str = "Burglary") -> gpd.GeoDataFrame:
     """``plan``: month -> {segment number: crimes}; each crime sits at its segment's midpoint."""
-    rows = [(m, f"s{s}", 50.0, 200.0 * s) for m, per in plan.items() for s, n in per.items()
-            for _ in range(n)]
+    rows = [
+        (m, f"s{s}", 50.0, 200.0 * s)
+        for m, per in plan.items()
+        for s, n in per.items()
+        for _ in range(n)
+    ]
     df = pd.DataFrame(rows, columns=["month", "segment_id", "x", "y"]).assign(crime_type=crime_type)
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=27700)
 
@@ -48,8 +58,9 @@ def _crimes(plan: dict[str, dict[int, int]], crime_type: str = "Burglary") -> gp
 def _random_plan(seed: int, months: int = 8) -> dict[str, dict[int, int]]:
     rng = np.random.default_rng(seed)
     rate = rng.gamma(1.0, 3.0, N_SEGMENTS)
-    return {f"2020-{m:02d}": dict(enumerate(rng.poisson(rate).tolist()))
-            for m in range(1, months + 1)}
+    return {
+        f"2020-{m:02d}": dict(enumerate(rng.poisson(rate).tolist())) for m in range(1, months + 1)
+    }
 
 
 def _random_crimes(seed: int = 0) -> gpd.GeoDataFrame:
@@ -66,23 +77,41 @@ HAND_PLAN = {
 
 
 def _hand_table(**kwargs: object) -> pd.DataFrame:
-    return ev.evaluate_forecasts(_crimes(HAND_PLAN), _segments(), study_area=STUDY_AREA,
-                                 methods=["prev_counts"], coverages=[10.0, 15.0], warmup_months=2,
-                                 window_months=2, groups=["all"], quiet=True, **kwargs)
+    return ev.evaluate_forecasts(
+        _crimes(HAND_PLAN),
+        _segments(),
+        study_area=STUDY_AREA,
+        methods=["prev_counts"],
+        coverages=[10.0, 15.0],
+        warmup_months=2,
+        window_months=2,
+        groups=["all"],
+        quiet=True,
+        **kwargs,
+    )
 
 
 # inputs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"methods": ["kde", "magic"]}, r"`methods` must be among .*found \['magic'\]"),
-    ({"coverages": [0.0, 150.0]}, r"`coverages` are percentages in \(0, 100\]; found \[0.0, 150"),
-    ({"window_months": 3, "warmup_months": 2}, r"`window_months` must be 1 to `warmup_months`"),
-    ({"groups": ["burglary", "fraud"]}, r"`groups` must be among .*found \['fraud'\]"),
-    ({"half_life_months": 0.0}, r"`half_life_months` must be positive"),
-    ({"months_back": 0}, r"`months_back` must be at least 1"),
-    ({"warmup_months": 8}, r"`warmup_months`=8 leaves no month to score: the data has 8 complete"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"methods": ["kde", "magic"]}, r"`methods` must be among .*found \['magic'\]"),
+        (
+            {"coverages": [0.0, 150.0]},
+            r"`coverages` are percentages in \(0, 100\]; found \[0.0, 150",
+        ),
+        ({"window_months": 3, "warmup_months": 2}, r"`window_months` must be 1 to `warmup_months`"),
+        ({"groups": ["burglary", "fraud"]}, r"`groups` must be among .*found \['fraud'\]"),
+        ({"half_life_months": 0.0}, r"`half_life_months` must be positive"),
+        ({"months_back": 0}, r"`months_back` must be at least 1"),
+        (
+            {"warmup_months": 8},
+            r"`warmup_months`=8 leaves no month to score: the data has 8 complete",
+        ),
+    ],
+)
 def test_bad_options_are_reported(kwargs: dict[str, object], match: str) -> None:
     options = {"warmup_months": 2, "window_months": 2, "quiet": True, **kwargs}
     with pytest.raises(InputDataError, match=match):
@@ -91,8 +120,14 @@ def test_bad_options_are_reported(kwargs: dict[str, object], match: str) -> None
 
 def test_all_option_problems_are_reported_at_once() -> None:
     with pytest.raises(InputDataError, match=r"`methods`.*; `coverages`.*; `groups`"):
-        ev.evaluate_forecasts(_random_crimes(), _segments(), study_area=STUDY_AREA,
-                              methods=["magic"], coverages=[-1.0], groups=["fraud"])
+        ev.evaluate_forecasts(
+            _random_crimes(),
+            _segments(),
+            study_area=STUDY_AREA,
+            methods=["magic"],
+            coverages=[-1.0],
+            groups=["fraud"],
+        )
 
 
 def test_bad_inputs_are_reported() -> None:
@@ -151,8 +186,10 @@ def test_ties_are_taken_as_a_block_by_fraction() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.floats(1.0, 500.0)), min_size=1, max_size=40),
-       st.floats(0.0, 1.2))
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.floats(1.0, 500.0)), min_size=1, max_size=40),
+    st.floats(0.0, 1.2),
+)
 def test_coverage_cut_is_exact(units: list[tuple[int, float]], share: float) -> None:
     scores, cost = (np.array(v, dtype=float) for v in zip(*units, strict=True))
     budget = share * cost.sum()
@@ -165,11 +202,18 @@ def test_coverage_cut_is_exact(units: list[tuple[int, float]], share: float) -> 
 
 
 def test_every_method_is_cut_at_the_same_area_on_the_same_months() -> None:
-    t = ev.evaluate_forecasts(_random_crimes(), _segments(), study_area=STUDY_AREA,
-                              warmup_months=3, window_months=2, quiet=True)
+    t = ev.evaluate_forecasts(
+        _random_crimes(),
+        _segments(),
+        study_area=STUDY_AREA,
+        warmup_months=3,
+        window_months=2,
+        quiet=True,
+    )
     np.testing.assert_allclose(t["area_share"], t["coverage_pct"] / 100, rtol=1e-9)
     keys = t.groupby(["method", "group"])[["month", "coverage_pct"]].apply(
-        lambda d: tuple(sorted(map(tuple, d.to_numpy().tolist()))))
+        lambda d: tuple(sorted(map(tuple, d.to_numpy().tolist())))
+    )
     assert keys.nunique() == 1
     assert set(t["method"]) == set(ev.METHODS) and set(t["group"]) == {"all", "burglary", "robbery"}
     assert len(t) == 5 * len(ev.METHODS) * 4 * 3
@@ -179,9 +223,16 @@ def test_every_method_is_cut_at_the_same_area_on_the_same_months() -> None:
 
 def test_random_baseline_is_reproducible() -> None:
     def run(seed: int) -> pd.Series:
-        t = ev.evaluate_forecasts(_random_crimes(), _segments(), study_area=STUDY_AREA,
-                                  methods=["random"], warmup_months=2, window_months=1,
-                                  seed=seed, quiet=True)
+        t = ev.evaluate_forecasts(
+            _random_crimes(),
+            _segments(),
+            study_area=STUDY_AREA,
+            methods=["random"],
+            warmup_months=2,
+            window_months=1,
+            seed=seed,
+            quiet=True,
+        )
         return t["captured"]
 
     pd.testing.assert_series_equal(run(1), run(1))
@@ -193,6 +244,7 @@ def test_random_baseline_is_reproducible() -> None:
 
 def _poisoned(study: ev._Study, p: int) -> ev._Study:
     """The study with every count of month ``p`` and later replaced by NaN."""
+
     def poison(m: sparse.csr_matrix) -> sparse.csr_matrix:
         dense = m.toarray()
         dense[p:] = np.nan
@@ -203,8 +255,16 @@ def _poisoned(study: ev._Study, p: int) -> ev._Study:
 
 @pytest.mark.parametrize("method", ev.METHODS)
 def test_forecasts_never_read_the_target_month(method: str) -> None:
-    study = ev._prepare(_random_crimes(), _segments(), STUDY_AREA, methods=ev.METHODS,
-                        groups=None, cell_m=50.0, width_m=None, quiet=True)
+    study = ev._prepare(
+        _random_crimes(),
+        _segments(),
+        STUDY_AREA,
+        methods=ev.METHODS,
+        groups=None,
+        cell_m=50.0,
+        width_m=None,
+        quiet=True,
+    )
     opts = ev._Options(window_months=2, half_life_months=6.0, seed=0)
     for p in (3, 5, 7):
         for group in ("all", "robbery"):
@@ -217,9 +277,17 @@ def test_forecasts_never_read_the_target_month(method: str) -> None:
 def test_changing_a_month_changes_no_earlier_score() -> None:
     plan = _random_plan(3)
     moved = {**plan, "2020-06": {s: plan["2020-06"].get(N_SEGMENTS - 1 - s, 0) for s in range(10)}}
-    tables = [ev.evaluate_forecasts(_crimes(p), _segments(), study_area=STUDY_AREA,
-                                    warmup_months=2, window_months=2, quiet=True)
-              for p in (plan, moved)]
+    tables = [
+        ev.evaluate_forecasts(
+            _crimes(p),
+            _segments(),
+            study_area=STUDY_AREA,
+            warmup_months=2,
+            window_months=2,
+            quiet=True,
+        )
+        for p in (plan, moved)
+    ]
     before = [t[t["month"] < "2020-06"].reset_index(drop=True) for t in tables]
     pd.testing.assert_frame_equal(before[0], before[1])
     assert not tables[0].equals(tables[1])
@@ -228,8 +296,15 @@ def test_changing_a_month_changes_no_earlier_score() -> None:
 def test_incomplete_months_are_skipped_as_targets_and_history() -> None:
     plan = _random_plan(4)
     plan["2020-04"] = {0: 1}  # far below half the median month
-    t = ev.evaluate_forecasts(_crimes(plan), _segments(), study_area=STUDY_AREA,
-                              methods=["hot_streets"], warmup_months=2, window_months=2, quiet=True)
+    t = ev.evaluate_forecasts(
+        _crimes(plan),
+        _segments(),
+        study_area=STUDY_AREA,
+        methods=["hot_streets"],
+        warmup_months=2,
+        window_months=2,
+        quiet=True,
+    )
     assert t.attrs["months_skipped"] == {"2020-04": 1}
     assert "2020-04" not in set(t["month"]) | set(t["prev_month"])
     assert t.loc[t["month"] == "2020-05", "prev_month"].unique().tolist() == ["2020-03"]
@@ -252,9 +327,16 @@ def test_kde_on_grid_equals_scikit_learn() -> None:
 
 
 def test_summary_and_expected_capture() -> None:
-    t = ev.evaluate_forecasts(_random_crimes(), _segments(), study_area=STUDY_AREA,
-                              methods=["ewma", "random"], warmup_months=3, window_months=2,
-                              groups=["all"], quiet=True)
+    t = ev.evaluate_forecasts(
+        _random_crimes(),
+        _segments(),
+        study_area=STUDY_AREA,
+        methods=["ewma", "random"],
+        warmup_months=3,
+        window_months=2,
+        groups=["all"],
+        quiet=True,
+    )
     s = ev.summarise_backtest(t)
     assert list(s.columns) == ev.SUMMARY_COLUMNS
     assert len(s) == 2 * 4 and (s["months"] == 5).all()
@@ -264,7 +346,8 @@ def test_summary_and_expected_capture() -> None:
     assert one["hit_rate_std"] == pytest.approx(rows["hit_rate"].std(ddof=1))
     assert one["pai_min"] == rows["pai"].min() and one["pai_max"] == rows["pai"].max()
     assert ev.expected_capture(t, method="ewma", coverage=5.0) == pytest.approx(
-        rows["hit_rate"].mean())
+        rows["hit_rate"].mean()
+    )
     mid = ev.expected_capture(t, method="ewma", coverage=1.5)
     low, high = (ev.expected_capture(t, method="ewma", coverage=c) for c in (1.0, 2.0))
     assert mid == pytest.approx((low + high) / 2)
@@ -274,16 +357,26 @@ def test_summary_and_expected_capture() -> None:
 
 
 def _write_police_uk(folder: Path, crimes: gpd.GeoDataFrame) -> None:
-    lonlat = crimes.set_geometry(gpd.points_from_xy(crimes["x"] + 530000, crimes["y"] + 180000),
-                                 crs=27700).to_crs(4326)
+    lonlat = crimes.set_geometry(
+        gpd.points_from_xy(crimes["x"] + 530000, crimes["y"] + 180000), crs=27700
+    ).to_crs(4326)
     for month, part in lonlat.groupby("month"):
-        pd.DataFrame({
-            "Crime ID": [f"{month}-{i}" for i in range(len(part))], "Month": month,
-            "Reported by": "Test Police", "Falls within": "Test Police",
-            "Longitude": part.geometry.x.round(6), "Latitude": part.geometry.y.round(6),
-            "Location": "On or near Test Street", "LSOA code": "", "LSOA name": "",
-            "Crime type": part["crime_type"], "Last outcome category": "", "Context": "",
-        }).to_csv(folder / f"{month}-test-street.csv", index=False)
+        pd.DataFrame(
+            {
+                "Crime ID": [f"{month}-{i}" for i in range(len(part))],
+                "Month": month,
+                "Reported by": "Test Police",
+                "Falls within": "Test Police",
+                "Longitude": part.geometry.x.round(6),
+                "Latitude": part.geometry.y.round(6),
+                "Location": "On or near Test Street",
+                "LSOA code": "",
+                "LSOA name": "",
+                "Crime type": part["crime_type"],
+                "Last outcome category": "",
+                "Context": "",
+            }
+        ).to_csv(folder / f"{month}-test-street.csv", index=False)
 
 
 def _write_streets(folder: Path) -> Path:
@@ -298,16 +391,43 @@ def test_cli_writes_the_run_folder(tmp_path: Path) -> None:
     crimes_dir = tmp_path / "crimes"
     crimes_dir.mkdir()
     _write_police_uk(crimes_dir, _random_crimes())
-    args = ["--crimes", str(crimes_dir), "--streets", str(_write_streets(tmp_path)),
-            "--out", str(tmp_path / "out"), "--warmup", "3", "--window", "2",
-            "--coverage", "10", "--coverage", "20", "--months-back", "4", "--quiet"]
+    args = [
+        "--crimes",
+        str(crimes_dir),
+        "--streets",
+        str(_write_streets(tmp_path)),
+        "--out",
+        str(tmp_path / "out"),
+        "--warmup",
+        "3",
+        "--window",
+        "2",
+        "--coverage",
+        "10",
+        "--coverage",
+        "20",
+        "--months-back",
+        "4",
+        "--quiet",
+    ]
     res = CliRunner().invoke(evaluate_cmd, args)
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == sorted(["backtest.csv", "backtest_summary.csv", "evaluate.json",
-                            *(f"{m}_{g}.png" for m in ("pai", "hit_rate", "area_pai")
-                              for g in ("all", "burglary", "robbery")),
-                            "area_backtest.csv", "area_summary.csv", "area_chosen.csv"])
+    assert names == sorted(
+        [
+            "backtest.csv",
+            "backtest_summary.csv",
+            "evaluate.json",
+            *(
+                f"{m}_{g}.png"
+                for m in ("pai", "hit_rate", "area_pai")
+                for g in ("all", "burglary", "robbery")
+            ),
+            "area_backtest.csv",
+            "area_summary.csv",
+            "area_chosen.csv",
+        ]
+    )
     manifest = json.loads((tmp_path / "out" / "evaluate.json").read_text())
     assert manifest["months_scored"] == ["2020-05", "2020-06", "2020-07", "2020-08"]
     assert manifest["parameters"]["coverages"] == [10.0, 20.0]
@@ -321,9 +441,19 @@ def test_cli_reports_bad_options_without_traceback(tmp_path: Path) -> None:
     crimes_dir = tmp_path / "crimes"
     crimes_dir.mkdir()
     _write_police_uk(crimes_dir, _random_crimes())
-    res = CliRunner().invoke(evaluate_cmd, ["--crimes", str(crimes_dir), "--streets",
-                                            str(_write_streets(tmp_path)), "--out",
-                                            str(tmp_path / "out"), "--coverage", "150"])
+    res = CliRunner().invoke(
+        evaluate_cmd,
+        [
+            "--crimes",
+            str(crimes_dir),
+            "--streets",
+            str(_write_streets(tmp_path)),
+            "--out",
+            str(tmp_path / "out"),
+            "--coverage",
+            "150",
+        ],
+    )
     assert res.exit_code == 1
     assert "Error: `coverages` are percentages in (0, 100]" in res.output
 
@@ -333,8 +463,15 @@ def test_cli_reports_bad_options_without_traceback(tmp_path: Path) -> None:
 
 def _smoke(crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, months: int) -> pd.DataFrame:
     area = ev.segments_to_study_area(segs)
-    t = ev.evaluate_forecasts(crimes, segs, study_area=area, warmup_months=3, window_months=2,
-                              groups=["all", "burglary"], quiet=True)
+    t = ev.evaluate_forecasts(
+        crimes,
+        segs,
+        study_area=area,
+        warmup_months=3,
+        window_months=2,
+        groups=["all", "burglary"],
+        quiet=True,
+    )
     assert len(t) == months * len(ev.METHODS) * 4 * 2
     assert t["hit_rate"].between(0, 1).all()
     np.testing.assert_allclose(t["area_share"], t["coverage_pct"] / 100, rtol=1e-6)
@@ -354,8 +491,9 @@ def test_real_vancouver_months(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame])
 
 @pytest.mark.e2e
 def test_real_london_months(data_root: Path) -> None:
-    files = [get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz"
-             for m in range(8, 13)]
+    files = [
+        get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz" for m in range(8, 13)
+    ]
     crimes, _ = io.read_police_uk(files, quiet=True)
     streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs)
     segs = segments.lines_to_segments(streets.cx[528000:531000, 180000:182500], quiet=True)

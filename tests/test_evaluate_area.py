@@ -25,21 +25,26 @@ CIRCLE = math.pi * 30.0**2  # the two round caps of a 30 m buffer
 
 def _segments(lines: list[list[tuple[float, float]]]) -> gpd.GeoDataFrame:
     geoms = [LineString(c) for c in lines]
-    return gpd.GeoDataFrame({"segment_id": [f"s{i}" for i in range(len(geoms))],
-                             "street_name": [f"Street {i}" for i in range(len(geoms))],
-                             "length_m": [g.length for g in geoms]}, geometry=geoms, crs=27700)
+    return gpd.GeoDataFrame(
+        {
+            "segment_id": [f"s{i}" for i in range(len(geoms))],
+            "street_name": [f"Street {i}" for i in range(len(geoms))],
+            "length_m": [g.length for g in geoms],
+        },
+        geometry=geoms,
+        crs=27700,
+    )
 
 
-def _crimes(rows: list[tuple[str, str, float, float]], *, timed: bool = False
-            ) -> gpd.GeoDataFrame:
-    df = pd.DataFrame(rows, columns=["month", "segment_id", "x", "y"]).assign(
-        crime_type="Burglary")
+def _crimes(rows: list[tuple[str, str, float, float]], *, timed: bool = False) -> gpd.GeoDataFrame:
+    df = pd.DataFrame(rows, columns=["month", "segment_id", "x", "y"]).assign(crime_type="Burglary")
     if df["segment_id"].isna().all():  # not given: snapped by the backtest
         df = df.drop(columns="segment_id")
     if timed:
         rng = np.random.default_rng(0)
         df["occurred_from"] = pd.to_datetime(df["month"] + "-01") + pd.to_timedelta(
-            rng.uniform(0, 27, len(df)), unit="D")
+            rng.uniform(0, 27, len(df)), unit="D"
+        )
         df["has_time"] = True
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=27700)
 
@@ -50,8 +55,13 @@ def _crimes(rows: list[tuple[str, str, float, float]], *, timed: bool = False
 def test_area_cut_counts_shared_land_once() -> None:
     # pixels 0-2; unit 0 holds {0, 1}, unit 1 holds {1, 2}: together 3 pixels, not 4
     inc = sparse.csc_matrix(np.array([[1, 0], [1, 1], [0, 1]], dtype=float))
-    area, got = un.area_cut(np.array([2.0, 1.0]), inc, 10.0, np.array([[4.0], [2.0], [1.0]]),
-                            np.array([20.0, 25.0, 30.0]))
+    area, got = un.area_cut(
+        np.array([2.0, 1.0]),
+        inc,
+        10.0,
+        np.array([[4.0], [2.0], [1.0]]),
+        np.array([20.0, 25.0, 30.0]),
+    )
     assert area.tolist() == [20.0, 25.0, 30.0]
     # 25 m²: unit 0 (20 m²) + half of unit 1's one new pixel
     assert got.ravel().tolist() == [6.0, 6.5, 7.0]
@@ -70,10 +80,15 @@ def test_area_pai_by_hand_with_overlapping_buffers() -> None:
     region = shapely.union_all(shapely.buffer(segs.geometry.to_numpy(), 30.0))
     plan = {"2020-01": (5, 2, 1), "2020-02": (5, 2, 1), "2020-03": (3, 1, 2)}
     mids = [(50.0, 0.0), (150.0, 0.0), (50.0, 500.0)]
-    rows = [(m, f"s{i}", *mids[i]) for m, counts in plan.items() for i, n in enumerate(counts)
-            for _ in range(n)]
-    data = bt.prepare_area(_crimes(rows), segs, region, methods=["link_counts"],
-                           groups=["all"], pixel_m=1.0)
+    rows = [
+        (m, f"s{i}", *mids[i])
+        for m, counts in plan.items()
+        for i, n in enumerate(counts)
+        for _ in range(n)
+    ]
+    data = bt.prepare_area(
+        _crimes(rows), segs, region, methods=["link_counts"], groups=["all"], pixel_m=1.0
+    )
     ab, total = 200 * 60 + CIRCLE, 200 * 60 + CIRCLE + 100 * 60 + CIRCLE
     assert data.extra["raster"].area_m2 == pytest.approx(total, rel=0.005)
     cov = 100 * ab / total
@@ -98,15 +113,17 @@ def _grid_world(seed: int) -> tuple[gpd.GeoDataFrame, shapely.Geometry, list[tup
     rows = []
     for m in range(1, 15):
         for k, n in enumerate(rng.poisson(rate)):
-            rows += [(f"2020-{m:02d}" if m <= 12 else f"2021-{m - 12:02d}", None,
-                      *spots[k])] * int(n)
+            rows += [(f"2020-{m:02d}" if m <= 12 else f"2021-{m - 12:02d}", None, *spots[k])] * int(
+                n
+            )
     return segs, region, rows
 
 
 def _scores(data: fc.AreaData, p: int) -> dict[tuple[str, float], np.ndarray]:
     hist = fc.History(data, p)
-    return {(name, v): m.score(hist, "all", v) for name, m in fc.METHODS_AREA.items()
-            for v in m.grid}
+    return {
+        (name, v): m.score(hist, "all", v) for name, m in fc.METHODS_AREA.items() for v in m.grid
+    }
 
 
 def test_no_method_sees_the_month_it_forecasts() -> None:
@@ -122,8 +139,11 @@ def test_no_method_sees_the_month_it_forecasts() -> None:
     clean = [r for r in rows if r[0] != target]
     n_target = sum(r[0] == target for r in rows)
     kept = sorted({(x, y) for m, _, x, y in rows if m == target})
-    poisoned = clean + [(target, None, *s) for s in kept] + [
-        (target, None, *spots[i % 3]) for i in range(2 * n_target)]
+    poisoned = (
+        clean
+        + [(target, None, *s) for s in kept]
+        + [(target, None, *spots[i % 3]) for i in range(2 * n_target)]
+    )
     methods = bt.ALL_AREA_METHODS
     out = []
     for crime_rows in (rows, poisoned):
@@ -139,10 +159,12 @@ def test_no_method_sees_the_month_it_forecasts() -> None:
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
     # and the target month itself does change what is scored
-    assert not np.array_equal(data.counts[("all", "points")][p].toarray(),
-                              bt.prepare_area(_crimes(rows), segs, region, methods=["link_counts"],
-                                              groups=["all"]).counts[("all", "points")][p]
-                              .toarray())
+    assert not np.array_equal(
+        data.counts[("all", "points")][p].toarray(),
+        bt.prepare_area(_crimes(rows), segs, region, methods=["link_counts"], groups=["all"])
+        .counts[("all", "points")][p]
+        .toarray(),
+    )
 
 
 def test_backtest_rows_tuning_and_auto() -> None:
@@ -171,11 +193,16 @@ def test_near_repeat_fit_recovers_planted_parameters() -> None:
     m = tree.sparse_distance_matrix(tree, nr.MAX_DISTANCE_M, output_type="coo_matrix")
     off = m.row != m.col
     n = len(xy)
-    dist = pd.DataFrame({"p": np.r_[m.row[off], np.arange(n)],
-                         "q": np.r_[m.col[off], np.arange(n)],
-                         "d": np.r_[m.data[off], np.zeros(n)]})
-    t, point = nr.simulate_near_repeat(np.full(n, 0.004), dist, theta=0.4, omega=0.2,
-                                       sigma=80.0, days=730.0, seed=2)
+    dist = pd.DataFrame(
+        {
+            "p": np.r_[m.row[off], np.arange(n)],
+            "q": np.r_[m.col[off], np.arange(n)],
+            "d": np.r_[m.data[off], np.zeros(n)],
+        }
+    )
+    t, point = nr.simulate_near_repeat(
+        np.full(n, 0.004), dist, theta=0.4, omega=0.2, sigma=80.0, days=730.0, seed=2
+    )
     fit = nr.fit_near_repeat(t, point, dist, n, span_days=730.0)
     assert fit.theta == pytest.approx(0.4, rel=0.2)
     assert fit.omega == pytest.approx(0.2, rel=0.25)
@@ -192,8 +219,9 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     crimes = _crimes(rows)
     area = area_run.run_area(crimes, segs, region, warmup_months=8, months_back=None)
     area_run.write_area(tmp_path, area, title="grid")
-    assert {"area_backtest.csv", "area_summary.csv", "area_chosen.csv",
-            "area_pai_all.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"area_backtest.csv", "area_summary.csv", "area_chosen.csv", "area_pai_all.png"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
     table, record = area_run.forecast_next_month(crimes, segs, region, backtest_dir=tmp_path)
     chosen = pd.read_csv(tmp_path / "area_chosen.csv").set_index("group")
     assert record["method"] == chosen.at["all", "method"]
@@ -220,17 +248,50 @@ def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
     runner = CliRunner()
     crimes, streets = str(get_path("london_crimes")), str(get_path("london_streets_central"))
     bt_dir = tmp_path / "bt"
-    res = runner.invoke(app, ["evaluate", "--crimes", crimes, "--streets", streets, "--out",
-                              str(bt_dir), "--months-back", "2", "--method", "hot_streets",
-                              "--group", "all", "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--crimes",
+            crimes,
+            "--streets",
+            streets,
+            "--out",
+            str(bt_dir),
+            "--months-back",
+            "2",
+            "--method",
+            "hot_streets",
+            "--group",
+            "all",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     chosen = pd.read_csv(bt_dir / "area_chosen.csv")
     assert chosen["group"].tolist() == ["all"] and (chosen["months"] == 2).all()
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", "--crimes", crimes, "--start", "2017-06", "--areas",
-                              str(get_path("london_wards")), "--streets", streets,
-                              "--backtest", str(bt_dir), "--forecast", "--out", str(out),
-                              "--quiet", "--no-area-maps"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            crimes,
+            "--start",
+            "2017-06",
+            "--areas",
+            str(get_path("london_wards")),
+            "--streets",
+            streets,
+            "--backtest",
+            str(bt_dir),
+            "--forecast",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-area-maps",
+        ],
+    )
     assert res.exit_code == 0, res.output
     record = json.loads((out / "run.json").read_text())["forecast"]
     assert record["method"] == chosen.at[0, "method"]

@@ -52,8 +52,12 @@ def test_neutralise_keeps_numbers() -> None:
 
 
 def test_neutralise_headers_and_text_numbers() -> None:
-    raw = pd.DataFrame({"=1+1": ["-0.41", "+1", "1e5", "-1+1", "'=x", None],
-                        "ok": pd.array(["=A1", "\tx", "a", "b", "c", None], dtype="string")})
+    raw = pd.DataFrame(
+        {
+            "=1+1": ["-0.41", "+1", "1e5", "-1+1", "'=x", None],
+            "ok": pd.array(["=A1", "\tx", "a", "b", "c", None], dtype="string"),
+        }
+    )
     df = neutralise_formulas(raw)
     assert list(df.columns) == ["'=1+1", "ok"]
     assert df["'=1+1"].tolist()[:5] == ["-0.41", "+1", "1e5", "'-1+1", "'=x"]
@@ -129,8 +133,9 @@ def test_xlsx_links_are_real_hyperlinks_relative_to_the_handout(
     assert (moved_export / page.target).resolve() == (tiny_run / "maps" / "W1.html").resolve()
     assert page.location == f"{lat:.5f},{lon:.5f},18"
     osm = ws.cell(row, columns.index("OpenStreetMap") + 1).hyperlink
-    assert osm.target == (f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}"
-                          f"#map=18/{lat:.5f}/{lon:.5f}")
+    assert osm.target == (
+        f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map=18/{lat:.5f}/{lon:.5f}"
+    )
     text = (moved_export / "W1_Evil_Ward.csv").read_text(encoding="utf-8-sig")
     assert f"{page.target}#{page.location}" in text and osm.target in text
 
@@ -141,28 +146,47 @@ def test_xlsx_filter_widths_integers_and_harm_rank(moved_export: Path) -> None:
     last_col = openpyxl.utils.get_column_letter(len(columns))
     assert ws.auto_filter.ref == f"A{top}:{last_col}{ws.max_row}"
     assert ws.max_row > top  # the filter covers at least one street
-    widths = [ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
-              for j in range(1, len(columns) + 1)]
+    widths = [
+        ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
+        for j in range(1, len(columns) + 1)
+    ]
     assert all(6 <= w <= 50 for w in widths)
     assert widths[columns.index("Street")] >= len(ws.cell(top + 1, 2).value)
-    for name in ("Rank in ward", "Crimes", "Harm rank in ward list", "Harm rank (all streets)",
-                 "Harm (CCHI days)", "Burglary"):
+    for name in (
+        "Rank in ward",
+        "Crimes",
+        "Harm rank in ward list",
+        "Harm rank (all streets)",
+        "Harm (CCHI days)",
+        "Burglary",
+    ):
         cell = ws.cell(top + 1, columns.index(name) + 1)
         assert type(cell.value) is int and cell.data_type == "n", name
-    harm = [ws.cell(r, columns.index("Harm (CCHI days)") + 1).value
-            for r in range(top + 1, ws.max_row + 1)]
-    ranks = [ws.cell(r, columns.index("Harm rank in ward list") + 1).value
-             for r in range(top + 1, ws.max_row + 1)]
+    harm = [
+        ws.cell(r, columns.index("Harm (CCHI days)") + 1).value
+        for r in range(top + 1, ws.max_row + 1)
+    ]
+    ranks = [
+        ws.cell(r, columns.index("Harm rank in ward list") + 1).value
+        for r in range(top + 1, ws.max_row + 1)
+    ]
     assert ranks == [1 + sum(h > x for h in harm) for x in harm]
 
 
 def test_handout_numbers_whole_and_rounded() -> None:
-    lists = pd.DataFrame({
-        "area_rank": [1, 2], "street": ["A St", "B St"], "crimes": [9, 4],
-        "crimes_per_100m": [1539.171, 2.04], "harm": [16335.5, 20.0],
-        "cluster_id": [121.0, float("nan")], "lat": [49.2828161, 49.1], "lon": [-123.1, -123.2],
-        "n_burglary": [3.0, 1.0],
-    })
+    lists = pd.DataFrame(
+        {
+            "area_rank": [1, 2],
+            "street": ["A St", "B St"],
+            "crimes": [9, 4],
+            "crimes_per_100m": [1539.171, 2.04],
+            "harm": [16335.5, 20.0],
+            "cluster_id": [121.0, float("nan")],
+            "lat": [49.2828161, 49.1],
+            "lon": [-123.1, -123.2],
+            "n_burglary": [3.0, 1.0],
+        }
+    )
     out = _handout_table(lists, {"n_burglary": "Burglary"})
     text = out.to_csv(index=False).splitlines()
     assert text[0].split(",")[:4] == ["Rank in ward", "Street", "Crimes", "Burglary"]
@@ -185,20 +209,46 @@ def test_repeat_callers_reach_ward_lists_and_handouts(tmp_path: Path) -> None:
     n = len(raw)  # 15 records on three streets; 2024-03-03 is the last day
     caller = ["SECRET-A" if i < 4 else f"SECRET-{i}" for i in range(n)]
     when = ["2024-03-03 20:15" if i < 2 else f"2024-0{1 + i % 3}-01 10:00" for i in range(n)]
-    extract = pd.DataFrame({"ref": [f"INC{i}" for i in range(n)], "when": when,
-                            "lon": raw["Longitude"], "lat": raw["Latitude"],
-                            "type": raw["Crime type"], "caller": caller})
+    extract = pd.DataFrame(
+        {
+            "ref": [f"INC{i}" for i in range(n)],
+            "when": when,
+            "lon": raw["Longitude"],
+            "lat": raw["Latitude"],
+            "type": raw["Crime type"],
+            "caller": caller,
+        }
+    )
     csv = tmp_path / "calls.csv"
     extract.to_csv(csv, index=False)
     mapping = tmp_path / "m.toml"
-    mapping.write_text('crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
-                       'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
-                       'caller = "caller"\n', encoding="utf-8")
+    mapping.write_text(
+        'crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
+        'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
+        'caller = "caller"\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["run", "--crimes", str(csv), "--format", str(mapping),
-                                   "--areas", str(f["areas"]), "--streets", str(f["streets"]),
-                                   "--out", str(out), "--min-crimes", "2", "--quiet",
-                                   "--no-area-maps"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(csv),
+            "--format",
+            str(mapping),
+            "--areas",
+            str(f["areas"]),
+            "--streets",
+            str(f["streets"]),
+            "--out",
+            str(out),
+            "--min-crimes",
+            "2",
+            "--quiet",
+            "--no-area-maps",
+        ],
+    )
     assert res.exit_code == 0, res.output
     lists = pd.concat([pd.read_csv(p) for p in (out / "wards").glob("*.csv")])
     # records 0-3 (caller A, the first street: 7 records) are on one place; two of them on
@@ -222,8 +272,9 @@ def test_run_csv_reads_back_the_source_text(tmp_path: Path) -> None:
     """What write_csv neutralises, read_csv restores: pages show the source's own text."""
     from hotspots.export import read_csv, write_csv
 
-    table = pd.DataFrame({"street": ["=HYPERLINK(\"x\")", "'plain", "-0.5", "@SUM(1)"],
-                          "=1+1": [1, 2, 3, 4]})
+    table = pd.DataFrame(
+        {"street": ['=HYPERLINK("x")', "'plain", "-0.5", "@SUM(1)"], "=1+1": [1, 2, 3, 4]}
+    )
     path = write_csv(table, tmp_path / "t.csv")
     assert "'=HYPERLINK" in path.read_text(encoding="utf-8")
     back = read_csv(path, dtype={"street": str})

@@ -20,8 +20,13 @@ def _crimes(lonlat: list[tuple[float, float]], types: list[str] | None = None) -
     """Crimes at the given lon/lat points, projected to British National Grid."""
     tr = pyproj.Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
     x, y = tr.transform(*np.array(lonlat, dtype=float).T)
-    df = pd.DataFrame({"x": np.round(x, 2), "y": np.round(y, 2),
-                       "crime_type": types or ["Burglary"] * len(lonlat)})
+    df = pd.DataFrame(
+        {
+            "x": np.round(x, 2),
+            "y": np.round(y, 2),
+            "crime_type": types or ["Burglary"] * len(lonlat),
+        }
+    )
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=BNG)
 
 
@@ -77,14 +82,17 @@ def test_points_to_cells_matches_h3_and_keeps_index() -> None:
 
 
 def test_count_by_cell_fill_options() -> None:
-    crimes = _crimes([(-0.12, 51.5), (-0.12, 51.5), (-0.1, 51.51)],
-                     ["Burglary", "Robbery", "Robbery"])
+    crimes = _crimes(
+        [(-0.12, 51.5), (-0.12, 51.5), (-0.1, 51.51)], ["Burglary", "Robbery", "Robbery"]
+    )
     only = grid.count_by_cell(crimes, resolution=9, fill=None, quiet=True)
     ring = grid.count_by_cell(crimes, resolution=9, fill="ring", quiet=True)
     assert list(only.columns) == ["crimes", "n_burglary", "n_robbery"]
     assert (only.dtypes == "int64").all() and only.index.name == "cell"
-    assert only["crimes"].to_dict() == {h3.latlng_to_cell(51.5, -0.12, 9): 2,
-                                        h3.latlng_to_cell(51.51, -0.1, 9): 1}
+    assert only["crimes"].to_dict() == {
+        h3.latlng_to_cell(51.5, -0.12, 9): 2,
+        h3.latlng_to_cell(51.51, -0.1, 9): 1,
+    }
     assert only.loc[h3.latlng_to_cell(51.5, -0.12, 9)].tolist() == [2, 1, 1]
     assert len(ring) == 2 + 12  # two cells far apart, each with its six ring neighbours
     assert ring["crimes"].sum() == 3 and (ring["crimes"] == 0).sum() == 12
@@ -149,8 +157,10 @@ def _plain_cells(crimes: gpd.GeoDataFrame, resolution: int) -> pd.Series:
     """H3 cell of every row, one h3 call per row (the plain way), missing without x/y."""
     tr = pyproj.Transformer.from_crs(crimes.crs, "EPSG:4326", always_xy=True)
     lon, lat = tr.transform(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
-    cells = [h3.latlng_to_cell(b, a, resolution) if np.isfinite(a) and np.isfinite(b) else None
-             for a, b in zip(lon, lat, strict=True)]
+    cells = [
+        h3.latlng_to_cell(b, a, resolution) if np.isfinite(a) and np.isfinite(b) else None
+        for a, b in zip(lon, lat, strict=True)
+    ]
     return pd.Series(cells, index=crimes.index, dtype="string")
 
 

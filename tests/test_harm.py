@@ -12,21 +12,44 @@ from shapely.geometry import LineString
 from hotspots import harm
 from hotspots.errors import InputDataError
 
-POLICE_UK = ["Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson",
-             "Drugs", "Other crime", "Other theft", "Possession of weapons", "Public order",
-             "Robbery", "Shoplifting", "Theft from the person", "Vehicle crime",
-             "Violence and sexual offences"]
-VPD = ["Break and Enter Commercial", "Break and Enter Residential/Other", "Homicide", "Mischief",
-       "Offence Against a Person", "Other Theft", "Theft from Vehicle", "Theft of Bicycle",
-       "Theft of Vehicle", "Vehicle Collision or Pedestrian Struck (with Fatality)",
-       "Vehicle Collision or Pedestrian Struck (with Injury)"]
+POLICE_UK = [
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
+]
+VPD = [
+    "Break and Enter Commercial",
+    "Break and Enter Residential/Other",
+    "Homicide",
+    "Mischief",
+    "Offence Against a Person",
+    "Other Theft",
+    "Theft from Vehicle",
+    "Theft of Bicycle",
+    "Theft of Vehicle",
+    "Vehicle Collision or Pedestrian Struck (with Fatality)",
+    "Vehicle Collision or Pedestrian Struck (with Injury)",
+]
 
 
 def _crimes() -> pd.DataFrame:
-    return pd.DataFrame({
-        "crime_type": ["Robbery", "Shoplifting", "Burglary", "Robbery", "Drugs"],
-        "segment_id": pd.Series(["a", "a", "b", None, "b"], dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "crime_type": ["Robbery", "Shoplifting", "Burglary", "Robbery", "Drugs"],
+            "segment_id": pd.Series(["a", "a", "b", None, "b"], dtype="string"),
+        }
+    )
 
 
 # inputs -------------------------------------------------------------------------------------
@@ -34,12 +57,18 @@ def _crimes() -> pd.DataFrame:
 
 def test_bad_table_lists_every_problem(tmp_path: Path) -> None:
     path = tmp_path / "weights.csv"
-    path.write_text("# my table\ncrime_type,weight\nRobbery,365\nRobbery,1\nDrugs,-3\n"
-                    "Burglary,lots\n", encoding="utf-8")
-    with pytest.raises(InputDataError, match=(
+    path.write_text(
+        "# my table\ncrime_type,weight\nRobbery,365\nRobbery,1\nDrugs,-3\nBurglary,lots\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InputDataError,
+        match=(
             r"weights.csv need one numeric.*1 rows with a weight that is not a number \(data "
             r"rows 4\); 1 rows with a negative weight \(data rows 3\); 2 rows with a "
-            r"repeated crime_type \(data rows 1, 2\)")):
+            r"repeated crime_type \(data rows 1, 2\)"
+        ),
+    ):
         harm.read_harm_weights(path)
 
 
@@ -74,8 +103,11 @@ def test_default_table_covers_police_uk_and_vpd() -> None:
 
 def test_unknown_types_get_the_fallback_and_a_warning() -> None:
     crimes = pd.DataFrame({"crime_type": ["Robbery", "Made up", "Made up", None]})
-    with pytest.warns(UserWarning, match="3 crimes have a type without a harm weight: "
-                                         "'Made up' \\(2\\), nan \\(1\\).*fallback weight 1"):
+    with pytest.warns(
+        UserWarning,
+        match="3 crimes have a type without a harm weight: "
+        "'Made up' \\(2\\), nan \\(1\\).*fallback weight 1",
+    ):
         got = harm.assign_harm(crimes)
     assert got.tolist() == [365.0, 1.0, 1.0, 1.0] and got.name == "harm"
     with pytest.warns(UserWarning, match="fallback weight 0"):
@@ -85,16 +117,22 @@ def test_unknown_types_get_the_fallback_and_a_warning() -> None:
 def test_harm_by_segment_sums_weights() -> None:
     got = harm.harm_by_segment(_crimes())
     assert list(got.columns) == harm.HARM_COLUMNS and got.index.tolist() == ["a", "b"]
-    assert got.to_dict("index") == {"a": {"crimes": 2, "harm": 366.0},
-                                    "b": {"crimes": 2, "harm": 244.68 + 3.66}}
+    assert got.to_dict("index") == {
+        "a": {"crimes": 2, "harm": 366.0},
+        "b": {"crimes": 2, "harm": 244.68 + 3.66},
+    }
 
 
 def test_harm_by_segment_indexed_like_segments(tmp_path: Path) -> None:
     path = tmp_path / "w.csv"
-    path.write_text("crime_type,weight\nRobbery,10\nShoplifting,1\nBurglary,5\nDrugs,2\n",
-                    encoding="utf-8")
-    segs = gpd.GeoDataFrame({"segment_id": ["c", "b", "a"]},
-                            geometry=[LineString([(0, 0), (1, 0)])] * 3, index=[7, 8, 9])
+    path.write_text(
+        "crime_type,weight\nRobbery,10\nShoplifting,1\nBurglary,5\nDrugs,2\n", encoding="utf-8"
+    )
+    segs = gpd.GeoDataFrame(
+        {"segment_id": ["c", "b", "a"]},
+        geometry=[LineString([(0, 0), (1, 0)])] * 3,
+        index=[7, 8, 9],
+    )
     got = harm.harm_by_segment(_crimes(), harm.read_harm_weights(path), segments=segs)
     assert got.index.tolist() == [7, 8, 9]
     assert got["harm"].tolist() == [0.0, 7.0, 11.0] and got["crimes"].tolist() == [0, 2, 2]
@@ -104,15 +142,17 @@ def test_harm_by_segment_indexed_like_segments(tmp_path: Path) -> None:
 # real data ----------------------------------------------------------------------------------
 
 
-def test_real_london_types_all_weighted(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]
-                                        ) -> None:
+def test_real_london_types_all_weighted(
+    london_month: tuple[gpd.GeoDataFrame, pd.DataFrame],
+) -> None:
     crimes, _ = london_month
     got = harm.assign_harm(crimes)  # filterwarnings=error: an unknown type would fail here
     assert got.index.equals(crimes.index) and (got >= 1).all()
 
 
-def test_real_vancouver_types_all_weighted(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]
-                                           ) -> None:
+def test_real_vancouver_types_all_weighted(
+    vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame],
+) -> None:
     crimes, _ = vancouver
     got = harm.assign_harm(crimes)
     assert got.sum() > len(crimes)

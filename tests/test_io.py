@@ -60,8 +60,9 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_not_utf8(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes((HEADER + "\n" + _row(loc="On or near Caf\xe9 Road") + "\n").encode("latin-1"))
-    with pytest.raises(InputDataError,
-                       match=r"2017-01-x-street\.csv: cannot be read as a UTF-8 CSV"):
+    with pytest.raises(
+        InputDataError, match=r"2017-01-x-street\.csv: cannot be read as a UTF-8 CSV"
+    ):
         io.read_police_uk([f])
 
 
@@ -287,9 +288,13 @@ def test_datetime_from_parts_equals_pandas() -> None:
     rng = np.random.default_rng(11)
     for trial in range(40):
         n = int(rng.integers(1, 200))
-        parts = {"year": rng.integers(2015, 2026, n), "month": rng.integers(1, 13, n),
-                 "day": rng.integers(1, 32, n), "hour": rng.integers(0, 24, n),
-                 "minute": rng.integers(0, 60, n)}
+        parts = {
+            "year": rng.integers(2015, 2026, n),
+            "month": rng.integers(1, 13, n),
+            "day": rng.integers(1, 32, n),
+            "hour": rng.integers(0, 24, n),
+            "minute": rng.integers(0, 60, n),
+        }
         frame = pd.DataFrame(parts).astype(float)
         if trial % 4 == 1:
             frame.loc[0, "hour"] = np.nan
@@ -298,8 +303,9 @@ def test_datetime_from_parts_equals_pandas() -> None:
         text = {k: frame[k] for k in frame}
         got = io._datetime_from_parts(text)
         want = pd.to_datetime(frame, errors="coerce")
-        np.testing.assert_array_equal(got.to_numpy().astype("datetime64[us]"),
-                                      want.to_numpy().astype("datetime64[us]"))
+        np.testing.assert_array_equal(
+            got.to_numpy().astype("datetime64[us]"), want.to_numpy().astype("datetime64[us]")
+        )
 
 
 def test_reader_restores_the_garbage_collector(tmp_path: Path) -> None:
@@ -337,5 +343,7 @@ def test_repeated_ids_from_several_files_keep_their_values(tmp_path: Path) -> No
     kept, rej = io.read_police_uk([a, b, c], quiet=True)
     assert kept["crime_id"].tolist() == ["x", "y"]
     assert sorted(rej[["reason", "value"]].values.tolist()) == [
-        [io.REASON_DUPLICATE, "x"], [io.REASON_DUPLICATE, "y"],
-        [io.REASON_NO_COORDS, "x=, y=51.51"]]
+        [io.REASON_DUPLICATE, "x"],
+        [io.REASON_DUPLICATE, "y"],
+        [io.REASON_NO_COORDS, "x=, y=51.51"],
+    ]

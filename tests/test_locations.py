@@ -54,20 +54,22 @@ def test_area_join_while_reading_equals_join_after(london_wards: gpd.GeoDataFram
     c1, r1 = io.read_crimes(files, quiet=True, areas=london_wards)
     c0, r0 = io.join_areas(*io.read_crimes(files, quiet=True), london_wards)
     cols = [c for c in c0.columns if c != "geometry"]
-    pd.testing.assert_frame_equal(pd.DataFrame(c1[cols]), pd.DataFrame(c0[cols]).reset_index(
-        drop=True))
-    assert c1.geometry.reset_index(drop=True).geom_equals(c0.geometry.reset_index(
-        drop=True)).all()
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(c1[cols]), pd.DataFrame(c0[cols]).reset_index(drop=True)
+    )
+    assert c1.geometry.reset_index(drop=True).geom_equals(c0.geometry.reset_index(drop=True)).all()
     key = ["source_file", "source_row", "reason"]
     assert sorted(map(tuple, r1[key].astype(str).to_numpy())) == sorted(
-        map(tuple, r0[key].astype(str).to_numpy()))
+        map(tuple, r0[key].astype(str).to_numpy())
+    )
     assert (r1["reason"] == io.REASON_OUTSIDE).sum() > 0  # the join rejected something
 
 
 def test_no_crime_inside_the_areas_is_an_error(tmp_path: Path) -> None:
     folder = get_path("london_crimes")
-    far = gpd.GeoDataFrame({"area_code": ["X"], "area_name": ["Nowhere"]},
-                           geometry=[box(0, 0, 1000, 1000)], crs=27700)
+    far = gpd.GeoDataFrame(
+        {"area_code": ["X"], "area_name": ["Nowhere"]}, geometry=[box(0, 0, 1000, 1000)], crs=27700
+    )
     with pytest.raises(io.InputDataError, match="no crime falls inside the area layer"):
         io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True, areas=far)
 
@@ -89,13 +91,23 @@ def test_point_id_numbers_locations_and_is_checked_against_xy() -> None:
 def test_repeated_id_keys_equal_text_comparison(dtype: str) -> None:
     rng = np.random.default_rng(5)
     mixed = ["", "a" * 16, "b" * 16, "x" * 20, "c" * 64]  # lengths differ: compared as text
-    same_key = ["", "a" * 8 + "XXXX" + "b" * 8, "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
-                "b" * 8 + "XXXX" + "a" * 8, "a" * 8 + "XXXY" + "b" * 8]
+    same_key = [
+        "",
+        "a" * 8 + "XXXX" + "b" * 8,
+        "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
+        "b" * 8 + "XXXX" + "a" * 8,
+        "a" * 8 + "XXXY" + "b" * 8,
+    ]
     for i in range(200):
         pool = mixed if i % 2 else same_key
         vals = [pool[i] for i in rng.integers(0, len(pool), rng.integers(1, 40))]
-        ids = pd.concat([pd.Series(vals[: len(vals) // 2], dtype=dtype),
-                         pd.Series(vals[len(vals) // 2:], dtype=dtype)], ignore_index=True)
+        ids = pd.concat(
+            [
+                pd.Series(vals[: len(vals) // 2], dtype=dtype),
+                pd.Series(vals[len(vals) // 2 :], dtype=dtype),
+            ],
+            ignore_index=True,
+        )
         named = (ids != "").to_numpy()
         got = io._first_row_of_same_id(ids)[named]
         want = io._first_row_by_text(ids)[named]
@@ -114,18 +126,30 @@ def _first_file_repeats(files: list[list[str]]) -> list[bool]:
 
 def test_repeats_across_files_from_keys_equal_plain_python() -> None:
     rng = np.random.default_rng(7)
-    same_key = ["", "a" * 8 + "XXXX" + "b" * 8, "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
-                "b" * 8 + "XXXX" + "a" * 8, "a" * 8 + "XXXY" + "b" * 8]
+    same_key = [
+        "",
+        "a" * 8 + "XXXX" + "b" * 8,
+        "a" * 8 + "YYYY" + "b" * 8,  # one 64-bit key
+        "b" * 8 + "XXXX" + "a" * 8,
+        "a" * 8 + "XXXY" + "b" * 8,
+    ]
     distinct = [f"{i:020d}" for i in range(30)]
     for trial in range(150):
         pool = same_key if trial % 2 else distinct
-        files = [[pool[j] for j in rng.integers(0, len(pool), rng.integers(0, 25))]
-                 for _ in range(rng.integers(1, 5))]
-        frames = [pd.DataFrame({"crime_id": pd.Series(f, dtype="str"),
-                                "source_file": f"{k}.csv"}) for k, f in enumerate(files)]
+        files = [
+            [pool[j] for j in rng.integers(0, len(pool), rng.integers(0, 25))]
+            for _ in range(rng.integers(1, 5))
+        ]
+        frames = [
+            pd.DataFrame({"crime_id": pd.Series(f, dtype="str"), "source_file": f"{k}.csv"})
+            for k, f in enumerate(files)
+        ]
         keys = [io._FileIdKeys.of(f["crime_id"]) for f in frames]
-        ids = io._stack(io._unify_categories(
-            [f.assign(source_file=pd.Categorical(f["source_file"])) for f in frames]))
+        ids = io._stack(
+            io._unify_categories(
+                [f.assign(source_file=pd.Categorical(f["source_file"])) for f in frames]
+            )
+        )
         got = io._repeated_across_files(ids, keys)
         assert got is not None
         assert got.tolist() == _first_file_repeats(files)
@@ -140,9 +164,17 @@ def test_stack_equals_concat_then_mask(n_gone: int) -> None:
     frames = []
     for size in (0, 120, 80):
         ids = pd.Series([f"id{i}" if i % 7 else "" for i in range(size)], dtype="str")
-        frames.append(pd.DataFrame({
-            "crime_id": ids, "x": rng.normal(size=size),
-            "crime_type": pd.Categorical(rng.choice(["a", "b"], size), categories=["a", "b"])}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "crime_id": ids,
+                    "x": rng.normal(size=size),
+                    "crime_type": pd.Categorical(
+                        rng.choice(["a", "b"], size), categories=["a", "b"]
+                    ),
+                }
+            )
+        )
     keep = np.ones(200, dtype=bool)
     keep[rng.choice(200, n_gone, replace=False)] = False
     got = io._stack(frames, keep=keep)
@@ -184,6 +216,10 @@ def test_unify_categories_keeps_values_and_sorts_the_union() -> None:
         union = sorted({w for f in frames for w in f["location"].dropna()})
         for before, after in zip(frames, out, strict=True):
             assert list(after["location"].cat.categories) == union
-            assert after["location"].astype(object).where(after["location"].notna(), None
-                                                          ).tolist() == \
-                before["location"].astype(object).where(before["location"].notna(), None).tolist()
+            assert (
+                after["location"].astype(object).where(after["location"].notna(), None).tolist()
+                == before["location"]
+                .astype(object)
+                .where(before["location"].notna(), None)
+                .tolist()
+            )

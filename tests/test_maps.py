@@ -65,16 +65,19 @@ def _links(page: str) -> dict[str, Any]:
 
 def _crimes() -> pd.DataFrame:
     """Six crimes at two places over three months (one place has dates in two weeks)."""
-    return pd.DataFrame({
-        "place_key": ["s0", "s0", "s0", "s1", "s1", None],
-        "area_code": ["A", "A", "A", "A", "B", "B"],
-        "crime_type": ["Burglary", "Burglary", "Robbery", "Shoplifting", "Burglary", "Drugs"],
-        "month": ["2024-01", "2024-03", "2024-03", "2024-02", "2024-03", "2024-03"],
-        "occurred_from": pd.to_datetime(["2024-01-05", "2024-03-30", "2024-03-20", "2024-02-10",
-                                         "2024-03-31", "2024-03-01"]),
-        "has_time": True,
-        "harm": [100.0, 100.0, 365.0, 1.0, 100.0, 20.0],
-    })
+    return pd.DataFrame(
+        {
+            "place_key": ["s0", "s0", "s0", "s1", "s1", None],
+            "area_code": ["A", "A", "A", "A", "B", "B"],
+            "crime_type": ["Burglary", "Burglary", "Robbery", "Shoplifting", "Burglary", "Drugs"],
+            "month": ["2024-01", "2024-03", "2024-03", "2024-02", "2024-03", "2024-03"],
+            "occurred_from": pd.to_datetime(
+                ["2024-01-05", "2024-03-30", "2024-03-20", "2024-02-10", "2024-03-31", "2024-03-01"]
+            ),
+            "has_time": True,
+            "harm": [100.0, 100.0, 365.0, 1.0, 100.0, 20.0],
+        }
+    )
 
 
 # outputs ------------------------------------------------------------------------------------
@@ -104,18 +107,35 @@ def test_layers_popup_legend_and_links_block() -> None:
     assert "<svg" not in popup  # city map: charts drawn by the page
     assert "<!--now-->" in popup
     assert _links(page) == {"E05000001": {"Ward map": "maps/E05000001.html"}}
-    for text in ("hs-group", "hs-period", "hs-rankby", "hs-view", "hs-search", "hs-legend",
-                 "How far to trust this list", "30% of next month", "Control.FullScreen",
-                 "fitBounds", "L.canvas", "@media print", "A4 landscape"):
+    for text in (
+        "hs-group",
+        "hs-period",
+        "hs-rankby",
+        "hs-view",
+        "hs-search",
+        "hs-legend",
+        "How far to trust this list",
+        "30% of next month",
+        "Control.FullScreen",
+        "fitBounds",
+        "L.canvas",
+        "@media print",
+        "A4 landscape",
+    ):
         assert text in page, text
     assert "control_scale" in page or "L.control.scale" in page
 
 
 def test_markup_in_data_is_escaped() -> None:
     evil = "<img src=x onerror=alert(1)></script>{{7*7}}"
-    page = maps.explore_hot_streets(
-        _hot(evil), _areas(), links={"E1": {"</script><b>": "x'><script>"}}).get_root().render()
-    assert "<img src=x" not in page and "</script>{{" not in page and "<script>\"" not in page
+    page = (
+        maps.explore_hot_streets(
+            _hot(evil), _areas(), links={"E1": {"</script><b>": "x'><script>"}}
+        )
+        .get_root()
+        .render()
+    )
+    assert "<img src=x" not in page and "</script>{{" not in page and '<script>"' not in page
     props = _config(page)["streets"]
     assert props["name"][0] == "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;{{7*7}}"
     assert "&lt;img" in props["popup"][0] and "<img" not in props["popup"][0]
@@ -140,12 +160,25 @@ def test_area_map_layers_and_rank_bands() -> None:
         crs=27700,
     )
     repeats = gpd.GeoDataFrame(
-        {"crimes": [40], "months": [12], "first_month": ["2017-01"], "last_month": ["2017-12"],
-         "top_types": ["burglary 100%"], "location": ["On or near <Park>"],
-         "area_code": ["E05000001"]},
-        geometry=gpd.points_from_xy([530500], [180500]), crs=27700)
-    crimes = pd.DataFrame({"lat": [51.5, 51.5, 51.50002], "lon": [-0.1, -0.1, -0.10001],
-                           "type": ["burglary", "burglary", "robbery"]})
+        {
+            "crimes": [40],
+            "months": [12],
+            "first_month": ["2017-01"],
+            "last_month": ["2017-12"],
+            "top_types": ["burglary 100%"],
+            "location": ["On or near <Park>"],
+            "area_code": ["E05000001"],
+        },
+        geometry=gpd.points_from_xy([530500], [180500]),
+        crs=27700,
+    )
+    crimes = pd.DataFrame(
+        {
+            "lat": [51.5, 51.5, 51.50002],
+            "lon": [-0.1, -0.1, -0.10001],
+            "type": ["burglary", "burglary", "robbery"],
+        }
+    )
     page = (
         maps.explore_hot_streets(
             _hot(),
@@ -176,10 +209,16 @@ def test_area_map_layers_and_rank_bands() -> None:
 
 def test_period_counts_are_flat_type_month_cells() -> None:
     counts = map_data.period_counts(
-        _crimes(), group_of={"Burglary": "burglary", "Robbery": "robbery",
-                             "Shoplifting": "theft"},
-        group_labels={"burglary": "Burglary", "robbery": "Robbery", "theft": "Theft",
-                      "vehicle_crime": "Vehicle crime", "other": "Other crime"})
+        _crimes(),
+        group_of={"Burglary": "burglary", "Robbery": "robbery", "Shoplifting": "theft"},
+        group_labels={
+            "burglary": "Burglary",
+            "robbery": "Robbery",
+            "theft": "Theft",
+            "vehicle_crime": "Vehicle crime",
+            "other": "Other crime",
+        },
+    )
     assert counts.months == ["2024-01", "2024-02", "2024-03"]
     assert counts.types == ["Burglary", "Drugs", "Robbery", "Shoplifting"]
     assert counts.groups == ["burglary", "other", "robbery", "theft"]
@@ -229,8 +268,9 @@ def _decode(text: str) -> list[tuple[float, float]]:
 
 
 def test_page_from_one_rendered_skeleton_holds_each_maps_data() -> None:
-    first = maps.hot_streets_page(_hot("First St"), _areas(), title="Map {{one}}",
-                                  links={"E05000001": {"List": "a.csv"}})
+    first = maps.hot_streets_page(
+        _hot("First St"), _areas(), title="Map {{one}}", links={"E05000001": {"List": "a.csv"}}
+    )
     second = maps.hot_streets_page(_hot("Second St"), _areas(), title="Map two")
     assert _config(first)["streets"]["name"] == ["First St"]
     assert _config(second)["streets"]["name"] == ["Second St"]
@@ -246,8 +286,9 @@ def test_frame_encoding_matches_one_geometry_at_a_time() -> None:
 
     shapes = [
         LineString([(530000, 180000), (530100, 180050), (529000, 181000)]),
-        MultiLineString([[(530000, 180000), (530100, 180000)],
-                         [(531000, 181000), (531100, 181500)]]),
+        MultiLineString(
+            [[(530000, 180000), (530100, 180000)], [(531000, 181000), (531100, 181500)]]
+        ),
         box(529000, 179000, 531000, 181000),
         MultiPolygon([box(0, 0, 10, 10).difference(box(2, 2, 3, 3)), box(20, 20, 30, 30)]),
         Point(530000, 180000),
@@ -271,10 +312,11 @@ def test_popup_gives_repeat_callers_counts_never_a_reference() -> None:
 
 
 def test_group_patrol_windows_are_embedded_as_group_and_text_indices() -> None:
-    hot = pd.concat([_hot("A St"), _hot("B St")], ignore_index=True).assign(
-        place_key=["s0", "s1"])
-    windows = {"s0": {"burglary": "Fri 20:00-00:00 (31%)", "robbery": "Sat <22:00>"},
-               "s1": {"burglary": "Fri 20:00-00:00 (31%)", "unknown group": "x"}}
+    hot = pd.concat([_hot("A St"), _hot("B St")], ignore_index=True).assign(place_key=["s0", "s1"])
+    windows = {
+        "s0": {"burglary": "Fri 20:00-00:00 (31%)", "robbery": "Sat <22:00>"},
+        "s1": {"burglary": "Fri 20:00-00:00 (31%)", "unknown group": "x"},
+    }
     cfg = _config(maps.hot_streets_page(hot, _areas(), windows=windows))
     groups = [g for g, _ in cfg["counts"]["groups"]]
     texts = cfg["windowTexts"]
@@ -292,13 +334,24 @@ def test_group_patrol_windows_are_embedded_as_group_and_text_indices() -> None:
 def test_corridors_layer_best_ranks_with_colour_and_popup() -> None:
     rows = []
     for rank in (2, 1, 30):
-        rows.append({"rank": rank, "rank_by_harm": 4 - rank % 3, "rank_by_collisions": rank,
-                     "street": f"Road <{rank}>", "extent": "from A to B", "area_name": "X",
-                     "length_m": 1500.0, "segment_count": 6, "crimes": 30 * rank,
-                     "crimes_per_km": 20.0 * rank, "harm_per_km": 1000.0, "collisions": 3,
-                     "collisions_per_km": 2.0})
-    geoms = [LineString([(530000, 180000 + 10 * i), (531500, 180000 + 10 * i)])
-             for i in range(3)]
+        rows.append(
+            {
+                "rank": rank,
+                "rank_by_harm": 4 - rank % 3,
+                "rank_by_collisions": rank,
+                "street": f"Road <{rank}>",
+                "extent": "from A to B",
+                "area_name": "X",
+                "length_m": 1500.0,
+                "segment_count": 6,
+                "crimes": 30 * rank,
+                "crimes_per_km": 20.0 * rank,
+                "harm_per_km": 1000.0,
+                "collisions": 3,
+                "collisions_per_km": 2.0,
+            }
+        )
+    geoms = [LineString([(530000, 180000 + 10 * i), (531500, 180000 + 10 * i)]) for i in range(3)]
     corridors = gpd.GeoDataFrame(rows, geometry=geoms, crs=27700)
     cfg = _config(maps.hot_streets_page(_hot(), _areas(), corridors=corridors))
     c = cfg["corridors"]
@@ -308,13 +361,16 @@ def test_corridors_layer_best_ranks_with_colour_and_popup() -> None:
     assert first.startswith("<div class=hs-popup><b class=hs-name>Road &lt;1&gt;</b>")
     assert "Rank <b>1</b> of 3 by crimes per km" in first and "Length 1.50 km (6 segments)" in first
     assert "Collisions: 3, <b>2.00 per km</b>" in first and "Harm: 1,000 days per km" in first
-    no_collisions = corridors.drop(columns=["collisions", "collisions_per_km",
-                                            "rank_by_collisions"])
-    popup = _config(maps.hot_streets_page(_hot(), _areas(), corridors=no_collisions))[
-        "corridors"]["popup"][0]
+    no_collisions = corridors.drop(
+        columns=["collisions", "collisions_per_km", "rank_by_collisions"]
+    )
+    popup = _config(maps.hot_streets_page(_hot(), _areas(), corridors=no_collisions))["corridors"][
+        "popup"
+    ][0]
     assert "Collisions" not in popup and "by collisions" not in popup
     assert "corridors" not in _config(maps.hot_streets_page(_hot(), _areas()))
     # an area's part of the run's corridors: ranks out of the run's count
-    part = _config(maps.hot_streets_page(_hot(), _areas(), corridors=corridors.iloc[:1],
-                                         corridor_count=692))["corridors"]
+    part = _config(
+        maps.hot_streets_page(_hot(), _areas(), corridors=corridors.iloc[:1], corridor_count=692)
+    )["corridors"]
     assert part["total"] == 692 and "Rank <b>2</b> of 692 by crimes per km" in part["popup"][0]

@@ -55,8 +55,11 @@ def test_weighted_rows_give_the_records_result() -> None:
     first = ~key.duplicated()
     distinct = pd.DataFrame({"seg": seg, "street": street})[first]
     w = key.map(key.value_counts())[first]
-    assert (names.name_from_records(distinct["seg"], distinct["street"], weights=w).to_dict()
-            == names.name_from_records(seg, street).to_dict() == {"a": "X Road", "b": "P"})
+    assert (
+        names.name_from_records(distinct["seg"], distinct["street"], weights=w).to_dict()
+        == names.name_from_records(seg, street).to_dict()
+        == {"a": "X Road", "b": "P"}
+    )
     seg_name = pd.Series(["X Road", "X Road", "X Road", "P", "P", "P", None])
     both = names.name_agreement(street, seg_name)
     weighted = names.name_agreement(distinct["street"], seg_name[distinct.index], weights=w)
@@ -68,7 +71,10 @@ def test_location_to_street_same_for_categorical_and_text() -> None:
     as_text = names.location_to_street(loc)
     as_cat = names.location_to_street(loc.astype("category"))
     again = names.location_to_street(loc.astype("category").iloc[::-1])  # cached categories
-    assert as_cat.tolist() == as_text.tolist() == ["Kingsway", pd.NA, "Granville St", "Kingsway",
-                                                   pd.NA]
+    assert (
+        as_cat.tolist()
+        == as_text.tolist()
+        == ["Kingsway", pd.NA, "Granville St", "Kingsway", pd.NA]
+    )
     assert again.tolist() == as_text.tolist()[::-1]
     assert str(as_cat.dtype) == "string"

@@ -59,8 +59,13 @@ def inject_parameters(nb: NotebookNode, params: dict[str, Any]) -> NotebookNode:
     """
     index = _parameters_index(nb)
     tree = ast.parse(nb.cells[index].source)
-    known = {t.id for node in tree.body if isinstance(node, ast.Assign)
-             for t in node.targets if isinstance(t, ast.Name)}
+    known = {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     unknown = sorted(set(params) - known)
     if unknown:
         msg = f"parameters {unknown} are not in the notebook's parameters cell ({sorted(known)})"
@@ -75,13 +80,22 @@ def inject_parameters(nb: NotebookNode, params: dict[str, Any]) -> NotebookNode:
 
 
 def _stderr(nb: NotebookNode) -> str:
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []) if o.get("name") == "stderr")
+    return "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    )
 
 
 def _outputs_of(nb: NotebookNode, mime: str) -> str:
-    return "".join(str(o.get("data", {}).get(mime, "")) for c in nb.cells
-                   if c.cell_type == "code" for o in c.get("outputs", []))
+    return "".join(
+        str(o.get("data", {}).get(mime, ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +104,24 @@ def kernel_name() -> str:
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:
-        pytest.fail(f"no `{KERNEL}` Jupyter kernel: run `{sys.executable} -m ipykernel install "
-                    "--sys-prefix`")
+        pytest.fail(
+            f"no `{KERNEL}` Jupyter kernel: run `{sys.executable} -m ipykernel install "
+            "--sys-prefix`"
+        )
     exe = spec.argv[0]
     # jupyter_client starts "python" as sys.executable; any other path must be this interpreter
     if exe not in {"python", "python3"} and Path(exe).resolve() != Path(sys.executable).resolve():
-        pytest.fail(f"the `{KERNEL}` kernel runs {exe}, not {sys.executable}: run "
-                    f"`{sys.executable} -m ipykernel install --sys-prefix`")
+        pytest.fail(
+            f"the `{KERNEL}` kernel runs {exe}, not {sys.executable}: run "
+            f"`{sys.executable} -m ipykernel install --sys-prefix`"
+        )
     return KERNEL
 
 
 @pytest.fixture
-def execute(kernel_name: str, data_root: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Execute:
+def execute(
+    kernel_name: str, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Execute:
     """Return a function that executes a notebook with parameters, in a tmp working folder."""
     monkeypatch.setenv("HOTSPOTS_DATA", str(data_root))
     work = tmp_path / "work"
@@ -110,8 +129,12 @@ def execute(kernel_name: str, data_root: Path, tmp_path: Path,
 
     def _execute(name: str, params: dict[str, Any]) -> NotebookNode:
         nb = inject_parameters(_read(name), params)
-        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name=kernel_name,
-                       resources={"metadata": {"path": str(work)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT_S,
+            kernel_name=kernel_name,
+            resources={"metadata": {"path": str(work)}},
+        ).execute()
         assert "Warning" not in _stderr(nb), _stderr(nb)
         return nb
 
@@ -141,8 +164,12 @@ def _check_run(run_dir: Path) -> None:
     """Check a run folder with the shared contract checker (or its core rules if absent)."""
     checker = data_dir().parent / "checks" / "check_run.py"
     if checker.is_file():
-        done = subprocess.run([sys.executable, str(checker), str(run_dir)], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, str(checker), str(run_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0 and "adds up" in done.stdout, done.stdout + done.stderr
     else:
         for name in ("hot_streets.csv", "hot_streets.gpkg", "map.html", "run.json"):
@@ -178,8 +205,11 @@ def test_notebook_is_stored_clean(name: str) -> None:
     assert not re.search(r"""["'](/|[A-Za-z]:\\)""", source)
     # they call the package, not copies of its code
     assert "import hotspots as hs" in source  # the public API (hotspots/__init__.py)
-    assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef)
-                   for c in code for n in ast.walk(ast.parse(c.source)))
+    assert not any(
+        isinstance(n, ast.FunctionDef | ast.ClassDef)
+        for c in code
+        for n in ast.walk(ast.parse(c.source))
+    )
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 
@@ -206,8 +236,7 @@ def test_monthly_run_on_two_month_ranges(execute: Execute, tmp_path: Path) -> No
 @pytest.mark.e2e
 def test_explore_ward_executes(execute: Execute, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    params = _small(write_small(tmp_path / "small"), out, "2017-01", "2017-06") | {
-        "ward": HOT_WARD}
+    params = _small(write_small(tmp_path / "small"), out, "2017-01", "2017-06") | {"ward": HOT_WARD}
     nb = execute("explore_ward", params)
     assert "leaflet" in _outputs_of(nb, "text/html").lower()
     assert (out / "figures" / f"{HOT_WARD}_monthly.png").is_file()
@@ -221,4 +250,5 @@ def test_data_quality_executes(execute: Execute, tmp_path: Path) -> None:
     nb = execute("data_quality", _london(extract, out, "2017-12", "2017-12"))
     assert "adds_up" in _outputs_of(nb, "text/html")
     assert "snapped" in _outputs_of(nb, "text/plain") + "".join(
-        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )

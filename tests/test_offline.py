@@ -48,8 +48,13 @@ def test_missing_assets_dir_names_packages_and_fix(small_page: str, tmp_path: Pa
     with pytest.raises(MissingAssetError, match=r"npm package leaflet \(dist/leaflet\.js\)") as err:
         inline_assets(small_page, assets_dir=tmp_path / "nowhere")
     message = str(err.value)
-    for package in ("jquery", "bootstrap", "leaflet-search", "leaflet.fullscreen",
-                    "leaflet.markercluster"):
+    for package in (
+        "jquery",
+        "bootstrap",
+        "leaflet-search",
+        "leaflet.fullscreen",
+        "leaflet.markercluster",
+    ):
         assert f"npm package {package} " in message
     assert "make setup" in message and "npm ci" in message
     assert isinstance(err.value, HotspotsError)
@@ -76,10 +81,13 @@ def test_unknown_script_is_refused(assets_dir: Path) -> None:
         inline_assets(m.get_root().render(), assets_dir=assets_dir)
 
 
-@pytest.mark.parametrize(("icon", "url"), [
-    (folium.Icon(), "bootstrap-glyphicons.css"),
-    (folium.Icon(prefix="fa", icon="home", angle=45), "leaflet.awesome.rotate.min.css"),
-])
+@pytest.mark.parametrize(
+    ("icon", "url"),
+    [
+        (folium.Icon(), "bootstrap-glyphicons.css"),
+        (folium.Icon(prefix="fa", icon="home", angle=45), "leaflet.awesome.rotate.min.css"),
+    ],
+)
 def test_icons_no_registry_ships_are_refused(assets_dir: Path, icon: folium.Icon, url: str) -> None:
     m = folium.Map(tiles=None)
     folium.Marker([51.5, -0.1], icon=icon).add_to(m)
@@ -102,8 +110,15 @@ def test_small_map_is_self_contained(assets_dir: Path, small_page: str) -> None:
     out = inline_assets(small_page, assets_dir=assets_dir)
     assert find_external_urls(out) == []
     assert not re.search(r"<script[^>]*\ssrc=|<link[^>]*stylesheet", out)
-    for library in ("leaflet 1.9.3", "jquery 3.7.1", "bootstrap 5.2.2", "leaflet-search 2.9.7",
-                    "leaflet.fullscreen 3.0.0", "leaflet.markercluster 1.1.0", "folium 0.20"):
+    for library in (
+        "leaflet 1.9.3",
+        "jquery 3.7.1",
+        "bootstrap 5.2.2",
+        "leaflet-search 2.9.7",
+        "leaflet.fullscreen 3.0.0",
+        "leaflet.markercluster 1.1.0",
+        "folium 0.20",
+    ):
         assert f"/* {library}" in out
     assert "data:image/png;base64," in out  # leaflet layers.png, search-icon.png, marker icons
     assert "data:image/svg+xml;base64," in out  # fullscreen icon
@@ -113,8 +128,12 @@ def test_small_map_is_self_contained(assets_dir: Path, small_page: str) -> None:
 
 def test_unused_icon_styles_are_dropped(assets_dir: Path, small_page: str) -> None:
     out = inline_assets(small_page, assets_dir=assets_dir)
-    for name in ("bootstrap-glyphicons.css", "all.min.css", "leaflet.awesome-markers.css",
-                 "leaflet.awesome.rotate.min.css"):
+    for name in (
+        "bootstrap-glyphicons.css",
+        "all.min.css",
+        "leaflet.awesome-markers.css",
+        "leaflet.awesome.rotate.min.css",
+    ):
         assert f"<!-- offline: {name} not used by this page, dropped -->" in out
     assert "font/woff2" not in out
 
@@ -143,14 +162,19 @@ def test_inline_scripts_cannot_close_their_tag(assets_dir: Path, tmp_path: Path)
     assert '"<\\/script><script>alert(1)<\\/script>"' in out
 
 
-@pytest.mark.parametrize(("html", "expected"), [
-    ('<img src="https://a.example/x.png">', ["https://a.example/x.png"]),
-    ("<link rel=icon href=//a.example/f.ico>", ["//a.example/f.ico"]),
-    ("<style>b{background:url('http://a.example/b.gif')}</style>", ["http://a.example/b.gif"]),
-    ('L.tileLayer("https://{s}.tile.example/{z}/{x}/{y}.png", {})',
-     ["https://{s}.tile.example/{z}/{x}/{y}.png"]),
-    ('fetch("https://a.example/data.geojson")', ["https://a.example/data.geojson"]),
-    ('<a href="https://a.example/about">about</a> data:image/png;base64,AAA', []),
-])
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ('<img src="https://a.example/x.png">', ["https://a.example/x.png"]),
+        ("<link rel=icon href=//a.example/f.ico>", ["//a.example/f.ico"]),
+        ("<style>b{background:url('http://a.example/b.gif')}</style>", ["http://a.example/b.gif"]),
+        (
+            'L.tileLayer("https://{s}.tile.example/{z}/{x}/{y}.png", {})',
+            ["https://{s}.tile.example/{z}/{x}/{y}.png"],
+        ),
+        ('fetch("https://a.example/data.geojson")', ["https://a.example/data.geojson"]),
+        ('<a href="https://a.example/about">about</a> data:image/png;base64,AAA', []),
+    ],
+)
 def test_find_external_urls(html: str, expected: list[str]) -> None:
     assert find_external_urls(html) == expected

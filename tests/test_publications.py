@@ -36,8 +36,10 @@ _rows = st.lists(_row, min_size=1, max_size=12)
 
 
 def _text(rows: list[tuple[str, str, str, str, str]]) -> str:
-    lines = [f"{cid},{month},{FORCE},{FORCE},{lon},{lat},On or near Strand,,,{ctype},,"
-             for cid, month, lon, lat, ctype in rows]
+    lines = [
+        f"{cid},{month},{FORCE},{FORCE},{lon},{lat},On or near Strand,,,{ctype},,"
+        for cid, month, lon, lat, ctype in rows
+    ]
     return "\n".join([HEADER, *lines]) + "\n"
 
 
@@ -73,11 +75,17 @@ _times = st.integers(min_value=1_400_000_000, max_value=1_700_000_000).map(float
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_rows, forms=st.tuples(_forms, _forms), times=st.tuples(_times, _times),
-       reverse=st.booleans())
+@given(
+    rows=_rows,
+    forms=st.tuples(_forms, _forms),
+    times=st.tuples(_times, _times),
+    reverse=st.booleans(),
+)
 def test_same_month_twice_keeps_what_once_keeps(
-    rows: list[tuple[str, str, str, str, str]], forms: tuple[str, str],
-    times: tuple[float, float], reverse: bool,
+    rows: list[tuple[str, str, str, str, str]],
+    forms: tuple[str, str],
+    times: tuple[float, float],
+    reverse: bool,
 ) -> None:
     text = _text(rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,12 +100,19 @@ def test_same_month_twice_keeps_what_once_keeps(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(old_rows=_rows, new_rows=_rows, forms=st.tuples(_forms, _forms),
-       times=st.tuples(_times, _times).filter(lambda t: abs(t[0] - t[1]) > 4),
-       reverse=st.booleans())
+@given(
+    old_rows=_rows,
+    new_rows=_rows,
+    forms=st.tuples(_forms, _forms),
+    times=st.tuples(_times, _times).filter(lambda t: abs(t[0] - t[1]) > 4),
+    reverse=st.booleans(),
+)
 def test_a_republished_month_keeps_the_newer_copy(
-    old_rows: list[tuple[str, str, str, str, str]], new_rows: list[tuple[str, str, str, str, str]],
-    forms: tuple[str, str], times: tuple[float, float], reverse: bool,
+    old_rows: list[tuple[str, str, str, str, str]],
+    new_rows: list[tuple[str, str, str, str, str]],
+    forms: tuple[str, str],
+    times: tuple[float, float],
+    reverse: bool,
 ) -> None:
     """Two different publications: the kept rows are the newer one's, read alone."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -151,12 +151,19 @@ def test_locations_and_area_lists() -> None:
 
 
 def test_points_of_interest_are_one_place_per_map_point() -> None:
-    crimes = pd.DataFrame({
-        "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
-        "area_code": ["A"] * 7, "x": [0.0, 0, 0, 500, 500, 10, 900], "y": [0.0] * 7})
+    crimes = pd.DataFrame(
+        {
+            "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
+            "area_code": ["A"] * 7,
+            "x": [0.0, 0, 0, 500, 500, 10, 900],
+            "y": [0.0] * 7,
+        }
+    )
     place = rank.location_place(crimes)
     assert place.tolist() == ["Nightclub (point 1 of 2)"] * 3 + ["Nightclub (point 2 of 2)"] * 2 + [
-        "Park Road", "Park Road"]
+        "Park Road",
+        "Park Road",
+    ]
 
 
 def test_distinct_rows_spread_back() -> None:
@@ -174,8 +181,13 @@ def test_distinct_rows_spread_back() -> None:
 
 
 def test_location_place_is_the_same_with_point_ids() -> None:
-    crimes = pd.DataFrame({
-        "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
-        "area_code": ["A"] * 7, "x": [0.0, 0, 0, 500, 500, 10, 900], "y": [0.0] * 7})
+    crimes = pd.DataFrame(
+        {
+            "location": ["On or near Nightclub"] * 5 + ["On or near Park Road"] * 2,
+            "area_code": ["A"] * 7,
+            "x": [0.0, 0, 0, 500, 500, 10, 900],
+            "y": [0.0] * 7,
+        }
+    )
     with_ids = crimes.assign(point_id=pd.factorize(crimes["x"])[0].astype("int32"))
     assert rank.location_place(with_ids).tolist() == rank.location_place(crimes).tolist()

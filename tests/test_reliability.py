@@ -153,8 +153,11 @@ def test_killed_run_leaves_nothing_complete_looking(tmp_path: Path) -> None:
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while (not list(tmp_path.glob(".van.partial-*/*")) and proc.poll() is None
-           and time.monotonic() < deadline):  # killed while it writes its first files
+    while (
+        not list(tmp_path.glob(".van.partial-*/*"))
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):  # killed while it writes its first files
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)

@@ -52,10 +52,15 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
         proc.communicate()
 
 
-def _start(args: list[str], go: Path, started: list[subprocess.Popen[str]]
-           ) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(go), str(len(started)), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start(
+    args: list[str], go: Path, started: list[subprocess.Popen[str]]
+) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(go), str(len(started)), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started.append(proc)
     return proc
 
@@ -164,12 +169,22 @@ def test_wait_runs_one_after_the_other_and_needs_overwrite(
 def test_killed_holder_never_blocks(tmp_path: Path) -> None:
     out = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom hotspots import runfolder\n"
-         "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
-         "    time.sleep(600)\n", str(out)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom hotspots import runfolder\n"
+            "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+            "    time.sleep(600)\n",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    with (pytest.raises(runfolder.OutputFolderBusyError, match=f"pid {holder.pid} on "),
-          runfolder.folder_lock(out)):
+    with (
+        pytest.raises(runfolder.OutputFolderBusyError, match=f"pid {holder.pid} on "),
+        runfolder.folder_lock(out),
+    ):
         pass
     holder.kill()
     holder.communicate()
@@ -184,9 +199,17 @@ def held(started: list[subprocess.Popen[str]]) -> Callable[[Path], int]:
 
     def hold(out: Path) -> int:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys, time\nfrom hotspots import runfolder\n"
-             "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
-             "    time.sleep(600)\n", str(out)], stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import sys, time\nfrom hotspots import runfolder\n"
+                "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+                "    time.sleep(600)\n",
+                str(out),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         started.append(proc)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         return proc.pid
@@ -195,12 +218,21 @@ def held(started: list[subprocess.Popen[str]]) -> Callable[[Path], int]:
 
 
 @pytest.mark.parametrize("command", ["evaluate", "hot-streets"])
-def test_every_writer_takes_the_lock(tmp_path: Path, held: Callable[[Path], int],
-                                     command: str) -> None:
+def test_every_writer_takes_the_lock(
+    tmp_path: Path, held: Callable[[Path], int], command: str
+) -> None:
     out = tmp_path / "out"
     pid = held(out)
-    args = [command, "--crimes", str(tmp_path / "none.csv"), "--streets",
-            str(tmp_path / "s.gpkg"), "--out", str(out), "--quiet"]
+    args = [
+        command,
+        "--crimes",
+        str(tmp_path / "none.csv"),
+        "--streets",
+        str(tmp_path / "s.gpkg"),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     if command == "hot-streets":
         args += ["--areas", str(tmp_path / "a.gpkg")]
     res = CliRunner().invoke(app, args)
@@ -227,8 +259,11 @@ def test_lock_is_reentrant_in_one_process(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "sub").mkdir()
     (tmp_path / "link").symlink_to(tmp_path)
     monkeypatch.chdir(tmp_path / "sub")
-    with (runfolder.folder_lock(out), runfolder.folder_lock(Path("../run")),
-          runfolder.staged_folder(tmp_path / "link" / "run") as tmp):  # one folder, three names
+    with (
+        runfolder.folder_lock(out),
+        runfolder.folder_lock(Path("../run")),
+        runfolder.staged_folder(tmp_path / "link" / "run") as tmp,
+    ):  # one folder, three names
         (tmp / "x.txt").write_text("x")
     assert (out / "x.txt").read_text() == "x"
     assert not list(tmp_path.glob(".run.*"))
@@ -239,8 +274,10 @@ def test_staged_folder_never_replaces_a_folder_made_meanwhile(
     tmp_path: Path, theirs: list[str]
 ) -> None:
     out = tmp_path / "run"
-    with (pytest.raises(OutputExistsError, match="made by another program"),
-          runfolder.staged_folder(out) as tmp):
+    with (
+        pytest.raises(OutputExistsError, match="made by another program"),
+        runfolder.staged_folder(out) as tmp,
+    ):
         (tmp / "mine.txt").write_text("mine")
         out.mkdir()  # an old version of the tool, or a person, without the lock
         for name in theirs:  # even an empty folder (a plain rename would replace it)
@@ -288,8 +325,18 @@ def test_unwritable_out_fails_before_any_input_is_read(
     blocker = tmp_path / "taken.txt"
     blocker.write_text("a file in the way")
     out = blocker if where == "file" else blocker / "run"
-    args = ["run", "--crimes", str(tmp_path / "none.csv"), "--areas", str(tmp_path / "a.gpkg"),
-            "--streets", str(tmp_path / "s.gpkg"), "--out", str(out), "--quiet"]
+    args = [
+        "run",
+        "--crimes",
+        str(tmp_path / "none.csv"),
+        "--areas",
+        str(tmp_path / "a.gpkg"),
+        "--streets",
+        str(tmp_path / "s.gpkg"),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     t0 = time.monotonic()
     res = CliRunner().invoke(app, args)
     assert time.monotonic() - t0 < 5
@@ -311,9 +358,20 @@ def test_out_must_name_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_unwritable_out_in_a_subprocess_exits_fast(tmp_path: Path) -> None:
     blocker = tmp_path / "taken.txt"
     blocker.write_text("x")
-    args = [sys.executable, "-m", "hotspots.cli", "run", "--crimes", "/nonexistent/crimes",
-            "--areas", "/nonexistent/a.gpkg", "--streets", "/nonexistent/s.gpkg",
-            "--out", str(blocker / "run")]
+    args = [
+        sys.executable,
+        "-m",
+        "hotspots.cli",
+        "run",
+        "--crimes",
+        "/nonexistent/crimes",
+        "--areas",
+        "/nonexistent/a.gpkg",
+        "--streets",
+        "/nonexistent/s.gpkg",
+        "--out",
+        str(blocker / "run"),
+    ]
     res = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
     assert res.returncode == 1
     assert res.stderr.strip().startswith("Error: cannot create the folder of --out"), res.stderr
@@ -347,9 +405,25 @@ def colliding_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     weights = root / "weights.csv"  # without, a warning (an error under pytest) for each type
     pd.DataFrame({"crime_type": COLLIDING_TYPES, "weight": [1, 2, 3]}).to_csv(weights, index=False)
     runner = CliRunner()
-    res = runner.invoke(app, ["run", "--crimes", str(f["crimes"]), "--areas", str(f["areas"]),
-                              "--streets", str(f["streets"]), "--out", str(out),
-                              "--harm-weights", str(weights), "--min-crimes", "2", "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--crimes",
+            str(f["crimes"]),
+            "--areas",
+            str(f["areas"]),
+            "--streets",
+            str(f["streets"]),
+            "--out",
+            str(out),
+            "--harm-weights",
+            str(weights),
+            "--min-crimes",
+            "2",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["export", str(out)])
     assert res.exit_code == 0, res.output
@@ -386,8 +460,9 @@ def test_export_reads_lists_of_folders_written_before_the_hashed_names(
     (old / "wards" / f"{runfolder.area_file_stem('a_b')}.csv").unlink()  # a_b: no list
     res = CliRunner().invoke(app, ["export", str(old)])
     assert res.exit_code == 0, res.output
-    heads = sorted(p.read_text(encoding="utf-8-sig").splitlines()[0]
-                   for p in (old / "exports").glob("*.csv"))
+    heads = sorted(
+        p.read_text(encoding="utf-8-sig").splitlines()[0] for p in (old / "exports").glob("*.csv")
+    )
     assert [h.rsplit("(", 1)[1] for h in heads] == ["A_B)", "a/b)"]  # a_b not given A_B's list
 
 
@@ -399,14 +474,17 @@ def test_colliding_types_keep_their_columns_and_labels(colliding_run: Path) -> N
     assert sorted(hot[list(labels)].sum().tolist()) == [6, 9, 9]  # none summed into another
     (xlsx,) = (colliding_run / "exports").glob(f"{runfolder.area_file_stem('a/b')}_*.xlsx")
     headings = [c.value for c in openpyxl.load_workbook(xlsx).active[7]]
-    assert {"'=1+1", "'+1+1", "'=HYPERLINK(\"http://x\",\"y\")"} <= set(headings)
+    assert {"'=1+1", "'+1+1", '\'=HYPERLINK("http://x","y")'} <= set(headings)
 
 
 def _formula_cells(path: Path) -> list[str]:
     table = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
     cells = table.to_numpy().ravel().tolist()
-    return [c for c in cells if c.startswith(_FORMULA) and not pd.Series([c]).str.fullmatch(
-        _NUMBER).iloc[0]]
+    return [
+        c
+        for c in cells
+        if c.startswith(_FORMULA) and not pd.Series([c]).str.fullmatch(_NUMBER).iloc[0]
+    ]
 
 
 def test_no_csv_or_xlsx_cell_or_header_is_a_formula(colliding_run: Path) -> None:
@@ -440,8 +518,7 @@ def test_library_warnings_are_one_log_line(
     from hotspots import site
 
     def warn_then_fail(*args: object, **kwargs: object) -> None:
-        warnings.warn("first line\n  second line of a library warning", UserWarning,
-                      stacklevel=1)
+        warnings.warn("first line\n  second line of a library warning", UserWarning, stacklevel=1)
         msg = "stop here"
         raise RuntimeError(msg)
 

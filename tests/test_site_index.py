@@ -70,8 +70,9 @@ def _labels(page: Path) -> set[str]:
 
 def _without_links_block(page: Path) -> str:
     text = page.read_text(encoding="utf-8")
-    return re.sub(r'<script type="application/json" id="hotspots-links">.*?</script>', "", text,
-                  flags=re.S)
+    return re.sub(
+        r'<script type="application/json" id="hotspots-links">.*?</script>', "", text, flags=re.S
+    )
 
 
 # a plain run, then the briefs --------------------------------------------------------------
@@ -107,15 +108,19 @@ def test_brief_adds_the_brief_links_and_every_link_resolves(
     index = (run / "index.html").read_text(encoding="utf-8")
     linked = set(re.findall(r"href='briefs/([^']+)'", index))
     listed = pd.read_csv(run / "areas.csv", dtype={"area_code": str})["area_code"]
-    wards = {site_index.brief_name(c) for c in listed
-             if (run / "wards" / f"{Path(site_index.brief_name(c)).stem}.csv").is_file()}
+    wards = {
+        site_index.brief_name(c)
+        for c in listed
+        if (run / "wards" / f"{Path(site_index.brief_name(c)).stem}.csv").is_file()
+    }
     assert wards <= linked <= briefs  # every listed area's brief, and borough briefs
     assert "Brief" in _labels(run / "map.html")
     for page in maps:  # nothing but the links block changed
         assert _without_links_block(page) == before[page], page.name
     if (run / "maps").is_dir():
-        area_page = next(p for p in maps if p.parent.name == "maps"
-                         and not p.name.startswith("borough_"))
+        area_page = next(
+            p for p in maps if p.parent.name == "maps" and not p.name.startswith("borough_")
+        )
         assert _labels(area_page) == {"Area list (CSV)", "Brief"}
 
 
@@ -132,11 +137,13 @@ def test_index_names_the_force_or_city(london_run: Path, vancouver_run: Path) ->
 def test_index_shows_the_top_location_where_an_area_has_no_street(london_run: Path) -> None:
     index = (london_run / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r"<tr><td>.*?</tr>", index)
-    places = pd.read_csv(london_run / "place_monthly.csv", usecols=["basis", "area_code"],
-                         dtype={"area_code": str})
+    places = pd.read_csv(
+        london_run / "place_monthly.csv", usecols=["basis", "area_code"], dtype={"area_code": str}
+    )
     with_place = set(places["area_code"])
     by_location = set(places.loc[places["basis"] == BASIS_LOCATION, "area_code"]) - set(
-        places.loc[places["basis"] == BASIS_STREET, "area_code"])
+        places.loc[places["basis"] == BASIS_STREET, "area_code"]
+    )
     assert len(by_location) > 100  # the central street layer leaves most wards to locations
     empty = [r for r in rows if re.search(r"<td></td><td>(<a|$)", r)]
     codes = [re.search(r"class=code>([^<]+)<", r).group(1) for r in empty]  # type: ignore[union-attr]
@@ -145,25 +152,36 @@ def test_index_shows_the_top_location_where_an_area_has_no_street(london_run: Pa
 
 
 def test_top_places_prefer_the_hot_street() -> None:
-    places = pd.DataFrame({
-        "basis": [BASIS_LOCATION, BASIS_STREET, BASIS_STREET, BASIS_LOCATION],
-        "area_code": ["A", "A", "A", "B"], "area_rank": [1, 2, 1, 1],
-        "street": ["Parking Area", "Low St", "High St", "On or near Mall"]})
+    places = pd.DataFrame(
+        {
+            "basis": [BASIS_LOCATION, BASIS_STREET, BASIS_STREET, BASIS_LOCATION],
+            "area_code": ["A", "A", "A", "B"],
+            "area_rank": [1, 2, 1, 1],
+            "street": ["Parking Area", "Low St", "High St", "On or near Mall"],
+        }
+    )
     top = site_index.top_places(places)
     assert top["street"].to_dict() == {"A": "High St", "B": "On or near Mall"}
 
 
 def test_render_index_links_only_what_exists_and_escapes() -> None:
-    summary = pd.DataFrame({
-        "area_code": ["A1", "B2", "C3"], "area_name": [HOSTILE, "Bee", "Sea"],
-        "crimes": [10, 30, 0], "trend_class": ["persistent", "new", ""],
-        "recent_pct_change_previous": [12.0, None, None],
-        "recent_flag_previous": [None, "too few to compare", None]})
-    places = pd.DataFrame({"basis": [BASIS_STREET], "area_code": ["A1"], "area_rank": [1],
-                           "street": [HOSTILE]})
+    summary = pd.DataFrame(
+        {
+            "area_code": ["A1", "B2", "C3"],
+            "area_name": [HOSTILE, "Bee", "Sea"],
+            "crimes": [10, 30, 0],
+            "trend_class": ["persistent", "new", ""],
+            "recent_pct_change_previous": [12.0, None, None],
+            "recent_flag_previous": [None, "too few to compare", None],
+        }
+    )
+    places = pd.DataFrame(
+        {"basis": [BASIS_STREET], "area_code": ["A1"], "area_rank": [1], "street": [HOSTILE]}
+    )
     have = {"map.html", "wards/A1.csv", "wards/B2.csv", "maps/B2.html", "briefs/A1.html"}
-    page = site_index.render_index(summary, places, exists=have.__contains__,
-                                   subtitle="2024-01 to 2024-12", place="Test Force")
+    page = site_index.render_index(
+        summary, places, exists=have.__contains__, subtitle="2024-01 to 2024-12", place="Test Force"
+    )
     hrefs = re.findall(r"href='([^']+)'", page)
     assert set(hrefs) == have  # C3 has no list: not listed; no run.json or CSVs: not linked
     assert "<img src=x" not in page and "&lt;img src=x" in page
@@ -193,7 +211,8 @@ def test_refresh_replaces_only_the_links_block(tmp_path: Path) -> None:
     assert text.startswith(head) and text.endswith(tail)
     # maps/E1.html does not exist: its link is dropped; the brief exists: it is added
     assert site_index.read_links(text) == {
-        code: {"Area list (CSV)": "wards/E1.csv", "Brief": "briefs/E1.html"}}
+        code: {"Area list (CSV)": "wards/E1.csv", "Brief": "briefs/E1.html"}
+    }
     assert not list(run.glob(".map.html.*"))  # no temporary file left
 
 
@@ -239,13 +258,15 @@ def test_index_sorts_searches_and_filters(london_run: Path, browser: Any) -> Non
     shown = _visible(page, name_col)
     assert 0 < len(shown) < n
     rows = page.eval_on_selector_all(
-        "#areas tbody tr:not([hidden])", "rs => rs.map(r => r.textContent.toLowerCase())")
+        "#areas tbody tr:not([hidden])", "rs => rs.map(r => r.textContent.toLowerCase())"
+    )
     assert all("westminster" in r for r in rows)
     assert page.text_content("#shown") == f"{len(shown)} of {n} wards"
     page.fill("#q", "")
     page.select_option("#borough", "Camden")
     boroughs = page.eval_on_selector_all(
-        "#areas tbody tr:not([hidden]) td.b", "cs => cs.map(c => c.textContent)")
+        "#areas tbody tr:not([hidden]) td.b", "cs => cs.map(c => c.textContent)"
+    )
     assert boroughs and set(boroughs) == {"Camden"}
     assert blocked == [] and errors == []
     page.close()

@@ -99,12 +99,14 @@ def test_nearest_within_equals_geos_query_nearest(
     lines = segments.lines_to_segments(streets.to_crs(crimes.crs)).geometry.to_numpy()
     x = np.concatenate([crimes["x"].to_numpy()[:20_000], [491_000.0 + 30.0]])
     y = np.concatenate([crimes["y"].to_numpy()[:20_000], [5_456_000.0]])
-    lines = np.concatenate([lines, [LineString([(491_000.0, 5_455_900.0),
-                                                (491_000.0, 5_456_100.0)])]])
+    lines = np.concatenate(
+        [lines, [LineString([(491_000.0, 5_455_900.0), (491_000.0, 5_456_100.0)])]]
+    )
     for tol in (5.0, 30.0):
         best, dist = snap._nearest_within(x, y, lines, tol)
-        pi, li = shapely.STRtree(lines).query_nearest(shapely.points(x, y), max_distance=tol,
-                                                      all_matches=True)
+        pi, li = shapely.STRtree(lines).query_nearest(
+            shapely.points(x, y), max_distance=tol, all_matches=True
+        )
         want = locations.first_match(len(x), pi, li)
         np.testing.assert_array_equal(best, want)
         got = shapely.distance(shapely.points(x[best >= 0], y[best >= 0]), lines[best[best >= 0]])

@@ -21,10 +21,15 @@ CENTRES = np.array([[530600.0, 181100.0], [532100.0, 182300.0], [531200.0, 18300
 
 def _network() -> gpd.GeoDataFrame:
     # A-B share the end point (100, 0); C runs 60 m north of A and B; D lies 300 m east of B
-    geoms = [LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]),
-             LineString([(0, 60), (100, 60)]), LineString([(500, 0), (600, 0)])]
-    return gpd.GeoDataFrame({"segment_id": list("ABCD"), "length_m": 100.0}, geometry=geoms,
-                            crs=BNG)
+    geoms = [
+        LineString([(0, 0), (100, 0)]),
+        LineString([(100, 0), (200, 0)]),
+        LineString([(0, 60), (100, 60)]),
+        LineString([(500, 0), (600, 0)]),
+    ]
+    return gpd.GeoDataFrame(
+        {"segment_id": list("ABCD"), "length_m": 100.0}, geometry=geoms, crs=BNG
+    )
 
 
 def _flower() -> list[str]:
@@ -139,21 +144,38 @@ def test_classes_follow_the_formal_definition() -> None:
     q = pd.Series([0.01, 0.02, 0.06, 0.11, 0.001, 0.05, 0.09, 0.001, 0.001], index=z.index)
     got = stats.classify_gistar(z, q)
     assert got.index.equals(z.index) and got.dtype == stats.GISTAR_CLASS_DTYPE
-    assert got.tolist() == ["Hot spot 99%", "Hot spot 95%", "Hot spot 90%", "Not significant",
-                            "Cold spot 99%", "Cold spot 95%", "Cold spot 90%", "Not significant",
-                            "Not significant"]
+    assert got.tolist() == [
+        "Hot spot 99%",
+        "Hot spot 95%",
+        "Hot spot 90%",
+        "Not significant",
+        "Cold spot 99%",
+        "Cold spot 95%",
+        "Cold spot 90%",
+        "Not significant",
+        "Not significant",
+    ]
     strict = stats.classify_gistar(z, q, alpha=0.05)
     assert strict["c"] == "Not significant" and strict["b"] == "Hot spot 95%"
 
 
 def _lattice(n: int = 5) -> gpd.GeoDataFrame:
     """Streets of a square n x n block lattice, 100 m segments between junctions."""
-    lines = [LineString([(i * 100, j * 100), (i * 100 + 100, j * 100)])
-             for i in range(n) for j in range(n + 1)]
-    lines += [LineString([(j * 100, i * 100), (j * 100, i * 100 + 100)])
-              for i in range(n) for j in range(n + 1)]
-    return gpd.GeoDataFrame({"segment_id": [f"s{k:02d}" for k in range(len(lines))],
-                             "length_m": 100.0}, geometry=lines, crs=BNG)
+    lines = [
+        LineString([(i * 100, j * 100), (i * 100 + 100, j * 100)])
+        for i in range(n)
+        for j in range(n + 1)
+    ]
+    lines += [
+        LineString([(j * 100, i * 100), (j * 100, i * 100 + 100)])
+        for i in range(n)
+        for j in range(n + 1)
+    ]
+    return gpd.GeoDataFrame(
+        {"segment_id": [f"s{k:02d}" for k in range(len(lines))], "length_m": 100.0},
+        geometry=lines,
+        crs=BNG,
+    )
 
 
 def test_gistar_cells_matches_esda() -> None:
@@ -170,8 +192,9 @@ def test_gistar_cells_matches_esda() -> None:
 
 def test_neighbourhood_covering_everything_gives_missing_z() -> None:
     cells = _flower()  # the centre's neighbourhood is all seven cells: Gi* is undefined
-    got = stats.gistar_cells(pd.Series([1.0, 9, 2, 0, 4, 1, 3], index=cells), permutations=0,
-                             quiet=True)
+    got = stats.gistar_cells(
+        pd.Series([1.0, 9, 2, 0, 4, 1, 3], index=cells), permutations=0, quiet=True
+    )
     centre = h3.latlng_to_cell(51.5, -0.12, 9)
     assert np.isnan(got.loc[centre, "z"]) and got.loc[centre, "gi_class"] == "Not significant"
     assert got["z"].notna().sum() == 6
@@ -181,8 +204,13 @@ def test_gistar_streets_matches_esda_and_seeds_permutations() -> None:
     net = _lattice()
     y = pd.Series(np.random.default_rng(4).poisson(3.0, len(net)), index=net.index)
     got = stats.gistar_streets(net, y, distance_m=0, permutations=99, seed=1, quiet=True)
-    ref = esda.G_Local(y.to_numpy(float), stats.segment_weights(net, distance_m=0),
-                       transform="B", star=True, permutations=0)
+    ref = esda.G_Local(
+        y.to_numpy(float),
+        stats.segment_weights(net, distance_m=0),
+        transform="B",
+        star=True,
+        permutations=0,
+    )
     assert_allclose(got["z"], ref.Zs, rtol=1e-10)
     again = stats.gistar_streets(net, y, distance_m=0, permutations=99, seed=1, quiet=True)
     assert_allclose(got["p_perm"], again["p_perm"])
@@ -191,8 +219,9 @@ def test_gistar_streets_matches_esda_and_seeds_permutations() -> None:
 
 def test_per_100m_uses_the_length_floor() -> None:
     net = _network().assign(length_m=[100.0, 100.0, 20.0, 100.0])
-    got = stats.gistar_streets(net, pd.Series([4, 2, 1, 0]), per_100m=True, permutations=0,
-                               quiet=True)
+    got = stats.gistar_streets(
+        net, pd.Series([4, 2, 1, 0]), per_100m=True, permutations=0, quiet=True
+    )
     assert got["value"].tolist() == [4.0, 2.0, 2.0, 0.0]  # 1 crime on 20 m -> floor 50 m
 
 
@@ -203,9 +232,13 @@ def test_planted_hotspots_are_found_with_no_false_hexagons(seed: int) -> None:
     res = h3.get_resolution(counts.index[0])
     gi = stats.gistar_cells(counts, permutations=0, quiet=True)
     hot = gi.index[gi["gi_class"].astype(str).str.startswith("Hot")]
-    centres = [h3.latlng_to_cell(la, lo, res) for lo, la in
-               gpd.GeoSeries(gpd.points_from_xy(*CENTRES.T), crs=BNG).to_crs(4326)
-               .get_coordinates().to_numpy()]
+    centres = [
+        h3.latlng_to_cell(la, lo, res)
+        for lo, la in gpd.GeoSeries(gpd.points_from_xy(*CENTRES.T), crs=BNG)
+        .to_crs(4326)
+        .get_coordinates()
+        .to_numpy()
+    ]
     assert (gi.loc[centres, "gi_class"] == "Hot spot 99%").all()
     # bound: no hot hexagon more than two rings from a planted centre, and no cold spot
     rings = np.array([min(h3.grid_distance(h, c) for c in centres) for h in hot])
@@ -217,20 +250,22 @@ def test_planted_hotspots_are_found_with_no_false_hexagons(seed: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def london_segments(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]
-                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def london_segments(
+    london_month: tuple[gpd.GeoDataFrame, pd.DataFrame],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     crimes, _ = london_month
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs,
-                                quiet=True)
+    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs, quiet=True)
     segs = segments.lines_to_segments(streets, quiet=True)
     return crimes.join(snap.snap_to_streets(crimes, segs, quiet=True)), segs
 
 
-def test_real_london_month_streets(london_segments: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]
-                                   ) -> None:
+def test_real_london_month_streets(
+    london_segments: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
     crimes, segs = london_segments
-    got = stats.gistar_streets(segs, rank.count_by_segment(crimes, segs), permutations=99,
-                               quiet=True)
+    got = stats.gistar_streets(
+        segs, rank.count_by_segment(crimes, segs), permutations=99, quiet=True
+    )
     assert got.index.equals(segs.index) and list(got.columns) == stats.GISTAR_COLUMNS
     hot = got["gi_class"].astype(str).str.startswith("Hot")
     assert 0 < hot.sum() < 0.2 * len(got)
@@ -255,5 +290,6 @@ def test_neighbour_search_in_slices_finds_the_same_pairs() -> None:
     one = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=100.0)
     left, right = stats._pairs_within(lines, 100.0)
     assert set(zip(left.tolist(), right.tolist(), strict=True)) == set(
-        zip(one[0].tolist(), one[1].tolist(), strict=True))
+        zip(one[0].tolist(), one[1].tolist(), strict=True)
+    )
     assert len(left) == len(one[0])

@@ -27,11 +27,13 @@ MONTHS_2024 = [f"2024-{m:02d}" for m in range(1, 13)]
 def _windows(pairs: list[tuple[str, str]], has_time: list[bool] | None = None) -> pd.DataFrame:
     """Crimes with the given [from, to) windows (naive local times)."""
     start, end = zip(*pairs, strict=True)
-    return pd.DataFrame({
-        "occurred_from": pd.to_datetime(list(start)),
-        "occurred_to": pd.to_datetime(list(end)),
-        "has_time": has_time if has_time is not None else [False] * len(pairs),
-    })
+    return pd.DataFrame(
+        {
+            "occurred_from": pd.to_datetime(list(start)),
+            "occurred_to": pd.to_datetime(list(end)),
+            "has_time": has_time if has_time is not None else [False] * len(pairs),
+        }
+    )
 
 
 def _months_table(rows: dict[str, list[int]], months: list[str] = MONTHS_2024) -> pd.DataFrame:
@@ -58,8 +60,9 @@ def _bh_by_hand(p: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="session")
 def london_2016h1(data_root: Path) -> gpd.GeoDataFrame:
     """Real police.uk months 2016-01 to 2016-06 (2016-03 holds only 59 wards)."""
-    files = [get_path("london_crimes") / f"2016-{m:02d}-metropolitan-street.csv.gz"
-             for m in range(1, 7)]
+    files = [
+        get_path("london_crimes") / f"2016-{m:02d}-metropolitan-street.csv.gz" for m in range(1, 7)
+    ]
     crimes, _ = io.read_crimes(files, fmt="police-uk", quiet=True)
     return crimes
 
@@ -81,8 +84,11 @@ def test_aoristic_weights_names_missing_columns() -> None:
 
 def test_hour_day_profile_rejects_month_only_rows() -> None:
     crimes = _windows([("2024-05-01", "2024-06-01"), ("2024-06-01", "2024-07-01")])
-    with pytest.raises(InputDataError, match=r"has no time of day \(police.uk gives month "
-                                             r"only\).*use `monthly_profile`"):
+    with pytest.raises(
+        InputDataError,
+        match=r"has no time of day \(police.uk gives month "
+        r"only\).*use `monthly_profile`",
+    ):
         tp.hour_day_profile(crimes)
 
 
@@ -135,21 +141,26 @@ def test_rate_per_1000_rejects_unrelated_index() -> None:
 
 
 def test_aoristic_weights_on_hand_made_windows() -> None:
-    crimes = _windows([
-        ("2024-05-03 22:00", "2024-05-04 00:00"),  # Friday 22:00-00:00: two hours
-        ("2024-05-08 00:00", "2024-05-09 00:00"),  # Wednesday, whole day (VPD 00:00 placeholder)
-        ("2024-05-01 00:00", "2024-06-01 00:00"),  # a month (police.uk)
-        ("2024-05-06 14:10", "2024-05-06 14:11"),  # Monday, exact time (1 minute)
-        ("2024-05-12 23:30", "2024-05-13 00:30"),  # Sunday 23:30 into Monday
-        ("2024-05-06 09:15", "2024-05-06 09:15"),  # zero length
-        ("2024-05-06 01:30", "2024-05-13 01:15"),  # just under a week: touches Mon 01 twice
-    ])
+    crimes = _windows(
+        [
+            ("2024-05-03 22:00", "2024-05-04 00:00"),  # Friday 22:00-00:00: two hours
+            (
+                "2024-05-08 00:00",
+                "2024-05-09 00:00",
+            ),  # Wednesday, whole day (VPD 00:00 placeholder)
+            ("2024-05-01 00:00", "2024-06-01 00:00"),  # a month (police.uk)
+            ("2024-05-06 14:10", "2024-05-06 14:11"),  # Monday, exact time (1 minute)
+            ("2024-05-12 23:30", "2024-05-13 00:30"),  # Sunday 23:30 into Monday
+            ("2024-05-06 09:15", "2024-05-06 09:15"),  # zero length
+            ("2024-05-06 01:30", "2024-05-13 01:15"),  # just under a week: touches Mon 01 twice
+        ]
+    )
     w = tp.aoristic_weights(crimes).toarray()
     assert w.shape == (7, 168)
     assert_allclose(w.sum(axis=1), 1.0)
     assert_allclose(w[0, [FRI * 24 + 22, FRI * 24 + 23]], [0.5, 0.5])
     assert np.count_nonzero(w[0]) == 2
-    assert_allclose(w[1, 2 * 24:3 * 24], 1 / 24)
+    assert_allclose(w[1, 2 * 24 : 3 * 24], 1 / 24)
     assert np.count_nonzero(w[1]) == 24
     assert_allclose(w[2], 1 / 168)
     assert w[3, 14] == 1.0
@@ -160,17 +171,22 @@ def test_aoristic_weights_on_hand_made_windows() -> None:
 
 def test_aoristic_weights_read_aware_times_as_local_clock() -> None:
     naive = _windows([("2024-05-03 22:00", "2024-05-04 00:00")])
-    aware = naive.assign(**{c: naive[c].dt.tz_localize("Europe/London")
-                            for c in ("occurred_from", "occurred_to")})
+    aware = naive.assign(
+        **{c: naive[c].dt.tz_localize("Europe/London") for c in ("occurred_from", "occurred_to")}
+    )
     assert_allclose(tp.aoristic_weights(aware).toarray(), tp.aoristic_weights(naive).toarray())
 
 
 def test_hour_day_profile_schema_and_sums() -> None:
-    crimes = _windows([("2024-05-03 22:00", "2024-05-04 00:00"),
-                       ("2024-05-03 22:30", "2024-05-03 22:31"),
-                       ("2024-05-08 00:00", "2024-05-09 00:00"),
-                       ("2024-05-01 00:00", "2024-06-01 00:00")],
-                      has_time=[False, True, False, False])
+    crimes = _windows(
+        [
+            ("2024-05-03 22:00", "2024-05-04 00:00"),
+            ("2024-05-03 22:30", "2024-05-03 22:31"),
+            ("2024-05-08 00:00", "2024-05-09 00:00"),
+            ("2024-05-01 00:00", "2024-06-01 00:00"),
+        ],
+        has_time=[False, True, False, False],
+    )
     crimes["segment_id"] = ["s2", "s1", "s2", None]
     profile = tp.hour_day_profile(crimes, by="segment_id", quiet=True)
     assert list(profile.columns) == tp.HOUR_OF_WEEK_COLUMNS
@@ -187,8 +203,13 @@ def test_hour_day_profile_schema_and_sums() -> None:
 
 
 def test_monthly_profile_fills_gaps_with_zeros() -> None:
-    crimes = _crimes_by_month([("A", "Theft", "2024-01", 2), ("B", "Theft", "2024-04", 1),
-                               ("A", "Burglary", "2024-04", 3)])
+    crimes = _crimes_by_month(
+        [
+            ("A", "Theft", "2024-01", 2),
+            ("B", "Theft", "2024-04", 1),
+            ("A", "Burglary", "2024-04", 3),
+        ]
+    )
     monthly = tp.monthly_profile(crimes, by="area_code")
     assert monthly.columns.tolist() == ["2024-01", "2024-02", "2024-03", "2024-04"]
     assert monthly.columns.name == "month" and monthly.index.name == "area_code"
@@ -315,18 +336,32 @@ def test_hot_threshold_is_a_quantile_of_positive_row_months() -> None:
 
 
 def test_compare_periods_counts_changes_and_flags() -> None:
-    crimes = _crimes_by_month([
-        ("A", "Theft", "2023-01", 1),  # in no period; the data start before the year before
-        ("A", "Theft", "2023-06", 20), ("A", "Theft", "2024-03", 10),
-        ("A", "Theft", "2024-06", 15), ("A", "Burglary", "2024-06", 2),
-        ("B", "Theft", "2024-04", 30), ("B", "Theft", "2024-05", 3), ("B", "Theft", "2023-05", 40),
-    ])
+    crimes = _crimes_by_month(
+        [
+            ("A", "Theft", "2023-01", 1),  # in no period; the data start before the year before
+            ("A", "Theft", "2023-06", 20),
+            ("A", "Theft", "2024-03", 10),
+            ("A", "Theft", "2024-06", 15),
+            ("A", "Burglary", "2024-06", 2),
+            ("B", "Theft", "2024-04", 30),
+            ("B", "Theft", "2024-05", 3),
+            ("B", "Theft", "2023-05", 40),
+        ]
+    )
     out = tp.compare_periods(crimes, by=["area_code"], months=3, quiet=True)
     assert out.columns.tolist() == ["area_code", *tp.COMPARE_COLUMNS]
-    assert out.attrs["periods"] == {"current": "2024-04..2024-06", "previous": "2024-01..2024-03",
-                                    "year_before": "2023-04..2023-06"}
+    assert out.attrs["periods"] == {
+        "current": "2024-04..2024-06",
+        "previous": "2024-01..2024-03",
+        "year_before": "2023-04..2023-06",
+    }
     assert out[["area_code", "crime_type"]].values.tolist() == [
-        ["A", "All crime"], ["A", "Burglary"], ["A", "Theft"], ["B", "All crime"], ["B", "Theft"]]
+        ["A", "All crime"],
+        ["A", "Burglary"],
+        ["A", "Theft"],
+        ["B", "All crime"],
+        ["B", "Theft"],
+    ]
     a = out.iloc[0]
     assert (a["current"], a["previous"], a["year_before"]) == (17, 10, 20)
     assert a["change_previous"] == 7 and a["pct_change_previous"] == 70.0
@@ -352,19 +387,32 @@ def test_rank_areas_lists_worst_rises_then_best_falls() -> None:
     spec = [("A", 20, 10), ("B", 10, 20), ("C", 30, 20), ("D", 12, 40), ("E", 50, 3)]
     crimes = _crimes_by_month(
         [(a, "Theft", "2024-02", cur) for a, cur, _ in spec]
-        + [(a, "Theft", "2024-01", prev) for a, _, prev in spec])
+        + [(a, "Theft", "2024-01", prev) for a, _, prev in spec]
+    )
     table = tp.compare_periods(crimes, by=["area_code"], months=1, quiet=True)
     out = tp.rank_areas(table, n=5)
-    assert out.columns.tolist() == ["performance", "position", "area_code", "current",
-                                    "compared_with", "change", "pct_change"]
+    assert out.columns.tolist() == [
+        "performance",
+        "position",
+        "area_code",
+        "current",
+        "compared_with",
+        "change",
+        "pct_change",
+    ]
     assert out[["performance", "position", "area_code"]].values.tolist() == [
-        ["worst", 1, "A"], ["worst", 2, "C"], ["best", 1, "D"], ["best", 2, "B"]]
+        ["worst", 1, "A"],
+        ["worst", 2, "C"],
+        ["best", 1, "D"],
+        ["best", 2, "B"],
+    ]
     assert out["pct_change"].tolist() == [100.0, 50.0, -70.0, -50.0]  # E (3 before) too few
 
 
 def test_rate_per_1000_aligns_on_codes() -> None:
-    rate = tp.rate_per_1000(pd.Series({"A": 30, "B": 5, "C": 1}),
-                            pd.Series({"B": 2500.0, "A": 6000.0, "C": 0.0}))
+    rate = tp.rate_per_1000(
+        pd.Series({"A": 30, "B": 5, "C": 1}), pd.Series({"B": 2500.0, "A": 6000.0, "C": 0.0})
+    )
     assert rate.name == "rate_per_1000" and rate.index.tolist() == ["A", "B", "C"]
     assert_allclose(rate.to_numpy(), [5.0, 2.0, np.nan])
 
@@ -543,10 +591,10 @@ def test_patrol_window_ties_are_deterministic() -> None:
 
 def test_patrol_window_days_only_flat_and_too_few() -> None:
     day = np.zeros(168)
-    day[2 * 24:3 * 24] = 0.5  # crimes known only to the day (Wednesdays): no hour stands out
+    day[2 * 24 : 3 * 24] = 0.5  # crimes known only to the day (Wednesdays): no hour stands out
     assert tp.patrol_window(day) == "Wed all day (100%)"
     weekend = np.zeros(168)
-    weekend[5 * 24:] = 1.0
+    weekend[5 * 24 :] = 1.0
     weekend[:24] = 0.2
     assert tp.patrol_window(weekend) == "Sat-Sun all day (91%)"
     assert tp.patrol_window(np.ones(168)) == tp.NO_TIME_STANDS_OUT
@@ -559,8 +607,7 @@ def _best_excess_by_brute_force(row: np.ndarray) -> float:
     for length, first, n_days, hour in itertools.product(
         range(1, 5), range(7), range(1, 8), range(24)
     ):
-        days = [[((first + k) * 24 + hour + j) % 168 for j in range(length)]
-                for k in range(n_days)]
+        days = [[((first + k) * 24 + hour + j) % 168 for j in range(length)] for k in range(n_days)]
         if min(row[d].sum() for d in days) / row.sum() < length / 168:
             continue
         cells = {c for d in days for c in d}
@@ -571,7 +618,7 @@ def _best_excess_by_brute_force(row: np.ndarray) -> float:
 def test_patrol_windows_state_the_true_share_and_the_best_window() -> None:
     rng = np.random.default_rng(7)
     rows = rng.gamma(0.3, 1.0, size=(12, 168)) * rng.integers(1, 4, size=(12, 1))
-    rows[:, 4 * 24 + 20:4 * 24 + 23] += rng.uniform(0, 3, size=(12, 1))
+    rows[:, 4 * 24 + 20 : 4 * 24 + 23] += rng.uniform(0, 3, size=(12, 1))
     out = tp.patrol_windows(pd.DataFrame(rows))
     for row, (_, r) in zip(rows, out.iterrows(), strict=True):
         phrases = r["patrol_window"].split("; ")
@@ -630,8 +677,7 @@ def test_peak_months_names_a_planted_peak() -> None:
     assert tp.peak_months(monthly).iloc[0] == "Jul, Aug"
     # the same with Poisson noise, 35 a month and 70 in July and August, over three years
     rng = np.random.default_rng(11)
-    noisy = pd.DataFrame(rng.poisson(np.tile(per_month, 3), size=(20, 36)),
-                         columns=monthly.columns)
+    noisy = pd.DataFrame(rng.poisson(np.tile(per_month, 3), size=(20, 36)), columns=monthly.columns)
     assert (tp.peak_months(noisy) == "Jul, Aug").mean() >= 0.9
 
 
@@ -656,8 +702,9 @@ def test_peak_months_allow_a_level_that_changes_between_years() -> None:
     per_month = np.array([30.0] * 12)
     per_month[[5, 6]] = 60
     values = np.concatenate([per_month, 2 * per_month])
-    monthly = pd.DataFrame([values], columns=[f"{y}-{m:02d}" for y in (2023, 2024)
-                                              for m in range(1, 13)], index=["a"])
+    monthly = pd.DataFrame(
+        [values], columns=[f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)], index=["a"]
+    )
     assert tp.peak_months(monthly).iloc[0] == "Jun, Jul"
 
 
@@ -680,14 +727,17 @@ def test_group_windows_give_each_group_its_own_window() -> None:
     crimes["crime_type"] = ["Robbery"] * 6 + ["Shoplifting"] * 8
     crimes["place"] = "p1"
     crimes["month"] = "2024-05"
-    out = tp.group_windows(crimes, by="place", group_of={"Robbery": "robbery",
-                                                         "Shoplifting": "theft"})
+    out = tp.group_windows(
+        crimes, by="place", group_of={"Robbery": "robbery", "Shoplifting": "theft"}
+    )
     assert out.loc[("p1", "robbery"), "patrol_window"] == "Fri 22:00-23:00 (100%)"
     assert out.loc[("p1", "theft"), "patrol_window"] == "Tue 12:00-13:00 (100%)"
     assert out["crimes"].tolist() == [6, 8]
-    month_only = crimes.assign(has_time=False,
-                               occurred_from=pd.Timestamp("2024-05-01"),
-                               occurred_to=pd.Timestamp("2024-06-01"))
+    month_only = crimes.assign(
+        has_time=False,
+        occurred_from=pd.Timestamp("2024-05-01"),
+        occurred_to=pd.Timestamp("2024-06-01"),
+    )
     plain = tp.group_windows(month_only, by="place", group_of={"Robbery": "robbery"})
     assert plain.index.tolist() == [("p1", "robbery")]
     assert plain["patrol_window"].tolist() == [tp.NO_TIME_OF_DAY]

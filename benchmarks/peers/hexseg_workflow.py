@@ -93,9 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     m.save(str(args.out))
     lap("map")
-    print(json.dumps({"crimes": len(crimes), "hexagons": len(hex_stats),
-                      "segments": len(roads_with_counts), "clusters": len(clusters),
-                      "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "crimes": len(crimes),
+                "hexagons": len(hex_stats),
+                "segments": len(roads_with_counts),
+                "clusters": len(clusters),
+                "seconds": seconds,
+            }
+        )
+    )
     return 0
 
 

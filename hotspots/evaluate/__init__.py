@@ -156,13 +156,30 @@ _TILE_M = 1000.0
 
 #: Columns of :func:`evaluate_forecasts`' table, in order.
 BACKTEST_COLUMNS: list[str] = [
-    "group", "method", "units", "coverage_pct", "month", "prev_month", "crimes", "captured",
-    "hit_rate", "area_m2", "area_share", "pai", "crimes_prev", "captured_prev", "rri",
+    "group",
+    "method",
+    "units",
+    "coverage_pct",
+    "month",
+    "prev_month",
+    "crimes",
+    "captured",
+    "hit_rate",
+    "area_m2",
+    "area_share",
+    "pai",
+    "crimes_prev",
+    "captured_prev",
+    "rri",
 ]
 _STATS = ("mean", "std", "min", "max")
 #: Columns of :func:`summarise_backtest`' table, in order.
 SUMMARY_COLUMNS: list[str] = [
-    "group", "method", "units", "coverage_pct", "months",
+    "group",
+    "method",
+    "units",
+    "coverage_pct",
+    "months",
     *(f"{m}_{s}" for m in ("hit_rate", "pai", "rri") for s in _STATS),
 ]
 
@@ -241,8 +258,13 @@ def classify_months(crimes: pd.DataFrame, *, min_share: float = INCOMPLETE_SHARE
     first, last = pd.Period(counts.index.min(), "M"), pd.Period(counts.index.max(), "M")
     months = [str(p) for p in pd.period_range(first, last, freq="M")]
     n = counts.reindex(months, fill_value=0).astype("int64")
-    return pd.DataFrame({"month": months, "crimes": n.to_numpy(),
-                         "complete": (n >= min_share * float(n.median())).to_numpy()})
+    return pd.DataFrame(
+        {
+            "month": months,
+            "crimes": n.to_numpy(),
+            "complete": (n >= min_share * float(n.median())).to_numpy(),
+        }
+    )
 
 
 def _calendar(months: Sequence[str]) -> np.ndarray:
@@ -305,8 +327,9 @@ def _grid_units(pieces: np.ndarray, xy: np.ndarray, cell_m: float) -> _Units:
     x0, y0 = np.floor(bounds[:2] / cell_m) * cell_m
     nx, ny = (int(np.ceil((bounds[2 + i] - (x0, y0)[i]) / cell_m)) + 1 for i in (0, 1))
     col, row = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny)))
-    cells = shapely.box(x0 + col * cell_m, y0 + row * cell_m, x0 + (col + 1) * cell_m,
-                        y0 + (row + 1) * cell_m)
+    cells = shapely.box(
+        x0 + col * cell_m, y0 + row * cell_m, x0 + (col + 1) * cell_m, y0 + (row + 1) * cell_m
+    )
     crime_rc = np.floor((xy - [x0, y0]) / cell_m).astype(np.int64)
     crime_cell = crime_rc[:, 1] * nx + crime_rc[:, 0]
     kept, area = _keep_cells(_clipped_areas(cells, pieces), crime_cell)
@@ -327,8 +350,12 @@ def _h3_candidates(pieces: np.ndarray, to_lonlat: pyproj.Transformer, res: int) 
     edge = float(h3.average_hexagon_edge_length(res, unit="m"))
     x0, y0, x1, y1 = shapely.total_bounds(pieces)
     step, pad = 0.4 * edge, 2.5 * edge
-    gx, gy = (a.ravel() for a in np.meshgrid(np.arange(x0 - pad, x1 + pad, step),
-                                             np.arange(y0 - pad, y1 + pad, step)))
+    gx, gy = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(x0 - pad, x1 + pad, step), np.arange(y0 - pad, y1 + pad, step)
+        )
+    )
     near = shapely.STRtree(pieces).query(shapely.points(gx, gy), predicate="dwithin", distance=pad)
     idx = np.unique(near[0])
     return _h3_cells(gx[idx], gy[idx], to_lonlat, res)
@@ -349,8 +376,9 @@ def _h3_units(pieces: np.ndarray, xy: np.ndarray, crs: Any, res: int) -> _Units:
     rings = [np.array(h3.cell_to_boundary(c)) for c in ids]  # (lat, lng) vertices
     lat, lng = np.vstack(rings).T
     ring_of = np.repeat(np.arange(len(ids)), [len(r) for r in rings])
-    polys = shapely.polygons(shapely.linearrings(np.column_stack(back.transform(lng, lat)),
-                                                 indices=ring_of))
+    polys = shapely.polygons(
+        shapely.linearrings(np.column_stack(back.transform(lng, lat)), indices=ring_of)
+    )
     crime_cell = np.searchsorted(ids, np.array(crime_ids))[inv.ravel()]
     kept, area = _keep_cells(_clipped_areas(polys, pieces), crime_cell)
     lookup = np.full(len(ids), -1, dtype=np.int64)
@@ -371,8 +399,9 @@ def _segment_neighbours(segments: gpd.GeoDataFrame) -> sparse.csr_matrix:
     adj = sparse.coo_matrix((np.ones(len(both)), ij), shape=(n, n)).tocsr()
     adj.data[:] = 1.0
     degree = np.asarray(adj.sum(axis=1)).ravel()
-    return sparse.csr_matrix(sparse.diags(np.divide(1.0, degree, where=degree > 0,
-                                                    out=np.zeros(n))) @ adj)
+    return sparse.csr_matrix(
+        sparse.diags(np.divide(1.0, degree, where=degree > 0, out=np.zeros(n))) @ adj
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,32 +462,50 @@ def _evaluated(
     shapely.prepare(region)
     mid = shapely.line_interpolate_point(segments.geometry.to_numpy(), 0.5, normalized=True)
     segs = segments[shapely.contains(region, mid)].reset_index(drop=True)
-    seg_id = (crimes["segment_id"] if "segment_id" in crimes else
-              snap.snap_to_streets(crimes, segs, quiet=quiet)["segment_id"])
+    seg_id = (
+        crimes["segment_id"]
+        if "segment_id" in crimes
+        else snap.snap_to_streets(crimes, segs, quiet=quiet)["segment_id"]
+    )
     seg = pd.Index(segs["segment_id"].astype(str)).get_indexer(seg_id.astype(str).to_numpy())
     seg = np.where(seg_id.notna().to_numpy(), seg, -1)
     x, y = crimes["x"].to_numpy(dtype=float), crimes["y"].to_numpy(dtype=float)
     inside = np.zeros(len(crimes), dtype=bool)
     inside[seg >= 0] = shapely.contains_xy(region, x[seg >= 0], y[seg >= 0])
-    out = pd.DataFrame({"month": crimes["month"].to_numpy(), "crime_type": crimes["crime_type"]
-                        .to_numpy(), "x": x, "y": y, "seg": seg})
+    out = pd.DataFrame(
+        {
+            "month": crimes["month"].to_numpy(),
+            "crime_type": crimes["crime_type"].to_numpy(),
+            "x": x,
+            "y": y,
+            "seg": seg,
+        }
+    )
     for col in ("occurred_from", "has_time"):  # dates and times, for the near-repeat term
         if col in crimes:
             out[col] = crimes[col].to_numpy()
     out = out[inside]
-    counts = {"crimes_given": len(crimes), "not_on_a_kept_segment": int((seg < 0).sum()),
-              "outside_study_area": int(((seg >= 0) & ~inside).sum()), "evaluated": len(out)}
+    counts = {
+        "crimes_given": len(crimes),
+        "not_on_a_kept_segment": int((seg < 0).sum()),
+        "outside_study_area": int(((seg >= 0) & ~inside).sum()),
+        "evaluated": len(out),
+    }
     return out.reset_index(drop=True), segs, counts
 
 
-def _count_matrix(month_pos: np.ndarray, unit: np.ndarray,
-                  n: tuple[int, int]) -> sparse.csr_matrix:
+def _count_matrix(month_pos: np.ndarray, unit: np.ndarray, n: tuple[int, int]) -> sparse.csr_matrix:
     data = np.ones(len(unit))
     return sparse.coo_matrix((data, (month_pos, unit)), shape=n).tocsr()
 
 
-def _build_units(ev: pd.DataFrame, segs: gpd.GeoDataFrame, region: shapely.Geometry,
-                 needed: set[str], cell_m: float) -> dict[str, _Units]:
+def _build_units(
+    ev: pd.DataFrame,
+    segs: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+    needed: set[str],
+    cell_m: float,
+) -> dict[str, _Units]:
     xy = ev[["x", "y"]].to_numpy()
     length = segs["length_m"].to_numpy(dtype=float)
     units = {"segments": _Units(length, ev["seg"].to_numpy(), is_area=False)}
@@ -472,13 +519,23 @@ def _build_units(ev: pd.DataFrame, segs: gpd.GeoDataFrame, region: shapely.Geome
     return units
 
 
-def _prepare(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shapely.Geometry,
-             *, methods: Sequence[str], groups: Sequence[str] | None, cell_m: float,
-             width_m: float | None, quiet: bool) -> _Study:
+def _prepare(
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+    *,
+    methods: Sequence[str],
+    groups: Sequence[str] | None,
+    cell_m: float,
+    width_m: float | None,
+    quiet: bool,
+) -> _Study:
     ev, segs, accounting = _evaluated(crimes, segments, region, quiet=quiet)
     if ev.empty:
-        msg = ("no crime lies on a street segment inside `study_area`: check that the crimes, "
-               "streets and study area cover the same place and CRS")
+        msg = (
+            "no crime lies on a street segment inside `study_area`: check that the crimes, "
+            "streets and study area cover the same place and CRS"
+        )
         raise InputDataError(msg)
     table = classify_months(ev)
     months = table.loc[table["complete"], "month"].tolist()
@@ -487,16 +544,33 @@ def _prepare(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shape
     masks = _group_masks(ev["crime_type"])
     present = [g for g in (groups or GROUPS) if masks[g].any()]
     pos = pd.Index(months).get_indexer(ev["month"].to_numpy())
-    counts = {(g, name): _count_matrix(pos[masks[g]], u.of_crime[masks[g]],
-                                       (len(months), len(u.cost)))
-              for g in set(present) | {"all"} for name, u in units.items()}
+    counts = {
+        (g, name): _count_matrix(pos[masks[g]], u.of_crime[masks[g]], (len(months), len(u.cost)))
+        for g in set(present) | {"all"}
+        for name, u in units.items()
+    }
     area, street = float(region.area), float(segs["length_m"].sum())
     skipped = table.loc[~table["complete"], ["month", "crimes"]]
-    info = {"accounting": accounting, "months_skipped": dict(zip(skipped["month"], skipped[
-        "crimes"].astype(int).tolist(), strict=True)), "groups_absent": [
-        g for g in (groups or GROUPS) if g not in present]}
-    return _Study(months, _calendar(months), units, counts, present, units["segments"].cost,
-                  _segment_neighbours(segs), area, street, width_m or area / street, info)
+    info = {
+        "accounting": accounting,
+        "months_skipped": dict(
+            zip(skipped["month"], skipped["crimes"].astype(int).tolist(), strict=True)
+        ),
+        "groups_absent": [g for g in (groups or GROUPS) if g not in present],
+    }
+    return _Study(
+        months,
+        _calendar(months),
+        units,
+        counts,
+        present,
+        units["segments"].cost,
+        _segment_neighbours(segs),
+        area,
+        street,
+        width_m or area / street,
+        info,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,8 +687,9 @@ def kde_on_grid(counts: np.ndarray, *, bandwidth_m: float, cell_m: float) -> np.
     """
     r = int(np.ceil(KDE_TRUNCATE * bandwidth_m / cell_m))
     kernel = np.exp(-0.5 * (np.arange(-r, r + 1) * cell_m / bandwidth_m) ** 2)
-    smooth = correlate1d(correlate1d(counts, kernel, axis=0, mode="constant"), kernel, axis=1,
-                         mode="constant")
+    smooth = correlate1d(
+        correlate1d(counts, kernel, axis=0, mode="constant"), kernel, axis=1, mode="constant"
+    )
     total = counts.sum()
     return np.asarray(smooth / (2 * np.pi * bandwidth_m**2 * total) if total > 0 else smooth)
 
@@ -693,15 +768,23 @@ def _block_shares(scores: np.ndarray, cost: np.ndarray, budgets: np.ndarray) -> 
     b = np.minimum(np.searchsorted(upto, budgets, side="left"), len(start) - 1)
     frac = np.clip((budgets - before[b]) / (upto[b] - before[b]), 0.0, 1.0)
     block_of = np.repeat(np.arange(len(start)), end - start)
-    shares = np.where(block_of < b[:, None], 1.0, np.where(block_of == b[:, None],
-                                                                frac[:, None], 0.0))
+    shares = np.where(
+        block_of < b[:, None], 1.0, np.where(block_of == b[:, None], frac[:, None], 0.0)
+    )
     out = np.empty_like(shares)
     out[:, order] = shares
     return out
 
 
-def _score_month(study: _Study, p: int, group: str, *, methods: Sequence[str], opts: _Options,
-                 coverages: Sequence[float]) -> list[dict[str, Any]]:
+def _score_month(
+    study: _Study,
+    p: int,
+    group: str,
+    *,
+    methods: Sequence[str],
+    opts: _Options,
+    coverages: Sequence[float],
+) -> list[dict[str, Any]]:
     hist, rows = _History(study, p), []
     for method in methods:
         name = METHOD_UNITS[method]
@@ -712,8 +795,17 @@ def _score_month(study: _Study, p: int, group: str, *, methods: Sequence[str], o
         actual = study.counts[(group, name)][[p, p - 1]].toarray()
         captured = shares @ actual.T  # budgets x (target, previous)
         area = shares @ units.cost * scale
-        rows += [_row(study, p, key=(group, method, name, cov), captured=captured[i],
-                      area=area[i], actual=actual) for i, cov in enumerate(coverages)]
+        rows += [
+            _row(
+                study,
+                p,
+                key=(group, method, name, cov),
+                captured=captured[i],
+                area=area[i],
+                actual=actual,
+            )
+            for i, cov in enumerate(coverages)
+        ]
     return rows
 
 
@@ -721,27 +813,53 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
 
 
-def _row(study: _Study, p: int, *, key: tuple[str, str, str, float], captured: np.ndarray,
-         area: float, actual: np.ndarray) -> dict[str, Any]:
+def _row(
+    study: _Study,
+    p: int,
+    *,
+    key: tuple[str, str, str, float],
+    captured: np.ndarray,
+    area: float,
+    actual: np.ndarray,
+) -> dict[str, Any]:
     group, method, units, coverage = key
     n_t, n_prev = float(captured[0]), float(captured[1])
     big_t, big_prev = actual.sum(axis=1)
     hit = _ratio(n_t, big_t)
     share = area / study.area_m2
-    return {"group": group, "method": method, "units": units, "coverage_pct": float(coverage),
-            "month": study.months[p], "prev_month": study.months[p - 1], "crimes": int(big_t),
-            "captured": n_t, "hit_rate": hit, "area_m2": area, "area_share": share,
-            "pai": hit / share, "crimes_prev": int(big_prev), "captured_prev": n_prev,
-            "rri": _ratio(_ratio(n_t, n_prev), _ratio(big_t, big_prev))}
+    return {
+        "group": group,
+        "method": method,
+        "units": units,
+        "coverage_pct": float(coverage),
+        "month": study.months[p],
+        "prev_month": study.months[p - 1],
+        "crimes": int(big_t),
+        "captured": n_t,
+        "hit_rate": hit,
+        "area_m2": area,
+        "area_share": share,
+        "pai": hit / share,
+        "crimes_prev": int(big_prev),
+        "captured_prev": n_prev,
+        "rri": _ratio(_ratio(n_t, n_prev), _ratio(big_t, big_prev)),
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # public API
 
 
-def _option_problems(methods: Sequence[str], coverages: Sequence[float], *, warmup_months: int,
-                     window_months: int, groups: Sequence[str] | None,
-                     half_life_months: float, months_back: int | None) -> list[str]:
+def _option_problems(
+    methods: Sequence[str],
+    coverages: Sequence[float],
+    *,
+    warmup_months: int,
+    window_months: int,
+    groups: Sequence[str] | None,
+    half_life_months: float,
+    months_back: int | None,
+) -> list[str]:
     problems = []
     bad = [m for m in methods if m not in METHOD_UNITS]
     if bad or not methods:
@@ -750,8 +868,10 @@ def _option_problems(methods: Sequence[str], coverages: Sequence[float], *, warm
     if bad_c or not coverages:
         problems.append(f"`coverages` are percentages in (0, 100]; found {bad_c or 'none'}")
     if not 1 <= window_months <= warmup_months:
-        problems.append(f"`window_months` must be 1 to `warmup_months`; found {window_months} "
-                        f"with warm-up {warmup_months}")
+        problems.append(
+            f"`window_months` must be 1 to `warmup_months`; found {window_months} "
+            f"with warm-up {warmup_months}"
+        )
     if groups is not None and (bad_g := [g for g in groups if g not in GROUPS]):
         problems.append(f"`groups` must be among {list(GROUPS)}; found {bad_g}")
     if not half_life_months > 0:
@@ -761,8 +881,9 @@ def _option_problems(methods: Sequence[str], coverages: Sequence[float], *, warm
     return problems
 
 
-def _input_problems(crimes: pd.DataFrame, segments: gpd.GeoDataFrame,
-                    study_area: shapely.Geometry) -> list[str]:
+def _input_problems(
+    crimes: pd.DataFrame, segments: gpd.GeoDataFrame, study_area: shapely.Geometry
+) -> list[str]:
     problems = []
     if missing := [c for c in ("month", "crime_type", "x", "y") if c not in crimes]:
         problems.append(f"`crimes` lacks column(s) {missing}; read it with hotspots.io.read_crimes")
@@ -772,8 +893,10 @@ def _input_problems(crimes: pd.DataFrame, segments: gpd.GeoDataFrame,
         problems.append("`segments` must all have positive `length_m`; drop zero-length ones")
     crs_c, crs_s = getattr(crimes, "crs", None), segments.crs
     if crs_c is not None and crs_s is not None and pyproj.CRS(crs_c) != pyproj.CRS(crs_s):
-        problems.append(f"`crimes` ({crs_c}) and `segments` ({crs_s}) must share a CRS; "
-                        "project both with hotspots.crs.to_metric_crs")
+        problems.append(
+            f"`crimes` ({crs_c}) and `segments` ({crs_s}) must share a CRS; "
+            "project both with hotspots.crs.to_metric_crs"
+        )
     if shapely.is_empty(study_area) or study_area.geom_type not in ("Polygon", "MultiPolygon"):
         problems.append(f"`study_area` must be a non-empty polygon; found {study_area.geom_type}")
     return problems
@@ -782,9 +905,11 @@ def _input_problems(crimes: pd.DataFrame, segments: gpd.GeoDataFrame,
 def _targets(study: _Study, warmup_months: int, months_back: int | None) -> list[int]:
     targets = list(range(warmup_months, len(study.months)))
     if not targets:
-        msg = (f"`warmup_months`={warmup_months} leaves no month to score: the data has "
-               f"{len(study.months)} complete month(s) ({study.months[0]}..{study.months[-1]}). "
-               "Use a shorter warm-up or more months")
+        msg = (
+            f"`warmup_months`={warmup_months} leaves no month to score: the data has "
+            f"{len(study.months)} complete month(s) ({study.months[0]}..{study.months[-1]}). "
+            "Use a shorter warm-up or more months"
+        )
         raise InputDataError(msg)
     return targets[-months_back:] if months_back else targets
 
@@ -857,37 +982,66 @@ def evaluate_forecasts(
         If an option or input breaks a rule (all problems are listed), or no month is left to
         score after the warm-up.
     """
-    problems = _option_problems(methods, coverages, warmup_months=warmup_months,
-                                window_months=window_months, groups=groups,
-                                half_life_months=half_life_months, months_back=months_back)
+    problems = _option_problems(
+        methods,
+        coverages,
+        warmup_months=warmup_months,
+        window_months=window_months,
+        groups=groups,
+        half_life_months=half_life_months,
+        months_back=months_back,
+    )
     problems += _input_problems(crimes, segments, study_area)
     if problems:
         raise InputDataError("; ".join(problems))
     t0 = time.perf_counter()
-    study = _prepare(crimes, segments, study_area, methods=methods, groups=groups,
-                     cell_m=cell_size_m, width_m=corridor_width_m, quiet=quiet)
+    study = _prepare(
+        crimes,
+        segments,
+        study_area,
+        methods=methods,
+        groups=groups,
+        cell_m=cell_size_m,
+        width_m=corridor_width_m,
+        quiet=quiet,
+    )
     targets = _targets(study, warmup_months, months_back)
     t1 = time.perf_counter()
     opts = _Options(window_months, half_life_months, seed, kde_bandwidth_m)
-    rows = [row for g in study.groups for p in targets
-            for row in _score_month(study, p, g, methods=methods, opts=opts, coverages=coverages)]
+    rows = [
+        row
+        for g in study.groups
+        for p in targets
+        for row in _score_month(study, p, g, methods=methods, opts=opts, coverages=coverages)
+    ]
     table = _sorted(pd.DataFrame(rows, columns=BACKTEST_COLUMNS))
     table.attrs.update(_attrs(study, targets, t1 - t0, time.perf_counter() - t1))
     if "kde" in methods:
         table.attrs["kde_bandwidth_m"] = _bandwidths(study, targets, opts)
     if not quiet:
-        log.info("scored %d months x %d methods x %d groups in %.1f s", len(targets),
-                 len(methods), len(study.groups), time.perf_counter() - t1)
+        log.info(
+            "scored %d months x %d methods x %d groups in %.1f s",
+            len(targets),
+            len(methods),
+            len(study.groups),
+            time.perf_counter() - t1,
+        )
     return table
 
 
 def _attrs(study: _Study, targets: list[int], prep_s: float, score_s: float) -> dict[str, Any]:
-    return {"months_complete": study.months, "months_scored": [study.months[p] for p in targets],
-            **study.info, "groups": study.groups, "study_area_m2": round(study.area_m2, 1),
-            "street_length_m": round(study.street_m, 1),
-            "corridor_width_m": round(study.width_m, 3), "segments": len(study.length_m),
-            "units": {k: len(u.cost) for k, u in study.units.items()},
-            "seconds": {"prepare": round(prep_s, 2), "score": round(score_s, 2)}}
+    return {
+        "months_complete": study.months,
+        "months_scored": [study.months[p] for p in targets],
+        **study.info,
+        "groups": study.groups,
+        "study_area_m2": round(study.area_m2, 1),
+        "street_length_m": round(study.street_m, 1),
+        "corridor_width_m": round(study.width_m, 3),
+        "segments": len(study.length_m),
+        "units": {k: len(u.cost) for k, u in study.units.items()},
+        "seconds": {"prepare": round(prep_s, 2), "score": round(score_s, 2)},
+    }
 
 
 def _bandwidths(study: _Study, targets: list[int], opts: _Options) -> dict[str, list[float]]:
@@ -980,14 +1134,18 @@ def expected_capture(
     """
     rows = table[(table["method"] == method) & (table["group"] == group)]
     if rows.empty:
-        msg = (f"no backtest rows for method {method!r} and group {group!r}; the table has "
-               f"methods {sorted(table['method'].unique())} and groups "
-               f"{sorted(table['group'].unique())}")
+        msg = (
+            f"no backtest rows for method {method!r} and group {group!r}; the table has "
+            f"methods {sorted(table['method'].unique())} and groups "
+            f"{sorted(table['group'].unique())}"
+        )
         raise InputDataError(msg)
     curve = rows.groupby("coverage_pct")["hit_rate"].mean().sort_index()
     if not 0 <= coverage <= curve.index.max():
-        msg = (f"`coverage` must be 0 to {curve.index.max()}% (the largest level scored); found "
-               f"{coverage}. Run the backtest with --coverage {coverage}")
+        msg = (
+            f"`coverage` must be 0 to {curve.index.max()}% (the largest level scored); found "
+            f"{coverage}. Run the backtest with --coverage {coverage}"
+        )
         raise InputDataError(msg)
     return float(np.interp(coverage, np.r_[0.0, curve.index], np.r_[0.0, curve.to_numpy()]))
 
@@ -999,8 +1157,9 @@ def expected_capture(
 _METRIC_LABELS = {"pai": "PAI (hit rate / area share)", "hit_rate": "hit rate (share of crime)"}
 
 
-def plot_backtest(summary: pd.DataFrame, path: Path, *, group: str, metric: str = "pai",
-                  title: str = "") -> Path:
+def plot_backtest(
+    summary: pd.DataFrame, path: Path, *, group: str, metric: str = "pai", title: str = ""
+) -> Path:
     """Plot a metric against coverage, one line per method (mean, bars: min to max).
 
     Parameters
@@ -1029,9 +1188,17 @@ def plot_backtest(summary: pd.DataFrame, path: Path, *, group: str, metric: str 
         x, mean = rows["coverage_pct"].to_numpy(), rows[f"{metric}_mean"].to_numpy()
         err = np.vstack([mean - rows[f"{metric}_min"], rows[f"{metric}_max"] - mean])
         ours = method in OUR_METHODS
-        ax.errorbar(x * (1 + 0.012 * (i - 4)), mean, yerr=err, label=method, marker="o",
-                    linestyle="-" if ours else "--", linewidth=2.2 if ours else 1.2,
-                    capsize=2, markersize=4)
+        ax.errorbar(
+            x * (1 + 0.012 * (i - 4)),
+            mean,
+            yerr=err,
+            label=method,
+            marker="o",
+            linestyle="-" if ours else "--",
+            linewidth=2.2 if ours else 1.2,
+            capsize=2,
+            markersize=4,
+        )
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(sorted(part["coverage_pct"].unique()))
@@ -1106,18 +1273,25 @@ def _load(config: BacktestConfig) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, s
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: check --format"
         raise InputDataError(msg)
-    streets = _crs.to_metric_crs(io.read_streets(config.streets, layer=config.streets_layer),
-                                 crimes.crs,
-                                 name=Path(config.streets).name, quiet=config.quiet)
+    streets = _crs.to_metric_crs(
+        io.read_streets(config.streets, layer=config.streets_layer),
+        crimes.crs,
+        name=Path(config.streets).name,
+        quiet=config.quiet,
+    )
     segs = _segments.lines_to_segments(streets, quiet=config.quiet)
     areas = None
     if config.areas is not None:
-        areas = _crs.to_metric_crs(io.read_areas(config.areas, layer=config.areas_layer),
-                                   crimes.crs,
-                                   name=Path(config.areas).name, quiet=config.quiet)
+        areas = _crs.to_metric_crs(
+            io.read_areas(config.areas, layer=config.areas_layer),
+            crimes.crs,
+            name=Path(config.areas).name,
+            quiet=config.quiet,
+        )
     region = segments_to_study_area(segs, distance_m=config.snap_distance_m, areas=areas)
-    snapped = snap.snap_to_streets(crimes, segs, max_distance_m=config.snap_distance_m,
-                                   quiet=config.quiet)
+    snapped = snap.snap_to_streets(
+        crimes, segs, max_distance_m=config.snap_distance_m, quiet=config.quiet
+    )
     return crimes.assign(segment_id=snapped["segment_id"]), segs, region
 
 
@@ -1153,54 +1327,93 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
         crimes, segs, region = _load(config)
     with _timed(seconds, "backtest"):
         table = evaluate_forecasts(
-            crimes, segs, study_area=region, methods=config.methods, coverages=config.coverages,
-            warmup_months=config.warmup_months, window_months=config.window_months,
-            groups=config.groups, seed=config.seed, half_life_months=config.half_life_months,
-            months_back=config.months_back, quiet=config.quiet)
+            crimes,
+            segs,
+            study_area=region,
+            methods=config.methods,
+            coverages=config.coverages,
+            warmup_months=config.warmup_months,
+            window_months=config.window_months,
+            groups=config.groups,
+            seed=config.seed,
+            half_life_months=config.half_life_months,
+            months_back=config.months_back,
+            quiet=config.quiet,
+        )
     summary = summarise_backtest(table)
     area = None
     if config.area:
         with _timed(seconds, "area_backtest"):
             back = [m for m in (config.months_back, config.area_months_back) if m]
-            area = run_area(crimes, segs, region, warmup_months=config.warmup_months,
-                            months_back=min(back) if back else None,
-                            methods=config.area_methods, groups=config.groups,
-                            pixel_m=config.pixel_m, quiet=config.quiet)
+            area = run_area(
+                crimes,
+                segs,
+                region,
+                warmup_months=config.warmup_months,
+                months_back=min(back) if back else None,
+                methods=config.area_methods,
+                groups=config.groups,
+                pixel_m=config.pixel_m,
+                quiet=config.quiet,
+            )
     manifest = _manifest(config, table, seconds)
     if area is not None:
         manifest["area"] = area["manifest"]
-    _write(out, table, summary, manifest, title=_plot_title(config, table),
-           overwrite=config.overwrite, area=area)
+    _write(
+        out,
+        table,
+        summary,
+        manifest,
+        title=_plot_title(config, table),
+        overwrite=config.overwrite,
+        area=area,
+    )
     return BacktestResult(out, table, summary, manifest, area)
 
 
 def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
     months = table.attrs["months_scored"]
     first = Path(config.crimes[0]).resolve()
-    return (f"{first.parent.name}/{first.name}: next-month backtest, {months[0]}..{months[-1]}, "
-            f"window {config.window_months} months")
+    return (
+        f"{first.parent.name}/{first.name}: next-month backtest, {months[0]}..{months[-1]}, "
+        f"window {config.window_months} months"
+    )
 
 
-def _write(out: Path, table: pd.DataFrame, summary: pd.DataFrame, manifest: dict[str, Any],
-           *, title: str, overwrite: bool, area: dict[str, Any] | None = None) -> None:
+def _write(
+    out: Path,
+    table: pd.DataFrame,
+    summary: pd.DataFrame,
+    manifest: dict[str, Any],
+    *,
+    title: str,
+    overwrite: bool,
+    area: dict[str, Any] | None = None,
+) -> None:
     # a private folder moved into place when complete, under OUT's lock (runfolder)
     with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
         export.write_csv(table, tmp / "backtest.csv")
         export.write_csv(summary, tmp / "backtest_summary.csv")
         for group in summary["group"].unique():
             for metric in ("pai", "hit_rate"):
-                plot_backtest(summary, tmp / f"{metric}_{group}.png", group=group,
-                              metric=metric, title=title)
+                plot_backtest(
+                    summary, tmp / f"{metric}_{group}.png", group=group, metric=metric, title=title
+                )
         if area is not None:
             write_area(tmp, area, title=title.split(":", maxsplit=1)[0] + ": area backtest")
-        (tmp / "evaluate.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
-                                           encoding="utf-8")
+        (tmp / "evaluate.json").write_text(
+            json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
+        )
 
 
-def _manifest(config: BacktestConfig, table: pd.DataFrame,
-              seconds: dict[str, float]) -> dict[str, Any]:
-    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-              if k not in ("out", "overwrite", "quiet")}
+def _manifest(
+    config: BacktestConfig, table: pd.DataFrame, seconds: dict[str, float]
+) -> dict[str, Any]:
+    params = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in asdict(config).items()
+        if k not in ("out", "overwrite", "quiet")
+    }
     params["crimes"] = [str(p) for p in config.crimes]
     return {
         "tool": "hotspots evaluate",
@@ -1213,33 +1426,63 @@ def _manifest(config: BacktestConfig, table: pd.DataFrame,
 
 _RULES: dict[str, str] = {
     "evaluated_crimes": "snapped to a street segment within the snap distance, inside the study "
-                        "area, on a segment whose midpoint is inside it",
+    "area, on a segment whose midpoint is inside it",
     "study_area": "land within the snap distance of a street segment, clipped to --areas",
     "street_area": "length x corridor_width_m, corridor_width_m = study area / street length",
     "coverage_cut": "units by descending score; equal scores form a block; the block crossing "
-                    "the budget counts by the fraction that fits (exact budget)",
+    "the budget counts by the fraction that fits (exact budget)",
     "pai": "(n/N) / (a/A)",
     "rri": "Levine: (n_t / n_prev) / (N_t / N_prev), prev = last complete month before t",
     "incomplete_month": f"fewer evaluated crimes than {INCOMPLETE_SHARE} x the median month: "
-                        "not a target, not used for training",
+    "not a target, not used for training",
     "kde_bandwidth": "Silverman 2-D rule h = s n^(-1/6), s = sqrt((s_x^2+s_y^2)/2), "
-                     "s_i = min(std, IQR/1.349) of training crimes at 50 m cell centres; "
-                     "h >= one cell; Gaussian kernel truncated at 5 h",
+    "s_i = min(std, IQR/1.349) of training crimes at 50 m cell centres; "
+    "h >= one cell; Gaussian kernel truncated at 5 h",
     "ewma": "weight 0.5^(d/half_life) for a month d calendar months before the target",
     "ewma_nbr": f"ewma + {NEIGHBOUR_WEIGHT} x mean ewma of segments sharing an end point + "
-                f"{PRIOR_WEIGHT} x group share x all-crime ewma",
+    f"{PRIOR_WEIGHT} x group share x all-crime ewma",
     "random": "uniform random order per seed, target month and group",
 }
 
 
 __all__ = [
-    "ALL_AREA_METHODS", "AREA_COVERAGES", "BACKTEST_COLUMNS", "DEFAULT_AREA_METHODS",
-    "DEFAULT_AREA_MONTHS", "DEFAULT_COVERAGES", "DEFAULT_HALF_LIFE_MONTHS", "DEFAULT_PIXEL_M",
-    "DEFAULT_WARMUP_MONTHS", "DEFAULT_WINDOW_MONTHS", "GROUPS", "GROUP_CRIME_TYPES", "METHODS",
-    "METHODS_AREA", "METHOD_UNITS", "OUR_METHODS", "SUMMARY_COLUMNS", "BacktestConfig",
-    "BacktestResult", "area_backtest", "area_cut", "choose_methods", "classify_months",
-    "evaluate_forecasts", "expected_capture", "forecast_next_month", "kde_bandwidth",
-    "kde_on_grid", "plot_backtest", "prepare_area", "read_chosen", "run_area", "run_backtest",
-    "segments_to_study_area", "select_by_budget", "summarise_area", "summarise_backtest",
-    "write_area", "write_forecast",
+    "ALL_AREA_METHODS",
+    "AREA_COVERAGES",
+    "BACKTEST_COLUMNS",
+    "DEFAULT_AREA_METHODS",
+    "DEFAULT_AREA_MONTHS",
+    "DEFAULT_COVERAGES",
+    "DEFAULT_HALF_LIFE_MONTHS",
+    "DEFAULT_PIXEL_M",
+    "DEFAULT_WARMUP_MONTHS",
+    "DEFAULT_WINDOW_MONTHS",
+    "GROUPS",
+    "GROUP_CRIME_TYPES",
+    "METHODS",
+    "METHODS_AREA",
+    "METHOD_UNITS",
+    "OUR_METHODS",
+    "SUMMARY_COLUMNS",
+    "BacktestConfig",
+    "BacktestResult",
+    "area_backtest",
+    "area_cut",
+    "choose_methods",
+    "classify_months",
+    "evaluate_forecasts",
+    "expected_capture",
+    "forecast_next_month",
+    "kde_bandwidth",
+    "kde_on_grid",
+    "plot_backtest",
+    "prepare_area",
+    "read_chosen",
+    "run_area",
+    "run_backtest",
+    "segments_to_study_area",
+    "select_by_budget",
+    "summarise_area",
+    "summarise_backtest",
+    "write_area",
+    "write_forecast",
 ]

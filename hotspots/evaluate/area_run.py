@@ -47,11 +47,18 @@ __all__ = [
 FORECAST_COVERAGE_PCT = 1.0
 
 
-def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shapely.Geometry,
-             *, warmup_months: int, months_back: int | None,
-             methods: tuple[str, ...] | None = None,
-             groups: tuple[str, ...] | None = None, pixel_m: float = 10.0,
-             quiet: bool = True) -> dict[str, Any]:
+def run_area(
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+    *,
+    warmup_months: int,
+    months_back: int | None,
+    methods: tuple[str, ...] | None = None,
+    groups: tuple[str, ...] | None = None,
+    pixel_m: float = 10.0,
+    quiet: bool = True,
+) -> dict[str, Any]:
     """Run the area backtest; return its tables and manifest entry.
 
     Parameters
@@ -82,8 +89,15 @@ def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shape
         methods = bt.DEFAULT_AREA_METHODS
     if "point_nr" in methods and not bt.timed_crimes(crimes):
         methods = tuple(m for m in methods if m != "point_nr")
-    data = bt.prepare_area(crimes, segments, region, methods=methods, pixel_m=pixel_m,
-                           groups=sorted({"all", *groups}) if groups else None, quiet=quiet)
+    data = bt.prepare_area(
+        crimes,
+        segments,
+        region,
+        methods=methods,
+        pixel_m=pixel_m,
+        groups=sorted({"all", *groups}) if groups else None,
+        quiet=quiet,
+    )
     targets = list(range(warmup_months, len(data.months)))
     if months_back:
         targets = targets[-months_back:]
@@ -96,17 +110,19 @@ def run_area(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, region: shape
     summary = bt.summarise_area(table)
     chosen = bt.choose_methods(table, summary)
     manifest = {
-        "methods": list(methods), "groups": data.extra["groups"],
+        "methods": list(methods),
+        "groups": data.extra["groups"],
         "months_scored": [data.months[p] for p in targets],
-        "study_area_m2": data.extra["raster"].area_m2, "pixel_m": pixel_m,
+        "study_area_m2": data.extra["raster"].area_m2,
+        "pixel_m": pixel_m,
         "units": {k: len(u) for k, u in data.units.items()},
         "chosen": {r["group"]: r["method"] for r in chosen.to_dict("records")},
         "near_repeat": data.extra.get("nr_summary"),
         "seconds_prepare": data.extra["seconds_prepare"],
         "rules": {
             "area": "each unit stands for the land within 30 m of it (pixels of the study "
-                    "area whose centre is within 30 m); a selection covers the union of its "
-                    "units' land, so overlaps count once; crimes count when they lie in it",
+            "area whose centre is within 30 m); a selection covers the union of its "
+            "units' land, so overlaps count once; crimes count when they lie in it",
             "area_pai": "(n/N) / (a/A), a the covered land, A the study area's land",
             "tuning": "parameters and the auto choice use only target months before t",
             "intervals": f"95% percentile bootstrap over target months ({bt.N_BOOT} resamples)",
@@ -157,11 +173,22 @@ def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "")
             mean = rows[f"{col}_mean"].to_numpy()
             lo = np.nan_to_num(mean - rows[f"{col}_lo"].to_numpy())
             hi = np.nan_to_num(rows[f"{col}_hi"].to_numpy() - mean)
-            ax.errorbar(x, mean, yerr=np.vstack([lo, hi]), label=method, marker="o",
-                        linestyle="--" if base else "-", linewidth=1.2 if base else 2,
-                        capsize=2, markersize=4)
-    for ax, label in zip(axes, ("PAI by area (hit rate / area share)",
-                                "PAI / baseline PAI (same month)"), strict=True):
+            ax.errorbar(
+                x,
+                mean,
+                yerr=np.vstack([lo, hi]),
+                label=method,
+                marker="o",
+                linestyle="--" if base else "-",
+                linewidth=1.2 if base else 2,
+                capsize=2,
+                markersize=4,
+            )
+    for ax, label in zip(
+        axes,
+        ("PAI by area (hit rate / area share)", "PAI / baseline PAI (same month)"),
+        strict=True,
+    ):
         ax.set_xscale("log")
         ax.minorticks_off()
         cov = sorted(part["coverage_pct"].unique())
@@ -173,8 +200,9 @@ def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "")
     axes[1].axhline(1.0, color="grey", linewidth=1)
     axes[0].legend(fontsize=7, ncol=2)
     months = int(part["months"].max()) if len(part) else 0
-    fig.suptitle(f"{title}\n{group}: mean over {months} months, bars 95% bootstrap intervals",
-                 fontsize=10)
+    fig.suptitle(
+        f"{title}\n{group}: mean over {months} months, bars 95% bootstrap intervals", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     return path
@@ -194,16 +222,23 @@ def read_chosen(backtest_dir: Path) -> pd.DataFrame:
     """
     path = Path(backtest_dir) / "area_chosen.csv"
     if not path.is_file():
-        msg = (f"--backtest {backtest_dir}: no area_chosen.csv; run `hotspots evaluate` (this "
-               "version) first to choose the forecasting method")
+        msg = (
+            f"--backtest {backtest_dir}: no area_chosen.csv; run `hotspots evaluate` (this "
+            "version) first to choose the forecasting method"
+        )
         raise InputDataError(msg)
     return pd.read_csv(path)
 
 
-def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
-                        region: shapely.Geometry, *, backtest_dir: Path, group: str = "all",
-                        coverage_pct: float = FORECAST_COVERAGE_PCT) -> tuple[pd.DataFrame,
-                                                                              dict[str, Any]]:
+def forecast_next_month(
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+    *,
+    backtest_dir: Path,
+    group: str = "all",
+    coverage_pct: float = FORECAST_COVERAGE_PCT,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rank next month's list with the method the backtest chose for ``group``.
 
     Parameters
@@ -235,8 +270,10 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     if row.empty:
         msg = f"--backtest {backtest_dir}: no method chosen for group {group!r}"
         raise InputDataError(msg)
-    rec = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-           for k, v in row.iloc[0].to_dict().items()}
+    rec = {
+        k: (None if isinstance(v, float) and math.isnan(v) else v)
+        for k, v in row.iloc[0].to_dict().items()
+    }
     method = str(rec["method"])
     methods = tuple(fc.ENSEMBLE_OF) if method == bt.ENSEMBLE else (method,)
     data = bt.prepare_area(crimes, segments, region, methods=methods, groups=[group])
@@ -247,8 +284,10 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     hist = fc.History(data, len(data.months))
     if method == bt.ENSEMBLE:
         kind = "points"
-        scores = fc.ensemble([fc.METHODS_AREA[m].score(hist, group, _param(m, None))
-                              for m in fc.ENSEMBLE_OF], data.units["points"])
+        scores = fc.ensemble(
+            [fc.METHODS_AREA[m].score(hist, group, _param(m, None)) for m in fc.ENSEMBLE_OF],
+            data.units["points"],
+        )
     else:
         kind = fc.METHODS_AREA[method].kind
         scores = fc.METHODS_AREA[method].score(hist, group, _param(method, rec.get("param")))
@@ -260,21 +299,33 @@ def forecast_next_month(crimes: gpd.GeoDataFrame, segments: gpd.GeoDataFrame,
     covered = _cumulative_union(units.pixels, order) * raster.pixel_m**2
     keep = order[: int(np.searchsorted(covered, budget, side="right")) + 1]
     segs = data.extra["segments"]
-    table = pd.DataFrame({
-        "rank": np.arange(1, len(keep) + 1), "units": kind,
-        "x": units.xy[keep, 0].round(1), "y": units.xy[keep, 1].round(1),
-        "segment_id": segs["segment_id"].to_numpy()[units.link[keep]],
-        "street_name": segs["street_name"].to_numpy()[units.link[keep]]
-        if "street_name" in segs else "",
-        "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
-        "crimes_per_month_30m": _land_rate(hist, group, units)[keep].round(3),
-        "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3)})
+    table = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(keep) + 1),
+            "units": kind,
+            "x": units.xy[keep, 0].round(1),
+            "y": units.xy[keep, 1].round(1),
+            "segment_id": segs["segment_id"].to_numpy()[units.link[keep]],
+            "street_name": segs["street_name"].to_numpy()[units.link[keep]]
+            if "street_name" in segs
+            else "",
+            "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
+            "crimes_per_month_30m": _land_rate(hist, group, units)[keep].round(3),
+            "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3),
+        }
+    )
     month = str(pd.Period(data.months[-1], "M") + 1)
-    record = {"method": method, "group": group, "month": month, "units": kind,
-              "coverage_pct": coverage_pct, "listed": len(table),
-              "streets": int(table["street_name"].nunique()),
-              "backtest": rec,
-              "text": bt.forecast_sentence(row.iloc[0].to_dict())}
+    record = {
+        "method": method,
+        "group": group,
+        "month": month,
+        "units": kind,
+        "coverage_pct": coverage_pct,
+        "listed": len(table),
+        "streets": int(table["street_name"].nunique()),
+        "backtest": rec,
+        "text": bt.forecast_sentence(row.iloc[0].to_dict()),
+    }
     return table, record
 
 
@@ -288,8 +339,7 @@ def _land_rate(hist: fc.History, group: str, units: Any) -> np.ndarray:
 def _param(method: str, value: Any) -> float:
     grid = fc.METHODS_AREA[method].grid
     try:
-        return float(value) if value is not None and float(value) in grid else grid[
-            len(grid) // 2]
+        return float(value) if value is not None and float(value) in grid else grid[len(grid) // 2]
     except ValueError:
         return grid[len(grid) // 2]
 
@@ -312,11 +362,17 @@ def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
     >>> forecast_streets(t).values.tolist()
     [['A St', 1, 2, 4.5], ['B Rd', 2, 1, 2.0]]
     """
-    named = table.assign(street_name=table["street_name"].fillna("(unnamed)").replace(
-        "", "(unnamed)"))
+    named = table.assign(
+        street_name=table["street_name"].fillna("(unnamed)").replace("", "(unnamed)")
+    )
     g = named.groupby("street_name", sort=False)
-    out = pd.DataFrame({"best_rank": g["rank"].min(), "places": g.size(),
-                        "crimes_per_month": g["crimes_per_month"].sum().round(3)})
+    out = pd.DataFrame(
+        {
+            "best_rank": g["rank"].min(),
+            "places": g.size(),
+            "crimes_per_month": g["crimes_per_month"].sum().round(3),
+        }
+    )
     return out.sort_values("best_rank").reset_index()
 
 
@@ -324,5 +380,6 @@ def write_forecast(out: Path, table: pd.DataFrame, record: dict[str, Any]) -> No
     """Write ``forecast.csv``, ``forecast_streets.csv`` and ``forecast.json`` into a folder."""
     export.write_csv(table, out / "forecast.csv")
     export.write_csv(forecast_streets(table), out / "forecast_streets.csv")
-    (out / "forecast.json").write_text(json.dumps(record, indent=2, default=str) + "\n",
-                                       encoding="utf-8")
+    (out / "forecast.json").write_text(
+        json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8"
+    )

@@ -72,18 +72,50 @@ ENSEMBLE = "ensemble"
 #: London and Vancouver data (level with ``point_ewma`` or worse for all crime). They cost
 #: time: ask for them with ``--area-method``.
 DEFAULT_AREA_METHODS: tuple[str, ...] = (
-    "link_counts", "point_ewma", "point_eb", "point_season", "point_cover")
+    "link_counts",
+    "point_ewma",
+    "point_eb",
+    "point_season",
+    "point_cover",
+)
 #: Every area method (the ensemble and ``auto`` are always scored).
-ALL_AREA_METHODS: tuple[str, ...] = (*DEFAULT_AREA_METHODS, "link_ewma", "piece_ewma",
-                                     "piece_nkde", "point_nr", "point_land", "piece_land")
+ALL_AREA_METHODS: tuple[str, ...] = (
+    *DEFAULT_AREA_METHODS,
+    "link_ewma",
+    "piece_ewma",
+    "piece_nkde",
+    "point_nr",
+    "point_land",
+    "piece_land",
+)
 
 AREA_COLUMNS: list[str] = [
-    "group", "method", "units", "coverage_pct", "month", "crimes", "captured", "hit_rate",
-    "area_m2", "area_share", "pai", "param",
+    "group",
+    "method",
+    "units",
+    "coverage_pct",
+    "month",
+    "crimes",
+    "captured",
+    "hit_rate",
+    "area_m2",
+    "area_share",
+    "pai",
+    "param",
 ]
 AREA_SUMMARY_COLUMNS: list[str] = [
-    "group", "method", "units", "coverage_pct", "months", "hit_rate_mean", "pai_mean",
-    "pai_lo", "pai_hi", "ratio_mean", "ratio_lo", "ratio_hi",
+    "group",
+    "method",
+    "units",
+    "coverage_pct",
+    "months",
+    "hit_rate_mean",
+    "pai_mean",
+    "pai_lo",
+    "pai_hi",
+    "ratio_mean",
+    "ratio_lo",
+    "ratio_hi",
 ]
 
 
@@ -156,14 +188,22 @@ def prepare_area(
     ev = ev[ev["month"].isin(months)].reset_index(drop=True)
     geoms = segs.geometry.to_numpy()
     xy = ev[["x", "y"]].to_numpy()
-    raster, samples = un.study_raster_and_samples(geoms, region, pixel_m=pixel_m,
-                                                  buffer_m=buffer_m, extra_xy=xy)
+    raster, samples = un.study_raster_and_samples(
+        geoms, region, pixel_m=pixel_m, buffer_m=buffer_m, extra_xy=xy
+    )
     kinds = {fc.METHODS_AREA[m].kind for m in methods if m in fc.METHODS_AREA} | {"points"}
-    units = {k: un.build_units(k, raster, geoms, xy, ev["seg"].to_numpy(), buffer_m=buffer_m,
-                               samples=samples) for k in sorted(kinds)}
+    units = {
+        k: un.build_units(
+            k, raster, geoms, xy, ev["seg"].to_numpy(), buffer_m=buffer_m, samples=samples
+        )
+        for k in sorted(kinds)
+    }
     masks = _brief_groups(ev["crime_type"])
-    present = [g for g in (groups or masks) if g in masks and masks[g].sum() >= (
-        1 if groups or g == "all" else MIN_GROUP_CRIMES)]
+    present = [
+        g
+        for g in (groups or masks)
+        if g in masks and masks[g].sum() >= (1 if groups or g == "all" else MIN_GROUP_CRIMES)
+    ]
     pos = pd.Index(months).get_indexer(ev["month"].to_numpy())
     pix = raster.index(xy[:, 0], xy[:, 1])
     counts = {}
@@ -173,9 +213,19 @@ def prepare_area(
         for k, u in units.items():
             counts[(g, k)] = _matrix(pos[m], u.of_crime[m], (len(months), len(u)))
         pixel_counts[g] = _matrix(pos[m], pix[m], (len(months), len(raster.flat)))
-    data = fc.AreaData(months, _calendar(months), units, counts,
-                       {"raster": raster, "pixel_counts": pixel_counts, "groups": present,
-                        "segments": segs, "crimes": ev})
+    data = fc.AreaData(
+        months,
+        _calendar(months),
+        units,
+        counts,
+        {
+            "raster": raster,
+            "pixel_counts": pixel_counts,
+            "groups": present,
+            "segments": segs,
+            "crimes": ev,
+        },
+    )
     if "piece_nkde" in methods:
         from hotspots.evaluate.network import piece_kernels
 
@@ -199,8 +249,9 @@ def prepare_near_repeat_for(data: fc.AreaData, *, fit_before: int) -> None:
     """
     from hotspots.evaluate.nearrepeat import prepare_near_repeat
 
-    prepare_near_repeat(data, crimes_frame=data.extra["crimes"], masks=data.extra["masks"],
-                        fit_before=fit_before)
+    prepare_near_repeat(
+        data, crimes_frame=data.extra["crimes"], masks=data.extra["masks"], fit_before=fit_before
+    )
 
 
 def _matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
@@ -209,23 +260,26 @@ def _matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> spars
 
 def timed_crimes(crimes: pd.DataFrame) -> bool:
     """Return whether the crimes carry usable dates and times (near-repeat needs them)."""
-    return bool("occurred_from" in crimes and "has_time" in crimes
-                and crimes["has_time"].mean() > 0.5)
+    return bool(
+        "occurred_from" in crimes and "has_time" in crimes and crimes["has_time"].mean() > 0.5
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # the backtest
 
 
-def _cut(data: fc.AreaData, kind: str, scores: np.ndarray, weights: np.ndarray,
-         budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cut(
+    data: fc.AreaData, kind: str, scores: np.ndarray, weights: np.ndarray, budgets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     raster: un.Raster = data.extra["raster"]
     return un.area_cut(scores, data.units[kind].pixels, raster.pixel_m**2, weights, budgets)
 
 
 def _objective(hits: np.ndarray, coverages: Sequence[float]) -> float:
     idx = [i for i, c in enumerate(coverages) if c in OBJECTIVE_COVERAGES] or list(
-        range(len(coverages)))
+        range(len(coverages))
+    )
     return float(np.mean(hits[idx]))
 
 
@@ -286,8 +340,11 @@ def area_backtest(
             tuned_scores: dict[str, np.ndarray] = {}
             for name in names:
                 method = fc.METHODS_AREA[name]
-                past = {v: float(np.mean(running[(name, v)])) for v in method.grid
-                        if running.get((name, v))}
+                past = {
+                    v: float(np.mean(running[(name, v)]))
+                    for v in method.grid
+                    if running.get((name, v))
+                }
                 pick = _best(past, method.grid[len(method.grid) // 2])
                 for v in method.grid:
                     scores = method.score(hist, g, v)
@@ -298,8 +355,9 @@ def area_backtest(
                         results[name] = (covered, got[:, 0], v)
                         tuned_scores[name] = scores
             if with_ens:
-                scores = fc.ensemble([tuned_scores[m] for m in fc.ENSEMBLE_OF],
-                                     data.units["points"])
+                scores = fc.ensemble(
+                    [tuned_scores[m] for m in fc.ENSEMBLE_OF], data.units["points"]
+                )
                 covered, got = _cut(data, "points", scores, actual[:, None], budgets)
                 results[ENSEMBLE] = (covered, got[:, 0], float("nan"))
             past_m = {m: float(np.mean(v)) for m, v in method_run.items() if v}
@@ -313,16 +371,38 @@ def area_backtest(
     return pd.DataFrame(rows, columns=AREA_COLUMNS)
 
 
-def _rows(group: str, method: str, kind: str, coverages: Sequence[float], month: str,
-          n_all: float, got: np.ndarray, covered: np.ndarray, area: float,
-          param: Any) -> list[tuple[Any, ...]]:
+def _rows(
+    group: str,
+    method: str,
+    kind: str,
+    coverages: Sequence[float],
+    month: str,
+    n_all: float,
+    got: np.ndarray,
+    covered: np.ndarray,
+    area: float,
+    param: Any,
+) -> list[tuple[Any, ...]]:
     out = []
     for i, c in enumerate(coverages):
         hit = float(got[i]) / n_all
         share = float(covered[i]) / area
-        out.append((group, method, kind, float(c), month, int(n_all), float(got[i]), hit,
-                    float(covered[i]), share, hit / share if share > 0 else float("nan"),
-                    param))
+        out.append(
+            (
+                group,
+                method,
+                kind,
+                float(c),
+                month,
+                int(n_all),
+                float(got[i]),
+                hit,
+                float(covered[i]),
+                share,
+                hit / share if share > 0 else float("nan"),
+                param,
+            )
+        )
     return out
 
 
@@ -372,14 +452,26 @@ def summarise_area(table: pd.DataFrame, *, n_boot: int = N_BOOT, seed: int = 0) 
     keys = ["group", "method", "units", "coverage_pct"]
     for key, rows in table.groupby(keys, sort=False):
         pai = rows["pai"].to_numpy(dtype=float)
-        ref = base["pai"].reindex(pd.MultiIndex.from_arrays(
-            [rows["group"], rows["coverage_pct"], rows["month"]])).to_numpy(dtype=float)
+        ref = (
+            base["pai"]
+            .reindex(
+                pd.MultiIndex.from_arrays([rows["group"], rows["coverage_pct"], rows["month"]])
+            )
+            .to_numpy(dtype=float)
+        )
         ratio = pai / ref
         ratio = ratio[np.isfinite(ratio)]
-        out.append((*key, len(rows), float(rows["hit_rate"].mean()), float(pai.mean()),
-                    *_boot_mean(pai, rng, n_boot),
-                    float(ratio.mean()) if len(ratio) else float("nan"),
-                    *_boot_mean(ratio, rng, n_boot)))
+        out.append(
+            (
+                *key,
+                len(rows),
+                float(rows["hit_rate"].mean()),
+                float(pai.mean()),
+                *_boot_mean(pai, rng, n_boot),
+                float(ratio.mean()) if len(ratio) else float("nan"),
+                *_boot_mean(ratio, rng, n_boot),
+            )
+        )
     return pd.DataFrame(out, columns=AREA_SUMMARY_COLUMNS)
 
 
@@ -403,28 +495,41 @@ def choose_methods(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """
     out = []
     for g, rows in table[table["method"] != AUTO].groupby("group", sort=False):
-        obj = rows[rows["coverage_pct"].isin(OBJECTIVE_COVERAGES)].groupby("method")[
-            "hit_rate"].mean()
+        obj = (
+            rows[rows["coverage_pct"].isin(OBJECTIVE_COVERAGES)]
+            .groupby("method")["hit_rate"]
+            .mean()
+        )
         best = str(obj.idxmax())
         mine = rows[rows["method"] == best]
         used = pd.Series([str(v) for v in mine["param"]]).mode()
-        rec: dict[str, Any] = {"group": g, "method": best, "units": mine["units"].iloc[0],
-                               "param": str(used.iloc[0]),
-                               "months": int(mine["month"].nunique()),
-                               "description": _describe(best)}
+        rec: dict[str, Any] = {
+            "group": g,
+            "method": best,
+            "units": mine["units"].iloc[0],
+            "param": str(used.iloc[0]),
+            "months": int(mine["month"].nunique()),
+            "description": _describe(best),
+        }
         for c in OBJECTIVE_COVERAGES:
             s = summary[(summary["group"] == g) & (summary["coverage_pct"] == c)].set_index(
-                "method")
+                "method"
+            )
             if best not in s.index:
                 continue
             tag = f"{c:g}"
-            rec.update({f"hit_rate_{tag}": s.at[best, "hit_rate_mean"],
-                        f"pai_{tag}": s.at[best, "pai_mean"],
-                        f"ratio_{tag}": s.at[best, "ratio_mean"],
-                        f"ratio_lo_{tag}": s.at[best, "ratio_lo"],
-                        f"ratio_hi_{tag}": s.at[best, "ratio_hi"],
-                        f"auto_ratio_{tag}": s.at[AUTO, "ratio_mean"] if AUTO in s.index
-                        else float("nan")})
+            rec.update(
+                {
+                    f"hit_rate_{tag}": s.at[best, "hit_rate_mean"],
+                    f"pai_{tag}": s.at[best, "pai_mean"],
+                    f"ratio_{tag}": s.at[best, "ratio_mean"],
+                    f"ratio_lo_{tag}": s.at[best, "ratio_lo"],
+                    f"ratio_hi_{tag}": s.at[best, "ratio_hi"],
+                    f"auto_ratio_{tag}": s.at[AUTO, "ratio_mean"]
+                    if AUTO in s.index
+                    else float("nan"),
+                }
+            )
         rec["text"] = forecast_sentence(rec)
         out.append(rec)
     return pd.DataFrame(out)
@@ -432,8 +537,7 @@ def choose_methods(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
 
 def _describe(method: str) -> str:
     if method == ENSEMBLE:
-        return "the average of the map-point forecasts (recent-weighted, empirical Bayes, " \
-               "seasonal)"
+        return "the average of the map-point forecasts (recent-weighted, empirical Bayes, seasonal)"
     return fc.METHODS_AREA[method].text
 
 
@@ -452,11 +556,13 @@ def forecast_sentence(rec: dict[str, Any]) -> str:
     (95% interval 1.50-1.70)."
     """
     label = "all crime" if rec["group"] == "all" else str(rec["group"]).replace("_", " ")
-    text = (f"Next month's list ({label}) was made by {rec['method']}: {rec['description']}. "
-            f"Tested on {rec['months']} past months, the top 1% of the area it picked held on "
-            f"average {100 * rec.get('hit_rate_1', float('nan')):.0f}% of the next month's "
-            f"crime, {rec.get('ratio_1', float('nan')):.2f} times as much as plain counts per "
-            "street link")
+    text = (
+        f"Next month's list ({label}) was made by {rec['method']}: {rec['description']}. "
+        f"Tested on {rec['months']} past months, the top 1% of the area it picked held on "
+        f"average {100 * rec.get('hit_rate_1', float('nan')):.0f}% of the next month's "
+        f"crime, {rec.get('ratio_1', float('nan')):.2f} times as much as plain counts per "
+        "street link"
+    )
     lo, hi = rec.get("ratio_lo_1", float("nan")), rec.get("ratio_hi_1", float("nan"))
     if np.isfinite(lo) and np.isfinite(hi):
         text += f" (95% interval {lo:.2f}-{hi:.2f})"

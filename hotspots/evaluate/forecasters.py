@@ -135,7 +135,7 @@ def _density(rate: np.ndarray, units: UnitSet) -> np.ndarray:
 
 def score_link_counts(hist: History, group: str, param: float) -> np.ndarray:
     """Baseline: crimes per street link in the last ``param`` months (plain counts)."""
-    return np.asarray(hist.rows(group, "links")[-int(param):].sum(axis=0)).ravel()
+    return np.asarray(hist.rows(group, "links")[-int(param) :].sum(axis=0)).ravel()
 
 
 def _ewma_scorer(kind: str) -> Callable[[History, str, float], np.ndarray]:
@@ -169,8 +169,9 @@ def score_point_cover(hist: History, group: str, param: float) -> np.ndarray:
     raster = hist.data.extra["raster"]
     rate = ewma_rate(hist, group, "points", param)
     mass = np.bincount(hist.data.extra["point_pixel"], weights=rate, minlength=len(raster.flat))
-    order = cover_order(mass, units.pixels, raster.pixel_m**2,
-                         float(hist.data.extra["cover_budget_m2"]))
+    order = cover_order(
+        mass, units.pixels, raster.pixel_m**2, float(hist.data.extra["cover_budget_m2"])
+    )
     dens = rate / units.area_m2
     tail = dens / (2 * dens.max()) if dens.max() > 0 else dens
     return np.asarray(np.where(order > 0, order, tail))
@@ -226,8 +227,9 @@ def score_point_eb(hist: History, group: str, param: float) -> np.ndarray:
     has = link_area > 0
     link_prior = np.where(has, hood_rate[link_hood] * link_area, 0.0)
     link_rate = np.zeros(len(link_count))
-    link_rate[has] = eb_shrink(link_count[has], np.full(int(has.sum()), total),
-                               link_prior[has]) / link_area[has]
+    link_rate[has] = (
+        eb_shrink(link_count[has], np.full(int(has.sum()), total), link_prior[has]) / link_area[has]
+    )
     rate = eb_shrink(count, exposure, link_rate[units.link] * units.area_m2)
     return _density(rate, units)
 
@@ -261,8 +263,12 @@ def score_point_nr(hist: History, group: str, param: float) -> np.ndarray:
     if group not in fits:
         return _density(base, units)
     fit = fits[group]
-    extra = offspring_in_month(fit, hist.data.extra["events"][group],
-                               hist.data.extra["point_dist"], month_cal=hist.target_cal)
+    extra = offspring_in_month(
+        fit,
+        hist.data.extra["events"][group],
+        hist.data.extra["point_dist"],
+        month_cal=hist.target_cal,
+    )
     return _density((1 - fit.theta) * base + param * extra, units)
 
 
@@ -277,31 +283,89 @@ class Method:
     text: str
 
 
-METHODS_AREA: dict[str, Method] = {m.name: m for m in (
-    Method("link_counts", "links", (float(BASELINE_WINDOW),), score_link_counts,
-           "plain crime counts per street link over the last 6 months (the baseline)"),
-    Method("link_ewma", "links", HALF_LIVES, _ewma_scorer("links"),
-           "recent-weighted crimes per m² of each street link"),
-    Method("piece_ewma", "pieces", HALF_LIVES, _ewma_scorer("pieces"),
-           "recent-weighted crimes per m² of each 25-50 m street piece"),
-    Method("point_ewma", "points", HALF_LIVES, _ewma_scorer("points"),
-           "recent-weighted crimes per m² around each map point"),
-    Method("point_cover", "points", (12.0,), score_point_cover,
-           "map points taken in turn by the forecast crime each adds per m² of new land "
-           "(recent-weighted rates; land shared with points already taken is not paid twice)"),
-    Method("point_land", "points", HALF_LIVES, _land_scorer("points"),
-           "recent-weighted crimes per m² on the land within 30 m of each map point"),
-    Method("piece_land", "pieces", HALF_LIVES, _land_scorer("pieces"),
-           "recent-weighted crimes per m² on the land within 30 m of each street piece"),
-    Method("point_eb", "points", (6.0, 24.0), score_point_eb,
-           "map-point rates shrunk towards their street and neighbourhood (empirical Bayes)"),
-    Method("point_season", "points", SEASON_WEIGHTS, score_point_season,
-           "map-point rates blended with the same month last year"),
-    Method("piece_nkde", "pieces", NKDE_BANDWIDTHS, score_piece_nkde,
-           "kernel density along the street network (network distance)"),
-    Method("point_nr", "points", (1.0,), score_point_nr,
-           "map-point rates plus a near-repeat (self-exciting) term"),
-)}
+METHODS_AREA: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "link_counts",
+            "links",
+            (float(BASELINE_WINDOW),),
+            score_link_counts,
+            "plain crime counts per street link over the last 6 months (the baseline)",
+        ),
+        Method(
+            "link_ewma",
+            "links",
+            HALF_LIVES,
+            _ewma_scorer("links"),
+            "recent-weighted crimes per m² of each street link",
+        ),
+        Method(
+            "piece_ewma",
+            "pieces",
+            HALF_LIVES,
+            _ewma_scorer("pieces"),
+            "recent-weighted crimes per m² of each 25-50 m street piece",
+        ),
+        Method(
+            "point_ewma",
+            "points",
+            HALF_LIVES,
+            _ewma_scorer("points"),
+            "recent-weighted crimes per m² around each map point",
+        ),
+        Method(
+            "point_cover",
+            "points",
+            (12.0,),
+            score_point_cover,
+            "map points taken in turn by the forecast crime each adds per m² of new land "
+            "(recent-weighted rates; land shared with points already taken is not paid twice)",
+        ),
+        Method(
+            "point_land",
+            "points",
+            HALF_LIVES,
+            _land_scorer("points"),
+            "recent-weighted crimes per m² on the land within 30 m of each map point",
+        ),
+        Method(
+            "piece_land",
+            "pieces",
+            HALF_LIVES,
+            _land_scorer("pieces"),
+            "recent-weighted crimes per m² on the land within 30 m of each street piece",
+        ),
+        Method(
+            "point_eb",
+            "points",
+            (6.0, 24.0),
+            score_point_eb,
+            "map-point rates shrunk towards their street and neighbourhood (empirical Bayes)",
+        ),
+        Method(
+            "point_season",
+            "points",
+            SEASON_WEIGHTS,
+            score_point_season,
+            "map-point rates blended with the same month last year",
+        ),
+        Method(
+            "piece_nkde",
+            "pieces",
+            NKDE_BANDWIDTHS,
+            score_piece_nkde,
+            "kernel density along the street network (network distance)",
+        ),
+        Method(
+            "point_nr",
+            "points",
+            (1.0,),
+            score_point_nr,
+            "map-point rates plus a near-repeat (self-exciting) term",
+        ),
+    )
+}
 #: The components of the ensemble (point methods, so their forecasts can be averaged).
 ENSEMBLE_OF: tuple[str, ...] = ("point_ewma", "point_eb", "point_season")
 BASELINE = "link_counts"

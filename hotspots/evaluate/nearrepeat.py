@@ -61,8 +61,9 @@ class NearRepeatFit:
 def _kernel(dist: pd.DataFrame, n_points: int, sigma: float) -> sparse.csr_matrix:
     """Return G with G[j, i] = exp(-d / sigma) / Z_j (rows sum to one)."""
     w = np.exp(-dist["d"].to_numpy() / sigma)
-    g = sparse.csr_matrix((w, (dist["p"].to_numpy(), dist["q"].to_numpy())),
-                          shape=(n_points, n_points))
+    g = sparse.csr_matrix(
+        (w, (dist["p"].to_numpy(), dist["q"].to_numpy())), shape=(n_points, n_points)
+    )
     z = np.asarray(g.sum(axis=1)).ravel()
     return sparse.csr_matrix(sparse.diags(1 / np.where(z > 0, z, 1.0)) @ g)
 
@@ -73,13 +74,15 @@ def _log_z(dist: pd.DataFrame, n_points: int) -> np.ndarray:
     p = dist["p"].to_numpy()
     out = np.empty((len(_SIGMAS), n_points))
     for s, sigma in enumerate(_SIGMAS):
-        out[s] = np.log(np.maximum(np.bincount(p, weights=np.exp(-d / sigma),
-                                               minlength=n_points), 1e-300))
+        out[s] = np.log(
+            np.maximum(np.bincount(p, weights=np.exp(-d / sigma), minlength=n_points), 1e-300)
+        )
     return out
 
 
-def candidate_pairs(t: np.ndarray, point: np.ndarray, dist: pd.DataFrame,
-                    max_days: float = MAX_DAYS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(
+    t: np.ndarray, point: np.ndarray, dist: pd.DataFrame, max_days: float = MAX_DAYS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (parent, child, distance) for every pair of events within reach.
 
     A parent ``j`` of child ``k`` happened before it (``0 < t_k - t_j <= max_days``) at a point
@@ -105,10 +108,18 @@ def candidate_pairs(t: np.ndarray, point: np.ndarray, dist: pd.DataFrame,
     return parent[keep], child[keep], d[keep]
 
 
-def fit_near_repeat(t: np.ndarray, point: np.ndarray, dist: pd.DataFrame, n_points: int, *,
-                    span_days: float | None = None, iterations: int = 200,
-                    tol: float = 1e-4, prior: float = 1e9,
-                    shape: np.ndarray | None = None) -> NearRepeatFit:
+def fit_near_repeat(
+    t: np.ndarray,
+    point: np.ndarray,
+    dist: pd.DataFrame,
+    n_points: int,
+    *,
+    span_days: float | None = None,
+    iterations: int = 200,
+    tol: float = 1e-4,
+    prior: float = 1e9,
+    shape: np.ndarray | None = None,
+) -> NearRepeatFit:
     """Fit theta, omega and sigma by EM on events (days, point).
 
     Parameters
@@ -171,17 +182,27 @@ def fit_near_repeat(t: np.ndarray, point: np.ndarray, dist: pd.DataFrame, n_poin
         per_parent = np.bincount(point[parent], weights=pr, minlength=n_points)
         ll = -float((pr * d).sum()) / _SIGMAS - log_z @ per_parent
         new_sigma = float(_SIGMAS[int(np.argmax(ll))])
-        change = max(abs(new_theta - theta) / max(theta, 1e-9),
-                     abs(new_omega - omega) / omega, abs(new_sigma - sigma) / sigma)
+        change = max(
+            abs(new_theta - theta) / max(theta, 1e-9),
+            abs(new_omega - omega) / omega,
+            abs(new_sigma - sigma) / sigma,
+        )
         theta, omega, sigma = new_theta, new_omega, new_sigma
         if change < tol:
             break
     return NearRepeatFit(float(theta), float(omega), float(sigma), len(t), done)
 
 
-def simulate_near_repeat(mu: np.ndarray, dist: pd.DataFrame, *, theta: float, omega: float,
-                         sigma: float, days: float, seed: int = 0) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
+def simulate_near_repeat(
+    mu: np.ndarray,
+    dist: pd.DataFrame,
+    *,
+    theta: float,
+    omega: float,
+    sigma: float,
+    days: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate the model (for tests): background events, then generations of repeats.
 
     Parameters
@@ -225,8 +246,9 @@ def simulate_near_repeat(mu: np.ndarray, dist: pd.DataFrame, *, theta: float, om
     return t_all[order], p_all[order]
 
 
-def offspring_in_month(fit: NearRepeatFit, events: dict[str, np.ndarray],
-                       dist: pd.DataFrame, *, month_cal: int) -> np.ndarray:
+def offspring_in_month(
+    fit: NearRepeatFit, events: dict[str, np.ndarray], dist: pd.DataFrame, *, month_cal: int
+) -> np.ndarray:
     """Return the expected near repeats per point in calendar month ``month_cal``.
 
     Only events before the month's first day are used.
@@ -236,8 +258,9 @@ def offspring_in_month(fit: NearRepeatFit, events: dict[str, np.ndarray],
     t, point = events["t"], events["point"]
     n_points = int(events["n_points"][0])
     before = (t < start) & (t >= start - MAX_DAYS - 1)
-    w = fit.theta * (np.exp(-fit.omega * (start - t[before]))
-                     - np.exp(-fit.omega * (end - t[before])))
+    w = fit.theta * (
+        np.exp(-fit.omega * (start - t[before])) - np.exp(-fit.omega * (end - t[before]))
+    )
     source = np.bincount(point[before], weights=w, minlength=n_points)
     return np.asarray(_kernel(dist, n_points, fit.sigma).T @ source).ravel()
 
@@ -245,12 +268,16 @@ def offspring_in_month(fit: NearRepeatFit, events: dict[str, np.ndarray],
 def _month_day(cal: int) -> float:
     """Return day number (days since 1970-01-01) of the first day of calendar month ``cal``."""
     year, month = divmod(int(cal), 12)
-    return float((np.datetime64(f"{year:04d}-{month + 1:02d}-01") - np.datetime64(
-        "1970-01-01")).astype("timedelta64[D]").astype(int))
+    return float(
+        (np.datetime64(f"{year:04d}-{month + 1:02d}-01") - np.datetime64("1970-01-01"))
+        .astype("timedelta64[D]")
+        .astype(int)
+    )
 
 
-def prepare_near_repeat(data: Any, *, crimes_frame: pd.DataFrame,
-                        masks: dict[str, np.ndarray], fit_before: int) -> None:
+def prepare_near_repeat(
+    data: Any, *, crimes_frame: pd.DataFrame, masks: dict[str, np.ndarray], fit_before: int
+) -> None:
     """Fit the near-repeat model per group on the training days before the first target.
 
     Stores ``events`` (per group), ``point_dist`` and ``nr_fits`` in ``data.extra``. The fit
@@ -266,8 +293,17 @@ def prepare_near_repeat(data: Any, *, crimes_frame: pd.DataFrame,
     import shapely
 
     pos = shapely.line_locate_point(geoms[points.link], shapely.points(points.xy))
-    pseudo = UnitSet("points", points.pixels, points.area_m2, points.link, points.hood,
-                     points.xy, points.of_crime, pos, np.zeros(len(points)))
+    pseudo = UnitSet(
+        "points",
+        points.pixels,
+        points.area_m2,
+        points.link,
+        points.hood,
+        points.xy,
+        points.of_crime,
+        pos,
+        np.zeros(len(points)),
+    )
     dist = piece_distances(geoms, pseudo, MAX_DISTANCE_M)
     data.extra["point_dist"] = dist
     when = pd.to_datetime(crimes_frame["occurred_from"])
@@ -277,13 +313,22 @@ def prepare_near_repeat(data: Any, *, crimes_frame: pd.DataFrame,
     fits, events, summary = {}, {}, {}
     for g, m in masks.items():
         sel = m & timed
-        events[g] = {"t": t[sel], "point": points.of_crime[sel],
-                     "n_points": np.array([len(points)])}
+        events[g] = {
+            "t": t[sel],
+            "point": points.of_crime[sel],
+            "n_points": np.array([len(points)]),
+        }
         train = sel & (t < first_target) & (t >= first_target - FIT_DAYS)
         if train.sum() < 50:
             continue
         n_at = np.bincount(points.of_crime[train], minlength=len(points)) + 0.5
-        fits[g] = fit_near_repeat(t[train], points.of_crime[train], dist, len(points),
-                                  span_days=FIT_DAYS, shape=n_at / n_at.sum())
+        fits[g] = fit_near_repeat(
+            t[train],
+            points.of_crime[train],
+            dist,
+            len(points),
+            span_days=FIT_DAYS,
+            shape=n_at / n_at.sum(),
+        )
         summary[g] = asdict(fits[g])
     data.extra.update({"events": events, "nr_fits": fits, "nr_summary": summary})

@@ -63,8 +63,9 @@ def node_distances(geoms: np.ndarray, limit_m: float) -> pd.DataFrame:
     length = shapely.length(geoms)
     edges = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "w": length})
     edges = edges[edges["a"] != edges["b"]].groupby(["a", "b"], as_index=False)["w"].min()
-    graph = sparse.csr_matrix((edges["w"].to_numpy(), (edges["a"].to_numpy(),
-                                                        edges["b"].to_numpy())), shape=(n, n))
+    graph = sparse.csr_matrix(
+        (edges["w"].to_numpy(), (edges["a"].to_numpy(), edges["b"].to_numpy())), shape=(n, n)
+    )
     parts = []
     for s in range(0, n, _CHUNK):
         idx = np.arange(s, min(s + _CHUNK, n))
@@ -86,9 +87,13 @@ def piece_distances(geoms: np.ndarray, pieces: UnitSet, limit_m: float) -> pd.Da
     length = shapely.length(geoms)
     link = pieces.link
     mid = pieces.offset_m + pieces.length_m / 2
-    at_node = pd.DataFrame({
-        "node": np.r_[u[link], v[link]], "piece": np.r_[np.arange(len(link)), np.arange(len(link))],
-        "dist": np.r_[mid, length[link] - mid]})
+    at_node = pd.DataFrame(
+        {
+            "node": np.r_[u[link], v[link]],
+            "piece": np.r_[np.arange(len(link)), np.arange(len(link))],
+            "dist": np.r_[mid, length[link] - mid],
+        }
+    )
     at_node = at_node[at_node["dist"] <= limit_m]
     nd = node_distances(geoms, limit_m)
     left = nd.merge(at_node, left_on="a", right_on="node")
@@ -101,14 +106,14 @@ def piece_distances(geoms: np.ndarray, pieces: UnitSet, limit_m: float) -> pd.Da
     # along the same segment
     same = pd.DataFrame({"p": np.arange(len(link)), "link": link, "m": mid})
     same = same.merge(same, on="link", suffixes=("", "_2"))
-    same = pd.DataFrame({"p": same["p"], "q": same["p_2"],
-                         "d": (same["m"] - same["m_2"]).abs()})
+    same = pd.DataFrame({"p": same["p"], "q": same["p_2"], "d": (same["m"] - same["m_2"]).abs()})
     out = pd.concat([both, same[same["d"] <= limit_m]], ignore_index=True)
     return out.groupby(["p", "q"], as_index=False, sort=False)["d"].min()
 
 
-def piece_kernels(geoms: np.ndarray, pieces: UnitSet,
-                  bandwidths: tuple[float, ...]) -> dict[float, sparse.csr_matrix]:
+def piece_kernels(
+    geoms: np.ndarray, pieces: UnitSet, bandwidths: tuple[float, ...]
+) -> dict[float, sparse.csr_matrix]:
     """Return one Gaussian network-kernel matrix (pieces x pieces) per bandwidth.
 
     Parameters
@@ -132,6 +137,7 @@ def piece_kernels(geoms: np.ndarray, pieces: UnitSet,
     out = {}
     for h in bandwidths:
         keep = d <= TRUNCATE * h
-        out[h] = sparse.csr_matrix((np.exp(-0.5 * (d[keep] / h) ** 2), (p[keep], q[keep])),
-                                   shape=(n, n))
+        out[h] = sparse.csr_matrix(
+            (np.exp(-0.5 * (d[keep] / h) ** 2), (p[keep], q[keep])), shape=(n, n)
+        )
     return out

@@ -80,23 +80,26 @@ class Raster:
 def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Return the (row, col) offsets of the pixels around a point's pixel to test."""
     r = math.ceil(radius_m / pixel_m) + 1
-    dr, dc = (a.ravel() for a in np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1),
-                                             indexing="ij"))
+    dr, dc = (
+        a.ravel() for a in np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
+    )
     return dr, dc
 
 
-def _pairs(raster: Raster, xy: np.ndarray, radius_m: float,
-           chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    raster: Raster, xy: np.ndarray, radius_m: float, chunk: int = 100_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (point, flat pixel) pairs: the pixel centres within ``radius_m`` of each point."""
     dr, dc = _disc(raster.pixel_m, radius_m)
     px = raster.pixel_m
     points, flats = [], []
     for s in range(0, len(xy), chunk):
-        x, y = xy[s:s + chunk, 0], xy[s:s + chunk, 1]
+        x, y = xy[s : s + chunk, 0], xy[s : s + chunk, 1]
         col = np.floor((x - raster.x0) / px).astype(np.int64)[:, None] + dc
         row = np.floor((y - raster.y0) / px).astype(np.int64)[:, None] + dr
         d2 = (raster.x0 + (col + 0.5) * px - x[:, None]) ** 2 + (
-            raster.y0 + (row + 0.5) * px - y[:, None]) ** 2
+            raster.y0 + (row + 0.5) * px - y[:, None]
+        ) ** 2
         keep = d2 <= radius_m**2
         points.append(np.nonzero(keep)[0] + s)
         flats.append((row * raster.nx + col)[keep])
@@ -127,9 +130,14 @@ def _samples(raster: Raster, geoms: np.ndarray, buffer_m: float) -> _Samples:
     return _Samples(xy, line, sample, flat)
 
 
-def study_raster_and_samples(segments_geoms: np.ndarray, region: shapely.Geometry, *,
-                 pixel_m: float = DEFAULT_PIXEL_M, buffer_m: float = DEFAULT_BUFFER_M,
-                 extra_xy: np.ndarray | None = None) -> tuple[Raster, _Samples]:
+def study_raster_and_samples(
+    segments_geoms: np.ndarray,
+    region: shapely.Geometry,
+    *,
+    pixel_m: float = DEFAULT_PIXEL_M,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    extra_xy: np.ndarray | None = None,
+) -> tuple[Raster, _Samples]:
     """Return the study area's pixels: centres near a segment and inside ``region``.
 
     A pixel is kept when its centre lies within ``buffer_m`` of a segment and inside ``region``,
@@ -165,9 +173,13 @@ def study_raster_and_samples(segments_geoms: np.ndarray, region: shapely.Geometr
     """
     x0, y0, x1, _ = shapely.total_bounds(segments_geoms)
     pad = buffer_m + 2 * pixel_m
-    base = Raster(math.floor((x0 - pad) / pixel_m) * pixel_m,
-                  math.floor((y0 - pad) / pixel_m) * pixel_m, pixel_m,
-                  math.ceil((x1 - x0 + 2 * pad) / pixel_m) + 2, np.empty(0, np.int64))
+    base = Raster(
+        math.floor((x0 - pad) / pixel_m) * pixel_m,
+        math.floor((y0 - pad) / pixel_m) * pixel_m,
+        pixel_m,
+        math.ceil((x1 - x0 + 2 * pad) / pixel_m) + 2,
+        np.empty(0, np.int64),
+    )
     samples = _samples(base, segments_geoms, buffer_m)
     flat = np.unique(samples.pair_flat)
     cx = base.x0 + (flat % base.nx + 0.5) * pixel_m
@@ -205,8 +217,10 @@ class UnitSet:
 def _incidence(raster: Raster, owner: np.ndarray, flat: np.ndarray, n: int) -> sparse.csc_matrix:
     pix = raster.lookup(flat)
     keep = pix >= 0
-    mat = sparse.csc_matrix((np.ones(int(keep.sum()), dtype=np.float32),
-                             (pix[keep], owner[keep])), shape=(len(raster.flat), n))
+    mat = sparse.csc_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (pix[keep], owner[keep])),
+        shape=(len(raster.flat), n),
+    )
     mat.sum_duplicates()
     mat.data[:] = 1.0
     return mat
@@ -217,9 +231,17 @@ def _hoods(xy: np.ndarray) -> np.ndarray:
     return np.unique(cells, axis=0, return_inverse=True)[1].ravel()
 
 
-def build_units(kind: str, raster: Raster, geoms: np.ndarray, crime_xy: np.ndarray,
-                crime_link: np.ndarray, *, buffer_m: float = DEFAULT_BUFFER_M,
-                piece_m: float = DEFAULT_PIECE_M, samples: _Samples | None = None) -> UnitSet:
+def build_units(
+    kind: str,
+    raster: Raster,
+    geoms: np.ndarray,
+    crime_xy: np.ndarray,
+    crime_link: np.ndarray,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    piece_m: float = DEFAULT_PIECE_M,
+    samples: _Samples | None = None,
+) -> UnitSet:
     """Return the units of one kind with their pixels and the unit of every crime.
 
     Parameters
@@ -257,37 +279,58 @@ def build_units(kind: str, raster: Raster, geoms: np.ndarray, crime_xy: np.ndarr
         of_crime = of_crime.ravel()
         # each point's own nearest link (not its crimes' links: those can tie, and a unit
         # must not depend on which months' crimes are present)
-        link = shapely.STRtree(geoms).query_nearest(shapely.points(uniq),
-                                                    all_matches=False)[1]
+        link = shapely.STRtree(geoms).query_nearest(shapely.points(uniq), all_matches=False)[1]
         pixels = _incidence(raster, *_pairs(raster, uniq, buffer_m), len(uniq))
         zeros = np.zeros(len(uniq))
-        return UnitSet(kind, pixels, _area(pixels, raster), link, _hoods(uniq), uniq, of_crime,
-                       zeros, zeros)
+        return UnitSet(
+            kind, pixels, _area(pixels, raster), link, _hoods(uniq), uniq, of_crime, zeros, zeros
+        )
     smp = samples or _samples(raster, geoms, buffer_m)
     if kind == "links":
-        pixels = _incidence(raster, *_unique_pairs(smp.line[smp.pair_sample], smp.pair_flat),
-                            len(geoms))
+        pixels = _incidence(
+            raster, *_unique_pairs(smp.line[smp.pair_sample], smp.pair_flat), len(geoms)
+        )
         mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
-        return UnitSet(kind, pixels, _area(pixels, raster), np.arange(len(geoms)), _hoods(mid),
-                       mid, crime_link, np.zeros(len(geoms)), length)
+        return UnitSet(
+            kind,
+            pixels,
+            _area(pixels, raster),
+            np.arange(len(geoms)),
+            _hoods(mid),
+            mid,
+            crime_link,
+            np.zeros(len(geoms)),
+            length,
+        )
     n_of = np.maximum(np.ceil(length / piece_m - 1e-9), 1).astype(np.int64)
     first = np.r_[0, np.cumsum(n_of)[:-1]]
     step = length / n_of
 
     def piece_of(line: np.ndarray, xy: np.ndarray) -> np.ndarray:
         pos = shapely.line_locate_point(geoms[line], shapely.points(xy))
-        return np.asarray(first[line] + np.minimum((pos / step[line]).astype(np.int64),
-                                                   n_of[line] - 1))
+        return np.asarray(
+            first[line] + np.minimum((pos / step[line]).astype(np.int64), n_of[line] - 1)
+        )
 
     n = int(n_of.sum())
     sample_piece = piece_of(smp.line, smp.xy)
     pixels = _incidence(raster, *_unique_pairs(sample_piece[smp.pair_sample], smp.pair_flat), n)
     link = np.repeat(np.arange(len(geoms)), n_of)
     offset = (np.arange(n) - first[link]) * step[link]
-    mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms[link],
-                                                                 offset + step[link] / 2))
-    return UnitSet(kind, pixels, _area(pixels, raster), link, _hoods(mid), mid,
-                   piece_of(crime_link, crime_xy), offset, step[link])
+    mid = shapely.get_coordinates(
+        shapely.line_interpolate_point(geoms[link], offset + step[link] / 2)
+    )
+    return UnitSet(
+        kind,
+        pixels,
+        _area(pixels, raster),
+        link,
+        _hoods(mid),
+        mid,
+        piece_of(crime_link, crime_xy),
+        offset,
+        step[link],
+    )
 
 
 def _area(pixels: sparse.csc_matrix, raster: Raster) -> np.ndarray:
@@ -298,8 +341,13 @@ def _area(pixels: sparse.csc_matrix, raster: Raster) -> np.ndarray:
 # the area cut
 
 
-def area_cut(scores: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
-             weights: np.ndarray, budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def area_cut(
+    scores: np.ndarray,
+    pixels: sparse.csc_matrix,
+    pixel_area: float,
+    weights: np.ndarray,
+    budgets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Take units by descending score until their union covers each budget of land.
 
     Parameters
@@ -353,8 +401,12 @@ def area_cut(scores: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
         if new_area.sum() >= top or k == len(order):
             break
         k *= 2
-    new_w = np.column_stack([np.bincount(first_rank, weights=weights[uniq, j], minlength=k)
-                             for j in range(weights.shape[1])])
+    new_w = np.column_stack(
+        [
+            np.bincount(first_rank, weights=weights[uniq, j], minlength=k)
+            for j in range(weights.shape[1])
+        ]
+    )
     start = np.flatnonzero(np.r_[True, s[1:k] != s[: k - 1]])
     block_area = np.add.reduceat(new_area, start)
     block_w = np.add.reduceat(new_w, start, axis=0)
@@ -367,8 +419,9 @@ def area_cut(scores: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
     return area, got
 
 
-def cover_order(mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
-                max_area: float) -> np.ndarray:
+def cover_order(
+    mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float, max_area: float
+) -> np.ndarray:
     """Order units greedily by the forecast crime they add per square metre of new land.
 
     The area cut pays for the union of the units' land and counts every crime in it, so a
@@ -427,7 +480,7 @@ def cover_order(mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
         if not heap:
             break
         _, i = heapq.heappop(heap)
-        new = ind[ptr[i]:ptr[i + 1]]
+        new = ind[ptr[i] : ptr[i + 1]]
         new = new[~covered[new]]
         if not len(new):
             continue
@@ -435,7 +488,8 @@ def cover_order(mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float,
         if ratio <= 0:
             continue
         if (not heap or ratio >= -heap[0][0] - 1e-15) and (
-                nxt == len(cand) or ratio >= bound[nxt] - 1e-15):
+            nxt == len(cand) or ratio >= bound[nxt] - 1e-15
+        ):
             covered[new] = True
             used += len(new) * pixel_area
             taken.append(i)
