@@ -101,6 +101,7 @@ def _holding(lock: Path, pid: int, proc: subprocess.Popen[str]) -> None:
 # one writer per folder ----------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # whole `hotspots run`s in subprocesses
 def test_second_run_into_the_same_out_fails_at_once_naming_the_first(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
@@ -126,6 +127,7 @@ def test_second_run_into_the_same_out_fails_at_once_naming_the_first(
     _complete(out)
 
 
+@pytest.mark.e2e  # whole `hotspots run`s in subprocesses
 def test_two_runs_started_together_one_wins_and_the_folder_is_whole(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
@@ -142,6 +144,7 @@ def test_two_runs_started_together_one_wins_and_the_folder_is_whole(
     _complete(out)
 
 
+@pytest.mark.e2e  # whole `hotspots run`s in subprocesses
 def test_wait_runs_one_after_the_other_and_needs_overwrite(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
