@@ -56,7 +56,7 @@ test: setup lint
 	$(BIN)/python -m pytest
 
 # the inner loop: every test but the end-to-end ones (whole real-data runs, notebooks, browser
-# tests of runs), about a minute
+# tests of runs), about 90 seconds on 2 cores
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e"
 
