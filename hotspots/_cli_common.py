@@ -6,11 +6,11 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import click
 
-__all__ = ["WARNINGS_LOGGER", "setup_logging", "wait_option"]
+__all__ = ["WARNINGS_LOGGER", "layer_options", "setup_logging", "wait_option"]
 
 #: Logger of Python warnings raised by hotspots and its libraries (one line each).
 WARNINGS_LOGGER = "hotspots.warnings"
@@ -22,6 +22,19 @@ wait_option = click.option(
     help="If another run is writing the same output folder, wait for it to finish "
     "(then the folder exists: add --overwrite to replace it) instead of failing at once.",
 )
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def layer_options(command: F) -> F:
+    """Add ``--areas-layer`` and ``--streets-layer`` (the layer to read of a multi-layer file)."""
+    command = click.option(
+        "--streets-layer", help="Layer of --streets to read, when the file holds several."
+    )(command)
+    return click.option(
+        "--areas-layer", help="Layer of --areas to read, when the file holds several."
+    )(command)
 
 
 def setup_logging(

@@ -11,7 +11,7 @@ import click
 
 from hotspots import evaluate as _evaluate
 from hotspots import runfolder
-from hotspots._cli_common import setup_logging, wait_option
+from hotspots._cli_common import layer_options, setup_logging, wait_option
 from hotspots.errors import HotspotsError
 
 __all__ = ["evaluate"]
@@ -46,8 +46,7 @@ __all__ = ["evaluate"]
     type=click.Path(path_type=Path),
     help="Polygon layer to clip the study area to (e.g. the city's local areas).",
 )
-@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
-@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
+@layer_options
 @click.option(
     "--warmup",
     "warmup_months",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from hotspots import distributed as _distributed
 from hotspots import export, rank, runfolder, segments, snap
-from hotspots._cli_common import setup_logging, wait_option
+from hotspots._cli_common import layer_options, setup_logging, wait_option
 
 __all__ = ["hot_streets"]
 
@@ -97,8 +97,7 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
 @wait_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
-@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
-@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
+@layer_options
 @click.option("--crs", help="Projected CRS to work in (default as in `hotspots run`).")
 @click.option(
     "--crime-type", "crime_types", multiple=True, help="Keep only this crime type (repeat)."

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hotspots import __version__
-from hotspots._cli_common import setup_logging, wait_option
+from hotspots._cli_common import layer_options, setup_logging, wait_option
 from hotspots.errors import HotspotsError
 
 __all__ = [
@@ -155,8 +155,7 @@ def _setup_logging(quiet: bool) -> None:
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
 @click.option("--street-name", "street_name_col", help="Column of street names in --streets.")
-@click.option("--areas-layer", help="Layer of --areas to read, when the file holds several.")
-@click.option("--streets-layer", help="Layer of --streets to read, when the file holds several.")
+@layer_options
 @click.option(
     "--population",
     type=click.Path(path_type=Path),
