@@ -58,53 +58,19 @@ def test_pseudonyms_hide_references() -> None:
 
 
 def test_run_with_caller_column_never_writes_references(tmp_path: Path) -> None:
-
     from click.testing import CliRunner
 
     from hotspots.cli import app
-    from tests.fixtures.make_tiny import write_tiny
+    from tests.fixtures.make_tiny import tiny_caller_args
 
-    f = write_tiny(tmp_path / "in")
-    raw = pd.read_csv(f["crimes"])
-    extract = pd.DataFrame(
-        {
-            "ref": [f"INC{i}" for i in range(len(raw))],
-            "when": [f"2024-03-0{1 + i % 3} 2{i % 4}:15" for i in range(len(raw))],
-            "lon": raw["Longitude"],
-            "lat": raw["Latitude"],
-            "type": raw["Crime type"],
-            "caller": ["CALLER-SECRET-1" if i % 2 else "CALLER-SECRET-2" for i in range(len(raw))],
-        }
-    )
-    csv = tmp_path / "calls.csv"
-    extract.to_csv(csv, index=False)
-    mapping = tmp_path / "m.toml"
-    mapping.write_text(
-        'crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
-        'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
-        'caller = "caller"\n',
-        encoding="utf-8",
-    )
     out = tmp_path / "run"
-    res = CliRunner().invoke(
-        app,
-        [
-            "run",
-            "--crimes",
-            str(csv),
-            "--format",
-            str(mapping),
-            "--areas",
-            str(f["areas"]),
-            "--streets",
-            str(f["streets"]),
-            "--out",
-            str(out),
-            "--min-crimes",
-            "2",
-            "--quiet",
-        ],
+    args = tiny_caller_args(
+        tmp_path,
+        out,
+        when=lambda i: f"2024-03-0{1 + i % 3} 2{i % 4}:15",
+        caller=lambda i: "CALLER-SECRET-1" if i % 2 else "CALLER-SECRET-2",
     )
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     rc = pd.read_csv(out / "repeat_callers.csv")
     assert rc["repeat_callers_all"].sum() > 0

@@ -202,53 +202,18 @@ def _col(header: str, name: str) -> int:
 
 
 def test_repeat_callers_reach_ward_lists_and_handouts(tmp_path: Path) -> None:
-    from tests.fixtures.make_tiny import write_tiny
+    from tests.fixtures.make_tiny import tiny_caller_args
 
-    f = write_tiny(tmp_path / "in")
-    raw = pd.read_csv(f["crimes"])
-    n = len(raw)  # 15 records on three streets; 2024-03-03 is the last day
-    caller = ["SECRET-A" if i < 4 else f"SECRET-{i}" for i in range(n)]
-    when = ["2024-03-03 20:15" if i < 2 else f"2024-0{1 + i % 3}-01 10:00" for i in range(n)]
-    extract = pd.DataFrame(
-        {
-            "ref": [f"INC{i}" for i in range(n)],
-            "when": when,
-            "lon": raw["Longitude"],
-            "lat": raw["Latitude"],
-            "type": raw["Crime type"],
-            "caller": caller,
-        }
-    )
-    csv = tmp_path / "calls.csv"
-    extract.to_csv(csv, index=False)
-    mapping = tmp_path / "m.toml"
-    mapping.write_text(
-        'crs = "EPSG:4326"\nproject_to = "EPSG:27700"\n[columns]\nid = "ref"\n'
-        'datetime = "when"\nlon = "lon"\nlat = "lat"\ncrime_type = "type"\n'
-        'caller = "caller"\n',
-        encoding="utf-8",
-    )
+    # 15 records on three streets; 2024-03-03 is the last day
     out = tmp_path / "run"
-    res = CliRunner().invoke(
-        app,
-        [
-            "run",
-            "--crimes",
-            str(csv),
-            "--format",
-            str(mapping),
-            "--areas",
-            str(f["areas"]),
-            "--streets",
-            str(f["streets"]),
-            "--out",
-            str(out),
-            "--min-crimes",
-            "2",
-            "--quiet",
-            "--no-area-maps",
-        ],
+    args = tiny_caller_args(
+        tmp_path,
+        out,
+        when=lambda i: "2024-03-03 20:15" if i < 2 else f"2024-0{1 + i % 3}-01 10:00",
+        caller=lambda i: "SECRET-A" if i < 4 else f"SECRET-{i}",
+        extra=("--no-area-maps",),
     )
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     lists = pd.concat([pd.read_csv(p) for p in (out / "wards").glob("*.csv")])
     # records 0-3 (caller A, the first street: 7 records) are on one place; two of them on
