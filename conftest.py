@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from _pytest.doctest import DoctestItem
 
-from hotspots.datasets import data_dir, get_path
+from hotspots.read.datasets import data_dir, get_path
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,8 @@
 """Build step: a wheel carries the browser scripts of offline maps, from the pinned npm packages.
 
 Everything else about the package is declared in ``pyproject.toml``. This file adds one step
-to ``build_py``: copy the npm files that ``hotspots.offline`` inlines (the one list is
-:func:`hotspots.offline.vendored_files`) and each package's licence into
+to ``build_py``: copy the npm files that ``hotspots.output.offline`` inlines (the one list is
+:func:`hotspots.output.offline.vendored_files`) and each package's licence into
 ``<build>/hotspots/_vendor/``. They come from the repository's ``node_modules`` when it holds
 exactly the versions pinned in ``package-lock.json``, else from ``npm ci --ignore-scripts`` run
 in the build's temporary folder (so a wheel built from the sdist needs ``npm``). Nothing is
@@ -50,7 +50,7 @@ def _offline() -> Any:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = old
-        sys.modules.pop("hotspots.offline", None)
+        sys.modules.pop("hotspots.output.offline", None)
 
 
 def _matches_lock(node_modules: Path) -> bool:

@@ -75,8 +75,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from hotspots import cache, crs, export, io, maps, pipeline, rank, snap
-from hotspots.datasets import data_dir
+from hotspots import pipeline
+from hotspots.analysis import rank
+from hotspots.output import export, maps
+from hotspots.read import crimes as io
+from hotspots.read.datasets import data_dir
+from hotspots.space import cache, crs, snap
 
 try:
     import psutil
@@ -365,7 +369,9 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
             hot, ranked.locations, area_codes=crimes["area_code"].unique().tolist()
         )
     _optional_stage(mon, "time_profiles", n, "hotspots.temporal", lambda m: _profiles(m, crimes))
-    _optional_stage(mon, "clusters", n, "hotspots.clusters", lambda m: _clusters(m, crimes, segs))
+    _optional_stage(
+        mon, "clusters", n, "hotspots.analysis.clusters", lambda m: _clusters(m, crimes, segs)
+    )
     with mon.stage("maps", n):
         per_area = crimes.groupby("area_code").size().rename("crimes").reset_index()
         areas_map = areas.merge(per_area, on="area_code", how="left")

@@ -60,7 +60,7 @@ BIN = Path(PY).parent
 
 
 def _data_dir(arg: Path | None) -> Path:
-    from hotspots.datasets import data_dir
+    from hotspots.read.datasets import data_dir
 
     return arg or data_dir()
 
@@ -217,7 +217,9 @@ def target3(data: Path, out: Path, timeout: float) -> dict[str, Any]:
 
 def gistar_worker(data: Path, repeat: int) -> dict[str, Any]:
     """In this (warm) process: Gi* on hexagons and segments as ``hotspots run`` does, timed."""
-    from hotspots import grid, pipeline, stats
+    from hotspots import pipeline
+    from hotspots.analysis import stats
+    from hotspots.space import grid
 
     van = data / "vancouver"
     config = pipeline.RunConfig.from_options(

@@ -25,27 +25,33 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
+    from hotspots.analysis.clusters import cluster_points, repeat_locations, summarise_clusters
+    from hotspots.analysis.concentration import count_concentration
+    from hotspots.analysis.corridors import build_corridors
+    from hotspots.analysis.harm import assign_harm, read_harm_weights
+    from hotspots.analysis.rank import area_lists, count_by_segment, rank_locations, rank_streets
+    from hotspots.analysis.stats import gistar_cells, gistar_streets
     from hotspots.brief import write_briefs
-    from hotspots.cache import cached_segments
-    from hotspots.clusters import cluster_points, repeat_locations, summarise_clusters
-    from hotspots.concentration import count_concentration
-    from hotspots.corridors import build_corridors
-    from hotspots.crs import to_metric_crs
-    from hotspots.datasets import get_path
     from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
-    from hotspots.export import read_run, write_area_handouts
-    from hotspots.grid import count_by_cell
-    from hotspots.harm import assign_harm, read_harm_weights
-    from hotspots.io import read_areas, read_crimes, read_police_uk, read_population, read_streets
-    from hotspots.maps import explore_hot_streets
-    from hotspots.names import location_to_street, name_agreement, normalise_name
+    from hotspots.output.export import read_run, write_area_handouts
+    from hotspots.output.maps import explore_hot_streets
+    from hotspots.output.report import summarise_run
+    from hotspots.output.site import write_maps
     from hotspots.pipeline import RunConfig, analyse, rank_stages, run, write_run
-    from hotspots.rank import area_lists, count_by_segment, rank_locations, rank_streets
-    from hotspots.report import summarise_run
+    from hotspots.read.crimes import (
+        read_areas,
+        read_crimes,
+        read_police_uk,
+        read_population,
+        read_streets,
+    )
+    from hotspots.read.datasets import get_path
     from hotspots.runfolder import RunResult
-    from hotspots.site import write_maps
-    from hotspots.snap import assign_segment_areas, snap_to_streets
-    from hotspots.stats import gistar_cells, gistar_streets
+    from hotspots.space.cache import cached_segments
+    from hotspots.space.crs import to_metric_crs
+    from hotspots.space.grid import count_by_cell
+    from hotspots.space.names import location_to_street, name_agreement, normalise_name
+    from hotspots.space.snap import assign_segment_areas, snap_to_streets
     from hotspots.temporal import (
         classify_trend,
         compare_periods,
@@ -60,30 +66,30 @@ if TYPE_CHECKING:
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     # read
-    "read_crimes": "io",
-    "read_police_uk": "io",
-    "read_areas": "io",
-    "read_streets": "io",
-    "read_population": "io",
-    "get_path": "datasets",
+    "read_crimes": "read.crimes",
+    "read_police_uk": "read.crimes",
+    "read_areas": "read.crimes",
+    "read_streets": "read.crimes",
+    "read_population": "read.crimes",
+    "get_path": "read.datasets",
     # space
-    "to_metric_crs": "crs",
-    "cached_segments": "cache",
-    "assign_segment_areas": "snap",
-    "snap_to_streets": "snap",
-    "count_by_cell": "grid",
-    "location_to_street": "names",
-    "name_agreement": "names",
-    "normalise_name": "names",
+    "to_metric_crs": "space.crs",
+    "cached_segments": "space.cache",
+    "assign_segment_areas": "space.snap",
+    "snap_to_streets": "space.snap",
+    "count_by_cell": "space.grid",
+    "location_to_street": "space.names",
+    "name_agreement": "space.names",
+    "normalise_name": "space.names",
     # counts and ranks
-    "count_by_segment": "rank",
-    "rank_streets": "rank",
-    "rank_locations": "rank",
-    "area_lists": "rank",
-    "count_concentration": "concentration",
-    "read_harm_weights": "harm",
-    "assign_harm": "harm",
-    "build_corridors": "corridors",
+    "count_by_segment": "analysis.rank",
+    "rank_streets": "analysis.rank",
+    "rank_locations": "analysis.rank",
+    "area_lists": "analysis.rank",
+    "count_concentration": "analysis.concentration",
+    "read_harm_weights": "analysis.harm",
+    "assign_harm": "analysis.harm",
+    "build_corridors": "analysis.corridors",
     # time
     "monthly_profile": "temporal",
     "hour_day_profile": "temporal",
@@ -94,11 +100,11 @@ _EXPORTS: dict[str, str] = {
     "plot_monthly": "temporal",
     "plot_hour_day": "temporal",
     # significance and clusters
-    "gistar_cells": "stats",
-    "gistar_streets": "stats",
-    "cluster_points": "clusters",
-    "summarise_clusters": "clusters",
-    "repeat_locations": "clusters",
+    "gistar_cells": "analysis.stats",
+    "gistar_streets": "analysis.stats",
+    "cluster_points": "analysis.clusters",
+    "summarise_clusters": "analysis.clusters",
+    "repeat_locations": "analysis.clusters",
     # the whole run
     "RunConfig": "pipeline",
     "RunResult": "runfolder",
@@ -107,11 +113,11 @@ _EXPORTS: dict[str, str] = {
     "write_run": "pipeline",
     "run": "pipeline",
     # outputs
-    "explore_hot_streets": "maps",
-    "write_maps": "site",
-    "read_run": "export",
-    "write_area_handouts": "export",
-    "summarise_run": "report",
+    "explore_hot_streets": "output.maps",
+    "write_maps": "output.site",
+    "read_run": "output.export",
+    "write_area_handouts": "output.export",
+    "summarise_run": "output.report",
     "write_briefs": "brief",
     # errors
     "HotspotsError": "errors",

@@ -15,7 +15,7 @@
    (built once on the client, from the segment cache, and broadcast to every worker), then
    counts crimes per segment and crime type and per segment and recorded street name.
 5. **rank**: the client adds up the small count tables, names unnamed segments from the
-   records as ``hotspots run`` does, and ranks with :func:`hotspots.rank.rank_streets`.
+   records as ``hotspots run`` does, and ranks with :func:`hotspots.analysis.rank.rank_streets`.
 
 Snapping is per point, so partitions cannot change it: the result equals the
 single-machine hot-street table (the tests check this with ``assert_frame_equal``).
@@ -38,9 +38,11 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from hotspots import cache, io, names, rank, segments, snap
-from hotspots import crs as _crs
+from hotspots.analysis import rank
 from hotspots.errors import HotspotsError, InputDataError
+from hotspots.read import crimes as io
+from hotspots.space import cache, names, segments, snap
+from hotspots.space import crs as _crs
 
 __all__ = [
     "DEFAULT_GRID_M",
@@ -86,7 +88,7 @@ def rank_streets_from_files(
     Returns
     -------
     geopandas.GeoDataFrame
-        The table of :func:`hotspots.rank.rank_streets`.
+        The table of :func:`hotspots.analysis.rank.rank_streets`.
 
     Raises
     ------
@@ -153,13 +155,13 @@ def rank_streets_dask(
     area_code, area_name, street_name_col
         Column choices, as in ``hotspots run``.
     crime_types, start, end
-        Row filters, as in :func:`hotspots.io.read_crimes`.
+        Row filters, as in :func:`hotspots.read.crimes.read_crimes`.
     snap_distance_m, max_segment_length_m, min_crimes, hot_quantile, length_floor_m
         As in ``hotspots run``.
     grid_m
         Grid cell of the spatial partitioning, metres.
     segment_cache
-        Folder of the segment cache (default :func:`hotspots.cache.cache_dir`).
+        Folder of the segment cache (default :func:`hotspots.space.cache.cache_dir`).
     quiet
         If True, do not log progress.
     areas_layer, streets_layer
@@ -168,7 +170,7 @@ def rank_streets_dask(
     Returns
     -------
     geopandas.GeoDataFrame
-        The same table as :func:`hotspots.rank.rank_streets` on one machine.
+        The same table as :func:`hotspots.analysis.rank.rank_streets` on one machine.
 
     Raises
     ------
@@ -565,7 +567,7 @@ def _name_from_counts(segs: gpd.GeoDataFrame, streets: pd.DataFrame) -> gpd.GeoD
     """Fill missing segment names from the records, as ``hotspots run`` does.
 
     Per segment, the street its records name most often (ties: alphabetically first), from
-    the per-partition counts: the same as :func:`hotspots.names.name_from_records`.
+    the per-partition counts: the same as :func:`hotspots.space.names.name_from_records`.
     """
     best = streets.sort_values(
         ["segment_id", "n", "street"], ascending=[True, False, True], kind="stable"

@@ -28,30 +28,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots import (
-    cache,
-    callers,
-    clusters,
-    concentration,
-    corridors,
-    crs,
-    export,
-    grid,
-    harm,
-    io,
-    names,
-    rank,
-    runfolder,
-    schema,
-    segments,
-    site,
-    site_index,
-    snap,
-    stats,
-    temporal,
-)
+from hotspots import runfolder, temporal
+from hotspots.analysis import callers, clusters, concentration, corridors, harm, rank, stats
 from hotspots.errors import InputDataError
+from hotspots.output import export, site, site_index
+from hotspots.read import crimes as io
+from hotspots.read import schema
 from hotspots.runfolder import RunResult
+from hotspots.space import cache, crs, grid, names, segments, snap
 
 __all__ = [
     "NOT_TESTED",
@@ -604,7 +588,7 @@ def _add_repeat_callers(result: RunResult) -> None:
     """Give each hot street and listed location its repeat callers in 24 hours and 6 months.
 
     Counted per listed place (a hot street's segments together), as
-    :func:`hotspots.callers.count_repeat_callers` counts them; the columns reach the area
+    :func:`hotspots.analysis.callers.count_repeat_callers` counts them; the columns reach the area
     lists, hand-outs and ``hot_streets.csv``. No reference is kept.
     """
     rc = callers.count_repeat_callers(result.crimes, place="place_key").set_index("place")
@@ -616,7 +600,7 @@ def _add_repeat_callers(result: RunResult) -> None:
 
 
 def _corridors(result: RunResult, counts: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Corridors of named roads ranked per km (:mod:`hotspots.corridors`; a map can draw them)."""
+    """Corridors of named roads ranked per km (:mod:`hotspots.analysis.corridors`)."""
     segs, crimes = result.segments, result.crimes
     seg_harm = crimes.groupby("segment_id", observed=True)["harm"].sum()
     type_names = {c: t for t, c in rank.type_columns(crimes["crime_type"].unique()).items()}

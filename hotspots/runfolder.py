@@ -114,9 +114,9 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: The contents of ``run.json``; empty until the folder is written.
     manifest: dict[str, Any] = field(default_factory=dict)
-    #: Crimes per segment by crime type (:func:`hotspots.rank.count_by_segment`).
+    #: Crimes per segment by crime type (:func:`hotspots.analysis.rank.count_by_segment`).
     counts: pd.DataFrame = field(default_factory=_empty_frame)
-    #: Concentration figures (:func:`hotspots.concentration.count_concentration`).
+    #: Concentration figures (:func:`hotspots.analysis.concentration.count_concentration`).
     concentration: dict[str, Any] = field(default_factory=dict)
     #: How segments were named (the ``naming`` entry of ``run.json``).
     naming: dict[str, Any] = field(default_factory=dict)
@@ -166,7 +166,7 @@ def area_file_stem(code: str) -> str:
     >>> [area_file_stem(c) for c in ("a/b", "a_b", "A_B")]
     ['a_b-c14cddc0', 'a_b-648fa9b3', 'A_B']
     """
-    from hotspots.export import safe_file_stem
+    from hotspots.output.export import safe_file_stem
 
     stem = safe_file_stem(code)
     if stem == code and not any(c.islower() for c in code):

@@ -23,9 +23,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hotspots import crs, io
 from hotspots.cli import app
-from hotspots.datasets import data_dir, get_path
+from hotspots.read import crimes as io
+from hotspots.read.datasets import data_dir, get_path
+from hotspots.space import crs
 from tests.fixtures.runs import london_args, stamp, vancouver_args
 
 SHARED_RUNS = ("london_run", "vancouver_run")

@@ -46,9 +46,11 @@ def test_every_module_declares_all_of_defined_names() -> None:
         declared: list[str] | None = None
         defined = set()
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
-            ):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets = [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                assert isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
                 declared = ast.literal_eval(node.value)
             elif isinstance(node, ast.FunctionDef | ast.ClassDef):
                 defined.add(node.name)

@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots import brief
-from hotspots._cli_brief import brief as brief_cmd
-from hotspots.datasets import get_path
+from hotspots.cli.brief import brief as brief_cmd
 from hotspots.errors import InputDataError
+from hotspots.read.datasets import get_path
 from tests.fixtures.runs import copy_run
 
 HOSTILE = "Evil <img src=x onerror=\"alert('x')\"> & Lane"

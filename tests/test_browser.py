@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from hotspots import offline
+from hotspots.output import offline
 from tests.browser_helpers import (
     HOSTILE_NAME,
     HOT_STREETS,

@@ -1,4 +1,4 @@
-"""Tests of hotspots.cache: street segments cached per file content and options."""
+"""Tests of hotspots.space.cache: street segments cached per file content and options."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from hotspots import cache, crs, io, segments
-from hotspots.datasets import get_path
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import cache, crs, segments
 
 
 def _files(folder: Path) -> list[Path]:

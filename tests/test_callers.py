@@ -1,4 +1,4 @@
-"""Tests of hotspots.callers: repeat callers counted on hand-made cases, references never kept."""
+"""hotspots.analysis.callers: repeat callers counted on hand-made cases, references never kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hotspots import callers
+from hotspots.analysis import callers
 from hotspots.errors import InputDataError
 
 

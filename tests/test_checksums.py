@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.datasets import get_path
+from hotspots.read.datasets import get_path
 
 CHECKSUMS = Path(__file__).parent / "data" / "run_checksums.json"
 START = "2025-10"

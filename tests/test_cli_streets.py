@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hotspots.cli import app
-from hotspots.datasets import get_path
-from hotspots.schema import HOT_STREET_COLUMNS
+from hotspots.read.datasets import get_path
+from hotspots.read.schema import HOT_STREET_COLUMNS
 
 distributed = pytest.importorskip("distributed", reason="the Dask engine needs dask[distributed]")
 

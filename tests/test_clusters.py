@@ -1,4 +1,4 @@
-"""Tests of hotspots.clusters: DBSCAN/HDBSCAN labels, cluster summaries, repeat locations."""
+"""hotspots.analysis.clusters: DBSCAN/HDBSCAN labels, cluster summaries, repeat locations."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 from shapely.geometry import LineString
 from sklearn.cluster import DBSCAN
 
-from hotspots import clusters, crs, io, segments, snap
-from hotspots.datasets import get_path
+from hotspots.analysis import clusters
 from hotspots.errors import InputDataError
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import crs, segments, snap
 
 BNG = "EPSG:27700"
 CENTRES = np.array([[530600.0, 181100.0], [532100.0, 182300.0], [531200.0, 183000.0]])

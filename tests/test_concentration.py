@@ -1,4 +1,4 @@
-"""Tests of hotspots.concentration: figures, the random baseline and the plot."""
+"""Tests of hotspots.analysis.concentration: figures, the random baseline and the plot."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hotspots import concentration
+from hotspots.analysis import concentration
 
 
 def test_lorenz_hand_checked() -> None:

@@ -1,4 +1,4 @@
-"""Tests of hotspots.corridors on constructed streets (metres, EPSG:27700)."""
+"""Tests of hotspots.analysis.corridors on constructed streets (metres, EPSG:27700)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from hotspots.corridors import build_corridors, corridor_labels
+from hotspots.analysis.corridors import build_corridors, corridor_labels
 
 TYPES = {"n_theft": "Theft", "n_collision": "Vehicle Collision or Pedestrian Struck (with Injury)"}
 

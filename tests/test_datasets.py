@@ -1,4 +1,4 @@
-"""Tests for hotspots.datasets: named paths, and downloads against a local HTTP server.
+"""Tests for hotspots.read.datasets: named paths, and downloads against a local HTTP server.
 
 Every download test talks to a ``ThreadingHTTPServer`` on 127.0.0.1 (a free port) that serves
 files generated into ``tmp_path``; nothing leaves the machine.
@@ -24,9 +24,10 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
-from hotspots import datasets
-from hotspots._cli_download import download
-from hotspots.datasets import (
+from hotspots.cli.download import download
+from hotspots.errors import HotspotsError, InputDataError
+from hotspots.read import datasets
+from hotspots.read.datasets import (
     BOUNDARY_SOURCES,
     DownloadError,
     download_boundaries,
@@ -35,7 +36,6 @@ from hotspots.datasets import (
     download_police_uk,
     get_path,
 )
-from hotspots.errors import HotspotsError, InputDataError
 
 HEADER = (
     "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"

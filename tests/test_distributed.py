@@ -12,10 +12,13 @@ import pandas as pd
 import pytest
 
 from hotspots import distributed as hd
-from hotspots import io, pipeline, rank, snap
-from hotspots.crs import to_metric_crs
-from hotspots.datasets import get_path
+from hotspots import pipeline
+from hotspots.analysis import rank
 from hotspots.errors import InputDataError
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import snap
+from hotspots.space.crs import to_metric_crs
 
 distributed = pytest.importorskip("distributed", reason="the Dask engine needs dask[distributed]")
 

@@ -19,11 +19,12 @@ from scipy import sparse
 from shapely.geometry import LineString, box
 from sklearn.neighbors import KernelDensity
 
-from hotspots import crs, io, segments
 from hotspots import evaluate as ev
-from hotspots._cli_evaluate import evaluate as evaluate_cmd
-from hotspots.datasets import get_path
+from hotspots.cli.evaluate import evaluate as evaluate_cmd
 from hotspots.errors import InputDataError
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import crs, segments
 
 N_SEGMENTS = 10
 # ten parallel 100 m streets, 200 m apart, inside a 200 m x 1900 m study area (A = 380,000 m²)

@@ -243,7 +243,7 @@ def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
     from click.testing import CliRunner
 
     from hotspots.cli import app
-    from hotspots.datasets import get_path
+    from hotspots.read.datasets import get_path
 
     runner = CliRunner()
     crimes, streets = str(get_path("london_crimes")), str(get_path("london_streets_central"))

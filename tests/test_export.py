@@ -1,4 +1,4 @@
-"""Tests of hotspots.export: hand-out CSV/XLSX, formula neutralising, safe names, CLI."""
+"""Tests of hotspots.output.export: hand-out CSV/XLSX, formula neutralising, safe names, CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.export import _handout_table, accounting, neutralise_formulas, safe_file_stem
+from hotspots.output.export import _handout_table, accounting, neutralise_formulas, safe_file_stem
 from tests.fixtures.make_tiny import tiny_args
 
 
@@ -235,7 +235,7 @@ def test_repeat_callers_reach_ward_lists_and_handouts(tmp_path: Path) -> None:
 
 def test_run_csv_reads_back_the_source_text(tmp_path: Path) -> None:
     """What write_csv neutralises, read_csv restores: pages show the source's own text."""
-    from hotspots.export import read_csv, write_csv
+    from hotspots.output.export import read_csv, write_csv
 
     table = pd.DataFrame(
         {"street": ['=HYPERLINK("x")', "'plain", "-0.5", "@SUM(1)"], "=1+1": [1, 2, 3, 4]}

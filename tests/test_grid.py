@@ -1,4 +1,4 @@
-"""Tests of hotspots.grid: points to H3 cells, counts with empty cells, outlines, resolution."""
+"""hotspots.space.grid: points to H3 cells, counts with empty cells, outlines, resolution."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pyproj
 import pytest
 from shapely.geometry import box
 
-from hotspots import grid
 from hotspots.errors import InputDataError
+from hotspots.space import grid
 
 BNG = "EPSG:27700"
 

@@ -1,4 +1,4 @@
-"""Tests of hotspots.harm: the default CCHI table, user tables, fallback, harm per segment."""
+"""hotspots.analysis.harm: the default CCHI table, user tables, fallback, harm per segment."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from hotspots import harm
+from hotspots.analysis import harm
 from hotspots.errors import InputDataError
 
 POLICE_UK = [

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from hotspots import brief, offline
-from hotspots.datasets import get_path
+from hotspots import brief
 from hotspots.errors import HotspotsError
-from hotspots.offline import MissingAssetError
+from hotspots.output import offline
+from hotspots.output.offline import MissingAssetError
+from hotspots.read.datasets import get_path
 from tests.browser_helpers import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +169,7 @@ def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path, data_r
         run(
             str(venv / "bin" / "python"),
             "-c",
-            "import json, importlib.metadata as m, hotspots, hotspots.offline as o; "
+            "import json, importlib.metadata as m, hotspots, hotspots.output.offline as o; "
             "print(json.dumps([hotspots.__file__, str(o.default_assets_dir()), "
             "m.requires('hotspots')]))",
         )

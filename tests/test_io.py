@@ -1,4 +1,4 @@
-"""Tests of hotspots.io: the readers, on the real files and on hand-made edge cases."""
+"""Tests of hotspots.read.crimes: the readers, on the real files and on hand-made edge cases."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspots import io, sources
-from hotspots.datasets import get_path
 from hotspots.errors import InputDataError
-from hotspots.schema import CRIME_COLUMNS, REJECTED_COLUMNS
+from hotspots.read import crimes as io
+from hotspots.read import sources
+from hotspots.read.datasets import get_path
+from hotspots.read.schema import CRIME_COLUMNS, REJECTED_COLUMNS
 
 HEADER = ",".join(io.POLICE_UK_COLUMNS)
 

@@ -12,8 +12,9 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from hotspots import io, locations
-from hotspots.datasets import get_path
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import locations
 
 
 def _plain_lookup(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests of hotspots.maps and hotspots.map_data: layers, popups, counts, links and escaping."""
+"""hotspots.output.maps and map_data: layers, popups, counts, links and escaping."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString, MultiPoint, box
 
-from hotspots import map_data, maps
-from hotspots.schema import HOT_STREET_COLUMNS
+from hotspots.output import map_data, maps
+from hotspots.read.schema import HOT_STREET_COLUMNS
 
 
 def _hot(street: str = "High St") -> gpd.GeoDataFrame:

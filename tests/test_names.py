@@ -1,10 +1,10 @@
-"""Tests of hotspots.names: location text to street names, naming and agreement."""
+"""Tests of hotspots.space.names: location text to street names, naming and agreement."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hotspots import names
+from hotspots.space import names
 
 
 def test_location_to_street() -> None:

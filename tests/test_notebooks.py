@@ -24,7 +24,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from hotspots.datasets import data_dir, get_path
+from hotspots.read.datasets import data_dir, get_path
 from tests.fixtures.make_small import HOT_WARD, write_small
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of hotspots.offline: CDN scripts and styles inlined from the npm packages."""
+"""Tests of hotspots.output.offline: CDN scripts and styles inlined from the npm packages."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import folium
 import pytest
 
-from hotspots import offline
 from hotspots.errors import HotspotsError
-from hotspots.offline import (
+from hotspots.output import offline
+from hotspots.output.offline import (
     MissingAssetError,
     OfflineAssetError,
     find_external_urls,
@@ -64,7 +64,7 @@ def test_env_variable_chooses_assets_dir(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("HOTSPOTS_WEB_ASSETS", str(tmp_path))
     assert offline.default_assets_dir() == tmp_path
     monkeypatch.delenv("HOTSPOTS_WEB_ASSETS")
-    assert offline.default_assets_dir() == Path(offline.__file__).parent.parent / "node_modules"
+    assert offline.default_assets_dir() == Path(offline.__file__).parents[2] / "node_modules"
 
 
 def test_tile_layer_is_refused(assets_dir: Path) -> None:

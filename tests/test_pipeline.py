@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.datasets import get_path
-from hotspots.schema import HOT_STREET_COLUMNS
+from hotspots.read.datasets import get_path
+from hotspots.read.schema import HOT_STREET_COLUMNS
 from tests.fixtures.runs import london_args, vancouver_args
 
 CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.py"

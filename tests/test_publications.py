@@ -20,7 +20,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots import io
+from hotspots.read import crimes as io
 
 HEADER = ",".join(io.POLICE_UK_COLUMNS)
 FORCE = "Metropolitan Police Service"

@@ -1,4 +1,4 @@
-"""Tests of hotspots.rank: counts, hot segments, runs, ranks with ties, location lists."""
+"""Tests of hotspots.analysis.rank: counts, hot segments, runs, ranks with ties, location lists."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString
 
-from hotspots import rank
-from hotspots.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT_STREET_COLUMNS
+from hotspots.analysis import rank
+from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT_STREET_COLUMNS
 
 
 def _segments() -> gpd.GeoDataFrame:

@@ -347,7 +347,8 @@ def test_every_way_of_reading_checks_the_memory_left(
 ) -> None:
     """Plain files, gzip inflated whole or streamed, and zip members are all set against the
     memory left (here a 2 MiB budget) before they are parsed."""
-    from hotspots import io, memory
+    from hotspots.read import crimes as io
+    from hotspots.read import memory
 
     text = "\n".join([make_bad.HEADER, *make_bad.good(20_000, "m")]) + "\n"  # 3 MB
     name = "2017-01-metropolitan-street.csv"

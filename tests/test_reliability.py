@@ -16,8 +16,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots import export, io, site, temporal
+from hotspots import temporal
 from hotspots.cli import app
+from hotspots.output import export, site
+from hotspots.read import crimes as io
 from tests.fixtures.make_small import write_small
 from tests.fixtures.make_tiny import HEADER, tiny_args
 

@@ -1,4 +1,4 @@
-"""hotspots.report: the written summary, from hand-made run folders (real runs: test_notebooks)."""
+"""hotspots.output.report: the written summary, from hand-made run folders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hotspots.errors import InputDataError
-from hotspots.report import summarise_run
+from hotspots.output.report import summarise_run
 from hotspots.temporal import NO_TIME_OF_DAY
 
 

@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hotspots import io, runfolder
+from hotspots import runfolder
+from hotspots.analysis.rank import type_columns
 from hotspots.cli import app
 from hotspots.errors import OutputExistsError
-from hotspots.export import safe_file_stem
-from hotspots.rank import type_columns
+from hotspots.output.export import safe_file_stem
+from hotspots.read import crimes as io
 from tests.fixtures.bad.make_bad import COLLIDING_CODES, COLLIDING_TYPES, colliding_names
 from tests.fixtures.make_tiny import tiny_args
 
@@ -518,7 +519,7 @@ def test_library_warnings_are_one_log_line(
 ) -> None:
     import warnings
 
-    from hotspots import site
+    from hotspots.output import site
 
     def warn_then_fail(*args: object, **kwargs: object) -> None:
         warnings.warn("first line\n  second line of a library warning", UserWarning, stacklevel=1)

@@ -1,4 +1,4 @@
-"""Tests of hotspots.segments: junction splitting, length bound and stable ids."""
+"""Tests of hotspots.space.segments: junction splitting, length bound and stable ids."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString
 
-from hotspots import crs, io, segments
-from hotspots.datasets import get_path
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import crs, segments
 
 
 def _streets(lines: list[LineString], names: list[str | None] | None = None) -> gpd.GeoDataFrame:

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hotspots import site_index
-from hotspots._cli_brief import brief as brief_cmd
-from hotspots.maps import links_block
-from hotspots.schema import BASIS_LOCATION, BASIS_STREET
+from hotspots.cli.brief import brief as brief_cmd
+from hotspots.output import site_index
+from hotspots.output.maps import links_block
+from hotspots.read.schema import BASIS_LOCATION, BASIS_STREET
 from tests.browser_helpers import block_network
 
 HOSTILE = "Evil </script><img src=x onerror=alert(1)> & Lane"

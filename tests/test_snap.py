@@ -1,4 +1,4 @@
-"""Tests of hotspots.snap: hand-checked snapping and area assignment."""
+"""Tests of hotspots.space.snap: hand-checked snapping and area assignment."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from hotspots import io, locations, segments, snap
+from hotspots.read import crimes as io
+from hotspots.space import locations, segments, snap
 
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:

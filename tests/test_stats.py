@@ -1,4 +1,4 @@
-"""Tests of hotspots.stats: H3 and segment weights, BH q-values, Gi* classes against esda."""
+"""hotspots.analysis.stats: H3 and segment weights, BH q-values, Gi* classes against esda."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 from numpy.testing import assert_allclose
 from shapely.geometry import LineString, MultiLineString
 
-from hotspots import crs, grid, io, rank, segments, snap, stats
-from hotspots.datasets import get_path
+from hotspots.analysis import rank, stats
 from hotspots.errors import InputDataError
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
+from hotspots.space import crs, grid, segments, snap
 
 BNG = "EPSG:27700"
 CENTRES = np.array([[530600.0, 181100.0], [532100.0, 182300.0], [531200.0, 183000.0]])

@@ -15,10 +15,10 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from hotspots import io
 from hotspots import temporal as tp
-from hotspots.datasets import get_path
 from hotspots.errors import InputDataError
+from hotspots.read import crimes as io
+from hotspots.read.datasets import get_path
 
 FRI = 4  # day number of Friday (Monday = 0)
 MONTHS_2024 = [f"2024-{m:02d}" for m in range(1, 13)]

@@ -48,7 +48,7 @@ Methods (``units``: what is selected):
   convolution truncated at 5 ``h``, which takes milliseconds instead of seconds per fit.
 * ``h3_r9``, ``h3_r10`` (H3 cells): crimes per H3 cell in the previous ``window_months`` months.
 * ``hot_streets`` (segments): crimes per 100 m in the previous ``window_months`` months, the
-  length floored at 50 m as in :mod:`hotspots.rank`.
+  length floored at 50 m as in :mod:`hotspots.analysis.rank`.
 * ``ewma`` (segments): exponentially weighted crimes per 100 m over **all** earlier complete
   months, a month ``d`` calendar months before the target weighted ``0.5 ** (d / h)``
   (half-life ``h`` = ``half_life_months``, default 6).
@@ -84,9 +84,8 @@ from matplotlib.figure import Figure
 from scipy import sparse
 from scipy.ndimage import correlate1d
 
-from hotspots import crs as _crs
-from hotspots import export, io, runfolder, snap
-from hotspots import segments as _segments
+from hotspots import runfolder
+from hotspots.analysis.rank import DEFAULT_LENGTH_FLOOR_M
 from hotspots.errors import InputDataError, OutputExistsError
 
 # the area backtest (issue 20) lives in sub-modules; they import this module lazily only
@@ -109,7 +108,11 @@ from hotspots.evaluate.backtest import (
 )
 from hotspots.evaluate.forecasters import METHODS_AREA
 from hotspots.evaluate.units import DEFAULT_PIXEL_M, area_cut
-from hotspots.rank import DEFAULT_LENGTH_FLOOR_M
+from hotspots.output import export
+from hotspots.read import crimes as io
+from hotspots.space import crs as _crs
+from hotspots.space import segments as _segments
+from hotspots.space import snap
 
 log = logging.getLogger("hotspots")
 
@@ -886,7 +889,7 @@ def _input_problems(
 ) -> list[str]:
     problems = []
     if missing := [c for c in ("month", "crime_type", "x", "y") if c not in crimes]:
-        problems.append(f"`crimes` lacks column(s) {missing}; read it with hotspots.io.read_crimes")
+        problems.append(f"`crimes` lacks column(s) {missing}; read it with hotspots.read_crimes")
     if missing_s := [c for c in ("segment_id", "length_m") if c not in segments]:
         problems.append(f"`segments` lacks {missing_s}; make it with lines_to_segments")
     elif not (segments["length_m"] > 0).all():
@@ -895,7 +898,7 @@ def _input_problems(
     if crs_c is not None and crs_s is not None and pyproj.CRS(crs_c) != pyproj.CRS(crs_s):
         problems.append(
             f"`crimes` ({crs_c}) and `segments` ({crs_s}) must share a CRS; "
-            "project both with hotspots.crs.to_metric_crs"
+            "project both with hotspots.space.crs.to_metric_crs"
         )
     if shapely.is_empty(study_area) or study_area.geom_type not in ("Polygon", "MultiPolygon"):
         problems.append(f"`study_area` must be a non-empty polygon; found {study_area.geom_type}")
@@ -940,7 +943,7 @@ def evaluate_forecasts(
         Canonical crimes (projected). A ``segment_id`` column is used when present; otherwise
         the crimes are snapped to ``segments`` within 30 m.
     segments
-        Street segments from :func:`hotspots.segments.lines_to_segments`, same CRS.
+        Street segments from :func:`hotspots.space.segments.lines_to_segments`, same CRS.
     study_area
         The region ``A`` (a polygon in the same CRS), e.g. from :func:`segments_to_study_area`.
     methods

@@ -27,10 +27,10 @@ import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hotspots import export
 from hotspots.errors import InputDataError
 from hotspots.evaluate import backtest as bt
 from hotspots.evaluate import forecasters as fc
+from hotspots.output import export
 
 __all__ = [
     "FORECAST_COVERAGE_PCT",

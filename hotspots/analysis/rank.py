@@ -1,0 +1,639 @@
+"""Counts per street segment, hot segments merged into hot streets, and ranks.
+
+Definitions (the README repeats them for users):
+
+* ``crimes_per_100m`` = crimes / max(length, ``length_floor_m``) x 100. The floor (default
+  50 m) stops a 5-metre stub carrying one police.uk map point from topping the list.
+* A segment is **hot** when it has at least ``min_crimes`` crimes (default 5) and its
+  ``crimes_per_100m`` is at or above the ``hot_quantile`` (default 0.8) of the segments with
+  any crime in its area, so every area gets its own hot list, quiet areas included.
+* A **hot street** is a run of hot segments of the same street name in the same area joined
+  end to end; an unnamed hot segment is a street on its own.
+* ``rank`` orders hot streets by ``crimes_per_100m`` then ``crimes`` (both descending);
+  ``rank_by_count`` by ``crimes`` then ``crimes_per_100m``; ``area_rank`` is ``rank`` within
+  the area. Ties share a rank (1, 2, 2, 4) and are listed by street name, then segment id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from hotspots.read.schema import (
+    AREA_LIST_COLUMNS,
+    BASIS_LOCATION,
+    BASIS_STREET,
+    HOT_STREET_COLUMNS,
+    TYPE_COUNT_PREFIX,
+)
+from hotspots.space.crs import WGS84
+from hotspots.space.names import location_to_street, normalise_name
+
+__all__ = [
+    "DEFAULT_HOT_QUANTILE",
+    "DEFAULT_LENGTH_FLOOR_M",
+    "DEFAULT_MIN_CRIMES",
+    "UNNAMED",
+    "area_lists",
+    "classify_hot_segments",
+    "count_by_segment",
+    "describe_extents",
+    "distinct_rows",
+    "location_place",
+    "per_100m",
+    "rank_locations",
+    "rank_streets",
+    "type_column",
+    "type_columns",
+]
+
+DEFAULT_MIN_CRIMES = 5
+DEFAULT_HOT_QUANTILE = 0.8
+DEFAULT_LENGTH_FLOOR_M = 50.0
+UNNAMED = "(unnamed street)"
+_NOT_IN_LISTS = ("rank_by_count", "name_source", "place", "street_key")
+
+
+def type_column(crime_type: str) -> str:
+    """Return the count column name of a crime type, e.g. ``n_violence_and_sexual_offences``.
+
+    Parameters
+    ----------
+    crime_type
+        The crime type as written in the data.
+
+    Returns
+    -------
+    str
+        ``n_`` plus the lower-case type with runs of other characters as ``_``.
+
+    Examples
+    --------
+    >>> type_column("Violence and sexual offences")
+    'n_violence_and_sexual_offences'
+    """
+    return TYPE_COUNT_PREFIX + re.sub(r"[^a-z0-9]+", "_", crime_type.casefold()).strip("_")
+
+
+def _type_hash(crime_type: str, n: int = 6) -> str:
+    return hashlib.sha256(crime_type.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+
+
+def type_columns(crime_types: Iterable[object]) -> dict[str, str]:
+    """Return the count column of each distinct crime type: distinct types, distinct columns.
+
+    Parameters
+    ----------
+    crime_types
+        The run's crime types as written in the data (repeats allowed).
+
+    Returns
+    -------
+    dict
+        Type -> column: :func:`type_column`, plus ``_`` and 6 hex digits of the type's
+        SHA-256 where two or more types clean to the same name (``=1+1`` and ``+1+1``), so
+        they keep their own columns and labels (``run.json`` ``crime_type_columns``).
+
+    Examples
+    --------
+    >>> type_columns(["Burglary", "=1+1", "+1+1"])
+    {'+1+1': 'n_1_1_1c8490', '=1+1': 'n_1_1_bac90e', 'Burglary': 'n_burglary'}
+    """
+    types = sorted({str(t) for t in crime_types})
+    plain = {t: type_column(t) for t in types}
+    shared = {c for c, n in Counter(plain.values()).items() if n > 1}
+    out = {t: f"{c}_{_type_hash(t)}" if c in shared else c for t, c in plain.items()}
+    if len(set(out.values())) < len(out):  # a hashed name met a plain one: full hashes
+        out = {t: f"{c}_{_type_hash(t, 64)}" if c in shared else c for t, c in plain.items()}
+    return out
+
+
+def _columns_among(crime_types: pd.Series, type_cols: Collection[str]) -> dict[object, str]:
+    """Return the column of each type in ``crime_types`` among ``type_cols`` (of all types)."""
+    cols = set(type_cols)
+    out = {}
+    for t in pd.unique(crime_types):
+        hashed = f"{type_column(str(t))}_{_type_hash(str(t))}"
+        out[t] = hashed if hashed in cols else type_column(str(t))
+    return out
+
+
+def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Count snapped crimes per segment, in all and per crime type.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``segment_id`` (missing where unsnapped) and ``crime_type``.
+    segments
+        All segments (those without crime get zeros).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``segments``: ``crimes`` and one ``n_<type>`` column per crime type
+        (sorted by type). The ``crimes`` column sums to the number of snapped crimes.
+    """
+    seg_codes, seg_ids = pd.factorize(crimes["segment_id"])  # -1 where unsnapped
+    type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
+    on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
+    flat = np.bincount(
+        seg_codes[on] * len(types) + type_codes[on], minlength=len(seg_ids) * len(types)
+    )
+    table = pd.DataFrame(
+        flat.reshape(len(seg_ids), len(types)),
+        index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
+        columns=[str(t) for t in types],
+    )
+    table = table.reindex(columns=sorted(table.columns))
+    names = type_columns(table.columns)  # distinct types keep distinct columns
+    table.columns = [names[c] for c in table.columns]
+    table = table.reindex(segments["segment_id"].to_numpy(), fill_value=0)
+    table.insert(0, "crimes", table.sum(axis=1))
+    table.index = segments.index
+    return table.astype("int64")
+
+
+def classify_hot_segments(
+    counts: pd.DataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    hot_quantile: float = DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = DEFAULT_LENGTH_FLOOR_M,
+) -> pd.Series:
+    """Return True for hot segments (see the module notes for the formal rule).
+
+    Parameters
+    ----------
+    counts
+        From :func:`count_by_segment`.
+    segments
+        Segments with ``length_m`` and ``area_code``.
+    min_crimes
+        Fewest crimes a hot segment has.
+    hot_quantile
+        Quantile of ``crimes_per_100m`` among the area's segments with crime at or above
+        which a segment is hot.
+    length_floor_m
+        Length floor of the rate, metres.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, indexed like ``segments``.
+
+    Notes
+    -----
+    Formally: a segment is hot if ``crimes >= min_crimes`` and ``crimes_per_100m >=
+    Q(hot_quantile)`` of ``crimes_per_100m`` over the segments of the same ``area_code``
+    with ``crimes > 0``.
+    """
+    rate = per_100m(counts["crimes"], segments["length_m"], length_floor_m)
+    with_crime = counts["crimes"] > 0
+    cut = rate[with_crime].groupby(segments.loc[with_crime, "area_code"]).quantile(hot_quantile)
+    threshold = segments["area_code"].map(cut).astype(float)
+    return (counts["crimes"] >= min_crimes) & (rate >= threshold - 1e-9)
+
+
+def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Series:
+    """Return crimes per 100 m of street with the length floored at ``floor_m`` (rounded 3 dp)."""
+    return (crimes / np.maximum(length_m.astype(float), floor_m) * 100).round(3)
+
+
+def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
+    """Label each hot segment with its run: same area and name, touching end to end."""
+    named = hot["street_name"].notna().to_numpy()
+    key = np.where(
+        named,
+        hot["area_code"].astype(str) + "|" + normalise_name(hot["street_name"]),
+        hot["segment_id"].astype(str),
+    )
+    ends = np.vstack(
+        [shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i)) for i in (0, -1)]
+    )
+    _, vertex = np.unique(np.round(ends, 2), axis=0, return_inverse=True)
+    n = len(hot)
+    table = pd.DataFrame(
+        {"seg": np.tile(np.arange(n), 2), "key": np.tile(key, 2), "v": vertex.ravel()}
+    )
+    pairs = table.merge(table, on=["key", "v"])
+    graph = coo_matrix((np.ones(len(pairs)), (pairs["seg_x"], pairs["seg_y"])), shape=(n, n))
+    labels: np.ndarray = connected_components(graph, directed=False)[1]
+    return labels
+
+
+def rank_streets(
+    segments: gpd.GeoDataFrame,
+    counts: pd.DataFrame,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    hot_quantile: float = DEFAULT_HOT_QUANTILE,
+    length_floor_m: float = DEFAULT_LENGTH_FLOOR_M,
+) -> gpd.GeoDataFrame:
+    """Merge hot segments into hot streets and rank them overall and within each area.
+
+    Parameters
+    ----------
+    segments
+        Segments with ``segment_id``, ``street_name``, ``name_source``, ``length_m``,
+        ``area_code``, ``area_name`` (projected CRS).
+    counts
+        From :func:`count_by_segment`, indexed like ``segments``.
+    min_crimes, hot_quantile, length_floor_m
+        As in :func:`classify_hot_segments`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per hot street: :data:`hotspots.read.schema.HOT_STREET_COLUMNS`, then the
+        ``n_<type>`` counts, then line geometry; sorted by ``rank``.
+    """
+    hot_mask = classify_hot_segments(
+        counts,
+        segments,
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    )
+    hot = segments[hot_mask.to_numpy()].reset_index(drop=True)
+    type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    if hot.empty:
+        cols = [*HOT_STREET_COLUMNS, *type_cols]
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=segments.crs)
+    hot = pd.concat([hot, counts[hot_mask.to_numpy()].reset_index(drop=True)], axis=1)
+    hot["run"] = _runs(hot)
+    streets = _aggregate_runs(hot, type_cols, length_floor_m)
+    streets["extent"] = describe_extents(streets, segments)
+    return _add_ranks(streets, type_cols)
+
+
+def _aggregate_runs(
+    hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float
+) -> gpd.GeoDataFrame:
+    hot = hot.sort_values(["run", "segment_id"], kind="stable")
+    g = hot.groupby("run", sort=True)
+    out = g[["crimes", "length_m", *type_cols]].sum()
+    first = g[["area_code", "area_name"]].first()
+    out["street"] = _most_common(hot, "run", "street_name").reindex(out.index).fillna(UNNAMED)
+    out["name_source"] = _joined_distinct(hot, "run", "name_source", "; ").reindex(out.index)
+    out["segment_ids"] = _joined(hot["run"].to_numpy(), hot["segment_id"], ";")
+    out["segment_count"] = g.size()
+    out = out.join(first)
+    out["length_m"] = out["length_m"].round(1)
+    out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
+    types = out[type_cols].to_numpy()
+    out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
+        types.argmax(1)
+    ]
+    geoms = [
+        shapely.line_merge(shapely.union_all(part))
+        for part in np.split(
+            hot.geometry.to_numpy(), np.flatnonzero(np.diff(hot["run"].to_numpy())) + 1
+        )
+    ]
+    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
+    mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
+    ll = gpd.GeoSeries(mid, crs=hot.crs).to_crs(WGS84)
+    return gdf.assign(lon=ll.x.round(6).to_numpy(), lat=ll.y.round(6).to_numpy())
+
+
+def _most_common(table: pd.DataFrame, by: str, col: str) -> pd.Series:
+    """Return per ``by`` group the most frequent non-missing ``col`` (ties: first by name)."""
+    n = table[[by, col]].dropna().astype({col: str}).value_counts().rename("n").reset_index()
+    n = n.sort_values([by, "n", col], ascending=[True, False, True], kind="stable")
+    return n.drop_duplicates(by).set_index(by)[col].astype(object)
+
+
+def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Series:
+    """Return per ``by`` group the sorted distinct non-missing ``col`` values joined by ``sep``."""
+    d = table[[by, col]].dropna().astype({col: str}).drop_duplicates()
+    d = d.sort_values([by, col], kind="stable")
+    out = _joined(d[by].to_numpy(), d[col], sep)
+    return (
+        pd.Series(out, index=pd.unique(d[by].to_numpy()))
+        .reindex(pd.unique(table[by].to_numpy()))
+        .fillna("")
+    )
+
+
+def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
+    """Join ``values`` with ``sep`` over runs of equal, sorted ``groups`` (in group order)."""
+    if len(groups) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(groups)) + 1
+    text = values.astype(str).tolist()
+    bounds = [0, *cuts.tolist(), len(text)]
+    return [sep.join(text[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
+    s = streets.sort_values(
+        ["crimes_per_100m", "crimes", "street", "segment_ids"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
+    s["rank"] = _tie_rank(s, ["crimes_per_100m", "crimes"])
+    s["rank_by_count"] = _tie_rank(s, ["crimes", "crimes_per_100m"])
+    s["area_rank"] = s.groupby("area_code", sort=False)["rank"].rank(method="min").astype("int64")
+    s = s.reset_index(drop=True)
+    return s[[*HOT_STREET_COLUMNS, *type_cols, "geometry"]]
+
+
+def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Competition rank (1, 2, 2, 4) over ``keys`` descending."""
+    tup = pd.Series(list(zip(*(-df[k].to_numpy() for k in keys), strict=True)), index=df.index)
+    return tup.rank(method="min").astype("int64")
+
+
+def location_place(crimes: pd.DataFrame) -> pd.Series:
+    """Return the place that groups unsnapped records: a street, or one point of interest.
+
+    Records naming a street ("On or near Kingscroft Road") are grouped by street within the
+    area. police.uk points of interest ("On or near Nightclub", "Supermarket", stations) are
+    generic names shared by map points far apart, so each map point is its own place, numbered
+    by crimes within the area: "Nightclub (point 2 of 7)".
+
+    Parameters
+    ----------
+    crimes
+        Records with ``location``, ``area_code``, ``x`` and ``y``.
+
+    Returns
+    -------
+    pandas.Series
+        Place name per record, indexed like ``crimes``; "(no location text)" where empty.
+    """
+    # the reader's point_id numbers each distinct map point: one column instead of x and y
+    point = [crimes["point_id"]] if "point_id" in crimes else [crimes["x"], crimes["y"]]
+    first, inverse, weight = distinct_rows(crimes["location"], crimes["area_code"], *point)
+    labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
+    codes, uniques = pd.factorize(labels, sort=True)
+    cat = pd.Categorical.from_codes(
+        codes[inverse], dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")), validate=False
+    )
+    return pd.Series(cat, index=crimes.index)
+
+
+def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
+    """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
+    text = crimes["location"].fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
+    text = text.replace("", "(no location text)")
+    no_street = location_to_street(crimes["location"]).isna()
+    poi = (no_street & (text != "(no location text)")).to_numpy()
+    out: np.ndarray = text.to_numpy(dtype=object)
+    if not poi.any():
+        return out
+    pts = pd.DataFrame(
+        {"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight}
+    )[poi]
+    n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
+    n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
+    n["k"] = n.groupby(["a", "t"]).cumcount() + 1
+    n["of"] = n.groupby(["a", "t"])["k"].transform("max")
+    n["label"] = np.where(
+        n["of"] > 1,
+        n["t"] + " (point " + n["k"].astype(str) + " of " + n["of"].astype(str) + ")",
+        n["t"],
+    )
+    labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
+    out[poi] = labels["label"].to_numpy(dtype=object)
+    return out
+
+
+def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct rows of aligned columns: first row of each, row -> distinct, counts.
+
+    Work on the distinct rows (often a few per cent of the records: the same location text
+    at the same map point) and spread the result back with the inverse.
+
+    Parameters
+    ----------
+    columns
+        Aligned columns (categorical ones are read by their codes; missing is a value).
+
+    Returns
+    -------
+    first, inverse, counts
+        Position of each distinct row's first occurrence (in order of appearance), the
+        distinct row of every row, and how many rows each distinct row stands for.
+
+    Examples
+    --------
+    >>> first, inverse, counts = distinct_rows(pd.Series(["a", "b", "a"]), pd.Series([1, 2, 1]))
+    >>> first.tolist(), inverse.tolist(), counts.tolist()
+    ([0, 1], [0, 1, 0], [2, 1])
+    """
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for col in columns:
+        dense = col.dtype.kind in "iu" and n and col.min() >= 0 and col.max() < 4 * n
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes, m = col.cat.codes.to_numpy().astype(np.int64) + 1, len(col.cat.categories) + 1
+        elif dense:  # small non-negative numbers (e.g. point ids) are their own codes
+            codes, m = col.to_numpy().astype(np.int64) + 1, int(col.max()) + 2
+        else:
+            found, uniques = pd.factorize(col, use_na_sentinel=True)
+            codes, m = found.astype(np.int64) + 1, len(uniques) + 1
+        if size * m >= 2**62:  # renumber the combined key before it could overflow
+            key, uniq = pd.factorize(key)
+            size = len(uniq)
+        key = key * m + codes
+        size *= m
+    inverse, uniq = pd.factorize(key)  # numbered in order of first appearance
+    inverse = inverse.astype(np.int64)
+    if n == 0:
+        return np.zeros(0, np.int64), inverse, np.zeros(0, np.int64)
+    running = np.maximum.accumulate(inverse)
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    counts: np.ndarray = np.bincount(inverse, minlength=len(uniq))
+    return first, inverse, counts
+
+
+def rank_locations(
+    crimes: gpd.GeoDataFrame, *, min_crimes: int = DEFAULT_MIN_CRIMES, type_cols: list[str]
+) -> gpd.GeoDataFrame:
+    """Rank the unsnapped crimes of each area by their recorded street (police.uk "On or near").
+
+    Used where the street layer does not reach: records are grouped by the street their
+    location text names (or the text itself for points of interest) within the area, and
+    placed at their map points.
+
+    Parameters
+    ----------
+    crimes
+        Unsnapped crimes with ``area_code``, ``area_name``, ``location``, ``crime_type``,
+        and ``place`` from :func:`location_place` when already computed.
+    min_crimes
+        Fewest crimes a listed location has.
+    type_cols
+        The ``n_<type>`` columns to fill (as in the hot-street table).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per location with :data:`hotspots.read.schema.AREA_LIST_COLUMNS` and the type
+        counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
+    """
+    df = pd.DataFrame(
+        {
+            "area_code": crimes["area_code"],
+            "area_name": crimes["area_name"],
+            "place": crimes["place"] if "place" in crimes else location_place(crimes),
+            "tcol": crimes["crime_type"].map(_columns_among(crimes["crime_type"], type_cols)),
+            "x": crimes["x"],
+            "y": crimes["y"],
+        }
+    )
+    keys = ["area_code", "area_name", "place"]
+    point = [crimes["point_id"]] if "point_id" in crimes else [df["x"], df["y"]]
+    first, _, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
+    df = df.iloc[first].assign(n=weight)  # distinct records (same place, type and point)
+    counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
+    counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)
+    counts.insert(0, "crimes", counts.sum(axis=1))
+    counts = counts[counts["crimes"] >= min_crimes].reset_index()
+    counts["place"] = counts["place"].astype(str)
+    df = df[df["place"].isin(counts["place"])].astype({"place": str})
+    if counts.empty:
+        return gpd.GeoDataFrame(
+            columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
+            geometry="geometry",
+            crs=crimes.crs,
+        )
+    pts = df[[*keys, "x", "y"]].drop_duplicates().merge(counts[keys].reset_index(), on=keys)
+    pts = pts.sort_values(["index", "x", "y"], kind="stable")
+    geoms = shapely.multipoints(pts[["x", "y"]].to_numpy(), indices=pts["index"].to_numpy())
+    out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
+    # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
+    idx, xy = pts["index"].to_numpy(), pts[["x", "y"]].to_numpy()
+    n = np.bincount(idx, minlength=len(out))
+    cen = gpd.GeoSeries(
+        gpd.points_from_xy(
+            np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n
+        ),
+        crs=crimes.crs,
+    ).to_crs(WGS84)
+    types = out[type_cols].to_numpy()
+    return out.assign(
+        street=out["place"],
+        extent="",
+        basis=BASIS_LOCATION,
+        rank=pd.NA,
+        area_rank=pd.NA,
+        length_m=np.nan,
+        crimes_per_100m=np.nan,
+        segment_count=0,
+        segment_ids="",
+        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
+        lon=cen.x.round(6).to_numpy(),
+        lat=cen.y.round(6).to_numpy(),
+    )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
+
+
+def area_lists(
+    hot: gpd.GeoDataFrame, locations: gpd.GeoDataFrame, *, area_codes: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """Return each area's ranked list: its hot streets, then its police.uk locations.
+
+    Parameters
+    ----------
+    hot
+        From :func:`rank_streets`.
+    locations
+        From :func:`rank_locations`.
+    area_codes
+        Areas that get a list even when nothing in them reaches the thresholds (an empty
+        table with the columns), e.g. every area with crime.
+
+    Returns
+    -------
+    dict
+        Area code -> table with :data:`hotspots.read.schema.AREA_LIST_COLUMNS` and type counts.
+        Streets come first in ``rank`` order with their ``area_rank``; locations follow by
+        ``crimes`` (descending, ties by name), ranked after the last street. Tied rows share
+        a rank.
+    """
+    streets = pd.DataFrame(hot.drop(columns="geometry")).assign(basis=BASIS_STREET)
+    locs = pd.DataFrame(locations.drop(columns="geometry"))
+    locs = locs.sort_values(["crimes", "street"], ascending=[False, True], kind="stable")
+    both = pd.concat([streets, locs], ignore_index=True) if len(locs) else streets
+    type_cols = [c for c in both.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    extra = [
+        c
+        for c in both.columns
+        if c not in AREA_LIST_COLUMNS
+        and c not in type_cols
+        and c not in _NOT_IN_LISTS
+        and not c.endswith("_svg")
+    ]
+    cols = [*extra, *type_cols]
+    out: dict[str, pd.DataFrame] = {}
+    is_loc = (both["basis"] == BASIS_LOCATION).to_numpy()
+    if is_loc.any():  # locations ranked after the area's last street, ties sharing a rank
+        area = both["area_code"].astype(str)
+        base = pd.Series(~is_loc, index=both.index).groupby(area).transform("sum")
+        loc_rank = (-both.loc[is_loc, "crimes"]).groupby(area[is_loc]).rank(method="min")
+        both = both.copy()
+        both.loc[is_loc, "area_rank"] = loc_rank.astype("int64") + base[is_loc].astype("int64")
+    both["area_rank"] = both["area_rank"].astype("int64")
+    for code, part in both[[*AREA_LIST_COLUMNS, *cols]].groupby("area_code", sort=True):
+        out[str(code)] = part.reset_index(drop=True)
+    empty = pd.DataFrame(columns=[*AREA_LIST_COLUMNS, *cols])
+    for code in area_codes:
+        out.setdefault(str(code), empty)
+    return dict(sorted(out.items()))
+
+
+def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Series:
+    """Return each hot street's extent in words, by the streets that meet its ends.
+
+    Parameters
+    ----------
+    hot
+        From :func:`rank_streets` (line geometry, projected).
+    segments
+        All named segments, same CRS.
+
+    Returns
+    -------
+    pandas.Series
+        "from Aldwych to Kingsway", "from Strand" (one end meets another street), or "" ;
+        indexed like ``hot``. Where several streets meet an end, the alphabetically first
+        is named, so the text does not depend on row order.
+    """
+    if hot.empty:
+        return pd.Series([], dtype=object, index=hot.index)
+    ends = shapely.boundary(hot.geometry.to_numpy())
+    parts, owner = shapely.get_parts(ends, return_index=True)
+    tree = shapely.STRtree(segments.geometry.to_numpy())
+    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
+    names = segments["street_name"].to_numpy()[si]
+    own = normalise_name(hot["street"]).to_numpy()[owner[pi]]
+    other = pd.DataFrame({"part": pi, "name": names}).dropna()
+    other = other[normalise_name(other["name"]).to_numpy() != own[other.index]]
+    first = other.sort_values(["part", "name"]).drop_duplicates("part").set_index("part")["name"]
+    per_street: dict[int, list[str]] = {}
+    for p, o in enumerate(owner):
+        if p in first.index:
+            per_street.setdefault(int(o), []).append(str(first[p]))
+    texts = [_extent_text(per_street.get(i, [])) for i in range(len(hot))]
+    return pd.Series(texts, index=hot.index, dtype=object)
+
+
+def _extent_text(names: list[str]) -> str:
+    uniq = sorted(set(names))
+    if len(uniq) >= 2:
+        return f"from {uniq[0]} to {uniq[-1]}" if len(names) == 2 else f"between {', '.join(uniq)}"
+    return f"from {uniq[0]}" if uniq else ""

@@ -1,0 +1,3 @@
+"""Reading: crime files, the canonical crime table, boundaries, streets and downloads."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Space: coordinate systems, street segments, snapping, names, grid cells and locations."""
+
+__all__: list[str] = []

@@ -1,0 +1,273 @@
+"""Street segments kept on disk per street file, so a monthly rerun skips rebuilding them.
+
+A cached table is a GeoParquet file named by a SHA-256 key of everything the segments depend
+on: the street file's bytes, the parameters (``max_length_m``, target CRS, column and layer
+choices) and the source of the code that builds them. A changed file, parameter or
+hotspots version therefore misses the cache and the segments are built afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow.parquet as pq
+import pyproj
+
+from hotspots.read import crimes as io
+from hotspots.space import crs as _crs
+from hotspots.space import segments
+
+__all__ = [
+    "CACHE_ENV",
+    "cache_dir",
+    "cached_segments",
+    "file_sha256",
+    "segments_key",
+]
+
+log = logging.getLogger("hotspots")
+
+#: Environment variable naming the cache folder (default ``~/.cache/hotspots``).
+CACHE_ENV = "HOTSPOTS_CACHE"
+
+#: Bump when the layout of a cached file changes.
+_LAYOUT = 1
+
+#: Modules whose source decides what the segments are; a change to one misses the cache.
+_CODE = (segments, io, _crs)
+
+
+def cache_dir() -> Path:
+    """Return the cache folder: ``$HOTSPOTS_CACHE`` if set, else ``~/.cache/hotspots``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (created when something is first written to it).
+    """
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hotspots"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the SHA-256 hex digest of a file's bytes, read in 1 MiB blocks.
+
+    Parameters
+    ----------
+    path
+        Any file.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def segments_key(
+    path: str | Path,
+    *,
+    max_length_m: float,
+    crs: Any,
+    name_col: str | None = None,
+    id_col: str | None = None,
+    layer: str | None = None,
+) -> str:
+    """Return the cache key of the segments built from one street file with given options.
+
+    Parameters
+    ----------
+    path
+        The street file.
+    max_length_m, crs, name_col, id_col, layer
+        As in :func:`cached_segments`.
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest of the file's digest, the options and the building code.
+    """
+    parts = {
+        "layout": _LAYOUT,
+        "file": file_sha256(path),
+        "max_length_m": repr(float(max_length_m)),
+        "crs": pyproj.CRS.from_user_input(crs).to_wkt(),
+        "name_col": name_col,
+        "id_col": id_col,
+        "layer": layer,
+        "code": [_source_digest(m) for m in _CODE],
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _source_digest(module: Any) -> str:
+    path = Path(str(getattr(module, "__file__", "")))
+    return file_sha256(path) if path.is_file() else str(getattr(module, "__name__", module))
+
+
+def cached_segments(
+    path: str | Path,
+    *,
+    max_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+    crs: Any,
+    name_col: str | None = None,
+    id_col: str | None = None,
+    layer: str | None = None,
+    cache: str | Path | None = None,
+    refresh: bool = False,
+    quiet: bool = False,
+) -> gpd.GeoDataFrame:
+    """Return the street segments of a street file, from the cache when it holds them.
+
+    The same as :func:`hotspots.read.crimes.read_streets`, then
+    :func:`hotspots.space.crs.to_metric_crs` to ``crs``, then
+    :func:`hotspots.space.segments.lines_to_segments`; the result is stored as GeoParquet under
+    ``cache`` and returned from there by later calls with the same file and options.
+
+    Parameters
+    ----------
+    path
+        The street line file.
+    max_length_m
+        Longest segment in metres (as in :func:`hotspots.space.segments.lines_to_segments`).
+    crs
+        The run's projected CRS (metres).
+    name_col, id_col, layer
+        As in :func:`hotspots.read.crimes.read_streets`.
+    cache
+        Cache folder; default :func:`cache_dir` (``$HOTSPOTS_CACHE`` or
+        ``~/.cache/hotspots``). Segments go in its ``segments`` subfolder.
+    refresh
+        If True, rebuild and overwrite the cached copy.
+    quiet
+        If True, do not log hits, misses and the steps of a rebuild.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Exactly what the uncached steps return (columns, dtypes, order, CRS).
+
+    Raises
+    ------
+    InputDataError
+        If the street file cannot be read (see :func:`hotspots.read.crimes.read_streets`).
+    CRSMismatchError
+        If ``crs`` is not a projected CRS in metres.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> one = cached_segments(get_path("london_streets_central"), crs="EPSG:27700",
+    ...                       cache=folder, quiet=True)
+    >>> two = cached_segments(get_path("london_streets_central"), crs="EPSG:27700",
+    ...                       cache=folder, quiet=True)
+    >>> one.equals(two)
+    True
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    file = (
+        folder
+        / "segments"
+        / (
+            segments_key(
+                path,
+                max_length_m=max_length_m,
+                crs=crs,
+                name_col=name_col,
+                id_col=id_col,
+                layer=layer,
+            )
+            + ".parquet"
+        )
+    )
+    if file.is_file() and not refresh:
+        segs = _read_cached(file)
+        if segs is not None:
+            if not quiet:
+                log.info("street segments of %s read from the cache (%s)", Path(path).name, file)
+            return segs
+    streets = io.read_streets(path, name_col=name_col, id_col=id_col, layer=layer)
+    streets = _crs.to_metric_crs(streets, crs, name=Path(path).name, quiet=quiet)
+    segs = segments.lines_to_segments(streets, max_length_m=max_length_m, quiet=quiet)
+    _write_cached(segs, file, quiet=quiet)
+    return segs
+
+
+def _read_cached(file: Path) -> gpd.GeoDataFrame | None:
+    """Read a cached table back with its original dtypes, or None if it is unreadable."""
+    try:
+        meta = pq.read_schema(file).metadata or {}
+        kinds = json.loads(meta[_META_KEY])
+        segs = gpd.read_parquet(file)
+    except Exception as err:  # any unreadable cache file is rebuilt
+        log.warning("ignoring unreadable cache file %s (%s)", file, str(err)[:120])
+        return None
+    for col, (dtype, missing) in kinds.items():
+        segs[col] = _restore(segs[col], dtype, missing)
+    return segs
+
+
+#: Key of the dtypes stored in the Parquet schema metadata.
+_META_KEY = b"hotspots_dtypes"
+
+#: The missing-value objects an object column may hold, by name.
+_MISSING: dict[str, Any] = {"none": None, "pd.NA": pd.NA, "nan": float("nan")}
+
+
+def _missing_kind(values: pd.Series) -> str | None:
+    """Name the one kind of missing value an object column holds (None if mixed)."""
+    found = {
+        ("none" if v is None else "pd.NA" if v is pd.NA else "nan")
+        for v in values[values.isna()].head(10_000)
+    }
+    return found.pop() if len(found) == 1 else ("none" if not found else None)
+
+
+def _restore(values: pd.Series, dtype: str, missing: str) -> pd.Series:
+    if dtype != "object":
+        return values.astype(dtype)
+    out = values.astype(object)
+    return out.where(out.notna(), _MISSING[missing]) if out.isna().any() else out
+
+
+def _write_cached(segs: gpd.GeoDataFrame, file: Path, *, quiet: bool) -> None:
+    """Write atomically (temporary file, then rename), so readers never see half a file."""
+    kinds: dict[str, tuple[str, str]] = {}
+    for col, dtype in segs.dtypes.items():
+        if col == segs.geometry.name:
+            continue
+        missing = _missing_kind(segs[col]) if str(dtype) == "object" else "none"
+        if missing is None:
+            return  # mixed missing values would not come back the same: do not cache
+        kinds[str(col)] = (str(dtype), missing)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".segments-", suffix=".tmp")
+        os.close(fd)
+        try:
+            segs.to_parquet(tmp, index=True)
+            table = pq.read_table(tmp)
+            meta = {**(table.schema.metadata or {}), _META_KEY: json.dumps(kinds).encode()}
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
+            Path(tmp).replace(file)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as err:  # a read-only or full disk must not stop the run
+        log.warning("could not write the segment cache %s (%s)", file, err)
+        return
+    if not quiet:
+        log.info("street segments cached in %s", file)

@@ -1,0 +1,188 @@
+"""Spatial joins: crime points to areas, and crime points to their nearest street segment.
+
+Both joins work on distinct locations: police.uk puts every record on one of a fixed set of
+anonymous map points, so 1.4 million London records sit on far fewer points, and each point
+is looked up once.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from hotspots.read.crimes import AreaLayer
+from hotspots.space.locations import distinct_points, first_match, in_chunks, spread_category
+
+__all__ = [
+    "DEFAULT_SNAP_DISTANCE_M",
+    "assign_areas",
+    "assign_segment_areas",
+    "snap_to_streets",
+]
+
+log = logging.getLogger("hotspots")
+
+#: Default snapping tolerance, metres. police.uk map points and VPD hundred-block points lie
+#: on or beside the street centreline (VPD: median 4.4 m, 95th percentile 10.3 m from the
+#: nearest centreline). 30 m takes in the width of a wide street and the generalisation of
+#: both layers; a point farther out is more likely a park, station or estate interior, or a
+#: place the street layer does not cover, and is better left unsnapped than put on a street.
+DEFAULT_SNAP_DISTANCE_M = 30.0
+
+
+def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the area code and name of the polygon holding each crime.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (projected); ``x``/``y`` are used.
+    areas
+        Polygons from :func:`hotspots.read_areas` (projected to the crimes' CRS if needed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code`` and ``area_name`` with the index of ``crimes``; missing where no
+        polygon holds the point. A point inside two overlapping polygons, or on a shared
+        edge, goes to the one with the smaller ``area_code``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> areas = gpd.GeoDataFrame({"area_code": ["A"], "area_name": ["a"]},
+    ...                          geometry=[box(0, 0, 10, 10)], crs=27700)
+    >>> crimes = gpd.GeoDataFrame({"x": [5.0, 50.0], "y": [5.0, 5.0]},
+    ...                           geometry=gpd.points_from_xy([5, 50], [5, 5]), crs=27700)
+    >>> assign_areas(crimes, areas)["area_code"].tolist()
+    ['A', nan]
+    """
+    target = getattr(crimes, "crs", None) or areas.crs  # a plain table: the areas' CRS
+    layer = AreaLayer.of(areas, target)
+    hit, codes, _, _ = layer.locate(crimes)
+    return pd.DataFrame(layer.columns(hit, codes), index=crimes.index)
+
+
+def snap_to_streets(
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Return the nearest street segment of each crime within ``max_distance_m``.
+
+    Parameters
+    ----------
+    crimes
+        Canonical crime table (projected).
+    segments
+        Segments from :func:`hotspots.space.segments.lines_to_segments`, same CRS, sorted by id.
+    max_distance_m
+        Snapping tolerance in metres (default 30 m: see ``DEFAULT_SNAP_DISTANCE_M``).
+    quiet
+        If True, do not log the share snapped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segment_id`` (missing beyond the tolerance) and ``snap_distance_m`` with the index
+        of ``crimes``. A point equidistant from several segments (a junction) goes to the
+        one with the smallest ``segment_id``, so results do not depend on row order.
+
+    Raises
+    ------
+    ValueError
+        If ``max_distance_m`` is not positive.
+    """
+    if not max_distance_m > 0:
+        msg = f"`max_distance_m` must be positive; got {max_distance_m}"
+        raise ValueError(msg)
+    inv, ux, uy = distinct_points(crimes)
+    ids = segments["segment_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    best, best_d = _nearest_within(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
+    found = (best >= 0)[inv]
+    out = pd.DataFrame(index=crimes.index)
+    out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
+    out["snap_distance_m"] = np.round(best_d, 2)[inv]
+    if not quiet:
+        log.info(
+            "snapped %d of %d crimes (%.1f%%) within %.0f m",
+            int(found.sum()),
+            len(found),
+            100 * found.mean() if len(found) else 0.0,
+            max_distance_m,
+        )
+    return out
+
+
+def _nearest_within(
+    x: np.ndarray, y: np.ndarray, lines: np.ndarray, max_distance_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each point's nearest line within ``max_distance_m`` (-1 if none) and distance.
+
+    The same as ``STRtree.query_nearest(..., max_distance, all_matches=True)`` with ties
+    going to the smallest line index, computed as one vectorised GEOS distance per
+    candidate pair. Candidates are the points inside a line's bounding box grown by the
+    tolerance (every point within the tolerance of a line is), found in a tree of the
+    points: a box test, where a ``dwithin`` query of the line tree measures each pair's
+    distance once more (10 million crimes: about 1.5 s instead of 2.5 s per million
+    distinct points). Points are made and looked up in chunks, in parallel threads (GEOS
+    releases the GIL).
+    """
+    reach = max_distance_m * (1 + 1e-9) + 1e-9  # never miss a pair at the exact tolerance
+    b = shapely.bounds(lines)
+    grown = shapely.box(b[:, 0] - reach, b[:, 1] - reach, b[:, 2] + reach, b[:, 3] + reach)
+
+    def one(rows: np.ndarray) -> np.ndarray:
+        part = shapely.points(x[rows], y[rows])
+        si, pi = shapely.STRtree(part).query(grown)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            dist = shapely.distance(part[pi], lines[si])
+        ok = dist <= max_distance_m
+        pi, si, dist = pi[ok], si[ok], dist[ok]
+        best_d = np.full(len(part), np.inf)
+        np.minimum.at(best_d, pi, dist)
+        nearest = dist == best_d[pi]  # every line at the shortest distance: ties
+        best = first_match(len(part), pi[nearest], si[nearest])
+        return np.column_stack([best, np.where(best < 0, np.nan, best_d)])
+
+    both = in_chunks(one, len(x)).reshape(-1, 2)
+    return both[:, 0].astype(np.int64), both[:, 1]
+
+
+def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the area of each street segment: the area nearest its midpoint.
+
+    A segment crossing an area edge belongs to the area holding its midpoint; a segment
+    outside every area (a street beyond the study area) to the nearest area. Ties go to the
+    smaller ``area_code``.
+
+    Parameters
+    ----------
+    segments
+        Street segments (projected).
+    areas
+        Area polygons in the same CRS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code`` and ``area_name`` with the index of ``segments``.
+    """
+    mid = shapely.line_interpolate_point(segments.geometry.to_numpy(), 0.5, normalized=True)
+    pts = gpd.GeoDataFrame({"_i": np.arange(len(segments))}, geometry=mid, crs=segments.crs)
+    joined = gpd.sjoin_nearest(pts, areas[["area_code", "area_name", "geometry"]], how="left")
+    joined = joined.sort_values(["_i", "area_code"], kind="stable").drop_duplicates("_i")
+    out = pd.DataFrame(index=segments.index)
+    out["area_code"] = joined["area_code"].astype("string").to_numpy()
+    out["area_name"] = joined["area_name"].astype("string").to_numpy()
+    return out
