@@ -29,15 +29,17 @@ LOCK = "package-lock.json"
 
 
 def _offline() -> Any:
-    """Load ``hotspots/offline.py`` without running ``hotspots/__init__.py`` or any dependency."""
-    saved = {name: sys.modules.get(name) for name in ("hotspots", "hotspots.errors")}
-    package = types.ModuleType("hotspots")
-    package.__path__ = [str(ROOT / "hotspots")]
-    sys.modules["hotspots"] = package
+    """Load ``hotspots/output/offline.py`` without running any ``__init__.py`` or dependency."""
+    names = ("hotspots", "hotspots.output", "hotspots.errors", "hotspots.output.offline")
+    saved = {name: sys.modules.get(name) for name in names}
+    for name, folder in (("hotspots", "hotspots"), ("hotspots.output", "hotspots/output")):
+        package = types.ModuleType(name)
+        package.__path__ = [str(ROOT / folder)]
+        sys.modules[name] = package
     try:
-        for name in ("errors", "offline"):
+        for name, file in (("errors", "errors.py"), ("output.offline", "output/offline.py")):
             spec = importlib.util.spec_from_file_location(
-                f"hotspots.{name}", ROOT / "hotspots" / f"{name}.py"
+                f"hotspots.{name}", ROOT / "hotspots" / file
             )
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
@@ -50,7 +52,6 @@ def _offline() -> Any:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = old
-        sys.modules.pop("hotspots.output.offline", None)
 
 
 def _matches_lock(node_modules: Path) -> bool:
