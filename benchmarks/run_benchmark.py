@@ -368,7 +368,9 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
         lists = rank.area_lists(
             hot, ranked.locations, area_codes=crimes["area_code"].unique().tolist()
         )
-    _optional_stage(mon, "time_profiles", n, "hotspots.temporal", lambda m: _profiles(m, crimes))
+    _optional_stage(
+        mon, "time_profiles", n, "hotspots.temporal.profiles", lambda m: _profiles(m, crimes)
+    )
     _optional_stage(
         mon, "clusters", n, "hotspots.analysis.clusters", lambda m: _clusters(m, crimes, segs)
     )

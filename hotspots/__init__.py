@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hotspots.analysis.stats import gistar_cells, gistar_streets
     from hotspots.brief import write_briefs
     from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
+    from hotspots.output.charts import plot_hour_day, plot_monthly
     from hotspots.output.export import read_run, write_area_handouts
     from hotspots.output.maps import explore_hot_streets
     from hotspots.output.report import summarise_run
@@ -52,16 +53,11 @@ if TYPE_CHECKING:
     from hotspots.space.grid import count_by_cell
     from hotspots.space.names import location_to_street, name_agreement, normalise_name
     from hotspots.space.snap import assign_segment_areas, snap_to_streets
-    from hotspots.temporal import (
-        classify_trend,
-        compare_periods,
-        has_time_of_day,
-        hour_day_profile,
-        monthly_profile,
-        plot_hour_day,
-        plot_monthly,
-        time_summary,
-    )
+    from hotspots.temporal.common import has_time_of_day
+    from hotspots.temporal.compare import compare_periods
+    from hotspots.temporal.profiles import hour_day_profile, monthly_profile
+    from hotspots.temporal.summary import time_summary
+    from hotspots.temporal.trends import classify_trend
 
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -91,14 +87,14 @@ _EXPORTS: dict[str, str] = {
     "assign_harm": "analysis.harm",
     "build_corridors": "analysis.corridors",
     # time
-    "monthly_profile": "temporal",
-    "hour_day_profile": "temporal",
-    "classify_trend": "temporal",
-    "compare_periods": "temporal",
-    "time_summary": "temporal",
-    "has_time_of_day": "temporal",
-    "plot_monthly": "temporal",
-    "plot_hour_day": "temporal",
+    "monthly_profile": "temporal.profiles",
+    "hour_day_profile": "temporal.profiles",
+    "classify_trend": "temporal.trends",
+    "compare_periods": "temporal.compare",
+    "time_summary": "temporal.summary",
+    "has_time_of_day": "temporal.common",
+    "plot_monthly": "output.charts",
+    "plot_hour_day": "output.charts",
     # significance and clusters
     "gistar_cells": "analysis.stats",
     "gistar_streets": "analysis.stats",

@@ -25,9 +25,9 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
+from hotspots.output.charts import hour_day_svg
 from hotspots.output.map_data import heat_code
 from hotspots.read.datasets import get_path
-from hotspots.temporal import hour_day_svg
 from tests.browser_helpers import open_map, save_screenshot, screenshot_colours
 from tests.fixtures.runs import vancouver_args
 

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots import temporal
 from hotspots.cli import app
 from hotspots.output import export, site
 from hotspots.read import crimes as io
+from hotspots.temporal.profiles import aoristic_weights
 from tests.fixtures.make_small import write_small
 from tests.fixtures.make_tiny import HEADER, tiny_args
 
@@ -81,7 +81,7 @@ def test_aoristic_weights_sum_to_one(start: object, minutes: list[int]) -> None:
             "has_time": True,
         }
     )
-    weights = temporal.aoristic_weights(crimes)
+    weights = aoristic_weights(crimes)
     np.testing.assert_allclose(np.asarray(weights.sum(axis=1)).ravel(), 1.0, rtol=1e-9)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from hotspots.errors import InputDataError
 from hotspots.output.report import summarise_run
-from hotspots.temporal import NO_TIME_OF_DAY
+from hotspots.temporal.common import NO_TIME_OF_DAY
 
 
 def _manifest(**changes: Any) -> dict[str, Any]:

@@ -326,8 +326,8 @@ _HEAT_TITLE = re.compile(r"<title>(.*?)</title>")
 
 @functools.lru_cache(maxsize=1)
 def heat_palette() -> tuple[str, ...]:
-    """Return the colours of :func:`hotspots.temporal.hour_day_svg`, level 0 to 5."""
-    from hotspots.temporal import hour_day_svg
+    """Return the colours of :func:`hotspots.output.charts.hour_day_svg`, level 0 to 5."""
+    from hotspots.output.charts import hour_day_svg
 
     return tuple(c for c, _ in _HEAT_PATH.findall(hour_day_svg(np.arange(168.0))))
 
@@ -336,12 +336,12 @@ def heat_code(svg: str) -> list[str] | None:
     """Return an hour-of-week heatmap SVG as ``[title, 168 level digits]``, or None.
 
     The page redraws the same SVG from the code (about 200 bytes instead of 3,000). None
-    when ``svg`` is not a heatmap of :func:`hotspots.temporal.hour_day_svg` (then it stays
+    when ``svg`` is not a heatmap of :func:`hotspots.output.charts.hour_day_svg` (then it stays
     as it is).
 
     Examples
     --------
-    >>> from hotspots.temporal import hour_day_svg
+    >>> from hotspots.output.charts import hour_day_svg
     >>> title, levels = heat_code(hour_day_svg(np.arange(168.0)))
     >>> title[:30], levels[:3], levels[-1], len(levels)
     ('Crimes by hour of week (n = 14', '011', '5', 168)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hotspots.output.export import read_csv, read_run
-from hotspots.temporal import NO_TIME_OF_DAY
+from hotspots.temporal.common import NO_TIME_OF_DAY
 
 if TYPE_CHECKING:
     from hotspots.runfolder import RunResult
@@ -71,8 +71,8 @@ def summarise_run(
     -----
     The comparison periods are the run's: the last ``compare_months`` months of the data
     against the months just before (``performance.csv``, built by
-    :func:`hotspots.temporal.rank_areas`). A population file's year is read from its file name
-    (e.g. ``ward_population_mid2019.csv``) and compared with the crime period.
+    :func:`hotspots.analysis.performance.rank_areas`). A population file's year is read from its
+    file name (e.g. ``ward_population_mid2019.csv``) and compared with the crime period.
 
     Examples
     --------

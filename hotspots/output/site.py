@@ -240,7 +240,7 @@ def map_windows(result: RunResult) -> dict[str, dict[str, str]]:
     The same windows as ``place_windows.csv``; for data that gives the month only, the
     peak months where they stand out, else "time unknown".
     """
-    from hotspots.temporal import group_window_texts
+    from hotspots.temporal.group_times import group_window_texts
 
     table = result.tables.get("place_windows")
     if table is None or table.empty:
