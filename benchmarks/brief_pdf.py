@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from hotspots.brief import write_pdfs
+from hotspots.brief.pdf import write_pdfs
 
 
 def main() -> None:

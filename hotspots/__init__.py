@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from hotspots.analysis.harm import assign_harm, read_harm_weights
     from hotspots.analysis.rank import area_lists, count_by_segment, rank_locations, rank_streets
     from hotspots.analysis.stats import gistar_cells, gistar_streets
-    from hotspots.brief import write_briefs
+    from hotspots.brief.writer import write_briefs
     from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
     from hotspots.output.charts import plot_hour_day, plot_monthly
     from hotspots.output.export import read_run, write_area_handouts
@@ -114,7 +114,7 @@ _EXPORTS: dict[str, str] = {
     "read_run": "output.export",
     "write_area_handouts": "output.export",
     "summarise_run": "output.report",
-    "write_briefs": "brief",
+    "write_briefs": "brief.writer",
     # errors
     "HotspotsError": "errors",
     "InputDataError": "errors",

@@ -765,7 +765,7 @@ def _group_windows(
     Groups are the brief's; the profiles are None for month-only data, the windows table
     holds the peak months too.
     """
-    from hotspots.brief import classify_crime_types, read_brief_weights
+    from hotspots.analysis.groups import classify_crime_types, read_brief_weights
 
     types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
     group_of = classify_crime_types(types, settings=read_brief_weights())

@@ -20,6 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots import brief
+from hotspots.brief.context import build_context
+from hotspots.brief.evidence import describe_when
+from hotspots.brief.ward_page import side_panel, ward_page
 from hotspots.cli.brief import brief as brief_cmd
 from hotspots.errors import InputDataError
 from hotspots.read.datasets import get_path
@@ -250,8 +253,8 @@ def test_vancouver_priorities_have_their_own_groups_window(
     chosen = scored[scored["priority"].notna()]
     assert chosen["area_code"].nunique() == len(run.areas)
     assert run.windows is not None
-    ctx = brief._context(run, settings, predictability=False)
-    whens = [brief._when(ctx, r.place_id, r.group) for r in chosen.itertuples()]
+    ctx = build_context(run, settings, predictability=False)
+    whens = [describe_when(ctx, r.place_id, r.group) for r in chosen.itertuples()]
     # e.g. "Fri-Sat 20:00-00:00 (31%)", "daily 12:00-16:00 (41%); Mon 08:00-10:00 (9%)"
     window = r"(daily|(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-\w{3})?) (\d\d:00-\d\d:00|all day) \(\d+%\)"
     for (short, sentence), r in zip(whens, chosen.itertuples(), strict=True):
@@ -269,7 +272,7 @@ def test_vancouver_priorities_have_their_own_groups_window(
             assert sentence.startswith(f"{said[0].upper()}{said[1:]} holds "), sentence
     # the heatmap beside it is the group's too
     r = next(chosen.itertuples())
-    assert f"{settings.labels[r.group]} here by day and hour" in brief._side(ctx, r)
+    assert f"{settings.labels[r.group]} here by day and hour" in side_panel(ctx, r)
     # the window is the group's, not all crime's: it differs for some priorities
     all_crime = [ctx.rec[r.place_id]["patrol_window"] for r in chosen.itertuples()]
     assert sum(w != s for w, (s, _) in zip(all_crime, whens, strict=True)) > len(whens) / 4
@@ -280,10 +283,10 @@ def test_london_priorities_say_the_time_is_unknown(
 ) -> None:
     run, scored = _ranked(london_run, settings)
     chosen = scored[scored["priority"].notna()]
-    ctx = brief._context(run, settings, predictability=False)
+    ctx = build_context(run, settings, predictability=False)
     assert run.windows is not None
     for r in chosen.itertuples():
-        short, sentence = brief._when(ctx, r.place_id, r.group)
+        short, sentence = describe_when(ctx, r.place_id, r.group)
         assert short.startswith("time unknown"), short
         assert "chance" in sentence
         peaks = run.windows.loc[(r.place_id, r.group), "peak_months"]
@@ -338,8 +341,8 @@ def test_data_text_is_escaped(london_run: Path, settings: brief.BriefSettings) -
     code = chosen["area_code"].iloc[0]
     run.places.loc[run.places["area_code"] == code, "street"] = HOSTILE
     run.areas.loc[code, "area_name"] = HOSTILE
-    ctx = brief._context(run, settings, predictability=False)
-    page = brief._ward_page(ctx, code, chosen[chosen["area_code"] == code])
+    ctx = build_context(run, settings, predictability=False)
+    page = ward_page(ctx, code, chosen[chosen["area_code"] == code])
     assert "<img src=x" not in page
     assert html.escape(HOSTILE) in page
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hotspots import brief
+from hotspots.brief.pdf import write_pdfs
 from hotspots.errors import HotspotsError
 from hotspots.output import offline
 from hotspots.output.offline import MissingAssetError
@@ -77,7 +77,7 @@ def test_brief_without_playwright_one_line_error(
     page = tmp_path / "E05000001.html"
     page.write_text("<html></html>")
     with pytest.raises(HotspotsError) as err:
-        brief.write_pdfs([page])
+        write_pdfs([page])
     assert "\n" not in str(err.value)
     assert "pip install 'hotspots[pdf]'" in str(err.value)
     assert "--no-pdf" in str(err.value)

@@ -1,4 +1,4 @@
-"""The ``hotspots brief`` command: a thin shell over :func:`hotspots.brief.write_briefs`.
+"""The ``hotspots brief`` command: a thin shell over :func:`hotspots.brief.writer.write_briefs`.
 
 Register it on the main group with ``app.add_command(brief)``.
 """
@@ -79,7 +79,7 @@ def brief(
     <area_code>.html and .pdf per ward, and borough_<name>.html and .pdf per borough
     (all_areas.html where the areas have no borough).
     """
-    from hotspots.brief import write_briefs
+    from hotspots.brief.writer import write_briefs
 
     setup_logging(quiet)
     with folder_lock(run_dir, wait=wait):  # reading and writing: no run replaces it meanwhile

@@ -124,7 +124,7 @@ AREA_SUMMARY_COLUMNS: list[str] = [
 
 
 def _brief_groups(crime_types: pd.Series) -> dict[str, np.ndarray]:
-    from hotspots.brief import OTHER_GROUP, classify_crime_types, read_brief_weights
+    from hotspots.analysis.groups import OTHER_GROUP, classify_crime_types, read_brief_weights
 
     types = crime_types.astype(str)
     of_type = classify_crime_types(types.unique(), settings=read_brief_weights())

@@ -268,7 +268,7 @@ def _rank_text(row: Row) -> str:
 
 def _fallback_counts(frames: Sequence[pd.DataFrame | None]) -> PeriodCounts:
     """Return counts of one period from the ``n_<type>`` columns, for maps without a run."""
-    from hotspots.brief import classify_crime_types, read_brief_weights
+    from hotspots.analysis.groups import classify_crime_types, read_brief_weights
 
     keys = sorted(
         {

@@ -222,7 +222,7 @@ def map_counts(result: RunResult) -> PeriodCounts:
 
     Crime groups are the briefs' (:func:`hotspots.brief.classify_crime_types`).
     """
-    from hotspots.brief import classify_crime_types, read_brief_weights
+    from hotspots.analysis.groups import classify_crime_types, read_brief_weights
 
     settings = read_brief_weights()
     types = result.crimes["crime_type"].dropna().unique().tolist()

@@ -1,0 +1,147 @@
+"""The page shell of every brief (style, header, caveats) and its text formatting helpers."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from hotspots.brief.context import BriefContext
+
+__all__ = [
+    "CAVEATS",
+    "change_text",
+    "escape_text",
+    "flag_text",
+    "format_number",
+    "html_page",
+    "page_header",
+    "place_name",
+]
+
+_CSS = """
+@page{size:A4;margin:10mm 11mm 11mm}
+*{box-sizing:border-box}
+body{font:9pt/1.32 "DejaVu Sans",Arial,sans-serif;color:#222;margin:0}
+@media screen{body{max-width:188mm;margin:8mm auto;padding:0 4mm}}
+h1{font-size:14pt;margin:0 0 1mm}h2{font-size:10.5pt;margin:0}
+.meta{color:#444;font-size:8pt;margin:0 0 1mm}
+.caveat{font-size:7.8pt;color:#555;margin:0 0 2mm}
+.facts{display:flex;flex-wrap:wrap;gap:.5mm 5mm;margin:0 0 2.5mm;padding:1.5mm 2mm;
+background:#f4f4f4;border-radius:1mm;font-size:8.5pt}
+.facts b{font-weight:600}
+.prio{break-inside:avoid;page-break-inside:avoid;border:1px solid #ccc;
+border-left:4px solid #bd0026;padding:2mm 2.5mm;margin:0 0 2.5mm}
+.head{display:flex;justify-content:space-between;align-items:baseline;gap:3mm}
+.score{font-size:8pt;color:#fff;background:#bd0026;border-radius:1mm;padding:.2mm 1.5mm;
+white-space:nowrap}
+.when{margin:.3mm 0 1mm;font-weight:600;color:#7a0019}
+.grid{display:grid;grid-template-columns:1fr 60mm;gap:3mm;align-items:start}
+table.ev{border-collapse:collapse;width:100%;font-size:8pt}
+table.ev th{text-align:left;font-weight:600;color:#444;width:22mm;vertical-align:top;
+padding:.2mm 2mm .2mm 0}
+table.ev td{padding:.2mm 0}
+.chart{margin-top:1mm}
+svg.chart,svg.week{width:100%;height:auto;display:block}svg.week{margin-top:1mm}
+.legend{font-size:6.8pt;color:#555}.sw{display:inline-block;width:2mm;height:2mm;
+margin:0 .5mm 0 1.3mm;vertical-align:-.2mm}
+img.map{width:60mm;height:54.1mm;display:block;border:1px solid #ddd}
+.volt{font-size:7.5pt;color:#333;margin:1.2mm 0 0;padding:0;list-style:none;
+display:grid;grid-template-columns:1fr 1fr;gap:.2mm 4mm}
+.volt b{color:#555}
+.why{font-size:7pt;color:#777;margin-top:.6mm}
+.none{padding:3mm;border:1px dashed #bbb;color:#555;margin-bottom:3mm}
+.foot{font-size:7pt;color:#555;border-top:1px solid #ccc;padding-top:1.2mm;
+break-inside:avoid}
+.foot a,.meta a{color:#333}
+table.wards{border-collapse:collapse;width:100%;font-size:8pt}
+table.wards th,table.wards td{border-bottom:1px solid #ddd;padding:.8mm 1.5mm;text-align:left;
+vertical-align:top}
+table.wards th{background:#f0f0f0}table.wards tr{break-inside:avoid}
+td.n{text-align:right;white-space:nowrap}.up{color:#b30000}.down{color:#2b7a2b}
+.tag{font-size:6.5pt;border-radius:1mm;padding:0 1mm;color:#fff}
+.tag.worst{background:#b30000}.tag.best{background:#2b7a2b}
+"""
+
+
+CAVEATS = {
+    "police-uk": "What the data cannot tell: police.uk gives the month, not the day or hour; "
+    "locations are anonymised map points; victims and offenders are not "
+    "published; anti-social behaviour counts incidents.",
+    "vancouver": "What the data cannot tell: VPD open data has no victims or offenders; "
+    "property crime is placed in its hundred block; offences against a person "
+    "(violence) have no location and are absent.",
+    "other": "What the data cannot tell: no victims or offenders; counts as published.",
+}
+
+
+def page_header(ctx: BriefContext, area: Mapping[str, Any], title: str) -> str:
+    """Return the title, period, source and caveat lines that head every page."""
+    m = ctx.run.manifest
+    p = m["period"]
+    period = f"{p['first_month']} to {p['last_month']}"
+    if ctx.run.incomplete:
+        period += f" (incomplete, left out of comparisons: {', '.join(ctx.run.incomplete)})"
+    borough = area.get("borough")
+    parts = [
+        f"<b>Borough</b> {escape_text(borough)}" if borough and pd.notna(borough) else "",
+        f"<b>Period</b> {escape_text(period)}",
+        f"<b>Data</b> {escape_text(m.get('data_source', ''))}",
+        f"<b>Run</b> {escape_text(str(m.get('created', ''))[:10])}",
+    ]
+    meta = " · ".join(x for x in parts if x)
+    return (
+        f"<h1>{escape_text(title)}</h1><p class=meta>{meta}</p>"
+        f"<p class=caveat>{escape_text(CAVEATS[ctx.run.source_kind])}</p>"
+    )
+
+
+def flag_text(value: Any) -> str:
+    """Return a comparison flag as text: empty for a missing value."""
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def escape_text(value: Any) -> str:
+    """Return ``value`` as HTML-escaped text: empty for None and NaN."""
+    return html.escape(
+        "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    )
+
+
+def format_number(value: Any, digits: int = 0) -> str:
+    """Return a number with thousands separators, or ``n/a`` when missing."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{float(value):,.{digits}f}"
+
+
+def change_text(current: Any, other: Any, pct: Any, flag: Any) -> str:
+    """Return a comparison in words, e.g. ``12 vs 8, up 50%`` or ``3 vs 2, too few to compare``."""
+    if str(flag) == "not in the period" or pd.isna(other):
+        return "not in the period"
+    base = f"{format_number(current)} vs {format_number(other)}"
+    if str(flag):
+        return f"{base}, {flag}"
+    if not pct:
+        return f"{base}, no change"
+    return f"{base}, {'up' if pct > 0 else 'down'} {abs(pct):.0f}%"
+
+
+def place_name(place: Mapping[str, Any]) -> str:
+    """Return the name of a listed place with its extent when it has one."""
+    extent = str(place.get("extent") or "")
+    name = str(place.get("street"))
+    return f"{name} ({extent})" if extent and extent != "nan" else name
+
+
+def html_page(title: str, body: str) -> str:
+    """Return a whole self-contained HTML page: the style sheet and ``body``."""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{escape_text(title)}</title>"
+        f"<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )

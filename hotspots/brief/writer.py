@@ -1,0 +1,152 @@
+"""Write the briefs of a run folder: :func:`write_briefs`, the one entry point."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from hotspots import runfolder
+from hotspots.analysis.groups import read_brief_weights
+from hotspots.brief.borough_page import borough_page
+from hotspots.brief.context import (
+    BriefContext,
+    build_context,
+    count_nearby_groups,
+    group_scores_by_place,
+)
+from hotspots.brief.inputs import RunFolder, read_predictability, read_run_folder
+from hotspots.brief.pdf import write_pdfs
+from hotspots.brief.score import rank_problems
+from hotspots.brief.ward_page import ward_page
+from hotspots.errors import InputDataError
+from hotspots.output.site_index import borough_brief_name, brief_name, refresh_links
+
+log = logging.getLogger("hotspots")
+
+__all__ = [
+    "write_briefs",
+]
+
+
+def _wanted_codes(run: RunFolder, codes: Sequence[str] | None) -> list[str]:
+    with_crime = run.areas.loc[run.areas["crimes"] > 0, "area_code"].astype(str).tolist()
+    if not codes:
+        return sorted(with_crime)
+    unknown = [c for c in codes if c not in run.areas.index]
+    if unknown:
+        msg = (
+            f"`--ward` must be an area code of the run; found {unknown}, not in "
+            f"{run.path / 'areas.csv'}. Choose from e.g. {sorted(with_crime)[:5]}"
+        )
+        raise InputDataError(msg)
+    return list(dict.fromkeys(codes))
+
+
+def write_briefs(
+    run_dir: str | Path,
+    *,
+    codes: Sequence[str] | None = None,
+    weights: str | Path | None = None,
+    backtest: str | Path | None = None,
+    pdf: bool = True,
+    areas: str | Path | None = None,
+    streets: str | Path | None = None,
+    wait: bool = False,
+) -> list[Path]:
+    """Write a one-page brief per ward (and a page per borough) from an existing run folder.
+
+    Parameters
+    ----------
+    run_dir
+        A folder written by ``hotspots run``; nothing in it is changed but ``briefs/``.
+    codes
+        Area codes to write; every area with crime when None. Borough pages are written for
+        the boroughs of these areas (all their wards listed).
+    weights
+        A TOML file of score weights and rules (:func:`read_brief_weights`).
+    backtest
+        A folder written by ``hotspots evaluate``: adds the predictability component.
+    pdf
+        Also print each page to PDF beside it (headless Chromium through Playwright).
+    areas, streets
+        The run's area and street layers when run.json's paths do not resolve.
+    wait
+        If another command holds the run folder's lock, wait for it instead of failing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: ``briefs/<area_code>.html`` (and ``.pdf``), and
+        ``briefs/borough_<name>.html`` (and ``.pdf``) where ``areas.csv`` has boroughs,
+        else ``briefs/all_areas.html``.
+
+    Raises
+    ------
+    InputDataError
+        If a file, column or area code is missing, or the weights file is invalid.
+    HotspotsError
+        If ``pdf`` and Chromium cannot be started.
+    """
+    start = time.perf_counter()
+    settings = read_brief_weights(weights)
+    run = read_run_folder(run_dir, areas=areas, streets=streets)
+    wanted = _wanted_codes(run, codes)
+    predict = read_predictability(backtest, settings=settings) if backtest else None
+    scored = rank_problems(run, settings=settings, predictability=predict)
+    chosen = scored[scored["priority"].notna()].sort_values(["area_code", "priority"])
+    ctx = build_context(run, settings, predict is not None)
+    ctx.also = group_scores_by_place(scored[scored["place_id"].isin(chosen["place_id"])])
+    out = run.path / runfolder.BRIEFS_DIR
+    # written privately, then moved into briefs/ file by file, under the run folder's lock
+    with runfolder.staged_files(out, lock=run.path, wait=wait) as tmp:
+        pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], tmp)
+        pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], tmp)
+        files = pages + (write_pdfs(pages) if pdf else [])
+    with runfolder.folder_lock(run.path, wait=wait):  # the index and maps now link the briefs
+        linked = refresh_links(run.path)
+    log.info(
+        "Briefs: %d pages written to %s in %.1f s; links added to %d pages",
+        len(pages),
+        out,
+        time.perf_counter() - start,
+        len(linked),
+    )
+    return [out / f.relative_to(tmp) for f in files]
+
+
+def _write_ward_pages(
+    ctx: BriefContext, wanted: Sequence[str], chosen: pd.DataFrame, out: Path
+) -> list[Path]:
+    by_ward = dict(iter(chosen.groupby("area_code", sort=False)))
+    ctx.group_counts = count_nearby_groups(ctx, chosen)
+    pages = []
+    empty = chosen.iloc[:0]
+    for code in wanted:
+        path = out / brief_name(code)
+        path.write_text(ward_page(ctx, code, by_ward.get(code, empty)), encoding="utf-8")
+        pages.append(path)
+    return pages
+
+
+def _write_borough_pages(
+    ctx: BriefContext, wanted: Sequence[str], top: pd.DataFrame, out: Path
+) -> list[Path]:
+    areas = ctx.run.areas[ctx.run.areas["crimes"] > 0]
+    if "borough" not in areas.columns:
+        path = out / "all_areas.html"
+        path.write_text(
+            borough_page(ctx, f"All {ctx.label.lower()}s", areas, top), encoding="utf-8"
+        )
+        return [path]
+    boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
+    pages = []
+    for name in boroughs:
+        path = out / borough_brief_name(str(name))
+        wards = areas[areas["borough"] == name]
+        path.write_text(borough_page(ctx, f"Borough brief: {name}", wards, top), encoding="utf-8")
+        pages.append(path)
+    return pages
