@@ -22,8 +22,11 @@ from sklearn.neighbors import KernelDensity
 from hotspots import evaluate as ev
 from hotspots.cli.evaluate import evaluate as evaluate_cmd
 from hotspots.errors import InputDataError
-from hotspots.read import crimes as io
+from hotspots.evaluate import methods as ev_methods
+from hotspots.evaluate import study as ev_study
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_streets
+from hotspots.read.policeuk import read_police_uk
 from hotspots.space import crs, segments
 
 N_SEGMENTS = 10
@@ -243,7 +246,7 @@ def test_random_baseline_is_reproducible() -> None:
 # outputs: no method sees the month it predicts ----------------------------------------------
 
 
-def _poisoned(study: ev._Study, p: int) -> ev._Study:
+def _poisoned(study: ev_study.Study, p: int) -> ev_study.Study:
     """The study with every count of month ``p`` and later replaced by NaN."""
 
     def poison(m: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -256,7 +259,7 @@ def _poisoned(study: ev._Study, p: int) -> ev._Study:
 
 @pytest.mark.parametrize("method", ev.METHODS)
 def test_forecasts_never_read_the_target_month(method: str) -> None:
-    study = ev._prepare(
+    study = ev_study.prepare_study(
         _random_crimes(),
         _segments(),
         STUDY_AREA,
@@ -266,11 +269,13 @@ def test_forecasts_never_read_the_target_month(method: str) -> None:
         width_m=None,
         quiet=True,
     )
-    opts = ev._Options(window_months=2, half_life_months=6.0, seed=0)
+    opts = ev_methods.ScoreOptions(window_months=2, half_life_months=6.0, seed=0)
     for p in (3, 5, 7):
         for group in ("all", "robbery"):
-            clean = ev._SCORERS[method](ev._History(study, p), group, opts)
-            dirty = ev._SCORERS[method](ev._History(_poisoned(study, p), p), group, opts)
+            clean = ev_methods.SCORERS[method](ev_study.StudyHistory(study, p), group, opts)
+            dirty = ev_methods.SCORERS[method](
+                ev_study.StudyHistory(_poisoned(study, p), p), group, opts
+            )
             assert np.isfinite(dirty).all()
             np.testing.assert_array_equal(clean, dirty)
 
@@ -484,7 +489,7 @@ def _smoke(crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, months: int) -> 
 @pytest.mark.e2e
 def test_real_vancouver_months(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     crimes = vancouver[0][vancouver[0]["month"].between("2025-01", "2025-05")]
-    streets = crs.to_metric_crs(io.read_streets(get_path("vancouver_streets")), crimes.crs)
+    streets = crs.to_metric_crs(read_streets(get_path("vancouver_streets")), crimes.crs)
     segs = segments.lines_to_segments(streets.cx[489000:493000, 5456000:5460000], quiet=True)
     t = _smoke(crimes, segs, months=2)
     assert t["month"].unique().tolist() == ["2025-04", "2025-05"]
@@ -495,8 +500,8 @@ def test_real_london_months(data_root: Path) -> None:
     files = [
         get_path("london_crimes") / f"2017-{m:02d}-metropolitan-street.csv.gz" for m in range(8, 13)
     ]
-    crimes, _ = io.read_police_uk(files, quiet=True)
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs)
+    crimes, _ = read_police_uk(files, quiet=True)
+    streets = crs.to_metric_crs(read_streets(get_path("london_streets")), crimes.crs)
     segs = segments.lines_to_segments(streets.cx[528000:531000, 180000:182500], quiet=True)
     t = _smoke(crimes, segs, months=2)
     assert t.attrs["months_skipped"] == {}

@@ -213,7 +213,7 @@ def test_near_repeat_fit_recovers_planted_parameters() -> None:
 
 
 def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
-    from hotspots.evaluate import area_run
+    from hotspots.evaluate import area_run, forecast
 
     segs, region, rows = _grid_world(7)
     crimes = _crimes(rows)
@@ -222,7 +222,7 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     assert {"area_backtest.csv", "area_summary.csv", "area_chosen.csv", "area_pai_all.png"} <= {
         p.name for p in tmp_path.iterdir()
     }
-    table, record = area_run.forecast_next_month(crimes, segs, region, backtest_dir=tmp_path)
+    table, record = forecast.forecast_next_month(crimes, segs, region, backtest_dir=tmp_path)
     chosen = pd.read_csv(tmp_path / "area_chosen.csv").set_index("group")
     assert record["method"] == chosen.at["all", "method"]
     assert record["month"] == "2021-03"
@@ -231,7 +231,7 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     assert table["cum_area_pct"].is_monotonic_increasing
     # the list covers about 1% of the land: the last unit crosses it
     assert table["cum_area_pct"].iloc[-1] >= 1.0 > max(table["cum_area_pct"].iloc[:-1], default=0)
-    streets = area_run.forecast_streets(table)
+    streets = forecast.forecast_streets(table)
     assert streets["places"].sum() == len(table)
 
 

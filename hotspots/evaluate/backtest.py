@@ -34,6 +34,7 @@ from scipy import sparse
 from hotspots.errors import InputDataError
 from hotspots.evaluate import forecasters as fc
 from hotspots.evaluate import units as un
+from hotspots.evaluate.study import calendar_numbers, classify_months, evaluated_crimes
 
 __all__ = [
     "ALL_AREA_METHODS",
@@ -176,10 +177,8 @@ def prepare_area(
         With ``extra`` holding the raster, the crime counts per pixel and month of each group,
         the group list and, when prepared, the network kernels and near-repeat fits.
     """
-    from hotspots.evaluate import _calendar, _evaluated, classify_months
-
     t0 = time.perf_counter()
-    ev, segs, _ = _evaluated(crimes, segments, region, quiet=quiet)
+    ev, segs, _ = evaluated_crimes(crimes, segments, region, quiet=quiet)
     if ev.empty:
         msg = "no crime lies on a street segment inside the study area"
         raise InputDataError(msg)
@@ -215,7 +214,7 @@ def prepare_area(
         pixel_counts[g] = _matrix(pos[m], pix[m], (len(months), len(raster.flat)))
     data = fc.AreaData(
         months,
-        _calendar(months),
+        calendar_numbers(months),
         units,
         counts,
         {
