@@ -34,11 +34,15 @@ if TYPE_CHECKING:
     from hotspots.brief.writer import write_briefs
     from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
     from hotspots.output.charts import plot_hour_day, plot_monthly
-    from hotspots.output.export import read_run, write_area_handouts
+    from hotspots.output.export import read_run
+    from hotspots.output.handouts import write_area_handouts
     from hotspots.output.maps import explore_hot_streets
     from hotspots.output.report import summarise_run
     from hotspots.output.site import write_maps
-    from hotspots.pipeline import RunConfig, analyse, rank_stages, run, write_run
+    from hotspots.pipeline.config import RunConfig
+    from hotspots.pipeline.ranking import rank_stages
+    from hotspots.pipeline.runner import analyse, run
+    from hotspots.pipeline.writer import write_run
     from hotspots.read.crimes import (
         read_areas,
         read_crimes,
@@ -102,17 +106,17 @@ _EXPORTS: dict[str, str] = {
     "summarise_clusters": "analysis.clusters",
     "repeat_locations": "analysis.clusters",
     # the whole run
-    "RunConfig": "pipeline",
+    "RunConfig": "pipeline.config",
     "RunResult": "runfolder",
-    "rank_stages": "pipeline",
-    "analyse": "pipeline",
-    "write_run": "pipeline",
-    "run": "pipeline",
+    "rank_stages": "pipeline.ranking",
+    "analyse": "pipeline.runner",
+    "write_run": "pipeline.writer",
+    "run": "pipeline.runner",
     # outputs
     "explore_hot_streets": "output.maps",
     "write_maps": "output.site",
     "read_run": "output.export",
-    "write_area_handouts": "output.export",
+    "write_area_handouts": "output.handouts",
     "summarise_run": "output.report",
     "write_briefs": "brief.writer",
     # errors

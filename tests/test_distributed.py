@@ -90,9 +90,9 @@ def test_local_engine_is_the_pipeline(
     area_layer = io.read_areas(config.areas)
     crimes, _ = io.read_crimes(config.crimes, quiet=True, areas=area_layer)
     areas = to_metric_crs(area_layer, crimes.crs, quiet=True)
-    segs = pipeline._build_segments(config, crimes.crs, areas)
+    segs = pipeline.build_segments(config, crimes.crs, areas)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, quiet=True))
-    segs, _ = pipeline._name_segments(crimes, segs, police_uk=True)
+    segs, _ = pipeline.name_segments(crimes, segs, police_uk=True)
     hot = rank.rank_streets(segs, rank.count_by_segment(crimes, segs))
     pd.testing.assert_frame_equal(hot, london_local, check_exact=True)
 

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.output.export import _handout_table, accounting, neutralise_formulas, safe_file_stem
+from hotspots.output.export import accounting, neutralise_formulas, safe_file_stem
+from hotspots.output.handouts import handout_table
 from tests.fixtures.make_tiny import tiny_args
 
 
@@ -187,7 +188,7 @@ def test_handout_numbers_whole_and_rounded() -> None:
             "n_burglary": [3.0, 1.0],
         }
     )
-    out = _handout_table(lists, {"n_burglary": "Burglary"})
+    out = handout_table(lists, {"n_burglary": "Burglary"})
     text = out.to_csv(index=False).splitlines()
     assert text[0].split(",")[:4] == ["Rank in ward", "Street", "Crimes", "Burglary"]
     row = dict(zip(text[0].split(","), text[1].split(","), strict=False))

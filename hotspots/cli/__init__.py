@@ -330,7 +330,7 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bo
 
     Nothing is recomputed. Example: hotspots export outputs/london --ward E05000644
     """
-    from hotspots.output.export import write_area_handouts
+    from hotspots.output.handouts import write_area_handouts
     from hotspots.runfolder import folder_lock
 
     with folder_lock(run_dir, wait=wait):  # read and written with no run replacing it

@@ -1,0 +1,231 @@
+"""The stages up to the ranked lists: reading with the area join, segments, snapping, ranks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots.analysis import concentration, rank
+from hotspots.errors import InputDataError
+from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.read import crimes as io
+from hotspots.space import cache, crs, names, snap
+
+__all__ = [
+    "Ranked",
+    "build_segments",
+    "name_segments",
+    "place_keys",
+    "rank_stages",
+]
+
+
+@dataclass
+class Ranked:
+    """What the stages load through ranking give: everything behind the hot-street lists."""
+
+    crimes: gpd.GeoDataFrame
+    rejected: pd.DataFrame
+    areas: gpd.GeoDataFrame
+    segments: gpd.GeoDataFrame
+    counts: pd.DataFrame
+    hot_streets: gpd.GeoDataFrame
+    locations: gpd.GeoDataFrame
+    concentration: dict[str, Any]
+    naming: dict[str, Any]
+
+
+def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
+    """Run the stages load, area_join, street_segments, snapping and ranking of :func:`run`.
+
+    The one code path of ``hotspots run`` up to the ranked lists (the benchmark times this).
+
+    Parameters
+    ----------
+    config
+        Inputs and parameters (nothing is written).
+    stage
+        Timer of the stages (their seconds go to run.json); a new one if not given.
+
+    Returns
+    -------
+    Ranked
+        Crimes (with ``segment_id``, ``place`` and ``place_key``), rejected rows, areas,
+        named segments, counts per segment, hot streets, listed locations, concentration
+        figures and the naming summary.
+
+    Raises
+    ------
+    InputDataError
+        If no crime row can be used.
+    """
+    stage = stage or StageTimer()
+    with stage("load"):  # with the area join: rows outside every area rejected while reading
+        area_layer = io.read_areas(
+            config.areas,
+            code_col=config.inputs.area_code,
+            name_col=config.inputs.area_name,
+            layer=config.inputs.areas_layer,
+        )
+        crimes, rejected = io.read_crimes(
+            config.crimes,
+            fmt=config.inputs.fmt,
+            crs=config.inputs.crs,
+            crime_types=config.period.crime_types,
+            start=config.period.start,
+            end=config.period.end,
+            quiet=config.output.quiet,
+            areas=area_layer,
+        )
+    if crimes.empty:
+        msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: see the rejected reasons"
+        raise InputDataError(msg)
+    with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
+        areas = crs.to_metric_crs(
+            area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
+        )
+    with stage("street_segments"):
+        segs = build_segments(config, crimes.crs, areas)
+    with stage("snapping"):
+        crimes = crimes.join(
+            snap.snap_to_streets(
+                crimes,
+                segs,
+                max_distance_m=config.ranking.snap_distance_m,
+                quiet=config.output.quiet,
+            )
+        )
+        segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
+    with stage("ranking"):
+        counts = rank.count_by_segment(crimes, segs)
+        hot = rank.rank_streets(
+            segs,
+            counts,
+            min_crimes=config.ranking.min_crimes,
+            hot_quantile=config.ranking.hot_quantile,
+            length_floor_m=config.ranking.length_floor_m,
+        )
+        type_cols = [c for c in counts.columns if c != "crimes"]
+        off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
+        cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
+        unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
+        unsnapped["place"] = rank.location_place(unsnapped)
+        crimes["place"] = unsnapped["place"].reindex(crimes.index)  # once, reused
+        if config.ranking.street_level_only:  # publish street segments only: no point-level places
+            unsnapped = unsnapped.iloc[:0]
+        locs = rank.rank_locations(
+            unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
+        )
+        conc = concentration.count_concentration(
+            counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
+        )
+        crimes["place_key"] = place_keys(crimes, hot, locs)
+    return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
+
+
+def build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the street segments of ``config.streets`` in CRS ``target``, with their areas."""
+    # built once per street file and parameters (keyed by checksum), then read from the cache
+    segs = cache.cached_segments(
+        config.streets,
+        max_length_m=config.ranking.max_segment_length_m,
+        crs=target,
+        name_col=config.inputs.street_name_col,
+        layer=config.inputs.streets_layer,
+        quiet=config.output.quiet,
+    )
+    return segs.join(snap.assign_segment_areas(segs, areas))
+
+
+def name_segments(
+    crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, police_uk: bool
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Fill missing segment names from the records snapped to them; measure agreement."""
+    # each distinct (segment, location text) once, weighted by its records
+    first, _, weight = rank.distinct_rows(crimes["segment_id"], crimes["location"])
+    pairs = pd.DataFrame(crimes[["segment_id", "location"]]).iloc[first]
+    records = pd.Series(weight, index=pairs.index)
+    street = names.location_to_street(pairs["location"])
+    layer_named = segs["street_name"].notna()
+    by_seg = segs.set_index("segment_id")["street_name"]
+    on = pairs["segment_id"].notna()
+    agreement = names.name_agreement(
+        street[on], pairs["segment_id"][on].map(by_seg), weights=records[on]
+    )
+    inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
+    filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
+    unnamed = np.full(len(segs), None, dtype=object)
+    source = np.where(
+        layer_named, "street layer", np.where(filled.notna(), "crime records", unnamed)
+    )
+    segs = segs.assign(street_name=filled.astype("string"), name_source=source)
+    naming = {
+        "segments": len(segs),
+        "named_by_street_layer": int(layer_named.sum()),
+        "named_from_crime_records": int((source == "crime records").sum()),
+        "unnamed": int(filled.isna().sum()),
+        "location_text_vs_street_layer_name": agreement,
+        "note": (
+            "agreement compares the police.uk 'On or near' street with the name of the "
+            "segment the record snapped to (points of interest and junctions excluded)"
+            if police_uk
+            else "agreement compares the record's location text with the segment's name"
+        ),
+    }
+    return segs, naming
+
+
+def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame) -> pd.Series:
+    """Return, per crime, the row of ``hot`` ("s<i>") or ``locations`` ("l<i>") it counts in.
+
+    Parameters
+    ----------
+    crimes
+        Crimes with ``segment_id``, ``area_code`` and ``location``.
+    hot, locations
+        Hot streets and listed locations (their row positions are the keys).
+
+    Returns
+    -------
+    pandas.Series
+        Key per crime; missing for crimes on no listed place.
+    """
+    # keys as numbers into one label list ("s0".., then "l0"..), -1 for none: no text per row
+    labels = pd.array(
+        [*(f"s{i}" for i in range(len(hot))), *(f"l{i}" for i in range(len(locations)))],
+        dtype="string",
+    )
+    seg_to_street = {
+        seg: i for i, ids in enumerate(hot["segment_ids"].tolist()) for seg in str(ids).split(";")
+    }
+    seg = crimes["segment_id"]
+    if isinstance(seg.dtype, pd.CategoricalDtype):  # each segment looked up once
+        codes, ids = seg.cat.codes.to_numpy(), seg.cat.categories
+    else:
+        codes, ids = pd.factorize(seg)
+    per_seg = np.array([*(seg_to_street.get(s, -1) for s in ids), -1], dtype=np.int64)
+    key = per_seg[codes]  # code -1 (unsnapped) takes the last entry: none
+    loc_key = {
+        (a, p): len(hot) + i
+        for i, (a, p) in enumerate(
+            zip(locations["area_code"].tolist(), locations["street"].tolist(), strict=True)
+        )
+    }
+    unsnapped = seg.isna().to_numpy()
+    if loc_key and unsnapped.any():
+        place = (
+            crimes.loc[unsnapped, "place"]
+            if "place" in crimes
+            else rank.location_place(crimes.loc[unsnapped])
+        )
+        area = crimes.loc[unsnapped, "area_code"]
+        first, inverse, _ = rank.distinct_rows(area, place)  # each (area, place) looked up once
+        pairs = zip(area.iloc[first].tolist(), place.iloc[first].tolist(), strict=True)
+        found = np.array([loc_key.get(k, -1) for k in pairs], dtype=np.int64)
+        key[unsnapped] = found[inverse]
+    return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)

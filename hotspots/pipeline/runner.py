@@ -1,0 +1,126 @@
+"""The whole run: :func:`run` is ``write_run(analyse(config), config)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hotspots import runfolder
+from hotspots.analysis import rank
+from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.pipeline.forecast import add_forecast, backtest_evidence
+from hotspots.pipeline.places import (
+    add_repeat_callers,
+    location_ranks,
+    summarise_areas,
+    with_map_links,
+)
+from hotspots.pipeline.ranking import rank_stages
+from hotspots.pipeline.significance import add_significance, build_run_corridors
+from hotspots.pipeline.time_profiles import add_time
+from hotspots.pipeline.writer import write_run
+from hotspots.read import crimes as io
+from hotspots.runfolder import RunResult
+
+__all__ = [
+    "analyse",
+    "run",
+]
+
+
+def run(config: RunConfig) -> RunResult:
+    """Run the whole analysis and write the run folder: ``write_run(analyse(config), config)``.
+
+    Parameters
+    ----------
+    config
+        Inputs, output folder and parameters.
+
+    Returns
+    -------
+    RunResult
+        The tables behind the files written to ``config.out``.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``config.out`` exists and ``config.output.overwrite`` is False.
+    hotspots.runfolder.OutputFolderBusyError
+        If another run is writing ``config.out`` and ``config.output.wait`` is False.
+    hotspots.runfolder.OutputFolderError
+        If ``config.out`` cannot be written (checked before any input is read).
+    InputDataError
+        If an input file cannot be used (the message names it).
+    """
+    out = Path(config.out)
+    # the folder's lock is taken and --out checked before any input is read (write_run takes
+    # the lock again: it is re-entrant)
+    runfolder.check_writable(out, overwrite=config.output.overwrite)
+    with runfolder.folder_lock(out, wait=config.output.wait):
+        return write_run(analyse(config), config)
+
+
+def analyse(config: RunConfig) -> RunResult:
+    """Run every analysis stage of :func:`run` in memory; nothing is written.
+
+    Parameters
+    ----------
+    config
+        Inputs and parameters (``config.out`` only becomes the result's ``out_dir``).
+
+    Returns
+    -------
+    RunResult
+        Crimes, areas, segments, hot streets, listed locations, area lists, the area summary
+        and the tables of the time, significance, corridor and forecast stages, with the
+        seconds of each stage; ``manifest`` stays empty until :func:`write_run`.
+
+    Raises
+    ------
+    InputDataError
+        If an input file cannot be used (the message names it).
+    """
+    stage = StageTimer()
+    ranked = rank_stages(config, stage)
+    crimes = ranked.crimes
+    result = RunResult(
+        Path(config.out),
+        crimes,
+        ranked.rejected,
+        ranked.areas,
+        ranked.segments,
+        ranked.hot_streets,
+        ranked.locations,
+        {},
+        counts=ranked.counts,
+        concentration=ranked.concentration,
+        naming=ranked.naming,
+        seconds=stage.seconds,
+    )
+    with stage("time_profiles"):
+        add_time(config, result)
+    with stage("significance_clusters"):
+        add_significance(config, result, ranked.counts)
+    with stage("corridors"):
+        result.tables["corridors"] = build_run_corridors(result, ranked.counts)
+    if config.forecast.backtest:
+        result.tables["backtest"] = pd.DataFrame(
+            [backtest_evidence(config.forecast.backtest, result)]
+        )
+    if config.forecast.forecast:
+        with stage("forecast"):
+            add_forecast(config, result)
+    if "caller_ref" in crimes.columns:
+        add_repeat_callers(result)
+    result.area_lists = rank.area_lists(
+        result.hot_streets, result.locations, area_codes=crimes["area_code"].unique().tolist()
+    )
+    result.locations = location_ranks(result.locations, result.area_lists)
+    if config.output.area_maps:
+        result.area_lists = {
+            code: with_map_links(code, table) for code, table in result.area_lists.items()
+        }
+    population = io.read_population(config.inputs.population) if config.inputs.population else None
+    result.area_summary = summarise_areas(result, population)
+    return result

@@ -1,0 +1,124 @@
+"""The time stage: trends, patrol windows, peaks, monthly tables and period comparisons."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from hotspots import temporal
+from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline.places import join_places
+from hotspots.runfolder import RunResult
+
+log = logging.getLogger("hotspots")
+
+__all__ = [
+    "add_time",
+]
+
+
+def add_time(config: RunConfig, result: RunResult) -> None:
+    """Add trends, patrol windows and peaks to hot streets, locations and areas."""
+    crimes = result.crimes
+    city = temporal.monthly_profile(crimes, quiet=True)
+    months = temporal.classify_months(city)
+    incomplete = months.index[months["incomplete"]].tolist()
+    if incomplete and not config.output.quiet:
+        log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
+    _add_place_time(config, result, incomplete, city, months)
+    # not in a thread beside the place summaries: measured, the two hold the GIL in turn
+    # (wall time = CPU time) and the thread only added switching
+    group_profiles, windows = _group_windows(config, crimes, incomplete)
+    if group_profiles is not None:
+        result.tables["place_group_profiles"] = group_profiles
+    result.tables["place_windows"] = windows
+
+
+def _add_place_time(
+    config: RunConfig,
+    result: RunResult,
+    incomplete: list[str],
+    city: pd.DataFrame,
+    months: pd.DataFrame,
+) -> None:
+    """Add the time summaries of places and areas, the monthly tables and the comparisons."""
+    crimes = result.crimes
+    summary, profile = temporal.time_summary(
+        crimes,
+        by="place_key",
+        exclude=incomplete,
+        share=config.time.patrol_share,
+        quiet=config.output.quiet,
+    )
+    result.hot_streets = join_places(result.hot_streets, summary, "s")
+    result.locations = join_places(result.locations, summary, "l")
+    area_time, _ = temporal.time_summary(
+        crimes,
+        by="area_code",
+        exclude=incomplete,
+        share=config.time.patrol_share,
+        graphics=False,
+        quiet=True,
+    )
+    first, last = city.columns[0], city.columns[-1]
+    result.tables.update(
+        city_monthly=city,
+        month_check=months,
+        area_time=area_time,
+        place_monthly=temporal.monthly_profile(
+            crimes, by="place_key", start=first, end=last, quiet=True
+        ),
+        area_monthly=temporal.monthly_profile(
+            crimes, by="area_code", start=first, end=last, quiet=True
+        ),
+    )
+    if profile is not None:
+        streets = profile.loc[profile.index.str.startswith("s")]
+        streets.index = [int(k[1:]) for k in streets.index]
+        result.tables["street_profiles"] = streets.sort_index()
+        result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
+    result.tables.update(_comparisons(config, result))
+
+
+def _group_windows(
+    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str]
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Return the crime groups' hour-of-week profiles and patrol windows at every place.
+
+    Groups are the brief's; the profiles are None for month-only data, the windows table
+    holds the peak months too.
+    """
+    from hotspots.analysis.groups import classify_crime_types, read_brief_weights
+
+    types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
+    group_of = classify_crime_types(types, settings=read_brief_weights())
+    profiles = None
+    if temporal.has_time_of_day(crimes):
+        profiles = temporal.group_profiles(crimes, by="place_key", group_of=group_of)
+    return profiles, temporal.group_windows(
+        crimes,
+        by="place_key",
+        group_of=group_of,
+        exclude=incomplete,
+        share=config.time.patrol_share,
+        profiles=profiles,
+    )
+
+
+def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame]:
+    """Return the period comparisons of areas (and boroughs) and the areas' best and worst."""
+    crimes = result.crimes
+    out = {
+        "compare_areas": temporal.compare_periods(
+            crimes, by=["area_code", "area_name"], months=config.time.compare_months
+        )
+    }
+    if "borough" in result.areas.columns:
+        borough = result.areas.set_index("area_code")["borough"]
+        with_b = crimes.assign(borough=crimes["area_code"].map(borough))
+        out["compare_boroughs"] = temporal.compare_periods(
+            with_b, by=["borough"], months=config.time.compare_months
+        )
+    out["performance"] = temporal.rank_areas(out["compare_areas"])
+    return out
