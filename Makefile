@@ -33,7 +33,7 @@ run-london: setup
 	$(BIN)/hotspots evaluate --crimes $(DATA)/london/crimes \
 	  --streets $(DATA)/london/streets_osm_london.gpkg --areas $(DATA)/london/wards_2014.gpkg \
 	  --out $(OUT)/evaluate_london --overwrite --quiet
-	$(BIN)/hotspots run --crimes $(DATA)/london/crimes --backtest $(OUT)/evaluate_london \
+	$(BIN)/hotspots run --crimes $(DATA)/london/crimes --backtest $(OUT)/evaluate_london --forecast \
 	  --areas $(DATA)/london/wards_2014.gpkg \
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
@@ -45,7 +45,7 @@ run-vancouver: setup
 	  --streets $(DATA)/vancouver/public_streets.gpkg --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --out $(OUT)/evaluate_vancouver --overwrite --quiet
 	$(BIN)/hotspots run --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
-	  --backtest $(OUT)/evaluate_vancouver \
+	  --backtest $(OUT)/evaluate_vancouver --forecast \
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
 	  --out $(OUT)/vancouver --overwrite $(MAPS)

@@ -547,22 +547,36 @@ def forecast_sentence(rec: dict[str, Any]) -> str:
     --------
     >>> forecast_sentence({"group": "all", "method": "point_ewma", "months": 11,
     ...     "description": "recent-weighted crimes per m² around each map point",
-    ...     "hit_rate_1": 0.25, "ratio_1": 1.6, "ratio_lo_1": 1.5, "ratio_hi_1": 1.7})
+    ...     "hit_rate_1": 0.25, "ratio_1": 1.6, "ratio_lo_1": 1.5, "ratio_hi_1": 1.7,
+    ...     "hit_rate_5": 0.5, "ratio_5": 1.2, "ratio_lo_5": 1.1, "ratio_hi_5": 1.3})
     ... # doctest: +NORMALIZE_WHITESPACE
     "Next month's list (all crime) was made by point_ewma: recent-weighted crimes per m² around
     each map point. Tested on 11 past months, the top 1% of the area it picked held on average
     25% of the next month's crime, 1.60 times as much as plain counts per street link
-    (95% interval 1.50-1.70)."
+    (95% interval 1.50-1.70); the top 5% held 50%, 1.20 times as much (1.10-1.30)."
     """
     label = "all crime" if rec["group"] == "all" else str(rec["group"]).replace("_", " ")
     text = (
         f"Next month's list ({label}) was made by {rec['method']}: {rec['description']}. "
         f"Tested on {rec['months']} past months, the top 1% of the area it picked held on "
-        f"average {100 * rec.get('hit_rate_1', float('nan')):.0f}% of the next month's "
-        f"crime, {rec.get('ratio_1', float('nan')):.2f} times as much as plain counts per "
+        f"average {100 * _num(rec, 'hit_rate_1'):.0f}% of the next month's "
+        f"crime, {_num(rec, 'ratio_1'):.2f} times as much as plain counts per "
         "street link"
     )
-    lo, hi = rec.get("ratio_lo_1", float("nan")), rec.get("ratio_hi_1", float("nan"))
+    lo, hi = _num(rec, "ratio_lo_1"), _num(rec, "ratio_hi_1")
     if np.isfinite(lo) and np.isfinite(hi):
         text += f" (95% interval {lo:.2f}-{hi:.2f})"
+    if np.isfinite(_num(rec, "hit_rate_5")):
+        text += (
+            f"; the top 5% held {100 * _num(rec, 'hit_rate_5'):.0f}%, "
+            f"{_num(rec, 'ratio_5'):.2f} times as much"
+        )
+        lo, hi = _num(rec, "ratio_lo_5"), _num(rec, "ratio_hi_5")
+        if np.isfinite(lo) and np.isfinite(hi):
+            text += f" ({lo:.2f}-{hi:.2f})"
     return text + "."
+
+
+def _num(rec: dict[str, Any], key: str) -> float:
+    value = rec.get(key)
+    return float(value) if value is not None else float("nan")

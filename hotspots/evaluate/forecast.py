@@ -25,6 +25,7 @@ from hotspots.output import export
 
 __all__ = [
     "FORECAST_COVERAGE_PCT",
+    "expected_crimes",
     "forecast_next_month",
     "forecast_streets",
     "read_chosen",
@@ -67,7 +68,8 @@ def forecast_next_month(
     Parameters
     ----------
     crimes
-        Crimes (projected) with ``segment_id`` when snapped.
+        Crimes (projected) with ``segment_id`` when snapped, and ``area_code`` when they were
+        joined to areas (then each listed place carries the area of its crimes).
     segments
         Street segments.
     region
@@ -85,18 +87,12 @@ def forecast_next_month(
         The list (one row per unit, best first: ``rank``, ``units``, ``x``, ``y``,
         ``segment_id``, ``street_name``, ``crimes_per_month`` (the unit's own, recent-weighted,
         half-life 12 months), ``crimes_per_month_30m`` (the same on all the land within 30 m of
-        it, which is what the list covers), ``cum_area_pct``) and the record
-        (method, month forecast, plain sentence) for ``forecast.json`` and ``run.json``.
+        it, which is what the list covers), ``cum_area_pct``, ``area_code`` (the area most of
+        the place's crimes lie in; empty without areas) and ``expected`` (crimes expected
+        next month, see :func:`expected_crimes`)) and the record (method, month forecast,
+        plain sentence) for ``forecast.json`` and ``run.json``.
     """
-    chosen = read_chosen(backtest_dir)
-    row = chosen[chosen["group"] == group]
-    if row.empty:
-        msg = f"--backtest {backtest_dir}: no method chosen for group {group!r}"
-        raise InputDataError(msg)
-    rec = {
-        k: (None if isinstance(v, float) and math.isnan(v) else v)
-        for k, v in row.iloc[0].to_dict().items()
-    }
+    rec = _chosen_record(backtest_dir, group)
     method = str(rec["method"])
     methods = tuple(fc.ENSEMBLE_OF) if method == bt.ENSEMBLE else (method,)
     data = bt.prepare_area(crimes, segments, region, methods=methods, groups=[group])
@@ -105,15 +101,54 @@ def forecast_next_month(
     if method == "point_nr":
         bt.prepare_near_repeat_for(data, fit_before=len(data.months))
     hist = fc.History(data, len(data.months))
+    kind, scores = _scores(hist, group, method, rec.get("param"))
+    table = _list_table(hist, group, kind, scores, coverage_pct)
+    total = float(fc.ewma_rate(hist, group, "points", 12.0).sum())
+    table["expected"] = expected_crimes(
+        table["crimes_per_month"].to_numpy(), hit_rate=rec.get("hit_rate_1"), total=total
+    ).round(3)
+    record = {
+        "method": method,
+        "group": group,
+        "month": str(pd.Period(data.months[-1], "M") + 1),
+        "units": kind,
+        "coverage_pct": coverage_pct,
+        "listed": len(table),
+        "streets": int(table["street_name"].nunique()),
+        "expected_crimes": round(float(table["expected"].sum()), 1),
+        "backtest": rec,
+        "text": bt.forecast_sentence(rec),
+    }
+    return table, record
+
+
+def _chosen_record(backtest_dir: Path, group: str) -> dict[str, Any]:
+    chosen = read_chosen(backtest_dir)
+    row = chosen[chosen["group"] == group]
+    if row.empty:
+        msg = f"--backtest {backtest_dir}: no method chosen for group {group!r}"
+        raise InputDataError(msg)
+    return {
+        k: (None if isinstance(v, float) and math.isnan(v) else v)
+        for k, v in row.iloc[0].to_dict().items()
+    }
+
+
+def _scores(hist: fc.History, group: str, method: str, param: Any) -> tuple[str, np.ndarray]:
+    """Return the unit kind and the scores of the chosen method for the target month."""
     if method == bt.ENSEMBLE:
-        kind = "points"
-        scores = fc.ensemble(
-            [fc.METHODS_AREA[m].score(hist, group, _param(m, None)) for m in fc.ENSEMBLE_OF],
-            data.units["points"],
-        )
-    else:
-        kind = fc.METHODS_AREA[method].kind
-        scores = fc.METHODS_AREA[method].score(hist, group, _param(method, rec.get("param")))
+        parts = [fc.METHODS_AREA[m].score(hist, group, _param(m, None)) for m in fc.ENSEMBLE_OF]
+        return "points", fc.ensemble(parts, hist.data.units["points"])
+    return fc.METHODS_AREA[method].kind, fc.METHODS_AREA[method].score(
+        hist, group, _param(method, param)
+    )
+
+
+def _list_table(
+    hist: fc.History, group: str, kind: str, scores: np.ndarray, coverage_pct: float
+) -> pd.DataFrame:
+    """Return the units by score until their land covers ``coverage_pct`` of the study area."""
+    data = hist.data
     units = data.units[kind]
     raster = data.extra["raster"]
     order = np.argsort(-scores, kind="stable")
@@ -122,34 +157,67 @@ def forecast_next_month(
     covered = _cumulative_union(units.pixels, order) * raster.pixel_m**2
     keep = order[: int(np.searchsorted(covered, budget, side="right")) + 1]
     segs = data.extra["segments"]
-    table = pd.DataFrame(
+    link = units.link[keep]
+    return pd.DataFrame(
         {
             "rank": np.arange(1, len(keep) + 1),
             "units": kind,
             "x": units.xy[keep, 0].round(1),
             "y": units.xy[keep, 1].round(1),
-            "segment_id": segs["segment_id"].to_numpy()[units.link[keep]],
-            "street_name": segs["street_name"].to_numpy()[units.link[keep]]
-            if "street_name" in segs
-            else "",
+            "segment_id": segs["segment_id"].to_numpy()[link],
+            "street_name": segs["street_name"].to_numpy()[link] if "street_name" in segs else "",
             "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
             "crimes_per_month_30m": _land_rate(hist, group, units)[keep].round(3),
             "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3),
+            "area_code": _unit_areas(data.extra["crimes"], units)[keep],
         }
     )
-    month = str(pd.Period(data.months[-1], "M") + 1)
-    record = {
-        "method": method,
-        "group": group,
-        "month": month,
-        "units": kind,
-        "coverage_pct": coverage_pct,
-        "listed": len(table),
-        "streets": int(table["street_name"].nunique()),
-        "backtest": rec,
-        "text": bt.forecast_sentence(row.iloc[0].to_dict()),
-    }
-    return table, record
+
+
+def _unit_areas(crimes: pd.DataFrame, units: Any) -> np.ndarray:
+    """Return the area code most of each unit's crimes lie in (empty when unknown)."""
+    out = np.full(len(units), "", dtype=object)
+    if "area_code" not in crimes:
+        return out
+    code = crimes["area_code"].astype("string")
+    known = code.notna().to_numpy()
+    pairs = pd.DataFrame({"unit": units.of_crime[known], "code": code[known].to_numpy()})
+    top = pairs.value_counts(sort=True).reset_index().drop_duplicates("unit")
+    out[top["unit"].to_numpy()] = top["code"].astype(str).to_numpy()
+    return out
+
+
+def expected_crimes(rate: np.ndarray, *, hit_rate: float | None, total: float) -> np.ndarray:
+    """Return the crimes each listed place may expect next month, calibrated by the backtest.
+
+    The places' recent-weighted rates overstate next month (places ranked top because of a
+    busy spell tend to calm down), and the list covers more land than the places themselves.
+    So the rates are scaled to add up to what such lists held in the backtest: the mean hit
+    rate at this coverage times the recent-weighted crimes per month of the whole area.
+
+    Parameters
+    ----------
+    rate
+        Recent-weighted crimes per month of each listed place.
+    hit_rate
+        Mean backtest hit rate of the chosen method at the list's coverage (None: no scaling).
+    total
+        Recent-weighted crimes per month of the whole study area.
+
+    Returns
+    -------
+    numpy.ndarray
+        Expected crimes per place; they add up to ``hit_rate x total``.
+
+    Examples
+    --------
+    >>> expected_crimes(np.array([3.0, 1.0]), hit_rate=0.2, total=10.0).tolist()
+    [1.5, 0.5]
+    """
+    listed = float(rate.sum())
+    if hit_rate is None or not np.isfinite(hit_rate) or listed <= 0:
+        return np.asarray(rate, dtype=float)
+    return np.asarray(rate * (hit_rate * total / listed))
 
 
 def _land_rate(hist: fc.History, group: str, units: Any) -> np.ndarray:
@@ -176,27 +244,41 @@ def _cumulative_union(pixels: Any, order: np.ndarray) -> np.ndarray:
 
 
 def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
-    """Return next month's list grouped into named streets (best first).
+    """Return next month's list grouped into named streets per area (best first).
+
+    A street crossing areas gives one row per area (``area_code``), so the area lists can
+    show each street's place in next month's list. Columns: ``street_name``, ``best_rank``,
+    ``places``, ``crimes_per_month``, then ``forecast_rank`` (1 = the street holding the
+    list's first place), ``street`` (the name as the hot-street lists write it),
+    ``area_code`` and ``expected`` (crimes expected next month on its listed places).
 
     Examples
     --------
     >>> t = pd.DataFrame({"rank": [1, 2, 3], "street_name": ["A St", "B Rd", "A St"],
-    ...                   "crimes_per_month": [3.0, 2.0, 1.5]})
-    >>> forecast_streets(t).values.tolist()
-    [['A St', 1, 2, 4.5], ['B Rd', 2, 1, 2.0]]
+    ...                   "crimes_per_month": [3.0, 2.0, 1.5], "area_code": ["E1", "E1", "E1"],
+    ...                   "expected": [1.0, 0.5, 0.5]})
+    >>> forecast_streets(t)[["street_name", "places", "forecast_rank", "expected"]].values.tolist()
+    [['A St', 2, 1, 1.5], ['B Rd', 1, 2, 0.5]]
     """
     named = table.assign(
-        street_name=table["street_name"].fillna("(unnamed)").replace("", "(unnamed)")
+        street_name=table["street_name"].fillna("(unnamed)").replace("", "(unnamed)"),
+        area_code=table["area_code"].fillna("") if "area_code" in table else "",
+        expected=table["expected"] if "expected" in table else table["crimes_per_month"],
     )
-    g = named.groupby("street_name", sort=False)
+    g = named.groupby(["street_name", "area_code"], sort=False)
     out = pd.DataFrame(
         {
             "best_rank": g["rank"].min(),
             "places": g.size(),
             "crimes_per_month": g["crimes_per_month"].sum().round(3),
+            "expected": g["expected"].sum().round(3),
         }
     )
-    return out.sort_values("best_rank").reset_index()
+    out = out.sort_values("best_rank").reset_index()
+    out["forecast_rank"] = np.arange(1, len(out) + 1)
+    out["street"] = out["street_name"]
+    cols = ["street_name", "best_rank", "places", "crimes_per_month"]
+    return out[[*cols, "forecast_rank", "street", "area_code", "expected"]]
 
 
 def write_forecast(out: Path, table: pd.DataFrame, record: dict[str, Any]) -> None:

@@ -207,7 +207,8 @@ def evaluated_crimes(
             "seg": seg,
         }
     )
-    for col in ("occurred_from", "has_time"):  # dates and times, for the near-repeat term
+    # dates and times for the near-repeat term; the area, for the places of next month's list
+    for col in ("occurred_from", "has_time", "area_code"):
         if col in crimes:
             out[col] = crimes[col].to_numpy()
     out = out[inside]
