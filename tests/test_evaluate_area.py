@@ -235,6 +235,34 @@ def test_forecast_uses_the_chosen_method_and_says_so(tmp_path: Path) -> None:
     assert streets["places"].sum() == len(table)
 
 
+def test_forecast_streets_carry_area_rank_and_expected_crimes(tmp_path: Path) -> None:
+    """The contract's per-street columns: forecast_rank, street, area_code, expected."""
+    from hotspots.evaluate import area_run, forecast
+
+    segs, region, rows = _grid_world(7)
+    crimes = _crimes(rows)
+    crimes["area_code"] = np.where(crimes["x"] < crimes["x"].median(), "W", "E")
+    area = area_run.run_area(crimes, segs, region, warmup_months=8, months_back=None)
+    area_run.write_area(tmp_path, area, title="grid")
+    table, record = forecast.forecast_next_month(crimes, segs, region, backtest_dir=tmp_path)
+    assert set(table["area_code"]) <= {"W", "E"}
+    # the expected crimes add up to the backtest's hit rate times the recent crimes per month
+    hit = pd.read_csv(tmp_path / "area_chosen.csv").set_index("group").at["all", "hit_rate_1"]
+    assert table["expected"].sum() == pytest.approx(record["expected_crimes"], abs=0.1)
+    per_month = crimes["month"].value_counts().sort_index()
+    age = np.arange(len(per_month), 0, -1)  # months before the month forecast
+    w = 0.5 ** (age / 12.0)
+    total = float((per_month.to_numpy() * w).sum() / w.sum())
+    assert record["expected_crimes"] == pytest.approx(hit * total, rel=0.01)
+    streets = forecast.forecast_streets(table)
+    assert list(streets.columns[-4:]) == ["forecast_rank", "street", "area_code", "expected"]
+    assert streets["forecast_rank"].tolist() == list(range(1, len(streets) + 1))
+    assert streets["best_rank"].is_monotonic_increasing
+    assert (streets["street"] == streets["street_name"]).all()
+    assert streets["expected"].sum() == pytest.approx(table["expected"].sum(), abs=0.01)
+    assert not streets.duplicated(["street", "area_code"]).any()
+
+
 @pytest.mark.e2e
 def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
     """evaluate (2 area months, all crime) then run --forecast on central London."""

@@ -102,11 +102,10 @@ def forecast_next_month(
         bt.prepare_near_repeat_for(data, fit_before=len(data.months))
     hist = fc.History(data, len(data.months))
     kind, scores = _scores(hist, group, method, rec.get("param"))
-    table = _list_table(hist, group, kind, scores, coverage_pct)
-    total = float(fc.ewma_rate(hist, group, "points", 12.0).sum())
-    table["expected"] = expected_crimes(
-        table["crimes_per_month"].to_numpy(), hit_rate=rec.get("hit_rate_1"), total=total
-    ).round(3)
+    table, new_rate = _list_table(hist, group, kind, scores, coverage_pct)
+    total = float(_pixel_rate(hist, group).sum())
+    table["expected"] = expected_crimes(new_rate, hit_rate=rec.get("hit_rate_1"), total=total)
+    table["expected"] = table["expected"].round(3)
     record = {
         "method": method,
         "group": group,
@@ -146,19 +145,25 @@ def _scores(hist: fc.History, group: str, method: str, param: Any) -> tuple[str,
 
 def _list_table(
     hist: fc.History, group: str, kind: str, scores: np.ndarray, coverage_pct: float
-) -> pd.DataFrame:
-    """Return the units by score until their land covers ``coverage_pct`` of the study area."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the units by score until their land covers ``coverage_pct`` of the study area.
+
+    Also returns the recent-weighted crimes per month on the land each listed unit adds to the
+    list (land it shares with a unit ranked before it counts for that one).
+    """
     data = hist.data
     units = data.units[kind]
     raster = data.extra["raster"]
     order = np.argsort(-scores, kind="stable")
     order = order[scores[order] > 0]
     budget = coverage_pct / 100 * raster.area_m2
-    covered = _cumulative_union(units.pixels, order) * raster.pixel_m**2
+    rate = _pixel_rate(hist, group)
+    count, new_rate = _cumulative_union(units.pixels, order, rate)
+    covered = count * raster.pixel_m**2
     keep = order[: int(np.searchsorted(covered, budget, side="right")) + 1]
     segs = data.extra["segments"]
     link = units.link[keep]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "rank": np.arange(1, len(keep) + 1),
             "units": kind,
@@ -167,11 +172,12 @@ def _list_table(
             "segment_id": segs["segment_id"].to_numpy()[link],
             "street_name": segs["street_name"].to_numpy()[link] if "street_name" in segs else "",
             "crimes_per_month": fc.ewma_rate(hist, group, kind, 12.0)[keep].round(3),
-            "crimes_per_month_30m": _land_rate(hist, group, units)[keep].round(3),
+            "crimes_per_month_30m": np.asarray(units.pixels.T @ rate).ravel()[keep].round(3),
             "cum_area_pct": (100 * covered[: len(keep)] / raster.area_m2).round(3),
             "area_code": _unit_areas(data.extra["crimes"], units)[keep],
         }
     )
+    return table, new_rate[: len(keep)]
 
 
 def _unit_areas(crimes: pd.DataFrame, units: Any) -> np.ndarray:
@@ -190,15 +196,15 @@ def _unit_areas(crimes: pd.DataFrame, units: Any) -> np.ndarray:
 def expected_crimes(rate: np.ndarray, *, hit_rate: float | None, total: float) -> np.ndarray:
     """Return the crimes each listed place may expect next month, calibrated by the backtest.
 
-    The places' recent-weighted rates overstate next month (places ranked top because of a
-    busy spell tend to calm down), and the list covers more land than the places themselves.
-    So the rates are scaled to add up to what such lists held in the backtest: the mean hit
-    rate at this coverage times the recent-weighted crimes per month of the whole area.
+    Recent-weighted rates of places picked for being busy overstate next month (a busy spell
+    tends to calm down). So the rates of the land each place adds to the list are scaled to
+    add up to what such lists held in the backtest: the chosen method's mean hit rate at this
+    coverage times the recent-weighted crimes per month of the whole study area.
 
     Parameters
     ----------
     rate
-        Recent-weighted crimes per month of each listed place.
+        Recent-weighted crimes per month on the land each listed place adds to the list.
     hit_rate
         Mean backtest hit rate of the chosen method at the list's coverage (None: no scaling).
     total
@@ -220,11 +226,11 @@ def expected_crimes(rate: np.ndarray, *, hit_rate: float | None, total: float) -
     return np.asarray(rate * (hit_rate * total / listed))
 
 
-def _land_rate(hist: fc.History, group: str, units: Any) -> np.ndarray:
-    """Return recent-weighted crimes per month on the land within 30 m of each unit."""
+def _pixel_rate(hist: fc.History, group: str) -> np.ndarray:
+    """Return recent-weighted crimes per month (half-life 12 months) of each kept pixel."""
     w = 0.5 ** ((hist.target_cal - hist.cal) / 12.0)
     pix = hist.data.extra["pixel_counts"][group][: hist.p]
-    return np.asarray(units.pixels.T @ (np.asarray(pix.T @ w).ravel() / w.sum())).ravel()
+    return np.asarray(np.asarray(pix.T @ w).ravel() / w.sum())
 
 
 def _param(method: str, value: Any) -> float:
@@ -235,12 +241,18 @@ def _param(method: str, value: Any) -> float:
         return grid[len(grid) // 2]
 
 
-def _cumulative_union(pixels: Any, order: np.ndarray) -> np.ndarray:
-    """Return the union's pixel count after each unit of ``order``."""
+def _cumulative_union(
+    pixels: Any, order: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the union's pixel count after each unit of ``order``, and each unit's new weight.
+
+    A pixel counts for the first unit of ``order`` that covers it.
+    """
     sub = pixels[:, order]
     rank = np.repeat(np.arange(len(order)), np.diff(sub.indptr))
-    _, first = np.unique(sub.indices, return_index=True)
-    return np.cumsum(np.bincount(rank[first], minlength=len(order)))
+    pix, first = np.unique(sub.indices, return_index=True)
+    new = np.bincount(rank[first], weights=weight[pix], minlength=len(order))
+    return np.cumsum(np.bincount(rank[first], minlength=len(order))), new
 
 
 def forecast_streets(table: pd.DataFrame) -> pd.DataFrame:
