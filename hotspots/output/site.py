@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 
 from hotspots.analysis.rank import type_columns
-from hotspots.output import maps
 from hotspots.output.export import safe_file_stem
 from hotspots.output.map_data import PeriodCounts, period_counts
+from hotspots.output.map_options import DEFAULT_TOP_N, MapOptions
+from hotspots.output.map_popups import MONTH_ONLY_WINDOW
+from hotspots.output.maps import hot_streets_page
 from hotspots.read.schema import BASIS_LOCATION, BASIS_STREET
 from hotspots.runfolder import area_file_stem
 from hotspots.space.crs import WGS84
-from hotspots.space.grid import _unique_xy
+from hotspots.space.locations import factorize_xy
 
 if TYPE_CHECKING:
     from hotspots.runfolder import RunResult
@@ -74,8 +76,8 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     Counted on integer codes (each distinct point projected once), so no per-crime text or
     coordinate table is built for millions of crimes.
     """
-    uniq, point, _ = _unique_xy(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
-    ll = gpd.GeoSeries(gpd.points_from_xy(uniq[:, 0], uniq[:, 1]), crs=crimes.crs).to_crs(WGS84)
+    point, ux, uy = factorize_xy(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
+    ll = gpd.GeoSeries(gpd.points_from_xy(ux, uy), crs=crimes.crs).to_crs(WGS84)
     type_code, types = pd.factorize(crimes["crime_type"])
     area_code, areas = pd.factorize(crimes["area_code"])
     n_types, n_areas = len(types) + 1, len(areas) + 1  # code 0: missing
@@ -121,7 +123,7 @@ def write_maps(
     *,
     title: str,
     offline: bool = False,
-    top_n: int = maps.DEFAULT_TOP_N,
+    top_n: int = DEFAULT_TOP_N,
     area_maps: bool = True,
     crime_points: bool = True,
     evidence: str = "",
@@ -176,9 +178,7 @@ def write_maps(
     corridors = result.tables.get("corridors")
     # street-level-only publishing: no point-level layer
     repeats = result.tables.get("repeat_locations") if crime_points else None
-    city = maps.hot_streets_page(
-        _keyed(result.hot_streets, "s"),
-        areas,
+    city_options = MapOptions(
         area_value=value,
         top_n=top_n,
         hexes=hot_cells,
@@ -194,6 +194,7 @@ def write_maps(
         links=_city_links(codes, out_dir, area_maps=area_maps, mapped=set(areas["area_code"])),
         offline=offline,
     )
+    city = hot_streets_page(_keyed(result.hot_streets, "s"), areas, city_options)
     files = [_save(city, out_dir / "map.html")]
     if area_maps:
         files += _area_pages(
@@ -245,7 +246,7 @@ def map_windows(result: RunResult) -> dict[str, dict[str, str]]:
     table = result.tables.get("place_windows")
     if table is None or table.empty:
         return {}
-    return group_window_texts(table, month_only=maps.MONTH_ONLY_WINDOW)
+    return group_window_texts(table, month_only=MONTH_ONLY_WINDOW)
 
 
 def _keyed(table: gpd.GeoDataFrame, prefix: str) -> gpd.GeoDataFrame:
@@ -304,9 +305,7 @@ def _area_pages(
         if offline:
             segs = result.segments
             base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
-        m = maps.hot_streets_page(
-            _part(hot_by, code, hot),
-            near,
+        options = MapOptions(
             locations=_part(locs_by, code, locs),
             crimes=_part(points_by, code, points),
             base_streets=base,
@@ -329,6 +328,7 @@ def _area_pages(
             links={code: {"Area list (CSV)": f"../wards/{area_file_stem(code)}.csv"}},
             offline=offline,
         )
+        m = hot_streets_page(_part(hot_by, code, hot), near, options)
         path = _save(m, folder / area_map_name(code))
         size = path.stat().st_size / 1e6
         if size > AREA_MAP_BUDGET_MB:
@@ -418,9 +418,7 @@ def _borough_pages(
         top_locs = locs[locs["area_code"].isin(codes)].sort_values("area_rank", kind="stable")
         top_locs = top_locs.groupby("area_code", sort=False).head(BOROUGH_LOCATIONS_PER_AREA)
         outline = part.geometry.union_all()
-        m = maps.hot_streets_page(
-            hot[hot["area_code"].isin(codes)],
-            part,
+        options = MapOptions(
             locations=top_locs,
             hexes=_within(result.tables.get("hexagons"), outline),
             clusters=_within(result.tables.get("clusters"), outline),
@@ -438,6 +436,7 @@ def _borough_pages(
             links=_borough_links(codes, folder),
             offline=offline,
         )
+        m = hot_streets_page(hot[hot["area_code"].isin(codes)], part, options)
         files.append(_save(m, folder / borough_map_name(str(borough))))
     return files
 
