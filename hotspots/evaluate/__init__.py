@@ -40,7 +40,12 @@ from hotspots.evaluate.config import (
     OUR_METHODS,
     SUMMARY_COLUMNS,
 )
-from hotspots.evaluate.forecast import forecast_next_month, read_chosen, write_forecast
+from hotspots.evaluate.forecast import (
+    forecast_next_month,
+    forecast_streets,
+    read_chosen,
+    write_forecast,
+)
 from hotspots.evaluate.forecasters import METHODS_AREA
 from hotspots.evaluate.methods import kde_bandwidth, kde_on_grid
 from hotspots.evaluate.metrics import expected_capture, select_by_budget, summarise_backtest
@@ -77,6 +82,7 @@ __all__ = [
     "evaluate_forecasts",
     "expected_capture",
     "forecast_next_month",
+    "forecast_streets",
     "kde_bandwidth",
     "kde_on_grid",
     "plot_backtest",

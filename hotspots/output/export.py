@@ -25,6 +25,7 @@ __all__ = [
     "read_run",
     "restore_formulas",
     "safe_file_stem",
+    "with_forecast_rank",
     "write_area_csvs",
     "write_csv",
     "write_hot_streets",
@@ -116,7 +117,12 @@ def write_hot_streets(hot: gpd.GeoDataFrame, out_dir: Path) -> list[Path]:
     return [csv, gpkg]
 
 
-def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+def write_area_csvs(
+    lists: Mapping[str, pd.DataFrame],
+    out_dir: Path,
+    *,
+    forecast_streets: pd.DataFrame | None = None,
+) -> list[Path]:
     """Write one ranked list per area as ``<out_dir>/<stem>.csv`` (stem: ``area_file_stem``).
 
     Parameters
@@ -125,6 +131,11 @@ def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Pa
         From :func:`hotspots.analysis.rank.area_lists`.
     out_dir
         Folder to write into (created).
+    forecast_streets
+        Next month's list by street and area (``street``, ``area_code``, ``forecast_rank``,
+        from :func:`hotspots.evaluate.forecast.forecast_streets`); when given, each list gains
+        a last column ``forecast_rank`` (the street's place in next month's list, empty when
+        it is not on it).
 
     Returns
     -------
@@ -133,8 +144,29 @@ def write_area_csvs(lists: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Pa
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
-        write_csv(df, out_dir / f"{area_file_stem(code)}.csv") for code, df in sorted(lists.items())
+        write_csv(
+            with_forecast_rank(df, forecast_streets) if forecast_streets is not None else df,
+            out_dir / f"{area_file_stem(code)}.csv",
+        )
+        for code, df in sorted(lists.items())
     ]
+
+
+def with_forecast_rank(table: pd.DataFrame, forecast_streets: pd.DataFrame) -> pd.DataFrame:
+    """Return an area list with ``forecast_rank`` appended (matched on street and area code).
+
+    Examples
+    --------
+    >>> lst = pd.DataFrame({"street": ["A St", "B Rd"], "area_code": ["E1", "E1"]})
+    >>> fc = pd.DataFrame({"street": ["B Rd"], "area_code": ["E1"], "forecast_rank": [3]})
+    >>> with_forecast_rank(lst, fc)["forecast_rank"].tolist()
+    [<NA>, 3]
+    """
+    keys = ["street", "area_code"]
+    ranks = forecast_streets.astype({"street": str, "area_code": str}).set_index(keys)
+    index = pd.MultiIndex.from_arrays([table[k].astype(str) for k in keys])
+    rank = ranks["forecast_rank"].reindex(index).astype("Int64")
+    return table.assign(forecast_rank=rank.array)
 
 
 def file_sha256(path: Path) -> str:

@@ -31,6 +31,7 @@ __all__ = [
 #: not have are left out; crime-type counts follow "Crimes".
 HANDOUT_HEADINGS: dict[str, str] = {
     "area_rank": "Rank in ward",
+    "forecast_rank": "Rank in next month's list",
     "street": "Street",
     "extent": "From / to",
     "basis": "Based on",
@@ -57,6 +58,7 @@ HANDOUT_HEADINGS: dict[str, str] = {
 #: Hand-out columns holding whole numbers (written as integers, never ``121.0``).
 HANDOUT_INTEGERS: tuple[str, ...] = (
     "area_rank",
+    "forecast_rank",
     "rank",
     "crimes",
     "segment_count",
@@ -196,6 +198,8 @@ def _header_rows(area: pd.Series, manifest: Mapping[str, Any]) -> list[tuple[str
     ]
     if manifest.get("backtest"):
         rows.append(("Backtest", str(manifest["backtest"]["text"])))
+    if manifest.get("forecast"):
+        rows.append(("Next month's list", str(manifest["forecast"].get("text", ""))))
     return rows
 
 

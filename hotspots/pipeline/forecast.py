@@ -31,6 +31,7 @@ def add_forecast(config: RunConfig, result: RunResult) -> None:
         result.crimes, result.segments, region, backtest_dir=config.forecast.backtest
     )
     result.tables["forecast_list"] = table
+    result.tables["forecast_streets"] = evaluate.forecast_streets(table)
     result.tables["forecast"] = pd.DataFrame([{k: v for k, v in record.items() if k != "backtest"}])
     result.records["forecast"] = record
 

@@ -29,7 +29,9 @@ def write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
         ),
         tmp,
     )
-    files += export.write_area_csvs(result.area_lists, tmp / "wards")
+    files += export.write_area_csvs(
+        result.area_lists, tmp / "wards", forecast_streets=result.tables.get("forecast_streets")
+    )
     rejected = result.rejected.sort_values(["source_file", "source_row"], kind="stable")
     if config.ranking.street_level_only:  # no coordinates, places or ids of individual records
         rejected = rejected[["source_file", "source_row", "reason", "month", "crime_type"]]
