@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import time
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hotspots.brief.pdf_batch import batch_pages, combine_pages, split_pdf
 from hotspots.errors import HotspotsError
 
 log = logging.getLogger("hotspots")
@@ -18,6 +20,8 @@ log = logging.getLogger("hotspots")
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "PDF_BATCH",
+    "PDF_PROCESSES",
     "PDF_TABS",
     "write_pdfs",
 ]
@@ -28,6 +32,15 @@ CHROMIUM = "/usr/bin/chromium"
 #: 2-core machine (40 London briefs: 10.9-13.1 s with 1 tab, 11.9-13.1 s with 2, 13.3-14.2 s
 #: with 4; benchmarks/brief_pdf.py): printing is bound by Chromium's CPU time.
 PDF_TABS = 1
+#: Chromiums printing at once.
+PDF_PROCESSES = 2
+#: Most pages printed as one document (then cut into one PDF per page).
+PDF_BATCH = 40
+_PDF_OPTIONS: dict[str, Any] = {
+    "format": "A4",
+    "print_background": True,
+    "prefer_css_page_size": True,
+}
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -50,8 +63,18 @@ def _chromium() -> str:
     return path
 
 
-def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TABS) -> list[Path]:
-    """Print HTML pages to A4 PDFs beside them, with one headless Chromium.
+def write_pdfs(
+    pages: Sequence[Path],
+    *,
+    browser: Any = None,
+    tabs: int = PDF_TABS,
+    processes: int = PDF_PROCESSES,
+    batch: int = PDF_BATCH,
+) -> list[Path]:
+    """Print HTML pages to A4 PDFs beside them, with headless Chromium.
+
+    Pages of the same style are printed ``batch`` at a time as one document and cut back into
+    one PDF per page (:mod:`hotspots.brief.pdf_batch`; one by one where pypdf is missing).
 
     Parameters
     ----------
@@ -62,7 +85,11 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TA
         A running Playwright ``Browser`` (sync API) to use, one tab at a time; by default
         Chromium (``$HOTSPOTS_CHROMIUM`` or ``/usr/bin/chromium``) is started and closed.
     tabs
-        Pages printed at a time by the browser started here (one tab each).
+        Documents printed at a time by each browser started here (one tab each).
+    processes
+        Browsers started here (each its own Chromium), printing at the same time.
+    batch
+        Most pages printed as one document; 1 prints each page on its own.
 
     Returns
     -------
@@ -75,8 +102,9 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TA
         If Playwright is not installed or Chromium is not found.
     """
     start = time.perf_counter()
+    groups = _groups(pages, batch)
     if browser is not None:
-        written = _print_pages(browser, pages)
+        written = _print_sync(browser, groups)
     elif pages:
         try:
             import playwright.async_api  # noqa: F401
@@ -87,65 +115,113 @@ def write_pdfs(pages: Sequence[Path], *, browser: Any = None, tabs: int = PDF_TA
             )
             raise HotspotsError(msg) from None
         path = _chromium()
+        job = _print_async(path, groups, max(processes, 1), max(tabs, 1))
         # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            written = pool.submit(asyncio.run, _print_tabs(path, pages, max(tabs, 1))).result()
+            written = pool.submit(asyncio.run, job).result()
     else:
-        written = []
+        written = {}
     log.info("Briefs: %d PDFs printed in %.1f s", len(written), time.perf_counter() - start)
-    return written
+    return [written[p] for p in pages]
+
+
+def _groups(pages: Sequence[Path], batch: int) -> list[list[Path]]:
+    if batch > 1 and importlib.util.find_spec("pypdf") is not None:
+        return batch_pages(pages, size=batch)
+    return [[p] for p in pages]
 
 
 def _local_only(url: str) -> bool:
     return url.startswith(("file:", "data:", "about:"))
 
 
-async def _print_tabs(chromium: str, pages: Sequence[Path], tabs: int) -> list[Path]:
-    """Print ``pages`` from one Chromium, ``tabs`` pages at a time (async Playwright)."""
+def _combined_path(group: Sequence[Path]) -> Path:
+    return group[0].with_name(f".print-{os.getpid()}-{group[0].stem}.html")
+
+
+def _finish(group: Sequence[Path], combined: Path, titles: Sequence[str]) -> list[Path] | None:
+    """Cut the combined PDF into one per page; None when it cannot (then printed singly)."""
+    pdf = combined.with_suffix(".pdf")
+    try:
+        return split_pdf(pdf, group, titles)
+    finally:
+        combined.unlink(missing_ok=True)
+        pdf.unlink(missing_ok=True)
+
+
+async def _print_async(
+    chromium: str, groups: Sequence[Sequence[Path]], processes: int, tabs: int
+) -> dict[Path, Path]:
+    """Print the groups from ``processes`` Chromiums, ``tabs`` documents each at a time."""
     from playwright.async_api import Route, async_playwright
 
     async def route(r: Route) -> None:
         await (r.continue_() if _local_only(r.request.url) else r.abort())
 
-    todo = list(enumerate(pages))
-    written: dict[int, Path] = {}
+    todo = sorted(groups, key=len, reverse=True)  # largest first: the workers end together
+    written: dict[Path, Path] = {}
+
+    async def pdf(tab: Any, page: Path, target: Path) -> None:
+        await tab.goto(page.resolve().as_uri(), wait_until="load")
+        await tab.pdf(path=str(target), **_PDF_OPTIONS)
 
     async def work(browser: Any) -> None:
         tab = await browser.new_page()
         await tab.route("**/*", route)
         try:
             while todo:
-                i, page = todo.pop(0)
-                await tab.goto(page.resolve().as_uri(), wait_until="load")
-                target = page.with_suffix(".pdf")
-                await tab.pdf(
-                    path=str(target), format="A4", print_background=True, prefer_css_page_size=True
+                group = todo.pop(0)
+                done = None
+                if len(group) > 1:
+                    combined = _combined_path(group)
+                    titles = combine_pages(group, combined)
+                    await pdf(tab, combined, combined.with_suffix(".pdf"))
+                    done = await asyncio.to_thread(_finish, group, combined, titles)
+                for page in group if done is None else ():
+                    await pdf(tab, page, page.with_suffix(".pdf"))
+                written.update(
+                    zip(group, done or [p.with_suffix(".pdf") for p in group], strict=True)
                 )
-                written[i] = target
         finally:
             await tab.close()
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        n = min(processes, len(groups))
+        launched = await asyncio.gather(
+            *(
+                pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+                for _ in range(n)
+            )
+        )
         try:
-            await asyncio.gather(*(work(browser) for _ in range(min(tabs, len(pages)))))
+            await asyncio.gather(*(work(b) for b in launched for _ in range(tabs)))
         finally:
-            await browser.close()
-    return [written[i] for i in range(len(pages))]
+            await asyncio.gather(*(b.close() for b in launched))
+    return written
 
 
-def _print_pages(browser: Any, pages: Sequence[Path]) -> list[Path]:
+def _print_sync(browser: Any, groups: Sequence[Sequence[Path]]) -> dict[Path, Path]:
     tab = browser.new_page()
     tab.route(
         "**/*", lambda route: route.continue_() if _local_only(route.request.url) else route.abort()
     )
-    written = []
+
+    def pdf(page: Path, target: Path) -> None:
+        tab.goto(page.resolve().as_uri(), wait_until="load")
+        tab.pdf(path=str(target), **_PDF_OPTIONS)
+
+    written: dict[Path, Path] = {}
     try:
-        for page in pages:
-            tab.goto(page.resolve().as_uri(), wait_until="load")
-            target = page.with_suffix(".pdf")
-            tab.pdf(path=str(target), format="A4", print_background=True, prefer_css_page_size=True)
-            written.append(target)
+        for group in groups:
+            done = None
+            if len(group) > 1:
+                combined = _combined_path(group)
+                titles = combine_pages(group, combined)
+                pdf(combined, combined.with_suffix(".pdf"))
+                done = _finish(group, combined, titles)
+            for page in group if done is None else ():
+                pdf(page, page.with_suffix(".pdf"))
+            written.update(zip(group, done or [p.with_suffix(".pdf") for p in group], strict=True))
     finally:
         tab.close()
     return written

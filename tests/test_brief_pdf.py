@@ -1,0 +1,85 @@
+"""Tests of printing briefs in batches: one Chromium document per batch, cut into one PDF a page.
+
+The pages are small hand-made HTML files of the briefs' form (one ``<body>``, a ``<title>``);
+one runs over two A4 sheets, so the cut must follow the sheets Chromium printed, not assume
+one sheet per page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from hotspots.brief.pdf import write_pdfs
+from hotspots.brief.pdf_batch import batch_pages, combine_pages
+
+HEAD = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>"
+    "<style>@page{{size:A4;margin:10mm}}p{{font-size:12pt}}</style></head>"
+)
+
+
+def _page(folder: Path, name: str, title: str, paragraphs: int) -> Path:
+    body = "".join(f"<p>{title}: line {i}</p>" for i in range(paragraphs))
+    path = folder / f"{name}.html"
+    path.write_text(f"{HEAD.format(title)}<body>{body}</body></html>\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> list[Path]:
+    # B is long enough for two A4 sheets; the others fit on one
+    return [
+        _page(tmp_path, "A", "Ward brief: A &amp; Co", 3),
+        _page(tmp_path, "B", "Ward brief: B", 50),
+        _page(tmp_path, "C", "Ward brief: C", 5),
+    ]
+
+
+def test_batches_keep_order_and_size(tmp_path: Path, pages: list[Path]) -> None:
+    odd = tmp_path / "odd.html"
+    odd.write_text("<html>no body tag</html>", encoding="utf-8")
+    groups = batch_pages([*pages, odd], size=2)
+    assert groups == [pages[:2], pages[2:], [odd]]
+
+
+def test_combined_document_has_one_sheet_per_page(tmp_path: Path, pages: list[Path]) -> None:
+    target = tmp_path / "all.html"
+    titles = combine_pages(pages, target)
+    text = target.read_text(encoding="utf-8")
+    assert titles == ["Ward brief: A & Co", "Ward brief: B", "Ward brief: C"]
+    assert text.count("class=hotspots-sheet ") == 3
+    assert text.count("href='#hotspots-sheet-") == 3
+    assert "B: line 49" in text
+
+
+@pytest.mark.browser
+def test_batch_prints_the_same_pages_as_one_by_one(pages: list[Path], browser: Any) -> None:
+    single = write_pdfs(pages, browser=browser, batch=1)
+    alone = [(len(PdfReader(p).pages), PdfReader(p).pages[0].extract_text()) for p in single]
+    for p in single:
+        p.unlink()
+    batched = write_pdfs(pages, browser=browser, batch=10)
+    assert batched == [p.with_suffix(".pdf") for p in pages]
+    together = [(len(PdfReader(p).pages), PdfReader(p).pages[0].extract_text()) for p in batched]
+    assert together == alone
+    assert [n for n, _ in together] == [1, 2, 1]
+    assert PdfReader(batched[0]).metadata.title == "Ward brief: A & Co"
+    # nothing of the combined document is left beside the pages
+    assert sorted(p.name for p in pages[0].parent.iterdir()) == [
+        "A.html",
+        "A.pdf",
+        "B.html",
+        "B.pdf",
+        "C.html",
+        "C.pdf",
+    ]
+
+
+@pytest.mark.browser
+def test_two_chromiums_print_the_batches(pages: list[Path]) -> None:
+    pdfs = write_pdfs(pages, batch=2, processes=2)
+    assert [len(PdfReader(p).pages) for p in pdfs] == [1, 2, 1]
