@@ -78,8 +78,8 @@ import pyarrow.csv as pacsv
 from hotspots import pipeline
 from hotspots.analysis import rank
 from hotspots.output import export, maps
-from hotspots.read import crimes as io
 from hotspots.read.datasets import data_dir
+from hotspots.read.layers import read_areas
 from hotspots.space import cache, crs, snap
 
 try:
@@ -425,7 +425,7 @@ def run_plain(spec: dict[str, Any]) -> dict[str, Any]:
     """The plain GeoPandas approach, stage by stage, on the same files and segments."""
     police = spec["fmt"] == "police-uk"
     lon, lat, target = ("Longitude", "Latitude", 27700) if police else ("X", "Y", 26910)
-    areas_ours = crs.to_metric_crs(io.read_areas(spec["areas"]), target, quiet=True)
+    areas_ours = crs.to_metric_crs(read_areas(spec["areas"]), target, quiet=True)
     segs = _segments(spec, areas_ours.crs, areas_ours)  # untimed: the same segments as ours
     files = list(_iter_files(spec["crimes"]))
     limit = spec.get("plain_rows")

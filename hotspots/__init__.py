@@ -43,14 +43,10 @@ if TYPE_CHECKING:
     from hotspots.pipeline.ranking import rank_stages
     from hotspots.pipeline.runner import analyse, run
     from hotspots.pipeline.writer import write_run
-    from hotspots.read.crimes import (
-        read_areas,
-        read_crimes,
-        read_police_uk,
-        read_population,
-        read_streets,
-    )
+    from hotspots.read.crimes import read_crimes
     from hotspots.read.datasets import get_path
+    from hotspots.read.layers import read_areas, read_population, read_streets
+    from hotspots.read.policeuk import read_police_uk
     from hotspots.runfolder import RunResult
     from hotspots.space.cache import cached_segments
     from hotspots.space.crs import to_metric_crs
@@ -67,10 +63,10 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     # read
     "read_crimes": "read.crimes",
-    "read_police_uk": "read.crimes",
-    "read_areas": "read.crimes",
-    "read_streets": "read.crimes",
-    "read_population": "read.crimes",
+    "read_police_uk": "read.policeuk",
+    "read_areas": "read.layers",
+    "read_streets": "read.layers",
+    "read_population": "read.layers",
     "get_path": "read.datasets",
     # space
     "to_metric_crs": "space.crs",

@@ -40,9 +40,22 @@ import pyproj
 
 from hotspots.analysis import rank
 from hotspots.errors import HotspotsError, InputDataError
-from hotspots.read import crimes as io
+from hotspots.read.assemble import project_distinct
+from hotspots.read.crimes import read_crimes
+from hotspots.read.duplicates import repeated_ids
+from hotspots.read.layers import read_areas
+from hotspots.read.mapped import Mapping, read_mapped_file, read_mapping
+from hotspots.read.policeuk import read_police_uk_file
+from hotspots.read.sources import (
+    Source,
+    choose_publications,
+    find_police_uk_sources,
+    mapped_sources,
+)
+from hotspots.rejects import RowFilter
 from hotspots.space import cache, names, segments, snap
 from hotspots.space import crs as _crs
+from hotspots.space.areas import assign_areas
 
 __all__ = [
     "DEFAULT_GRID_M",
@@ -254,10 +267,10 @@ class _Plan:
 
     def __init__(
         self,
-        sources: list[io.Source],
+        sources: list[Source],
         fmt: str,
-        mapping: io.Mapping | None,
-        rowfilter: io.RowFilter,
+        mapping: Mapping | None,
+        rowfilter: RowFilter,
         src: Any,
         dst: pyproj.CRS,
         keys: list[int],
@@ -276,10 +289,10 @@ class _Plan:
         start: str | None,
         end: str | None,
     ) -> _Plan:
-        rf = io.RowFilter(tuple(crime_types) if crime_types else None, start, end)
+        rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
         if fmt == "police-uk":
-            sources = io.find_police_uk_sources(paths)
-            superseded = io.choose_publications(sources)  # one copy of a re-published month
+            sources = find_police_uk_sources(paths)
+            superseded = choose_publications(sources)  # one copy of a re-published month
             sources = [s for s in sources if s.name not in superseded]
             dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
             # police.uk repeats count across files only: files of one name are one file
@@ -287,8 +300,8 @@ class _Plan:
             return cls(
                 sources, fmt, None, rf, _crs.WGS84, dst, [names_seen[s.name] for s in sources]
             )
-        mapping = io.read_mapping(fmt)
-        sources = io._mapped_sources(paths)
+        mapping = read_mapping(fmt)
+        sources = mapped_sources(paths)
         if any(s.path.suffix.lower() in (".parquet", ".geoparquet") for s in sources):
             msg = "the Dask engine reads CSV crime files; convert GeoParquet extracts to CSV"
             raise InputDataError(msg)
@@ -321,7 +334,7 @@ def _areas(
     layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     if not isinstance(areas, gpd.GeoDataFrame):
-        areas = io.read_areas(areas, code_col=area_code, name_col=area_name, layer=layer)
+        areas = read_areas(areas, code_col=area_code, name_col=area_name, layer=layer)
     return _crs.to_metric_crs(areas, dst, name="areas", quiet=quiet)
 
 
@@ -357,18 +370,16 @@ def _segments(
 # tasks (run on the workers)
 
 
-def _load_file(
-    source: io.Source, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float
-) -> pd.DataFrame:
+def _load_file(source: Source, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float) -> pd.DataFrame:
     """Read, project and area-join one file; keep what snapping and counting need."""
     if plan.mapping is None:
-        res = io._read_police_uk_file(source, plan.rowfilter, use_threads=False)
+        res = read_police_uk_file(source, plan.rowfilter, use_threads=False)
     else:
-        res = io._read_mapped_file(source, plan.mapping, plan.rowfilter, use_threads=False)
+        res = read_mapped_file(source, plan.mapping, plan.rowfilter, use_threads=False)
     kept = res.kept.reset_index(drop=True)
     if plan.mapping is not None:  # mapped formats reject an id repeated within a file too
-        kept = kept[~io._repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
-    codes, ux, uy = io._project_distinct(
+        kept = kept[~repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
+    codes, ux, uy = project_distinct(
         kept["x"].to_numpy(), kept["y"].to_numpy(), src_crs=plan.src, dst_crs=plan.dst
     )
     part = pd.DataFrame(
@@ -380,7 +391,7 @@ def _load_file(
             "y": uy[codes],
         }
     )
-    inside = snap.assign_areas(part, areas)["area_code"].notna().to_numpy()
+    inside = assign_areas(part, areas)["area_code"].notna().to_numpy()
     part = part[inside].reset_index(drop=True)
     part["cell"] = _cells(part["x"].to_numpy(), part["y"].to_numpy(), grid_m)
     return part
@@ -607,13 +618,13 @@ def _rank_local(
     streets_layer: str | None = None,
     **_dask_only: Any,
 ) -> gpd.GeoDataFrame:
-    crimes, _ = io.read_crimes(
+    crimes, _ = read_crimes(
         paths, fmt=fmt, crs=crs, crime_types=crime_types, start=start, end=end, quiet=quiet
     )
     area_gdf = _areas(
         areas, crimes.crs, area_code=area_code, area_name=area_name, quiet=quiet, layer=areas_layer
     )
-    crimes = crimes[snap.assign_areas(crimes, area_gdf)["area_code"].notna().to_numpy()]
+    crimes = crimes[assign_areas(crimes, area_gdf)["area_code"].notna().to_numpy()]
     segs = _segments(
         streets,
         crimes.crs,

@@ -24,8 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
-from hotspots.read import crimes as io
+from hotspots.read.crimes import read_crimes
 from hotspots.read.datasets import data_dir, get_path
+from hotspots.read.layers import read_areas
+from hotspots.read.policeuk import read_police_uk
 from hotspots.space import crs
 from tests.fixtures.runs import london_args, stamp, vancouver_args
 
@@ -63,7 +65,7 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def london_month(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """One real police.uk month (2017-12), kept and rejected."""
-    kept, rejected = io.read_police_uk(
+    kept, rejected = read_police_uk(
         [get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"], quiet=True
     )
     return kept, rejected
@@ -71,12 +73,12 @@ def london_month(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def london_wards(data_root: Path) -> gpd.GeoDataFrame:
-    return crs.to_metric_crs(io.read_areas(get_path("london_wards")), crs.BRITISH_NATIONAL_GRID)
+    return crs.to_metric_crs(read_areas(get_path("london_wards")), crs.BRITISH_NATIONAL_GRID)
 
 
 @pytest.fixture(scope="session")
 def vancouver(data_root: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    return io.read_crimes([get_path("vancouver_crimes")], fmt="vancouver", quiet=True)
+    return read_crimes([get_path("vancouver_crimes")], fmt="vancouver", quiet=True)
 
 
 @pytest.fixture(scope="session")

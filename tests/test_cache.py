@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString
 
-from hotspots.read import crimes as io
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_streets
 from hotspots.space import cache, crs, segments
 
 
@@ -21,7 +21,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _built(path: Path, target: str, **kwargs: float) -> gpd.GeoDataFrame:
-    streets = crs.to_metric_crs(io.read_streets(path), target)
+    streets = crs.to_metric_crs(read_streets(path), target)
     return segments.lines_to_segments(streets, quiet=True, **kwargs)
 
 

@@ -11,8 +11,8 @@ from sklearn.cluster import DBSCAN
 
 from hotspots.analysis import clusters
 from hotspots.errors import InputDataError
-from hotspots.read import crimes as io
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_streets
 from hotspots.space import crs, segments, snap
 
 BNG = "EPSG:27700"
@@ -201,7 +201,7 @@ def test_repeat_locations_default_is_one_a_month(caplog: pytest.LogCaptureFixtur
 
 def test_real_london_month(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     crimes, _ = london_month
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs, quiet=True)
+    streets = crs.to_metric_crs(read_streets(get_path("london_streets")), crimes.crs, quiet=True)
     segs = segments.lines_to_segments(streets, quiet=True)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, quiet=True))
     labels = clusters.cluster_points(crimes, quiet=True)

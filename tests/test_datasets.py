@@ -25,17 +25,16 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli.download import download
-from hotspots.errors import HotspotsError, InputDataError
+from hotspots.errors import DownloadError, HotspotsError, InputDataError
 from hotspots.read import datasets
-from hotspots.read.datasets import (
+from hotspots.read.datasets import get_path
+from hotspots.read.download_layers import (
     BOUNDARY_SOURCES,
-    DownloadError,
     download_boundaries,
-    download_file,
     download_osm_streets,
-    download_police_uk,
-    get_path,
 )
+from hotspots.read.download_police import download_police_uk, months_between
+from hotspots.read.fetch import download_file
 
 HEADER = (
     "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
@@ -345,7 +344,7 @@ def test_osm_streets_none_found(server: LocalServer, tmp_path: Path) -> None:
 
 def test_months_between_rejects_backwards() -> None:
     with pytest.raises(InputDataError, match=r"must run forwards.*2017-02 after end 2017-01"):
-        datasets._months_between("2017-02", "2017-01")
+        months_between("2017-02", "2017-01")
 
 
 def test_errors_are_hotspots_errors() -> None:
@@ -523,7 +522,7 @@ def test_osm_streets_replaces_existing_file(server: LocalServer, tmp_path: Path)
 
 
 def test_months_between_crosses_years() -> None:
-    assert datasets._months_between("2016-11", "2017-02") == [
+    assert months_between("2016-11", "2017-02") == [
         "2016-11",
         "2016-12",
         "2017-01",

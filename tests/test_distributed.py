@@ -15,8 +15,9 @@ from hotspots import distributed as hd
 from hotspots import pipeline
 from hotspots.analysis import rank
 from hotspots.errors import InputDataError
-from hotspots.read import crimes as io
+from hotspots.read.crimes import read_crimes
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_areas
 from hotspots.space import snap
 from hotspots.space.crs import to_metric_crs
 
@@ -87,8 +88,8 @@ def test_local_engine_is_the_pipeline(
         out=tmp_path / "run",
         quiet=True,
     )
-    area_layer = io.read_areas(config.areas)
-    crimes, _ = io.read_crimes(config.crimes, quiet=True, areas=area_layer)
+    area_layer = read_areas(config.areas)
+    crimes, _ = read_crimes(config.crimes, quiet=True, areas=area_layer)
     areas = to_metric_crs(area_layer, crimes.crs, quiet=True)
     segs = pipeline.build_segments(config, crimes.crs, areas)
     crimes = crimes.join(snap.snap_to_streets(crimes, segs, quiet=True))

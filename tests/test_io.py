@@ -13,12 +13,25 @@ import pandas as pd
 import pytest
 
 from hotspots.errors import InputDataError
-from hotspots.read import crimes as io
-from hotspots.read import sources
+from hotspots.read import csv_engine, mapped, sources
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_areas, read_streets
+from hotspots.read.mapped import read_mapped, read_mapping
+from hotspots.read.policeuk import POLICE_UK_COLUMNS, read_police_uk
 from hotspots.read.schema import CRIME_COLUMNS, REJECTED_COLUMNS
+from hotspots.read.sources import Source
+from hotspots.rejects import (
+    REASON_DATE,
+    REASON_DUPLICATE,
+    REASON_MALFORMED,
+    REASON_NO_COORDS,
+    REASON_PERIOD,
+    REASON_PRIVACY,
+    REASON_RANGE,
+    REASON_TYPE,
+)
 
-HEADER = ",".join(io.POLICE_UK_COLUMNS)
+HEADER = ",".join(POLICE_UK_COLUMNS)
 
 
 def _row(
@@ -48,14 +61,14 @@ def test_missing_columns_named(tmp_path: Path) -> None:
         match=r"2017-01-x-street.csv: missing required column\(s\) "
         r"\['Longitude', 'Latitude', 'Location', 'Crime type'\]",
     ):
-        io.read_police_uk([f])
+        read_police_uk([f])
 
 
 def test_empty_file(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes(b"")
     with pytest.raises(InputDataError, match=r"2017-01-x-street\.csv: file is empty"):
-        io.read_police_uk([f])
+        read_police_uk([f])
 
 
 def test_not_utf8(tmp_path: Path) -> None:
@@ -64,14 +77,14 @@ def test_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(
         InputDataError, match=r"2017-01-x-street\.csv: cannot be read as a UTF-8 CSV"
     ):
-        io.read_police_uk([f])
+        read_police_uk([f])
 
 
 def test_not_a_csv(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
     with pytest.raises(InputDataError, match="not"):
-        io.read_police_uk([f])
+        read_police_uk([f])
 
 
 def test_zip_without_street_csv(tmp_path: Path) -> None:
@@ -79,24 +92,24 @@ def test_zip_without_street_csv(tmp_path: Path) -> None:
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("2017-01/2017-01-metropolitan-outcomes.csv", "a,b\n1,2\n")
     with pytest.raises(InputDataError, match=r"2017-01.zip is a zip archive with no \*-street.csv"):
-        io.read_police_uk([z])
+        read_police_uk([z])
 
 
 def test_missing_path() -> None:
     with pytest.raises(InputDataError, match="does not exist"):
-        io.read_police_uk([Path("/nonexistent/folder")])
+        read_police_uk([Path("/nonexistent/folder")])
 
 
 def test_unknown_mapping() -> None:
     with pytest.raises(InputDataError, match="unknown --format 'nope'"):
-        io.read_mapping("nope")
+        read_mapping("nope")
 
 
 def test_mapping_needs_coordinates(tmp_path: Path) -> None:
     m = tmp_path / "m.toml"
     m.write_text('[columns]\ndate = "d"\n', encoding="utf-8")
     with pytest.raises(InputDataError, match="needs coordinates"):
-        io.read_mapping(m)
+        read_mapping(m)
 
 
 def test_areas_must_be_polygons(tmp_path: Path) -> None:
@@ -104,7 +117,7 @@ def test_areas_must_be_polygons(tmp_path: Path) -> None:
     f = tmp_path / "pts.gpkg"
     pts.to_file(f)
     with pytest.raises(InputDataError, match="areas must be polygons"):
-        io.read_areas(f)
+        read_areas(f)
 
 
 def test_streets_must_be_lines(tmp_path: Path) -> None:
@@ -112,7 +125,7 @@ def test_streets_must_be_lines(tmp_path: Path) -> None:
     f = tmp_path / "pts.gpkg"
     pts.to_file(f)
     with pytest.raises(InputDataError, match="streets must be a line layer"):
-        io.read_streets(f)
+        read_streets(f)
 
 
 # outputs ------------------------------------------------------------------------------------
@@ -129,13 +142,13 @@ def test_every_row_kept_or_rejected(tmp_path: Path) -> None:
         _row("", ctype="Anti-social behaviour"),
     ]
     f = _write(tmp_path / "2017-01-x-street.csv", rows)
-    kept, rej = io.read_police_uk([f], quiet=True)
+    kept, rej = read_police_uk([f], quiet=True)
     assert len(kept) + len(rej) == len(rows)
     assert dict(zip(rej["source_row"], rej["reason"], strict=True)) == {
-        2: io.REASON_NO_COORDS,
-        3: io.REASON_DATE,
-        4: io.REASON_RANGE,
-        5: io.REASON_MALFORMED,
+        2: REASON_NO_COORDS,
+        3: REASON_DATE,
+        4: REASON_RANGE,
+        5: REASON_MALFORMED,
     }
     assert kept["source_row"].tolist() == [1, 6, 7]
     assert list(rej.columns) == REJECTED_COLUMNS
@@ -144,10 +157,10 @@ def test_every_row_kept_or_rejected(tmp_path: Path) -> None:
 def test_duplicate_ids_across_files_only(tmp_path: Path) -> None:
     a = _write(tmp_path / "2017-01-a-street.csv", [_row("x"), _row("x", ctype="Robbery")])
     b = _write(tmp_path / "2017-01-b-street.csv", [_row("x")])
-    kept, rej = io.read_police_uk([a, b], quiet=True)
+    kept, rej = read_police_uk([a, b], quiet=True)
     assert len(kept) == 2  # police.uk repeats an id within a file for separate offences
     assert rej[["source_file", "reason", "value"]].values.tolist() == [
-        [str(b.resolve()), io.REASON_DUPLICATE, "x"]  # files are named by their full path
+        [str(b.resolve()), REASON_DUPLICATE, "x"]  # files are named by their full path
     ]
 
 
@@ -163,7 +176,7 @@ def test_plain_gzip_and_zip_read_the_same(tmp_path: Path) -> None:
     with zipfile.ZipFile(z, "w") as zf:
         zf.write(src, "2017-01/2017-01-metropolitan-street.csv")
         zf.writestr("2017-01/2017-01-metropolitan-outcomes.csv", "x\n")
-    frames = [io.read_police_uk([p], quiet=True)[0] for p in (src.parent, gz.parent, z.parent)]
+    frames = [read_police_uk([p], quiet=True)[0] for p in (src.parent, gz.parent, z.parent)]
     for f in frames[1:]:
         pd.testing.assert_frame_equal(
             f.drop(columns="source_file"), frames[0].drop(columns="source_file")
@@ -176,18 +189,18 @@ def test_big_gzip_is_streamed_with_the_same_result(
     """Gzip files over the in-memory limit are streamed by Arrow: same rows, and a file cut
     short is reported by name on both paths."""
     path = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
-    whole = io.read_police_uk([path], quiet=True)
-    monkeypatch.setattr(io, "_INFLATE_WHOLE_MAX", 0)
-    streamed = io.read_police_uk([path], quiet=True)
+    whole = read_police_uk([path], quiet=True)
+    monkeypatch.setattr(csv_engine, "_INFLATE_WHOLE_MAX", 0)
+    streamed = read_police_uk([path], quiet=True)
     pd.testing.assert_frame_equal(streamed[0], whole[0])
     pd.testing.assert_frame_equal(streamed[1], whole[1])
     cut = tmp_path / "2017-12-cut-street.csv.gz"
     cut.write_bytes(path.read_bytes()[:200_000])
     with pytest.raises(InputDataError, match=r"2017-12-cut-street\.csv\.gz: cannot be read"):
-        io.read_police_uk([cut], quiet=True)
+        read_police_uk([cut], quiet=True)
     monkeypatch.undo()
     with pytest.raises(InputDataError, match=r"2017-12-cut-street\.csv\.gz: not a readable gzip"):
-        io.read_police_uk([cut], quiet=True)
+        read_police_uk([cut], quiet=True)
 
 
 def test_gzip_of_several_members_is_read_whole(tmp_path: Path) -> None:
@@ -195,16 +208,16 @@ def test_gzip_of_several_members_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "2017-01-x-street.csv.gz"
     body = "".join(_row(f"id{i}") + "\n" for i in range(20_000))
     path.write_bytes(gzip.compress((HEADER + "\n").encode()) + gzip.compress(body.encode()))
-    content = sources.gunzip_buffer(io.Source(path.name, path)).to_pybytes()
+    content = sources.gunzip_buffer(Source(path.name, path)).to_pybytes()
     assert content == gzip.decompress(path.read_bytes())
-    kept, rejected = io.read_police_uk([path], quiet=True)
+    kept, rejected = read_police_uk([path], quiet=True)
     assert len(kept) + len(rejected) == 20_000
 
 
 def test_bom_is_ignored(tmp_path: Path) -> None:
     f = tmp_path / "2017-01-x-street.csv"
     f.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n" + _row() + "\n").encode())
-    kept, _ = io.read_police_uk([f], quiet=True)
+    kept, _ = read_police_uk([f], quiet=True)
     assert len(kept) == 1
 
 
@@ -213,9 +226,9 @@ def test_type_and_period_filters(tmp_path: Path) -> None:
         tmp_path / "2017-01-x-street.csv",
         [_row("a"), _row("b", ctype="Robbery"), _row("c", month="2016-12")],
     )
-    kept, rej = io.read_police_uk([f], crime_types=["burglary"], start="2017-01", quiet=True)
+    kept, rej = read_police_uk([f], crime_types=["burglary"], start="2017-01", quiet=True)
     assert kept["crime_id"].tolist() == ["a"]
-    assert sorted(rej["reason"]) == sorted([io.REASON_PERIOD, io.REASON_TYPE])
+    assert sorted(rej["reason"]) == sorted([REASON_PERIOD, REASON_TYPE])
 
 
 def test_real_police_uk_month(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
@@ -238,7 +251,7 @@ def test_real_vancouver_mapping(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]
     assert len(kept) + len(rej) == 206_933  # SOURCES.md row count
     reasons = rej["reason"].value_counts()
     # SOURCES.md: 22,505 rows have no usable coordinate (offset to 0/0, or empty X/Y)
-    assert reasons[io.REASON_PRIVACY] + reasons[io.REASON_NO_COORDS] == 22_505
+    assert reasons[REASON_PRIVACY] + reasons[REASON_NO_COORDS] == 22_505
     assert kept.crs.to_epsg() == 26910
     midnight = (kept["occurred_from"].dt.hour == 0) & (kept["occurred_from"].dt.minute == 0)
     assert not kept.loc[midnight, "has_time"].any()  # the 00:00 placeholder is not a time
@@ -264,10 +277,10 @@ def test_geoparquet_through_mapping(tmp_path: Path) -> None:
         '[columns]\nid = "ref"\ndatetime = "when"\ncrime_type = "offence"\ngeometry = "geometry"\n',
         encoding="utf-8",
     )
-    kept, rej = io.read_mapped([f], io.read_mapping(m), quiet=True)
+    kept, rej = read_mapped([f], read_mapping(m), quiet=True)
     assert kept.crs.to_epsg() == 32610  # UTM zone 10N chosen from the data
     assert kept["has_time"].all() and len(kept) == 2
-    assert rej["reason"].tolist() == [io.REASON_DATE]
+    assert rej["reason"].tolist() == [REASON_DATE]
 
 
 def test_read_areas_guesses_fields(london_wards: gpd.GeoDataFrame) -> None:
@@ -277,7 +290,7 @@ def test_read_areas_guesses_fields(london_wards: gpd.GeoDataFrame) -> None:
 
 
 def test_read_streets_explodes_multilines(data_root: Path) -> None:
-    s = io.read_streets(get_path("vancouver_streets"))
+    s = read_streets(get_path("vancouver_streets"))
     assert s.geom_type.unique().tolist() == ["LineString"]
     assert len(s) >= 17_031 and s["street_name"].isna().all()
     assert np.array_equal(s["source_id"].iloc[:3].to_numpy(), np.array(["0", "1", "2"]))
@@ -302,7 +315,7 @@ def test_datetime_from_parts_equals_pandas() -> None:
         if trial % 4 == 2:
             frame.loc[0, "minute"] = 7.5
         text = {k: frame[k] for k in frame}
-        got = io._datetime_from_parts(text)
+        got = mapped._datetime_from_parts(text)
         want = pd.to_datetime(frame, errors="coerce")
         np.testing.assert_array_equal(
             got.to_numpy().astype("datetime64[us]"), want.to_numpy().astype("datetime64[us]")
@@ -314,14 +327,14 @@ def test_reader_restores_the_garbage_collector(tmp_path: Path) -> None:
 
     f = _write(tmp_path / "2017-01-x-street.csv", [_row("a")])
     assert gc.isenabled()
-    io.read_police_uk([f], quiet=True)
+    read_police_uk([f], quiet=True)
     assert gc.isenabled()
     with pytest.raises(InputDataError):
-        io.read_police_uk([tmp_path / "missing-street.csv"], quiet=True)
+        read_police_uk([tmp_path / "missing-street.csv"], quiet=True)
     assert gc.isenabled()
     gc.disable()
     try:
-        io.read_police_uk([f], quiet=True)
+        read_police_uk([f], quiet=True)
         assert not gc.isenabled()
     finally:
         gc.enable()
@@ -332,7 +345,7 @@ def test_a_file_that_keeps_nothing_leaves_the_dtypes_alone(tmp_path: Path) -> No
     kept row, so the joined dates stay datetimes (not Python objects)."""
     good = _write(tmp_path / "2017-01-a-street.csv", [_row("a")])
     bad = _write(tmp_path / "2017-02-b-street.csv", [_row("b", month="2017-13")])
-    kept, rejected = io.read_police_uk([good, bad], quiet=True)
+    kept, rejected = read_police_uk([good, bad], quiet=True)
     assert kept["occurred_from"].dtype.kind == "M"
     assert rejected["value"].tolist() == ["2017-13"]
 
@@ -341,10 +354,10 @@ def test_repeated_ids_from_several_files_keep_their_values(tmp_path: Path) -> No
     a = _write(tmp_path / "2017-01-a-street.csv", [_row("x"), _row("y")])
     b = _write(tmp_path / "2017-01-b-street.csv", [_row("x"), _row("z", lon="")])
     c = _write(tmp_path / "2017-01-c-street.csv", [_row("y")])
-    kept, rej = io.read_police_uk([a, b, c], quiet=True)
+    kept, rej = read_police_uk([a, b, c], quiet=True)
     assert kept["crime_id"].tolist() == ["x", "y"]
     assert sorted(rej[["reason", "value"]].values.tolist()) == [
-        [io.REASON_DUPLICATE, "x"],
-        [io.REASON_DUPLICATE, "y"],
-        [io.REASON_NO_COORDS, "x=, y=51.51"],
+        [REASON_DUPLICATE, "x"],
+        [REASON_DUPLICATE, "y"],
+        [REASON_NO_COORDS, "x=, y=51.51"],
     ]

@@ -12,9 +12,15 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from hotspots.read import crimes as io
+from hotspots.errors import InputDataError
+from hotspots.read import canonical, duplicates
+from hotspots.read.canonical import stack_frames, unify_categories
+from hotspots.read.crimes import read_crimes
 from hotspots.read.datasets import get_path
+from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
+from hotspots.rejects import REASON_OUTSIDE
 from hotspots.space import locations
+from hotspots.space.areas import join_areas
 
 
 def _plain_lookup(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.ndarray:
@@ -52,8 +58,8 @@ def test_binned_lookup_shared_edge_goes_to_lower_index(monkeypatch: pytest.Monke
 def test_area_join_while_reading_equals_join_after(london_wards: gpd.GeoDataFrame) -> None:
     folder = get_path("london_crimes")
     files = [folder / f"2017-{m}-metropolitan-street.csv.gz" for m in ("11", "12")]
-    c1, r1 = io.read_crimes(files, quiet=True, areas=london_wards)
-    c0, r0 = io.join_areas(*io.read_crimes(files, quiet=True), london_wards)
+    c1, r1 = read_crimes(files, quiet=True, areas=london_wards)
+    c0, r0 = join_areas(*read_crimes(files, quiet=True), london_wards)
     cols = [c for c in c0.columns if c != "geometry"]
     pd.testing.assert_frame_equal(
         pd.DataFrame(c1[cols]), pd.DataFrame(c0[cols]).reset_index(drop=True)
@@ -63,7 +69,7 @@ def test_area_join_while_reading_equals_join_after(london_wards: gpd.GeoDataFram
     assert sorted(map(tuple, r1[key].astype(str).to_numpy())) == sorted(
         map(tuple, r0[key].astype(str).to_numpy())
     )
-    assert (r1["reason"] == io.REASON_OUTSIDE).sum() > 0  # the join rejected something
+    assert (r1["reason"] == REASON_OUTSIDE).sum() > 0  # the join rejected something
 
 
 def test_no_crime_inside_the_areas_is_an_error(tmp_path: Path) -> None:
@@ -71,13 +77,13 @@ def test_no_crime_inside_the_areas_is_an_error(tmp_path: Path) -> None:
     far = gpd.GeoDataFrame(
         {"area_code": ["X"], "area_name": ["Nowhere"]}, geometry=[box(0, 0, 1000, 1000)], crs=27700
     )
-    with pytest.raises(io.InputDataError, match="no crime falls inside the area layer"):
-        io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True, areas=far)
+    with pytest.raises(InputDataError, match="no crime falls inside the area layer"):
+        read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True, areas=far)
 
 
 def test_point_id_numbers_locations_and_is_checked_against_xy() -> None:
     folder = get_path("london_crimes")
-    crimes, _ = io.read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True)
+    crimes, _ = read_crimes([folder / "2017-12-metropolitan-street.csv.gz"], quiet=True)
     codes, ux, uy = locations.distinct_points(crimes)
     ref_codes, rx, ry = locations.factorize_xy(crimes["x"].to_numpy(), crimes["y"].to_numpy())
     np.testing.assert_array_equal(codes, ref_codes)
@@ -110,8 +116,8 @@ def test_repeated_id_keys_equal_text_comparison(dtype: str) -> None:
             ignore_index=True,
         )
         named = (ids != "").to_numpy()
-        got = io._first_row_of_same_id(ids)[named]
-        want = io._first_row_by_text(ids)[named]
+        got = duplicates._first_row_of_same_id(ids)[named]
+        want = duplicates._first_row_by_text(ids)[named]
         np.testing.assert_array_equal(got, want)
 
 
@@ -145,19 +151,19 @@ def test_repeats_across_files_from_keys_equal_plain_python() -> None:
             pd.DataFrame({"crime_id": pd.Series(f, dtype="str"), "source_file": f"{k}.csv"})
             for k, f in enumerate(files)
         ]
-        keys = [io._FileIdKeys.of(f["crime_id"]) for f in frames]
-        ids = io._stack(
-            io._unify_categories(
+        keys = [FileIdKeys.of(f["crime_id"]) for f in frames]
+        ids = stack_frames(
+            unify_categories(
                 [f.assign(source_file=pd.Categorical(f["source_file"])) for f in frames]
             )
         )
-        got = io._repeated_across_files(ids, keys)
+        got = repeated_across_files(ids, keys)
         assert got is not None
         assert got.tolist() == _first_file_repeats(files)
-        assert io._repeated_ids(ids, across_files_only=True).tolist() == got.tolist()
+        assert repeated_ids(ids, across_files_only=True).tolist() == got.tolist()
 
 
-@pytest.mark.parametrize("n_gone", [0, 1, 5, io._MAX_SLICES + 1, 199])
+@pytest.mark.parametrize("n_gone", [0, 1, 5, canonical._MAX_SLICES + 1, 199])
 def test_stack_equals_concat_then_mask(n_gone: int) -> None:
     """Joining frames column by column and dropping rows (text cut into zero-copy slices
     or filtered) gives pd.concat(...)[keep]."""
@@ -178,7 +184,7 @@ def test_stack_equals_concat_then_mask(n_gone: int) -> None:
         )
     keep = np.ones(200, dtype=bool)
     keep[rng.choice(200, n_gone, replace=False)] = False
-    got = io._stack(frames, keep=keep)
+    got = stack_frames(frames, keep=keep)
     want = pd.concat(frames, ignore_index=True)[keep].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want)
 
@@ -213,7 +219,7 @@ def test_unify_categories_keeps_values_and_sorts_the_union() -> None:
             n = int(rng.integers(0, 12))
             vals = [words[i] if i < len(words) else None for i in rng.integers(0, 7, n)]
             frames.append(pd.DataFrame({"location": pd.Categorical(vals), "x": np.arange(n)}))
-        out = io._unify_categories(frames)
+        out = unify_categories(frames)
         union = sorted({w for f in frames for w in f["location"].dropna()})
         for before, after in zip(frames, out, strict=True):
             assert list(after["location"].cat.categories) == union

@@ -20,9 +20,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots.read import crimes as io
+from hotspots.read.policeuk import POLICE_UK_COLUMNS, read_police_uk
+from hotspots.rejects import REASON_PUBLICATION
 
-HEADER = ",".join(io.POLICE_UK_COLUMNS)
+HEADER = ",".join(POLICE_UK_COLUMNS)
 FORCE = "Metropolitan Police Service"
 
 _row = st.tuples(
@@ -63,7 +64,7 @@ def _write(folder: Path, text: str, form: str, mtime: float) -> Path:
 
 
 def _kept(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    kept, rejected = io.read_police_uk(paths, quiet=True)
+    kept, rejected = read_police_uk(paths, quiet=True)
     rows = pd.DataFrame(kept.drop(columns=["source_file", "geometry"]))
     for col in rows.columns[rows.dtypes == "category"]:  # categories hold every file's words
         rows[col] = rows[col].astype(object)
@@ -95,7 +96,7 @@ def test_same_month_twice_keeps_what_once_keeps(
         twice, rejected = _kept([b, a] if reverse else [a, b])
         pd.testing.assert_frame_equal(twice, once, check_dtype=len(once) > 0)
         n = len(rows)
-        assert (rejected["reason"] == io.REASON_PUBLICATION).sum() == n  # one copy, whole
+        assert (rejected["reason"] == REASON_PUBLICATION).sum() == n  # one copy, whole
         assert len(twice) + len(rejected) == 2 * n
 
 
@@ -123,7 +124,7 @@ def test_a_republished_month_keeps_the_newer_copy(
         both, rejected = _kept([second, first] if reverse else [first, second])
         pd.testing.assert_frame_equal(both, alone, check_dtype=len(alone) > 0)
         older_rows = new_rows if newer is first else old_rows
-        superseded = rejected[rejected["reason"] == io.REASON_PUBLICATION]
+        superseded = rejected[rejected["reason"] == REASON_PUBLICATION]
         assert len(superseded) == len(older_rows)
         assert superseded["source_file"].nunique() == 1
         assert Path(str(superseded["source_file"].iloc[0]).split(".zip:")[0]).is_absolute()

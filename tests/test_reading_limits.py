@@ -347,8 +347,8 @@ def test_every_way_of_reading_checks_the_memory_left(
 ) -> None:
     """Plain files, gzip inflated whole or streamed, and zip members are all set against the
     memory left (here a 2 MiB budget) before they are parsed."""
-    from hotspots.read import crimes as io
-    from hotspots.read import memory
+    from hotspots.read import csv_engine, memory
+    from hotspots.read.policeuk import read_police_uk
 
     text = "\n".join([make_bad.HEADER, *make_bad.good(20_000, "m")]) + "\n"  # 3 MB
     name = "2017-01-metropolitan-street.csv"
@@ -359,7 +359,7 @@ def test_every_way_of_reading_checks_the_memory_left(
         path = tmp_path / f"{name}.gz"
         path.write_bytes(gzip.compress(text.encode()))
         if form == "big gzip":  # streamed by Arrow: counted in a first pass
-            monkeypatch.setattr(io, "_INFLATE_WHOLE_MAX", 0)
+            monkeypatch.setattr(csv_engine, "_INFLATE_WHOLE_MAX", 0)
     else:
         path = tmp_path / "2017-01.zip"
         with zipfile.ZipFile(path, "w") as zf:
@@ -370,7 +370,7 @@ def test_every_way_of_reading_checks_the_memory_left(
         match="too big for the memory available: .* MiB of text"
         r".* free under the test budget of 2 MiB",
     ):
-        io.read_police_uk([path], quiet=True)
+        read_police_uk([path], quiet=True)
     monkeypatch.setattr(memory, "available", lambda: memory.Budget(1 << 40, "test budget"))
-    kept, rejected = io.read_police_uk([path], quiet=True)
+    kept, rejected = read_police_uk([path], quiet=True)
     assert len(kept) + len(rejected) == 20_000

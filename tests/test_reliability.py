@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from hotspots.cli import app
 from hotspots.output import export, site
-from hotspots.read import crimes as io
+from hotspots.read.policeuk import read_police_uk
+from hotspots.rejects import (
+    REASON_DATE,
+    REASON_FUTURE,
+    REASON_MALFORMED,
+    REASON_NO_COORDS,
+    REASON_RANGE,
+)
 from hotspots.temporal.profiles import aoristic_weights
 from tests.fixtures.make_small import write_small
 from tests.fixtures.make_tiny import HEADER, tiny_args
@@ -53,14 +60,14 @@ def test_rows_in_equal_kept_plus_rejected(
     path = tmp_path_factory.mktemp("h") / "2017-01-x-street.csv"
     lines = [HEADER, *(_csv_line(r).replace("\n", " ").replace("\r", " ") for r in rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    kept, rejected = io.read_police_uk([path], quiet=True)
+    kept, rejected = read_police_uk([path], quiet=True)
     assert len(kept) + len(rejected) == len(rows)
     assert set(rejected["reason"]) <= {
-        io.REASON_MALFORMED,
-        io.REASON_NO_COORDS,
-        io.REASON_RANGE,
-        io.REASON_DATE,
-        io.REASON_FUTURE,
+        REASON_MALFORMED,
+        REASON_NO_COORDS,
+        REASON_RANGE,
+        REASON_DATE,
+        REASON_FUTURE,
     }
 
 

@@ -21,7 +21,7 @@ from hotspots.analysis.rank import type_columns
 from hotspots.cli import app
 from hotspots.errors import OutputExistsError
 from hotspots.output.export import safe_file_stem
-from hotspots.read import crimes as io
+from hotspots.pipeline import ranking
 from tests.fixtures.bad.make_bad import COLLIDING_CODES, COLLIDING_TYPES, colliding_names
 from tests.fixtures.make_tiny import tiny_args
 
@@ -324,8 +324,8 @@ def test_unwritable_out_fails_before_any_input_is_read(
         msg = "input was read"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(io, "read_crimes", no_reading)
-    monkeypatch.setattr(io, "read_areas", no_reading)
+    monkeypatch.setattr(ranking, "read_crimes", no_reading)
+    monkeypatch.setattr(ranking, "read_areas", no_reading)
     blocker = tmp_path / "taken.txt"
     blocker.write_text("a file in the way")
     out = blocker if where == "file" else blocker / "run"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString
 
-from hotspots.read import crimes as io
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_streets
 from hotspots.space import crs, segments
 
 
@@ -58,9 +58,7 @@ def test_ids_stable_under_row_order() -> None:
 
 
 def test_real_london_streets(data_root: object) -> None:
-    streets = crs.to_metric_crs(
-        io.read_streets(get_path("london_streets")), crs.BRITISH_NATIONAL_GRID
-    )
+    streets = crs.to_metric_crs(read_streets(get_path("london_streets")), crs.BRITISH_NATIONAL_GRID)
     seg = segments.lines_to_segments(streets, quiet=True)
     # SOURCES.md: about 949 km of street; splitting must not lose or add length
     assert seg["length_m"].sum() / 1000 == pytest.approx(streets.length.sum() / 1000, rel=0.01)

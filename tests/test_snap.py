@@ -11,8 +11,9 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from hotspots.read import crimes as io
+from hotspots.read.layers import read_streets
 from hotspots.space import locations, segments, snap
+from hotspots.space.areas import assign_areas
 
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -70,7 +71,7 @@ def test_assign_areas_overlap_and_outside() -> None:
         geometry=[box(0, 0, 10, 10), box(5, 0, 20, 10)],
         crs=27700,
     )
-    out = snap.assign_areas(_crimes([(2, 2), (7, 2), (15, 2), (50, 50)]), areas)
+    out = assign_areas(_crimes([(2, 2), (7, 2), (15, 2), (50, 50)]), areas)
     assert _text(out["area_code"]) == ["B", "A", "A", None]
 
 
@@ -96,7 +97,7 @@ def test_nearest_within_equals_geos_query_nearest(
     ties to the smallest line index, on real crimes and street segments (and points placed
     exactly at the tolerance from a line)."""
     crimes, _ = vancouver
-    streets = io.read_streets(data_root / "vancouver" / "public_streets.gpkg")
+    streets = read_streets(data_root / "vancouver" / "public_streets.gpkg")
     lines = segments.lines_to_segments(streets.to_crs(crimes.crs)).geometry.to_numpy()
     x = np.concatenate([crimes["x"].to_numpy()[:20_000], [491_000.0 + 30.0]])
     y = np.concatenate([crimes["y"].to_numpy()[:20_000], [5_456_000.0]])

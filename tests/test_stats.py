@@ -13,8 +13,8 @@ from shapely.geometry import LineString, MultiLineString
 
 from hotspots.analysis import rank, stats
 from hotspots.errors import InputDataError
-from hotspots.read import crimes as io
 from hotspots.read.datasets import get_path
+from hotspots.read.layers import read_streets
 from hotspots.space import crs, grid, segments, snap
 
 BNG = "EPSG:27700"
@@ -256,7 +256,7 @@ def london_segments(
     london_month: tuple[gpd.GeoDataFrame, pd.DataFrame],
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     crimes, _ = london_month
-    streets = crs.to_metric_crs(io.read_streets(get_path("london_streets")), crimes.crs, quiet=True)
+    streets = crs.to_metric_crs(read_streets(get_path("london_streets")), crimes.crs, quiet=True)
     segs = segments.lines_to_segments(streets, quiet=True)
     return crimes.join(snap.snap_to_streets(crimes, segs, quiet=True)), segs
 

@@ -19,7 +19,7 @@ from hotspots.analysis.performance import rank_areas
 from hotspots.analysis.rates import rate_per_1000
 from hotspots.errors import InputDataError
 from hotspots.output.charts import hour_day_svg, monthly_svg, plot_hour_day, plot_monthly
-from hotspots.read import crimes as io
+from hotspots.read.crimes import read_crimes
 from hotspots.read.datasets import get_path
 from hotspots.temporal.common import (
     ALL,
@@ -87,7 +87,7 @@ def london_2016h1(data_root: Path) -> gpd.GeoDataFrame:
     files = [
         get_path("london_crimes") / f"2016-{m:02d}-metropolitan-street.csv.gz" for m in range(1, 7)
     ]
-    crimes, _ = io.read_crimes(files, fmt="police-uk", quiet=True)
+    crimes, _ = read_crimes(files, fmt="police-uk", quiet=True)
     return crimes
 
 

@@ -47,7 +47,7 @@ from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import NearestNeighbors
 
 from hotspots.errors import InputDataError
-from hotspots.space.grid import _unique_xy, _validate_projected
+from hotspots.space.grid import unique_xy, validate_projected
 from hotspots.space.names import location_to_street
 
 __all__ = [
@@ -136,7 +136,7 @@ def _locations(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
             "with missing x/y. Drop them first (crimes[crimes['x'].notna()])."
         )
         raise InputDataError(msg)
-    return _unique_xy(xy[:, 0], xy[:, 1])
+    return unique_xy(xy[:, 0], xy[:, 1])
 
 
 def _knee(distances: np.ndarray) -> float:
@@ -338,7 +338,7 @@ def cluster_points(
     >>> int(labels.max()) + 1, bool(labels.value_counts().index[0] == -1)
     (66, True)
     """
-    _validate_projected(crimes, "cluster_points")
+    validate_projected(crimes, "cluster_points")
     _check_options(method, eps_m, min_samples)
     xy, inv, counts = _locations(crimes)
     labels = np.full(len(xy), -1)
@@ -524,7 +524,7 @@ def summarise_clusters(
     >>> int(table.loc[0, "crimes"]), table.loc[0, "streets"].split("; ")[:2]
     (5377, ['Harewood Place', 'Charing Cross Road'])
     """
-    _validate_projected(crimes, "summarise_clusters", _SUMMARY_COLUMNS)
+    validate_projected(crimes, "summarise_clusters", _SUMMARY_COLUMNS)
     if not labels.index.equals(crimes.index):
         msg = (
             f"`labels` must be indexed like `crimes` ({len(crimes)} rows); found {len(labels)} "
@@ -597,7 +597,7 @@ def repeat_locations(
     >>> int(top["crimes"]), top["location"]
     (282, 'On or near Meridian Square')
     """
-    _validate_projected(crimes, "repeat_locations", _SUMMARY_COLUMNS)
+    validate_projected(crimes, "repeat_locations", _SUMMARY_COLUMNS)
     if min_count is not None and not (isinstance(min_count, int | np.integer) and min_count >= 2):
         msg = (
             f"`min_count` must be a whole number of crimes, 2 or more; got {min_count!r}. "

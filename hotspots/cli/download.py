@@ -9,14 +9,16 @@ from pathlib import Path
 import click
 
 from hotspots.errors import HotspotsError
-from hotspots.read.datasets import (
+from hotspots.read.download_layers import (
     BOUNDARY_SOURCES,
     OVERPASS_URL,
-    POLICE_UK_ARCHIVE_URL,
-    _months_between,
     download_boundaries,
     download_osm_streets,
+)
+from hotspots.read.download_police import (
+    POLICE_UK_ARCHIVE_URL,
     download_police_uk,
+    months_between,
 )
 
 __all__ = ["boundaries", "download", "osm_streets", "police_uk"]
@@ -62,7 +64,7 @@ def _months_from_options(months: tuple[str, ...], start: str | None, end: str | 
         )
         raise click.UsageError(msg)
     with _user_errors():
-        return _months_between(start, end)
+        return months_between(start, end)
 
 
 @download.command(name="police-uk")

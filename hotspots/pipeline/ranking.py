@@ -13,7 +13,8 @@ import pandas as pd
 from hotspots.analysis import concentration, rank
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig, StageTimer
-from hotspots.read import crimes as io
+from hotspots.read.crimes import read_crimes
+from hotspots.read.layers import read_areas
 from hotspots.space import cache, crs, names, snap
 
 __all__ = [
@@ -66,13 +67,13 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
     """
     stage = stage or StageTimer()
     with stage("load"):  # with the area join: rows outside every area rejected while reading
-        area_layer = io.read_areas(
+        area_layer = read_areas(
             config.areas,
             code_col=config.inputs.area_code,
             name_col=config.inputs.area_name,
             layer=config.inputs.areas_layer,
         )
-        crimes, rejected = io.read_crimes(
+        crimes, rejected = read_crimes(
             config.crimes,
             fmt=config.inputs.fmt,
             crs=config.inputs.crs,

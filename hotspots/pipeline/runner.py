@@ -20,7 +20,7 @@ from hotspots.pipeline.ranking import rank_stages
 from hotspots.pipeline.significance import add_significance, build_run_corridors
 from hotspots.pipeline.time_profiles import add_time
 from hotspots.pipeline.writer import write_run
-from hotspots.read import crimes as io
+from hotspots.read.layers import read_population
 from hotspots.runfolder import RunResult
 
 __all__ = [
@@ -121,6 +121,6 @@ def analyse(config: RunConfig) -> RunResult:
         result.area_lists = {
             code: with_map_links(code, table) for code, table in result.area_lists.items()
         }
-    population = io.read_population(config.inputs.population) if config.inputs.population else None
+    population = read_population(config.inputs.population) if config.inputs.population else None
     result.area_summary = summarise_areas(result, population)
     return result

@@ -13,7 +13,8 @@ from hotspots.analysis import rank, stats
 from hotspots.output import export, site, site_index
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.tables import run_title, write_plots, write_tables
-from hotspots.read import crimes as io
+from hotspots.read.crimes import describe_source
+from hotspots.read.sources import skipped_files
 from hotspots.runfolder import RunResult
 
 __all__ = [
@@ -144,7 +145,7 @@ def _manifest(
             "incomplete_months": month_check.index[month_check["incomplete"]].tolist(),
             "time_of_day": temporal.has_time_of_day(crimes),
         },
-        "data_source": io.describe_source(config.inputs.fmt),
+        "data_source": describe_source(config.inputs.fmt),
         "inputs": inputs,
         "parameters": params,
         "versions": {
@@ -152,7 +153,7 @@ def _manifest(
             **{lib: version(lib) for lib in _LIBRARIES},
         },
         "accounting": export.accounting(crimes, result.rejected),
-        "skipped_files": io.skipped_files(config.crimes, fmt=config.inputs.fmt),
+        "skipped_files": skipped_files(config.crimes, fmt=config.inputs.fmt),
         "totals": {
             "read": len(crimes) + len(result.rejected),
             "kept": len(crimes),

@@ -21,7 +21,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pyproj
 
-from hotspots.read import crimes as io
+from hotspots.read import layers
+from hotspots.read.layers import read_streets
 from hotspots.space import crs as _crs
 from hotspots.space import segments
 
@@ -42,7 +43,7 @@ CACHE_ENV = "HOTSPOTS_CACHE"
 _LAYOUT = 1
 
 #: Modules whose source decides what the segments are; a change to one misses the cache.
-_CODE = (segments, io, _crs)
+_CODE = (segments, layers, _crs)
 
 
 def cache_dir() -> Path:
@@ -132,7 +133,7 @@ def cached_segments(
 ) -> gpd.GeoDataFrame:
     """Return the street segments of a street file, from the cache when it holds them.
 
-    The same as :func:`hotspots.read.crimes.read_streets`, then
+    The same as :func:`hotspots.read.layers.read_streets`, then
     :func:`hotspots.space.crs.to_metric_crs` to ``crs``, then
     :func:`hotspots.space.segments.lines_to_segments`; the result is stored as GeoParquet under
     ``cache`` and returned from there by later calls with the same file and options.
@@ -146,7 +147,7 @@ def cached_segments(
     crs
         The run's projected CRS (metres).
     name_col, id_col, layer
-        As in :func:`hotspots.read.crimes.read_streets`.
+        As in :func:`hotspots.read.layers.read_streets`.
     cache
         Cache folder; default :func:`cache_dir` (``$HOTSPOTS_CACHE`` or
         ``~/.cache/hotspots``). Segments go in its ``segments`` subfolder.
@@ -163,7 +164,7 @@ def cached_segments(
     Raises
     ------
     InputDataError
-        If the street file cannot be read (see :func:`hotspots.read.crimes.read_streets`).
+        If the street file cannot be read (see :func:`hotspots.read.layers.read_streets`).
     CRSMismatchError
         If ``crs`` is not a projected CRS in metres.
 
@@ -200,7 +201,7 @@ def cached_segments(
             if not quiet:
                 log.info("street segments of %s read from the cache (%s)", Path(path).name, file)
             return segs
-    streets = io.read_streets(path, name_col=name_col, id_col=id_col, layer=layer)
+    streets = read_streets(path, name_col=name_col, id_col=id_col, layer=layer)
     streets = _crs.to_metric_crs(streets, crs, name=Path(path).name, quiet=quiet)
     segs = segments.lines_to_segments(streets, max_length_m=max_length_m, quiet=quiet)
     _write_cached(segs, file, quiet=quiet)

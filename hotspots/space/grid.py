@@ -46,6 +46,8 @@ __all__ = [
     "count_by_cell",
     "default_resolution",
     "points_to_cells",
+    "unique_xy",
+    "validate_projected",
 ]
 
 log = logging.getLogger("hotspots")
@@ -65,7 +67,7 @@ FILL_OPTIONS = ("area", "ring", None)
 Fill = Literal["area", "ring"] | None
 
 
-def _validate_projected(
+def validate_projected(
     crimes: pd.DataFrame, caller: str, columns: Sequence[str] = ("x", "y")
 ) -> None:
     """Raise if ``crimes`` lacks ``columns`` or a projected (metre) CRS; report every problem.
@@ -117,7 +119,7 @@ def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.n
     return np.asarray(lon), np.asarray(lat)
 
 
-def _unique_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the distinct points (sorted by x, then y), each row's point, and the counts.
 
     Same result as ``np.unique(np.column_stack([x, y]), axis=0, ...)``, much faster: the
@@ -135,7 +137,7 @@ def _unique_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 def _distinct_xy(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return each row's distinct point (-1 without x/y) and the distinct points (n x 2).
 
-    The points are those of :func:`_unique_xy` on the rows with x and y, in its order (by x,
+    The points are those of :func:`unique_xy` on the rows with x and y, in its order (by x,
     then y), found from the reader's ``point_id`` where it still holds
     (:func:`distinct_points`): only the distinct points are sorted, no row is hashed again.
     """
@@ -204,7 +206,7 @@ def points_to_cells(crimes: gpd.GeoDataFrame, *, resolution: int) -> pd.Series:
     >>> points_to_cells(crimes, resolution=9).iloc[0]
     '89194ad960bffff'
     """
-    _validate_projected(crimes, "points_to_cells")
+    validate_projected(crimes, "points_to_cells")
     _check_resolution(resolution)
     codes, cells, _ = _cell_codes(crimes, resolution)
     cat = pd.Categorical.from_codes(codes, categories=pd.Index(cells, dtype="string"))
@@ -246,7 +248,7 @@ def default_resolution(crimes: gpd.GeoDataFrame, *, quiet: bool = False) -> int:
     >>> default_resolution(crimes, quiet=True)
     9
     """
-    _validate_projected(crimes, "default_resolution")
+    validate_projected(crimes, "default_resolution")
     xy = _distinct_xy(crimes)[1]
     if len(xy) < 2:
         spacing, res = float("nan"), 9
@@ -369,12 +371,12 @@ def count_by_cell(
     >>> int(counts["crimes"].sum()) == len(crimes), bool((counts["crimes"] == 0).any())
     (True, True)
     """
-    _validate_projected(crimes, "count_by_cell", ("x", "y", "crime_type"))
+    validate_projected(crimes, "count_by_cell", ("x", "y", "crime_type"))
     if fill not in FILL_OPTIONS:
         msg = f"`fill` must be one of {FILL_OPTIONS}; got {fill!r}. Use 'area' for Gi*."
         raise InputDataError(msg)
     if areas is not None and areas.crs is None:
-        msg = "`areas` must have a CRS; found none. Read them with hotspots.read.crimes.read_areas."
+        msg = "`areas` must have a CRS; found none. Read them with hotspots.read_areas."
         raise InputDataError(msg)
     res = default_resolution(crimes, quiet=quiet) if resolution is None else resolution
     _check_resolution(res)

@@ -42,7 +42,7 @@ def lines_to_segments(
     Parameters
     ----------
     streets
-        Lines from :func:`hotspots.read.crimes.read_streets`, in a metric CRS.
+        Lines from :func:`hotspots.read.layers.read_streets`, in a metric CRS.
     max_length_m
         Longest segment in metres.
     quiet

@@ -1,8 +1,8 @@
-"""Spatial joins: crime points to areas, and crime points to their nearest street segment.
+"""Snapping: crime points to their nearest street segment, and segments to areas.
 
-Both joins work on distinct locations: police.uk puts every record on one of a fixed set of
-anonymous map points, so 1.4 million London records sit on far fewer points, and each point
-is looked up once.
+Crime points to areas: :mod:`hotspots.space.areas`. The joins work on distinct locations:
+police.uk puts every record on one of a fixed set of anonymous map points, so 1.4 million
+London records sit on far fewer points, and each point is looked up once.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.read.crimes import AreaLayer
 from hotspots.space.locations import distinct_points, first_match, in_chunks, spread_category
 
 __all__ = [
     "DEFAULT_SNAP_DISTANCE_M",
-    "assign_areas",
     "assign_segment_areas",
     "snap_to_streets",
 ]
@@ -33,40 +31,6 @@ log = logging.getLogger("hotspots")
 #: both layers; a point farther out is more likely a park, station or estate interior, or a
 #: place the street layer does not cover, and is better left unsnapped than put on a street.
 DEFAULT_SNAP_DISTANCE_M = 30.0
-
-
-def assign_areas(crimes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Return the area code and name of the polygon holding each crime.
-
-    Parameters
-    ----------
-    crimes
-        Canonical crime table (projected); ``x``/``y`` are used.
-    areas
-        Polygons from :func:`hotspots.read_areas` (projected to the crimes' CRS if needed).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``area_code`` and ``area_name`` with the index of ``crimes``; missing where no
-        polygon holds the point. A point inside two overlapping polygons, or on a shared
-        edge, goes to the one with the smaller ``area_code``.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> areas = gpd.GeoDataFrame({"area_code": ["A"], "area_name": ["a"]},
-    ...                          geometry=[box(0, 0, 10, 10)], crs=27700)
-    >>> crimes = gpd.GeoDataFrame({"x": [5.0, 50.0], "y": [5.0, 5.0]},
-    ...                           geometry=gpd.points_from_xy([5, 50], [5, 5]), crs=27700)
-    >>> assign_areas(crimes, areas)["area_code"].tolist()
-    ['A', nan]
-    """
-    target = getattr(crimes, "crs", None) or areas.crs  # a plain table: the areas' CRS
-    layer = AreaLayer.of(areas, target)
-    hit, codes, _, _ = layer.locate(crimes)
-    return pd.DataFrame(layer.columns(hit, codes), index=crimes.index)
 
 
 def snap_to_streets(

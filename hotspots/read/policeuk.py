@@ -1,0 +1,234 @@
+"""police.uk street-level crime CSVs: their columns and their reader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots.read.assemble import FileResult, assemble, read_all, without_gc_pauses
+from hotspots.read.canonical import canonical_frame, month_window, to_float
+from hotspots.read.csv_engine import RawTable, read_csv_text
+from hotspots.read.duplicates import FileIdKeys
+from hotspots.read.sources import (
+    Source,
+    choose_publications,
+    find_police_uk_sources,
+    scan_police_uk,
+)
+from hotspots.rejects import (
+    REASON_PUBLICATION,
+    RowFilter,
+    malformed_rejects,
+    row_reasons,
+    split_rejected,
+    text_column,
+)
+from hotspots.space import crs as _crs
+
+__all__ = [
+    "POLICE_UK_COLUMNS",
+    "POLICE_UK_REQUIRED",
+    "POLICE_UK_SOURCE",
+    "police_uk_to_canonical",
+    "read_police_uk",
+    "read_police_uk_file",
+]
+
+log = logging.getLogger("hotspots")
+
+#: Columns of a police.uk street-level CSV, as published.
+POLICE_UK_COLUMNS: list[str] = [
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+]
+
+
+POLICE_UK_REQUIRED: list[str] = ["Month", "Longitude", "Latitude", "Location", "Crime type"]
+
+
+#: The columns the reader uses (the rest are checked for shape but not built).
+_POLICE_UK_USED = ("Crime ID", "Month", "Falls within", *POLICE_UK_REQUIRED[1:])
+
+
+def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
+    """Turn one police.uk CSV's text cells into canonical columns (lon/lat still in degrees).
+
+    Parameters
+    ----------
+    raw
+        The file's text cells from :func:`read_raw_csv`.
+    source
+        Where they came from (for ``source_file``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns with ``x``/``y`` holding longitude/latitude.
+    """
+    f = raw.frame
+    start, end = month_window(f["Month"], "%Y-%m")
+    cols: dict[str, Any] = {
+        "crime_id": f["Crime ID"].str.strip() if "Crime ID" in f else None,
+        "occurred_from": start,
+        "occurred_to": end,
+        "has_time": False,
+        "crime_type": f["Crime type"],  # stripped as categories (see _category)
+        "location": f["Location"],
+        "x": to_float(f["Longitude"]),
+        "y": to_float(f["Latitude"]),
+        "raw_x": f["Longitude"],
+        "raw_y": f["Latitude"],
+        "raw_date": f["Month"],
+        "force": f.get("Falls within", ""),
+    }
+    if cols["crime_id"] is None:
+        del cols["crime_id"]
+    return canonical_frame(raw, source, cols)
+
+
+@without_gc_pauses
+def read_police_uk(
+    paths: Iterable[str | Path],
+    *,
+    crime_types: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    quiet: bool = False,
+    areas: gpd.GeoDataFrame | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Read police.uk street-level CSVs (plain, gzipped or in monthly zips) into one table.
+
+    Parameters
+    ----------
+    paths
+        Files or folders; folders are searched for ``*-street.csv(.gz)`` and ``*.zip``.
+    crime_types
+        Keep only these crime types (case-insensitive); others are rejected with a reason.
+    start, end
+        First and last month to keep, ``"YYYY-MM"``; others are rejected with a reason.
+    quiet
+        If True, do not log progress.
+    areas
+        Area polygons (from :func:`read_areas`, any CRS): each kept row gets the
+        ``area_code``/``area_name`` of the area holding it (see :func:`join_areas`) and rows
+        outside every area are rejected, in the same pass that assembles the table.
+
+    Returns
+    -------
+    crimes, rejected
+        Kept rows in EPSG:27700 (British National Grid, metres) with the canonical columns,
+        and every other row with its ``reason``.
+
+    Raises
+    ------
+    InputDataError
+        If a file is empty, not UTF-8, not a CSV, or lacks a required column.
+
+    Examples
+    --------
+    >>> crimes, rejected = read_police_uk([get_path("london_crimes")], start="2017-12",
+    ...                                   end="2017-12", quiet=True)
+    >>> crimes.crs.to_epsg(), len(crimes) + len(rejected) > 60000
+    (27700, True)
+    """
+    rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
+    sources, skipped = scan_police_uk(paths)
+    if not sources:
+        find_police_uk_sources(paths)  # raises the error for no files
+    superseded = choose_publications(sources)
+    if not quiet:
+        _log_skipped(skipped)
+        for name, winner in sorted(superseded.items()):
+            log.warning(
+                "%s: the same force-month as %s, the newer publication; every row rejected as %r",
+                name,
+                winner,
+                REASON_PUBLICATION,
+            )
+
+    def read_one(source: Source) -> FileResult:
+        return read_police_uk_file(
+            source, rf, use_threads=len(sources) == 1, superseded_by=superseded.get(source.name)
+        )
+
+    frames, rejects, _, keys = read_all(sources, read_one, quiet=quiet)
+    return assemble(
+        frames,
+        rejects,
+        across_files_only=True,
+        src_crs=_crs.WGS84,
+        dst_crs=_crs.BRITISH_NATIONAL_GRID,
+        areas=areas,
+        id_keys=keys,
+    )
+
+
+POLICE_UK_SOURCE = (
+    "police.uk street-level crime (month only, no time of day; locations anonymised to "
+    "police.uk map points), Open Government Licence v3.0"
+)
+
+
+def read_police_uk_file(
+    source: Source, rf: RowFilter, *, use_threads: bool, superseded_by: str | None = None
+) -> FileResult:
+    """Read one police.uk CSV: kept rows (lon/lat) and rejected tables, before id checks.
+
+    A file ``superseded_by`` a newer publication of its force-month (see
+    :func:`choose_publications`) keeps nothing: every row, malformed ones included, is
+    rejected as a duplicate publication, ``value`` naming the file kept instead.
+    """
+    raw = read_csv_text(
+        source, required=POLICE_UK_REQUIRED, use_threads=use_threads, columns=_POLICE_UK_USED
+    )
+    canon = police_uk_to_canonical(raw, source)
+    if superseded_by is not None:
+        kept, rej = split_rejected(canon, np.full(len(canon), REASON_PUBLICATION, dtype=object))
+        rej["value"] = text_column(superseded_by, len(rej))
+        bad = malformed_rejects(raw, source, reason=REASON_PUBLICATION, value=superseded_by)
+        return FileResult(len(canon), kept, [bad, rej], None, FileIdKeys.of(kept["crime_id"]))
+    kept, rej = split_rejected(canon, row_reasons(canon, rf, lonlat=True, rules={}))
+    return FileResult(
+        len(canon),
+        kept,
+        [malformed_rejects(raw, source), rej],
+        None,
+        FileIdKeys.of(kept["crime_id"]),
+    )
+
+
+def _log_skipped(skipped: list[dict[str, str]]) -> None:
+    """Log the files passed over in the crime folders (all listed in ``run.json``)."""
+    if len(skipped) <= _SKIPPED_LOGGED:
+        for item in skipped:
+            log.info("skipped %s: %s", item["path"], item["why"])
+        return
+    kinds: dict[str, int] = {}
+    for item in skipped:
+        kinds[item["why"]] = kinds.get(item["why"], 0) + 1
+    log.info(
+        "skipped %d files that are not street-level crime (%s); listed in run.json "
+        "under skipped_files",
+        len(skipped),
+        "; ".join(f"{n} {why}" for why, n in sorted(kinds.items())),
+    )
+
+
+#: Most skipped files logged one by one (more are summed up by kind).
+_SKIPPED_LOGGED = 10
