@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -56,6 +57,8 @@ __all__ = [
     "BRIEFS_DIR",
     "EXPORTS_DIR",
     "HOT_STREETS_CSV",
+    "LAYERS_DIR",
+    "LAYER_JSON",
     "MAPS_DIR",
     "REJECTED_CSV",
     "RUN_JSON",
@@ -67,6 +70,7 @@ __all__ = [
     "check_writable",
     "folder_lock",
     "lock_path",
+    "parse_overlay",
     "staged_files",
     "staged_folder",
 ]
@@ -83,6 +87,9 @@ WARDS_DIR = "wards"
 MAPS_DIR = "maps"
 BRIEFS_DIR = "briefs"
 EXPORTS_DIR = "exports"
+#: Overlay area layers: ``layers/<NAME>/`` holds a layer's area-level files and ``layer.json``.
+LAYERS_DIR = "layers"
+LAYER_JSON = "layer.json"
 
 _HASH_CHARS = 8
 
@@ -124,6 +131,9 @@ class RunResult:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Seconds per stage (the ``seconds`` entry of ``run.json``).
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Overlay area layers (``--overlay``): name -> the run seen through that layer's areas,
+    #: written to ``layers/<name>/`` (its ``records["layer"]`` is ``layer.json``).
+    layers: dict[str, RunResult] = field(default_factory=dict)
 
 
 _held: dict[str, int] = {}  # lock files this process holds -> nesting depth
@@ -140,6 +150,47 @@ class OutputFolderBusyError(OutputFolderError):
 
 # --------------------------------------------------------------------------------------------
 # names
+
+
+_LAYER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def parse_overlay(text: str) -> tuple[str, str]:
+    """Return (name, source) of an ``--overlay NAME=PATH`` (or ``NAME=h3:RES``) value.
+
+    Parameters
+    ----------
+    text
+        The option's value.
+
+    Returns
+    -------
+    tuple of str
+        The layer's name (its folder ``layers/<name>/``) and the file or grid it comes from.
+
+    Raises
+    ------
+    ValueError
+        If the value has no ``=`` or nothing after it, or the name is not 1-40 letters,
+        digits, ``_`` or ``-`` starting with a letter or digit (the message says which).
+
+    Examples
+    --------
+    >>> parse_overlay("lsoa=data/lsoa_2011.gpkg")
+    ('lsoa', 'data/lsoa_2011.gpkg')
+    """
+    name, sep, source = text.partition("=")
+    name, source = name.strip(), source.strip()
+    if not sep or not source:
+        msg = f"--overlay {text!r}: expected NAME=PATH (or NAME=h3:RES), e.g. lsoa=lsoa.gpkg"
+        raise ValueError(msg)
+    if not _LAYER_NAME.fullmatch(name):
+        msg = (
+            f"--overlay {text!r}: the name {name!r} becomes the folder {LAYERS_DIR}/{name}/: "
+            "use 1-40 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+        raise ValueError(msg)
+    return name, source
 
 
 def area_file_stem(code: str) -> str:

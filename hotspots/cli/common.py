@@ -10,7 +10,7 @@ from typing import TextIO, TypeVar
 
 import click
 
-__all__ = ["WARNINGS_LOGGER", "layer_options", "setup_logging", "wait_option"]
+__all__ = ["WARNINGS_LOGGER", "layer_options", "overlay_values", "setup_logging", "wait_option"]
 
 #: Logger of Python warnings raised by hotspots and its libraries (one line each).
 WARNINGS_LOGGER = "hotspots.warnings"
@@ -35,6 +35,26 @@ def layer_options(command: F) -> F:
     return click.option(
         "--areas-layer", help="Layer of --areas to read, when the file holds several."
     )(command)
+
+
+def overlay_values(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Parse ``--overlay NAME=PATH`` values into (name, source) pairs; names distinct."""
+    from hotspots.runfolder import parse_overlay
+
+    pairs = []
+    for value in values:
+        try:
+            pairs.append(parse_overlay(value))
+        except ValueError as err:
+            raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+    names = [n for n, _ in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        msg = f"each --overlay needs its own name; given more than once: {', '.join(twice)}"
+        raise click.BadParameter(msg, ctx=ctx, param=param)
+    return tuple(pairs)
 
 
 def setup_logging(

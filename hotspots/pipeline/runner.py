@@ -10,6 +10,7 @@ from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.forecast import add_forecast, backtest_evidence
+from hotspots.pipeline.layers import analyse_layer
 from hotspots.pipeline.places import (
     add_repeat_callers,
     location_ranks,
@@ -123,4 +124,7 @@ def analyse(config: RunConfig) -> RunResult:
         }
     population = read_population(config.inputs.population) if config.inputs.population else None
     result.area_summary = summarise_areas(result, population)
+    for name, source in config.inputs.overlays:
+        with stage(f"layer_{name}"):
+            result.layers[name] = analyse_layer(config, result, name, source)
     return result

@@ -12,6 +12,7 @@ from hotspots import runfolder, temporal
 from hotspots.analysis import rank, stats
 from hotspots.output import export, site, site_index
 from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.pipeline.layer_files import write_layers
 from hotspots.pipeline.tables import run_title, write_plots, write_tables
 from hotspots.read.crimes import describe_source
 from hotspots.read.sources import skipped_files
@@ -96,8 +97,22 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
             top_n=config.output.map_top_n,
             area_maps=config.output.area_maps,
             place=site_index.place_name(result.crimes, config.inputs.fmt),
+            data_source=describe_source(config.inputs.fmt),
             quiet=config.output.quiet,
         )
+    if result.layers:
+        with stage("layers"):
+            files += write_layers(
+                result,
+                tmp,
+                title=run_title(result),
+                evidence=_evidence(result).removeprefix(". "),
+                offline=config.output.offline,
+                crime_points=not config.ranking.street_level_only,
+                top_n=config.output.map_top_n,
+                place=site_index.place_name(result.crimes, config.inputs.fmt),
+                quiet=config.output.quiet,
+            )
     manifest = _manifest(config, result, result.concentration, result.naming, stage)
     export.write_manifest(manifest, tmp)  # written last: a folder without it is not a run
     result.manifest = manifest
@@ -125,6 +140,7 @@ def _manifest(
             ("areas", [config.areas]),
             ("streets", [config.streets]),
             ("population", [config.inputs.population] if config.inputs.population else []),
+            ("overlays", [s for _, s in config.inputs.overlays if not s.startswith("h3:")]),
         )
         for p in paths
     ]
@@ -182,6 +198,7 @@ def _manifest(
         "forecast": result.tables["forecast"].iloc[0].to_dict()
         if "forecast" in result.tables
         else None,
+        "layers": {name: layer.records["layer"] for name, layer in result.layers.items()},
         "seconds": stage.seconds,
     }
 
