@@ -20,8 +20,16 @@ from hotspots.errors import InputDataError
 __all__ = [
     "COMPONENTS",
     "OTHER_GROUP",
+    "SERIOUS_ACQUISITIVE",
+    "SERIOUS_ACQUISITIVE_GROUPS",
+    "WEAPONS",
+    "WEAPONS_CAVEAT",
+    "WEAPON_TYPES",
     "BriefSettings",
     "classify_crime_types",
+    "group_label",
+    "group_memberships",
+    "labelled_memberships",
     "read_brief_weights",
 ]
 
@@ -38,6 +46,18 @@ COMPONENTS: tuple[str, ...] = (
 
 #: Group of crime types that no group lists.
 OTHER_GROUP = "other"
+#: Extra group over the brief's (they overlap): burglary, robbery and vehicle crime together.
+SERIOUS_ACQUISITIVE = "Serious acquisitive crime"
+#: The brief's groups whose crime types make :data:`SERIOUS_ACQUISITIVE`.
+SERIOUS_ACQUISITIVE_GROUPS: tuple[str, ...] = ("burglary", "robbery", "vehicle_crime")
+#: Extra group of the weapons offences the data can tell: possession of weapons only.
+WEAPONS = "Weapons (possession only)"
+#: Crime types of :data:`WEAPONS` (police.uk; matched ignoring case).
+WEAPON_TYPES: tuple[str, ...] = ("Possession of weapons",)
+#: Shown wherever :data:`WEAPONS` is.
+WEAPONS_CAVEAT = (
+    "police.uk has no knife-crime flag: the weapons group is possession of weapons only"
+)
 
 
 _SELECTION = {
@@ -246,3 +266,63 @@ def classify_crime_types(types: Iterable[str], *, settings: BriefSettings) -> di
     """
     folded = {t.strip().casefold(): g for g, ts in settings.groups.items() for t in ts}
     return {t: folded.get(t.strip().casefold(), OTHER_GROUP) for t in types}
+
+
+def group_memberships(types: Iterable[str], *, settings: BriefSettings) -> dict[str, list[str]]:
+    """Return every crime group each crime type counts in: the brief's group first.
+
+    Parameters
+    ----------
+    types
+        Crime type names as in the data.
+    settings
+        From :func:`read_brief_weights`.
+
+    Returns
+    -------
+    dict
+        Type name to group keys: its group of :func:`classify_crime_types`, then
+        :data:`SERIOUS_ACQUISITIVE` for the types of :data:`SERIOUS_ACQUISITIVE_GROUPS` and
+        :data:`WEAPONS` for :data:`WEAPON_TYPES` (these two groups overlap the brief's).
+
+    Examples
+    --------
+    >>> s = read_brief_weights()
+    >>> group_memberships(["Burglary", "Possession of weapons", "Shoplifting"], settings=s)
+    {'Burglary': ['burglary', 'Serious acquisitive crime'], \
+'Possession of weapons': ['drugs_weapons', 'Weapons (possession only)'], \
+'Shoplifting': ['theft']}
+    """
+    weapons = {w.casefold() for w in WEAPON_TYPES}
+    out = {}
+    for crime_type, group in classify_crime_types(types, settings=settings).items():
+        extra = [SERIOUS_ACQUISITIVE] * (group in SERIOUS_ACQUISITIVE_GROUPS)
+        extra += [WEAPONS] * (crime_type.strip().casefold() in weapons)
+        out[crime_type] = [group, *extra]
+    return out
+
+
+def group_label(group: str, *, settings: BriefSettings) -> str:
+    """Return a group key's label ("Violence and sexual offences"); extra groups are their own.
+
+    Examples
+    --------
+    >>> s = read_brief_weights()
+    >>> group_label("violence", settings=s), group_label(SERIOUS_ACQUISITIVE, settings=s)
+    ('Violence and sexual offences', 'Serious acquisitive crime')
+    """
+    return str(settings.labels.get(group, group))
+
+
+def labelled_memberships(types: Iterable[str], *, settings: BriefSettings) -> dict[str, list[str]]:
+    """Return :func:`group_memberships` with each group's label instead of its key.
+
+    Examples
+    --------
+    >>> labelled_memberships(["Robbery"], settings=read_brief_weights())
+    {'Robbery': ['Robbery', 'Serious acquisitive crime']}
+    """
+    return {
+        t: [group_label(g, settings=settings) for g in groups]
+        for t, groups in group_memberships(types, settings=settings).items()
+    }

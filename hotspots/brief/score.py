@@ -337,6 +337,8 @@ def _estimated_totals(
     cmp: pd.DataFrame, crimes: pd.Series, group_of: Mapping[str, str]
 ) -> pd.Series:
     """Return the ward's crimes x the group's share of its crime in the comparison months."""
+    if "kind" in cmp.columns and len(cmp):  # the month window's all-crime and type rows
+        cmp = cmp[(cmp["window"] == cmp["window"].iloc[0]) & (cmp["kind"] != "group")]
     months = cmp[["current", "previous", "year_before"]].fillna(0).sum(axis=1)
     cmp = cmp.assign(n=months, group=cmp["crime_type"].map(group_of))
     total = cmp[cmp["crime_type"] == "All crime"].set_index("area_code")["n"]

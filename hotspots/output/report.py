@@ -375,6 +375,13 @@ def _section_performance(performance: pd.DataFrame, manifest: Mapping[str, Any])
         f"{title}\n\nAll crime in {current} against {previous} (areas with at least 10 "
         "crimes in both periods; `performance.csv`, details in `compare_areas.csv`)."
     )
+    if "level" in performance.columns and len(performance):  # areas, all crime, first window
+        first = performance["window"].iloc[0]
+        performance = performance[
+            (performance["level"] == "area")
+            & (performance["crime_group"] == "All crime")
+            & (performance["window"] == first)
+        ]
     if performance.empty:
         return f"{head}\n\nNo area had at least 10 crimes in both periods and a change."
     parts = [head]

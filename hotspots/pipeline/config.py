@@ -39,12 +39,12 @@ class InputOptions:
     streets_layer: str | None = None
     #: CSV of residents per area code, for rates per 1,000.
     population: Path | None = None
+    #: NAME=CSV of a second denominator per area code (rates.csv), e.g. workday population.
+    denominator: str | None = None
     #: Projected CRS to work in (default: chosen from the data).
     crs: str | None = None
     #: CSV of crime_type,weight (default: the packaged Crime Harm Index table).
     harm_weights: Path | None = None
-    #: More area layers, (name, polygon file or ``h3:RES``) each: ``layers/<name>/``.
-    overlays: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -130,8 +130,8 @@ PARAMETERS = (
     "areas_layer",
     "streets_layer",
     "population",
+    "denominator",
     "crs",
-    "overlays",
     "crime_types",
     "start",
     "end",

@@ -86,7 +86,8 @@ def summarise_areas(result: RunResult, population: pd.Series | None) -> pd.DataF
     area_time = result.tables["area_time"].drop(columns=["hot_months"], errors="ignore")
     summary = summary.join(area_time, how="left")
     change = result.tables["compare_areas"]
-    allc = change[change["crime_type"] == temporal.ALL_CRIME].set_index("area_code")
+    allc = change[change["crime_type"] == temporal.ALL_CRIME]
+    allc = allc.drop_duplicates("area_code").set_index("area_code")  # the month window's
     for col in (
         "current",
         "previous",

@@ -37,7 +37,7 @@ def write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
         rejected = rejected[["source_file", "source_row", "reason", "month", "crime_type"]]
     files.append(export.write_csv(rejected, tmp / "rejected.csv"))
     files.append(export.write_csv(result.area_summary, tmp / "areas.csv"))
-    for name in ("compare_areas", "compare_boroughs", "performance"):
+    for name in ("compare_areas", "compare_boroughs", "performance", "rates"):
         if name in result.tables:
             files.append(export.write_csv(result.tables[name], tmp / f"{name}.csv"))
     if "corridors" in result.tables:
