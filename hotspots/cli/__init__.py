@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hotspots import __version__
-from hotspots.cli.common import layer_options, setup_logging, wait_option
+from hotspots.cli.common import layer_options, overlay_values, setup_logging, wait_option
 from hotspots.errors import HotspotsError
 
 __all__ = [
@@ -166,6 +166,15 @@ def _setup_logging(quiet: bool) -> None:
     metavar="NAME=CSV",
     help="A second denominator for rates.csv: NAME=CSV of area code and value "
     "(e.g. workday=workday.csv).",
+)
+@click.option(
+    "--overlay",
+    "overlays",
+    multiple=True,
+    metavar="NAME=PATH",
+    callback=overlay_values,
+    help="Another area layer (repeat), e.g. lsoa=lsoa.gpkg, or NAME=h3:8 for a hexagon grid: "
+    "its lists, maps and comparisons go to OUT/layers/NAME/.",
 )
 @click.option(
     "--crs",

@@ -45,6 +45,8 @@ class InputOptions:
     crs: str | None = None
     #: CSV of crime_type,weight (default: the packaged Crime Harm Index table).
     harm_weights: Path | None = None
+    #: More area layers, (name, polygon file or ``h3:RES``) each: ``layers/<name>/``.
+    overlays: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -132,6 +134,7 @@ PARAMETERS = (
     "population",
     "denominator",
     "crs",
+    "overlays",
     "crime_types",
     "start",
     "end",

@@ -11,6 +11,7 @@ from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.forecast import add_forecast, backtest_evidence
+from hotspots.pipeline.layers import analyse_layer
 from hotspots.pipeline.places import (
     add_repeat_callers,
     location_ranks,
@@ -21,7 +22,7 @@ from hotspots.pipeline.ranking import rank_stages
 from hotspots.pipeline.significance import add_significance, build_run_corridors
 from hotspots.pipeline.time_profiles import add_time
 from hotspots.pipeline.writer import write_run
-from hotspots.read import crimes as io
+from hotspots.read.layers import read_population
 from hotspots.runfolder import RunResult
 
 __all__ = [
@@ -122,7 +123,7 @@ def analyse(config: RunConfig) -> RunResult:
         result.area_lists = {
             code: with_map_links(code, table) for code, table in result.area_lists.items()
         }
-    population = io.read_population(config.inputs.population) if config.inputs.population else None
+    population = read_population(config.inputs.population) if config.inputs.population else None
     result.area_summary = summarise_areas(result, population)
     result.tables["rates"] = rates_for_run(
         crimes,
@@ -131,4 +132,7 @@ def analyse(config: RunConfig) -> RunResult:
         population=population,
         denominator=config.inputs.denominator,
     )
+    for name, source in config.inputs.overlays:
+        with stage(f"layer_{name}"):
+            result.layers[name] = analyse_layer(config, result, name, source)
     return result

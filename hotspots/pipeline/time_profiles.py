@@ -15,6 +15,7 @@ log = logging.getLogger("hotspots")
 
 __all__ = [
     "add_time",
+    "area_tables",
 ]
 
 
@@ -53,6 +54,45 @@ def _add_place_time(
     )
     result.hot_streets = join_places(result.hot_streets, summary, "s")
     result.locations = join_places(result.locations, summary, "l")
+    first, last = city.columns[0], city.columns[-1]
+    result.tables.update(
+        city_monthly=city,
+        month_check=months,
+        place_monthly=temporal.monthly_profile(
+            crimes, by="place_key", start=first, end=last, quiet=True
+        ),
+    )
+    if profile is not None:
+        streets = profile.loc[profile.index.str.startswith("s")]
+        streets.index = [int(k[1:]) for k in streets.index]
+        result.tables["street_profiles"] = streets.sort_index()
+        result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
+    result.tables.update(area_tables(config, result, incomplete))
+
+
+def area_tables(
+    config: RunConfig, result: RunResult, incomplete: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Return the area-level time tables of ``result``'s areas (the main layer or an overlay).
+
+    Parameters
+    ----------
+    config
+        The run's time options.
+    result
+        Crimes with ``area_code``/``area_name`` (and ``month``), the areas, and the city's
+        ``city_monthly`` table (its first and last month bound the monthly table).
+    incomplete
+        Months left out of trend tests.
+
+    Returns
+    -------
+    dict
+        ``area_time`` (trend, patrol window and peaks per area), ``area_monthly``,
+        ``compare_areas``, ``compare_boroughs`` (when the areas have a ``borough``) and
+        ``performance`` (best and worst areas).
+    """
+    crimes = result.crimes
     area_time, _ = temporal.time_summary(
         crimes,
         by="area_code",
@@ -61,24 +101,10 @@ def _add_place_time(
         graphics=False,
         quiet=True,
     )
+    city = result.tables["city_monthly"]
     first, last = city.columns[0], city.columns[-1]
-    result.tables.update(
-        city_monthly=city,
-        month_check=months,
-        area_time=area_time,
-        place_monthly=temporal.monthly_profile(
-            crimes, by="place_key", start=first, end=last, quiet=True
-        ),
-        area_monthly=temporal.monthly_profile(
-            crimes, by="area_code", start=first, end=last, quiet=True
-        ),
-    )
-    if profile is not None:
-        streets = profile.loc[profile.index.str.startswith("s")]
-        streets.index = [int(k[1:]) for k in streets.index]
-        result.tables["street_profiles"] = streets.sort_index()
-        result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
-    result.tables.update(_comparisons(config, result))
+    monthly = temporal.monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
+    return {"area_time": area_time, "area_monthly": monthly, **_comparisons(config, result)}
 
 
 def _group_windows(
