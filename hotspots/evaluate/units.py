@@ -34,6 +34,7 @@ __all__ = [
     "area_cut",
     "build_units",
     "cover_order",
+    "first_cover",
     "study_raster_and_samples",
 ]
 
@@ -341,6 +342,35 @@ def _area(pixels: sparse.csc_matrix, raster: Raster) -> np.ndarray:
 # the area cut
 
 
+def first_cover(pix: np.ndarray, rank: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return each pixel covered and the rank of the first unit covering it.
+
+    Parameters
+    ----------
+    pix
+        Pixels of the units, unit after unit (a unit lists a pixel at most once).
+    rank
+        The unit (its position in the order) of each entry of ``pix``.
+    n_pixels
+        Number of kept pixels.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The pixels covered (in the order they are first covered) and the first rank of each.
+        Linear in ``len(pix)``, where sorting the pixels would not be.
+
+    Examples
+    --------
+    >>> first_cover(np.array([4, 1, 1, 2, 4]), np.array([0, 0, 1, 1, 2]), 5)
+    (array([4, 1, 2]), array([0, 0, 1]))
+    """
+    first = np.full(n_pixels, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, pix, rank)
+    is_first = first[pix] == rank
+    return pix[is_first], rank[is_first]
+
+
 def area_cut(
     scores: np.ndarray,
     pixels: sparse.csc_matrix,
@@ -395,8 +425,7 @@ def area_cut(
         sub = pixels[:, order[:k]]
         pix = sub.indices
         rank = np.repeat(np.arange(k), np.diff(sub.indptr))
-        uniq, first = np.unique(pix, return_index=True)
-        first_rank = rank[first]
+        uniq, first_rank = first_cover(pix, rank, pixels.shape[0])
         new_area = np.bincount(first_rank, minlength=k) * pixel_area
         if new_area.sum() >= top or k == len(order):
             break
