@@ -81,7 +81,9 @@ def _borough_row(
     )
 
 
-def borough_page(ctx: BriefContext, title: str, wards: pd.DataFrame, top: pd.DataFrame) -> str:
+def borough_page(
+    ctx: BriefContext, title: str, wards: pd.DataFrame, top: pd.DataFrame, *, more: str = ""
+) -> str:
     """Return the HTML page of a borough (or of all areas): its wards, largest rises first."""
     key = _performance_key(wards)
     change = wards.get(f"recent_pct_change_{key}", pd.Series(np.nan, index=wards.index))
@@ -118,4 +120,4 @@ def borough_page(ctx: BriefContext, title: str, wards: pd.DataFrame, top: pd.Dat
         + "".join(f"<th>{h}</th>" for h in head)
         + f"</tr></thead><tbody>{rows}</tbody></table>"
     )
-    return html_page(title, page_header(ctx, {}, title) + note + table)
+    return html_page(title, page_header(ctx, {}, title) + note + more + table)

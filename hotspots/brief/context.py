@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.analysis.groups import BriefSettings
+from hotspots.brief.additions import RunAdditions, read_additions
 from hotspots.brief.inputs import RunFolder
 from hotspots.brief.placemap import MapPainter
 from hotspots.brief.score import count_place_groups
@@ -43,6 +44,7 @@ class BriefContext:
     group_counts: dict[tuple[str, str], float] = field(default_factory=dict)
     rec: dict[str, dict[str, Any]] = field(default_factory=dict)
     also: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
+    additions: RunAdditions = field(default_factory=RunAdditions)
 
     @property
     def label(self) -> str:
@@ -125,6 +127,7 @@ def build_context(run: RunFolder, settings: BriefSettings, predictability: bool)
         windows=_comparison_windows(complete, settings.compare_months),
         predictability=predictability,
         rec={str(k): v for k, v in records.items()},
+        additions=read_additions(run.path, run.manifest),
     )
 
 

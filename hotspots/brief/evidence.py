@@ -14,7 +14,7 @@ import shapely
 
 from hotspots.analysis.groups import COMPONENTS
 from hotspots.brief.context import BriefContext
-from hotspots.brief.page import change_text, escape_text, format_number
+from hotspots.brief.page import change_text, escape_text, format_number, weapons_note
 from hotspots.read.schema import BASIS_STREET
 from hotspots.temporal.common import TOO_FEW_TO_SAY
 from hotspots.temporal.patrol import NO_TIME_STANDS_OUT
@@ -147,13 +147,15 @@ def evidence_rows(ctx: BriefContext, row: Any) -> list[tuple[str, str]]:
     ch = ctx.changes.loc[row.place_id]
     share = row.crimes / row.ward_group_crimes if row.ward_group_crimes else np.nan
     months = len(ctx.run.months) - len(ctx.run.incomplete)
+    label = ctx.settings.labels.get(row.group, row.group)
     gi = f", Gi* z {place['gi_z']:.1f}" if pd.notna(place.get("gi_z", np.nan)) else ""
     rows = [
         (
             "This crime here",
             f"{format_number(row.crimes)} of the {ctx.label.lower()}'s "
             f"{format_number(row.ward_group_crimes)} ({format_number(share * 100)}%); harm "
-            f"{format_number(row.harm)} days",
+            f"{format_number(row.harm)} days"
+            + (f"; {note}" if (note := weapons_note(label, ctx.run.source_kind)) else ""),
         ),
         (
             "All crime here",

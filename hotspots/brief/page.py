@@ -13,13 +13,16 @@ from hotspots.brief.context import BriefContext
 
 __all__ = [
     "CAVEATS",
+    "WEAPONS_NOTE",
     "change_text",
     "escape_text",
     "flag_text",
     "format_number",
     "html_page",
+    "p_value_text",
     "page_header",
     "place_name",
+    "weapons_note",
 ]
 
 _CSS = """
@@ -64,6 +67,8 @@ table.wards th{background:#f0f0f0}table.wards tr{break-inside:avoid}
 td.n{text-align:right;white-space:nowrap}.up{color:#b30000}.down{color:#2b7a2b}
 .tag{font-size:6.5pt;border-radius:1mm;padding:0 1mm;color:#fff}
 .tag.worst{background:#b30000}.tag.best{background:#2b7a2b}
+.more{font-size:7.8pt;color:#333;margin:0 0 2.5mm}.more p{margin:0 0 .6mm}
+.more i{color:#555}
 """
 
 
@@ -76,6 +81,39 @@ CAVEATS = {
     "(violence) have no location and are absent.",
     "other": "What the data cannot tell: no victims or offenders; counts as published.",
 }
+
+#: Said wherever a crime group with weapons is shown on police.uk data.
+WEAPONS_NOTE = "the weapons group is possession of weapons only (police.uk has no knife flag)"
+#: Below this p-value a change is "more than chance".
+CHANCE_P = 0.05
+
+
+def weapons_note(label: str, source_kind: str) -> str:
+    """Return :data:`WEAPONS_NOTE` for a police.uk group whose label names weapons, else ''.
+
+    Examples
+    --------
+    >>> weapons_note("Drugs and weapons", "police-uk")[:28]
+    'the weapons group is possess'
+    >>> weapons_note("Burglary", "police-uk")
+    ''
+    """
+    return WEAPONS_NOTE if source_kind == "police-uk" and "weapon" in label.casefold() else ""
+
+
+def p_value_text(p: Any) -> str:
+    """Return the exact test's p-value in plain words.
+
+    Examples
+    --------
+    >>> p_value_text(0.0033), p_value_text(0.4), p_value_text(float("nan"))
+    ('p = 0.003: more than chance', 'p = 0.40: could be chance', '')
+    """
+    if p is None or pd.isna(p):
+        return ""
+    value = float(p)
+    shown = "< 0.001" if value < 0.001 else (f"= {value:.3f}" if value < 0.1 else f"= {value:.2f}")
+    return f"p {shown}: {'more than chance' if value < CHANCE_P else 'could be chance'}"
 
 
 def page_header(ctx: BriefContext, area: Mapping[str, Any], title: str) -> str:

@@ -21,6 +21,7 @@ from hotspots.brief.page import (
     page_header,
     place_name,
 )
+from hotspots.brief.ward_extras import ward_extras
 from hotspots.runfolder import area_file_stem
 
 __all__ = [
@@ -159,5 +160,10 @@ def ward_page(ctx: BriefContext, code: str, chosen: pd.DataFrame) -> str:
     else:
         body = "".join(_proposal(ctx, row) for row in chosen.itertuples())
     return html_page(
-        title, page_header(ctx, area, title) + _ward_facts(area) + body + _footer(ctx, code)
+        title,
+        page_header(ctx, area, title)
+        + _ward_facts(area)
+        + ward_extras(ctx, code)
+        + body
+        + _footer(ctx, code),
     )

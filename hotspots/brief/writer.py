@@ -19,7 +19,9 @@ from hotspots.brief.context import (
     group_scores_by_place,
 )
 from hotspots.brief.inputs import RunFolder, read_predictability, read_run_folder
+from hotspots.brief.page import escape_text
 from hotspots.brief.pdf import write_pdfs
+from hotspots.brief.performance_page import best_worst_name, best_worst_page, has_best_worst
 from hotspots.brief.score import rank_problems
 from hotspots.brief.ward_page import ward_page
 from hotspots.errors import InputDataError
@@ -135,18 +137,36 @@ def _write_ward_pages(
 def _write_borough_pages(
     ctx: BriefContext, wanted: Sequence[str], top: pd.DataFrame, out: Path
 ) -> list[Path]:
+    """Write the page of each borough (all areas where there are none), and its best/worst."""
     areas = ctx.run.areas[ctx.run.areas["crimes"] > 0]
+    unit = ctx.label.lower()
+    sets: list[tuple[str | None, str, str, pd.DataFrame]]
     if "borough" not in areas.columns:
-        path = out / "all_areas.html"
-        path.write_text(
-            borough_page(ctx, f"All {ctx.label.lower()}s", areas, top), encoding="utf-8"
-        )
-        return [path]
-    boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
+        sets = [(None, f"All {unit}s", "all_areas.html", areas)]
+    else:
+        boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
+        sets = [
+            (b, f"Borough brief: {b}", borough_brief_name(b), areas[areas["borough"] == b])
+            for b in map(str, boroughs)
+        ]
     pages = []
-    for name in boroughs:
-        path = out / borough_brief_name(str(name))
-        wards = areas[areas["borough"] == name]
-        path.write_text(borough_page(ctx, f"Borough brief: {name}", wards, top), encoding="utf-8")
-        pages.append(path)
+    for name, title, file, wards in sets:
+        link = ""
+        if has_best_worst(ctx):
+            other = out / best_worst_name(name)
+            other.write_text(
+                best_worst_page(
+                    ctx, f"Best and worst: {name or f'all {unit}s'}", wards, borough=name
+                ),
+                encoding="utf-8",
+            )
+            pages.append(other)
+            link = (
+                f"<p class=caveat><a href='{escape_text(other.name)}'>Best and worst by crime "
+                "group</a>: the largest rises and falls of each group, with the chance of "
+                "each.</p>"
+            )
+        path = out / file
+        path.write_text(borough_page(ctx, title, wards, top, more=link), encoding="utf-8")
+        pages.insert(len(pages) - bool(link), path)
     return pages

@@ -1,0 +1,99 @@
+"""Lines of a ward brief from the run's optional files: rates, next month's list, callers.
+
+Each line is left out when its file is not in the run folder (:mod:`hotspots.brief.additions`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from hotspots.brief.context import BriefContext
+from hotspots.brief.page import escape_text, format_number, weapons_note
+
+__all__ = [
+    "callers_line",
+    "forecast_line",
+    "rates_line",
+    "ward_extras",
+]
+
+#: Streets of next month's list named per ward.
+FORECAST_STREETS = 5
+
+
+def _rate(row: Any) -> tuple[float, str]:
+    """Return the rate shown for a rates.csv row: per 1,000 residents, else per km of street."""
+    per_resident = pd.to_numeric(row.get("rate_per_1000"), errors="coerce")
+    if pd.notna(per_resident):
+        return float(per_resident), "per 1,000 residents a year"
+    return float(pd.to_numeric(row.get("rate_per_km"), errors="coerce")), "per km of street"
+
+
+def rates_line(ctx: BriefContext, code: str) -> str:
+    """Return the ward's crime-group rates (rates.csv) with their caveat, or ''."""
+    rates = ctx.additions.rates
+    if rates is None:
+        return ""
+    rows = [r for r in rates[rates["area_code"] == code].to_dict("records") if r["crimes"] > 0]
+    shown = [(r, *_rate(r)) for r in rows]
+    shown = [(r, v, unit) for r, v, unit in shown if pd.notna(v)]
+    if not shown:
+        return ""
+    unit = shown[0][2]
+    parts = [
+        f"{escape_text(r['crime_group'])} {format_number(v, 1)}" for r, v, u in shown if u == unit
+    ]
+    months = pd.to_numeric(shown[0][0].get("months"), errors="coerce")
+    span = f"crimes of the last {format_number(months)} months" if pd.notna(months) else "crimes"
+    notes = sorted(
+        {str(r.get("caveat")) for r in rows if r.get("caveat") and pd.notna(r.get("caveat"))}
+    )
+    notes += sorted(
+        {weapons_note(str(r["crime_group"]), ctx.run.source_kind) for r, _, _ in shown} - {""}
+    )
+    note = f" <i>{escape_text('; '.join(notes).capitalize())}.</i>" if notes else ""
+    return f"<p><b>Rates {unit}</b> ({span}): {' · '.join(parts)}.{note}</p>"
+
+
+def forecast_line(ctx: BriefContext, code: str) -> str:
+    """Return which method made next month's list, how it did, and the ward's top streets."""
+    forecast = ctx.additions.forecast
+    if not forecast:
+        return ""
+    month = f" for {escape_text(forecast.get('month'))}" if forecast.get("month") else ""
+    text = f"<p><b>Forecast{month}</b>: {escape_text(forecast['text'])}"
+    streets = ctx.additions.forecast_streets
+    if streets is not None:
+        top = streets[streets["area_code"] == code].head(FORECAST_STREETS)
+        named = [
+            f"{escape_text(r['street'])} ({format_number(r['expected'], 1)} expected)"
+            for r in top.to_dict("records")
+        ]
+        area = ctx.label.lower()
+        text += (
+            f" This {area}'s streets on it: {'; '.join(named)}."
+            if named
+            else f" No street of this {area} is on it."
+        )
+    return text + "</p>"
+
+
+def callers_line(ctx: BriefContext, code: str) -> str:
+    """Return how many listed places had repeat callers (counts only, never a caller)."""
+    callers = ctx.additions.callers
+    if callers is None or code not in callers.index:
+        return ""
+    row = callers.loc[code]
+    day, half, listed = (int(row[c]) for c in ("repeat_callers_24h", "repeat_callers_6m", "listed"))
+    return (
+        f"<p><b>Repeat callers</b>: {day} of the {listed} listed places had 2+ calls from one "
+        f"caller within 24 hours, {half} within 6 months (counts only: no caller is named).</p>"
+    )
+
+
+def ward_extras(ctx: BriefContext, code: str) -> str:
+    """Return the ward's lines from the run's optional files, or '' when it has none."""
+    lines = rates_line(ctx, code) + forecast_line(ctx, code) + callers_line(ctx, code)
+    return f"<div class=more>{lines}</div>" if lines else ""
