@@ -200,6 +200,81 @@ if (cfg.corridors) {  // road stretches ranked per km: drawn wide and pale under
   });
   overlays['Corridors (road stretches, per km)'] = corridors;
 }
+var callers = null;
+if (cfg.callers) {  // places with repeat callers (counts only): off by default, explained once
+  var RC = cfg.callers, callersSeen = false;
+  callers = L.layerGroup();
+  map.on('overlayadd', function (e) {
+    if (e.layer !== callers) return;
+    if (!callers.getLayers().length) {
+      RC.ll.forEach(function (p, k) {
+        var it = items[RC.i[k]], day = RC.d[k] > 0;
+        L.circleMarker(p, {renderer: rTop, radius: 4 + 2 * Math.sqrt(RC.s[k]), color: '#7a0177',
+          weight: day ? 2.5 : 1.5, fillColor: day ? '#c51b8a' : '#fbb4b9', fillOpacity: 0.85})
+          .bindTooltip(callersTip(k), {sticky: true})
+          .on('click', function (ev) { if (it) openItem(it, ev.latlng); })
+          .addTo(callers);
+      });
+    }
+    if (callersSeen) return;
+    callersSeen = true;
+    var top = RC.s.indexOf(Math.max.apply(null, RC.s.concat([0])));
+    openPopup(top >= 0 ? RC.ll[top] : map.getCenter(), callersNote());
+    popupItem = null;
+  });
+  overlays['Repeat callers' + (RC.synthetic ? ' (synthetic demo data)' : '')] = callers;
+}
+function callersTip(k) {
+  var it = items[cfg.callers.i[k]], name = it ? text(it.name) : '';
+  return esc(name) + ': ' + cfg.callers.s[k] + ' repeat caller' + (cfg.callers.s[k] === 1 ? '' : 's') +
+    ' in the last 6 months, ' + cfg.callers.d[k] + ' in the last 24 hours' +
+    (cfg.callers.synthetic ? ' (synthetic demo data)' : '');
+}
+function callersNote() {
+  var n = cfg.callers.ll.length;
+  return '<div class=hs-popup><b class=hs-name>Repeat callers</b><br>' +
+    'Places with 2+ calls from the same caller within 24 hours (dark pink) or within 6 months ' +
+    '(pale pink), both counted back from the last record in the data. Bigger circle = more such ' +
+    'callers. Counts only: no caller is named or kept.<br>' +
+    (n ? n + ' place' + (n === 1 ? '' : 's') + ' on this map; click one for its figures.'
+      : 'No listed place on this map has a repeat caller.') +
+    (cfg.callers.synthetic ? '<div class=hs-warn><b>Synthetic demo data.</b> The caller column ' +
+      'was made up for this demonstration (tests/fixtures/make_callers.py): these counts say ' +
+      'nothing about real callers.</div>' : '') + '</div>';
+}
+var forecast = null;
+if (cfg.forecast) {  // next month's list (hotspots run --forecast): off by default
+  var F = cfg.forecast;
+  forecast = L.layerGroup();
+  map.on('overlayadd', function (e) {
+    if (e.layer !== forecast || forecast.getLayers().length) return;
+    F.ll.forEach(function (p, k) {
+      L.circleMarker(p, {renderer: rTop, radius: Math.min(14, 4 + 2 * Math.sqrt(F.e[k] || 0)),
+        color: '#00695c', weight: 1.5, fillColor: '#4db6ac', fillOpacity: 0.85})
+        .bindTooltip(forecastTip(k), {sticky: true})
+        .on('click', function (ev) { popupItem = null; openPopup(ev.latlng, forecastPopup(k)); })
+        .addTo(forecast);
+    });
+  });
+  overlays["Next month's list (" + F.month + ')'] = forecast;
+}
+function expected(v) {
+  if (v === null || v === undefined) return 'not given';
+  return v >= 10 ? fmt(v) : String(Math.round(v * 100) / 100);
+}
+function forecastTip(k) {
+  var F = cfg.forecast;
+  return '#' + F.r[k] + " on next month's list: " + esc(text(F.name[k])) +
+    (F.sr[k] ? ' (street #' + F.sr[k] + ')' : '') + ', ' + expected(F.e[k]) + ' crimes expected';
+}
+function forecastPopup(k) {
+  var F = cfg.forecast;
+  return '<div class=hs-popup><b class=hs-name>' + F.name[k] + '</b><br>' +
+    "Next month's list (" + F.month + '): place <b>#' + F.r[k] + '</b> of ' + F.listed +
+    (F.sr[k] ? ', street <b>#' + F.sr[k] + '</b>' + (F.streets ? ' of ' + F.streets : '') : '') +
+    '<br>Crimes expected here next month: <b>' + expected(F.e[k]) + '</b>' +
+    '<div class=hs-note>' + F.text + '</div></div>';
+}
 var crimes = null, points = null;
 function crimePoints() {  // flat [dlat, dlon, type, n, ...] in 1e-5 degrees -> [[lat, lon, type, n]]
   if (points) return points;
@@ -526,6 +601,22 @@ function legendHtml() {
       h += '<div class=note>Thicker = higher rank; numbers: the top 10.</div>';
     }
   }
+  // layers switched on by hand come before the areas (the legend scrolls on small screens)
+  if (callers && map.hasLayer(callers)) {
+    h += '<div class=sec>Repeat callers' + (cfg.callers.synthetic ? ' (synthetic demo data)' : '') +
+      ': ' + cfg.callers.ll.length + ' places</div>';
+    h += sw('#c51b8a', '2+ calls from one caller within 24 hours', 'dot');
+    h += sw('#fbb4b9', '2+ calls from one caller within 6 months', 'dot');
+    h += '<div class=note>Bigger = more such callers. Counts only, never who called.</div>';
+  }
+  if (forecast && map.hasLayer(forecast)) {
+    var F = cfg.forecast;
+    h += "<div class=sec>Next month's list, " + F.month + ': ' + (cfg.focus ? F.ll.length +
+      ' of its ' + F.listed + ' places are on this map' : F.listed + ' places') + '</div>';
+    if (F.coverage) h += '<div class=note>The whole list covers ' + F.coverage + '% of the study area.</div>';
+    h += sw('#4db6ac', 'a listed place (bigger = more crime expected)', 'dot');
+    h += '<div class=note>' + F.text + '</div>';
+  }
   if (areas && map.hasLayer(areas)) {
     var per = cfg.areaPerPop ? ' per 1,000 residents' : '';
     h += '<div class=sec>Areas: ' + esc(what) + per + '</div>';
@@ -604,6 +695,7 @@ window.addEventListener('afterprint', resize);
 var hash = window.location.hash.match(/^#(-?[\d.]+),(-?[\d.]+)(?:,(\d+))?/);
 if (hash) map.setView([+hash[1], +hash[2]], hash[3] ? +hash[3] : 18);
 window.hotspotsMap = {map: map, overlays: overlays, streets: streets, labels: labels,
+  callers: callers, forecast: forecast,
   items: items, areas: areaItems, state: st, rerank: rerank, openItem: openItem, counts: C, heat: heat,
   changeColours: Object.fromEntries(Object.keys(CHANGE).map(function (k) { return [k, CHANGE[k][0]]; })),
   order: function () { return order; }};

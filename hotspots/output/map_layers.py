@@ -396,9 +396,85 @@ def page_data(
         data["corridors"] = _corridor_features(corridors, o.corridor_count or len(corridors))
     if crimes is not None and len(crimes):
         data["crimes"] = _crime_points(crimes, cfg["typeKeys"])
+    callers = _caller_features(hot, locations, synthetic=o.callers_synthetic)
+    if callers is not None:
+        data["callers"] = callers
+    if o.forecast is not None:
+        data["forecast"] = _forecast_features(o.forecast, o.forecast_info)
     shown = hot if top_n is None or hot.empty else hot[hot["rank"] <= top_n]
     data["bounds"] = _bounds(areas, focus, shown)
     return data
+
+
+def _place_points(frame: pd.DataFrame) -> list[list[float]]:
+    """Return ``[lat, lon]`` of each place: its ``lat``/``lon`` columns, else a point on it."""
+    if "lat" in frame and "lon" in frame:
+        lat, lon = frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)
+    else:
+        points = gpd.GeoSeries(shapely.point_on_surface(frame.geometry.to_numpy()), crs=frame.crs)
+        lon, lat = shapely.get_coordinates(to_wgs84(points)).T
+    return [[round(float(y), 5), round(float(x), 5)] for y, x in zip(lat, lon, strict=True)]
+
+
+def _caller_features(
+    hot: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | None, *, synthetic: bool
+) -> dict[str, Any] | None:
+    """Return the places with repeat callers (counts only), or None without caller counts.
+
+    ``i`` is each place's index among the page's places (hot streets, then locations), so a
+    click opens its popup; ``d`` and ``s`` are its repeat callers in the last 24 hours and
+    the last 6 months.
+    """
+    cols = ["repeat_callers_24h", "repeat_callers_6m"]
+    frames = [(hot, 0)]
+    if locations is not None and len(locations):
+        frames.append((locations, len(hot)))
+    if not any(set(cols) <= set(f.columns) for f, _ in frames):
+        return None
+    out: dict[str, Any] = {"i": [], "ll": [], "d": [], "s": [], "synthetic": synthetic}
+    for frame, offset in frames:
+        if not set(cols) <= set(frame.columns) or frame.empty:
+            continue
+        day = pd.to_numeric(frame[cols[0]], errors="coerce").fillna(0).to_numpy(np.int64)
+        six = pd.to_numeric(frame[cols[1]], errors="coerce").fillna(0).to_numpy(np.int64)
+        keep = np.flatnonzero((day > 0) | (six > 0))
+        points = _place_points(frame.iloc[keep])
+        out["i"] += [int(offset + k) for k in keep]
+        out["ll"] += points
+        out["d"] += [int(v) for v in day[keep]]
+        out["s"] += [int(v) for v in six[keep]]
+    return out
+
+
+def _forecast_features(forecast: gpd.GeoDataFrame, info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return next month's listed places on this map: point, ranks, street and expected crimes.
+
+    ``forecast`` holds the run's list (:func:`hotspots.evaluate.forecast_next_month`) for the
+    map's areas, with point geometry and ``forecast_rank`` (the street's place in the list);
+    ``info`` gives the month, the places and streets listed in all, the coverage and the
+    plain sentence of the method and its backtest.
+    """
+    rows = forecast.sort_values("rank", kind="stable")
+    lon, lat = shapely.get_coordinates(to_wgs84(rows.geometry)).T
+    street_rank = (
+        rows["forecast_rank"] if "forecast_rank" in rows else pd.Series(np.nan, index=rows.index)
+    )
+    expected = pd.to_numeric(rows.get("expected", rows["crimes_per_month"]), errors="coerce")
+    return {
+        "ll": [[round(float(y), 5), round(float(x), 5)] for x, y in zip(lon, lat, strict=True)],
+        "r": [int(r) for r in rows["rank"]],
+        "sr": [None if pd.isna(r) else int(r) for r in street_rank],
+        "name": [
+            html.escape(str(n) if pd.notna(n) and str(n) else "(unnamed street)")
+            for n in rows["street_name"]
+        ],
+        "e": [None if pd.isna(v) else round(float(v), 2) for v in expected],
+        "month": html.escape(str(info.get("month", ""))),
+        "listed": int(info.get("listed", len(rows))),
+        "streets": int(info.get("streets", 0) or 0),
+        "coverage": float(info.get("coverage_pct", 0) or 0),
+        "text": html.escape(str(info.get("text", ""))),
+    }
 
 
 def _bounds(

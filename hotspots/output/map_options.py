@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -70,6 +70,15 @@ class MapOptions:
     links
         Per area code, links (label -> relative URL) shown in popups, written as the page's
         ``hotspots-links`` JSON block.
+    callers_synthetic
+        The caller column is labelled synthetic demo data (the repeat-caller layer says so).
+    forecast
+        Next month's listed places on this map (:func:`hotspots.evaluate.forecast_next_month`
+        rows with point geometry and the street's ``forecast_rank``): a layer off by default.
+        None: the run has no forecast (no layer).
+    forecast_info
+        The forecast's record (``month``, ``listed``, ``streets``, ``coverage_pct`` and
+        ``text``: which method made the list and how it did in the backtest).
     offline
         If True, no tile layer is added (pass ``base_streets`` instead); the page inlines
         its scripts (:func:`hotspots.output.offline.inline_assets`).
@@ -94,4 +103,7 @@ class MapOptions:
     evidence: str = ""
     trend: str = ""
     links: Mapping[str, Mapping[str, str]] | None = None
+    callers_synthetic: bool = False
+    forecast: gpd.GeoDataFrame | None = None
+    forecast_info: Mapping[str, Any] = field(default_factory=dict)
     offline: bool = False

@@ -158,6 +158,9 @@ def explore_hot_streets(
     evidence: str = "",
     trend: str = "",
     links: Mapping[str, Mapping[str, str]] | None = None,
+    callers_synthetic: bool = False,
+    forecast: gpd.GeoDataFrame | None = None,
+    forecast_info: Mapping[str, Any] | None = None,
     offline: bool = False,
 ) -> folium.Map:
     """Return a Folium map of hot streets for a tasking meeting.
@@ -216,6 +219,12 @@ def explore_hot_streets(
     links
         Per area code, links (label -> relative URL) shown in popups, written as the page's
         ``hotspots-links`` JSON block.
+    callers_synthetic
+        The caller column is labelled synthetic demo data: the repeat-caller layer (drawn
+        when ``hot`` has ``repeat_callers_24h`` and ``repeat_callers_6m``) says so.
+    forecast, forecast_info
+        Next month's listed places on this map and the forecast's record (see
+        :class:`hotspots.output.map_options.MapOptions`): a "Next month's list" layer.
     offline
         If True, no tile layer is added (pass ``base_streets`` instead); inline the scripts
         with :func:`hotspots.output.offline.inline_assets` when saving.
@@ -227,6 +236,7 @@ def explore_hot_streets(
         street/area search, fullscreen, scale bar, legend, title block and a print layout.
     """
     options = {k: v for k, v in locals().items() if k not in ("hot", "areas")}
+    options["forecast_info"] = dict(forecast_info or {})
     data, title_html, links_html = _page_parts(hot, areas, MapOptions(**options))
     return _build_map(safe_json(data), title_html, links_html, offline=offline)
 
