@@ -208,3 +208,11 @@ def test_a_street_crossing_two_areas_is_listed_in_both(layered_run: Path) -> Non
     assert rows["W"]["crimes"] == rows["E"]["crimes"] == 8  # the whole street's figures
     assert rows["W"]["main_area_code"] == rows["E"]["main_area_code"] == "W1"
     assert rows["W"]["area_rank"] == 1
+
+
+def test_index_pages_link_the_layers(layered_run: Path) -> None:
+    main = (layered_run / "index.html").read_text(encoding="utf-8")
+    assert "href='layers/halves/index.html'" in main and "href='layers/nested/index.html'" in main
+    page = (layered_run / "layers" / "halves" / "index.html").read_text(encoding="utf-8")
+    assert "href='../../index.html'" in page and "href='layer.json'" in page
+    assert "href='run.json'" not in page  # a layer folder has no run.json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,13 +143,41 @@ def write_area_csvs(
         Files written, in area-code order.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        write_csv(
-            with_forecast_rank(df, forecast_streets) if forecast_streets is not None else df,
-            out_dir / f"{area_file_stem(code)}.csv",
-        )
+    tables = {
+        code: with_forecast_rank(df, forecast_streets) if forecast_streets is not None else df
         for code, df in sorted(lists.items())
-    ]
+    }
+    # lists of the same columns and types are made safe and formatted together, then cut
+    # into their files: the same bytes as one write_csv each, without its per-call cost
+    # (thousands of small lists, e.g. LSOAs)
+    alike: dict[tuple[Any, ...], list[str]] = {}
+    for code, df in tables.items():
+        alike.setdefault((tuple(df.columns), tuple(map(str, df.dtypes))), []).append(code)
+    paths = {code: out_dir / f"{area_file_stem(code)}.csv" for code in tables}
+    for codes in alike.values():
+        _write_alike([tables[c] for c in codes], [paths[c] for c in codes])
+    return list(paths.values())
+
+
+def _write_alike(tables: Sequence[pd.DataFrame], paths: Sequence[Path]) -> None:
+    """Write tables of the same columns and types as :func:`write_csv` would, one per path."""
+    # dates print by column (no time of day when every value is at midnight): not batched
+    dates = any(getattr(d, "kind", "") in "mM" for d in tables[0].dtypes)
+    if len(tables) == 1 or dates:
+        for table, path in zip(tables, paths, strict=True):
+            write_csv(table, path)
+        return
+    both = pd.concat(tables, ignore_index=True)
+    lines = neutralise_formulas(both).to_csv(index=False, lineterminator="\n").split("\n")
+    if len(lines) != len(both) + 2:  # a cell holds a line break: one file at a time
+        for table, path in zip(tables, paths, strict=True):
+            write_csv(table, path)
+        return
+    start = 1
+    for table, path in zip(tables, paths, strict=True):
+        rows = lines[start : start + len(table)]
+        start += len(table)
+        path.write_bytes(("\n".join([lines[0], *rows]) + "\n").encode("utf-8"))
 
 
 def with_forecast_rank(table: pd.DataFrame, forecast_streets: pd.DataFrame) -> pd.DataFrame:

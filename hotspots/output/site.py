@@ -306,6 +306,12 @@ def write_index(
         ignore_index=True,
     )
     label = "ward" if "borough" in summary.columns else "area"
+    layer = "layer" in result.records  # an overlay's folder: layer.json, no run.json
+    extra = (
+        [("../../index.html", "Main areas"), ("layer.json", "About this layer")]
+        if layer
+        else [(f"layers/{n}/index.html", f"Areas of layer {n}") for n in result.layers]
+    )
     return write_page(
         summary,
         places,
@@ -313,5 +319,8 @@ def write_index(
         subtitle=title,
         place=place,
         area_label=label,
-        exists=lambda rel: rel == "run.json" or (out_dir / rel).is_file(),
+        exists=lambda rel: (rel == "run.json" and not layer) or (out_dir / rel).is_file(),
+        extra_links=extra,
+        rates=result.tables.get("rates"),
+        performance=result.tables.get("performance"),
     )

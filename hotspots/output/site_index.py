@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +298,7 @@ def render_index(
     subtitle: str,
     place: str = "",
     area_label: str = "area",
+    extra_links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """Return the index page of a run folder.
 
@@ -318,6 +319,8 @@ def render_index(
         Force or city (:func:`place_name`), shown in the title.
     area_label
         What an area is called ("ward", "area").
+    extra_links
+        (address, text) of more links for the top line, e.g. the run's other area layers.
 
     Returns
     -------
@@ -340,7 +343,8 @@ def render_index(
         ("areas.csv", "Areas (CSV)"),
         ("run.json", "Run manifest"),
     ]
-    top_links = " · ".join(f"<a href='{u}'>{t}</a>" for u, t in files if exists(u))
+    shown = [(u, t) for u, t in files if exists(u)] + list(extra_links)
+    top_links = " · ".join(f"<a href='{e(u)}'>{e(t)}</a>" for u, t in shown)
     briefs = any(exists(f"briefs/{brief_name(str(c))}") for c in listed["area_code"])
     note = (
         ""
@@ -352,7 +356,14 @@ def render_index(
             "</p>"
         )
     )
-    meta = json.dumps({"place": place, "subtitle": subtitle, "area_label": area_label})
+    meta = json.dumps(
+        {
+            "place": place,
+            "subtitle": subtitle,
+            "area_label": area_label,
+            "extra_links": [list(link) for link in extra_links],
+        }
+    )
     return _INDEX.format(
         title=e(title),
         subtitle=e(subtitle),
@@ -388,13 +399,20 @@ def write_index(
     subtitle: str,
     place: str = "",
     area_label: str = "area",
+    extra_links: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write ``index.html`` (:func:`render_index`) into ``out_dir`` and return its path."""
     path = Path(out_dir) / "index.html"
     _replace_text(
         path,
         render_index(
-            summary, places, exists=exists, subtitle=subtitle, place=place, area_label=area_label
+            summary,
+            places,
+            exists=exists,
+            subtitle=subtitle,
+            place=place,
+            area_label=area_label,
+            extra_links=extra_links,
         ),
     )
     return path
@@ -468,17 +486,30 @@ def refresh_links(run_dir: str | Path) -> list[Path]:
         meta = _index_meta(index.read_text(encoding="utf-8"))
         summary = read_csv(run / "areas.csv", dtype={"area_code": str})
         places = _read_places(run)
-        write_index(summary, places, run, exists=lambda rel: (run / rel).is_file(), **meta)
+        write_index(
+            summary,
+            places,
+            run,
+            exists=lambda rel: (run / rel).is_file(),
+            subtitle=meta["subtitle"],
+            place=meta["place"],
+            area_label=meta["area_label"],
+            extra_links=meta["extra_links"],
+        )
         written.append(index)
     return written
 
 
-def _index_meta(page: str) -> dict[str, str]:
+def _index_meta(page: str) -> dict[str, Any]:
     for m in _BLOCK.finditer(page):
         if m["id"] == INDEX_ID:
             meta = json.loads(m["body"])
-            return {k: str(meta.get(k, "")) for k in ("place", "subtitle", "area_label")}
-    return {"place": "", "subtitle": "", "area_label": "area"}
+            found: dict[str, Any] = {
+                k: str(meta.get(k, "")) for k in ("place", "subtitle", "area_label")
+            }
+            found["extra_links"] = [(str(u), str(t)) for u, t in meta.get("extra_links", [])]
+            return found
+    return {"place": "", "subtitle": "", "area_label": "area", "extra_links": []}
 
 
 def _read_places(run: Path) -> pd.DataFrame:

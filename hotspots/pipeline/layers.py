@@ -33,7 +33,7 @@ from hotspots.pipeline.time_profiles import area_tables
 from hotspots.read.layers import read_areas
 from hotspots.runfolder import RunResult
 from hotspots.space import crs, grid
-from hotspots.space.locations import distinct_points, polygon_of_points
+from hotspots.space.locations import distinct_points, polygon_of_points, spread_category
 
 __all__ = [
     "GRID_PREFIX",
@@ -130,8 +130,9 @@ def assign_layer(
     Returns
     -------
     codes, in_several
-        The area code per crime (missing outside every area), on the index of ``crimes``;
-        and how many crimes lie inside more than one area (resolved by the rule).
+        The area code per crime (a categorical, missing outside every area), on the index
+        of ``crimes``; and how many crimes lie inside more than one area (resolved by the
+        rule).
 
     Examples
     --------
@@ -145,19 +146,20 @@ def assign_layer(
     """
     if grid_resolution is not None:
         cells = grid.points_to_cells(crimes, resolution=grid_resolution)
-        known = cells.isin(set(areas["area_code"]))
-        return cells.where(known).astype(object).rename("area_code"), 0
+        known = pd.Index(areas["area_code"].astype(str), dtype=object)
+        cat = pd.Categorical(cells.astype(object), categories=known)  # others: missing
+        return pd.Series(cat, index=crimes.index, name="area_code"), 0
     order = np.lexsort((areas["area_code"].astype(str).to_numpy(), areas.geometry.area.to_numpy()))
     polys = areas.geometry.to_numpy()[order]
     codes = areas["area_code"].astype(str).to_numpy()[order]
     point_of_row, ux, uy = distinct_points(crimes)
     hit = polygon_of_points(ux, uy, polys)
-    per_point = np.where(hit >= 0, codes[np.maximum(hit, 0)].astype(object), None)
     tree = shapely.STRtree(polys)
     point_no, _ = tree.query(shapely.points(ux, uy), predicate="intersects")
     several_points = np.bincount(point_no, minlength=len(ux)) > 1
     in_several = int(several_points[point_of_row].sum())
-    return pd.Series(per_point[point_of_row], index=crimes.index, name="area_code"), in_several
+    cat = spread_category(codes, hit, point_of_row, index=crimes.index)
+    return cat.rename("area_code"), in_several
 
 
 def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) -> RunResult:
@@ -197,12 +199,12 @@ def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) 
         raise InputDataError(msg)
     names = areas.set_index("area_code")["area_name"].astype(str)
     sub = crimes.loc[inside]
-    layer_codes = codes[inside].astype(str)
-    hot, locs, keys = _layer_places(result, sub["place_key"], layer_codes, names)
+    layer_codes = codes[inside]  # categorical: no text per row
+    hot, locs, keys, renamed = _layer_places(result, sub["place_key"], layer_codes, names)
     sub = sub.assign(
         main_area_code=sub["area_code"],
-        area_code=pd.Categorical(layer_codes),
-        area_name=pd.Categorical(layer_codes.map(names)),
+        area_code=layer_codes,
+        area_name=layer_codes.map(names),
         place_key=keys,
     )
     view = RunResult(
@@ -217,9 +219,10 @@ def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) 
         counts=result.counts,
         seconds={},
     )
-    view.tables.update(_shared_tables(result, keys))
+    view.tables.update(_shared_tables(result, renamed))
     view.tables.update(area_tables(config, view, _incomplete(result)))
-    view.area_lists = rank.area_lists(hot, locs, area_codes=sorted(set(layer_codes)))
+    with_crime = [str(c) for c in layer_codes.cat.remove_unused_categories().cat.categories]
+    view.area_lists = rank.area_lists(hot, locs, area_codes=with_crime)
     maps = config.output.area_maps and len(view.area_lists) <= LAYER_AREA_MAPS_MAX
     if maps:
         view.area_lists = {c: with_map_links(c, t) for c, t in view.area_lists.items()}
@@ -237,15 +240,29 @@ def _incomplete(result: RunResult) -> list[str]:
 
 def _layer_places(
     result: RunResult, place_key: pd.Series, codes: pd.Series, names: pd.Series
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.Series]:
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.Series, pd.DataFrame]:
     """Return the hot streets and locations per area of the layer, and each crime's new key.
 
     A hot street appears once per area holding its crimes, a location once (its area the
     one holding most of its crimes); the keys are the rows' positions (``s<i>``, ``l<i>``).
+    Also the table of old and new keys (``old``, ``new``). Rows are handled as integer
+    codes: no text per crime.
     """
-    pairs = pd.DataFrame({"key": place_key.astype(object), "code": codes.to_numpy()})
-    pairs = pairs.dropna(subset=["key"])
-    per = pairs.groupby(["key", "code"], sort=False).size().rename("crimes_in_area").reset_index()
+    key_cat = pd.Categorical(place_key)
+    area_cat = pd.Categorical(codes)
+    k, a = key_cat.codes.astype(np.int64), area_cat.codes.astype(np.int64)
+    valid = (k >= 0) & (a >= 0)
+    n_areas = max(len(area_cat.categories), 1)
+    pair = k * n_areas + a
+    ids, counts = np.unique(pair[valid], return_counts=True)
+    per = pd.DataFrame(
+        {
+            "key": np.asarray(key_cat.categories, dtype=object)[ids // n_areas],
+            "code": np.asarray(area_cat.categories, dtype=object)[ids % n_areas],
+            "crimes_in_area": counts,
+            "pair": ids,
+        }
+    )
     per["kind"] = per["key"].str[0]
     per["row"] = per["key"].str[1:].astype("int64")
     streets = per[per["kind"] == "s"].sort_values(["row", "code"], kind="stable")
@@ -255,16 +272,23 @@ def _layer_places(
     locs = locs.drop_duplicates("row")  # the area holding most of its crimes (ties: smaller code)
     hot = _relabel(result.hot_streets, streets, names, streets_list=True)
     listed = _relabel(result.locations, locs, names, streets_list=False)
-    new_key = pd.concat(
+    renamed = pd.concat(
         [
-            streets[["key", "code"]].assign(new=[f"s{i}" for i in range(len(streets))]),
-            locs[["key", "code"]].assign(new=[f"l{i}" for i in range(len(locs))]),
-        ]
+            streets[["key", "pair"]].assign(new=[f"s{i}" for i in range(len(streets))]),
+            locs[["key", "pair"]].assign(new=[f"l{i}" for i in range(len(locs))]),
+        ],
+        ignore_index=True,
+    ).sort_values("pair", kind="stable")
+    sorted_pairs = renamed["pair"].to_numpy()
+    at = np.searchsorted(sorted_pairs, pair)
+    found = valid & (at < len(sorted_pairs))
+    found[found] = sorted_pairs[at[found]] == pair[found]
+    new_codes = np.where(found, at, -1)
+    new_cat = pd.Categorical.from_codes(
+        new_codes, categories=pd.Index(renamed["new"], dtype=object)
     )
-    keyed = pairs.merge(new_key, on=["key", "code"], how="left")  # keeps the rows' order
-    out = pd.Series(pd.NA, index=place_key.index, dtype="string")
-    out.loc[pairs.index] = keyed["new"].astype("string").to_numpy()
-    return hot, listed, out
+    keys = pd.Series(new_cat, index=place_key.index).astype(place_key.dtype)
+    return hot, listed, keys, renamed.rename(columns={"key": "old"})[["old", "new"]]
 
 
 def _relabel(
@@ -284,11 +308,9 @@ def _relabel(
     return gpd.GeoDataFrame(out, geometry="geometry", crs=table.crs)
 
 
-def _shared_tables(result: RunResult, keys: pd.Series) -> dict[str, pd.DataFrame]:
+def _shared_tables(result: RunResult, renamed: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Return the run's tables a layer's maps reuse, re-keyed to the layer's places."""
-    old = result.crimes.loc[keys.index, "place_key"]
-    both = pd.DataFrame({"old": old.astype(object), "new": keys.astype(object)}).dropna()
-    mapping = both.drop_duplicates("new")
+    mapping = renamed
     out: dict[str, pd.DataFrame] = {
         k: result.tables[k] for k in ("hexagons", "clusters", "month_check", "city_monthly")
     }
