@@ -110,3 +110,27 @@ def test_best_and_worst_of_week_windows() -> None:
     assert four[["performance", "crime_group", "current", "compared_with"]].values.tolist() == [
         ["worst", "All crime", 56, 28]
     ]
+
+
+def test_a_borough_mostly_out_of_the_data_is_compared_but_not_ranked() -> None:
+    east = _crimes({"E": ("Burglary", [4] * 9 + [8] * 3)})  # 24 now against 12
+    crimes = pd.concat([CRIMES, east], ignore_index=True)
+    areas = pd.concat(
+        [
+            AREAS,
+            pd.DataFrame(
+                {
+                    "area_code": ["E", "F", "G"],  # F and G have no crime: not in the extract
+                    "area_name": ["Area E", "Area F", "Area G"],
+                    "borough": "East",
+                    "borough_code": "E1",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    tables = compare_and_rank(crimes, areas, months=3)
+    assert "East" in set(tables["compare_boroughs"]["borough"])
+    perf = tables["performance"]
+    assert "East" not in set(perf.loc[perf["level"] == "borough", "area_name"])
+    assert "E" in set(perf.loc[perf["level"] == "area", "area_code"])  # the area still is

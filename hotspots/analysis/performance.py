@@ -7,13 +7,14 @@ comparison window, with the exact test's p-value beside each change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from hotspots.analysis.groups import labelled_memberships, read_brief_weights
+from hotspots.analysis.rates import MIN_MEDIAN_SHARE
 from hotspots.errors import InputDataError
 from hotspots.temporal.common import ALL_CRIME
 from hotspots.temporal.compare import compare_windows
@@ -142,6 +143,7 @@ def best_and_worst(
     n: int = 5,
     against: Literal["previous", "year_before"] = "previous",
     codes: Mapping[str, str] | None = None,
+    leave_out: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Return the best and worst places of every level, crime group and window.
 
@@ -157,6 +159,9 @@ def best_and_worst(
         The comparison ranked.
     codes
         Name to code of the places of name-only levels (borough codes), if known.
+    leave_out
+        Level to the places not ranked (a borough the extract mostly leaves out: its few
+        crimes are those that fall over the edge from next door).
 
     Returns
     -------
@@ -177,6 +182,8 @@ def best_and_worst(
     for window in windows:
         for level, table in tables.items():
             rows = table[table["window"] == window]
+            if leave_out and level in leave_out:
+                rows = rows[~rows[rows.columns[0]].astype(str).isin(leave_out[level])]
             groups = pd.unique(rows.loc[rows["kind"] == "group", "crime_type"])
             for kind, name in [("all", ALL_CRIME), *(("group", g) for g in groups)]:
                 ranked = rank_areas(
@@ -225,7 +232,8 @@ def compare_and_rank(
         :func:`~hotspots.temporal.compare.compare_windows` of the areas (and boroughs, when
         the areas have a ``borough``) with the crime groups of
         :func:`~hotspots.analysis.groups.labelled_memberships`, and their
-        :func:`best_and_worst`.
+        :func:`best_and_worst` (boroughs fewer than half of whose areas are in the data are
+        compared but not ranked).
     """
     types = [str(t) for t in crimes["crime_type"].dropna().unique()]
     groups = labelled_memberships(types, settings=read_brief_weights())
@@ -236,6 +244,7 @@ def compare_and_rank(
     }
     levels = {"area": out["compare_areas"]}
     codes: dict[str, str] = {}
+    leave_out: dict[str, list[str]] = {}
     if "borough" in areas.columns:
         borough = areas.set_index("area_code")["borough"]
         with_b = crimes.assign(borough=crimes["area_code"].map(borough))
@@ -243,10 +252,23 @@ def compare_and_rank(
             with_b, by=["borough"], months=months, groups=groups, quiet=True
         )
         levels["borough"] = out["compare_boroughs"]
+        leave_out = {"borough": _boroughs_out(crimes, areas)}
         if "borough_code" in areas.columns:
             pairs = areas.drop_duplicates("borough")
             codes = dict(
                 zip(pairs["borough"].astype(str), pairs["borough_code"].astype(str), strict=True)
             )
-    out["performance"] = best_and_worst(levels, codes=codes)
+    out["performance"] = best_and_worst(levels, codes=codes, leave_out=leave_out)
     return out
+
+
+def _boroughs_out(crimes: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
+    """Return the boroughs fewer than half of whose areas are in the data.
+
+    An area is in the data with at least :data:`~hotspots.analysis.rates.MIN_MEDIAN_SHARE`
+    of the median area's crimes (the rule of ``rates.csv``).
+    """
+    counts = crimes["area_code"].value_counts().reindex(areas["area_code"], fill_value=0)
+    present = counts >= MIN_MEDIAN_SHARE * counts[counts > 0].median()
+    share = present.groupby(areas.set_index("area_code")["borough"].astype(str)).mean()
+    return sorted(share.index[share < 0.5])

@@ -321,4 +321,6 @@ def write_index(
         area_label=label,
         exists=lambda rel: (rel == "run.json" and not layer) or (out_dir / rel).is_file(),
         extra_links=extra,
+        rates=result.tables.get("rates"),
+        performance=result.tables.get("performance"),
     )

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from hotspots.output.export import read_csv, safe_file_stem
+from hotspots.output.index_groups import best_worst_section, group_columns
 from hotspots.output.maps import links_block
 from hotspots.read.schema import BASIS_STREET
 from hotspots.runfolder import area_file_stem
@@ -219,6 +220,7 @@ def _index_row(
     exists: Callable[[str], bool],
     boroughs: bool,
     rate: bool,
+    groups: str = "",
 ) -> str:
     e = html.escape
     code = str(r["area_code"])
@@ -235,6 +237,7 @@ def _index_row(
         value = r.get("rate_per_1000")
         ok = value is not None and pd.notna(value)
         cells.append(_cell(f"{value:.1f}" if ok else "", f"{value:g}" if ok else "", "n"))
+    cells.append(groups)  # the crime groups' rates (index_groups.group_columns)
     change, sort_value = _change_cell(r)
     cells.append(_cell(e(change), sort_value, "n"))
     cells.append(_cell(e(str(r.get("trend_class") or "")), cls="t"))
@@ -247,12 +250,13 @@ def _index_row(
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def _index_head(boroughs: bool, rate: bool) -> str:
+def _index_head(boroughs: bool, rate: bool, groups: list[str] | None = None) -> str:
     cols = [
         ("Area", "text"),
         *([("Borough", "text")] if boroughs else []),
         ("Crimes", "num"),
         *([("Per 1,000 residents", "num")] if rate else []),
+        *((g, "num") for g in groups or []),
         ("Last 3 months vs previous", "num"),
         ("Trend", "text"),
         ("Top hot street or location", "text"),
@@ -299,6 +303,8 @@ def render_index(
     place: str = "",
     area_label: str = "area",
     extra_links: Sequence[tuple[str, str]] = (),
+    rates: pd.DataFrame | None = None,
+    performance: pd.DataFrame | None = None,
 ) -> str:
     """Return the index page of a run folder.
 
@@ -321,6 +327,9 @@ def render_index(
         What an area is called ("ward", "area").
     extra_links
         (address, text) of more links for the top line, e.g. the run's other area layers.
+    rates, performance
+        ``rates.csv`` and ``performance.csv``: the crime groups' rates as columns and the
+        best and worst by group in a collapsed block (:mod:`hotspots.output.index_groups`).
 
     Returns
     -------
@@ -335,7 +344,11 @@ def render_index(
     boroughs = "borough" in summary.columns
     rate = "rate_per_1000" in summary.columns
     top = top_places(places)
-    rows = [_index_row(r, top, exists, boroughs, rate) for r in listed.to_dict("records")]
+    group_heads, group_cells = group_columns(rates)
+    rows = [
+        _index_row(r, top, exists, boroughs, rate, group_cells.get(str(r["area_code"]), ""))
+        for r in listed.to_dict("records")
+    ]
     title = f"{place}: hot streets by {area_label}" if place else f"Hot streets by {area_label}"
     files = [
         ("map.html", "City-wide map"),
@@ -369,8 +382,8 @@ def render_index(
         subtitle=e(subtitle),
         links=top_links,
         note=note,
-        groups=_group_links(summary, exists),
-        head=_index_head(boroughs, rate),
+        groups=_group_links(summary, exists) + best_worst_section(performance, exists=exists),
+        head=_index_head(boroughs, rate, group_heads),
         rows="\n".join(rows),
         n=len(rows),
         label=e(area_label),
@@ -400,6 +413,8 @@ def write_index(
     place: str = "",
     area_label: str = "area",
     extra_links: Sequence[tuple[str, str]] = (),
+    rates: pd.DataFrame | None = None,
+    performance: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``index.html`` (:func:`render_index`) into ``out_dir`` and return its path."""
     path = Path(out_dir) / "index.html"
@@ -413,6 +428,8 @@ def write_index(
             place=place,
             area_label=area_label,
             extra_links=extra_links,
+            rates=rates,
+            performance=performance,
         ),
     )
     return path
@@ -495,6 +512,8 @@ def refresh_links(run_dir: str | Path) -> list[Path]:
             place=meta["place"],
             area_label=meta["area_label"],
             extra_links=meta["extra_links"],
+            rates=_read_optional(run / "rates.csv"),
+            performance=_read_optional(run / "performance.csv"),
         )
         written.append(index)
     return written
@@ -510,6 +529,10 @@ def _index_meta(page: str) -> dict[str, Any]:
             found["extra_links"] = [(str(u), str(t)) for u, t in meta.get("extra_links", [])]
             return found
     return {"place": "", "subtitle": "", "area_label": "area", "extra_links": []}
+
+
+def _read_optional(path: Path) -> pd.DataFrame | None:
+    return read_csv(path, dtype={"area_code": str}) if path.is_file() else None
 
 
 def _read_places(run: Path) -> pd.DataFrame:
