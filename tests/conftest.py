@@ -4,11 +4,15 @@ Locally a missing data folder skips the real-data tests with a clear reason; on 
 (``CI`` set) it is an error, because CI must test on the real data.
 
 ``london_run`` and ``vancouver_run`` are real-data run folders written once per session and
-shared by every test that needs a run with their options (tests/fixtures/runs.py). They are
-read-only: a test that writes into a run (briefs, exports) copies it first
-(:func:`tests.fixtures.runs.copy_run`); the fixture fails at the end of the session if a test
-changed one. Every test that uses one of them is marked ``e2e`` here (other end-to-end tests
-carry the marker themselves), so ``pytest -m "not e2e"`` is the quick inner loop.
+shared by every test that needs a run with their options (tests/fixtures/runs.py);
+``london_backtest`` and ``vancouver_backtest`` are shared ``hotspots evaluate`` folders, and
+``london_forecast_run`` and ``vancouver_forecast_run`` the runs with ``--backtest`` and
+``--forecast`` (Vancouver's with a second area layer too). Each is written only when a test of
+the session asks for it. They are read-only: a test that writes into a run (briefs, exports)
+copies it first (:func:`tests.fixtures.runs.copy_run`); the fixture fails at the end of the
+session if a test changed one. Every test that uses one of them is marked ``e2e`` here (other
+end-to-end tests carry the marker themselves), so ``pytest -m "not e2e"`` is the quick inner
+loop.
 """
 
 from __future__ import annotations
@@ -29,9 +33,23 @@ from hotspots.read.datasets import data_dir, get_path
 from hotspots.read.layers import read_areas
 from hotspots.read.policeuk import read_police_uk
 from hotspots.space import crs
-from tests.fixtures.runs import london_args, stamp, vancouver_args
+from tests.fixtures.runs import (
+    VANCOUVER_OVERLAY,
+    london_args,
+    london_evaluate_args,
+    stamp,
+    vancouver_args,
+    vancouver_evaluate_args,
+)
 
-SHARED_RUNS = ("london_run", "vancouver_run")
+SHARED_RUNS = (
+    "london_run",
+    "vancouver_run",
+    "london_backtest",
+    "london_forecast_run",
+    "vancouver_backtest",
+    "vancouver_forecast_run",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,7 +109,7 @@ def browser() -> Iterator[Any]:
 
 
 def _shared_run(out: Path, args: list[str]) -> Iterator[Path]:
-    """Write a run folder once, yield it, and fail if any test changed it meanwhile."""
+    """Write a run (or evaluate) folder once, yield it, and fail if a test changed it meanwhile."""
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     before = stamp(out)
@@ -111,3 +129,40 @@ def vancouver_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> 
     """Vancouver from 2025-07 with area maps and offline maps (read-only)."""
     out = tmp_path_factory.mktemp("shared") / "vancouver"
     yield from _shared_run(out, vancouver_args(out, "--quiet", "--offline"))
+
+
+@pytest.fixture(scope="session")
+def london_backtest(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Iterator[Path]:
+    """`hotspots evaluate` of London: central streets, last two months, all crime (read-only)."""
+    out = tmp_path_factory.mktemp("shared") / "evaluate_london"
+    yield from _shared_run(out, london_evaluate_args(out))
+
+
+@pytest.fixture(scope="session")
+def london_forecast_run(
+    tmp_path_factory: pytest.TempPathFactory, london_backtest: Path
+) -> Iterator[Path]:
+    """The ``london_run`` options with ``--backtest london_backtest --forecast`` (read-only)."""
+    out = tmp_path_factory.mktemp("shared") / "london_forecast"
+    yield from _shared_run(out, london_args(out, "--backtest", str(london_backtest), "--forecast"))
+
+
+@pytest.fixture(scope="session")
+def vancouver_backtest(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Iterator[Path]:
+    """`hotspots evaluate` of Vancouver: last two months, all crime (read-only)."""
+    out = tmp_path_factory.mktemp("shared") / "evaluate_vancouver"
+    yield from _shared_run(out, vancouver_evaluate_args(out))
+
+
+@pytest.fixture(scope="session")
+def vancouver_forecast_run(
+    tmp_path_factory: pytest.TempPathFactory, vancouver_backtest: Path
+) -> Iterator[Path]:
+    """The ``vancouver_run`` options with the backtest, ``--forecast`` and an overlay (read-only).
+
+    The overlay :data:`tests.fixtures.runs.VANCOUVER_OVERLAY` (a hexagon grid) writes
+    ``layers/grid/``.
+    """
+    out = tmp_path_factory.mktemp("shared") / "vancouver_forecast"
+    extra = ("--quiet", "--offline", "--backtest", str(vancouver_backtest), "--forecast")
+    yield from _shared_run(out, vancouver_args(out, *extra, "--overlay", VANCOUVER_OVERLAY))

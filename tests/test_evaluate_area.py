@@ -264,63 +264,17 @@ def test_forecast_streets_carry_area_rank_and_expected_crimes(tmp_path: Path) ->
 
 
 @pytest.mark.e2e
-def test_run_forecast_on_real_data(tmp_path: Path, data_root: Path) -> None:
-    """evaluate (2 area months, all crime) then run --forecast on central London."""
+def test_run_forecast_on_real_data(london_backtest: Path, london_forecast_run: Path) -> None:
+    """evaluate (2 area months, all crime) then run --forecast on central London.
+
+    Both are the session's shared folders (tests/conftest.py): ``london_backtest`` is the
+    evaluate, ``london_forecast_run`` the run with ``--backtest`` and ``--forecast``.
+    """
     import json
 
-    from click.testing import CliRunner
-
-    from hotspots.cli import app
-    from hotspots.read.datasets import get_path
-
-    runner = CliRunner()
-    crimes, streets = str(get_path("london_crimes")), str(get_path("london_streets_central"))
-    bt_dir = tmp_path / "bt"
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--crimes",
-            crimes,
-            "--streets",
-            streets,
-            "--out",
-            str(bt_dir),
-            "--months-back",
-            "2",
-            "--method",
-            "hot_streets",
-            "--group",
-            "all",
-            "--quiet",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    chosen = pd.read_csv(bt_dir / "area_chosen.csv")
+    chosen = pd.read_csv(london_backtest / "area_chosen.csv")
     assert chosen["group"].tolist() == ["all"] and (chosen["months"] == 2).all()
-    out = tmp_path / "run"
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            "--crimes",
-            crimes,
-            "--start",
-            "2017-06",
-            "--areas",
-            str(get_path("london_wards")),
-            "--streets",
-            streets,
-            "--backtest",
-            str(bt_dir),
-            "--forecast",
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-area-maps",
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    out = london_forecast_run
     record = json.loads((out / "run.json").read_text())["forecast"]
     assert record["method"] == chosen.at[0, "method"]
     assert record["month"] == "2018-01"

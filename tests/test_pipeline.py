@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hotspots.cli import app
 from hotspots.read.datasets import get_path
 from hotspots.read.schema import HOT_STREET_COLUMNS
-from tests.fixtures.runs import london_args, vancouver_args
+from tests.fixtures.runs import copy_run, london_args, vancouver_args
 
 CHECK = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_run.py"
 
@@ -136,54 +136,12 @@ def test_no_partial_folder_left(london_run: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_backtest_evidence_reaches_manifest_and_handouts(tmp_path: Path, data_root: Path) -> None:
+def test_backtest_evidence_reaches_manifest_and_handouts(
+    london_forecast_run: Path, tmp_path: Path
+) -> None:
+    # the shared run with --backtest (a shared evaluate of hot_streets and random, 2 months)
     runner = CliRunner()
-    crimes = str(get_path("london_crimes"))
-    bt = tmp_path / "bt"
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--crimes",
-            crimes,
-            "--streets",
-            str(get_path("london_streets_central")),
-            "--out",
-            str(bt),
-            "--months-back",
-            "2",
-            "--method",
-            "hot_streets",
-            "--method",
-            "random",
-            "--group",
-            "all",
-            "--quiet",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    out = tmp_path / "run"
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            "--crimes",
-            crimes,
-            "--start",
-            "2017-10",
-            "--areas",
-            str(get_path("london_wards")),
-            "--streets",
-            str(get_path("london_streets_central")),
-            "--backtest",
-            str(bt),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-area-maps",
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    out = copy_run(london_forecast_run, tmp_path / "run")  # the export writes into the run
     evidence = json.loads((out / "run.json").read_text())["backtest"]
     assert evidence["months"] == 2 and 0 < evidence["expected_share"] < 1
     assert evidence["text"].startswith("Backtest over 2 months: ")
