@@ -25,11 +25,12 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from hotspots.analysis.clusters import cluster_points, repeat_locations, summarise_clusters
+    from hotspots.analysis.clusters import cluster_points, summarise_clusters
     from hotspots.analysis.concentration import count_concentration
     from hotspots.analysis.corridors import build_corridors
     from hotspots.analysis.harm import assign_harm, read_harm_weights
     from hotspots.analysis.rank import area_lists, count_by_segment, rank_locations, rank_streets
+    from hotspots.analysis.repeats import repeat_locations
     from hotspots.analysis.stats import gistar_cells, gistar_streets
     from hotspots.brief.writer import write_briefs
     from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
@@ -100,7 +101,7 @@ _EXPORTS: dict[str, str] = {
     "gistar_streets": "analysis.stats",
     "cluster_points": "analysis.clusters",
     "summarise_clusters": "analysis.clusters",
-    "repeat_locations": "analysis.clusters",
+    "repeat_locations": "analysis.repeats",
     # the whole run
     "RunConfig": "pipeline.config",
     "RunResult": "runfolder",

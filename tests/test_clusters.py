@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import LineString
 from sklearn.cluster import DBSCAN
 
-from hotspots.analysis import clusters
+from hotspots.analysis import clusters, repeats
 from hotspots.errors import InputDataError
 from hotspots.read.datasets import get_path
 from hotspots.read.layers import read_streets
@@ -80,7 +80,7 @@ def test_labels_must_match_crimes() -> None:
 
 def test_min_count_below_two_is_refused() -> None:
     with pytest.raises(InputDataError, match="2 or more; got 1"):
-        clusters.repeat_locations(_small(), min_count=1)
+        repeats.repeat_locations(_small(), min_count=1)
 
 
 # outputs ------------------------------------------------------------------------------------
@@ -178,8 +178,8 @@ def test_summary_streets_from_segments() -> None:
 
 
 def test_repeat_locations_small_case() -> None:
-    table = clusters.repeat_locations(_small(), min_count=3)
-    assert list(table.columns) == clusters.REPEAT_COLUMNS
+    table = repeats.repeat_locations(_small(), min_count=3)
+    assert list(table.columns) == repeats.REPEAT_COLUMNS
     rows = table[["x", "crimes", "months"]].to_numpy().tolist()
     assert rows == [[1000, 4, 1], [0, 3, 1], [10, 3, 2]]
     row = table.iloc[2]
@@ -192,7 +192,7 @@ def test_repeat_locations_small_case() -> None:
 def test_repeat_locations_default_is_one_a_month(caplog: pytest.LogCaptureFixture) -> None:
     crimes = _table([(0.0, 0.0, f"2017-{m:02d}", "Drugs", "X") for m in range(1, 13)] * 2)
     with caplog.at_level("INFO", logger="hotspots"):
-        assert len(clusters.repeat_locations(crimes)) == 1  # 24 crimes over 12 months >= 12
+        assert len(repeats.repeat_locations(crimes)) == 1  # 24 crimes over 12 months >= 12
     assert "at least 12 crimes" in caplog.text
 
 
@@ -211,7 +211,7 @@ def test_real_london_month(london_month: tuple[gpd.GeoDataFrame, pd.DataFrame]) 
     assert table["crimes"].sum() == (labels >= 0).sum()
     assert table.loc[0, "streets"].startswith("Oxford Street")  # the West End cluster
     assert len(table.loc[0, "segment_ids"].split(";")) > 100
-    repeat = clusters.repeat_locations(crimes, quiet=True)
+    repeat = repeats.repeat_locations(crimes, quiet=True)
     assert repeat["crimes"].is_monotonic_decreasing and repeat["crimes"].min() >= 10
 
 
@@ -221,7 +221,7 @@ def test_real_vancouver(vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> Non
     labels = clusters.cluster_points(recent, quiet=True)
     table = clusters.summarise_clusters(recent, labels)
     assert len(table) > 0 and table["streets"].str.len().gt(0).all()
-    assert clusters.repeat_locations(recent, quiet=True)["crimes"].min() >= 10
+    assert repeats.repeat_locations(recent, quiet=True)["crimes"].min() >= 10
 
 
 def test_no_cluster_gives_an_empty_table() -> None:

@@ -1,4 +1,6 @@
-"""Density clusters of crime points (DBSCAN or HDBSCAN), cluster summaries and repeat locations.
+"""Density clusters of crime points (DBSCAN or HDBSCAN) and cluster summaries.
+
+Repeat locations (many crimes at one point) are in :mod:`hotspots.analysis.repeats`.
 
 Clustering runs on the distinct locations, each weighted by its number of crimes: police.uk
 puts every record on one of a fixed set of anonymous map points (about 45,000 for 1.45
@@ -34,7 +36,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -61,12 +63,13 @@ __all__ = [
     "KNEE_SAMPLE",
     "K_DISTANCE_K",
     "MIN_CORE_CRIMES",
-    "REPEAT_COLUMNS",
+    "SUMMARY_COLUMNS",
     "TOP_STREETS",
     "TOP_TYPES",
     "cluster_points",
-    "repeat_locations",
+    "distinct_locations",
     "summarise_clusters",
+    "type_shares",
 ]
 
 log = logging.getLogger("hotspots")
@@ -107,26 +110,13 @@ CLUSTER_COLUMNS: list[str] = [
     "area_codes",
     "geometry",
 ]
-#: Columns of :func:`repeat_locations`.
-REPEAT_COLUMNS: list[str] = [
-    "x",
-    "y",
-    "crimes",
-    "months",
-    "first_month",
-    "last_month",
-    "top_types",
-    "location",
-    "area_code",
-    "segment_id",
-    "geometry",
-]
 
 Method = Literal["dbscan", "hdbscan"]
-_SUMMARY_COLUMNS = ("x", "y", "month", "crime_type", "location")
+#: Columns a cluster or repeat-location summary reads from the crimes.
+SUMMARY_COLUMNS = ("x", "y", "month", "crime_type", "location")
 
 
-def _locations(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def distinct_locations(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct x/y (sorted), the location of each crime, and crimes per location."""
     xy = np.column_stack([crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)])
     bad = ~np.isfinite(xy).all(axis=1)
@@ -340,7 +330,7 @@ def cluster_points(
     """
     validate_projected(crimes, "cluster_points")
     _check_options(method, eps_m, min_samples)
-    xy, inv, counts = _locations(crimes)
+    xy, inv, counts = distinct_locations(crimes)
     labels = np.full(len(xy), -1)
     if len(xy):
         tree = cKDTree(xy)
@@ -393,7 +383,7 @@ def _log_clusters(
     )
 
 
-def _shares(table: pd.DataFrame, top: int) -> pd.Series:
+def type_shares(table: pd.DataFrame, top: int) -> pd.Series:
     """Return "<col> NN%; ..." for the ``top`` largest columns of each row (ties by name)."""
     table = table.reindex(columns=sorted(table.columns))
     values = table.to_numpy(float)
@@ -524,14 +514,14 @@ def summarise_clusters(
     >>> int(table.loc[0, "crimes"]), table.loc[0, "streets"].split("; ")[:2]
     (5377, ['Harewood Place', 'Charing Cross Road'])
     """
-    validate_projected(crimes, "summarise_clusters", _SUMMARY_COLUMNS)
+    validate_projected(crimes, "summarise_clusters", SUMMARY_COLUMNS)
     if not labels.index.equals(crimes.index):
         msg = (
             f"`labels` must be indexed like `crimes` ({len(crimes)} rows); found {len(labels)} "
             "rows with another index. Pass cluster_points(crimes) unchanged."
         )
         raise InputDataError(msg)
-    cols = [c for c in (*_SUMMARY_COLUMNS, "area_code", "segment_id") if c in crimes.columns]
+    cols = [c for c in (*SUMMARY_COLUMNS, "area_code", "segment_id") if c in crimes.columns]
     c = pd.DataFrame(crimes[cols]).assign(cluster=labels)
     c = c[c["cluster"] >= 0]
     if c.empty:
@@ -542,7 +532,7 @@ def summarise_clusters(
     outlines = gpd.GeoSeries(_outlines(c, buffer_m), crs=crimes.crs)
     out["area_m2"] = outlines.area.round(0)
     out["first_month"], out["last_month"] = g["month"].min(), g["month"].max()
-    out["top_types"] = _shares(pd.crosstab(c["cluster"], c["crime_type"]), TOP_TYPES)
+    out["top_types"] = type_shares(pd.crosstab(c["cluster"], c["crime_type"]), TOP_TYPES)
     out = out.join(_street_lists(c, outlines, segments))
     codes = (
         g["area_code"].agg(lambda s: ";".join(sorted(set(s.dropna().astype(str)))))
@@ -552,101 +542,3 @@ def summarise_clusters(
     out["area_codes"] = pd.Series(codes, index=out.index, dtype="string")
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=outlines.to_numpy(), crs=crimes.crs)
     return gdf[CLUSTER_COLUMNS]
-
-
-def repeat_locations(
-    crimes: gpd.GeoDataFrame, *, min_count: int | None = None, quiet: bool = False
-) -> gpd.GeoDataFrame:
-    """List the exact points (same coordinates) that hold many crimes: repeat locations.
-
-    police.uk records sit on anonymous map points (a street section or a place such as
-    "Supermarket"), and VPD records on hundred-block points, so a repeat location is such a
-    point, not an address.
-
-    Parameters
-    ----------
-    crimes
-        Canonical crime table (projected) with ``month``, ``crime_type`` and ``location``;
-        ``area_code`` and ``segment_id`` are used when present.
-    min_count
-        Fewest crimes a listed point has; by default one a month on average over the
-        months present, and at least 10 (logged).
-    quiet
-        If True, do not log the automatic ``min_count``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per point, most crimes first (ties by ``x``, ``y``), columns
-        :data:`REPEAT_COLUMNS`: ``x``, ``y``, ``crimes``, ``months`` (months with a crime),
-        ``first_month``, ``last_month``, ``top_types`` (up to three with shares),
-        ``location`` (the most frequent text), ``area_code`` and ``segment_id`` (most
-        frequent; missing when absent from ``crimes``) and the point geometry.
-
-    Raises
-    ------
-    InputDataError
-        If ``crimes`` is not projected or lacks a column, or ``min_count`` is below 2.
-
-    Examples
-    --------
-    >>> from hotspots.read import crimes as io
-    >>> path = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
-    >>> crimes, _ = io.read_crimes([path], quiet=True)
-    >>> top = repeat_locations(crimes, quiet=True).iloc[0]
-    >>> int(top["crimes"]), top["location"]
-    (282, 'On or near Meridian Square')
-    """
-    validate_projected(crimes, "repeat_locations", _SUMMARY_COLUMNS)
-    if min_count is not None and not (isinstance(min_count, int | np.integer) and min_count >= 2):
-        msg = (
-            f"`min_count` must be a whole number of crimes, 2 or more; got {min_count!r}. "
-            "Leave it as None for one a month (at least 10)."
-        )
-        raise InputDataError(msg)
-    if min_count is None:
-        min_count = max(10, int(crimes["month"].nunique()))
-        if not quiet:
-            log.info(
-                "repeat locations: at least %d crimes at the same point (set "
-                "automatically: one a month, at least 10)",
-                min_count,
-            )
-    xy, loc, counts = _locations(crimes)
-    keep = counts >= min_count
-    rows = np.flatnonzero(keep[loc])  # only the crimes at listed points are copied
-    wanted = ("month", "crime_type", "location", "area_code", "segment_id")
-    cols = [c for c in wanted if c in crimes]
-    c = pd.DataFrame({col: crimes[col].iloc[rows].to_numpy() for col in cols})
-    c["loc"] = loc[rows]
-    out = pd.DataFrame(
-        {"x": xy[keep, 0], "y": xy[keep, 1], "crimes": counts[keep]}, index=np.flatnonzero(keep)
-    )
-    return _repeat_table(c, out, crimes.crs)
-
-
-def _most_common(c: pd.DataFrame, column: str) -> pd.Series:
-    """Most frequent value of ``column`` per location (ties: the first in sort order)."""
-    if column not in c:
-        return pd.Series(pd.NA, index=pd.Index([], dtype="int64"), dtype="string")
-    n = c.groupby(["loc", column], sort=True).size().rename("n").reset_index()
-    n = n.sort_values(["loc", "n", column], ascending=[True, False, True], kind="stable")
-    return n.drop_duplicates("loc").set_index("loc")[column].astype("string")
-
-
-def _repeat_table(c: pd.DataFrame, out: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
-    g = c.groupby("loc", sort=True)
-    out = out.assign(
-        months=g["month"].nunique(), first_month=g["month"].min(), last_month=g["month"].max()
-    )
-    out["top_types"] = _shares(pd.crosstab(c["loc"], c["crime_type"]), TOP_TYPES)
-    for column in ("location", "area_code", "segment_id"):
-        out[column] = _most_common(c, column).reindex(out.index)
-    out = out.sort_values(
-        ["crimes", "x", "y"], ascending=[False, True, True], kind="stable"
-    ).reset_index(drop=True)
-    out = out.astype(
-        {"crimes": "int64", "months": "int64", "first_month": "string", "last_month": "string"}
-    )
-    geom = gpd.points_from_xy(out["x"], out["y"])
-    return gpd.GeoDataFrame(out, geometry=geom, crs=crs)[REPEAT_COLUMNS]

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots.analysis import clusters, corridors, harm, rank, stats
+from hotspots.analysis import clusters, corridors, harm, rank, repeats, stats
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import join_places
@@ -101,7 +101,7 @@ def _add_significance_rest(
     result.tables.update(
         hexagons=hexes,
         clusters=outlines,
-        repeat_locations=clusters.repeat_locations(crimes, quiet=True),
+        repeat_locations=repeats.repeat_locations(crimes, quiet=True),
         segment_gistar=gi_segs,
     )
     result.tables["significance"] = pd.DataFrame(
