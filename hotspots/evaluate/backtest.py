@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from hotspots.analysis.groups import OTHER_GROUP, classify_crime_types, read_brief_weights
 from hotspots.errors import InputDataError
 from hotspots.evaluate import forecasters as fc
 from hotspots.evaluate import units as un
@@ -125,8 +126,6 @@ AREA_SUMMARY_COLUMNS: list[str] = [
 
 
 def _brief_groups(crime_types: pd.Series) -> dict[str, np.ndarray]:
-    from hotspots.analysis.groups import OTHER_GROUP, classify_crime_types, read_brief_weights
-
     types = crime_types.astype(str)
     of_type = classify_crime_types(types.unique(), settings=read_brief_weights())
     group = types.map(of_type).to_numpy()
