@@ -2,7 +2,9 @@
 
 The end-to-end test builds the wheel, installs it into a fresh virtual environment and runs
 ``hotspots run --offline`` and ``hotspots brief`` from a folder outside the repository, with
-``HOTSPOTS_WEB_ASSETS`` unset, so the maps can only get Leaflet from the installed package.
+``HOTSPOTS_WEB_ASSETS`` unset, so the maps can only get Leaflet from the installed package. The
+run is on the small generated extract (tests/fixtures/make_small.py): the install is what is
+tested, the real data is not needed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from hotspots.brief.pdf import write_pdfs
 from hotspots.errors import HotspotsError
 from hotspots.output import offline
 from hotspots.output.offline import MissingAssetError
-from hotspots.read.datasets import get_path
 from tests.browser_helpers import CHROMIUM
+from tests.fixtures.make_small import write_small
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
@@ -110,15 +112,14 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
 
     A plain path line in a ``.pth`` file adds ``.venv``'s site-packages to ``sys.path``
     without running that folder's own ``.pth`` files, so the checkout's editable install of
-    hotspots is not seen.
+    hotspots is not seen. The venv gets no pip of its own (installing pip into it is most of
+    the cost of making it): this interpreter's pip installs the wheel into it (``--python``).
     """
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    subprocess.run([*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
@@ -142,7 +143,7 @@ def _env() -> dict[str, str]:
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path, data_root: Path) -> None:
+def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path) -> None:
     _need_node_modules()
     if not CHROMIUM.is_file():
         if os.environ.get("CI"):
@@ -179,31 +180,28 @@ def test_wheel_in_fresh_venv_runs_offline_maps_and_briefs(tmp_path: Path, data_r
     assert Path(where[1]).resolve() == installed.parent / offline.VENDOR_DIR
     assert any(re.fullmatch(r'playwright>=[\d.]+ ?; ?extra == "pdf"', r) for r in where[2])
 
-    out = work / "london"
-    crimes = get_path("london_crimes")
+    out = work / "small"
+    small = write_small(tmp_path / "small")  # what is tested is the install, not the data
     run(
         str(venv / "bin" / "hotspots"),
         "run",
         "--crimes",
-        str(crimes / "2017-12-metropolitan-street.csv.gz"),
-        str(crimes / "2017-11-metropolitan-street.csv.gz"),
+        str(small["crimes"]),
         "--areas",
-        str(get_path("london_wards")),
+        str(small["areas"]),
         "--streets",
-        str(get_path("london_streets_central")),
-        "--population",
-        str(get_path("london_ward_population")),
+        str(small["streets"]),
         "--out",
         str(out),
         "--quiet",
         "--offline",
         "--no-area-maps",
-    )  # 553 area maps: 25 s
+    )
     html = (out / "map.html").read_text(encoding="utf-8")
     assert re.search(r"/\* leaflet [\d.]+: dist/leaflet\.js \(inlined for offline use\)", html)
     assert offline.find_external_urls(html) == []
 
-    # two wards with hot streets (all 553 wards and 33 boroughs would print for minutes)
+    # two wards with hot streets (PDFs of every ward and borough would take longer)
     with (out / "areas.csv").open(encoding="utf-8", newline="") as f:
         wards = [r["area_code"] for r in csv.DictReader(f) if int(r["hot_streets"]) > 0][:2]
     assert len(wards) == 2
