@@ -174,7 +174,7 @@ def test_each_layer_has_its_folder(layered_run: Path) -> None:
     assert list(manifest["layers"]) == ["halves", "nested"]
     for name in ("halves", "nested"):
         folder = layered_run / "layers" / name
-        for file in ("areas.csv", "compare_areas.csv", "performance.csv", "index.html", "map.html"):
+        for file in ("areas.csv", "compare_areas.csv", "performance.csv", "rates.csv", "map.html"):
             assert (folder / file).is_file(), file
         assert json.loads((folder / "layer.json").read_text()) == manifest["layers"][name]
     # the main layer keeps its files at the top of the run folder

@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from hotspots.analysis import rank
+from hotspots.analysis.rates import rates_for_run
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import summarise_areas, with_map_links
@@ -227,10 +228,22 @@ def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) 
     if maps:
         view.area_lists = {c: with_map_links(c, t) for c, t in view.area_lists.items()}
     view.area_summary = summarise_areas(view, None)
+    segments = _layer_segments(result.segments, areas, resolution)
+    view.tables["rates"] = rates_for_run(sub, areas, segments)
     view.records["layer"] = _describe(
         name, source, areas, view, in_several, int((~inside).sum()), maps
     )
     return view
+
+
+def _layer_segments(
+    segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, resolution: int | None
+) -> pd.DataFrame:
+    """Return the segments' ``length_m`` and the layer's area at each one's midpoint."""
+    mid = segments.geometry.interpolate(0.5, normalized=True)
+    points = gpd.GeoDataFrame({"x": mid.x, "y": mid.y}, geometry=mid, crs=segments.crs)
+    codes, _ = assign_layer(points, areas, grid_resolution=resolution)
+    return pd.DataFrame({"area_code": codes.to_numpy(), "length_m": segments["length_m"]})
 
 
 def _incomplete(result: RunResult) -> list[str]:
