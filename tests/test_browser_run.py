@@ -29,7 +29,6 @@ from hotspots.output.charts import hour_day_svg
 from hotspots.output.map_data import heat_code
 from hotspots.read.datasets import get_path
 from tests.browser_helpers import open_map, save_screenshot, screenshot_colours
-from tests.fixtures.runs import vancouver_args
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -51,12 +50,10 @@ def _need_node_modules() -> None:
 
 
 @pytest.fixture(scope="module")
-def offline_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+def offline_run(vancouver_run: Path) -> Path:
+    """The session's shared Vancouver run: offline maps and area maps (read-only)."""
     _need_node_modules()
-    out = tmp_path_factory.mktemp("browser") / "vancouver"
-    res = CliRunner().invoke(app, vancouver_args(out, "--offline", "--quiet", start="2025-01"))
-    assert res.exit_code == 0, res.output
-    return out
+    return vancouver_run
 
 
 @pytest.fixture(scope="module")
