@@ -216,3 +216,10 @@ def test_index_pages_link_the_layers(layered_run: Path) -> None:
     page = (layered_run / "layers" / "halves" / "index.html").read_text(encoding="utf-8")
     assert "href='../../index.html'" in page and "href='layer.json'" in page
     assert "href='run.json'" not in page  # a layer folder has no run.json
+
+
+def test_layer_json_counts_the_streets(layered_run: Path) -> None:
+    halves = json.loads((layered_run / "layers" / "halves" / "layer.json").read_text())
+    hot = pd.read_csv(layered_run / "hot_streets.csv")
+    assert halves["hot_streets_listed"] == len(hot)
+    assert halves["hot_streets_in_several_areas"] == 1  # Long Street, in W and E

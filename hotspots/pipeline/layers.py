@@ -348,7 +348,7 @@ def _describe(
 ) -> dict[str, Any]:
     """Return ``layer.json``: where the layer came from, how crimes and streets were placed."""
     hot = view.hot_streets
-    crossing = int((hot.groupby("rank").size() > 1).sum()) if len(hot) else 0
+    per_street = hot.groupby(["rank", "street", "main_area_code"], dropna=False).size()
     return {
         "name": name,
         "source": source,
@@ -360,8 +360,8 @@ def _describe(
         "overlap_rule": OVERLAP_RULE,
         "street_rule": STREET_RULE,
         "location_rule": LOCATION_RULE,
-        "hot_streets_listed": int(hot["rank"].nunique()) if len(hot) else 0,
-        "hot_streets_in_several_areas": crossing,
+        "hot_streets_listed": len(per_street),
+        "hot_streets_in_several_areas": int((per_street > 1).sum()),
         "list_rows": len(hot) + len(view.locations),
         "area_maps": maps,
     }
