@@ -223,3 +223,19 @@ def test_layer_json_counts_the_streets(layered_run: Path) -> None:
     hot = pd.read_csv(layered_run / "hot_streets.csv")
     assert halves["hot_streets_listed"] == len(hot)
     assert halves["hot_streets_in_several_areas"] == 1  # Long Street, in W and E
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [(["lsoa"], "expected NAME=PATH"), (["a=x.gpkg", "a=y.gpkg"], "more than once: a")],
+)
+def test_overlay_option_errors_are_one_line(
+    tmp_path: Path, values: list[str], problem: str
+) -> None:
+    args = ["run", "--crimes", "c.csv", "--areas", "a.gpkg", "--streets", "s.gpkg"]
+    args += ["--out", str(tmp_path / "out")]
+    for value in values:
+        args += ["--overlay", value]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and problem in res.output
+    assert not (tmp_path / "out").exists()
