@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 
 from hotspots.read.schema import TYPE_COUNT_PREFIX
-from hotspots.temporal import NO_TIME_OF_DAY
+from hotspots.temporal.common import NO_TIME_OF_DAY
 
 __all__ = [
     "MONTH_ONLY_WINDOW",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 
-from hotspots import temporal
 from hotspots.analysis import callers
+from hotspots.analysis.rates import rate_per_1000
 from hotspots.output import site
 from hotspots.read import schema
 from hotspots.runfolder import RunResult
+from hotspots.temporal.common import ALL_CRIME
 
 __all__ = [
     "add_repeat_callers",
@@ -82,11 +83,11 @@ def summarise_areas(result: RunResult, population: pd.Series | None) -> pd.DataF
     )
     if population is not None:
         summary["population"] = population.reindex(summary.index)
-        summary["rate_per_1000"] = temporal.rate_per_1000(summary["crimes"], population).round(2)
+        summary["rate_per_1000"] = rate_per_1000(summary["crimes"], population).round(2)
     area_time = result.tables["area_time"].drop(columns=["hot_months"], errors="ignore")
     summary = summary.join(area_time, how="left")
     change = result.tables["compare_areas"]
-    allc = change[change["crime_type"] == temporal.ALL_CRIME]
+    allc = change[change["crime_type"] == ALL_CRIME]
     allc = allc.drop_duplicates("area_code").set_index("area_code")  # the month window's
     for col in (
         "current",

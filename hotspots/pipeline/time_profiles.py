@@ -6,10 +6,13 @@ import logging
 
 import pandas as pd
 
-from hotspots import temporal
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import join_places
 from hotspots.runfolder import RunResult
+from hotspots.temporal.common import has_time_of_day
+from hotspots.temporal.group_times import group_profiles, group_windows
+from hotspots.temporal.profiles import classify_months, hour_day_profile, monthly_profile
+from hotspots.temporal.summary import time_summary
 
 log = logging.getLogger("hotspots")
 
@@ -22,8 +25,8 @@ __all__ = [
 def add_time(config: RunConfig, result: RunResult) -> None:
     """Add trends, patrol windows and peaks to hot streets, locations and areas."""
     crimes = result.crimes
-    city = temporal.monthly_profile(crimes, quiet=True)
-    months = temporal.classify_months(city)
+    city = monthly_profile(crimes, quiet=True)
+    months = classify_months(city)
     incomplete = months.index[months["incomplete"]].tolist()
     if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
@@ -45,7 +48,7 @@ def _add_place_time(
 ) -> None:
     """Add the time summaries of places and areas, the monthly tables and the comparisons."""
     crimes = result.crimes
-    summary, profile = temporal.time_summary(
+    summary, profile = time_summary(
         crimes,
         by="place_key",
         exclude=incomplete,
@@ -58,15 +61,13 @@ def _add_place_time(
     result.tables.update(
         city_monthly=city,
         month_check=months,
-        place_monthly=temporal.monthly_profile(
-            crimes, by="place_key", start=first, end=last, quiet=True
-        ),
+        place_monthly=monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True),
     )
     if profile is not None:
         streets = profile.loc[profile.index.str.startswith("s")]
         streets.index = [int(k[1:]) for k in streets.index]
         result.tables["street_profiles"] = streets.sort_index()
-        result.tables["city_profile"] = temporal.hour_day_profile(crimes, quiet=True)
+        result.tables["city_profile"] = hour_day_profile(crimes, quiet=True)
     result.tables.update(area_tables(config, result, incomplete))
 
 
@@ -93,7 +94,7 @@ def area_tables(
         ``performance`` (best and worst areas).
     """
     crimes = result.crimes
-    area_time, _ = temporal.time_summary(
+    area_time, _ = time_summary(
         crimes,
         by="area_code",
         exclude=incomplete,
@@ -103,7 +104,7 @@ def area_tables(
     )
     city = result.tables["city_monthly"]
     first, last = city.columns[0], city.columns[-1]
-    monthly = temporal.monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
+    monthly = monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
     return {"area_time": area_time, "area_monthly": monthly, **_comparisons(config, result)}
 
 
@@ -120,9 +121,9 @@ def _group_windows(
     types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
     group_of = classify_crime_types(types, settings=read_brief_weights())
     profiles = None
-    if temporal.has_time_of_day(crimes):
-        profiles = temporal.group_profiles(crimes, by="place_key", group_of=group_of)
-    return profiles, temporal.group_windows(
+    if has_time_of_day(crimes):
+        profiles = group_profiles(crimes, by="place_key", group_of=group_of)
+    return profiles, group_windows(
         crimes,
         by="place_key",
         group_of=group_of,
