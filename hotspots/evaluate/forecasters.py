@@ -319,8 +319,8 @@ METHODS_AREA: dict[str, Method] = {
             "points",
             (12.0,),
             score_point_cover,
-            "map points taken in turn by the forecast crime each adds per m² of new land "
-            "(recent-weighted rates; land shared with points already taken is not paid twice)",
+            "places ranked by their recent crime (the last year counts most), each taken in "
+            "turn by the crime it adds per square metre of ground not already on the list",
         ),
         Method(
             "point_land",
