@@ -92,28 +92,40 @@ def test_every_link_of_a_plain_run_resolves(run_name: str, request: pytest.Fixtu
     assert ("maps/" in index) == has_maps
 
 
-@pytest.mark.parametrize("run_name", ["london_run", "vancouver_run"])
+@pytest.mark.parametrize(
+    ("run_name", "boroughs"),
+    # London: the wards of two boroughs (all 588 briefs take 20 s and link the same way);
+    # Vancouver: every area
+    [("london_run", ("Westminster", "Camden")), ("vancouver_run", None)],
+)
 def test_brief_adds_the_brief_links_and_every_link_resolves(
-    run_name: str, request: pytest.FixtureRequest, tmp_path: Path
+    run_name: str, boroughs: tuple[str, ...] | None, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(request.getfixturevalue(run_name), run)
     maps = [run / "map.html", *sorted((run / "maps").glob("*.html"))]
     before = {p: _without_links_block(p) for p in maps}
-    res = CliRunner().invoke(brief_cmd, [str(run), "--no-pdf", "--quiet"])
+    areas = pd.read_csv(run / "areas.csv", dtype={"area_code": str})
+    if boroughs is not None:
+        areas = areas[areas["borough"].isin(boroughs) & (areas["crimes"] > 0)]
+        assert areas["borough"].nunique() == len(boroughs)
+    chosen = [] if boroughs is None else [x for c in areas["area_code"] for x in ("--ward", c)]
+    res = CliRunner().invoke(brief_cmd, [str(run), "--no-pdf", "--quiet", *chosen])
     assert res.exit_code == 0, res.output
     n, broken = _broken(run)
     assert n > 40 and broken == []
     briefs = {p.name for p in (run / "briefs").glob("*.html")}
     index = (run / "index.html").read_text(encoding="utf-8")
     linked = set(re.findall(r"href='briefs/([^']+)'", index))
-    listed = pd.read_csv(run / "areas.csv", dtype={"area_code": str})["area_code"]
+    listed = areas["area_code"]
     wards = {
         site_index.brief_name(c)
         for c in listed
         if (run / "wards" / f"{Path(site_index.brief_name(c)).stem}.csv").is_file()
     }
-    assert wards <= linked <= briefs  # every listed area's brief, and borough briefs
+    assert wards and wards <= linked <= briefs  # every briefed area's brief, borough briefs
+    if boroughs is not None:
+        assert {f"borough_{b}.html" for b in boroughs} <= linked
     assert "Brief" in _labels(run / "map.html")
     for page in maps:  # nothing but the links block changed
         assert _without_links_block(page) == before[page], page.name
