@@ -69,7 +69,11 @@ def _performance() -> pd.DataFrame:
 
 def test_group_columns_show_the_meeting_groups_with_caveats() -> None:
     heads, cells = group_columns(_rates())
-    assert heads == ["SAC per 1,000", "Weapons* per 1,000"]  # no violence rows: no column
+    assert heads == [  # no violence rows: no column
+        "All crime per 1,000 a year",
+        "SAC per 1,000 a year",
+        "Weapons* per 1,000 a year",
+    ]
     assert "data-v='12.5'>12.5<" in cells["A1"]
     # a city-centre caveat is a star with the caveat as tooltip; weapons' own is the heading's
     assert f"title='{CENTRE_CAVEAT}'>80.0 *</span>" in cells["B2"]
@@ -97,7 +101,13 @@ def test_index_page_has_the_group_columns_and_block() -> None:
     )
     head = page.split("<table id=areas>")[1].split("</thead>")[0]
     heads = re.findall(r"<th[^>]*>([^<]+)</th>", head)
-    assert heads[:4] == ["Area", "Crimes", "Per 1,000 residents", "SAC per 1,000"]
+    assert heads[:5] == [
+        "Area",
+        "Crimes",
+        "Per 1,000 residents",
+        "All crime per 1,000 a year",
+        "SAC per 1,000 a year",
+    ]
     assert "Best and worst by crime group" in page
     plain = site_index.render_index(SUMMARY, PLACES, exists=have.__contains__, subtitle="2024")
-    assert "SAC per 1,000" not in plain and "<details>" not in plain
+    assert "SAC per 1,000 a year" not in plain and "<details>" not in plain

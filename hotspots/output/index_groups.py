@@ -1,9 +1,9 @@
 """Crime groups on the index page: group rates per area, and best and worst by group.
 
-:func:`group_columns` picks the meeting groups (serious acquisitive crime, violence, weapons)
-that ``rates.csv`` holds and gives each listed area's rate cells; :func:`best_worst_section`
-folds ``performance.csv`` into one collapsed block of links. Both are plain HTML (no script),
-so the index stays as quick to load as before.
+:func:`group_columns` picks the meeting groups (all crime, serious acquisitive crime,
+violence, weapons) that ``rates.csv`` holds and gives each listed area's rates a year;
+:func:`best_worst_section` folds ``performance.csv`` into one collapsed block of links. Both
+are plain HTML (no script), so the index stays as quick to load as before.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from hotspots.analysis.groups import SERIOUS_ACQUISITIVE, WEAPONS, WEAPONS_CAVEAT
 from hotspots.runfolder import area_file_stem
+from hotspots.temporal.common import ALL_CRIME
 
 __all__ = [
     "MEETING_GROUPS",
@@ -24,20 +25,25 @@ __all__ = [
 
 #: Groups shown as index columns when ``rates.csv`` has them (labels of the default groups).
 MEETING_GROUPS: tuple[str, ...] = (
+    ALL_CRIME,
     SERIOUS_ACQUISITIVE,
     "Violence and sexual offences",
     WEAPONS,
 )
-_SHORT = {SERIOUS_ACQUISITIVE: "SAC", "Violence and sexual offences": "Violence"}
+_SHORT = {
+    ALL_CRIME: "All crime",
+    SERIOUS_ACQUISITIVE: "SAC",
+    "Violence and sexual offences": "Violence",
+}
 
 
 def _measure(rates: pd.DataFrame) -> tuple[str, str]:
     """Return the rates column shown and its unit: residents, else km, else crimes."""
     if rates["rate_per_1000"].notna().any():
-        return "rate_per_1000", "per 1,000"
+        return "rate_per_1000", "per 1,000 a year"
     if rates["rate_per_km"].notna().any():
-        return "rate_per_km", "per km"
-    return "crimes", "crimes"
+        return "rate_per_km", "per km a year"
+    return "crimes", "in 12 months"
 
 
 def group_columns(rates: pd.DataFrame | None) -> tuple[list[str], dict[str, str]]:
@@ -51,9 +57,10 @@ def group_columns(rates: pd.DataFrame | None) -> tuple[list[str], dict[str, str]
     Returns
     -------
     heads, cells
-        One heading per meeting group present, e.g. ``"SAC per 1,000"`` (a year, per 1,000
-        residents; per km of street without residents; else crimes in 12 months; ``*`` on
-        weapons: possession only); per area code its ``<td>`` cells in that order. A value
+        One heading per meeting group present (all crime first), e.g. ``"SAC per 1,000 a
+        year"`` (per 1,000 residents; per km of street without residents; else crimes in 12
+        months; ``*`` on weapons: possession only); per area code its ``<td>`` cells in that
+        order. A value
         with a caveat (city centre, area left out of the extract) carries ``*`` and the
         caveat as its tooltip.
     """
@@ -61,7 +68,7 @@ def group_columns(rates: pd.DataFrame | None) -> tuple[list[str], dict[str, str]
         return [], {}
     areas = rates[rates["level"] == "area"]
     groups = [g for g in MEETING_GROUPS if (areas["crime_group"] == g).any()]
-    if not groups:
+    if groups in ([], [ALL_CRIME]):
         return [], {}
     col, unit = _measure(areas)
     heads = [f"{_SHORT.get(g, 'Weapons*')} {unit}" for g in groups]
