@@ -142,8 +142,8 @@ def read_police_uk(
 
     Examples
     --------
-    >>> crimes, rejected = read_police_uk([get_path("london_crimes")], start="2017-12",
-    ...                                   end="2017-12", quiet=True)
+    >>> month = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
+    >>> crimes, rejected = read_police_uk([month], start="2017-12", end="2017-12", quiet=True)
     >>> crimes.crs.to_epsg(), len(crimes) + len(rejected) > 60000
     (27700, True)
     """
