@@ -129,18 +129,23 @@ def best_worst_section(performance: pd.DataFrame | None, *, exists: Callable[[st
             for side, rows_ in part.groupby("performance", sort=False)
         }
         label = html.escape(str(group)) + (" *" if group == WEAPONS else "")
+        wrap = "<td style='white-space:normal;width:40%'>"
         rows.append(
             f"<tr><td>{html.escape(str(level))}</td><td>{label}</td>"
-            f"<td>{html.escape(str(window))}</td><td>{sides.get('worst', '')}</td>"
-            f"<td>{sides.get('best', '')}</td></tr>"
+            f"<td style='white-space:nowrap'>{html.escape(str(window))}</td>"
+            f"{wrap}{sides.get('worst', '')}</td>{wrap}{sides.get('best', '')}</td></tr>"
         )
+    weapons = (
+        f" * Weapons: {html.escape(WEAPONS_CAVEAT)}."
+        if (performance["crime_group"] == WEAPONS).any()
+        else ""
+    )
     return (
-        "<details><summary>Best and worst by crime group (areas and boroughs; "
+        "<details><summary>Best and worst by crime group and window (the files: "
         "<a href='performance.csv'>performance.csv</a>, rates in "
         "<a href='rates.csv'>rates.csv</a>)</summary>"
         "<p>Change against the period before, with at least 10 crimes in both; p is the "
-        "exact test of the change (under 0.05: unlikely to be chance). * Weapons: "
-        f"{html.escape(WEAPONS_CAVEAT)}.</p>"
+        f"exact test of the change (under 0.05: unlikely to be chance).{weapons}</p>"
         "<table><thead><tr><th>Level</th><th>Crime group</th><th>Window</th>"
         "<th>Worst (rises)</th><th>Best (falls)</th></tr></thead><tbody>"
         + "".join(rows)
