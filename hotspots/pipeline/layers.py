@@ -348,7 +348,7 @@ def _describe(
 ) -> dict[str, Any]:
     """Return ``layer.json``: where the layer came from, how crimes and streets were placed."""
     hot = view.hot_streets
-    per_street = hot.groupby(["rank", "street", "main_area_code"], dropna=False).size()
+    per_street = hot.groupby("segment_ids", dropna=False).size()  # a street's own segments
     return {
         "name": name,
         "source": source,
