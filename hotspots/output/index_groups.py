@@ -131,7 +131,7 @@ def best_worst_section(performance: pd.DataFrame | None, *, exists: Callable[[st
         label = html.escape(str(group)) + (" *" if group == WEAPONS else "")
         wrap = "<td style='white-space:normal;width:40%'>"
         rows.append(
-            f"<tr><td>{html.escape(str(level))}</td><td>{label}</td>"
+            f"<tr class=bw><td>{html.escape(str(level))}</td><td>{label}</td>"
             f"<td style='white-space:nowrap'>{html.escape(str(window))}</td>"
             f"{wrap}{sides.get('worst', '')}</td>{wrap}{sides.get('best', '')}</td></tr>"
         )
@@ -146,7 +146,7 @@ def best_worst_section(performance: pd.DataFrame | None, *, exists: Callable[[st
         "<a href='rates.csv'>rates.csv</a>)</summary>"
         "<p>Change against the period before, with at least 10 crimes in both; p is the "
         f"exact test of the change (under 0.05: unlikely to be chance).{weapons}</p>"
-        "<table><thead><tr><th>Level</th><th>Crime group</th><th>Window</th>"
+        "<table><thead><tr class=bw><th>Level</th><th>Crime group</th><th>Window</th>"
         "<th>Worst (rises)</th><th>Best (falls)</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></details>"
