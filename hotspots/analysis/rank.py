@@ -37,7 +37,7 @@ from hotspots.read.schema import (
     TYPE_COUNT_PREFIX,
 )
 from hotspots.space.crs import WGS84
-from hotspots.space.names import location_to_street, normalise_name
+from hotspots.space.names import location_to_street, normalise_name, text_codes
 
 __all__ = [
     "DEFAULT_HOT_QUANTILE",
@@ -387,8 +387,9 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
 
 def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
-    text = crimes["location"].fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True)
-    text = text.replace("", "(no location text)")
+    codes, uniques = text_codes(crimes["location"])  # each distinct location text once
+    words = uniques.str.replace(r"^On or near\s+", "", regex=True).replace("", "(no location text)")
+    text = pd.Series(words.to_numpy(dtype=object)[codes], index=crimes.index)
     no_street = location_to_street(crimes["location"]).isna()
     poi = (no_street & (text != "(no location text)")).to_numpy()
     out: np.ndarray = text.to_numpy(dtype=object)
@@ -503,21 +504,29 @@ def rank_locations(
     counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
     counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)
     counts.insert(0, "crimes", counts.sum(axis=1))
-    counts = counts[counts["crimes"] >= min_crimes].reset_index()
+    listed = (counts["crimes"] >= min_crimes).to_numpy()
+    # each distinct record's place in the listed table (-1: not listed), by the keys' codes
+    found = counts.index.get_indexer(pd.MultiIndex.from_arrays([df[k] for k in keys]))
+    at = np.where(listed, np.cumsum(listed) - 1, -1)
+    row = np.where(found >= 0, at[np.maximum(found, 0)], -1)
+    counts = counts[listed].reset_index()
     counts["place"] = counts["place"].astype(str)
-    df = df[df["place"].isin(counts["place"])].astype({"place": str})
     if counts.empty:
         return gpd.GeoDataFrame(
             columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
             geometry="geometry",
             crs=crimes.crs,
         )
-    pts = df[[*keys, "x", "y"]].drop_duplicates().merge(counts[keys].reset_index(), on=keys)
-    pts = pts.sort_values(["index", "x", "y"], kind="stable")
-    geoms = shapely.multipoints(pts[["x", "y"]].to_numpy(), indices=pts["index"].to_numpy())
+    # the distinct map points of each listed place, in order of (place row, x, y)
+    on = row >= 0
+    idx, xs, ys = row[on], df["x"].to_numpy(dtype=float)[on], df["y"].to_numpy(dtype=float)[on]
+    order = np.lexsort((ys, xs, idx))
+    idx, xs, ys = idx[order], xs[order], ys[order]
+    new = np.r_[True, (idx[1:] != idx[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])]
+    idx, xy = idx[new], np.column_stack([xs[new], ys[new]])
+    geoms = shapely.multipoints(xy, indices=idx)
     out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
-    idx, xy = pts["index"].to_numpy(), pts[["x", "y"]].to_numpy()
     n = np.bincount(idx, minlength=len(out))
     cen = gpd.GeoSeries(
         gpd.points_from_xy(

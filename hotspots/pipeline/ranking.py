@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pandas as pd
 from hotspots.analysis import concentration, rank
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas
 from hotspots.space import cache, crs, names, snap
@@ -41,6 +43,7 @@ class Ranked:
     naming: dict[str, Any]
 
 
+@without_gc_pauses  # no full collection walking the crime table's cells between stages
 def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
     """Run the stages load, area_join, street_segments, snapping and ranking of :func:`run`.
 
@@ -102,8 +105,15 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             )
         )
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
-    with stage("ranking"):
+    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
+        # the random baseline draws (NumPy, without the GIL) beside the lists on the other core
+        baseline = pool.submit(
+            concentration.count_concentration,
+            counts["crimes"].to_numpy(),
+            segs["length_m"].to_numpy(),
+            seed=config.seed,
+        )
         hot = rank.rank_streets(
             segs,
             counts,
@@ -122,10 +132,8 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         locs = rank.rank_locations(
             unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
         )
-        conc = concentration.count_concentration(
-            counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
-        )
         crimes["place_key"] = place_keys(crimes, hot, locs)
+        conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
@@ -201,15 +209,12 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         [*(f"s{i}" for i in range(len(hot))), *(f"l{i}" for i in range(len(locations)))],
         dtype="string",
     )
-    seg_to_street = {
-        seg: i for i, ids in enumerate(hot["segment_ids"].tolist()) for seg in str(ids).split(";")
-    }
     seg = crimes["segment_id"]
     if isinstance(seg.dtype, pd.CategoricalDtype):  # each segment looked up once
         codes, ids = seg.cat.codes.to_numpy(), seg.cat.categories
     else:
         codes, ids = pd.factorize(seg)
-    per_seg = np.array([*(seg_to_street.get(s, -1) for s in ids), -1], dtype=np.int64)
+    per_seg = np.r_[_street_of_segments(hot["segment_ids"], pd.Index(ids)), -1]
     key = per_seg[codes]  # code -1 (unsnapped) takes the last entry: none
     loc_key = {
         (a, p): len(hot) + i
@@ -230,3 +235,19 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         found = np.array([loc_key.get(k, -1) for k in pairs], dtype=np.int64)
         key[unsnapped] = found[inverse]
     return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)
+
+
+def _street_of_segments(segment_ids: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Return the row of the hot street holding each of ``ids`` (-1 for none).
+
+    ``segment_ids`` holds each hot street's segments joined by ";"; a segment listed by two
+    streets goes to the later one.
+    """
+    parts = segment_ids.astype(str).str.split(";").to_numpy()
+    if not len(parts):
+        return np.full(len(ids), -1, dtype=np.int64)
+    owner = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
+    listed = pd.Series(owner, index=np.concatenate(parts).astype(object))
+    listed = listed[~listed.index.duplicated(keep="last")]
+    at = listed.index.get_indexer(ids.astype(object))
+    return np.where(at >= 0, listed.to_numpy()[np.maximum(at, 0)], -1).astype(np.int64)

@@ -11,10 +11,10 @@ import functools
 import gc
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "FileResult",
     "assemble",
     "concat_files",
+    "gc_held",
     "project_distinct",
     "read_all",
     "to_geo",
@@ -53,29 +54,34 @@ __all__ = [
 
 log = logging.getLogger("hotspots")
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: Most files read at once (each thread holds one decompressed file).
 _MAX_READ_THREADS = 4
 
 
-def without_gc_pauses(read: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a reader with Python's cyclic garbage collector held off (restored after).
+def without_gc_pauses(work: Callable[P, R]) -> Callable[P, R]:
+    """Run ``work`` with Python's cyclic garbage collector held off (restored after).
 
-    Building the table allocates many objects that form no reference cycles (arrays,
-    Arrow buffers, point geometries); each full collection meanwhile walks every live
-    object of the process (about 0.1-0.2 s after a run's other stages have been imported).
-    Any cycles made while reading are collected once the collector is back on.
+    Building the crime table, and the stages after it, allocate many objects that form no
+    reference cycles (arrays, Arrow buffers, point geometries); each full collection
+    meanwhile walks every live object of the process, object columns cell by cell (0.1 to
+    0.3 s each on London, several per run). Any cycles made meanwhile (a few dozen small
+    objects on London) are collected once the collector is back on.
     """
 
-    @functools.wraps(read)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _gc_held():
-            return read(*args, **kwargs)
+    @functools.wraps(work)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with gc_held():
+            return work(*args, **kwargs)
 
     return wrapper
 
 
 @contextlib.contextmanager
-def _gc_held() -> Any:
+def gc_held() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off in the block (see :func:`without_gc_pauses`)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
