@@ -152,7 +152,7 @@ def write_area_csvs(
     # (thousands of small lists, e.g. LSOAs)
     alike: dict[tuple[Any, ...], list[str]] = {}
     for code, df in tables.items():
-        alike.setdefault((tuple(df.columns), tuple(map(str, df.dtypes))), []).append(code)
+        alike.setdefault((tuple(df.columns), tuple(df.dtypes)), []).append(code)
     paths = {code: out_dir / f"{area_file_stem(code)}.csv" for code in tables}
     for codes in alike.values():
         _write_alike([tables[c] for c in codes], [paths[c] for c in codes])

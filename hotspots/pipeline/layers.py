@@ -316,6 +316,10 @@ def _relabel(
     out.insert(pos + 2, "crimes_in_area", rows["crimes_in_area"].astype("int64").to_numpy())
     out["area_code"] = codes
     out["area_name"] = names.reindex(codes).to_numpy()
+    # text as plain objects: thousands of per-area lists are cut from these rows, and
+    # slicing Arrow-backed text costs far more per slice (the files hold the same text)
+    text = [c for c in out.columns if isinstance(out[c].dtype, pd.StringDtype)]
+    out = out.astype(dict.fromkeys(text, object))
     if streets_list and len(out):  # streets in city-rank order within each area of the layer
         out["area_rank"] = out.groupby("area_code")["rank"].rank(method="min").astype("int64")
     return gpd.GeoDataFrame(out, geometry="geometry", crs=table.crs)
