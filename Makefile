@@ -37,6 +37,7 @@ run-london: setup
 	  --areas $(DATA)/london/wards_2014.gpkg \
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
+	  --overlay lsoa=$(DATA)/london/lsoa_2011.gpkg \
 	  --out $(OUT)/london --overwrite $(MAPS)
 	$(BIN)/hotspots brief $(OUT)/london --backtest $(OUT)/evaluate_london
 
@@ -48,6 +49,7 @@ run-vancouver: setup
 	  --backtest $(OUT)/evaluate_vancouver --forecast \
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
+	  --overlay grid=h3:7 \
 	  --out $(OUT)/vancouver --overwrite $(MAPS)
 	$(BIN)/hotspots brief $(OUT)/vancouver --backtest $(OUT)/evaluate_vancouver
 
