@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binomtest
 
 from hotspots.temporal.common import NOT_IN_DATA, TOO_FEW
 from hotspots.temporal.compare import (
     WINDOW_COMPARE_COLUMNS,
+    binomial_p_values,
     change_p_values,
     compare_periods,
     compare_windows,
@@ -57,6 +59,17 @@ def test_change_p_value_weighs_unequal_windows() -> None:
     got = change_p_values(pd.Series([10]), pd.Series([2]), share=2 / 3)[0]
     assert got == _3g(_two_sided(10, 12, 2 / 3))
     assert got != pytest.approx(change_p_values(pd.Series([10]), pd.Series([2]))[0], rel=1e-2)
+
+
+@pytest.mark.parametrize("share", [0.5, 29 / 60, 2 / 3, 0.1])
+def test_binomial_p_values_are_binomtest_s(share: float) -> None:
+    rng = np.random.default_rng(21)
+    n = np.r_[1, 2, 7, rng.integers(1, 400, 150), rng.integers(1000, 30000, 20)]
+    k = np.r_[0, 2, 7, [rng.integers(0, m + 1) for m in n[3:]]]
+    k = np.r_[k, np.round(share * n[:40]).astype(np.int64)]  # near the mode
+    n = np.r_[n, n[:40]]
+    want = np.array([binomtest(int(a), int(b), share).pvalue for a, b in zip(k, n, strict=True)])
+    np.testing.assert_allclose(binomial_p_values(k, n, share), want, rtol=1e-12, atol=1e-300)
 
 
 def test_change_p_value_is_missing_without_counts() -> None:

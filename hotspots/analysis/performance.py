@@ -180,7 +180,9 @@ def best_and_worst(
     parts = []
     windows = pd.unique(pd.concat([t["window"] for t in tables.values()]))
     for window in windows:
-        for level, table in tables.items():
+        for level, full in tables.items():
+            table = full.copy(deep=False)
+            table.attrs = {}  # pandas copies attrs (the periods) on every operation
             rows = table[table["window"] == window]
             if leave_out and level in leave_out:
                 rows = rows[~rows[rows.columns[0]].astype(str).isin(leave_out[level])]
