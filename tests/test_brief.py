@@ -319,7 +319,9 @@ def test_cli_touches_nothing_outside_briefs_but_the_links(london_run: Path, tmp_
     assert links.sub("", (london_run / "map.html").read_text(encoding="utf-8")) == map_before
     assert f"briefs/{codes[0]}.html" in (london_run / "index.html").read_text(encoding="utf-8")
     written = sorted(p.name for p in (london_run / "briefs").iterdir())
-    assert written == sorted([*(f"{c}.html" for c in codes), "borough_Westminster.html"])
+    best_worst = "kind" in pd.read_csv(london_run / "compare_areas.csv", nrows=0).columns
+    extra = ["borough_Westminster_best_worst.html"] if best_worst else []
+    assert written == sorted([*(f"{c}.html" for c in codes), "borough_Westminster.html", *extra])
     page = (london_run / "briefs" / f"{codes[0]}.html").read_text(encoding="utf-8")
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
     for text in (

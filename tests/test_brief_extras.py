@@ -8,6 +8,7 @@ must show each, and a run folder without them must show none.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -198,3 +199,49 @@ def test_borough_standing_from_performance(runs: tuple[Path, Path]) -> None:
     wards = run.areas[run.areas["area_code"] == code]
     page = best_worst_page(ctx, "Best and worst: B", wards, borough="B")
     assert "run-wide: worst #1 of all (100.0%, p = 0.012: more than chance)" in page
+
+
+def _layer(run: Path) -> Path:
+    """Write a hand-made overlay layer ``layers/two/``: two areas holding some listed places."""
+    folder = run / "layers" / "two"
+    (folder / "wards").mkdir(parents=True)
+    (folder / "layer.json").write_text(json.dumps({"name": "two", "source": "two.gpkg"}))
+    lists = {
+        new: pd.read_csv(run / "wards" / f"{old}.csv", dtype={"area_code": str}).head(n)
+        for new, old, n in (("X1", "CBD", 12), ("X2", "KITS", 8))
+    }
+    for new, rows in lists.items():
+        rows.assign(
+            main_area_code=rows["area_code"],
+            area_code=new,
+            area_name=f"Part {new}",
+            area_rank=range(1, len(rows) + 1),
+        ).to_csv(folder / "wards" / f"{new}.csv", index=False)
+    pd.DataFrame(
+        {
+            "area_code": list(lists),
+            "area_name": [f"Part {c}" for c in lists],
+            "crimes": [int(r["crimes"].sum()) for r in lists.values()],
+        }
+    ).to_csv(folder / "areas.csv", index=False)
+    return folder
+
+
+def test_layer_briefs_from_the_run_places(
+    vancouver_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = copy_run(vancouver_run, tmp_path / "run")
+    folder = _layer(run)
+    pages = write_briefs(run, pdf=False)
+    layer = sorted(p.name for p in pages if p.parent == folder / "briefs")
+    assert layer == ["X1.html", "X2.html", "all_areas.html"]
+    page = (folder / "briefs" / "X1.html").read_text(encoding="utf-8")
+    listed = pd.read_csv(folder / "wards" / "X1.csv")["street"].astype(str)
+    named = re.findall(r"<h2>\d\. [^<]* at ([^<(]+?)(?: \(|</h2>)", page)
+    assert named and set(named) <= {html.escape(s) for s in listed}
+    assert "Area brief: Part X1 (X1)" in page
+    assert "not places of the run" not in caplog.text
+    # with --ward (codes of the main layer) the layers are left alone
+    (folder / "briefs" / "X1.html").unlink()
+    write_briefs(run, codes=["CBD"], pdf=False)
+    assert not (folder / "briefs" / "X1.html").exists()

@@ -40,10 +40,12 @@ _FORECAST_STREETS = ["forecast_rank", "street", "area_code", "expected"]
 class RunAdditions:
     """The optional files of a run folder, read once (None: not in the run folder)."""
 
-    rates: pd.DataFrame | None = None
+    #: Area code to its rows of rates.csv (level "area"), in the file's order.
+    rates: dict[str, list[dict[str, Any]]] | None = None
     performance: pd.DataFrame | None = None
     forecast: Mapping[str, Any] | None = None
-    forecast_streets: pd.DataFrame | None = None
+    #: Area code to its streets of forecast_streets.csv, best first.
+    forecast_streets: dict[str, list[dict[str, Any]]] | None = None
     callers: pd.DataFrame | None = None
 
 
@@ -77,6 +79,16 @@ def _read_callers(run_dir: Path) -> pd.DataFrame | None:
         return None
     flags = (counts.fillna(0) > 0).astype("int64")
     return flags.assign(area_code=table["area_code"], listed=1).groupby("area_code").sum()
+
+
+def _by_area(table: pd.DataFrame | None) -> dict[str, list[dict[str, Any]]] | None:
+    """Return the rows of each area code, in the table's order."""
+    if table is None:
+        return None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in table.to_dict("records"):
+        out.setdefault(str(row["area_code"]), []).append(row)
+    return out
 
 
 def _forecast_streets(table: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -114,9 +126,9 @@ def read_additions(run_dir: Path, manifest: Mapping[str, Any]) -> RunAdditions:
     else:
         forecast = None
     return RunAdditions(
-        rates=rates,
+        rates=_by_area(rates),
         performance=perf,
         forecast=forecast,
-        forecast_streets=streets,
+        forecast_streets=_by_area(streets),
         callers=_read_callers(run_dir),
     )

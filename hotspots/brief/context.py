@@ -45,6 +45,8 @@ class BriefContext:
     rec: dict[str, dict[str, Any]] = field(default_factory=dict)
     also: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
     additions: RunAdditions = field(default_factory=RunAdditions)
+    #: Tables the pages compute once per run (e.g. the best and worst rows).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -68,8 +68,8 @@ def write_pdfs(
     *,
     browser: Any = None,
     tabs: int = PDF_TABS,
-    processes: int = PDF_PROCESSES,
-    batch: int = PDF_BATCH,
+    processes: int | None = None,
+    batch: int | None = None,
 ) -> list[Path]:
     """Print HTML pages to A4 PDFs beside them, with headless Chromium.
 
@@ -87,9 +87,11 @@ def write_pdfs(
     tabs
         Documents printed at a time by each browser started here (one tab each).
     processes
-        Browsers started here (each its own Chromium), printing at the same time.
+        Browsers started here (each its own Chromium), printing at the same time; default
+        :data:`PDF_PROCESSES`.
     batch
-        Most pages printed as one document; 1 prints each page on its own.
+        Most pages printed as one document (1: each page on its own); default
+        :data:`PDF_BATCH`.
 
     Returns
     -------
@@ -102,7 +104,8 @@ def write_pdfs(
         If Playwright is not installed or Chromium is not found.
     """
     start = time.perf_counter()
-    groups = _groups(pages, batch)
+    processes = PDF_PROCESSES if processes is None else processes
+    groups = _groups(pages, PDF_BATCH if batch is None else batch)
     if browser is not None:
         written = _print_sync(browser, groups)
     elif pages:

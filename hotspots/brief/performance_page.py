@@ -66,6 +66,18 @@ def _window(ctx: BriefContext, cmp: pd.DataFrame) -> str:
     return str(cmp["window"].iloc[0])
 
 
+def _shared(ctx: BriefContext) -> tuple[str, pd.DataFrame, dict[tuple[str, str, str], str]]:
+    """Return the window, its all-crime and group rows, and the run-wide standings (once)."""
+    if "best_worst" not in ctx.cache:
+        cmp = ctx.run.compare
+        assert cmp is not None  # has_best_worst
+        window = _window(ctx, cmp)
+        rows = cmp[(cmp["window"] == window) & cmp["kind"].isin(["all", "group"])]
+        ctx.cache["best_worst"] = (window, rows, _run_wide(ctx, window))
+    found: tuple[str, pd.DataFrame, dict[tuple[str, str, str], str]] = ctx.cache["best_worst"]
+    return found
+
+
 def _run_wide(ctx: BriefContext, window: str) -> dict[tuple[str, str, str], str]:
     """(level, crime group, code or name) to its run-wide standing, e.g. 'worst #2 of all'."""
     perf = ctx.additions.performance
@@ -150,19 +162,12 @@ def best_worst_page(
         A whole HTML page: one table, a block of up to :data:`BEST_WORST_N` worst and best
         wards per crime group (all crime first).
     """
-    cmp = ctx.run.compare
-    assert cmp is not None  # has_best_worst
-    window = _window(ctx, cmp)
-    rows = cmp[
-        (cmp["window"] == window)
-        & cmp["kind"].isin(["all", "group"])
-        & cmp["area_code"].isin(wards["area_code"].astype(str))
-    ]
-    standing = _run_wide(ctx, window) if borough is not None else {}
-    groups = list(pd.unique(rows["crime_type"]))
-    tables = "".join(
-        _group_table(ctx, str(g), rows[rows["crime_type"] == g], standing) for g in groups
-    )
+    window, shown, run_wide = _shared(ctx)
+    rows = shown[shown["area_code"].isin(wards["area_code"].astype(str))]
+    standing = run_wide if borough is not None else {}
+    parts = dict(iter(rows.groupby("crime_type", sort=False)))
+    groups = list(parts)
+    tables = "".join(_group_table(ctx, str(g), parts[g], standing) for g in groups)
     among = [
         f"{escape_text(g)}: {escape_text(standing[('borough', str(g), borough)])}"
         for g in groups

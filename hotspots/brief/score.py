@@ -326,8 +326,8 @@ def _ward_group_totals(run: RunFolder, listed: pd.DataFrame, settings: BriefSett
         totals = counts.T.groupby(level=0).sum().T.stack()
     elif run.compare is not None:
         totals = _estimated_totals(run.compare, run.areas["crimes"], group_of)
-    else:
-        totals = pd.Series(dtype=float)
+    else:  # neither: the listed places' own crimes are the floor
+        totals = pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []]))
     totals.index.names = ["area_code", "group"]
     floor = listed.groupby(["area_code", "group"])["crimes"].sum()
     return pd.concat([totals.rename("t"), floor.rename("f")], axis=1).max(axis=1)

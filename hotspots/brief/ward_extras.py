@@ -36,7 +36,7 @@ def rates_line(ctx: BriefContext, code: str) -> str:
     rates = ctx.additions.rates
     if rates is None:
         return ""
-    rows = [r for r in rates[rates["area_code"] == code].to_dict("records") if r["crimes"] > 0]
+    rows = [r for r in rates.get(code, []) if r["crimes"] > 0]
     shown = [(r, *_rate(r)) for r in rows]
     shown = [(r, v, unit) for r, v, unit in shown if pd.notna(v)]
     if not shown:
@@ -66,10 +66,9 @@ def forecast_line(ctx: BriefContext, code: str) -> str:
     text = f"<p><b>Forecast{month}</b>: {escape_text(forecast['text'])}"
     streets = ctx.additions.forecast_streets
     if streets is not None:
-        top = streets[streets["area_code"] == code].head(FORECAST_STREETS)
         named = [
             f"{escape_text(r['street'])} ({format_number(r['expected'], 1)} expected)"
-            for r in top.to_dict("records")
+            for r in streets.get(code, [])[:FORECAST_STREETS]
         ]
         area = ctx.label.lower()
         text += (

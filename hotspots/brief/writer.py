@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from hotspots import runfolder
-from hotspots.analysis.groups import read_brief_weights
+from hotspots.analysis.groups import BriefSettings, read_brief_weights
 from hotspots.brief.borough_page import borough_page
 from hotspots.brief.context import (
     BriefContext,
@@ -19,6 +22,7 @@ from hotspots.brief.context import (
     group_scores_by_place,
 )
 from hotspots.brief.inputs import RunFolder, read_predictability, read_run_folder
+from hotspots.brief.layers import layer_folders, read_layer
 from hotspots.brief.page import escape_text
 from hotspots.brief.pdf import write_pdfs
 from hotspots.brief.performance_page import best_worst_name, best_worst_page, has_best_worst
@@ -29,7 +33,15 @@ from hotspots.output.site_index import borough_brief_name, brief_name, refresh_l
 
 log = logging.getLogger("hotspots")
 
+#: Processes writing ward pages (forked: each inherits the run read once); 1 writes them here.
+PAGE_PROCESSES = 2
+#: Fewest pages per process worth a fork.
+MIN_PAGES_PER_PROCESS = 20
+_SHARED: dict[str, tuple[BriefContext, pd.DataFrame, Path]] = {}
+
 __all__ = [
+    "MIN_PAGES_PER_PROCESS",
+    "PAGE_PROCESSES",
     "write_briefs",
 ]
 
@@ -67,7 +79,8 @@ def write_briefs(
         A folder written by ``hotspots run``; nothing in it is changed but ``briefs/``.
     codes
         Area codes to write; every area with crime when None. Borough pages are written for
-        the boroughs of these areas (all their wards listed).
+        the boroughs of these areas (all their wards listed). When None, the areas of each
+        overlay layer of the run (``layers/<NAME>/``) get their briefs too.
     weights
         A TOML file of score weights and rules (:func:`read_brief_weights`).
     backtest
@@ -84,7 +97,9 @@ def write_briefs(
     list of pathlib.Path
         The files written: ``briefs/<area_code>.html`` (and ``.pdf``), and
         ``briefs/borough_<name>.html`` (and ``.pdf``) where ``areas.csv`` has boroughs,
-        else ``briefs/all_areas.html``.
+        else ``briefs/all_areas.html``; beside each, ``..._best_worst.html`` (and ``.pdf``)
+        when ``compare_areas.csv`` has crime groups and exact tests; then the same in
+        ``layers/<NAME>/briefs/`` for each layer.
 
     Raises
     ------
@@ -98,33 +113,73 @@ def write_briefs(
     run = read_run_folder(run_dir, areas=areas, streets=streets)
     wanted = _wanted_codes(run, codes)
     predict = read_predictability(backtest, settings=settings) if backtest else None
+    pages, files = _write_folder(run, settings, predict, wanted, pdf=pdf, wait=wait)
+    for layer_dir in layer_folders(run.path) if codes is None else []:
+        layer = read_layer(run, layer_dir)
+        more = _write_folder(
+            layer, settings, predict, _wanted_codes(layer, None), pdf=pdf, wait=wait, lock=run.path
+        )
+        pages, files = pages + more[0], files + more[1]
+    log.info(
+        "Briefs: %d pages written to %s in %.1f s",
+        len(pages),
+        run.path / runfolder.BRIEFS_DIR,
+        time.perf_counter() - start,
+    )
+    return files
+
+
+def _write_folder(
+    run: RunFolder,
+    settings: BriefSettings,
+    predict: Mapping[str, float] | None,
+    wanted: Sequence[str],
+    *,
+    pdf: bool,
+    wait: bool,
+    lock: Path | None = None,
+) -> tuple[list[Path], list[Path]]:
+    """Write the briefs of one folder (the run's, or a layer's) into its ``briefs/``."""
     scored = rank_problems(run, settings=settings, predictability=predict)
     chosen = scored[scored["priority"].notna()].sort_values(["area_code", "priority"])
     ctx = build_context(run, settings, predict is not None)
     ctx.also = group_scores_by_place(scored[scored["place_id"].isin(chosen["place_id"])])
     out = run.path / runfolder.BRIEFS_DIR
+    lock = lock or run.path
     # written privately, then moved into briefs/ file by file, under the run folder's lock
-    with runfolder.staged_files(out, lock=run.path, wait=wait) as tmp:
+    with runfolder.staged_files(out, lock=lock, wait=wait) as tmp:
         pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], tmp)
         pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], tmp)
         files = pages + (write_pdfs(pages) if pdf else [])
-    with runfolder.folder_lock(run.path, wait=wait):  # the index and maps now link the briefs
+    with runfolder.folder_lock(lock, wait=wait):  # the index and maps now link the briefs
         linked = refresh_links(run.path)
-    log.info(
-        "Briefs: %d pages written to %s in %.1f s; links added to %d pages",
-        len(pages),
-        out,
-        time.perf_counter() - start,
-        len(linked),
-    )
-    return [out / f.relative_to(tmp) for f in files]
+    log.info("Briefs: links added to %d pages of %s", len(linked), run.path)
+    return [out / f.relative_to(tmp) for f in pages], [out / f.relative_to(tmp) for f in files]
 
 
 def _write_ward_pages(
     ctx: BriefContext, wanted: Sequence[str], chosen: pd.DataFrame, out: Path
 ) -> list[Path]:
-    by_ward = dict(iter(chosen.groupby("area_code", sort=False)))
     ctx.group_counts = count_nearby_groups(ctx, chosen)
+    workers = min(PAGE_PROCESSES, os.cpu_count() or 1, len(wanted) // MIN_PAGES_PER_PROCESS)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _ward_pages_here(ctx, wanted, chosen, out)
+    _SHARED["pages"] = (ctx, chosen, out)  # read by the forked workers, never pickled
+    parts = [list(wanted[i::workers]) for i in range(workers)]
+    try:
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=fork) as pool:
+            done = list(pool.map(_ward_pages_forked, parts))
+    finally:
+        _SHARED.clear()
+    written = {p.name: p for part in done for p in part}
+    return [written[brief_name(code)] for code in wanted]
+
+
+def _ward_pages_here(
+    ctx: BriefContext, wanted: Sequence[str], chosen: pd.DataFrame, out: Path
+) -> list[Path]:
+    by_ward = dict(iter(chosen.groupby("area_code", sort=False)))
     pages = []
     empty = chosen.iloc[:0]
     for code in wanted:
@@ -132,6 +187,12 @@ def _write_ward_pages(
         path.write_text(ward_page(ctx, code, by_ward.get(code, empty)), encoding="utf-8")
         pages.append(path)
     return pages
+
+
+def _ward_pages_forked(codes: Sequence[str]) -> list[Path]:
+    """Write the pages of ``codes`` in a worker forked from :func:`_write_ward_pages`."""
+    ctx, chosen, out = _SHARED["pages"]
+    return _ward_pages_here(ctx, codes, chosen[chosen["area_code"].isin(codes)], out)
 
 
 def _write_borough_pages(

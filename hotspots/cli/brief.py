@@ -77,7 +77,9 @@ def brief(
 
     Reads an existing run folder (nothing is recomputed) and writes only RUN_DIR/briefs/:
     <area_code>.html and .pdf per ward, and borough_<name>.html and .pdf per borough
-    (all_areas.html where the areas have no borough).
+    (all_areas.html where the areas have no borough), with a best and worst page beside each
+    when the run compares crime groups. Without --ward, each overlay layer of the run
+    (layers/<NAME>/) gets its briefs too, in layers/<NAME>/briefs/.
     """
     from hotspots.brief.writer import write_briefs
 
@@ -93,5 +95,8 @@ def brief(
             streets=streets,
             wait=wait,
         )
-    html_n = sum(f.suffix == ".html" for f in files)
-    click.echo(f"{run_dir / 'briefs'}: {html_n} pages, {len(files) - html_n} PDFs")
+    main = [f for f in files if f.parent == run_dir / "briefs"]
+    html_n = sum(f.suffix == ".html" for f in main)
+    layers = sum(f.suffix == ".html" for f in files) - html_n
+    more = f"; {layers} pages in layers/*/briefs" if layers else ""
+    click.echo(f"{run_dir / 'briefs'}: {html_n} pages, {len(main) - html_n} PDFs{more}")
