@@ -216,14 +216,8 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         codes, ids = pd.factorize(seg)
     per_seg = np.r_[_street_of_segments(hot["segment_ids"], pd.Index(ids)), -1]
     key = per_seg[codes]  # code -1 (unsnapped) takes the last entry: none
-    loc_key = {
-        (a, p): len(hot) + i
-        for i, (a, p) in enumerate(
-            zip(locations["area_code"].tolist(), locations["street"].tolist(), strict=True)
-        )
-    }
     unsnapped = seg.isna().to_numpy()
-    if loc_key and unsnapped.any():
+    if len(locations) and unsnapped.any():
         place = (
             crimes.loc[unsnapped, "place"]
             if "place" in crimes
@@ -231,9 +225,8 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         )
         area = crimes.loc[unsnapped, "area_code"]
         first, inverse, _ = rank.distinct_rows(area, place)  # each (area, place) looked up once
-        pairs = zip(area.iloc[first].tolist(), place.iloc[first].tolist(), strict=True)
-        found = np.array([loc_key.get(k, -1) for k in pairs], dtype=np.int64)
-        key[unsnapped] = found[inverse]
+        found = _location_rows(locations, area.iloc[first], place.iloc[first])
+        key[unsnapped] = np.where(found >= 0, len(hot) + found, -1)[inverse]
     return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)
 
 
@@ -251,3 +244,17 @@ def _street_of_segments(segment_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     listed = listed[~listed.index.duplicated(keep="last")]
     at = listed.index.get_indexer(ids.astype(object))
     return np.where(at >= 0, listed.to_numpy()[np.maximum(at, 0)], -1).astype(np.int64)
+
+
+def _location_rows(locations: pd.DataFrame, area: pd.Series, place: pd.Series) -> np.ndarray:
+    """Return the row of ``locations`` with each (area, place), by area code and street (-1: none).
+
+    A pair listed twice goes to the later row.
+    """
+    listed = pd.MultiIndex.from_arrays(
+        [locations["area_code"].to_numpy(dtype=object), locations["street"].to_numpy(dtype=object)]
+    )
+    rows = np.flatnonzero(~listed.duplicated(keep="last"))
+    asked = pd.MultiIndex.from_arrays([area.to_numpy(dtype=object), place.to_numpy(dtype=object)])
+    at = listed[rows].get_indexer(asked)
+    return np.where(at >= 0, rows[np.maximum(at, 0)], -1).astype(np.int64)

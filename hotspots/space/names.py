@@ -116,7 +116,13 @@ def text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
         cats = text.cat.categories
         codes = text.cat.codes.to_numpy().astype(np.int64)
         codes[codes < 0] = len(cats)
-        uniques = pd.Series([*(str(c) for c in cats), ""], dtype=object)
+        if isinstance(cats.dtype, pd.StringDtype) or (
+            cats.dtype == object and all(isinstance(c, str) for c in cats)
+        ):  # text already: taken whole from the index, not cell by cell
+            words = cats.to_numpy(dtype=object, na_value="")
+        else:
+            words = np.array([str(c) for c in cats], dtype=object)
+        uniques = pd.Series(np.append(words, ""), dtype=object)
         return codes, uniques
     codes, found = pd.factorize(text.fillna("").astype(str), use_na_sentinel=False)
     return np.asarray(codes, dtype=np.int64), pd.Series(np.asarray(found, dtype=object))
