@@ -239,3 +239,24 @@ def test_overlay_option_errors_are_one_line(
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and problem in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_big_layer_gets_lists_but_no_map_per_area(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hotspots.pipeline import layers
+
+    monkeypatch.setattr(layers, "LAYER_AREA_MAPS_MAX", 1)  # "halves" has 2 areas with crime
+    paths = _write_inputs(tmp_path)
+    out = tmp_path / "run"
+    args = ["run", "--crimes", str(paths["crimes"]), "--areas", str(paths["areas"])]
+    args += ["--streets", str(paths["streets"]), "--out", str(out), "--min-crimes", "2"]
+    args += ["--overlay", f"halves={tmp_path / 'halves.gpkg'}", "--quiet"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    folder = out / "layers" / "halves"
+    assert json.loads((folder / "layer.json").read_text())["area_maps"] is False
+    assert not (folder / "maps").exists() and (folder / "map.html").is_file()
+    lists = [pd.read_csv(p) for p in (folder / "wards").glob("*.csv")]
+    assert len(lists) == 2 and all("map_link" not in t.columns for t in lists)
+    assert (out / "maps").is_dir()  # the main layer keeps its maps
