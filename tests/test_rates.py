@@ -192,3 +192,35 @@ def test_group_memberships_add_serious_acquisitive_and_weapons() -> None:
     assert got["Drugs"] == ["drugs_weapons"]
     labels = labelled_memberships(["Burglary"], settings=settings)
     assert labels == {"Burglary": ["Burglary", SERIOUS_ACQUISITIVE]}
+
+
+def test_run_writes_rates_with_both_denominators(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hotspots.cli import app
+    from hotspots.output.export import read_csv
+    from tests.fixtures.make_tiny import tiny_args
+
+    (tmp_path / "pop.csv").write_text("ward_code,population\nW1,3000\nW2,1000\n")
+    (tmp_path / "jobs.csv").write_text("ward_code,jobs\nW1,500\nW2,20000\n")
+    out = tmp_path / "run"
+    args = tiny_args(tmp_path, out, "--quiet", "--no-area-maps")
+    args += ["--population", str(tmp_path / "pop.csv")]
+    args += ["--denominator", f"jobs={tmp_path / 'jobs.csv'}"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rates = read_csv(out / "rates.csv", dtype={"area_code": str})
+    assert list(rates.columns) == RATE_COLUMNS
+    w1 = rates[(rates["level"] == "area") & (rates["area_code"] == "W1")].set_index("crime_group")
+    # W1 holds the first two places' 7 + 2 crimes over 3 months: 36 a year
+    assert w1.loc["All crime", "crimes"] == 9 and w1.loc["All crime", "months"] == 3
+    assert w1.loc["All crime", "rate_per_1000"] == 12.0  # 36 a year / 3,000 residents
+    assert w1.loc["All crime", "denominator"] == "jobs"
+    assert w1.loc["All crime", "rate_per_1000_denominator"] == 72.0  # 36 / 500 jobs
+    assert w1.loc[SERIOUS_ACQUISITIVE, "crimes"] == 9  # burglary and robbery only
+    assert set(rates["level"]) == {"area", "borough"}
+    bad = CliRunner().invoke(app, [*args[:-2], "--overwrite", "--denominator", "jobs.csv"])
+    assert bad.exit_code == 2 and "NAME=CSV" in bad.output  # refused before the run
+    (tmp_path / "bad.csv").write_text("ward_code,jobs\nW1,lots\n")
+    bad = CliRunner().invoke(app, [*args[:-2], "--denominator", f"jobs={tmp_path / 'bad.csv'}"])
+    assert bad.exit_code == 2 and "bad.csv row 2" in bad.output

@@ -204,6 +204,11 @@ def _sum_all(values: pd.Series, parent: pd.Series) -> pd.Series:
     )
 
 
+def _text(values: pd.Series) -> pd.Series:
+    """Return ``values`` as text with "" where missing (a map that found nothing is float)."""
+    return values.astype(object).where(values.notna(), "")
+
+
 def _level_rates(
     counts: pd.DataFrame,
     names: pd.Series,
@@ -217,8 +222,8 @@ def _level_rates(
     place = long["_place"]
     out = pd.DataFrame(
         {
-            "area_code": place.map(codes).fillna(""),
-            "area_name": place.map(names).fillna(""),
+            "area_code": _text(place.map(codes)),
+            "area_name": _text(place.map(names)),
             "crime_group": long["crime_group"],
             "crimes": long["crimes"].astype("int64"),
         }

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from hotspots import __version__
-from hotspots.cli.common import layer_options, overlay_values, setup_logging, wait_option
+from hotspots.cli.common import (
+    denominator_value,
+    layer_options,
+    overlay_values,
+    setup_logging,
+    wait_option,
+)
 from hotspots.errors import HotspotsError
 
 __all__ = [
@@ -164,6 +170,7 @@ def _setup_logging(quiet: bool) -> None:
 @click.option(
     "--denominator",
     metavar="NAME=CSV",
+    callback=denominator_value,
     help="A second denominator for rates.csv: NAME=CSV of area code and value "
     "(e.g. workday=workday.csv).",
 )

@@ -10,7 +10,14 @@ from typing import TextIO, TypeVar
 
 import click
 
-__all__ = ["WARNINGS_LOGGER", "layer_options", "overlay_values", "setup_logging", "wait_option"]
+__all__ = [
+    "WARNINGS_LOGGER",
+    "denominator_value",
+    "layer_options",
+    "overlay_values",
+    "setup_logging",
+    "wait_option",
+]
 
 #: Logger of Python warnings raised by hotspots and its libraries (one line each).
 WARNINGS_LOGGER = "hotspots.warnings"
@@ -55,6 +62,21 @@ def overlay_values(
         msg = f"each --overlay needs its own name; given more than once: {', '.join(twice)}"
         raise click.BadParameter(msg, ctx=ctx, param=param)
     return tuple(pairs)
+
+
+def denominator_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--denominator NAME=CSV`` before the run: the form, and that the CSV reads."""
+    if not value:
+        return value
+    from hotspots.analysis.rates import read_denominator, split_denominator
+    from hotspots.errors import InputDataError
+
+    try:
+        name, path = split_denominator(value)
+        read_denominator(path, name=name)
+    except (InputDataError, OSError) as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+    return value
 
 
 def setup_logging(
