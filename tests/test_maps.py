@@ -374,3 +374,48 @@ def test_corridors_layer_best_ranks_with_colour_and_popup() -> None:
         maps.hot_streets_page(_hot(), _areas(), corridors=corridors.iloc[:1], corridor_count=692)
     )["corridors"]
     assert part["total"] == 692 and "Rank <b>2</b> of 692 by crimes per km" in part["popup"][0]
+
+
+def test_repeat_callers_layer_places_counts_and_synthetic_label() -> None:
+    hot = pd.concat([_hot("A St"), _hot("B St"), _hot("C St")], ignore_index=True).assign(
+        repeat_callers_24h=[1, 0, 0], repeat_callers_6m=[4, 0, 2]
+    )
+    locs = gpd.GeoDataFrame(
+        {"street": ["Loc <1>"], "area_code": ["E05000001"], "area_name": ["A"], "crimes": [5]},
+        geometry=[MultiPoint([(530000, 180000)])],
+        crs=27700,
+    ).assign(area_rank=1, repeat_callers_24h=[0], repeat_callers_6m=[3])
+    cfg = _config(maps.hot_streets_page(hot, _areas(), locations=locs, callers_synthetic=True))
+    rc = cfg["callers"]
+    # B St has no repeat caller: left out; the location's index follows the three streets
+    assert rc["i"] == [0, 2, 3] and rc["d"] == [1, 0, 0] and rc["s"] == [4, 2, 3]
+    assert rc["ll"][0] == [51.5, -0.1] and rc["synthetic"] is True
+    assert len(rc["ll"][2]) == 2  # the location's point, from its geometry
+    assert "callers" not in _config(maps.hot_streets_page(_hot(), _areas()))
+    real = _config(maps.hot_streets_page(hot, _areas()))["callers"]
+    assert real["synthetic"] is False
+    assert "SYNTHETIC" not in json.dumps(real)
+
+
+def test_forecast_layer_places_ranks_expected_and_sentence() -> None:
+    forecast = gpd.GeoDataFrame(
+        {
+            "rank": [2, 1],
+            "street_name": ["B <Rd>", None],
+            "area_code": ["E05000001", "E05000001"],
+            "crimes_per_month": [1.0, 2.0],
+            "expected": [0.456, 3.0],
+            "forecast_rank": [2, 1],
+        },
+        geometry=gpd.points_from_xy([530050, 530000], [180000, 180000]),
+        crs=27700,
+    )
+    info = {"month": "2026-01", "listed": 290, "streets": 84, "coverage_pct": 1.0,
+            "text": "Next month's list was made by <method>."}  # fmt: skip
+    cfg = _config(maps.hot_streets_page(_hot(), _areas(), forecast=forecast, forecast_info=info))
+    f = cfg["forecast"]
+    assert f["r"] == [1, 2] and f["sr"] == [1, 2] and f["e"] == [3.0, 0.46]  # by list rank
+    assert f["name"] == ["(unnamed street)", "B &lt;Rd&gt;"]
+    assert f["month"] == "2026-01" and f["listed"] == 290 and f["streets"] == 84
+    assert f["text"] == "Next month&#x27;s list was made by &lt;method&gt;."
+    assert "forecast" not in _config(maps.hot_streets_page(_hot(), _areas()))

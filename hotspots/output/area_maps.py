@@ -16,7 +16,7 @@ import multiprocessing as mp
 import os
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -27,8 +27,9 @@ import pandas as pd
 
 from hotspots.analysis.rank import type_columns
 from hotspots.output.export import safe_file_stem
+from hotspots.output.map_data import encode_frame
 from hotspots.output.map_options import MapOptions
-from hotspots.output.maps import hot_streets_page
+from hotspots.output.maps import hot_streets_page, warm_page_template
 from hotspots.runfolder import area_file_stem
 from hotspots.space.crs import WGS84
 from hotspots.space.locations import factorize_xy
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AREA_MAP_BUDGET_MB",
+    "BASE_SIMPLIFY_M",
     "BOROUGH_LOCATIONS_PER_AREA",
     "CONTEXT_M",
     "MAP_WORKERS_ENV",
@@ -60,6 +62,9 @@ CONTEXT_M = 400.0
 BOROUGH_LOCATIONS_PER_AREA = 15
 #: Size budget of an area map; a larger page is logged as a warning.
 AREA_MAP_BUDGET_MB = 1.0
+#: Simplification of an area map's background network, metres (as ``page_data`` simplifies
+#: an area map's ``base_streets``).
+BASE_SIMPLIFY_M = 2.0
 #: Environment variable: processes writing the area maps (default: 2 where 2 cores are free).
 MAP_WORKERS_ENV = "HOTSPOTS_MAP_WORKERS"
 #: A second process is started only for at least this many pages each.
@@ -163,6 +168,11 @@ class AreaPages(Sequence[AreaPage]):
             if "trend_class" in r.area_summary
             else pd.Series(dtype=object)
         )
+        # the offline background: every segment simplified and encoded once, as an area
+        # map's own share would be (both are per geometry), not once per map it shows on
+        self.base_rings = (
+            encode_frame(r.segments, simplify_m=BASE_SIMPLIFY_M) if inputs.shared.offline else []
+        )
         areas = inputs.areas
         self.rows: dict[str, int] = {}
         for i, c in enumerate(areas["area_code"].astype(str)):
@@ -204,13 +214,14 @@ class AreaPages(Sequence[AreaPage]):
         near = areas.iloc[areas.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
         base = None
         if shared.offline:
-            segs = r.segments
-            base = segs.iloc[segs.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")]
+            near_segs = r.segments.sindex.query(shape.buffer(CONTEXT_M), predicate="intersects")
+            if len(near_segs):
+                base = [ring for i in near_segs for ring in self.base_rings[i]]
         options = replace(
             shared,
             locations=_part(self.locs_by, code, inputs.locations),
             crimes=_part(self.points_by, code, self.points),
-            base_streets=base,
+            base_rings=base,
             focus=[code],
             hexes=_within(r.tables.get("hexagons"), shape),
             clusters=_within(r.tables.get("clusters"), shape),
@@ -268,7 +279,13 @@ def _borough_links(
     return {c: area_links(c, prefix="../", exists=exists) for c in codes}
 
 
-def write_area_maps(inputs: AreaInputs, folder: Path, *, quiet: bool = False) -> list[Path]:
+def write_area_maps(
+    inputs: AreaInputs,
+    folder: Path,
+    *,
+    before: Callable[[], list[Path]] | None = None,
+    quiet: bool = False,
+) -> list[Path]:
     """Write every area and borough map of a run into ``folder``.
 
     Parameters
@@ -277,25 +294,28 @@ def write_area_maps(inputs: AreaInputs, folder: Path, *, quiet: bool = False) ->
         The run's tables and the shared options.
     folder
         The ``maps/`` folder.
+    before
+        Other work of this process (e.g. the city-wide map), done while a second process
+        starts on the area maps (see :func:`write_pages`).
     quiet
         Do not log progress.
 
     Returns
     -------
     list of pathlib.Path
-        The pages written, areas (by code) then boroughs (by name).
+        What ``before`` wrote, then the area pages (by code) and the borough pages (by name).
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    files = write_pages(AreaPages(inputs, folder), folder)
-    for path in files:
-        size = path.stat().st_size / 1e6
+    pages = AreaPages(inputs, folder)
+    first, files = write_pages(pages, folder, before=before)
+    for (kind, _), path in zip(pages.specs, files, strict=True):
+        size = path.stat().st_size / 1e6 if kind == "area" else 0.0  # area maps are budgeted
         if size > AREA_MAP_BUDGET_MB:
             log.warning(
                 "%s is %.1f MB, over the %.0f MB budget", path.name, size, AREA_MAP_BUDGET_MB
             )
     if not quiet:
         log.info("wrote %d area and borough maps", len(files))
-    return files
+    return first + files
 
 
 def map_workers(pages: int) -> int:
@@ -318,27 +338,37 @@ def map_workers(pages: int) -> int:
     return 2 if (cores or 1) >= 2 else 1
 
 
-def write_pages(pages: Sequence[AreaPage], folder: Path) -> list[Path]:
+def write_pages(
+    pages: Sequence[AreaPage],
+    folder: Path,
+    *,
+    before: Callable[[], list[Path]] | None = None,
+) -> tuple[list[Path], list[Path]]:
     """Build and write ``pages`` into ``folder``, in one process or two (:func:`map_workers`).
 
     The second process is a fork of this one: it shares ``pages`` (built lazily, as
     :class:`AreaPages` does) and the rendered page template, and takes pages in turn with
-    this one from a shared counter.
+    this one from a shared counter, which this one joins once ``before`` is done.
 
     Parameters
     ----------
     pages
         The pages; ``pages[i]`` may build page ``i`` when asked for.
     folder
-        Folder to write to.
+        Folder to write to (made if missing).
+    before
+        Other work for this process, done first (while the second process writes pages).
 
     Returns
     -------
-    list of pathlib.Path
-        The pages written, in the order of ``pages``.
+    tuple of lists of pathlib.Path
+        What ``before`` returned, and the pages written in the order of ``pages``.
     """
+    folder.mkdir(parents=True, exist_ok=True)
     if map_workers(len(pages)) == 1:
-        return [_save(page, folder) for page in pages]
+        first = before() if before is not None else []
+        return first, [_save(page, folder) for page in pages]
+    warm_page_template(pages[0].options.offline)  # rendered once, shared with the fork
     ctx = mp.get_context("fork")
     counter = ctx.Value("i", 0)
     receive, send = ctx.Pipe(duplex=False)
@@ -348,10 +378,14 @@ def write_pages(pages: Sequence[AreaPage], folder: Path) -> list[Path]:
         child.start()
     send.close()
     try:
+        first = before() if before is not None else []
         mine = _take_turns(pages, folder, counter)
-        theirs = receive.recv() if receive.poll(None) else ""
+        theirs = receive.recv()
     except EOFError:
-        theirs = "the second process ended without a word"
+        theirs = "it ended without a word"
+    except BaseException:  # this process failed: stop the other one too
+        child.terminate()
+        raise
     finally:
         child.join()
         receive.close()
@@ -362,7 +396,7 @@ def write_pages(pages: Sequence[AreaPage], folder: Path) -> list[Path]:
     if len(done) != len(pages):
         msg = f"the area maps were not all written ({len(done)} of {len(pages)})"
         raise RuntimeError(msg)
-    return [folder / done[i] for i in range(len(pages))]
+    return first, [folder / done[i] for i in range(len(pages))]
 
 
 def _take_turns(pages: Sequence[AreaPage], folder: Path, counter: Any) -> dict[int, str]:

@@ -346,6 +346,13 @@ def heat_code(svg: str) -> list[str] | None:
     >>> title[:30], levels[:3], levels[-1], len(levels)
     ('Crimes by hour of week (n = 14', '011', '5', 168)
     """
+    code = _heat_code(svg)
+    return None if code is None else list(code)
+
+
+@functools.lru_cache(maxsize=8192)
+def _heat_code(svg: str) -> tuple[str, str] | None:
+    """Return :func:`heat_code`'s code as a tuple (a place's chart is met on several maps)."""
     palette = heat_palette()
     levels = [""] * 168
     for colour, d in _HEAT_PATH.findall(svg):
@@ -359,4 +366,4 @@ def heat_code(svg: str) -> list[str] | None:
     title = _HEAT_TITLE.search(svg)
     if "" in levels or title is None:
         return None
-    return [title.group(1), "".join(levels)]
+    return (title.group(1), "".join(levels))

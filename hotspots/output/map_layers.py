@@ -131,6 +131,21 @@ def _place_lists(frame: pd.DataFrame, counts: PeriodCounts) -> tuple[list[Any], 
     return monthly, []
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return the rows but the geometry as dicts: ``to_dict("records")``, a few times faster.
+
+    Examples
+    --------
+    >>> _records(pd.DataFrame({"a": [1, 2], "geometry": [None, None], "b": ["x", "y"]}))
+    [{'a': 1, 'b': 'x'}, {'a': 2, 'b': 'y'}]
+    """
+    cols = [c for c in frame.columns if c != "geometry"]
+    if not cols:
+        return [{} for _ in range(len(frame))]
+    values = zip(*(frame[c].tolist() for c in cols), strict=True)
+    return [dict(zip(cols, row, strict=True)) for row in values]
+
+
 def _place_features(
     hot: gpd.GeoDataFrame,
     counts: PeriodCounts,
@@ -146,7 +161,7 @@ def _place_features(
         else hot["area_rank"]
     )
     sig = hot["significance"].astype(str) if "significance" in hot else None
-    records = hot.drop(columns="geometry").to_dict("records")
+    records = _records(hot)
     profiles = []  # hour-of-week heatmaps as codes; the page draws them
     for row in records:
         svg = row.get("profile_svg") if "profile_svg" in charts else None
@@ -258,7 +273,7 @@ def _repeat_features(repeats: gpd.GeoDataFrame) -> dict[str, Any]:
     tips = [
         f"Repeat location: {r['location']}: {r['crimes']} crimes in {r['months']} months "
         f"({r['first_month']} to {r['last_month']}); {r['top_types']}"
-        for r in top.drop(columns="geometry").to_dict("records")
+        for r in _records(top)
     ]
     return {
         "ll": [[round(float(y), 5), round(float(x), 5)] for x, y in zip(lon, lat, strict=True)],
@@ -272,16 +287,14 @@ def _corridor_features(corridors: gpd.GeoDataFrame, total: int) -> dict[str, Any
     """Return the best ranked corridors: lines, colour by rank and popup of each."""
     top = corridors.sort_values("rank", kind="stable").head(MAX_CORRIDORS)
     collisions = "collisions_per_km" in top
+    records = _records(top)
     return {
         "g": encode_frame(top, simplify_m=2.0),
         "c": [next(b[1] for b in CORRIDOR_BANDS if r <= b[0]) for r in top["rank"]],
-        "popup": [
-            corridor_popup_html(r, of=total)
-            for r in top.drop(columns="geometry").to_dict("records")
-        ],
+        "popup": [corridor_popup_html(r, of=total) for r in records],
         "tip": [
             html.escape(f"{r['street']}: {float(r['crimes_per_km']):,.0f} crimes per km")
-            for r in top.drop(columns="geometry").to_dict("records")
+            for r in records
         ],
         "bands": [[c, label] for _, c, label in CORRIDOR_BANDS],
         "collisions": collisions,
@@ -373,7 +386,9 @@ def page_data(
     }
     if areas is not None and len(areas):
         data["areas"] = _area_features(areas, o.area_value, focus, counts)
-    if base_streets is not None and len(base_streets):
+    if o.base_rings is not None:
+        data["base"] = {"full": list(o.base_rings)}
+    elif base_streets is not None and len(base_streets):
         data["base"] = _base_features(base_streets, 2.0 if focus else 8.0)
     # the page draws each place's monthly chart from its counts; the hour-of-week chart is
     # kept on area maps only (on the city map it would be most of the page)

@@ -46,6 +46,10 @@ class MapOptions:
     base_streets
         Street lines drawn as a light base layer (for offline maps, which have no tiles); a
         boolean ``main`` column marks the roads kept at city zooms.
+    base_rings
+        The background network already encoded (:func:`hotspots.output.map_data.encode_frame`
+        rings, simplified by 2 m as an area map's ``base_streets`` are): used instead of
+        ``base_streets`` where a run encodes its network once for all its area maps.
     counts
         Counts per place, type and month (:func:`hotspots.output.map_data.period_counts`)
         for the group, harm and period choices; None: whole-period counts from the ``n_``
@@ -92,6 +96,7 @@ class MapOptions:
     corridor_count: int | None = None
     crimes: pd.DataFrame | None = None
     base_streets: gpd.GeoDataFrame | None = None
+    base_rings: Sequence[str] | None = None
     counts: PeriodCounts | None = None
     windows: Mapping[str, Mapping[str, str]] | None = None
     focus: Sequence[str] = ()

@@ -75,6 +75,7 @@ __all__ = [
     "links_block",
     "safe_json",
     "street_popup_html",
+    "warm_page_template",
 ]
 
 _TEMPLATE_OPENER = re.compile(r"\{(?=[{%#])")
@@ -277,6 +278,19 @@ def hot_streets_page(
 
 
 _SLOTS = ("@@hotspots-data@@", "@@hotspots-title@@", "@@hotspots-links@@")
+
+
+def warm_page_template(offline: bool) -> None:
+    """Render the page template of :func:`hot_streets_page` now (once per process).
+
+    A process about to fork calls it, so that its copies share the rendered template.
+
+    Parameters
+    ----------
+    offline
+        The template of offline pages (scripts inlined) or of web pages.
+    """
+    _skeleton(offline)
 
 
 @functools.lru_cache(maxsize=2)

@@ -171,9 +171,14 @@ def write_maps(
         title="Hot streets: all areas",
         links=_city_links(codes, out_dir, area_maps=area_maps, mapped=set(areas["area_code"])),
     )
-    city = hot_streets_page(_keyed(result.hot_streets, "s"), areas, city_options)
-    files = [_save(city, out_dir / "map.html")]
-    if area_maps:
+
+    def city() -> list[Path]:
+        page = hot_streets_page(_keyed(result.hot_streets, "s"), areas, city_options)
+        return [_save(page, out_dir / "map.html")]
+
+    if not area_maps:
+        files = city()
+    else:
         inputs = AreaInputs(
             result=result,
             areas=areas,
@@ -184,7 +189,8 @@ def write_maps(
             forecast=forecast,
             crime_points=crime_points,
         )
-        files += write_area_maps(inputs, out_dir / "maps", quiet=quiet)
+        # the city map is written while a second process starts on the area maps
+        files = write_area_maps(inputs, out_dir / "maps", before=city, quiet=quiet)
     files.append(
         write_index(result, summary, out_dir, title=title, area_maps=area_maps, place=place)
     )
