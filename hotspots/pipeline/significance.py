@@ -49,12 +49,13 @@ def _gistar_both(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, int]:
     """Gi* on the hexagons (with their polygons) and on the segments; the hex resolution."""
     crimes, segs = result.crimes, result.segments
-    resolution = config.significance.hex_resolution or grid.default_resolution(
-        crimes, quiet=config.output.quiet
+    cells = grid.count_by_cell(  # the resolution chosen from the points it finds anyway
+        crimes,
+        result.areas,
+        resolution=config.significance.hex_resolution or None,
+        quiet=config.output.quiet,
     )
-    cells = grid.count_by_cell(
-        crimes, result.areas, resolution=resolution, quiet=config.output.quiet
-    )
+    resolution = int(cells.attrs["resolution"])
     gi_cells = _gistar_or_skip(
         stats.gistar_cells,
         cells,

@@ -160,13 +160,16 @@ def _point_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarra
 
 
 def _cell_codes(
-    crimes: gpd.GeoDataFrame, resolution: int
+    crimes: gpd.GeoDataFrame,
+    resolution: int,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return each crime's index into the sorted cells (-1 without x/y), the cells, the points.
 
     H3 is asked once per distinct point; the cells are named (and sorted as text) once each.
+    ``distinct`` is :func:`_distinct_xy` of ``crimes`` when already known.
     """
-    codes, uniq = _distinct_xy(crimes)
+    codes, uniq = _distinct_xy(crimes) if distinct is None else distinct
     lon, lat = _to_lonlat(uniq[:, 0], uniq[:, 1], crimes.crs)
     numbers, point_code = np.unique(_point_cells(lon, lat, resolution), return_inverse=True)
     names = np.array([h3_int.int_to_str(c) for c in numbers.tolist()], dtype=object)
@@ -249,7 +252,11 @@ def default_resolution(crimes: gpd.GeoDataFrame, *, quiet: bool = False) -> int:
     9
     """
     validate_projected(crimes, "default_resolution")
-    xy = _distinct_xy(crimes)[1]
+    return _resolution_of(_distinct_xy(crimes)[1], quiet=quiet)
+
+
+def _resolution_of(xy: np.ndarray, *, quiet: bool) -> int:
+    """Return :func:`default_resolution` of the distinct points ``xy`` (n x 2)."""
     if len(xy) < 2:
         spacing, res = float("nan"), 9
     else:
@@ -354,7 +361,7 @@ def count_by_cell(
         Indexed by cell id (named ``cell``, sorted): ``crimes`` then one ``n_<type>`` column
         per crime type (as :func:`hotspots.analysis.rank.count_by_segment`), all ``int64``. Cells
         with crime always appear, also outside ``areas``; ``crimes`` sums to the number of
-        crimes with coordinates.
+        crimes with coordinates. ``attrs["resolution"]`` holds the resolution used.
 
     Raises
     ------
@@ -378,9 +385,10 @@ def count_by_cell(
     if areas is not None and areas.crs is None:
         msg = "`areas` must have a CRS; found none. Read them with hotspots.read_areas."
         raise InputDataError(msg)
-    res = default_resolution(crimes, quiet=quiet) if resolution is None else resolution
+    distinct = _distinct_xy(crimes)  # once, for the resolution and the cells
+    res = _resolution_of(distinct[1], quiet=quiet) if resolution is None else resolution
     _check_resolution(res)
-    codes, cells, points = _cell_codes(crimes, res)
+    codes, cells, points = _cell_codes(crimes, res, distinct)
     table = _type_counts(crimes, codes, cells)
     extra = _fill_cells(
         areas, points, set(table.index), crs=crimes.crs, resolution=res, fill=fill
@@ -396,7 +404,9 @@ def count_by_cell(
             len(extra),
             fill,
         )
-    return table.astype("int64")
+    table = table.astype("int64")
+    table.attrs["resolution"] = res
+    return table
 
 
 def cells_to_polygons(cells: Sequence[str] | pd.Series | pd.Index, *, crs: Any) -> gpd.GeoDataFrame:
