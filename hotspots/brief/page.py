@@ -51,7 +51,7 @@ table.ev td{padding:.2mm 0}
 svg.chart,svg.week{width:100%;height:auto;display:block}svg.week{margin-top:1mm}
 .legend{font-size:6.8pt;color:#555}.sw{display:inline-block;width:2mm;height:2mm;
 margin:0 .5mm 0 1.3mm;vertical-align:-.2mm}
-img.map{width:60mm;height:54.1mm;display:block;border:1px solid #ddd}
+svg.map{width:60mm;height:54.1mm;display:block;border:1px solid #ddd}
 .volt{font-size:7.5pt;color:#333;margin:1.2mm 0 0;padding:0;list-style:none;
 display:grid;grid-template-columns:1fr 1fr;gap:.2mm 4mm}
 .volt b{color:#555}

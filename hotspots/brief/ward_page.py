@@ -78,12 +78,11 @@ def _chart(ctx: BriefContext, row: Any) -> str:
 
 def side_panel(ctx: BriefContext, row: Any) -> str:
     """Return the map of a priority and its hour-of-week heatmap (where the data has times)."""
-    uri = ctx.painter.data_uri(row.area_code, row.place_id, row.nearby[:3])
-    alt = escape_text(
+    alt = (
         f"Map of {row.street}: the place in red, nearby places with the same crime in "
         "orange, other listed places grey, the boundary dashed"
     )
-    side = f"<img class=map alt='{alt}' src='{uri}'>"
+    side = ctx.painter.svg(row.area_code, row.place_id, row.nearby[:3], title=alt)
     groups, prof = ctx.run.group_profiles, ctx.run.profiles
     label = ctx.settings.labels.get(row.group, row.group)
     if groups is not None and (row.place_id, row.group) in groups.index:
