@@ -77,3 +77,49 @@ def test_run_with_caller_column_never_writes_references(tmp_path: Path) -> None:
     for p in Path(out).rglob("*"):
         if p.is_file():
             assert b"CALLER-SECRET" not in p.read_bytes(), p
+
+
+def _map_callers(page: Path) -> dict[str, object]:
+    import json
+    import re
+
+    text = re.search(r"var cfg = (\{.*?\});\n", page.read_text(encoding="utf-8"), re.S)
+    assert text is not None
+    callers: dict[str, object] = json.loads(text.group(1))["callers"]
+    return callers
+
+
+@pytest.mark.parametrize("synthetic", [False, True])
+def test_maps_show_repeat_callers_labelled_synthetic_by_the_source(
+    tmp_path: Path, synthetic: bool
+) -> None:
+    from click.testing import CliRunner
+
+    from hotspots.cli import app
+    from tests.fixtures.make_tiny import tiny_caller_args
+
+    out = tmp_path / "run"
+    args = tiny_caller_args(
+        tmp_path,
+        out,
+        when=lambda i: f"2024-03-01 1{i % 10}:00",
+        caller=lambda i: f"CALLER-{i % 3}",
+        extra=("--offline",),
+    )
+    if synthetic:  # as tests/fixtures/make_callers.py labels its mapping
+        mapping = tmp_path / "m.toml"
+        text = mapping.read_text(encoding="utf-8")
+        mapping.write_text(
+            'description = "SYNTHETIC caller column added; tiny test"\n' + text, encoding="utf-8"
+        )
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    hot = pd.read_csv(out / "hot_streets.csv")
+    city = _map_callers(out / "map.html")
+    assert city["synthetic"] is synthetic
+    # every hot street with a repeat caller in 6 months is drawn, with its counts
+    want = hot[hot["repeat_callers_6m"] > 0]
+    assert sorted(city["s"]) == sorted(want["repeat_callers_6m"].tolist())  # type: ignore[arg-type]
+    assert len(want) > 0
+    for page in (out / "maps").glob("*.html"):
+        assert _map_callers(page)["synthetic"] is synthetic

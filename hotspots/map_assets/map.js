@@ -209,8 +209,8 @@ if (cfg.callers) {  // places with repeat callers (counts only): off by default,
     if (!callers.getLayers().length) {
       RC.ll.forEach(function (p, k) {
         var it = items[RC.i[k]], day = RC.d[k] > 0;
-        L.circleMarker(p, {renderer: rTop, radius: 4 + 2 * Math.sqrt(RC.s[k]), color: '#7a0177',
-          weight: day ? 2.5 : 1.5, fillColor: day ? '#c51b8a' : '#fbb4b9', fillOpacity: 0.85})
+        L.circleMarker(p, {renderer: rTop, radius: 3 + 1.5 * Math.sqrt(RC.s[k]), color: '#7a0177',
+          weight: day ? 2.5 : 1.5, fillColor: day ? '#c51b8a' : '#fbb4b9', fillOpacity: 0.7})
           .bindTooltip(callersTip(k), {sticky: true})
           .on('click', function (ev) { if (it) openItem(it, ev.latlng); })
           .addTo(callers);
@@ -617,6 +617,14 @@ function legendHtml() {
     h += sw('#4db6ac', 'a listed place (bigger = more crime expected)', 'dot');
     h += '<div class=note>' + F.text + '</div>';
   }
+  if (corridors && map.hasLayer(corridors)) {
+    var nc = cfg.corridors.g.length;
+    h += '<div class=sec>Corridors: crimes per km, whole period (' + (cfg.focus ? nc +
+      ' through this area; ranks among all ' : nc + ' drawn of ') + cfg.corridors.total + ')</div>';
+    cfg.corridors.bands.forEach(function (b) { h += sw(b[0], b[1], 'ln w6'); });
+    h += '<div class=note>Runs of one named road across junctions; click one for its length' +
+      (cfg.corridors.collisions ? ', collisions' : '') + ' and harm per km.</div>';
+  }
   if (areas && map.hasLayer(areas)) {
     var per = cfg.areaPerPop ? ' per 1,000 residents' : '';
     h += '<div class=sec>Areas: ' + esc(what) + per + '</div>';
@@ -633,14 +641,6 @@ function legendHtml() {
   if (hexes && map.hasLayer(hexes)) {
     h += '<div class=sec>Hot spot hexagons (more crime than chance, Gi*)</div>';
     cfg.hexes.classes.forEach(function (k) { h += sw(cfg.sigColours[k], esc(k)); });
-  }
-  if (corridors && map.hasLayer(corridors)) {
-    var nc = cfg.corridors.g.length;
-    h += '<div class=sec>Corridors: crimes per km, whole period (' + (cfg.focus ? nc +
-      ' through this area; ranks among all ' : nc + ' drawn of ') + cfg.corridors.total + ')</div>';
-    cfg.corridors.bands.forEach(function (b) { h += sw(b[0], b[1], 'ln w6'); });
-    h += '<div class=note>Runs of one named road across junctions; click one for its length' +
-      (cfg.corridors.collisions ? ', collisions' : '') + ' and harm per km.</div>';
   }
   if (clusters && map.hasLayer(clusters)) h += sw('#6a51a3', 'Crime clusters (dense groups of crimes)', 'dash');
   if (repeats && map.hasLayer(repeats)) h += sw('#bcbddc', 'Repeat locations: one point with ' + cfg.repeats.min + '+ crimes (bigger = more)', 'dot');
