@@ -17,6 +17,7 @@ streets and listed locations:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,11 @@ __all__ = [
     "LOCATION_RULE",
     "OVERLAP_RULE",
     "STREET_RULE",
+    "PreparedLayer",
     "analyse_layer",
     "assign_layer",
     "layer_areas",
+    "prepare_layer",
 ]
 
 #: How a crime inside several areas of one layer (overlapping areas, a shared edge) is placed.
@@ -163,27 +166,44 @@ def assign_layer(
     return cat.rename("area_code"), in_several
 
 
-def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) -> RunResult:
-    """Return the run seen through one more area layer (the main one is ``result``'s).
+@dataclass
+class PreparedLayer:
+    """What a layer needs of the crimes alone: its areas, each crime's area, the area tables.
+
+    :func:`prepare_layer` makes it, beside the place-level stages if it can
+    (:func:`hotspots.pipeline.beside.start_beside`); :func:`analyse_layer` completes it.
+    """
+
+    areas: gpd.GeoDataFrame
+    #: The layer's area of each crime (categorical; missing outside every area).
+    codes: pd.Series
+    #: Crimes inside more than one of the layer's areas.
+    in_several: int
+    #: ``area_time``, ``area_monthly``, the comparisons, ``performance`` and ``rates``.
+    tables: dict[str, pd.DataFrame]
+
+
+def prepare_layer(
+    config: RunConfig, result: RunResult, name: str, source: str, incomplete: list[str]
+) -> PreparedLayer:
+    """Read a layer, place every crime in it and compute its area-level tables.
 
     Parameters
     ----------
     config
-        The run's configuration (time options; whether area maps are written).
+        The run's time options.
     result
-        The analysed run: crimes with ``place_key``, hot streets, listed locations, tables.
-    name
-        The layer's name (its folder ``layers/<name>/``).
-    source
-        A polygon file or ``h3:RES`` (:func:`layer_areas`).
+        The run: crimes with their main areas, segments and ``city_monthly``.
+    name, source
+        The layer's name and its polygon file or ``h3:RES`` (:func:`layer_areas`).
+    incomplete
+        Months left out of trend tests.
 
     Returns
     -------
-    RunResult
-        Crimes in an area of the layer (``area_code``/``area_name`` the layer's, the main
-        layer's in ``main_area_code``), the layer's areas, its hot streets and locations per
-        area (:data:`STREET_RULE`, :data:`LOCATION_RULE`), area lists, area summary and the
-        area-level tables; ``records["layer"]`` describes the layer for ``layer.json``.
+    PreparedLayer
+        Areas, each crime's area (:data:`OVERLAP_RULE`), crimes in several areas and the
+        area tables.
 
     Raises
     ------
@@ -198,6 +218,65 @@ def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) 
     if not inside.any():
         msg = f"--overlay {name}={source}: no crime falls in any of its {len(areas)} areas"
         raise InputDataError(msg)
+    names = areas.set_index("area_code")["area_name"].astype(str)
+    layer_codes = codes[inside]
+    sub = crimes.loc[inside].assign(area_code=layer_codes, area_name=layer_codes.map(names))
+    view = RunResult(
+        result.out_dir,
+        sub,
+        result.rejected.iloc[:0],
+        areas,
+        result.segments,
+        result.hot_streets,
+        result.locations,
+        {},
+    )
+    view.tables["city_monthly"] = result.tables["city_monthly"]
+    tables = area_tables(config, view, incomplete)
+    segments = _layer_segments(result.segments, areas, resolution)
+    tables["rates"] = rates_for_run(sub, areas, segments)
+    return PreparedLayer(areas, codes, in_several, tables)
+
+
+def analyse_layer(
+    config: RunConfig,
+    result: RunResult,
+    name: str,
+    source: str,
+    prepared: PreparedLayer | None = None,
+) -> RunResult:
+    """Return the run seen through one more area layer (the main one is ``result``'s).
+
+    Parameters
+    ----------
+    config
+        The run's configuration (time options; whether area maps are written).
+    result
+        The analysed run: crimes with ``place_key``, hot streets, listed locations, tables.
+    name
+        The layer's name (its folder ``layers/<name>/``).
+    source
+        A polygon file or ``h3:RES`` (:func:`layer_areas`).
+    prepared
+        :func:`prepare_layer` of this layer, if already computed.
+
+    Returns
+    -------
+    RunResult
+        Crimes in an area of the layer (``area_code``/``area_name`` the layer's, the main
+        layer's in ``main_area_code``), the layer's areas, its hot streets and locations per
+        area (:data:`STREET_RULE`, :data:`LOCATION_RULE`), area lists, area summary and the
+        area-level tables; ``records["layer"]`` describes the layer for ``layer.json``.
+
+    Raises
+    ------
+    InputDataError
+        If the layer cannot be read or no crime falls in any of its areas.
+    """
+    if prepared is None:
+        prepared = prepare_layer(config, result, name, source, _incomplete(result))
+    crimes, areas, codes = result.crimes, prepared.areas, prepared.codes
+    inside = codes.notna().to_numpy()
     names = areas.set_index("area_code")["area_name"].astype(str)
     sub = crimes.loc[inside]
     layer_codes = codes[inside]  # categorical: no text per row
@@ -221,18 +300,15 @@ def analyse_layer(config: RunConfig, result: RunResult, name: str, source: str) 
         seconds={},
     )
     view.tables.update(_shared_tables(result, renamed))
-    view.tables.update(area_tables(config, view, _incomplete(result)))
+    view.tables.update(prepared.tables)
     with_crime = [str(c) for c in layer_codes.cat.remove_unused_categories().cat.categories]
     view.area_lists = rank.area_lists(hot, locs, area_codes=with_crime)
     maps = config.output.area_maps and len(view.area_lists) <= LAYER_AREA_MAPS_MAX
     if maps:
         view.area_lists = {c: with_map_links(c, t) for c, t in view.area_lists.items()}
     view.area_summary = summarise_areas(view, None)
-    segments = _layer_segments(result.segments, areas, resolution)
-    view.tables["rates"] = rates_for_run(sub, areas, segments)
-    view.records["layer"] = _describe(
-        name, source, areas, view, in_several, int((~inside).sum()), maps
-    )
+    outside = int((~inside).sum())
+    view.records["layer"] = _describe(name, source, areas, view, prepared.in_several, outside, maps)
     return view
 
 

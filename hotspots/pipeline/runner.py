@@ -9,9 +9,10 @@ import pandas as pd
 from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
+from hotspots.pipeline.beside import start_beside
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.forecast import add_forecast, backtest_evidence
-from hotspots.pipeline.layers import analyse_layer
+from hotspots.pipeline.layers import PreparedLayer, analyse_layer, prepare_layer
 from hotspots.pipeline.places import (
     add_repeat_callers,
     location_ranks,
@@ -20,7 +21,7 @@ from hotspots.pipeline.places import (
 )
 from hotspots.pipeline.ranking import rank_stages
 from hotspots.pipeline.significance import add_significance, build_run_corridors
-from hotspots.pipeline.time_profiles import add_time
+from hotspots.pipeline.time_profiles import add_time, area_tables, month_tables
 from hotspots.pipeline.writer import write_run
 from hotspots.read.layers import read_population
 from hotspots.runfolder import RunResult
@@ -100,8 +101,14 @@ def analyse(config: RunConfig) -> RunResult:
         naming=ranked.naming,
         seconds=stage.seconds,
     )
+    population = read_population(config.inputs.population) if config.inputs.population else None
+    city, months, incomplete = month_tables(crimes)
+    result.tables.update(city_monthly=city, month_check=months)
+    # the area-level tables need only the crimes with their areas: a second process computes
+    # them (and the overlays') while this one does the place-level stages (issue 19)
+    area_level = start_beside(_area_stage, config, result, population, incomplete)
     with stage("time_profiles"):
-        add_time(config, result)
+        add_time(config, result, area_level=False)
     with stage("significance_clusters"):
         add_significance(config, result, ranked.counts)
     with stage("corridors"):
@@ -123,16 +130,30 @@ def analyse(config: RunConfig) -> RunResult:
         result.area_lists = {
             code: with_map_links(code, table) for code, table in result.area_lists.items()
         }
-    population = read_population(config.inputs.population) if config.inputs.population else None
+    with stage("area_tables"):  # the wait for the second process, if any
+        tables, prepared = area_level()
+    result.tables.update(tables)
     result.area_summary = summarise_areas(result, population)
-    result.tables["rates"] = rates_for_run(
-        crimes,
+    for name, source in config.inputs.overlays:
+        with stage(f"layer_{name}"):
+            result.layers[name] = analyse_layer(config, result, name, source, prepared[name])
+    return result
+
+
+def _area_stage(
+    config: RunConfig, result: RunResult, population: pd.Series | None, incomplete: list[str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, PreparedLayer]]:
+    """Return the main layer's area tables with ``rates``, and each overlay prepared."""
+    tables = area_tables(config, result, incomplete)
+    tables["rates"] = rates_for_run(
+        result.crimes,
         result.areas,
         result.segments,
         population=population,
         denominator=config.inputs.denominator,
     )
-    for name, source in config.inputs.overlays:
-        with stage(f"layer_{name}"):
-            result.layers[name] = analyse_layer(config, result, name, source)
-    return result
+    layers = {
+        name: prepare_layer(config, result, name, source, incomplete)
+        for name, source in config.inputs.overlays
+    }
+    return tables, layers

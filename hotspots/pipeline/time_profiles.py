@@ -19,18 +19,47 @@ log = logging.getLogger("hotspots")
 __all__ = [
     "add_time",
     "area_tables",
+    "month_tables",
 ]
 
 
-def add_time(config: RunConfig, result: RunResult) -> None:
-    """Add trends, patrol windows and peaks to hot streets, locations and areas."""
-    crimes = result.crimes
+def month_tables(crimes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Return the crimes per month of the whole area, the months' check, the incomplete months.
+
+    Parameters
+    ----------
+    crimes
+        The run's crimes (``month``).
+
+    Returns
+    -------
+    city, months, incomplete
+        ``city_monthly`` (one row, a column per month), ``month_check`` (one row per month,
+        ``incomplete`` among its columns) and the incomplete months, left out of trend tests.
+    """
     city = monthly_profile(crimes, quiet=True)
     months = classify_months(city)
-    incomplete = months.index[months["incomplete"]].tolist()
+    return city, months, months.index[months["incomplete"]].tolist()
+
+
+def add_time(config: RunConfig, result: RunResult, *, area_level: bool = True) -> None:
+    """Add trends, patrol windows and peaks to hot streets, locations and areas.
+
+    Parameters
+    ----------
+    config
+        The run's time options.
+    result
+        The run so far (crimes with ``place_key``, hot streets, locations).
+    area_level
+        Also add the areas' tables (:func:`area_tables`); False where they are computed
+        beside this stage (:func:`hotspots.pipeline.beside.start_beside`).
+    """
+    crimes = result.crimes
+    city, months, incomplete = month_tables(crimes)
     if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
-    _add_place_time(config, result, incomplete, city, months)
+    _add_place_time(config, result, incomplete, city, months, area_level=area_level)
     # not in a thread beside the place summaries: measured, the two hold the GIL in turn
     # (wall time = CPU time) and the thread only added switching
     group_profiles, windows = _group_windows(config, crimes, incomplete)
@@ -45,6 +74,8 @@ def _add_place_time(
     incomplete: list[str],
     city: pd.DataFrame,
     months: pd.DataFrame,
+    *,
+    area_level: bool,
 ) -> None:
     """Add the time summaries of places and areas, the monthly tables and the comparisons."""
     crimes = result.crimes
@@ -68,7 +99,8 @@ def _add_place_time(
         streets.index = [int(k[1:]) for k in streets.index]
         result.tables["street_profiles"] = streets.sort_index()
         result.tables["city_profile"] = hour_day_profile(crimes, quiet=True)
-    result.tables.update(area_tables(config, result, incomplete))
+    if area_level:
+        result.tables.update(area_tables(config, result, incomplete))
 
 
 def area_tables(

@@ -1,0 +1,102 @@
+"""Work run beside the pipeline in a second process (issue 19: two cores, not one).
+
+:func:`start_beside` forks the run's process to compute something that needs nothing the
+pipeline computes after that point (the area-level tables: they need the crimes with their
+areas, not the place summaries, significance or forecast that come next), and returns a
+function that waits for the result. The fork shares the run's memory copy-on-write, so
+nothing is copied to start it; the result comes back pickled through a pipe.
+
+One process does it all instead (the same results, in the same order of work) where the
+machine gives this process one core, where ``fork`` is not available (Windows, or macOS by
+default), or where :data:`WORKERS_ENV` is ``1``. If the second process dies without an
+answer, the work is done again in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["WORKERS_ENV", "can_fork", "start_beside"]
+
+log = logging.getLogger("hotspots")
+
+#: Set to ``1`` to keep every stage of a run in one process.
+WORKERS_ENV = "HOTSPOTS_PIPELINE_WORKERS"
+
+T = TypeVar("T")
+
+
+def can_fork() -> bool:
+    """Return True where a second, forked process can take work: two cores and ``fork``."""
+    if os.environ.get(WORKERS_ENV, "").strip() == "1":
+        return False
+    if "fork" not in mp.get_all_start_methods():
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) >= 2
+
+
+def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
+    """Start ``work(*args)`` in a forked process; return a function that waits for its result.
+
+    Parameters
+    ----------
+    work
+        A function whose result can be pickled; it must not change ``args`` in a way this
+        process needs (the fork works on its own copy).
+    *args
+        Its arguments.
+
+    Returns
+    -------
+    callable
+        Returns ``work(*args)`` (computed here at once when no second process can be used,
+        see :func:`can_fork`), or raises the exception it raised.
+
+    Examples
+    --------
+    >>> get = start_beside(sum, [1, 2, 3])
+    >>> get()
+    6
+    """
+    if not can_fork():
+        value = work(*args)
+        return lambda: value
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork in a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child.start()
+    send.close()
+
+    def wait() -> T:
+        try:
+            ok, value = receive.recv()
+        except EOFError:  # the second process died without an answer: do it here
+            child.join()
+            log.warning("the second process ended (code %s); computing here", child.exitcode)
+            return work(*args)
+        finally:
+            receive.close()
+        child.join()
+        if not ok:
+            raise value
+        result: T = value
+        return result
+
+    return wait
+
+
+def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+    try:
+        answer: tuple[bool, Any] = (True, work(*args))
+    except Exception as err:  # handed to the parent, which raises it
+        answer = (False, err)
+    send.send(answer)
+    send.close()
