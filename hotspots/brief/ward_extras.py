@@ -47,12 +47,12 @@ def rates_line(ctx: BriefContext, code: str) -> str:
     ]
     months = pd.to_numeric(shown[0][0].get("months"), errors="coerce")
     span = f"crimes of the last {format_number(months)} months" if pd.notna(months) else "crimes"
-    notes = sorted(
-        {str(r.get("caveat")) for r in rows if r.get("caveat") and pd.notna(r.get("caveat"))}
-    )
-    notes += sorted(
-        {weapons_note(str(r["crime_group"]), ctx.run.source_kind) for r, _, _ in shown} - {""}
-    )
+    caveats = [str(r["caveat"]) for r in rows if isinstance(r.get("caveat"), str)]
+    notes = list(dict.fromkeys(part for c in caveats for part in c.split("; ") if part))
+    if not any("knife" in n for n in notes):  # said once, whether rates.csv says it or not
+        notes += sorted(
+            {weapons_note(str(r["crime_group"]), ctx.run.source_kind) for r, _, _ in shown} - {""}
+        )
     note = f" <i>{escape_text('; '.join(notes).capitalize())}.</i>" if notes else ""
     return f"<p><b>Rates {unit}</b> ({span}): {' · '.join(parts)}.{note}</p>"
 
