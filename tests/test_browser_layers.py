@@ -124,6 +124,12 @@ def test_repeat_callers_off_by_default_explained_once(page: tuple[Page, list[str
     toggle_overlay(p, name)  # on again: no second explanation
     assert p.locator(".leaflet-popup-content").count() == 0
     assert "Repeat callers" in _legend(p)
+    # a circle opens its place's popup, whose caller line says the data are synthetic
+    p.evaluate("() => { const l = hotspotsMap.callers.getLayers()[0];"
+               " l.fire('click', {latlng: l.getLatLng()}); }")  # fmt: skip
+    popup = p.locator(".leaflet-popup-content").inner_text()
+    assert "Street 0" in popup
+    assert "Repeat callers (synthetic demo data): 3 in the last 6 months, 1 in the last 24" in popup
     assert errors == []
 
 

@@ -226,9 +226,8 @@ if (cfg.callers) {  // places with repeat callers (counts only): off by default,
 }
 function callersTip(k) {
   var it = items[cfg.callers.i[k]], name = it ? text(it.name) : '';
-  return esc(name) + ': ' + cfg.callers.s[k] + ' repeat caller' + (cfg.callers.s[k] === 1 ? '' : 's') +
-    ' in the last 6 months, ' + cfg.callers.d[k] + ' in the last 24 hours' +
-    (cfg.callers.synthetic ? ' (synthetic demo data)' : '');
+  return esc(name) + ': repeat callers ' + cfg.callers.s[k] + ' in 6 months, ' + cfg.callers.d[k] +
+    ' in 24 hours';
 }
 function callersNote() {
   var n = cfg.callers.ll.length;
@@ -451,7 +450,9 @@ function itemPopup(it) {
   }
   now += '</div>';
   var l = linkLine(it.area);
-  return it.popup.replace('<!--now-->', now).replace(WINDOW_LINE, function () { return groupWindow(it); }).replace('<!--profile-->', heat(it.pf))
+  var body = cfg.callers && cfg.callers.synthetic ?
+    it.popup.replace('<br>Repeat callers:', '<br>Repeat callers (synthetic demo data):') : it.popup;
+  return body.replace('<!--now-->', now).replace(WINDOW_LINE, function () { return groupWindow(it); }).replace('<!--profile-->', heat(it.pf))
     .replace(/<\/div>$/, monthChart(it, sel) +
     (l ? '<div class=hs-links>' + l + '</div>' : '') + '</div>');
 }
