@@ -109,8 +109,26 @@ def _pairs(
 
 def _unique_pairs(owner: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     span = int(flat.max()) + 1 if len(flat) else 1
-    key = np.unique(owner.astype(np.int64) * span + flat)
+    # the pairs come owner by owner: a stable (merge) sort of these nearly sorted keys is
+    # several times faster than np.unique's hashing, and gives the same sorted unique keys
+    key = np.sort(owner.astype(np.int64) * span + flat, kind="stable")
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     return key // span, key % span
+
+
+def _unique_ids(ids: np.ndarray) -> np.ndarray:
+    """Return the sorted unique non-negative ids, by a mask when their range is small.
+
+    Examples
+    --------
+    >>> _unique_ids(np.array([5, 1, 5, 3])).tolist()
+    [1, 3, 5]
+    """
+    if not len(ids) or ids.min() < 0 or ids.max() > 8 * len(ids) + (1 << 24):
+        return np.unique(ids)
+    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
+    seen[ids] = True
+    return np.flatnonzero(seen).astype(ids.dtype)
 
 
 @dataclass
@@ -182,13 +200,13 @@ def study_raster_and_samples(
         np.empty(0, np.int64),
     )
     samples = _samples(base, segments_geoms, buffer_m)
-    flat = np.unique(samples.pair_flat)
+    flat = _unique_ids(samples.pair_flat)
     cx = base.x0 + (flat % base.nx + 0.5) * pixel_m
     cy = base.y0 + (flat // base.nx + 0.5) * pixel_m
     shapely.prepare(region)
     flat = flat[shapely.contains_xy(region, cx, cy)]
     if extra_xy is not None and len(extra_xy):
-        flat = np.union1d(flat, base.flat_of(extra_xy[:, 0], extra_xy[:, 1]))
+        flat = _unique_ids(np.concatenate([flat, base.flat_of(extra_xy[:, 0], extra_xy[:, 1])]))
     base.flat = flat
     return base, samples
 
