@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
@@ -65,6 +67,19 @@ def test_area_cut_counts_shared_land_once() -> None:
     assert area.tolist() == [20.0, 25.0, 30.0]
     # 25 m²: unit 0 (20 m²) + half of unit 1's one new pixel
     assert got.ravel().tolist() == [6.0, 6.5, 7.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=8, unique=True), max_size=12))
+def test_first_cover_matches_sorting_the_pixels(units: list[list[int]]) -> None:
+    """The linear first-cover pass gives each pixel the rank np.unique's first index gives."""
+    pix = np.array([q for u in units for q in u], dtype=np.int64)
+    rank = np.repeat(np.arange(len(units)), [len(u) for u in units])
+    got_pix, got_rank = un.first_cover(pix, rank, 31)
+    uniq, first = np.unique(pix, return_index=True)
+    order = np.argsort(got_pix)
+    assert got_pix[order].tolist() == uniq.tolist()
+    assert got_rank[order].tolist() == rank[first].tolist()
 
 
 def test_area_pai_by_hand_with_overlapping_buffers() -> None:
