@@ -245,3 +245,16 @@ def test_layer_briefs_from_the_run_places(
     (folder / "briefs" / "X1.html").unlink()
     write_briefs(run, codes=["CBD"], pdf=False)
     assert not (folder / "briefs" / "X1.html").exists()
+
+
+def test_map_is_inline_svg_of_the_place(runs: tuple[Path, Path]) -> None:
+    _, full = runs
+    run = read_run_folder(full)
+    ctx = build_context(run, read_brief_weights(), predictability=False)
+    place = run.places.index[0]
+    svg = ctx.painter.svg(str(run.places.at[place, "area_code"]), place, [], title="Map <x>")
+    assert svg.startswith("<svg class=map viewBox='0 0 169.92 153.36'")
+    assert "aria-label='Map &lt;x&gt;'" in svg and "data:image" not in svg
+    assert html.escape(str(run.places.at[place, "street"])) in svg  # the place is named
+    assert re.search(r">(50|100|200|500) m</text>", svg)  # scale bar
+    assert "r='8.5'" in svg and "fill='#eee'" in svg  # ring round the place; ward inset

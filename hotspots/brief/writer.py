@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -168,8 +169,12 @@ def _write_ward_pages(
     parts = [list(wanted[i::workers]) for i in range(workers)]
     try:
         fork = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=fork) as pool:
-            done = list(pool.map(_ward_pages_forked, parts))
+        with warnings.catch_warnings():  # Python 3.12+ warns of fork beside idle BLAS threads
+            warnings.filterwarnings(
+                "ignore", "This process .* is multi-threaded", DeprecationWarning
+            )
+            with ProcessPoolExecutor(max_workers=workers, mp_context=fork) as pool:
+                done = list(pool.map(_ward_pages_forked, parts))
     finally:
         _SHARED.clear()
     written = {p.name: p for part in done for p in part}
