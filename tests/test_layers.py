@@ -260,3 +260,21 @@ def test_a_big_layer_gets_lists_but_no_map_per_area(
     lists = [pd.read_csv(p) for p in (folder / "wards").glob("*.csv")]
     assert len(lists) == 2 and all("map_link" not in t.columns for t in lists)
     assert (out / "maps").is_dir()  # the main layer keeps its maps
+
+
+def _fail(text: str) -> None:
+    from hotspots.errors import InputDataError
+
+    raise InputDataError(text)
+
+
+def test_work_beside_returns_or_raises_in_either_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotspots.errors import InputDataError
+    from hotspots.pipeline.beside import WORKERS_ENV, can_fork, start_beside
+
+    for workers in ("", "1"):  # a second process where the machine allows it, then one
+        monkeypatch.setenv(WORKERS_ENV, workers)
+        assert can_fork() is False or workers == ""
+        assert start_beside(sum, [1, 2, 3])() == 6
+        with pytest.raises(InputDataError, match="bad layer"):
+            start_beside(_fail, "bad layer")()

@@ -6,7 +6,7 @@ areas, not the place summaries, significance or forecast that come next), and re
 function that waits for the result. The fork shares the run's memory copy-on-write, so
 nothing is copied to start it; the result comes back pickled through a pipe.
 
-One process does it all instead (the same results, in the same order of work) where the
+One process does it all instead (the same results; the work done when waited for) where the
 machine gives this process one core, where ``fork`` is not available (Windows, or macOS by
 default), or where :data:`WORKERS_ENV` is ``1``. If the second process dies without an
 answer, the work is done again in this process.
@@ -55,8 +55,8 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     Returns
     -------
     callable
-        Returns ``work(*args)`` (computed here at once when no second process can be used,
-        see :func:`can_fork`), or raises the exception it raised.
+        Returns ``work(*args)`` (computed by it, in this process, when no second process
+        can be used, see :func:`can_fork`), or raises the exception it raised.
 
     Examples
     --------
@@ -64,9 +64,8 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     >>> get()
     6
     """
-    if not can_fork():
-        value = work(*args)
-        return lambda: value
+    if not can_fork():  # done when waited for, so the caller's stage timer counts it
+        return lambda: work(*args)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
