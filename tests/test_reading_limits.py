@@ -140,6 +140,7 @@ def test_rejected_csv_keeps_the_raw_value(tmp_path: Path) -> None:
 # bounded memory -------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # whole `hotspots run`s in subprocesses, each inflating gigabytes
 @pytest.mark.parametrize("bombs", [1, 3])
 def test_decompression_bomb_stops_with_one_line_under_a_memory_limit(
     tmp_path: Path, bombs: int
