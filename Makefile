@@ -68,14 +68,15 @@ run-callers-demo: setup
 	  --out $(OUT)/callers_demo --overwrite --quiet $(MAPS)
 	$(BIN)/hotspots brief $(OUT)/callers_demo --no-pdf --quiet
 
-# lint and types first (what .ci/run runs), then the suite
+# lint and types first (what .ci/run runs), then the suite; pytest lists its 15 slowest items
+# last, so a test that grows expensive is seen
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
-# the inner loop: every test but the end-to-end ones (whole real-data runs, notebooks, browser
-# tests of runs), about 90 seconds on 2 cores
+# the inner loop: every test but the end-to-end ones (whole real-data runs, runs in
+# subprocesses, notebooks, browser tests of runs, the wheel install), about 90 seconds on 2 cores
 test-fast: setup
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m "not e2e" --durations=10
 
 LINTED := hotspots tests notebooks benchmarks setup.py
 
