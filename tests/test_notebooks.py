@@ -3,6 +3,7 @@
 Each notebook has one cell tagged ``parameters`` (papermill-style). A test injects its own
 values in a new cell right after it (as papermill does), executes the notebook with nbclient in
 a Jupyter kernel running this interpreter, and writes every output under a pytest tmp folder.
+The runs share one kernel, its names cleared before each run.
 ``monthly_run`` and ``explore_ward`` run on a small generated extract (tests/fixtures/
 make_small.py), so they stay quick; ``data_quality`` runs on one month of the real London data.
 """
@@ -14,14 +15,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 
 from hotspots.read.datasets import data_dir, get_path
@@ -118,23 +121,52 @@ def kernel_name() -> str:
     return KERNEL
 
 
+@pytest.fixture(scope="module")
+def kernel(
+    kernel_name: str, data_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AsyncKernelManager]:
+    """One Jupyter kernel for the module's notebook runs (starting one costs about 3 s of CPU).
+
+    Each run starts by clearing the kernel's names (``%reset -f``, see :func:`execute`), so a
+    notebook still has to import and define every name it uses; only the modules imported stay
+    loaded from one run to the next.
+    """
+    starter = NotebookClient(
+        nbformat.v4.new_notebook(),  # type: ignore[no-untyped-call]
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(tmp_path_factory.mktemp("kernel"))}},
+    )
+    km = starter.create_kernel_manager()
+    assert isinstance(km, AsyncKernelManager)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOTSPOTS_DATA", str(data_root))  # the kernel's environment
+        starter.start_new_kernel()
+    yield km
+    run_sync(km.shutdown_kernel)(now=True)
+
+
 @pytest.fixture
-def execute(
-    kernel_name: str, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Execute:
-    """Return a function that executes a notebook with parameters, in a tmp working folder."""
-    monkeypatch.setenv("HOTSPOTS_DATA", str(data_root))
+def execute(kernel: AsyncKernelManager, tmp_path: Path) -> Execute:
+    """Return a function that executes a notebook with parameters, in a tmp working folder.
+
+    A first cell (not part of the notebook) clears the shared kernel's names and moves it to
+    this test's working folder.
+    """
     work = tmp_path / "work"
     work.mkdir()
 
     def _execute(name: str, params: dict[str, Any]) -> NotebookNode:
         nb = inject_parameters(_read(name), params)
-        NotebookClient(
-            nb,
-            timeout=CELL_TIMEOUT_S,
-            kernel_name=kernel_name,
-            resources={"metadata": {"path": str(work)}},
-        ).execute()
+        fresh = nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
+            f"%reset -f\n__import__('os').chdir({str(work)!r})", id="fresh-namespace"
+        )
+        nb.cells.insert(0, fresh)
+        client = NotebookClient(nb, km=kernel, timeout=CELL_TIMEOUT_S)
+        try:
+            client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
         assert "Warning" not in _stderr(nb), _stderr(nb)
         return nb
 
