@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -36,3 +37,49 @@ def test_command_has_help_and_is_documented(name: str, cmd: click.Command) -> No
 
 def test_readme_gives_the_two_setup_commands() -> None:
     assert "make run" in README and "make test" in README
+
+
+#: Paths the README names that a build makes (never committed): the wheel's offline scripts.
+BUILT_PATHS = {"hotspots/_vendor/"}
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hotspots"
+
+
+def _architecture() -> str:
+    start = README.index("## Architecture\n")
+    return README[start : README.index("\n## ", start + 1)]
+
+
+def test_every_package_path_in_the_readme_exists() -> None:
+    """Each ``hotspots/...`` path the README names is a file or folder of the package."""
+    named = set(re.findall(r"hotspots/[\w/.*-]*[\w/*]", README)) - BUILT_PATHS
+    assert named, "the README names no package path"
+    missing = [p for p in sorted(named) if not list(PACKAGE.parent.glob(p.rstrip("/")))]
+    assert not missing, f"README.md names paths that do not exist: {missing}"
+
+
+def test_every_module_the_architecture_section_names_exists() -> None:
+    """The Architecture section's modules exist: ``pkg/mod.py`` paths and each table row's."""
+    section = _architecture()
+    relative = set(re.findall(r"`(\w+/[\w*]+\.py)`", section))
+    rows = re.findall(r"^\| `(\w+)/` \|[^|]*\| (.*) \|$", section, flags=re.MULTILINE)
+    assert len(rows) >= 9, "the Architecture table lists the sub-packages"
+    in_rows = {
+        f"{package}/{module}"
+        for package, modules in rows
+        for module in re.findall(r"`([\w*]+\.py)`", modules)
+    }
+    missing = [
+        p
+        for p in sorted(relative | in_rows)
+        if not list(PACKAGE.glob(p)) and not list(PACKAGE.parent.glob(p))  # tests/..., hotspots/...
+    ]
+    assert not missing, f"the Architecture section names modules that do not exist: {missing}"
+
+
+def test_architecture_table_lists_every_sub_package() -> None:
+    """Every sub-package of ``hotspots`` with Python modules has a row in the table."""
+    section = _architecture()
+    listed = set(re.findall(r"^\| `(\w+)/` \|", section, flags=re.MULTILINE))
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert packages == listed
