@@ -1,5 +1,5 @@
 // Hot-street map page: layers drawn on canvas, re-ranked in the page by crime group, harm
-// and period, with a "what changed" view. Fed by `cfg` (see hotspots/maps.py); `map` is the
+// and period, with a "what changed" view. Fed by `cfg` (see hotspots/output/map_layers.py); `map` is the
 // Leaflet map. Every text in cfg is HTML-escaped in Python already.
 if (cfg.bounds) map.fitBounds(cfg.bounds);
 var C = cfg.counts, M = C.months.length, W = C.weeks, T = C.types.length;

@@ -32,7 +32,7 @@ class MapOptions:
     clusters
         Cluster outlines with ``cluster_id`` and ``crimes``.
     repeats
-        Repeat locations (:func:`hotspots.analysis.clusters.repeat_locations`), a switchable
+        Repeat locations (:func:`hotspots.analysis.repeats.repeat_locations`), a switchable
         layer.
     corridors
         Corridors (:func:`hotspots.analysis.corridors.build_corridors`), a layer off by

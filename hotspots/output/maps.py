@@ -184,7 +184,7 @@ def explore_hot_streets(
     clusters
         Cluster outlines with ``cluster_id`` and ``crimes``.
     repeats
-        Repeat locations (:func:`hotspots.analysis.clusters.repeat_locations`), a switchable layer.
+        Repeat locations (:func:`hotspots.analysis.repeats.repeat_locations`), a switchable layer.
     corridors
         Corridors (:func:`hotspots.analysis.corridors.build_corridors`), a layer off by default: the
         :data:`MAX_CORRIDORS` best ranked are drawn, coloured by rank.
