@@ -9,6 +9,7 @@ without those lines: every field of :class:`RunAdditions` may be None.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,6 +99,21 @@ def _forecast_streets(table: pd.DataFrame | None) -> pd.DataFrame | None:
     return ranked.dropna(subset=["forecast_rank"]).sort_values("forecast_rank", kind="stable")
 
 
+def _forecast_backtest(run_dir: Path, forecast: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the backtest figures of forecast.json (top folder or ``run_dir``), or {}."""
+    if isinstance(forecast.get("backtest"), Mapping):
+        return dict(forecast["backtest"])
+    for folder in (run_dir, run_dir.parent.parent):
+        path = folder / "forecast.json"
+        if path.is_file():
+            try:
+                found = json.loads(path.read_text(encoding="utf-8")).get("backtest")
+            except (OSError, ValueError, AttributeError):
+                return {}
+            return dict(found) if isinstance(found, Mapping) else {}
+    return {}
+
+
 def read_additions(run_dir: Path, manifest: Mapping[str, Any]) -> RunAdditions:
     """Read the optional files of a run folder (or of one of its ``layers/<NAME>/`` folders).
 
@@ -123,6 +139,7 @@ def read_additions(run_dir: Path, manifest: Mapping[str, Any]) -> RunAdditions:
         streets = _forecast_streets(
             _optional_csv(run_dir / "forecast_streets.csv", _FORECAST_STREETS)
         )
+        forecast = {**forecast, "backtest": _forecast_backtest(run_dir, forecast)}
     else:
         forecast = None
     return RunAdditions(

@@ -26,48 +26,49 @@ __all__ = [
 ]
 
 _CSS = """
-@page{size:A4;margin:10mm 11mm 11mm}
+@page{size:A4;margin:7mm 8mm 7mm}
 *{box-sizing:border-box}
-body{font:9pt/1.32 "DejaVu Sans",Arial,sans-serif;color:#222;margin:0}
-@media screen{body{max-width:188mm;margin:8mm auto;padding:0 4mm}}
-h1{font-size:14pt;margin:0 0 1mm}h2{font-size:10.5pt;margin:0}
-.meta{color:#444;font-size:8pt;margin:0 0 1mm}
-.caveat{font-size:7.8pt;color:#555;margin:0 0 2mm}
-.facts{display:flex;flex-wrap:wrap;gap:.5mm 5mm;margin:0 0 2.5mm;padding:1.5mm 2mm;
-background:#f4f4f4;border-radius:1mm;font-size:8.5pt}
+body{font:7.6pt/1.25 "DejaVu Sans",Arial,sans-serif;color:#222;margin:0}
+@media screen{body{max-width:194mm;margin:8mm auto;padding:0 4mm;font-size:8.5pt}}
+h1{font-size:12pt;margin:0 0 .6mm}h2{font-size:8.6pt;margin:0}
+.meta{color:#444;font-size:6.9pt;margin:0 0 .5mm}
+.caveat{font-size:6.7pt;color:#555;margin:0 0 1.2mm}
+.facts{display:flex;flex-wrap:wrap;gap:0 4mm;margin:0 0 1.2mm;padding:.8mm 1.6mm;
+background:#f4f4f4;border-radius:1mm;font-size:7.4pt}
 .facts b{font-weight:600}
 .prio{break-inside:avoid;page-break-inside:avoid;border:1px solid #ccc;
-border-left:4px solid #bd0026;padding:2mm 2.5mm;margin:0 0 2.5mm}
+border-left:3px solid #bd0026;padding:1.2mm 1.8mm;margin:0 0 1.5mm}
 .head{display:flex;justify-content:space-between;align-items:baseline;gap:3mm}
-.score{font-size:8pt;color:#fff;background:#bd0026;border-radius:1mm;padding:.2mm 1.5mm;
+.score{font-size:7pt;color:#fff;background:#bd0026;border-radius:1mm;padding:0 1.3mm;
 white-space:nowrap}
-.when{margin:.3mm 0 1mm;font-weight:600;color:#7a0019}
-.grid{display:grid;grid-template-columns:1fr 60mm;gap:3mm;align-items:start}
-table.ev{border-collapse:collapse;width:100%;font-size:8pt}
-table.ev th{text-align:left;font-weight:600;color:#444;width:22mm;vertical-align:top;
-padding:.2mm 2mm .2mm 0}
-table.ev td{padding:.2mm 0}
-.chart{margin-top:1mm}
-svg.chart,svg.week{width:100%;height:auto;display:block}svg.week{margin-top:1mm}
-.legend{font-size:6.8pt;color:#555}.sw{display:inline-block;width:2mm;height:2mm;
-margin:0 .5mm 0 1.3mm;vertical-align:-.2mm}
-svg.map{width:60mm;height:54.1mm;display:block;border:1px solid #ddd}
-.volt{font-size:7.5pt;color:#333;margin:1.2mm 0 0;padding:0;list-style:none;
-display:grid;grid-template-columns:1fr 1fr;gap:.2mm 4mm}
-.volt b{color:#555}
-.why{font-size:7pt;color:#777;margin-top:.6mm}
+.when{margin:0 0 .6mm;font-weight:600;color:#7a0019}
+.grid{display:grid;grid-template-columns:74mm 1fr 42mm;grid-template-areas:
+"ev ev side" "chart volt side";gap:.8mm 2.5mm;align-items:start}
+.grid>.evt{grid-area:ev}.grid>.chart{grid-area:chart}.grid>.side{grid-area:side}
+.grid>.volt{grid-area:volt}
+table.ev{border-collapse:collapse;width:100%;font-size:7.2pt}
+table.ev th{text-align:left;font-weight:600;color:#444;white-space:nowrap;vertical-align:top;
+padding:0 2mm 0 0}
+table.ev td{padding:0}
+svg.chart,svg.week{width:100%;height:auto;display:block}svg.week{margin-top:.8mm}
+.legend{font-size:6pt;color:#555}.sw{display:inline-block;width:1.8mm;height:1.8mm;
+margin:0 .4mm 0 1mm;vertical-align:-.2mm}
+svg.map{width:42mm;height:37.9mm;display:block;border:1px solid #ddd}
+.volt{font-size:6.6pt;line-height:1.2;color:#333;margin:0;padding:0;list-style:none}
+.volt li{margin:0 0 .4mm}.volt b{color:#555}
+.why{font-size:6.2pt;color:#777;margin-top:.4mm}
 .none{padding:3mm;border:1px dashed #bbb;color:#555;margin-bottom:3mm}
-.foot{font-size:7pt;color:#555;border-top:1px solid #ccc;padding-top:1.2mm;
+.foot{font-size:6.2pt;line-height:1.2;color:#555;border-top:1px solid #ccc;padding-top:.8mm;
 break-inside:avoid}
 .foot a,.meta a{color:#333}
-table.wards{border-collapse:collapse;width:100%;font-size:8pt}
-table.wards th,table.wards td{border-bottom:1px solid #ddd;padding:.8mm 1.5mm;text-align:left;
+table.wards{border-collapse:collapse;width:100%;font-size:7.2pt}
+table.wards th,table.wards td{border-bottom:1px solid #ddd;padding:.4mm 1.2mm;text-align:left;
 vertical-align:top}
 table.wards th{background:#f0f0f0}table.wards tr{break-inside:avoid}
 td.n{text-align:right;white-space:nowrap}.up{color:#b30000}.down{color:#2b7a2b}
-.tag{font-size:6.5pt;border-radius:1mm;padding:0 1mm;color:#fff}
+.tag{font-size:6pt;border-radius:1mm;padding:0 1mm;color:#fff}
 .tag.worst{background:#b30000}.tag.best{background:#2b7a2b}
-.more{font-size:7.8pt;color:#333;margin:0 0 2.5mm}.more p{margin:0 0 .6mm}
+.more{font-size:7pt;line-height:1.22;color:#333;margin:0 0 1.5mm}.more p{margin:0 0 .4mm}
 .more i{color:#555}
 """
 

@@ -23,7 +23,7 @@ __all__ = [
     "MapPainter",
 ]
 
-#: Width and height of a map, points (60 mm x 54.1 mm on the page).
+#: Width and height of a map, points (its shape; printed 42 mm x 37.9 mm, page.py).
 MAP_SIZE_PT = (169.92, 153.36)
 _COL = {
     "ward": "#444444",

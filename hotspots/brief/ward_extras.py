@@ -57,26 +57,51 @@ def rates_line(ctx: BriefContext, code: str) -> str:
     return f"<p><b>Rates {unit}</b> ({span}): {' · '.join(parts)}.{note}</p>"
 
 
+def _forecast_summary(forecast: Any) -> str:
+    """Return the method and its backtest in a few words (the full sentence: forecast.json).
+
+    Examples
+    --------
+    >>> bt = {"months": 11, "hit_rate_1": 0.288, "ratio_1": 1.826}
+    >>> _forecast_summary({"method": "point_cover", "group": "all", "backtest": bt})[-59:]
+    "held 29% of the next month's crime, 1.83 times plain counts"
+    >>> _forecast_summary({"method": "counts", "text": "Made by counts."})
+    'Made by counts.'
+    """
+    bt = forecast.get("backtest") or {}
+    figures = [pd.to_numeric(bt.get(k), errors="coerce") for k in ("months", "hit_rate_1")]
+    if not forecast.get("method") or any(pd.isna(v) for v in figures):
+        return str(forecast.get("text", ""))
+    group = str(forecast.get("group") or "all")
+    text = (
+        f"{forecast['method']}, {'all crime' if group == 'all' else group}; in "
+        f"{figures[0]:.0f} past months its top 1% of the area held {figures[1]:.0%} of the next "
+        "month's crime"
+    )
+    ratio = pd.to_numeric(bt.get("ratio_1"), errors="coerce")
+    return text + (f", {ratio:.2f} times plain counts" if pd.notna(ratio) else "")
+
+
 def forecast_line(ctx: BriefContext, code: str) -> str:
     """Return which method made next month's list, how it did, and the ward's top streets."""
     forecast = ctx.additions.forecast
     if not forecast:
         return ""
     month = f" for {escape_text(forecast.get('month'))}" if forecast.get("month") else ""
-    text = f"<p><b>Forecast{month}</b>: {escape_text(forecast['text'])}"
+    text = f"<p><b>Forecast{month}</b> ({escape_text(_forecast_summary(forecast))})"
     streets = ctx.additions.forecast_streets
-    if streets is not None:
-        named = [
-            f"{escape_text(r['street'])} ({format_number(r['expected'], 1)} expected)"
-            for r in streets.get(code, [])[:FORECAST_STREETS]
-        ]
-        area = ctx.label.lower()
-        text += (
-            f" This {area}'s streets on it: {'; '.join(named)}."
-            if named
-            else f" No street of this {area} is on it."
-        )
-    return text + "</p>"
+    if streets is None:
+        return text + ".</p>"
+    named = [
+        f"{escape_text(r['street'])} {format_number(r['expected'], 1)}"
+        for r in streets.get(code, [])[:FORECAST_STREETS]
+    ]
+    area = ctx.label.lower()
+    return text + (
+        f": this {area}'s streets on it (crimes expected): {'; '.join(named)}.</p>"
+        if named
+        else f": no street of this {area} is on it.</p>"
+    )
 
 
 def callers_line(ctx: BriefContext, code: str) -> str:

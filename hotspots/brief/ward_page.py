@@ -73,7 +73,7 @@ def _chart(ctx: BriefContext, row: Any) -> str:
             ("#6baed6", "same 3 a year before"),
         )
     )
-    return f"<div class=chart>{chart}<div class=legend>All crime per month here:{sw}</div></div>"
+    return f"<div class=chart>{chart}<div class=legend>All crime a month:{sw}</div></div>"
 
 
 def side_panel(ctx: BriefContext, row: Any) -> str:
@@ -106,9 +106,9 @@ def _proposal(ctx: BriefContext, row: Any) -> str:
     return (
         f"<section class=prio><div class=head><h2>{escape_text(title)}</h2>"
         f"<span class=score>score {row.score:.0f}</span></div>"
-        f"<div class=when>When: {escape_text(when_short)}</div><div class=grid><div>"
-        f"<table class=ev>{table}</table>{_chart(ctx, row)}</div>"
-        f"{side_panel(ctx, row)}</div>{volt_list(ctx, row, when_text)}"
+        f"<div class=when>When: {escape_text(when_short)}</div><div class=grid>"
+        f"<div class=evt><table class=ev>{table}</table></div>{_chart(ctx, row)}"
+        f"{side_panel(ctx, row)}{volt_list(ctx, row, when_text)}</div>"
         f"{score_line(ctx, row)}</section>"
     )
 
