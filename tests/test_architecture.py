@@ -7,7 +7,12 @@ are checked:
   (``from hotspots.a import _x``) or looked up on the module (``a._x``);
 - the module-level imports among ``hotspots`` modules have no cycle (imports inside functions
   and under ``if TYPE_CHECKING:`` do not count: they run later or never);
-- no module is longer than :data:`MAX_LINES` lines (the style guide says about 600).
+- no module is longer than :data:`MAX_LINES` lines (the style guide says about 600);
+- the stages are libraries: only ``pipeline/`` and ``cli/`` (and the lazy ``hotspots``
+  package itself) import the orchestration (``hotspots.pipeline``, ``hotspots.cli``), and
+  ``pipeline/`` never imports ``cli/`` (imports inside functions count here too).
+
+``__all__`` in every module is checked by ``tests/test_api.py``.
 """
 
 from __future__ import annotations
@@ -26,10 +31,9 @@ PACKAGE = Path(hotspots.__file__).resolve().parent
 #: A generous cap on "modules of about 600 lines".
 MAX_LINES = 700
 
-#: (rule, module) pairs known to break a rule, marked xfail by name while other helpers are
-#: still splitting their files (issue 18: brief, temporal, pipeline, evaluate, maps); the
-#: coordinator removes the marks at the end. Rules: "private", "size". Empty: when this was
-#: written, every module of the working tree met both rules.
+#: (rule, module) pairs known to break a rule, each marked xfail (strict) with its reason.
+#: Rules: "private", "size". Empty: every split of issue 18 has landed and every module meets
+#: both rules; a new exception needs a reason here, not a silent skip.
 KNOWN_OFFENDERS: dict[tuple[str, str], str] = {}
 
 
@@ -250,3 +254,55 @@ def test_the_checks_find_what_they_look_for() -> None:
         assert ["hotspots.fake_a", "hotspots.fake_b"] in _cycles()
     finally:
         del MODULES["hotspots.fake_a"], MODULES["hotspots.fake_b"]
+
+
+#: The orchestration sub-packages and who may import them (the README's "Architecture").
+ORCHESTRATION = {"pipeline": {"pipeline", "cli"}, "cli": {"cli"}}
+
+
+def _sub_package(name: str) -> str:
+    """Return the sub-package (or top-level module) of a dotted name; "" for the package."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _orchestration_uses(module: Module) -> list[str]:
+    """Return each import (at any level) of an orchestration package ``module`` may not use."""
+    own = _sub_package(module.name)
+    found = []
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for target, _ in _targets(module, node):
+                allowed = ORCHESTRATION.get(_sub_package(target))
+                if allowed is not None and own and own not in allowed:
+                    found.append(f"line {node.lineno}: {target}")
+    return found
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_stages_do_not_import_the_orchestration(name: str) -> None:
+    """read/ ... brief/ are libraries the pipeline calls, never the other way round."""
+    uses = _orchestration_uses(MODULES[name])
+    assert not uses, f"{name} imports the orchestration: {uses}"
+
+
+def test_the_orchestration_check_finds_an_upward_import() -> None:
+    """A stage importing the pipeline, or the pipeline the CLI, is caught (made-up modules)."""
+    stage = Module(
+        "hotspots.output.fake",
+        PACKAGE / "output" / "fake.py",
+        1,
+        ast.parse("def f():\n    from hotspots.pipeline import run\n"),
+    )
+    runner = Module(
+        "hotspots.pipeline.fake",
+        PACKAGE / "pipeline" / "fake.py",
+        1,
+        ast.parse("import hotspots.cli\n"),
+    )
+    lazy = Module(
+        "hotspots", PACKAGE / "__init__.py", 1, ast.parse("from hotspots import pipeline\n")
+    )
+    assert _orchestration_uses(stage) == ["line 2: hotspots.pipeline"]
+    assert _orchestration_uses(runner) == ["line 1: hotspots.cli"]
+    assert _orchestration_uses(lazy) == []
