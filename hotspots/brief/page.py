@@ -65,6 +65,11 @@ table.wards{border-collapse:collapse;width:100%;font-size:7.2pt}
 table.wards th,table.wards td{border-bottom:1px solid #ddd;padding:.4mm 1.2mm;text-align:left;
 vertical-align:top}
 table.wards th{background:#f0f0f0}table.wards tr{break-inside:avoid}
+.bw{columns:2;column-gap:3mm}
+.bw table.wards{break-inside:avoid;margin:0 0 1.2mm;font-size:6.8pt}
+.bw table.wards td{padding:.1mm .6mm}.bw td.n,.bw td:nth-child(4){white-space:nowrap}
+.bw table.wards th{padding:.3mm .8mm}
+.bw small{font-size:6pt;font-weight:400}
 td.n{text-align:right;white-space:nowrap}.up{color:#b30000}.down{color:#2b7a2b}
 .tag{font-size:6pt;border-radius:1mm;padding:0 1mm;color:#fff}
 .tag.worst{background:#b30000}.tag.best{background:#2b7a2b}

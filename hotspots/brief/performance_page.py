@@ -136,7 +136,7 @@ def _group_table(
     note = "; ".join(n for n in notes if n)
     caption = escape_text(group) + (f" <small>({escape_text(note)})</small>" if note else "")
     head = f"<tr><th colspan=4>{caption}</th></tr>"
-    return head + body
+    return f"<table class=wards>{head}{body}</table>"
 
 
 def best_worst_page(
@@ -159,8 +159,8 @@ def best_worst_page(
     Returns
     -------
     str
-        A whole HTML page: one table, a block of up to :data:`BEST_WORST_N` worst and best
-        wards per crime group (all crime first).
+        A whole HTML page: a table per crime group (all crime first; two print columns) of
+        up to :data:`BEST_WORST_N` worst and best wards.
     """
     window, shown, run_wide = _shared(ctx)
     rows = shown[shown["area_code"].isin(wards["area_code"].astype(str))]
@@ -184,8 +184,10 @@ def best_worst_page(
     )
     if among:
         note += f"<p class=caveat><b>Among boroughs</b>: {'; '.join(among)}.</p>"
-    table = (
-        "<table class=wards><thead><tr><th>" + ctx.label + "</th><th>Crimes</th><th>Change</th>"
-        f"<th>Chance?</th></tr></thead><tbody>{tables}</tbody></table>"
+    columns = (
+        f"<p class=caveat><b>Columns</b>: {escape_text(ctx.label)} · crimes, last "
+        f"{escape_text(window)} vs the {escape_text(window)} before · change · chance?</p>"
     )
-    return html_page(title, page_header(ctx, {}, title) + note + table)
+    return html_page(
+        title, page_header(ctx, {}, title) + note + columns + f"<div class=bw>{tables}</div>"
+    )
