@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -83,3 +84,39 @@ def test_architecture_table_lists_every_sub_package() -> None:
     listed = set(re.findall(r"^\| `(\w+)/` \|", section, flags=re.MULTILINE))
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert packages == listed
+
+
+def _docs() -> dict[str, str]:
+    """Return the repository's Markdown and the notebooks' text, by path."""
+    root = PACKAGE.parent
+    paths = [root / "README.md", *sorted((root / "boundaries").glob("*.md"))]
+    paths += sorted((root / "notebooks").glob("*.ipynb"))
+    return {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in paths}
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a hotspots module, or an attribute of one, that exists."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_every_dotted_hotspots_name_in_the_docs_resolves() -> None:
+    """``hotspots.a.b`` in the README, boundaries/ notes and notebooks names a real thing."""
+    bad = [
+        f"{path}: {name}"
+        for path, text in _docs().items()
+        for name in sorted(set(re.findall(r"\bhotspots(?:\.[A-Za-z_]\w*)+", text)))
+        if not _resolves(name)
+    ]
+    assert not bad, f"names of modules or functions that do not exist: {bad}"
+    assert not _resolves("hotspots.io.read_crimes")  # the reading of before issue 18
