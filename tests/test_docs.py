@@ -120,3 +120,20 @@ def test_every_dotted_hotspots_name_in_the_docs_resolves() -> None:
     ]
     assert not bad, f"names of modules or functions that do not exist: {bad}"
     assert not _resolves("hotspots.io.read_crimes")  # the reading of before issue 18
+
+
+#: Dotted names in the package's source that are not modules: logger names.
+LOGGER_NAMES = {"hotspots.warnings"}
+
+
+def test_every_dotted_hotspots_name_in_the_package_resolves() -> None:
+    """Docstrings and comments of ``hotspots/`` name modules and functions that exist."""
+    bad = [
+        f"{path.relative_to(PACKAGE.parent)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in sorted(
+            set(re.findall(r"\bhotspots(?:\.[A-Za-z_]\w*)+", path.read_text(encoding="utf-8")))
+        )
+        if name not in LOGGER_NAMES and not _resolves(name)
+    ]
+    assert not bad, f"names of modules or functions that do not exist: {bad}"
