@@ -101,13 +101,15 @@ def test_index_page_has_the_group_columns_and_block() -> None:
     )
     head = page.split("<table id=areas>")[1].split("</thead>")[0]
     heads = re.findall(r"<th[^>]*>([^<]+)</th>", head)
-    assert heads[:5] == [
+    # one rate per resident: the rate a year with its caveat, not also the whole period's
+    assert heads[:4] == [
         "Area",
         "Crimes",
-        "Per 1,000 residents",
         "All crime per 1,000 a year",
         "SAC per 1,000 a year",
     ]
+    assert "Per 1,000 residents" not in head
     assert "Best and worst by crime group" in page
     plain = site_index.render_index(SUMMARY, PLACES, exists=have.__contains__, subtitle="2024")
     assert "SAC per 1,000 a year" not in plain and "<details>" not in plain
+    assert "<th data-type=num tabindex=0 role=button>Per 1,000 residents, whole period" in plain

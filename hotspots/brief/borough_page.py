@@ -110,7 +110,7 @@ def borough_page(
     head = [
         ctx.label,
         "Crimes",
-        *(["Per 1,000 residents"] if rate else []),
+        *(["Per 1,000 residents, whole period"] if rate else []),
         "Last 3 months vs previous 3",
         "vs a year before",
         "Top priority",

@@ -21,6 +21,7 @@ __all__ = [
     "html_page",
     "p_value_text",
     "page_header",
+    "period_months",
     "place_name",
     "weapons_note",
 ]
@@ -120,6 +121,24 @@ def p_value_text(p: Any) -> str:
     value = float(p)
     shown = "< 0.001" if value < 0.001 else (f"= {value:.3f}" if value < 0.1 else f"= {value:.2f}")
     return f"p {shown}: {'more than chance' if value < CHANCE_P else 'could be chance'}"
+
+
+def period_months(manifest: Mapping[str, Any]) -> int | None:
+    """Return the months of the run's period (run.json), or None when it does not say.
+
+    Examples
+    --------
+    >>> period_months({"period": {"first_month": "2016-01", "last_month": "2017-12"}})
+    24
+    >>> period_months({}) is None
+    True
+    """
+    p = manifest.get("period") or {}
+    try:
+        first, last = (pd.Period(str(p[k]), freq="M") for k in ("first_month", "last_month"))
+    except (KeyError, ValueError):
+        return None
+    return int((last - first).n) + 1
 
 
 def page_header(ctx: BriefContext, area: Mapping[str, Any], title: str) -> str:

@@ -19,6 +19,7 @@ from hotspots.brief.page import (
     format_number,
     html_page,
     page_header,
+    period_months,
     place_name,
 )
 from hotspots.brief.ward_extras import ward_extras
@@ -30,12 +31,13 @@ __all__ = [
 ]
 
 
-def _ward_facts(area: Mapping[str, Any]) -> str:
-    facts = [f"<span><b>Crimes</b> {format_number(area.get('crimes'))}</span>"]
+def _ward_facts(area: Mapping[str, Any], months: int | None) -> str:
+    span = f" in {months} months" if months else " in the period"
+    facts = [f"<span><b>Crimes</b> {format_number(area.get('crimes'))}{span}</span>"]
     if pd.notna(area.get("rate_per_1000", np.nan)):
         facts.append(
-            f"<span><b>Per 1,000 residents</b> {format_number(area['rate_per_1000'], 1)} "
-            f"(population {format_number(area.get('population'))})</span>"
+            f"<span><b>Per 1,000 residents</b> {format_number(area['rate_per_1000'], 1)}"
+            f"{span} (population {format_number(area.get('population'))})</span>"
         )
     for key, label in (
         ("previous", "Last 3 months vs previous 3"),
@@ -161,7 +163,7 @@ def ward_page(ctx: BriefContext, code: str, chosen: pd.DataFrame) -> str:
     return html_page(
         title,
         page_header(ctx, area, title)
-        + _ward_facts(area)
+        + _ward_facts(area, period_months(ctx.run.manifest))
         + ward_extras(ctx, code)
         + body
         + _footer(ctx, code),

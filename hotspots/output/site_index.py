@@ -31,6 +31,7 @@ from hotspots.output.index_groups import best_worst_section, group_columns
 from hotspots.output.maps import links_block
 from hotspots.read.schema import BASIS_STREET
 from hotspots.runfolder import area_file_stem
+from hotspots.temporal.common import ALL_CRIME
 
 __all__ = [
     "area_links",
@@ -255,7 +256,7 @@ def _index_head(boroughs: bool, rate: bool, groups: list[str] | None = None) -> 
         ("Area", "text"),
         *([("Borough", "text")] if boroughs else []),
         ("Crimes", "num"),
-        *([("Per 1,000 residents", "num")] if rate else []),
+        *([("Per 1,000 residents, whole period", "num")] if rate else []),
         *((g, "num") for g in groups or []),
         ("Last 3 months vs previous", "num"),
         ("Trend", "text"),
@@ -342,9 +343,12 @@ def render_index(
         [exists(f"wards/{area_file_stem(str(c))}.csv") for c in summary["area_code"]]
     ].sort_values("crimes", ascending=False, kind="stable")
     boroughs = "borough" in summary.columns
-    rate = "rate_per_1000" in summary.columns
     top = top_places(places)
     group_heads, group_cells = group_columns(rates)
+    # one rate per resident: the whole period's only where rates.csv gives no rate a year
+    rate = "rate_per_1000" in summary.columns and not any(
+        h.startswith(f"{ALL_CRIME} per 1,000") for h in group_heads
+    )
     rows = [
         _index_row(r, top, exists, boroughs, rate, group_cells.get(str(r["area_code"]), ""))
         for r in listed.to_dict("records")
