@@ -151,7 +151,7 @@ def test_ward_lines_from_the_additions(runs: tuple[Path, Path]) -> None:
     assert rates_line(ctx, "KITS") == ""  # no rows for it
     forecast = forecast_line(ctx, "CBD")
     assert "Forecast for 2026-01" in forecast and "in the backtest it caught 41%" in forecast
-    assert "Granville St (12.2 expected); Hornby St (3.5 expected)." in forecast
+    assert "(crimes expected): Granville St 12.2; Hornby St 3.5." in forecast
     assert "Main St" not in forecast
     assert "No street of this area is on it" in forecast_line(ctx, "WE")
     assert callers_line(ctx, "CBD").startswith(

@@ -88,20 +88,27 @@ def forecast_line(ctx: BriefContext, code: str) -> str:
     if not forecast:
         return ""
     month = f" for {escape_text(forecast.get('month'))}" if forecast.get("month") else ""
-    text = f"<p><b>Forecast{month}</b> ({escape_text(_forecast_summary(forecast))})"
+    summary = _forecast_summary(forecast)
+    short = summary != str(forecast.get("text", ""))  # else no backtest figures: as given
+    text = (
+        f"<p><b>Forecast{month}</b> ({escape_text(summary)})"
+        if short
+        else f"<p><b>Forecast{month}</b>: {escape_text(summary)}"
+    )
     streets = ctx.additions.forecast_streets
     if streets is None:
-        return text + ".</p>"
+        return text + (".</p>" if short else "</p>")
     named = [
         f"{escape_text(r['street'])} {format_number(r['expected'], 1)}"
         for r in streets.get(code, [])[:FORECAST_STREETS]
     ]
     area = ctx.label.lower()
-    return text + (
-        f": this {area}'s streets on it (crimes expected): {'; '.join(named)}.</p>"
+    said = (
+        f"this {area}'s streets on it (crimes expected): {'; '.join(named)}."
         if named
-        else f": no street of this {area} is on it.</p>"
+        else f"no street of this {area} is on it."
     )
+    return f"{text}{': ' + said if short else ' ' + said[0].upper() + said[1:]}</p>"
 
 
 def callers_line(ctx: BriefContext, code: str) -> str:
