@@ -58,6 +58,7 @@ __all__ = [
     "EXPORTS_DIR",
     "HOT_STREETS_CSV",
     "LAYERS_DIR",
+    "LAYER_AREA_PAGES_MAX",
     "LAYER_JSON",
     "MAPS_DIR",
     "REJECTED_CSV",
@@ -90,6 +91,9 @@ EXPORTS_DIR = "exports"
 #: Overlay area layers: ``layers/<NAME>/`` holds a layer's area-level files and ``layer.json``.
 LAYERS_DIR = "layers"
 LAYER_JSON = "layer.json"
+#: Overlay layers with more areas holding crime than this get no page per area (no area maps,
+#: no briefs): their lists, one map and an index cover them (e.g. London's 3,809 LSOAs).
+LAYER_AREA_PAGES_MAX = 1000
 
 _HASH_CHARS = 8
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hotspots import runfolder
 from hotspots.brief import read_brief_weights, read_run_folder, write_briefs
 from hotspots.brief.context import build_context
 from hotspots.brief.page import WEAPONS_NOTE, p_value_text
@@ -245,6 +247,22 @@ def test_layer_briefs_from_the_run_places(
     (folder / "briefs" / "X1.html").unlink()
     write_briefs(run, codes=["CBD"], pdf=False)
     assert not (folder / "briefs" / "X1.html").exists()
+
+
+def test_big_layer_gets_no_briefs(
+    vancouver_run: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = copy_run(vancouver_run, tmp_path / "run")
+    folder = _layer(run)
+    monkeypatch.setattr(runfolder, "LAYER_AREA_PAGES_MAX", 1)  # the layer has two areas
+    with caplog.at_level(logging.INFO, logger="hotspots"):
+        pages = write_briefs(run, pdf=False)
+    assert not [p for p in pages if p.parent == folder / "briefs"]
+    assert any(p.parent == run / "briefs" for p in pages)
+    assert "2 areas hold crime, over the 1 that get a brief each" in caplog.text
 
 
 def test_map_is_inline_svg_of_the_place(runs: tuple[Path, Path]) -> None:

@@ -117,8 +117,18 @@ def write_briefs(
     pages, files = _write_folder(run, settings, predict, wanted, pdf=pdf, wait=wait)
     for layer_dir in layer_folders(run.path) if codes is None else []:
         layer = read_layer(run, layer_dir)
+        layer_codes = _wanted_codes(layer, None)
+        if len(layer_codes) > runfolder.LAYER_AREA_PAGES_MAX:
+            log.info(
+                "Layer %s: %d areas hold crime, over the %d that get a brief each; its lists "
+                "and index cover them",
+                layer_dir.name,
+                len(layer_codes),
+                runfolder.LAYER_AREA_PAGES_MAX,
+            )
+            continue
         more = _write_folder(
-            layer, settings, predict, _wanted_codes(layer, None), pdf=pdf, wait=wait, lock=run.path
+            layer, settings, predict, layer_codes, pdf=pdf, wait=wait, lock=run.path
         )
         pages, files = pages + more[0], files + more[1]
     log.info(

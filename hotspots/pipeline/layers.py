@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
 from hotspots.errors import InputDataError
@@ -65,7 +66,7 @@ STREET_RULE = (
 #: Where a listed police.uk location goes.
 LOCATION_RULE = "a listed location goes to the area of the layer holding most of its crimes"
 #: Layers with more areas holding crime than this get no map per area (lists, map and index).
-LAYER_AREA_MAPS_MAX = 1000
+LAYER_AREA_MAPS_MAX = runfolder.LAYER_AREA_PAGES_MAX
 #: ``--overlay NAME=h3:RES``: a layer of the H3 cells at resolution RES that hold crime.
 GRID_PREFIX = "h3:"
 
