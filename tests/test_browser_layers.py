@@ -119,6 +119,8 @@ def test_repeat_callers_off_by_default_explained_once(page: tuple[Page, list[str
     assert "Repeat callers (synthetic demo data): 2 places" in legend
     assert "within 24 hours" in legend and "within 6 months" in legend
     p.evaluate("hotspotsMap.map.closePopup()")
+    # Leaflet fades a closed popup out and removes it 200 ms later
+    p.wait_for_selector(".leaflet-popup", state="detached")
     toggle_overlay(p, name)  # off: no legend entry
     assert "Repeat callers" not in _legend(p)
     toggle_overlay(p, name)  # on again: no second explanation
