@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotspots.errors import HotspotsError, OutputExistsError
+from hotspots.errors import HotspotsError, InputDataError, OutputExistsError
 
 try:  # POSIX; the lock is advisory and per open file description
     import fcntl
@@ -72,6 +72,7 @@ __all__ = [
     "folder_lock",
     "lock_path",
     "parse_overlay",
+    "read_manifest",
     "staged_files",
     "staged_folder",
 ]
@@ -275,6 +276,39 @@ def check_writable(out: Path, *, overwrite: bool) -> None:
     if not os.access(out.parent, os.W_OK | os.X_OK):
         msg = f"cannot write --out {out}: no write permission on {out.parent}"
         raise OutputFolderError(msg)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Return a run folder's ``run.json``: the one place the manifest is parsed.
+
+    Parameters
+    ----------
+    run_dir
+        A folder written by ``hotspots run``.
+
+    Returns
+    -------
+    dict
+        The parsed manifest.
+
+    Raises
+    ------
+    InputDataError
+        If ``run.json`` is missing, not valid JSON or not an object (one line naming the file).
+    """
+    path = Path(run_dir) / RUN_JSON
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"{path}: no run manifest here; run `hotspots run` first"
+        raise InputDataError(msg) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{path}: not a valid run manifest ({exc}); run `hotspots run` again"
+        raise InputDataError(msg) from None
+    if not isinstance(manifest, dict):
+        msg = f"{path}: not a valid run manifest (a JSON object is expected)"
+        raise InputDataError(msg)
+    return manifest
 
 
 def _holder_text(fd: int) -> str:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from hotspots import runfolder
 from hotspots.analysis.rank import type_columns
 from hotspots.cli import app
-from hotspots.errors import OutputExistsError
+from hotspots.errors import InputDataError, OutputExistsError
 from hotspots.output.export import safe_file_stem
 from hotspots.pipeline import ranking
 from tests.fixtures.bad.make_bad import COLLIDING_CODES, COLLIDING_TYPES, colliding_names
@@ -538,3 +538,17 @@ def test_library_warnings_are_one_log_line(
         assert lines[0].startswith("warning (UserWarning, test_runfolder.py:")
         assert lines[0].endswith("): first line second line of a library warning")
     assert "warnings.warn(" not in res.output  # no source line
+
+
+def test_read_manifest_is_the_one_reader_with_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text('{"period": {"first_month": "2025-01"}}', encoding="utf-8")
+    assert runfolder.read_manifest(tmp_path) == {"period": {"first_month": "2025-01"}}
+    with pytest.raises(InputDataError, match=r"run\.json: no run manifest here") as missing:
+        runfolder.read_manifest(tmp_path / "nowhere")
+    (tmp_path / "run.json").write_text('{"period": ', encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"run\.json: not a valid run manifest") as broken:
+        runfolder.read_manifest(tmp_path)
+    (tmp_path / "run.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(InputDataError, match="a JSON object is expected"):
+        runfolder.read_manifest(tmp_path)
+    assert "\n" not in str(missing.value) and "\n" not in str(broken.value)

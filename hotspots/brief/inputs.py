@@ -6,7 +6,6 @@ missing file or column is named with its fix.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from hotspots import runfolder
 from hotspots.analysis.groups import OTHER_GROUP, BriefSettings
 from hotspots.analysis.harm import read_harm_weights
 from hotspots.errors import InputDataError
@@ -108,9 +108,8 @@ def _need_file(run_dir: Path, name: str) -> Path:
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(
-        _need_file(run_dir, "run.json").read_text(encoding="utf-8")
-    )
+    _need_file(run_dir, runfolder.RUN_JSON)
+    manifest = runfolder.read_manifest(run_dir)
     period = manifest.get("period", {})
     need = ["first_month", "last_month"]
     _missing(

@@ -284,6 +284,6 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
             f"{run_dir} is not a complete run folder (missing {missing}); run `hotspots run` first"
         )
         raise InputDataError(msg)
-    manifest = json.loads((run_dir / runfolder.RUN_JSON).read_text(encoding="utf-8"))
+    manifest = runfolder.read_manifest(run_dir)
     areas = read_csv(run_dir / runfolder.AREAS_CSV, dtype={"area_code": str})
     return manifest, areas
