@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from hotspots.analysis.concentration import count_concentration
     from hotspots.analysis.corridors import build_corridors
     from hotspots.analysis.harm import assign_harm, read_harm_weights
-    from hotspots.analysis.rank import area_lists, count_by_segment, rank_locations, rank_streets
+    from hotspots.analysis.location_ranks import rank_locations
+    from hotspots.analysis.rank import area_lists, count_by_segment, rank_streets
     from hotspots.analysis.repeats import repeat_locations
     from hotspots.analysis.stats import gistar_cells, gistar_streets
     from hotspots.brief.writer import write_briefs
@@ -81,7 +82,7 @@ _EXPORTS: dict[str, str] = {
     # counts and ranks
     "count_by_segment": "analysis.rank",
     "rank_streets": "analysis.rank",
-    "rank_locations": "analysis.rank",
+    "rank_locations": "analysis.location_ranks",
     "area_lists": "analysis.rank",
     "count_concentration": "analysis.concentration",
     "read_harm_weights": "analysis.harm",

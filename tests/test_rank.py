@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString
 
-from hotspots.analysis import rank
+from hotspots.analysis import location_ranks, rank
 from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT_STREET_COLUMNS
 
 
@@ -135,7 +135,7 @@ def test_locations_and_area_lists() -> None:
         geometry=gpd.points_from_xy(np.arange(8.0), np.zeros(8)),
         crs=27700,
     )
-    locs = rank.rank_locations(pts, min_crimes=5, type_cols=["n_burglary", "n_robbery"])
+    locs = location_ranks.rank_locations(pts, min_crimes=5, type_cols=["n_burglary", "n_robbery"])
     assert locs["street"].tolist() == ["Park Road"] and locs["crimes"].tolist() == [5]
     segs = _segments()
     hot = rank.rank_streets(segs, rank.count_by_segment(_crimes({"h1": 9}), segs), min_crimes=5)
@@ -159,7 +159,7 @@ def test_points_of_interest_are_one_place_per_map_point() -> None:
             "y": [0.0] * 7,
         }
     )
-    place = rank.location_place(crimes)
+    place = location_ranks.location_place(crimes)
     assert place.tolist() == ["Nightclub (point 1 of 2)"] * 3 + ["Nightclub (point 2 of 2)"] * 2 + [
         "Park Road",
         "Park Road",
@@ -171,7 +171,7 @@ def test_distinct_rows_spread_back() -> None:
     a = pd.Series(rng.choice(["x", "y", None], 500)).astype("category")
     b = pd.Series(rng.integers(0, 7, 500))
     c = pd.Series(rng.choice([0.5, 1.5, np.nan], 500))
-    first, inverse, counts = rank.distinct_rows(a, b, c)
+    first, inverse, counts = location_ranks.distinct_rows(a, b, c)
     table = pd.DataFrame({"a": a, "b": b, "c": c})
     distinct = table.iloc[first].reset_index(drop=True)
     assert len(distinct) == len(table.drop_duplicates())
@@ -190,4 +190,7 @@ def test_location_place_is_the_same_with_point_ids() -> None:
         }
     )
     with_ids = crimes.assign(point_id=pd.factorize(crimes["x"])[0].astype("int32"))
-    assert rank.location_place(with_ids).tolist() == rank.location_place(crimes).tolist()
+    assert (
+        location_ranks.location_place(with_ids).tolist()
+        == location_ranks.location_place(crimes).tolist()
+    )

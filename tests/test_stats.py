@@ -1,4 +1,4 @@
-"""hotspots.analysis.stats: H3 and segment weights, BH q-values, Gi* classes against esda."""
+"""hotspots.analysis.weights and .stats: H3 and segment weights, BH q-values, Gi* vs esda."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from shapely.geometry import LineString, MultiLineString
 
-from hotspots.analysis import rank, stats
+from hotspots.analysis import rank, stats, weights
 from hotspots.errors import InputDataError
 from hotspots.read.datasets import get_path
 from hotspots.read.layers import read_streets
@@ -67,7 +67,7 @@ def test_missing_and_negative_values_are_listed_together() -> None:
 def test_mixed_resolutions_are_refused() -> None:
     cells = [*_flower()[:3], h3.latlng_to_cell(51.5, -0.12, 8)]
     with pytest.raises(InputDataError, match="mixed resolutions \\[8, 9\\]"):
-        stats.cell_weights(cells)
+        weights.cell_weights(cells)
 
 
 def test_alpha_must_be_a_class_level() -> None:
@@ -84,14 +84,14 @@ def test_segments_must_be_metric_linestrings() -> None:
     bad = _network()
     bad.loc[3, "geometry"] = MultiLineString([[(0, 0), (1, 1)]])
     with pytest.raises(InputDataError, match="1 MultiLineString rows"):
-        stats.segment_weights(bad)
+        weights.segment_weights(bad)
     with pytest.raises(InputDataError, match="not metres"):
-        stats.segment_weights(_network().to_crs("EPSG:4326"))
+        weights.segment_weights(_network().to_crs("EPSG:4326"))
 
 
 def test_negative_distance_is_refused() -> None:
     with pytest.raises(InputDataError, match="0 or more; got -1"):
-        stats.segment_weights(_network(), distance_m=-1)
+        weights.segment_weights(_network(), distance_m=-1)
 
 
 def test_pvalues_outside_0_1_are_refused() -> None:
@@ -105,7 +105,7 @@ def test_pvalues_outside_0_1_are_refused() -> None:
 def test_hexagon_has_six_neighbours_and_ring_cells_three() -> None:
     cells = _flower()
     centre = h3.latlng_to_cell(51.5, -0.12, 9)
-    w = stats.cell_weights(cells)
+    w = weights.cell_weights(cells)
     assert w.cardinalities[centre] == 6
     assert set(w.neighbors[centre]) == set(cells) - {centre}
     # each outer cell of the flower touches the centre and the two outer cells beside it
@@ -115,13 +115,13 @@ def test_hexagon_has_six_neighbours_and_ring_cells_three() -> None:
 
 def test_pentagon_has_five_neighbours() -> None:
     pentagon = h3.get_pentagons(9)[0]
-    w = stats.cell_weights(sorted(h3.grid_disk(pentagon, 1)))
+    w = weights.cell_weights(sorted(h3.grid_disk(pentagon, 1)))
     assert w.cardinalities[pentagon] == 5
 
 
 def test_segment_neighbours_touching_versus_distance() -> None:
     def neighbours(distance_m: float) -> dict[str, list[str]]:
-        w = stats.segment_weights(_network(), distance_m=distance_m)
+        w = weights.segment_weights(_network(), distance_m=distance_m)
         return {k: sorted(v) for k, v in w.neighbors.items()}
 
     assert neighbours(0) == {"A": ["B"], "B": ["A"], "C": [], "D": []}
@@ -184,7 +184,7 @@ def test_gistar_cells_matches_esda() -> None:
     cells = sorted(h3.grid_disk(h3.latlng_to_cell(51.5, -0.12, 9), 3))
     y = np.random.default_rng(3).poisson(2.0, len(cells)).astype(float)
     got = stats.gistar_cells(pd.Series(y, index=cells), permutations=0, quiet=True)
-    ref = esda.G_Local(y, stats.cell_weights(cells), transform="B", star=True, permutations=0)
+    ref = esda.G_Local(y, weights.cell_weights(cells), transform="B", star=True, permutations=0)
     assert list(got.columns) == stats.GISTAR_COLUMNS
     assert_allclose(got["z"], ref.Zs, rtol=1e-10)
     assert_allclose(got["p"], 2 * ref.p_norm, rtol=1e-10)
@@ -208,7 +208,7 @@ def test_gistar_streets_matches_esda_and_seeds_permutations() -> None:
     got = stats.gistar_streets(net, y, distance_m=0, permutations=99, seed=1, quiet=True)
     ref = esda.G_Local(
         y.to_numpy(float),
-        stats.segment_weights(net, distance_m=0),
+        weights.segment_weights(net, distance_m=0),
         transform="B",
         star=True,
         permutations=0,
@@ -290,7 +290,7 @@ def test_neighbour_search_in_slices_finds_the_same_pairs() -> None:
     starts = rng.uniform(0, 5000, (6000, 2))
     lines = shapely.linestrings(np.stack([starts, starts + rng.uniform(-60, 60, (6000, 2))], 1))
     one = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=100.0)
-    left, right = stats._pairs_within(lines, 100.0)
+    left, right = weights._pairs_within(lines, 100.0)
     assert set(zip(left.tolist(), right.tolist(), strict=True)) == set(
         zip(one[0].tolist(), one[1].tolist(), strict=True)
     )

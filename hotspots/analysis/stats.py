@@ -5,16 +5,8 @@ the Gi* z-scores and the permutation p-values; ``scipy.stats.false_discovery_con
 (Benjamini-Hochberg) gives the FDR-adjusted q-values (``esda.fdr`` is not used: it returns a
 single cut-off and falls back to Bonferroni when nothing passes).
 
-Neighbours
-----------
-* Cells: the six cells of the first H3 ring (``h3.grid_ring(cell, 1)``; five around a
-  pentagon) that are in the table. Binary weights; Gi* adds the cell itself.
-* Segments: segments that share an end point (coordinates rounded to the centimetre, as in
-  :mod:`hotspots.space.segments`) or whose lines come within ``distance_m`` of each other (the
-  shortest straight-line distance between the two lines). The default of 100 m is about
-  one urban block: it reaches the segments across each junction and the parallel street
-  behind, spans a police.uk map-point spacing (60-90 m in London) and a VPD hundred block
-  (100 m), but not the next neighbourhood.
+Neighbours: see :mod:`hotspots.analysis.weights` (first H3 ring; segments that touch or
+lie within ``distance_m``, default 100 m).
 
 Speed
 -----
@@ -29,23 +21,19 @@ cells and 4 s for 16,500 London segments with 22 neighbours each.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import esda
 import geopandas as gpd
-import h3
 import libpysal
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy.stats import false_discovery_control
 
-from hotspots.analysis import rank
+from hotspots.analysis import rank, weights
+from hotspots.analysis.weights import DEFAULT_DISTANCE_M
 from hotspots.errors import InputDataError
 
 __all__ = [
@@ -57,12 +45,10 @@ __all__ = [
     "GISTAR_CLASS_DTYPE",
     "GISTAR_COLUMNS",
     "NOT_SIGNIFICANT",
-    "cell_weights",
     "classify_gistar",
     "gistar_cells",
     "gistar_streets",
     "pvalues_to_qvalues",
-    "segment_weights",
 ]
 
 log = logging.getLogger("hotspots")
@@ -71,8 +57,6 @@ log = logging.getLogger("hotspots")
 DEFAULT_PERMUTATIONS = 0
 #: Default largest FDR q-value reported as a hot or cold spot (the 90% class).
 DEFAULT_ALPHA = 0.10
-#: Default neighbour distance between street segments, metres.
-DEFAULT_DISTANCE_M = 100.0
 
 #: q-value cut-offs and their confidence labels (ArcGIS-style bins).
 CONFIDENCE_LEVELS: dict[float, str] = {0.01: "99%", 0.05: "95%", 0.10: "90%"}
@@ -86,189 +70,6 @@ GISTAR_CLASSES: list[str] = [
 GISTAR_CLASS_DTYPE = pd.CategoricalDtype(GISTAR_CLASSES, ordered=True)
 #: Columns of :func:`gistar_cells` and :func:`gistar_streets`, in order.
 GISTAR_COLUMNS: list[str] = ["value", "neighbours", "z", "p", "p_perm", "q", "gi_class"]
-
-_VERTEX_DECIMALS = 2
-
-
-# --------------------------------------------------------------------------------------------
-# weights
-
-
-def _cell_adjacency(cells: Sequence[str]) -> sparse.csr_matrix:
-    """Binary first-ring adjacency among ``cells`` (no self)."""
-    pos = {c: i for i, c in enumerate(cells)}
-    pairs = [(i, pos[n]) for i, c in enumerate(cells) for n in h3.grid_ring(c, 1) if n in pos]
-    ij = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    n = len(cells)
-    return sparse.csr_matrix((np.ones(len(ij)), (ij[:, 0], ij[:, 1])), shape=(n, n))
-
-
-def _check_cells(cells: pd.Index) -> None:
-    ids = cells.astype(str)
-    bad = [c for c in ids if not h3.is_valid_cell(c)]
-    res = {h3.get_resolution(c) for c in ids if c not in set(bad)}
-    problems = []
-    if bad:
-        problems.append(f"{len(bad)} invalid ids (e.g. {', '.join(map(repr, bad[:3]))})")
-    if len(res) > 1:
-        problems.append(f"mixed resolutions {sorted(res)}")
-    if cells.has_duplicates:
-        problems.append(f"{int(cells.duplicated().sum())} repeated cells")
-    if problems:
-        msg = (
-            f"cells must be unique H3 ids of one resolution; found {'; '.join(problems)}. "
-            "Use the index of hotspots.space.grid.count_by_cell."
-        )
-        raise InputDataError(msg)
-
-
-def cell_weights(cells: Sequence[str] | pd.Index) -> libpysal.weights.W:
-    """Return binary H3 first-ring contiguity weights among the given cells.
-
-    Parameters
-    ----------
-    cells
-        Unique H3 cell ids of one resolution (e.g. the index of
-        :func:`hotspots.space.grid.count_by_cell`).
-
-    Returns
-    -------
-    libpysal.weights.W
-        Ids are the cell ids; each cell's neighbours are the cells of its first ring that are
-        in ``cells`` (weight 1). No self-weights: Gi* adds them.
-
-    Raises
-    ------
-    InputDataError
-        If an id is invalid, repeated, or of another resolution.
-
-    Examples
-    --------
-    >>> import h3
-    >>> c = h3.latlng_to_cell(51.5, -0.12, 9)
-    >>> w = cell_weights(sorted(h3.grid_disk(c, 1)))
-    >>> w.cardinalities[c]
-    6
-    """
-    index = pd.Index(list(cells), dtype="string")
-    _check_cells(index)
-    adj = _cell_adjacency(list(index))
-    return libpysal.weights.WSP(adj, id_order=list(index)).to_W(silence_warnings=True)
-
-
-def _check_segments(segments: gpd.GeoDataFrame, caller: str) -> None:
-    problems = []
-    if "segment_id" not in segments.columns:
-        problems.append("it lacks the column segment_id")
-    types = segments.geometry.geom_type.value_counts()
-    other = types.drop("LineString", errors="ignore")
-    if len(other):
-        problems.append("it has " + ", ".join(f"{n} {t} rows" for t, n in other.items()))
-    if segments.crs is None or segments.crs.is_geographic:
-        problems.append(f"its CRS is {segments.crs} (not metres)")
-    if problems:
-        msg = (
-            f"`segments` passed to {caller} must be LineString street segments in metres; "
-            f"{'; '.join(problems)}. Make them with hotspots.space.segments.lines_to_segments."
-        )
-        raise InputDataError(msg)
-
-
-def _segment_adjacency(segments: gpd.GeoDataFrame, distance_m: float) -> sparse.csr_matrix:
-    """Binary adjacency: segments sharing an end point or within ``distance_m`` (no self)."""
-    geoms = segments.geometry.to_numpy()
-    n = len(geoms)
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(geoms, i)) for i in (0, -1)])
-    _, vertex = np.unique(np.round(ends, _VERTEX_DECIMALS), axis=0, return_inverse=True)
-    vertex = vertex.ravel()
-    incidence = sparse.csr_matrix(
-        (np.ones(2 * n), (np.tile(np.arange(n), 2), vertex)),
-        shape=(n, int(vertex.max(initial=-1)) + 1),
-    )
-    adj = (incidence @ incidence.T).tocoo()
-    if distance_m > 0:
-        left, right = _pairs_within(geoms, distance_m)
-        near = sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
-        adj = (adj + near).tocoo()
-    keep = adj.row != adj.col
-    rows, cols = adj.row[keep], adj.col[keep]
-    out = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
-    out.data[:] = 1.0  # duplicate pairs were summed by tocsr
-    return out
-
-
-def _pairs_within(geoms: np.ndarray, distance_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the index pairs of geometries within ``distance_m`` of each other (self included).
-
-    The tree is queried in one slice of the geometries per core, in threads: GEOS releases
-    the GIL, so the slices run at the same time.
-    """
-    tree = shapely.STRtree(geoms)
-    n = len(geoms)
-    parts = max(1, min(os.cpu_count() or 1, n // 2000))
-    bounds = np.linspace(0, n, parts + 1).astype(int)
-
-    def query(lo: int, hi: int) -> np.ndarray:
-        found: np.ndarray = tree.query(geoms[lo:hi], predicate="dwithin", distance=distance_m)
-        found[0] += lo
-        return found
-
-    if parts == 1:
-        left, right = query(0, n)
-        return left, right
-    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="hotspots-gistar") as pool:
-        found = list(pool.map(query, bounds[:-1], bounds[1:]))
-    both = np.concatenate(found, axis=1)
-    return both[0], both[1]
-
-
-def _check_distance(distance_m: float) -> None:
-    if not np.isfinite(distance_m) or distance_m < 0:
-        msg = (
-            f"`distance_m` must be a distance in metres, 0 or more; got {distance_m}. "
-            f"Use 0 for touching segments only, or the default {DEFAULT_DISTANCE_M:g}."
-        )
-        raise InputDataError(msg)
-
-
-def segment_weights(
-    segments: gpd.GeoDataFrame, *, distance_m: float = DEFAULT_DISTANCE_M
-) -> libpysal.weights.W:
-    """Return binary weights linking street segments that touch or lie within ``distance_m``.
-
-    Parameters
-    ----------
-    segments
-        Segments from :func:`hotspots.space.segments.lines_to_segments` (LineStrings, metres).
-    distance_m
-        Two segments are neighbours when the shortest straight-line distance between their
-        lines is at most this many metres (default 100 m, about one block; see the module
-        notes). ``0`` keeps only segments that share an end point.
-
-    Returns
-    -------
-    libpysal.weights.W
-        Ids are the ``segment_id`` values in the order of ``segments``; weights are 1; no
-        self-weights (Gi* adds them). Segments with no neighbour are islands.
-
-    Raises
-    ------
-    InputDataError
-        If ``segments`` lacks ``segment_id``, has other geometry than LineString or is not
-        in metres, or ``distance_m`` is negative.
-
-    Notes
-    -----
-    Formally: ``j`` is a neighbour of ``i != j`` if an end point of ``i`` equals an end
-    point of ``j`` after rounding to 0.01 m, or if ``distance_m > 0`` and the minimum
-    distance between the two lines is at most ``distance_m``. Lines that cross without a
-    shared vertex (a bridge) touch only through the distance rule.
-    """
-    _check_segments(segments, "segment_weights")
-    _check_distance(distance_m)
-    adj = _segment_adjacency(segments, distance_m)
-    ids = segments["segment_id"].astype(str).tolist()
-    return libpysal.weights.WSP(adj, id_order=ids).to_W(silence_warnings=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,10 +330,10 @@ def gistar_cells(
     _check_permutations(permutations)
     _check_alpha(alpha)
     series = cell_counts if isinstance(cell_counts, pd.Series) else _column(cell_counts, column)
-    _check_cells(series.index)
+    weights.check_cells(series.index)
     values = series.to_numpy(dtype=float)
     _check_values(values, "cell values")
-    adj = _cell_adjacency(list(series.index.astype(str)))
+    adj = weights.cell_adjacency(list(series.index.astype(str)))
     out = _gistar(values, adj, series.index, permutations=permutations, seed=seed, alpha=alpha)
     if not quiet:
         _log_classes(out, "H3 cells")
@@ -573,7 +374,7 @@ def gistar_streets(
         :func:`hotspots.analysis.rank.count_by_segment` output (its ``crimes`` column is used) or a
         Series of crimes, indexed like ``segments``.
     distance_m
-        Neighbour distance, as in :func:`segment_weights` (default 100 m).
+        Neighbour distance, as in :func:`hotspots.analysis.weights.segment_weights` (default 100 m).
     per_100m
         If True, analyse crimes per 100 m of street (length floored at ``length_floor_m``,
         as in :func:`hotspots.analysis.rank.per_100m`) instead of crimes.
@@ -587,7 +388,7 @@ def gistar_streets(
     pandas.DataFrame
         Indexed like ``segments``, columns :data:`GISTAR_COLUMNS` (see
         :func:`gistar_cells`); ``neighbours`` counts the segments linked by
-        :func:`segment_weights`.
+        :func:`hotspots.analysis.weights.segment_weights`.
 
     Raises
     ------
@@ -607,8 +408,8 @@ def gistar_streets(
     >>> res["z"].round(2).tolist()
     [2.22, 1.52, -0.19, -1.71, -1.52, -1.01]
     """
-    _check_segments(segments, "gistar_streets")
-    _check_distance(distance_m)
+    weights.check_segments(segments, "gistar_streets")
+    weights.check_distance(distance_m)
     _check_permutations(permutations)
     _check_alpha(alpha)
     crimes = counts if isinstance(counts, pd.Series) else _column(counts, "crimes")
@@ -623,7 +424,7 @@ def gistar_streets(
     if per_100m:
         values = rank.per_100m(values, segments["length_m"], length_floor_m)
     _check_values(values.to_numpy(float), "segment values")
-    adj = _segment_adjacency(segments, distance_m)
+    adj = weights.segment_adjacency(segments, distance_m)
     out = _gistar(
         values.to_numpy(float),
         adj,

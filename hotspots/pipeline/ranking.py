@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots.analysis import concentration, rank
+from hotspots.analysis import concentration, location_ranks, rank
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.read.assemble import without_gc_pauses
@@ -125,11 +125,11 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
         cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
         unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
-        unsnapped["place"] = rank.location_place(unsnapped)
+        unsnapped["place"] = location_ranks.location_place(unsnapped)
         crimes["place"] = unsnapped["place"].reindex(crimes.index)  # once, reused
         if config.ranking.street_level_only:  # publish street segments only: no point-level places
             unsnapped = unsnapped.iloc[:0]
-        locs = rank.rank_locations(
+        locs = location_ranks.rank_locations(
             unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
         )
         crimes["place_key"] = place_keys(crimes, hot, locs)
@@ -156,7 +156,7 @@ def name_segments(
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Fill missing segment names from the records snapped to them; measure agreement."""
     # each distinct (segment, location text) once, weighted by its records
-    first, _, weight = rank.distinct_rows(crimes["segment_id"], crimes["location"])
+    first, _, weight = location_ranks.distinct_rows(crimes["segment_id"], crimes["location"])
     pairs = pd.DataFrame(crimes[["segment_id", "location"]]).iloc[first]
     records = pd.Series(weight, index=pairs.index)
     street = names.location_to_street(pairs["location"])
@@ -221,10 +221,11 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         place = (
             crimes.loc[unsnapped, "place"]
             if "place" in crimes
-            else rank.location_place(crimes.loc[unsnapped])
+            else location_ranks.location_place(crimes.loc[unsnapped])
         )
         area = crimes.loc[unsnapped, "area_code"]
-        first, inverse, _ = rank.distinct_rows(area, place)  # each (area, place) looked up once
+        # each (area, place) looked up once
+        first, inverse, _ = location_ranks.distinct_rows(area, place)
         found = _location_rows(locations, area.iloc[first], place.iloc[first])
         key[unsnapped] = np.where(found >= 0, len(hot) + found, -1)[inverse]
     return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)

@@ -1,0 +1,216 @@
+"""Ranks of police.uk locations where the street layer does not reach.
+
+Crimes that did not snap to a street segment are grouped by the place their location text
+names (a street within the area, or one map point of a point of interest such as
+"Nightclub"), counted per crime type, and listed with at least ``min_crimes`` crimes.
+:func:`hotspots.analysis.rank.area_lists` puts them after each area's hot streets.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from hotspots.analysis.rank import DEFAULT_MIN_CRIMES, columns_among
+from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, TYPE_COUNT_PREFIX
+from hotspots.space.crs import WGS84
+from hotspots.space.names import location_to_street, text_codes
+
+__all__ = ["distinct_rows", "location_place", "rank_locations"]
+
+
+def location_place(crimes: pd.DataFrame) -> pd.Series:
+    """Return the place that groups unsnapped records: a street, or one point of interest.
+
+    Records naming a street ("On or near Kingscroft Road") are grouped by street within the
+    area. police.uk points of interest ("On or near Nightclub", "Supermarket", stations) are
+    generic names shared by map points far apart, so each map point is its own place, numbered
+    by crimes within the area: "Nightclub (point 2 of 7)".
+
+    Parameters
+    ----------
+    crimes
+        Records with ``location``, ``area_code``, ``x`` and ``y``.
+
+    Returns
+    -------
+    pandas.Series
+        Place name per record, indexed like ``crimes``; "(no location text)" where empty.
+    """
+    # the reader's point_id numbers each distinct map point: one column instead of x and y
+    point = [crimes["point_id"]] if "point_id" in crimes else [crimes["x"], crimes["y"]]
+    first, inverse, weight = distinct_rows(crimes["location"], crimes["area_code"], *point)
+    labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
+    codes, uniques = pd.factorize(labels, sort=True)
+    cat = pd.Categorical.from_codes(
+        codes[inverse], dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")), validate=False
+    )
+    return pd.Series(cat, index=crimes.index)
+
+
+def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
+    """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
+    codes, uniques = text_codes(crimes["location"])  # each distinct location text once
+    words = uniques.str.replace(r"^On or near\s+", "", regex=True).replace("", "(no location text)")
+    text = pd.Series(words.to_numpy(dtype=object)[codes], index=crimes.index)
+    no_street = location_to_street(crimes["location"]).isna()
+    poi = (no_street & (text != "(no location text)")).to_numpy()
+    out: np.ndarray = text.to_numpy(dtype=object)
+    if not poi.any():
+        return out
+    pts = pd.DataFrame(
+        {"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight}
+    )[poi]
+    n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
+    n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
+    n["k"] = n.groupby(["a", "t"]).cumcount() + 1
+    n["of"] = n.groupby(["a", "t"])["k"].transform("max")
+    n["label"] = np.where(
+        n["of"] > 1,
+        n["t"] + " (point " + n["k"].astype(str) + " of " + n["of"].astype(str) + ")",
+        n["t"],
+    )
+    labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
+    out[poi] = labels["label"].to_numpy(dtype=object)
+    return out
+
+
+def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct rows of aligned columns: first row of each, row -> distinct, counts.
+
+    Work on the distinct rows (often a few per cent of the records: the same location text
+    at the same map point) and spread the result back with the inverse.
+
+    Parameters
+    ----------
+    columns
+        Aligned columns (categorical ones are read by their codes; missing is a value).
+
+    Returns
+    -------
+    first, inverse, counts
+        Position of each distinct row's first occurrence (in order of appearance), the
+        distinct row of every row, and how many rows each distinct row stands for.
+
+    Examples
+    --------
+    >>> first, inverse, counts = distinct_rows(pd.Series(["a", "b", "a"]), pd.Series([1, 2, 1]))
+    >>> first.tolist(), inverse.tolist(), counts.tolist()
+    ([0, 1], [0, 1, 0], [2, 1])
+    """
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for col in columns:
+        dense = col.dtype.kind in "iu" and n and col.min() >= 0 and col.max() < 4 * n
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes, m = col.cat.codes.to_numpy().astype(np.int64) + 1, len(col.cat.categories) + 1
+        elif dense:  # small non-negative numbers (e.g. point ids) are their own codes
+            codes, m = col.to_numpy().astype(np.int64) + 1, int(col.max()) + 2
+        else:
+            found, uniques = pd.factorize(col, use_na_sentinel=True)
+            codes, m = found.astype(np.int64) + 1, len(uniques) + 1
+        if size * m >= 2**62:  # renumber the combined key before it could overflow
+            key, uniq = pd.factorize(key)
+            size = len(uniq)
+        key = key * m + codes
+        size *= m
+    inverse, uniq = pd.factorize(key)  # numbered in order of first appearance
+    inverse = inverse.astype(np.int64)
+    if n == 0:
+        return np.zeros(0, np.int64), inverse, np.zeros(0, np.int64)
+    running = np.maximum.accumulate(inverse)
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    counts: np.ndarray = np.bincount(inverse, minlength=len(uniq))
+    return first, inverse, counts
+
+
+def rank_locations(
+    crimes: gpd.GeoDataFrame, *, min_crimes: int = DEFAULT_MIN_CRIMES, type_cols: list[str]
+) -> gpd.GeoDataFrame:
+    """Rank the unsnapped crimes of each area by their recorded street (police.uk "On or near").
+
+    Used where the street layer does not reach: records are grouped by the street their
+    location text names (or the text itself for points of interest) within the area, and
+    placed at their map points.
+
+    Parameters
+    ----------
+    crimes
+        Unsnapped crimes with ``area_code``, ``area_name``, ``location``, ``crime_type``,
+        and ``place`` from :func:`location_place` when already computed.
+    min_crimes
+        Fewest crimes a listed location has.
+    type_cols
+        The ``n_<type>`` columns to fill (as in the hot-street table).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per location with :data:`hotspots.read.schema.AREA_LIST_COLUMNS` and the type
+        counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
+    """
+    df = pd.DataFrame(
+        {
+            "area_code": crimes["area_code"],
+            "area_name": crimes["area_name"],
+            "place": crimes["place"] if "place" in crimes else location_place(crimes),
+            "tcol": crimes["crime_type"].map(columns_among(crimes["crime_type"], type_cols)),
+            "x": crimes["x"],
+            "y": crimes["y"],
+        }
+    )
+    keys = ["area_code", "area_name", "place"]
+    point = [crimes["point_id"]] if "point_id" in crimes else [df["x"], df["y"]]
+    first, _, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
+    df = df.iloc[first].assign(n=weight)  # distinct records (same place, type and point)
+    counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
+    counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)
+    counts.insert(0, "crimes", counts.sum(axis=1))
+    listed = (counts["crimes"] >= min_crimes).to_numpy()
+    # each distinct record's place in the listed table (-1: not listed), by the keys' codes
+    found = counts.index.get_indexer(pd.MultiIndex.from_arrays([df[k] for k in keys]))
+    at = np.where(listed, np.cumsum(listed) - 1, -1)
+    row = np.where(found >= 0, at[np.maximum(found, 0)], -1)
+    counts = counts[listed].reset_index()
+    counts["place"] = counts["place"].astype(str)
+    if counts.empty:
+        return gpd.GeoDataFrame(
+            columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
+            geometry="geometry",
+            crs=crimes.crs,
+        )
+    # the distinct map points of each listed place, in order of (place row, x, y)
+    on = row >= 0
+    idx, xs, ys = row[on], df["x"].to_numpy(dtype=float)[on], df["y"].to_numpy(dtype=float)[on]
+    order = np.lexsort((ys, xs, idx))
+    idx, xs, ys = idx[order], xs[order], ys[order]
+    new = np.r_[True, (idx[1:] != idx[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])]
+    idx, xy = idx[new], np.column_stack([xs[new], ys[new]])
+    geoms = shapely.multipoints(xy, indices=idx)
+    out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
+    # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
+    n = np.bincount(idx, minlength=len(out))
+    cen = gpd.GeoSeries(
+        gpd.points_from_xy(
+            np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n
+        ),
+        crs=crimes.crs,
+    ).to_crs(WGS84)
+    types = out[type_cols].to_numpy()
+    return out.assign(
+        street=out["place"],
+        extent="",
+        basis=BASIS_LOCATION,
+        rank=pd.NA,
+        area_rank=pd.NA,
+        length_m=np.nan,
+        crimes_per_100m=np.nan,
+        segment_count=0,
+        segment_ids="",
+        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
+        lon=cen.x.round(6).to_numpy(),
+        lat=cen.y.round(6).to_numpy(),
+    )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
