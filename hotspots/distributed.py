@@ -17,6 +17,9 @@
 5. **rank**: the client adds up the small count tables, names unnamed segments from the
    records as ``hotspots run`` does, and ranks with :func:`hotspots.analysis.rank.rank_streets`.
 
+The tasks that run on the workers, and the plan they receive, are in
+:mod:`hotspots.distributed_tasks`.
+
 Snapping is per point, so partitions cannot change it: the result equals the
 single-machine hot-street table (the tests check this with ``assert_frame_equal``).
 
@@ -39,20 +42,20 @@ import pandas as pd
 import pyproj
 
 from hotspots.analysis import rank
-from hotspots.errors import HotspotsError, InputDataError
-from hotspots.read.assemble import project_distinct
-from hotspots.read.crimes import read_crimes
-from hotspots.read.duplicates import repeated_ids
-from hotspots.read.layers import read_areas
-from hotspots.read.mapped import Mapping, read_mapped_file, read_mapping
-from hotspots.read.policeuk import read_police_uk_file
-from hotspots.read.sources import (
-    Source,
-    choose_publications,
-    find_police_uk_sources,
-    mapped_sources,
+from hotspots.distributed_tasks import (
+    Plan,
+    cell_counts,
+    drop_ids,
+    empty_counts,
+    id_hashes,
+    ids_with_hashes,
+    load_file,
+    snap_part,
+    split_by_cell,
 )
-from hotspots.rejects import RowFilter
+from hotspots.errors import HotspotsError, InputDataError
+from hotspots.read.crimes import read_crimes
+from hotspots.read.layers import read_areas
 from hotspots.space import cache, names, segments, snap
 from hotspots.space import crs as _crs
 from hotspots.space.areas import assign_areas
@@ -194,7 +197,7 @@ def rank_streets_dask(
     """
     client, own = _client(_distributed(), client)
     try:
-        plan = _Plan.make(
+        plan = Plan.make(
             list(crime_paths), fmt=fmt, crs=crs, crime_types=crime_types, start=start, end=end
         )
         area_gdf = _areas(
@@ -262,68 +265,6 @@ def _client(dist: Any, client: Any) -> tuple[Any, bool]:
         return dist.Client(dist.LocalCluster(dashboard_address=None)), True
 
 
-class _Plan:
-    """Which files, read how, projected from where to where."""
-
-    def __init__(
-        self,
-        sources: list[Source],
-        fmt: str,
-        mapping: Mapping | None,
-        rowfilter: RowFilter,
-        src: Any,
-        dst: pyproj.CRS,
-        keys: list[int],
-    ) -> None:
-        self.sources, self.fmt, self.mapping, self.rowfilter = sources, fmt, mapping, rowfilter
-        self.src, self.dst, self.keys = src, dst, keys
-
-    @classmethod
-    def make(
-        cls,
-        paths: list[str | Path],
-        *,
-        fmt: str,
-        crs: str | None,
-        crime_types: Sequence[str] | None,
-        start: str | None,
-        end: str | None,
-    ) -> _Plan:
-        rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
-        if fmt == "police-uk":
-            sources = find_police_uk_sources(paths)
-            superseded = choose_publications(sources)  # one copy of a re-published month
-            sources = [s for s in sources if s.name not in superseded]
-            dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
-            # police.uk repeats count across files only: files of one name are one file
-            names_seen = {n: i for i, n in enumerate(dict.fromkeys(s.name for s in sources))}
-            return cls(
-                sources, fmt, None, rf, _crs.WGS84, dst, [names_seen[s.name] for s in sources]
-            )
-        mapping = read_mapping(fmt)
-        sources = mapped_sources(paths)
-        if any(s.path.suffix.lower() in (".parquet", ".geoparquet") for s in sources):
-            msg = "the Dask engine reads CSV crime files; convert GeoParquet extracts to CSV"
-            raise InputDataError(msg)
-        src = mapping.crs or (_crs.WGS84 if "lon" in mapping.columns else None)
-        target = crs or mapping.project_to or src
-        if src is None or target is None or not pyproj.CRS.from_user_input(target).is_projected:
-            msg = (
-                f"mapping {mapping.name}: the Dask engine needs a projected CRS; give "
-                '`crs=` (e.g. "EPSG:32610") or a `project_to` in the mapping'
-            )
-            raise InputDataError(msg)
-        return cls(
-            sources,
-            fmt,
-            mapping,
-            rf,
-            src,
-            pyproj.CRS.from_user_input(target),
-            list(range(len(sources))),
-        )
-
-
 def _areas(
     areas: Any,
     dst: pyproj.CRS,
@@ -367,126 +308,20 @@ def _segments(
 
 
 # --------------------------------------------------------------------------------------------
-# tasks (run on the workers)
-
-
-def _load_file(source: Source, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float) -> pd.DataFrame:
-    """Read, project and area-join one file; keep what snapping and counting need."""
-    if plan.mapping is None:
-        res = read_police_uk_file(source, plan.rowfilter, use_threads=False)
-    else:
-        res = read_mapped_file(source, plan.mapping, plan.rowfilter, use_threads=False)
-    kept = res.kept.reset_index(drop=True)
-    if plan.mapping is not None:  # mapped formats reject an id repeated within a file too
-        kept = kept[~repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
-    codes, ux, uy = project_distinct(
-        kept["x"].to_numpy(), kept["y"].to_numpy(), src_crs=plan.src, dst_crs=plan.dst
-    )
-    part = pd.DataFrame(
-        {
-            "crime_id": kept["crime_id"],
-            "crime_type": kept["crime_type"],
-            "location": kept["location"],
-            "x": ux[codes],
-            "y": uy[codes],
-        }
-    )
-    inside = assign_areas(part, areas)["area_code"].notna().to_numpy()
-    part = part[inside].reset_index(drop=True)
-    part["cell"] = _cells(part["x"].to_numpy(), part["y"].to_numpy(), grid_m)
-    return part
-
-
-def _cells(x: np.ndarray, y: np.ndarray, grid_m: float) -> np.ndarray:
-    """Z-order (Morton) number of each point's grid cell, so near cells get near numbers."""
-    cx = np.floor(x / grid_m).astype(np.int64) + (1 << 20)
-    cy = np.floor(y / grid_m).astype(np.int64) + (1 << 20)
-    return np.asarray(_interleave(cx) | (_interleave(cy) << 1), dtype=np.int64)
-
-
-def _interleave(v: np.ndarray) -> np.ndarray:
-    v = v.astype(np.uint64) & np.uint64(0x1FFFFF)
-    for shift, mask in (
-        (32, 0x1F00000000FFFF),
-        (16, 0x1F0000FF0000FF),
-        (8, 0x100F00F00F00F00F),
-        (4, 0x10C30C30C30C30C3),
-        (2, 0x1249249249249249),
-    ):
-        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
-    return v.astype(np.int64)
-
-
-def _id_hashes(part: pd.DataFrame) -> np.ndarray:
-    ids = part["crime_id"].dropna()
-    ids = ids[ids != ""].unique()
-    return np.asarray(pd.util.hash_array(np.asarray(ids, dtype=object)), dtype=np.uint64)
-
-
-def _ids_with_hashes(part: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
-    ids = part["crime_id"].fillna("").to_numpy(dtype=object)
-    hashes = pd.util.hash_array(ids)
-    return np.unique(ids[np.isin(hashes, wanted) & (ids != "")])
-
-
-def _drop_ids(part: pd.DataFrame, drop: set[str]) -> pd.DataFrame:
-    keep = ~part["crime_id"].isin(drop).to_numpy() if drop else np.ones(len(part), dtype=bool)
-    return part.loc[keep, ["crime_type", "location", "x", "y", "cell"]].reset_index(drop=True)
-
-
-def _cell_counts(part: pd.DataFrame) -> pd.Series:
-    return part["cell"].value_counts()
-
-
-def _split(part: pd.DataFrame, bounds: np.ndarray) -> list[pd.DataFrame]:
-    """Cut a file's crimes into the spatial partitions (cell ranges ending at ``bounds``)."""
-    which = np.searchsorted(bounds, part["cell"].to_numpy(), side="left")
-    return [part[which == i].drop(columns="cell") for i in range(len(bounds))]
-
-
-def _snap_part(
-    pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame, max_distance_m: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Snap one spatial partition; count per (segment, type) and per (segment, street)."""
-    part = pd.concat(pieces, ignore_index=True)
-    if part.empty:
-        return _empty_counts()
-    seg = snap.snap_to_streets(part, segs, max_distance_m=max_distance_m, quiet=True)["segment_id"]
-    on = part[seg.notna().to_numpy()].assign(segment_id=seg.dropna().to_numpy())
-    counts = on.groupby(["segment_id", "crime_type"], sort=False).size().rename("n").reset_index()
-    codes, uniq = pd.factorize(on["location"], use_na_sentinel=False)
-    street = names.location_to_street(pd.Series(uniq, dtype=on["location"].dtype))
-    named = pd.DataFrame(
-        {"segment_id": on["segment_id"].to_numpy(), "street": street.to_numpy()[codes]}
-    ).dropna()
-    per_street = (
-        named.groupby(["segment_id", "street"], sort=False).size().rename("n").reset_index()
-    )
-    return counts, per_street
-
-
-def _empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (
-        pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
-        pd.DataFrame({"segment_id": [], "street": [], "n": []}),
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # orchestration (on the client)
 
 
-def _load(client: Any, plan: _Plan, areas: gpd.GeoDataFrame, grid_m: float) -> list[Any]:
+def _load(client: Any, plan: Plan, areas: gpd.GeoDataFrame, grid_m: float) -> list[Any]:
     areas_f = client.scatter(areas, broadcast=True)
     plan_f = client.scatter(plan, broadcast=True)
     return [
-        client.submit(_load_file, src, plan_f, areas_f, grid_m, pure=False) for src in plan.sources
+        client.submit(load_file, src, plan_f, areas_f, grid_m, pure=False) for src in plan.sources
     ]
 
 
-def _drop_repeated_ids(client: Any, plan: _Plan, parts: list[Any]) -> list[Any]:
+def _drop_repeated_ids(client: Any, plan: Plan, parts: list[Any]) -> list[Any]:
     """Drop every record whose id appeared in an earlier file (as the single-machine reader)."""
-    hashes = client.gather([client.submit(_id_hashes, p) for p in parts])
+    hashes = client.gather([client.submit(id_hashes, p) for p in parts])
     owners = pd.DataFrame(
         {
             "h": np.concatenate(list(hashes) or [np.zeros(0, np.uint64)]),
@@ -496,14 +331,14 @@ def _drop_repeated_ids(client: Any, plan: _Plan, parts: list[Any]) -> list[Any]:
     shared = owners.groupby("h")["key"].nunique()
     wanted = shared.index[shared > 1].to_numpy(dtype=np.uint64)
     if not len(wanted):
-        return [client.submit(_drop_ids, p, set()) for p in parts]
-    found = client.gather([client.submit(_ids_with_hashes, p, wanted) for p in parts])
+        return [client.submit(drop_ids, p, set()) for p in parts]
+    found = client.gather([client.submit(ids_with_hashes, p, wanted) for p in parts])
     first: dict[str, int] = {}
     for key, ids in zip(plan.keys, found, strict=True):
         for i in ids:
             first[i] = min(first.get(i, key), key)
     drops = [{i for i in ids if first[i] < key} for key, ids in zip(plan.keys, found, strict=True)]
-    return [client.submit(_drop_ids, p, d) for p, d in zip(parts, drops, strict=True)]
+    return [client.submit(drop_ids, p, d) for p, d in zip(parts, drops, strict=True)]
 
 
 def _partition_bounds(counts: pd.Series, n_parts: int) -> np.ndarray:
@@ -526,17 +361,17 @@ def _snap_and_count(
     grid_m: float,
     max_distance_m: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cells = client.gather([client.submit(_cell_counts, p) for p in parts])
+    cells = client.gather([client.submit(cell_counts, p) for p in parts])
     bounds = _partition_bounds(pd.concat(cells) if cells else pd.Series(dtype="int64"), n_parts)
-    split = [client.submit(_split, p, bounds) for p in parts]
+    split = [client.submit(split_by_cell, p, bounds) for p in parts]
     segs_f = client.scatter(segs, broadcast=True)
     snapped = []
     for i in range(len(bounds)):
         pieces = [client.submit(operator.getitem, s, i) for s in split]
-        snapped.append(client.submit(_snap_part, pieces, segs_f, max_distance_m))
+        snapped.append(client.submit(snap_part, pieces, segs_f, max_distance_m))
     results = client.gather(snapped)
     if not results:
-        return _empty_counts()
+        return empty_counts()
     counts = pd.concat([r[0] for r in results], ignore_index=True)
     streets = pd.concat([r[1] for r in results], ignore_index=True)
     return (

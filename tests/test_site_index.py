@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from hotspots.cli.brief import brief as brief_cmd
-from hotspots.output import site_index
+from hotspots.output import site_index, site_refresh
 from hotspots.output.maps import links_block
 from hotspots.read.schema import BASIS_LOCATION, BASIS_STREET
 from tests.browser_helpers import block_network
@@ -44,7 +44,7 @@ def _page_links(page: Path) -> list[str]:
     text = page.read_text(encoding="utf-8")
     parser = _Hrefs()
     parser.feed(text)
-    block = site_index.read_links(text) or {}
+    block = site_refresh.read_links(text) or {}
     return parser.hrefs + [u for links in block.values() for u in links.values()]
 
 
@@ -64,7 +64,7 @@ def _broken(run: Path) -> tuple[int, list[str]]:
 
 
 def _labels(page: Path) -> set[str]:
-    block = site_index.read_links(page.read_text(encoding="utf-8")) or {}
+    block = site_refresh.read_links(page.read_text(encoding="utf-8")) or {}
     return {label for links in block.values() for label in links}
 
 
@@ -217,12 +217,12 @@ def test_refresh_replaces_only_the_links_block(tmp_path: Path) -> None:
     head = f"<html><body><p>{HOSTILE}</p>"
     tail = "<script>var x = 1;</script></body></html>"
     (run / "map.html").write_text(head + links_block(old) + tail, encoding="utf-8")
-    written = site_index.refresh_links(run)
+    written = site_refresh.refresh_links(run)
     assert written == [run / "map.html"]  # no index.html here: only the map
     text = (run / "map.html").read_text(encoding="utf-8")
     assert text.startswith(head) and text.endswith(tail)
     # maps/E1.html does not exist: its link is dropped; the brief exists: it is added
-    assert site_index.read_links(text) == {
+    assert site_refresh.read_links(text) == {
         code: {"Area list (CSV)": "wards/E1.csv", "Brief": "briefs/E1.html"}
     }
     assert not list(run.glob(".map.html.*"))  # no temporary file left

@@ -30,7 +30,8 @@ from hotspots.brief.performance_page import best_worst_name, best_worst_page, ha
 from hotspots.brief.score import rank_problems
 from hotspots.brief.ward_page import ward_page
 from hotspots.errors import InputDataError
-from hotspots.output.site_index import borough_brief_name, brief_name, refresh_links
+from hotspots.output.site_index import borough_brief_name, brief_name
+from hotspots.output.site_refresh import refresh_links
 
 log = logging.getLogger("hotspots")
 

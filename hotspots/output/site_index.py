@@ -4,9 +4,9 @@
 So every link is decided by one rule: a page links to a file of the run folder only if the
 file is written by the same command or is already there. :func:`write_index` renders the
 index from tables a run folder holds (``areas.csv`` and the place heads of
-``place_monthly.csv``); :func:`refresh_links` re-renders it from the folder and rewrites the
-``hotspots-links`` JSON block of every map page (``map.html``, ``maps/*.html``), after
-``hotspots brief`` has written the briefs.
+``place_monthly.csv``); :func:`hotspots.output.site_refresh.refresh_links` re-renders it from
+the folder and rewrites the links of every map page, after ``hotspots brief`` has written the
+briefs.
 
 The index is one table of the areas with a list: sortable (click a header), searchable (one
 box over every cell) and filterable (borough, trend), by a few lines of inline script that
@@ -26,9 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from hotspots.output.export import read_csv, safe_file_stem
+from hotspots.output.export import safe_file_stem
 from hotspots.output.index_groups import best_worst_section, group_columns
-from hotspots.output.maps import links_block
 from hotspots.read.schema import BASIS_STREET
 from hotspots.runfolder import area_file_stem
 from hotspots.temporal.common import ALL_CRIME
@@ -38,20 +37,14 @@ __all__ = [
     "borough_brief_name",
     "brief_name",
     "place_name",
-    "read_links",
-    "refresh_links",
     "render_index",
+    "replace_text",
     "top_places",
     "write_index",
 ]
 
-#: ``id`` of the JSON block of a map page's popup links (``{area_code: {label: url}}``).
-LINKS_ID = "hotspots-links"
 #: ``id`` of the JSON block of the index page's own facts (place, subtitle, area label).
 INDEX_ID = "hotspots-index"
-_BLOCK = re.compile(
-    r'<script type="application/json" id="(?P<id>[\w-]+)">(?P<body>.*?)</script>', re.S
-)
 #: Link labels of map popups, in the order they are shown.
 LINK_LABELS = ("Area map", "Area list (CSV)", "Brief")
 
@@ -422,7 +415,7 @@ def write_index(
 ) -> Path:
     """Write ``index.html`` (:func:`render_index`) into ``out_dir`` and return its path."""
     path = Path(out_dir) / "index.html"
-    _replace_text(
+    replace_text(
         path,
         render_index(
             summary,
@@ -439,7 +432,7 @@ def write_index(
     return path
 
 
-def _replace_text(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -449,102 +442,6 @@ def _replace_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def read_links(page: str) -> dict[str, dict[str, str]] | None:
-    """Return the ``hotspots-links`` block of a map page, or None if it has none."""
-    for m in _BLOCK.finditer(page):
-        if m["id"] == LINKS_ID:
-            found: dict[str, dict[str, str]] = json.loads(m["body"])
-            return found
-    return None
-
-
-def _page_links(
-    page: Path, run_dir: Path, links: Mapping[str, Mapping[str, str]]
-) -> dict[str, dict[str, str]]:
-    """Return the links a map page should carry now: those of its areas whose files exist."""
-    prefix = "" if page.parent == run_dir else "../"
-    own = page.parent != run_dir and not page.name.startswith("borough_")
-
-    def exists(rel: str) -> bool:
-        return (run_dir / rel).is_file()
-
-    return {code: area_links(code, prefix=prefix, exists=exists, own_map=own) for code in links}
-
-
-def refresh_links(run_dir: str | Path) -> list[Path]:
-    """Re-render ``index.html`` and every map page's links block from what the folder holds.
-
-    Parameters
-    ----------
-    run_dir
-        A run folder written by ``hotspots run`` (``areas.csv``, ``place_monthly.csv`` and
-        ``index.html`` are read).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The pages rewritten. Each map page is changed only inside its ``hotspots-links``
-        block (written through a temporary file and a rename); a page without the block is
-        left alone.
-    """
-    run = Path(run_dir)
-    written = []
-    for page in [run / "map.html", *sorted((run / "maps").glob("*.html"))]:
-        if not page.is_file():
-            continue
-        text = page.read_text(encoding="utf-8")
-        old = read_links(text)
-        if old is None:
-            continue
-        new = links_block(_page_links(page, run, old))
-        block = next(m for m in _BLOCK.finditer(text) if m["id"] == LINKS_ID)
-        _replace_text(page, text[: block.start()] + new + text[block.end() :])
-        written.append(page)
-    index = run / "index.html"
-    if index.is_file() and (run / "areas.csv").is_file():
-        meta = _index_meta(index.read_text(encoding="utf-8"))
-        summary = read_csv(run / "areas.csv", dtype={"area_code": str})
-        places = _read_places(run)
-        write_index(
-            summary,
-            places,
-            run,
-            exists=lambda rel: (run / rel).is_file(),
-            subtitle=meta["subtitle"],
-            place=meta["place"],
-            area_label=meta["area_label"],
-            extra_links=meta["extra_links"],
-            rates=_read_optional(run / "rates.csv"),
-            performance=_read_optional(run / "performance.csv"),
-        )
-        written.append(index)
-    return written
-
-
-def _index_meta(page: str) -> dict[str, Any]:
-    for m in _BLOCK.finditer(page):
-        if m["id"] == INDEX_ID:
-            meta = json.loads(m["body"])
-            found: dict[str, Any] = {
-                k: str(meta.get(k, "")) for k in ("place", "subtitle", "area_label")
-            }
-            found["extra_links"] = [(str(u), str(t)) for u, t in meta.get("extra_links", [])]
-            return found
-    return {"place": "", "subtitle": "", "area_label": "area", "extra_links": []}
-
-
-def _read_optional(path: Path) -> pd.DataFrame | None:
-    return read_csv(path, dtype={"area_code": str}) if path.is_file() else None
-
-
-def _read_places(run: Path) -> pd.DataFrame:
-    cols = ["basis", "area_code", "area_rank", "street"]
-    path = run / "place_monthly.csv"
-    if not path.is_file():
-        return pd.DataFrame(columns=cols)
-    return read_csv(path, usecols=cols, dtype={"area_code": str, "street": str})
 
 
 _SCRIPT = """

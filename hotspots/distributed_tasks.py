@@ -1,0 +1,218 @@
+"""The Dask engine's worker side: the plan every task receives and the tasks themselves.
+
+:func:`hotspots.distributed.rank_streets_dask` ships a :class:`Plan` (which files, read how,
+projected from where to where) to the workers and runs these tasks there: load and area-join
+one file (:func:`load_file`), hash and drop repeated crime ids, cut a file's crimes into
+spatial partitions by Z-order grid cell (:func:`cells`, :func:`split_by_cell`), and snap and
+count one partition (:func:`snap_part`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from hotspots.errors import InputDataError
+from hotspots.read.assemble import project_distinct
+from hotspots.read.duplicates import repeated_ids
+from hotspots.read.mapped import Mapping, read_mapped_file, read_mapping
+from hotspots.read.policeuk import read_police_uk_file
+from hotspots.read.sources import (
+    Source,
+    choose_publications,
+    find_police_uk_sources,
+    mapped_sources,
+)
+from hotspots.rejects import RowFilter
+from hotspots.space import crs as _crs
+from hotspots.space import names, snap
+from hotspots.space.areas import assign_areas
+
+__all__ = [
+    "Plan",
+    "cell_counts",
+    "cells",
+    "drop_ids",
+    "empty_counts",
+    "id_hashes",
+    "ids_with_hashes",
+    "load_file",
+    "snap_part",
+    "split_by_cell",
+]
+
+
+class Plan:
+    """Which files, read how, projected from where to where."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        fmt: str,
+        mapping: Mapping | None,
+        rowfilter: RowFilter,
+        src: Any,
+        dst: pyproj.CRS,
+        keys: list[int],
+    ) -> None:
+        self.sources, self.fmt, self.mapping, self.rowfilter = sources, fmt, mapping, rowfilter
+        self.src, self.dst, self.keys = src, dst, keys
+
+    @classmethod
+    def make(
+        cls,
+        paths: list[str | Path],
+        *,
+        fmt: str,
+        crs: str | None,
+        crime_types: Sequence[str] | None,
+        start: str | None,
+        end: str | None,
+    ) -> Plan:
+        """Resolve the crime files, reader, row filter and CRSs of a Dask run."""
+        rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
+        if fmt == "police-uk":
+            sources = find_police_uk_sources(paths)
+            superseded = choose_publications(sources)  # one copy of a re-published month
+            sources = [s for s in sources if s.name not in superseded]
+            dst = pyproj.CRS.from_user_input(crs or _crs.BRITISH_NATIONAL_GRID)
+            # police.uk repeats count across files only: files of one name are one file
+            names_seen = {n: i for i, n in enumerate(dict.fromkeys(s.name for s in sources))}
+            return cls(
+                sources, fmt, None, rf, _crs.WGS84, dst, [names_seen[s.name] for s in sources]
+            )
+        mapping = read_mapping(fmt)
+        sources = mapped_sources(paths)
+        if any(s.path.suffix.lower() in (".parquet", ".geoparquet") for s in sources):
+            msg = "the Dask engine reads CSV crime files; convert GeoParquet extracts to CSV"
+            raise InputDataError(msg)
+        src = mapping.crs or (_crs.WGS84 if "lon" in mapping.columns else None)
+        target = crs or mapping.project_to or src
+        if src is None or target is None or not pyproj.CRS.from_user_input(target).is_projected:
+            msg = (
+                f"mapping {mapping.name}: the Dask engine needs a projected CRS; give "
+                '`crs=` (e.g. "EPSG:32610") or a `project_to` in the mapping'
+            )
+            raise InputDataError(msg)
+        return cls(
+            sources,
+            fmt,
+            mapping,
+            rf,
+            src,
+            pyproj.CRS.from_user_input(target),
+            list(range(len(sources))),
+        )
+
+
+def load_file(source: Source, plan: Plan, areas: gpd.GeoDataFrame, grid_m: float) -> pd.DataFrame:
+    """Read, project and area-join one file; keep what snapping and counting need."""
+    if plan.mapping is None:
+        res = read_police_uk_file(source, plan.rowfilter, use_threads=False)
+    else:
+        res = read_mapped_file(source, plan.mapping, plan.rowfilter, use_threads=False)
+    kept = res.kept.reset_index(drop=True)
+    if plan.mapping is not None:  # mapped formats reject an id repeated within a file too
+        kept = kept[~repeated_ids(kept, across_files_only=False)].reset_index(drop=True)
+    codes, ux, uy = project_distinct(
+        kept["x"].to_numpy(), kept["y"].to_numpy(), src_crs=plan.src, dst_crs=plan.dst
+    )
+    part = pd.DataFrame(
+        {
+            "crime_id": kept["crime_id"],
+            "crime_type": kept["crime_type"],
+            "location": kept["location"],
+            "x": ux[codes],
+            "y": uy[codes],
+        }
+    )
+    inside = assign_areas(part, areas)["area_code"].notna().to_numpy()
+    part = part[inside].reset_index(drop=True)
+    part["cell"] = cells(part["x"].to_numpy(), part["y"].to_numpy(), grid_m)
+    return part
+
+
+def cells(x: np.ndarray, y: np.ndarray, grid_m: float) -> np.ndarray:
+    """Z-order (Morton) number of each point's grid cell, so near cells get near numbers."""
+    cx = np.floor(x / grid_m).astype(np.int64) + (1 << 20)
+    cy = np.floor(y / grid_m).astype(np.int64) + (1 << 20)
+    return np.asarray(_interleave(cx) | (_interleave(cy) << 1), dtype=np.int64)
+
+
+def _interleave(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64) & np.uint64(0x1FFFFF)
+    for shift, mask in (
+        (32, 0x1F00000000FFFF),
+        (16, 0x1F0000FF0000FF),
+        (8, 0x100F00F00F00F00F),
+        (4, 0x10C30C30C30C30C3),
+        (2, 0x1249249249249249),
+    ):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v.astype(np.int64)
+
+
+def id_hashes(part: pd.DataFrame) -> np.ndarray:
+    """64-bit hashes of a file's distinct non-empty crime ids."""
+    ids = part["crime_id"].dropna()
+    ids = ids[ids != ""].unique()
+    return np.asarray(pd.util.hash_array(np.asarray(ids, dtype=object)), dtype=np.uint64)
+
+
+def ids_with_hashes(part: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
+    """Return a file's distinct non-empty crime ids whose hash is one of ``wanted``."""
+    ids = part["crime_id"].fillna("").to_numpy(dtype=object)
+    hashes = pd.util.hash_array(ids)
+    return np.unique(ids[np.isin(hashes, wanted) & (ids != "")])
+
+
+def drop_ids(part: pd.DataFrame, drop: set[str]) -> pd.DataFrame:
+    """Drop the records with an id in ``drop``; keep what snapping and counting need."""
+    keep = ~part["crime_id"].isin(drop).to_numpy() if drop else np.ones(len(part), dtype=bool)
+    return part.loc[keep, ["crime_type", "location", "x", "y", "cell"]].reset_index(drop=True)
+
+
+def cell_counts(part: pd.DataFrame) -> pd.Series:
+    """Crimes per grid cell of one file."""
+    return part["cell"].value_counts()
+
+
+def split_by_cell(part: pd.DataFrame, bounds: np.ndarray) -> list[pd.DataFrame]:
+    """Cut a file's crimes into the spatial partitions (cell ranges ending at ``bounds``)."""
+    which = np.searchsorted(bounds, part["cell"].to_numpy(), side="left")
+    return [part[which == i].drop(columns="cell") for i in range(len(bounds))]
+
+
+def snap_part(
+    pieces: list[pd.DataFrame], segs: gpd.GeoDataFrame, max_distance_m: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Snap one spatial partition; count per (segment, type) and per (segment, street)."""
+    part = pd.concat(pieces, ignore_index=True)
+    if part.empty:
+        return empty_counts()
+    seg = snap.snap_to_streets(part, segs, max_distance_m=max_distance_m, quiet=True)["segment_id"]
+    on = part[seg.notna().to_numpy()].assign(segment_id=seg.dropna().to_numpy())
+    counts = on.groupby(["segment_id", "crime_type"], sort=False).size().rename("n").reset_index()
+    codes, uniq = pd.factorize(on["location"], use_na_sentinel=False)
+    street = names.location_to_street(pd.Series(uniq, dtype=on["location"].dtype))
+    named = pd.DataFrame(
+        {"segment_id": on["segment_id"].to_numpy(), "street": street.to_numpy()[codes]}
+    ).dropna()
+    per_street = (
+        named.groupby(["segment_id", "street"], sort=False).size().rename("n").reset_index()
+    )
+    return counts, per_street
+
+
+def empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the two count tables of :func:`snap_part` with no rows."""
+    return (
+        pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
+        pd.DataFrame({"segment_id": [], "street": [], "n": []}),
+    )
