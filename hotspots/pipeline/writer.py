@@ -86,17 +86,20 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
             from hotspots import evaluate
 
             evaluate.write_forecast(tmp, result.tables["forecast_list"], result.records["forecast"])
+    # the pages' title, evidence and place, worked out once for the main maps and the layers
+    title, evidence = run_title(result), _evidence(result).removeprefix(". ")
+    place = site_index.place_name(result.crimes, config.inputs.fmt)
     with stage("maps"):
         files += site.write_maps(
             result,
             tmp,
-            title=run_title(result),
-            evidence=_evidence(result).removeprefix(". "),
+            title=title,
+            evidence=evidence,
             offline=config.output.offline,
             crime_points=not config.ranking.street_level_only,
             top_n=config.output.map_top_n,
             area_maps=config.output.area_maps,
-            place=site_index.place_name(result.crimes, config.inputs.fmt),
+            place=place,
             data_source=describe_source(config.inputs.fmt),
             quiet=config.output.quiet,
         )
@@ -105,12 +108,12 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
             files += write_layers(
                 result,
                 tmp,
-                title=run_title(result),
-                evidence=_evidence(result).removeprefix(". "),
+                title=title,
+                evidence=evidence,
                 offline=config.output.offline,
                 crime_points=not config.ranking.street_level_only,
                 top_n=config.output.map_top_n,
-                place=site_index.place_name(result.crimes, config.inputs.fmt),
+                place=place,
                 quiet=config.output.quiet,
             )
     manifest = _manifest(config, result, result.concentration, result.naming, stage)
