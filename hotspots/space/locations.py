@@ -194,11 +194,21 @@ def polygon_of_points(x: np.ndarray, y: np.ndarray, polys: np.ndarray) -> np.nda
 
 
 def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return the lowest-index tree geometry each point intersects (-1 for none)."""
+    """Return the lowest-index tree geometry each point intersects (-1 for none).
+
+    Candidates come from the tree's boxes; each is tested against its polygon prepared
+    (GEOS's indexed point-in-polygon, the polygons prepared in place once): where the
+    tree's ``predicate="intersects"`` prepares each point and walks every edge of the
+    polygon for it (Vancouver's 22 detailed local areas: 3 to 4 times slower).
+    """
+    polys = tree.geometries
+    shapely.prepare(polys)
 
     def one(rows: np.ndarray) -> np.ndarray:
-        pi, ai = tree.query(shapely.points(x[rows], y[rows]), predicate="intersects")
-        return first_match(len(rows), pi, ai)
+        pts = shapely.points(x[rows], y[rows])
+        pi, ai = tree.query(pts)
+        ok = shapely.intersects(polys[ai], pts[pi])
+        return first_match(len(rows), pi[ok], ai[ok])
 
     return in_chunks(one, len(x))
 

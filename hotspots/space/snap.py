@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.space.locations import distinct_points, first_match, in_chunks, spread_category
+from hotspots.space.locations import (
+    distinct_points,
+    first_match,
+    in_chunks,
+    polygon_of_points,
+    spread_category,
+)
 
 __all__ = [
     "DEFAULT_SNAP_DISTANCE_M",
@@ -142,11 +148,19 @@ def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) ->
     pandas.DataFrame
         ``area_code`` and ``area_name`` with the index of ``segments``.
     """
+    # the midpoints inside an area found by the area join's point-in-polygon test (an
+    # area at distance 0 is one the point intersects); only the others measure distances
     mid = shapely.line_interpolate_point(segments.geometry.to_numpy(), 0.5, normalized=True)
-    pts = gpd.GeoDataFrame({"_i": np.arange(len(segments))}, geometry=mid, crs=segments.crs)
-    joined = gpd.sjoin_nearest(pts, areas[["area_code", "area_name", "geometry"]], how="left")
-    joined = joined.sort_values(["_i", "area_code"], kind="stable").drop_duplicates("_i")
+    order = np.argsort(areas["area_code"].to_numpy(), kind="stable")  # ties: smaller code
+    polys = areas.geometry.to_numpy()[order]
+    x, y = shapely.get_x(mid), shapely.get_y(mid)
+    hit = polygon_of_points(x, y, polys)
+    away = np.flatnonzero((hit < 0) & np.isfinite(x) & np.isfinite(y))
+    if len(away) and len(polys):
+        pi, ai = shapely.STRtree(polys).query_nearest(mid[away], all_matches=True)
+        hit[away] = first_match(len(away), pi, ai)
     out = pd.DataFrame(index=segments.index)
-    out["area_code"] = joined["area_code"].astype("string").to_numpy()
-    out["area_name"] = joined["area_name"].astype("string").to_numpy()
+    for col in ("area_code", "area_name"):
+        values = pd.Series(areas[col].to_numpy()[order], dtype="str")
+        out[col] = values.reindex(hit).array
     return out
