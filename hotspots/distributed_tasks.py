@@ -5,11 +5,16 @@ projected from where to where) to the workers and runs these tasks there: load a
 one file (:func:`load_file`), hash and drop repeated crime ids, cut a file's crimes into
 spatial partitions by Z-order grid cell (:func:`cells`, :func:`split_by_cell`), and snap and
 count one partition (:func:`snap_part`).
+
+``hotspots run --engine dask`` (:mod:`hotspots.pipeline.dask_stages`) runs two more: read one
+file with the package's reader (:func:`read_file`), then project, area-join and snap that
+file's distinct points (:func:`locate_file`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ import pandas as pd
 import pyproj
 
 from hotspots.errors import InputDataError
-from hotspots.read.assemble import project_distinct
+from hotspots.read.assemble import FileResult, project_distinct
 from hotspots.read.duplicates import repeated_ids
 from hotspots.read.mapped import Mapping, read_mapped_file, read_mapping
 from hotspots.read.policeuk import read_police_uk_file
@@ -33,8 +38,10 @@ from hotspots.rejects import RowFilter
 from hotspots.space import crs as _crs
 from hotspots.space import names, snap
 from hotspots.space.areas import assign_areas
+from hotspots.space.locations import factorize_xy, polygon_of_points
 
 __all__ = [
+    "Located",
     "Plan",
     "cell_counts",
     "cells",
@@ -43,6 +50,8 @@ __all__ = [
     "id_hashes",
     "ids_with_hashes",
     "load_file",
+    "locate_file",
+    "read_file",
     "snap_part",
     "split_by_cell",
 ]
@@ -216,3 +225,71 @@ def empty_counts() -> tuple[pd.DataFrame, pd.DataFrame]:
         pd.DataFrame({"segment_id": [], "crime_type": [], "n": []}),
         pd.DataFrame({"segment_id": [], "street": [], "n": []}),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# hotspots run --engine dask: one file read, then its distinct points located
+
+
+def read_file(
+    source: Source, mapping: Mapping | None, rf: RowFilter, superseded_by: str | None
+) -> FileResult:
+    """Read one crime file as ``hotspots run`` reads it (police.uk when ``mapping`` is None).
+
+    The kept rows lose ``raw_x``/``raw_y``: the run's table drops them, and a row rejected
+    later (outside every area, a repeated id) takes its coordinates from ``x``/``y``.
+    """
+    if mapping is None:
+        res = read_police_uk_file(source, rf, use_threads=False, superseded_by=superseded_by)
+    else:
+        res = read_mapped_file(source, mapping, rf, use_threads=False)
+    res.kept = res.kept.drop(columns=["raw_x", "raw_y"], errors="ignore")
+    return res
+
+
+@dataclass
+class Located:
+    """One file's distinct points: where each row is, projected, in which area, on which segment.
+
+    ``codes`` numbers each kept row's point (in order of first row); ``raw_x``/``raw_y`` are
+    the points as read, ``x``/``y`` projected, ``area`` the polygon of the area layer holding
+    each (-1: none), ``segment`` the code of its segment among the sorted segment ids (-1:
+    none within the tolerance, or outside every area) and ``distance`` the rounded distance.
+    """
+
+    codes: np.ndarray
+    raw_x: np.ndarray
+    raw_y: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    area: np.ndarray
+    segment: np.ndarray
+    distance: np.ndarray
+
+
+def locate_file(
+    res: FileResult,
+    src: Any,
+    dst: Any,
+    polygons: np.ndarray,
+    segs: gpd.GeoDataFrame,
+    max_distance_m: float,
+) -> Located:
+    """Project, area-join and snap the distinct points of one file read by :func:`read_file`.
+
+    Each step is per point, so a file's answers equal those of the whole table: the client
+    numbers the points of all files and spreads these answers to the rows.
+    """
+    codes, rx, ry = factorize_xy(res.kept["x"].to_numpy(), res.kept["y"].to_numpy())
+    _, x, y = project_distinct(rx, ry, src_crs=src, dst_crs=dst)  # already distinct: same order
+    area = polygon_of_points(x, y, polygons)
+    inside = np.flatnonzero(area >= 0)
+    segment = np.full(len(x), -1, dtype=np.int32)
+    distance = np.full(len(x), np.nan)
+    if len(inside):
+        points = gpd.GeoDataFrame({"x": x[inside], "y": y[inside]})
+        snapped = snap.snap_to_streets(points, segs, max_distance_m=max_distance_m, quiet=True)
+        segment[inside] = snapped["segment_id"].cat.codes.to_numpy()
+        distance[inside] = snapped["snap_distance_m"].to_numpy()
+    small = np.int32 if len(rx) < 2**31 else np.int64
+    return Located(codes.astype(small), rx, ry, x, y, area.astype(np.int32), segment, distance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ Example (London, police.uk):
     --areas ../shared/data/london/wards_2014.gpkg \\
     --streets ../shared/data/london/streets_osm_london.gpkg --out outputs/london
 """
+
+
+#: Environment variable read for ``--scheduler`` (the one Dask itself reads).
+_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 class _Group(click.Group):
@@ -310,8 +315,31 @@ def _setup_logging(quiet: bool) -> None:
     help="Privacy: publish street segments only (no crime points, no point-level "
     "places, no record ids or coordinates in rejected.csv).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where reading, the area join and snapping run: this process, or a Dask cluster "
+    "(a local one, or --scheduler); the rest of the run stays here.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Workers of the local Dask cluster, one thread each [default: CPU count].",
+)
+@click.option(
+    "--scheduler",
+    envvar=_SCHEDULER_ENV,
+    show_envvar=True,
+    help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
+    "(default: start a local cluster).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any) -> None:
+@click.pass_context
+def run_cmd(
+    ctx: click.Context, /, crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: Any
+) -> None:
     """Rank hot streets from crime extracts and write a run folder.
 
     Writes OUT/hot_streets.csv and .gpkg, OUT/wards/<area_code>.csv, OUT/map.html,
@@ -321,7 +349,10 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
     """
     from hotspots import runfolder
 
+    options["scheduler"] = _check_engine(ctx, **options)
     _setup_logging(options["quiet"])
+    if options["engine"] == "dask":  # Dask's INFO chatter kept out (read when it is imported)
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     out, overwrite, wait = options["out"], options["overwrite"], options["wait"]
     runfolder.check_writable(out, overwrite=overwrite)  # at once: before imports and reading
     with runfolder.folder_lock(out, wait=wait):  # run() takes it again (re-entrant)
@@ -336,6 +367,31 @@ def run_cmd(crimes: tuple[Path, ...], more_crimes: tuple[Path, ...], **options: 
         f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
         f"kept {acc['kept']}, rejected {acc['rejected']}"
     )
+
+
+def _check_engine(
+    ctx: click.Context, *, engine: str, workers: int | None, scheduler: str | None, **_: Any
+) -> str | None:
+    """Check the Dask options against ``--engine`` (as ``hot-streets``); return the scheduler."""
+    source = ctx.get_parameter_source("scheduler")
+    from_env = source == click.core.ParameterSource.ENVIRONMENT
+    if engine == "local":
+        given = [
+            o for o, v in (("--scheduler", scheduler and not from_env), ("--workers", workers)) if v
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            msg = f"{' and '.join(given)} {verb} to --engine dask only; add --engine dask"
+            raise click.UsageError(msg, ctx)
+        return None
+    if scheduler and workers:
+        where = f"{_SCHEDULER_ENV} is set" if from_env else "--scheduler is given"
+        msg = (
+            f"--workers sizes a local cluster, but {where}: the existing cluster's own "
+            "workers are used. Drop --workers, or the scheduler address"
+        )
+        raise click.UsageError(msg, ctx)
+    return scheduler or None
 
 
 @app.command("export")

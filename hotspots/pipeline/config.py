@@ -14,6 +14,7 @@ from hotspots.space import segments, snap
 
 __all__ = [
     "PARAMETERS",
+    "EngineOptions",
     "ForecastOptions",
     "InputOptions",
     "OutputOptions",
@@ -113,6 +114,18 @@ class OutputOptions:
     quiet: bool = False
 
 
+@dataclass
+class EngineOptions:
+    """Where the stages that touch every crime row run (:mod:`hotspots.pipeline.dask_stages`)."""
+
+    #: ``local`` (this process) or ``dask``.
+    engine: str = "local"
+    #: Workers of the local Dask cluster (default: one per CPU).
+    workers: int | None = None
+    #: Address of an existing Dask scheduler, e.g. tcp://host:8786.
+    scheduler: str | None = None
+
+
 _GROUPS = {
     "inputs": InputOptions,
     "period": PeriodOptions,
@@ -121,6 +134,7 @@ _GROUPS = {
     "significance": SignificanceOptions,
     "forecast": ForecastOptions,
     "output": OutputOptions,
+    "engine": EngineOptions,
 }
 
 #: The options of a run, flat, in the order of run.json's ``parameters``.
@@ -160,6 +174,9 @@ PARAMETERS = (
     "overwrite",
     "wait",
     "quiet",
+    "engine",
+    "workers",
+    "scheduler",
 )
 
 
@@ -189,6 +206,7 @@ class RunConfig:
     significance: SignificanceOptions = field(default_factory=SignificanceOptions)
     forecast: ForecastOptions = field(default_factory=ForecastOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
     #: Seed of every random draw (concentration intervals, permutations, clusters).
     seed: int = 0
 

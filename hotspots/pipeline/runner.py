@@ -11,6 +11,7 @@ from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
 from hotspots.pipeline.beside import start_beside
 from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.pipeline.dask_stages import dask_rank_stages
 from hotspots.pipeline.forecast import add_forecast, backtest_evidence
 from hotspots.pipeline.layers import PreparedLayer, analyse_layer, prepare_layer
 from hotspots.pipeline.places import (
@@ -85,7 +86,12 @@ def analyse(config: RunConfig) -> RunResult:
         If an input file cannot be used (the message names it).
     """
     stage = StageTimer()
-    ranked = rank_stages(config, stage)
+    engine: dict[str, object] = {"engine": config.engine.engine}  # run.json's "engine"
+    ranked = (
+        dask_rank_stages(config, stage, engine)  # the row stages on Dask (issue 19.7)
+        if config.engine.engine == "dask"
+        else rank_stages(config, stage)
+    )
     crimes = ranked.crimes
     result = RunResult(
         Path(config.out),
@@ -100,6 +106,7 @@ def analyse(config: RunConfig) -> RunResult:
         concentration=ranked.concentration,
         naming=ranked.naming,
         seconds=stage.seconds,
+        records={"engine": engine},
     )
     population = read_population(config.inputs.population) if config.inputs.population else None
     city, months, incomplete = month_tables(crimes)

@@ -203,6 +203,7 @@ def _manifest(
         else None,
         "layers": {name: layer.records["layer"] for name, layer in result.layers.items()},
         "seconds": stage.seconds,
+        "engine": result.records.get("engine", {"engine": "local"}),
     }
 
 

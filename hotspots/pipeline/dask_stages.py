@@ -1,0 +1,456 @@
+"""``hotspots run --engine dask``: the stages that touch every crime row, on a Dask cluster.
+
+:func:`dask_rank_stages` gives what :func:`hotspots.pipeline.ranking.rank_stages` gives (the
+same crime table, rejected rows, segments and ranked lists, value for value), with the row
+work on the cluster's workers:
+
+1. **read** (one task per crime file): the package's reader of one file
+   (:func:`hotspots.distributed_tasks.read_file`): parsing, canonical columns, the row
+   filters and their rejected rows.
+2. **locate** (one task per file, on the worker holding it): the file's distinct points are
+   projected, looked up in the area polygons and snapped to the street segments
+   (:func:`hotspots.distributed_tasks.locate_file`). The client meanwhile reads the areas
+   and builds (or reads from the cache) the segments, which are sent to every worker.
+3. **assemble** (client): the files' rows are joined in file order, every distinct point
+   numbered as the single-machine reader numbers it, crime ids repeated across files and
+   crimes outside every area rejected (:func:`hotspots.read.assemble.concat_files`, the
+   reader's own function), and the workers' answers spread to the rows as categorical codes.
+4. **rank** (client): segment names from the records, counts per segment, the hot streets,
+   police.uk locations and the concentration figures, as ``hotspots run`` does.
+
+Every step is per file or per point, so the result equals the single-machine run's
+(tests/test_dask_run.py compares every CSV of the two run folders byte for byte). The
+client holds the joined crime table, as the later stages of the run (time profiles,
+significance, forecast, rates, maps) read every crime row: what this costs per row is
+measured by ``benchmarks/dask_scale.py``.
+
+The cluster: ``scheduler`` (a running Dask scheduler) if given, else a local cluster of
+``workers`` processes, one thread each; without either, the default Dask client if one
+exists (e.g. a ``distributed.Client`` the caller made), else a local cluster of one worker
+per CPU. The cluster started here is closed before the aggregated stages run, freeing the
+workers' memory.
+
+Limits: police.uk files with ``--crs`` (the local reader re-projects from British National
+Grid) and mapped files without a projected target CRS (the local reader picks the UTM zone
+from all rows) are refused with a one-line error: give ``project_to`` in the mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from geopandas.array import GeometryArray
+
+from hotspots.analysis import concentration, location_ranks, rank
+from hotspots.distributed_tasks import Located, locate_file, read_file
+from hotspots.errors import HotspotsError, InputDataError
+from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
+from hotspots.pipeline.ranking import Ranked, build_segments, name_segments, place_keys
+from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
+from hotspots.read.layers import read_areas
+from hotspots.read.mapped import Mapping, read_mapping
+from hotspots.read.sources import (
+    Source,
+    choose_publications,
+    find_police_uk_sources,
+    mapped_sources,
+    scan_police_uk,
+)
+from hotspots.rejects import RowFilter
+from hotspots.space import crs
+from hotspots.space.areas import AreaLayer
+from hotspots.space.locations import factorize_xy, spread_category
+
+__all__ = [
+    "dask_client",
+    "dask_rank_stages",
+    "rank_snapped",
+]
+
+log = logging.getLogger("hotspots")
+
+#: Seconds to wait for an existing scheduler and a first worker.
+CONNECT_TIMEOUT_S = 30.0
+
+
+@dataclass
+class _Files:
+    """Which files, read how: the sources, their reader and the choices made before reading."""
+
+    sources: list[Source]
+    mapping: Mapping | None
+    rowfilter: RowFilter
+    superseded: dict[str, str]
+
+
+def dask_rank_stages(
+    config: RunConfig, stage: StageTimer | None = None, record: dict[str, Any] | None = None
+) -> Ranked:
+    """Run the stages load through ranking of ``hotspots run`` with the row work on Dask.
+
+    Parameters
+    ----------
+    config
+        Inputs and parameters; ``config.engine`` says which cluster.
+    stage
+        Timer of the stages (run.json's ``seconds``): ``load`` covers reading, projecting,
+        the area join and snapping on the workers and the joined table on the client;
+        ``street_segments`` the segments built meanwhile; ``snapping`` spreading the
+        workers' segments to the rows.
+    record
+        Filled with what run.json's ``engine`` entry says: cluster, workers, partitions
+        (file tasks) and the client's crime table in MB.
+
+    Returns
+    -------
+    Ranked
+        The same as :func:`hotspots.pipeline.ranking.rank_stages` gives.
+
+    Raises
+    ------
+    InputDataError
+        If an input cannot be used, or the files need a choice made from all rows.
+    HotspotsError
+        If Dask (``dask[distributed]``) is not installed or the scheduler cannot be reached.
+    """
+    stage = stage or StageTimer()
+    record = {} if record is None else record
+    with gc_held(), dask_client(config.engine) as (client, where):
+        with stage("load"):
+            files = _files(config)
+            reads = [
+                client.submit(
+                    read_file,
+                    s,
+                    files.mapping,
+                    files.rowfilter,
+                    files.superseded.get(s.name),
+                    pure=False,
+                )
+                for s in files.sources
+            ]
+            area_layer = read_areas(
+                config.areas,
+                code_col=config.inputs.area_code,
+                name_col=config.inputs.area_name,
+                layer=config.inputs.areas_layer,
+            )
+            src, dst = _crs_pair(client, config, files, reads)
+        with stage("area_join"):
+            areas = crs.to_metric_crs(
+                area_layer, dst, name=Path(config.areas).name, quiet=config.output.quiet
+            )
+        with stage("street_segments"):  # while the workers read
+            segs = build_segments(config, dst, areas)
+        with stage("load"):
+            t_load = stage.seconds["load"]
+            layer = AreaLayer.of(area_layer, dst)
+            polygons = client.scatter(layer.polygons, broadcast=True)
+            segs_f = client.scatter(segs[["segment_id", "geometry"]], broadcast=True)
+            located = [
+                client.submit(
+                    locate_file, r, src, dst, polygons, segs_f, config.ranking.snap_distance_m
+                )
+                for r in reads
+            ]
+            results: list[FileResult] = client.gather(reads)
+            points: list[Located] = client.gather(located)
+            del reads, located
+            record.update(
+                engine="dask",
+                scheduler=where,
+                workers=len(client.nthreads()),
+                threads=sum(client.nthreads().values()),
+                partitions=len(files.sources),
+            )
+        stage.seconds["load"] = round(stage.seconds["load"] + t_load, 3)
+    with gc_held():
+        with stage("load"):
+            t_load = stage.seconds["load"]
+            crimes, rejected, snapped = _assemble(
+                results, points, police_uk=files.mapping is None, src=src, dst=dst, layer=layer
+            )
+            del results, points
+        stage.seconds["load"] = round(stage.seconds["load"] + t_load, 3)
+        if crimes.empty:
+            msg = (
+                f"no usable crime rows in {[str(p) for p in config.crimes]}: "
+                "see the rejected reasons"
+            )
+            raise InputDataError(msg)
+        with stage("snapping"):
+            crimes = crimes.join(_snap_columns(crimes, segs, *snapped))
+            if not config.output.quiet:
+                found = crimes["segment_id"].notna()
+                log.info(
+                    "snapped %d of %d crimes (%.1f%%) within %.0f m",
+                    int(found.sum()),
+                    len(found),
+                    100 * found.mean(),
+                    config.ranking.snap_distance_m,
+                )
+        record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
+        return rank_snapped(config, stage, crimes, rejected, areas, segs)
+
+
+def rank_snapped(
+    config: RunConfig,
+    stage: StageTimer,
+    crimes: gpd.GeoDataFrame,
+    rejected: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+) -> Ranked:
+    """Name the segments and rank streets and locations from a read, area-joined, snapped table.
+
+    The stages of :func:`hotspots.pipeline.ranking.rank_stages` after snapping, step for
+    step (the ``ranking`` stage there: segment names, counts, the random baseline beside
+    the lists, hot streets, police.uk locations and each crime's place key).
+    """
+    segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
+    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
+        counts = rank.count_by_segment(crimes, segs)
+        baseline = pool.submit(
+            concentration.count_concentration,
+            counts["crimes"].to_numpy(),
+            segs["length_m"].to_numpy(),
+            seed=config.seed,
+        )
+        hot = rank.rank_streets(
+            segs,
+            counts,
+            min_crimes=config.ranking.min_crimes,
+            hot_quantile=config.ranking.hot_quantile,
+            length_floor_m=config.ranking.length_floor_m,
+        )
+        type_cols = [c for c in counts.columns if c != "crimes"]
+        off = crimes["segment_id"].isna().to_numpy()
+        cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
+        unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
+        unsnapped["place"] = location_ranks.location_place(unsnapped)
+        crimes["place"] = unsnapped["place"].reindex(crimes.index)
+        if config.ranking.street_level_only:
+            unsnapped = unsnapped.iloc[:0]
+        locs = location_ranks.rank_locations(
+            unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
+        )
+        crimes["place_key"] = place_keys(crimes, hot, locs)
+        conc = baseline.result()
+    return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
+
+
+# --------------------------------------------------------------------------------------------
+# the cluster
+
+
+@contextmanager
+def dask_client(engine: EngineOptions) -> Iterator[tuple[Any, str]]:
+    """Yield a Dask client for ``engine`` and a description of its cluster.
+
+    A cluster or connection made here is closed on leaving; a default client found is not.
+
+    Raises
+    ------
+    HotspotsError
+        If Dask is not installed, or the scheduler cannot be reached or has no worker.
+    """
+    dist = _distributed()
+    if engine.scheduler:
+        client = _connect(dist, engine.scheduler)
+        try:
+            yield client, engine.scheduler
+        finally:
+            client.close()
+        return
+    if engine.workers is None:
+        try:
+            yield dist.get_client(), "the default Dask client"
+            return
+        except ValueError:  # no default client: a local cluster
+            pass
+    n = engine.workers or os.cpu_count() or 1
+    with (
+        dist.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster,
+        dist.Client(cluster) as client,
+    ):
+        yield client, f"local cluster of {n} workers"
+
+
+def _distributed() -> Any:
+    try:
+        import distributed  # optional dependency (the `dask` extra), imported when used
+    except ImportError:
+        msg = (
+            "--engine dask needs Dask (dask[distributed]), which is not installed: "
+            "run `pip install -e '.[dask]'`, or use --engine local"
+        )
+        raise HotspotsError(msg) from None
+    return distributed
+
+
+def _connect(dist: Any, scheduler: str) -> Any:
+    try:
+        client = dist.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, ValueError, TimeoutError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        msg = (
+            f"cannot use the Dask scheduler at {scheduler!r}: {reason}. Check the address "
+            "(tcp://host:8786), that it runs and has workers, or leave out --scheduler"
+        )
+        raise HotspotsError(msg) from None
+    return client
+
+
+# --------------------------------------------------------------------------------------------
+# the files and their CRSs
+
+
+def _files(config: RunConfig) -> _Files:
+    """Resolve the crime files and their reader as the single-machine readers do."""
+    period = config.period
+    rf = RowFilter(
+        tuple(period.crime_types) if period.crime_types else None, period.start, period.end
+    )
+    if config.inputs.fmt == "police-uk":
+        if config.inputs.crs:
+            msg = (
+                "--crs with police.uk files is not on the Dask engine (the local reader "
+                "re-projects from British National Grid): leave out --crs or use --engine local"
+            )
+            raise InputDataError(msg)
+        sources, skipped = scan_police_uk(config.crimes)
+        if not sources:
+            find_police_uk_sources(config.crimes)  # raises the error for no files
+        superseded = choose_publications(sources)
+        if skipped and not config.output.quiet:
+            log.info("skipped %d files that are not street-level crime (run.json)", len(skipped))
+        return _Files(sources, None, rf, superseded)
+    return _Files(mapped_sources(config.crimes), read_mapping(config.inputs.fmt), rf, {})
+
+
+def _crs_pair(
+    client: Any, config: RunConfig, files: _Files, reads: list[Any]
+) -> tuple[Any, pyproj.CRS]:
+    """Return the run's source and target CRS, chosen as the single-machine readers choose."""
+    if files.mapping is None:
+        return crs.WGS84, pyproj.CRS.from_user_input(crs.BRITISH_NATIONAL_GRID)
+    mapping = files.mapping
+    crss = client.gather([client.submit(_file_crs, r) for r in reads])
+    src = (
+        (crss[-1] if crss else None)
+        or mapping.crs
+        or (crs.WGS84 if "lon" in mapping.columns else None)
+    )
+    if src is None:
+        msg = f'mapping {mapping.name}: x/y columns need a `crs` (e.g. crs = "EPSG:26910")'
+        raise InputDataError(msg)
+    projected = pyproj.CRS.from_user_input(src).is_projected
+    dst = config.inputs.crs or mapping.project_to or (src if projected else None)
+    if dst is None:
+        msg = (
+            f"mapping {mapping.name}: the Dask engine needs a projected CRS to work in; give "
+            '--crs (e.g. "EPSG:32610") or `project_to` in the mapping, or use --engine local'
+        )
+        raise InputDataError(msg)
+    return src, pyproj.CRS.from_user_input(dst)
+
+
+def _file_crs(res: FileResult) -> Any:
+    return res.crs
+
+
+# --------------------------------------------------------------------------------------------
+# the joined table (client)
+
+
+def _assemble(
+    results: list[FileResult],
+    points: list[Located],
+    *,
+    police_uk: bool,
+    src: Any,
+    dst: pyproj.CRS,
+    layer: AreaLayer,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Join the files as :func:`hotspots.read.assemble.assemble` does, from the workers' points.
+
+    Returns the crimes with their areas, the rejected rows, and each kept row's point with
+    every point's segment code and distance (for :func:`_snap_columns`).
+    """
+    # every distinct point numbered in order of first row, as the reader numbers them: the
+    # files' distinct points (each file's in order of its first row), numbered once more
+    glob, _, _ = factorize_xy(
+        np.concatenate([p.raw_x for p in points] or [np.zeros(0)]),
+        np.concatenate([p.raw_y for p in points] or [np.zeros(0)]),
+    )
+    first = _first_rows(glob)
+    starts = np.cumsum([0, *(len(p.raw_x) for p in points)])
+    codes = np.concatenate(
+        [glob[lo + p.codes] for lo, p in zip(starts, points, strict=False)]
+        or [np.zeros(0, np.int64)]
+    )
+
+    def per_point(name: str) -> np.ndarray:
+        joined = np.concatenate([getattr(p, name) for p in points] or [np.zeros(0)])
+        return np.asarray(joined[first])
+
+    ux, uy, hit = per_point("x"), per_point("y"), per_point("area").astype(np.int64)
+    kept, rejected, gone = concat_files(
+        [r.kept for r in results],
+        [rej for r in results for rej in r.rejects],
+        across_files_only=police_uk,
+        outside=lambda: (hit < 0)[codes],
+        id_keys=[r.id_keys for r in results] if police_uk else None,
+    )
+    if len(kept) == 0 and len(codes):
+        raise InputDataError(layer.no_overlap_message(ux, uy, dst))
+    kept_codes = codes[~gone] if gone.any() else codes
+    cols: dict[str, Any] = {
+        "point_id": kept_codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
+        "geometry": GeometryArray(shapely.points(ux, uy)[kept_codes], crs=dst),
+    }
+    if pyproj.CRS.from_user_input(src) != dst:
+        cols.update(x=ux[kept_codes], y=uy[kept_codes])
+    cols.update(layer.columns(hit, kept_codes))
+    crimes = to_geo(kept, src_crs=src, dst_crs=dst, points=cols)
+    return crimes, rejected, (kept_codes, per_point("segment"), per_point("distance"))
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of each code's first row, for codes numbered in order of first row."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    top = np.maximum.accumulate(codes)
+    new = np.r_[True, top[1:] > top[:-1]]
+    return np.asarray(np.flatnonzero(new), dtype=np.int64)
+
+
+def _snap_columns(
+    crimes: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+    kept_codes: np.ndarray,
+    segment: np.ndarray,
+    distance: np.ndarray,
+) -> pd.DataFrame:
+    """``segment_id`` and ``snap_distance_m`` per row, as :func:`snap_to_streets` gives them."""
+    # the workers' codes number the sorted segment ids (the categories snapping gives)
+    _, ids = pd.factorize(pd.Series(segs["segment_id"].to_numpy(), dtype="str"), sort=True)
+    out = pd.DataFrame(index=crimes.index)
+    out["segment_id"] = spread_category(
+        np.asarray(ids, dtype=object), segment.astype(np.int64), kept_codes, crimes.index
+    )
+    out["snap_distance_m"] = distance[kept_codes]
+    return out

@@ -1,0 +1,149 @@
+"""``hotspots run --engine dask`` writes the run folder of the local engine, CSV for CSV.
+
+The row stages (reading, area join, snapping) run on a LocalCluster of two in-process
+workers; every CSV of the two run folders is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hotspots.cli import app
+from hotspots.read.datasets import get_path
+from tests.fixtures.runs import vancouver_args
+
+distributed = pytest.importorskip("distributed", reason="the Dask engine needs dask[distributed]")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    """Two in-process workers, the default client of the runs (no --workers: it is used)."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def _run(args: list[str]) -> None:
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+
+
+def _differing_csvs(local: Path, dask: Path) -> list[str]:
+    """CSV files whose bytes differ (or that only one folder has); every CSV compared."""
+    names = {p.relative_to(local) for p in local.rglob("*.csv")}
+    names |= {p.relative_to(dask) for p in dask.rglob("*.csv")}
+    assert len(names) > 10
+    return sorted(
+        str(n)
+        for n in names
+        if not ((local / n).is_file() and (dask / n).is_file())
+        or (local / n).read_bytes() != (dask / n).read_bytes()
+    )
+
+
+def _police_uk_sample(folder: Path, rows: int = 2500) -> list[Path]:
+    """Three month files of London records; the later two repeat 200 crime ids of the first."""
+    crimes = get_path("london_crimes")
+    lines: dict[str, list[str]] = {}
+    named: list[str] = []
+    for month in ("2017-10", "2017-11", "2017-12"):
+        with gzip.open(crimes / f"{month}-metropolitan-street.csv.gz", "rt", encoding="utf-8") as f:
+            lines[month] = [line for _, line in zip(range(rows + 1), f, strict=False)]
+            while month == "2017-10" and len(named) < 200:  # records with an id (not ASB)
+                line = next(f)
+                if not line.startswith(","):
+                    named.append(line)
+    lines["2017-10"] += named
+    # records published again a month later (same id, month moved) and the same rows again:
+    # the reader keeps each id's first record
+    lines["2017-12"] += [line.replace(",2017-10,", ",2017-12,", 1) for line in named[:150]]
+    lines["2017-11"] += named[150:]
+    folder.mkdir()
+    paths = []
+    for month, text in lines.items():
+        path = folder / f"{month}-metropolitan-street.csv"
+        path.write_text("".join(text), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.e2e
+def test_vancouver_run_folder_equals_local(client: object, tmp_path: Path) -> None:
+    common = ("--quiet", "--no-area-maps", "--offline")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    _run(vancouver_args(local, *common, start="2025-10"))
+    _run(vancouver_args(dask, *common, "--engine", "dask", start="2025-10"))
+    assert _differing_csvs(local, dask) == []
+    manifest = json.loads((dask / "run.json").read_text(encoding="utf-8"))
+    assert manifest["engine"]["engine"] == "dask"
+    assert manifest["engine"]["workers"] == 2 and manifest["engine"]["partitions"] == 1
+    assert manifest["parameters"]["engine"] == "dask"
+    local_manifest = json.loads((local / "run.json").read_text(encoding="utf-8"))
+    assert local_manifest["engine"] == {"engine": "local"}
+    assert manifest["totals"] == local_manifest["totals"]
+
+
+@pytest.mark.e2e
+def test_police_uk_files_with_repeated_ids_equal_local(client: object, tmp_path: Path) -> None:
+    files = [str(p) for p in _police_uk_sample(tmp_path / "crimes")]
+    base = [
+        "run",
+        "--crimes",
+        *files,
+        "--areas",
+        str(get_path("london_wards")),
+        "--streets",
+        str(get_path("london_streets_central")),
+        "--quiet",
+        "--no-area-maps",
+        "--offline",
+    ]
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    _run([*base, "--out", str(local)])
+    _run([*base, "--out", str(dask), "--engine", "dask"])
+    assert _differing_csvs(local, dask) == []
+    manifest = json.loads((dask / "run.json").read_text(encoding="utf-8"))
+    assert manifest["engine"]["partitions"] == 3
+    rejected = (dask / "rejected.csv").read_text(encoding="utf-8")
+    assert rejected.count("duplicate crime id") >= 200  # the repeats were found across files
+
+
+# options ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--workers", "2"], "--workers applies to --engine dask only; add --engine dask"),
+        (["--scheduler", "tcp://h:8786"], "--scheduler applies to --engine dask only"),
+        (
+            ["--engine", "dask", "--workers", "2", "--scheduler", "tcp://h:8786"],
+            "--workers sizes a local cluster, but --scheduler is given",
+        ),
+    ],
+)
+def test_dask_options_need_the_dask_engine(tmp_path: Path, extra: list[str], message: str) -> None:
+    args = ["run", "--crimes", "c.csv", "--areas", "a.gpkg", "--streets", "s.gpkg"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), *extra])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_scheduler_from_the_environment_is_ignored_by_the_local_engine(tmp_path: Path) -> None:
+    args = ["run", "--crimes", str(tmp_path / "none.csv"), "--areas", "a", "--streets", "s"]
+    res = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "o")], env={"DASK_SCHEDULER_ADDRESS": "tcp://h:1"}
+    )
+    assert "applies to --engine dask only" not in res.output
+    assert "does not exist" in res.output  # the run went on to read the (missing) crimes
