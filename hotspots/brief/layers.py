@@ -28,6 +28,7 @@ from hotspots.runfolder import AREAS_CSV, LAYERS_DIR
 log = logging.getLogger("hotspots")
 
 __all__ = [
+    "layer_area_codes",
     "layer_folders",
     "read_layer",
 ]
@@ -45,6 +46,16 @@ def layer_folders(run_dir: Path) -> list[Path]:
         for d in sorted(root.iterdir())
         if (d / "layer.json").is_file() and (d / AREAS_CSV).is_file() and (d / "wards").is_dir()
     ]
+
+
+def layer_area_codes(layer_dir: Path) -> list[str]:
+    """Return the codes of the layer's areas with crime (those that get a brief), sorted.
+
+    Read from the layer's ``areas.csv`` alone, so a layer too big for briefs is known before
+    its lists (one file per area: thousands for a layer of LSOAs) are read.
+    """
+    areas = read_csv(layer_dir / AREAS_CSV, dtype={"area_code": str})
+    return sorted(areas.loc[areas["crimes"] > 0, "area_code"].astype(str))
 
 
 def _layer_lists(layer_dir: Path) -> pd.DataFrame:

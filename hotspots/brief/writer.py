@@ -23,7 +23,7 @@ from hotspots.brief.context import (
     group_scores_by_place,
 )
 from hotspots.brief.inputs import RunFolder, read_predictability, read_run_folder
-from hotspots.brief.layers import layer_folders, read_layer
+from hotspots.brief.layers import layer_area_codes, layer_folders, read_layer
 from hotspots.brief.page import escape_text
 from hotspots.brief.pdf import write_pdfs
 from hotspots.brief.performance_page import best_worst_name, best_worst_page, has_best_worst
@@ -117,8 +117,7 @@ def write_briefs(
     predict = read_predictability(backtest, settings=settings) if backtest else None
     pages, files = _write_folder(run, settings, predict, wanted, pdf=pdf, wait=wait)
     for layer_dir in layer_folders(run.path) if codes is None else []:
-        layer = read_layer(run, layer_dir)
-        layer_codes = _wanted_codes(layer, None)
+        layer_codes = layer_area_codes(layer_dir)  # before the lists: a big layer is skipped
         if len(layer_codes) > runfolder.LAYER_AREA_PAGES_MAX:
             log.info(
                 "Layer %s: %d areas hold crime, over the %d that get a brief each; its lists "
@@ -129,7 +128,13 @@ def write_briefs(
             )
             continue
         more = _write_folder(
-            layer, settings, predict, layer_codes, pdf=pdf, wait=wait, lock=run.path
+            read_layer(run, layer_dir),
+            settings,
+            predict,
+            layer_codes,
+            pdf=pdf,
+            wait=wait,
+            lock=run.path,
         )
         pages, files = pages + more[0], files + more[1]
     log.info(
