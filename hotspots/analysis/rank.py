@@ -48,6 +48,7 @@ __all__ = [
     "classify_hot_segments",
     "columns_among",
     "count_by_segment",
+    "count_columns",
     "describe_extents",
     "per_100m",
     "rank_streets",
@@ -124,6 +125,29 @@ def columns_among(crime_types: pd.Series, type_cols: Collection[str]) -> dict[ob
         hashed = f"{type_column(str(t))}_{_type_hash(str(t))}"
         out[t] = hashed if hashed in cols else type_column(str(t))
     return out
+
+
+def count_columns(crime_type: pd.Series) -> list[str]:
+    """Return the ``n_<type>`` columns :func:`count_by_segment` gives these crimes, in order.
+
+    Parameters
+    ----------
+    crime_type
+        Every crime's type (snapped or not).
+
+    Returns
+    -------
+    list of str
+        One column per distinct type, sorted by type.
+
+    Examples
+    --------
+    >>> count_columns(pd.Series(["Drugs", "Burglary", "Drugs"]))
+    ['n_burglary', 'n_drugs']
+    """
+    types = sorted(str(t) for t in pd.unique(crime_type))
+    names = type_columns(types)
+    return [names[t] for t in types]
 
 
 def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.DataFrame:

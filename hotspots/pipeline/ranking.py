@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import pandas as pd
 
 from hotspots.analysis import concentration, location_ranks, rank
 from hotspots.errors import InputDataError
+from hotspots.pipeline.beside import start_beside
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
@@ -20,11 +23,15 @@ from hotspots.read.layers import read_areas
 from hotspots.space import cache, crs, names, snap
 
 __all__ = [
+    "PLACES_BESIDE_FROM",
+    "Places",
     "Ranked",
     "build_segments",
+    "listed_rows",
     "name_segments",
     "place_keys",
     "rank_stages",
+    "unsnapped_places",
 ]
 
 
@@ -104,6 +111,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 quiet=config.output.quiet,
             )
         )
+        # the places of the unsnapped records need nothing the streets' naming and ranking
+        # compute: on a second core from here when they are many (London: most records)
+        places = _start_places(crimes, config)
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
     with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
@@ -121,20 +131,76 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             hot_quantile=config.ranking.hot_quantile,
             length_floor_m=config.ranking.length_floor_m,
         )
-        type_cols = [c for c in counts.columns if c != "crimes"]
-        off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
-        cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
-        unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
-        unsnapped["place"] = location_ranks.location_place(unsnapped)
-        crimes["place"] = unsnapped["place"].reindex(crimes.index)  # once, reused
-        if config.ranking.street_level_only:  # publish street segments only: no point-level places
-            unsnapped = unsnapped.iloc[:0]
-        locs = location_ranks.rank_locations(
-            unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
-        )
-        crimes["place_key"] = place_keys(crimes, hot, locs)
+        found = places()
+        locs = found.locations
+        crimes["place"] = pd.Series(found.place, index=crimes.index[found.rows])
+        crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
         conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
+
+
+@dataclass
+class Places:
+    """The places of the unsnapped records (see :func:`unsnapped_places`)."""
+
+    rows: np.ndarray
+    place: pd.Categorical
+    locations: gpd.GeoDataFrame
+    location_rows: np.ndarray
+
+
+#: Fewest unsnapped records whose places are worked out in a second process (below that,
+#: starting it costs more than it saves).
+PLACES_BESIDE_FROM = 200_000
+
+
+def unsnapped_places(
+    crimes: gpd.GeoDataFrame, *, min_crimes: int, street_level_only: bool
+) -> Places:
+    """Return the place of each unsnapped record, the listed locations, and where each counts.
+
+    Parameters
+    ----------
+    crimes
+        Snapped crimes (``segment_id`` missing where unsnapped).
+    min_crimes
+        Fewest crimes a listed location has.
+    street_level_only
+        If True, no location is listed (the places are still given).
+
+    Returns
+    -------
+    Places
+        ``rows`` (positions of the unsnapped records), their ``place``
+        (:func:`hotspots.analysis.location_ranks.location_place`), the ``locations`` of
+        :func:`hotspots.analysis.location_ranks.rank_locations` and each unsnapped
+        record's row in them (``location_rows``, -1 for none).
+    """
+    type_cols = rank.count_columns(crimes["crime_type"])  # as count_by_segment's
+    off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
+    cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
+    unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
+    unsnapped["place"] = location_ranks.location_place(unsnapped)
+    listed = unsnapped.iloc[:0] if street_level_only else unsnapped  # streets only: no places
+    locs = location_ranks.rank_locations(listed, min_crimes=min_crimes, type_cols=type_cols)
+    return Places(
+        np.flatnonzero(off),
+        unsnapped["place"].array,
+        locs,
+        listed_rows(unsnapped["area_code"], unsnapped["place"], locs),
+    )
+
+
+def _start_places(crimes: gpd.GeoDataFrame, config: RunConfig) -> Callable[[], Places]:
+    """Start :func:`unsnapped_places` beside this process when the records are many."""
+    work = functools.partial(
+        unsnapped_places,
+        min_crimes=config.ranking.min_crimes,
+        street_level_only=config.ranking.street_level_only,
+    )
+    if int(crimes["segment_id"].isna().sum()) < PLACES_BESIDE_FROM:
+        return lambda: work(crimes)
+    return start_beside(work, crimes)
 
 
 def build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -189,7 +255,13 @@ def name_segments(
     return segs, naming
 
 
-def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame) -> pd.Series:
+def place_keys(
+    crimes: pd.DataFrame,
+    hot: pd.DataFrame,
+    locations: pd.DataFrame,
+    *,
+    location_rows: np.ndarray | None = None,
+) -> pd.Series:
     """Return, per crime, the row of ``hot`` ("s<i>") or ``locations`` ("l<i>") it counts in.
 
     Parameters
@@ -198,6 +270,9 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
         Crimes with ``segment_id``, ``area_code`` and ``location``.
     hot, locations
         Hot streets and listed locations (their row positions are the keys).
+    location_rows
+        The row of ``locations`` of each unsnapped crime, in order (-1 for none), when
+        already known (:func:`listed_rows`).
 
     Returns
     -------
@@ -218,17 +293,39 @@ def place_keys(crimes: pd.DataFrame, hot: pd.DataFrame, locations: pd.DataFrame)
     key = per_seg[codes]  # code -1 (unsnapped) takes the last entry: none
     unsnapped = seg.isna().to_numpy()
     if len(locations) and unsnapped.any():
-        place = (
-            crimes.loc[unsnapped, "place"]
-            if "place" in crimes
-            else location_ranks.location_place(crimes.loc[unsnapped])
-        )
-        area = crimes.loc[unsnapped, "area_code"]
-        # each (area, place) looked up once
-        first, inverse, _ = location_ranks.distinct_rows(area, place)
-        found = _location_rows(locations, area.iloc[first], place.iloc[first])
-        key[unsnapped] = np.where(found >= 0, len(hot) + found, -1)[inverse]
+        if location_rows is None:
+            place = (
+                crimes.loc[unsnapped, "place"]
+                if "place" in crimes
+                else location_ranks.location_place(crimes.loc[unsnapped])
+            )
+            location_rows = listed_rows(crimes.loc[unsnapped, "area_code"], place, locations)
+        key[unsnapped] = np.where(location_rows >= 0, len(hot) + location_rows, -1)
     return pd.Series(labels.take(key, allow_fill=True), index=crimes.index)
+
+
+def listed_rows(area: pd.Series, place: pd.Series, locations: pd.DataFrame) -> np.ndarray:
+    """Return the row of ``locations`` with each record's (area, place) (-1 for none).
+
+    Parameters
+    ----------
+    area, place
+        Area code and place (:func:`hotspots.analysis.location_ranks.location_place`) of
+        each record.
+    locations
+        Listed locations (``area_code`` and ``street``); a pair listed twice goes to the
+        later row.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row number per record.
+    """
+    if not len(locations) or not len(area):
+        return np.full(len(area), -1, dtype=np.int64)
+    first, inverse, _ = location_ranks.distinct_rows(area, place)  # each pair looked up once
+    found = _location_rows(locations, area.iloc[first], place.iloc[first])
+    return np.asarray(found[inverse], dtype=np.int64)
 
 
 def _street_of_segments(segment_ids: pd.Series, ids: pd.Index) -> np.ndarray:
