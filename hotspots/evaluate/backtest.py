@@ -36,6 +36,7 @@ from hotspots.errors import InputDataError
 from hotspots.evaluate import forecasters as fc
 from hotspots.evaluate import units as un
 from hotspots.evaluate.study import calendar_numbers, classify_months, evaluated_crimes
+from hotspots.evaluate.workers import fork_map
 
 __all__ = [
     "ALL_AREA_METHODS",
@@ -295,6 +296,7 @@ def area_backtest(
     targets: Sequence[int],
     methods: Sequence[str] = DEFAULT_AREA_METHODS,
     coverages: Sequence[float] = AREA_COVERAGES,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Score every method (tuned by rolling origin), the ensemble and ``auto`` month by month.
 
@@ -309,6 +311,9 @@ def area_backtest(
         added.
     coverages
         Coverage levels, percent of the study area.
+    workers
+        Processes scoring the groups (default: two where a second core and ``fork`` are
+        there, :func:`~hotspots.evaluate.workers.worker_count`); the rows are the same.
 
     Returns
     -------
@@ -318,55 +323,71 @@ def area_backtest(
         method chosen).
     """
     raster: un.Raster = data.extra["raster"]
-    area = raster.area_m2
-    budgets = np.asarray(coverages, dtype=float) / 100 * area
+    budgets = np.asarray(coverages, dtype=float) / 100 * raster.area_m2
     data.extra["cover_budget_m2"] = float(budgets.max()) * 1.05
     names = [fc.BASELINE, *[m for m in methods if m != fc.BASELINE]]
+    if "point_cover" in names:  # built once, before the workers fork
+        fc.point_cover_index(data)
+    # the groups are independent: forked workers score them, the rows come back in order
+    per_group = fork_map(
+        lambda g: _group_rows(data, g, targets=targets, names=names, coverages=coverages),
+        list(data.extra["groups"]),
+        workers=workers,
+    )
+    return pd.DataFrame([r for rows in per_group for r in rows], columns=AREA_COLUMNS)
+
+
+def _group_rows(
+    data: fc.AreaData,
+    g: str,
+    *,
+    targets: Sequence[int],
+    names: list[str],
+    coverages: Sequence[float],
+) -> list[tuple[Any, ...]]:
+    """Return the rows of one crime group, month by month (the tuning runs within the group)."""
+    area = data.extra["raster"].area_m2
+    budgets = np.asarray(coverages, dtype=float) / 100 * area
     with_ens = all(m in names for m in fc.ENSEMBLE_OF)
     rows: list[tuple[Any, ...]] = []
-    for g in data.extra["groups"]:
-        running: dict[tuple[str, float], list[float]] = {}
-        method_run: dict[str, list[float]] = {}
-        for p in targets:
-            actual = data.extra["pixel_counts"][g][p].toarray().ravel()
-            n_all = float(actual.sum())
-            if n_all == 0:
-                continue
-            hist = fc.History(data, p)
-            month = data.months[p]
-            results: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-            tuned_scores: dict[str, np.ndarray] = {}
-            for name in names:
-                method = fc.METHODS_AREA[name]
-                past = {
-                    v: float(np.mean(running[(name, v)]))
-                    for v in method.grid
-                    if running.get((name, v))
-                }
-                pick = _best(past, method.grid[len(method.grid) // 2])
-                for v in method.grid:
-                    scores = method.score(hist, g, v)
-                    covered, got = _cut(data, method.kind, scores, actual[:, None], budgets)
-                    hits = got[:, 0] / n_all
-                    running.setdefault((name, v), []).append(_objective(hits, coverages))
-                    if v == pick:
-                        results[name] = (covered, got[:, 0], v)
-                        tuned_scores[name] = scores
-            if with_ens:
-                scores = fc.ensemble(
-                    [tuned_scores[m] for m in fc.ENSEMBLE_OF], data.units["points"]
-                )
-                covered, got = _cut(data, "points", scores, actual[:, None], budgets)
-                results[ENSEMBLE] = (covered, got[:, 0], float("nan"))
-            past_m = {m: float(np.mean(v)) for m, v in method_run.items() if v}
-            chosen = _best(past_m, "point_ewma" if "point_ewma" in results else fc.BASELINE)
-            for name, (covered, got, param) in results.items():
-                kind = "points" if name == ENSEMBLE else fc.METHODS_AREA[name].kind
-                rows += _rows(g, name, kind, coverages, month, n_all, got, covered, area, param)
-                method_run.setdefault(name, []).append(_objective(got / n_all, coverages))
-            covered, got, _ = results[chosen]
-            rows += _rows(g, AUTO, "chosen", coverages, month, n_all, got, covered, area, chosen)
-    return pd.DataFrame(rows, columns=AREA_COLUMNS)
+    running: dict[tuple[str, float], list[float]] = {}
+    method_run: dict[str, list[float]] = {}
+    for p in targets:
+        actual = data.extra["pixel_counts"][g][p].toarray().ravel()
+        n_all = float(actual.sum())
+        if n_all == 0:
+            continue
+        hist = fc.History(data, p)
+        month = data.months[p]
+        results: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+        tuned_scores: dict[str, np.ndarray] = {}
+        for name in names:
+            method = fc.METHODS_AREA[name]
+            past = {
+                v: float(np.mean(running[(name, v)])) for v in method.grid if running.get((name, v))
+            }
+            pick = _best(past, method.grid[len(method.grid) // 2])
+            for v in method.grid:
+                scores = method.score(hist, g, v)
+                covered, got = _cut(data, method.kind, scores, actual[:, None], budgets)
+                hits = got[:, 0] / n_all
+                running.setdefault((name, v), []).append(_objective(hits, coverages))
+                if v == pick:
+                    results[name] = (covered, got[:, 0], v)
+                    tuned_scores[name] = scores
+        if with_ens:
+            scores = fc.ensemble([tuned_scores[m] for m in fc.ENSEMBLE_OF], data.units["points"])
+            covered, got = _cut(data, "points", scores, actual[:, None], budgets)
+            results[ENSEMBLE] = (covered, got[:, 0], float("nan"))
+        past_m = {m: float(np.mean(v)) for m, v in method_run.items() if v}
+        chosen = _best(past_m, "point_ewma" if "point_ewma" in results else fc.BASELINE)
+        for name, (covered, got, param) in results.items():
+            kind = "points" if name == ENSEMBLE else fc.METHODS_AREA[name].kind
+            rows += _rows(g, name, kind, coverages, month, n_all, got, covered, area, param)
+            method_run.setdefault(name, []).append(_objective(got / n_all, coverages))
+        covered, got, _ = results[chosen]
+        rows += _rows(g, AUTO, "chosen", coverages, month, n_all, got, covered, area, chosen)
+    return rows
 
 
 def _rows(

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from hotspots.evaluate.cover import CoverIndex, cover_index, cover_order
 from hotspots.evaluate.units import UnitSet
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "eb_shrink",
     "ensemble",
     "ewma_rate",
+    "point_cover_index",
     "score_link_counts",
     "score_piece_nkde",
     "score_point_cover",
@@ -156,21 +158,35 @@ def _land_scorer(kind: str) -> Callable[[History, str, float], np.ndarray]:
     return score
 
 
+def point_cover_index(data: AreaData) -> CoverIndex:
+    """Return the map points' :class:`~hotspots.evaluate.cover.CoverIndex` (built once).
+
+    The forecast mass of ``point_cover`` lies on the points' own pixels only.
+    """
+    index = data.extra.get("cover_index")
+    if index is None:
+        index = cover_index(data.units["points"].pixels, data.extra["point_pixel"])
+        data.extra["cover_index"] = index
+    return index
+
+
 def score_point_cover(hist: History, group: str, param: float) -> np.ndarray:
     """Map points in the greedy order of new forecast crime per m² of new land.
 
     The forecast is each point's weighted rate (half-life ``param``) on the point's own pixel;
-    the order covers ``extra["cover_budget_m2"]`` of land (:func:`units.cover_order`); the
+    the order covers ``extra["cover_budget_m2"]`` of land (:func:`cover.cover_order`); the
     points beyond it follow by their own rate per m² (scores below 1).
     """
-    from hotspots.evaluate.units import cover_order
-
     units = hist.data.units["points"]
     raster = hist.data.extra["raster"]
     rate = ewma_rate(hist, group, "points", param)
     mass = np.bincount(hist.data.extra["point_pixel"], weights=rate, minlength=len(raster.flat))
     order = cover_order(
-        mass, units.pixels, raster.pixel_m**2, float(hist.data.extra["cover_budget_m2"])
+        mass,
+        units.pixels,
+        raster.pixel_m**2,
+        float(hist.data.extra["cover_budget_m2"]),
+        index=point_cover_index(hist.data),
     )
     dens = rate / units.area_m2
     tail = dens / (2 * dens.max()) if dens.max() > 0 else dens

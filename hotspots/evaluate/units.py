@@ -15,13 +15,14 @@ it counts by the fraction of its new land that fits (the same rule as the length
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from scipy import sparse
+
+from hotspots.evaluate.cover import cover_order
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -418,6 +419,14 @@ def area_cut(
         less) and the weights covered (budgets x k), the block crossing a budget counted by
         the fraction of its new land that fits.
 
+    Notes
+    -----
+    Only the top of the order is sorted: the units above a score threshold (found by a
+    partition, lowered until their union covers the largest budget), whole blocks of equal
+    scores at a time. When the block crossing a budget is the last one (every unit left has
+    the lowest score, e.g. the many units with no crime), its new land is the union of all
+    units less the land already covered, and its weights likewise (exact for counts).
+
     Examples
     --------
     Two units sharing one pixel of three: the second adds one new pixel, not two.
@@ -429,119 +438,129 @@ def area_cut(
     ([2.0, 3.0], [6.0, 8.0])
     """
     weights = np.asarray(weights, dtype=float).reshape(pixels.shape[0], -1)
-    order = np.argsort(-scores, kind="stable")
-    s = scores[order]
+    budgets = np.asarray(budgets, dtype=float)
     top = float(np.max(budgets))
-    unit_area = np.diff(pixels.indptr)[order] * pixel_area
-    cum = np.cumsum(unit_area)
-    k = int(np.searchsorted(cum, 3 * top)) + 1
-    while True:
-        k = min(k, len(order))
-        # extend to the end of the tie block at position k - 1
-        if k < len(order) and k > 0:
-            k = int(np.searchsorted(-s, -s[k - 1], side="right"))
-        sub = pixels[:, order[:k]]
-        pix = sub.indices
-        rank = np.repeat(np.arange(k), np.diff(sub.indptr))
-        uniq, first_rank = first_cover(pix, rank, pixels.shape[0])
-        new_area = np.bincount(first_rank, minlength=k) * pixel_area
-        if new_area.sum() >= top or k == len(order):
-            break
-        k *= 2
-    new_w = np.column_stack(
-        [
-            np.bincount(first_rank, weights=weights[uniq, j], minlength=k)
-            for j in range(weights.shape[1])
-        ]
-    )
-    start = np.flatnonzero(np.r_[True, s[1:k] != s[: k - 1]])
-    block_area = np.add.reduceat(new_area, start)
-    block_w = np.add.reduceat(new_w, start, axis=0)
+    s, new_area, new_w, tail = _top_blocks(np.asarray(scores), pixels, pixel_area, weights, top)
+    start = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else np.empty(0, np.int64)
+    block_area = np.add.reduceat(new_area, start) if len(s) else np.empty(0)
+    block_w = np.add.reduceat(new_w, start, axis=0) if len(s) else new_w
     cum_a = np.r_[0.0, np.cumsum(block_area)]
     cum_w = np.vstack([np.zeros(weights.shape[1]), np.cumsum(block_w, axis=0)])
-    b = np.minimum(np.searchsorted(cum_a[1:], budgets, side="left"), len(start) - 1)
+    if tail and float(new_area.sum()) < top:
+        any_unit = np.zeros(pixels.shape[0], dtype=bool)
+        any_unit[pixels.indices] = True
+        new_px = int(np.count_nonzero(any_unit)) - round(float(new_area.sum()) / pixel_area)
+        last_area = new_px * pixel_area
+        last_w = weights[any_unit].sum(axis=0) - cum_w[-1]
+        block_area = np.r_[block_area, last_area]
+        block_w = np.vstack([block_w, last_w])
+        cum_a = np.r_[cum_a, cum_a[-1] + last_area]
+        cum_w = np.vstack([cum_w, cum_w[-1] + last_w])
+    b = np.minimum(np.searchsorted(cum_a[1:], budgets, side="left"), len(block_area) - 1)
     frac = np.clip((budgets - cum_a[b]) / np.where(block_area[b] > 0, block_area[b], 1.0), 0, 1)
     area = cum_a[b] + frac * block_area[b]
     got = cum_w[b] + frac[:, None] * block_w[b]
     return area, got
 
 
-def cover_order(
-    mass: np.ndarray, pixels: sparse.csc_matrix, pixel_area: float, max_area: float
-) -> np.ndarray:
-    """Order units greedily by the forecast crime they add per square metre of new land.
+def _top_blocks(
+    scores: np.ndarray,
+    pixels: sparse.csc_matrix,
+    pixel_area: float,
+    weights: np.ndarray,
+    top: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Return the top of the order (whole blocks) until its union covers ``top``.
 
-    The area cut pays for the union of the units' land and counts every crime in it, so a
-    unit next to one already taken costs only its new land and adds only the crime on that
-    land. The greedy (lazy, as the gain of a unit only falls as land is covered) takes, at
-    each step, the unit with the most uncovered forecast crime per uncovered m², until
-    ``max_area`` is covered.
-
-    Parameters
-    ----------
-    mass
-        Forecast crimes per kept pixel (e.g. each map point's rate on the point's pixel).
-    pixels
-        Kept pixels x units incidence.
-    pixel_area
-        Area of one pixel, m².
-    max_area
-        Land to cover, m².
-
-    Returns
-    -------
-    numpy.ndarray
-        A score per unit: the units taken, in order, score ``len(taken)`` down to 1; the
-        others 0.
-
-    Examples
-    --------
-    Unit 1 holds the most crime but shares its hot pixel with unit 0, taken first; unit 2
-    then adds more new crime per new pixel than unit 1.
-
-    >>> inc = sparse.csc_matrix(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=float))
-    >>> cover_order(np.array([5.0, 1.0, 2.0]), inc, 1.0, 3.0).tolist()
-    [3.0, 1.0, 2.0]
+    The scores in order, each unit's new land (m²) and new weights, and whether the last block
+    (every unit left, with the lowest score) was left to :func:`area_cut`'s complement.
     """
-    ind, ptr = pixels.indices, pixels.indptr
-    covered = np.zeros(pixels.shape[0], dtype=bool)
-    gains = np.asarray(pixels.T @ mass).ravel()
-    costs = np.maximum(np.diff(ptr), 1).astype(float)
-    # candidates by their first ratio (an upper bound of any later one), pushed on the heap
-    # only when they could beat its top: the greedy stays exact and the heap stays small
-    first = gains / costs
-    cand = np.flatnonzero(gains > 0)
-    cand = cand[np.argsort(-first[cand], kind="stable")].tolist()
-    bound = first[cand].tolist()
-    heap: list[tuple[float, int]] = []
-    nxt = 0
-    taken: list[int] = []
-    used = 0.0
-    while used < max_area:
-        while nxt < len(cand) and (not heap or bound[nxt] >= -heap[0][0]):
-            for _ in range(64):  # a few at a time
-                if nxt == len(cand):
-                    break
-                heapq.heappush(heap, (-bound[nxt], cand[nxt]))
-                nxt += 1
-        if not heap:
-            break
-        _, i = heapq.heappop(heap)
-        new = ind[ptr[i] : ptr[i + 1]]
-        new = new[~covered[new]]
-        if not len(new):
-            continue
-        ratio = float(mass[new].sum()) / len(new)
-        if ratio <= 0:
-            continue
-        if (not heap or ratio >= -heap[0][0] - 1e-15) and (
-            nxt == len(cand) or ratio >= bound[nxt] - 1e-15
-        ):
-            covered[new] = True
-            used += len(new) * pixel_area
-            taken.append(i)
+    n = len(scores)
+    ptr, ind = pixels.indptr, pixels.indices
+    size = np.diff(ptr)
+    # the first chunk: one and a half times the largest budget in units' own land
+    want = int(1.5 * top / (pixel_area * max(float(size.mean()), 1.0))) + 1 if n else 0
+    finite = bool(np.isfinite(scores).all())
+    low = float(np.min(scores)) if n and finite else float("nan")
+    first = np.full(pixels.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, new px, new w)
+    above: float | None = None  # the scores still to take are below this
+    done = covered_px = 0
+    tail = False
+    while done < n:
+        if not finite:
+            chunk = np.argsort(-scores, kind="stable")
         else:
-            heapq.heappush(heap, (-ratio, i))
-    score = np.zeros(pixels.shape[1])
-    score[taken] = np.arange(len(taken), 0, -1, dtype=float)
-    return score
+            pool = scores if above is None else scores[scores < above]
+            cut = _threshold(pool, max(want - done, 1))
+            keep = scores >= cut if above is None else (scores >= cut) & (scores < above)
+            if cut == low and np.count_nonzero(scores == low) > n // 4:
+                keep &= scores > low  # the big last block: by complement
+                tail = True
+            chunk = np.flatnonzero(keep)
+            chunk = chunk[np.argsort(-scores[chunk], kind="stable")]
+            above = cut
+        if len(chunk):
+            new_px, new_w = _first_cover_chunk(chunk, ptr, ind, size, first, done, weights)
+            parts.append((scores[chunk], new_px, new_w))
+            covered_px += int(new_px.sum())
+            done += len(chunk)
+        if tail or covered_px * pixel_area >= top:
+            break
+        want = max(2 * want, done + 1)
+    if not parts:
+        return np.empty(0), np.empty(0), np.empty((0, weights.shape[1])), tail
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]) * pixel_area,
+        np.vstack([p[2] for p in parts]),
+        tail,
+    )
+
+
+def _threshold(pool: np.ndarray, m: int) -> float:
+    """Return a score with about ``m`` or more of ``pool`` at or above it (all when ``m`` is).
+
+    Exact (the ``m``-th largest) on small pools; on large ones the same rank in an
+    evenly spaced sample, which is much faster than partitioning the pool (its many tied
+    scores slow the selection down) and close enough: the cut only needs whole blocks.
+    """
+    if m >= len(pool):
+        return float(np.min(pool))
+    if len(pool) <= 4096 or 4 * m > len(pool):
+        return float(np.partition(pool, len(pool) - m)[len(pool) - m])
+    sample = pool[:: len(pool) // 1024]
+    q = min(len(sample), m * len(sample) // len(pool) + 1)
+    return float(np.partition(sample, len(sample) - q)[len(sample) - q])
+
+
+def _first_cover_chunk(
+    chunk: np.ndarray,
+    ptr: np.ndarray,
+    ind: np.ndarray,
+    size: np.ndarray,
+    first: np.ndarray,
+    rank0: int,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the new pixels and weights of each unit of ``chunk`` (ranks from ``rank0``).
+
+    ``first`` holds the rank of the first unit covering each pixel so far (updated).
+    """
+    lens = size[chunk]
+    ends = np.cumsum(lens)
+    total = int(ends[-1]) if len(ends) else 0
+    pos = np.arange(total) + np.repeat(ptr[chunk] - (ends - lens), lens)
+    pix = ind[pos]
+    rank = np.repeat(np.arange(rank0, rank0 + len(chunk)), lens)
+    np.minimum.at(first, pix, rank)
+    is_first = first[pix] == rank
+    uniq, first_rank = pix[is_first], rank[is_first] - rank0
+    new_px = np.bincount(first_rank, minlength=len(chunk))
+    new_w = np.column_stack(
+        [
+            np.bincount(first_rank, weights=weights[:, j][uniq], minlength=len(chunk))
+            for j in range(weights.shape[1])
+        ]
+    )
+    return new_px, new_w
