@@ -7,7 +7,10 @@ OUT ?= outputs
 # Maps work without internet (scripts inlined, street network instead of tiles); use MAPS= for web tiles
 MAPS ?= --offline
 
-.PHONY: setup run run-london run-vancouver run-callers-demo test test-fast lint bench bench-peers bench-whole clean
+.PHONY: setup run run-london run-vancouver run-callers-demo test
+.PHONY: london-evaluate london-run london-brief vancouver-evaluate vancouver-run vancouver-brief
+.PHONY: callers-data callers-run callers-brief
+.PHONY: test-fast lint bench bench-peers bench-whole clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,30 +30,53 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-run: run-london run-vancouver run-callers-demo
+# `make run` runs the three chains below at the same time, JOBS steps at once (default 2: both
+# cores of the reference machine busy), while each chain's steps stay in order (evaluate, then
+# run, then brief). Each step's output is printed whole when it ends (--output-sync); a failing
+# step stops `make run` with its message and the make error naming the step. Steps are listed
+# longest chain first, so the long single-core evaluations start at once.
+JOBS ?= 2
+RUN_STEPS := vancouver-brief london-brief callers-brief
 
-run-london: setup
+run: setup
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target $(RUN_STEPS)
+
+run-london: london-brief
+
+run-vancouver: vancouver-brief
+
+run-callers-demo: callers-brief
+
+london-evaluate: setup
 	$(BIN)/hotspots evaluate --crimes $(DATA)/london/crimes \
 	  --streets $(DATA)/london/streets_osm_london.gpkg --areas $(DATA)/london/wards_2014.gpkg \
 	  --out $(OUT)/evaluate_london --overwrite --quiet
+
+london-run: london-evaluate
 	$(BIN)/hotspots run --crimes $(DATA)/london/crimes --backtest $(OUT)/evaluate_london --forecast \
 	  --areas $(DATA)/london/wards_2014.gpkg \
 	  --streets $(DATA)/london/streets_osm_london.gpkg \
 	  --population $(DATA)/london/ward_population_mid2019.csv \
 	  --overlay lsoa=$(DATA)/london/lsoa_2011.gpkg \
 	  --out $(OUT)/london --overwrite $(MAPS)
+
+london-brief: london-run
 	$(BIN)/hotspots brief $(OUT)/london --backtest $(OUT)/evaluate_london
 
-run-vancouver: setup
+vancouver-evaluate: setup
 	$(BIN)/hotspots evaluate --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
 	  --streets $(DATA)/vancouver/public_streets.gpkg --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --out $(OUT)/evaluate_vancouver --overwrite --quiet
+
+vancouver-run: vancouver-evaluate
 	$(BIN)/hotspots run --crimes $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz --format vancouver \
 	  --backtest $(OUT)/evaluate_vancouver --forecast \
 	  --areas $(DATA)/vancouver/local_areas.gpkg \
 	  --streets $(DATA)/vancouver/public_streets.gpkg \
 	  --overlay grid=h3:7 \
 	  --out $(OUT)/vancouver --overwrite $(MAPS)
+
+vancouver-brief: vancouver-run
 	$(BIN)/hotspots brief $(OUT)/vancouver --backtest $(OUT)/evaluate_vancouver
 
 # Repeat callers (issue 21.6). The real data has no caller column, so a committed script adds a
@@ -59,13 +85,17 @@ run-vancouver: setup
 # in the maps (a layer marked "synthetic demo data"), the area lists and the briefs (HTML), never
 # a caller reference. About 15 seconds.
 CALLERS_DATA := $(OUT)/callers_demo_data
-run-callers-demo: setup
+callers-data: setup
 	$(BIN)/python -m tests.fixtures.make_callers $(DATA)/vancouver/vpd_crimedata_2020_2025.csv.gz \
 	  $(CALLERS_DATA) --year 2025
+
+callers-run: callers-data
 	$(BIN)/hotspots run --crimes $(CALLERS_DATA)/SYNTHETIC_callers_vpd_2025.csv \
 	  --format $(CALLERS_DATA)/SYNTHETIC_callers_vancouver.toml --start 2025-07 \
 	  --areas $(DATA)/vancouver/local_areas.gpkg --streets $(DATA)/vancouver/public_streets.gpkg \
 	  --out $(OUT)/callers_demo --overwrite --quiet $(MAPS)
+
+callers-brief: callers-run
 	$(BIN)/hotspots brief $(OUT)/callers_demo --no-pdf --quiet
 
 # lint and types first (what .ci/run runs), then the suite; pytest lists its 15 slowest items

@@ -1,0 +1,87 @@
+"""``make run``: three chains at once, each in order; a failing step fails the whole.
+
+The Makefile runs London, Vancouver and the callers demo two steps at a time (``JOBS``), each
+chain's steps in order (evaluate, run, brief). These tests read make's dry run and make one
+real, fast failure (a data folder without the data), never a whole run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def _make(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=300,
+    )
+
+
+def _installed() -> bool:
+    """Whether set-up is done (else ``make run`` would install first: not in a test)."""
+    done = _make("-q", ".venv/bin/.installed", "node_modules/.package-lock.json", check=False)
+    return done.returncode == 0
+
+
+def _steps(text: str) -> list[str]:
+    """The hotspots commands of a dry run, as ``<what> <folder>`` in their order."""
+    found = []
+    for cmd in re.split(r"\n(?!\s)", text):
+        step = re.search(
+            r"hotspots (evaluate|run|brief)\b.*?--out (\S+)|hotspots (brief) (\S+)", cmd, re.S
+        )
+        made = re.search(r"make_callers .* (\S+) --year", cmd, re.S)
+        if step:
+            found.append(f"{step[1] or step[3]} {Path(step[2] or step[4]).name}")
+        elif made:
+            found.append(f"make_callers {Path(made[1]).name}")
+    return found
+
+
+def test_each_city_alone_runs_its_steps_in_order(tmp_path: Path) -> None:
+    out = f"OUT={tmp_path}"
+    london = _steps(_make("-n", "run-london", out).stdout)
+    assert london == ["evaluate evaluate_london", "run london", "brief london"]
+    vancouver = _steps(_make("-n", "run-vancouver", out).stdout)
+    assert vancouver == ["evaluate evaluate_vancouver", "run vancouver", "brief vancouver"]
+    callers = _steps(_make("-n", "run-callers-demo", out).stdout)
+    assert callers == ["make_callers callers_demo_data", "run callers_demo", "brief callers_demo"]
+
+
+def test_make_run_is_the_three_chains_two_steps_at_a_time(tmp_path: Path) -> None:
+    dry = _make("-n", "run", f"OUT={tmp_path}").stdout
+    assert re.search(r"make .*-j2 --output-sync=target", dry)
+    steps = _steps(dry)
+    assert len(steps) == 9
+    for chain in (
+        ["evaluate evaluate_london", "run london", "brief london"],
+        ["evaluate evaluate_vancouver", "run vancouver", "brief vancouver"],
+    ):
+        assert [s for s in steps if s in chain] == chain
+    assert re.search(r"make .*-j3 ", _make("-n", "run", "JOBS=3", f"OUT={tmp_path}").stdout)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not _installed(), reason="set-up not done: make run would install first")
+def test_a_failing_step_fails_make_run_with_its_message(tmp_path: Path) -> None:
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    done = _make("run", f"DATA={empty}", f"OUT={tmp_path / 'out'}", check=False)
+    said = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"{empty}/london/crimes does not exist" in said  # the step's own one-line error
+    assert re.search(r"\*\*\* \[Makefile:\d+: (london|vancouver)-evaluate\] Error", said)
+    assert not (tmp_path / "out" / "london").exists()  # later steps of the chain never ran
