@@ -37,6 +37,17 @@ __all__ = [
 BEST_WORST_N = 3
 _NEED = ["area_code", "crime_type", "current", "previous", "pct_change_previous", "kind"]
 _NEED_NEW = ["window", "p_previous", "flag_previous"]
+#: The columns of compare_areas.csv a page shows or ranks by.
+_SHOWN = [
+    "area_code",
+    "area_name",
+    "crime_type",
+    "current",
+    "previous",
+    "pct_change_previous",
+    "p_previous",
+    "flag_previous",
+]
 
 
 def best_worst_name(borough: str | None) -> str:
@@ -73,6 +84,7 @@ def _shared(ctx: BriefContext) -> tuple[str, pd.DataFrame, dict[tuple[str, str, 
         assert cmp is not None  # has_best_worst
         window = _window(ctx, cmp)
         rows = cmp[(cmp["window"] == window) & cmp["kind"].isin(["all", "group"])]
+        rows = rows[[c for c in cmp.columns if c in _SHOWN]]  # rows become dicts per table
         ctx.cache["best_worst"] = (window, rows, _run_wide(ctx, window))
     found: tuple[str, pd.DataFrame, dict[tuple[str, str, str], str]] = ctx.cache["best_worst"]
     return found

@@ -207,11 +207,11 @@ def assign_nearby(
     found = found.assign(_pos=pos.reindex(found["other"]).to_numpy()).sort_values(
         ["crimes", "_pos"], ascending=[False, True], kind="stable"
     )
-    near = found.groupby(["place_id", "group"], sort=False)["other"].agg(tuple)
-    keys = pd.MultiIndex.from_frame(candidates[["place_id", "group"]])
-    return pd.Series(near.reindex(keys).to_numpy(), index=candidates.index).where(
-        lambda s: s.notna(), empty
-    )
+    near: dict[tuple[Any, Any], list[Any]] = {}  # (a groupby's agg(tuple) is 100x slower)
+    for place, group, other in zip(found["place_id"], found["group"], found["other"], strict=True):
+        near.setdefault((place, group), []).append(other)
+    keys = zip(candidates["place_id"], candidates["group"], strict=True)
+    return pd.Series([tuple(near.get(k, ())) for k in keys], index=candidates.index, dtype=object)
 
 
 def _near_duplicate(row: Any, chosen: list[Any], *, max_per_place: int) -> bool:
