@@ -8,14 +8,18 @@ work on the cluster's workers:
    (:func:`hotspots.distributed_tasks.read_file`): parsing, canonical columns, the row
    filters and their rejected rows.
 2. **locate** (one task per file, on the worker holding it): the file's distinct points are
-   projected, looked up in the area polygons and snapped to the street segments
+   projected and looked up in the area polygons
    (:func:`hotspots.distributed_tasks.locate_file`). The client meanwhile reads the areas
-   and builds (or reads from the cache) the segments, which are sent to every worker.
-3. **assemble** (client): the files' rows are joined in file order, every distinct point
-   numbered as the single-machine reader numbers it, crime ids repeated across files and
-   crimes outside every area rejected (:func:`hotspots.read.assemble.concat_files`, the
-   reader's own function), and the workers' answers spread to the rows as categorical codes.
-4. **rank** (client): segment names from the records, counts per segment, the hot streets,
+   and builds (or reads from the cache) the street segments, sent to every worker.
+3. **snap** (a task per share of about a million points, nearby points together): the run's
+   distinct points inside the areas, each once however many files repeat it
+   (:func:`hotspots.distributed_tasks.snap_points`), while the client joins the tables:
+4. **join** (client): each file's rows fetched as soon as it is located, then joined in file
+   order, every distinct point numbered as the single-machine reader numbers it, crime ids
+   repeated across files and crimes outside every area rejected
+   (:func:`hotspots.read.assemble.concat_files`, the reader's own function), and the
+   workers' answers spread to the rows as categorical codes.
+5. **rank** (client): segment names from the records, counts per segment, the hot streets,
    police.uk locations and the concentration figures, as ``hotspots run`` does.
 
 Every step is per file or per point, so the result equals the single-machine run's
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -54,7 +59,7 @@ import shapely
 from geopandas.array import GeometryArray
 
 from hotspots.analysis import concentration, location_ranks, rank
-from hotspots.distributed_tasks import Located, locate_file, read_file
+from hotspots.distributed_tasks import Located, cells, locate_file, read_file, snap_points
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
 from hotspots.pipeline.ranking import Ranked, build_segments, name_segments, place_keys
@@ -83,6 +88,10 @@ log = logging.getLogger("hotspots")
 
 #: Seconds to wait for an existing scheduler and a first worker.
 CONNECT_TIMEOUT_S = 30.0
+#: Most distinct points in one snapping task.
+SNAP_SHARE_POINTS = 1_000_000
+#: Grid cell by which the points are ordered into snapping shares, metres.
+SNAP_CELL_M = 2000.0
 
 
 @dataclass
@@ -111,7 +120,9 @@ def dask_rank_stages(
         workers' segments to the rows.
     record
         Filled with what run.json's ``engine`` entry says: cluster, workers, partitions
-        (file tasks) and the client's crime table in MB.
+        (file tasks), the seconds from the last file task sent until every file's rows were
+        on the client (``fetch_seconds``), the seconds joining them (``join_seconds``) and
+        the client's crime table in MB.
 
     Returns
     -------
@@ -128,8 +139,15 @@ def dask_rank_stages(
     stage = stage or StageTimer()
     record = {} if record is None else record
     with gc_held(), dask_client(config.engine) as (client, where):
+        record.update(
+            engine="dask",
+            scheduler=where,
+            workers=len(client.nthreads()),
+            threads=sum(client.nthreads().values()),
+        )
         with stage("load"):
             files = _files(config)
+            record["partitions"] = len(files.sources)
             reads = [
                 client.submit(
                     read_file,
@@ -148,50 +166,48 @@ def dask_rank_stages(
                 layer=config.inputs.areas_layer,
             )
             src, dst = _crs_pair(client, config, files, reads)
+            layer = AreaLayer.of(area_layer, dst)
+            polygons = client.scatter(layer.polygons, broadcast=True)
+            located = [client.submit(locate_file, r, src, dst, polygons) for r in reads]
         with stage("area_join"):
             areas = crs.to_metric_crs(
                 area_layer, dst, name=Path(config.areas).name, quiet=config.output.quiet
             )
         with stage("street_segments"):  # while the workers read
             segs = build_segments(config, dst, areas)
-        with stage("load"):
-            t_load = stage.seconds["load"]
-            layer = AreaLayer.of(area_layer, dst)
-            polygons = client.scatter(layer.polygons, broadcast=True)
-            segs_f = client.scatter(segs[["segment_id", "geometry"]], broadcast=True)
-            located = [
-                client.submit(
-                    locate_file, r, src, dst, polygons, segs_f, config.ranking.snap_distance_m
-                )
-                for r in reads
-            ]
-            results: list[FileResult] = client.gather(reads)
-            points: list[Located] = client.gather(located)
-            del reads, located
-            record.update(
-                engine="dask",
-                scheduler=where,
-                workers=len(client.nthreads()),
-                threads=sum(client.nthreads().values()),
-                partitions=len(files.sources),
+        with _more(stage, "load"):
+            t0 = time.perf_counter()
+            results, points = _gather(client, reads, located)
+            record["fetch_seconds"] = round(time.perf_counter() - t0, 3)
+            codes, ux, uy, hit = _number_points(points)
+            del points
+            # the workers snap the run's distinct points while this process joins the tables
+            snaps = _submit_snaps(client, segs, ux, uy, hit, config.ranking.snap_distance_m)
+            t0 = time.perf_counter()
+            crimes, rejected, kept_codes = _assemble(
+                results,
+                codes,
+                ux,
+                uy,
+                hit,
+                police_uk=files.mapping is None,
+                src=src,
+                dst=dst,
+                layer=layer,
             )
-        stage.seconds["load"] = round(stage.seconds["load"] + t_load, 3)
+            del results, codes
+            record["join_seconds"] = round(time.perf_counter() - t0, 3)
+        with stage("snapping"):
+            segment, distance = _gather_snaps(client, snaps, len(ux))
     with gc_held():
-        with stage("load"):
-            t_load = stage.seconds["load"]
-            crimes, rejected, snapped = _assemble(
-                results, points, police_uk=files.mapping is None, src=src, dst=dst, layer=layer
-            )
-            del results, points
-        stage.seconds["load"] = round(stage.seconds["load"] + t_load, 3)
         if crimes.empty:
             msg = (
                 f"no usable crime rows in {[str(p) for p in config.crimes]}: "
                 "see the rejected reasons"
             )
             raise InputDataError(msg)
-        with stage("snapping"):
-            crimes = crimes.join(_snap_columns(crimes, segs, *snapped))
+        with _more(stage, "snapping"):
+            crimes = crimes.join(_snap_columns(crimes, segs, kept_codes, segment, distance))
             if not config.output.quiet:
                 found = crimes["segment_id"].notna()
                 log.info(
@@ -203,6 +219,15 @@ def dask_rank_stages(
                 )
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
         return rank_snapped(config, stage, crimes, rejected, areas, segs)
+
+
+@contextmanager
+def _more(stage: StageTimer, name: str) -> Iterator[None]:
+    """Time the block and add its seconds to stage ``name`` (timed before)."""
+    before = stage.seconds.get(name, 0.0)
+    with stage(name):
+        yield
+    stage.seconds[name] = round(stage.seconds[name] + before, 3)
 
 
 def rank_snapped(
@@ -368,6 +393,21 @@ def _crs_pair(
     return src, pyproj.CRS.from_user_input(dst)
 
 
+def _gather(
+    client: Any, reads: list[Any], located: list[Any]
+) -> tuple[list[FileResult], list[Located]]:
+    """Fetch each file's rows and points as soon as it is located, freeing its worker's copy."""
+    results: list[Any] = [None] * len(reads)
+    points: list[Any] = [None] * len(reads)
+    at = {f.key: i for i, f in enumerate(located)}
+    for done in _distributed().as_completed(located):
+        i = at[done.key]
+        results[i], points[i] = client.gather([reads[i], done])
+        reads[i] = located[i] = None  # the last references: the workers drop both
+        done.release()
+    return results, points
+
+
 def _file_crs(res: FileResult) -> Any:
     return res.crs
 
@@ -376,22 +416,15 @@ def _file_crs(res: FileResult) -> Any:
 # the joined table (client)
 
 
-def _assemble(
-    results: list[FileResult],
+def _number_points(
     points: list[Located],
-    *,
-    police_uk: bool,
-    src: Any,
-    dst: pyproj.CRS,
-    layer: AreaLayer,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Join the files as :func:`hotspots.read.assemble.assemble` does, from the workers' points.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the run's distinct points, numbered as the single-machine reader numbers them.
 
-    Returns the crimes with their areas, the rejected rows, and each kept row's point with
-    every point's segment code and distance (for :func:`_snap_columns`).
+    Returns each kept row's point (files in order) and each point's projected x, y and area.
     """
-    # every distinct point numbered in order of first row, as the reader numbers them: the
-    # files' distinct points (each file's in order of its first row), numbered once more
+    # the reader numbers every distinct point in order of first row: the files' distinct
+    # points (each file's in order of its first row), numbered once more, give the same
     glob, _, _ = factorize_xy(
         np.concatenate([p.raw_x for p in points] or [np.zeros(0)]),
         np.concatenate([p.raw_y for p in points] or [np.zeros(0)]),
@@ -407,7 +440,25 @@ def _assemble(
         joined = np.concatenate([getattr(p, name) for p in points] or [np.zeros(0)])
         return np.asarray(joined[first])
 
-    ux, uy, hit = per_point("x"), per_point("y"), per_point("area").astype(np.int64)
+    return codes, per_point("x"), per_point("y"), per_point("area").astype(np.int64)
+
+
+def _assemble(
+    results: list[FileResult],
+    codes: np.ndarray,
+    ux: np.ndarray,
+    uy: np.ndarray,
+    hit: np.ndarray,
+    *,
+    police_uk: bool,
+    src: Any,
+    dst: pyproj.CRS,
+    layer: AreaLayer,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, np.ndarray]:
+    """Join the files as :func:`hotspots.read.assemble.assemble` does, from the numbered points.
+
+    Returns the crimes with their areas, the rejected rows and each kept row's point.
+    """
     kept, rejected, gone = concat_files(
         [r.kept for r in results],
         [rej for r in results for rej in r.rejects],
@@ -426,7 +477,41 @@ def _assemble(
         cols.update(x=ux[kept_codes], y=uy[kept_codes])
     cols.update(layer.columns(hit, kept_codes))
     crimes = to_geo(kept, src_crs=src, dst_crs=dst, points=cols)
-    return crimes, rejected, (kept_codes, per_point("segment"), per_point("distance"))
+    return crimes, rejected, kept_codes
+
+
+def _submit_snaps(
+    client: Any,
+    segs: gpd.GeoDataFrame,
+    ux: np.ndarray,
+    uy: np.ndarray,
+    hit: np.ndarray,
+    max_distance_m: float,
+) -> list[tuple[np.ndarray, Any]]:
+    """Send the distinct points inside the areas to the workers in shares; one task each."""
+    inside = np.flatnonzero(hit >= 0)
+    # shares of nearby points (Z-order cells of 2 km): each share's search meets fewer streets
+    inside = inside[np.argsort(cells(ux[inside], uy[inside], SNAP_CELL_M), kind="stable")]
+    threads = sum(client.nthreads().values())
+    shares = max(1, 2 * threads, -(-len(inside) // SNAP_SHARE_POINTS))
+    segs_f = client.scatter(segs[["segment_id", "geometry"]], broadcast=True)
+    out = []
+    for rows in np.array_split(inside, shares):
+        xy = client.scatter(np.stack([ux[rows], uy[rows]]))
+        out.append((rows, client.submit(snap_points, xy, segs_f, max_distance_m)))
+    return out
+
+
+def _gather_snaps(
+    client: Any, snaps: list[tuple[np.ndarray, Any]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct point's segment code (-1: none) and distance, from the workers' shares."""
+    segment = np.full(n, -1, dtype=np.int64)
+    distance = np.full(n, np.nan)
+    for rows, future in snaps:
+        segment[rows], distance[rows] = future.result()
+        future.release()
+    return segment, distance
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
