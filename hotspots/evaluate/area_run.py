@@ -115,13 +115,14 @@ def run_area(
     return {"table": table, "summary": summary, "chosen": chosen, "manifest": manifest}
 
 
-def write_area(out: Path, area: dict[str, Any], *, title: str) -> None:
-    """Write the area backtest's CSV files and plots into ``out``."""
+def write_area(out: Path, area: dict[str, Any], *, title: str, plots: bool = True) -> None:
+    """Write the area backtest's CSV files and (unless ``plots`` is False) plots into ``out``."""
     export.write_csv(area["table"], out / "area_backtest.csv")
     export.write_csv(area["summary"], out / "area_summary.csv")
     export.write_csv(area["chosen"], out / "area_chosen.csv")
-    for group in area["summary"]["group"].unique():
-        plot_area(area["summary"], out / f"area_pai_{group}.png", group=group, title=title)
+    if plots:
+        for group in area["summary"]["group"].unique():
+            plot_area(area["summary"], out / f"area_pai_{group}.png", group=group, title=title)
 
 
 def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "") -> Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["CoverIndex", "cover_index", "cover_order", "numpy_sum"]
+__all__ = ["CoverIndex", "cover_index", "cover_order", "numpy_sum", "uncovered_sum"]
 
 #: NumPy's pairwise summation: blocks up to this many values are summed by 8 accumulators.
 _PW_BLOCK = 128
@@ -37,7 +37,7 @@ class CoverIndex:
     unit_ptr: list[int]
     pix: list[int]
     pos: list[int]
-    sup: np.ndarray
+    sup: list[int]
 
 
 def cover_index(pixels: sparse.csc_matrix, support: np.ndarray) -> CoverIndex:
@@ -68,7 +68,7 @@ def cover_index(pixels: sparse.csc_matrix, support: np.ndarray) -> CoverIndex:
         np.searchsorted(unit, np.arange(pixels.shape[1] + 1)).tolist(),
         ind[entry].tolist(),
         (entry - ptr[unit]).tolist(),
-        np.searchsorted(support, ind[entry]),
+        np.searchsorted(support, ind[entry]).tolist(),
     )
 
 
@@ -97,7 +97,7 @@ def numpy_sum(values: list[tuple[int, float]], n: int, start: int = 0) -> float:
     --------
     >>> a = np.zeros(20)
     >>> a[[0, 3, 8, 16, 17]] = [0.1, 0.2, 0.3, 1e-17, 0.7]
-    >>> numpy_sum([(0, 0.1), (3, 0.2), (8, 0.3), (16, 1e-17), (17, 0.7)], 20) == a.sum()
+    >>> bool(numpy_sum([(0, 0.1), (3, 0.2), (8, 0.3), (16, 1e-17), (17, 0.7)], 20) == a.sum())
     True
     """
     if n < 8:
@@ -124,6 +124,36 @@ def numpy_sum(values: list[tuple[int, float]], n: int, start: int = 0) -> float:
     return numpy_sum([x for x in values if x[0] < mid], half, start) + numpy_sum(
         [x for x in values if x[0] >= mid], n - half, mid
     )
+
+
+def uncovered_sum(vals: list[tuple[int, float]], flags: np.ndarray, n: int) -> float:
+    """Return NumPy's sum of a unit's mass on its uncovered pixels, to the bit.
+
+    Parameters
+    ----------
+    vals
+        (position in the unit's pixel list, mass) of its uncovered pixels with mass, in order.
+    flags
+        1 where the unit's pixel is covered (at least up to the last position of ``vals``).
+    n
+        The unit's uncovered pixels.
+
+    Returns
+    -------
+    float
+        ``float(mass[uncovered].sum())``.
+
+    Examples
+    --------
+    >>> uncovered_sum([(0, 0.5), (3, 0.25)], np.array([0, 1, 0, 0], np.uint8), 3)
+    0.75
+    """
+    if len(vals) == 1:
+        return vals[0][1]
+    if len(vals) == 2:  # a + b whatever the grouping (adding zero changes nothing)
+        return vals[0][1] + vals[1][1]
+    covered = flags.tobytes()
+    return numpy_sum([(p - covered.count(1, 0, p), v) for p, v in vals], n)
 
 
 def cover_order(
@@ -205,8 +235,8 @@ def _greedy(
     ptr: list[int] = pixels.indptr.tolist()
     covered = bytearray(pixels.shape[0])
     covered_np = np.frombuffer(covered, dtype=np.uint8)  # the same memory, for NumPy
-    unit_ptr, sup_pix, sup_pos = index.unit_ptr, index.pix, index.pos
-    sup_mass: list[float] = mass[index.support][index.sup].tolist()  # per entry
+    unit_ptr, sup_pix, sup_pos, sup_of = index.unit_ptr, index.pix, index.pos, index.sup
+    sup_mass: list[float] = mass[index.support].tolist()
     heap: list[tuple[float, int]] = []
     push, pop = heapq.heappush, heapq.heappop
     nxt, n_cand = 0, len(cand)
@@ -226,21 +256,14 @@ def _greedy(
         vals = [
             (sup_pos[j], m)
             for j in range(unit_ptr[i], unit_ptr[i + 1])
-            if (m := sup_mass[j]) != 0.0 and not covered[sup_pix[j]]
+            if (m := sup_mass[sup_of[j]]) != 0.0 and not covered[sup_pix[j]]
         ]
         if not vals:
             continue
         own = ind[ptr[i] : ptr[i + 1]]
         flags = covered_np[own]
         n = len(own) - int(np.count_nonzero(flags))
-        if len(vals) == 1:
-            total = vals[0][1]
-        elif len(vals) == 2:  # a + b whatever the grouping (adding zero changes nothing)
-            total = vals[0][1] + vals[1][1]
-        else:
-            taken_flags = flags.tobytes()
-            total = numpy_sum([(p - taken_flags.count(1, 0, p), v) for p, v in vals], n)
-        ratio = total / n
+        ratio = uncovered_sum(vals, flags, n) / n
         if ratio <= 0:
             continue
         if (not heap or ratio >= -heap[0][0] - 1e-15) and (

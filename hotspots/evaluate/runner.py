@@ -25,9 +25,10 @@ from hotspots.evaluate.config import (
     RULES,
 )
 from hotspots.evaluate.metrics import summarise_backtest
-from hotspots.evaluate.street_backtest import evaluate_forecasts
+from hotspots.evaluate.street_backtest import check_forecast_inputs, evaluate_forecasts
 from hotspots.evaluate.study import segments_to_study_area
 from hotspots.evaluate.units import DEFAULT_PIXEL_M
+from hotspots.evaluate.workers import start_forked
 from hotspots.evaluate.writer import write_backtest
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas, read_streets
@@ -108,11 +109,14 @@ def _load(config: BacktestConfig) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, s
             name=Path(config.areas).name,
             quiet=config.quiet,
         )
-    region = segments_to_study_area(segs, distance_m=config.snap_distance_m, areas=areas)
+    # the study area (a union of buffers) and the snapping are independent: side by side
+    region = start_forked(
+        segments_to_study_area, segs, distance_m=config.snap_distance_m, areas=areas
+    )
     snapped = snap.snap_to_streets(
         crimes, segs, max_distance_m=config.snap_distance_m, quiet=config.quiet
     )
-    return crimes.assign(segment_id=snapped["segment_id"]), segs, region
+    return crimes.assign(segment_id=snapped["segment_id"]), segs, region()
 
 
 def run_backtest(config: BacktestConfig) -> BacktestResult:
@@ -145,22 +149,21 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
     seconds: dict[str, float] = {}
     with _timed(seconds, "load_and_snap"):
         crimes, segs, region = _load(config)
-    with _timed(seconds, "backtest"):
-        table = evaluate_forecasts(
-            crimes,
-            segs,
-            study_area=region,
-            methods=config.methods,
-            coverages=config.coverages,
-            warmup_months=config.warmup_months,
-            window_months=config.window_months,
-            groups=config.groups,
-            seed=config.seed,
-            half_life_months=config.half_life_months,
-            months_back=config.months_back,
-            quiet=config.quiet,
-        )
-    summary = summarise_backtest(table)
+    check_forecast_inputs(  # before the fork: a bad option fails at once
+        crimes,
+        segs,
+        study_area=region,
+        methods=config.methods,
+        coverages=config.coverages,
+        warmup_months=config.warmup_months,
+        window_months=config.window_months,
+        groups=config.groups,
+        half_life_months=config.half_life_months,
+        months_back=config.months_back,
+    )
+    # the street backtest needs nothing the area backtest computes: a forked process does it
+    # beside this one (here when waited for, where one process does it all)
+    street = start_forked(_street_backtest, config, crimes, segs, region)
     area = None
     if config.area:
         with _timed(seconds, "area_backtest"):
@@ -176,6 +179,9 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
                 pixel_m=config.pixel_m,
                 quiet=config.quiet,
             )
+    with _timed(seconds, "backtest"):  # the wait for the street backtest
+        table = street()
+    summary = summarise_backtest(table)
     manifest = _manifest(config, table, seconds)
     if area is not None:
         manifest["area"] = area["manifest"]
@@ -189,6 +195,28 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
         area=area,
     )
     return BacktestResult(out, table, summary, manifest, area)
+
+
+def _street_backtest(
+    config: BacktestConfig,
+    crimes: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+    region: shapely.Geometry,
+) -> pd.DataFrame:
+    return evaluate_forecasts(
+        crimes,
+        segs,
+        study_area=region,
+        methods=config.methods,
+        coverages=config.coverages,
+        warmup_months=config.warmup_months,
+        window_months=config.window_months,
+        groups=config.groups,
+        seed=config.seed,
+        half_life_months=config.half_life_months,
+        months_back=config.months_back,
+        quiet=config.quiet,
+    )
 
 
 def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:

@@ -90,7 +90,7 @@ from hotspots.evaluate.methods import ScoreOptions, kde_bandwidths_used
 from hotspots.evaluate.metrics import score_month
 from hotspots.evaluate.study import Study, prepare_study
 
-__all__ = ["evaluate_forecasts"]
+__all__ = ["check_forecast_inputs", "evaluate_forecasts"]
 
 log = logging.getLogger("hotspots")
 
@@ -145,6 +145,37 @@ def _input_problems(
     if shapely.is_empty(study_area) or study_area.geom_type not in ("Polygon", "MultiPolygon"):
         problems.append(f"`study_area` must be a non-empty polygon; found {study_area.geom_type}")
     return problems
+
+
+def check_forecast_inputs(
+    crimes: pd.DataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    study_area: shapely.Geometry,
+    methods: Sequence[str] = METHODS,
+    coverages: Sequence[float] = DEFAULT_COVERAGES,
+    warmup_months: int = DEFAULT_WARMUP_MONTHS,
+    window_months: int = DEFAULT_WINDOW_MONTHS,
+    groups: Sequence[str] | None = None,
+    half_life_months: float = DEFAULT_HALF_LIFE_MONTHS,
+    months_back: int | None = None,
+) -> None:
+    """Raise :class:`InputDataError` listing every rule :func:`evaluate_forecasts`'s inputs break.
+
+    The options and inputs as for :func:`evaluate_forecasts` (which calls this first).
+    """
+    problems = _option_problems(
+        methods,
+        coverages,
+        warmup_months=warmup_months,
+        window_months=window_months,
+        groups=groups,
+        half_life_months=half_life_months,
+        months_back=months_back,
+    )
+    problems += _input_problems(crimes, segments, study_area)
+    if problems:
+        raise InputDataError("; ".join(problems))
 
 
 def _targets(study: Study, warmup_months: int, months_back: int | None) -> list[int]:
@@ -227,18 +258,18 @@ def evaluate_forecasts(
         If an option or input breaks a rule (all problems are listed), or no month is left to
         score after the warm-up.
     """
-    problems = _option_problems(
-        methods,
-        coverages,
+    check_forecast_inputs(
+        crimes,
+        segments,
+        study_area=study_area,
+        methods=methods,
+        coverages=coverages,
         warmup_months=warmup_months,
         window_months=window_months,
         groups=groups,
         half_life_months=half_life_months,
         months_back=months_back,
     )
-    problems += _input_problems(crimes, segments, study_area)
-    if problems:
-        raise InputDataError("; ".join(problems))
     t0 = time.perf_counter()
     study = prepare_study(
         crimes,

@@ -89,20 +89,20 @@ def _run_item(i: int) -> Any:
     return fn(items[i])
 
 
-def start_forked(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
-    """Start ``work(*args)`` in a forked process; return a function that waits for its result.
+def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Callable[[], T]:
+    """Start ``work(*args, **kwargs)`` in a forked process; return a function that waits for it.
 
     Parameters
     ----------
     work
         A function whose result can be pickled.
-    *args
+    *args, **kwargs
         Its arguments (not pickled: the fork has its own copy).
 
     Returns
     -------
     callable
-        Returns ``work(*args)`` (computed here when it is called, where no second process can
+        Returns the result (computed here when it is called, where no second process can
         be used), or raises the exception it raised. If the second process dies without an
         answer, the work is done again here.
 
@@ -113,10 +113,10 @@ def start_forked(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     6
     """
     if worker_count() < 2 or _JOB:
-        return lambda: work(*args)
+        return lambda: work(*args, **kwargs)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
+    child = ctx.Process(target=_child, args=(work, args, kwargs, send), daemon=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         child.start()
@@ -127,7 +127,7 @@ def start_forked(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
             ok, value = receive.recv()
         except EOFError:  # the second process died without an answer: do it here
             child.join()
-            return work(*args)
+            return work(*args, **kwargs)
         finally:
             receive.close()
         child.join()
@@ -139,10 +139,12 @@ def start_forked(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     return wait
 
 
-def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+def _child(
+    work: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], send: Any
+) -> None:
     _JOB.append((work, ()))  # a forked child starts no workers of its own
     try:
-        answer: tuple[bool, Any] = (True, work(*args))
+        answer: tuple[bool, Any] = (True, work(*args, **kwargs))
     except Exception as err:  # handed to the parent, which raises it
         answer = (False, err)
     send.send(answer)

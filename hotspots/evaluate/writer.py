@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from hotspots import runfolder
-from hotspots.evaluate.area_run import write_area
+from hotspots.evaluate.area_run import plot_area, write_area
 from hotspots.evaluate.config import OUR_METHODS
+from hotspots.evaluate.workers import fork_map
 from hotspots.output import export
 
 __all__ = ["plot_backtest", "write_backtest"]
@@ -79,6 +82,10 @@ def plot_backtest(
     return path
 
 
+def _draw(plot: Callable[[], Path]) -> Path:
+    return plot()
+
+
 def write_backtest(
     out: Path,
     table: pd.DataFrame,
@@ -98,13 +105,32 @@ def write_backtest(
     with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
         export.write_csv(table, tmp / "backtest.csv")
         export.write_csv(summary, tmp / "backtest_summary.csv")
-        for group in summary["group"].unique():
-            for metric in ("pai", "hit_rate"):
-                plot_backtest(
-                    summary, tmp / f"{metric}_{group}.png", group=group, metric=metric, title=title
-                )
+        plots: list[Callable[[], Path]] = [
+            partial(
+                plot_backtest,
+                summary,
+                tmp / f"{metric}_{group}.png",
+                group=group,
+                metric=metric,
+                title=title,
+            )
+            for group in summary["group"].unique()
+            for metric in ("pai", "hit_rate")
+        ]
         if area is not None:
-            write_area(tmp, area, title=title.split(":", maxsplit=1)[0] + ": area backtest")
+            area_title = title.split(":", maxsplit=1)[0] + ": area backtest"
+            write_area(tmp, area, title=area_title, plots=False)
+            plots += [
+                partial(
+                    plot_area,
+                    area["summary"],
+                    tmp / f"area_pai_{group}.png",
+                    group=group,
+                    title=area_title,
+                )
+                for group in area["summary"]["group"].unique()
+            ]
+        fork_map(_draw, plots)  # the plots are independent: two processes draw them
         (tmp / "evaluate.json").write_text(
             json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
         )
