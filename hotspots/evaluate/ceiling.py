@@ -105,7 +105,11 @@ def cover_scores(data: fc.AreaData, rate: np.ndarray) -> np.ndarray:
     raster: un.Raster = data.extra["raster"]
     mass = np.bincount(data.extra["point_pixel"], weights=rate, minlength=len(raster.flat))
     order = un.cover_order(
-        mass, units.pixels, raster.pixel_m**2, float(data.extra["cover_budget_m2"])
+        mass,
+        units.pixels,
+        raster.pixel_m**2,
+        float(data.extra["cover_budget_m2"]),
+        index=fc.point_cover_index(data),
     )
     dens = rate / units.area_m2
     tail = dens / (2 * dens.max()) if dens.max() > 0 else dens
@@ -135,6 +139,7 @@ def hindsight_scores(data: fc.AreaData, actual: np.ndarray) -> np.ndarray:
         units.pixels,
         raster.pixel_m**2,
         float(data.extra["cover_budget_m2"]),
+        index=fc.point_cover_index(data),
     )
 
 
