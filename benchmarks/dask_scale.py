@@ -20,6 +20,10 @@ and any other (multiprocessing's resource tracker). Reported: each one's peak, a
 the tree's sum at one sample. The client's peak is also taken from the kernel (``os.wait4``'s
 ``ru_maxrss``), which sampling cannot miss.
 
+``--rank-only`` runs only the stages load..ranking (what the Dask engine distributes), in a
+child process of this script, and also reports the client's crime and rejected tables and
+its RSS after them: what the client must hold before the aggregated stages start.
+
 Results: a table on stdout and ``OUT/dask_scale.json`` (one entry per rows and engine; the
 file keeps the entries of earlier calls).
 """
@@ -85,6 +89,60 @@ def command(crimes: Path, data: Path, run_dir: Path, engine: str, workers: int) 
     if engine == "dask":
         cmd += ["--engine", "dask", "--workers", str(workers)]
     return cmd
+
+
+def rank_only_command(crimes: Path, data: Path, engine: str, workers: int) -> list[str]:
+    """A child run of only the stages load..ranking (``--rank-only``), in this script."""
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child-rank",
+        str(crimes),
+        "--data",
+        str(data),
+        "--workers",
+        str(workers),
+        "--engine",
+        engine,
+    ]
+
+
+def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
+    """Run load..ranking on ``engine`` and print what the client holds (one JSON line)."""
+    from hotspots import pipeline
+    from hotspots.pipeline.config import StageTimer
+    from hotspots.pipeline.dask_stages import dask_rank_stages
+
+    van = data / "vancouver"
+    config = pipeline.RunConfig.from_options(
+        crimes=[crimes],
+        fmt="vancouver",
+        areas=van / "local_areas.gpkg",
+        streets=van / "public_streets.gpkg",
+        area_code="mapid",
+        out=Path("unused"),
+        quiet=True,
+        engine=engine,
+        workers=workers if engine == "dask" else None,
+    )
+    stage, record = StageTimer(), dict[str, Any]()
+    if engine == "dask":
+        ranked = dask_rank_stages(config, stage, record)
+    else:
+        ranked = pipeline.rank_stages(config, stage)
+    crimes_mb = ranked.crimes.memory_usage(deep=True).sum() / MB
+    rejected_mb = ranked.rejected.memory_usage(deep=True).sum() / MB
+    rss = psutil.Process().memory_info().rss / MB
+    out = {
+        "stage_seconds": stage.seconds,
+        "engine_record": record,
+        "crimes_kept": len(ranked.crimes),
+        "rejected": len(ranked.rejected),
+        "crimes_table_mb": round(crimes_mb),
+        "rejected_table_mb": round(rejected_mb),
+        "client_rss_after_ranking_mb": round(rss),
+    }
+    print("RESULT " + json.dumps(out, default=str), flush=True)
 
 
 def _role(proc: psutil.Process, root: int) -> str:
@@ -173,10 +231,17 @@ def print_result(rows: int, engine: str, res: dict[str, Any]) -> None:
         if role in peaks:
             print(f"  peak RSS {role:<7} {', '.join(f'{v:,} MB' for v in peaks[role])}")
     print(f"  peak RSS of the whole tree at one sample: {res['tree_peak_rss_mb']:,} MB")
-    if "stage_seconds" in res:
+    if "client_rss_after_ranking_mb" in res:
+        print(
+            f"  after ranking: {res['crimes_kept']:,} crimes ({res['crimes_table_mb']:,} MB table),"
+            f" {res['rejected']:,} rejected ({res['rejected_table_mb']:,} MB); client RSS "
+            f"{res['client_rss_after_ranking_mb']:,} MB"
+        )
+    if "rows_read" in res:
         print(f"  {res['rows_read']:,} rows read, {res['crimes_kept']:,} crimes kept")
-        if res.get("engine_record"):
-            print(f"  engine: {res['engine_record']}")
+    if res.get("engine_record"):
+        print(f"  engine: {res['engine_record']}")
+    if "stage_seconds" in res:
         for stage, seconds in res["stage_seconds"].items():
             print(f"  {stage:<24} {seconds:8.1f} s")
 
@@ -209,20 +274,40 @@ def main() -> int:
     ap.add_argument(
         "--delete-data", action="store_true", help="delete a scale-up written under --out"
     )
+    ap.add_argument(
+        "--rank-only",
+        action="store_true",
+        help="run only the stages load..ranking (what the Dask engine distributes), in a child "
+        "process of this script, and report what the client holds after them",
+    )
+    ap.add_argument("--child-rank", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--engine", default="dask", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_rank:
+        child_rank(args.child_rank, args.data, args.engine, args.workers)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     crimes = crimes_folder(args.rows, args.out, args.data)
     print(f"crimes: {crimes}", flush=True)
     engines = [e for e, skip in (("dask", args.no_dask), ("local", args.no_local)) if not skip]
     failed = False
     for engine in engines:
-        run_dir = args.out / f"run_{args.rows}_{engine}"
-        cmd = command(crimes, args.data, run_dir, engine, args.workers)
-        print(f"{engine}: {' '.join(cmd)}", flush=True)
-        res = measured_run(cmd, args.out / f"run_{args.rows}_{engine}.log", args.every)
-        add_run_json(res, run_dir)
-        print_result(args.rows, engine, res)
-        store(args.out / "dask_scale.json", args.rows, engine, res)
+        name = f"{engine}_rank_only" if args.rank_only else engine
+        run_dir = args.out / f"run_{args.rows}_{name}"
+        if args.rank_only:
+            cmd = rank_only_command(crimes, args.data, engine, args.workers)
+        else:
+            cmd = command(crimes, args.data, run_dir, engine, args.workers)
+        print(f"{name}: {' '.join(cmd)}", flush=True)
+        log_path = args.out / f"run_{args.rows}_{name}.log"
+        res = measured_run(cmd, log_path, args.every)
+        if args.rank_only:
+            found = [ln for ln in log_path.read_text().splitlines() if ln.startswith("RESULT ")]
+            res.update(json.loads(found[-1][7:]) if found else {})
+        else:
+            add_run_json(res, run_dir)
+        print_result(args.rows, name, res)
+        store(args.out / "dask_scale.json", args.rows, name, res)
         failed |= res["exit_code"] != 0
     if args.delete_data and crimes.is_relative_to(args.out):
         shutil.rmtree(crimes.parent)

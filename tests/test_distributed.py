@@ -29,7 +29,7 @@ def client() -> Iterator[object]:
     """Two in-process workers: the scheduling and data movement of a cluster, started fast."""
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as c,
     ):

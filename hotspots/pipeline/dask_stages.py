@@ -58,11 +58,17 @@ import pyproj
 import shapely
 from geopandas.array import GeometryArray
 
-from hotspots.analysis import concentration, location_ranks, rank
+from hotspots.analysis import concentration, rank
 from hotspots.distributed_tasks import Located, cells, locate_file, read_file, snap_points
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
-from hotspots.pipeline.ranking import Ranked, build_segments, name_segments, place_keys
+from hotspots.pipeline.ranking import (
+    Ranked,
+    build_segments,
+    name_segments,
+    place_keys,
+    unsnapped_places,
+)
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
 from hotspots.read.mapped import Mapping, read_mapping
@@ -240,11 +246,13 @@ def rank_snapped(
 ) -> Ranked:
     """Name the segments and rank streets and locations from a read, area-joined, snapped table.
 
-    The stages of :func:`hotspots.pipeline.ranking.rank_stages` after snapping, step for
-    step (the ``ranking`` stage there: segment names, counts, the random baseline beside
-    the lists, hot streets, police.uk locations and each crime's place key).
+    The steps of :func:`hotspots.pipeline.ranking.rank_stages` after snapping, through its
+    public pieces: segment names, counts, the random baseline beside the lists, hot streets,
+    the places of the unsnapped records (:func:`hotspots.pipeline.ranking.unsnapped_places`)
+    and each crime's key.
     """
-    segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
+    with _more(stage, "snapping"):
+        segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
     with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
         baseline = pool.submit(
@@ -260,18 +268,14 @@ def rank_snapped(
             hot_quantile=config.ranking.hot_quantile,
             length_floor_m=config.ranking.length_floor_m,
         )
-        type_cols = [c for c in counts.columns if c != "crimes"]
-        off = crimes["segment_id"].isna().to_numpy()
-        cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
-        unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
-        unsnapped["place"] = location_ranks.location_place(unsnapped)
-        crimes["place"] = unsnapped["place"].reindex(crimes.index)
-        if config.ranking.street_level_only:
-            unsnapped = unsnapped.iloc[:0]
-        locs = location_ranks.rank_locations(
-            unsnapped, min_crimes=config.ranking.min_crimes, type_cols=type_cols
+        found = unsnapped_places(
+            crimes,
+            min_crimes=config.ranking.min_crimes,
+            street_level_only=config.ranking.street_level_only,
         )
-        crimes["place_key"] = place_keys(crimes, hot, locs)
+        locs = found.locations
+        crimes["place"] = pd.Series(found.place, index=crimes.index[found.rows])
+        crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
         conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
@@ -307,7 +311,7 @@ def dask_client(engine: EngineOptions) -> Iterator[tuple[Any, str]]:
             pass
     n = engine.workers or os.cpu_count() or 1
     with (
-        dist.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster,
+        dist.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0") as cluster,
         dist.Client(cluster) as client,
     ):
         yield client, f"local cluster of {n} workers"
