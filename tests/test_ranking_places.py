@@ -1,46 +1,65 @@
-"""The places of unsnapped records worked out beside the run give what one process gives."""
+"""Places of unsnapped records worked out on distinct records equal those of every record."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from hotspots import pipeline
-from hotspots.analysis import rank
+from hotspots.analysis import location_ranks, rank
 from hotspots.pipeline import ranking
 from hotspots.read.datasets import get_path
 from hotspots.space import cache
 
 
-def _ranked(tmp: Path, beside_from: int, monkeypatch: pytest.MonkeyPatch) -> pipeline.Ranked:
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp / "cache"))
-    monkeypatch.setattr(ranking, "PLACES_BESIDE_FROM", beside_from)
-    config = pipeline.RunConfig.from_options(
-        crimes=[get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"],
-        fmt="police-uk",
-        areas=get_path("london_wards"),
-        streets=get_path("london_streets_central"),
-        out=tmp / "run",
-        quiet=True,
-    )
-    return pipeline.rank_stages(config)
+@pytest.fixture(scope="module")
+def ranked(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> pipeline.Ranked:
+    """One London month on the central streets: most records are not on a street segment."""
+    tmp = tmp_path_factory.mktemp("places")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(cache.CACHE_ENV, str(tmp / "cache"))
+        config = pipeline.RunConfig.from_options(
+            crimes=[get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"],
+            fmt="police-uk",
+            areas=get_path("london_wards"),
+            streets=get_path("london_streets_central"),
+            out=tmp / "run",
+            quiet=True,
+        )
+        return pipeline.rank_stages(config)
 
 
-def test_places_beside_equal_places_here(
-    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    here = _ranked(tmp_path, 10**12, monkeypatch)
-    beside = _ranked(tmp_path, 0, monkeypatch)
-    assert here.crimes["segment_id"].isna().sum() > 10_000  # most records are not snapped
-    for col in ("place", "place_key"):
-        pd.testing.assert_series_equal(beside.crimes[col], here.crimes[col])
-    pd.testing.assert_frame_equal(beside.locations, here.locations)
-    assert len(here.locations) > 100
-    # the keys found from the precomputed rows are the keys found from the places
-    assert ranking.place_keys(here.crimes, here.hot_streets, here.locations).equals(
-        here.crimes["place_key"]
+def test_places_of_distinct_records_equal_places_of_records(ranked: pipeline.Ranked) -> None:
+    crimes = ranked.crimes
+    off = crimes["segment_id"].isna().to_numpy()
+    assert off.sum() > 10_000
+    unsnapped = crimes.loc[off].drop(columns=["place", "place_key"])
+    place = location_ranks.location_place(unsnapped)  # record by record
+    pd.testing.assert_series_equal(crimes.loc[off, "place"], place, check_names=False)
+    unsnapped["place"] = place
+    type_cols = list(ranked.counts.columns[1:])
+    locs = location_ranks.rank_locations(unsnapped, type_cols=type_cols)
+    assert len(locs) > 100
+    pd.testing.assert_frame_equal(ranked.locations, locs)
+    # the keys found from the rows worked out with the places are the keys found afresh
+    keys = ranking.place_keys(crimes.drop(columns="place_key"), ranked.hot_streets, locs)
+    pd.testing.assert_series_equal(keys, crimes["place_key"], check_names=False)
+
+
+def test_places_weights_stand_for_records(ranked: pipeline.Ranked) -> None:
+    """Half the rows, each weighted 2, list the counts of the rows twice over."""
+    crimes = ranked.crimes
+    unsnapped = crimes.loc[crimes["segment_id"].isna()].drop(columns=["place_key"])
+    type_cols = list(ranked.counts.columns[1:])
+    once = location_ranks.rank_locations(unsnapped, type_cols=type_cols, min_crimes=2)
+    twice = location_ranks.rank_locations(
+        unsnapped, type_cols=type_cols, min_crimes=4, weights=np.full(len(unsnapped), 2)
     )
-    # the count columns known before counting are count_by_segment's
-    assert rank.count_columns(here.crimes["crime_type"]) == list(here.counts.columns[1:])
+    assert (twice["crimes"].to_numpy() == 2 * once["crimes"].to_numpy()).all()
+
+
+def test_count_columns_are_count_by_segment_columns(ranked: pipeline.Ranked) -> None:
+    assert rank.count_columns(ranked.crimes["crime_type"]) == list(ranked.counts.columns[1:])

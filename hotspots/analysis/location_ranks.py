@@ -21,7 +21,7 @@ from hotspots.space.names import location_to_street, text_codes
 __all__ = ["distinct_rows", "location_place", "rank_locations"]
 
 
-def location_place(crimes: pd.DataFrame) -> pd.Series:
+def location_place(crimes: pd.DataFrame, *, weights: np.ndarray | None = None) -> pd.Series:
     """Return the place that groups unsnapped records: a street, or one point of interest.
 
     Records naming a street ("On or near Kingscroft Road") are grouped by street within the
@@ -33,6 +33,9 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
     ----------
     crimes
         Records with ``location``, ``area_code``, ``x`` and ``y``.
+    weights
+        Records each row stands for (default one each): distinct records with their
+        counts give the places of the records themselves.
 
     Returns
     -------
@@ -42,6 +45,8 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
     # the reader's point_id numbers each distinct map point: one column instead of x and y
     point = [crimes["point_id"]] if "point_id" in crimes else [crimes["x"], crimes["y"]]
     first, inverse, weight = distinct_rows(crimes["location"], crimes["area_code"], *point)
+    if weights is not None:
+        weight = _summed(inverse, weights, len(first))
     labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
     codes, uniques = pd.factorize(labels, sort=True)
     cat = pd.Categorical.from_codes(
@@ -53,7 +58,9 @@ def location_place(crimes: pd.DataFrame) -> pd.Series:
 def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
     codes, uniques = text_codes(crimes["location"])  # each distinct location text once
-    words = uniques.str.replace(r"^On or near\s+", "", regex=True).replace("", "(no location text)")
+    words = pd.Series(
+        [_after_on_or_near(w) for w in uniques.tolist()], index=uniques.index, dtype=object
+    ).replace("", "(no location text)")
     text = pd.Series(words.to_numpy(dtype=object)[codes], index=crimes.index)
     no_street = location_to_street(crimes["location"]).isna()
     poi = (no_street & (text != "(no location text)")).to_numpy()
@@ -75,6 +82,21 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
     out[poi] = labels["label"].to_numpy(dtype=object)
     return out
+
+
+_ON_OR_NEAR = "On or near"
+
+
+def _after_on_or_near(text: str) -> str:
+    """Return the text after a leading "On or near" and the white space that follows it.
+
+    As the regular expression ``^On or near`` followed by one or more white space
+    characters, replaced by nothing (:meth:`str.isspace` is the regular expressions' white
+    space): the text is left as it is where no white space follows.
+    """
+    if text.startswith(_ON_OR_NEAR) and text[len(_ON_OR_NEAR) : len(_ON_OR_NEAR) + 1].isspace():
+        return text[len(_ON_OR_NEAR) :].lstrip()
+    return text
 
 
 def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,8 +149,19 @@ def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return first, inverse, counts
 
 
+def _summed(inverse: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Return the sum of the (whole-number) ``weights`` of each of ``n`` distinct rows."""
+    total = np.zeros(n, dtype=np.int64)
+    np.add.at(total, inverse, np.asarray(weights, dtype=np.int64))
+    return total
+
+
 def rank_locations(
-    crimes: gpd.GeoDataFrame, *, min_crimes: int = DEFAULT_MIN_CRIMES, type_cols: list[str]
+    crimes: gpd.GeoDataFrame,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    type_cols: list[str],
+    weights: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Rank the unsnapped crimes of each area by their recorded street (police.uk "On or near").
 
@@ -145,6 +178,8 @@ def rank_locations(
         Fewest crimes a listed location has.
     type_cols
         The ``n_<type>`` columns to fill (as in the hot-street table).
+    weights
+        Records each row stands for (default one each), as in :func:`location_place`.
 
     Returns
     -------
@@ -164,7 +199,9 @@ def rank_locations(
     )
     keys = ["area_code", "area_name", "place"]
     point = [crimes["point_id"]] if "point_id" in crimes else [df["x"], df["y"]]
-    first, _, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
+    first, inverse, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
+    if weights is not None:
+        weight = _summed(inverse, weights, len(first))
     df = df.iloc[first].assign(n=weight)  # distinct records (same place, type and point)
     counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
     counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)

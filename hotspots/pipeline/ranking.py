@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +13,6 @@ import pandas as pd
 
 from hotspots.analysis import concentration, location_ranks, rank
 from hotspots.errors import InputDataError
-from hotspots.pipeline.beside import start_beside
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
@@ -111,9 +108,6 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 quiet=config.output.quiet,
             )
         )
-        # the places of the unsnapped records need nothing the streets' naming and ranking
-        # compute: on a second core from here when they are many (London: most records)
-        places = _start_places(crimes, config)
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
     with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
@@ -131,12 +125,23 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             hot_quantile=config.ranking.hot_quantile,
             length_floor_m=config.ranking.length_floor_m,
         )
-        found = places()
+        found = unsnapped_places(
+            crimes,
+            min_crimes=config.ranking.min_crimes,
+            street_level_only=config.ranking.street_level_only,
+        )
         locs = found.locations
         crimes["place"] = pd.Series(found.place, index=crimes.index[found.rows])
         crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
         conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
+
+
+#: Fewest unsnapped records for which a caller may work out :func:`unsnapped_places` in a
+#: second process (the Dask engine does; ``rank_stages`` keeps them in its own process: a
+#: forked child spent 0.7-0.9 s of CPU on London's 1.24 million records where this process
+#: spends 0.5 s, its new pages faulted in one by one, which left nothing gained).
+PLACES_BESIDE_FROM = 200_000
 
 
 @dataclass
@@ -147,11 +152,6 @@ class Places:
     place: pd.Categorical
     locations: gpd.GeoDataFrame
     location_rows: np.ndarray
-
-
-#: Fewest unsnapped records whose places are worked out in a second process (below that,
-#: starting it costs more than it saves).
-PLACES_BESIDE_FROM = 200_000
 
 
 def unsnapped_places(
@@ -179,28 +179,23 @@ def unsnapped_places(
     type_cols = rank.count_columns(crimes["crime_type"])  # as count_by_segment's
     off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
     cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
-    unsnapped = crimes.loc[off, [c for c in [*cols, "geometry"] if c in crimes]]
-    unsnapped["place"] = location_ranks.location_place(unsnapped)
-    listed = unsnapped.iloc[:0] if street_level_only else unsnapped  # streets only: no places
-    locs = location_ranks.rank_locations(listed, min_crimes=min_crimes, type_cols=type_cols)
-    return Places(
-        np.flatnonzero(off),
-        unsnapped["place"].array,
-        locs,
-        listed_rows(unsnapped["area_code"], unsnapped["place"], locs),
+    unsnapped = pd.DataFrame(crimes.loc[off, [c for c in cols if c in crimes]])
+    # each distinct record (text, area, map point, type) once, standing for its records
+    point = ["point_id"] if "point_id" in unsnapped else ["x", "y"]
+    keys = ["location", "area_code", "area_name", *point, "crime_type"]
+    first, inverse, weight = location_ranks.distinct_rows(*(unsnapped[c] for c in keys))
+    distinct = gpd.GeoDataFrame(
+        unsnapped.iloc[first],
+        geometry=crimes.geometry.array[np.flatnonzero(off)[first]],
+        crs=crimes.crs,
     )
-
-
-def _start_places(crimes: gpd.GeoDataFrame, config: RunConfig) -> Callable[[], Places]:
-    """Start :func:`unsnapped_places` beside this process when the records are many."""
-    work = functools.partial(
-        unsnapped_places,
-        min_crimes=config.ranking.min_crimes,
-        street_level_only=config.ranking.street_level_only,
+    distinct["place"] = location_ranks.location_place(distinct, weights=weight)
+    listed = distinct.iloc[:0] if street_level_only else distinct  # streets only: no places
+    locs = location_ranks.rank_locations(
+        listed, min_crimes=min_crimes, type_cols=type_cols, weights=weight[: len(listed)]
     )
-    if int(crimes["segment_id"].isna().sum()) < PLACES_BESIDE_FROM:
-        return lambda: work(crimes)
-    return start_beside(work, crimes)
+    found = listed_rows(distinct["area_code"], distinct["place"], locs)
+    return Places(np.flatnonzero(off), distinct["place"].array.take(inverse), locs, found[inverse])
 
 
 def build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
