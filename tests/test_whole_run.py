@@ -1,0 +1,54 @@
+"""benchmarks/whole_run.py's target 3 rows: a failed step never passes; the CPU floor shown."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "whole_run.py"
+
+
+@pytest.fixture(scope="module")
+def whole_run() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("whole_run", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["whole_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _make_row(whole_run: ModuleType, **t3: object) -> list[str]:
+    rows = [r for r in whole_run.table({"t3": t3}) if "make run" in r[1]]
+    assert len(rows) == 1
+    return list(rows[0])
+
+
+def test_make_run_row_shows_the_cpu_floor(whole_run: ModuleType) -> None:
+    row = _make_row(
+        whole_run,
+        make_run_seconds=110.0,
+        make_run_exit=0,
+        make_run_cpu_seconds=150.0,
+        make_run_machine_cpu_seconds=190.0,
+        make_run_cores=2,
+    )
+    assert row[2] == "110.0 s" and row[5] == "yes"
+    assert row[4] == "CPU 190.0 s, floor 95.0 s on 2 cores"  # the machine's CPU, not reaped
+
+
+def test_a_fast_failed_make_run_fails_its_row(whole_run: ModuleType) -> None:
+    row = _make_row(whole_run, make_run_seconds=6.0, make_run_exit=2, make_run_cores=2)
+    assert row[5] == "NO" and row[4].startswith("FAILED")
+
+
+def test_busy_seconds_grow(whole_run: ModuleType) -> None:
+    first = whole_run._busy_seconds()
+    if first is None:
+        pytest.skip("no /proc/stat")
+    sum(i * i for i in range(2_000_000))  # some CPU
+    assert whole_run._busy_seconds() >= first > 0
