@@ -8,10 +8,12 @@ bit, so ``hotspots evaluate`` writes the same files.
 from __future__ import annotations
 
 import heapq
+import math
 import os
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -119,6 +121,50 @@ def _discs(rng: np.random.Generator, n_units: int, side: int, big: int = 4) -> s
     )
     inc.sum_duplicates()
     return inc
+
+
+def _pairs_reference(
+    raster: un.Raster, xy: np.ndarray, radius_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r = math.ceil(radius_m / raster.pixel_m) + 1
+    dr, dc = (
+        a.ravel() for a in np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
+    )
+    px = raster.pixel_m
+    x, y = xy[:, 0], xy[:, 1]
+    col = np.floor((x - raster.x0) / px).astype(np.int64)[:, None] + dc
+    row = np.floor((y - raster.y0) / px).astype(np.int64)[:, None] + dr
+    d2 = (raster.x0 + (col + 0.5) * px - x[:, None]) ** 2 + (
+        raster.y0 + (row + 0.5) * px - y[:, None]
+    ) ** 2
+    keep = d2 <= radius_m**2
+    return np.nonzero(keep)[0], (row * raster.nx + col)[keep]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from([2.5, 5.0, 10.0]),
+    st.floats(3.0, 40.0),
+    st.floats(-1e6, 1e6),
+)
+def test_pixels_in_reach_match_testing_every_pixel(
+    seed: int, pixel_m: float, buffer_m: float, origin: float
+) -> None:
+    """Offsets surely in or out of reach skip the distance test: the same pairs, in order."""
+    rng = np.random.default_rng(seed)
+    ends = origin + rng.uniform(0, 300, (12, 2, 2))
+    lines = shapely.linestrings(ends)
+    raster, samples = un.study_raster_and_samples(
+        lines,
+        shapely.box(origin - 100, origin - 100, origin + 400, origin + 400),
+        pixel_m=pixel_m,
+        buffer_m=buffer_m,
+    )
+    radius = math.sqrt(buffer_m**2 + (pixel_m / 4) ** 2)
+    want = _pairs_reference(raster, samples.xy, radius)
+    np.testing.assert_array_equal(samples.pair_sample, want[0])
+    np.testing.assert_array_equal(samples.pair_flat, want[1])
 
 
 @settings(max_examples=80, deadline=None)

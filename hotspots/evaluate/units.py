@@ -79,30 +79,42 @@ class Raster:
         return np.where(self.flat[pos] == flat, pos, -1) if len(self.flat) else -np.ones_like(flat)
 
 
-def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (row, col) offsets of the pixels around a point's pixel to test."""
+def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the (row, col) offsets of the pixels around a point's pixel that may be in reach.
+
+    Also whether each is in reach wherever the point lies in its pixel (its centre is within
+    ``radius_m`` even from the far corner, with a margin far beyond rounding): only the others
+    need their distance computed. Offsets out of reach from anywhere in the pixel are left out.
+    """
     r = math.ceil(radius_m / pixel_m) + 1
     dr, dc = (
         a.ravel() for a in np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
     )
-    return dr, dc
+    ar, ac = np.abs(dr), np.abs(dc)
+    near = (np.maximum(ar - 0.5, 0) ** 2 + np.maximum(ac - 0.5, 0) ** 2) * pixel_m**2
+    far = ((ar + 0.5) ** 2 + (ac + 0.5) ** 2) * pixel_m**2
+    margin = 1e-6 * radius_m**2
+    maybe = near <= radius_m**2 + margin
+    return dr[maybe], dc[maybe], far[maybe] <= radius_m**2 - margin
 
 
 def _pairs(
     raster: Raster, xy: np.ndarray, radius_m: float, chunk: int = 100_000
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (point, flat pixel) pairs: the pixel centres within ``radius_m`` of each point."""
-    dr, dc = _disc(raster.pixel_m, radius_m)
+    dr, dc, sure = _disc(raster.pixel_m, radius_m)
+    test = ~sure
     px = raster.pixel_m
     points, flats = [], []
     for s in range(0, len(xy), chunk):
         x, y = xy[s : s + chunk, 0], xy[s : s + chunk, 1]
         col = np.floor((x - raster.x0) / px).astype(np.int64)[:, None] + dc
         row = np.floor((y - raster.y0) / px).astype(np.int64)[:, None] + dr
-        d2 = (raster.x0 + (col + 0.5) * px - x[:, None]) ** 2 + (
-            raster.y0 + (row + 0.5) * px - y[:, None]
+        keep = np.ones(col.shape, dtype=bool)
+        d2 = (raster.x0 + (col[:, test] + 0.5) * px - x[:, None]) ** 2 + (
+            raster.y0 + (row[:, test] + 0.5) * px - y[:, None]
         ) ** 2
-        keep = d2 <= radius_m**2
+        keep[:, test] = d2 <= radius_m**2
         points.append(np.nonzero(keep)[0] + s)
         flats.append((row * raster.nx + col)[keep])
     return np.concatenate(points), np.concatenate(flats)
