@@ -1,8 +1,8 @@
 """``hotspots run --engine dask``: the stages that touch every crime row, on a Dask cluster.
 
 :func:`dask_rank_stages` gives what :func:`hotspots.pipeline.ranking.rank_stages` gives (the
-same crime table, rejected rows, segments and ranked lists, value for value), with the row
-work on the cluster's workers:
+same rejected rows, segments, ranked lists and crime table, value for value, but for the
+table's unused columns), with the row work on the cluster's workers:
 
 1. **read** (one task per crime file): the package's reader of one file
    (:func:`hotspots.distributed_tasks.read_file`): parsing, canonical columns, the row
@@ -25,8 +25,9 @@ work on the cluster's workers:
 Every step is per file or per point, so the result equals the single-machine run's
 (tests/test_dask_run.py compares every CSV of the two run folders byte for byte). The
 client holds the joined crime table, as the later stages of the run (time profiles,
-significance, forecast, rates, maps) read every crime row: what this costs per row is
-measured by ``benchmarks/dask_scale.py``.
+significance, forecast, rates, maps) read every crime row, without the columns no later
+stage reads (:data:`UNUSED_COLUMNS`: police.uk's crime ids, 64 characters a row): what this
+costs per row is measured by ``benchmarks/dask_scale.py``.
 
 The cluster: ``scheduler`` (a running Dask scheduler) if given, else a local cluster of
 ``workers`` processes, one thread each; without either, the default Dask client if one
@@ -85,6 +86,7 @@ from hotspots.space.areas import AreaLayer
 from hotspots.space.locations import factorize_xy, spread_category
 
 __all__ = [
+    "UNUSED_COLUMNS",
     "dask_client",
     "dask_rank_stages",
     "rank_snapped",
@@ -94,6 +96,8 @@ log = logging.getLogger("hotspots")
 
 #: Seconds to wait for an existing scheduler and a first worker.
 CONNECT_TIMEOUT_S = 30.0
+#: Columns of the crime table no stage after reading uses: not kept on the client.
+UNUSED_COLUMNS = ("crime_id",)
 #: Most distinct points in one snapping task.
 SNAP_SHARE_POINTS = 1_000_000
 #: Grid cell by which the points are ordered into snapping shares, metres.
@@ -133,7 +137,8 @@ def dask_rank_stages(
     Returns
     -------
     Ranked
-        The same as :func:`hotspots.pipeline.ranking.rank_stages` gives.
+        The same as :func:`hotspots.pipeline.ranking.rank_stages` gives, but for the crime
+        table's :data:`UNUSED_COLUMNS`.
 
     Raises
     ------
@@ -480,6 +485,9 @@ def _assemble(
     if pyproj.CRS.from_user_input(src) != dst:
         cols.update(x=ux[kept_codes], y=uy[kept_codes])
     cols.update(layer.columns(hit, kept_codes))
+    # the ids have done their work (repeats rejected above): no later stage reads them, and
+    # police.uk's are 64 hex characters a row
+    kept = kept.drop(columns=[c for c in UNUSED_COLUMNS if c in kept])
     crimes = to_geo(kept, src_crs=src, dst_crs=dst, points=cols)
     return crimes, rejected, kept_codes
 
