@@ -176,3 +176,16 @@ def test_gbm_features_and_calibration() -> None:
     train = np.vstack([boosted.point_features(data, "all", q) for q in range(12)])
     # the Poisson fit keeps the total (the l2 penalty keeps the log-link steps finite)
     assert model.predict(train).sum() == pytest.approx(own[:12].sum(), rel=0.1)
+
+
+def test_gbm_forecasts_the_month_after_the_data() -> None:
+    """As ``hotspots run --forecast`` asks: the month after the last complete one."""
+    segs, region, rows = _grid_rows(13, months=14)
+    data = bt.prepare_area(_crimes(rows), segs, region, groups=["all"])
+    data.cal = np.r_[data.cal, data.cal[-1] + 1]
+    data.extra["cover_budget_m2"] = 0.05 * data.extra["raster"].area_m2
+    p = len(data.months)
+    scores = boosted.score_point_gbm(fc.History(data, p), "all", 12.0)
+    assert scores.shape == (len(data.units["points"]),)
+    assert (scores >= 1).sum() > 0  # some points taken by the cover rule
+    assert boosted.POINT_GBM.score is boosted.score_point_gbm
