@@ -213,13 +213,21 @@ def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndar
     return in_chunks(one, len(x))
 
 
-#: Points per chunk of the parallel point queries.
+#: Most points per chunk of the parallel point queries.
 _CHUNK = 250_000
+#: Fewest points per chunk: fewer are looked up in one go (threads would cost more).
+_MIN_CHUNK = 16_384
 
 
 def in_chunks(work: Any, n: int) -> np.ndarray:
-    """Run ``work(rows)`` on consecutive chunks of ``range(n)`` in threads; concatenate."""
-    chunks = [np.arange(lo, min(lo + _CHUNK, n)) for lo in range(0, n, _CHUNK)]
+    """Run ``work(rows)`` on consecutive chunks of ``range(n)`` in threads; concatenate.
+
+    At least one chunk per core (London's and Vancouver's 50,000 distinct points: two
+    halves), each of :data:`_MIN_CHUNK` to :data:`_CHUNK` rows.
+    """
+    cores = os.cpu_count() or 1
+    size = min(_CHUNK, max(_MIN_CHUNK, -(-n // cores)))
+    chunks = [np.arange(lo, min(lo + size, n)) for lo in range(0, n, size)]
     if len(chunks) <= 1:
         return np.asarray(work(chunks[0] if chunks else np.arange(0)))
     workers = min(len(chunks), os.cpu_count() or 1)
