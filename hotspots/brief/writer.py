@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -39,7 +40,7 @@ log = logging.getLogger("hotspots")
 PAGE_PROCESSES = 2
 #: Fewest pages per process worth a fork.
 MIN_PAGES_PER_PROCESS = 20
-_SHARED: dict[str, tuple[BriefContext, pd.DataFrame, Path]] = {}
+_SHARED: dict[str, Any] = {}
 
 __all__ = [
     "MIN_PAGES_PER_PROCESS",
@@ -165,8 +166,7 @@ def _write_folder(
     lock = lock or run.path
     # written privately, then moved into briefs/ file by file, under the run folder's lock
     with runfolder.staged_files(out, lock=lock, wait=wait) as tmp:
-        pages = _write_ward_pages(ctx, wanted, chosen[chosen["area_code"].isin(wanted)], tmp)
-        pages += _write_borough_pages(ctx, wanted, chosen[chosen["priority"] == 1], tmp)
+        pages = _write_pages(ctx, wanted, chosen, tmp)
         files = pages + (write_pdfs(pages) if pdf else [])
     with runfolder.folder_lock(lock, wait=wait):  # the index and maps now link the briefs
         linked = refresh_links(run.path)
@@ -174,15 +174,30 @@ def _write_folder(
     return [out / f.relative_to(tmp) for f in pages], [out / f.relative_to(tmp) for f in files]
 
 
-def _write_ward_pages(
+def _write_pages(
     ctx: BriefContext, wanted: Sequence[str], chosen: pd.DataFrame, out: Path
 ) -> list[Path]:
-    ctx.group_counts = count_nearby_groups(ctx, chosen)
+    """Write the ward pages, then the borough pages (each before its best/worst page).
+
+    With enough wards, forked processes write them (each inherits the run read once): the
+    ward pages in a few interleaved parts and the borough pages in two, handed out as the
+    processes free up, so both cores stay busy to the end.
+    """
+    by_ward = chosen[chosen["area_code"].isin(wanted)]
+    top = chosen[chosen["priority"] == 1]
+    ctx.group_counts = count_nearby_groups(ctx, by_ward)
+    sets = _borough_sets(ctx, wanted)
     workers = min(PAGE_PROCESSES, os.cpu_count() or 1, len(wanted) // MIN_PAGES_PER_PROCESS)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _ward_pages_here(ctx, wanted, chosen, out)
-    _SHARED["pages"] = (ctx, chosen, out)  # read by the forked workers, never pickled
-    parts = [list(wanted[i::workers]) for i in range(workers)]
+        return _ward_pages_here(ctx, wanted, by_ward, out) + _borough_pages_here(
+            ctx, sets, top, out
+        )
+    _SHARED["pages"] = (ctx, by_ward, top, sets, out)  # read by the forked workers
+    n = 2 * workers
+    tasks: list[tuple[str, list[Any]]] = [
+        ("boroughs", list(range(len(sets)))[i::2]) for i in range(2)
+    ]
+    tasks += [("wards", list(wanted[i::n])) for i in range(n)]
     try:
         fork = multiprocessing.get_context("fork")
         with warnings.catch_warnings():  # Python 3.12+ warns of fork beside idle BLAS threads
@@ -190,11 +205,22 @@ def _write_ward_pages(
                 "ignore", "This process .* is multi-threaded", DeprecationWarning
             )
             with ProcessPoolExecutor(max_workers=workers, mp_context=fork) as pool:
-                done = list(pool.map(_ward_pages_forked, parts))
+                done = list(pool.map(_pages_forked, tasks))
     finally:
         _SHARED.clear()
     written = {p.name: p for part in done for p in part}
-    return [written[brief_name(code)] for code in wanted]
+    wards = [written[brief_name(code)] for code in wanted]
+    boroughs = [written[p.name] for i in range(len(sets)) for p in _borough_files(sets[i], ctx)]
+    return wards + boroughs
+
+
+def _pages_forked(task: tuple[str, Sequence[Any]]) -> list[Path]:
+    """Write one part of :func:`_write_pages` in a forked worker."""
+    ctx, by_ward, top, sets, out = _SHARED["pages"]
+    kind, items = task
+    if kind == "wards":
+        return _ward_pages_here(ctx, items, by_ward[by_ward["area_code"].isin(items)], out)
+    return _borough_pages_here(ctx, [sets[i] for i in items], top, out)
 
 
 def _ward_pages_here(
@@ -210,39 +236,44 @@ def _ward_pages_here(
     return pages
 
 
-def _ward_pages_forked(codes: Sequence[str]) -> list[Path]:
-    """Write the pages of ``codes`` in a worker forked from :func:`_write_ward_pages`."""
-    ctx, chosen, out = _SHARED["pages"]
-    return _ward_pages_here(ctx, codes, chosen[chosen["area_code"].isin(codes)], out)
+#: One borough page to write: borough name (None: all areas), title, file name, its areas.
+_BoroughSet = tuple[str | None, str, str, pd.DataFrame]
 
 
-def _write_borough_pages(
-    ctx: BriefContext, wanted: Sequence[str], top: pd.DataFrame, out: Path
-) -> list[Path]:
-    """Write the page of each borough (all areas where there are none), and its best/worst."""
+def _borough_sets(ctx: BriefContext, wanted: Sequence[str]) -> list[_BoroughSet]:
+    """Return the page of each borough of ``wanted`` (one of all areas where there are none)."""
     areas = ctx.run.areas[ctx.run.areas["crimes"] > 0]
-    unit = ctx.label.lower()
-    sets: list[tuple[str | None, str, str, pd.DataFrame]]
     if "borough" not in areas.columns:
-        sets = [(None, f"All {unit}s", "all_areas.html", areas)]
-    else:
-        boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
-        sets = [
-            (b, f"Borough brief: {b}", borough_brief_name(b), areas[areas["borough"] == b])
-            for b in map(str, boroughs)
-        ]
+        return [(None, f"All {ctx.label.lower()}s", "all_areas.html", areas)]
+    boroughs = sorted(areas.loc[areas["area_code"].isin(wanted), "borough"].dropna().unique())
+    return [
+        (b, f"Borough brief: {b}", borough_brief_name(b), areas[areas["borough"] == b])
+        for b in map(str, boroughs)
+    ]
+
+
+def _borough_files(one: _BoroughSet, ctx: BriefContext) -> list[Path]:
+    """Return the files a borough set writes, in order: its page, then its best/worst page."""
+    name, _, file, _ = one
+    return [Path(file), *([Path(best_worst_name(name))] if has_best_worst(ctx) else [])]
+
+
+def _borough_pages_here(
+    ctx: BriefContext, sets: Sequence[_BoroughSet], top: pd.DataFrame, out: Path
+) -> list[Path]:
+    """Write the page of each borough set, each followed by its best/worst page."""
+    unit = ctx.label.lower()
     pages = []
     for name, title, file, wards in sets:
         link = ""
+        other = out / best_worst_name(name)
         if has_best_worst(ctx):
-            other = out / best_worst_name(name)
             other.write_text(
                 best_worst_page(
                     ctx, f"Best and worst: {name or f'all {unit}s'}", wards, borough=name
                 ),
                 encoding="utf-8",
             )
-            pages.append(other)
             link = (
                 f"<p class=caveat><a href='{escape_text(other.name)}'>Best and worst by crime "
                 "group</a>: the largest rises and falls of each group, with the chance of "
@@ -250,5 +281,5 @@ def _write_borough_pages(
             )
         path = out / file
         path.write_text(borough_page(ctx, title, wards, top, more=link), encoding="utf-8")
-        pages.insert(len(pages) - bool(link), path)
+        pages += [path, other] if link else [path]
     return pages
