@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 
 from hotspots.analysis import concentration, location_ranks, rank
 from hotspots.errors import InputDataError
@@ -17,6 +18,7 @@ from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas
+from hotspots.read.mapped import read_mapping
 from hotspots.space import cache, crs, names, snap
 
 __all__ = [
@@ -73,32 +75,43 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         If no crime row can be used.
     """
     stage = stage or StageTimer()
-    with stage("load"):  # with the area join: rows outside every area rejected while reading
-        area_layer = read_areas(
-            config.areas,
-            code_col=config.inputs.area_code,
-            name_col=config.inputs.area_name,
-            layer=config.inputs.areas_layer,
-        )
-        crimes, rejected = read_crimes(
-            config.crimes,
-            fmt=config.inputs.fmt,
-            crs=config.inputs.crs,
-            crime_types=config.period.crime_types,
-            start=config.period.start,
-            end=config.period.end,
-            quiet=config.output.quiet,
-            areas=area_layer,
-        )
-    if crimes.empty:
-        msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: see the rejected reasons"
-        raise InputDataError(msg)
-    with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
-        areas = crs.to_metric_crs(
-            area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
-        )
-    with stage("street_segments"):
-        segs = build_segments(config, crimes.crs, areas)
+    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-segments") as early:
+        # the street segments read from their cache beside the crimes (their CRS is known
+        # before the crimes are read, except for some mapped files: then read after)
+        expected = _expected_crs(config)
+        lines = None if expected is None else early.submit(_segment_lines, config, expected)
+        with stage("load"):  # with the area join: rows outside every area rejected on reading
+            area_layer = read_areas(
+                config.areas,
+                code_col=config.inputs.area_code,
+                name_col=config.inputs.area_name,
+                layer=config.inputs.areas_layer,
+            )
+            crimes, rejected = read_crimes(
+                config.crimes,
+                fmt=config.inputs.fmt,
+                crs=config.inputs.crs,
+                crime_types=config.period.crime_types,
+                start=config.period.start,
+                end=config.period.end,
+                quiet=config.output.quiet,
+                areas=area_layer,
+            )
+        if crimes.empty:
+            msg = (
+                f"no usable crime rows in {[str(p) for p in config.crimes]}: "
+                "see the rejected reasons"
+            )
+            raise InputDataError(msg)
+        with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
+            areas = crs.to_metric_crs(
+                area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
+            )
+        with stage("street_segments"):
+            same = lines is not None and pyproj.CRS.from_user_input(expected) == crimes.crs
+            segs = build_segments(
+                config, crimes.crs, areas, lines=lines.result() if same and lines else None
+            )
     with stage("snapping"):
         crimes = crimes.join(
             snap.snap_to_streets(
@@ -198,10 +211,25 @@ def unsnapped_places(
     return Places(np.flatnonzero(off), distinct["place"].array.take(inverse), locs, found[inverse])
 
 
-def build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the street segments of ``config.streets`` in CRS ``target``, with their areas."""
+def build_segments(
+    config: RunConfig,
+    target: Any,
+    areas: gpd.GeoDataFrame,
+    *,
+    lines: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the street segments of ``config.streets`` in CRS ``target``, with their areas.
+
+    ``lines`` are the segments already read (in ``target``), without their areas.
+    """
+    segs = _segment_lines(config, target) if lines is None else lines
+    return segs.join(snap.assign_segment_areas(segs, areas))
+
+
+def _segment_lines(config: RunConfig, target: Any) -> gpd.GeoDataFrame:
+    """Return the segments of ``config.streets`` in ``target``."""
     # built once per street file and parameters (keyed by checksum), then read from the cache
-    segs = cache.cached_segments(
+    return cache.cached_segments(
         config.streets,
         max_length_m=config.ranking.max_segment_length_m,
         crs=target,
@@ -209,7 +237,28 @@ def build_segments(config: RunConfig, target: Any, areas: gpd.GeoDataFrame) -> g
         layer=config.inputs.streets_layer,
         quiet=config.output.quiet,
     )
-    return segs.join(snap.assign_segment_areas(segs, areas))
+
+
+def _expected_crs(config: RunConfig) -> str | None:
+    """Return the CRS the crimes will be read into, where known before reading them."""
+    if config.inputs.crs:
+        return config.inputs.crs
+    if config.inputs.fmt == "police-uk":
+        return crs.BRITISH_NATIONAL_GRID
+    try:
+        mapping = read_mapping(config.inputs.fmt)
+    except InputDataError:  # reported when the crimes are read
+        return None
+    if mapping.project_to:
+        return mapping.project_to
+    # a GeoParquet file's own CRS comes first; a CSV's is the mapping's
+    csv_only = all(
+        Path(p).is_file() and Path(p).name.lower().endswith((".csv", ".csv.gz"))
+        for p in config.crimes
+    )
+    if csv_only and mapping.crs and pyproj.CRS.from_user_input(mapping.crs).is_projected:
+        return mapping.crs
+    return None
 
 
 def name_segments(
