@@ -12,8 +12,9 @@ Next month's list (``hotspots run --forecast``) is in :mod:`hotspots.evaluate.fo
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +28,7 @@ from hotspots.evaluate import backtest as bt
 from hotspots.evaluate import forecasters as fc
 from hotspots.output import export
 
-__all__ = ["plot_area", "run_area", "write_area"]
+__all__ = ["area_plots", "plot_area", "run_area", "write_area"]
 
 
 def run_area(
@@ -115,6 +116,16 @@ def run_area(
     return {"table": table, "summary": summary, "chosen": chosen, "manifest": manifest}
 
 
+def area_plots(area: dict[str, Any], *, title: str) -> dict[str, bytes]:
+    """Return the area backtest's plots as PNG bytes by file name (``area_pai_<group>.png``)."""
+    out = {}
+    for group in area["summary"]["group"].unique():
+        buf = io.BytesIO()
+        plot_area(area["summary"], buf, group=group, title=title)
+        out[f"area_pai_{group}.png"] = buf.getvalue()
+    return out
+
+
 def write_area(out: Path, area: dict[str, Any], *, title: str, plots: bool = True) -> None:
     """Write the area backtest's CSV files and (unless ``plots`` is False) plots into ``out``."""
     export.write_csv(area["table"], out / "area_backtest.csv")
@@ -125,7 +136,9 @@ def write_area(out: Path, area: dict[str, Any], *, title: str, plots: bool = Tru
             plot_area(area["summary"], out / f"area_pai_{group}.png", group=group, title=title)
 
 
-def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "") -> Path:
+def plot_area(
+    summary: pd.DataFrame, path: Path | BinaryIO, *, group: str, title: str = ""
+) -> Path | BinaryIO:
     """Plot area PAI (left) and its ratio to the baseline (right) against coverage.
 
     Bars are 95% bootstrap intervals over months.
@@ -135,7 +148,7 @@ def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "")
     summary
         From :func:`~hotspots.evaluate.backtest.summarise_area`.
     path
-        PNG file to write.
+        PNG file to write (or a binary file object).
     group
         Crime group.
     title
@@ -143,7 +156,7 @@ def plot_area(summary: pd.DataFrame, path: Path, *, group: str, title: str = "")
 
     Returns
     -------
-    pathlib.Path
+    pathlib.Path or file object
         ``path``.
     """
     fig = Figure(figsize=(11, 4.6), dpi=100)

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from hotspots.errors import InputDataError, OutputExistsError
-from hotspots.evaluate.area_run import run_area
+from hotspots.evaluate.area_run import area_plots, run_area
 from hotspots.evaluate.backtest import DEFAULT_AREA_MONTHS
 from hotspots.evaluate.config import (
     DEFAULT_COVERAGES,
@@ -179,6 +179,9 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
                 pixel_m=config.pixel_m,
                 quiet=config.quiet,
             )
+    drawn: dict[str, bytes] = {}
+    if area is not None and not street.ready():  # this process would wait: draw meanwhile
+        drawn = area_plots(area, title=_area_title(config))
     with _timed(seconds, "backtest"):  # the wait for the street backtest
         table = street()
     summary = summarise_backtest(table)
@@ -193,6 +196,7 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
         title=_plot_title(config, table),
         overwrite=config.overwrite,
         area=area,
+        drawn=drawn,
     )
     return BacktestResult(out, table, summary, manifest, area)
 
@@ -226,6 +230,12 @@ def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
         f"{first.parent.name}/{first.name}: next-month backtest, {months[0]}..{months[-1]}, "
         f"window {config.window_months} months"
     )
+
+
+def _area_title(config: BacktestConfig) -> str:
+    """Return the area plots' title (what :func:`write_backtest` makes of the plot title)."""
+    first = Path(config.crimes[0]).resolve()
+    return f"{first.parent.name}/{first.name}: area backtest"
 
 
 def _manifest(

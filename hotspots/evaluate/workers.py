@@ -17,9 +17,9 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["WORKERS_ENV", "fork_map", "start_forked", "worker_count"]
+__all__ = ["WORKERS_ENV", "Forked", "fork_map", "start_forked", "worker_count"]
 
 #: Set to ``1`` to keep ``hotspots evaluate`` (and ``hotspots run``) in one process.
 WORKERS_ENV = "HOTSPOTS_PIPELINE_WORKERS"
@@ -89,8 +89,38 @@ def _run_item(i: int) -> Any:
     return fn(items[i])
 
 
-def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Callable[[], T]:
-    """Start ``work(*args, **kwargs)`` in a forked process; return a function that waits for it.
+class Forked(Generic[T]):
+    """Work started by :func:`start_forked`: call it to wait for the result."""
+
+    def __init__(self, compute: Callable[[], T], receive: Any = None, child: Any = None) -> None:
+        self._compute = compute  # computes here: no second process, or it died
+        self._receive = receive
+        self._child = child
+
+    def ready(self) -> bool:
+        """Return True when the answer is there (calling this object will not wait)."""
+        return self._receive is not None and bool(self._receive.poll())
+
+    def __call__(self) -> T:
+        """Return the result (waiting for it), or raise the exception the work raised."""
+        if self._receive is None:
+            return self._compute()
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:  # the second process died without an answer: do it here
+            self._child.join()
+            return self._compute()
+        finally:
+            self._receive.close()
+        self._child.join()
+        if not ok:
+            raise value
+        result: T = value
+        return result
+
+
+def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Forked[T]:
+    """Start ``work(*args, **kwargs)`` in a forked process; return what waits for its result.
 
     Parameters
     ----------
@@ -101,9 +131,9 @@ def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Callab
 
     Returns
     -------
-    callable
-        Returns the result (computed here when it is called, where no second process can
-        be used), or raises the exception it raised. If the second process dies without an
+    Forked
+        Called, it returns the result (computed here then, where no second process can be
+        used), or raises the exception the work raised. If the second process dies without an
         answer, the work is done again here.
 
     Examples
@@ -112,8 +142,12 @@ def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Callab
     >>> get()
     6
     """
+
+    def compute() -> T:
+        return work(*args, **kwargs)
+
     if worker_count() < 2 or _JOB:
-        return lambda: work(*args, **kwargs)
+        return Forked(compute)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(work, args, kwargs, send), daemon=True)
@@ -121,22 +155,7 @@ def start_forked(work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Callab
         warnings.simplefilter("ignore", DeprecationWarning)
         child.start()
     send.close()
-
-    def wait() -> T:
-        try:
-            ok, value = receive.recv()
-        except EOFError:  # the second process died without an answer: do it here
-            child.join()
-            return work(*args, **kwargs)
-        finally:
-            receive.close()
-        child.join()
-        if not ok:
-            raise value
-        result: T = value
-        return result
-
-    return wait
+    return Forked(compute, receive, child)
 
 
 def _child(

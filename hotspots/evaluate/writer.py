@@ -82,8 +82,8 @@ def plot_backtest(
     return path
 
 
-def _draw(plot: Callable[[], Path]) -> Path:
-    return plot()
+def _draw(plot: Callable[[], object]) -> None:
+    plot()
 
 
 def write_backtest(
@@ -95,18 +95,21 @@ def write_backtest(
     title: str,
     overwrite: bool,
     area: dict[str, Any] | None = None,
+    drawn: dict[str, bytes] | None = None,
 ) -> None:
     """Write the backtest folder (CSV tables, plots, ``evaluate.json``) atomically into ``out``.
 
     The files go to a private folder moved into place when complete, under ``out``'s lock
-    (:func:`hotspots.runfolder.staged_folder`).
+    (:func:`hotspots.runfolder.staged_folder`). ``drawn`` holds plots already drawn (PNG
+    bytes by file name, e.g. from :func:`~hotspots.evaluate.area_run.area_plots`).
     """
+    drawn = drawn or {}
     # a private folder moved into place when complete, under OUT's lock (runfolder)
     with runfolder.staged_folder(out, overwrite=overwrite) as tmp:
         export.write_csv(table, tmp / "backtest.csv")
         export.write_csv(summary, tmp / "backtest_summary.csv")
-        plots: list[Callable[[], Path]] = [
-            partial(
+        plots: dict[str, Callable[[], object]] = {
+            f"{metric}_{group}.png": partial(
                 plot_backtest,
                 summary,
                 tmp / f"{metric}_{group}.png",
@@ -116,21 +119,19 @@ def write_backtest(
             )
             for group in summary["group"].unique()
             for metric in ("pai", "hit_rate")
-        ]
+        }
         if area is not None:
             area_title = title.split(":", maxsplit=1)[0] + ": area backtest"
             write_area(tmp, area, title=area_title, plots=False)
-            plots += [
-                partial(
-                    plot_area,
-                    area["summary"],
-                    tmp / f"area_pai_{group}.png",
-                    group=group,
-                    title=area_title,
+            for group in area["summary"]["group"].unique():
+                name = f"area_pai_{group}.png"
+                plots[name] = partial(
+                    plot_area, area["summary"], tmp / name, group=group, title=area_title
                 )
-                for group in area["summary"]["group"].unique()
-            ]
-        fork_map(_draw, plots)  # the plots are independent: two processes draw them
+        for name, png in drawn.items():
+            (tmp / name).write_bytes(png)
+            plots.pop(name, None)
+        fork_map(_draw, list(plots.values()))  # the plots are independent: two processes draw them
         (tmp / "evaluate.json").write_text(
             json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
         )
