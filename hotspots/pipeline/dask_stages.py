@@ -98,6 +98,8 @@ log = logging.getLogger("hotspots")
 CONNECT_TIMEOUT_S = 30.0
 #: Columns of the crime table no stage after reading uses: not kept on the client.
 UNUSED_COLUMNS = ("crime_id",)
+#: Crime files that carry their own CRS.
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 #: Most distinct points in one snapping task.
 SNAP_SHARE_POINTS = 1_000_000
 #: Grid cell by which the points are ordered into snapping shares, metres.
@@ -382,9 +384,10 @@ def _crs_pair(
     if files.mapping is None:
         return crs.WGS84, pyproj.CRS.from_user_input(crs.BRITISH_NATIONAL_GRID)
     mapping = files.mapping
-    crss = client.gather([client.submit(_file_crs, r) for r in reads])
+    # the reader takes the last file's own CRS, which only GeoParquet has: no wait for CSVs
+    parquet = bool(reads) and files.sources[-1].path.suffix.lower() in PARQUET_SUFFIXES
     src = (
-        (crss[-1] if crss else None)
+        (client.submit(_file_crs, reads[-1]).result() if parquet else None)
         or mapping.crs
         or (crs.WGS84 if "lon" in mapping.columns else None)
     )
