@@ -10,18 +10,26 @@ One process does it all instead (the same results; the work done when waited for
 machine gives this process one core, where ``fork`` is not available (Windows, or macOS by
 default), or where :data:`WORKERS_ENV` is ``1``. If the second process dies without an
 answer, the work is done again in this process.
+
+:func:`trim_heap` hands the memory freed by a finished stage back to the system (glibc keeps
+it otherwise: on the 10-million-crime scale-up, 0.7 GB after reading). The run calls it
+between its big stages and before forking, where the fork's resident size starts as this
+process's.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import multiprocessing as mp
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["WORKERS_ENV", "can_fork", "start_beside"]
+__all__ = ["WORKERS_ENV", "can_fork", "start_beside", "trim_heap"]
 
 log = logging.getLogger("hotspots")
 
@@ -66,6 +74,7 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     """
     if not can_fork():  # done when waited for, so the caller's stage timer counts it
         return lambda: work(*args)
+    trim_heap()  # the fork starts with this process's resident pages
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
@@ -99,3 +108,39 @@ def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
         answer = (False, err)
     send.send(answer)
     send.close()
+
+
+def trim_heap() -> bool:
+    """Return freed heap memory to the system (glibc ``malloc_trim``); False where unavailable.
+
+    The C allocator keeps memory that Python, NumPy and pandas have freed for reuse, so a
+    finished stage's temporaries stay in the process's resident size and add to the next
+    stage's peak. Nothing is freed that is still used; the call takes milliseconds (a fifth
+    of a second after reading 10 million crimes).
+
+    Returns
+    -------
+    bool
+        True if the allocator was asked to trim (Linux with glibc), False elsewhere.
+
+    Examples
+    --------
+    >>> freed = trim_heap()  # between two stages
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """Return glibc's ``malloc_trim``, or None (not Linux, or another C library)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # musl and others have no malloc_trim
+        return None
+    return fn

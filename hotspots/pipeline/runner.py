@@ -9,7 +9,7 @@ import pandas as pd
 from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
-from hotspots.pipeline.beside import start_beside
+from hotspots.pipeline.beside import start_beside, trim_heap
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.dask_stages import dask_rank_stages
 from hotspots.pipeline.forecast import add_forecast, backtest_evidence
@@ -116,8 +116,10 @@ def analyse(config: RunConfig) -> RunResult:
     area_level = start_beside(_area_stage, config, result, population, incomplete)
     with stage("time_profiles"):
         add_time(config, result, area_level=False)
+    trim_heap()  # each stage's temporaries leave the process before the next one's peak
     with stage("significance_clusters"):
         add_significance(config, result, ranked.counts)
+    trim_heap()
     with stage("corridors"):
         result.tables["corridors"] = build_run_corridors(result, ranked.counts)
     if config.forecast.backtest:

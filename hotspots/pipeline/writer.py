@@ -11,6 +11,7 @@ from typing import Any
 from hotspots import runfolder, temporal
 from hotspots.analysis import rank, stats
 from hotspots.output import export, site, site_index
+from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.layer_files import write_layers
 from hotspots.pipeline.tables import run_title, write_plots, write_tables
@@ -79,6 +80,7 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
     """Write every file of the run folder into ``tmp``; ``run.json`` last."""
     stage = StageTimer()
     stage.seconds = result.seconds  # the analysis stages' seconds, then these
+    trim_heap()  # the analysis stages' temporaries leave the process before the files' peaks
     with stage("exports"):
         files = write_tables(config, result, tmp)
         files += write_plots(config, result, result.counts, tmp)
@@ -89,6 +91,7 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
     # the pages' title, evidence and place, worked out once for the main maps and the layers
     title, evidence = run_title(result), _evidence(result).removeprefix(". ")
     place = site_index.place_name(result.crimes, config.inputs.fmt)
+    trim_heap()  # before the maps' own peak and their forked second process
     with stage("maps"):
         files += site.write_maps(
             result,
