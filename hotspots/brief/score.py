@@ -261,15 +261,16 @@ def rank_priorities(scored: pd.DataFrame, *, settings: BriefSettings) -> pd.Data
         ascending=[True, False, False, True, True],
         kind="stable",
     )
-    keep: list[Any] = []
-    for _, ward in order.groupby("area_code", sort=True):
-        chosen: list[Any] = []
-        for row in ward.itertuples():
-            if len(chosen) == settings.max_priorities:
-                break
-            if not _near_duplicate(row, chosen, max_per_place=settings.max_per_place):
-                chosen.append(row)
-        keep += [(row.Index, i + 1) for i, row in enumerate(chosen)]
+    by_ward: dict[Any, list[Any]] = {}  # wards in code order (the rows' order)
+    for row in order[["area_code", "place_id", "group", "nearby"]].itertuples():
+        if pd.isna(row.area_code):
+            continue
+        chosen = by_ward.setdefault(row.area_code, [])
+        if len(chosen) < settings.max_priorities and not _near_duplicate(
+            row, chosen, max_per_place=settings.max_per_place
+        ):
+            chosen.append(row)
+    keep = [(row.Index, i + 1) for rows in by_ward.values() for i, row in enumerate(rows)]
     out = scored.loc[[i for i, _ in keep]].copy()
     out["priority"] = [p for _, p in keep]
     return out
