@@ -102,3 +102,20 @@ def test_default_folder_from_environment(tmp_path: Path, monkeypatch: pytest.Mon
     assert cache.cache_dir() == tmp_path / "env"
     monkeypatch.delenv(cache.CACHE_ENV)
     assert cache.cache_dir() == Path.home() / ".cache" / "hotspots"
+
+
+def test_peek_reads_a_hit_silently_and_misses_with_none(
+    tmp_path: Path, data_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = get_path("london_streets_central")
+    with caplog.at_level(logging.INFO, logger="hotspots"):
+        missed, file = cache.peek_segments(path, crs="EPSG:27700", cache=tmp_path)
+        assert missed is None and not file.exists()
+        built = cache.cached_segments(path, crs="EPSG:27700", cache=tmp_path, quiet=True)
+        caplog.clear()
+        found, same = cache.peek_segments(path, crs="EPSG:27700", cache=tmp_path)
+    assert same == file and _files(tmp_path) == [file]
+    assert found is not None and found.equals(built) and (found.dtypes == built.dtypes).all()
+    assert not caplog.records  # a run logs the hit once it uses the segments
+    file.write_bytes(b"not parquet")
+    assert cache.peek_segments(path, crs="EPSG:27700", cache=tmp_path)[0] is None

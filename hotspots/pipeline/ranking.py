@@ -79,7 +79,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         # the street segments read from their cache beside the crimes (their CRS is known
         # before the crimes are read, except for some mapped files: then read after)
         expected = _expected_crs(config)
-        lines = None if expected is None else early.submit(_segment_lines, config, expected)
+        lines = None if expected is None else early.submit(_peek_lines, config, expected)
         with stage("load"):  # with the area join: rows outside every area rejected on reading
             area_layer = read_areas(
                 config.areas,
@@ -109,9 +109,10 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             )
         with stage("street_segments"):
             same = lines is not None and pyproj.CRS.from_user_input(expected) == crimes.crs
-            segs = build_segments(
-                config, crimes.crs, areas, lines=lines.result() if same and lines else None
-            )
+            found, file = lines.result() if same and lines else (None, None)
+            if found is not None and file is not None and not config.output.quiet:
+                cache.log_hit(config.streets, file)  # as cached_segments logs a hit
+            segs = build_segments(config, crimes.crs, areas, lines=found)
     with stage("snapping"):
         crimes = crimes.join(
             snap.snap_to_streets(
@@ -236,6 +237,17 @@ def _segment_lines(config: RunConfig, target: Any) -> gpd.GeoDataFrame:
         name_col=config.inputs.street_name_col,
         layer=config.inputs.streets_layer,
         quiet=config.output.quiet,
+    )
+
+
+def _peek_lines(config: RunConfig, target: Any) -> tuple[gpd.GeoDataFrame | None, Path]:
+    """Return the segments of ``config.streets`` in ``target`` if cached (see ``peek_segments``)."""
+    return cache.peek_segments(
+        config.streets,
+        max_length_m=config.ranking.max_segment_length_m,
+        crs=target,
+        name_col=config.inputs.street_name_col,
+        layer=config.inputs.streets_layer,
     )
 
 

@@ -31,6 +31,9 @@ __all__ = [
     "cache_dir",
     "cached_segments",
     "file_sha256",
+    "log_hit",
+    "peek_segments",
+    "segments_file",
     "segments_key",
 ]
 
@@ -179,33 +182,106 @@ def cached_segments(
     >>> one.equals(two)
     True
     """
-    folder = Path(cache) if cache is not None else cache_dir()
-    file = (
-        folder
-        / "segments"
-        / (
-            segments_key(
-                path,
-                max_length_m=max_length_m,
-                crs=crs,
-                name_col=name_col,
-                id_col=id_col,
-                layer=layer,
-            )
-            + ".parquet"
-        )
+    file = segments_file(
+        path,
+        max_length_m=max_length_m,
+        crs=crs,
+        name_col=name_col,
+        id_col=id_col,
+        layer=layer,
+        cache=cache,
     )
     if file.is_file() and not refresh:
         segs = _read_cached(file)
         if segs is not None:
             if not quiet:
-                log.info("street segments of %s read from the cache (%s)", Path(path).name, file)
+                log_hit(path, file)
             return segs
     streets = read_streets(path, name_col=name_col, id_col=id_col, layer=layer)
     streets = _crs.to_metric_crs(streets, crs, name=Path(path).name, quiet=quiet)
     segs = segments.lines_to_segments(streets, max_length_m=max_length_m, quiet=quiet)
     _write_cached(segs, file, quiet=quiet)
     return segs
+
+
+def segments_file(
+    path: str | Path,
+    *,
+    max_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+    crs: Any,
+    name_col: str | None = None,
+    id_col: str | None = None,
+    layer: str | None = None,
+    cache: str | Path | None = None,
+) -> Path:
+    """Return the cache file of the segments of a street file with these options.
+
+    Parameters
+    ----------
+    path, max_length_m, crs, name_col, id_col, layer, cache
+        As in :func:`cached_segments`.
+
+    Returns
+    -------
+    pathlib.Path
+        The GeoParquet file (which may not exist yet).
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    key = segments_key(
+        path, max_length_m=max_length_m, crs=crs, name_col=name_col, id_col=id_col, layer=layer
+    )
+    return folder / "segments" / (key + ".parquet")
+
+
+def peek_segments(
+    path: str | Path,
+    *,
+    max_length_m: float = segments.DEFAULT_MAX_LENGTH_M,
+    crs: Any,
+    name_col: str | None = None,
+    id_col: str | None = None,
+    layer: str | None = None,
+    cache: str | Path | None = None,
+) -> tuple[gpd.GeoDataFrame | None, Path]:
+    """Return the cached segments of a street file (None if not cached) and their file.
+
+    What :func:`cached_segments` returns on a hit, read without logging anything (a run
+    reads them beside the crimes and logs :func:`log_hit` once it uses them); a miss or an
+    unreadable file gives None, left to :func:`cached_segments` to rebuild and report.
+
+    Parameters
+    ----------
+    path, max_length_m, crs, name_col, id_col, layer, cache
+        As in :func:`cached_segments`.
+
+    Returns
+    -------
+    segments, file
+        The segments or None, and the cache file.
+    """
+    file = segments_file(
+        path,
+        max_length_m=max_length_m,
+        crs=crs,
+        name_col=name_col,
+        id_col=id_col,
+        layer=layer,
+        cache=cache,
+    )
+    if not file.is_file():
+        return None, file
+    try:
+        meta = pq.read_schema(file).metadata or {}
+        kinds = json.loads(meta[_META_KEY])
+        segs = gpd.read_parquet(file)
+    except Exception:  # unreadable: cached_segments warns and rebuilds it
+        return None, file
+    return _restored(segs, kinds), file
+
+
+def log_hit(path: str | Path, file: Path) -> None:
+    """Log that the segments of street file ``path`` were read from cache ``file``."""
+    log.info("street segments of %s read from the cache (%s)", Path(path).name, file)
 
 
 def _read_cached(file: Path) -> gpd.GeoDataFrame | None:
@@ -217,6 +293,10 @@ def _read_cached(file: Path) -> gpd.GeoDataFrame | None:
     except Exception as err:  # any unreadable cache file is rebuilt
         log.warning("ignoring unreadable cache file %s (%s)", file, str(err)[:120])
         return None
+    return _restored(segs, kinds)
+
+
+def _restored(segs: gpd.GeoDataFrame, kinds: dict[str, Any]) -> gpd.GeoDataFrame:
     for col, (dtype, missing) in kinds.items():
         segs[col] = _restore(segs[col], dtype, missing)
     return segs
