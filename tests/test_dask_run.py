@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask.config
 import pytest
 from click.testing import CliRunner
 
@@ -94,7 +95,8 @@ def test_vancouver_run_folder_equals_local(client: object, tmp_path: Path) -> No
 
 
 @pytest.mark.e2e
-def test_police_uk_files_with_repeated_ids_equal_local(client: object, tmp_path: Path) -> None:
+def test_police_uk_files_with_repeated_ids_equal_local(tmp_path: Path) -> None:
+    # on a scheduler reached over TCP, as `--scheduler tcp://host:8786` would be
     files = [str(p) for p in _police_uk_sample(tmp_path / "crimes")]
     base = [
         "run",
@@ -110,12 +112,28 @@ def test_police_uk_files_with_repeated_ids_equal_local(client: object, tmp_path:
     ]
     local, dask = tmp_path / "local", tmp_path / "dask"
     _run([*base, "--out", str(local)])
-    _run([*base, "--out", str(dask), "--engine", "dask"])
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
+    ) as cluster:
+        address = cluster.scheduler_address
+        _run([*base, "--out", str(dask), "--engine", "dask", "--scheduler", address])
     assert _differing_csvs(local, dask) == []
     manifest = json.loads((dask / "run.json").read_text(encoding="utf-8"))
     assert manifest["engine"]["partitions"] == 3
+    assert (manifest["engine"]["scheduler"], manifest["engine"]["workers"]) == (address, 2)
     rejected = (dask / "rejected.csv").read_text(encoding="utf-8")
     assert rejected.count("duplicate crime id") >= 200  # the repeats were found across files
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path) -> None:
+    args = ["run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver"]
+    args += ["--areas", str(get_path("vancouver_areas")), "--streets", "s.gpkg"]
+    dash = ["--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), *dash])
+    assert res.exit_code == 1
+    assert "cannot use the Dask scheduler at 'tcp://127.0.0.1:9'" in res.output
+    assert len(res.output.strip().splitlines()) == 1
 
 
 # options ------------------------------------------------------------------------------------

@@ -94,8 +94,8 @@ __all__ = [
 
 log = logging.getLogger("hotspots")
 
-#: Seconds to wait for an existing scheduler and a first worker.
-CONNECT_TIMEOUT_S = 30.0
+#: Seconds to wait for a first worker of an existing scheduler.
+WORKER_TIMEOUT_S = 30.0
 #: Columns of the crime table no stage after reading uses: not kept on the client.
 UNUSED_COLUMNS = ("crime_id",)
 #: Crime files that carry their own CRS.
@@ -338,8 +338,8 @@ def _distributed() -> Any:
 
 def _connect(dist: Any, scheduler: str) -> Any:
     try:
-        client = dist.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        client = dist.Client(scheduler)  # Dask's distributed.comm.timeouts.connect (30 s)
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
     except (OSError, ValueError, TimeoutError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         msg = (
