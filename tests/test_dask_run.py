@@ -136,6 +136,16 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(res.output.strip().splitlines()) == 1
 
 
+def test_police_uk_with_crs_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    month = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
+    args = ["run", "--crimes", str(month), "--areas", str(get_path("london_wards"))]
+    args += ["--streets", "s.gpkg", "--out", str(tmp_path / "o"), "--engine", "dask"]
+    res = CliRunner().invoke(app, [*args, "--crs", "EPSG:32630"])
+    assert res.exit_code == 1
+    assert "--crs with police.uk files is not on the Dask engine" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
 # options ------------------------------------------------------------------------------------
 
 

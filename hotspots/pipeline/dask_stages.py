@@ -151,6 +151,7 @@ def dask_rank_stages(
     """
     stage = stage or StageTimer()
     record = {} if record is None else record
+    files = _files(config)  # before any cluster starts: a refused input fails at once
     with gc_held(), dask_client(config.engine) as (client, where):
         record.update(
             engine="dask",
@@ -159,7 +160,6 @@ def dask_rank_stages(
             threads=sum(client.nthreads().values()),
         )
         with stage("load"):
-            files = _files(config)
             record["partitions"] = len(files.sources)
             reads = [
                 client.submit(
