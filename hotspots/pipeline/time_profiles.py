@@ -19,6 +19,7 @@ log = logging.getLogger("hotspots")
 __all__ = [
     "add_time",
     "area_tables",
+    "group_tables",
     "month_tables",
 ]
 
@@ -42,7 +43,9 @@ def month_tables(crimes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list
     return city, months, months.index[months["incomplete"]].tolist()
 
 
-def add_time(config: RunConfig, result: RunResult, *, area_level: bool = True) -> None:
+def add_time(
+    config: RunConfig, result: RunResult, *, area_level: bool = True, group_level: bool = True
+) -> None:
     """Add trends, patrol windows and peaks to hot streets, locations and areas.
 
     Parameters
@@ -54,6 +57,9 @@ def add_time(config: RunConfig, result: RunResult, *, area_level: bool = True) -
     area_level
         Also add the areas' tables (:func:`area_tables`); False where they are computed
         beside this stage (:func:`hotspots.pipeline.beside.start_beside`).
+    group_level
+        Also add the crime groups' tables (:func:`group_tables`); False where they are
+        computed beside this stage.
     """
     crimes = result.crimes
     city, months, incomplete = month_tables(crimes)
@@ -61,11 +67,36 @@ def add_time(config: RunConfig, result: RunResult, *, area_level: bool = True) -
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
     _add_place_time(config, result, incomplete, city, months, area_level=area_level)
     # not in a thread beside the place summaries: measured, the two hold the GIL in turn
-    # (wall time = CPU time) and the thread only added switching
+    # (wall time = CPU time) and the thread only added switching; a forked process helps
+    if group_level:
+        result.tables.update(group_tables(config, crimes, incomplete))
+
+
+def group_tables(
+    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Return the crime groups' tables at every place: hour-of-week profiles and windows.
+
+    Parameters
+    ----------
+    config
+        The run's time options.
+    crimes
+        The run's crimes with ``place_key`` and ``crime_type``.
+    incomplete
+        Months left out of the peak months.
+
+    Returns
+    -------
+    dict
+        ``place_windows`` (patrol windows and peak months per place and crime group) and,
+        where the crimes have a time of day, ``place_group_profiles``.
+    """
     group_profiles, windows = _group_windows(config, crimes, incomplete)
+    tables = {"place_windows": windows}
     if group_profiles is not None:
-        result.tables["place_group_profiles"] = group_profiles
-    result.tables["place_windows"] = windows
+        tables["place_group_profiles"] = group_profiles
+    return tables
 
 
 def _add_place_time(
