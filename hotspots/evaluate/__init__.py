@@ -8,8 +8,14 @@ Two backtests share the crimes, study area and complete months (:mod:`.study`):
   and RRI, :mod:`.metrics`); :mod:`.runner` reads the files and :mod:`.writer` writes the
   folder;
 * the area backtest (:mod:`.backtest`, :mod:`.area_run`): micro-units of land
-  (:mod:`.units`), forecasting methods (:mod:`.forecasters`) and the method chosen per crime
-  group, which ranks next month's list (:mod:`.forecast`).
+  (:mod:`.units`), forecasting methods (:mod:`.forecasters`, with ``point_cover``'s greedy
+  order in :mod:`.cover`) and the method chosen per crime group, which ranks next month's
+  list (:mod:`.forecast`).
+
+``hotspots evaluate`` uses two processes where it can (:mod:`.workers`): the street backtest
+runs beside the area backtest, the area backtest's crime groups and the plots are split
+between forked workers; the files are the same as one process writes
+(``HOTSPOTS_PIPELINE_WORKERS=1`` keeps it in one).
 
 This package re-exports the public names of its modules.
 """
