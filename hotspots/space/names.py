@@ -134,8 +134,10 @@ def _streets_of(location: pd.Series) -> pd.Series:
     text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
     poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)
     junction = text.str.contains(" / ", regex=False) & ~poi
-    vpd = text.str.match(_BLOCK)
-    text = text.where(~vpd, _title_case(text.str.replace(_BLOCK, "", regex=True)))
+    vpd = text.str.match(_BLOCK).to_numpy(dtype=bool)
+    if vpd.any():  # hundred blocks only ("10XX GRANVILLE ST"): police.uk text has few
+        text = text.copy()
+        text[vpd] = _title_case(text[vpd].str.replace(_BLOCK, "", regex=True))
     upper = text.str.upper()
     # VPD placeholders: "OFFSET TO PROTECT PRIVACY", "X NK_LOC ST" (location not known)
     unknown = upper.str.startswith("OFFSET") | upper.str.contains("NK_LOC")
