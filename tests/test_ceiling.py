@@ -189,3 +189,12 @@ def test_gbm_forecasts_the_month_after_the_data() -> None:
     assert scores.shape == (len(data.units["points"]),)
     assert (scores >= 1).sum() > 0  # some points taken by the cover rule
     assert boosted.POINT_GBM.score is boosted.score_point_gbm
+
+
+def test_oracle_rate_in_a_window_by_hand() -> None:
+    data = _street_world([(3, 0, 0), (9, 0, 0), (5, 0, 0), (4, 0, 0), (8, 0, 0)])
+    a = _point_of(data, SPOTS[0])
+    assert len(data.months) == 5
+    assert ce.oracle_rate(data, "all", 2)[a] == pytest.approx((3 + 9 + 4 + 8) / 4)
+    assert ce.oracle_rate(data, "all", 2, window_months=1)[a] == pytest.approx((9 + 4) / 2)
+    assert ce.oracle_rate(data, "all", 0, window_months=1)[a] == pytest.approx(9.0)

@@ -143,7 +143,9 @@ def hindsight_scores(data: fc.AreaData, actual: np.ndarray) -> np.ndarray:
     )
 
 
-def oracle_rate(data: fc.AreaData, group: str, p: int) -> np.ndarray:
+def oracle_rate(
+    data: fc.AreaData, group: str, p: int, *, window_months: int | None = None
+) -> np.ndarray:
     """Return each map point's long-run crimes per month: every complete month except ``p``.
 
     Parameters
@@ -154,6 +156,9 @@ def oracle_rate(data: fc.AreaData, group: str, p: int) -> np.ndarray:
         Crime group.
     p
         Position of the target month (left out) in ``data.months``.
+    window_months
+        Only the months ``p - window_months .. p + window_months`` (a rate that may drift);
+        None: every month.
 
     Returns
     -------
@@ -161,8 +166,11 @@ def oracle_rate(data: fc.AreaData, group: str, p: int) -> np.ndarray:
         Mean crimes per month of each map point over the other months (the future included).
     """
     counts = data.counts[(group, "points")]
-    total = np.asarray(counts.sum(axis=0)).ravel() - counts[p].toarray().ravel()
-    return np.asarray(total / max(len(data.months) - 1, 1))
+    lo, hi = 0, len(data.months)
+    if window_months is not None:
+        lo, hi = max(0, p - window_months), min(hi, p + window_months + 1)
+    total = np.asarray(counts[lo:hi].sum(axis=0)).ravel() - counts[p].toarray().ravel()
+    return np.asarray(total / max(hi - lo - 1, 1))
 
 
 def _hits(
@@ -185,6 +193,7 @@ def poisson_ceiling(
     budgets: np.ndarray,
     rng: np.random.Generator,
     draws: int = POISSON_DRAWS,
+    window_months: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate month ``p`` and the 6 before it from known Poisson rates; score three lists.
 
@@ -206,6 +215,9 @@ def poisson_ceiling(
         Random generator.
     draws
         Simulated target months (each with its own 6 months before).
+    window_months
+        The true rates from the months within this many of ``p`` (:func:`oracle_rate`);
+        None: from every month.
 
     Returns
     -------
@@ -213,7 +225,7 @@ def poisson_ceiling(
         ``poisson_baseline``, ``poisson_oracle``, ``poisson_hindsight``: hit rates (draws x
         budgets); ``area_share`` of the oracle list (budgets).
     """
-    rate = oracle_rate(data, group, p)
+    rate = oracle_rate(data, group, p, window_months=window_months)
     window = fc.BASELINE_WINDOW
     totals = np.asarray(data.counts[(group, "points")][p - window : p + 1].sum(axis=1)).ravel()
     scale = totals / rate.sum() if rate.sum() > 0 else np.zeros_like(totals)
@@ -273,6 +285,7 @@ def ceiling_backtest(
     groups: Sequence[str] | None = None,
     scorers: Mapping[str, tuple[str, Scorer]] | None = None,
     draws: int = POISSON_DRAWS,
+    poisson_window_months: int | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Score the baseline, ``point_cover``, the ceilings and any ``scorers`` month by month.
@@ -293,6 +306,9 @@ def ceiling_backtest(
         only (:class:`~hotspots.evaluate.forecasters.History`).
     draws
         Simulated months per target month (0: no Poisson rows).
+    poisson_window_months
+        The simulated world's rates from the months within this many of the target
+        (``window_months`` of :func:`poisson_ceiling`); None: from every month.
     seed
         Seed of the simulation.
 
@@ -326,7 +342,15 @@ def ceiling_backtest(
                 hits, shares = _hits(data, kind, scores, actual, budgets)
                 rows += _rows(g, name, kind, month, n, coverages, hits, shares, fc.BASELINE)
             if draws:
-                sim = poisson_ceiling(data, g, p, budgets=budgets, rng=rng, draws=draws)
+                sim = poisson_ceiling(
+                    data,
+                    g,
+                    p,
+                    budgets=budgets,
+                    rng=rng,
+                    draws=draws,
+                    window_months=poisson_window_months,
+                )
                 for name in ("poisson_baseline", "poisson_oracle", "poisson_hindsight"):
                     hits = sim[name].mean(axis=0)
                     shares = sim["area_share"]
