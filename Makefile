@@ -30,12 +30,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-# `make run` runs the three chains below at the same time, JOBS steps at once (default 2: both
-# cores of the reference machine busy), while each chain's steps stay in order (evaluate, then
-# run, then brief). Each step's output is printed whole when it ends (--output-sync); a failing
-# step stops `make run` with its message and the make error naming the step. Steps are listed
-# longest chain first, so the long single-core evaluations start at once.
-JOBS ?= 2
+# `make run` runs the three chains below at the same time, JOBS steps at once (default: the
+# number of cores, so 2 on the reference machine; JOBS=1 runs one step at a time), while each
+# chain's steps stay in order (evaluate, then run, then brief). Each step's output is printed
+# whole when it ends (--output-sync); a failing step stops `make run` with its message and the
+# make error naming the step. Steps are listed longest chain first, so the long single-core
+# evaluations start at once.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_STEPS := vancouver-brief london-brief callers-brief
 
 run: setup

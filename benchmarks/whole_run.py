@@ -19,10 +19,11 @@ Targets (issue 19), each timed here in this one run:
    process), alternated, median of ``--repeat``. Budget: faster than hexseg (aim: half).
 3. London, whole processes: ``hotspots run --offline`` with every ward and borough map
    (budget 30 s), ``hotspots brief`` on that folder with PDFs (30 s) and ``make run`` after
-   installs (120 s, into a folder of its own; exactly what a user types, its three chains run
-   two steps at a time by the Makefile). The machine's busy CPU time meanwhile (on the idle
-   machine: all the steps', Chromium's printing included) is printed beside it: divided by
-   the cores, it is the least wall time the machine allows. A step that fails fails the row.
+   installs (120 s, into a folder of its own; exactly what a user types, its three chains
+   run a step per core at a time by the Makefile). The machine's busy CPU time meanwhile (on
+   the idle machine: all the steps', Chromium's printing included) is printed beside it:
+   divided by the cores, it is the least wall time the machine allows. A step that fails
+   fails the row.
 4. Gi* with FDR on hexagons and on street segments, Vancouver (``grid.count_by_cell``,
    ``stats.gistar_cells``, ``stats.gistar_streets`` as ``hotspots run`` calls them, in a warm
    process) against R's sfhotspot ``hotspot_gistar(cell_size = 100, kde = FALSE)`` on the same

@@ -1,12 +1,13 @@
 """``make run``: three chains at once, each in order; a failing step fails the whole.
 
-The Makefile runs London, Vancouver and the callers demo two steps at a time (``JOBS``), each
-chain's steps in order (evaluate, run, brief). These tests read make's dry run and make one
-real, fast failure (a data folder without the data), never a whole run.
+The Makefile runs London, Vancouver and the callers demo a step per core at a time
+(``JOBS``), each chain's steps in order (evaluate, run, brief). These tests read make's dry
+run and make one real, fast failure (a data folder without the data), never a whole run.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -61,9 +62,10 @@ def test_each_city_alone_runs_its_steps_in_order(tmp_path: Path) -> None:
     assert callers == ["make_callers callers_demo_data", "run callers_demo", "brief callers_demo"]
 
 
-def test_make_run_is_the_three_chains_two_steps_at_a_time(tmp_path: Path) -> None:
+def test_make_run_is_the_three_chains_a_step_per_core(tmp_path: Path) -> None:
     dry = _make("-n", "run", f"OUT={tmp_path}").stdout
-    assert re.search(r"make .*-j2 --output-sync=target", dry)
+    cores = len(os.sched_getaffinity(0))  # what nproc counts
+    assert re.search(rf"make .*-j{cores} --output-sync=target", dry)
     steps = _steps(dry)
     assert len(steps) == 9
     for chain in (
