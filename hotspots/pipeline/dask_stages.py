@@ -471,19 +471,24 @@ def _assemble(
 
     Returns the crimes with their areas, the rejected rows and each kept row's point.
     """
-    kept, rejected, gone = concat_files(
-        [r.kept for r in results],
-        [rej for r in results for rej in r.rejects],
-        across_files_only=police_uk,
-        outside=lambda: (hit < 0)[codes],
-        id_keys=[r.id_keys for r in results] if police_uk else None,
-    )
+    # the points are made in a second thread while the rows are joined (both mostly
+    # without the GIL), as the reader's own assemble does
+    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-points") as pool:
+        geoms = pool.submit(shapely.points, ux, uy)
+        kept, rejected, gone = concat_files(
+            [r.kept for r in results],
+            [rej for r in results for rej in r.rejects],
+            across_files_only=police_uk,
+            outside=lambda: (hit < 0)[codes],
+            id_keys=[r.id_keys for r in results] if police_uk else None,
+        )
+        points = geoms.result()
     if len(kept) == 0 and len(codes):
         raise InputDataError(layer.no_overlap_message(ux, uy, dst))
     kept_codes = codes[~gone] if gone.any() else codes
     cols: dict[str, Any] = {
         "point_id": kept_codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
-        "geometry": GeometryArray(shapely.points(ux, uy)[kept_codes], crs=dst),
+        "geometry": GeometryArray(points[kept_codes], crs=dst),
     }
     if pyproj.CRS.from_user_input(src) != dst:
         cols.update(x=ux[kept_codes], y=uy[kept_codes])
