@@ -7,9 +7,9 @@ spatial partitions by Z-order grid cell (:func:`cells`, :func:`split_by_cell`), 
 count one partition (:func:`snap_part`).
 
 ``hotspots run --engine dask`` (:mod:`hotspots.pipeline.dask_stages`) runs two more: read one
-file with the package's reader (:func:`read_file`), project and area-join that file's
-distinct points (:func:`locate_file`), and snap a share of the run's distinct points
-(:func:`snap_points`).
+file with the package's reader (:func:`read_file`), find and project that file's distinct
+points (:func:`locate_file`), and area-join and snap a share of the run's distinct points
+(:func:`locate_points`).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ __all__ = [
     "ids_with_hashes",
     "load_file",
     "locate_file",
+    "locate_points",
     "read_file",
     "snap_part",
-    "snap_points",
     "split_by_cell",
 ]
 
@@ -251,11 +251,10 @@ def read_file(
 
 @dataclass
 class Located:
-    """One file's distinct points: where each row is, projected, and in which area.
+    """One file's distinct points: where each row is, and the points as read and projected.
 
     ``codes`` numbers each kept row's point (in order of first row); ``raw_x``/``raw_y`` are
-    the points as read, ``x``/``y`` projected and ``area`` the polygon of the area layer
-    holding each (-1: none).
+    the points as read, ``x``/``y`` projected.
     """
 
     codes: np.ndarray
@@ -263,34 +262,39 @@ class Located:
     raw_y: np.ndarray
     x: np.ndarray
     y: np.ndarray
-    area: np.ndarray
 
 
-def locate_file(res: FileResult, src: Any, dst: Any, polygons: np.ndarray) -> Located:
-    """Project and area-join the distinct points of one file read by :func:`read_file`.
+def locate_file(res: FileResult, src: Any, dst: Any) -> Located:
+    """Find and project the distinct points of one file read by :func:`read_file`.
 
-    Each step is per point, so a file's answers equal those of the whole table: the client
-    numbers the points of all files and spreads these answers to the rows.
+    Projection is per point, so a file's points equal those of the whole table: the client
+    numbers the points of all files as the single-machine reader does.
     """
     codes, rx, ry = factorize_xy(res.kept["x"].to_numpy(), res.kept["y"].to_numpy())
     _, x, y = project_distinct(rx, ry, src_crs=src, dst_crs=dst)  # already distinct: same order
-    area = polygon_of_points(x, y, polygons)
     small = np.int32 if len(rx) < 2**31 else np.int64
-    return Located(codes.astype(small), rx, ry, x, y, area.astype(np.int32))
+    return Located(codes.astype(small), rx, ry, x, y)
 
 
-def snap_points(
-    xy: np.ndarray, segs: gpd.GeoDataFrame, max_distance_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Snap distinct points: each one's code among the sorted segment ids (-1: none) and distance.
+def locate_points(
+    xy: np.ndarray, polygons: np.ndarray, segs: gpd.GeoDataFrame, max_distance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the area and the snapped segment of distinct points (x first row, y second).
 
-    ``xy`` holds the points' x (first row) and y (second row). The codes number the categories
-    :func:`hotspots.space.snap.snap_to_streets` gives
-    ``segment_id`` (every segment id, sorted), the distances are its ``snap_distance_m``.
+    ``area`` is the first of ``polygons`` holding each point (-1: none), as the reader's area
+    join finds it; ``segment`` the code of its segment among the sorted segment ids (the
+    categories :func:`hotspots.space.snap.snap_to_streets` gives ``segment_id``; -1: none
+    within ``max_distance_m``, or outside every area) and ``distance`` its
+    ``snap_distance_m``.
     """
-    if not xy.shape[1]:
-        return np.zeros(0, dtype=np.int32), np.zeros(0)
-    points = gpd.GeoDataFrame({"x": xy[0], "y": xy[1]})
-    snapped = snap.snap_to_streets(points, segs, max_distance_m=max_distance_m, quiet=True)
-    codes = snapped["segment_id"].cat.codes.to_numpy().astype(np.int32)
-    return codes, snapped["snap_distance_m"].to_numpy()
+    x, y = xy[0], xy[1]
+    area = polygon_of_points(x, y, polygons)
+    inside = np.flatnonzero(area >= 0)
+    segment = np.full(len(x), -1, dtype=np.int32)
+    distance = np.full(len(x), np.nan)
+    if len(inside):
+        points = gpd.GeoDataFrame({"x": x[inside], "y": y[inside]})
+        snapped = snap.snap_to_streets(points, segs, max_distance_m=max_distance_m, quiet=True)
+        segment[inside] = snapped["segment_id"].cat.codes.to_numpy()
+        distance[inside] = snapped["snap_distance_m"].to_numpy()
+    return area.astype(np.int32), segment, distance

@@ -8,12 +8,13 @@ table's unused columns), with the row work on the cluster's workers:
    (:func:`hotspots.distributed_tasks.read_file`): parsing, canonical columns, the row
    filters and their rejected rows.
 2. **locate** (one task per file, on the worker holding it): the file's distinct points are
-   projected and looked up in the area polygons
-   (:func:`hotspots.distributed_tasks.locate_file`). The client meanwhile reads the areas
-   and builds (or reads from the cache) the street segments, sent to every worker.
-3. **snap** (a task per share of about a million points, nearby points together): the run's
-   distinct points inside the areas, each once however many files repeat it
-   (:func:`hotspots.distributed_tasks.snap_points`), while the client joins the tables:
+   found and projected (:func:`hotspots.distributed_tasks.locate_file`). The client
+   meanwhile reads the areas and builds (or reads from the cache) the street segments, sent
+   to every worker.
+3. **area join and snapping** (a task per share of about a million points, nearby points
+   together): the run's distinct points, each once however many files repeat it, looked up
+   in the area polygons and snapped to the segments
+   (:func:`hotspots.distributed_tasks.locate_points`), while the client joins the tables:
 4. **join** (client): each file's rows fetched as soon as it is located, then joined in file
    order, every distinct point numbered as the single-machine reader numbers it, crime ids
    repeated across files and crimes outside every area rejected
@@ -60,7 +61,7 @@ import shapely
 from geopandas.array import GeometryArray
 
 from hotspots.analysis import concentration, rank
-from hotspots.distributed_tasks import Located, cells, locate_file, read_file, snap_points
+from hotspots.distributed_tasks import Located, cells, locate_file, locate_points, read_file
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
 from hotspots.pipeline.ranking import (
@@ -181,7 +182,7 @@ def dask_rank_stages(
             src, dst = _crs_pair(client, config, files, reads)
             layer = AreaLayer.of(area_layer, dst)
             polygons = client.scatter(layer.polygons, broadcast=True)
-            located = [client.submit(locate_file, r, src, dst, polygons) for r in reads]
+            located = [client.submit(locate_file, r, src, dst) for r in reads]
         with stage("area_join"):
             areas = crs.to_metric_crs(
                 area_layer, dst, name=Path(config.areas).name, quiet=config.output.quiet
@@ -192,17 +193,18 @@ def dask_rank_stages(
             t0 = time.perf_counter()
             results, points = _gather(client, reads, located)
             record["fetch_seconds"] = round(time.perf_counter() - t0, 3)
-            codes, ux, uy, hit = _number_points(points)
+            codes, ux, uy = _number_points(points)
             del points
-            # the workers snap the run's distinct points while this process joins the tables
-            snaps = _submit_snaps(client, segs, ux, uy, hit, config.ranking.snap_distance_m)
+            # the workers find the areas and segments of the run's distinct points while this
+            # process joins the tables (it waits for the areas when it needs them)
+            shares = _Shares(client, polygons, segs, ux, uy, config.ranking.snap_distance_m)
             t0 = time.perf_counter()
             crimes, rejected, kept_codes = _assemble(
                 results,
                 codes,
                 ux,
                 uy,
-                hit,
+                shares,
                 police_uk=files.mapping is None,
                 src=src,
                 dst=dst,
@@ -211,7 +213,7 @@ def dask_rank_stages(
             del results, codes
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
         with stage("snapping"):
-            segment, distance = _gather_snaps(client, snaps, len(ux))
+            _, segment, distance = shares.result()
     with gc_held():
         if crimes.empty:
             msg = (
@@ -428,12 +430,10 @@ def _file_crs(res: FileResult) -> Any:
 # the joined table (client)
 
 
-def _number_points(
-    points: list[Located],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _number_points(points: list[Located]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the run's distinct points, numbered as the single-machine reader numbers them.
 
-    Returns each kept row's point (files in order) and each point's projected x, y and area.
+    Returns each kept row's point (files in order) and each point's projected x and y.
     """
     # the reader numbers every distinct point in order of first row: the files' distinct
     # points (each file's in order of its first row), numbered once more, give the same
@@ -452,7 +452,7 @@ def _number_points(
         joined = np.concatenate([getattr(p, name) for p in points] or [np.zeros(0)])
         return np.asarray(joined[first])
 
-    return codes, per_point("x"), per_point("y"), per_point("area").astype(np.int64)
+    return codes, per_point("x"), per_point("y")
 
 
 def _assemble(
@@ -460,7 +460,7 @@ def _assemble(
     codes: np.ndarray,
     ux: np.ndarray,
     uy: np.ndarray,
-    hit: np.ndarray,
+    shares: _Shares,
     *,
     police_uk: bool,
     src: Any,
@@ -479,7 +479,7 @@ def _assemble(
             [r.kept for r in results],
             [rej for r in results for rej in r.rejects],
             across_files_only=police_uk,
-            outside=lambda: (hit < 0)[codes],
+            outside=lambda: (shares.result()[0] < 0)[codes],
             id_keys=[r.id_keys for r in results] if police_uk else None,
         )
         points = geoms.result()
@@ -492,7 +492,7 @@ def _assemble(
     }
     if pyproj.CRS.from_user_input(src) != dst:
         cols.update(x=ux[kept_codes], y=uy[kept_codes])
-    cols.update(layer.columns(hit, kept_codes))
+    cols.update(layer.columns(shares.result()[0].astype(np.int64), kept_codes))
     # the ids have done their work (repeats rejected above): no later stage reads them, and
     # police.uk's are 64 hex characters a row
     kept = kept.drop(columns=[c for c in UNUSED_COLUMNS if c in kept])
@@ -500,38 +500,45 @@ def _assemble(
     return crimes, rejected, kept_codes
 
 
-def _submit_snaps(
-    client: Any,
-    segs: gpd.GeoDataFrame,
-    ux: np.ndarray,
-    uy: np.ndarray,
-    hit: np.ndarray,
-    max_distance_m: float,
-) -> list[tuple[np.ndarray, Any]]:
-    """Send the distinct points inside the areas to the workers in shares; one task each."""
-    inside = np.flatnonzero(hit >= 0)
-    # shares of nearby points (Z-order cells of 2 km): each share's search meets fewer streets
-    inside = inside[np.argsort(cells(ux[inside], uy[inside], SNAP_CELL_M), kind="stable")]
-    threads = sum(client.nthreads().values())
-    shares = max(1, 2 * threads, -(-len(inside) // SNAP_SHARE_POINTS))
-    segs_f = client.scatter(segs[["segment_id", "geometry"]], broadcast=True)
-    out = []
-    for rows in np.array_split(inside, shares):
-        xy = client.scatter(np.stack([ux[rows], uy[rows]]))
-        out.append((rows, client.submit(snap_points, xy, segs_f, max_distance_m)))
-    return out
+class _Shares:
+    """The area and segment of each distinct point, found by the workers in shares.
 
+    Shares of about :data:`SNAP_SHARE_POINTS` nearby points (Z-order cells of
+    :data:`SNAP_CELL_M`), at least two per worker thread; :meth:`result` waits for them.
+    """
 
-def _gather_snaps(
-    client: Any, snaps: list[tuple[np.ndarray, Any]], n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct point's segment code (-1: none) and distance, from the workers' shares."""
-    segment = np.full(n, -1, dtype=np.int64)
-    distance = np.full(n, np.nan)
-    for rows, future in snaps:
-        segment[rows], distance[rows] = future.result()
-        future.release()
-    return segment, distance
+    def __init__(
+        self,
+        client: Any,
+        polygons: Any,
+        segs: gpd.GeoDataFrame,
+        ux: np.ndarray,
+        uy: np.ndarray,
+        max_distance_m: float,
+    ) -> None:
+        order = np.argsort(cells(ux, uy, SNAP_CELL_M), kind="stable")
+        threads = sum(client.nthreads().values())
+        n = max(1, 2 * threads, -(-len(order) // SNAP_SHARE_POINTS))
+        segs_f = client.scatter(segs[["segment_id", "geometry"]], broadcast=True)
+        self.size = len(ux)
+        self.parts = []
+        for rows in np.array_split(order, n):
+            xy = client.scatter(np.stack([ux[rows], uy[rows]]))
+            task = client.submit(locate_points, xy, polygons, segs_f, max_distance_m)
+            self.parts.append((rows, task))
+        self.found: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return each point's area polygon, segment code (-1: none) and snap distance."""
+        if self.found is None:
+            area = np.full(self.size, -1, dtype=np.int32)
+            segment = np.full(self.size, -1, dtype=np.int64)
+            distance = np.full(self.size, np.nan)
+            for rows, task in self.parts:
+                area[rows], segment[rows], distance[rows] = task.result()
+                task.release()
+            self.found, self.parts = (area, segment, distance), []
+        return self.found
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
