@@ -188,7 +188,8 @@ def test_gbm_forecasts_the_month_after_the_data() -> None:
     scores = boosted.score_point_gbm(fc.History(data, p), "all", 12.0)
     assert scores.shape == (len(data.units["points"]),)
     assert (scores >= 1).sum() > 0  # some points taken by the cover rule
-    assert boosted.POINT_GBM.score is boosted.score_point_gbm
+    assert boosted.POINT_GBM is fc.METHODS_AREA["point_gbm"]
+    assert boosted.POINT_GBM.grid == boosted.GBM_TRAIN_MONTHS
 
 
 def test_oracle_rate_in_a_window_by_hand() -> None:

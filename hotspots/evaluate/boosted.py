@@ -245,13 +245,6 @@ def score_point_gbm(hist: fc.History, group: str, param: float) -> np.ndarray:
     return cover_scores(data, np.asarray(pred, dtype=float))
 
 
-#: The method, ready for :data:`hotspots.evaluate.forecasters.METHODS_AREA`.
-POINT_GBM = fc.Method(
-    "point_gbm",
-    "points",
-    GBM_TRAIN_MONTHS,
-    score_point_gbm,
-    "places ranked by a boosted-tree model of next month's crime from their own, their "
-    "street's and their neighbourhood's recent crime, each taken in turn by the crime it adds "
-    "per square metre of ground not already on the list",
-)
+#: The method as :data:`hotspots.evaluate.forecasters.METHODS_AREA` registers it (its scorer
+#: calls :func:`score_point_gbm`; ``hotspots evaluate --area-method point_gbm``).
+POINT_GBM = fc.METHODS_AREA["point_gbm"]

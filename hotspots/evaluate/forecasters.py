@@ -62,6 +62,7 @@ __all__ = [
     "score_piece_nkde",
     "score_point_cover",
     "score_point_eb",
+    "score_point_gbm",
     "score_point_nr",
     "score_point_season",
 ]
@@ -288,6 +289,13 @@ def score_point_nr(hist: History, group: str, param: float) -> np.ndarray:
     return _density((1 - fit.theta) * base + param * extra, units)
 
 
+def score_point_gbm(hist: History, group: str, param: float) -> np.ndarray:
+    """Score with the boosted-tree model (:func:`hotspots.evaluate.boosted.score_point_gbm`)."""
+    from hotspots.evaluate.boosted import score_point_gbm as score
+
+    return score(hist, group, param)
+
+
 @dataclass(frozen=True)
 class Method:
     """A forecaster, its unit kind, its parameter grid (tuned) and a one-line description."""
@@ -379,6 +387,15 @@ METHODS_AREA: dict[str, Method] = {
             (1.0,),
             score_point_nr,
             "map-point rates plus a near-repeat (self-exciting) term",
+        ),
+        Method(
+            "point_gbm",
+            "points",
+            (12.0,),
+            score_point_gbm,
+            "places ranked by a boosted-tree model of next month's crime from their own, their "
+            "street's and their neighbourhood's recent crime, each taken in turn by the crime "
+            "it adds per square metre of ground not already on the list",
         ),
     )
 }
