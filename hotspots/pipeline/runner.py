@@ -159,6 +159,7 @@ def _area_stage(
     :func:`~hotspots.pipeline.time_profiles.group_tables`.
     """
     tables = group_tables(config, result.crimes, incomplete)
+    trim_heap()  # this process's own peak: one stage's temporaries at a time
     tables.update(area_tables(config, result, incomplete))
     tables["rates"] = rates_for_run(
         result.crimes,
