@@ -45,6 +45,12 @@ def test_trim_heap_returns_freed_memory() -> None:
     del arrays
     if proc.memory_info().rss - before < held / 2:
         pytest.skip("this C library returned the memory at free()")
-    assert beside.trim_heap()
+    assert beside.trim_heap(min_bytes=0)
     assert proc.memory_info().rss - before < held / 2
     assert kept.sum() == len(kept)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_trim_heap_leaves_a_heap_with_little_free() -> None:
+    """Below ``min_bytes`` of freed memory the heap is left as it is."""
+    assert not beside.trim_heap(min_bytes=2**62)
