@@ -36,7 +36,9 @@ $(CHROMIUM):
 # whole when it ends (--output-sync); a failing step stops `make run` with its message and the
 # make error naming the step. Steps are listed longest chain first, so the long single-core
 # evaluations start at once.
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# (nproc without the OpenMP variables, which it would obey: they limit threads in a process,
+# and Dask sets OMP_NUM_THREADS=1 in the process that starts a local cluster)
+JOBS ?= $(shell env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2)
 RUN_STEPS := vancouver-brief london-brief callers-brief
 
 run: setup
