@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +65,7 @@ __all__ = [
     "DEFAULT_GRID_M",
     "rank_streets_dask",
     "rank_streets_from_files",
+    "start_local_cluster",
 ]
 
 log = logging.getLogger("hotspots")
@@ -253,6 +255,29 @@ def _distributed() -> Any:
     return distributed
 
 
+def start_local_cluster(dist: Any, n_workers: int | None = None) -> Any:
+    """Start a Dask ``LocalCluster`` (one thread per worker, dashboard on a free port).
+
+    Starting worker processes makes Dask set variables in this process's environment
+    (``OMP_NUM_THREADS=1``, ``PYTHONHASHSEED``, ...) for its workers and leave them set;
+    they are put back as they were, so the stages this process runs after (and the
+    programs it starts) see the environment the user gave.
+
+    Parameters
+    ----------
+    dist
+        The ``distributed`` module.
+    n_workers
+        Worker processes (Dask's default if None).
+    """
+    before = dict(os.environ)
+    cluster = dist.LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=":0")
+    for name in set(os.environ) - set(before):
+        del os.environ[name]
+    os.environ.update({k: v for k, v in before.items() if os.environ.get(k) != v})
+    return cluster
+
+
 def _client(dist: Any, client: Any) -> tuple[Any, bool]:
     """Return the client to use and whether this call made it (and must close it)."""
     if isinstance(client, str):
@@ -262,7 +287,7 @@ def _client(dist: Any, client: Any) -> tuple[Any, bool]:
     try:
         return dist.get_client(), False
     except ValueError:  # no default client: start a local cluster for this call
-        return dist.Client(dist.LocalCluster(dashboard_address=None)), True
+        return dist.Client(start_local_cluster(dist)), True
 
 
 def _areas(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,18 @@ def test_scheduler_from_the_environment_is_ignored_by_the_local_engine(tmp_path:
     )
     assert "applies to --engine dask only" not in res.output
     assert "does not exist" in res.output  # the run went on to read the (missing) crimes
+
+
+def test_a_local_cluster_leaves_this_process_environment_as_it_was() -> None:
+    """Dask sets OMP_NUM_THREADS=1 (and more) here for its workers; they are put back."""
+    import distributed
+
+    from hotspots.distributed import start_local_cluster
+
+    before = dict(os.environ)
+    cluster = start_local_cluster(distributed, 1)
+    try:
+        assert dict(os.environ) == before
+        assert cluster.workers  # the worker did start
+    finally:
+        cluster.close()

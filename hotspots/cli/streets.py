@@ -315,7 +315,7 @@ def _cluster(
         cluster = None
     else:
         n = workers or os.cpu_count() or 1
-        cluster = dist.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None)
+        cluster = _distributed.start_local_cluster(dist, n)
         client, where = dist.Client(cluster), f"local cluster of {n} workers"
     try:
         yield client, where

@@ -60,17 +60,11 @@ import pyproj
 import shapely
 from geopandas.array import GeometryArray
 
-from hotspots.analysis import concentration, rank
+from hotspots.distributed import start_local_cluster
 from hotspots.distributed_tasks import Located, cells, locate_file, locate_points, read_file
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
-from hotspots.pipeline.ranking import (
-    Ranked,
-    build_segments,
-    name_segments,
-    place_keys,
-    unsnapped_places,
-)
+from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
 from hotspots.read.mapped import Mapping, read_mapping
@@ -90,7 +84,6 @@ __all__ = [
     "UNUSED_COLUMNS",
     "dask_client",
     "dask_rank_stages",
-    "rank_snapped",
 ]
 
 log = logging.getLogger("hotspots")
@@ -189,7 +182,7 @@ def dask_rank_stages(
             )
         with stage("street_segments"):  # while the workers read
             segs = build_segments(config, dst, areas)
-        with _more(stage, "load"):
+        with stage.more("load"):
             t0 = time.perf_counter()
             results, points = _gather(client, reads, located)
             record["fetch_seconds"] = round(time.perf_counter() - t0, 3)
@@ -221,7 +214,7 @@ def dask_rank_stages(
                 "see the rejected reasons"
             )
             raise InputDataError(msg)
-        with _more(stage, "snapping"):
+        with stage.more("snapping"):
             crimes = crimes.join(_snap_columns(crimes, segs, kept_codes, segment, distance))
             if not config.output.quiet:
                 found = crimes["segment_id"].notna()
@@ -234,59 +227,6 @@ def dask_rank_stages(
                 )
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
         return rank_snapped(config, stage, crimes, rejected, areas, segs)
-
-
-@contextmanager
-def _more(stage: StageTimer, name: str) -> Iterator[None]:
-    """Time the block and add its seconds to stage ``name`` (timed before)."""
-    before = stage.seconds.get(name, 0.0)
-    with stage(name):
-        yield
-    stage.seconds[name] = round(stage.seconds[name] + before, 3)
-
-
-def rank_snapped(
-    config: RunConfig,
-    stage: StageTimer,
-    crimes: gpd.GeoDataFrame,
-    rejected: pd.DataFrame,
-    areas: gpd.GeoDataFrame,
-    segs: gpd.GeoDataFrame,
-) -> Ranked:
-    """Name the segments and rank streets and locations from a read, area-joined, snapped table.
-
-    The steps of :func:`hotspots.pipeline.ranking.rank_stages` after snapping, through its
-    public pieces: segment names, counts, the random baseline beside the lists, hot streets,
-    the places of the unsnapped records (:func:`hotspots.pipeline.ranking.unsnapped_places`)
-    and each crime's key.
-    """
-    with _more(stage, "snapping"):
-        segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
-    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
-        counts = rank.count_by_segment(crimes, segs)
-        baseline = pool.submit(
-            concentration.count_concentration,
-            counts["crimes"].to_numpy(),
-            segs["length_m"].to_numpy(),
-            seed=config.seed,
-        )
-        hot = rank.rank_streets(
-            segs,
-            counts,
-            min_crimes=config.ranking.min_crimes,
-            hot_quantile=config.ranking.hot_quantile,
-            length_floor_m=config.ranking.length_floor_m,
-        )
-        found = unsnapped_places(
-            crimes,
-            min_crimes=config.ranking.min_crimes,
-            street_level_only=config.ranking.street_level_only,
-        )
-        locs = found.locations
-        crimes["place"] = pd.Series(found.place, index=crimes.index[found.rows])
-        crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
-        conc = baseline.result()
-    return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,7 +260,7 @@ def dask_client(engine: EngineOptions) -> Iterator[tuple[Any, str]]:
             pass
     n = engine.workers or os.cpu_count() or 1
     with (
-        dist.LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0") as cluster,
+        start_local_cluster(dist, n) as cluster,
         dist.Client(cluster) as client,
     ):
         yield client, f"local cluster of {n} workers"
