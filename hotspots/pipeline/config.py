@@ -270,3 +270,11 @@ class StageTimer:
         t0 = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - t0, 3)
+
+    @contextmanager
+    def more(self, name: str) -> Iterator[None]:
+        """Time the block it wraps and add its seconds to stage ``name`` (timed before)."""
+        before = self.seconds.get(name, 0.0)
+        with self(name):
+            yield
+        self.seconds[name] = round(self.seconds[name] + before, 3)

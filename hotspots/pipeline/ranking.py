@@ -29,6 +29,7 @@ __all__ = [
     "listed_rows",
     "name_segments",
     "place_keys",
+    "rank_snapped",
     "rank_stages",
     "unsnapped_places",
 ]
@@ -122,10 +123,28 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 quiet=config.output.quiet,
             )
         )
+    return rank_snapped(config, stage, crimes, rejected, areas, segs)
+
+
+def rank_snapped(
+    config: RunConfig,
+    stage: StageTimer,
+    crimes: gpd.GeoDataFrame,
+    rejected: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+) -> Ranked:
+    """Name the segments and rank streets and locations from a read, area-joined, snapped table.
+
+    The steps of :func:`rank_stages` after snapping (the Dask engine's stages end here too):
+    segment names (timed with snapping), counts, the random baseline beside the lists, hot
+    streets, the places of the unsnapped records (:func:`unsnapped_places`) and each crime's
+    key.
+    """
+    with stage.more("snapping"):
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
     with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
-        # the random baseline draws (NumPy, without the GIL) beside the lists on the other core
         baseline = pool.submit(
             concentration.count_concentration,
             counts["crimes"].to_numpy(),
