@@ -322,6 +322,19 @@ class _MonitorStages:
     def __call__(self, name: str) -> Any:
         return self.mon.stage(name, 0)
 
+    @contextlib.contextmanager
+    def more(self, name: str) -> Iterator[None]:
+        """Time the block and add it to stage ``name`` (as ``StageTimer.more``)."""
+        before = dict(self.mon.stages.get(name, {}))
+        with self.mon.stage(name, 0):
+            yield
+        now = self.mon.stages[name]
+        for key in ("seconds", "cpu_seconds"):
+            if before.get(key) is not None:
+                now[key] = round(now[key] + before[key], 3)
+        peaks = [p for p in (before.get("peak_rss_mb"), now["peak_rss_mb"]) if p is not None]
+        now["peak_rss_mb"] = max(peaks) if peaks else None
+
 
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     """``hotspots run``'s own stages load..ranking (``pipeline.rank_stages``), then the rest.

@@ -52,3 +52,25 @@ def test_busy_seconds_grow(whole_run: ModuleType) -> None:
         pytest.skip("no /proc/stat")
     sum(i * i for i in range(2_000_000))  # some CPU
     assert whole_run._busy_seconds() >= first > 0
+
+
+def test_target_one_times_the_stages_as_the_run_does() -> None:
+    """run_benchmark's stand-in for the run's StageTimer answers everything rank_stages calls."""
+    from hotspots.pipeline.config import StageTimer
+
+    path = BENCH.with_name("run_benchmark.py")
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location("run_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    rb = importlib.util.module_from_spec(spec)
+    sys.modules["run_benchmark"] = rb
+    spec.loader.exec_module(rb)
+    public = {n for n in dir(StageTimer) if not n.startswith("_")} - {"seconds"}
+    stages = rb._MonitorStages(rb.Monitor())
+    assert public <= set(dir(stages))
+    with stages("snapping"):
+        sum(range(10_000))
+    first = stages.mon.stages["snapping"]["cpu_seconds"]
+    with stages.more("snapping"):
+        sum(range(10_000))
+    assert stages.mon.stages["snapping"]["cpu_seconds"] >= first
