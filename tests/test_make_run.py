@@ -86,8 +86,6 @@ def test_a_failing_step_fails_make_run_with_its_message(tmp_path: Path) -> None:
     assert done.returncode != 0
     # the step's own one-line error (the chain that starts first fails first; with one job
     # at a time the other never starts)
-    assert re.search(
-        rf"{re.escape(str(empty))}/(london/crimes|vancouver/\S+) does not exist", said
-    )
+    assert re.search(rf"{re.escape(str(empty))}/(london/crimes|vancouver/\S+) does not exist", said)
     assert re.search(r"\*\*\* \[Makefile:\d+: (london|vancouver)-evaluate\] Error", said)
     assert not (tmp_path / "out" / "london").exists()  # later steps of the chain never ran
