@@ -11,6 +11,8 @@ import click
 
 from hotspots import __version__
 from hotspots.cli.common import (
+    SCHEDULER_ENV,
+    check_engine,
     denominator_value,
     layer_options,
     overlay_values,
@@ -61,7 +63,6 @@ Example (London, police.uk):
 
 
 #: Environment variable read for ``--scheduler`` (the one Dask itself reads).
-_SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 class _Group(click.Group):
@@ -330,7 +331,7 @@ def _setup_logging(quiet: bool) -> None:
 )
 @click.option(
     "--scheduler",
-    envvar=_SCHEDULER_ENV,
+    envvar=SCHEDULER_ENV,
     show_envvar=True,
     help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
     "(default: start a local cluster).",
@@ -349,7 +350,12 @@ def run_cmd(
     """
     from hotspots import runfolder
 
-    options["scheduler"] = _check_engine(ctx, **options)
+    options["scheduler"] = check_engine(
+        ctx,
+        engine=options["engine"],
+        scheduler=options["scheduler"],
+        workers=options["workers"],
+    )
     _setup_logging(options["quiet"])
     if options["engine"] == "dask":  # Dask's INFO chatter kept out (read when it is imported)
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
@@ -367,31 +373,6 @@ def run_cmd(
         f"{len(result.area_lists)} area lists; rows read {acc['read']}, "
         f"kept {acc['kept']}, rejected {acc['rejected']}"
     )
-
-
-def _check_engine(
-    ctx: click.Context, *, engine: str, workers: int | None, scheduler: str | None, **_: Any
-) -> str | None:
-    """Check the Dask options against ``--engine`` (as ``hot-streets``); return the scheduler."""
-    source = ctx.get_parameter_source("scheduler")
-    from_env = source == click.core.ParameterSource.ENVIRONMENT
-    if engine == "local":
-        given = [
-            o for o, v in (("--scheduler", scheduler and not from_env), ("--workers", workers)) if v
-        ]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            msg = f"{' and '.join(given)} {verb} to --engine dask only; add --engine dask"
-            raise click.UsageError(msg, ctx)
-        return None
-    if scheduler and workers:
-        where = f"{_SCHEDULER_ENV} is set" if from_env else "--scheduler is given"
-        msg = (
-            f"--workers sizes a local cluster, but {where}: the existing cluster's own "
-            "workers are used. Drop --workers, or the scheduler address"
-        )
-        raise click.UsageError(msg, ctx)
-    return scheduler or None
 
 
 @app.command("export")

@@ -11,7 +11,9 @@ from typing import TextIO, TypeVar
 import click
 
 __all__ = [
+    "SCHEDULER_ENV",
     "WARNINGS_LOGGER",
+    "check_engine",
     "denominator_value",
     "layer_options",
     "overlay_values",
@@ -118,3 +120,52 @@ def _log_warning(
     logging.getLogger(WARNINGS_LOGGER).warning(
         "warning (%s, %s:%d): %s", category.__name__, where, lineno, text
     )
+
+
+#: The variable Dask itself reads for a scheduler address (``--scheduler``'s default).
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def check_engine(
+    ctx: click.Context,
+    *,
+    engine: str,
+    scheduler: str | None,
+    workers: int | None,
+    partitions: int | None = None,
+) -> str | None:
+    """Check the Dask options against ``--engine``; return the scheduler address to use.
+
+    ``--scheduler``, ``--workers`` and ``--partitions`` apply to ``--engine dask`` only (a
+    scheduler address from :data:`SCHEDULER_ENV` is ignored by the local engine), and
+    ``--workers`` sizes a local cluster, so it cannot go with a scheduler address.
+
+    Raises
+    ------
+    click.UsageError
+        One line naming the options that do not go together.
+    """
+    from_env = ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT
+    if engine == "local":
+        given = [
+            o
+            for o, v in (
+                ("--scheduler", scheduler and not from_env),
+                ("--workers", workers),
+                ("--partitions", partitions),
+            )
+            if v
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            msg = f"{' and '.join(given)} {verb} to --engine dask only; add --engine dask"
+            raise click.UsageError(msg, ctx)
+        return None
+    if scheduler and workers:
+        source = f"{SCHEDULER_ENV} is set" if from_env else "--scheduler is given"
+        msg = (
+            f"--workers sizes a local cluster, but {source}: the existing cluster's own "
+            "workers are used. Drop --workers, or the scheduler address"
+        )
+        raise click.UsageError(msg, ctx)
+    return scheduler or None

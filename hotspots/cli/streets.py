@@ -21,14 +21,19 @@ import pandas as pd
 from hotspots import distributed as _distributed
 from hotspots import runfolder
 from hotspots.analysis import rank
-from hotspots.cli.common import layer_options, setup_logging, wait_option
+from hotspots.cli.common import (
+    SCHEDULER_ENV,
+    check_engine,
+    layer_options,
+    setup_logging,
+    wait_option,
+)
 from hotspots.output import export
 from hotspots.space import segments, snap
 
 __all__ = ["hot_streets"]
 
 #: Environment variable read for ``--scheduler`` (the one Dask itself reads).
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 _INSTALL_HINT = "pip install -e '.[dask]'"
 
@@ -181,7 +186,13 @@ def hot_streets(
     _setup_logging(quiet)
     engine, workers = options.pop("engine"), options.pop("workers")
     partitions, timeout = options.pop("partitions"), options.pop("connect_timeout")
-    scheduler = _scheduler(ctx, options.pop("scheduler"), engine, workers, partitions)
+    scheduler = check_engine(
+        ctx,
+        engine=engine,
+        scheduler=options.pop("scheduler"),
+        workers=workers,
+        partitions=partitions,
+    )
     runfolder.check_writable(out, overwrite=overwrite)  # before any input is read
     with runfolder.folder_lock(out, wait=wait):  # one writer of OUT at a time
         _rank_and_write(
@@ -264,40 +275,6 @@ def _setup_logging(quiet: bool) -> None:
 
 def _quiet_dask(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith("distributed")
-
-
-def _scheduler(
-    ctx: click.Context,
-    scheduler: str | None,
-    engine: str,
-    workers: int | None,
-    partitions: int | None,
-) -> str | None:
-    """Check the Dask options against ``--engine``; return the scheduler address to use."""
-    from_env = ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT
-    if engine == "local":
-        given = [
-            o
-            for o, v in (
-                ("--scheduler", scheduler and not from_env),
-                ("--workers", workers),
-                ("--partitions", partitions),
-            )
-            if v
-        ]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            msg = f"{' and '.join(given)} {verb} to --engine dask only; add --engine dask"
-            raise click.UsageError(msg, ctx)
-        return None
-    if scheduler and workers:
-        source = f"{SCHEDULER_ENV} is set" if from_env else "--scheduler is given"
-        msg = (
-            f"--workers sizes a local cluster, but {source}: the existing cluster's own "
-            "workers are used. Drop --workers, or the scheduler address"
-        )
-        raise click.UsageError(msg, ctx)
-    return scheduler or None
 
 
 @contextmanager
