@@ -149,18 +149,8 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
     seconds: dict[str, float] = {}
     with _timed(seconds, "load_and_snap"):
         crimes, segs, region = _load(config)
-    check_forecast_inputs(  # before the fork: a bad option fails at once
-        crimes,
-        segs,
-        study_area=region,
-        methods=config.methods,
-        coverages=config.coverages,
-        warmup_months=config.warmup_months,
-        window_months=config.window_months,
-        groups=config.groups,
-        half_life_months=config.half_life_months,
-        months_back=config.months_back,
-    )
+    # before the fork: a bad option fails at once
+    check_forecast_inputs(crimes, segs, study_area=region, **_street_options(config))
     # the street backtest needs nothing the area backtest computes: a forked process does it
     # beside this one (here when waited for, where one process does it all)
     street = start_forked(_street_backtest, config, crimes, segs, region)
@@ -211,16 +201,23 @@ def _street_backtest(
         crimes,
         segs,
         study_area=region,
-        methods=config.methods,
-        coverages=config.coverages,
-        warmup_months=config.warmup_months,
-        window_months=config.window_months,
-        groups=config.groups,
         seed=config.seed,
-        half_life_months=config.half_life_months,
-        months_back=config.months_back,
         quiet=config.quiet,
+        **_street_options(config),
     )
+
+
+def _street_options(config: BacktestConfig) -> dict[str, Any]:
+    """Return the street backtest's options (checked and used with the same names)."""
+    return {
+        "methods": config.methods,
+        "coverages": config.coverages,
+        "warmup_months": config.warmup_months,
+        "window_months": config.window_months,
+        "groups": config.groups,
+        "half_life_months": config.half_life_months,
+        "months_back": config.months_back,
+    }
 
 
 def _plot_title(config: BacktestConfig, table: pd.DataFrame) -> str:
