@@ -8,6 +8,7 @@ The readers (area join at load) and :mod:`hotspots.space.snap` both use these.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -197,17 +198,28 @@ def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndar
     """Return the lowest-index tree geometry each point intersects (-1 for none).
 
     Candidates come from the tree's boxes; each is tested against its polygon prepared
-    (GEOS's indexed point-in-polygon, the polygons prepared in place once): where the
-    tree's ``predicate="intersects"`` prepares each point and walks every edge of the
-    polygon for it (Vancouver's 22 detailed local areas: 3 to 4 times slower).
+    (GEOS's indexed point-in-polygon): where the tree's ``predicate="intersects"`` prepares
+    each point and walks every edge of the polygon for it (Vancouver's 22 detailed local
+    areas: 3 to 4 times slower).
+
+    Each thread prepares its own copy of the polygons: a prepared GEOS geometry builds its
+    point index on first use without a lock, so threads sharing one (the chunks here, or
+    two Dask tasks of one worker process given the same areas) crashed the process now and
+    then. The tree's own geometries are never prepared.
     """
     polys = tree.geometries
-    shapely.prepare(polys)
+    local = threading.local()
+
+    def own() -> np.ndarray:
+        if not hasattr(local, "polys"):  # a copy through WKB: the same coordinates, bit for bit
+            local.polys = shapely.from_wkb(shapely.to_wkb(polys))
+            shapely.prepare(local.polys)
+        return np.asarray(local.polys)
 
     def one(rows: np.ndarray) -> np.ndarray:
         pts = shapely.points(x[rows], y[rows])
         pi, ai = tree.query(pts)
-        ok = shapely.intersects(polys[ai], pts[pi])
+        ok = shapely.intersects(own()[ai], pts[pi])
         return first_match(len(rows), pi[ok], ai[ok])
 
     return in_chunks(one, len(x))
