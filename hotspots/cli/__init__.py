@@ -11,9 +11,9 @@ import click
 
 from hotspots import __version__
 from hotspots.cli.common import (
-    SCHEDULER_ENV,
     check_engine,
     denominator_value,
+    engine_options,
     layer_options,
     overlay_values,
     setup_logging,
@@ -316,25 +316,9 @@ def _setup_logging(quiet: bool) -> None:
     help="Privacy: publish street segments only (no crime points, no point-level "
     "places, no record ids or coordinates in rejected.csv).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where reading, the area join and snapping run: this process, or a Dask cluster "
-    "(a local one, or --scheduler); the rest of the run stays here.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Workers of the local Dask cluster, one thread each [default: CPU count].",
-)
-@click.option(
-    "--scheduler",
-    envvar=SCHEDULER_ENV,
-    show_envvar=True,
-    help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
-    "(default: start a local cluster).",
+@engine_options(
+    "Where reading, the area join and snapping run: this process, or a Dask cluster "
+    "(a local one, or --scheduler); the rest of the run stays here."
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_context

@@ -15,6 +15,7 @@ __all__ = [
     "WARNINGS_LOGGER",
     "check_engine",
     "denominator_value",
+    "engine_options",
     "layer_options",
     "overlay_values",
     "setup_logging",
@@ -44,6 +45,39 @@ def layer_options(command: F) -> F:
     return click.option(
         "--areas-layer", help="Layer of --areas to read, when the file holds several."
     )(command)
+
+
+def engine_options(engine_help: str) -> Callable[[F], F]:
+    """Add ``--engine local|dask``, ``--scheduler`` and ``--workers`` (see :func:`check_engine`).
+
+    Parameters
+    ----------
+    engine_help
+        What ``--engine`` chooses between, for this command's help.
+    """
+
+    def add(command: F) -> F:
+        command = click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help="Workers of the local Dask cluster, one thread each [default: CPU count].",
+        )(command)
+        command = click.option(
+            "--scheduler",
+            envvar=SCHEDULER_ENV,
+            show_envvar=True,
+            help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
+            "(default: start a local cluster).",
+        )(command)
+        return click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help=engine_help,
+        )(command)
+
+    return add
 
 
 def overlay_values(

@@ -22,8 +22,8 @@ from hotspots import distributed as _distributed
 from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.cli.common import (
-    SCHEDULER_ENV,
     check_engine,
+    engine_options,
     layer_options,
     setup_logging,
     wait_option,
@@ -69,25 +69,7 @@ _INSTALL_HINT = "pip install -e '.[dask]'"
 )
 @click.option("--area-code", help="Column of the area code (guessed if not given).")
 @click.option("--area-name", help="Column of the area name (guessed if not given).")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Run in this process, or on a Dask cluster.",
-)
-@click.option(
-    "--scheduler",
-    envvar=SCHEDULER_ENV,
-    show_envvar=True,
-    help="Address of an existing Dask scheduler, e.g. tcp://host:8786 "
-    "(default: start a local cluster).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Workers of the local Dask cluster, one thread each [default: CPU count].",
-)
+@engine_options("Run in this process, or on a Dask cluster.")
 @click.option(
     "--partitions",
     type=click.IntRange(min=1),
