@@ -22,7 +22,6 @@ from hotspots.read.mapped import read_mapping
 from hotspots.space import cache, crs, names, snap
 
 __all__ = [
-    "PLACES_BESIDE_FROM",
     "Places",
     "Ranked",
     "build_segments",
@@ -168,13 +167,6 @@ def rank_snapped(
         crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
         conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
-
-
-#: Fewest unsnapped records for which a caller may work out :func:`unsnapped_places` in a
-#: second process (the Dask engine does; ``rank_stages`` keeps them in its own process: a
-#: forked child spent 0.7-0.9 s of CPU on London's 1.24 million records where this process
-#: spends 0.5 s, its new pages faulted in one by one, which left nothing gained).
-PLACES_BESIDE_FROM = 200_000
 
 
 @dataclass
