@@ -12,8 +12,8 @@ Targets (issue 19), each timed here in this one run:
    area_join, street_segments, snapping, ranking) against the plain GeoPandas script
    (``run_benchmark.run_plain``: read_csv, points_from_xy, to_crs, sjoin, sjoin_nearest,
    groupby), London and Vancouver, each in a fresh process after an untimed warm-up on a
-   3,000-row sample (so imports and first calls are not timed, for either). Budget: plain /
-   ours at least 5.
+   3,000-row sample (so imports and first calls are not timed, for either), the two
+   alternated ``--repeat`` times, medians compared. Budget: plain / ours at least 5.
 2. The whole Vancouver ``hotspots run --offline`` (process wall time: imports and every
    output) against hexseg's workflow (``benchmarks/peers/hexseg_workflow.py``, also a whole
    process), alternated, median of ``--repeat``. Budget: faster than hexseg (aim: half).
@@ -89,24 +89,34 @@ def _median(values: list[float]) -> float | None:
 # target 1
 
 
-def target1(data: Path, out: Path, timeout: float) -> dict[str, Any]:
+def target1(data: Path, out: Path, repeat: int, timeout: float) -> dict[str, Any]:
+    """Ours and the plain script alternated ``repeat`` times per city; medians compared."""
     res: dict[str, Any] = {}
     for name, found in rb.datasets(data, out, 0, 0, {"scaled"}).items():
         spec = {**found, "cache": str(out / "segment_cache"), "core_only": True}
-        ours = rb._run_worker("ours", spec, timeout)
-        plain = rb._run_worker("plain", {**spec, "plain_rows": None}, timeout)
-        o, p = rb._ratio_seconds(ours), rb._ratio_seconds(plain)
+        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "plain": []}
+        for _ in range(repeat):
+            runs["ours"].append(rb._run_worker("ours", spec, timeout))
+            runs["plain"].append(rb._run_worker("plain", {**spec, "plain_rows": None}, timeout))
+        secs = {k: [s for s in map(rb._ratio_seconds, v) if s] for k, v in runs.items()}
+        o, p = (statistics.median(v) if v else None for v in (secs["ours"], secs["plain"]))
         res[name] = {
             "ours_seconds": round(o, 2) if o else None,
             "plain_seconds": round(p, 2) if p else None,
             "ratio": round(p / o, 1) if o and p else None,
-            "ours_stages": {k: v.get("seconds") for k, v in ours.get("stages", {}).items()},
-            "plain_stages": {k: v.get("seconds") for k, v in plain.get("stages", {}).items()},
-            "errors": [r["error"] for r in (ours, plain) if "error" in r],
+            "ours_runs": [round(s, 3) for s in secs["ours"]],
+            "plain_runs": [round(s, 3) for s in secs["plain"]],
+            "ours_stages": [
+                {k: v.get("seconds") for k, v in r.get("stages", {}).items()} for r in runs["ours"]
+            ],
+            "plain_stages": [
+                {k: v.get("seconds") for k, v in r.get("stages", {}).items()} for r in runs["plain"]
+            ],
+            "errors": [r["error"] for v in runs.values() for r in v if "error" in r],
         }
         print(
-            f"  target 1 {name}: ours {res[name]['ours_seconds']} s "
-            f"{res[name]['ours_stages']}, plain {res[name]['plain_seconds']} s",
+            f"  target 1 {name}: ours {res[name]['ours_runs']} s, "
+            f"plain {res[name]['plain_runs']} s, median ratio {res[name]['ratio']}",
             flush=True,
         )
     return res
@@ -399,7 +409,7 @@ def table(res: dict[str, Any]) -> list[list[str]]:
         rows.append(
             _row(
                 "1",
-                f"{name}: run.json load..ranking vs plain GeoPandas script",
+                f"{name}: run.json load..ranking vs plain GeoPandas script (medians)",
                 _fmt(r["ours_seconds"]),
                 f"plain {_fmt(r['plain_seconds'])}",
                 f"{ratio}x (budget >= 5x)" if ratio else "n/a",
@@ -492,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=None,
-        help="rounds of targets 2 and 4 (default 3; 1 with --quick)",
+        help="rounds of targets 1, 2 and 4 (default 3; 1 with --quick)",
     )
     ap.add_argument(
         "--only", nargs="+", choices=["1", "2", "3", "4", "5", "6"], help="run only these targets"
@@ -524,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     if "6" in wanted:
         res["t6"] = target6(args.out, 5 if args.quick else 10)
     if "1" in wanted:
-        res["t1"] = target1(data, args.out, args.timeout)
+        res["t1"] = target1(data, args.out, repeat, args.timeout)
     if "4" in wanted:
         res["t4"] = target4(data, args.out, repeat, args.timeout)
     if "2" in wanted:
