@@ -18,7 +18,14 @@ from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, TYPE_COUNT_P
 from hotspots.space.crs import WGS84
 from hotspots.space.names import location_to_street, text_codes
 
-__all__ = ["distinct_rows", "location_place", "rank_locations"]
+__all__ = [
+    "distinct_rows",
+    "location_place",
+    "rank_location_counts",
+    "rank_locations",
+    "type_codes",
+    "type_counts",
+]
 
 
 def location_place(crimes: pd.DataFrame, *, weights: np.ndarray | None = None) -> pd.Series:
@@ -187,57 +194,158 @@ def rank_locations(
         One row per location with :data:`hotspots.read.schema.AREA_LIST_COLUMNS` and the type
         counts; geometry is the multipoint of its map points. ``area_rank`` is left empty.
     """
-    df = pd.DataFrame(
+    records = pd.DataFrame(
         {
             "area_code": crimes["area_code"],
             "area_name": crimes["area_name"],
             "place": crimes["place"] if "place" in crimes else location_place(crimes),
-            "tcol": crimes["crime_type"].map(columns_among(crimes["crime_type"], type_cols)),
             "x": crimes["x"],
             "y": crimes["y"],
         }
     )
-    keys = ["area_code", "area_name", "place"]
-    point = [crimes["point_id"]] if "point_id" in crimes else [df["x"], df["y"]]
-    first, inverse, weight = distinct_rows(*(df[c] for c in [*keys, "tcol"]), *point)
-    if weights is not None:
-        weight = _summed(inverse, weights, len(first))
-    df = df.iloc[first].assign(n=weight)  # distinct records (same place, type and point)
-    counts = df.groupby([*keys, "tcol"], observed=True, sort=True)["n"].sum()
-    counts = counts.unstack("tcol", fill_value=0).reindex(columns=type_cols, fill_value=0)
-    counts.insert(0, "crimes", counts.sum(axis=1))
-    listed = (counts["crimes"] >= min_crimes).to_numpy()
-    # each distinct record's place in the listed table (-1: not listed), by the keys' codes
-    found = counts.index.get_indexer(pd.MultiIndex.from_arrays([df[k] for k in keys]))
+    point = [crimes["point_id"]] if "point_id" in crimes else [records["x"], records["y"]]
+    keys = [records[c] for c in ("area_code", "area_name", "place")]
+    first, inverse, _ = distinct_rows(*keys, *point)  # each place's map points once
+    column = type_codes(crimes["crime_type"], type_cols)
+    counts = type_counts(inverse, column, len(first), len(type_cols), weights=weights)
+    located, _ = rank_location_counts(
+        records.iloc[first], counts, min_crimes=min_crimes, type_cols=type_cols, crs=crimes.crs
+    )
+    return located
+
+
+def type_codes(crime_type: pd.Series, type_cols: list[str]) -> np.ndarray:
+    """Return the position in ``type_cols`` of each crime's type column (-1 for none).
+
+    Parameters
+    ----------
+    crime_type
+        Each crime's type (categorical or not).
+    type_cols
+        The ``n_<type>`` columns of all the run's types.
+
+    Returns
+    -------
+    numpy.ndarray
+        One position per crime, worked out once per distinct type.
+    """
+    codes, types = pd.factorize(crime_type)  # missing: -1, counted nowhere
+    at = {c: i for i, c in enumerate(type_cols)}
+    cols = columns_among(pd.Series(types, dtype=object), type_cols)
+    position = np.array([at.get(cols[t], -1) for t in types] + [-1], dtype=np.int64)
+    found: np.ndarray = position[codes]
+    return found
+
+
+def type_counts(
+    inverse: np.ndarray,
+    column: np.ndarray,
+    n: int,
+    n_types: int,
+    *,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return the crimes of each of ``n`` records per type column, an ``n`` x ``n_types`` table.
+
+    ``inverse`` gives each crime's record, ``column`` its type column (-1: not counted),
+    ``weights`` the crimes each stands for (default one).
+    """
+    on = column >= 0
+    flat = inverse[on] * n_types + column[on]
+    w = None if weights is None else np.asarray(weights, dtype=np.int64)[on]
+    if w is None:
+        return np.bincount(flat, minlength=n * n_types).reshape(n, n_types)
+    total = np.zeros(n * n_types, dtype=np.int64)
+    np.add.at(total, flat, w)
+    return total.reshape(n, n_types)
+
+
+def rank_location_counts(
+    records: pd.DataFrame,
+    counts: np.ndarray,
+    *,
+    min_crimes: int = DEFAULT_MIN_CRIMES,
+    type_cols: list[str],
+    crs: object = None,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Return :func:`rank_locations` of records already counted per type column.
+
+    Parameters
+    ----------
+    records
+        Distinct records with ``area_code``, ``area_name``, ``place``, ``x`` and ``y``
+        (several may share a place and a map point).
+    counts
+        The crimes each record stands for, one column per entry of ``type_cols``.
+    min_crimes, type_cols
+        As in :func:`rank_locations`.
+    crs
+        CRS of ``x`` and ``y``.
+
+    Returns
+    -------
+    locations, rows
+        As :func:`rank_locations` gives for the crimes the records stand for; and the row
+        of ``locations`` with each record's area code and place (-1 for none; a pair listed
+        twice, under two area names, goes to the later row).
+    """
+    # the places, as groupby(sort=True, observed=True) orders them, by the keys' codes
+    codes = [_sort_codes(records[k]) for k in ("area_code", "area_name", "place")]
+    key = np.zeros(len(records), dtype=np.int64)
+    for c in codes:
+        key = key * (int(c.max(initial=-1)) + 1) + np.maximum(c, 0)
+    known: np.ndarray = np.ones(len(records), dtype=bool)
+    for c in codes:
+        known &= c >= 0  # a missing key: in no group
+    groups, group = np.unique(key[known], return_inverse=True)
+    total = np.zeros((len(groups), len(type_cols)), dtype=np.int64)
+    np.add.at(total, group, np.asarray(counts, dtype=np.int64)[known])
+    crimes = total.sum(axis=1)
+    listed = crimes >= min_crimes
     at = np.where(listed, np.cumsum(listed) - 1, -1)
-    row = np.where(found >= 0, at[np.maximum(found, 0)], -1)
-    counts = counts[listed].reset_index()
-    counts["place"] = counts["place"].astype(str)
-    if counts.empty:
-        return gpd.GeoDataFrame(
-            columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"],
-            geometry="geometry",
-            crs=crimes.crs,
+    row = np.full(len(records), -1, dtype=np.int64)
+    row[known] = at[group]
+    # the row of each listed place's first record gives its keys
+    first = np.full(len(groups), len(records), dtype=np.int64)
+    np.minimum.at(first, group, np.flatnonzero(known))
+    take = first[listed]
+    table = pd.DataFrame(
+        {
+            "area_code": records["area_code"].iloc[take].reset_index(drop=True),
+            "area_name": records["area_name"].iloc[take].reset_index(drop=True),
+            "place": records["place"].iloc[take].astype(str).reset_index(drop=True),
+            "crimes": crimes[listed],
+            **{c: total[listed, i] for i, c in enumerate(type_cols)},
+        }
+    )
+    table.columns.name = "tcol"
+    pairs = _later_rows(codes[0], codes[2], known, row, listed)
+    if table.empty:
+        empty = gpd.GeoDataFrame(
+            columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"], geometry="geometry", crs=crs
         )
+        return empty, pairs
     # the distinct map points of each listed place, in order of (place row, x, y)
     on = row >= 0
-    idx, xs, ys = row[on], df["x"].to_numpy(dtype=float)[on], df["y"].to_numpy(dtype=float)[on]
+    idx = row[on]
+    xs = records["x"].to_numpy(dtype=float)[on]
+    ys = records["y"].to_numpy(dtype=float)[on]
     order = np.lexsort((ys, xs, idx))
     idx, xs, ys = idx[order], xs[order], ys[order]
     new = np.r_[True, (idx[1:] != idx[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])]
     idx, xy = idx[new], np.column_stack([xs[new], ys[new]])
     geoms = shapely.multipoints(xy, indices=idx)
-    out = gpd.GeoDataFrame(counts, geometry=geoms, crs=crimes.crs)
+    out = gpd.GeoDataFrame(table, geometry=geoms, crs=crs)
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
     n = np.bincount(idx, minlength=len(out))
     cen = gpd.GeoSeries(
         gpd.points_from_xy(
             np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n
         ),
-        crs=crimes.crs,
+        crs=crs,
     ).to_crs(WGS84)
     types = out[type_cols].to_numpy()
-    return out.assign(
+    located = out.assign(
         street=out["place"],
         extent="",
         basis=BASIS_LOCATION,
@@ -251,3 +359,30 @@ def rank_locations(
         lon=cen.x.round(6).to_numpy(),
         lat=cen.y.round(6).to_numpy(),
     )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
+    return located, pairs
+
+
+def _sort_codes(values: pd.Series) -> np.ndarray:
+    """Return codes ordering ``values`` as a sorted groupby does (-1 for missing).
+
+    A categorical's own codes (its categories' order); other values factorised sorted.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes.to_numpy(), dtype=np.int64)
+    codes, _ = pd.factorize(values, sort=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _later_rows(
+    area: np.ndarray, place: np.ndarray, known: np.ndarray, row: np.ndarray, listed: np.ndarray
+) -> np.ndarray:
+    """Return the last listed row with each record's (area, place) codes (-1 for none)."""
+    pair = area * (int(place.max(initial=-1)) + 1) + place
+    pair = np.where(known, pair, -1)
+    on = row >= 0
+    ids, codes = np.unique(pair, return_inverse=True)
+    last = np.full(len(ids), -1, dtype=np.int64)
+    np.maximum.at(last, codes[on], row[on])
+    out = last[codes]
+    out[~known] = -1
+    return out

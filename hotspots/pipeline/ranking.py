@@ -202,25 +202,34 @@ def unsnapped_places(
         record's row in them (``location_rows``, -1 for none).
     """
     type_cols = rank.count_columns(crimes["crime_type"])  # as count_by_segment's
-    off = crimes["segment_id"].isna().to_numpy()  # only the columns places need
-    cols = ["location", "area_code", "area_name", "crime_type", "x", "y", "point_id"]
-    unsnapped = pd.DataFrame(crimes.loc[off, [c for c in cols if c in crimes]])
-    # each distinct record (text, area, map point, type) once, standing for its records
-    point = ["point_id"] if "point_id" in unsnapped else ["x", "y"]
-    keys = ["location", "area_code", "area_name", *point, "crime_type"]
-    first, inverse, weight = location_ranks.distinct_rows(*(unsnapped[c] for c in keys))
-    distinct = gpd.GeoDataFrame(
-        unsnapped.iloc[first],
-        geometry=crimes.geometry.array[np.flatnonzero(off)[first]],
+    rows = np.flatnonzero(crimes["segment_id"].isna().to_numpy())
+    # each distinct record (text, area, map point) once, standing for its records, with
+    # their crimes counted per type column
+    point = ["point_id"] if "point_id" in crimes else ["x", "y"]
+    keys = ["location", "area_code", "area_name", *point]
+    parts = {c: crimes[c].take(rows) for c in keys}
+    first, inverse, _ = location_ranks.distinct_rows(*parts.values())
+    column = location_ranks.type_codes(crimes["crime_type"].take(rows), type_cols)
+    counts = location_ranks.type_counts(inverse, column, len(first), len(type_cols))
+    records = pd.DataFrame({c: part.iloc[first] for c, part in parts.items()})
+    at = rows[first]
+    records["x"] = crimes["x"].to_numpy()[at]
+    records["y"] = crimes["y"].to_numpy()[at]
+    # a record with no counted type still stands for its records in the places' numbering
+    weight = np.bincount(inverse, minlength=len(first))
+    records["place"] = location_ranks.location_place(records, weights=weight)
+    if street_level_only:  # streets only: no places listed
+        counts = counts[:0]
+    locs, found = location_ranks.rank_location_counts(
+        records.iloc[: len(counts)],
+        counts,
+        min_crimes=min_crimes,
+        type_cols=type_cols,
         crs=crimes.crs,
     )
-    distinct["place"] = location_ranks.location_place(distinct, weights=weight)
-    listed = distinct.iloc[:0] if street_level_only else distinct  # streets only: no places
-    locs = location_ranks.rank_locations(
-        listed, min_crimes=min_crimes, type_cols=type_cols, weights=weight[: len(listed)]
-    )
-    found = listed_rows(distinct["area_code"], distinct["place"], locs)
-    return Places(np.flatnonzero(off), distinct["place"].array.take(inverse), locs, found[inverse])
+    if street_level_only:
+        found = np.full(len(records), -1, dtype=np.int64)
+    return Places(rows, records["place"].array.take(inverse), locs, found[inverse])
 
 
 def build_segments(
