@@ -65,13 +65,15 @@ def location_place(crimes: pd.DataFrame, *, weights: np.ndarray | None = None) -
 def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
     codes, uniques = text_codes(crimes["location"])  # each distinct location text once
-    words = pd.Series(
-        [_after_on_or_near(w) for w in uniques.tolist()], index=uniques.index, dtype=object
-    ).replace("", "(no location text)")
-    text = pd.Series(words.to_numpy(dtype=object)[codes], index=crimes.index)
+    used, at = np.unique(codes, return_inverse=True)  # of these records' texts only
+    words = np.array(
+        [_after_on_or_near(w) for w in uniques.to_numpy()[used].tolist()] or [""], dtype=object
+    )[: len(used)]
+    words[words == ""] = "(no location text)"
+    out: np.ndarray = words[at]
+    text = pd.Series(out.copy(), index=crimes.index, dtype=object)
     no_street = location_to_street(crimes["location"]).isna()
     poi = (no_street & (text != "(no location text)")).to_numpy()
-    out: np.ndarray = text.to_numpy(dtype=object)
     if not poi.any():
         return out
     pts = pd.DataFrame(

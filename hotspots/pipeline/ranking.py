@@ -163,7 +163,12 @@ def rank_snapped(
             street_level_only=config.ranking.street_level_only,
         )
         locs = found.locations
-        crimes["place"] = pd.Series(found.place, index=crimes.index[found.rows])
+        place = np.full(len(crimes), -1, dtype=found.place.codes.dtype)
+        place[found.rows] = found.place.codes  # the snapped rows: no place
+        crimes["place"] = pd.Series(
+            pd.Categorical.from_codes(place, dtype=found.place.dtype, validate=False),
+            index=crimes.index,
+        )
         crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
         conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
@@ -297,17 +302,17 @@ def name_segments(
     crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, *, police_uk: bool
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Fill missing segment names from the records snapped to them; measure agreement."""
-    # each distinct (segment, location text) once, weighted by its records
-    first, _, weight = location_ranks.distinct_rows(crimes["segment_id"], crimes["location"])
-    pairs = pd.DataFrame(crimes[["segment_id", "location"]]).iloc[first]
+    # each distinct (segment, location text) of the snapped records once, weighted by its
+    # records (the unsnapped ones name no segment)
+    on = np.flatnonzero(crimes["segment_id"].notna().to_numpy())
+    seg, loc = crimes["segment_id"].take(on), crimes["location"].take(on)
+    first, _, weight = location_ranks.distinct_rows(seg, loc)
+    pairs = pd.DataFrame({"segment_id": seg.iloc[first], "location": loc.iloc[first]})
     records = pd.Series(weight, index=pairs.index)
     street = names.location_to_street(pairs["location"])
     layer_named = segs["street_name"].notna()
     by_seg = segs.set_index("segment_id")["street_name"]
-    on = pairs["segment_id"].notna()
-    agreement = names.name_agreement(
-        street[on], pairs["segment_id"][on].map(by_seg), weights=records[on]
-    )
+    agreement = names.name_agreement(street, pairs["segment_id"].map(by_seg), weights=records)
     inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
     filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
     unnamed = np.full(len(segs), None, dtype=object)
