@@ -31,7 +31,9 @@ file keeps the entries of earlier calls).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -39,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +148,86 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
     print("RESULT " + json.dumps(out, default=str), flush=True)
 
 
+def stages_command(cmd: list[str]) -> list[str]:
+    """The ``hotspots run`` command ``cmd`` run inside a child of this script (``--stages``)."""
+    return [sys.executable, str(Path(__file__).resolve()), "--child-stages", "--", *cmd[1:]]
+
+
+def child_stages(args: list[str], every: float) -> None:
+    """Run ``hotspots <args>`` here, sampling this process's RSS stage by stage.
+
+    Prints one JSON line: per stage of the run (run.json's stages, in order, and the gaps
+    between them), this process's peak and closing RSS, the forked second process's peak
+    unique set size (USS: pages it does not share) and the machine's lowest available
+    memory while the stage ran.
+    """
+    import threading
+
+    from hotspots.cli import app
+    from hotspots.pipeline import config as cfg
+
+    marks: list[tuple[str, float]] = [("start", time.perf_counter())]
+    samples: list[tuple[float, int, int, int]] = []
+    me = psutil.Process()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            fork_uss = 0
+            for child in me.children(recursive=True):
+                try:
+                    line = " ".join(child.cmdline())
+                    if "spawn_main" in line or "forkserver" in line or "resource_tracker" in line:
+                        continue
+                    fork_uss += child.memory_full_info().uss
+                except psutil.Error:
+                    continue
+            samples.append(
+                (
+                    time.perf_counter(),
+                    me.memory_info().rss,
+                    fork_uss,
+                    psutil.virtual_memory().available,
+                )
+            )
+            time.sleep(every)
+
+    plain = cfg.StageTimer.__call__
+
+    @contextlib.contextmanager
+    def timed(self: Any, name: str) -> Iterator[None]:
+        marks.append((f"(before {name})", time.perf_counter()))
+        with plain(self, name):
+            yield
+        marks.append((name, time.perf_counter()))
+
+    cfg.StageTimer.__call__ = timed  # type: ignore[method-assign]
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        app(args, standalone_mode=False)
+    finally:
+        marks.append(("(after the last stage)", time.perf_counter()))
+        done.set()
+        thread.join()
+    rows = []
+    for (_, lo), (name, hi) in itertools.pairwise(marks):
+        inside = [s for s in samples if lo <= s[0] <= hi]
+        if not inside or hi - lo < every:
+            continue
+        rows.append(
+            {
+                "stage": name,
+                "seconds": round(hi - lo, 2),
+                "client_peak_mb": round(max(s[1] for s in inside) / MB),
+                "client_end_mb": round(inside[-1][1] / MB),
+                "fork_peak_uss_mb": round(max(s[2] for s in inside) / MB),
+                "min_available_mb": round(min(s[3] for s in inside) / MB),
+            }
+        )
+    print("STAGES " + json.dumps(rows), flush=True)
+
+
 def _role(proc: psutil.Process, root: int) -> str:
     """Client, worker (a process the local cluster spawned) or other, from its command line."""
     if proc.pid == root:
@@ -241,6 +324,14 @@ def print_result(rows: int, engine: str, res: dict[str, Any]) -> None:
         print(f"  {res['rows_read']:,} rows read, {res['crimes_kept']:,} crimes kept")
     if res.get("engine_record"):
         print(f"  engine: {res['engine_record']}")
+    if res.get("stage_memory"):
+        print("  memory by stage: client peak / at end, fork USS peak, machine's least available")
+        for row in res["stage_memory"]:
+            print(
+                f"  {row['stage']:<34} {row['seconds']:7.1f} s {row['client_peak_mb']:7,} /"
+                f" {row['client_end_mb']:7,} MB  fork {row['fork_peak_uss_mb']:6,} MB  avail"
+                f" {row['min_available_mb']:7,} MB"
+            )
     if "stage_seconds" in res:
         for stage, seconds in res["stage_seconds"].items():
             print(f"  {stage:<24} {seconds:8.1f} s")
@@ -261,8 +352,8 @@ def store(path: Path, rows: int, engine: str, res: dict[str, Any]) -> None:
     path.write_text(json.dumps(report, indent=2))
 
 
-def main() -> int:
-    """Run the benchmark; return the exit code (1 if a run failed)."""
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000, help="crimes in the scale-up")
     ap.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
@@ -280,9 +371,26 @@ def main() -> int:
         help="run only the stages load..ranking (what the Dask engine distributes), in a child "
         "process of this script, and report what the client holds after them",
     )
+    ap.add_argument(
+        "--stages",
+        action="store_true",
+        help="run each whole run inside a child process of this script and report its memory "
+        "stage by stage (client peak and closing RSS, the fork's USS, the machine's lowest "
+        "available memory)",
+    )
     ap.add_argument("--child-rank", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child-stages", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ap.add_argument("--engine", default="dask", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    """Run the benchmark; return the exit code (1 if a run failed)."""
+    args = parser().parse_args()
+    if args.child_stages:
+        child_stages(args.rest[1:] if args.rest[:1] == ["--"] else args.rest, args.every)
+        return 0
     if args.child_rank:
         child_rank(args.child_rank, args.data, args.engine, args.workers)
         return 0
@@ -298,6 +406,8 @@ def main() -> int:
             cmd = rank_only_command(crimes, args.data, engine, args.workers)
         else:
             cmd = command(crimes, args.data, run_dir, engine, args.workers)
+            if args.stages:
+                cmd = stages_command(cmd)
         print(f"{name}: {' '.join(cmd)}", flush=True)
         log_path = args.out / f"run_{args.rows}_{name}.log"
         res = measured_run(cmd, log_path, args.every)
@@ -306,6 +416,9 @@ def main() -> int:
             res.update(json.loads(found[-1][7:]) if found else {})
         else:
             add_run_json(res, run_dir)
+        found = [ln for ln in log_path.read_text().splitlines() if ln.startswith("STAGES ")]
+        if found:
+            res["stage_memory"] = json.loads(found[-1][7:])
         print_result(args.rows, name, res)
         store(args.out / "dask_scale.json", args.rows, name, res)
         failed |= res["exit_code"] != 0

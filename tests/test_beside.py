@@ -54,3 +54,15 @@ def test_trim_heap_returns_freed_memory() -> None:
 def test_trim_heap_leaves_a_heap_with_little_free() -> None:
     """Below ``min_bytes`` of freed memory the heap is left as it is."""
     assert not beside.trim_heap(min_bytes=2**62)
+
+
+def test_start_beside_keeps_one_process_when_memory_is_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(beside, "memory_allows_fork", lambda: False)
+    assert beside.start_beside(os.getpid)() == os.getpid()
+
+
+def test_memory_allows_fork_compares_available_memory_with_the_resident_size() -> None:
+    assert beside.memory_allows_fork(factor=0.0)
+    assert not beside.memory_allows_fork(factor=1e9) or not sys.platform.startswith("linux")

@@ -8,8 +8,12 @@ nothing is copied to start it; the result comes back pickled through a pipe.
 
 One process does it all instead (the same results; the work done when waited for) where the
 machine gives this process one core, where ``fork`` is not available (Windows, or macOS by
-default), or where :data:`WORKERS_ENV` is ``1``. If the second process dies without an
-answer, the work is done again in this process.
+default), where :data:`WORKERS_ENV` is ``1``, or where the machine's available memory is
+under :data:`FORK_MEMORY_FACTOR` times this process's resident size (the fork's pages,
+shared at first, are copied as either process writes them: on the 10-million-crime scale-up
+the fork came to hold 1.1 GB of its own, and a 60-million-row run could not afford six
+times that). If the second process dies without an answer, the work is done again in this
+process.
 
 :func:`trim_heap` hands the memory freed by a finished stage back to the system (glibc keeps
 it otherwise: on the 10-million-crime scale-up, 0.7 GB after reading). The run calls it
@@ -27,9 +31,18 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["TRIM_MIN_BYTES", "WORKERS_ENV", "can_fork", "start_beside", "trim_heap"]
+__all__ = [
+    "FORK_MEMORY_FACTOR",
+    "TRIM_MIN_BYTES",
+    "WORKERS_ENV",
+    "can_fork",
+    "memory_allows_fork",
+    "start_beside",
+    "trim_heap",
+]
 
 log = logging.getLogger("hotspots")
 
@@ -37,6 +50,10 @@ log = logging.getLogger("hotspots")
 WORKERS_ENV = "HOTSPOTS_PIPELINE_WORKERS"
 
 T = TypeVar("T")
+
+#: The machine's available memory must be at least this many times the process's resident
+#: size for :func:`start_beside` to fork.
+FORK_MEMORY_FACTOR = 2.0
 
 
 def can_fork() -> bool:
@@ -75,6 +92,9 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     if not can_fork():  # done when waited for, so the caller's stage timer counts it
         return lambda: work(*args)
     trim_heap()  # the fork starts with this process's resident pages
+    if not memory_allows_fork():
+        log.info("too little memory available for a second process: one process runs all")
+        return lambda: work(*args)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
@@ -99,6 +119,28 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
         return result
 
     return wait
+
+
+def memory_allows_fork(*, factor: float = FORK_MEMORY_FACTOR) -> bool:
+    """Return False where the machine's available memory is under ``factor`` x this process's.
+
+    Linux's ``MemAvailable`` and this process's resident size (``/proc``); True where either
+    cannot be read.
+
+    Examples
+    --------
+    >>> memory_allows_fork(factor=0.0)
+    True
+    """
+    try:
+        meminfo = Path("/proc/meminfo").read_text(encoding="ascii").splitlines()
+        info = dict(line.split(":", 1) for line in meminfo)
+        available = int(info["MemAvailable"].split()[0]) * 1024
+        statm = Path("/proc/self/statm").read_text(encoding="ascii").split()
+        resident = int(statm[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, KeyError, ValueError, IndexError):
+        return True
+    return available >= factor * resident
 
 
 def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:

@@ -26,9 +26,17 @@ table's unused columns), with the row work on the cluster's workers:
 Every step is per file or per point, so the result equals the single-machine run's
 (tests/test_dask_run.py compares every CSV of the two run folders byte for byte). The
 client holds the joined crime table, as the later stages of the run (time profiles,
-significance, forecast, rates, maps) read every crime row, without the columns no later
-stage reads (:data:`UNUSED_COLUMNS`: police.uk's crime ids, 64 characters a row): what this
-costs per row is measured by ``benchmarks/dask_scale.py``.
+significance, forecast, rates, maps) read every crime row, held compactly:
+
+- without the columns no later stage reads (:data:`UNUSED_COLUMNS`: police.uk's crime ids,
+  64 characters a row) and without ``snap_distance_m`` (read by no stage after snapping);
+- ``geometry`` only where a record snapped to no street (the one reader of the per-row
+  points, the unsnapped records' places; every later stage reads ``x`` and ``y``), None
+  elsewhere: a shapely point per distinct location was the client's largest item;
+- ``source_row`` as 32-bit integers, and the rejected table's text columns of few distinct
+  values (reasons, months, the raw coordinates) as categoricals (:func:`compact_text`).
+
+What this costs per row is measured by ``benchmarks/dask_scale.py``.
 
 The cluster: ``scheduler`` (a running Dask scheduler) if given, else a local cluster of
 ``workers`` processes, one thread each; without either, the default Dask client if one
@@ -47,7 +55,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +70,7 @@ from geopandas.array import GeometryArray
 from hotspots.distributed import start_local_cluster
 from hotspots.distributed_tasks import Located, cells, locate_file, locate_points, read_file
 from hotspots.errors import HotspotsError, InputDataError
+from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
 from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
@@ -82,6 +90,7 @@ from hotspots.space.locations import factorize_xy, spread_category
 
 __all__ = [
     "UNUSED_COLUMNS",
+    "compact_text",
     "dask_client",
     "dask_rank_stages",
 ]
@@ -134,7 +143,8 @@ def dask_rank_stages(
     -------
     Ranked
         The same as :func:`hotspots.pipeline.ranking.rank_stages` gives, but for the crime
-        table's :data:`UNUSED_COLUMNS`.
+        table's :data:`UNUSED_COLUMNS` and ``snap_distance_m``, its ``geometry`` (None where
+        a record snapped) and the dtypes that hold it compactly (see the module's notes).
 
     Raises
     ------
@@ -206,7 +216,7 @@ def dask_rank_stages(
             del results, codes
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
         with stage("snapping"):
-            _, segment, distance = shares.result()
+            _, segment, _ = shares.result()
     with gc_held():
         if crimes.empty:
             msg = (
@@ -215,7 +225,7 @@ def dask_rank_stages(
             )
             raise InputDataError(msg)
         with stage.more("snapping"):
-            crimes = crimes.join(_snap_columns(crimes, segs, kept_codes, segment, distance))
+            crimes = crimes.join(_snap_columns(crimes, segs, kept_codes, segment))
             if not config.output.quiet:
                 found = crimes["segment_id"].notna()
                 log.info(
@@ -226,7 +236,9 @@ def dask_rank_stages(
                     config.ranking.snap_distance_m,
                 )
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
-        return rank_snapped(config, stage, crimes, rejected, areas, segs)
+        ranked = rank_snapped(config, stage, crimes, rejected, areas, segs)
+    trim_heap()  # the joined files' memory goes back to the system before the later stages
+    return ranked
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,33 +423,69 @@ def _assemble(
 
     Returns the crimes with their areas, the rejected rows and each kept row's point.
     """
-    # the points are made in a second thread while the rows are joined (both mostly
-    # without the GIL), as the reader's own assemble does
-    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-points") as pool:
-        geoms = pool.submit(shapely.points, ux, uy)
-        kept, rejected, gone = concat_files(
-            [r.kept for r in results],
-            [rej for r in results for rej in r.rejects],
-            across_files_only=police_uk,
-            outside=lambda: (shares.result()[0] < 0)[codes],
-            id_keys=[r.id_keys for r in results] if police_uk else None,
-        )
-        points = geoms.result()
+    kept, rejected, gone = concat_files(
+        [r.kept for r in results],
+        [rej for r in results for rej in r.rejects],
+        across_files_only=police_uk,
+        outside=lambda: (shares.result()[0] < 0)[codes],
+        id_keys=[r.id_keys for r in results] if police_uk else None,
+    )
     if len(kept) == 0 and len(codes):
         raise InputDataError(layer.no_overlap_message(ux, uy, dst))
     kept_codes = codes[~gone] if gone.any() else codes
+    area, segment, _ = shares.result()
     cols: dict[str, Any] = {
         "point_id": kept_codes.astype(np.int32 if len(ux) < 2**31 else np.int64),
-        "geometry": GeometryArray(points[kept_codes], crs=dst),
+        "geometry": GeometryArray(_unsnapped_points(ux, uy, segment)[kept_codes], crs=dst),
     }
     if pyproj.CRS.from_user_input(src) != dst:
         cols.update(x=ux[kept_codes], y=uy[kept_codes])
-    cols.update(layer.columns(shares.result()[0].astype(np.int64), kept_codes))
+    cols.update(layer.columns(area.astype(np.int64), kept_codes))
     # the ids have done their work (repeats rejected above): no later stage reads them, and
     # police.uk's are 64 hex characters a row
     kept = kept.drop(columns=[c for c in UNUSED_COLUMNS if c in kept])
     crimes = to_geo(kept, src_crs=src, dst_crs=dst, points=cols)
-    return crimes, rejected, kept_codes
+    if len(crimes) and crimes["source_row"].max() < 2**31:  # row numbers: int32 holds them
+        crimes["source_row"] = crimes["source_row"].astype(np.int32)
+    return crimes, compact_text(rejected), kept_codes
+
+
+def _unsnapped_points(ux: np.ndarray, uy: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Each distinct point's shapely point where it snapped to no segment, else None.
+
+    The crime table's geometry is read only for the unsnapped records (their places,
+    :func:`hotspots.pipeline.ranking.unsnapped_places`); every later stage reads ``x`` and
+    ``y``. A shapely point costs about 150 bytes, and most points snap.
+    """
+    geoms = np.full(len(ux), None, dtype=object)
+    off = np.flatnonzero(segment < 0)
+    geoms[off] = shapely.points(ux[off], uy[off])
+    return geoms
+
+
+def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with each text column of few distinct values held as a categorical.
+
+    Its CSV is the same (a categorical writes its values); a column of mostly distinct
+    values (e.g. police.uk's crime ids) stays as it is.
+
+    Examples
+    --------
+    >>> t = compact_text(pd.DataFrame({"reason": ["a", "a", "b", "a"], "n": [1, 2, 3, 4]}))
+    >>> t.dtypes.astype(str).tolist()
+    ['category', 'int64']
+    """
+    out = frame.copy(deep=False)
+    for name in frame.columns:
+        col = frame[name]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        if isinstance(col.dtype, pd.CategoricalDtype) or len(col) < 2:
+            continue
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        if len(uniques) <= len(col) // 2:
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+    return out
 
 
 class _Shares:
@@ -491,18 +539,13 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
 
 
 def _snap_columns(
-    crimes: gpd.GeoDataFrame,
-    segs: gpd.GeoDataFrame,
-    kept_codes: np.ndarray,
-    segment: np.ndarray,
-    distance: np.ndarray,
+    crimes: gpd.GeoDataFrame, segs: gpd.GeoDataFrame, kept_codes: np.ndarray, segment: np.ndarray
 ) -> pd.DataFrame:
-    """``segment_id`` and ``snap_distance_m`` per row, as :func:`snap_to_streets` gives them."""
+    """``segment_id`` per row, as :func:`snap_to_streets` gives it."""
     # the workers' codes number the sorted segment ids (the categories snapping gives)
     _, ids = pd.factorize(pd.Series(segs["segment_id"].to_numpy(), dtype="str"), sort=True)
     out = pd.DataFrame(index=crimes.index)
     out["segment_id"] = spread_category(
         np.asarray(ids, dtype=object), segment.astype(np.int64), kept_codes, crimes.index
     )
-    out["snap_distance_m"] = distance[kept_codes]
     return out
