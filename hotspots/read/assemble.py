@@ -44,10 +44,12 @@ from hotspots.space.locations import (
 __all__ = [
     "FileResult",
     "assemble",
+    "collect_results",
     "concat_files",
     "gc_held",
     "project_distinct",
     "read_all",
+    "read_each",
     "to_geo",
     "without_gc_pauses",
 ]
@@ -117,19 +119,41 @@ def read_all(
     else:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-read")
         results = pool.map(read_one, sources)
-    frames, rejects, crss, keys = [], [], [], []
     try:
-        for source, res in zip(sources, results, strict=True):
-            frames.append(res.kept)
-            rejects.extend(res.rejects)
-            crss.append(res.crs)
-            keys.append(res.id_keys)
-            if not quiet:
-                log.info("read %s: %d rows, %d kept", source.name, res.n_read, len(res.kept))
+        return collect_results(sources, results, quiet=quiet)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def collect_results(
+    sources: list[Source], results: Iterable[FileResult], *, quiet: bool
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[Any], list[FileIdKeys | None]]:
+    """Return the kept frames, rejected tables, CRSs and crime-id keys of the files read.
+
+    Each file's rows read and kept are logged as its result comes (unless ``quiet``).
+    """
+    frames, rejects, crss, keys = [], [], [], []
+    for source, res in zip(sources, results, strict=True):
+        frames.append(res.kept)
+        rejects.extend(res.rejects)
+        crss.append(res.crs)
+        keys.append(res.id_keys)
+        if not quiet:
+            log.info("read %s: %d rows, %d kept", source.name, res.n_read, len(res.kept))
     return frames, rejects, crss, keys
+
+
+def read_each(sources: list[Source], read_one: Callable[[Source], R]) -> list[R]:
+    """Return ``read_one`` of every source, several read at a time, in source order."""
+    workers = min(len(sources), os.cpu_count() or 1, _MAX_READ_THREADS)
+    if workers <= 1:
+        return [read_one(s) for s in sources]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hotspots-read")
+    try:
+        return list(pool.map(read_one, sources))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def concat_files(
@@ -140,6 +164,7 @@ def concat_files(
     outside: Callable[[], np.ndarray | None] | None = None,
     id_keys: list[FileIdKeys | None] | None = None,
     then: Callable[[np.ndarray], None] | None = None,
+    repeated: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Join the files' kept rows and rejected tables, then reject repeated crime ids.
 
@@ -149,6 +174,7 @@ def concat_files(
     the repeats are known); those rows are rejected too, a repeat keeping its own reason.
     The kept rows are copied once, straight into the joined table. Also returns which
     joined rows were rejected; ``then``, when given, is called with them before the copy.
+    ``repeated``, when given, holds which joined rows repeat a crime id (found already).
     """
     if any(len(f) for f in frames):  # a file that kept nothing adds no row (nor dtype)
         full = [i for i, f in enumerate(frames) if len(f)]
@@ -161,8 +187,8 @@ def concat_files(
     )
     ids = stack_frames([f[["crime_id", "source_file"]] for f in frames])
     late = np.zeros(len(ids), dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
-    dup = None  # found while the areas are looked up
-    if across_files_only and id_keys is not None:
+    dup = repeated  # else found while the areas are looked up
+    if dup is None and across_files_only and id_keys is not None:
         dup = repeated_across_files(ids, id_keys)
     if dup is None:
         dup = repeated_ids(ids, across_files_only=across_files_only)
@@ -192,6 +218,7 @@ def assemble(
     dst_crs: Any,
     areas: gpd.GeoDataFrame | None = None,
     id_keys: list[FileIdKeys | None] | None = None,
+    repeated: np.ndarray | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`concat_files` and :func:`to_geo`, the points in a second thread.
 
@@ -239,6 +266,7 @@ def assemble(
             outside=outside if areas is not None else None,
             id_keys=id_keys,
             then=then,
+            repeated=repeated,
         )
         codes, ux, uy, layer, _ = points.result()
         cols = rows[0].result()

@@ -32,6 +32,7 @@ from hotspots.read.sources import (
 
 __all__ = [
     "RawTable",
+    "read_csv_arrow",
     "read_csv_text",
     "read_raw_csv",
 ]
@@ -86,6 +87,25 @@ def read_csv_text(
     (empty cells missing) if every cell is a number, which is faster than text; a file with
     anything else in them is read as text throughout.
     """
+    table, rows, malformed = read_csv_arrow(
+        source, required=required, use_threads=use_threads, columns=columns, numbers=numbers
+    )
+    return RawTable(table.to_pandas(), rows, malformed)
+
+
+def read_csv_arrow(
+    source: Source,
+    *,
+    required: Sequence[str],
+    use_threads: bool,
+    columns: Sequence[str] | None = None,
+    numbers: Sequence[str] = (),
+) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
+    """Read one CSV as :func:`read_csv_text` does, its cells left in an Arrow table.
+
+    Returns the table, the 1-based data row number of each of its rows, and the malformed
+    rows (number, text).
+    """
     head, opener = _open_text(source)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     check_head(head, source)
@@ -116,8 +136,7 @@ def read_csv_text(
         table, malformed = _parse_text_csv(
             text, header, source, use_threads=False, keep=keep, floats=floats
         )
-    frame = table.to_pandas()
-    return RawTable(frame, _row_numbers(len(frame), malformed), malformed)
+    return table, _row_numbers(table.num_rows, malformed), malformed
 
 
 #: Gzip files up to this size are inflated whole in memory (a monthly force file is a few

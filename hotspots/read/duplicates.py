@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -156,10 +158,30 @@ class FileIdKeys:
         if found is None:
             return None
         keys, empty = found
-        named = np.sort(keys[~empty])  # then the distinct ones (faster than np.unique)
-        return cls(
-            keys, empty, named[np.r_[True, named[1:] != named[:-1]]] if len(named) else named
-        )
+        return cls(keys, empty, _distinct_sorted(keys[~empty]))
+
+    @classmethod
+    def per_file(cls, ids: pd.Series, sizes: Sequence[int]) -> list[FileIdKeys | None]:
+        """Keys of consecutive files' ids (``sizes`` rows each), the same as :meth:`of` on each.
+
+        The keys are made once for all the ids; every entry is None where :func:`_id_keys`
+        gives none for the whole column (a repeat is then found from the text).
+        """
+        found = _id_keys(ids) if len(ids) else None
+        if found is None:
+            return [cls.of(ids.iloc[:0]) if not n else None for n in sizes]
+        keys, empty = found
+        bounds = np.cumsum([0, *sizes]).tolist()
+        return [
+            cls(keys[lo:hi], empty[lo:hi], _distinct_sorted(keys[lo:hi][~empty[lo:hi]]))
+            for lo, hi in pairwise(bounds)
+        ]
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """Return the distinct keys, sorted (faster than ``np.unique``)."""
+    named = np.sort(keys)
+    return named[np.r_[True, named[1:] != named[:-1]]] if len(named) else named
 
 
 def repeated_across_files(ids: pd.DataFrame, id_keys: list[FileIdKeys | None]) -> np.ndarray | None:

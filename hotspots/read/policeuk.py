@@ -11,7 +11,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots.read.assemble import FileResult, assemble, read_all, without_gc_pauses
+from hotspots.read.assemble import (
+    FileResult,
+    assemble,
+    collect_results,
+    read_all,
+    read_each,
+    without_gc_pauses,
+)
 from hotspots.read.canonical import canonical_frame, month_window, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.duplicates import FileIdKeys
@@ -21,6 +28,7 @@ from hotspots.read.sources import (
     find_police_uk_sources,
     scan_police_uk,
 )
+from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file
 from hotspots.rejects import (
     REASON_PUBLICATION,
     RowFilter,
@@ -35,6 +43,7 @@ __all__ = [
     "POLICE_UK_COLUMNS",
     "POLICE_UK_REQUIRED",
     "POLICE_UK_SOURCE",
+    "police_uk_file_result",
     "police_uk_to_canonical",
     "read_police_uk",
     "read_police_uk_file",
@@ -162,12 +171,33 @@ def read_police_uk(
                 REASON_PUBLICATION,
             )
 
-    def read_one(source: Source) -> FileResult:
-        return read_police_uk_file(
-            source, rf, use_threads=len(sources) == 1, superseded_by=superseded.get(source.name)
+    if len(sources) > 1:  # parsed in threads, made canonical once for all files
+        items = read_each(sources, lambda s: _parse_one(s, rf, superseded.get(s.name)))
+        done = assemble_stacked(
+            sources,
+            items,
+            canonical=police_uk_to_canonical,
+            reasons=lambda canon: row_reasons(canon, rf, lonlat=True, rules={}),
+            src_crs=_crs.WGS84,
+            dst_crs=_crs.BRITISH_NATIONAL_GRID,
+            areas=areas,
+            quiet=quiet,
         )
+        if done is not None:
+            return done
+        results = [  # file by file, from the cells parsed
+            it if isinstance(it, FileResult) else police_uk_file_result(it.raw(), it.source, rf)
+            for it in items
+        ]
+        frames, rejects, _, keys = collect_results(sources, results, quiet=quiet)
+    else:
 
-    frames, rejects, _, keys = read_all(sources, read_one, quiet=quiet)
+        def read_one(source: Source) -> FileResult:
+            return read_police_uk_file(
+                source, rf, use_threads=True, superseded_by=superseded.get(source.name)
+            )
+
+        frames, rejects, _, keys = read_all(sources, read_one, quiet=quiet)
     return assemble(
         frames,
         rejects,
@@ -197,6 +227,13 @@ def read_police_uk_file(
     raw = read_csv_text(
         source, required=POLICE_UK_REQUIRED, use_threads=use_threads, columns=_POLICE_UK_USED
     )
+    return police_uk_file_result(raw, source, rf, superseded_by=superseded_by)
+
+
+def police_uk_file_result(
+    raw: RawTable, source: Source, rf: RowFilter, *, superseded_by: str | None = None
+) -> FileResult:
+    """Return :func:`read_police_uk_file` of a file whose cells are read already."""
     canon = police_uk_to_canonical(raw, source)
     if superseded_by is not None:
         kept, rej = split_rejected(canon, np.full(len(canon), REASON_PUBLICATION, dtype=object))
@@ -211,6 +248,13 @@ def read_police_uk_file(
         None,
         FileIdKeys.of(kept["crime_id"]),
     )
+
+
+def _parse_one(source: Source, rf: RowFilter, superseded_by: str | None) -> ParsedFile | FileResult:
+    """Parse one of several files (a superseded publication is read whole: all rejected)."""
+    if superseded_by is not None:
+        return read_police_uk_file(source, rf, use_threads=False, superseded_by=superseded_by)
+    return parse_file(source, required=POLICE_UK_REQUIRED, columns=_POLICE_UK_USED)
 
 
 def _log_skipped(skipped: list[dict[str, str]]) -> None:
