@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 
 from hotspots.analysis.rank import type_columns
 from hotspots.output.export import safe_file_stem
@@ -435,7 +436,9 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     coordinate table is built for millions of crimes.
     """
     point, ux, uy = factorize_xy(crimes["x"].to_numpy(float), crimes["y"].to_numpy(float))
-    ll = gpd.GeoSeries(gpd.points_from_xy(ux, uy), crs=crimes.crs).to_crs(WGS84)
+    # the coordinates projected as arrays: GeoSeries.to_crs's numbers, without two shapely
+    # points per distinct location (about 0.6 GB at 10 million crimes)
+    lon, lat = pyproj.Transformer.from_crs(crimes.crs, WGS84, always_xy=True).transform(ux, uy)
     type_code, types = pd.factorize(crimes["crime_type"])
     area_code, areas = pd.factorize(crimes["area_code"])
     n_types, n_areas = len(types) + 1, len(areas) + 1  # code 0: missing
@@ -447,8 +450,8 @@ def _crime_points(crimes: gpd.GeoDataFrame) -> pd.DataFrame:
     area = np.array([None, *areas], dtype=object)
     return pd.DataFrame(
         {
-            "lat": ll.y.to_numpy()[point],
-            "lon": ll.x.to_numpy()[point],
+            "lat": np.asarray(lat)[point],
+            "lon": np.asarray(lon)[point],
             "type": type_key[type_code],
             "area_code": area[area_code],
             "n": n,

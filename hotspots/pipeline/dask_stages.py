@@ -136,8 +136,9 @@ def dask_rank_stages(
     record
         Filled with what run.json's ``engine`` entry says: cluster, workers, partitions
         (file tasks), the seconds from the last file task sent until every file's rows were
-        on the client (``fetch_seconds``), the seconds joining them (``join_seconds``) and
-        the client's crime table in MB.
+        on the client (``fetch_seconds``), the seconds joining them (``join_seconds``), the
+        client's crime table in MB and its resident size (``client_rss_mb``) once the files
+        are fetched, once joined, and after ranking (the heap trimmed).
 
     Returns
     -------
@@ -196,6 +197,7 @@ def dask_rank_stages(
             t0 = time.perf_counter()
             results, points = _gather(client, reads, located)
             record["fetch_seconds"] = round(time.perf_counter() - t0, 3)
+            record["client_rss_mb"] = {"fetched": _rss_mb()}
             codes, ux, uy = _number_points(points)
             del points
             # the workers find the areas and segments of the run's distinct points while this
@@ -215,6 +217,7 @@ def dask_rank_stages(
             )
             del results, codes
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
+            record["client_rss_mb"]["joined"] = _rss_mb()
         with stage("snapping"):
             _, segment, _ = shares.result()
     with gc_held():
@@ -238,7 +241,16 @@ def dask_rank_stages(
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
         ranked = rank_snapped(config, stage, crimes, rejected, areas, segs)
     trim_heap()  # the joined files' memory goes back to the system before the later stages
+    record["client_rss_mb"]["ranked"] = _rss_mb()
     return ranked
+
+
+def _rss_mb() -> int:
+    """Return the resident size of this process in MB (psutil comes with Dask's distributed)."""
+    import psutil
+
+    rss: int = psutil.Process().memory_info().rss
+    return round(rss / 2**20)
 
 
 # --------------------------------------------------------------------------------------------
