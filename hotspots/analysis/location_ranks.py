@@ -11,11 +11,14 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from hotspots.analysis.rank import DEFAULT_MIN_CRIMES, columns_among
 from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, TYPE_COUNT_PREFIX
-from hotspots.space.crs import WGS84
+from hotspots.space.crs import lon_lat
+from hotspots.space.locations import ARROW_HASH_ROWS
 from hotspots.space.names import location_to_street, text_codes
 
 __all__ = [
@@ -144,18 +147,31 @@ def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarr
             found, uniques = pd.factorize(col, use_na_sentinel=True)
             codes, m = found.astype(np.int64) + 1, len(uniques) + 1
         if size * m >= 2**62:  # renumber the combined key before it could overflow
-            key, uniq = pd.factorize(key)
-            size = len(uniq)
+            key, size = _numbered(key)
         key = key * m + codes
         size *= m
-    inverse, uniq = pd.factorize(key)  # numbered in order of first appearance
-    inverse = inverse.astype(np.int64)
+    inverse, n_uniq = _numbered(key)  # numbered in order of first appearance
     if n == 0:
         return np.zeros(0, np.int64), inverse, np.zeros(0, np.int64)
     running = np.maximum.accumulate(inverse)
     first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
-    counts: np.ndarray = np.bincount(inverse, minlength=len(uniq))
+    counts: np.ndarray = np.bincount(inverse, minlength=n_uniq)
     return first, inverse, counts
+
+
+def _numbered(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return each key's number, in order of first appearance, and how many distinct keys.
+
+    Hashed by Arrow up to :data:`hotspots.space.locations.ARROW_HASH_ROWS` keys (its table
+    grows with the distinct keys: London's 1.24 million unsnapped records, 42,000 distinct,
+    in 12 ms where ``pd.factorize`` takes 38 ms), by pandas beyond (as ``factorize_xy``).
+    """
+    if len(key) > ARROW_HASH_ROWS:
+        codes, uniq = pd.factorize(key)
+        return codes.astype(np.int64), len(uniq)
+    encoded = pc.dictionary_encode(pa.array(key, type=pa.int64()))
+    numbers = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return numbers, len(encoded.dictionary)
 
 
 def _summed(inverse: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -340,12 +356,9 @@ def rank_location_counts(
     out = gpd.GeoDataFrame(table, geometry=geoms, crs=crs)
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
     n = np.bincount(idx, minlength=len(out))
-    cen = gpd.GeoSeries(
-        gpd.points_from_xy(
-            np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n
-        ),
-        crs=crs,
-    ).to_crs(WGS84)
+    lon, lat = lon_lat(
+        np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n, crs
+    )
     types = out[type_cols].to_numpy()
     located = out.assign(
         street=out["place"],
@@ -358,8 +371,8 @@ def rank_location_counts(
         segment_count=0,
         segment_ids="",
         top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
-        lon=cen.x.round(6).to_numpy(),
-        lat=cen.y.round(6).to_numpy(),
+        lon=np.round(lon, 6),
+        lat=np.round(lat, 6),
     )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
     return located, pairs
 

@@ -36,7 +36,7 @@ from hotspots.read.schema import (
     HOT_STREET_COLUMNS,
     TYPE_COUNT_PREFIX,
 )
-from hotspots.space.crs import WGS84
+from hotspots.space.crs import lon_lat
 from hotspots.space.names import normalise_name
 
 __all__ = [
@@ -321,8 +321,8 @@ def _aggregate_runs(
     geoms = shapely.line_merge(_union_runs(hot.geometry.to_numpy(), hot["run"].to_numpy()))
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
     mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
-    ll = gpd.GeoSeries(mid, crs=hot.crs).to_crs(WGS84)
-    return gdf.assign(lon=ll.x.round(6).to_numpy(), lat=ll.y.round(6).to_numpy())
+    lon, lat = lon_lat(shapely.get_x(mid), shapely.get_y(mid), hot.crs)
+    return gdf.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
 
 
 def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +16,7 @@ from hotspots.errors import CRSMismatchError
 __all__ = [
     "BRITISH_NATIONAL_GRID",
     "WGS84",
+    "lon_lat",
     "to_metric_crs",
     "utm_crs_for",
 ]
@@ -23,6 +26,36 @@ log = logging.getLogger("hotspots")
 #: British National Grid, metres: the CRS for police.uk data.
 BRITISH_NATIONAL_GRID = "EPSG:27700"
 WGS84 = "EPSG:4326"
+
+
+def lon_lat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the WGS84 longitude and latitude of points ``x``, ``y`` in ``crs``.
+
+    The numbers ``GeoSeries.to_crs(WGS84)`` gives for the same points (the same
+    transformation, kept once per CRS), without making a geometry per point.
+
+    Examples
+    --------
+    >>> lon, lat = lon_lat(np.array([530000.0]), np.array([180000.0]), BRITISH_NATIONAL_GRID)
+    >>> round(float(lon[0]), 4), round(float(lat[0]), 4)
+    (-0.1284, 51.504)
+    """
+    source = pyproj.CRS.from_user_input(crs)
+    if source.is_exact_same(_wgs84()):
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    lon, lat = _to_wgs84(source).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+@functools.cache
+def _wgs84() -> pyproj.CRS:
+    return pyproj.CRS.from_user_input(WGS84)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_wgs84(source: pyproj.CRS) -> pyproj.Transformer:
+    """Return the transformer ``GeoSeries.to_crs`` uses (``always_xy``), made once per CRS."""
+    return pyproj.Transformer.from_crs(source, _wgs84(), always_xy=True)
 
 
 def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
