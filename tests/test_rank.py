@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString
 
 from hotspots.analysis import location_ranks, rank
+from hotspots.pipeline import ranking
 from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, BASIS_STREET, HOT_STREET_COLUMNS
 
 
@@ -194,3 +195,43 @@ def test_location_place_is_the_same_with_point_ids() -> None:
         location_ranks.location_place(with_ids).tolist()
         == location_ranks.location_place(crimes).tolist()
     )
+
+
+def test_location_counts_rows_go_to_the_later_pair() -> None:
+    """A place listed under two names of one area code: its records go to the later row."""
+    records = pd.DataFrame(
+        {
+            "area_code": pd.Categorical(["A", "A", "A", "B", None]),
+            "area_name": pd.Categorical(["Ay", "Ay 2", "Ay", "Be", "Ay"]),
+            "place": pd.Categorical(["Park Road", "Park Road", "Kiosk", "Park Road", "Park Road"]),
+            "x": [0.0, 1.0, 2.0, 3.0, 4.0],
+            "y": [0.0] * 5,
+        }
+    )
+    counts = np.array([[5, 0], [1, 4], [2, 0], [0, 6], [9, 9]])
+    locs, rows = location_ranks.rank_location_counts(
+        records, counts, min_crimes=5, type_cols=["n_burglary", "n_robbery"], crs=27700
+    )
+    assert locs[["area_code", "area_name", "street", "crimes"]].values.tolist() == [
+        ["A", "Ay", "Park Road", 5],
+        ["A", "Ay 2", "Park Road", 5],
+        ["B", "Be", "Park Road", 6],
+    ]
+    # by area code and place, as ranking.listed_rows finds them; no area: no row
+    assert rows.tolist() == [1, 1, -1, 2, -1]
+    expected = ranking.listed_rows(records["area_code"], records["place"], locs)
+    assert rows.tolist() == expected.tolist()
+
+
+def test_places_sorted_as_python_sorts_text() -> None:
+    crimes = pd.DataFrame(
+        {
+            "location": ["On or near Zeta", "On or near éclair", "On or near Alpha", "Ébène"],
+            "area_code": ["A"] * 4,
+            "x": [0.0, 1.0, 2.0, 3.0],
+            "y": [0.0] * 4,
+        }
+    )
+    place = location_ranks.location_place(crimes)
+    assert list(place.cat.categories) == sorted({"Zeta", "éclair", "Alpha", "Ébène"})
+    assert place.tolist() == ["Zeta", "éclair", "Alpha", "Ébène"]

@@ -58,25 +58,51 @@ def location_place(crimes: pd.DataFrame, *, weights: np.ndarray | None = None) -
     if weights is not None:
         weight = _summed(inverse, weights, len(first))
     labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
-    codes, uniques = pd.factorize(labels, sort=True)
+    codes, found = pd.factorize(labels)  # in order of appearance, then sorted by name
+    order = _name_order(found)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes, uniques = rank[codes], found[order]
     cat = pd.Categorical.from_codes(
         codes[inverse], dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")), validate=False
     )
     return pd.Series(cat, index=crimes.index)
 
 
+def _name_order(names: np.ndarray) -> np.ndarray:
+    """Return the order that sorts distinct names (as Python compares text: by code point).
+
+    Sorted by Arrow, on the UTF-8 bytes (whose order is the code points'), where they encode.
+    """
+    try:
+        text = pa.array(names, type=pa.string())
+    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: Python's own sort
+        return np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    return np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
+
+
 def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     """Return :func:`location_place` of distinct records, each standing for ``weight`` rows."""
     codes, uniques = text_codes(crimes["location"])  # each distinct location text once
     used, at = np.unique(codes, return_inverse=True)  # of these records' texts only
+    # the text after a leading "On or near" and the white space after it (as the regular
+    # expression "^On or near\s+" replaced by nothing: str.isspace is its white space); the
+    # text as it is where no white space follows
+    n = len(_ON_OR_NEAR)
     words = np.array(
-        [_after_on_or_near(w) for w in uniques.to_numpy()[used].tolist()] or [""], dtype=object
+        [
+            w[n:].lstrip() if w.startswith(_ON_OR_NEAR) and w[n : n + 1].isspace() else w
+            for w in uniques.to_numpy()[used].tolist()
+        ]
+        or [""],
+        dtype=object,
     )[: len(used)]
-    words[words == ""] = "(no location text)"
+    empty = words == ""
+    words[empty] = "(no location text)"
     out: np.ndarray = words[at]
     text = pd.Series(out.copy(), index=crimes.index, dtype=object)
-    no_street = location_to_street(crimes["location"]).isna()
-    poi = (no_street & (text != "(no location text)")).to_numpy()
+    no_street = location_to_street(crimes["location"]).isna().to_numpy()
+    poi = no_street & ~empty[at]
     if not poi.any():
         return out
     pts = pd.DataFrame(
@@ -97,18 +123,6 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
 
 
 _ON_OR_NEAR = "On or near"
-
-
-def _after_on_or_near(text: str) -> str:
-    """Return the text after a leading "On or near" and the white space that follows it.
-
-    As the regular expression ``^On or near`` followed by one or more white space
-    characters, replaced by nothing (:meth:`str.isspace` is the regular expressions' white
-    space): the text is left as it is where no white space follows.
-    """
-    if text.startswith(_ON_OR_NEAR) and text[len(_ON_OR_NEAR) : len(_ON_OR_NEAR) + 1].isspace():
-        return text[len(_ON_OR_NEAR) :].lstrip()
-    return text
 
 
 def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,18 +329,17 @@ def rank_location_counts(
     known: np.ndarray = np.ones(len(records), dtype=bool)
     for c in codes:
         known &= c >= 0  # a missing key: in no group
-    groups, group = np.unique(key[known], return_inverse=True)
+    groups, start, group = np.unique(key[known], return_index=True, return_inverse=True)
+    weights = np.asarray(counts, dtype=np.int64)[known]
     total = np.zeros((len(groups), len(type_cols)), dtype=np.int64)
-    np.add.at(total, group, np.asarray(counts, dtype=np.int64)[known])
+    for i in range(len(type_cols)):  # sums of whole numbers, exact in float64
+        total[:, i] = np.bincount(group, weights[:, i], len(groups))
     crimes = total.sum(axis=1)
     listed = crimes >= min_crimes
     at = np.where(listed, np.cumsum(listed) - 1, -1)
     row = np.full(len(records), -1, dtype=np.int64)
     row[known] = at[group]
-    # the row of each listed place's first record gives its keys
-    first = np.full(len(groups), len(records), dtype=np.int64)
-    np.minimum.at(first, group, np.flatnonzero(known))
-    take = first[listed]
+    take = np.flatnonzero(known)[start[listed]]  # each listed place's first record: its keys
     table = pd.DataFrame(
         {
             "area_code": records["area_code"].iloc[take].reset_index(drop=True),
