@@ -12,7 +12,7 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -43,10 +43,12 @@ from hotspots.space.locations import (
 
 __all__ = [
     "FileResult",
+    "Located",
     "assemble",
     "collect_results",
     "concat_files",
     "gc_held",
+    "locate_points",
     "project_distinct",
     "read_all",
     "read_each",
@@ -219,6 +221,7 @@ def assemble(
     areas: gpd.GeoDataFrame | None = None,
     id_keys: list[FileIdKeys | None] | None = None,
     repeated: np.ndarray | None = None,
+    located: Future[Located] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`concat_files` and :func:`to_geo`, the points in a second thread.
 
@@ -226,16 +229,13 @@ def assemble(
     polygons while the first thread joins the tables; both mostly run without the GIL.
     Rows outside every area are rejected in the same pass that copies the kept rows; the
     point geometries and other per-row point columns are built while the rows are copied.
+    ``located``, when given, is :func:`locate_points` of the frames' rows, started already.
     """
 
-    def locate() -> tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray | None]:
+    def locate() -> Located:
         x = np.concatenate([f["x"].to_numpy() for f in frames])
         y = np.concatenate([f["y"].to_numpy() for f in frames])
-        codes, ux, uy = project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
-        if areas is None:
-            return codes, ux, uy, None, None
-        layer = AreaLayer.of(areas, dst_crs)
-        return codes, ux, uy, layer, polygon_of_points(ux, uy, layer.polygons)
+        return locate_points(x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
 
     moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
 
@@ -249,7 +249,7 @@ def assemble(
         return cols
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
-        points = pool.submit(locate)
+        points = located if located is not None else pool.submit(locate)
         rows: list[Any] = []
 
         def outside() -> np.ndarray | None:
@@ -273,6 +273,22 @@ def assemble(
     if layer is not None and len(kept) == 0 and len(codes):
         raise InputDataError(layer.no_overlap_message(ux, uy, dst_crs))
     return to_geo(kept, src_crs=src_crs, dst_crs=dst_crs, points=cols), rejected
+
+
+#: What :func:`locate_points` gives: a code per row, the distinct points projected, and
+#: (given areas) the area layer and the area of each distinct point (-1 outside all).
+Located = tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray | None]
+
+
+def locate_points(
+    x: np.ndarray, y: np.ndarray, *, src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None
+) -> Located:
+    """Return the rows' distinct points, projected, and (given ``areas``) the area of each."""
+    codes, ux, uy = project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
+    if areas is None:
+        return codes, ux, uy, None, None
+    layer = AreaLayer.of(areas, dst_crs)
+    return codes, ux, uy, layer, polygon_of_points(ux, uy, layer.polygons)
 
 
 def _distinct_points(

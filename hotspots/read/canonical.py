@@ -24,6 +24,7 @@ __all__ = [
     "CATEGORY_COLUMNS",
     "TEXT_DTYPE",
     "canonical_frame",
+    "month_text",
     "month_window",
     "stack_frames",
     "take_rows",
@@ -41,8 +42,8 @@ def canonical_frame(
     """Return the canonical columns of one file's rows from its text cells and ``cols``.
 
     ``cols`` maps canonical names to columns (or one value for all rows); ``source_file``,
-    ``source_row`` and ``month`` are filled in here, and the :data:`CATEGORY_COLUMNS` made
-    categorical.
+    ``source_row`` and ``month`` (unless given) are filled in here, and the
+    :data:`CATEGORY_COLUMNS` made categorical (Arrow dictionary-encoded text too).
     """
     n = len(raw.frame)
     if n == 0:
@@ -55,7 +56,7 @@ def canonical_frame(
         "source_row": raw.row_numbers,
         "occurred_from": cols["occurred_from"],
         "occurred_to": cols["occurred_to"],
-        "month": _month_text(cols["occurred_from"], index),
+        "month": cols["month"] if "month" in cols else month_text(cols["occurred_from"], index),
         "has_time": has_time
         if isinstance(has_time, pd.Series)
         else np.broadcast_to(np.asarray(has_time, dtype=bool), (n,)).copy(),
@@ -89,33 +90,39 @@ def _category(values: Any, n: int) -> pd.Categorical:
         return pd.Categorical.from_codes(
             np.zeros(n, dtype=np.int8), dtype=pd.CategoricalDtype([values.strip()])
         )
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        return _encoded_category(values.unify_dictionaries().combine_chunks())
     if (
         isinstance(values, pd.Series)
         and isinstance(values.dtype, pd.StringDtype)
         and (values.dtype.storage == "pyarrow")
     ):
         encoded = pa.chunked_array(values.array.__arrow_array__()).dictionary_encode()
-        encoded = encoded.combine_chunks()
-        words = encoded.dictionary
-        stripped = pc.utf8_trim_whitespace(words)
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        if encoded.null_count:
-            codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
-        if pc.all(pc.equal(words, stripped)).as_py() is not False:  # nothing to strip
-            return pd.Categorical.from_codes(
-                codes,
-                dtype=_distinct_categories(pd.Index(words.to_pandas(), dtype=TEXT_DTYPE)),
-                validate=False,
-            )
-        remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=TEXT_DTYPE))  # "a", "a "
-        return pd.Categorical.from_codes(
-            np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
-            dtype=pd.CategoricalDtype(cats),
-            validate=False,
-        )
+        return _encoded_category(encoded.combine_chunks())
     if isinstance(values, pd.Series) and values.dtype != object:
         return pd.Categorical(values)
     return pd.Categorical(pd.Series(values, dtype=object).str.strip())
+
+
+def _encoded_category(encoded: pa.DictionaryArray) -> pd.Categorical:
+    """Return Arrow dictionary-encoded text, stripped of spaces, as a categorical."""
+    words = encoded.dictionary
+    stripped = pc.utf8_trim_whitespace(words)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    if encoded.null_count:
+        codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
+    if pc.all(pc.equal(words, stripped)).as_py() is not False:  # nothing to strip
+        return pd.Categorical.from_codes(
+            codes,
+            dtype=_distinct_categories(pd.Index(words.to_pandas(), dtype=TEXT_DTYPE)),
+            validate=False,
+        )
+    remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=TEXT_DTYPE))  # "a", "a "
+    return pd.Categorical.from_codes(
+        np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
+        dtype=pd.CategoricalDtype(cats),
+        validate=False,
+    )
 
 
 def unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
@@ -220,7 +227,7 @@ def _text(v: Any, index: pd.RangeIndex) -> Any:
     return v
 
 
-def _month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
+def month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
     """Return ``YYYY-MM`` of each start (missing for NaT), formatting each distinct month once."""
     aligned = (
         pd.Series(start, index=index)

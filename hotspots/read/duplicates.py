@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -159,23 +157,6 @@ class FileIdKeys:
             return None
         keys, empty = found
         return cls(keys, empty, _distinct_sorted(keys[~empty]))
-
-    @classmethod
-    def per_file(cls, ids: pd.Series, sizes: Sequence[int]) -> list[FileIdKeys | None]:
-        """Keys of consecutive files' ids (``sizes`` rows each), the same as :meth:`of` on each.
-
-        The keys are made once for all the ids; every entry is None where :func:`_id_keys`
-        gives none for the whole column (a repeat is then found from the text).
-        """
-        found = _id_keys(ids) if len(ids) else None
-        if found is None:
-            return [cls.of(ids.iloc[:0]) if not n else None for n in sizes]
-        keys, empty = found
-        bounds = np.cumsum([0, *sizes]).tolist()
-        return [
-            cls(keys[lo:hi], empty[lo:hi], _distinct_sorted(keys[lo:hi][~empty[lo:hi]]))
-            for lo, hi in pairwise(bounds)
-        ]
 
 
 def _distinct_sorted(keys: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from hotspots.read.assemble import (
     FileResult,
@@ -19,7 +20,7 @@ from hotspots.read.assemble import (
     read_each,
     without_gc_pauses,
 )
-from hotspots.read.canonical import canonical_frame, month_window, to_float
+from hotspots.read.canonical import canonical_frame, month_text, month_window, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.duplicates import FileIdKeys
 from hotspots.read.sources import (
@@ -44,6 +45,7 @@ __all__ = [
     "POLICE_UK_REQUIRED",
     "POLICE_UK_SOURCE",
     "police_uk_file_result",
+    "police_uk_parts",
     "police_uk_to_canonical",
     "read_police_uk",
     "read_police_uk_file",
@@ -75,7 +77,9 @@ POLICE_UK_REQUIRED: list[str] = ["Month", "Longitude", "Latitude", "Location", "
 _POLICE_UK_USED = ("Crime ID", "Month", "Falls within", *POLICE_UK_REQUIRED[1:])
 
 
-def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
+def police_uk_to_canonical(
+    raw: RawTable, source: Source, *, parts: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Turn one police.uk CSV's text cells into canonical columns (lon/lat still in degrees).
 
     Parameters
@@ -84,6 +88,8 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
         The file's text cells from :func:`read_raw_csv`.
     source
         Where they came from (for ``source_file``).
+    parts
+        :func:`police_uk_parts` of the cells, when made already.
 
     Returns
     -------
@@ -91,24 +97,42 @@ def police_uk_to_canonical(raw: RawTable, source: Source) -> pd.DataFrame:
         Canonical columns with ``x``/``y`` holding longitude/latitude.
     """
     f = raw.frame
-    start, end = month_window(f["Month"], "%Y-%m")
     cols: dict[str, Any] = {
-        "crime_id": f["Crime ID"].str.strip() if "Crime ID" in f else None,
-        "occurred_from": start,
-        "occurred_to": end,
         "has_time": False,
-        "crime_type": f["Crime type"],  # stripped as categories (see _category)
-        "location": f["Location"],
-        "x": to_float(f["Longitude"]),
-        "y": to_float(f["Latitude"]),
         "raw_x": f["Longitude"],
         "raw_y": f["Latitude"],
         "raw_date": f["Month"],
-        "force": f.get("Falls within", ""),
+        "force": "",
+        **(police_uk_parts(f) if parts is None else parts),
     }
-    if cols["crime_id"] is None:
-        del cols["crime_id"]
     return canonical_frame(raw, source, cols)
+
+
+def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
+    """Return the canonical columns made from police.uk text cells by more than a copy.
+
+    The month window and its text, the coordinates as numbers, the crime id stripped of
+    spaces, and the text columns held as categories Arrow dictionary-encoded (stripped as
+    categories, see :func:`canonical_frame`). Each file's are made in its reader thread.
+    """
+    start, end = month_window(frame["Month"], "%Y-%m")
+    parts: dict[str, Any] = {
+        "occurred_from": start,
+        "occurred_to": end,
+        "month": month_text(start, pd.RangeIndex(len(frame))),
+        "x": to_float(frame["Longitude"]),
+        "y": to_float(frame["Latitude"]),
+    }
+    if "Crime ID" in frame:
+        parts["crime_id"] = frame["Crime ID"].str.strip()
+    for key, col in (
+        ("crime_type", "Crime type"),
+        ("location", "Location"),
+        ("force", "Falls within"),
+    ):
+        if col in frame:
+            parts[key] = pa.chunked_array(frame[col].array.__arrow_array__()).dictionary_encode()
+    return parts
 
 
 @without_gc_pauses
@@ -176,7 +200,7 @@ def read_police_uk(
         done = assemble_stacked(
             sources,
             items,
-            canonical=police_uk_to_canonical,
+            canonical=lambda raw, source, parts: police_uk_to_canonical(raw, source, parts=parts),
             reasons=lambda canon: row_reasons(canon, rf, lonlat=True, rules={}),
             src_crs=_crs.WGS84,
             dst_crs=_crs.BRITISH_NATIONAL_GRID,
@@ -254,7 +278,12 @@ def _parse_one(source: Source, rf: RowFilter, superseded_by: str | None) -> Pars
     """Parse one of several files (a superseded publication is read whole: all rejected)."""
     if superseded_by is not None:
         return read_police_uk_file(source, rf, use_threads=False, superseded_by=superseded_by)
-    return parse_file(source, required=POLICE_UK_REQUIRED, columns=_POLICE_UK_USED)
+    return parse_file(
+        source,
+        required=POLICE_UK_REQUIRED,
+        columns=_POLICE_UK_USED,
+        parts=police_uk_parts,
+    )
 
 
 def _log_skipped(skipped: list[dict[str, str]]) -> None:

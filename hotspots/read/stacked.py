@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hotspots.read.assemble import FileResult, assemble
+from hotspots.read.assemble import FileResult, Located, assemble, locate_points
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
 from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
@@ -43,31 +44,50 @@ log = logging.getLogger("hotspots")
 
 @dataclass
 class ParsedFile:
-    """One file's cells as parsed: an Arrow text table, its row numbers and malformed rows."""
+    """One file's cells as parsed: an Arrow text table, its row numbers and malformed rows.
+
+    Also, made in the reader thread: ``parts`` of the canonical columns (``x`` and ``y``,
+    the coordinates as numbers, among them) and the keys of the crime ids (``keys``, of
+    every row's ``crime_id`` part).
+    """
 
     source: Source
     table: pa.Table
     row_numbers: np.ndarray
     malformed: list[tuple[int, str]]
+    parts: dict[str, Any]
+    keys: FileIdKeys | None
 
     def raw(self) -> RawTable:
         """Return the cells as :func:`hotspots.read.csv_engine.read_csv_text` gives them."""
         return RawTable(self.table.to_pandas(), self.row_numbers, self.malformed)
 
 
-def parse_file(source: Source, *, required: Sequence[str], columns: Sequence[str]) -> ParsedFile:
-    """Parse one CSV's ``columns`` as text (see :func:`read_csv_arrow`), in one thread."""
+def parse_file(
+    source: Source,
+    *,
+    required: Sequence[str],
+    columns: Sequence[str],
+    parts: Callable[[pd.DataFrame], dict[str, Any]],
+) -> ParsedFile:
+    """Parse one CSV's ``columns`` as text (see :func:`read_csv_arrow`), in one thread.
+
+    ``parts`` makes canonical columns from the text cells (``x`` and ``y`` among them, and
+    ``crime_id``, if any, stripped of spaces).
+    """
     table, rows, malformed = read_csv_arrow(
         source, required=required, use_threads=False, columns=columns
     )
-    return ParsedFile(source, table, rows, malformed)
+    made = parts(table.to_pandas())
+    keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
+    return ParsedFile(source, table, rows, malformed, made, keys)
 
 
 def assemble_stacked(
     sources: Sequence[Source],
     items: Sequence[ParsedFile | FileResult],
     *,
-    canonical: Callable[[RawTable, Source], pd.DataFrame],
+    canonical: Callable[[RawTable, Source, dict[str, Any]], pd.DataFrame],
     reasons: Callable[[pd.DataFrame], np.ndarray],
     src_crs: Any,
     dst_crs: Any,
@@ -84,8 +104,8 @@ def assemble_stacked(
         What was read of each: its cells parsed, or, for a file already read whole (a
         superseded publication, all of whose rows are rejected), its result.
     canonical
-        Turns text cells into the canonical columns (``source`` names the first file;
-        ``source_file`` is set here).
+        Turns text cells into the canonical columns, given the files' parts of them joined
+        (``source`` names the first file; ``source_file`` is set here).
     reasons
         The rejection reason of each canonical row ('' where kept).
     src_crs, dst_crs, areas
@@ -108,35 +128,103 @@ def assemble_stacked(
     if not bounds[-1]:
         return None
     table = pa.concat_tables([p.table for p in parsed])
-    raw = RawTable(table.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
-    canon = canonical(raw, parsed[0].source)
-    canon["source_file"] = _file_names(parsed, sizes)
-    reason = reasons(canon)
-    keep = reason == ""
-    so_far = np.concatenate([[0], np.cumsum(keep)])
-    kept_per_file = so_far[bounds[1:]] - so_far[bounds[:-1]]
-    if not kept_per_file.any():
+    parts = _joined_parts([p.parts for p in parsed if p.table.num_rows])
+    if parts is None:
         return None
-    kept, rej = split_rejected(canon, reason)
-    full = kept_per_file > 0  # a file that kept nothing adds no category
-    if not full.all():
-        kept = _used_categories(kept, canon, np.repeat(full, sizes))
-    if not quiet:
-        _log_files(sources, items, sizes, kept_per_file)
-    rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
-    keys = FileIdKeys.per_file(kept["crime_id"], kept_per_file[full].tolist())
-    dup = repeated_across_files(kept, keys)
-    if dup is None:
-        dup = repeated_ids(kept, across_files_only=True)
-    return assemble(
-        [kept],
-        rejects,
-        across_files_only=True,
-        src_crs=src_crs,
-        dst_crs=dst_crs,
-        areas=areas,
-        repeated=dup,
-    )
+    raw = RawTable(table.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
+    x, y = parts["x"], parts["y"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
+        # the points of every row are located while the table is made
+        early = pool.submit(locate_points, x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
+        canon = canonical(raw, parsed[0].source, parts)
+        canon["source_file"] = _file_names(parsed, sizes)
+        reason = reasons(canon)
+        keep = reason == ""
+        so_far = np.concatenate([[0], np.cumsum(keep)])
+        kept_per_file = so_far[bounds[1:]] - so_far[bounds[:-1]]
+        if not kept_per_file.any():
+            return None
+        located = early if keep.all() else pool.submit(_kept_points, early, keep)
+        kept, rej = split_rejected(canon, reason)
+        full = kept_per_file > 0  # a file that kept nothing adds no category
+        if not full.all():
+            kept = _used_categories(kept, canon, np.repeat(full, sizes))
+        if not quiet:
+            _log_files(sources, items, sizes, kept_per_file)
+        rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
+        dup = repeated_across_files(kept, _kept_id_keys(parsed, kept, sizes, kept_per_file))
+        if dup is None:
+            dup = repeated_ids(kept, across_files_only=True)
+        return assemble(
+            [kept],
+            rejects,
+            across_files_only=True,
+            src_crs=src_crs,
+            dst_crs=dst_crs,
+            areas=areas,
+            repeated=dup,
+            located=located,
+        )
+
+
+def _joined_parts(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the files' parts of the canonical columns joined, or None if they differ."""
+    if any(p.keys() != parts[0].keys() for p in parts):
+        return None
+    out = {key: _joined([p[key] for p in parts]) for key in parts[0]}
+    return None if any(v is None for v in out.values()) else out
+
+
+def _joined(values: list[Any]) -> Any:
+    """Return one part of every file joined, or None if their types differ.
+
+    NumPy arrays are concatenated; Arrow text (in pandas or dictionary-encoded) is joined
+    chunk by chunk, without a copy.
+    """
+    first = values[0]
+    if any(type(v) is not type(first) for v in values):
+        return None
+    if isinstance(first, pd.Series) and first.dtype == TEXT_DTYPE:
+        chunks = [c for v in values for c in pa.chunked_array(v.array.__arrow_array__()).chunks]
+        same = all(c.type == chunks[0].type for c in chunks)
+        return pd.Series(pd.array(pa.chunked_array(chunks), dtype=TEXT_DTYPE)) if same else None
+    if isinstance(first, (pd.Series, np.ndarray)):
+        arrays = [np.asarray(v) for v in values]
+        if any(a.dtype != arrays[0].dtype or a.dtype == object for a in arrays):
+            return None
+        joined = np.concatenate(arrays)
+        return pd.Series(joined) if isinstance(first, pd.Series) else joined
+    if isinstance(first, pa.ChunkedArray) and all(v.type == first.type for v in values):
+        return pa.chunked_array([c for v in values for c in v.chunks], type=first.type)
+    return None
+
+
+def _kept_points(early: Future[Located], keep: np.ndarray) -> Located:
+    """Return :func:`locate_points` of the kept rows from that of every row.
+
+    The kept rows' distinct points are renumbered in order of first kept row, as found
+    from the kept rows alone; each point's projection and area are its own.
+    """
+    codes, ux, uy, layer, hit = early.result()
+    new, old = pd.factorize(codes[keep])
+    return new.astype(np.intp), ux[old], uy[old], layer, None if hit is None else hit[old]
+
+
+def _kept_id_keys(
+    parsed: list[ParsedFile], kept: pd.DataFrame, sizes: np.ndarray, kept_per_file: np.ndarray
+) -> list[FileIdKeys | None]:
+    """Return the id keys of the kept rows of each file that kept rows, in file order.
+
+    A file that kept all its rows has the keys made when it was read; the others' are made
+    again from their kept ids.
+    """
+    out = []
+    at = 0
+    for p, n, k in zip(parsed, sizes.tolist(), kept_per_file.tolist(), strict=True):
+        if k:
+            out.append(p.keys if k == n else FileIdKeys.of(kept["crime_id"].iloc[at : at + k]))
+        at += k
+    return out
 
 
 def _file_names(parsed: list[ParsedFile], sizes: np.ndarray) -> pd.Categorical:
