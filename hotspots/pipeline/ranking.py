@@ -136,20 +136,14 @@ def rank_snapped(
     """Name the segments and rank streets and locations from a read, area-joined, snapped table.
 
     The steps of :func:`rank_stages` after snapping (the Dask engine's stages end here too):
-    segment names (timed with snapping), counts, the random baseline beside the lists, hot
-    streets, the places of the unsnapped records (:func:`unsnapped_places`) and each crime's
-    key.
+    segment names (timed with snapping), counts, hot streets, the places of the unsnapped
+    records (:func:`unsnapped_places`), each crime's key and the random baseline beside the
+    lists.
     """
     with stage.more("snapping"):
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
-    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
+    with stage("ranking"):
         counts = rank.count_by_segment(crimes, segs)
-        baseline = pool.submit(
-            concentration.count_concentration,
-            counts["crimes"].to_numpy(),
-            segs["length_m"].to_numpy(),
-            seed=config.seed,
-        )
         hot = rank.rank_streets(
             segs,
             counts,
@@ -170,7 +164,11 @@ def rank_snapped(
             index=crimes.index,
         )
         crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
-        conc = baseline.result()
+        # in this thread: the baseline's random draws hold the GIL, so a second thread
+        # gained nothing and stalled this one each time it let the GIL go (measured)
+        conc = concentration.count_concentration(
+            counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
+        )
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
