@@ -26,6 +26,7 @@ __all__ = [
     "canonical_frame",
     "month_text",
     "month_window",
+    "month_window_text",
     "stack_frames",
     "take_rows",
     "take_text",
@@ -245,6 +246,15 @@ def month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
 
 def month_window(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     """Parse month text once per distinct value: window start and (exclusive) end."""
+    start, end, _ = month_window_text(text, fmt)
+    return start, end
+
+
+def month_window_text(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Return :func:`month_window` and the ``YYYY-MM`` of each start (:func:`month_text`).
+
+    Each distinct month is parsed and formatted once.
+    """
     codes, uniq = pd.factorize(text, use_na_sentinel=False)
     first = pd.to_datetime(
         pd.Series(uniq, dtype=text.dtype).str.strip(), format=fmt, errors="coerce"
@@ -253,6 +263,7 @@ def month_window(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
     return (
         pd.Series(first.array.take(codes), index=text.index),
         pd.Series(nxt.array.take(codes), index=text.index),
+        pd.Series(first.dt.strftime("%Y-%m").array.take(codes), index=text.index),
     )
 
 
@@ -337,8 +348,14 @@ def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: i
     at = 0
     for arr, m in zip(arrays, masks, strict=True):
         n = len(arr) if m is None else int(m.sum())
+        gone = None if m is None or len(arr) - n > _MAX_SLICES * 16 else np.flatnonzero(~m)
         if m is None:
             out[at : at + n] = arr
+        elif gone is not None:  # a few rows dropped: the runs between them copied whole
+            to = at
+            for lo, hi in zip([0, *(gone + 1).tolist()], [*gone.tolist(), len(arr)], strict=True):
+                out[to : to + hi - lo] = arr[lo:hi]
+                to += hi - lo
         else:
             np.compress(m, arr, out=out[at : at + n])
         at += n

@@ -20,7 +20,7 @@ from hotspots.read.assemble import (
     read_each,
     without_gc_pauses,
 )
-from hotspots.read.canonical import canonical_frame, month_text, month_window, to_float
+from hotspots.read.canonical import canonical_frame, month_window_text, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.duplicates import FileIdKeys
 from hotspots.read.sources import (
@@ -115,11 +115,11 @@ def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
     spaces, and the text columns held as categories Arrow dictionary-encoded (stripped as
     categories, see :func:`canonical_frame`). Each file's are made in its reader thread.
     """
-    start, end = month_window(frame["Month"], "%Y-%m")
+    start, end, month = month_window_text(frame["Month"], "%Y-%m")
     parts: dict[str, Any] = {
         "occurred_from": start,
         "occurred_to": end,
-        "month": month_text(start, pd.RangeIndex(len(frame))),
+        "month": month,
         "x": to_float(frame["Longitude"]),
         "y": to_float(frame["Latitude"]),
     }
