@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hotspots.space import names
@@ -78,3 +79,16 @@ def test_location_to_street_same_for_categorical_and_text() -> None:
     )
     assert again.tolist() == as_text.tolist()[::-1]
     assert str(as_cat.dtype) == "string"
+
+
+def test_name_from_records_by_codes_equals_the_grouped_sums() -> None:
+    """Whole-number weights (summed by codes) give what float weights (grouped) give."""
+    rng = np.random.default_rng(5)
+    seg = pd.Series(rng.choice(["s1", "s2", "s3", "s10", None], 400)).astype("category")
+    street = pd.Series(rng.choice(["Éa St", "b Rd", "B Rd", "a St", None], 400), dtype="string")
+    w = pd.Series(rng.integers(1, 4, 400))
+    by_codes = names.name_from_records(seg, street, weights=w)
+    grouped = names.name_from_records(seg, street, weights=w.astype(float))
+    pd.testing.assert_series_equal(by_codes, grouped)
+    plain = names.name_from_records(seg.astype(object), street.astype(object))
+    assert plain.to_dict() == names.name_from_records(seg, street).to_dict()

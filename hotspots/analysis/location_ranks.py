@@ -19,7 +19,7 @@ from hotspots.analysis.rank import DEFAULT_MIN_CRIMES, columns_among
 from hotspots.read.schema import AREA_LIST_COLUMNS, BASIS_LOCATION, TYPE_COUNT_PREFIX
 from hotspots.space.crs import lon_lat
 from hotspots.space.locations import ARROW_HASH_ROWS
-from hotspots.space.names import location_to_street, text_codes
+from hotspots.space.names import location_to_street, sorted_codes, text_codes
 
 __all__ = [
     "distinct_rows",
@@ -58,27 +58,11 @@ def location_place(crimes: pd.DataFrame, *, weights: np.ndarray | None = None) -
     if weights is not None:
         weight = _summed(inverse, weights, len(first))
     labels = _place_labels(crimes.iloc[first], weight)  # each distinct record once
-    codes, found = pd.factorize(labels)  # in order of appearance, then sorted by name
-    order = _name_order(found)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes, uniques = rank[codes], found[order]
+    codes, uniques = sorted_codes(pd.Series(labels, dtype=object))
     cat = pd.Categorical.from_codes(
         codes[inverse], dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")), validate=False
     )
     return pd.Series(cat, index=crimes.index)
-
-
-def _name_order(names: np.ndarray) -> np.ndarray:
-    """Return the order that sorts distinct names (as Python compares text: by code point).
-
-    Sorted by Arrow, on the UTF-8 bytes (whose order is the code points'), where they encode.
-    """
-    try:
-        text = pa.array(names, type=pa.string())
-    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: Python's own sort
-        return np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
-    return np.asarray(pc.sort_indices(text).to_numpy(), dtype=np.int64)
 
 
 def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "POLICE_UK_POI",
@@ -14,6 +16,7 @@ __all__ = [
     "name_agreement",
     "name_from_records",
     "normalise_name",
+    "sorted_codes",
     "text_codes",
 ]
 
@@ -196,6 +199,8 @@ def name_from_records(
         not depend on row order.
     """
     n = 1 if weights is None else weights.to_numpy()
+    if np.asarray(n).dtype.kind in "iu":  # whole numbers: summed exactly by codes
+        return _name_from_codes(segment_id, street, np.broadcast_to(n, len(segment_id)))
     df = pd.DataFrame({"segment_id": segment_id, "street": street, "n": n}).dropna()
     if df.empty:
         return pd.Series(dtype="string", name="street_name")
@@ -205,6 +210,61 @@ def name_from_records(
     )
     best = counts.drop_duplicates("segment_id").set_index("segment_id")["street"]
     return best.astype("string").rename("street_name")
+
+
+def _name_from_codes(segment_id: pd.Series, street: pd.Series, n: np.ndarray) -> pd.Series:
+    """:func:`name_from_records` with whole-number weights ``n``, by integer codes."""
+    if isinstance(segment_id.dtype, pd.CategoricalDtype):  # in its categories' order
+        seg = np.asarray(segment_id.cat.codes.to_numpy(), dtype=np.int64)
+        ids: Any = segment_id.cat.categories
+    else:
+        seg, ids = sorted_codes(segment_id)
+    name, streets = sorted_codes(street)
+    ok = (seg >= 0) & (name >= 0)
+    if not ok.any():
+        return pd.Series(dtype="string", name="street_name")
+    width = len(streets)
+    pairs, at = np.unique(seg[ok] * width + name[ok], return_inverse=True)
+    total = np.bincount(at, np.asarray(n, dtype=np.int64)[ok], len(pairs))
+    s, t = pairs // width, pairs % width
+    # per segment the most records, ties to the alphabetically first name
+    order = np.lexsort((t, -total, s))
+    top = order[np.r_[True, s[order][1:] != s[order][:-1]]]
+    if isinstance(segment_id.dtype, pd.CategoricalDtype):
+        codes = s[top]
+        index = pd.CategoricalIndex(
+            pd.Categorical.from_codes(codes, dtype=segment_id.dtype), name="segment_id"
+        )
+    else:
+        index = pd.Index(ids[s[top]], name="segment_id")
+    return pd.Series(streets[t[top]], index=index, dtype="string", name="street_name")
+
+
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return a code per value (-1 for missing) and the distinct values, sorted.
+
+    Text sorts as Python compares it (by code point): by Arrow on its UTF-8 bytes, whose
+    order is the code points', where it encodes; other values as ``pd.factorize`` sorts.
+
+    Examples
+    --------
+    >>> codes, uniques = sorted_codes(pd.Series(["b", None, "a", "b"]))
+    >>> codes.tolist(), uniques.tolist()
+    ([1, -1, 0, 1], ['a', 'b'])
+    """
+    codes, found = pd.factorize(values)  # in order of appearance
+    found = np.asarray(found, dtype=object)
+    if not all(isinstance(v, str) for v in found):
+        codes, found = pd.factorize(values, sort=True)
+        return np.asarray(codes, dtype=np.int64), np.asarray(found, dtype=object)
+    try:
+        order = np.asarray(pc.sort_indices(pa.array(found, type=pa.string())), dtype=np.int64)
+    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: Python's own sort
+        order = np.array(sorted(range(len(found)), key=found.__getitem__), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+    return codes, found[order]
 
 
 def name_agreement(
