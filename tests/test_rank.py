@@ -235,3 +235,13 @@ def test_places_sorted_as_python_sorts_text() -> None:
     place = location_ranks.location_place(crimes)
     assert list(place.cat.categories) == sorted({"Zeta", "éclair", "Alpha", "Ébène"})
     assert place.tolist() == ["Zeta", "éclair", "Alpha", "Ébène"]
+
+
+def test_vertex_numbers_group_as_numpy_unique_rows() -> None:
+    rng = np.random.default_rng(2)
+    xy = rng.choice([0.0, -0.0, 1.5, np.nan, 2.25], size=(300, 2))
+    ours = rank._row_numbers(xy)
+    theirs = np.unique(xy, axis=0, return_inverse=True)[1].ravel()
+    # the same partition of the rows: each number of one maps to one number of the other
+    pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
+    assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))

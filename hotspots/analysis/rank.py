@@ -25,6 +25,8 @@ from collections.abc import Collection, Iterable, Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -166,7 +168,11 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
         Indexed like ``segments``: ``crimes`` and one ``n_<type>`` column per crime type
         (sorted by type). The ``crimes`` column sums to the number of snapped crimes.
     """
-    seg_codes, seg_ids = pd.factorize(crimes["segment_id"])  # -1 where unsnapped
+    seg = crimes["segment_id"]
+    if isinstance(seg.dtype, pd.CategoricalDtype):  # its own codes: -1 where unsnapped
+        seg_codes, seg_ids = seg.cat.codes.to_numpy().astype(np.int64), seg.cat.categories
+    else:
+        seg_codes, seg_ids = pd.factorize(seg)
     type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
     on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
     flat = np.bincount(
@@ -244,15 +250,34 @@ def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     ends = np.vstack(
         [shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i)) for i in (0, -1)]
     )
-    _, vertex = np.unique(np.round(ends, 2), axis=0, return_inverse=True)
+    vertex = _row_numbers(np.round(ends, 2))  # one number per vertex
     n = len(hot)
-    table = pd.DataFrame(
-        {"seg": np.tile(np.arange(n), 2), "key": np.tile(key, 2), "v": vertex.ravel()}
-    )
-    pairs = table.merge(table, on=["key", "v"])
-    graph = coo_matrix((np.ones(len(pairs)), (pairs["seg_x"], pairs["seg_y"])), shape=(n, n))
+    # each segment end joined to the first end with the same key and vertex: the same
+    # groups (and labels, numbered by segment) as joining every such pair
+    key_code = pd.factorize(np.tile(key, 2))[0].astype(np.int64)
+    end = pd.factorize(key_code * (int(vertex.max(initial=0)) + 1) + vertex)[0]
+    first = np.full(int(end.max(initial=-1)) + 1, 2 * n, dtype=np.int64)
+    np.minimum.at(first, end, np.arange(2 * n))
+    seg = np.tile(np.arange(n), 2)
+    graph = coo_matrix((np.ones(2 * n), (seg, seg[first[end]])), shape=(n, n))
     labels: np.ndarray = connected_components(graph, directed=False)[1]
     return labels
+
+
+def _row_numbers(xy: np.ndarray) -> np.ndarray:
+    """Return a number per row of a float (n, 2) table, equal where the rows are equal.
+
+    The groups of ``np.unique(xy, axis=0, return_inverse=True)``: -0.0 equals 0.0, and a
+    row with a missing value is its own group; by hashing each row's 16 bytes once.
+    """
+    rows = np.ascontiguousarray(xy, dtype=np.float64) + 0.0  # -0.0 + 0.0 is 0.0
+    keys = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(rows), [None, pa.py_buffer(rows)]
+    )
+    out = np.asarray(pc.dictionary_encode(keys).indices.to_numpy(), dtype=np.int64)
+    odd = np.flatnonzero(np.isnan(rows).any(axis=1))
+    out[odd] = out.max(initial=-1) + 1 + np.arange(len(odd))
+    return out
 
 
 def rank_streets(
