@@ -245,7 +245,10 @@ def type_codes(crime_type: pd.Series, type_cols: list[str]) -> np.ndarray:
     numpy.ndarray
         One position per crime, worked out once per distinct type.
     """
-    codes, types = pd.factorize(crime_type)  # missing: -1, counted nowhere
+    if isinstance(crime_type.dtype, pd.CategoricalDtype):  # its own codes; missing: -1
+        codes, types = crime_type.cat.codes.to_numpy(), crime_type.cat.categories
+    else:
+        codes, types = pd.factorize(crime_type)  # missing: -1, counted nowhere
     at = {c: i for i, c in enumerate(type_cols)}
     cols = columns_among(pd.Series(types, dtype=object), type_cols)
     position = np.array([at.get(cols[t], -1) for t in types] + [-1], dtype=np.int64)

@@ -210,12 +210,11 @@ def unsnapped_places(
     # their crimes counted per type column
     point = ["point_id"] if "point_id" in crimes else ["x", "y"]
     keys = ["location", "area_code", "area_name", *point]
-    parts = {c: crimes[c].take(rows) for c in keys}
-    first, inverse, _ = location_ranks.distinct_rows(*parts.values())
-    column = location_ranks.type_codes(crimes["crime_type"].take(rows), type_cols)
+    first, inverse, _ = location_ranks.distinct_rows(*(_taken(crimes[c], rows) for c in keys))
+    column = location_ranks.type_codes(crimes["crime_type"], type_cols)[rows]
     counts = location_ranks.type_counts(inverse, column, len(first), len(type_cols))
-    records = pd.DataFrame({c: part.iloc[first] for c, part in parts.items()})
     at = rows[first]
+    records = pd.DataFrame({c: crimes[c].take(at) for c in keys})
     records["x"] = crimes["x"].to_numpy()[at]
     records["y"] = crimes["y"].to_numpy()[at]
     # a record with no counted type still stands for its records in the places' numbering
@@ -233,6 +232,13 @@ def unsnapped_places(
     if street_level_only:
         found = np.full(len(records), -1, dtype=np.int64)
     return Places(rows, records["place"].array.take(inverse), locs, found[inverse])
+
+
+def _taken(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """Return ``column`` at ``rows`` (a categorical's codes only: no values copied)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Series(column.cat.codes.to_numpy()[rows], copy=False)
+    return column.take(rows)
 
 
 def build_segments(
