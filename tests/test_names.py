@@ -92,3 +92,16 @@ def test_name_from_records_by_codes_equals_the_grouped_sums() -> None:
     pd.testing.assert_series_equal(by_codes, grouped)
     plain = names.name_from_records(seg.astype(object), street.astype(object))
     assert plain.to_dict() == names.name_from_records(seg, street).to_dict()
+
+
+def test_streets_of_plain_text_by_arrow_equal_the_string_methods() -> None:
+    """Arrow's kernels (printable ASCII text) give what pandas' string methods give."""
+    rng = np.random.default_rng(11)
+    parts = [
+        "On or near ", "on OR NEAR  ", "10XX ", "1xx ", " 23 ", "X ", "GRANVILLE ST", "W 4TH AVE",
+        "SE MARINE DR", "ne ", " / ", "(station)", "(LU Station) ", "Supermarket", "OFFSET",
+        "X NK_LOC ST", "1ST", "44TH", "St", "Nd", " ", "-", "'", "a", "7", "_", "Sw", "é", "\t",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(parts, rng.integers(0, 5))) for _ in range(3000)] + [None]
+    location = pd.Series(texts, dtype=object)
+    pd.testing.assert_series_equal(names._streets_of(location), names._any_streets(location))

@@ -132,7 +132,56 @@ def text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 def _streets_of(location: pd.Series) -> pd.Series:
-    """Return the street of each distinct location text (see :func:`location_to_street`)."""
+    """Return the street of each distinct location text (see :func:`location_to_street`).
+
+    Text of printable ASCII characters only (all police.uk and VPD locations) is worked out
+    by Arrow's string kernels, whose white space, case and regular expressions (RE2) agree
+    with Python's on those characters; any other text by pandas' string methods.
+    """
+    text = location.fillna("").astype(str)
+    words = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    plain = pc.invert(pc.match_substring_regex(words, _NOT_PLAIN)).to_numpy(zero_copy_only=False)
+    if plain.all():
+        return pd.Series(_plain_streets(words), index=location.index, dtype="string")
+    out = pd.Series(pd.NA, index=location.index, dtype="string")
+    out[plain] = pd.Series(_plain_streets(words.filter(pa.array(plain))), dtype="string").array
+    out[~plain] = _any_streets(text[~plain]).array
+    return out
+
+
+#: Any character but printable ASCII (for RE2).
+_NOT_PLAIN = r"[^\x20-\x7E]"
+#: :data:`_STATION`, :data:`_BLOCK` and the leading "On or near" in RE2 syntax.
+_STATION_RE2 = r"(?i)\((?:station|lu station|dlr|tram stop|overground|rail station)\)\s*$"
+_BLOCK_RE2 = r"(?i)^\s*\d+X*\s+"
+_ON_OR_NEAR_RE2 = r"(?i)^On or near\s+"
+
+
+def _plain_streets(words: pa.Array) -> pa.Array:
+    """Return :func:`_any_streets` of printable ASCII texts, by Arrow's kernels."""
+    text = pc.utf8_trim_whitespace(words)
+    text = pc.replace_substring_regex(text, _ON_OR_NEAR_RE2, "")
+    poi = pc.or_(
+        pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(POLICE_UK_POI))),
+        pc.match_substring_regex(text, _STATION_RE2),
+    )
+    junction = pc.and_(pc.match_substring(text, " / "), pc.invert(poi))
+    vpd = pc.match_substring_regex(text, _BLOCK_RE2)
+    if pc.any(vpd).as_py():  # hundred blocks ("10XX GRANVILLE ST"): title case after
+        titled = pc.utf8_title(pc.replace_substring_regex(text, _BLOCK_RE2, ""))
+        for word in ("Ne", "Nw", "Se", "Sw"):  # compass prefixes stay upper case
+            titled = pc.replace_substring_regex(titled, rf"\b{word}\b", word.upper())
+        for end in ("St", "Nd", "Rd", "Th"):  # "4Th" -> "4th"
+            titled = pc.replace_substring_regex(titled, rf"(\d){end}\b", rf"\1{end.lower()}")
+        text = pc.if_else(vpd, titled, text)
+    upper = pc.utf8_upper(text)
+    unknown = pc.or_(pc.starts_with(upper, "OFFSET"), pc.match_substring(upper, "NK_LOC"))
+    bad = pc.or_(pc.or_(poi, junction), pc.or_(pc.equal(text, ""), unknown))
+    return pc.if_else(bad, pa.scalar(None, pa.string()), text)
+
+
+def _any_streets(location: pd.Series) -> pd.Series:
+    """Return the street of each location text, by pandas' string methods (any text)."""
     text = location.fillna("").astype(str).str.strip()
     text = text.str.replace(r"^On or near\s+", "", regex=True, case=False)
     poi = text.str.casefold().isin(POLICE_UK_POI) | text.str.contains(_STATION)
