@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots.read import policeuk
+from hotspots.read import mapped, policeuk
+from hotspots.read.layers import read_areas
 from hotspots.read.policeuk import POLICE_UK_COLUMNS, read_police_uk
 
 HEADER = ",".join(POLICE_UK_COLUMNS)
@@ -79,7 +80,9 @@ def _decoded(rejected: pd.DataFrame) -> pd.DataFrame:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=st.lists(_file, min_size=2, max_size=4), period=st.booleans())
-def test_joined_files_read_as_file_by_file(files: list[list[tuple]], period: bool) -> None:
+def test_joined_files_read_as_file_by_file(
+    files: list[list[tuple[str, str, str, str, str, str, bool]]], period: bool
+) -> None:
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
         paths = []
         for i, rows in enumerate(files):
@@ -106,3 +109,33 @@ def test_real_months_with_areas_and_period(
     assert set(joined[0]["month"]) == {"2017-11", "2017-12"}
     assert len(joined[1]) > 60000  # October, rejected
     _assert_same(joined, by_file)
+
+
+def _both_mapped(
+    paths: list[Path], monkeypatch: pytest.MonkeyPatch, **options: object
+) -> tuple[tuple[gpd.GeoDataFrame, pd.DataFrame], tuple[gpd.GeoDataFrame, pd.DataFrame]]:
+    mapping = mapped.read_mapping("vancouver")
+    joined = mapped.read_mapped(paths, mapping, quiet=True, **options)  # type: ignore[arg-type]
+    with monkeypatch.context() as m:
+        m.setattr(mapped, "assemble_stacked", lambda *a, **k: None)
+        by_file = mapped.read_mapped(paths, mapping, quiet=True, **options)  # type: ignore[arg-type]
+    return joined, by_file
+
+
+def test_mapped_files_read_as_file_by_file(
+    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vancouver's extract cut into three files (one with a malformed row), and whole."""
+    lines = gzip.decompress(
+        (data_root / "vancouver" / "vpd_crimedata_2020_2025.csv.gz").read_bytes()
+    ).splitlines(keepends=True)
+    paths = []
+    for i, (lo, hi) in enumerate(((1, 20001), (20001, 40001), (150001, 170001))):
+        body = lines[lo:hi] + ([b"a,b\n"] if i == 1 else [])
+        paths.append(tmp_path / f"part{i}.csv")
+        paths[-1].write_bytes(lines[0] + b"".join(body))
+    areas = read_areas(data_root / "vancouver" / "local_areas.gpkg")
+    joined, by_file = _both_mapped(paths, monkeypatch, areas=areas)
+    assert (joined[1]["reason"] == "malformed row").sum() == 1
+    _assert_same(joined, by_file)
+    _assert_same(*_both_mapped(paths[1:], monkeypatch, start="2023-01"))

@@ -21,8 +21,10 @@ from hotspots.errors import InputDataError
 from hotspots.read.assemble import (
     FileResult,
     assemble,
+    collect_results,
     concat_files,
     read_all,
+    read_each,
     to_geo,
     without_gc_pauses,
 )
@@ -34,6 +36,7 @@ from hotspots.read.sources import (
     mapped_sources,
     short_error,
 )
+from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file
 from hotspots.rejects import RowFilter, arrow_cells, malformed_rejects, row_reasons, split_rejected
 from hotspots.space import crs as _crs
 from hotspots.space.areas import join_areas
@@ -41,6 +44,8 @@ from hotspots.space.areas import join_areas
 __all__ = [
     "DATE_PARTS",
     "Mapping",
+    "mapped_file_result",
+    "mapped_parts",
     "mapped_to_canonical",
     "mapping_text",
     "read_mapped",
@@ -172,11 +177,41 @@ def read_mapped(
     rf = RowFilter(tuple(crime_types) if crime_types else None, start, end)
     lonlat = "lon" in mapping.columns
     sources = mapped_sources(paths)
+    csv_src = mapping.crs or (_crs.WGS84 if lonlat else None)  # CSV files name no CRS
+    csv_dst = crs or mapping.project_to or (_projected(csv_src) if csv_src else None)
+    if (
+        csv_dst is not None
+        and "geometry" not in mapping.columns
+        and not any(s.path.suffix.lower() in _PARQUET for s in sources)
+    ):  # parsed (in threads), then made canonical once for all files
+        items = read_each(
+            sources, lambda s: _parse_mapped(s, mapping, use_threads=len(sources) == 1)
+        )
+        done = assemble_stacked(
+            sources,
+            items,
+            canonical=lambda raw, s, parts: mapped_to_canonical(raw, s, mapping, parts=parts),
+            reasons=lambda canon: row_reasons(canon, rf, lonlat=lonlat, rules=mapping.rules),
+            across_files_only=False,
+            src_crs=csv_src,
+            dst_crs=csv_dst,
+            areas=areas,
+            quiet=quiet,
+        )
+        if done is not None:
+            return done
+        results = [  # file by file, from the cells parsed
+            mapped_file_result(it.raw(), None, it.source, mapping, rf)
+            for it in items
+            if isinstance(it, ParsedFile)
+        ]
+        frames, rejects, crss, _ = collect_results(sources, results, quiet=quiet)
+    else:
 
-    def read_one(source: Source) -> FileResult:
-        return read_mapped_file(source, mapping, rf, use_threads=len(sources) == 1)
+        def read_one(source: Source) -> FileResult:
+            return read_mapped_file(source, mapping, rf, use_threads=len(sources) == 1)
 
-    frames, rejects, crss, _ = read_all(sources, read_one, quiet=quiet)
+        frames, rejects, crss, _ = read_all(sources, read_one, quiet=quiet)
     src = crss[-1] or mapping.crs or (_crs.WGS84 if lonlat else None)
     if src is None:
         msg = f'mapping {mapping.name}: x/y columns need a `crs` (e.g. crs = "EPSG:26910")'
@@ -198,10 +233,51 @@ def read_mapped_file(
 ) -> FileResult:
     """Read one mapped file: kept rows (source CRS) and rejected tables, before id checks."""
     raw, src_crs = _read_mapped_raw(source, mapping, use_threads=use_threads)
+    return mapped_file_result(raw, src_crs, source, mapping, rf)
+
+
+def mapped_file_result(
+    raw: RawTable, src_crs: Any, source: Source, mapping: Mapping, rf: RowFilter
+) -> FileResult:
+    """Return :func:`read_mapped_file` of a file whose cells (in ``src_crs``) are read."""
     canon = mapped_to_canonical(raw, source, mapping)
     lonlat = "lon" in mapping.columns
     kept, rej = split_rejected(canon, row_reasons(canon, rf, lonlat=lonlat, rules=mapping.rules))
     return FileResult(len(canon), kept, [malformed_rejects(raw, source), rej], src_crs)
+
+
+#: File name endings read as GeoParquet.
+_PARQUET = (".parquet", ".geoparquet")
+
+
+def _projected(src: Any) -> Any:
+    """Return ``src`` if it is a projected CRS, else None."""
+    return src if pyproj.CRS.from_user_input(src).is_projected else None
+
+
+def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> ParsedFile:
+    """Parse one mapped CSV, with its coordinates as numbers (see :func:`parse_file`)."""
+    optional = ("id", "location", "force", "caller")
+    return parse_file(
+        source,
+        required=[c for k, c in mapping.columns.items() if k not in optional],
+        columns=list(mapping.columns.values()),
+        numbers=_number_columns(mapping),
+        use_threads=use_threads,
+        parts=lambda frame: mapped_parts(frame, mapping),
+    )
+
+
+def mapped_parts(frame: pd.DataFrame, mapping: Mapping) -> dict[str, Any]:
+    """Return the coordinates of a mapped file's cells as numbers (``x`` and ``y``)."""
+    c = mapping.columns
+    xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
+    return {"x": to_float(_cells(frame[c[xk]])), "y": to_float(_cells(frame[c[yk]]))}
+
+
+def _cells(column: pd.Series) -> pd.Series:
+    """Return a column's cells as text (numbers parsed already left as they are)."""
+    return column if column.dtype.kind == "f" else column.astype(str)
 
 
 def _default_metric(frame: pd.DataFrame, src: Any) -> pyproj.CRS:
@@ -214,7 +290,7 @@ def _default_metric(frame: pd.DataFrame, src: Any) -> pyproj.CRS:
 def _read_mapped_raw(
     source: Source, mapping: Mapping, *, use_threads: bool = False
 ) -> tuple[RawTable, Any]:
-    if source.path.suffix.lower() in (".parquet", ".geoparquet"):
+    if source.path.suffix.lower() in _PARQUET:
         return _read_parquet_raw(source, mapping)
     optional = ("id", "location", "force", "caller")
     required = [c for k, c in mapping.columns.items() if k not in optional]
@@ -251,7 +327,9 @@ def _read_parquet_raw(source: Source, mapping: Mapping) -> tuple[RawTable, Any]:
     return RawTable(frame, np.arange(1, len(frame) + 1), []), gdf.crs
 
 
-def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.DataFrame:
+def mapped_to_canonical(
+    raw: RawTable, source: Source, mapping: Mapping, *, parts: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Turn a mapped file's text cells into canonical columns (coordinates in source CRS).
 
     Parameters
@@ -262,6 +340,8 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
         Where they came from.
     mapping
         The column mapping.
+    parts
+        :func:`mapped_parts` of the cells, when made already.
 
     Returns
     -------
@@ -271,10 +351,10 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
     f, c = raw.frame, mapping.columns
     as_is = ("crime_type", "location", "force", "x", "y", "lon", "lat")  # stripped later
     text = {
-        k: f[v]
-        if f[v].dtype.kind == "f"
-        else f[v].astype(str)
+        k: _cells(f[v])
         if k in as_is
+        else f[v]
+        if f[v].dtype.kind == "f"
         else f[v].astype(str).str.strip()
         for k, v in c.items()
         if v in f
@@ -287,8 +367,8 @@ def mapped_to_canonical(raw: RawTable, source: Source, mapping: Mapping) -> pd.D
         "occurred_from": start,
         "occurred_to": end,
         "has_time": has_time,
-        "x": to_float(text[xk]),
-        "y": to_float(text[yk]),
+        "x": to_float(text[xk]) if parts is None else parts["x"],
+        "y": to_float(text[yk]) if parts is None else parts["y"],
         "raw_x": text[xk],
         "raw_y": text[yk],
         "raw_date": _raw_date(text, start),

@@ -202,6 +202,7 @@ def read_police_uk(
             items,
             canonical=lambda raw, source, parts: police_uk_to_canonical(raw, source, parts=parts),
             reasons=lambda canon: row_reasons(canon, rf, lonlat=True, rules={}),
+            across_files_only=True,
             src_crs=_crs.WGS84,
             dst_crs=_crs.BRITISH_NATIONAL_GRID,
             areas=areas,

@@ -1,11 +1,13 @@
-"""Many crime files joined as text, then made canonical once, in one pass over every row.
+"""Crime files joined as text, then made canonical once, in one pass over every row.
 
-Each file's cells are parsed into Arrow in the reader threads (inflating and parsing run
-without the GIL); the text tables are then joined without copying, made canonical, checked
-against the row rules and split into kept and rejected rows once for all the files. Made
-file by file (:func:`hotspots.read.assemble.read_all`), the canonical tables cost a round
-of pandas work per file, in threads that wait on each other for the GIL, and then a
-second pass that gives their categories one order and joins them.
+Each file's cells are parsed into Arrow in a reader thread (inflating and parsing run
+without the GIL), with the parts of the canonical columns its cells give alone (the
+coordinates as numbers among them: every row's point is located in a second thread while
+the rest is made). The text tables are then joined without copying, made canonical,
+checked against the row rules and split into kept and rejected rows once for all the
+files. Made file by file (:func:`hotspots.read.assemble.read_all`), the canonical tables
+cost a round of pandas work per file, in threads that wait on each other for the GIL, and
+then a second pass that gives their categories one order and joins them.
 
 The result is the same as reading file by file and joining with
 :func:`hotspots.read.assemble.assemble`: the same rows in the same order, the same columns,
@@ -69,14 +71,16 @@ def parse_file(
     required: Sequence[str],
     columns: Sequence[str],
     parts: Callable[[pd.DataFrame], dict[str, Any]],
+    numbers: Sequence[str] = (),
+    use_threads: bool = False,
 ) -> ParsedFile:
-    """Parse one CSV's ``columns`` as text (see :func:`read_csv_arrow`), in one thread.
+    """Parse one CSV's ``columns`` (see :func:`read_csv_arrow`), in one thread by default.
 
-    ``parts`` makes canonical columns from the text cells (``x`` and ``y`` among them, and
+    ``parts`` makes canonical columns from the cells (``x`` and ``y`` among them, and
     ``crime_id``, if any, stripped of spaces).
     """
     table, rows, malformed = read_csv_arrow(
-        source, required=required, use_threads=False, columns=columns
+        source, required=required, use_threads=use_threads, columns=columns, numbers=numbers
     )
     made = parts(table.to_pandas())
     keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
@@ -89,6 +93,7 @@ def assemble_stacked(
     *,
     canonical: Callable[[RawTable, Source, dict[str, Any]], pd.DataFrame],
     reasons: Callable[[pd.DataFrame], np.ndarray],
+    across_files_only: bool,
     src_crs: Any,
     dst_crs: Any,
     areas: gpd.GeoDataFrame | None = None,
@@ -108,7 +113,7 @@ def assemble_stacked(
         (``source`` names the first file; ``source_file`` is set here).
     reasons
         The rejection reason of each canonical row ('' where kept).
-    src_crs, dst_crs, areas
+    across_files_only, src_crs, dst_crs, areas
         As in :func:`hotspots.read.assemble.assemble`.
     quiet
         If True, do not log each file's rows.
@@ -116,9 +121,8 @@ def assemble_stacked(
     Returns
     -------
     tuple or None
-        Kept rows and rejected rows; repeats of a crime id count only across files (as on
-        police.uk). None when the files cannot be joined as text (their columns differ) or
-        keep no row at all: then read them file by file.
+        Kept rows and rejected rows. None when the files cannot be joined (their columns
+        differ) or keep no row at all: then read them file by file.
     """
     parsed = [it for it in items if isinstance(it, ParsedFile)]
     if not parsed or any(not p.table.schema.equals(parsed[0].table.schema) for p in parsed):
@@ -152,13 +156,17 @@ def assemble_stacked(
         if not quiet:
             _log_files(sources, items, sizes, kept_per_file)
         rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
-        dup = repeated_across_files(kept, _kept_id_keys(parsed, kept, sizes, kept_per_file))
+        dup = (
+            repeated_across_files(kept, _kept_id_keys(parsed, kept, sizes, kept_per_file))
+            if across_files_only
+            else None
+        )
         if dup is None:
-            dup = repeated_ids(kept, across_files_only=True)
+            dup = repeated_ids(kept, across_files_only=across_files_only)
         return assemble(
             [kept],
             rejects,
-            across_files_only=True,
+            across_files_only=across_files_only,
             src_crs=src_crs,
             dst_crs=dst_crs,
             areas=areas,
