@@ -42,8 +42,10 @@ from hotspots.space.areas import assign_areas
 from hotspots.space.locations import factorize_xy, polygon_of_points
 
 __all__ = [
+    "REJECT_CODES",
     "Located",
     "Plan",
+    "as_codes",
     "cell_counts",
     "cells",
     "drop_ids",
@@ -56,7 +58,12 @@ __all__ = [
     "read_file",
     "snap_part",
     "split_by_cell",
+    "unify_codes",
 ]
+
+#: Text columns of a rejected table sent from the workers as categoricals (few distinct
+#: values: reasons, months, the coordinates as read, the offending text).
+REJECT_CODES = ("reason", "month", "raw_x", "raw_y", "value")
 
 
 class Plan:
@@ -246,7 +253,58 @@ def read_file(
     else:
         res = read_mapped_file(source, mapping, rf, use_threads=False)
     res.kept = res.kept.drop(columns=["raw_x", "raw_y"], errors="ignore")
+    res.rejects = [as_codes(r, REJECT_CODES) for r in res.rejects]
     return res
+
+
+def as_codes(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Return ``frame`` with each of ``columns`` as a categorical of its values, in any order.
+
+    The values stay as they are (text, numbers, a mix; missing ones missing), so the table
+    writes the same CSV; categories in order of first row (mixed values do not sort).
+
+    Examples
+    --------
+    >>> t = as_codes(pd.DataFrame({"raw_x": ["0.0", np.nan, "0.0", 1.5]}), ["raw_x"])
+    >>> t["raw_x"].cat.categories.tolist(), t["raw_x"].cat.codes.tolist()
+    (['0.0', 1.5], [0, -1, 0, 1])
+    """
+    out = frame.copy(deep=False)
+    for name in columns:
+        if name in frame and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            codes, uniques = pd.factorize(frame[name].to_numpy(dtype=object))
+            categories = pd.Index(uniques, dtype=object)
+            out[name] = pd.Categorical.from_codes(codes, categories=categories)
+    return out
+
+
+def unify_codes(frames: list[pd.DataFrame], columns: Sequence[str]) -> list[pd.DataFrame]:
+    """Give each of ``columns`` (categoricals from :func:`as_codes`) one set of categories.
+
+    The frames can then be stacked code by code. A column not categorical in every frame
+    is left alone.
+
+    Examples
+    --------
+    >>> a = as_codes(pd.DataFrame({"reason": ["x", "y"]}), ["reason"])
+    >>> b = as_codes(pd.DataFrame({"reason": ["z", "x"]}), ["reason"])
+    >>> [f["reason"].cat.codes.tolist() for f in unify_codes([a, b], ["reason"])]
+    [[0, 1], [2, 0]]
+    """
+    out = [f.copy(deep=False) for f in frames]
+    for name in columns:
+        if not frames or not all(
+            name in f and isinstance(f[name].dtype, pd.CategoricalDtype) for f in frames
+        ):
+            continue
+        cats = [f[name].cat.categories for f in frames]
+        union = pd.Index(np.concatenate([c.to_numpy(dtype=object) for c in cats]), dtype=object)
+        union = union.unique()
+        for f, c in zip(out, cats, strict=True):
+            to_union = np.append(union.get_indexer(c), -1)  # code -1 (missing) stays -1
+            codes = to_union[f[name].cat.codes.to_numpy()]
+            f[name] = pd.Categorical.from_codes(codes, categories=union)
+    return out
 
 
 @dataclass

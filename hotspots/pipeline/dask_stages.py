@@ -34,7 +34,9 @@ significance, forecast, rates, maps) read every crime row, held compactly:
   points, the unsnapped records' places; every later stage reads ``x`` and ``y``), None
   elsewhere: a shapely point per distinct location was the client's largest item;
 - ``source_row`` as 32-bit integers, and the rejected table's text columns of few distinct
-  values (reasons, months, the raw coordinates) as categoricals (:func:`compact_text`).
+  values (reasons, months, the raw coordinates) as categoricals, sent so from the workers
+  (:func:`hotspots.distributed_tasks.as_codes`) and stacked code by code, the rest after
+  joining (:func:`compact_text`).
 
 What this costs per row is measured by ``benchmarks/dask_scale.py``.
 
@@ -68,7 +70,15 @@ import shapely
 from geopandas.array import GeometryArray
 
 from hotspots.distributed import start_local_cluster
-from hotspots.distributed_tasks import Located, cells, locate_file, locate_points, read_file
+from hotspots.distributed_tasks import (
+    REJECT_CODES,
+    Located,
+    cells,
+    locate_file,
+    locate_points,
+    read_file,
+    unify_codes,
+)
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
@@ -218,6 +228,9 @@ def dask_rank_stages(
             del results, codes
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
             record["client_rss_mb"]["joined"] = _rss_mb()
+            # the files' tables are freed: their memory (half the resident size at 60M rows)
+            # goes back to the system, else naming and ranking add their peaks on top of it
+            trim_heap()
         with stage("snapping"):
             _, segment, _ = shares.result()
     with gc_held():
@@ -438,7 +451,7 @@ def _assemble(
     """
     kept, rejected, gone = concat_files(
         [r.kept for r in results],
-        [rej for r in results for rej in r.rejects],
+        unify_codes([rej for r in results for rej in r.rejects if len(rej)], REJECT_CODES),
         across_files_only=police_uk,
         outside=lambda: (shares.result()[0] < 0)[codes],
         id_keys=[r.id_keys for r in results] if police_uk else None,
