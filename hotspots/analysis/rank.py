@@ -39,7 +39,7 @@ from hotspots.read.schema import (
     TYPE_COUNT_PREFIX,
 )
 from hotspots.space.crs import lon_lat
-from hotspots.space.names import normalise_name
+from hotspots.space.names import name_from_records, normalise_name, sorted_codes
 
 __all__ = [
     "DEFAULT_HOT_QUANTILE",
@@ -368,21 +368,19 @@ def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
 
 def _most_common(table: pd.DataFrame, by: str, col: str) -> pd.Series:
     """Return per ``by`` group the most frequent non-missing ``col`` (ties: first by name)."""
-    n = table[[by, col]].dropna().astype({col: str}).value_counts().rename("n").reset_index()
-    n = n.sort_values([by, "n", col], ascending=[True, False, True], kind="stable")
-    return n.drop_duplicates(by).set_index(by)[col].astype(object)
+    text = table[col].where(table[col].isna(), table[col].astype(str))
+    return name_from_records(table[by], text).astype(object)
 
 
 def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Series:
     """Return per ``by`` group the sorted distinct non-missing ``col`` values joined by ``sep``."""
-    d = table[[by, col]].dropna().astype({col: str}).drop_duplicates()
-    d = d.sort_values([by, col], kind="stable")
-    out = _joined(d[by].to_numpy(), d[col], sep)
-    return (
-        pd.Series(out, index=pd.unique(d[by].to_numpy()))
-        .reindex(pd.unique(table[by].to_numpy()))
-        .fillna("")
-    )
+    group, groups = pd.factorize(table[by])
+    value, values = sorted_codes(table[col].where(table[col].isna(), table[col].astype(str)))
+    ok = (group >= 0) & (value >= 0)
+    pairs = np.unique(group[ok] * max(len(values), 1) + value[ok])  # by group, then value
+    g, v = pairs // max(len(values), 1), pairs % max(len(values), 1)
+    out = pd.Series(_joined(g, pd.Series(values[v], dtype=object), sep), index=groups[np.unique(g)])
+    return out.reindex(pd.unique(table[by].to_numpy())).fillna("")
 
 
 def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
@@ -410,8 +408,15 @@ def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFr
 
 def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Competition rank (1, 2, 2, 4) over ``keys`` descending."""
-    tup = pd.Series(list(zip(*(-df[k].to_numpy() for k in keys), strict=True)), index=df.index)
-    return tup.rank(method="min").astype("int64")
+    values = [-df[k].to_numpy() for k in keys]
+    order = np.lexsort(values[::-1])  # the first key first
+    tied = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for v in values:
+        tied &= v[order][1:] == v[order][:-1]
+    start = np.maximum.accumulate(np.where(np.r_[True, ~tied], np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = start + 1
+    return pd.Series(rank, index=df.index)
 
 
 def area_lists(

@@ -300,9 +300,13 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     >>> codes, uniques = sorted_codes(pd.Series(["b", None, "a", "b"]))
     >>> codes.tolist(), uniques.tolist()
     ([1, -1, 0, 1], ['a', 'b'])
+    >>> sorted_codes(pd.Series([None, None]))[0].tolist()
+    [-1, -1]
     """
     codes, found = pd.factorize(values)  # in order of appearance
     found = np.asarray(found, dtype=object)
+    if not len(found):  # nothing but missing values
+        return np.asarray(codes, dtype=np.int64), found
     if not all(isinstance(v, str) for v in found):
         codes, found = pd.factorize(values, sort=True)
         return np.asarray(codes, dtype=np.int64), np.asarray(found, dtype=object)
