@@ -126,6 +126,51 @@ def test_police_uk_files_with_repeated_ids_equal_local(tmp_path: Path) -> None:
     assert rejected.count("duplicate crime id") >= 200  # the repeats were found across files
 
 
+@pytest.mark.e2e
+def test_client_tables_are_compact_and_hold_the_local_values(client: object) -> None:
+    """The Dask crime and rejected tables: the local engine's values, held compactly."""
+    import numpy as np
+    import pandas as pd
+
+    from hotspots.pipeline import RunConfig, rank_stages
+    from hotspots.pipeline.config import StageTimer
+    from hotspots.pipeline.dask_stages import dask_rank_stages
+
+    options = {
+        "crimes": [get_path("vancouver_crimes")],
+        "fmt": "vancouver",
+        "areas": get_path("vancouver_areas"),
+        "streets": get_path("vancouver_streets"),
+        "out": Path("unused"),
+        "start": "2025-07",
+        "quiet": True,
+    }
+    local = rank_stages(RunConfig.from_options(**options), StageTimer())
+    dask = dask_rank_stages(RunConfig.from_options(**options, engine="dask"), StageTimer())
+    crimes = dask.crimes
+    # a point only where a record snapped to no street (the unsnapped places read it)
+    off = crimes["segment_id"].isna().to_numpy()
+    assert off.any() and not off.all()
+    assert np.array_equal(crimes.geometry.notna().to_numpy(), off)
+    assert crimes.geometry[off].geom_equals(local.crimes.geometry[off]).all()
+    assert "snap_distance_m" not in crimes and "crime_id" not in crimes
+    assert crimes["source_row"].dtype == np.int32
+    same = [c for c in crimes.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(crimes[same]).astype(object),
+        pd.DataFrame(local.crimes[same]).astype(object),
+        check_exact=True,
+    )
+    # the rejected rows: the same values, text of few distinct values as categoricals
+    rejected = dask.rejected
+    assert isinstance(rejected["reason"].dtype, pd.CategoricalDtype)
+    assert isinstance(rejected["raw_x"].dtype, pd.CategoricalDtype)
+    assert len(rejected) == len(local.rejected) > 100
+    pd.testing.assert_frame_equal(
+        rejected.astype(object), local.rejected.astype(object), check_dtype=False
+    )
+
+
 def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path) -> None:
     args = ["run", "--crimes", str(get_path("vancouver_crimes")), "--format", "vancouver"]
     args += ["--areas", str(get_path("vancouver_areas")), "--streets", "s.gpkg"]
