@@ -136,17 +136,11 @@ def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarr
     key = np.zeros(n, dtype=np.int64)
     size = 1
     for col in columns:
-        dense = col.dtype.kind in "iu" and n and col.min() >= 0 and col.max() < 4 * n
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            codes, m = col.cat.codes.to_numpy().astype(np.int64) + 1, len(col.cat.categories) + 1
-        elif dense:  # small non-negative numbers (e.g. point ids) are their own codes
-            codes, m = col.to_numpy().astype(np.int64) + 1, int(col.max()) + 2
-        else:
-            found, uniques = pd.factorize(col, use_na_sentinel=True)
-            codes, m = found.astype(np.int64) + 1, len(uniques) + 1
+        codes, m = _codes_of(col)  # codes 0 .. m - 1
         if size * m >= 2**62:  # renumber the combined key before it could overflow
             key, size = _numbered(key)
-        key = key * m + codes
+        key *= m  # in place: no new table of n numbers per column
+        key += codes
         size *= m
     inverse, n_uniq = _numbered(key)  # numbered in order of first appearance
     if n == 0:
@@ -155,6 +149,23 @@ def distinct_rows(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarr
     first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
     counts: np.ndarray = np.bincount(inverse, minlength=n_uniq)
     return first, inverse, counts
+
+
+def _codes_of(col: pd.Series) -> tuple[np.ndarray, int]:
+    """Return a code per value (0 for missing, 1.. for values) and how many codes there are.
+
+    A categorical gives its own codes, small non-negative whole numbers (e.g. point ids)
+    themselves; other columns are factorised.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy() + np.int64(1), len(col.cat.categories) + 1
+    if col.dtype.kind in "iu" and len(col):
+        values = col.to_numpy()
+        low, high = values.min(), values.max()
+        if low >= 0 and high < 4 * len(col):
+            return values + np.int64(1), int(high) + 2
+    found, uniques = pd.factorize(col, use_na_sentinel=True)
+    return found + np.int64(1), len(uniques) + 1
 
 
 def _numbered(key: np.ndarray) -> tuple[np.ndarray, int]:
