@@ -100,11 +100,13 @@ def read_csv_arrow(
     use_threads: bool,
     columns: Sequence[str] | None = None,
     numbers: Sequence[str] = (),
+    encoded: Sequence[str] = (),
 ) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
     """Read one CSV as :func:`read_csv_text` does, its cells left in an Arrow table.
 
-    Returns the table, the 1-based data row number of each of its rows, and the malformed
-    rows (number, text).
+    Columns in ``encoded`` are dictionary-encoded as they are parsed (text repeated on many
+    rows: each distinct value is kept once). Returns the table, the 1-based data row number
+    of each of its rows, and the malformed rows (number, text).
     """
     head, opener = _open_text(source)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
@@ -123,18 +125,21 @@ def read_csv_arrow(
 
     keep = None if columns is None else [c for c in header if c in set(columns)]
     floats = [c for c in numbers if c in header]
+    types = {c: pa.dictionary(pa.int32(), pa.string()) for c in encoded if c in header}
     try:
         table, malformed = _parse_text_csv(
-            text, header, source, use_threads=use_threads, keep=keep, floats=floats
+            text, header, source, use_threads=use_threads, keep=keep, floats=floats, types=types
         )
     except InputDataError:
         if not floats:
             raise
         floats = []  # a cell that is not a number: read everything as text
-        table, malformed = _parse_text_csv(text, header, source, use_threads=use_threads, keep=keep)
+        table, malformed = _parse_text_csv(
+            text, header, source, use_threads=use_threads, keep=keep, types=types
+        )
     if use_threads and malformed:  # threaded parsing cannot number bad rows: parse again
         table, malformed = _parse_text_csv(
-            text, header, source, use_threads=False, keep=keep, floats=floats
+            text, header, source, use_threads=False, keep=keep, floats=floats, types=types
         )
     return table, _row_numbers(table.num_rows, malformed), malformed
 
@@ -216,6 +221,7 @@ def _parse_text_csv(
     use_threads: bool,
     keep: list[str] | None = None,
     floats: Sequence[str] = (),
+    types: dict[str, pa.DataType] | None = None,
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
     """Parse the CSV; malformed rows are skipped and returned (number, text).
 
@@ -240,7 +246,10 @@ def _parse_text_csv(
             ),
             parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.float64() if c in floats else pa.string() for c in header},
+                column_types={
+                    c: pa.float64() if c in floats else (types or {}).get(c, pa.string())
+                    for c in header
+                },
                 include_columns=keep,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from hotspots.read.assemble import (
     read_each,
     without_gc_pauses,
 )
-from hotspots.read.canonical import canonical_frame, month_window_text, to_float
+from hotspots.read.canonical import TEXT_DTYPE, canonical_frame, month_window_text, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.duplicates import FileIdKeys
 from hotspots.read.sources import (
@@ -108,6 +108,14 @@ def police_uk_to_canonical(
     return canonical_frame(raw, source, cols)
 
 
+#: Canonical text columns held as categories, and the police.uk columns they come from.
+_CATEGORY_SOURCES = (
+    ("crime_type", "Crime type"),
+    ("location", "Location"),
+    ("force", "Falls within"),
+)
+
+
 def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
     """Return the canonical columns made from police.uk text cells by more than a copy.
 
@@ -115,7 +123,7 @@ def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
     spaces, and the text columns held as categories Arrow dictionary-encoded (stripped as
     categories, see :func:`canonical_frame`). Each file's are made in its reader thread.
     """
-    start, end, month = month_window_text(frame["Month"], "%Y-%m")
+    start, end, month = _by_dictionary(frame["Month"], lambda m: month_window_text(m, "%Y-%m"))
     parts: dict[str, Any] = {
         "occurred_from": start,
         "occurred_to": end,
@@ -125,14 +133,27 @@ def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
     }
     if "Crime ID" in frame:
         parts["crime_id"] = frame["Crime ID"].str.strip()
-    for key, col in (
-        ("crime_type", "Crime type"),
-        ("location", "Location"),
-        ("force", "Falls within"),
-    ):
-        if col in frame:
+    for key, col in _CATEGORY_SOURCES:
+        if col in frame:  # dictionary-encoded as parsed, or here
             parts[key] = pa.chunked_array(frame[col].array.__arrow_array__()).dictionary_encode()
     return parts
+
+
+def _by_dictionary(
+    text: pd.Series, work: Callable[[pd.Series], tuple[pd.Series, ...]]
+) -> tuple[pd.Series, ...]:
+    """Return ``work(text)``, on each distinct value only if the text is dictionary-encoded.
+
+    ``work`` gives columns whose cells depend on their own row's text only.
+    """
+    if not (
+        isinstance(text.dtype, pd.ArrowDtype) and pa.types.is_dictionary(text.dtype.pyarrow_dtype)
+    ):
+        return work(text)
+    encoded = pa.chunked_array(text.array.__arrow_array__()).unify_dictionaries().combine_chunks()
+    words = pd.Series(pd.array(encoded.dictionary, dtype=TEXT_DTYPE))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return tuple(pd.Series(col.array.take(codes), index=text.index) for col in work(words))
 
 
 @without_gc_pauses
@@ -207,6 +228,7 @@ def read_police_uk(
             dst_crs=_crs.BRITISH_NATIONAL_GRID,
             areas=areas,
             quiet=quiet,
+            raw_columns=("Longitude", "Latitude", "Month"),
         )
         if done is not None:
             return done
@@ -284,6 +306,7 @@ def _parse_one(source: Source, rf: RowFilter, superseded_by: str | None) -> Pars
         required=POLICE_UK_REQUIRED,
         columns=_POLICE_UK_USED,
         parts=police_uk_parts,
+        encoded=("Month", *(col for _, col in _CATEGORY_SOURCES)),
     )
 
 

@@ -62,7 +62,11 @@ class ParsedFile:
 
     def raw(self) -> RawTable:
         """Return the cells as :func:`hotspots.read.csv_engine.read_csv_text` gives them."""
-        return RawTable(self.table.to_pandas(), self.row_numbers, self.malformed)
+        table = self.table
+        for i, field in enumerate(table.schema):
+            if pa.types.is_dictionary(field.type):  # encoded as parsed: back to text
+                table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+        return RawTable(table.to_pandas(), self.row_numbers, self.malformed)
 
 
 def parse_file(
@@ -72,19 +76,31 @@ def parse_file(
     columns: Sequence[str],
     parts: Callable[[pd.DataFrame], dict[str, Any]],
     numbers: Sequence[str] = (),
+    encoded: Sequence[str] = (),
     use_threads: bool = False,
 ) -> ParsedFile:
     """Parse one CSV's ``columns`` (see :func:`read_csv_arrow`), in one thread by default.
 
     ``parts`` makes canonical columns from the cells (``x`` and ``y`` among them, and
-    ``crime_id``, if any, stripped of spaces).
+    ``crime_id``, if any, stripped of spaces); it is given the ``encoded`` columns as
+    pandas columns of Arrow dictionary type.
     """
     table, rows, malformed = read_csv_arrow(
-        source, required=required, use_threads=use_threads, columns=columns, numbers=numbers
+        source,
+        required=required,
+        use_threads=use_threads,
+        columns=columns,
+        numbers=numbers,
+        encoded=encoded,
     )
-    made = parts(table.to_pandas())
+    made = parts(table.to_pandas(types_mapper=_arrow_dictionaries))
     keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
     return ParsedFile(source, table, rows, malformed, made, keys)
+
+
+def _arrow_dictionaries(kind: pa.DataType) -> pd.ArrowDtype | None:
+    """Keep Arrow dictionary columns as they are in pandas (else pandas' own dtypes)."""
+    return pd.ArrowDtype(kind) if pa.types.is_dictionary(kind) else None
 
 
 def assemble_stacked(
@@ -98,6 +114,7 @@ def assemble_stacked(
     dst_crs: Any,
     areas: gpd.GeoDataFrame | None = None,
     quiet: bool = False,
+    raw_columns: Sequence[str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame] | None:
     """Join parsed files into the crime table and the rejected rows, as read file by file.
 
@@ -117,6 +134,8 @@ def assemble_stacked(
         As in :func:`hotspots.read.assemble.assemble`.
     quiet
         If True, do not log each file's rows.
+    raw_columns
+        The text columns ``canonical`` reads (all if None).
 
     Returns
     -------
@@ -135,7 +154,8 @@ def assemble_stacked(
     parts = _joined_parts([p.parts for p in parsed if p.table.num_rows])
     if parts is None:
         return None
-    raw = RawTable(table.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
+    cells = table if raw_columns is None else table.select(list(raw_columns))
+    raw = RawTable(cells.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
     x, y = parts["x"], parts["y"]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         # the points of every row are located while the table is made
