@@ -136,14 +136,21 @@ def rank_snapped(
     """Name the segments and rank streets and locations from a read, area-joined, snapped table.
 
     The steps of :func:`rank_stages` after snapping (the Dask engine's stages end here too):
-    segment names (timed with snapping), counts, hot streets, the places of the unsnapped
-    records (:func:`unsnapped_places`), each crime's key and the random baseline beside the
-    lists.
+    segment names (timed with snapping), counts, the random baseline beside the lists, hot
+    streets, the places of the unsnapped records (:func:`unsnapped_places`) and each crime's
+    key.
     """
     with stage.more("snapping"):
         segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
-    with stage("ranking"):
+    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
         counts = rank.count_by_segment(crimes, segs)
+        # the baseline's random draws run without the GIL, beside the ranking
+        baseline = pool.submit(
+            concentration.count_concentration,
+            counts["crimes"].to_numpy(),
+            segs["length_m"].to_numpy(),
+            seed=config.seed,
+        )
         hot = rank.rank_streets(
             segs,
             counts,
@@ -164,11 +171,7 @@ def rank_snapped(
             index=crimes.index,
         )
         crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
-        # in this thread: the baseline's random draws hold the GIL, so a second thread
-        # gained nothing and stalled this one each time it let the GIL go (measured)
-        conc = concentration.count_concentration(
-            counts["crimes"].to_numpy(), segs["length_m"].to_numpy(), seed=config.seed
-        )
+        conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
