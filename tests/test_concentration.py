@@ -31,3 +31,17 @@ def test_figures_and_baseline() -> None:
 def test_plot_written(tmp_path: Path) -> None:
     p = concentration.plot_lorenz(np.array([5, 1, 0, 0]), np.ones(4), tmp_path / "l.png", title="t")
     assert p.stat().st_size > 1000
+
+
+def test_baseline_draws_are_the_draws_made_one_by_one() -> None:
+    """One multinomial call of 20 draws gives the 20 draws made in turn (same seed)."""
+    rng = np.random.default_rng(4)
+    counts, length = rng.integers(0, 9, 500), rng.uniform(5, 300, 500)
+    one_by_one = np.random.default_rng(7)
+    p = length / length.sum()
+    draws = [one_by_one.multinomial(int(counts.sum()), p) for _ in range(20)]
+    together = np.random.default_rng(7).multinomial(int(counts.sum()), p, size=20)
+    assert (np.array(draws) == together).all()
+    out = concentration.count_concentration(counts, length, seed=7)
+    gini = np.mean([concentration._figures(d)["gini"] for d in draws])
+    assert out["random_baseline"]["gini"] == round(float(gini), 4)
