@@ -62,11 +62,15 @@ class ParsedFile:
 
     def raw(self) -> RawTable:
         """Return the cells as :func:`hotspots.read.csv_engine.read_csv_text` gives them."""
-        table = self.table
-        for i, field in enumerate(table.schema):
-            if pa.types.is_dictionary(field.type):  # encoded as parsed: back to text
-                table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
-        return RawTable(table.to_pandas(), self.row_numbers, self.malformed)
+        return RawTable(_as_text(self.table).to_pandas(), self.row_numbers, self.malformed)
+
+
+def _as_text(table: pa.Table) -> pa.Table:
+    """Return the table with its dictionary-encoded columns decoded (Arrow text)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+    return table
 
 
 def parse_file(
@@ -154,7 +158,7 @@ def assemble_stacked(
     parts = _joined_parts([p.parts for p in parsed if p.table.num_rows])
     if parts is None:
         return None
-    cells = table if raw_columns is None else table.select(list(raw_columns))
+    cells = _as_text(table if raw_columns is None else table.select(list(raw_columns)))
     raw = RawTable(cells.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
     x, y = parts["x"], parts["y"]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
