@@ -41,6 +41,7 @@ __all__ = [
     "arrow_cells",
     "malformed_rejects",
     "rejected_values",
+    "row_reason_codes",
     "row_reasons",
     "split_rejected",
     "text_column",
@@ -115,6 +116,14 @@ def row_reasons(
     frame: pd.DataFrame, rowfilter: RowFilter, *, lonlat: bool, rules: dict[str, Any]
 ) -> np.ndarray:
     """Return the rejection reason of each row ('' where kept), first rule that applies."""
+    first, labels = row_reason_codes(frame, rowfilter, lonlat=lonlat, rules=rules)
+    return np.asarray(labels[first])
+
+
+def row_reason_codes(
+    frame: pd.DataFrame, rowfilter: RowFilter, *, lonlat: bool, rules: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return :func:`row_reasons` as a code per row (0 where kept) and the reasons coded."""
     x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
     privacy_locs = {s.upper() for s in rules.get("privacy_locations", [])}
     zero_priv = bool(rules.get("zero_xy_is_privacy_offset", False))
@@ -133,8 +142,7 @@ def row_reasons(
     first = np.zeros(len(frame), dtype=np.int8)  # 1 + index of the first rule that applies
     for i, (_, cond) in enumerate(conds, start=1):
         first[(first == 0) & np.asarray(cond, dtype=bool)] = i
-    labels = np.array(["", *(label for label, _ in conds)], dtype=object)
-    return labels[first]
+    return first, np.array(["", *(label for label, _ in conds)], dtype=object)
 
 
 def _per_distinct(values: pd.Series, test: Any) -> np.ndarray:

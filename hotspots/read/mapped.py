@@ -37,7 +37,14 @@ from hotspots.read.sources import (
     short_error,
 )
 from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file
-from hotspots.rejects import RowFilter, arrow_cells, malformed_rejects, row_reasons, split_rejected
+from hotspots.rejects import (
+    RowFilter,
+    arrow_cells,
+    malformed_rejects,
+    row_reason_codes,
+    row_reasons,
+    split_rejected,
+)
 from hotspots.space import crs as _crs
 from hotspots.space.areas import join_areas
 
@@ -191,7 +198,7 @@ def read_mapped(
             sources,
             items,
             canonical=lambda raw, s, parts: mapped_to_canonical(raw, s, mapping, parts=parts),
-            reasons=lambda canon: row_reasons(canon, rf, lonlat=lonlat, rules=mapping.rules),
+            reasons=lambda canon: row_reason_codes(canon, rf, lonlat=lonlat, rules=mapping.rules),
             across_files_only=False,
             src_crs=csv_src,
             dst_crs=csv_dst,

@@ -112,7 +112,7 @@ def assemble_stacked(
     items: Sequence[ParsedFile | FileResult],
     *,
     canonical: Callable[[RawTable, Source, dict[str, Any]], pd.DataFrame],
-    reasons: Callable[[pd.DataFrame], np.ndarray],
+    reasons: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]],
     across_files_only: bool,
     src_crs: Any,
     dst_crs: Any,
@@ -133,7 +133,8 @@ def assemble_stacked(
         Turns text cells into the canonical columns, given the files' parts of them joined
         (``source`` names the first file; ``source_file`` is set here).
     reasons
-        The rejection reason of each canonical row ('' where kept).
+        The rejection reason of each canonical row, coded (0 where kept), and the reasons
+        (see :func:`hotspots.rejects.row_reason_codes`).
     across_files_only, src_crs, dst_crs, areas
         As in :func:`hotspots.read.assemble.assemble`.
     quiet
@@ -166,14 +167,17 @@ def assemble_stacked(
         early = pool.submit(locate_points, x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
         canon = canonical(raw, parsed[0].source, parts)
         canon["source_file"] = _file_names(parsed, sizes)
-        reason = reasons(canon)
-        keep = reason == ""
+        codes, labels = reasons(canon)
+        keep = codes == 0
         so_far = np.concatenate([[0], np.cumsum(keep)])
         kept_per_file = so_far[bounds[1:]] - so_far[bounds[:-1]]
         if not kept_per_file.any():
             return None
         located = early if keep.all() else pool.submit(_kept_points, early, keep)
-        kept, rej = split_rejected(canon, reason)
+        if keep.all():  # nothing to take (split_rejected's kept rows, without a rejected table)
+            kept, rej = canon.drop(columns=[c for c in _RAW if c in canon]), None
+        else:
+            kept, rej = split_rejected(canon, labels[codes])
         full = kept_per_file > 0  # a file that kept nothing adds no category
         if not full.all():
             kept = _used_categories(kept, canon, np.repeat(full, sizes))
@@ -295,17 +299,23 @@ def _used_categories(kept: pd.DataFrame, canon: pd.DataFrame, rows: np.ndarray) 
     return kept.assign(**cols) if cols else kept
 
 
+#: Text columns as read, which only rejected rows keep.
+_RAW = ("raw_x", "raw_y", "raw_date")
+
+
 def _rejects_in_file_order(
     items: Sequence[ParsedFile | FileResult],
-    rejected: pd.DataFrame,
+    rejected: pd.DataFrame | None,
     rows: np.ndarray,
     bounds: np.ndarray,
 ) -> list[pd.DataFrame]:
     """Return the rejected tables file by file: malformed rows, then rows a rule rejected.
 
-    ``rejected`` holds the rows a rule rejected, at positions ``rows`` of the joined table
-    whose files start at ``bounds``.
+    ``rejected`` holds the rows a rule rejected (None if none), at positions ``rows`` of the
+    joined table whose files start at ``bounds``.
     """
+    if not any(isinstance(it, FileResult) or it.malformed for it in items):
+        return [] if rejected is None else [rejected]  # the rule's rejects alone, in order
     at = np.searchsorted(rows, bounds).tolist()
     out: list[pd.DataFrame] = []
     i = 0
@@ -316,7 +326,8 @@ def _rejects_in_file_order(
         out.append(
             malformed_rejects(RawTable(pd.DataFrame(), it.row_numbers, it.malformed), it.source)
         )
-        out.append(rejected.iloc[at[i] : at[i + 1]])
+        if rejected is not None:
+            out.append(rejected.iloc[at[i] : at[i + 1]])
         i += 1
     return out
 
