@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
+import importlib
 import itertools
 import json
 import os
@@ -148,18 +150,20 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
     print("RESULT " + json.dumps(out, default=str), flush=True)
 
 
-def stages_command(cmd: list[str]) -> list[str]:
+def stages_command(cmd: list[str], detail: list[str]) -> list[str]:
     """The ``hotspots run`` command ``cmd`` run inside a child of this script (``--stages``)."""
-    return [sys.executable, str(Path(__file__).resolve()), "--child-stages", "--", *cmd[1:]]
+    more = [f"--detail={d}" for d in detail]
+    return [sys.executable, str(Path(__file__).resolve()), "--child-stages", *more, "--", *cmd[1:]]
 
 
-def child_stages(args: list[str], every: float) -> None:
+def child_stages(args: list[str], every: float, detail: list[str]) -> None:
     """Run ``hotspots <args>`` here, sampling this process's RSS stage by stage.
 
     Prints one JSON line: per stage of the run (run.json's stages, in order, and the gaps
     between them), this process's peak and closing RSS, the forked second process's peak
     unique set size (USS: pages it does not share) and the machine's lowest available
-    memory while the stage ran.
+    memory while the stage ran. Each ``detail`` function (``module:name``) called during
+    the run is marked as a stage of its own.
     """
     import threading
 
@@ -202,6 +206,10 @@ def child_stages(args: list[str], every: float) -> None:
         marks.append((name, time.perf_counter()))
 
     cfg.StageTimer.__call__ = timed  # type: ignore[method-assign]
+    for target in detail:
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+        setattr(module, attr, _marked(getattr(module, attr), attr, marks))
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     try:
@@ -226,6 +234,20 @@ def child_stages(args: list[str], every: float) -> None:
             }
         )
     print("STAGES " + json.dumps(rows), flush=True)
+
+
+def _marked(func: Any, name: str, marks: list[tuple[str, float]]) -> Any:
+    """``func``, marking in ``marks`` where each of its calls starts and ends."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        marks.append((f"(before {name})", time.perf_counter()))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            marks.append((f"{name}()", time.perf_counter()))
+
+    return wrapper
 
 
 def _role(proc: psutil.Process, root: int) -> str:
@@ -380,6 +402,13 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--child-rank", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child-stages", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--detail",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="with --stages: also mark each call of this function as a stage (repeatable)",
+    )
     ap.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ap.add_argument("--engine", default="dask", help=argparse.SUPPRESS)
     return ap
@@ -389,7 +418,8 @@ def main() -> int:
     """Run the benchmark; return the exit code (1 if a run failed)."""
     args = parser().parse_args()
     if args.child_stages:
-        child_stages(args.rest[1:] if args.rest[:1] == ["--"] else args.rest, args.every)
+        rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+        child_stages(rest, args.every, args.detail)
         return 0
     if args.child_rank:
         child_rank(args.child_rank, args.data, args.engine, args.workers)
@@ -407,7 +437,7 @@ def main() -> int:
         else:
             cmd = command(crimes, args.data, run_dir, engine, args.workers)
             if args.stages:
-                cmd = stages_command(cmd)
+                cmd = stages_command(cmd, args.detail)
         print(f"{name}: {' '.join(cmd)}", flush=True)
         log_path = args.out / f"run_{args.rows}_{name}.log"
         res = measured_run(cmd, log_path, args.every)
