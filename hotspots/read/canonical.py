@@ -154,11 +154,12 @@ def unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
         for i, cat in enumerate(cats):
             remap = places[starts[i] : starts[i + 1]]
             codes = cat.codes
-            moved = (
-                np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1)
-                if (len(remap))
-                else np.full(len(codes), -1, dtype=np.int64)
-            )
+            if not len(remap):
+                moved = np.full(len(codes), -1, dtype=np.int64)
+            elif codes.min(initial=0) >= 0:  # no missing value: one take
+                moved = remap.astype(np.int64)[codes]
+            else:
+                moved = np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1)
             new[i][col] = pd.Categorical.from_codes(moved, dtype=dtype, validate=False)
     return [f.assign(**cols) if cols else f for f, cols in zip(frames, new, strict=True)]
 
@@ -351,6 +352,8 @@ def _compress(arrays: list[np.ndarray], masks: list[np.ndarray | None], total: i
         gone = None if m is None or len(arr) - n > _MAX_SLICES * 16 else np.flatnonzero(~m)
         if m is None:
             out[at : at + n] = arr
+        elif n * 64 < len(arr):  # a few rows kept: taken
+            np.take(arr, np.flatnonzero(m), out=out[at : at + n])
         elif gone is not None:  # a few rows dropped: the runs between them copied whole
             to = at
             for lo, hi in zip([0, *(gone + 1).tolist()], [*gone.tolist(), len(arr)], strict=True):
