@@ -94,8 +94,8 @@ def _first_row_of_same_id(ids: pd.Series) -> np.ndarray:
 def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """Return a 64-bit key per id and which ids are empty, or None.
 
-    The key mixes the id's first and last 8 bytes, cut out by Arrow (``binary_slice``)
-    into buffers of 8 bytes per id. None unless all non-empty ids have one length of 16 or
+    The key mixes the id's first and last 8 bytes (read straight from Arrow's buffers, see
+    :func:`_chunk_keys`). None unless all non-empty ids of a chunk have one length of 16 or
     more bytes (and none is missing).
     """
     if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
@@ -105,21 +105,63 @@ def _id_keys(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     keys, empties = [], []
     for chunk in arr.chunks:
-        data = chunk.cast(pa.large_binary() if chunk.type == pa.large_string() else pa.binary())
-        lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
-        empty = lengths == 0
-        named = lengths[~empty]
-        if len(named) and (named.min() != named.max() or named.min() < 16):
+        found = _chunk_keys(chunk)
+        if found is None:
             return None
-        key = np.zeros(len(lengths), dtype=np.uint64)
-        if len(named):
-            head = np.frombuffer(pc.binary_slice(data, 0, 8).buffers()[2], "<u8", count=len(named))
-            tail = np.frombuffer(pc.binary_slice(data, -8).buffers()[2], "<u8", count=len(named))
-            key[~empty] = head * np.uint64(0x9E3779B97F4A7C15) ^ tail
-        keys.append(key)
-        empties.append(empty)
+        keys.append(found[0])
+        empties.append(found[1])
     out = np.concatenate(keys)
     return (out, np.concatenate(empties)) if len(out) == len(ids) else None
+
+
+def _chunk_keys(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return :func:`_id_keys` of one Arrow text chunk.
+
+    Ids of one length (a multiple of 8 bytes) lie end to end in the chunk's data (empty
+    ids take no byte): their first and last 8 bytes are read as the first and last columns
+    of that block of 8-byte words, without a copy of the text.
+    """
+    if chunk.type not in (pa.string(), pa.large_string()):
+        return _chunk_keys_sliced(chunk)
+    wide = chunk.type == pa.large_string()
+    bufs = chunk.buffers()
+    offsets = np.frombuffer(
+        bufs[1],
+        np.int64 if wide else np.int32,
+        count=len(chunk) + 1,
+        offset=chunk.offset * (8 if wide else 4),
+    )
+    lengths = np.diff(offsets)
+    empty = lengths == 0
+    named = lengths[~empty]
+    if len(named) and (named.min() != named.max() or named.min() < 16):
+        return None
+    if len(named) and named[0] % 8:
+        return _chunk_keys_sliced(chunk)
+    key = np.zeros(len(lengths), dtype=np.uint64)
+    if len(named):
+        words = int(named[0]) // 8  # each id as 8-byte words, the first and last read
+        block = np.frombuffer(
+            bufs[2], "<u8", count=len(named) * words, offset=int(offsets[0])
+        ).reshape(len(named), words)
+        key[~empty] = block[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ block[:, -1]
+    return key, empty
+
+
+def _chunk_keys_sliced(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return :func:`_id_keys` of one chunk, the bytes cut out by Arrow (``binary_slice``)."""
+    data = chunk.cast(pa.large_binary() if chunk.type == pa.large_string() else pa.binary())
+    lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
+    empty = lengths == 0
+    named = lengths[~empty]
+    if len(named) and (named.min() != named.max() or named.min() < 16):
+        return None
+    key = np.zeros(len(lengths), dtype=np.uint64)
+    if len(named):
+        head = np.frombuffer(pc.binary_slice(data, 0, 8).buffers()[2], "<u8", count=len(named))
+        tail = np.frombuffer(pc.binary_slice(data, -8).buffers()[2], "<u8", count=len(named))
+        key[~empty] = head * np.uint64(0x9E3779B97F4A7C15) ^ tail
+    return key, empty
 
 
 def _first_row_by_text(ids: pd.Series) -> np.ndarray:
