@@ -216,6 +216,8 @@ def _query_first(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndar
             shapely.prepare(local.polys)
         return np.asarray(local.polys)
 
+    tree.query(tree.geometries[:1])  # GEOS builds a tree on its first query: not in threads
+
     def one(rows: np.ndarray) -> np.ndarray:
         pts = shapely.points(x[rows], y[rows])
         pi, ai = tree.query(pts)
