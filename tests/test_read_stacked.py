@@ -125,7 +125,7 @@ def _both_mapped(
 def test_mapped_files_read_as_file_by_file(
     data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Vancouver's extract cut into three files (one with a malformed row), and whole."""
+    """Vancouver's extract cut into three files (one with a malformed row); two, a period."""
     lines = gzip.decompress(
         (data_root / "vancouver" / "vpd_crimedata_2020_2025.csv.gz").read_bytes()
     ).splitlines(keepends=True)

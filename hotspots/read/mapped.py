@@ -187,13 +187,12 @@ def read_mapped(
     csv_src = mapping.crs or (_crs.WGS84 if lonlat else None)  # CSV files name no CRS
     csv_dst = crs or mapping.project_to or (_projected(csv_src) if csv_src else None)
     if (
-        csv_dst is not None
+        len(sources) > 1
+        and csv_dst is not None
         and "geometry" not in mapping.columns
         and not any(s.path.suffix.lower() in _PARQUET for s in sources)
-    ):  # parsed (in threads), then made canonical once for all files
-        items = read_each(
-            sources, lambda s: _parse_mapped(s, mapping, use_threads=len(sources) == 1)
-        )
+    ):  # several CSV files: parsed in threads, then made canonical once for all
+        items = read_each(sources, lambda s: _parse_mapped(s, mapping, use_threads=False))
         done = assemble_stacked(
             sources,
             items,
