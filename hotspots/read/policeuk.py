@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hotspots.read.assemble import (
     FileResult,
@@ -133,11 +134,19 @@ def police_uk_parts(frame: pd.DataFrame) -> dict[str, Any]:
         "y": to_float(frame["Latitude"]),
     }
     if "Crime ID" in frame:
-        parts["crime_id"] = frame["Crime ID"].str.strip()
+        ids = frame["Crime ID"]
+        stripped = ids.str.strip()  # the same text if no byte was stripped: kept once
+        parts["crime_id"] = ids if _text_bytes(stripped) == _text_bytes(ids) else stripped
     for key, col in _CATEGORY_SOURCES:
         if col in frame:  # dictionary-encoded as parsed, or here
             parts[key] = pa.chunked_array(frame[col].array.__arrow_array__()).dictionary_encode()
     return parts
+
+
+def _text_bytes(text: pd.Series) -> int:
+    """Return the number of bytes of a column's Arrow text."""
+    lengths = pc.binary_length(pa.chunked_array(text.array.__arrow_array__()))
+    return int(pc.sum(lengths).as_py() or 0)
 
 
 def _by_dictionary(

@@ -159,6 +159,8 @@ def assemble_stacked(
     parts = _joined_parts([p.parts for p in parsed if p.table.num_rows])
     if parts is None:
         return None
+    for p in parsed:  # joined: each file's own copy no longer needed
+        p.parts = {}
     cells = _as_text(table if raw_columns is None else table.select(list(raw_columns)))
     raw = RawTable(cells.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
     x, y = parts["x"], parts["y"]
