@@ -18,6 +18,7 @@ import pyproj
 
 from hotspots.analysis.callers import pseudonymise
 from hotspots.errors import InputDataError
+from hotspots.read import memory
 from hotspots.read.assemble import (
     FileResult,
     assemble,
@@ -135,6 +136,7 @@ def mapping_text(spec: str | Path) -> str:
 
 
 @without_gc_pauses
+@memory.small_pages()
 def read_mapped(
     paths: Iterable[str | Path],
     mapping: Mapping,

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hotspots.read import memory
 from hotspots.read.assemble import (
     FileResult,
     assemble,
@@ -167,6 +168,7 @@ def _by_dictionary(
 
 
 @without_gc_pauses
+@memory.small_pages()
 def read_police_uk(
     paths: Iterable[str | Path],
     *,
