@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotspots.read import mapped, policeuk
+from hotspots.read import mapped, policeuk, stacked
 from hotspots.read.layers import read_areas
 from hotspots.read.policeuk import POLICE_UK_COLUMNS, read_police_uk
+from hotspots.read.sources import Source
 
 HEADER = ",".join(POLICE_UK_COLUMNS)
 
@@ -139,3 +140,27 @@ def test_mapped_files_read_as_file_by_file(
     assert (joined[1]["reason"] == "malformed row").sum() == 1
     _assert_same(joined, by_file)
     _assert_same(*_both_mapped(paths[1:], monkeypatch, start="2023-01"))
+
+
+def test_text_over_the_limit_read_file_by_file(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More text than STACK_MAX_BYTES is not joined first (memory), and reads the same."""
+    folder = data_root / "london" / "crimes"
+    paths = [folder / f"2017-{m:02d}-metropolitan-street.csv.gz" for m in (11, 12)]
+    sources = [Source(str(p), p) for p in paths]
+    size = sum(map(stacked.text_bytes, sources))
+    assert size == sum(len(gzip.decompress(p.read_bytes())) for p in paths)
+    assert stacked.stack_fits(sources, limit=size)
+    assert not stacked.stack_fits(sources, limit=size - 1)
+    joined = read_police_uk(paths, quiet=True)
+    with monkeypatch.context() as m:
+        m.setattr(stacked, "STACK_MAX_BYTES", size - 1)
+
+        def never(*args: object, **kwargs: object) -> None:
+            msg = "joined although over the limit"
+            raise AssertionError(msg)
+
+        m.setattr(policeuk, "assemble_stacked", never)
+        by_file = read_police_uk(paths, quiet=True)
+    _assert_same(joined, by_file)

@@ -37,7 +37,7 @@ from hotspots.read.sources import (
     mapped_sources,
     short_error,
 )
-from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file
+from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file, stack_fits
 from hotspots.rejects import (
     RowFilter,
     arrow_cells,
@@ -193,6 +193,7 @@ def read_mapped(
         and csv_dst is not None
         and "geometry" not in mapping.columns
         and not any(s.path.suffix.lower() in _PARQUET for s in sources)
+        and stack_fits(sources)
     ):  # several CSV files: parsed in threads, then made canonical once for all
         items = read_each(sources, lambda s: _parse_mapped(s, mapping, use_threads=False))
         done = assemble_stacked(

@@ -31,7 +31,7 @@ from hotspots.read.sources import (
     find_police_uk_sources,
     scan_police_uk,
 )
-from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file
+from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file, stack_fits
 from hotspots.rejects import (
     REASON_PUBLICATION,
     RowFilter,
@@ -228,7 +228,7 @@ def read_police_uk(
                 REASON_PUBLICATION,
             )
 
-    if len(sources) > 1:  # parsed in threads, made canonical once for all files
+    if len(sources) > 1 and stack_fits(sources):  # parsed in threads, made canonical once
         items = read_each(sources, lambda s: _parse_one(s, rf, superseded.get(s.name)))
         done = assemble_stacked(
             sources,
