@@ -160,6 +160,12 @@ def test_ward_lines_from_the_additions(runs: tuple[Path, Path]) -> None:
         "<p><b>Repeat callers</b>: 3 of the "
     ) and "5 within 6 months" in callers_line(ctx, "CBD")
     assert callers_line(ctx, "KITS").startswith("<p><b>Repeat callers</b>: 0 of the")
+    source = ctx.run.manifest.get("data_source", "")
+    ctx.run.manifest["data_source"] = f"SYNTHETIC caller column added; {source}"
+    assert callers_line(ctx, "CBD").startswith(
+        "<p><b>Repeat callers (synthetic demo data)</b>: 3 of the "
+    )
+    ctx.run.manifest["data_source"] = source
 
 
 def test_weapons_note_is_police_uk_only(runs: tuple[Path, Path]) -> None:

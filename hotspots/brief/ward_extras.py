@@ -11,6 +11,7 @@ import pandas as pd
 
 from hotspots.brief.context import BriefContext
 from hotspots.brief.page import escape_text, format_number, weapons_note
+from hotspots.output.map_options import SYNTHETIC_MARK
 
 __all__ = [
     "callers_line",
@@ -112,14 +113,20 @@ def forecast_line(ctx: BriefContext, code: str) -> str:
 
 
 def callers_line(ctx: BriefContext, code: str) -> str:
-    """Return how many listed places had repeat callers (counts only, never a caller)."""
+    """Return how many listed places had repeat callers (counts only, never a caller).
+
+    The line is labelled synthetic demo data when the run's data source says so (as the
+    map's repeat-caller layer is).
+    """
     callers = ctx.additions.callers
     if callers is None or code not in callers.index:
         return ""
     row = callers.loc[code]
     day, half, listed = (int(row[c]) for c in ("repeat_callers_24h", "repeat_callers_6m", "listed"))
+    synthetic = SYNTHETIC_MARK in str(ctx.run.manifest.get("data_source", ""))
+    label = "Repeat callers (synthetic demo data)" if synthetic else "Repeat callers"
     return (
-        f"<p><b>Repeat callers</b>: {day} of the {listed} listed places had 2+ calls from one "
+        f"<p><b>{label}</b>: {day} of the {listed} listed places had 2+ calls from one "
         f"caller within 24 hours, {half} within 6 months (counts only: no caller is named).</p>"
     )
 

@@ -12,10 +12,14 @@ if TYPE_CHECKING:
 
     from hotspots.output.map_data import PeriodCounts
 
-__all__ = ["DEFAULT_TOP_N", "MapOptions"]
+__all__ = ["DEFAULT_TOP_N", "SYNTHETIC_MARK", "MapOptions"]
 
 #: Hot streets drawn on the city-wide map by default.
 DEFAULT_TOP_N = 300
+#: A data source description holding this word labels made-up data (the synthetic caller
+#: column of ``tests/fixtures/make_callers.py``): the repeat-caller layer and the briefs'
+#: repeat-caller line say so.
+SYNTHETIC_MARK = "SYNTHETIC"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -26,7 +26,7 @@ from hotspots.output.area_maps import (
     write_area_maps,
 )
 from hotspots.output.map_data import PeriodCounts, period_counts
-from hotspots.output.map_options import DEFAULT_TOP_N, MapOptions
+from hotspots.output.map_options import DEFAULT_TOP_N, SYNTHETIC_MARK, MapOptions
 from hotspots.output.map_popups import MONTH_ONLY_WINDOW
 from hotspots.output.maps import hot_streets_page
 from hotspots.read.schema import BASIS_LOCATION, BASIS_STREET
@@ -53,9 +53,6 @@ log = logging.getLogger("hotspots")
 
 #: The city map's background keeps, below street zooms, streets at least this long in all.
 MAIN_ROAD_M = 2500.0
-#: A data source description holding this word labels made-up data (the synthetic caller
-#: column of ``tests/fixtures/make_callers.py``): the repeat-caller layer says so.
-SYNTHETIC_MARK = "SYNTHETIC"
 
 
 def _save(page: str, path: Path) -> Path:
