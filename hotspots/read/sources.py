@@ -33,6 +33,7 @@ __all__ = [
     "choose_publications",
     "find_police_uk_sources",
     "gunzip_buffer",
+    "gzip_trailer_size",
     "is_gzip",
     "mapped_sources",
     "open_gzip",
@@ -90,6 +91,19 @@ def is_gzip(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
+def gzip_trailer_size(path: Path) -> int:
+    """Return the text size a gzip file's trailer gives (its last member's, modulo 4 GiB).
+
+    For a file of one member under 4 GiB (as written by gzip or Python) it is the exact
+    size of the text; it is read without inflating anything.
+    """
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() >= 4:
+            fh.seek(-4, os.SEEK_END)
+        return int.from_bytes(fh.read(4).ljust(4, b"\0"), "little")
+
+
 def _gunzip(source: Source) -> bytes:
     """Return a gzip file's content (see :func:`gunzip_buffer`)."""
     return cast(bytes, gunzip_buffer(source).to_pybytes())
@@ -112,11 +126,7 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
     it is not trusted alone.
     """
     try:
-        with source.path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() >= 4:
-                fh.seek(-4, os.SEEK_END)
-            size = int.from_bytes(fh.read(4).ljust(4, b"\0"), "little")  # modulo 4 GiB
+        size = gzip_trailer_size(source.path)
         limit = None if cap is None else cap.free // 2  # the rows need the rest
         if limit is not None:
             size = min(size, limit)

@@ -33,7 +33,7 @@ from hotspots.read.assemble import FileResult, Located, assemble, locate_points
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
 from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
-from hotspots.read.sources import Source, is_gzip
+from hotspots.read.sources import Source, gzip_trailer_size, is_gzip
 from hotspots.rejects import malformed_rejects, split_rejected
 
 __all__ = [
@@ -71,12 +71,9 @@ def text_bytes(source: Source) -> int:
     if source.member is not None:
         with zipfile.ZipFile(source.path) as zf:
             return zf.getinfo(source.member).file_size
-    size = source.path.stat().st_size
-    if not is_gzip(source.path) or size < 18:
-        return size
-    with source.path.open("rb") as fh:
-        fh.seek(-4, 2)
-        return int.from_bytes(fh.read(4), "little")
+    if is_gzip(source.path):
+        return gzip_trailer_size(source.path)
+    return source.path.stat().st_size
 
 
 def stack_fits(sources: Sequence[Source], *, limit: int | None = None) -> bool:
