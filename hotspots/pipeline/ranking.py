@@ -259,28 +259,27 @@ def build_segments(
     return segs.join(snap.assign_segment_areas(segs, areas))
 
 
+def _segment_options(config: RunConfig, target: Any) -> dict[str, Any]:
+    """Return the options that make ``config.streets``' segments (and key their cache)."""
+    return {
+        "max_length_m": config.ranking.max_segment_length_m,
+        "crs": target,
+        "name_col": config.inputs.street_name_col,
+        "layer": config.inputs.streets_layer,
+    }
+
+
 def _segment_lines(config: RunConfig, target: Any) -> gpd.GeoDataFrame:
     """Return the segments of ``config.streets`` in ``target``."""
     # built once per street file and parameters (keyed by checksum), then read from the cache
     return cache.cached_segments(
-        config.streets,
-        max_length_m=config.ranking.max_segment_length_m,
-        crs=target,
-        name_col=config.inputs.street_name_col,
-        layer=config.inputs.streets_layer,
-        quiet=config.output.quiet,
+        config.streets, **_segment_options(config, target), quiet=config.output.quiet
     )
 
 
 def _peek_lines(config: RunConfig, target: Any) -> tuple[gpd.GeoDataFrame | None, Path]:
     """Return the segments of ``config.streets`` in ``target`` if cached (see ``peek_segments``)."""
-    return cache.peek_segments(
-        config.streets,
-        max_length_m=config.ranking.max_segment_length_m,
-        crs=target,
-        name_col=config.inputs.street_name_col,
-        layer=config.inputs.streets_layer,
-    )
+    return cache.peek_segments(config.streets, **_segment_options(config, target))
 
 
 def _expected_crs(config: RunConfig) -> str | None:
