@@ -266,10 +266,9 @@ def _projected(src: Any) -> Any:
 
 def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> ParsedFile:
     """Parse one mapped CSV, with its coordinates as numbers (see :func:`parse_file`)."""
-    optional = ("id", "location", "force", "caller")
     return parse_file(
         source,
-        required=[c for k, c in mapping.columns.items() if k not in optional],
+        required=_required(mapping),
         columns=list(mapping.columns.values()),
         numbers=_number_columns(mapping),
         use_threads=use_threads,
@@ -301,15 +300,19 @@ def _read_mapped_raw(
 ) -> tuple[RawTable, Any]:
     if source.path.suffix.lower() in _PARQUET:
         return _read_parquet_raw(source, mapping)
-    optional = ("id", "location", "force", "caller")
-    required = [c for k, c in mapping.columns.items() if k not in optional]
     return read_csv_text(
         source,
-        required=required,
+        required=_required(mapping),
         use_threads=use_threads,
         columns=list(mapping.columns.values()),
         numbers=_number_columns(mapping),
     ), None
+
+
+def _required(mapping: Mapping) -> list[str]:
+    """Return the file columns a mapped CSV must have (all mapped but the optional ones)."""
+    optional = ("id", "location", "force", "caller")
+    return [c for k, c in mapping.columns.items() if k not in optional]
 
 
 def _number_columns(mapping: Mapping) -> list[str]:
