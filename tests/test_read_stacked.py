@@ -1,7 +1,7 @@
-"""Several police.uk files made canonical once for all (:mod:`hotspots.read.stacked`).
+"""Crime files made canonical once for all (:mod:`hotspots.read.stacked`).
 
 The joined reading must give exactly what reading file by file gives (the path it replaces,
-still used for one file and as the fallback): the same kept rows, dtypes and categories,
+still used for one police.uk file and as the fallback): the same kept rows, dtypes and categories,
 and the same rejected rows in the same order. Small files are generated with malformed
 rows, bad coordinates and months, ids repeated inside and across files, and files that
 keep nothing; the file-by-file result is had by turning the joined path off.
@@ -163,4 +163,20 @@ def test_text_over_the_limit_read_file_by_file(
 
         m.setattr(policeuk, "assemble_stacked", never)
         by_file = read_police_uk(paths, quiet=True)
+    _assert_same(joined, by_file)
+
+
+def test_one_mapped_file_read_as_file_by_file(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vancouver's whole extract, one file: joined (parsed on every core) as file by file."""
+    path = data_root / "vancouver" / "vpd_crimedata_2020_2025.csv.gz"
+    areas = read_areas(data_root / "vancouver" / "local_areas.gpkg")
+    joined, by_file = _both_mapped([path], monkeypatch, areas=areas)
+    assert len(joined[0]) + len(joined[1]) == 206_933
+    assert set(joined[1]["reason"]) == {
+        "privacy offset (location withheld at source)",
+        "no coordinates",
+        "outside study area",
+    }
     _assert_same(joined, by_file)

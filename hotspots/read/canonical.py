@@ -238,11 +238,26 @@ def month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
     )
     if not (isinstance(aligned.dtype, np.dtype) and aligned.dtype.kind == "M"):
         return aligned.dt.strftime("%Y-%m")  # time-zone aware: format wall-clock time
-    months = aligned.to_numpy().astype("datetime64[M]")
+    values = aligned.to_numpy()
+    days = values.astype("datetime64[D]").view(np.int64)  # a division: no calendar work
+    if len(days) and not np.isnat(values).any():
+        lo, hi = int(days.min()), int(days.max())
+        if hi - lo < _MAX_DAY_SPAN:  # the month of every day in the span, then of each row
+            span = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
+            month_of_day = span.view(np.int64) - span.view(np.int64)[0]
+            firsts = np.arange(span[0], span[-1] + 1).astype("datetime64[s]")
+            text = pd.Series(firsts).dt.strftime("%Y-%m")
+            return pd.Series(text.array.take(month_of_day[days - lo]), index=index)
+    months = values.astype("datetime64[M]")
     codes, uniq = pd.factorize(months.view(np.int64), use_na_sentinel=False)
     first = pd.Series(uniq.view("datetime64[M]").astype("datetime64[s]"))
     text = first.dt.strftime("%Y-%m")
     return pd.Series(text.array.take(codes), index=index)
+
+
+#: Most days between the first and last date for which :func:`month_text` works out the
+#: month of every day in between (a table of that many integers) rather than hashing rows.
+_MAX_DAY_SPAN = 200_000
 
 
 def month_window(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:

@@ -14,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 
 from hotspots.analysis.callers import pseudonymise
@@ -189,13 +190,13 @@ def read_mapped(
     csv_src = mapping.crs or (_crs.WGS84 if lonlat else None)  # CSV files name no CRS
     csv_dst = crs or mapping.project_to or (_projected(csv_src) if csv_src else None)
     if (
-        len(sources) > 1
-        and csv_dst is not None
+        csv_dst is not None
         and "geometry" not in mapping.columns
         and not any(s.path.suffix.lower() in _PARQUET for s in sources)
         and stack_fits(sources)
-    ):  # several CSV files: parsed in threads, then made canonical once for all
-        items = read_each(sources, lambda s: _parse_mapped(s, mapping, use_threads=False))
+    ):  # CSV files: parsed in threads (one file on every core), made canonical once for all
+        one = len(sources) == 1  # one file: parsed on every core
+        items = read_each(sources, lambda s: _parse_mapped(s, mapping, use_threads=one))
         done = assemble_stacked(
             sources,
             items,
@@ -206,6 +207,7 @@ def read_mapped(
             dst_crs=csv_dst,
             areas=areas,
             quiet=quiet,
+            raw_columns=_text_columns(mapping),
         )
         if done is not None:
             return done
@@ -265,22 +267,59 @@ def _projected(src: Any) -> Any:
 
 
 def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> ParsedFile:
-    """Parse one mapped CSV, with its coordinates as numbers (see :func:`parse_file`)."""
+    """Parse one mapped CSV, with its coordinates as numbers (see :func:`parse_file`).
+
+    The columns held as categories (crime type, location) are dictionary-encoded as they
+    are parsed.
+    """
     return parse_file(
         source,
         required=_required(mapping),
         columns=list(mapping.columns.values()),
         numbers=_number_columns(mapping),
+        encoded=_encoded_columns(mapping),
         use_threads=use_threads,
         parts=lambda frame: mapped_parts(frame, mapping),
     )
 
 
+#: Mapping keys whose columns become categories, taken as the parser encoded them.
+_ENCODED_KEYS = ("crime_type", "location")
+
+
+def _encoded_columns(mapping: Mapping) -> list[str]:
+    """Return the file columns dictionary-encoded as parsed: those of :data:`_ENCODED_KEYS`.
+
+    A column also mapped to another key (read as plain text there) is not encoded.
+    """
+    c = mapping.columns
+    other = {v for k, v in c.items() if k not in _ENCODED_KEYS}
+    return [c[k] for k in _ENCODED_KEYS if k in c and c[k] not in other]
+
+
+def _text_columns(mapping: Mapping) -> list[str]:
+    """Return the file columns :func:`mapped_to_canonical` reads as text, given its parts."""
+    encoded = set(_encoded_columns(mapping))
+    return list(dict.fromkeys(v for v in mapping.columns.values() if v not in encoded))
+
+
 def mapped_parts(frame: pd.DataFrame, mapping: Mapping) -> dict[str, Any]:
-    """Return the coordinates of a mapped file's cells as numbers (``x`` and ``y``)."""
+    """Return the coordinates of a mapped file's cells as numbers (``x`` and ``y``).
+
+    Also the columns of :data:`_ENCODED_KEYS` that came dictionary-encoded (as Arrow
+    chunked arrays, made categories by :func:`canonical_frame`).
+    """
     c = mapping.columns
     xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
-    return {"x": to_float(_cells(frame[c[xk]])), "y": to_float(_cells(frame[c[yk]]))}
+    parts: dict[str, Any] = {
+        "x": to_float(_cells(frame[c[xk]])),
+        "y": to_float(_cells(frame[c[yk]])),
+    }
+    for key in _ENCODED_KEYS:
+        col = frame[c[key]] if key in c and c[key] in frame else None
+        if col is not None and isinstance(col.dtype, pd.ArrowDtype):
+            parts[key] = pa.chunked_array(col.array.__arrow_array__())
+    return parts
 
 
 def _cells(column: pd.Series) -> pd.Series:
@@ -391,7 +430,9 @@ def mapped_to_canonical(
         ("location", "location"),
         ("force", "force"),
     ):
-        if key in text:
+        if parts is not None and key in _ENCODED_KEYS and key in parts:
+            cols[canon] = parts[key]  # dictionary-encoded as parsed
+        elif key in text:
             cols[canon] = text[key]
     frame = canonical_frame(raw, source, cols)
     if "caller" in text:  # a caller/victim reference: keyed hash only, the key is never stored
@@ -412,6 +453,8 @@ def _raw_date(text: dict[str, pd.Series], start: pd.Series) -> Any:
     if "year" not in text:
         return text.get("date", text.get("month", ""))
     bad = start.isna().to_numpy()
+    if not bad.any():
+        return ""  # every date made: one empty text for all rows
     out = np.full(len(start), "", dtype=object)
     if bad.any():
         parts = [arrow_cells(text[k][bad]).to_pylist() for k in DATE_PARTS if k in text]
@@ -492,7 +535,15 @@ def _stamps_from_parts(
 
 
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """Exact times become 1-minute windows; 00:00 placeholders become the whole day."""
+    """Exact times become 1-minute windows; 00:00 placeholders become the whole day.
+
+    Datetimes without a time zone, in microseconds or nanoseconds, are worked on as
+    integers (the time of day is the remainder of a day); others through pandas' calendar
+    fields (pandas adds a minute to coarser units in microseconds).
+    """
+    values = start.to_numpy()
+    if values.dtype in (np.dtype("datetime64[us]"), np.dtype("datetime64[ns]")):
+        return _exact_or_day_naive(values, start.index, mapping)
     midnight = (start.dt.hour == 0) & (start.dt.minute == 0)
     unknown = (
         midnight.to_numpy()
@@ -502,6 +553,24 @@ def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Ser
     end = start + pd.Timedelta(minutes=1)
     end = end.where(~unknown, start + pd.Timedelta(days=1))
     return start, end, ~unknown & start.notna().to_numpy()
+
+
+def _exact_or_day_naive(
+    values: np.ndarray, index: pd.Index, mapping: Mapping
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Return :func:`_exact_or_day` of datetimes without a time zone (NumPy ``datetime64``)."""
+    missing = np.isnat(values)
+    minute, day = np.timedelta64(1, "m"), np.timedelta64(1, "D")
+    if mapping.rules.get("midnight_means_unknown_time"):
+        per_minute = 60_000_000 * (1000 if values.dtype == np.dtype("datetime64[ns]") else 1)
+        per_day = 1440 * per_minute
+        # hour and minute 0: less than a minute into the day (NaT is never midnight)
+        unknown = (values.view(np.int64) % per_day < per_minute) & ~missing
+        end = np.where(unknown, values + day, values + minute)
+    else:
+        unknown = np.zeros(len(values), dtype=bool)
+        end = values + minute
+    return pd.Series(values, index=index), pd.Series(end, index=index), ~unknown & ~missing
 
 
 def _parse_dt(s: pd.Series, fmt: str | None) -> pd.Series:
