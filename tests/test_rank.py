@@ -245,3 +245,15 @@ def test_vertex_numbers_group_as_numpy_unique_rows() -> None:
     # the same partition of the rows: each number of one maps to one number of the other
     pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
     assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))
+
+
+def test_run_lengths_summed_as_pandas_groupby_sums() -> None:
+    """Run lengths are added by ``np.add.reduceat``: the grouped sums of pandas, bit for bit."""
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        n = int(rng.integers(1, 2000))
+        group = np.sort(rng.integers(0, int(rng.integers(1, 300)), n))
+        values = rng.choice([0.1, 0.2, 3.3, 1e-8, 7.77, 1e16], n) * rng.random(n)
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        expected = pd.Series(values).groupby(group).sum().to_numpy()
+        assert (np.add.reduceat(values, starts) == expected).all()

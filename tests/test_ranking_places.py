@@ -63,3 +63,46 @@ def test_places_weights_stand_for_records(ranked: pipeline.Ranked) -> None:
 
 def test_count_columns_are_count_by_segment_columns(ranked: pipeline.Ranked) -> None:
     assert rank.count_columns(ranked.crimes["crime_type"]) == list(ranked.counts.columns[1:])
+
+
+def _grouped_point_labels(pts: pd.DataFrame) -> np.ndarray:
+    """The points of interest's labels as pandas' grouping and merging gave them."""
+    n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
+    n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
+    n["k"] = n.groupby(["a", "t"]).cumcount() + 1
+    n["of"] = n.groupby(["a", "t"])["k"].transform("max")
+    n["label"] = np.where(
+        n["of"] > 1,
+        n["t"] + " (point " + n["k"].astype(str) + " of " + n["of"].astype(str) + ")",
+        n["t"],
+    )
+    labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
+    return labels["label"].to_numpy(dtype=object)
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_point_labels_by_codes_equal_the_grouped_labels(categorical: bool) -> None:
+    """Points of interest numbered by codes get the labels grouping and merging gave."""
+    rng = np.random.default_rng(3)
+    m = 2000
+    area = pd.Series(rng.choice(["E2", "E10", "W1", "É1"], m))
+    if categorical:  # categories not in sorted order: sorted by their codes
+        area = area.astype(pd.CategoricalDtype(["W1", "E2", "É1", "E10"]))
+    texts = ["Nightclub", "Supermarket", "Zoo (station)", "a / b", "Éa", "nightclub"]
+    pts = pd.DataFrame(
+        {
+            "a": area,
+            "t": rng.choice(texts, m).astype(object),
+            "x": rng.integers(0, 4, m) * 0.5 - 0.5,
+            "y": rng.integers(0, 3, m) * 10.0,
+            "w": rng.integers(1, 4, m),
+        }
+    )
+    expected = _grouped_point_labels(pts)
+    area_codes = location_ranks._sort_codes(pts["a"])
+    text_of, uniq = location_ranks.sorted_codes(pts["t"])
+    found = location_ranks._point_labels(
+        area_codes, text_of, uniq, pts["x"].to_numpy(), pts["y"].to_numpy(), pts["w"].to_numpy()
+    )
+    assert found.tolist() == expected.tolist()
+    assert any(" (point 3 of " in str(v) for v in found)

@@ -84,14 +84,21 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     empty = words == ""
     words[empty] = "(no location text)"
     out: np.ndarray = words[at]
-    text = pd.Series(out.copy(), index=crimes.index, dtype=object)
     no_street = location_to_street(crimes["location"]).isna().to_numpy()
     poi = no_street & ~empty[at]
     if not poi.any():
         return out
-    pts = pd.DataFrame(
-        {"a": crimes["area_code"], "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight}
-    )[poi]
+    area = crimes["area_code"]
+    xs, ys = crimes["x"].to_numpy(dtype=float)[poi], crimes["y"].to_numpy(dtype=float)[poi]
+    area_codes = _sort_codes(area)[poi]
+    if (area_codes >= 0).all() and np.isfinite(xs).all() and np.isfinite(ys).all():
+        # the same labels as the groupby below, by codes (no missing key to leave out)
+        text_of, texts = sorted_codes(pd.Series(out[poi], dtype=object))
+        out[poi] = _point_labels(area_codes, text_of, texts, xs, ys, np.asarray(weight)[poi])
+        return out
+    text = pd.Series(out.copy(), index=crimes.index, dtype=object)
+    pts = pd.DataFrame({"a": area, "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight})
+    pts = pts[poi]
     n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
     n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
     n["k"] = n.groupby(["a", "t"]).cumcount() + 1
@@ -104,6 +111,46 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
     out[poi] = labels["label"].to_numpy(dtype=object)
     return out
+
+
+def _point_labels(
+    area: np.ndarray,
+    text: np.ndarray,
+    texts: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """Return the label of each record at a point of interest: "<text> (point k of n)".
+
+    ``area`` and ``text`` are sorted codes (``texts[text]`` the text), ``x`` and ``y``
+    finite. The map points of an area's text are numbered by their records (``weight``,
+    most first), ties by x then y; a text at one point only keeps its name.
+    """
+    order = np.lexsort((y, x, text, area))  # the distinct (area, text, x, y) in turn
+    a, t, px, py = area[order], text[order], x[order], y[order]
+    new = np.r_[True, (a[1:] != a[:-1]) | (t[1:] != t[:-1]) | (px[1:] != px[:-1])]
+    new[1:] |= py[1:] != py[:-1]
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    head = order[new]  # a record of each point
+    n = np.bincount(group, np.asarray(weight, dtype=np.float64), len(head))
+    ga, gt = area[head], text[head]
+    rank = np.lexsort((y[head], x[head], -n, gt, ga))  # as sort_values on (a, t, -n, x, y)
+    ra, rt = ga[rank], gt[rank]
+    block = np.r_[True, (ra[1:] != ra[:-1]) | (rt[1:] != rt[:-1])]
+    start = np.flatnonzero(block)
+    size = np.diff(np.r_[start, len(rank)])
+    which = np.cumsum(block) - 1
+    k = np.arange(len(rank)) - start[which] + 1
+    of = size[which]
+    label = np.empty(len(head), dtype=object)
+    label[rank] = [
+        str(texts[c]) if m == 1 else f"{texts[c]} (point {i} of {m})"
+        for c, i, m in zip(rt.tolist(), k.tolist(), of.tolist(), strict=True)
+    ]
+    found: np.ndarray = label[group]
+    return found
 
 
 _ON_OR_NEAR = "On or near"

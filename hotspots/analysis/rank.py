@@ -328,26 +328,46 @@ def rank_streets(
 def _aggregate_runs(
     hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float
 ) -> gpd.GeoDataFrame:
-    hot = hot.sort_values(["run", "segment_id"], kind="stable")
-    g = hot.groupby("run", sort=True)
-    out = g[["crimes", "length_m", *type_cols]].sum()
-    first = g[["area_code", "area_name"]].first()
-    out["street"] = _most_common(hot, "run", "street_name").reindex(out.index).fillna(UNNAMED)
-    out["name_source"] = _joined_distinct(hot, "run", "name_source", "; ").reindex(out.index)
-    out["segment_ids"] = _joined(hot["run"].to_numpy(), hot["segment_id"], ";")
-    out["segment_count"] = g.size()
-    out = out.join(first)
+    # each run's segments in turn, by segment id (runs are numbered 0, 1, ..)
+    seg_rank, _ = sorted_codes(hot["segment_id"])
+    run = hot["run"].to_numpy()
+    order = np.lexsort((seg_rank, run))
+    runs = run[order]
+    starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
+    index = pd.Index(runs[starts], name="run")
+    ints = hot[["crimes", *type_cols]].to_numpy(dtype=np.int64)[order]
+    sums = np.add.reduceat(ints, starts, axis=0) if len(order) else ints[:0]
+    # as pandas' grouped sum adds (checked equal to the last bit), missing values left out
+    length = np.nan_to_num(hot["length_m"].to_numpy(dtype=float)[order], nan=0.0)
+    columns = {"crimes": sums[:, 0], "length_m": np.add.reduceat(length, starts)}
+    out = pd.DataFrame(
+        columns | {c: sums[:, i + 1] for i, c in enumerate(type_cols)}, index=index, copy=False
+    )
+    out["street"] = _most_common(hot, "run", "street_name").reindex(index).fillna(UNNAMED)
+    out["name_source"] = _joined_distinct(hot, "run", "name_source", "; ").reindex(index)
+    out["segment_ids"] = _joined(runs, hot["segment_id"].take(order), ";")
+    out["segment_count"] = np.diff(np.r_[starts, len(order)])
+    for c in ("area_code", "area_name"):  # the first given value of each run
+        out[c] = _group_first(hot[c].take(order), starts).set_axis(index)
     out["length_m"] = out["length_m"].round(1)
     out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
     types = out[type_cols].to_numpy()
     out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
         types.argmax(1)
     ]
-    geoms = shapely.line_merge(_union_runs(hot.geometry.to_numpy(), hot["run"].to_numpy()))
+    geoms = shapely.line_merge(_union_runs(hot.geometry.to_numpy()[order], runs))
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
     mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
     lon, lat = lon_lat(shapely.get_x(mid), shapely.get_y(mid), hot.crs)
     return gdf.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+
+
+def _group_first(values: pd.Series, starts: np.ndarray) -> pd.Series:
+    """Return the first non-missing value of each group of ``values`` (missing if none)."""
+    n = len(values)
+    at = np.where(values.notna().to_numpy(), np.arange(n), n)
+    first = np.minimum.reduceat(at, starts) if n else at[:0]
+    return values.reset_index(drop=True).reindex(first)
 
 
 def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
@@ -496,16 +516,21 @@ def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Se
     parts, owner = shapely.get_parts(ends, return_index=True)
     tree = shapely.STRtree(segments.geometry.to_numpy())
     pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
-    names = segments["street_name"].to_numpy()[si]
-    own = normalise_name(hot["street"]).to_numpy()[owner[pi]]
-    other = pd.DataFrame({"part": pi, "name": names}).dropna()
-    other = other[normalise_name(other["name"]).to_numpy() != own[other.index]]
-    first = other.sort_values(["part", "name"]).drop_duplicates("part").set_index("part")["name"]
-    named = dict(zip(first.index.tolist(), map(str, first.tolist()), strict=True))
+    # names by sorted codes: each distinct name folded once, the first name a code minimum
+    code, names = sorted_codes(segments["street_name"])
+    folded = normalise_name(pd.Series(names, dtype=object)).to_numpy(dtype=object)
+    own = normalise_name(hot["street"]).to_numpy(dtype=object)
+    name = code[si]
+    keep = name >= 0
+    pi, name = pi[keep], name[keep]
+    keep = folded[name] != own[owner[pi]]  # a street meeting another street
+    pi, name = pi[keep], name[keep]
+    first = np.full(len(parts), len(names), dtype=np.int64)
+    np.minimum.at(first, pi, name)
     per_street: dict[int, list[str]] = {}
-    for p, o in enumerate(owner.tolist()):
-        if p in named:
-            per_street.setdefault(o, []).append(named[p])
+    for o, n in zip(owner.tolist(), first.tolist(), strict=True):
+        if n < len(names):
+            per_street.setdefault(o, []).append(str(names[n]))
     texts = [_extent_text(per_street.get(i, [])) for i in range(len(hot))]
     return pd.Series(texts, index=hot.index, dtype=object)
 

@@ -103,6 +103,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 "see the rejected reasons"
             )
             raise InputDataError(msg)
+        # the streets the location texts name, worked out beside the segments and snapping
+        # (Arrow's kernels, without the GIL), for naming segments and the places
+        early.submit(names.prepare_streets, crimes["location"])
         with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
             areas = crs.to_metric_crs(
                 area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
@@ -113,15 +116,15 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             if found is not None and file is not None and not config.output.quiet:
                 cache.log_hit(config.streets, file)  # as cached_segments logs a hit
             segs = build_segments(config, crimes.crs, areas, lines=found)
-    with stage("snapping"):
-        crimes = crimes.join(
-            snap.snap_to_streets(
-                crimes,
-                segs,
-                max_distance_m=config.ranking.snap_distance_m,
-                quiet=config.output.quiet,
+        with stage("snapping"):
+            crimes = crimes.join(
+                snap.snap_to_streets(
+                    crimes,
+                    segs,
+                    max_distance_m=config.ranking.snap_distance_m,
+                    quiet=config.output.quiet,
+                )
             )
-        )
     return rank_snapped(config, stage, crimes, rejected, areas, segs)
 
 

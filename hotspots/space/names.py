@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ __all__ = [
     "name_agreement",
     "name_from_records",
     "normalise_name",
+    "prepare_streets",
     "sorted_codes",
     "text_codes",
 ]
@@ -56,6 +58,9 @@ _SPACE = re.compile(r"\s+")
 #: The categories of the last categorical location column and their streets: a run asks for
 #: the streets of one table's locations several times (naming, places, clusters).
 _LAST_STREETS: list[Any] = []
+#: Held while the streets of a categorical column's categories are worked out, so a call
+#: waits for the same work begun in another thread (:func:`prepare_streets`).
+_STREETS_LOCK = threading.Lock()
 
 
 def location_to_street(location: pd.Series) -> pd.Series:
@@ -82,14 +87,32 @@ def location_to_street(location: pd.Series) -> pd.Series:
     ['Kingsway', <NA>, 'Granville St', <NA>, <NA>]
     """
     codes, uniques = text_codes(location)
-    cats = location.cat.categories if isinstance(location.dtype, pd.CategoricalDtype) else None
-    if cats is not None and _LAST_STREETS and _LAST_STREETS[0] is cats:
-        streets = _LAST_STREETS[1]  # the same categories as the last call (a run's table)
-    else:
+    if not isinstance(location.dtype, pd.CategoricalDtype):
         streets = _streets_of(uniques)
-        if cats is not None:
-            _LAST_STREETS[:] = [cats, streets]
+    else:
+        with _STREETS_LOCK:
+            cats = location.cat.categories
+            if _LAST_STREETS and _LAST_STREETS[0] is cats:
+                streets = _LAST_STREETS[1]  # the same categories as the last call (a run's)
+            else:
+                streets = _streets_of(uniques)
+                _LAST_STREETS[:] = [cats, streets]
     return pd.Series(streets.array.take(codes), index=location.index, dtype="string")
+
+
+def prepare_streets(location: pd.Series) -> None:
+    """Work out the streets of a categorical location column's categories ahead of use.
+
+    Meant for a thread beside other work (Arrow's string kernels run without the GIL): a
+    later :func:`location_to_street` of the same column takes them, or waits for them.
+
+    Parameters
+    ----------
+    location
+        Location text; only a categorical column's categories are worked out.
+    """
+    if isinstance(location.dtype, pd.CategoricalDtype):
+        location_to_street(location.iloc[:0])
 
 
 def text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -169,15 +192,30 @@ def _plain_streets(words: pa.Array) -> pa.Array:
     vpd = pc.match_substring_regex(text, _BLOCK_RE2)
     if pc.any(vpd).as_py():  # hundred blocks ("10XX GRANVILLE ST"): title case after
         titled = pc.utf8_title(pc.replace_substring_regex(text, _BLOCK_RE2, ""))
-        for word in ("Ne", "Nw", "Se", "Sw"):  # compass prefixes stay upper case
-            titled = pc.replace_substring_regex(titled, rf"\b{word}\b", word.upper())
-        for end in ("St", "Nd", "Rd", "Th"):  # "4Th" -> "4th"
-            titled = pc.replace_substring_regex(titled, rf"(\d){end}\b", rf"\1{end.lower()}")
+        # compass prefixes stay upper case; "4Th" -> "4th" (each only where it occurs)
+        compass = [(rf"\b{word}\b", word.upper()) for word in ("Ne", "Nw", "Se", "Sw")]
+        titled = _replaced_where(titled, r"\b(?:Ne|Nw|Se|Sw)\b", compass)
+        ordinal = [(rf"(\d){end}\b", rf"\1{end.lower()}") for end in ("St", "Nd", "Rd", "Th")]
+        titled = _replaced_where(titled, r"\d(?:St|Nd|Rd|Th)\b", ordinal)
         text = pc.if_else(vpd, titled, text)
     upper = pc.utf8_upper(text)
     unknown = pc.or_(pc.starts_with(upper, "OFFSET"), pc.match_substring(upper, "NK_LOC"))
     bad = pc.or_(pc.or_(poi, junction), pc.or_(pc.equal(text, ""), unknown))
     return pc.if_else(bad, pa.scalar(None, pa.string()), text)
+
+
+def _replaced_where(text: pa.Array, found: str, replacements: list[tuple[str, str]]) -> pa.Array:
+    """Return ``text`` with each (pattern, replacement) applied in turn (RE2).
+
+    Only the texts matching ``found`` are worked on: every text a pattern changes matches it.
+    """
+    on = pc.match_substring_regex(text, found)
+    if not pc.any(on).as_py():
+        return text
+    part = text.filter(on)
+    for pattern, replacement in replacements:
+        part = pc.replace_substring_regex(part, pattern, replacement)
+    return pc.replace_with_mask(text, on, part)
 
 
 def _any_streets(location: pd.Series) -> pd.Series:
