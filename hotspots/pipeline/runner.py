@@ -22,6 +22,7 @@ from hotspots.pipeline.places import (
 )
 from hotspots.pipeline.ranking import rank_stages
 from hotspots.pipeline.significance import add_significance, build_run_corridors
+from hotspots.pipeline.time_counts import RunTimes, count_times, time_keys
 from hotspots.pipeline.time_profiles import add_time, area_tables, month_tables
 from hotspots.pipeline.writer import write_run
 from hotspots.read.layers import read_population
@@ -109,15 +110,17 @@ def analyse(config: RunConfig) -> RunResult:
         records={"engine": engine},
     )
     population = read_population(config.inputs.population) if config.inputs.population else None
-    city, months, incomplete = month_tables(crimes)
+    with stage("time_counts"):  # the per-row counts of the time tables, file by file
+        times = count_times(crimes, time_keys(crimes))
+    city, months, incomplete = month_tables(crimes, times)
     result.tables.update(city_monthly=city, month_check=months)
     # the area-level tables need only the crimes with their areas: a second process computes
     # them (and the overlays') while this one does the place-level stages (issue 19); the
     # crime groups' tables stay here: measured, in the second process they only moved its
     # work under the significance stage's two threads (Vancouver slower, 10M no faster)
-    area_level = start_beside(_area_stage, config, result, population, incomplete)
+    area_level = start_beside(_area_stage, config, result, population, incomplete, times)
     with stage("time_profiles"):
-        add_time(config, result, area_level=False)
+        add_time(config, result, area_level=False, times=times)
     trim_heap()  # each stage's temporaries leave the process before the next one's peak
     with stage("significance_clusters"):
         add_significance(config, result, ranked.counts)
@@ -152,10 +155,14 @@ def analyse(config: RunConfig) -> RunResult:
 
 
 def _area_stage(
-    config: RunConfig, result: RunResult, population: pd.Series | None, incomplete: list[str]
+    config: RunConfig,
+    result: RunResult,
+    population: pd.Series | None,
+    incomplete: list[str],
+    times: RunTimes,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, PreparedLayer]]:
     """Return the main layer's area tables with ``rates``, and each overlay prepared."""
-    tables = area_tables(config, result, incomplete)
+    tables = area_tables(config, result, incomplete, times)
     tables["rates"] = rates_for_run(
         result.crimes,
         result.areas,

@@ -8,11 +8,12 @@ import pandas as pd
 
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import join_places
+from hotspots.pipeline.time_counts import AREA, CITY, PLACE, PLACE_GROUP, RunTimes
 from hotspots.runfolder import RunResult
 from hotspots.temporal.common import has_time_of_day
-from hotspots.temporal.group_times import group_profiles, group_windows
+from hotspots.temporal.group_times import group_profiles, group_windows, windows_of
 from hotspots.temporal.profiles import classify_months, hour_day_profile, monthly_profile
-from hotspots.temporal.summary import time_summary
+from hotspots.temporal.summary import summarise_times, time_summary
 
 log = logging.getLogger("hotspots")
 
@@ -24,13 +25,18 @@ __all__ = [
 ]
 
 
-def month_tables(crimes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def month_tables(
+    crimes: pd.DataFrame, times: RunTimes | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Return the crimes per month of the whole area, the months' check, the incomplete months.
 
     Parameters
     ----------
     crimes
         The run's crimes (``month``).
+    times
+        The run's time counts (:mod:`hotspots.pipeline.time_counts`), if made: the tables
+        are taken from them instead of counting ``crimes``.
 
     Returns
     -------
@@ -38,13 +44,18 @@ def month_tables(crimes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list
         ``city_monthly`` (one row, a column per month), ``month_check`` (one row per month,
         ``incomplete`` among its columns) and the incomplete months, left out of trend tests.
     """
-    city = monthly_profile(crimes, quiet=True)
+    city = times.monthly(CITY) if times is not None else monthly_profile(crimes, quiet=True)
     months = classify_months(city)
     return city, months, months.index[months["incomplete"]].tolist()
 
 
 def add_time(
-    config: RunConfig, result: RunResult, *, area_level: bool = True, group_level: bool = True
+    config: RunConfig,
+    result: RunResult,
+    *,
+    area_level: bool = True,
+    group_level: bool = True,
+    times: RunTimes | None = None,
 ) -> None:
     """Add trends, patrol windows and peaks to hot streets, locations and areas.
 
@@ -60,20 +71,23 @@ def add_time(
     group_level
         Also add the crime groups' tables (:func:`group_tables`); False where they are
         computed beside this stage.
+    times
+        The run's time counts (:func:`hotspots.pipeline.time_counts.count_times`, or the Dask
+        engine's), if made: every table is taken from them instead of counting the crimes.
     """
     crimes = result.crimes
-    city, months, incomplete = month_tables(crimes)
+    city, months, incomplete = month_tables(crimes, times)
     if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
-    _add_place_time(config, result, incomplete, city, months, area_level=area_level)
+    _add_place_time(config, result, incomplete, city, months, area_level=area_level, times=times)
     # not in a thread beside the place summaries: measured, the two hold the GIL in turn
     # (wall time = CPU time) and the thread only added switching; a forked process helps
     if group_level:
-        result.tables.update(group_tables(config, crimes, incomplete))
+        result.tables.update(group_tables(config, crimes, incomplete, times))
 
 
 def group_tables(
-    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str]
+    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str], times: RunTimes | None = None
 ) -> dict[str, pd.DataFrame]:
     """Return the crime groups' tables at every place: hour-of-week profiles and windows.
 
@@ -85,6 +99,8 @@ def group_tables(
         The run's crimes with ``place_key`` and ``crime_type``.
     incomplete
         Months left out of the peak months.
+    times
+        The run's time counts, if made (else the crimes are counted).
 
     Returns
     -------
@@ -92,7 +108,16 @@ def group_tables(
         ``place_windows`` (patrol windows and peak months per place and crime group) and,
         where the crimes have a time of day, ``place_group_profiles``.
     """
-    group_profiles, windows = _group_windows(config, crimes, incomplete)
+    if times is not None:
+        group_profiles = times.hours(PLACE_GROUP)
+        windows = windows_of(
+            times.monthly(PLACE_GROUP),
+            group_profiles,
+            exclude=incomplete,
+            share=config.time.patrol_share,
+        )
+    else:
+        group_profiles, windows = _group_windows(config, crimes, incomplete)
     tables = {"place_windows": windows}
     if group_profiles is not None:
         tables["place_group_profiles"] = group_profiles
@@ -107,35 +132,36 @@ def _add_place_time(
     months: pd.DataFrame,
     *,
     area_level: bool,
+    times: RunTimes | None,
 ) -> None:
     """Add the time summaries of places and areas, the monthly tables and the comparisons."""
     crimes = result.crimes
-    summary, profile = time_summary(
-        crimes,
-        by="place_key",
-        exclude=incomplete,
-        share=config.time.patrol_share,
-        quiet=config.output.quiet,
-    )
+    summary, profile = _summary(config, crimes, PLACE, incomplete, times, graphics=True)
     result.hot_streets = join_places(result.hot_streets, summary, "s")
     result.locations = join_places(result.locations, summary, "l")
     first, last = city.columns[0], city.columns[-1]
     result.tables.update(
         city_monthly=city,
         month_check=months,
-        place_monthly=monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True),
+        place_monthly=(
+            times.monthly(PLACE)
+            if times is not None
+            else monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True)
+        ),
     )
     if profile is not None:
         streets = profile.loc[profile.index.str.startswith("s")]
         streets.index = [int(k[1:]) for k in streets.index]
         result.tables["street_profiles"] = streets.sort_index()
-        result.tables["city_profile"] = hour_day_profile(crimes, quiet=True)
+        result.tables["city_profile"] = (
+            times.hours(CITY) if times is not None else hour_day_profile(crimes, quiet=True)
+        )
     if area_level:
-        result.tables.update(area_tables(config, result, incomplete))
+        result.tables.update(area_tables(config, result, incomplete, times))
 
 
 def area_tables(
-    config: RunConfig, result: RunResult, incomplete: list[str]
+    config: RunConfig, result: RunResult, incomplete: list[str], times: RunTimes | None = None
 ) -> dict[str, pd.DataFrame]:
     """Return the area-level time tables of ``result``'s areas (the main layer or an overlay).
 
@@ -148,6 +174,8 @@ def area_tables(
         ``city_monthly`` table (its first and last month bound the monthly table).
     incomplete
         Months left out of trend tests.
+    times
+        The run's time counts, if made (the main layer's areas; else the crimes are counted).
 
     Returns
     -------
@@ -157,18 +185,41 @@ def area_tables(
         ``performance`` (best and worst areas).
     """
     crimes = result.crimes
-    area_time, _ = time_summary(
-        crimes,
-        by="area_code",
-        exclude=incomplete,
-        share=config.time.patrol_share,
-        graphics=False,
-        quiet=True,
-    )
+    area_time, _ = _summary(config, crimes, AREA, incomplete, times, graphics=False)
     city = result.tables["city_monthly"]
     first, last = city.columns[0], city.columns[-1]
-    monthly = monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
+    monthly = (
+        times.monthly(AREA)
+        if times is not None
+        else monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
+    )
     return {"area_time": area_time, "area_monthly": monthly, **_comparisons(config, result)}
+
+
+def _summary(
+    config: RunConfig,
+    crimes: pd.DataFrame,
+    by: str,
+    incomplete: list[str],
+    times: RunTimes | None,
+    *,
+    graphics: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Return :func:`time_summary` of the places or areas ``by``, from ``times`` if made."""
+    quiet = config.output.quiet or not graphics  # the areas' summary is quiet
+    share = config.time.patrol_share
+    if times is None:
+        return time_summary(
+            crimes, by=by, exclude=incomplete, share=share, graphics=graphics, quiet=quiet
+        )
+    return summarise_times(
+        times.monthly(by),
+        times.hours(by),
+        exclude=incomplete,
+        share=share,
+        graphics=graphics,
+        quiet=quiet,
+    )
 
 
 def _group_windows(

@@ -23,9 +23,29 @@ __all__ = [
     "group_profiles",
     "group_window_texts",
     "group_windows",
+    "place_group_codes",
+    "place_group_index",
+    "windows_of",
 ]
 
 GROUP_WINDOW_COLUMNS: list[str] = ["crimes", *WINDOW_COLUMNS, "peak_months"]
+
+
+def place_group_codes(
+    crimes: pd.DataFrame, by: str, group_of: Mapping[str, str]
+) -> tuple[np.ndarray, pd.Index, pd.Index]:
+    """Return each crime's number ``place * len(groups) + group`` (-1: place or group unknown).
+
+    Also returned: the places (sorted) and groups (sorted) that the numbers count in.
+    """
+    place, places = memo_by_arrow("groups", crimes[by], factorize_sorted)
+    tcode, types = pd.factorize(crimes["crime_type"])  # per distinct type, not per crime
+    of_type = [group_of.get(str(t)) for t in types]
+    groups = sorted({g for g in of_type if g is not None})
+    number = np.array([groups.index(g) if g is not None else -1 for g in of_type] + [-1])
+    gcode = number[tcode]  # code -1 (a missing type) takes the last, -1
+    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
+    return key.astype(np.int64), pd.Index(places), pd.Index(groups)
 
 
 def _place_group_key(
@@ -36,22 +56,17 @@ def _place_group_key(
     ``_pg`` is missing where the place or the group is unknown; also returned: the places and
     groups that the numbers ``place * len(groups) + group`` count in.
     """
-    place, places = memo_by_arrow("groups", crimes[by], factorize_sorted)
-    tcode, types = pd.factorize(crimes["crime_type"])  # per distinct type, not per crime
-    of_type = [group_of.get(str(t)) for t in types]
-    groups = sorted({g for g in of_type if g is not None})
-    number = np.array([groups.index(g) if g is not None else -1 for g in of_type] + [-1])
-    gcode = number[tcode]  # code -1 (a missing type) takes the last, -1
-    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
+    key, places, groups = place_group_codes(crimes, by, group_of)
     cols = [c for c in ("month", "occurred_from", "occurred_to", "has_time") if c in crimes]
     keyed = pd.DataFrame({c: crimes[c].array for c in cols}, index=crimes.index)
     keyed["_pg"] = pd.Series(key, index=crimes.index).where(key >= 0)
-    return keyed, pd.Index(places), pd.Index(groups)
+    return keyed, places, groups
 
 
-def _place_group_index(
+def place_group_index(
     codes: pd.Index, places: pd.Index, groups: pd.Index, by: str
 ) -> pd.MultiIndex:
+    """Return the (place, group) of each number ``place * len(groups) + group``."""
     numbers = codes.to_numpy(dtype=np.int64)
     width = max(len(groups), 1)
     return pd.MultiIndex.from_arrays(
@@ -86,7 +101,7 @@ def group_profiles(crimes: pd.DataFrame, *, by: str, group_of: Mapping[str, str]
     require_columns(crimes, [by, "crime_type"], "group_profiles")
     keyed, places, groups = _place_group_key(crimes, by, group_of)
     profile = hour_day_profile(keyed, by="_pg", quiet=True)
-    profile.index = _place_group_index(profile.index, places, groups, by)
+    profile.index = place_group_index(profile.index, places, groups, by)
     return profile
 
 
@@ -144,14 +159,51 @@ def group_windows(
     require_columns(crimes, [by, "crime_type", "month"], "group_windows")
     keyed, places, groups = _place_group_key(crimes, by, group_of)
     monthly = monthly_profile(keyed, by="_pg", quiet=True)
-    index = _place_group_index(monthly.index, places, groups, by)
-    out = pd.DataFrame({"crimes": monthly.sum(axis=1).astype(np.int64).to_numpy()}, index=index)
+    monthly.index = place_group_index(monthly.index, places, groups, by)
+    if has_time_of_day(crimes) and profiles is None:
+        profiles = group_profiles(crimes, by=by, group_of=group_of)
+    return windows_of(
+        monthly,
+        profiles if has_time_of_day(crimes) else None,
+        exclude=exclude,
+        share=share,
+        min_crimes=min_crimes,
+    )
+
+
+def windows_of(
+    monthly: pd.DataFrame,
+    profiles: pd.DataFrame | None,
+    *,
+    exclude: Sequence[str] | None = None,
+    share: float = 0.5,
+    min_crimes: float = 5,
+) -> pd.DataFrame:
+    """Return :func:`group_windows`'s table from the place-group counts instead of the crimes.
+
+    Parameters
+    ----------
+    monthly
+        Crimes per month of every (place, group) with crime (:func:`monthly_profile`,
+        indexed by place and group).
+    profiles
+        Their hour-of-week weights (:func:`group_profiles`), None for data that gives the
+        month only.
+    exclude, share, min_crimes
+        As in :func:`group_windows`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`group_windows` gives it.
+    """
+    out = pd.DataFrame(
+        {"crimes": monthly.sum(axis=1).astype(np.int64).to_numpy()}, index=monthly.index
+    )
     enough = (out["crimes"] >= min_crimes).to_numpy()  # tested: the rows that can say anything
     out["peak_months"] = ""
     out.loc[enough, "peak_months"] = peak_months(monthly[enough], exclude=exclude).to_numpy()
-    if has_time_of_day(crimes):
-        if profiles is None:
-            profiles = group_profiles(crimes, by=by, group_of=group_of)
+    if profiles is not None:
         profile = profiles.reindex(out.index, fill_value=0.0)
         out = out.join(patrol_windows(profile, share=share, min_crimes=min_crimes))
     else:

@@ -5,6 +5,7 @@ Definitions (hour of week, aoristic weight, months) are in :mod:`hotspots.tempor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import numpy as np
@@ -27,9 +28,13 @@ from hotspots.temporal.common import (
 __all__ = [
     "MONTH_CHECK_COLUMNS",
     "aoristic_weights",
+    "check_time_of_day",
     "classify_months",
     "hour_day_profile",
     "monthly_profile",
+    "spread_long",
+    "weight_sums",
+    "window_seconds",
 ]
 
 MONTH_CHECK_COLUMNS: list[str] = ["crimes", "share_of_median", "incomplete"]
@@ -54,7 +59,7 @@ def _row_refs(frame: pd.DataFrame, bad: np.ndarray, limit: int = 5) -> str:
     return ", ".join(refs) + more
 
 
-def _window_seconds(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def window_seconds(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return window starts and ends as whole seconds since a reference Monday 00:00."""
     out = []
     for col in ("occurred_from", "occurred_to"):
@@ -163,13 +168,20 @@ def aoristic_weights(crimes: pd.DataFrame) -> sparse.csr_array:
     (0.5, 0.041666666666666664)
     """
     require_columns(crimes, ["occurred_from", "occurred_to"], "aoristic_weights")
-    start, end = _window_seconds(crimes)
+    start, end = window_seconds(crimes)
     rows, cells, weight = _aoristic_entries(start, end)
     matrix = sparse.coo_array((weight, (rows, cells)), shape=(len(crimes), HOURS_PER_WEEK))
     return matrix.tocsr()
 
 
-def _check_time_of_day(crimes: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> None:
+def check_time_of_day(crimes: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> None:
+    """Raise unless some crime has a time of day (``has_time``) or a window under a day.
+
+    Raises
+    ------
+    InputDataError
+        If no crime has a time of day (police.uk gives the month only).
+    """
     has_time = crimes["has_time"].fillna(False).astype(bool).to_numpy()
     if not (has_time.any() or ((end - start) < _DAY_S).any()):
         msg = (
@@ -192,23 +204,57 @@ def _entry_blocks(start: np.ndarray, end: np.ndarray) -> list[slice]:
     return [slice(a, b) for a, b in pairwise(bounds) if b > a]
 
 
-def _summed_weights(
-    start: np.ndarray, end: np.ndarray, codes: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Sum aoristic weights per group without storing the 168 entries of week-long windows.
+def weight_sums(
+    start: np.ndarray, end: np.ndarray, keys: Sequence[tuple[np.ndarray, int]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sum aoristic weights per group of each key, without storing week-long windows' entries.
 
+    Parameters
+    ----------
+    start, end
+        Each row's window in seconds since a reference Monday (:func:`window_seconds`).
+    keys
+        Per key: each row's group number (-1: left out) and the number of groups.
+
+    Returns
+    -------
+    list
+        Per key: the summed weights of the windows shorter than a week (groups x 168,
+        float64) and the number of windows of a week or more per group (int64), which
+        spread 1/168 over every hour: a group's profile is ``short + long[:, None] / 168``.
+        Both add up over partitions of the rows (:mod:`hotspots.temporal.tallies`).
+
+    Notes
+    -----
     Short windows are expanded to hour entries a block of rows at a time (about
-    ``_ENTRY_BLOCK`` entries), and the entries are added in row order, so the sums are the
-    same to the last bit as one pass over all rows.
+    ``_ENTRY_BLOCK`` entries, each block once for every key), and the entries are added in
+    row order, so the sums are the same to the last bit as one pass over all rows.
     """
     long = (end - start) >= _WEEK_S
-    start, end, short_codes = start[~long], end[~long], codes[~long]
-    flat = np.zeros(n_groups * HOURS_PER_WEEK)
+    start, end = start[~long], end[~long]
+    flats = [np.zeros(n * HOURS_PER_WEEK) for _, n in keys]
+    short_codes = [codes[~long] for codes, _ in keys]
     for block in _entry_blocks(start, end):
         rows, cells, weight = _short_entries(start[block], end[block])
-        np.add.at(flat, short_codes[block][rows] * HOURS_PER_WEEK + cells, weight)
-    spread = np.bincount(codes[long], minlength=n_groups) / HOURS_PER_WEEK
-    return np.asarray(flat.reshape(n_groups, HOURS_PER_WEEK) + spread[:, None], dtype=float)
+        for flat, codes in zip(flats, short_codes, strict=True):
+            code = codes[block][rows]
+            if (code < 0).any():
+                ok = code >= 0
+                code, at, w = code[ok], cells[ok], weight[ok]
+            else:
+                at, w = cells, weight
+            np.add.at(flat, code * HOURS_PER_WEEK + at, w)
+    out = []
+    for flat, (codes, n) in zip(flats, keys, strict=True):
+        wide = codes[long]
+        counts = np.bincount(wide[wide >= 0], minlength=n).astype(np.int64)
+        out.append((flat.reshape(n, HOURS_PER_WEEK), counts))
+    return out
+
+
+def spread_long(short: np.ndarray, long: np.ndarray) -> np.ndarray:
+    """Return the hour-of-week weights ``short`` with each week-long window's 1/168 added."""
+    return np.asarray(short + (long / HOURS_PER_WEEK)[:, None], dtype=float)
 
 
 def hour_day_profile(
@@ -260,11 +306,11 @@ def hour_day_profile(
         ["occurred_from", "occurred_to", "has_time", *([by] if by else [])],
         "hour_day_profile",
     )
-    start, end = _window_seconds(crimes)
-    _check_time_of_day(crimes, start, end)
+    start, end = window_seconds(crimes)
+    check_time_of_day(crimes, start, end)
     codes, groups = _group_codes(crimes, by, quiet=quiet)
-    keep = codes >= 0
-    table = _summed_weights(start[keep], end[keep], codes[keep], len(groups))
+    ((short, long),) = weight_sums(start, end, [(codes, len(groups))])
+    table = spread_long(short, long)
     spread = int((~crimes["has_time"].fillna(False).astype(bool).to_numpy()).sum())
     say(
         quiet,

@@ -17,6 +17,7 @@ from hotspots.temporal.trends import classify_trend
 __all__ = [
     "TIME_COLUMNS",
     "TOO_SHORT_FOR_TREND",
+    "summarise_times",
     "time_summary",
 ]
 
@@ -69,6 +70,38 @@ def time_summary(
         7 x 24 hour-of-week table (None for month-only data).
     """
     monthly = monthly_profile(crimes, by=by, quiet=True)
+    profile = hour_day_profile(crimes, by=by, quiet=True) if has_time_of_day(crimes) else None
+    return summarise_times(
+        monthly, profile, exclude=exclude, share=share, graphics=graphics, quiet=quiet
+    )
+
+
+def summarise_times(
+    monthly: pd.DataFrame,
+    profile: pd.DataFrame | None,
+    *,
+    exclude: Sequence[str] | None = None,
+    share: float = 0.5,
+    graphics: bool = True,
+    quiet: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Return :func:`time_summary`'s tables from the places' counts instead of their crimes.
+
+    Parameters
+    ----------
+    monthly
+        Crimes per month of each place (:func:`monthly_profile`).
+    profile
+        Hour-of-week weights of the places (:func:`hour_day_profile`), None for data that
+        gives the month only.
+    exclude, share, graphics, quiet
+        As in :func:`time_summary`.
+
+    Returns
+    -------
+    summary, profile
+        As :func:`time_summary` gives them.
+    """
     tested = [m for m in monthly.columns if m not in set(exclude or ())]
     if len(tested) >= 3:
         trend = classify_trend(monthly, exclude=exclude, quiet=quiet)
@@ -92,7 +125,6 @@ def time_summary(
     out["slope_per_month"] = trend["slope_per_month"].round(3)
     out["hot_months"] = trend["hot_months"]
     out["peak_months"] = peak_months(monthly, exclude=exclude)
-    profile = hour_day_profile(crimes, by=by, quiet=True) if has_time_of_day(crimes) else None
     if profile is None:
         out["patrol_window"] = NO_TIME_OF_DAY
     else:
