@@ -39,7 +39,7 @@ from hotspots.read.schema import (
     TYPE_COUNT_PREFIX,
 )
 from hotspots.space.crs import lon_lat
-from hotspots.space.names import name_from_records, normalise_name, sorted_codes
+from hotspots.space.names import normalise_name, sorted_codes
 
 __all__ = [
     "DEFAULT_HOT_QUANTILE",
@@ -318,33 +318,44 @@ def rank_streets(
     if hot.empty:
         cols = [*HOT_STREET_COLUMNS, *type_cols]
         return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=segments.crs)
-    hot = pd.concat([hot, counts[hot_mask.to_numpy()].reset_index(drop=True)], axis=1)
-    hot["run"] = _runs(hot)
-    streets = _aggregate_runs(hot, type_cols, length_floor_m)
+    at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
+    tallies = counts.to_numpy(dtype=np.int64)[hot_mask.to_numpy()][:, at]
+    streets = _aggregate_runs(hot, _runs(hot), tallies, type_cols, length_floor_m)
     streets["extent"] = describe_extents(streets, segments)
     return _add_ranks(streets, type_cols)
 
 
 def _aggregate_runs(
-    hot: gpd.GeoDataFrame, type_cols: list[str], floor_m: float
+    hot: gpd.GeoDataFrame,
+    run: np.ndarray,
+    tallies: np.ndarray,
+    type_cols: list[str],
+    floor_m: float,
 ) -> gpd.GeoDataFrame:
-    # each run's segments in turn, by segment id (runs are numbered 0, 1, ..)
+    """Return one row per run of hot segments (``run``: 0, 1, .. per segment).
+
+    ``tallies`` holds each segment's crimes, then its ``type_cols`` counts.
+    """
+    # each run's segments in turn, by segment id
     seg_rank, _ = sorted_codes(hot["segment_id"])
-    run = hot["run"].to_numpy()
     order = np.lexsort((seg_rank, run))
     runs = run[order]
     starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
     index = pd.Index(runs[starts], name="run")
-    ints = hot[["crimes", *type_cols]].to_numpy(dtype=np.int64)[order]
-    sums = np.add.reduceat(ints, starts, axis=0) if len(order) else ints[:0]
+    sums = np.add.reduceat(tallies[order], starts, axis=0)
     # as pandas' grouped sum adds (checked equal to the last bit), missing values left out
     length = np.nan_to_num(hot["length_m"].to_numpy(dtype=float)[order], nan=0.0)
     columns = {"crimes": sums[:, 0], "length_m": np.add.reduceat(length, starts)}
     out = pd.DataFrame(
         columns | {c: sums[:, i + 1] for i, c in enumerate(type_cols)}, index=index, copy=False
     )
-    out["street"] = _most_common(hot, "run", "street_name").reindex(index).fillna(UNNAMED)
-    out["name_source"] = _joined_distinct(hot, "run", "name_source", "; ").reindex(index)
+    # the name most segments of the run carry (ties: the first by name); the sources
+    name, names = sorted_codes(hot["street_name"])
+    top = _most_common_code(runs, name[order], len(index))
+    street = np.where(top >= 0, names[np.maximum(top, 0)] if len(names) else "", UNNAMED)
+    out["street"] = pd.Series(street, index=index, dtype=object)
+    source, sources = sorted_codes(hot["name_source"])
+    out["name_source"] = _distinct_joined(runs, source[order], sources, len(index), "; ")
     out["segment_ids"] = _joined(runs, hot["segment_id"].take(order), ";")
     out["segment_count"] = np.diff(np.r_[starts, len(order)])
     for c in ("area_code", "area_name"):  # the first given value of each run
@@ -386,21 +397,37 @@ def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.union_all(table, axis=1))
 
 
-def _most_common(table: pd.DataFrame, by: str, col: str) -> pd.Series:
-    """Return per ``by`` group the most frequent non-missing ``col`` (ties: first by name)."""
-    text = table[col].where(table[col].isna(), table[col].astype(str))
-    return name_from_records(table[by], text).astype(object)
+def _most_common_code(group: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
+    """Return per group (0 .. ``n`` - 1) its most frequent code >= 0 (ties: the smallest; -1)."""
+    ok = code >= 0
+    best = np.full(n, -1, dtype=np.int64)
+    if not ok.any():
+        return best
+    width = int(code.max()) + 1
+    pairs, total = np.unique(group[ok].astype(np.int64) * width + code[ok], return_counts=True)
+    g, c = pairs // width, pairs % width
+    order = np.lexsort((c, -total, g))
+    top = order[np.r_[True, g[order][1:] != g[order][:-1]]]
+    best[g[top]] = c[top]
+    return best
 
 
-def _joined_distinct(table: pd.DataFrame, by: str, col: str, sep: str) -> pd.Series:
-    """Return per ``by`` group the sorted distinct non-missing ``col`` values joined by ``sep``."""
-    group, groups = pd.factorize(table[by])
-    value, values = sorted_codes(table[col].where(table[col].isna(), table[col].astype(str)))
-    ok = (group >= 0) & (value >= 0)
-    pairs = np.unique(group[ok] * max(len(values), 1) + value[ok])  # by group, then value
-    g, v = pairs // max(len(values), 1), pairs % max(len(values), 1)
-    out = pd.Series(_joined(g, pd.Series(values[v], dtype=object), sep), index=groups[np.unique(g)])
-    return out.reindex(pd.unique(table[by].to_numpy())).fillna("")
+def _distinct_joined(
+    group: np.ndarray, code: np.ndarray, values: np.ndarray, n: int, sep: str
+) -> np.ndarray:
+    """Return per group (0 .. ``n`` - 1) its distinct ``values[code]`` joined by ``sep``.
+
+    Codes below 0 are left out; a group with none gets "".
+    """
+    ok = code >= 0
+    out = np.full(n, "", dtype=object)
+    if not ok.any():
+        return out
+    width = int(code.max()) + 1
+    pairs = np.unique(group[ok].astype(np.int64) * width + code[ok])  # by group, then value
+    g, c = pairs // width, pairs % width
+    out[np.unique(g)] = _joined(g, pd.Series(values[c], dtype=object), sep)
+    return out
 
 
 def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
