@@ -40,6 +40,7 @@ __all__ = [
     "RowFilter",
     "arrow_cells",
     "malformed_rejects",
+    "rejected_rows",
     "rejected_values",
     "row_reason_codes",
     "row_reasons",
@@ -210,14 +211,30 @@ def split_rejected(frame: pd.DataFrame, reason: np.ndarray) -> tuple[pd.DataFram
         field that caused each rejection, see :func:`rejected_values`).
     """
     bad = np.asarray(reason != "", dtype=bool)
-    # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
-    rejected = frame.take(np.flatnonzero(bad)).assign(reason=reason[bad])
-    rejected = rejected.assign(value=rejected_values(rejected))
-    rejected = rejected.reindex(columns=REJECTED_COLUMNS)
+    rejected = _rejected_table(frame, np.flatnonzero(bad), reason[bad])
     kept = frame.drop(columns=["raw_x", "raw_y", "raw_date"], errors="ignore")
     if not bad.any():  # nothing to drop: skip copying every column
         return kept.copy(deep=False), rejected
     return take_rows(kept, np.flatnonzero(~bad)), rejected
+
+
+def rejected_rows(frame: pd.DataFrame, codes: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Return the rejected table of :func:`split_rejected`, the reasons given coded.
+
+    ``codes`` and ``labels`` are as :func:`row_reason_codes` gives them (code 0 kept).
+    The kept rows are left in ``frame``, for the caller to take once with any rows it
+    rejects later.
+    """
+    rows = np.flatnonzero(codes)
+    return _rejected_table(frame, rows, labels[codes[rows]])
+
+
+def _rejected_table(frame: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    """Return the rejected table of a frame's ``rows`` (ascending), with their reasons."""
+    # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
+    rejected = frame.take(rows).assign(reason=reasons)
+    rejected = rejected.assign(value=rejected_values(rejected))
+    return rejected.reindex(columns=REJECTED_COLUMNS)
 
 
 #: Which field's text goes to ``value`` in ``rejected.csv``, per reason (coordinates: both).

@@ -167,6 +167,7 @@ def concat_files(
     id_keys: list[FileIdKeys | None] | None = None,
     then: Callable[[np.ndarray], None] | None = None,
     repeated: np.ndarray | None = None,
+    kept_rows: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Join the files' kept rows and rejected tables, then reject repeated crime ids.
 
@@ -177,6 +178,10 @@ def concat_files(
     The kept rows are copied once, straight into the joined table. Also returns which
     joined rows were rejected; ``then``, when given, is called with them before the copy.
     ``repeated``, when given, holds which joined rows repeat a crime id (found already).
+
+    ``kept_rows``, when given, selects the joined rows the row rules kept (the others are
+    in ``rejects`` already): then "joined rows" above means those rows, and each column is
+    copied once, from the frames as they are.
     """
     if any(len(f) for f in frames):  # a file that kept nothing adds no row (nor dtype)
         full = [i for i, f in enumerate(frames) if len(f)]
@@ -187,13 +192,15 @@ def concat_files(
     rejected = (stack_frames(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
         {"source_row": "int64"}
     )
-    ids = stack_frames([f[["crime_id", "source_file"]] for f in frames])
-    late = np.zeros(len(ids), dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
+    n = sum(map(len, frames)) if kept_rows is None else int(kept_rows.sum())
+    late = np.zeros(n, dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
     dup = repeated  # else found while the areas are looked up
-    if dup is None and across_files_only and id_keys is not None:
-        dup = repeated_across_files(ids, id_keys)
     if dup is None:
-        dup = repeated_ids(ids, across_files_only=across_files_only)
+        ids = stack_frames([f[["crime_id", "source_file"]] for f in frames], keep=kept_rows)
+        if across_files_only and id_keys is not None:
+            dup = repeated_across_files(ids, id_keys)
+        if dup is None:
+            dup = repeated_ids(ids, across_files_only=across_files_only)
     out = outside() if outside is not None else None
     if out is not None:
         late[out] = 1
@@ -202,13 +209,18 @@ def concat_files(
     if then is not None:
         then(gone)
     if not gone.any():
-        return stack_frames(frames), rejected, gone
+        return stack_frames(frames, keep=kept_rows), rejected, gone
     labels = np.array(["", REASON_OUTSIDE, REASON_DUPLICATE], dtype=object)
-    part = stack_frames(frames, keep=gone)  # raw values: the coordinates as read (source CRS)
+    gone_rows, stay_rows = gone, ~gone
+    if kept_rows is not None:  # the masks over every row of the frames
+        gone_rows = np.zeros(len(kept_rows), dtype=bool)
+        gone_rows[np.flatnonzero(kept_rows)[gone]] = True
+        stay_rows = kept_rows & ~gone_rows
+    part = stack_frames(frames, keep=gone_rows)  # raw values: the coordinates as read
     more = part.assign(raw_x=part["x"], raw_y=part["y"], reason=labels[late[gone]])
     more = more.assign(value=rejected_values(more))
     rejected = pd.concat([rejected, more.reindex(columns=REJECTED_COLUMNS)], ignore_index=True)
-    return stack_frames(frames, keep=~gone), rejected, gone
+    return stack_frames(frames, keep=stay_rows), rejected, gone
 
 
 def assemble(
@@ -222,6 +234,7 @@ def assemble(
     id_keys: list[FileIdKeys | None] | None = None,
     repeated: np.ndarray | None = None,
     located: Future[Located] | None = None,
+    kept_rows: np.ndarray | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`concat_files` and :func:`to_geo`, the points in a second thread.
 
@@ -230,11 +243,15 @@ def assemble(
     Rows outside every area are rejected in the same pass that copies the kept rows; the
     point geometries and other per-row point columns are built while the rows are copied.
     ``located``, when given, is :func:`locate_points` of the frames' rows, started already.
+    ``kept_rows`` is as in :func:`concat_files` (``located`` and ``repeated`` then of those
+    rows).
     """
 
     def locate() -> Located:
         x = np.concatenate([f["x"].to_numpy() for f in frames])
         y = np.concatenate([f["y"].to_numpy() for f in frames])
+        if kept_rows is not None:
+            x, y = x[kept_rows], y[kept_rows]
         return locate_points(x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
 
     moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
@@ -267,6 +284,7 @@ def assemble(
             id_keys=id_keys,
             then=then,
             repeated=repeated,
+            kept_rows=kept_rows,
         )
         codes, ux, uy, layer, _ = points.result()
         cols = rows[0].result()

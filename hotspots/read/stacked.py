@@ -30,11 +30,11 @@ import pandas as pd
 import pyarrow as pa
 
 from hotspots.read.assemble import FileResult, Located, assemble, locate_points
-from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE
+from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE, take_rows
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
 from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
 from hotspots.read.sources import Source, gzip_trailer_size, is_gzip
-from hotspots.rejects import malformed_rejects, split_rejected
+from hotspots.rejects import malformed_rejects, rejected_rows
 
 __all__ = [
     "STACK_MAX_BYTES",
@@ -224,25 +224,28 @@ def assemble_stacked(
         if not kept_per_file.any():
             return None
         located = early if keep.all() else pool.submit(_kept_points, early, keep)
-        if keep.all():  # nothing to take (split_rejected's kept rows, without a rejected table)
-            kept, rej = canon.drop(columns=[c for c in _RAW if c in canon]), None
-        else:
-            kept, rej = split_rejected(canon, labels[codes])
+        # the kept rows are taken once, with any rejected later (see concat_files)
+        rows = None if keep.all() else keep
+        rej = None if rows is None else rejected_rows(canon, codes, labels)
+        table = canon.drop(columns=[c for c in _RAW if c in canon])
         full = kept_per_file > 0  # a file that kept nothing adds no category
         if not full.all():
-            kept = _used_categories(kept, canon, np.repeat(full, sizes))
+            table = _used_categories(table, canon, np.repeat(full, sizes))
         if not quiet:
             _log_files(sources, items, sizes, kept_per_file)
         rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
+        ids = table[["crime_id", "source_file"]]
+        if rows is not None:  # the kept rows' ids, for the repeats
+            ids = _kept_ids(ids, rows)
         dup = (
-            repeated_across_files(kept, _kept_id_keys(parsed, kept, sizes, kept_per_file))
+            repeated_across_files(ids, _kept_id_keys(parsed, ids, sizes, kept_per_file))
             if across_files_only
             else None
         )
         if dup is None:
-            dup = repeated_ids(kept, across_files_only=across_files_only)
+            dup = repeated_ids(ids, across_files_only=across_files_only)
         return assemble(
-            [kept],
+            [table],
             rejects,
             across_files_only=across_files_only,
             src_crs=src_crs,
@@ -250,6 +253,7 @@ def assemble_stacked(
             areas=areas,
             repeated=dup,
             located=located,
+            kept_rows=rows,
         )
 
 
@@ -294,6 +298,11 @@ def _kept_points(early: Future[Located], keep: np.ndarray) -> Located:
     codes, ux, uy, layer, hit = early.result()
     new, old = pd.factorize(codes[keep])
     return new.astype(np.intp), ux[old], uy[old], layer, None if hit is None else hit[old]
+
+
+def _kept_ids(ids: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """Return the ``crime_id`` and ``source_file`` of the rows ``keep`` selects."""
+    return take_rows(ids, np.flatnonzero(keep))
 
 
 def _kept_id_keys(
