@@ -132,7 +132,7 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
     )
     stage, record = StageTimer(), dict[str, Any]()
     if engine == "dask":
-        ranked = dask_rank_stages(config, stage, record)
+        ranked, _ = dask_rank_stages(config, stage, record)
     else:
         ranked = pipeline.rank_stages(config, stage)
     crimes_mb = ranked.crimes.memory_usage(deep=True).sum() / MB

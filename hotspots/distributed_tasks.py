@@ -9,7 +9,10 @@ count one partition (:func:`snap_part`).
 ``hotspots run --engine dask`` (:mod:`hotspots.pipeline.dask_stages`) runs two more: read one
 file with the package's reader (:func:`read_file`), find and project that file's distinct
 points (:func:`locate_file`), and area-join and snap a share of the run's distinct points
-(:func:`locate_points`).
+(:func:`locate_points`); and, once the client has ranked the rows, count one file's rows
+per place, area, crime group, month and hour of the week for the time tables
+(:func:`time_rows` keeps the columns they need on the worker, :func:`count_file` counts
+them with the numbers the client sends).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from hotspots.space import crs as _crs
 from hotspots.space import names, snap
 from hotspots.space.areas import assign_areas
 from hotspots.space.locations import factorize_xy, polygon_of_points
+from hotspots.temporal.tallies import MONTH_COLUMNS, WINDOW_COLUMNS, TimeCounts, count_part
 
 __all__ = [
     "REJECT_CODES",
@@ -48,6 +52,7 @@ __all__ = [
     "as_codes",
     "cell_counts",
     "cells",
+    "count_file",
     "drop_ids",
     "empty_counts",
     "id_hashes",
@@ -58,6 +63,7 @@ __all__ = [
     "read_file",
     "snap_part",
     "split_by_cell",
+    "time_rows",
     "unify_codes",
 ]
 
@@ -356,3 +362,47 @@ def locate_points(
         segment[inside] = snapped["segment_id"].cat.codes.to_numpy()
         distance[inside] = snapped["snap_distance_m"].to_numpy()
     return area.astype(np.int32), segment, distance
+
+
+# --------------------------------------------------------------------------------------------
+# hotspots run --engine dask: one file's rows counted for the time tables
+
+
+def time_rows(res: FileResult) -> pd.DataFrame:
+    """Return the columns of a file's kept rows that the time tables count (month, window)."""
+    cols = [c for c in (*MONTH_COLUMNS, *WINDOW_COLUMNS) if c in res.kept]
+    return res.kept[cols].copy()
+
+
+def count_file(
+    rows: pd.DataFrame,
+    keep: np.ndarray | None,
+    codes: dict[str, tuple[np.ndarray | None, int]],
+    first: int,
+    last: int,
+    hours: bool,
+) -> TimeCounts:
+    """Count one file's rows for the run's time tables, as the local engine counts that file.
+
+    Parameters
+    ----------
+    rows
+        The file's kept rows (:func:`time_rows`).
+    keep
+        Which of them the run kept (a repeated crime id or a point outside every area is
+        dropped when the client joins the files); None: all.
+    codes
+        Per key, the group number of each kept row (the client's numbers) and the number of
+        groups; numbers None: every row counts in the one group.
+    first, last, hours
+        As in :func:`hotspots.temporal.tallies.count_part`.
+    """
+    frame = rows if keep is None else rows[keep]
+    keys = {
+        name: (
+            np.zeros(len(frame), dtype=np.int64) if numbers is None else numbers.astype(np.int64),
+            n,
+        )
+        for name, (numbers, n) in codes.items()
+    }
+    return count_part(frame, keys, first, last, hours=hours)

@@ -6,6 +6,7 @@ workers; every CSV of the two run folders is compared byte for byte.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -95,6 +96,58 @@ def test_vancouver_run_folder_equals_local(client: object, tmp_path: Path) -> No
     assert manifest["totals"] == local_manifest["totals"]
 
 
+def _vancouver_files(folder: Path, since: str = "2025-04") -> list[Path]:
+    """Vancouver's records from ``since`` cut into three files (every third row in each).
+
+    Each file holds rows of every month and place, so every count (per place, area, crime
+    group, month and hour of the week) adds up over three files.
+    """
+    with gzip.open(get_path("vancouver_crimes"), "rt", encoding="utf-8") as f:
+        head, *rows = f.readlines()
+    cols = head.rstrip("\n").split(",")
+    year, month = cols.index("YEAR"), cols.index("MONTH")
+    lo = tuple(int(v) for v in since.split("-"))
+    rows = [
+        r
+        for r, v in zip(rows, csv.reader(rows), strict=True)
+        if (int(v[year]), int(v[month])) >= lo
+    ]
+    folder.mkdir()
+    paths = []
+    for i in range(3):
+        path = folder / f"part{i}.csv"
+        path.write_text(head + "".join(rows[i::3]), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.e2e
+def test_vancouver_in_three_files_equals_local(client: object, tmp_path: Path) -> None:
+    """The hour-of-week weights (floats) summed over three files' counts: the same bytes."""
+    files = [str(p) for p in _vancouver_files(tmp_path / "crimes")]
+    base = [
+        "run",
+        "--crimes",
+        *files,
+        "--format",
+        "vancouver",
+        "--areas",
+        str(get_path("vancouver_areas")),
+        "--streets",
+        str(get_path("vancouver_streets")),
+        "--quiet",
+        "--no-area-maps",
+        "--offline",
+    ]
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    _run([*base, "--out", str(local)])
+    _run([*base, "--out", str(dask), "--engine", "dask"])
+    assert _differing_csvs(local, dask) == []
+    manifest = json.loads((dask / "run.json").read_text(encoding="utf-8"))
+    assert manifest["engine"]["partitions"] == 3
+    assert (dask / "place_group_profiles.csv").is_file()
+
+
 @pytest.mark.e2e
 def test_police_uk_files_with_repeated_ids_equal_local(tmp_path: Path) -> None:
     # on a scheduler reached over TCP, as `--scheduler tcp://host:8786` would be
@@ -135,6 +188,14 @@ def test_client_tables_are_compact_and_hold_the_local_values(client: object) -> 
     from hotspots.pipeline import RunConfig, rank_stages
     from hotspots.pipeline.config import StageTimer
     from hotspots.pipeline.dask_stages import dask_rank_stages
+    from hotspots.pipeline.time_counts import (
+        AREA,
+        CITY,
+        PLACE,
+        PLACE_GROUP,
+        count_times,
+        time_keys,
+    )
 
     options = {
         "crimes": [get_path("vancouver_crimes")],
@@ -146,7 +207,7 @@ def test_client_tables_are_compact_and_hold_the_local_values(client: object) -> 
         "quiet": True,
     }
     local = rank_stages(RunConfig.from_options(**options), StageTimer())
-    dask = dask_rank_stages(RunConfig.from_options(**options, engine="dask"), StageTimer())
+    dask, times = dask_rank_stages(RunConfig.from_options(**options, engine="dask"), StageTimer())
     crimes = dask.crimes
     # a point only where a record snapped to no street (the unsnapped places read it)
     off = crimes["segment_id"].isna().to_numpy()
@@ -169,6 +230,12 @@ def test_client_tables_are_compact_and_hold_the_local_values(client: object) -> 
     pd.testing.assert_frame_equal(
         rejected.astype(object), local.rejected.astype(object), check_dtype=False
     )
+    # the time counts made on the workers: the local engine's, to the last bit
+    mine = count_times(local.crimes, time_keys(local.crimes))
+    assert times.timed and mine.timed
+    for key in (CITY, PLACE, AREA, PLACE_GROUP):
+        pd.testing.assert_frame_equal(times.monthly(key), mine.monthly(key), check_exact=True)
+        pd.testing.assert_frame_equal(times.hours(key), mine.hours(key), check_exact=True)
 
 
 def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path) -> None:

@@ -74,15 +74,18 @@ from hotspots.distributed_tasks import (
     REJECT_CODES,
     Located,
     cells,
+    count_file,
     locate_file,
     locate_points,
     read_file,
+    time_rows,
     unify_codes,
 )
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
 from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
+from hotspots.pipeline.time_counts import CITY, RunTimes, time_keys
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
 from hotspots.read.mapped import Mapping, read_mapping
@@ -97,6 +100,7 @@ from hotspots.rejects import RowFilter
 from hotspots.space import crs
 from hotspots.space.areas import AreaLayer
 from hotspots.space.locations import factorize_xy, spread_category
+from hotspots.temporal.tallies import sum_parts
 
 __all__ = [
     "UNUSED_COLUMNS",
@@ -131,8 +135,10 @@ class _Files:
 
 def dask_rank_stages(
     config: RunConfig, stage: StageTimer | None = None, record: dict[str, Any] | None = None
-) -> Ranked:
+) -> tuple[Ranked, RunTimes]:
     """Run the stages load through ranking of ``hotspots run`` with the row work on Dask.
+
+    Then count the rows for the time tables on the workers (the ``time_counts`` stage).
 
     Parameters
     ----------
@@ -156,6 +162,9 @@ def dask_rank_stages(
         The same as :func:`hotspots.pipeline.ranking.rank_stages` gives, but for the crime
         table's :data:`UNUSED_COLUMNS` and ``snap_distance_m``, its ``geometry`` (None where
         a record snapped) and the dtypes that hold it compactly (see the module's notes).
+    RunTimes
+        The time counts of the run, the same as
+        :func:`hotspots.pipeline.time_counts.count_times` gives for the crime table.
 
     Raises
     ------
@@ -197,6 +206,8 @@ def dask_rank_stages(
             layer = AreaLayer.of(area_layer, dst)
             polygons = client.scatter(layer.polygons, broadcast=True)
             located = [client.submit(locate_file, r, src, dst) for r in reads]
+            # the columns the time tables count stay on the worker that read the file
+            timed_rows = [client.submit(time_rows, r) for r in reads]
         with stage("area_join"):
             areas = crs.to_metric_crs(
                 area_layer, dst, name=Path(config.areas).name, quiet=config.output.quiet
@@ -214,7 +225,8 @@ def dask_rank_stages(
             # process joins the tables (it waits for the areas when it needs them)
             shares = _Shares(client, polygons, segs, ux, uy, config.ranking.snap_distance_m)
             t0 = time.perf_counter()
-            crimes, rejected, kept_codes = _assemble(
+            lengths = [len(r.kept) for r in results]
+            crimes, rejected, kept_codes, gone = _assemble(
                 results,
                 codes,
                 ux,
@@ -233,6 +245,27 @@ def dask_rank_stages(
             trim_heap()
         with stage("snapping"):
             _, segment, _ = shares.result()
+        ranked = _rank(config, stage, crimes, rejected, areas, segs, kept_codes, segment)
+        record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
+        del crimes, rejected
+        with stage("time_counts"):  # each file's rows counted on its worker
+            times = _count_times(client, ranked.crimes, timed_rows, _kept_rows(lengths, gone))
+    trim_heap()  # the joined files' memory goes back to the system before the later stages
+    record["client_rss_mb"]["ranked"] = _rss_mb()
+    return ranked, times
+
+
+def _rank(
+    config: RunConfig,
+    stage: StageTimer,
+    crimes: gpd.GeoDataFrame,
+    rejected: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+    kept_codes: np.ndarray,
+    segment: np.ndarray,
+) -> Ranked:
+    """Spread the workers' segments to the rows and rank them (:func:`rank_snapped`)."""
     with gc_held():
         if crimes.empty:
             msg = (
@@ -252,11 +285,59 @@ def dask_rank_stages(
                     100 * found.mean(),
                     config.ranking.snap_distance_m,
                 )
-        record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
-        ranked = rank_snapped(config, stage, crimes, rejected, areas, segs)
-    trim_heap()  # the joined files' memory goes back to the system before the later stages
-    record["client_rss_mb"]["ranked"] = _rss_mb()
-    return ranked
+        return rank_snapped(config, stage, crimes, rejected, areas, segs)
+
+
+def _kept_rows(lengths: list[int], gone: np.ndarray) -> list[tuple[np.ndarray | None, slice]]:
+    """Per file: which of its rows the run kept (None: all) and their rows in the joined table."""
+    out: list[tuple[np.ndarray | None, slice]] = []
+    at = done = 0
+    for n in lengths:
+        dropped = gone[at : at + n]
+        keep = ~dropped if dropped.any() else None
+        kept = n - int(dropped.sum())
+        out.append((keep, slice(done, done + kept)))
+        at, done = at + n, done + kept
+    return out
+
+
+def _count_times(
+    client: Any,
+    crimes: pd.DataFrame,
+    rows: list[Any],
+    kept: list[tuple[np.ndarray | None, slice]],
+) -> RunTimes:
+    """Count each file's rows on the worker holding them; sum the files' counts in order.
+
+    The client numbers every row's place, area and (place, crime group) on its table
+    (:func:`hotspots.pipeline.time_counts.time_keys`) and sends each file its rows' numbers;
+    the worker counts them (:func:`hotspots.distributed_tasks.count_file`), as the local
+    engine counts the same file (:func:`hotspots.pipeline.time_counts.count_times`).
+    """
+    keys = time_keys(crimes)
+    small = {k: max(n, 1) < 2**31 for k, (_, n) in keys.codes.items()}
+    parts = []
+    for future, (keep, part) in zip(rows, kept, strict=True):
+        codes: dict[str, tuple[np.ndarray | None, int]] = {
+            k: (
+                None
+                if k == CITY
+                else c[part].astype(np.int32)
+                if small[k]
+                else np.ascontiguousarray(c[part]),
+                n,
+            )
+            for k, (c, n) in keys.codes.items()
+        }
+        parts.append(
+            client.submit(
+                count_file, future, keep, codes, keys.first, keys.last, keys.hours, pure=False
+            )
+        )
+    counted = client.gather(parts)
+    for future in (*parts, *rows):
+        future.release()
+    return RunTimes(sum_parts(counted), keys)
 
 
 def _rss_mb() -> int:
@@ -444,10 +525,11 @@ def _assemble(
     src: Any,
     dst: pyproj.CRS,
     layer: AreaLayer,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, np.ndarray]:
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
     """Join the files as :func:`hotspots.read.assemble.assemble` does, from the numbered points.
 
-    Returns the crimes with their areas, the rejected rows and each kept row's point.
+    Returns the crimes with their areas, the rejected rows, each kept row's point and which
+    of the files' rows were dropped (outside every area, a repeated id).
     """
     kept, rejected, gone = concat_files(
         [r.kept for r in results],
@@ -473,7 +555,7 @@ def _assemble(
     crimes = to_geo(kept, src_crs=src, dst_crs=dst, points=cols)
     if len(crimes) and crimes["source_row"].max() < 2**31:  # row numbers: int32 holds them
         crimes["source_row"] = crimes["source_row"].astype(np.int32)
-    return crimes, compact_text(rejected), kept_codes
+    return crimes, compact_text(rejected), kept_codes, gone
 
 
 def _unsnapped_points(ux: np.ndarray, uy: np.ndarray, segment: np.ndarray) -> np.ndarray:

@@ -88,11 +88,11 @@ def analyse(config: RunConfig) -> RunResult:
     """
     stage = StageTimer()
     engine: dict[str, object] = {"engine": config.engine.engine}  # run.json's "engine"
-    ranked = (
-        dask_rank_stages(config, stage, engine)  # the row stages on Dask (issue 19.7)
-        if config.engine.engine == "dask"
-        else rank_stages(config, stage)
-    )
+    times: RunTimes | None = None
+    if config.engine.engine == "dask":  # the row stages and counts on Dask (issue 19.7)
+        ranked, times = dask_rank_stages(config, stage, engine)
+    else:
+        ranked = rank_stages(config, stage)
     crimes = ranked.crimes
     result = RunResult(
         Path(config.out),
@@ -110,8 +110,9 @@ def analyse(config: RunConfig) -> RunResult:
         records={"engine": engine},
     )
     population = read_population(config.inputs.population) if config.inputs.population else None
-    with stage("time_counts"):  # the per-row counts of the time tables, file by file
-        times = count_times(crimes, time_keys(crimes))
+    if times is None:
+        with stage("time_counts"):  # the per-row counts of the time tables, file by file
+            times = count_times(crimes, time_keys(crimes))
     city, months, incomplete = month_tables(crimes, times)
     result.tables.update(city_monthly=city, month_check=months)
     # the area-level tables need only the crimes with their areas: a second process computes
