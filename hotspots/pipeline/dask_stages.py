@@ -22,11 +22,22 @@ table's unused columns), with the row work on the cluster's workers:
    workers' answers spread to the rows as categorical codes.
 5. **rank** (client): segment names from the records, counts per segment, the hot streets,
    police.uk locations and the concentration figures, as ``hotspots run`` does.
+6. **time counts** (one task per file, on the worker that read it): each file's month and
+   window columns stayed on its worker (:func:`hotspots.distributed_tasks.time_rows`); the
+   client numbers every row's place, area and (place, crime group)
+   (:func:`hotspots.pipeline.time_counts.time_keys`) and sends each file its rows' numbers
+   and which of its rows the join kept; the worker counts them per month and hour of the
+   week (:func:`hotspots.distributed_tasks.count_file`, the function the local engine
+   counts each file with) and the client sums the files' counts in file order. Every time
+   table (``city_monthly``, ``month_check``, the places' and areas' trends, patrol windows
+   and peaks, ``place_monthly``, ``area_monthly``, the hour-of-week profiles, the crime
+   groups' windows and profiles) is made from these sums: the aoristic expansion of every
+   window into hour cells, the time stage's largest per-row work, runs on the workers.
 
 Every step is per file or per point, so the result equals the single-machine run's
 (tests/test_dask_run.py compares every CSV of the two run folders byte for byte). The
-client holds the joined crime table, as the later stages of the run (time profiles,
-significance, forecast, rates, maps) read every crime row, held compactly:
+client holds the joined crime table, as the later stages of the run (significance,
+forecast, rates, maps) still read every crime row, held compactly:
 
 - without the columns no later stage reads (:data:`UNUSED_COLUMNS`: police.uk's crime ids,
   64 characters a row) and without ``snap_distance_m`` (read by no stage after snapping);
@@ -40,11 +51,31 @@ significance, forecast, rates, maps) read every crime row, held compactly:
 
 What this costs per row is measured by ``benchmarks/dask_scale.py``.
 
+What the client still reads row by row after ranking, and what would replace it (counts per
+file on the workers, keyed by the client's numbers as the time counts are):
+
+- time tables (:mod:`hotspots.pipeline.time_profiles`): nothing, the time counts above;
+- area comparisons, best and worst (:mod:`hotspots.analysis.performance`) and rates
+  (:mod:`hotspots.analysis.rates`), in the forked second process: area_code, month and
+  crime_type; would take counts per (area, month, crime type);
+- Gi* hexagons (:mod:`hotspots.space.grid`): x, y, crime_type; counts per (distinct point,
+  crime type);
+- density clusters (:mod:`hotspots.analysis.clusters`): x, y; the distinct points with
+  their counts as weights;
+- repeat locations, harm, place significance, corridors: the point, crime_type,
+  segment_id, place_key and cluster label; counts per (point or place, crime type);
+- forecast and backtest: segment_id, month, occurred_from; counts per (segment, month);
+- maps (:mod:`hotspots.output.area_maps`, :mod:`hotspots.output.map_data`): x, y,
+  crime_type, area_code, occurred_from, has_time; counts per (point, crime type, area) and
+  per (place, week);
+- ``rejected.csv``: the rejected rows; written per file on the workers;
+- run.json and the run's title: source_file, month, the windows; counts per file.
+
 The cluster: ``scheduler`` (a running Dask scheduler) if given, else a local cluster of
 ``workers`` processes, one thread each; without either, the default Dask client if one
 exists (e.g. a ``distributed.Client`` the caller made), else a local cluster of one worker
-per CPU. The cluster started here is closed before the aggregated stages run, freeing the
-workers' memory.
+per CPU. The cluster started here is closed once the time counts are made, before the
+aggregated stages run, freeing the workers' memory.
 
 Limits: police.uk files with ``--crs`` (the local reader re-projects from British National
 Grid) and mapped files without a projected target CRS (the local reader picks the UTM zone
