@@ -230,11 +230,19 @@ def rejected_rows(frame: pd.DataFrame, codes: np.ndarray, labels: np.ndarray) ->
 
 
 def _rejected_table(frame: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
-    """Return the rejected table of a frame's ``rows`` (ascending), with their reasons."""
+    """Return the rejected table of a frame's ``rows`` (ascending), with their reasons.
+
+    Only the columns the table shows (and ``raw_date``, for ``value``) are taken.
+    """
+    shown = [c for c in frame.columns if c in _REJECTED_SHOWN or c == "raw_date"]
     # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
-    rejected = frame.take(rows).assign(reason=reasons)
+    rejected = frame[shown].take(rows).assign(reason=reasons)
     rejected = rejected.assign(value=rejected_values(rejected))
     return rejected.reindex(columns=REJECTED_COLUMNS)
+
+
+#: The columns of the rejected table, as a set.
+_REJECTED_SHOWN = frozenset(REJECTED_COLUMNS)
 
 
 #: Which field's text goes to ``value`` in ``rejected.csv``, per reason (coordinates: both).

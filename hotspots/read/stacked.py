@@ -28,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hotspots.read.assemble import FileResult, Located, assemble, locate_points
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE, take_rows
@@ -234,16 +235,14 @@ def assemble_stacked(
         if not quiet:
             _log_files(sources, items, sizes, kept_per_file)
         rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
-        ids = table[["crime_id", "source_file"]]
-        if rows is not None:  # the kept rows' ids, for the repeats
-            ids = _kept_ids(ids, rows)
-        dup = (
-            repeated_across_files(ids, _kept_id_keys(parsed, ids, sizes, kept_per_file))
-            if across_files_only
-            else None
-        )
-        if dup is None:
-            dup = repeated_ids(ids, across_files_only=across_files_only)
+        dup = None if _any_id(table["crime_id"]) else np.zeros(int(keep.sum()), dtype=bool)
+        if dup is None:  # the kept rows' ids, for the repeats
+            ids = table[["crime_id", "source_file"]]
+            ids = ids if rows is None else take_rows(ids, np.flatnonzero(rows))
+            if across_files_only:
+                dup = repeated_across_files(ids, _kept_id_keys(parsed, ids, sizes, kept_per_file))
+            if dup is None:
+                dup = repeated_ids(ids, across_files_only=across_files_only)
         return assemble(
             [table],
             rejects,
@@ -300,9 +299,12 @@ def _kept_points(early: Future[Located], keep: np.ndarray) -> Located:
     return new.astype(np.intp), ux[old], uy[old], layer, None if hit is None else hit[old]
 
 
-def _kept_ids(ids: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """Return the ``crime_id`` and ``source_file`` of the rows ``keep`` selects."""
-    return take_rows(ids, np.flatnonzero(keep))
+def _any_id(ids: pd.Series) -> bool:
+    """Whether any crime id is given (not missing, not empty): else no row repeats one."""
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
+        lengths = pc.binary_length(pa.chunked_array(ids.array.__arrow_array__()))
+        return bool(pc.max(lengths).as_py() or 0)
+    return bool((ids.notna() & (ids != "")).any())
 
 
 def _kept_id_keys(
