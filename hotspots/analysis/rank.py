@@ -229,8 +229,12 @@ def classify_hot_segments(
     """
     rate = per_100m(counts["crimes"], segments["length_m"], length_floor_m)
     with_crime = counts["crimes"] > 0
-    cut = rate[with_crime].groupby(segments.loc[with_crime, "area_code"]).quantile(hot_quantile)
-    threshold = segments["area_code"].map(cut).astype(float)
+    # each area's cut by its code (a segment of no area has none: never hot)
+    area, _ = pd.factorize(segments["area_code"])
+    on = with_crime.to_numpy() & (area >= 0)
+    cut = rate[on].groupby(area[on]).quantile(hot_quantile)
+    cuts = np.r_[cut.reindex(np.arange(int(area.max(initial=-1)) + 1)).to_numpy(), np.nan]
+    threshold = cuts[area]  # code -1 takes the last: none
     return (counts["crimes"] >= min_crimes) & (rate >= threshold - 1e-9)
 
 
@@ -242,11 +246,11 @@ def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Serie
 def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     """Label each hot segment with its run: same area and name, touching end to end."""
     named = hot["street_name"].notna().to_numpy()
-    key = np.where(
-        named,
-        hot["area_code"].astype(str) + "|" + normalise_name(hot["street_name"]),
-        hot["segment_id"].astype(str),
-    )
+    # key: (area, folded name) where named, else the segment itself
+    area, areas = pd.factorize(hot["area_code"], use_na_sentinel=False)
+    name, _ = pd.factorize(normalise_name(hot["street_name"]))
+    width = max(int(name.max(initial=-1)) + 1, 1)
+    key = np.where(named, area * width + name, len(areas) * width + np.arange(len(hot)))
     ends = np.vstack(
         [shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i)) for i in (0, -1)]
     )
@@ -254,7 +258,7 @@ def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     n = len(hot)
     # each segment end joined to the first end with the same key and vertex: the same
     # groups (and labels, numbered by segment) as joining every such pair
-    key_code = pd.factorize(np.tile(key, 2))[0].astype(np.int64)
+    key_code = pd.factorize(np.tile(key.astype(np.int64), 2))[0].astype(np.int64)
     end = pd.factorize(key_code * (int(vertex.max(initial=0)) + 1) + vertex)[0]
     first = np.full(int(end.max(initial=-1)) + 1, 2 * n, dtype=np.int64)
     np.minimum.at(first, end, np.arange(2 * n))
@@ -356,15 +360,14 @@ def _aggregate_runs(
     out["street"] = pd.Series(street, index=index, dtype=object)
     source, sources = sorted_codes(hot["name_source"])
     out["name_source"] = _distinct_joined(runs, source[order], sources, len(index), "; ")
-    out["segment_ids"] = _joined(runs, hot["segment_id"].take(order), ";")
+    out["segment_ids"] = _joined(runs, hot["segment_id"].to_numpy(dtype=object)[order], ";")
     out["segment_count"] = np.diff(np.r_[starts, len(order)])
     for c in ("area_code", "area_name"):  # the first given value of each run
         out[c] = _group_first(hot[c].take(order), starts).set_axis(index)
     out["length_m"] = out["length_m"].round(1)
     out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
-    types = out[type_cols].to_numpy()
     out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
-        types.argmax(1)
+        sums[:, 1:].argmax(1)
     ]
     geoms = shapely.line_merge(_union_runs(hot.geometry.to_numpy()[order], runs))
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
@@ -430,7 +433,7 @@ def _distinct_joined(
     return out
 
 
-def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
+def _joined(groups: np.ndarray, values: pd.Series | np.ndarray, sep: str) -> list[str]:
     """Join ``values`` with ``sep`` over runs of equal, sorted ``groups`` (in group order)."""
     if len(groups) == 0:
         return []
@@ -441,11 +444,10 @@ def _joined(groups: np.ndarray, values: pd.Series, sep: str) -> list[str]:
 
 
 def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
-    s = streets.sort_values(
-        ["crimes_per_100m", "crimes", "street", "segment_ids"],
-        ascending=[False, False, True, True],
-        kind="stable",
-    )
+    # by crimes_per_100m and crimes (descending), then street and segment_ids, stable
+    keys = [sorted_codes(streets[c])[0] for c in ("segment_ids", "street")]
+    rate, crimes = streets["crimes_per_100m"].to_numpy(), streets["crimes"].to_numpy()
+    s = streets.take(np.lexsort((*keys, -crimes, -rate)))
     s["rank"] = _tie_rank(s, ["crimes_per_100m", "crimes"])
     s["rank_by_count"] = _tie_rank(s, ["crimes", "crimes_per_100m"])
     s["area_rank"] = s.groupby("area_code", sort=False)["rank"].rank(method="min").astype("int64")
@@ -545,12 +547,13 @@ def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Se
     pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
     # names by sorted codes: each distinct name folded once, the first name a code minimum
     code, names = sorted_codes(segments["street_name"])
-    folded = normalise_name(pd.Series(names, dtype=object)).to_numpy(dtype=object)
-    own = normalise_name(hot["street"]).to_numpy(dtype=object)
     name = code[si]
     keep = name >= 0
     pi, name = pi[keep], name[keep]
-    keep = folded[name] != own[owner[pi]]  # a street meeting another street
+    used, at = np.unique(name, return_inverse=True)  # the names met, each folded once
+    folded = normalise_name(pd.Series(names[used], dtype=object)).to_numpy(dtype=object)
+    own = normalise_name(hot["street"]).to_numpy(dtype=object)
+    keep = folded[at] != own[owner[pi]]  # a street meeting another street
     pi, name = pi[keep], name[keep]
     first = np.full(len(parts), len(names), dtype=np.int64)
     np.minimum.at(first, pi, name)

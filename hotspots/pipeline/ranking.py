@@ -139,42 +139,43 @@ def rank_snapped(
     """Name the segments and rank streets and locations from a read, area-joined, snapped table.
 
     The steps of :func:`rank_stages` after snapping (the Dask engine's stages end here too):
-    segment names (timed with snapping), counts, the random baseline beside the lists, hot
-    streets, the places of the unsnapped records (:func:`unsnapped_places`) and each crime's
-    key.
+    counts and segment names (timed with snapping), the random baseline beside them and the
+    lists, hot streets, the places of the unsnapped records (:func:`unsnapped_places`) and
+    each crime's key.
     """
-    with stage.more("snapping"):
-        segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
-    with stage("ranking"), ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
-        counts = rank.count_by_segment(crimes, segs)
-        # the baseline's random draws run without the GIL, beside the ranking
-        baseline = pool.submit(
-            concentration.count_concentration,
-            counts["crimes"].to_numpy(),
-            segs["length_m"].to_numpy(),
-            seed=config.seed,
-        )
-        hot = rank.rank_streets(
-            segs,
-            counts,
-            min_crimes=config.ranking.min_crimes,
-            hot_quantile=config.ranking.hot_quantile,
-            length_floor_m=config.ranking.length_floor_m,
-        )
-        found = unsnapped_places(
-            crimes,
-            min_crimes=config.ranking.min_crimes,
-            street_level_only=config.ranking.street_level_only,
-        )
-        locs = found.locations
-        place = np.full(len(crimes), -1, dtype=found.place.codes.dtype)
-        place[found.rows] = found.place.codes  # the snapped rows: no place
-        crimes["place"] = pd.Series(
-            pd.Categorical.from_codes(place, dtype=found.place.dtype, validate=False),
-            index=crimes.index,
-        )
-        crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
-        conc = baseline.result()
+    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
+        with stage.more("snapping"):
+            counts = rank.count_by_segment(crimes, segs)  # names play no part in the counts
+            # the baseline's random draws run without the GIL, beside naming and ranking
+            baseline = pool.submit(
+                concentration.count_concentration,
+                counts["crimes"].to_numpy(),
+                segs["length_m"].to_numpy(),
+                seed=config.seed,
+            )
+            segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
+        with stage("ranking"):
+            hot = rank.rank_streets(
+                segs,
+                counts,
+                min_crimes=config.ranking.min_crimes,
+                hot_quantile=config.ranking.hot_quantile,
+                length_floor_m=config.ranking.length_floor_m,
+            )
+            found = unsnapped_places(
+                crimes,
+                min_crimes=config.ranking.min_crimes,
+                street_level_only=config.ranking.street_level_only,
+            )
+            locs = found.locations
+            place = np.full(len(crimes), -1, dtype=found.place.codes.dtype)
+            place[found.rows] = found.place.codes  # the snapped rows: no place
+            crimes["place"] = pd.Series(
+                pd.Categorical.from_codes(place, dtype=found.place.dtype, validate=False),
+                index=crimes.index,
+            )
+            crimes["place_key"] = place_keys(crimes, hot, locs, location_rows=found.location_rows)
+            conc = baseline.result()
     return Ranked(crimes, rejected, areas, segs, counts, hot, locs, conc, naming)
 
 
