@@ -189,9 +189,9 @@ def concat_files(
         id_keys = None if id_keys is None else [id_keys[i] for i in full]
     frames = unify_categories(frames)
     rej = unify_categories([r for r in rejects if len(r)])
-    rejected = (stack_frames(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)).astype(
-        {"source_row": "int64"}
-    )
+    rejected = stack_frames(rej) if rej else pd.DataFrame(columns=REJECTED_COLUMNS)
+    if rejected["source_row"].dtype != np.int64:
+        rejected = rejected.astype({"source_row": "int64"})
     n = sum(map(len, frames)) if kept_rows is None else int(kept_rows.sum())
     late = np.zeros(n, dtype=np.int8)  # 0 kept, 1 outside every area, 2 repeated id
     dup = repeated  # else found while the areas are looked up

@@ -319,11 +319,13 @@ def stack_frames(frames: list[pd.DataFrame], keep: np.ndarray | None = None) -> 
     into one new array, Arrow text is filtered chunk by chunk. ``pd.concat`` on many frames,
     then a row selection, copies each column several times over.
     """
+    if len(frames) == 1 and keep is None:  # nothing to join or select: the frame as it is
+        return frames[0].reset_index(drop=True)
     sizes = [len(f) for f in frames]
     bounds = np.cumsum([0, *sizes])
     masks = [None if keep is None else keep[lo:hi] for lo, hi in pairwise(bounds)]
     same = all(f.columns.equals(frames[0].columns) for f in frames)
-    if not same or (len(frames) == 1 and keep is None):
+    if not same:
         out = pd.concat(frames, ignore_index=True)
         return out if keep is None else out[keep].reset_index(drop=True)
     total = int(keep.sum()) if keep is not None else int(bounds[-1])
