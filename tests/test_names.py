@@ -105,3 +105,27 @@ def test_streets_of_plain_text_by_arrow_equal_the_string_methods() -> None:
     texts = ["".join(rng.choice(parts, rng.integers(0, 5))) for _ in range(3000)] + [None]
     location = pd.Series(texts, dtype=object)
     pd.testing.assert_series_equal(names._streets_of(location), names._any_streets(location))
+
+
+def test_name_agreement_equals_the_merged_pairs() -> None:
+    """Agreement by folded-text codes counts what merging every (row, name part) counted."""
+    rng = np.random.default_rng(8)
+    streets = ["High St", "high st.", "Mill Lane", "Éa Road", "", "A;B"]
+    seg_names = ["High St", "Mill Lane;High  St", "A", "B;A", "éa road", None, ""]
+    street = pd.Series(rng.choice(np.array([*streets, None], dtype=object), 500))
+    segment_name = pd.Series(rng.choice(np.array(seg_names, dtype=object), 500))
+    w = pd.Series(rng.integers(1, 5, 500))
+    both = (street.notna() & segment_name.notna()).to_numpy()
+    rec = names.normalise_name(street[both]).reset_index(drop=True)
+    parts = segment_name[both].astype(str).reset_index(drop=True).str.split(";").explode()
+    pairs = pd.DataFrame({"row": parts.index, "name": names.normalise_name(parts).to_numpy()})
+    recs = pd.DataFrame({"row": rec.index, "name": rec.to_numpy()})
+    agreeing = recs.merge(pairs, on=["row", "name"], how="inner")["row"].unique()
+    weights = w.to_numpy()[both]
+    found = names.name_agreement(street, segment_name, weights=w)
+    assert found["agree"] == int(weights[agreeing].sum()) > 0
+    assert found["compared"] == int(weights.sum())
+    plain = names.name_agreement(street, segment_name)
+    assert (plain["agree"], plain["compared"]) == (len(agreeing), int(both.sum()))
+    none = names.name_agreement(street, pd.Series([None] * 500, dtype=object))
+    assert none["compared"] == none["agree"] == 0

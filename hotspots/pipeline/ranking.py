@@ -314,17 +314,27 @@ def name_segments(
     """Fill missing segment names from the records snapped to them; measure agreement."""
     # each distinct (segment, location text) of the snapped records once, weighted by its
     # records (the unsnapped ones name no segment)
-    on = np.flatnonzero(crimes["segment_id"].notna().to_numpy())
-    seg, loc = crimes["segment_id"].take(on), crimes["location"].take(on)
-    first, _, weight = location_ranks.distinct_rows(seg, loc)
-    pairs = pd.DataFrame({"segment_id": seg.iloc[first], "location": loc.iloc[first]})
-    records = pd.Series(weight, index=pairs.index)
-    street = names.location_to_street(pairs["location"])
-    layer_named = segs["street_name"].notna()
-    by_seg = segs.set_index("segment_id")["street_name"]
-    agreement = names.name_agreement(street, pairs["segment_id"].map(by_seg), weights=records)
-    inferred = names.name_from_records(pairs["segment_id"], street, weights=records)
-    filled = segs["street_name"].fillna(segs["segment_id"].map(inferred))
+    seg_ids = crimes["segment_id"]
+    if isinstance(seg_ids.dtype, pd.CategoricalDtype):  # each segment looked up once
+        codes, ids = seg_ids.cat.codes.to_numpy(), seg_ids.cat.categories
+    else:
+        codes, ids = pd.factorize(seg_ids)
+    # each record's segment as a row of segs (-1: unsnapped, or a segment not in segs)
+    at = np.r_[pd.Index(segs["segment_id"]).get_indexer(pd.Index(ids)), -1][codes]
+    on = np.flatnonzero(codes >= 0)
+    loc = crimes["location"].take(on)
+    first, _, weight = location_ranks.distinct_rows(pd.Series(codes[on], copy=False), loc)
+    row = at[on[first]]  # each distinct (segment, location text) once, with its records
+    records = pd.Series(weight)
+    street = names.location_to_street(loc.iloc[first].reset_index(drop=True))
+    layer = segs["street_name"]
+    layer_named = layer.notna()
+    layer_name = pd.Series(np.r_[layer.to_numpy(dtype=object), None][row], dtype=object)
+    agreement = names.name_agreement(street, layer_name, weights=records)
+    named, found = names.most_named(row, street, weight)
+    inferred = np.full(len(segs), None, dtype=object)
+    inferred[named] = found
+    filled = layer.fillna(pd.Series(inferred, index=segs.index))
     unnamed = np.full(len(segs), None, dtype=object)
     source = np.where(
         layer_named, "street layer", np.where(filled.notna(), "crime records", unnamed)

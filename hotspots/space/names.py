@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 __all__ = [
     "POLICE_UK_POI",
     "location_to_street",
+    "most_named",
     "name_agreement",
     "name_from_records",
     "normalise_name",
@@ -306,25 +307,48 @@ def _name_from_codes(segment_id: pd.Series, street: pd.Series, n: np.ndarray) ->
         ids: Any = segment_id.cat.categories
     else:
         seg, ids = sorted_codes(segment_id)
+    codes, found = most_named(seg, street, n)
+    if not len(codes):
+        return pd.Series(dtype="string", name="street_name")
+    if isinstance(segment_id.dtype, pd.CategoricalDtype):
+        index = pd.CategoricalIndex(
+            pd.Categorical.from_codes(codes, dtype=segment_id.dtype), name="segment_id"
+        )
+    else:
+        index = pd.Index(ids[codes], name="segment_id")
+    return pd.Series(found, index=index, dtype="string", name="street_name")
+
+
+def most_named(seg: np.ndarray, street: pd.Series, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the street named most often per segment code, as :func:`name_from_records`.
+
+    Parameters
+    ----------
+    seg
+        Segment code of each row (-1: none).
+    street
+        Street of each row (missing: none).
+    n
+        Records each row stands for (whole numbers).
+
+    Returns
+    -------
+    codes, names
+        The segment codes with a named row, ascending, and the street of each (ties go to
+        the alphabetically first name).
+    """
     name, streets = sorted_codes(street)
     ok = (seg >= 0) & (name >= 0)
     if not ok.any():
-        return pd.Series(dtype="string", name="street_name")
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
     width = len(streets)
-    pairs, at = np.unique(seg[ok] * width + name[ok], return_inverse=True)
+    pairs, at = np.unique(seg[ok].astype(np.int64) * width + name[ok], return_inverse=True)
     total = np.bincount(at, np.asarray(n, dtype=np.int64)[ok], len(pairs))
     s, t = pairs // width, pairs % width
     # per segment the most records, ties to the alphabetically first name
     order = np.lexsort((t, -total, s))
     top = order[np.r_[True, s[order][1:] != s[order][:-1]]]
-    if isinstance(segment_id.dtype, pd.CategoricalDtype):
-        codes = s[top]
-        index = pd.CategoricalIndex(
-            pd.Categorical.from_codes(codes, dtype=segment_id.dtype), name="segment_id"
-        )
-    else:
-        index = pd.Index(ids[s[top]], name="segment_id")
-    return pd.Series(streets[t[top]], index=index, dtype="string", name="street_name")
+    return s[top], streets[t[top]]
 
 
 def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -380,16 +404,20 @@ def name_agreement(
         ``rate`` (agree / compared).
     """
     both = (street.notna() & segment_name.notna()).to_numpy()
-    rec = normalise_name(street[both]).reset_index(drop=True)
-    parts = segment_name[both].astype(str).reset_index(drop=True).str.split(";").explode()
-    pairs = pd.DataFrame({"row": parts.index, "name": normalise_name(parts).to_numpy()})
-    recs = pd.DataFrame({"row": rec.index, "name": rec.to_numpy()})
-    agreeing = recs.merge(pairs, on=["row", "name"], how="inner")["row"].unique()
-    if weights is None:
-        agree, compared = len(agreeing), int(both.sum())
-    else:
-        w = weights.to_numpy()[both]
-        agree, compared = int(w[agreeing].sum()), int(w.sum())
+    w = np.ones(int(both.sum()), dtype=np.int64) if weights is None else weights.to_numpy()[both]
+    agreeing = np.zeros(len(w), dtype=bool)
+    if both.any():  # each distinct segment name split and folded once
+        rec = normalise_name(street[both]).to_numpy(dtype=object)
+        seg, seg_names = pd.factorize(segment_name[both].astype(str))
+        split = [str(name).split(";") for name in seg_names]
+        owner = np.repeat(np.arange(len(split)), [len(p) for p in split])
+        parts = normalise_name(pd.Series([p for ps in split for p in ps], dtype=object))
+        # folded texts numbered together: a record agrees where its segment lists its text
+        text, _ = pd.factorize(np.concatenate([rec, parts.to_numpy(dtype=object)]))
+        width = int(text.max()) + 1
+        listed = owner * width + text[len(rec) :]
+        agreeing = np.isin(seg.astype(np.int64) * width + text[: len(rec)], listed)
+    agree, compared = int(w[agreeing].sum()), int(w.sum())
     return {
         "compared": compared,
         "agree": int(agree),
