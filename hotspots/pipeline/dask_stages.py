@@ -105,7 +105,6 @@ from hotspots.distributed_tasks import (
     REJECT_CODES,
     Located,
     cells,
-    count_file,
     locate_file,
     locate_points,
     read_file,
@@ -115,8 +114,9 @@ from hotspots.distributed_tasks import (
 from hotspots.errors import HotspotsError, InputDataError
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
+from hotspots.pipeline.dask_counts import count_on_workers, kept_rows
 from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
-from hotspots.pipeline.time_counts import CITY, RunTimes, time_keys
+from hotspots.pipeline.time_counts import RunTimes
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
 from hotspots.read.mapped import Mapping, read_mapping
@@ -131,7 +131,6 @@ from hotspots.rejects import RowFilter
 from hotspots.space import crs
 from hotspots.space.areas import AreaLayer
 from hotspots.space.locations import factorize_xy, spread_category
-from hotspots.temporal.tallies import sum_parts
 
 __all__ = [
     "UNUSED_COLUMNS",
@@ -280,7 +279,7 @@ def dask_rank_stages(
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
         del crimes, rejected
         with stage("time_counts"):  # each file's rows counted on its worker
-            times = _count_times(client, ranked.crimes, timed_rows, _kept_rows(lengths, gone))
+            times = count_on_workers(client, ranked.crimes, timed_rows, kept_rows(lengths, gone))
     trim_heap()  # the joined files' memory goes back to the system before the later stages
     record["client_rss_mb"]["ranked"] = _rss_mb()
     return ranked, times
@@ -317,58 +316,6 @@ def _rank(
                     config.ranking.snap_distance_m,
                 )
         return rank_snapped(config, stage, crimes, rejected, areas, segs)
-
-
-def _kept_rows(lengths: list[int], gone: np.ndarray) -> list[tuple[np.ndarray | None, slice]]:
-    """Per file: which of its rows the run kept (None: all) and their rows in the joined table."""
-    out: list[tuple[np.ndarray | None, slice]] = []
-    at = done = 0
-    for n in lengths:
-        dropped = gone[at : at + n]
-        keep = ~dropped if dropped.any() else None
-        kept = n - int(dropped.sum())
-        out.append((keep, slice(done, done + kept)))
-        at, done = at + n, done + kept
-    return out
-
-
-def _count_times(
-    client: Any,
-    crimes: pd.DataFrame,
-    rows: list[Any],
-    kept: list[tuple[np.ndarray | None, slice]],
-) -> RunTimes:
-    """Count each file's rows on the worker holding them; sum the files' counts in order.
-
-    The client numbers every row's place, area and (place, crime group) on its table
-    (:func:`hotspots.pipeline.time_counts.time_keys`) and sends each file its rows' numbers;
-    the worker counts them (:func:`hotspots.distributed_tasks.count_file`), as the local
-    engine counts the same file (:func:`hotspots.pipeline.time_counts.count_times`).
-    """
-    keys = time_keys(crimes)
-    small = {k: max(n, 1) < 2**31 for k, (_, n) in keys.codes.items()}
-    parts = []
-    for future, (keep, part) in zip(rows, kept, strict=True):
-        codes: dict[str, tuple[np.ndarray | None, int]] = {
-            k: (
-                None
-                if k == CITY
-                else c[part].astype(np.int32)
-                if small[k]
-                else np.ascontiguousarray(c[part]),
-                n,
-            )
-            for k, (c, n) in keys.codes.items()
-        }
-        parts.append(
-            client.submit(
-                count_file, future, keep, codes, keys.first, keys.last, keys.hours, pure=False
-            )
-        )
-    counted = client.gather(parts)
-    for future in (*parts, *rows):
-        future.release()
-    return RunTimes(sum_parts(counted), keys)
 
 
 def _rss_mb() -> int:

@@ -18,7 +18,7 @@ tables of :mod:`hotspots.pipeline.time_profiles`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -149,12 +149,15 @@ def count_times(crimes: pd.DataFrame, keys: TimeKeys) -> RunTimes:
     """
     parts = run_bounds(crimes["source_file"])
     counts = count_runs(crimes, keys.codes, keys.first, keys.last, hours=keys.hours, parts=parts)
-    return RunTimes(counts, keys)
+    return RunTimes(counts, replace(keys, codes={}))  # the rows' numbers have done their work
 
 
 @dataclass
 class RunTimes:
-    """The run's time counts (:class:`hotspots.temporal.tallies.TimeCounts`) as tables."""
+    """The run's time counts (:class:`hotspots.temporal.tallies.TimeCounts`) as tables.
+
+    ``keys`` says what the groups' numbers stand for (its rows' numbers are not kept).
+    """
 
     counts: TimeCounts
     keys: TimeKeys
