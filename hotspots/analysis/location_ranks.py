@@ -411,15 +411,14 @@ def rank_location_counts(
     new = np.r_[True, (idx[1:] != idx[:-1]) | (xs[1:] != xs[:-1]) | (ys[1:] != ys[:-1])]
     idx, xy = idx[new], np.column_stack([xs[new], ys[new]])
     geoms = shapely.multipoints(xy, indices=idx)
-    out = gpd.GeoDataFrame(table, geometry=geoms, crs=crs)
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
-    n = np.bincount(idx, minlength=len(out))
+    n = np.bincount(idx, minlength=len(table))
     lon, lat = lon_lat(
-        np.bincount(idx, xy[:, 0], len(out)) / n, np.bincount(idx, xy[:, 1], len(out)) / n, crs
+        np.bincount(idx, xy[:, 0], len(table)) / n, np.bincount(idx, xy[:, 1], len(table)) / n, crs
     )
-    types = out[type_cols].to_numpy()
-    located = out.assign(
-        street=out["place"],
+    types = total[listed]  # the type columns of the table
+    located = table.assign(
+        street=table["place"],
         extent="",
         basis=BASIS_LOCATION,
         rank=pd.NA,
@@ -431,8 +430,8 @@ def rank_location_counts(
         top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
         lon=np.round(lon, 6),
         lat=np.round(lat, 6),
-    )[[*AREA_LIST_COLUMNS, *type_cols, "geometry"]]
-    return located, pairs
+    )[[*AREA_LIST_COLUMNS, *type_cols]]
+    return gpd.GeoDataFrame(located, geometry=geoms, crs=crs), pairs
 
 
 def _sort_codes(values: pd.Series) -> np.ndarray:

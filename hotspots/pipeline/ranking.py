@@ -10,6 +10,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 
 from hotspots.analysis import concentration, location_ranks, rank
@@ -435,14 +437,18 @@ def _street_of_segments(segment_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     ``segment_ids`` holds each hot street's segments joined by ";"; a segment listed by two
     streets goes to the later one.
     """
-    parts = segment_ids.astype(str).str.split(";").to_numpy()
-    if not len(parts):
-        return np.full(len(ids), -1, dtype=np.int64)
+    parts = [str(s).split(";") for s in segment_ids.tolist()]
+    found = np.full(len(ids), -1, dtype=np.int64)
+    if not parts:
+        return found
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
-    listed = pd.Series(owner, index=np.concatenate(parts).astype(object))
-    listed = listed[~listed.index.duplicated(keep="last")]
-    at = listed.index.get_indexer(ids.astype(object))
-    return np.where(at >= 0, listed.to_numpy()[np.maximum(at, 0)], -1).astype(np.int64)
+    listed = pa.array([p for ps in parts for p in ps], type=pa.string())
+    known = pa.array(pd.Index(ids).astype(str).array, type=pa.string())
+    at = pc.index_in(listed, value_set=known)  # each listed id's place among ids
+    at = np.asarray(at.to_numpy(zero_copy_only=False), dtype=float)  # missing: NaN
+    ok = ~np.isnan(at)
+    np.maximum.at(found, at[ok].astype(np.int64), owner[ok])  # the later street
+    return found
 
 
 def _location_rows(locations: pd.DataFrame, area: pd.Series, place: pd.Series) -> np.ndarray:
