@@ -112,16 +112,27 @@ def _encoded_category(encoded: pa.DictionaryArray) -> pd.Categorical:
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     if encoded.null_count:
         codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
-    if pc.all(pc.equal(words, stripped)).as_py() is not False:  # nothing to strip
-        return pd.Categorical.from_codes(
-            codes,
-            dtype=_distinct_categories(pd.Index(words.to_pandas(), dtype=TEXT_DTYPE)),
-            validate=False,
-        )
-    remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=TEXT_DTYPE))  # "a", "a "
+    if pc.all(pc.equal(words, stripped)).as_py() is False:  # "a" and "a " are one category
+        remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=TEXT_DTYPE))
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        words = _arrow_text(cats)
+    return _sorted_categorical(codes, words)
+
+
+def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
+    """Return the categorical of distinct ``words`` and ``codes`` (-1 missing), sorted.
+
+    Sorted as :func:`unify_categories` sorts categories, so that it has nothing to do for
+    one table.
+    """
+    order = pc.array_sort_indices(words).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if len(order):
+        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
     return pd.Categorical.from_codes(
-        np.where(codes >= 0, remap[np.maximum(codes, 0)], -1),
-        dtype=pd.CategoricalDtype(cats),
+        codes,
+        dtype=_distinct_categories(pd.Index(pd.array(words.take(order), dtype=TEXT_DTYPE))),
         validate=False,
     )
 
@@ -139,6 +150,8 @@ def unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
             continue
         cats = [_categorical(f[col]) for f in frames]
         words = [_arrow_text(c.categories) for c in cats]
+        if len(frames) == 1 and _sorted_text(cats[0], words[0]):
+            continue  # one frame whose categories are sorted already
         # one hashing pass over every frame's categories gives the union and each word's
         # place in it; the union is then sorted and the places moved to match
         encoded = pc.dictionary_encode(
@@ -162,6 +175,18 @@ def unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
                 moved = np.where(codes >= 0, remap.astype(np.int64)[np.maximum(codes, 0)], -1)
             new[i][col] = pd.Categorical.from_codes(moved, dtype=dtype, validate=False)
     return [f.assign(**cols) if cols else f for f, cols in zip(frames, new, strict=True)]
+
+
+def _sorted_text(cat: pd.Categorical, words: pa.Array) -> bool:
+    """Whether a categorical's categories are text (:data:`TEXT_DTYPE`) in increasing order.
+
+    The order is Arrow's, by bytes, as :func:`unify_categories` sorts them.
+    """
+    if cat.categories.dtype != TEXT_DTYPE or words.null_count:
+        return False
+    if len(words) < 2:
+        return True
+    return bool(pc.all(pc.greater(words.slice(1), words.slice(0, len(words) - 1))).as_py())
 
 
 def _distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
