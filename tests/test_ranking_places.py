@@ -106,3 +106,11 @@ def test_point_labels_by_codes_equal_the_grouped_labels(categorical: bool) -> No
     )
     assert found.tolist() == expected.tolist()
     assert any(" (point 3 of " in str(v) for v in found)
+
+
+def test_street_of_segments_goes_to_the_later_street() -> None:
+    """A segment listed by two hot streets goes to the later; an id listed nowhere to none."""
+    listed = pd.Series(["s1;s2", "s2;s3", "s9"], dtype="string")
+    ids = pd.Index(["s1", "s2", "s3", "s4"], dtype="str")
+    assert ranking._street_of_segments(listed, ids).tolist() == [0, 1, 1, -1]
+    assert ranking._street_of_segments(listed[:0], ids).tolist() == [-1, -1, -1, -1]
