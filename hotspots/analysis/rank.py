@@ -175,20 +175,21 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
         seg_codes, seg_ids = pd.factorize(seg)
     type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
     on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
-    flat = np.bincount(
-        seg_codes[on] * len(types) + type_codes[on], minlength=len(seg_ids) * len(types)
-    )
+    width = len(types)
+    flat = np.bincount(seg_codes[on] * width + type_codes[on], minlength=len(seg_ids) * width)
+    flat = flat.reshape(len(seg_ids), width)
+    labels = [str(t) for t in types]
+    order = sorted(range(width), key=labels.__getitem__)  # columns sorted by type
+    names = type_columns(labels)  # distinct types keep distinct columns
+    # each segment's row of counts (zeros for a segment no crime was snapped to)
+    ids, listed = pd.Index(seg_ids), pd.Index(segments["segment_id"])
+    if not ids.equals(listed):  # the snapped crimes' categories are the segments' own ids
+        at = ids.get_indexer(listed)
+        flat = np.vstack([flat, np.zeros((1, width), dtype=flat.dtype)])[at]
     table = pd.DataFrame(
-        flat.reshape(len(seg_ids), len(types)),
-        index=pd.Index(np.asarray(seg_ids, dtype=object), name="segment_id"),
-        columns=[str(t) for t in types],
+        flat[:, order], index=segments.index, columns=[names[labels[i]] for i in order]
     )
-    table = table.reindex(columns=sorted(table.columns))
-    names = type_columns(table.columns)  # distinct types keep distinct columns
-    table.columns = [names[c] for c in table.columns]
-    table = table.reindex(segments["segment_id"].to_numpy(), fill_value=0)
-    table.insert(0, "crimes", table.sum(axis=1))
-    table.index = segments.index
+    table.insert(0, "crimes", flat.sum(axis=1))
     return table.astype("int64")
 
 

@@ -336,7 +336,9 @@ def name_segments(
     named, found = names.most_named(row, street, weight)
     inferred = np.full(len(segs), None, dtype=object)
     inferred[named] = found
-    filled = layer.fillna(pd.Series(inferred, index=segs.index))
+    filled = pd.Series(
+        np.where(layer_named, layer.to_numpy(dtype=object), inferred), index=segs.index
+    )
     unnamed = np.full(len(segs), None, dtype=object)
     source = np.where(
         layer_named, "street layer", np.where(filled.notna(), "crime records", unnamed)
