@@ -269,10 +269,11 @@ def month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
         lo, hi = int(days.min()), int(days.max())
         if hi - lo < _MAX_DAY_SPAN:  # the month of every day in the span, then of each row
             span = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
-            month_of_day = span.view(np.int64) - span.view(np.int64)[0]
+            month_of_day = (span.view(np.int64) - span.view(np.int64)[0]).astype(np.int32)
             firsts = np.arange(span[0], span[-1] + 1).astype("datetime64[s]")
             text = pd.Series(firsts).dt.strftime("%Y-%m")
-            return pd.Series(text.array.take(month_of_day[days - lo]), index=index)
+            days -= lo  # in place: a new array of every row costs page faults
+            return pd.Series(text.array.take(month_of_day[days]), index=index)
     months = values.astype("datetime64[M]")
     codes, uniq = pd.factorize(months.view(np.int64), use_na_sentinel=False)
     first = pd.Series(uniq.view("datetime64[M]").astype("datetime64[s]"))

@@ -512,26 +512,38 @@ def _stamps_from_parts(
     None if any part is not a valid calendar value (years 1900-2100).
 
     Calendar arithmetic is done once per distinct month (a small table of first days and
-    month lengths), the rows only add integers.
+    month lengths), the rows only add integers, in place (each new array of a big table
+    costs page faults, more than the arithmetic).
     """
     with np.errstate(invalid="ignore"):  # a missing part fails every comparison
         ok = (y >= 1900) & (y <= 2100) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= 31)
         ok &= (h >= 0) & (h <= 23) & (mi >= 0) & (mi <= 59)
     if not ok.all():
         return None
-    whole = [v.astype(np.int64) for v in (y, mo, d, h, mi)]
+    whole = [v.astype(np.int32) for v in (y, mo, d, h, mi)]  # in range: exact
     if not all((w == v).all() for w, v in zip(whole, (y, mo, d, h, mi), strict=True)):
         return None
     yi, moi, di, hi, mii = whole
-    month = (yi - 1970) * 12 + moi - 1  # months since 1970-01
-    lo = int(month.min()) if len(month) else 0
-    firsts = np.arange(lo, lo + (int(month.max()) - lo + 2 if len(month) else 1))
+    at = yi  # months since 1970-01, then since the first month
+    at -= 1970
+    at *= 12
+    at += moi
+    at -= 1
+    lo = int(at.min()) if len(at) else 0
+    firsts = np.arange(lo, lo + (int(at.max()) - lo + 2 if len(at) else 1))
     first_day = firsts.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    at = month - lo
-    if (di > (first_day[1:] - first_day[:-1])[at]).any():  # 30 February and the like
+    at -= lo
+    if (di > np.diff(first_day).astype(np.int32)[at]).any():  # 30 February and the like
         return None
-    minutes = (first_day[at] + di - 1) * 1440 + hi * 60 + mii
-    return np.asarray((minutes * 60_000_000).astype("datetime64[us]"))
+    minutes = first_day[at]  # days since 1970, then minutes, then microseconds
+    minutes += di
+    minutes -= 1
+    minutes *= 1440
+    hi *= 60
+    minutes += hi
+    minutes += mii
+    minutes *= 60_000_000
+    return minutes.view("datetime64[us]")
 
 
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:
@@ -566,7 +578,8 @@ def _exact_or_day_naive(
         per_day = 1440 * per_minute
         # hour and minute 0: less than a minute into the day (NaT is never midnight)
         unknown = (values.view(np.int64) % per_day < per_minute) & ~missing
-        end = np.where(unknown, values + day, values + minute)
+        end = values + minute
+        end[unknown] += day - minute
     else:
         unknown = np.zeros(len(values), dtype=bool)
         end = values + minute
