@@ -121,3 +121,24 @@ def test_rows_outside_the_months_and_without_a_key_are_left_out() -> None:
     part = count_part(rows, {"k": (np.array([0, -1, 1]), 2)}, 24288, 24289, hours=False)
     # group 1's only row is outside the months: no counted row, not in the table
     assert part.tallies["k"].months[0].tolist() == [0]
+
+
+def test_a_file_that_kept_no_row_adds_nothing() -> None:
+    """A worker's file with no kept row (and no window columns) counts nothing."""
+    crimes = _crimes(files=1)
+    keys = time_keys(crimes, GROUPS)
+    whole = count_times(crimes, keys)
+    codes = {k: (None if k == CITY else c, n) for k, (c, n) in keys.codes.items()}
+    rows = crimes[["month", "occurred_from", "occurred_to", "has_time"]]
+    empty = pd.DataFrame({"month": pd.Series([], dtype=str)})
+    no_codes = {k: (None if k == CITY else c[:0], n) for k, (c, n) in keys.codes.items()}
+    parts = [
+        count_file(empty, None, no_codes, keys.first, keys.last, keys.hours),
+        count_file(rows, None, codes, keys.first, keys.last, keys.hours),
+    ]
+    summed = sum_parts(parts)
+    for key in (CITY, PLACE, PLACE_GROUP):
+        whole_hours, summed_hours = whole.counts.tallies[key].short, summed.tallies[key].short
+        assert whole_hours is not None and summed_hours is not None
+        assert np.array_equal(whole_hours[1], summed_hours[1])
+        assert np.array_equal(whole.counts.tallies[key].months[1], summed.tallies[key].months[1])

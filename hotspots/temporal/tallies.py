@@ -163,7 +163,8 @@ def count_part(
     timed = False
     if hours:
         timed = bool(len(frame)) and has_time_of_day(frame)
-        start, end = window_seconds(frame)
+        # a file that kept no row may lack the window columns: no window to read
+        start, end = window_seconds(frame) if len(frame) else (np.zeros(0, np.int64),) * 2
         sums = weight_sums(start, end, list(keys.values()))
         for tally, (short, long) in zip(tallies.values(), sums, strict=True):
             tally.short, tally.long = _cells(short.ravel()), _cells(long)
