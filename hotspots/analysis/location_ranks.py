@@ -417,20 +417,25 @@ def rank_location_counts(
         np.bincount(idx, xy[:, 0], len(table)) / n, np.bincount(idx, xy[:, 1], len(table)) / n, crs
     )
     types = total[listed]  # the type columns of the table
-    located = table.assign(
-        street=table["place"],
-        extent="",
-        basis=BASIS_LOCATION,
-        rank=pd.NA,
-        area_rank=pd.NA,
-        length_m=np.nan,
-        crimes_per_100m=np.nan,
-        segment_count=0,
-        segment_ids="",
-        top_crime_type=np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[types.argmax(1)],
-        lon=np.round(lon, 6),
-        lat=np.round(lat, 6),
-    )[[*AREA_LIST_COLUMNS, *type_cols]]
+    fixed = {
+        "street": table["place"],
+        "extent": "",
+        "basis": BASIS_LOCATION,
+        "rank": pd.NA,
+        "area_rank": pd.NA,
+        "length_m": np.nan,
+        "crimes_per_100m": np.nan,
+        "segment_count": 0,
+        "segment_ids": "",
+        "top_crime_type": np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
+            types.argmax(1)
+        ],
+        "lon": np.round(lon, 6),
+        "lat": np.round(lat, 6),
+    }
+    columns = {c: fixed[c] if c in fixed else table[c] for c in [*AREA_LIST_COLUMNS, *type_cols]}
+    located = pd.DataFrame(columns, index=table.index)
+    located.columns.name = table.columns.name
     return gpd.GeoDataFrame(located, geometry=geoms, crs=crs), pairs
 
 

@@ -322,7 +322,9 @@ def name_segments(
     else:
         codes, ids = pd.factorize(seg_ids)
     # each record's segment as a row of segs (-1: unsnapped, or a segment not in segs)
-    at = np.r_[pd.Index(segs["segment_id"]).get_indexer(pd.Index(ids)), -1][codes]
+    ids, listed = pd.Index(ids), pd.Index(segs["segment_id"])
+    same = ids.equals(listed)  # the snapped categories are the segments' own ids
+    at = np.r_[np.arange(len(ids)) if same else listed.get_indexer(ids), -1][codes]
     on = np.flatnonzero(codes >= 0)
     loc = crimes["location"].take(on)
     first, _, weight = location_ranks.distinct_rows(pd.Series(codes[on], copy=False), loc)
