@@ -129,3 +129,15 @@ def test_name_agreement_equals_the_merged_pairs() -> None:
     assert (plain["agree"], plain["compared"]) == (len(agreeing), int(both.sum()))
     none = names.name_agreement(street, pd.Series([None] * 500, dtype=object))
     assert none["compared"] == none["agree"] == 0
+
+
+def test_folded_plain_names_by_arrow_equal_the_string_methods() -> None:
+    """Arrow's folding of printable ASCII names gives what pandas' string methods give."""
+    rng = np.random.default_rng(12)
+    parts = ["High", " St", "ST.", "  ", "-", "'", "_", "a", "7", "O'Brien", "é", "\t", "Ä", "_x_"]
+    texts = ["".join(rng.choice(parts, rng.integers(0, 5))) for _ in range(3000)]
+    name = pd.Series(pd.unique(np.array(texts, dtype=object)), dtype="string")
+    pd.testing.assert_series_equal(names._folded(name), names._any_folded(name))
+    plain = name[~name.str.contains(r"[^\x20-\x7E]")]
+    assert len(plain) > 100
+    pd.testing.assert_series_equal(names._folded(plain), names._any_folded(plain))

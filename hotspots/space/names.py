@@ -260,9 +260,36 @@ def normalise_name(name: pd.Series) -> pd.Series:
         Folded names (missing stays missing).
     """
     codes, uniques = pd.factorize(name.astype("string"))  # each distinct name folded once
-    s = pd.Series(uniques, dtype="string").str.casefold().str.replace(_PUNCT, "", regex=True)
-    folded = s.str.replace(_SPACE, " ", regex=True).str.strip()
+    folded = _folded(pd.Series(uniques, dtype="string"))
     return pd.Series(folded.array.take(codes, allow_fill=True), index=name.index, dtype="string")
+
+
+def _folded(name: pd.Series) -> pd.Series:
+    """Return :func:`normalise_name` of distinct names (no missing value).
+
+    Names of printable ASCII characters only are folded by Arrow's kernels (lower case,
+    and of white space only the space), any other name by pandas' string methods.
+    """
+    words = pa.array(name.to_numpy(dtype=object), type=pa.string())
+    plain = pc.invert(pc.match_substring_regex(words, _NOT_PLAIN)).to_numpy(zero_copy_only=False)
+    if plain.all():
+        return pd.Series(_plain_folded(words), index=name.index, dtype="string")
+    out = pd.Series(pd.NA, index=name.index, dtype="string")
+    out[plain] = pd.Series(_plain_folded(words.filter(pa.array(plain))), dtype="string").array
+    out[~plain] = _any_folded(name[~plain]).array
+    return out
+
+
+def _plain_folded(words: pa.Array) -> pa.Array:
+    """Return :func:`_any_folded` of printable ASCII names, by Arrow's kernels."""
+    text = pc.replace_substring_regex(pc.utf8_lower(words), r"[^a-z0-9_ ]", "")
+    return pc.utf8_trim(pc.replace_substring_regex(text, r" +", " "), " ")
+
+
+def _any_folded(name: pd.Series) -> pd.Series:
+    """Return names folded by pandas' string methods (any text)."""
+    s = name.astype("string").str.casefold().str.replace(_PUNCT, "", regex=True)
+    return s.str.replace(_SPACE, " ", regex=True).str.strip()
 
 
 def name_from_records(
