@@ -281,7 +281,8 @@ def _joined(values: list[Any]) -> Any:
         arrays = [np.asarray(v) for v in values]
         if any(a.dtype != arrays[0].dtype or a.dtype == object for a in arrays):
             return None
-        joined = np.concatenate(arrays)
+        one = len(arrays) == 1 and isinstance(first, np.ndarray)  # one file: no copy
+        joined = first if one else np.concatenate(arrays)
         return pd.Series(joined) if isinstance(first, pd.Series) else joined
     if isinstance(first, pa.ChunkedArray) and all(v.type == first.type for v in values):
         return pa.chunked_array([c for v in values for c in v.chunks], type=first.type)
