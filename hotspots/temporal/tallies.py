@@ -158,8 +158,7 @@ def count_part(
     tallies = {}
     for name, (codes, n) in keys.items():
         keep = inside & (codes >= 0)
-        at, count = np.unique(codes[keep] * span + numbers[keep] - first, return_counts=True)
-        tallies[name] = Tally(n, (at.astype(np.int64), count.astype(np.int64)))
+        tallies[name] = Tally(n, _month_cells(codes[keep] * span + numbers[keep] - first, n * span))
     timed = False
     if hours:
         timed = bool(len(frame)) and has_time_of_day(frame)
@@ -169,6 +168,16 @@ def count_part(
         for tally, (short, long) in zip(tallies.values(), sums, strict=True):
             tally.short, tally.long = _cells(short.ravel()), _cells(long)
     return TimeCounts(first, last, tallies, timed)
+
+
+def _month_cells(cell: np.ndarray, size: int) -> Cells:
+    """Return the cells counted and their counts: by a dense count where the table is small."""
+    if size <= max(4 * len(cell), 1 << 16):  # no sort: one pass over the rows
+        dense = np.bincount(cell, minlength=size)
+        at = np.flatnonzero(dense)
+        return at.astype(np.int64), dense[at].astype(np.int64)
+    at, count = np.unique(cell, return_counts=True)
+    return at.astype(np.int64), count.astype(np.int64)
 
 
 def sum_parts(parts: Sequence[TimeCounts]) -> TimeCounts:
