@@ -21,6 +21,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -325,26 +326,63 @@ def rank_streets(
         return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=segments.crs)
     at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
     tallies = counts.to_numpy(dtype=np.int64)[hot_mask.to_numpy()][:, at]
-    streets = _aggregate_runs(hot, _runs(hot), tallies, type_cols, length_floor_m)
-    streets["extent"] = describe_extents(streets, segments)
+    run = _runs(hot)
+    seg_rank, _ = sorted_codes(hot["segment_id"])
+    order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
+    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
+        # the runs' lines and the streets meeting their ends, by GEOS without the GIL,
+        # beside the sums and names
+        lines = hot.geometry.to_numpy()
+        shapes = pool.submit(_run_shapes, lines[order], run[order], segments.geometry.to_numpy())
+        out = _aggregate_runs(hot, order, run[order], tallies, type_cols, length_floor_m)
+        geoms, mid_x, mid_y, meeting = shapes.result()
+    lon, lat = lon_lat(mid_x, mid_y, hot.crs)
+    streets = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
+    streets = streets.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+    streets["extent"] = _extent_texts(streets["street"], segments["street_name"], *meeting)
     return _add_ranks(streets, type_cols)
+
+
+def _run_shapes(
+    lines: np.ndarray, runs: np.ndarray, segment_lines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Return each run's merged line, its midpoint's x and y, and what meets its ends.
+
+    ``lines`` are the runs' segments in turn (``runs`` sorted); the last item is
+    :func:`_meeting` of the merged lines and ``segment_lines``. GEOS only: for a thread.
+    """
+    geoms = shapely.line_merge(_union_runs(lines, runs))
+    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    return geoms, shapely.get_x(mid), shapely.get_y(mid), _meeting(geoms, segment_lines)
+
+
+def _meeting(
+    lines: np.ndarray, segment_lines: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the ends of ``lines`` and the segments meeting them (within 5 cm).
+
+    How many ends, each end's line, and the (end, segment) pairs that meet.
+    """
+    ends = shapely.boundary(lines)
+    parts, owner = shapely.get_parts(ends, return_index=True)
+    tree = shapely.STRtree(segment_lines)
+    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
+    return len(parts), owner, pi, si
 
 
 def _aggregate_runs(
     hot: gpd.GeoDataFrame,
-    run: np.ndarray,
+    order: np.ndarray,
+    runs: np.ndarray,
     tallies: np.ndarray,
     type_cols: list[str],
     floor_m: float,
-) -> gpd.GeoDataFrame:
-    """Return one row per run of hot segments (``run``: 0, 1, .. per segment).
+) -> pd.DataFrame:
+    """Return one row per run of hot segments, without the lines.
 
-    ``tallies`` holds each segment's crimes, then its ``type_cols`` counts.
+    ``order`` takes the segments run by run, ``runs`` is their run (0, 1, ..) in that
+    order; ``tallies`` holds each segment's crimes, then its ``type_cols`` counts.
     """
-    # each run's segments in turn, by segment id
-    seg_rank, _ = sorted_codes(hot["segment_id"])
-    order = np.lexsort((seg_rank, run))
-    runs = run[order]
     starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
     index = pd.Index(runs[starts], name="run")
     sums = np.add.reduceat(tallies[order], starts, axis=0)
@@ -370,11 +408,7 @@ def _aggregate_runs(
     out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
         sums[:, 1:].argmax(1)
     ]
-    geoms = shapely.line_merge(_union_runs(hot.geometry.to_numpy()[order], runs))
-    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
-    mid = shapely.line_interpolate_point(gdf.geometry.to_numpy(), 0.5, normalized=True)
-    lon, lat = lon_lat(shapely.get_x(mid), shapely.get_y(mid), hot.crs)
-    return gdf.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+    return out
 
 
 def _group_first(values: pd.Series, starts: np.ndarray) -> pd.Series:
@@ -542,28 +576,41 @@ def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Se
     """
     if hot.empty:
         return pd.Series([], dtype=object, index=hot.index)
-    ends = shapely.boundary(hot.geometry.to_numpy())
-    parts, owner = shapely.get_parts(ends, return_index=True)
-    tree = shapely.STRtree(segments.geometry.to_numpy())
-    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
+    meeting = _meeting(hot.geometry.to_numpy(), segments.geometry.to_numpy())
+    return _extent_texts(hot["street"], segments["street_name"], *meeting)
+
+
+def _extent_texts(
+    street: pd.Series,
+    segment_name: pd.Series,
+    n_ends: int,
+    owner: np.ndarray,
+    pi: np.ndarray,
+    si: np.ndarray,
+) -> pd.Series:
+    """Return :func:`describe_extents` of streets named ``street`` from their ends' meetings.
+
+    ``n_ends``, ``owner``, ``pi`` and ``si`` as :func:`_meeting` gives them; the segments
+    are named ``segment_name``.
+    """
     # names by sorted codes: each distinct name folded once, the first name a code minimum
-    code, names = sorted_codes(segments["street_name"])
+    code, names = sorted_codes(segment_name)
     name = code[si]
     keep = name >= 0
     pi, name = pi[keep], name[keep]
     used, at = np.unique(name, return_inverse=True)  # the names met, each folded once
     folded = normalise_name(pd.Series(names[used], dtype=object)).to_numpy(dtype=object)
-    own = normalise_name(hot["street"]).to_numpy(dtype=object)
+    own = normalise_name(street).to_numpy(dtype=object)
     keep = folded[at] != own[owner[pi]]  # a street meeting another street
     pi, name = pi[keep], name[keep]
-    first = np.full(len(parts), len(names), dtype=np.int64)
+    first = np.full(n_ends, len(names), dtype=np.int64)
     np.minimum.at(first, pi, name)
     per_street: dict[int, list[str]] = {}
     for o, n in zip(owner.tolist(), first.tolist(), strict=True):
         if n < len(names):
             per_street.setdefault(o, []).append(str(names[n]))
-    texts = [_extent_text(per_street.get(i, [])) for i in range(len(hot))]
-    return pd.Series(texts, index=hot.index, dtype=object)
+    texts = [_extent_text(per_street.get(i, [])) for i in range(len(street))]
+    return pd.Series(texts, index=street.index, dtype=object)
 
 
 def _extent_text(names: list[str]) -> str:
