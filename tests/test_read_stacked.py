@@ -180,3 +180,40 @@ def test_one_mapped_file_read_as_file_by_file(
         "outside study area",
     }
     _assert_same(joined, by_file)
+
+
+_VPD_HEADER = "TYPE,YEAR,MONTH,DAY,HOUR,MINUTE,HUNDRED_BLOCK,NEIGHBOURHOOD,X,Y"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [  # kept rows, a malformed row, no coordinates, a bad date, midnight, privacy offsets
+            "Theft from Vehicle,2021,3,4,13,5, 10XX ALBERNI ST,CBD,491000.5,5459000.25",
+            "Mischief,2021,3,31,0,0,10XX ALBERNI ST,CBD,491000.5,5459000.25",
+            "Mischief,2021,2,30,1,2,10XX BEACH AVE,CBD,491010.0,5459010.0",
+            "Mischief,2021,2,3,1,2,10XX BEACH AVE ,CBD,,",
+            "Offence Against a Person,2021,5,6,0,0,OFFSET TO PROTECT PRIVACY,CBD,0.0,0.0",
+            "Theft of Bicycle,2020,12,31,23,59,YUKON ST / W 8TH AVE,FAIR,491500,5457000,extra",
+            "Theft of Bicycle,2022,1,1,0,1,YUKON ST / W 8TH AVE,FAIR,1.0,2.0",
+        ],
+        [  # every row rejected: read file by file, as before
+            "Offence Against a Person,2021,5,6,0,0,OFFSET TO PROTECT PRIVACY,CBD,0.0,0.0",
+            "Homicide,2021,5,7,0,0,OFFSET TO PROTECT PRIVACY,CBD,0.0,0.0",
+        ],
+    ],
+)
+def test_one_generated_mapped_file_read_as_file_by_file(
+    rows: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One small mapped file, with each kind of rejected row, read both ways."""
+    path = tmp_path / "vpd.csv"
+    path.write_text("\n".join([_VPD_HEADER, *rows]) + "\n", encoding="utf-8")
+    try:
+        joined, by_file = _both_mapped([path], monkeypatch)
+    except Exception as err:  # no row kept: both ways must fail alike
+        with pytest.raises(type(err)):
+            _both_mapped([path], monkeypatch)
+        return
+    assert len(joined[0]) + len(joined[1]) == len(rows)
+    _assert_same(joined, by_file)
