@@ -268,7 +268,7 @@ def rejected_values(rejected: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
     n = len(rejected)
     if not n:
         return pd.array([], dtype=TEXT_DTYPE)
-    codes, reasons = pd.factorize(rejected["reason"].to_numpy())
+    codes, reasons = pd.factorize(rejected["reason"])  # Arrow text hashed as it is
     pieces, order = [], []
     for k, why in enumerate(reasons):
         rows = np.flatnonzero(codes == k)

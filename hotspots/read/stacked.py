@@ -328,8 +328,9 @@ def _kept_id_keys(
 def _file_names(parsed: list[ParsedFile], sizes: np.ndarray) -> pd.Categorical:
     """Return ``source_file`` of every row: the file's name (stripped), one category each."""
     codes, names = pd.factorize(pd.Series([p.source.name.strip() for p in parsed], dtype=object))
+    small = np.int8 if len(names) < 127 else np.int32  # pandas keeps int8 codes as they are
     return pd.Categorical.from_codes(
-        np.repeat(codes, sizes),
+        np.repeat(codes.astype(small), sizes),
         dtype=pd.CategoricalDtype(pd.Index(np.asarray(names, dtype=object), dtype=TEXT_DTYPE)),
         validate=False,
     )
