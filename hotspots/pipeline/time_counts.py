@@ -18,7 +18,7 @@ tables of :mod:`hotspots.pipeline.time_profiles`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -161,6 +161,7 @@ class RunTimes:
 
     counts: TimeCounts
     keys: TimeKeys
+    made: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def timed(self) -> bool:
@@ -169,13 +170,17 @@ class RunTimes:
 
     def monthly(self, key: str) -> pd.DataFrame:
         """Crimes per month of each group of ``key`` (as ``monthly_profile(crimes, by=key)``)."""
-        return monthly_table(self.counts, key, self._labels(key))
+        if ("monthly", key) not in self.made:  # asked for twice: places' and areas' tables
+            self.made["monthly", key] = monthly_table(self.counts, key, self._labels(key))
+        return self.made["monthly", key]
 
     def hours(self, key: str) -> pd.DataFrame | None:
         """Hour-of-week weights of each group of ``key`` (``hour_day_profile``); None: no times."""
         if not self.keys.hours:
             return None
-        return hour_table(self.counts, key, self._labels(key))
+        if ("hours", key) not in self.made:
+            self.made["hours", key] = hour_table(self.counts, key, self._labels(key))
+        return self.made["hours", key]
 
     def _labels(self, key: str) -> pd.Index:
         if key != PLACE_GROUP:

@@ -118,6 +118,7 @@ def count_part(
     last: int,
     *,
     hours: bool,
+    numbers: np.ndarray | None = None,
 ) -> TimeCounts:
     """Count one partition of the rows per group of each key, month and hour of the week.
 
@@ -133,6 +134,9 @@ def count_part(
         The months counted (year * 12 + month - 1); rows outside are left out.
     hours
         Also sum the rows' aoristic hour-of-week weights.
+    numbers
+        The rows' months (year * 12 + month - 1), if already known (else read from
+        ``month``).
 
     Returns
     -------
@@ -153,7 +157,8 @@ def count_part(
     [1, 0, 2]
     """
     span = max(last - first + 1, 0)
-    numbers = month_numbers(frame["month"]) if len(frame) else np.zeros(0, np.int64)
+    if numbers is None:
+        numbers = month_numbers(frame["month"]) if len(frame) else np.zeros(0, np.int64)
     inside = (numbers >= first) & (numbers <= last)
     tallies = {}
     for name, (codes, n) in keys.items():
@@ -172,7 +177,7 @@ def count_part(
 
 def _month_cells(cell: np.ndarray, size: int) -> Cells:
     """Return the cells counted and their counts: by a dense count where the table is small."""
-    if size <= max(4 * len(cell), 1 << 16):  # no sort: one pass over the rows
+    if size <= max(16 * len(cell), 1 << 21):  # no sort: one pass over the rows
         dense = np.bincount(cell, minlength=size)
         at = np.flatnonzero(dense)
         return at.astype(np.int64), dense[at].astype(np.int64)
@@ -236,8 +241,8 @@ def count_runs(
     >>> monthly_table(out, "all", pd.Index(["all"])).loc["all"].tolist()
     [1, 2]
     """
-    cols = [*MONTH_COLUMNS, *(WINDOW_COLUMNS if hours else ())]
-    table = frame[cols]
+    table = frame[list(WINDOW_COLUMNS)] if hours else frame.iloc[:, :0]
+    numbers = month_numbers(frame["month"])  # once for the table (the same numbers per file)
     counted = [
         count_part(
             table.iloc[part],
@@ -245,6 +250,7 @@ def count_runs(
             first,
             last,
             hours=hours,
+            numbers=numbers[part],
         )
         for part in parts or [slice(0, 0)]
     ]
@@ -255,11 +261,13 @@ def _dense(cells: Cells, size: int, dtype: type) -> np.ndarray:
     """Return the flat table of ``cells``, each cell's values added in the order listed.
 
     The partitions' float sums are thus added file after file, as adding their dense
-    tables in order would (``np.add.at`` adds unbuffered, in order).
+    tables in order would (``np.bincount`` adds its weights one by one, in order); counts
+    stay exact (below 2**53).
     """
-    flat: np.ndarray = np.zeros(size, dtype=dtype)
-    np.add.at(flat, cells[0], cells[1])
-    return flat
+    if not len(cells[0]):
+        return np.zeros(size, dtype=dtype)
+    flat = np.bincount(cells[0], weights=cells[1].astype(np.float64), minlength=size)
+    return np.asarray(flat.astype(dtype))
 
 
 def monthly_table(counts: TimeCounts, key: str, labels: pd.Index) -> pd.DataFrame:
@@ -307,5 +315,6 @@ def present_groups(counts: TimeCounts, key: str) -> np.ndarray:
     >>> present_groups(TimeCounts(0, 1, {"k": Tally(3, cells)}, timed=False), "k").tolist()
     [0, 2]
     """
-    months = counts.tallies[key].months
-    return np.unique(months[0][months[1] > 0] // max(counts.span, 1))
+    tally = counts.tallies[key]
+    at, n = tally.months, max(counts.span, 1)
+    return np.flatnonzero(np.bincount(at[0][at[1] > 0] // n, minlength=tally.n))
