@@ -464,16 +464,16 @@ def _distinct_joined(
     width = int(code.max()) + 1
     pairs = np.unique(group[ok].astype(np.int64) * width + code[ok])  # by group, then value
     g, c = pairs // width, pairs % width
-    out[np.unique(g)] = _joined(g, pd.Series(values[c], dtype=object), sep)
+    out[np.unique(g)] = _joined(g, values[c], sep)
     return out
 
 
-def _joined(groups: np.ndarray, values: pd.Series | np.ndarray, sep: str) -> list[str]:
+def _joined(groups: np.ndarray, values: np.ndarray, sep: str) -> list[str]:
     """Join ``values`` with ``sep`` over runs of equal, sorted ``groups`` (in group order)."""
     if len(groups) == 0:
         return []
     cuts = np.flatnonzero(np.diff(groups)) + 1
-    text = values.astype(str).tolist()
+    text = [v if isinstance(v, str) else str(v) for v in values.tolist()]
     bounds = [0, *cuts.tolist(), len(text)]
     return [sep.join(text[a:b]) for a, b in itertools.pairwise(bounds)]
 
