@@ -235,14 +235,9 @@ def assemble_stacked(
         if not quiet:
             _log_files(sources, items, sizes, kept_per_file)
         rejects = _rejects_in_file_order(items, rej, np.flatnonzero(~keep), bounds)
-        dup = None if _any_id(table["crime_id"]) else np.zeros(int(keep.sum()), dtype=bool)
-        if dup is None:  # the kept rows' ids, for the repeats
-            ids = table[["crime_id", "source_file"]]
-            ids = ids if rows is None else take_rows(ids, np.flatnonzero(rows))
-            if across_files_only:
-                dup = repeated_across_files(ids, _kept_id_keys(parsed, ids, sizes, kept_per_file))
-            if dup is None:
-                dup = repeated_ids(ids, across_files_only=across_files_only)
+        dup = _kept_repeats(
+            table, keep, parsed, sizes, kept_per_file, across_files_only=across_files_only
+        )
         return assemble(
             [table],
             rejects,
@@ -298,6 +293,31 @@ def _kept_points(early: Future[Located], keep: np.ndarray) -> Located:
     codes, ux, uy, layer, hit = early.result()
     new, old = pd.factorize(codes[keep])
     return new.astype(np.intp), ux[old], uy[old], layer, None if hit is None else hit[old]
+
+
+def _kept_repeats(
+    table: pd.DataFrame,
+    keep: np.ndarray,
+    parsed: list[ParsedFile],
+    sizes: np.ndarray,
+    kept_per_file: np.ndarray,
+    *,
+    across_files_only: bool,
+) -> np.ndarray:
+    """Return which kept rows (``keep``) of the joined table repeat a crime id.
+
+    No id is copied when no row has one (a mapped file without an id column).
+    """
+    if not _any_id(table["crime_id"]):
+        return np.zeros(int(keep.sum()), dtype=bool)
+    ids = table[["crime_id", "source_file"]]
+    ids = ids if keep.all() else take_rows(ids, np.flatnonzero(keep))
+    dup = None
+    if across_files_only:
+        dup = repeated_across_files(ids, _kept_id_keys(parsed, ids, sizes, kept_per_file))
+    if dup is None:
+        dup = repeated_ids(ids, across_files_only=across_files_only)
+    return dup
 
 
 def _any_id(ids: pd.Series) -> bool:
