@@ -141,3 +141,19 @@ def test_folded_plain_names_by_arrow_equal_the_string_methods() -> None:
     plain = name[~name.str.contains(r"[^\x20-\x7E]")]
     assert len(plain) > 100
     pd.testing.assert_series_equal(names._folded(plain), names._any_folded(plain))
+
+
+def test_prepared_streets_in_a_thread_are_the_streets_of_the_column() -> None:
+    """Streets worked out ahead in a thread are those a later call gives, taken once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    loc = pd.Series(["On or near Kingsway", "10XX SE MARINE DR", "4XX W 4TH AVE", None] * 50)
+    cat = loc.astype("category")
+    expected = names.location_to_street(loc).tolist()
+    names._LAST_STREETS.clear()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(names.prepare_streets, cat)
+        found = names.location_to_street(cat.iloc[::-1])  # waits for, or does, the same work
+    assert found.tolist() == expected[::-1]
+    assert names._LAST_STREETS[0] is cat.cat.categories
+    assert expected[:3] == ["Kingsway", "SE Marine Dr", "W 4th Ave"]
