@@ -6,6 +6,7 @@ import logging
 import secrets
 import tomllib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -279,7 +280,7 @@ def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> Par
         numbers=_number_columns(mapping),
         encoded=_encoded_columns(mapping),
         use_threads=use_threads,
-        parts=lambda frame: mapped_parts(frame, mapping),
+        parts=lambda frame: mapped_parts(frame, mapping, both_at_once=use_threads),
     )
 
 
@@ -303,18 +304,24 @@ def _text_columns(mapping: Mapping) -> list[str]:
     return list(dict.fromkeys(v for v in mapping.columns.values() if v not in encoded))
 
 
-def mapped_parts(frame: pd.DataFrame, mapping: Mapping) -> dict[str, Any]:
+def mapped_parts(
+    frame: pd.DataFrame, mapping: Mapping, *, both_at_once: bool = False
+) -> dict[str, Any]:
     """Return the coordinates of a mapped file's cells as numbers (``x`` and ``y``).
 
     Also the columns of :data:`_ENCODED_KEYS` that came dictionary-encoded (as Arrow
-    chunked arrays, made categories by :func:`canonical_frame`).
+    chunked arrays, made categories by :func:`canonical_frame`). With ``both_at_once``
+    (one file read on every core), ``y`` is parsed in a second thread while ``x`` is
+    (Arrow parses numbers without the GIL).
     """
     c = mapping.columns
     xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
-    parts: dict[str, Any] = {
-        "x": to_float(_cells(frame[c[xk]])),
-        "y": to_float(_cells(frame[c[yk]])),
-    }
+    if both_at_once:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-read") as pool:
+            y = pool.submit(to_float, _cells(frame[c[yk]]))
+            parts: dict[str, Any] = {"x": to_float(_cells(frame[c[xk]])), "y": y.result()}
+    else:
+        parts = {"x": to_float(_cells(frame[c[xk]])), "y": to_float(_cells(frame[c[yk]]))}
     for key in _ENCODED_KEYS:
         col = frame[c[key]] if key in c and c[key] in frame else None
         if col is not None and isinstance(col.dtype, pd.ArrowDtype):
