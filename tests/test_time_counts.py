@@ -19,6 +19,7 @@ from hotspots.pipeline.time_counts import (
     CITY,
     PLACE,
     PLACE_GROUP,
+    RunTimes,
     count_times,
     time_keys,
 )
@@ -57,10 +58,14 @@ def _crimes(n: int = 4000, files: int = 3, *, seed: int = 1, timed: bool = True)
     return crimes.sort_values("source_file", kind="stable").reset_index(drop=True)
 
 
-@pytest.mark.parametrize("timed", [True, False])
-def test_workers_file_counts_equal_the_local_engines(timed: bool) -> None:
-    """``count_file`` per file (as on the workers), summed: the local engine's tables."""
-    crimes = _crimes(timed=timed)
+@pytest.mark.parametrize(("timed", "files"), [(True, 3), (False, 3), (True, 70)])
+def test_workers_file_counts_equal_the_local_engines(timed: bool, files: int) -> None:
+    """``count_file`` per file (as on the workers), summed: the local engine's tables.
+
+    With 70 files the local engine sums them some at a time (``Summed``), the workers'
+    counts here are summed at once: the same sums.
+    """
+    crimes = _crimes(timed=timed, files=files)
     keys = time_keys(crimes, GROUPS)
     local = count_times(crimes, keys)
     assert keys.hours == timed == local.timed
@@ -77,14 +82,14 @@ def test_workers_file_counts_equal_the_local_engines(timed: bool) -> None:
         }
         parts.append(count_file(rows, keep, codes, keys.first, keys.last, keys.hours))
     workers = sum_parts(parts)
-    assert len(parts) == 3
+    assert len(parts) == files
+    on_workers = RunTimes(workers, keys)
     for key in (CITY, PLACE, AREA, PLACE_GROUP):
-        lt, wt = local.counts.tallies[key], workers.tallies[key]
-        assert np.array_equal(lt.months[0], wt.months[0])
-        assert np.array_equal(lt.months[1], wt.months[1])
-        if timed:
-            assert lt.short is not None and wt.short is not None
-            assert np.array_equal(lt.short[1], wt.short[1])  # floats: bit for bit
+        pd.testing.assert_frame_equal(on_workers.monthly(key), local.monthly(key))
+        if timed:  # floats: bit for bit
+            pd.testing.assert_frame_equal(on_workers.hours(key), local.hours(key), check_exact=True)
+        else:
+            assert on_workers.hours(key) is None
 
 
 def test_one_file_gives_the_row_functions_tables() -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from hotspots.distributed_tasks import count_file
 from hotspots.pipeline.time_counts import CITY, RunTimes, time_keys
-from hotspots.temporal.tallies import sum_parts
+from hotspots.temporal.tallies import Summed
 
 __all__ = [
     "count_on_workers",
@@ -73,7 +73,10 @@ def count_on_workers(
                 count_file, future, keep, codes, keys.first, keys.last, keys.hours, pure=False
             )
         )
-    counted = client.gather(parts)
-    for future in (*parts, *rows):
+    for future in rows:
+        future.release()  # each file's rows go once its count is made
+    total = Summed()
+    for future in parts:  # in file order, summed as they come: few files' counts held
+        total.add(future.result())
         future.release()
-    return RunTimes(sum_parts(counted), replace(keys, codes={}))  # numbers done with
+    return RunTimes(total.result(), replace(keys, codes={}))  # numbers done with

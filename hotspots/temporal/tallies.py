@@ -33,6 +33,7 @@ from hotspots.temporal.common import (
 from hotspots.temporal.profiles import spread_long, weight_sums, window_seconds
 
 __all__ = [
+    "Summed",
     "Tally",
     "TimeCounts",
     "count_part",
@@ -59,19 +60,36 @@ def _cells(dense: np.ndarray) -> Cells:
     return at.astype(np.int64), dense[at]
 
 
-def _joined(cells: Sequence[Cells]) -> Cells:
-    """Return the cells of several partitions one after the other (summed when read)."""
+def _joined(cells: Sequence[Cells], size: int, *, compact: bool) -> Cells:
+    """Return the cells of several partitions one after the other, or (``compact``) summed.
+
+    A cell may then be listed once per partition: its values add up in order when read
+    (:func:`_dense`). Compacted, each cell's values are summed in the order given
+    (``np.bincount`` adds them one by one), so the sums are those of adding the partitions'
+    dense tables in order, and summing in several steps gives the same sums to the last bit.
+    """
     if len(cells) == 1:
         return cells[0]
-    return np.concatenate([c[0] for c in cells]), np.concatenate([c[1] for c in cells])
+    at = np.concatenate([c[0] for c in cells])
+    values = np.concatenate([c[1] for c in cells])
+    if not compact:
+        return at, values
+    weights = values.astype(np.float64)
+    if size <= max(4 * len(at), 1 << 20):  # a small table: summed densely, no sort
+        dense = np.bincount(at, weights=weights, minlength=size)
+        found = np.flatnonzero(dense)
+        return found.astype(np.int64), dense[found].astype(values.dtype)
+    found, inverse = np.unique(at, return_inverse=True)
+    sums = np.bincount(inverse, weights=weights, minlength=len(found))  # in order too
+    return found.astype(np.int64), sums.astype(values.dtype)
 
 
 @dataclass
 class Tally:
     """The counts of one key over ``n`` groups, as sparse cells (:data:`Cells`).
 
-    ``months`` counts rows per (group, month): cell ``group * months + month`` (int64);
-    a cell may be listed several times (once per partition: the values add up, in order);
+    ``months`` counts rows per (group, month): cell ``group * months + month`` (int64; a
+    cell may be listed once per partition, its values adding up in order);
     ``short`` sums the aoristic weights of windows shorter than a week per (group, hour of
     week): cell ``group * 168 + hour`` (float64); ``long`` counts the windows of a week or
     more per group (int64). ``short`` and ``long`` are None where the hours are not counted.
@@ -83,14 +101,23 @@ class Tally:
     long: Cells | None = None
 
     @classmethod
-    def joined(cls, parts: Sequence[Tally]) -> Tally:
-        """Return the counts of the partitions ``parts``, in order."""
-        months = _joined([t.months for t in parts])
+    def joined(cls, parts: Sequence[Tally], span: int, *, compact: bool = False) -> Tally:
+        """Return the counts of the partitions ``parts`` (over ``span`` months), in order.
+
+        ``compact`` sums each cell's values now (:func:`_joined`), else they are listed.
+        """
+        n = parts[0].n
+        months = _joined([t.months for t in parts], n * span, compact=compact)
         shorts = [t.short for t in parts if t.short is not None]
         longs = [t.long for t in parts if t.long is not None]
         if len(shorts) < len(parts) or len(longs) < len(parts):
-            return cls(parts[0].n, months)
-        return cls(parts[0].n, months, _joined(shorts), _joined(longs))
+            return cls(n, months)
+        return cls(
+            n,
+            months,
+            _joined(shorts, n * HOURS_PER_WEEK, compact=compact),
+            _joined(longs, n, compact=compact),
+        )
 
 
 @dataclass
@@ -185,8 +212,10 @@ def _month_cells(cell: np.ndarray, size: int) -> Cells:
     return at.astype(np.int64), count.astype(np.int64)
 
 
-def sum_parts(parts: Sequence[TimeCounts]) -> TimeCounts:
+def sum_parts(parts: Sequence[TimeCounts], *, compact: bool = False) -> TimeCounts:
     """Return the counts of all ``parts`` (counted over the same keys and months), in order.
+
+    ``compact``: each cell once, its values summed (else listed, summed when read).
 
     Examples
     --------
@@ -199,9 +228,44 @@ def sum_parts(parts: Sequence[TimeCounts]) -> TimeCounts:
     return TimeCounts(
         first.first,
         first.last,
-        {k: Tally.joined([p.tallies[k] for p in parts]) for k in first.tallies},
+        {
+            k: Tally.joined([p.tallies[k] for p in parts], first.span, compact=compact)
+            for k in first.tallies
+        },
         any(p.timed for p in parts),
     )
+
+
+class Summed:
+    """Counts of partitions added one at a time, in order, kept summed every few partitions.
+
+    What :func:`sum_parts` of all of them gives, without holding every partition's cells.
+
+    Examples
+    --------
+    >>> one = (np.array([0, 1]), np.array([1, 2]))
+    >>> total = Summed()
+    >>> for _ in range(3):
+    ...     total.add(TimeCounts(0, 1, {"all": Tally(1, one)}, timed=False))
+    >>> monthly_table(total.result(), "all", pd.Index(["all"])).loc["all"].tolist()
+    [3, 6]
+    """
+
+    #: Partitions held before they are summed.
+    EVERY = 32
+
+    def __init__(self) -> None:
+        self.parts: list[TimeCounts] = []
+
+    def add(self, part: TimeCounts) -> None:
+        """Add the counts of the next partition."""
+        self.parts.append(part)
+        if len(self.parts) > self.EVERY:
+            self.parts = [sum_parts(self.parts, compact=True)]
+
+    def result(self) -> TimeCounts:
+        """Return the counts of every partition added."""
+        return sum_parts(self.parts)
 
 
 def run_bounds(labels: pd.Series) -> list[slice]:
@@ -243,18 +307,19 @@ def count_runs(
     """
     table = frame[list(WINDOW_COLUMNS)] if hours else frame.iloc[:, :0]
     numbers = month_numbers(frame["month"])  # once for the table (the same numbers per file)
-    counted = [
-        count_part(
-            table.iloc[part],
-            {name: (codes[part], n) for name, (codes, n) in keys.items()},
-            first,
-            last,
-            hours=hours,
-            numbers=numbers[part],
+    total = Summed()
+    for part in parts or [slice(0, 0)]:
+        total.add(
+            count_part(
+                table.iloc[part],
+                {name: (codes[part], n) for name, (codes, n) in keys.items()},
+                first,
+                last,
+                hours=hours,
+                numbers=numbers[part],
+            )
         )
-        for part in parts or [slice(0, 0)]
-    ]
-    return sum_parts(counted)
+    return total.result()
 
 
 def _dense(cells: Cells, size: int, dtype: type) -> np.ndarray:
