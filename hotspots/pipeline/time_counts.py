@@ -112,8 +112,8 @@ def time_keys(crimes: pd.DataFrame, group_of: Mapping[str, str] | None = None) -
     pg, pg_places, groups = place_group_codes(crimes, PLACE, group_of)
     codes = {
         CITY: (np.zeros(len(crimes), dtype=np.int64), 1),
-        PLACE: (place.astype(np.int64), len(places)),
-        AREA: (area.astype(np.int64), len(areas)),
+        PLACE: (place.astype(np.int64, copy=False), len(places)),
+        AREA: (area.astype(np.int64, copy=False), len(areas)),
         PLACE_GROUP: (pg, len(pg_places) * max(len(groups), 1)),
     }
     labels = {

@@ -44,8 +44,9 @@ def place_group_codes(
     groups = sorted({g for g in of_type if g is not None})
     number = np.array([groups.index(g) if g is not None else -1 for g in of_type] + [-1])
     gcode = number[tcode]  # code -1 (a missing type) takes the last, -1
-    key = np.where((place >= 0) & (gcode >= 0), place * max(len(groups), 1) + gcode, -1)
-    return key.astype(np.int64), pd.Index(places), pd.Index(groups)
+    key = place * max(len(groups), 1) + gcode  # a new array: numbered in place
+    key[(place < 0) | (gcode < 0)] = -1
+    return key.astype(np.int64, copy=False), pd.Index(places), pd.Index(groups)
 
 
 def _place_group_key(

@@ -305,13 +305,15 @@ def count_runs(
     >>> monthly_table(out, "all", pd.Index(["all"])).loc["all"].tolist()
     [1, 2]
     """
-    table = frame[list(WINDOW_COLUMNS)] if hours else frame.iloc[:, :0]
+    # each file's window columns as views of the table's (no copy of the three columns)
+    columns = {c: frame[c].array for c in WINDOW_COLUMNS} if hours else {}
     numbers = month_numbers(frame["month"])  # once for the table (the same numbers per file)
     total = Summed()
     for part in parts or [slice(0, 0)]:
+        rows = pd.DataFrame({c: a[part] for c, a in columns.items()}, copy=False)
         total.add(
             count_part(
-                table.iloc[part],
+                rows if hours else pd.DataFrame(index=pd.RangeIndex(part.stop - part.start)),
                 {name: (codes[part], n) for name, (codes, n) in keys.items()},
                 first,
                 last,
