@@ -65,21 +65,6 @@ def test_count_columns_are_count_by_segment_columns(ranked: pipeline.Ranked) -> 
     assert rank.count_columns(ranked.crimes["crime_type"]) == list(ranked.counts.columns[1:])
 
 
-def _grouped_point_labels(pts: pd.DataFrame) -> np.ndarray:
-    """The points of interest's labels as pandas' grouping and merging gave them."""
-    n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
-    n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
-    n["k"] = n.groupby(["a", "t"]).cumcount() + 1
-    n["of"] = n.groupby(["a", "t"])["k"].transform("max")
-    n["label"] = np.where(
-        n["of"] > 1,
-        n["t"] + " (point " + n["k"].astype(str) + " of " + n["of"].astype(str) + ")",
-        n["t"],
-    )
-    labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
-    return labels["label"].to_numpy(dtype=object)
-
-
 @pytest.mark.parametrize("categorical", [True, False])
 def test_point_labels_by_codes_equal_the_grouped_labels(categorical: bool) -> None:
     """Points of interest numbered by codes get the labels grouping and merging gave."""
@@ -98,7 +83,7 @@ def test_point_labels_by_codes_equal_the_grouped_labels(categorical: bool) -> No
             "w": rng.integers(1, 4, m),
         }
     )
-    expected = _grouped_point_labels(pts)
+    expected = location_ranks._grouped_point_labels(pts)  # grouping and merging
     area_codes = location_ranks._sort_codes(pts["a"])
     text_of, uniq = location_ranks.sorted_codes(pts["t"])
     found = location_ranks._point_labels(

@@ -98,7 +98,16 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
         return out
     text = pd.Series(out.copy(), index=crimes.index, dtype=object)
     pts = pd.DataFrame({"a": area, "t": text, "x": crimes["x"], "y": crimes["y"], "w": weight})
-    pts = pts[poi]
+    out[poi] = _grouped_point_labels(pts[poi])
+    return out
+
+
+def _grouped_point_labels(pts: pd.DataFrame) -> np.ndarray:
+    """Return the labels of points of interest by grouping: any key may be missing.
+
+    ``pts`` has the area ``a``, text ``t``, point ``x``/``y`` and weight ``w`` of each row;
+    a text at several points of one area is numbered "(point k of n)", most crimes first.
+    """
     n = pts.groupby(["a", "t", "x", "y"], sort=False)["w"].sum().rename("n").reset_index()
     n = n.sort_values(["a", "t", "n", "x", "y"], ascending=[True, True, False, True, True])
     n["k"] = n.groupby(["a", "t"]).cumcount() + 1
@@ -109,7 +118,7 @@ def _place_labels(crimes: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
         n["t"],
     )
     labels = pts.merge(n[["a", "t", "x", "y", "label"]], on=["a", "t", "x", "y"], how="left")
-    out[poi] = labels["label"].to_numpy(dtype=object)
+    out: np.ndarray = labels["label"].to_numpy(dtype=object)
     return out
 
 
