@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -162,14 +163,27 @@ def _streets_of(location: pd.Series) -> pd.Series:
     by Arrow's string kernels, whose white space, case and regular expressions (RE2) agree
     with Python's on those characters; any other text by pandas' string methods.
     """
-    text = location.fillna("").astype(str)
+    return _by_kernels(location.fillna("").astype(str), _plain_streets, _any_streets)
+
+
+def _by_kernels(
+    text: pd.Series,
+    plain_fn: Callable[[pa.Array], pa.Array],
+    any_fn: Callable[[pd.Series], pd.Series],
+) -> pd.Series:
+    """Return ``plain_fn`` of the texts of printable ASCII only, ``any_fn`` of the others.
+
+    ``plain_fn`` works on Arrow text (its kernels agree with Python's string methods on
+    those characters), ``any_fn`` on pandas text; the result is pandas text on ``text``'s
+    index.
+    """
     words = pa.array(text.to_numpy(dtype=object), type=pa.string())
     plain = pc.invert(pc.match_substring_regex(words, _NOT_PLAIN)).to_numpy(zero_copy_only=False)
     if plain.all():
-        return pd.Series(_plain_streets(words), index=location.index, dtype="string")
-    out = pd.Series(pd.NA, index=location.index, dtype="string")
-    out[plain] = pd.Series(_plain_streets(words.filter(pa.array(plain))), dtype="string").array
-    out[~plain] = _any_streets(text[~plain]).array
+        return pd.Series(plain_fn(words), index=text.index, dtype="string")
+    out = pd.Series(pd.NA, index=text.index, dtype="string")
+    out[plain] = pd.Series(plain_fn(words.filter(pa.array(plain))), dtype="string").array
+    out[~plain] = any_fn(text[~plain]).array
     return out
 
 
@@ -270,14 +284,7 @@ def _folded(name: pd.Series) -> pd.Series:
     Names of printable ASCII characters only are folded by Arrow's kernels (lower case,
     and of white space only the space), any other name by pandas' string methods.
     """
-    words = pa.array(name.to_numpy(dtype=object), type=pa.string())
-    plain = pc.invert(pc.match_substring_regex(words, _NOT_PLAIN)).to_numpy(zero_copy_only=False)
-    if plain.all():
-        return pd.Series(_plain_folded(words), index=name.index, dtype="string")
-    out = pd.Series(pd.NA, index=name.index, dtype="string")
-    out[plain] = pd.Series(_plain_folded(words.filter(pa.array(plain))), dtype="string").array
-    out[~plain] = _any_folded(name[~plain]).array
-    return out
+    return _by_kernels(name, _plain_folded, _any_folded)
 
 
 def _plain_folded(words: pa.Array) -> pa.Array:
