@@ -113,7 +113,7 @@ def analyse(config: RunConfig) -> RunResult:
     if times is None:
         with stage("time_counts"):  # the per-row counts of the time tables, file by file
             times = count_times(crimes, time_keys(crimes))
-    city, months, incomplete = month_tables(crimes, times)
+    city, months, incomplete = month_tables(times)
     result.tables.update(city_monthly=city, month_check=months)
     # the area-level tables need only the crimes with their areas: a second process computes
     # them (and the overlays') while this one does the place-level stages (issue 19); the

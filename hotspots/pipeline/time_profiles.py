@@ -10,9 +10,8 @@ from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import join_places
 from hotspots.pipeline.time_counts import AREA, CITY, PLACE, PLACE_GROUP, RunTimes
 from hotspots.runfolder import RunResult
-from hotspots.temporal.common import has_time_of_day
-from hotspots.temporal.group_times import group_profiles, group_windows, windows_of
-from hotspots.temporal.profiles import classify_months, hour_day_profile, monthly_profile
+from hotspots.temporal.group_times import windows_of
+from hotspots.temporal.profiles import classify_months, monthly_profile
 from hotspots.temporal.summary import summarise_times, time_summary
 
 log = logging.getLogger("hotspots")
@@ -25,18 +24,13 @@ __all__ = [
 ]
 
 
-def month_tables(
-    crimes: pd.DataFrame, times: RunTimes | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def month_tables(times: RunTimes) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Return the crimes per month of the whole area, the months' check, the incomplete months.
 
     Parameters
     ----------
-    crimes
-        The run's crimes (``month``).
     times
-        The run's time counts (:mod:`hotspots.pipeline.time_counts`), if made: the tables
-        are taken from them instead of counting ``crimes``.
+        The run's time counts (:mod:`hotspots.pipeline.time_counts`).
 
     Returns
     -------
@@ -44,7 +38,7 @@ def month_tables(
         ``city_monthly`` (one row, a column per month), ``month_check`` (one row per month,
         ``incomplete`` among its columns) and the incomplete months, left out of trend tests.
     """
-    city = times.monthly(CITY) if times is not None else monthly_profile(crimes, quiet=True)
+    city = times.monthly(CITY)
     months = classify_months(city)
     return city, months, months.index[months["incomplete"]].tolist()
 
@@ -53,9 +47,9 @@ def add_time(
     config: RunConfig,
     result: RunResult,
     *,
+    times: RunTimes,
     area_level: bool = True,
     group_level: bool = True,
-    times: RunTimes | None = None,
 ) -> None:
     """Add trends, patrol windows and peaks to hot streets, locations and areas.
 
@@ -73,21 +67,20 @@ def add_time(
         computed beside this stage.
     times
         The run's time counts (:func:`hotspots.pipeline.time_counts.count_times`, or the Dask
-        engine's), if made: every table is taken from them instead of counting the crimes.
+        engine's): every table is taken from them.
     """
-    crimes = result.crimes
-    city, months, incomplete = month_tables(crimes, times)
+    city, months, incomplete = month_tables(times)
     if incomplete and not config.output.quiet:
         log.info("incomplete months left out of trend tests: %s", ", ".join(incomplete))
     _add_place_time(config, result, incomplete, city, months, area_level=area_level, times=times)
     # not in a thread beside the place summaries: measured, the two hold the GIL in turn
     # (wall time = CPU time) and the thread only added switching; a forked process helps
     if group_level:
-        result.tables.update(group_tables(config, crimes, incomplete, times))
+        result.tables.update(group_tables(config, incomplete, times))
 
 
 def group_tables(
-    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str], times: RunTimes | None = None
+    config: RunConfig, incomplete: list[str], times: RunTimes
 ) -> dict[str, pd.DataFrame]:
     """Return the crime groups' tables at every place: hour-of-week profiles and windows.
 
@@ -95,12 +88,10 @@ def group_tables(
     ----------
     config
         The run's time options.
-    crimes
-        The run's crimes with ``place_key`` and ``crime_type``.
     incomplete
         Months left out of the peak months.
     times
-        The run's time counts, if made (else the crimes are counted).
+        The run's time counts (the places' crime groups among them).
 
     Returns
     -------
@@ -108,16 +99,13 @@ def group_tables(
         ``place_windows`` (patrol windows and peak months per place and crime group) and,
         where the crimes have a time of day, ``place_group_profiles``.
     """
-    if times is not None:
-        group_profiles = times.hours(PLACE_GROUP)
-        windows = windows_of(
-            times.monthly(PLACE_GROUP),
-            group_profiles,
-            exclude=incomplete,
-            share=config.time.patrol_share,
-        )
-    else:
-        group_profiles, windows = _group_windows(config, crimes, incomplete)
+    group_profiles = times.hours(PLACE_GROUP)
+    windows = windows_of(
+        times.monthly(PLACE_GROUP),
+        group_profiles,
+        exclude=incomplete,
+        share=config.time.patrol_share,
+    )
     tables = {"place_windows": windows}
     if group_profiles is not None:
         tables["place_group_profiles"] = group_profiles
@@ -132,30 +120,18 @@ def _add_place_time(
     months: pd.DataFrame,
     *,
     area_level: bool,
-    times: RunTimes | None,
+    times: RunTimes,
 ) -> None:
     """Add the time summaries of places and areas, the monthly tables and the comparisons."""
-    crimes = result.crimes
-    summary, profile = _summary(config, crimes, PLACE, incomplete, times, graphics=True)
+    summary, profile = _summary(config, result.crimes, PLACE, incomplete, times, graphics=True)
     result.hot_streets = join_places(result.hot_streets, summary, "s")
     result.locations = join_places(result.locations, summary, "l")
-    first, last = city.columns[0], city.columns[-1]
-    result.tables.update(
-        city_monthly=city,
-        month_check=months,
-        place_monthly=(
-            times.monthly(PLACE)
-            if times is not None
-            else monthly_profile(crimes, by="place_key", start=first, end=last, quiet=True)
-        ),
-    )
+    result.tables.update(city_monthly=city, month_check=months, place_monthly=times.monthly(PLACE))
     if profile is not None:
         streets = profile.loc[profile.index.str.startswith("s")]
         streets.index = [int(k[1:]) for k in streets.index]
         result.tables["street_profiles"] = streets.sort_index()
-        result.tables["city_profile"] = (
-            times.hours(CITY) if times is not None else hour_day_profile(crimes, quiet=True)
-        )
+        result.tables["city_profile"] = times.hours(CITY)
     if area_level:
         result.tables.update(area_tables(config, result, incomplete, times))
 
@@ -175,7 +151,8 @@ def area_tables(
     incomplete
         Months left out of trend tests.
     times
-        The run's time counts, if made (the main layer's areas; else the crimes are counted).
+        The run's time counts, for the main layer's areas; None for an overlay's areas, whose
+        crimes are counted here.
 
     Returns
     -------
@@ -219,31 +196,6 @@ def _summary(
         share=share,
         graphics=graphics,
         quiet=quiet,
-    )
-
-
-def _group_windows(
-    config: RunConfig, crimes: pd.DataFrame, incomplete: list[str]
-) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """Return the crime groups' hour-of-week profiles and patrol windows at every place.
-
-    Groups are the brief's; the profiles are None for month-only data, the windows table
-    holds the peak months too.
-    """
-    from hotspots.analysis.groups import classify_crime_types, read_brief_weights
-
-    types = [str(t) for t in crimes["crime_type"].dropna().unique()]  # not per row
-    group_of = classify_crime_types(types, settings=read_brief_weights())
-    profiles = None
-    if has_time_of_day(crimes):
-        profiles = group_profiles(crimes, by="place_key", group_of=group_of)
-    return profiles, group_windows(
-        crimes,
-        by="place_key",
-        group_of=group_of,
-        exclude=incomplete,
-        share=config.time.patrol_share,
-        profiles=profiles,
     )
 
 
