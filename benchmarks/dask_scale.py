@@ -131,8 +131,10 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
         workers=workers if engine == "dask" else None,
     )
     stage, record = StageTimer(), dict[str, Any]()
+    rejected_rows: int | None = None  # the Dask engine's rejected rows stay in parts
     if engine == "dask":
-        ranked, _ = dask_rank_stages(config, stage, record)
+        ranked, _, parts = dask_rank_stages(config, stage, record)
+        rejected_rows = parts.total
     else:
         ranked = pipeline.rank_stages(config, stage)
     crimes_mb = ranked.crimes.memory_usage(deep=True).sum() / MB
@@ -142,7 +144,7 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
         "stage_seconds": stage.seconds,
         "engine_record": record,
         "crimes_kept": len(ranked.crimes),
-        "rejected": len(ranked.rejected),
+        "rejected": len(ranked.rejected) if rejected_rows is None else rejected_rows,
         "crimes_table_mb": round(crimes_mb),
         "rejected_table_mb": round(rejected_mb),
         "client_rss_after_ranking_mb": round(rss),

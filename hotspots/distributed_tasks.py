@@ -28,6 +28,7 @@ import pandas as pd
 import pyproj
 
 from hotspots.errors import InputDataError
+from hotspots.output.rejected_csv import FilePart, file_part
 from hotspots.read.assemble import FileResult, project_distinct
 from hotspots.read.duplicates import repeated_ids
 from hotspots.read.mapped import Mapping, read_mapped_file, read_mapping
@@ -55,16 +56,19 @@ __all__ = [
     "count_file",
     "drop_ids",
     "empty_counts",
+    "file_rejects",
     "id_hashes",
     "ids_with_hashes",
     "load_file",
     "locate_file",
     "locate_points",
     "read_file",
+    "rejected_part",
     "snap_part",
     "split_by_cell",
     "time_rows",
     "unify_codes",
+    "without_rejects",
 ]
 
 #: Text columns of a rejected table sent from the workers as categoricals (few distinct
@@ -261,6 +265,32 @@ def read_file(
     res.kept = res.kept.drop(columns=["raw_x", "raw_y"], errors="ignore")
     res.rejects = [as_codes(r, REJECT_CODES) for r in res.rejects]
     return res
+
+
+def without_rejects(res: FileResult) -> FileResult:
+    """Return ``res`` without its rejected rows (they stay on the worker: :func:`file_rejects`)."""
+    return FileResult(res.n_read, res.kept, [], res.crs, res.id_keys)
+
+
+def file_rejects(res: FileResult) -> pd.DataFrame | None:
+    """Return the rows the reader rejected from one file, stacked (None: none)."""
+    rows = [r for r in res.rejects if len(r)]
+    if not rows:
+        return None
+    return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+
+
+def rejected_part(
+    rejects: Sequence[pd.DataFrame | None], late: pd.DataFrame | None, *, street_level_only: bool
+) -> FilePart:
+    """Return one file name's lines of ``rejected.csv`` and its rows per reason.
+
+    ``rejects`` are the reader's rejected rows of each file of that name (in file order,
+    :func:`file_rejects`), ``late`` the rows the client's join rejected (outside every area,
+    a repeated id); :func:`hotspots.output.rejected_csv.file_part`, as the local engine.
+    """
+    frames = [r for r in (*rejects, late) if r is not None]
+    return file_part(frames, street_level_only=street_level_only)
 
 
 def as_codes(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

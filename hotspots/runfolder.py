@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from hotspots.output.rejected_csv import RejectedCsv
+
 __all__ = [
     "AREAS_CSV",
     "BRIEFS_DIR",
@@ -139,6 +141,9 @@ class RunResult:
     #: Overlay area layers (``--overlay``): name -> the run seen through that layer's areas,
     #: written to ``layers/<name>/`` (its ``records["layer"]`` is ``layer.json``).
     layers: dict[str, RunResult] = field(default_factory=dict)
+    #: ``rejected.csv`` in parts, with the rejected rows per file and reason: made on the Dask
+    #: engine's workers (``rejected`` then holds no row), else from ``rejected`` when written.
+    rejected_csv: RejectedCsv | None = None
 
 
 _held: dict[str, int] = {}  # lock files this process holds -> nesting depth

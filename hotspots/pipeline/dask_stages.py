@@ -105,13 +105,17 @@ from hotspots.distributed_tasks import (
     REJECT_CODES,
     Located,
     cells,
+    file_rejects,
     locate_file,
     locate_points,
     read_file,
+    rejected_part,
     time_rows,
     unify_codes,
+    without_rejects,
 )
 from hotspots.errors import HotspotsError, InputDataError
+from hotspots.output.rejected_csv import RejectedCsv, csv_columns
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
 from hotspots.pipeline.dask_counts import count_on_workers, kept_rows
@@ -165,7 +169,7 @@ class _Files:
 
 def dask_rank_stages(
     config: RunConfig, stage: StageTimer | None = None, record: dict[str, Any] | None = None
-) -> tuple[Ranked, RunTimes]:
+) -> tuple[Ranked, RunTimes, RejectedCsv]:
     """Run the stages load through ranking of ``hotspots run`` with the row work on Dask.
 
     Then count the rows for the time tables on the workers (the ``time_counts`` stage).
@@ -195,6 +199,10 @@ def dask_rank_stages(
     RunTimes
         The time counts of the run, the same as
         :func:`hotspots.pipeline.time_counts.count_times` gives for the crime table.
+    RejectedCsv
+        ``rejected.csv``'s parts, made on the workers (the ``Ranked``'s rejected table holds
+        no row), the same as :meth:`hotspots.output.rejected_csv.RejectedCsv.of_frame` makes
+        from the local engine's table.
 
     Raises
     ------
@@ -236,8 +244,11 @@ def dask_rank_stages(
             layer = AreaLayer.of(area_layer, dst)
             polygons = client.scatter(layer.polygons, broadcast=True)
             located = [client.submit(locate_file, r, src, dst) for r in reads]
-            # the columns the time tables count stay on the worker that read the file
+            # the columns the time tables count, and the rejected rows, stay on the worker
+            # that read the file
             timed_rows = [client.submit(time_rows, r) for r in reads]
+            rejects = [client.submit(file_rejects, r) for r in reads]
+            reads = [client.submit(without_rejects, r) for r in reads]
         with stage("area_join"):
             areas = crs.to_metric_crs(
                 area_layer, dst, name=Path(config.areas).name, quiet=config.output.quiet
@@ -256,7 +267,7 @@ def dask_rank_stages(
             shares = _Shares(client, polygons, segs, ux, uy, config.ranking.snap_distance_m)
             t0 = time.perf_counter()
             lengths = [len(r.kept) for r in results]
-            crimes, rejected, kept_codes, gone = _assemble(
+            crimes, late, kept_codes, gone = _assemble(
                 results,
                 codes,
                 ux,
@@ -268,6 +279,10 @@ def dask_rank_stages(
                 layer=layer,
             )
             del results, codes
+            # each file's rejected rows made into rejected.csv's lines on its worker, with
+            # the rows the join rejected (few): only the lines come to this process
+            parts = _submit_parts(client, files, rejects, late, config.ranking.street_level_only)
+            rejected, late, rejects = late.iloc[:0], None, []
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
             record["client_rss_mb"]["joined"] = _rss_mb()
             # the files' tables are freed: their memory (half the resident size at 60M rows)
@@ -280,9 +295,51 @@ def dask_rank_stages(
         del crimes, rejected
         with stage("time_counts"):  # each file's rows counted on its worker
             times = count_on_workers(client, ranked.crimes, timed_rows, kept_rows(lengths, gone))
+        with stage("rejected_rows"):
+            rejected_csv = _collect_parts(parts, config.ranking.street_level_only)
     trim_heap()  # the joined files' memory goes back to the system before the later stages
     record["client_rss_mb"]["ranked"] = _rss_mb()
-    return ranked, times
+    return ranked, times, rejected_csv
+
+
+def _submit_parts(
+    client: Any, files: _Files, rejects: list[Any], late: pd.DataFrame, street_level_only: bool
+) -> list[tuple[str, Any]]:
+    """Make each file name's lines of ``rejected.csv`` on a worker (:func:`rejected_part`).
+
+    ``rejects`` are the files' futures of :func:`file_rejects`, ``late`` the rows the join
+    rejected; files of one name make one part.
+    """
+    at: dict[str, list[int]] = {}
+    for i, source in enumerate(files.sources):
+        at.setdefault(source.name, []).append(i)
+    names = late["source_file"].astype(object).to_numpy()
+    late_of = {
+        str(name): late.take(rows.to_numpy())
+        for name, rows in pd.Series(np.arange(len(late))).groupby(names, sort=False)
+    }
+    return [
+        (
+            name,
+            client.submit(
+                rejected_part,
+                [rejects[i] for i in idx],
+                late_of.get(name),
+                street_level_only=street_level_only,
+                pure=False,
+            ),
+        )
+        for name, idx in at.items()
+    ]
+
+
+def _collect_parts(parts: list[tuple[str, Any]], street_level_only: bool) -> RejectedCsv:
+    """Fetch the parts of :func:`_submit_parts` one by one into a temporary folder."""
+    out = RejectedCsv(csv_columns(street_level_only=street_level_only))
+    for name, future in parts:
+        out.add(name, future.result(), on_disk=True)
+        future.release()
+    return out
 
 
 def _rank(

@@ -89,8 +89,9 @@ def analyse(config: RunConfig) -> RunResult:
     stage = StageTimer()
     engine: dict[str, object] = {"engine": config.engine.engine}  # run.json's "engine"
     times: RunTimes | None = None
+    rejected_csv = None  # the local engine's rejected.csv is made from its rejected table
     if config.engine.engine == "dask":  # the row stages and counts on Dask (issue 19.7)
-        ranked, times = dask_rank_stages(config, stage, engine)
+        ranked, times, rejected_csv = dask_rank_stages(config, stage, engine)
     else:
         ranked = rank_stages(config, stage)
     crimes = ranked.crimes
@@ -108,6 +109,7 @@ def analyse(config: RunConfig) -> RunResult:
         naming=ranked.naming,
         seconds=stage.seconds,
         records={"engine": engine},
+        rejected_csv=rejected_csv,
     )
     population = read_population(config.inputs.population) if config.inputs.population else None
     if times is None:

@@ -10,15 +10,30 @@ import pandas as pd
 from hotspots import runfolder, temporal
 from hotspots.analysis import callers, concentration
 from hotspots.output import export
+from hotspots.output.rejected_csv import RejectedCsv
 from hotspots.pipeline.config import RunConfig
 from hotspots.read import schema
 from hotspots.runfolder import RunResult
 
 __all__ = [
+    "rejected_parts",
     "run_title",
     "write_plots",
     "write_tables",
 ]
+
+
+def rejected_parts(config: RunConfig, result: RunResult) -> RejectedCsv:
+    """Return ``rejected.csv``'s parts: the Dask engine's, else made from ``result.rejected``.
+
+    Sorted by file and row; with ``street_level_only`` no coordinates, places or ids of
+    individual records. Made once per result (kept in ``result.rejected_csv``).
+    """
+    if result.rejected_csv is None:
+        result.rejected_csv = RejectedCsv.of_frame(
+            result.rejected, street_level_only=config.ranking.street_level_only
+        )
+    return result.rejected_csv
 
 
 def write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
@@ -32,10 +47,7 @@ def write_tables(config: RunConfig, result: RunResult, tmp: Path) -> list[Path]:
     files += export.write_area_csvs(
         result.area_lists, tmp / "wards", forecast_streets=result.tables.get("forecast_streets")
     )
-    rejected = result.rejected.sort_values(["source_file", "source_row"], kind="stable")
-    if config.ranking.street_level_only:  # no coordinates, places or ids of individual records
-        rejected = rejected[["source_file", "source_row", "reason", "month", "crime_type"]]
-    files.append(export.write_csv(rejected, tmp / "rejected.csv"))
+    files.append(rejected_parts(config, result).write(tmp / runfolder.REJECTED_CSV))
     files.append(export.write_csv(result.area_summary, tmp / "areas.csv"))
     for name in ("compare_areas", "compare_boroughs", "performance", "rates"):
         if name in result.tables:

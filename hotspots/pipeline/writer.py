@@ -11,10 +11,11 @@ from typing import Any
 from hotspots import runfolder, temporal
 from hotspots.analysis import rank, stats
 from hotspots.output import export, site, site_index
+from hotspots.output.rejected_csv import accounting, kept_per_file
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.layer_files import write_layers
-from hotspots.pipeline.tables import run_title, write_plots, write_tables
+from hotspots.pipeline.tables import rejected_parts, run_title, write_plots, write_tables
 from hotspots.read.crimes import describe_source
 from hotspots.read.sources import skipped_files
 from hotspots.runfolder import RunResult
@@ -139,6 +140,7 @@ def _manifest(
     stage: StageTimer,
 ) -> dict[str, Any]:
     crimes = result.crimes
+    rejected = rejected_parts(config, result)
     inputs = [
         {"role": role, "path": str(p), "sha256": export.file_sha256(Path(p))}
         for role, paths in (
@@ -174,12 +176,12 @@ def _manifest(
             "python": platform.python_version(),
             **{lib: version(lib) for lib in _LIBRARIES},
         },
-        "accounting": export.accounting(crimes, result.rejected),
+        "accounting": accounting(kept_per_file(crimes["source_file"]), rejected.reasons),
         "skipped_files": skipped_files(config.crimes, fmt=config.inputs.fmt),
         "totals": {
-            "read": len(crimes) + len(result.rejected),
+            "read": len(crimes) + rejected.total,
             "kept": len(crimes),
-            "rejected": len(result.rejected),
+            "rejected": rejected.total,
         },
         "snapping": {
             "max_distance_m": config.ranking.snap_distance_m,
