@@ -45,3 +45,20 @@ def test_baseline_draws_are_the_draws_made_one_by_one() -> None:
     out = concentration.count_concentration(counts, length, seed=7)
     gini = np.mean([concentration._figures(d)["gini"] for d in draws])
     assert out["random_baseline"]["gini"] == round(float(gini), 4)
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        np.random.default_rng(3).poisson(2.0, 5_000),  # laid out from the histogram
+        np.array([0, 0, 0]),
+        np.array([7]),
+        np.array([10**6, 0, 3]),  # a count far above the number of segments: sorted
+        np.array([2.5, 0.0, 1.0]),  # not whole numbers: sorted
+    ],
+)
+def test_lorenz_equals_the_sorted_counts(counts: np.ndarray) -> None:
+    """The curve from the counts' histogram is the one of the sorted counts, bit for bit."""
+    c = np.sort(counts.astype(float))[::-1]
+    want = np.r_[0.0, np.cumsum(c) / c.sum()] if c.sum() else np.linspace(0, 1, len(c) + 1)
+    np.testing.assert_array_equal(concentration.lorenz(counts)[1], want)
