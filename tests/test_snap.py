@@ -13,7 +13,7 @@ from shapely.geometry import LineString, box
 
 from hotspots.read.layers import read_streets
 from hotspots.space import locations, segments, snap
-from hotspots.space.areas import assign_areas
+from hotspots.space.areas import assign_areas, metric_areas
 
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -115,3 +115,21 @@ def test_nearest_within_equals_geos_query_nearest(
         np.testing.assert_allclose(dist[best >= 0], got)
         assert np.isnan(dist[best < 0]).all()
     assert best[-1] == len(lines) - 1  # exactly at 30 m: snapped
+
+
+def test_metric_areas_takes_the_joined_layer_again() -> None:
+    """The layer the area join projected is given again for that very layer, else projected."""
+    areas = gpd.GeoDataFrame(
+        {"area_code": ["A"], "area_name": ["a"]}, geometry=[box(-0.2, 51.4, -0.1, 51.5)], crs=4326
+    )
+    joined = assign_areas(_crimes([(2, 2)]), areas)  # projects the areas to EPSG:27700
+    assert joined["area_code"].isna().all()
+    first = metric_areas(areas, "EPSG:27700", quiet=True)
+    assert metric_areas(areas, "EPSG:27700", quiet=True) is first
+    want = areas.to_crs(27700)
+    assert first.geometry.geom_equals_exact(want.geometry, 0).all()
+    copy = areas.copy()  # another layer: projected anew, the same numbers
+    assert metric_areas(copy, "EPSG:27700", quiet=True) is not first
+    areas["geometry"] = [box(-0.3, 51.4, -0.1, 51.5)]  # geometry changed: projected anew
+    again = metric_areas(areas, "EPSG:27700", quiet=True)
+    assert again.geometry.geom_equals_exact(areas.to_crs(27700).geometry, 0).all()

@@ -16,6 +16,7 @@ from hotspots.errors import CRSMismatchError
 __all__ = [
     "BRITISH_NATIONAL_GRID",
     "WGS84",
+    "log_projection",
     "lon_lat",
     "to_metric_crs",
     "utm_crs_for",
@@ -124,9 +125,17 @@ def to_metric_crs(
     if pyproj.CRS.from_user_input(gdf.crs) == target:
         return gdf
     if not quiet:
-        log.info(
-            "%s projected from %s to %s (metres)", name, gdf.crs.to_string(), target.to_string()
-        )
+        log_projection(gdf.crs, target, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return gdf.to_crs(target)
+
+
+def log_projection(source: Any, target: Any, name: str) -> None:
+    """Log that layer ``name`` is projected from CRS ``source`` to ``target`` (metres)."""
+    log.info(
+        "%s projected from %s to %s (metres)",
+        name,
+        pyproj.CRS.from_user_input(source).to_string(),
+        pyproj.CRS.from_user_input(target).to_string(),
+    )
