@@ -133,8 +133,8 @@ def child_rank(crimes: Path, data: Path, engine: str, workers: int) -> None:
     stage, record = StageTimer(), dict[str, Any]()
     rejected_rows: int | None = None  # the Dask engine's rejected rows stay in parts
     if engine == "dask":
-        ranked, _, parts = dask_rank_stages(config, stage, record)
-        rejected_rows = parts.total
+        ranked, counts = dask_rank_stages(config, stage, record)
+        rejected_rows = counts.rejected.total
     else:
         ranked = pipeline.rank_stages(config, stage)
     crimes_mb = ranked.crimes.memory_usage(deep=True).sum() / MB

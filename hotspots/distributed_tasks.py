@@ -44,6 +44,7 @@ from hotspots.space import crs as _crs
 from hotspots.space import names, snap
 from hotspots.space.areas import assign_areas
 from hotspots.space.locations import factorize_xy, polygon_of_points
+from hotspots.temporal.counted import count_groups
 from hotspots.temporal.tallies import MONTH_COLUMNS, WINDOW_COLUMNS, TimeCounts, count_part
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "as_codes",
     "cell_counts",
     "cells",
+    "count_area_file",
     "count_file",
     "drop_ids",
     "empty_counts",
@@ -436,3 +438,15 @@ def count_file(
         for name, (numbers, n) in codes.items()
     }
     return count_part(frame, keys, first, last, hours=hours)
+
+
+def count_area_file(
+    rows: pd.DataFrame, keep: np.ndarray | None, groups: np.ndarray
+) -> pd.DataFrame:
+    """Count one file's rows for the area stage, as the local engine counts that file.
+
+    ``rows`` and ``keep`` are as in :func:`count_file`; ``groups`` is each kept row's group
+    (:func:`hotspots.pipeline.area_counts.area_keys`, the client's numbers). Returns
+    :func:`hotspots.temporal.counted.count_groups` of the rows.
+    """
+    return count_groups(rows if keep is None else rows[keep], groups)

@@ -189,6 +189,7 @@ def test_client_tables_are_compact_and_hold_the_local_values(
 
     from hotspots.output.rejected_csv import RejectedCsv
     from hotspots.pipeline import RunConfig, rank_stages
+    from hotspots.pipeline.area_counts import area_keys, count_areas
     from hotspots.pipeline.config import StageTimer
     from hotspots.pipeline.dask_stages import dask_rank_stages
     from hotspots.pipeline.time_counts import (
@@ -199,6 +200,7 @@ def test_client_tables_are_compact_and_hold_the_local_values(
         count_times,
         time_keys,
     )
+    from hotspots.temporal.counted import COUNT
 
     options = {
         "crimes": [get_path("vancouver_crimes")],
@@ -210,9 +212,8 @@ def test_client_tables_are_compact_and_hold_the_local_values(
         "quiet": True,
     }
     local = rank_stages(RunConfig.from_options(**options), StageTimer())
-    dask, times, parts = dask_rank_stages(
-        RunConfig.from_options(**options, engine="dask"), StageTimer()
-    )
+    dask, counts = dask_rank_stages(RunConfig.from_options(**options, engine="dask"), StageTimer())
+    times, areas, parts = counts.times, counts.areas, counts.rejected
     crimes = dask.crimes
     # a point only where a record snapped to no street (the unsnapped places read it)
     off = crimes["segment_id"].isna().to_numpy()
@@ -236,8 +237,13 @@ def test_client_tables_are_compact_and_hold_the_local_values(
     ours, theirs = tmp_path / "dask.csv", tmp_path / "local.csv"
     assert parts.write(ours).read_bytes() == mine_parts.write(theirs).read_bytes()
     folder = parts.folder
-    del parts
+    del parts, counts
     assert folder is not None and not folder.exists()  # removed with the parts
+    # the area stage's counts made on the workers: the local engine's
+    theirs = count_areas(local.crimes, area_keys(local.crimes))
+    pd.testing.assert_frame_equal(areas.table, theirs.table, check_exact=True)
+    pd.testing.assert_frame_equal(areas.counted(), theirs.counted(), check_exact=True)
+    assert areas.table[COUNT].sum() == len(local.crimes)
     # the time counts made on the workers: the local engine's, to the last bit
     mine = count_times(local.crimes, time_keys(local.crimes))
     assert times.timed and mine.timed

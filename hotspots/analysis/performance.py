@@ -18,6 +18,7 @@ from hotspots.analysis.rates import MIN_MEDIAN_SHARE
 from hotspots.errors import InputDataError
 from hotspots.temporal.common import ALL_CRIME
 from hotspots.temporal.compare import compare_windows
+from hotspots.temporal.counted import weights
 
 __all__ = [
     "PERFORMANCE_COLUMNS",
@@ -270,7 +271,12 @@ def _boroughs_out(crimes: pd.DataFrame, areas: pd.DataFrame) -> list[str]:
     An area is in the data with at least :data:`~hotspots.analysis.rates.MIN_MEDIAN_SHARE`
     of the median area's crimes (the rule of ``rates.csv``).
     """
-    counts = crimes["area_code"].value_counts().reindex(areas["area_code"], fill_value=0)
+    n = weights(crimes)  # a counted table's rows count several crimes each
+    counts = (
+        crimes["area_code"].value_counts()
+        if n is None
+        else pd.Series(n, index=crimes.index).groupby(crimes["area_code"]).sum()
+    ).reindex(areas["area_code"], fill_value=0)
     present = counts >= MIN_MEDIAN_SHARE * counts[counts > 0].median()
     share = present.groupby(areas.set_index("area_code")["borough"].astype(str)).mean()
     return sorted(share.index[share < 0.5])

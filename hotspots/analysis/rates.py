@@ -20,6 +20,7 @@ from hotspots.analysis.groups import (
 )
 from hotspots.errors import InputDataError
 from hotspots.temporal.common import ALL_CRIME, month_numbers
+from hotspots.temporal.counted import COUNT, weights
 
 __all__ = [
     "CENTRE_CAVEAT",
@@ -177,7 +178,14 @@ def area_street_km(
         for an area the streets layer does not cover (e.g. London wards outside the four
         boroughs of the OSM extract), never a partial length.
     """
-    snapped = crimes["segment_id"].notna().groupby(crimes["area_code"]).mean()
+    n = weights(crimes)  # a counted table's rows count several crimes each
+    on_street = crimes["segment_id"].notna()
+    if n is None:
+        snapped = on_street.groupby(crimes["area_code"]).mean()
+    else:
+        area = crimes["area_code"]
+        crimes_on = (on_street * n).groupby(area).sum()
+        snapped = crimes_on / pd.Series(n, index=crimes.index).groupby(area).sum()
     km = segments.groupby("area_code")["length_m"].sum() / 1000
     km = km.reindex(snapped.index)
     return km.where(snapped >= min_share).round(3).rename("street_km")
@@ -187,7 +195,9 @@ def _group_table(
     crimes: pd.DataFrame, key: str, groups: Mapping[str, Sequence[str]]
 ) -> pd.DataFrame:
     """Return crimes per place (rows) and crime group (columns, all crime first)."""
-    by_type = crimes.groupby([key, "crime_type"]).size().unstack(fill_value=0)
+    grouped = crimes.groupby([key, "crime_type"])
+    sizes = grouped.size() if COUNT not in crimes.columns else grouped[COUNT].sum()
+    by_type = sizes.unstack(fill_value=0)
     labels = sorted({g for t in by_type.columns for g in groups.get(str(t), ())})
     table = pd.DataFrame({ALL_CRIME: by_type.sum(axis=1)}, index=by_type.index)
     for label in labels:

@@ -10,20 +10,33 @@ each file with; the client sums the files' counts in file order.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hotspots.distributed_tasks import count_file
+from hotspots.distributed_tasks import count_area_file, count_file
+from hotspots.output.rejected_csv import RejectedCsv
+from hotspots.pipeline.area_counts import AreaCounts, area_keys
 from hotspots.pipeline.time_counts import CITY, RunTimes, time_keys
+from hotspots.temporal.counted import sum_groups
 from hotspots.temporal.tallies import Summed
 
 __all__ = [
+    "DaskCounts",
     "count_on_workers",
     "kept_rows",
 ]
+
+
+@dataclass
+class DaskCounts:
+    """What the Dask engine's workers counted: time and area counts, ``rejected.csv``'s parts."""
+
+    times: RunTimes
+    areas: AreaCounts
+    rejected: RejectedCsv
 
 
 def kept_rows(lengths: list[int], gone: np.ndarray) -> list[tuple[np.ndarray | None, slice]]:
@@ -44,18 +57,22 @@ def count_on_workers(
     crimes: pd.DataFrame,
     rows: list[Any],
     kept: list[tuple[np.ndarray | None, slice]],
-) -> RunTimes:
+) -> tuple[RunTimes, AreaCounts]:
     """Count each file's rows on the worker holding them; sum the files' counts in order.
 
     The client numbers every row's place, area and (place, crime group) on its table
     (:func:`hotspots.pipeline.time_counts.time_keys`) and sends each file its rows' numbers;
     the worker counts them (:func:`hotspots.distributed_tasks.count_file`), as the local
     engine counts the same file (:func:`hotspots.pipeline.time_counts.count_times`).
-    The rows' numbers are not kept (four bytes a row and key at least).
+    The rows' numbers are not kept (four bytes a row and key at least). The area stage's
+    counts are made alike (:func:`hotspots.pipeline.area_counts.area_keys`, counted by
+    :func:`hotspots.distributed_tasks.count_area_file`).
     """
     keys = time_keys(crimes)
+    akeys = area_keys(crimes)
+    wide = len(akeys.columns["area_code"]) >= 2**31
     small = {k: max(n, 1) < 2**31 for k, (_, n) in keys.codes.items()}
-    parts = []
+    parts, area_parts = [], []
     for future, (keep, part) in zip(rows, kept, strict=True):
         codes: dict[str, tuple[np.ndarray | None, int]] = {
             k: (
@@ -73,10 +90,27 @@ def count_on_workers(
                 count_file, future, keep, codes, keys.first, keys.last, keys.hours, pure=False
             )
         )
+        groups = akeys.codes[part]
+        area_parts.append(
+            client.submit(
+                count_area_file,
+                future,
+                keep,
+                np.ascontiguousarray(groups) if wide else groups.astype(np.int32),
+                pure=False,
+            )
+        )
     for future in rows:
         future.release()  # each file's rows go once its count is made
     total = Summed()
     for future in parts:  # in file order, summed as they come: few files' counts held
         total.add(future.result())
         future.release()
-    return RunTimes(total.result(), replace(keys, codes={}))  # numbers done with
+    cells: list[pd.DataFrame] = []
+    for future in area_parts:  # summed every few files: few files' cells held
+        cells.append(future.result())
+        future.release()
+        if len(cells) > Summed.EVERY:
+            cells = [sum_groups(cells)]
+    areas = AreaCounts(sum_groups(cells), akeys.columns)
+    return RunTimes(total.result(), replace(keys, codes={})), areas  # numbers done with

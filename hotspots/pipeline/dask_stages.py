@@ -118,9 +118,8 @@ from hotspots.errors import HotspotsError, InputDataError
 from hotspots.output.rejected_csv import RejectedCsv, csv_columns
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
-from hotspots.pipeline.dask_counts import count_on_workers, kept_rows
+from hotspots.pipeline.dask_counts import DaskCounts, count_on_workers, kept_rows
 from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
-from hotspots.pipeline.time_counts import RunTimes
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
 from hotspots.read.mapped import Mapping, read_mapping
@@ -169,7 +168,7 @@ class _Files:
 
 def dask_rank_stages(
     config: RunConfig, stage: StageTimer | None = None, record: dict[str, Any] | None = None
-) -> tuple[Ranked, RunTimes, RejectedCsv]:
+) -> tuple[Ranked, DaskCounts]:
     """Run the stages load through ranking of ``hotspots run`` with the row work on Dask.
 
     Then count the rows for the time tables on the workers (the ``time_counts`` stage).
@@ -196,10 +195,10 @@ def dask_rank_stages(
         The same as :func:`hotspots.pipeline.ranking.rank_stages` gives, but for the crime
         table's :data:`UNUSED_COLUMNS` and ``snap_distance_m``, its ``geometry`` (None where
         a record snapped) and the dtypes that hold it compactly (see the module's notes).
-    RunTimes
+    DaskCounts
         The time counts of the run, the same as
-        :func:`hotspots.pipeline.time_counts.count_times` gives for the crime table.
-    RejectedCsv
+        :func:`hotspots.pipeline.time_counts.count_times` gives for the crime table; the
+        area stage's counts, as :func:`hotspots.pipeline.area_counts.count_areas` gives;
         ``rejected.csv``'s parts, made on the workers (the ``Ranked``'s rejected table holds
         no row), the same as :meth:`hotspots.output.rejected_csv.RejectedCsv.of_frame` makes
         from the local engine's table.
@@ -294,12 +293,14 @@ def dask_rank_stages(
         record["client_crime_table_mb"] = round(crimes.memory_usage(deep=True).sum() / 2**20, 1)
         del crimes, rejected
         with stage("time_counts"):  # each file's rows counted on its worker
-            times = count_on_workers(client, ranked.crimes, timed_rows, kept_rows(lengths, gone))
+            times, area_counts = count_on_workers(
+                client, ranked.crimes, timed_rows, kept_rows(lengths, gone)
+            )
         with stage("rejected_rows"):
             rejected_csv = _collect_parts(parts, config.ranking.street_level_only)
     trim_heap()  # the joined files' memory goes back to the system before the later stages
     record["client_rss_mb"]["ranked"] = _rss_mb()
-    return ranked, times, rejected_csv
+    return ranked, DaskCounts(times, area_counts, rejected_csv)
 
 
 def _submit_parts(

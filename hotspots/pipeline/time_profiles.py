@@ -137,7 +137,12 @@ def _add_place_time(
 
 
 def area_tables(
-    config: RunConfig, result: RunResult, incomplete: list[str], times: RunTimes | None = None
+    config: RunConfig,
+    result: RunResult,
+    incomplete: list[str],
+    times: RunTimes | None = None,
+    *,
+    counted: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Return the area-level time tables of ``result``'s areas (the main layer or an overlay).
 
@@ -153,6 +158,9 @@ def area_tables(
     times
         The run's time counts, for the main layer's areas; None for an overlay's areas, whose
         crimes are counted here.
+    counted
+        The run's counted table (:meth:`hotspots.pipeline.area_counts.AreaCounts.counted`),
+        compared in place of the crimes; None: the crimes are.
 
     Returns
     -------
@@ -170,7 +178,12 @@ def area_tables(
         if times is not None
         else monthly_profile(crimes, by="area_code", start=first, end=last, quiet=True)
     )
-    return {"area_time": area_time, "area_monthly": monthly, **_comparisons(config, result)}
+    compared = result.crimes if counted is None else counted
+    return {
+        "area_time": area_time,
+        "area_monthly": monthly,
+        **_comparisons(config, compared, result.areas),
+    }
 
 
 def _summary(
@@ -199,8 +212,10 @@ def _summary(
     )
 
 
-def _comparisons(config: RunConfig, result: RunResult) -> dict[str, pd.DataFrame]:
+def _comparisons(
+    config: RunConfig, crimes: pd.DataFrame, areas: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Return the period comparisons of areas (and boroughs) and the areas' best and worst."""
     from hotspots.analysis.performance import compare_and_rank
 
-    return compare_and_rank(result.crimes, result.areas, months=config.time.compare_months)
+    return compare_and_rank(crimes, areas, months=config.time.compare_months)

@@ -25,6 +25,7 @@ from hotspots.temporal.common import (
     require_columns,
     say,
 )
+from hotspots.temporal.counted import REF_MONDAY, dated_rows, day_numbers, weights
 
 __all__ = [
     "COMPARE_COLUMNS",
@@ -58,7 +59,7 @@ WINDOW_COMPARE_COLUMNS: list[str] = ["kind", "window", "p_previous", "p_year_bef
 KINDS: tuple[str, ...] = ("all", "group", "type")
 #: Rolling windows of dated data, in weeks.
 WEEK_WINDOWS: tuple[int, ...] = (4, 12, 52)
-_REF_MONDAY = np.datetime64("1970-01-05", "D")  # a Monday: week numbers count from it
+_REF_MONDAY = REF_MONDAY  # a Monday: week numbers count from it
 
 
 def _periods(
@@ -86,9 +87,18 @@ def _period_label(a: int, b: int) -> str:
 def _period_counts(
     crimes: pd.DataFrame, keys: list[str], numbers: np.ndarray, periods: dict[str, tuple[int, int]]
 ) -> pd.DataFrame:
-    """Count crimes per key and crime type (and all crime) in each period."""
+    """Count crimes per key and crime type (and all crime) in each period.
+
+    A counted table's rows (:mod:`hotspots.temporal.counted`) count :data:`COUNT` crimes each.
+    """
+    n = weights(crimes)
     flags = pd.DataFrame(
-        {name: (numbers >= a) & (numbers <= b) for name, (a, b) in periods.items()},
+        {
+            name: (numbers >= a) & (numbers <= b)
+            if n is None
+            else ((numbers >= a) & (numbers <= b)) * n
+            for name, (a, b) in periods.items()
+        },
         index=crimes.index,
     )
     table = pd.concat([crimes[keys], flags], axis=1)[flags.any(axis=1).to_numpy()]
@@ -335,16 +345,12 @@ def binomial_p_values(k: np.ndarray, n: np.ndarray, share: float) -> np.ndarray:
 
 def has_dates(crimes: pd.DataFrame) -> bool:
     """Return True if any crime is dated to the day (police.uk gives the month only)."""
-    span = pd.to_datetime(crimes["occurred_to"]) - pd.to_datetime(crimes["occurred_from"])
-    return bool((span <= pd.Timedelta(days=1)).any())
+    return bool(dated_rows(crimes).any())
 
 
 def _days(crimes: pd.DataFrame) -> np.ndarray:
     """Return each crime's day number since a reference Monday (local date of the start)."""
-    start = pd.to_datetime(crimes["occurred_from"])
-    if start.dt.tz is not None:
-        start = start.dt.tz_localize(None)
-    return np.asarray((start.to_numpy().astype("datetime64[D]") - _REF_MONDAY).astype(np.int64))
+    return day_numbers(crimes["occurred_from"])
 
 
 def _week_date(week: int, day: int = 0) -> str:
