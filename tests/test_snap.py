@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, box
 
 from hotspots.read.layers import read_streets
-from hotspots.space import locations, segments, snap
+from hotspots.space import locations, nearest, segments, snap
 from hotspots.space.areas import assign_areas, metric_areas
 
 
@@ -90,12 +90,12 @@ def _text(values: pd.Series) -> list[str | None]:
     return [None if pd.isna(v) else str(v) for v in values]
 
 
-def test_nearest_within_equals_geos_query_nearest(
+def test_nearest_lines_equals_geos_query_nearest(
     vancouver: tuple[gpd.GeoDataFrame, pd.DataFrame], data_root: Path
 ) -> None:
-    """The box-candidate search gives STRtree.query_nearest(max_distance, all_matches) with
-    ties to the smallest line index, on real crimes and street segments (and points placed
-    exactly at the tolerance from a line)."""
+    """The grid's candidates and NumPy's distances give STRtree.query_nearest(max_distance,
+    all_matches) with ties to the smallest line index, and GEOS's distances to the last bit,
+    on real crimes and street segments (and points placed exactly at the tolerance)."""
     crimes, _ = vancouver
     streets = read_streets(data_root / "vancouver" / "public_streets.gpkg")
     lines = segments.lines_to_segments(streets.to_crs(crimes.crs)).geometry.to_numpy()
@@ -105,16 +105,71 @@ def test_nearest_within_equals_geos_query_nearest(
         [lines, [LineString([(491_000.0, 5_455_900.0), (491_000.0, 5_456_100.0)])]]
     )
     for tol in (5.0, 30.0):
-        best, dist = snap._nearest_within(x, y, lines, tol)
+        best, dist = nearest.nearest_lines(x, y, lines, tol)
         pi, li = shapely.STRtree(lines).query_nearest(
             shapely.points(x, y), max_distance=tol, all_matches=True
         )
         want = locations.first_match(len(x), pi, li)
         np.testing.assert_array_equal(best, want)
         got = shapely.distance(shapely.points(x[best >= 0], y[best >= 0]), lines[best[best >= 0]])
-        np.testing.assert_allclose(dist[best >= 0], got)
+        np.testing.assert_array_equal(dist[best >= 0], got)  # to the last bit
         assert np.isnan(dist[best < 0]).all()
     assert best[-1] == len(lines) - 1  # exactly at 30 m: snapped
+
+
+def _brute_nearest(
+    x: np.ndarray, y: np.ndarray, lines: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every point against every line by GEOS: the nearest within ``tol``, ties to the first."""
+    with np.errstate(invalid="ignore"):
+        d = shapely.distance(shapely.points(x, y)[:, None], lines[None, :])
+    d = np.where(d <= tol, d, np.inf)
+    best = np.where(np.isfinite(d).any(axis=1), d.argmin(axis=1), -1)
+    return best, np.where(best >= 0, d.min(axis=1), np.nan)
+
+
+@pytest.mark.parametrize(("max_cells", "pairs"), [(4_000_000, 400_000), (10, 500)])
+def test_nearest_lines_awkward_geometries_equal_brute_force(
+    monkeypatch: pytest.MonkeyPatch, max_cells: int, pairs: int
+) -> None:
+    """Ties, zero-length and bent lines, multi-parts, empty and missing lines, missing and
+    far points; and a grid of few wide cells measured in many parts (threads): the same
+    nearest lines and distances as GEOS."""
+    monkeypatch.setattr(nearest, "_MAX_CELLS", max_cells)
+    monkeypatch.setattr(nearest, "_PAIRS", pairs)
+    rng = np.random.default_rng(5)
+    ends = rng.uniform(0, 200, (300, 4)).round(1)
+    lines = list(shapely.linestrings(ends.reshape(-1, 2, 2)))
+    lines += [
+        LineString([(50, 50), (50, 50)]),  # zero length
+        LineString([(0, 0), (60, 10), (60, 80), (120, 90)]),  # bent
+        shapely.MultiLineString([[(10, 10), (20, 10)], [(30, 30), (40, 45)]]),
+        LineString(),
+        None,
+        LineString([(100, 0), (100, 200)]),  # the same line twice: ties
+        LineString([(100, 0), (100, 200)]),
+    ]
+    arr = np.array(lines, dtype=object)
+    x = np.r_[rng.uniform(-50, 250, 2_000), 100.0, np.nan, 1e12, 50.0]
+    y = np.r_[rng.uniform(-50, 250, 2_000), 50.0, 3.0, 5.0, 50.0]
+    for tol in (0.5, 4.0, 30.0, 500.0):
+        best, dist = nearest.nearest_lines(x, y, arr, tol)
+        want_best, want_dist = _brute_nearest(x, y, arr, tol)
+        np.testing.assert_array_equal(best, want_best)
+        np.testing.assert_array_equal(dist, want_dist)
+    assert nearest.nearest_lines(x[:0], y[:0], arr, 30.0)[0].shape == (0,)
+    assert (nearest.nearest_lines(x, y, arr[:0], 30.0)[0] == -1).all()
+
+
+def test_segment_distance_is_geos_to_the_last_bit() -> None:
+    """Points before, beside and beyond segments, on them and on zero-length ones."""
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(-1e3, 1e3, (2, 5_000, 2)) + 5e5
+    b[:50] = a[:50]  # zero length
+    p = np.where(rng.random((5_000, 1)) < 0.1, a, rng.uniform(-1e3, 1e3, (5_000, 2)) + 5e5)
+    got = nearest.segment_distance(p[:, 0], p[:, 1], a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    want = shapely.distance(shapely.points(p), shapely.linestrings(np.stack([a, b], axis=1)))
+    np.testing.assert_array_equal(got, want)
 
 
 def test_metric_areas_takes_the_joined_layer_again() -> None:

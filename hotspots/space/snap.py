@@ -8,7 +8,6 @@ London records sit on far fewer points, and each point is looked up once.
 from __future__ import annotations
 
 import logging
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -18,10 +17,10 @@ import shapely
 from hotspots.space.locations import (
     distinct_points,
     first_match,
-    in_chunks,
     polygon_of_points,
     spread_category,
 )
+from hotspots.space.nearest import nearest_lines
 
 __all__ = [
     "DEFAULT_SNAP_DISTANCE_M",
@@ -77,7 +76,7 @@ def snap_to_streets(
     inv, ux, uy = distinct_points(crimes)
     ids = segments["segment_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
-    best, best_d = _nearest_within(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
+    best, best_d = nearest_lines(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
     out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
@@ -91,45 +90,6 @@ def snap_to_streets(
             max_distance_m,
         )
     return out
-
-
-def _nearest_within(
-    x: np.ndarray, y: np.ndarray, lines: np.ndarray, max_distance_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return each point's nearest line within ``max_distance_m`` (-1 if none) and distance.
-
-    The same as ``STRtree.query_nearest(..., max_distance, all_matches=True)`` with ties
-    going to the smallest line index, computed as one vectorised GEOS distance per
-    candidate pair. Candidates are the points inside a line's bounding box grown by the
-    tolerance (every point within the tolerance of a line is), found in a tree of the
-    grown boxes: a box test, where a ``dwithin`` query of the line tree measures each pair's
-    distance once more (10 million crimes: about 1.5 s instead of 2.5 s per million
-    distinct points). Points are made and looked up in chunks, in parallel threads (GEOS
-    releases the GIL), all in the one tree of boxes (a tree of each chunk's points had
-    every chunk test every box: Vancouver 0.12 -> 0.09 s of CPU).
-    """
-    reach = max_distance_m * (1 + 1e-9) + 1e-9  # never miss a pair at the exact tolerance
-    b = shapely.bounds(lines)
-    grown = shapely.box(b[:, 0] - reach, b[:, 1] - reach, b[:, 2] + reach, b[:, 3] + reach)
-    boxes = shapely.STRtree(grown)  # one tree, queried by every chunk's points
-    boxes.query(grown[:1])  # GEOS builds a tree on its first query: here, not in two threads
-
-    def one(rows: np.ndarray) -> np.ndarray:
-        part = shapely.points(x[rows], y[rows])
-        pi, si = boxes.query(part)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            dist = shapely.distance(part[pi], lines[si])
-        ok = dist <= max_distance_m
-        pi, si, dist = pi[ok], si[ok], dist[ok]
-        best_d = np.full(len(part), np.inf)
-        np.minimum.at(best_d, pi, dist)
-        nearest = dist == best_d[pi]  # every line at the shortest distance: ties
-        best = first_match(len(part), pi[nearest], si[nearest])
-        return np.column_stack([best, np.where(best < 0, np.nan, best_d)])
-
-    both = in_chunks(one, len(x)).reshape(-1, 2)
-    return both[:, 0].astype(np.int64), both[:, 1]
 
 
 def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
