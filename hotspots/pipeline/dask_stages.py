@@ -1,8 +1,9 @@
 """``hotspots run --engine dask``: the stages that touch every crime row, on a Dask cluster.
 
 :func:`dask_rank_stages` gives what :func:`hotspots.pipeline.ranking.rank_stages` gives (the
-same rejected rows, segments, ranked lists and crime table, value for value, but for the
-table's unused columns), with the row work on the cluster's workers:
+same segments, ranked lists and crime table, value for value, but for the table's unused
+columns; the rejected rows as ``rejected.csv``'s lines, step 7), with the row work on the
+cluster's workers:
 
 1. **read** (one task per crime file): the package's reader of one file
    (:func:`hotspots.distributed_tasks.read_file`): parsing, canonical columns, the row
@@ -33,21 +34,35 @@ table's unused columns), with the row work on the cluster's workers:
    and peaks, ``place_monthly``, ``area_monthly``, the hour-of-week profiles, the crime
    groups' windows and profiles) is made from these sums: the aoristic expansion of every
    window into hour cells, the time stage's largest per-row work, runs on the workers.
+   Beside them, the area stage's counts: the client numbers every row's (area, crime type,
+   on a street or not) (:func:`hotspots.pipeline.area_counts.area_keys`) and each worker
+   counts its file's rows per number, month, day and whether dated to the day
+   (:func:`hotspots.distributed_tasks.count_area_file`, the local engine's function per
+   file); the area comparisons, best and worst and rates read the summed counts (a counted
+   table, :mod:`hotspots.temporal.counted`) in place of the crimes.
+7. **rejected rows** (one task per file name, after the join): each file's rejected rows
+   stay on the worker that read it (:func:`hotspots.distributed_tasks.file_rejects`); the
+   client sends each file the rows its join rejected (outside every area, a repeated id:
+   few) and the worker makes the file's lines of ``rejected.csv``
+   (:func:`hotspots.distributed_tasks.rejected_part`, i.e.
+   :func:`hotspots.output.rejected_csv.file_part`, which the local engine writes its table
+   with, file by file). Only the lines and the counts per reason come to the client, which
+   keeps the lines in a temporary file per crime file until the run folder's writer joins
+   them in order of file name (:class:`hotspots.output.rejected_csv.RejectedCsv`); run.json's
+   accounting is made from the counts.
 
 Every step is per file or per point, so the result equals the single-machine run's
 (tests/test_dask_run.py compares every CSV of the two run folders byte for byte). The
 client holds the joined crime table, as the later stages of the run (significance,
-forecast, rates, maps) still read every crime row, held compactly:
+clusters, repeat locations, forecast, maps) still read every crime row, held compactly:
 
 - without the columns no later stage reads (:data:`UNUSED_COLUMNS`: police.uk's crime ids,
   64 characters a row) and without ``snap_distance_m`` (read by no stage after snapping);
 - ``geometry`` only where a record snapped to no street (the one reader of the per-row
   points, the unsnapped records' places; every later stage reads ``x`` and ``y``), None
   elsewhere: a shapely point per distinct location was the client's largest item;
-- ``source_row`` as 32-bit integers, and the rejected table's text columns of few distinct
-  values (reasons, months, the raw coordinates) as categoricals, sent so from the workers
-  (:func:`hotspots.distributed_tasks.as_codes`) and stacked code by code, the rest after
-  joining (:func:`compact_text`).
+- ``source_row`` as 32-bit integers; the rejected rows not at all (step 7; the few the
+  join rejects are held until step 7 as categoricals, :func:`compact_text`).
 
 What this costs per row is measured by ``benchmarks/dask_scale.py``.
 
@@ -56,20 +71,31 @@ file on the workers, keyed by the client's numbers as the time counts are):
 
 - time tables (:mod:`hotspots.pipeline.time_profiles`): nothing, the time counts above;
 - area comparisons, best and worst (:mod:`hotspots.analysis.performance`) and rates
-  (:mod:`hotspots.analysis.rates`), in the forked second process: area_code, month and
-  crime_type; would take counts per (area, month, crime type);
+  (:mod:`hotspots.analysis.rates`) of the main layer: nothing, the area counts above (an
+  ``--overlay`` layer's still count its crimes: its areas are found per row);
+- ``rejected.csv``: nothing, step 7;
 - Gi* hexagons (:mod:`hotspots.space.grid`): x, y, crime_type; counts per (distinct point,
   crime type);
 - density clusters (:mod:`hotspots.analysis.clusters`): x, y; the distinct points with
   their counts as weights;
 - repeat locations, harm, place significance, corridors: the point, crime_type,
   segment_id, place_key and cluster label; counts per (point or place, crime type);
-- forecast and backtest: segment_id, month, occurred_from; counts per (segment, month);
+- forecast (``--forecast`` only; the backtest evidence reads no crime): x, y, month,
+  crime_type, segment_id and area_code of each crime, for a raster of pixels per month and,
+  for the near-repeat method, each crime's date: counts per (distinct point, month, crime
+  type) would do for all but near-repeat, which needs the events;
 - maps (:mod:`hotspots.output.area_maps`, :mod:`hotspots.output.map_data`): x, y,
   crime_type, area_code, occurred_from, has_time; counts per (point, crime type, area) and
   per (place, week);
-- ``rejected.csv``: the rejected rows; written per file on the workers;
 - run.json and the run's title: source_file, month, the windows; counts per file.
+
+Of these, the Gi* hexagons' counts are one pass of ``bincount`` over the client's per-row
+point numbers (``point_id``, from the join) and crime types: counting them on the workers
+would save the client little while it holds the points for the other readers above. Their
+cost is per distinct point (the H3 cell of each, and the points' spacing that chooses the
+resolution; the clusters' neighbour search likewise), which on the jittered scale-up of
+``benchmarks/dask_scale.py`` is nearly per row. The client's table shrinks only once every
+reader of the points takes counts per distinct point.
 
 The cluster: ``scheduler`` (a running Dask scheduler) if given, else a local cluster of
 ``workers`` processes, one thread each; without either, the default Dask client if one
