@@ -147,7 +147,21 @@ def row_reason_codes(
 
 
 def _per_distinct(values: pd.Series, test: Any) -> np.ndarray:
-    """Apply a vectorised boolean ``test`` to each distinct value once and spread the result."""
+    """Apply a vectorised boolean ``test`` to each distinct value once and spread the result.
+
+    A categorical's categories are tested as they are (then a missing value, if any): no
+    hashing of the rows.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        k = len(values.dtype.categories)
+        missing = bool(len(codes)) and int(codes.min()) < 0
+        each = np.arange(k + missing, dtype=np.int64)
+        if missing:
+            each[-1] = -1  # missing last: code -1 takes the last result
+        each_value = pd.Categorical.from_codes(each, dtype=values.dtype, validate=False)
+        hit = np.asarray(test(pd.Series(each_value)), dtype=bool)
+        return np.asarray(hit.take(codes, mode="wrap" if missing else "raise"), dtype=bool)
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
     hit = np.asarray(test(pd.Series(uniq, dtype=values.dtype)), dtype=bool)
     return np.asarray(hit[codes], dtype=bool)

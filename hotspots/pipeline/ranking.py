@@ -19,7 +19,7 @@ from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
-from hotspots.read.layers import read_areas
+from hotspots.read.layers import read_areas_beside
 from hotspots.read.mapped import read_mapping
 from hotspots.space import cache, crs, names, snap
 from hotspots.space.areas import metric_areas
@@ -84,7 +84,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         expected = _expected_crs(config)
         lines = None if expected is None else early.submit(_peek_lines, config, expected)
         with stage("load"):  # with the area join: rows outside every area rejected on reading
-            area_layer = read_areas(
+            areas_read = read_areas_beside(  # in a thread, while the crimes are read
                 config.areas,
                 code_col=config.inputs.area_code,
                 name_col=config.inputs.area_name,
@@ -98,8 +98,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 start=config.period.start,
                 end=config.period.end,
                 quiet=config.output.quiet,
-                areas=area_layer,
+                areas=areas_read,
             )
+            area_layer = areas_read.result()
         if crimes.empty:
             msg = (
                 f"no usable crime rows in {[str(p) for p in config.crimes]}: "

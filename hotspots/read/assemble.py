@@ -30,6 +30,7 @@ from hotspots.read.duplicates import (
     repeated_across_files,
     repeated_ids,
 )
+from hotspots.read.layers import AreaInput, areas_of
 from hotspots.read.schema import REJECTED_COLUMNS
 from hotspots.read.sources import (
     Source,
@@ -230,7 +231,7 @@ def assemble(
     across_files_only: bool,
     src_crs: Any,
     dst_crs: Any,
-    areas: gpd.GeoDataFrame | None = None,
+    areas: AreaInput = None,
     id_keys: list[FileIdKeys | None] | None = None,
     repeated: np.ndarray | None = None,
     located: Future[Located] | None = None,
@@ -299,13 +300,17 @@ Located = tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray
 
 
 def locate_points(
-    x: np.ndarray, y: np.ndarray, *, src_crs: Any, dst_crs: Any, areas: gpd.GeoDataFrame | None
+    x: np.ndarray, y: np.ndarray, *, src_crs: Any, dst_crs: Any, areas: AreaInput
 ) -> Located:
-    """Return the rows' distinct points, projected, and (given ``areas``) the area of each."""
+    """Return the rows' distinct points, projected, and (given ``areas``) the area of each.
+
+    Areas being read in a thread are waited for once the points are projected.
+    """
     codes, ux, uy = project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
-    if areas is None:
+    polygons = areas_of(areas)
+    if polygons is None:
         return codes, ux, uy, None, None
-    layer = AreaLayer.of(areas, dst_crs)
+    layer = AreaLayer.of(polygons, dst_crs)
     return codes, ux, uy, layer, polygon_of_points(ux, uy, layer.polygons)
 
 

@@ -126,15 +126,25 @@ def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
     one table.
     """
     order = pc.array_sort_indices(words).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
+    small = _code_dtype(len(order))  # as pandas keeps them: no second pass to narrow
+    rank = np.empty(len(order) + 1, dtype=small)
     rank[order] = np.arange(len(order))
+    rank[-1] = -1  # a missing value's code (-1) takes the last place: one take per row
     if len(order):
-        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+        codes = rank.take(codes, mode="wrap")
     return pd.Categorical.from_codes(
         codes,
         dtype=_distinct_categories(pd.Index(pd.array(words.take(order), dtype=TEXT_DTYPE))),
         validate=False,
     )
+
+
+def _code_dtype(k: int) -> np.dtype[Any]:
+    """Return the integer type pandas gives the codes of ``k`` categories."""
+    for kind in (np.int8, np.int16, np.int32):
+        if k < np.iinfo(kind).max:
+            return np.dtype(kind)
+    return np.dtype(np.int64)
 
 
 def unify_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:

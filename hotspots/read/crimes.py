@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from hotspots.read.layers import AreaInput, areas_of
 from hotspots.read.mapped import mapping_text, read_mapped, read_mapping
 from hotspots.read.policeuk import POLICE_UK_SOURCE, read_police_uk
 from hotspots.space import crs as _crs
@@ -56,7 +57,7 @@ def read_crimes(
     end: str | None = None,
     crs: str | None = None,
     quiet: bool = False,
-    areas: gpd.GeoDataFrame | None = None,
+    areas: AreaInput = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read crime files of any supported format into the canonical table.
 
@@ -87,8 +88,9 @@ def read_crimes(
         if crs:
             crimes = _crs.to_metric_crs(crimes, crs, name="crimes", quiet=quiet)
             crimes = crimes.assign(x=crimes.geometry.x, y=crimes.geometry.y)
-            if areas is not None:
-                crimes, rejected = join_areas(crimes, rejected, areas)
+            polygons = areas_of(areas)
+            if polygons is not None:
+                crimes, rejected = join_areas(crimes, rejected, polygons)
         return crimes, rejected
     mapped: tuple[gpd.GeoDataFrame, pd.DataFrame] = read_mapped(
         paths,

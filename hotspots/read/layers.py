@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -22,7 +24,10 @@ __all__ = [
     "AREA_NAME_CANDIDATES",
     "STREET_ID_CANDIDATES",
     "STREET_NAME_CANDIDATES",
+    "AreaInput",
+    "areas_of",
     "read_areas",
+    "read_areas_beside",
     "read_population",
     "read_streets",
 ]
@@ -160,6 +165,37 @@ def read_areas(
         c for c in gdf.columns if c not in (code, label, "geometry")
     ]
     return out[[*cols, "geometry"]]
+
+
+def read_areas_beside(
+    path: str | Path,
+    *,
+    code_col: str | None = None,
+    name_col: str | None = None,
+    layer: str | None = None,
+) -> Future[gpd.GeoDataFrame]:
+    """Start :func:`read_areas` in a thread of its own; return its future.
+
+    The area layer is read while the crimes are inflated and parsed (GDAL's reading and
+    Arrow's run without the GIL): a reader given the future (see :data:`AreaInput`) waits
+    for it only where it looks points up in the areas. Its errors are raised by
+    ``result()``, as :func:`read_areas` raises them.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-areas")
+    try:
+        return pool.submit(read_areas, path, code_col=code_col, name_col=name_col, layer=layer)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when the layer is read
+
+
+#: Area polygons given to a crime reader: read already, being read in a thread (see
+#: :func:`read_areas_beside`), or none.
+AreaInput: TypeAlias = gpd.GeoDataFrame | Future[gpd.GeoDataFrame] | None
+
+
+def areas_of(areas: AreaInput) -> gpd.GeoDataFrame | None:
+    """Return the area polygons of an :data:`AreaInput`, waiting for them if being read."""
+    return areas.result() if isinstance(areas, Future) else areas
 
 
 def _area_problems(

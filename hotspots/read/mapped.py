@@ -33,6 +33,7 @@ from hotspots.read.assemble import (
 )
 from hotspots.read.canonical import canonical_frame, month_window, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
+from hotspots.read.layers import AreaInput, areas_of
 from hotspots.read.mapping_schema import mapping_problems
 from hotspots.read.sources import (
     Source,
@@ -148,7 +149,7 @@ def read_mapped(
     end: str | None = None,
     crs: str | None = None,
     quiet: bool = False,
-    areas: gpd.GeoDataFrame | None = None,
+    areas: AreaInput = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read CSV or GeoParquet crime files through a column mapping into one table.
 
@@ -166,7 +167,7 @@ def read_mapped(
     quiet
         If True, do not log progress.
     areas
-        Area polygons to join, as in :func:`read_police_uk`.
+        Area polygons to join (or a future of them), as in :func:`read_police_uk`.
 
     Returns
     -------
@@ -237,7 +238,8 @@ def read_mapped(
         )
     kept_all, rejected, _ = concat_files(frames, rejects, across_files_only=False)
     crimes = to_geo(kept_all, src_crs=src, dst_crs=_default_metric(kept_all, src))
-    return (crimes, rejected) if areas is None else join_areas(crimes, rejected, areas)
+    polygons = areas_of(areas)
+    return (crimes, rejected) if polygons is None else join_areas(crimes, rejected, polygons)
 
 
 def read_mapped_file(

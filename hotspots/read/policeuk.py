@@ -25,6 +25,7 @@ from hotspots.read.assemble import (
 from hotspots.read.canonical import TEXT_DTYPE, canonical_frame, month_window_text, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.duplicates import FileIdKeys
+from hotspots.read.layers import AreaInput
 from hotspots.read.sources import (
     Source,
     choose_publications,
@@ -176,7 +177,7 @@ def read_police_uk(
     start: str | None = None,
     end: str | None = None,
     quiet: bool = False,
-    areas: gpd.GeoDataFrame | None = None,
+    areas: AreaInput = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read police.uk street-level CSVs (plain, gzipped or in monthly zips) into one table.
 
@@ -193,7 +194,9 @@ def read_police_uk(
     areas
         Area polygons (from :func:`read_areas`, any CRS): each kept row gets the
         ``area_code``/``area_name`` of the area holding it (see :func:`join_areas`) and rows
-        outside every area are rejected, in the same pass that assembles the table.
+        outside every area are rejected, in the same pass that assembles the table. A
+        future of them (:func:`hotspots.read.layers.read_areas_beside`) is waited for only
+        where the points are looked up.
 
     Returns
     -------

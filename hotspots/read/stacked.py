@@ -34,6 +34,7 @@ from hotspots.read.assemble import FileResult, Located, assemble, locate_points
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE, take_rows
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
 from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
+from hotspots.read.layers import AreaInput
 from hotspots.read.sources import Source, gzip_trailer_size, is_gzip
 from hotspots.rejects import malformed_rejects, rejected_rows
 
@@ -146,7 +147,7 @@ def parse_file(
         numbers=numbers,
         encoded=encoded,
     )
-    made = parts(table.to_pandas(types_mapper=_arrow_dictionaries))
+    made = parts(table.to_pandas(types_mapper=_arrow_dictionaries, split_blocks=True))
     keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
     return ParsedFile(source, table, rows, malformed, made, keys)
 
@@ -165,7 +166,7 @@ def assemble_stacked(
     across_files_only: bool,
     src_crs: Any,
     dst_crs: Any,
-    areas: gpd.GeoDataFrame | None = None,
+    areas: AreaInput = None,
     quiet: bool = False,
     raw_columns: Sequence[str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame] | None:
@@ -211,7 +212,9 @@ def assemble_stacked(
     for p in parsed:  # joined: each file's own copy no longer needed
         p.parts = {}
     cells = _as_text(table if raw_columns is None else table.select(list(raw_columns)))
-    raw = RawTable(cells.to_pandas(), np.concatenate([p.row_numbers for p in parsed]), [])
+    # a column each (numbers without a copy: not joined into one block of every row)
+    frame = cells.to_pandas(split_blocks=True)
+    raw = RawTable(frame, np.concatenate([p.row_numbers for p in parsed]), [])
     x, y = parts["x"], parts["y"]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         # the points of every row are located while the table is made
