@@ -90,11 +90,11 @@ def analyse(config: RunConfig) -> RunResult:
     stage = StageTimer()
     engine: dict[str, object] = {"engine": config.engine.engine}  # run.json's "engine"
     times: RunTimes | None = None
-    areas: AreaCounts | None = None
+    area_counts: AreaCounts | None = None  # the local engine counts in the second process
     rejected_csv = None  # the local engine's rejected.csv is made from its rejected table
     if config.engine.engine == "dask":  # the row stages and counts on Dask (issue 19.7)
         ranked, counts = dask_rank_stages(config, stage, engine)
-        times, areas, rejected_csv = counts.times, counts.areas, counts.rejected
+        times, area_counts, rejected_csv = counts.times, counts.areas, counts.rejected
     else:
         ranked = rank_stages(config, stage)
     crimes = ranked.crimes
@@ -118,14 +118,15 @@ def analyse(config: RunConfig) -> RunResult:
     if times is None:
         with stage("time_counts"):  # the per-row counts of the time tables, file by file
             times = count_times(crimes, time_keys(crimes))
-            areas = count_areas(crimes, area_keys(crimes))
     city, months, incomplete = month_tables(times)
     result.tables.update(city_monthly=city, month_check=months)
     # the area-level tables need only the crimes with their areas: a second process computes
     # them (and the overlays') while this one does the place-level stages (issue 19); the
     # crime groups' tables stay here: measured, in the second process they only moved its
     # work under the significance stage's two threads (Vancouver slower, 10M no faster)
-    area_level = start_beside(_area_stage, config, result, population, incomplete, times, areas)
+    area_level = start_beside(
+        _area_stage, config, result, population, incomplete, times, area_counts
+    )
     with stage("time_profiles"):
         add_time(config, result, area_level=False, times=times)
     trim_heap()  # each stage's temporaries leave the process before the next one's peak
@@ -172,9 +173,13 @@ def _area_stage(
     """Return the main layer's area tables with ``rates``, and each overlay prepared.
 
     The comparisons and rates read the counted table of ``areas``
-    (:mod:`hotspots.pipeline.area_counts`) in place of the crimes.
+    (:mod:`hotspots.pipeline.area_counts`) in place of the crimes: the Dask engine's
+    workers made it; the local engine counts its crimes here, file by file, in the second
+    process.
     """
-    counted = areas.counted() if areas is not None else None
+    if areas is None:
+        areas = count_areas(result.crimes, area_keys(result.crimes))
+    counted = areas.counted()
     tables = area_tables(config, result, incomplete, times, counted=counted)
     tables["rates"] = rates_for_run(
         result.crimes if counted is None else counted,
