@@ -24,7 +24,9 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from hotspots.output.formulas import neutralise_formulas
@@ -51,13 +53,28 @@ def csv_columns(*, street_level_only: bool) -> list[str]:
 
 @dataclass
 class FilePart:
-    """One file name's lines of ``rejected.csv`` (UTF-8, no header) and its rows per reason."""
+    """One file name's lines of ``rejected.csv`` and its rows per reason.
+
+    ``text`` holds the lines (UTF-8, no header), or ``table`` the rows to write as them.
+    """
 
     text: bytes
     reasons: dict[str, int]
+    table: pd.DataFrame | None = field(default=None, repr=False)
+
+    def write_to(self, out: BinaryIO) -> None:
+        """Write the lines to ``out``, as :func:`hotspots.output.export.write_csv` would."""
+        if self.table is None:
+            out.write(self.text)
+            return
+        self.table.to_csv(
+            out, mode="wb", index=False, header=False, lineterminator="\n", encoding="utf-8"
+        )
 
 
-def file_part(frames: Sequence[pd.DataFrame], *, street_level_only: bool) -> FilePart:
+def file_part(
+    frames: Sequence[pd.DataFrame], *, street_level_only: bool, as_text: bool = True
+) -> FilePart:
     """Return the lines of ``rejected.csv`` for the rejected rows of one file name.
 
     Parameters
@@ -68,6 +85,8 @@ def file_part(frames: Sequence[pd.DataFrame], *, street_level_only: bool) -> Fil
         of each file of that name in file order, then the rows the join rejected.
     street_level_only
         Write only :data:`STREET_LEVEL_COLUMNS`.
+    as_text
+        Make the lines now (else the part holds the rows, made into lines when written).
 
     Returns
     -------
@@ -88,10 +107,14 @@ def file_part(frames: Sequence[pd.DataFrame], *, street_level_only: bool) -> Fil
     table = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
     table = table.sort_values("source_row", kind="stable")
     reasons = table["reason"].astype(object).value_counts(sort=False)
-    text = neutralise_formulas(
+    counts = {str(k): int(n) for k, n in reasons.items()}
+    shown = neutralise_formulas(
         table.reindex(columns=csv_columns(street_level_only=street_level_only))
-    ).to_csv(index=False, header=False, lineterminator="\n", encoding="utf-8")
-    return FilePart(text.encode("utf-8"), {str(k): int(n) for k, n in reasons.items()})
+    )
+    if not as_text:
+        return FilePart(b"", counts, shown)
+    text = shown.to_csv(index=False, header=False, lineterminator="\n", encoding="utf-8")
+    return FilePart(text.encode("utf-8"), counts)
 
 
 @dataclass
@@ -103,7 +126,7 @@ class RejectedCsv:
     """
 
     columns: list[str]
-    parts: dict[str, bytes | Path] = field(default_factory=dict)
+    parts: dict[str, FilePart | Path] = field(default_factory=dict)
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
     folder: Path | None = field(default=None, repr=False)
 
@@ -113,10 +136,14 @@ class RejectedCsv:
         out = cls(csv_columns(street_level_only=street_level_only))
         if not len(rejected):
             return out
-        names = rejected["source_file"].astype(object).to_numpy()
-        for name, rows in pd.Series(range(len(names))).groupby(names, sort=False):
-            part = file_part([rejected.take(rows.to_numpy())], street_level_only=street_level_only)
-            out.add(str(name), part)
+        codes, names = pd.factorize(rejected["source_file"])
+        order = np.argsort(codes, kind="stable")  # each file's rows together, in order
+        bounds = np.cumsum([0, *np.bincount(codes, minlength=len(names))])
+        for k, name in enumerate(names):
+            rows = rejected.take(order[bounds[k] : bounds[k + 1]])
+            out.add(
+                str(name), file_part([rows], street_level_only=street_level_only, as_text=False)
+            )
         return out
 
     def add(self, name: str, part: FilePart, *, on_disk: bool = False) -> None:
@@ -126,13 +153,14 @@ class RejectedCsv:
             raise ValueError(msg)
         self.reasons[name] = dict(sorted(part.reasons.items()))
         if not on_disk:
-            self.parts[name] = part.text
+            self.parts[name] = part
             return
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="hotspots-rejected-"))
             weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         path = self.folder / f"{len(self.parts)}.csv"
-        path.write_bytes(part.text)
+        with path.open("wb") as f:
+            part.write_to(f)
         self.parts[name] = path
 
     @property
@@ -149,8 +177,8 @@ class RejectedCsv:
             out.write(header.encode("utf-8"))
             for name in sorted(self.parts):
                 part = self.parts[name]
-                if isinstance(part, bytes):
-                    out.write(part)
+                if isinstance(part, FilePart):
+                    part.write_to(out)
                     continue
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out)
