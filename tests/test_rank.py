@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString
@@ -257,3 +258,18 @@ def test_run_lengths_summed_as_pandas_groupby_sums() -> None:
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         expected = pd.Series(values).groupby(group).sum().to_numpy()
         assert (np.add.reduceat(values, starts) == expected).all()
+
+
+def test_line_ends_are_get_point_first_and_last() -> None:
+    """One table of coordinates gives the ends shapely.get_point(.., 0) and (.., -1) give."""
+    lines = np.array(
+        [
+            shapely.LineString([(0, 0), (1, 1), (2, 0)]),
+            shapely.LineString([(5, 5), (5, 6)]),
+            shapely.LineString([(1, 2, 3), (4, 5, 6)]),
+        ]
+    )
+    want = np.vstack([shapely.get_coordinates(shapely.get_point(lines, i)) for i in (0, -1)])
+    np.testing.assert_array_equal(rank._line_ends(lines), want)
+    other = np.array([*lines, shapely.MultiLineString([[(0, 0), (1, 0)]])])  # point by point
+    assert rank._line_ends(other).shape == (6, 2)

@@ -253,9 +253,7 @@ def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     name, _ = pd.factorize(normalise_name(hot["street_name"]))
     width = max(int(name.max(initial=-1)) + 1, 1)
     key = np.where(named, area * width + name, len(areas) * width + np.arange(len(hot)))
-    ends = np.vstack(
-        [shapely.get_coordinates(shapely.get_point(hot.geometry.to_numpy(), i)) for i in (0, -1)]
-    )
+    ends = _line_ends(hot.geometry.to_numpy())
     vertex = _row_numbers(np.round(ends, 2))  # one number per vertex
     n = len(hot)
     # each segment end joined to the first end with the same key and vertex: the same
@@ -268,6 +266,20 @@ def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
     graph = coo_matrix((np.ones(2 * n), (seg, seg[first[end]])), shape=(n, n))
     labels: np.ndarray = connected_components(graph, directed=False)[1]
     return labels
+
+
+def _line_ends(lines: np.ndarray) -> np.ndarray:
+    """Return the first points of ``lines``, then their last points (x, y rows).
+
+    The rows ``shapely.get_point(lines, 0)`` then ``(lines, -1)`` give, from one table of
+    coordinates: LineStrings with points (others point by point, as before).
+    """
+    coords, at = shapely.get_coordinates(lines, return_index=True)
+    count = np.bincount(at, minlength=len(lines))
+    if (count == 0).any() or (shapely.get_type_id(lines) != 1).any():
+        return np.vstack([shapely.get_coordinates(shapely.get_point(lines, i)) for i in (0, -1)])
+    last = np.cumsum(count) - 1
+    return np.vstack([coords[last - count + 1], coords[last]])
 
 
 def _row_numbers(xy: np.ndarray) -> np.ndarray:

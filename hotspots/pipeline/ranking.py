@@ -443,12 +443,13 @@ def _street_of_segments(segment_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     ``segment_ids`` holds each hot street's segments joined by ";"; a segment listed by two
     streets goes to the later one.
     """
-    parts = [str(s).split(";") for s in segment_ids.tolist()]
     found = np.full(len(ids), -1, dtype=np.int64)
-    if not parts:
+    if not len(segment_ids):
         return found
-    owner = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
-    listed = pa.array([p for ps in parts for p in ps], type=pa.string())
+    text = [v if isinstance(v, str) else str(v) for v in segment_ids.tolist()]
+    parts = pc.split_pattern(pa.array(text, type=pa.string()), ";")  # as str.split(";")
+    owner = np.asarray(pc.list_parent_indices(parts).to_numpy(), dtype=np.int64)
+    listed = pc.list_flatten(parts)
     known = pa.array(pd.Index(ids).astype(str).array, type=pa.string())
     at = pc.index_in(listed, value_set=known)  # each listed id's place among ids
     at = np.asarray(at.to_numpy(zero_copy_only=False), dtype=float)  # missing: NaN
