@@ -314,6 +314,8 @@ def _header(data: bytes, source: Source, *, start: int = 0) -> list[str]:
 
 def _row_numbers(n_ok: int, malformed: list[tuple[int, str]]) -> np.ndarray:
     """Return the physical data-row numbers of the parsed rows, skipping malformed ones."""
+    if not malformed:
+        return np.arange(1, n_ok + 1, dtype=np.int64)
     bad = np.array(sorted(n for n, _ in malformed if n > 0), dtype=np.int64)
     allrows = np.arange(1, n_ok + len(malformed) + 1, dtype=np.int64)
     return np.setdiff1d(allrows, bad, assume_unique=True)[:n_ok]

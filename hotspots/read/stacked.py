@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
@@ -223,8 +224,10 @@ def assemble_stacked(
         canon["source_file"] = _file_names(parsed, sizes)
         codes, labels = reasons(canon)
         keep = codes == 0
-        so_far = np.concatenate([[0], np.cumsum(keep)])
-        kept_per_file = so_far[bounds[1:]] - so_far[bounds[:-1]]
+        kept_per_file = np.array(
+            [np.count_nonzero(keep[lo:hi]) for lo, hi in pairwise(bounds.tolist())],
+            dtype=np.int64,
+        )
         if not kept_per_file.any():
             return None
         located = early if keep.all() else pool.submit(_kept_points, early, keep)
