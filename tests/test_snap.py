@@ -188,3 +188,23 @@ def test_metric_areas_takes_the_joined_layer_again() -> None:
     areas["geometry"] = [box(-0.3, 51.4, -0.1, 51.5)]  # geometry changed: projected anew
     again = metric_areas(areas, "EPSG:27700", quiet=True)
     assert again.geometry.geom_equals_exact(areas.to_crs(27700).geometry, 0).all()
+
+
+def test_midpoints_are_geos_line_interpolate_point() -> None:
+    """Two-point lines by NumPy, others by GEOS: the midpoints GEOS gives, to the last bit."""
+    rng = np.random.default_rng(2)
+    ends = rng.uniform(-1e3, 1e3, (2_000, 2, 2)) + np.array([5e5, 5.4e6])
+    ends[:20, 1] = ends[:20, 0]  # zero length
+    lines = np.array(
+        [
+            *shapely.linestrings(ends),
+            LineString([(0, 0), (3, 1), (7, 9)]),
+            None,
+        ],
+        dtype=object,
+    )
+    x, y = snap._midpoints(lines)
+    with np.errstate(invalid="ignore"):
+        want = shapely.line_interpolate_point(lines, 0.5, normalized=True)
+        np.testing.assert_array_equal(x, shapely.get_x(want))
+        np.testing.assert_array_equal(y, shapely.get_y(want))

@@ -342,30 +342,31 @@ def rank_streets(
     seg_rank, _ = sorted_codes(hot["segment_id"])
     order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
-        # the runs' lines and the streets meeting their ends, by GEOS without the GIL,
-        # beside the sums and names
+        # the runs' lines, then the streets meeting their ends, by GEOS without the GIL,
+        # beside the sums and names, then beside the midpoints' lon/lat
         lines = hot.geometry.to_numpy()
-        shapes = pool.submit(_run_shapes, lines[order], run[order], segments.geometry.to_numpy())
+        shapes = pool.submit(_run_shapes, lines[order], run[order])
+        meets = pool.submit(
+            lambda: _meeting(shapes.result()[0], segments.geometry.to_numpy())  # in turn
+        )
         out = _aggregate_runs(hot, order, run[order], tallies, type_cols, length_floor_m)
-        geoms, mid_x, mid_y, meeting = shapes.result()
-    lon, lat = lon_lat(mid_x, mid_y, hot.crs)
-    streets = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
-    streets = streets.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+        geoms, mid_x, mid_y = shapes.result()
+        lon, lat = lon_lat(mid_x, mid_y, hot.crs)
+        streets = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
+        streets = streets.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+        meeting = meets.result()
     streets["extent"] = _extent_texts(streets["street"], segments["street_name"], *meeting)
     return _add_ranks(streets, type_cols)
 
 
-def _run_shapes(
-    lines: np.ndarray, runs: np.ndarray, segment_lines: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Return each run's merged line, its midpoint's x and y, and what meets its ends.
+def _run_shapes(lines: np.ndarray, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each run's merged line and its midpoint's x and y.
 
-    ``lines`` are the runs' segments in turn (``runs`` sorted); the last item is
-    :func:`_meeting` of the merged lines and ``segment_lines``. GEOS only: for a thread.
+    ``lines`` are the runs' segments in turn (``runs`` sorted). GEOS only: for a thread.
     """
     geoms = shapely.line_merge(_union_runs(lines, runs))
     mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    return geoms, shapely.get_x(mid), shapely.get_y(mid), _meeting(geoms, segment_lines)
+    return geoms, shapely.get_x(mid), shapely.get_y(mid)
 
 
 def _meeting(

@@ -23,7 +23,7 @@ import shapely
 
 from hotspots.space.locations import first_match
 
-__all__ = ["nearest_lines", "segment_distance"]
+__all__ = ["nearest_lines", "segment_distance", "straight_ends"]
 
 #: Most candidate pairs measured at once (memory: about 15 float arrays of this many).
 _PAIRS = 400_000
@@ -109,7 +109,7 @@ class _Grid:
         if not ok.any():
             span = np.zeros((4, len(lines)), dtype=np.int64)
             span[1] = -1  # no cell
-            return cls(0.0, 0.0, 1.0, 1, 1, box, span, _straight_ends(lines))
+            return cls(0.0, 0.0, 1.0, 1, 1, box, span, straight_ends(lines))
         x0, y0 = float(box[0, ok].min()), float(box[1, ok].min())
         width, height = float(box[2, ok].max()) - x0, float(box[3, ok].max()) - y0
         cell = max(2 * reach, float(np.sqrt(width * height / _MAX_CELLS)))
@@ -123,7 +123,7 @@ class _Grid:
                 ]
             ).astype(np.int64)
         nx, ny = int(span[1].max()) + 1, int(span[3].max()) + 1
-        return cls(x0, y0, cell, nx, ny, box, span, _straight_ends(lines))
+        return cls(x0, y0, cell, nx, ny, box, span, straight_ends(lines))
 
     def points_by_cell(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the points in order of cell and where each cell's points start.
@@ -201,11 +201,28 @@ def _within(
     return np.stack([pp[keep].astype(float), pl[keep].astype(float), dist[keep]])
 
 
-def _straight_ends(lines: np.ndarray) -> np.ndarray:
-    """Return the ends (ax, ay, bx, by: four rows) of each LineString of two points.
+def straight_ends(lines: np.ndarray) -> np.ndarray:
+    """Return the ends of each LineString of two points (most street segments).
 
-    NaN for every other geometry (more points, other kinds, empty or missing) and for a
-    line with a missing coordinate: GEOS measures those.
+    Parameters
+    ----------
+    lines
+        Any geometries.
+
+    Returns
+    -------
+    numpy.ndarray
+        Four rows (ax, ay, bx, by), one column per line; NaN for every other geometry (more
+        points, other kinds, empty or missing) and for a line with a missing coordinate.
+
+    Examples
+    --------
+    >>> lines = [shapely.LineString([(0, 1), (2, 3)]), shapely.LineString([(0, 0), (1, 1), (2, 0)])]
+    >>> straight_ends(np.array(lines))
+    array([[ 0., nan],
+           [ 1., nan],
+           [ 2., nan],
+           [ 3., nan]])
     """
     two = (shapely.get_type_id(lines) == 1) & (shapely.get_num_coordinates(lines) == 2)
     ends = np.full((4, len(lines)), np.nan)
