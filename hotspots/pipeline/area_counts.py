@@ -62,11 +62,14 @@ def area_keys(crimes: pd.DataFrame) -> AreaKeys:
     uniques = {}
     sizes: list[int] = []
     for name in AREA_KEY_COLUMNS[:3]:
-        codes, found = pd.factorize(crimes[name], use_na_sentinel=False)
-        combined = combined * max(len(found), 1) + codes
+        codes, found = _codes(crimes[name])
+        combined *= max(len(found), 1)
+        combined += codes
         uniques[name], sizes = found, [*sizes, max(len(found), 1)]
-    snapped = crimes["segment_id"].notna().to_numpy()
-    groups, distinct = pd.factorize(combined * 2 + snapped)
+    combined *= 2
+    combined += crimes["segment_id"].notna().to_numpy()
+    groups, distinct = pd.factorize(combined)
+    del combined
     distinct = np.asarray(distinct, dtype=np.int64)
     columns: dict[str, pd.api.extensions.ExtensionArray | np.ndarray] = {
         "segment_id": np.array([None, "on a street"], dtype=object)[distinct % 2]
@@ -77,6 +80,20 @@ def area_keys(crimes: pd.DataFrame) -> AreaKeys:
         rest //= size
     ordered = {name: columns[name] for name in AREA_KEY_COLUMNS}
     return AreaKeys(np.asarray(groups, dtype=np.int64), ordered)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
+    """Return each value's number and the values numbered, a missing value numbered too.
+
+    A categorical's own codes (no pass over the rows' values), else ``pd.factorize``.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, found = pd.factorize(values, use_na_sentinel=False)
+        return codes, found
+    codes = values.cat.codes.to_numpy()
+    n = len(values.dtype.categories)
+    found = pd.Categorical.from_codes(np.r_[np.arange(n), -1], dtype=values.dtype)
+    return np.where(codes < 0, n, codes), found
 
 
 @dataclass
