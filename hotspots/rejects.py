@@ -170,9 +170,40 @@ def _per_distinct(values: pd.Series, test: Any) -> np.ndarray:
 def _privacy_location(location: pd.Series, privacy_locs: set[str]) -> np.ndarray:
     if not privacy_locs:
         return np.zeros(len(location), dtype=bool)
-    return _per_distinct(
-        location, lambda u: u.astype(str).str.strip().str.upper().isin(privacy_locs).to_numpy()
-    )
+
+    def test(u: pd.Series) -> np.ndarray:
+        return np.asarray(u.astype(str).str.strip().str.upper().isin(privacy_locs).to_numpy())
+
+    if isinstance(location.dtype, pd.CategoricalDtype):
+        hit = _ascii_privacy(location.dtype.categories, privacy_locs)
+        if hit is not None:  # the categories tested in Arrow; a missing value as before
+            codes = location.cat.codes.to_numpy()
+            if codes.min(initial=0) >= 0:
+                return np.asarray(hit.take(codes), dtype=bool)
+            none = pd.Series(pd.Categorical.from_codes([-1], dtype=location.dtype))
+            return np.asarray(np.append(hit, test(none)).take(codes, mode="wrap"), dtype=bool)
+    return _per_distinct(location, test)
+
+
+def _ascii_privacy(categories: pd.Index, privacy_locs: set[str]) -> np.ndarray | None:
+    """Return which categories are privacy locations, found in Arrow (None if it cannot).
+
+    The same as Python's ``str.strip().upper()`` then a look-up, for text of ASCII
+    characters only (Python strips the same ten characters and upper-cases the same
+    letters there); other text is left to Python.
+    """
+    if not (isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow"):
+        return None
+    words = pa.chunked_array(categories.array.__arrow_array__())
+    if words.null_count or pc.all(pc.string_is_ascii(words)).as_py() is False:
+        return None
+    norm = pc.ascii_upper(pc.utf8_trim(words, characters=_ASCII_SPACE))
+    wanted = pa.array(sorted(privacy_locs), type=words.type)
+    return np.asarray(pc.is_in(norm, value_set=wanted).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+#: The ASCII characters Python's ``str.strip()`` removes.
+_ASCII_SPACE = "".join(chr(i) for i in range(128) if chr(i).isspace())
 
 
 def _out_of_range(x: np.ndarray, y: np.ndarray, *, lonlat: bool) -> np.ndarray:

@@ -132,7 +132,7 @@ def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # a missing value's code (-1) takes the last place: one take per row
     if len(order):
-        codes = rank.take(codes, mode="wrap")
+        codes = np.take(rank, codes, out=pool_empty(len(codes), rank.dtype), mode="wrap")
     return pd.Categorical.from_codes(
         codes,
         dtype=_distinct_categories(pd.Index(pd.array(words.take(order), dtype=TEXT_DTYPE))),

@@ -508,7 +508,7 @@ def _datetime_from_parts(text: dict[str, pd.Series]) -> pd.Series:
     if keys == list(DATE_PARTS):
         stamps = _stamps_from_parts(*(to_float(text[k]) for k in DATE_PARTS))
         if stamps is not None:
-            return pd.Series(stamps, index=text["year"].index)
+            return pd.Series(stamps, index=text["year"].index, copy=False)  # new: no copy
     parts = {k: pd.to_numeric(text[k], errors="coerce") for k in keys}
     return pd.to_datetime(pd.DataFrame(parts), errors="coerce")
 
@@ -606,7 +606,8 @@ def _exact_or_day_naive(
     else:
         unknown = np.zeros(len(values), dtype=bool)
         end = _plus(values, minute)
-    return pd.Series(values, index=index), pd.Series(end, index=index), ~unknown & ~missing
+    start, ends = (pd.Series(v, index=index, copy=False) for v in (values, end))  # no copies
+    return start, ends, ~unknown & ~missing
 
 
 def _plus(values: np.ndarray, step: np.timedelta64) -> np.ndarray:

@@ -215,7 +215,12 @@ def assemble_stacked(
     cells = _as_text(table if raw_columns is None else table.select(list(raw_columns)))
     # a column each (numbers without a copy: not joined into one block of every row)
     frame = cells.to_pandas(split_blocks=True)
-    raw = RawTable(frame, np.concatenate([p.row_numbers for p in parsed]), [])
+    numbers = (  # one file: its own
+        parsed[0].row_numbers
+        if len(parsed) == 1
+        else np.concatenate([p.row_numbers for p in parsed])
+    )
+    raw = RawTable(frame, numbers, [])
     x, y = parts["x"], parts["y"]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         # the points of every row are located while the table is made
