@@ -1,11 +1,14 @@
-"""The Dask engine's time counts: each file's rows counted on the worker that read them.
+"""The Dask engine's counts: each file's rows counted on the worker that read them.
 
 :func:`count_on_workers` runs step 6 of :mod:`hotspots.pipeline.dask_stages`: the client
 numbers every row's place, area and (place, crime group) on its joined table
 (:func:`hotspots.pipeline.time_counts.time_keys`), sends each file its rows' numbers and
 which of the file's rows the join kept (:func:`kept_rows`), and each worker counts its file
 (:func:`hotspots.distributed_tasks.count_file`) with the function the local engine counts
-each file with; the client sums the files' counts in file order.
+each file with; the client sums the files' counts in file order. The area stage's counts
+are made beside them alike (:func:`hotspots.distributed_tasks.count_area_file`).
+:func:`submit_rejected_parts` and :func:`collect_rejected_parts` run step 7: each file's
+lines of ``rejected.csv`` made on its worker, fetched into a temporary folder.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hotspots.distributed_tasks import count_area_file, count_file
-from hotspots.output.rejected_csv import RejectedCsv
+from hotspots.distributed_tasks import count_area_file, count_file, rejected_part
+from hotspots.output.rejected_csv import RejectedCsv, csv_columns
 from hotspots.pipeline.area_counts import AreaCounts, area_keys
 from hotspots.pipeline.time_counts import CITY, RunTimes, time_keys
 from hotspots.temporal.counted import sum_groups
@@ -25,8 +28,10 @@ from hotspots.temporal.tallies import Summed
 
 __all__ = [
     "DaskCounts",
+    "collect_rejected_parts",
     "count_on_workers",
     "kept_rows",
+    "submit_rejected_parts",
 ]
 
 
@@ -114,3 +119,53 @@ def count_on_workers(
             cells = [sum_groups(cells)]
     areas = AreaCounts(sum_groups(cells), akeys.columns)
     return RunTimes(total.result(), replace(keys, codes={})), areas  # numbers done with
+
+
+def submit_rejected_parts(
+    client: Any,
+    names: list[str],
+    rejects: list[Any],
+    late: pd.DataFrame,
+    *,
+    street_level_only: bool,
+) -> list[tuple[str, Any]]:
+    """Make each file name's lines of ``rejected.csv`` on a worker.
+
+    The task is :func:`hotspots.distributed_tasks.rejected_part` (step 7 of
+    :mod:`hotspots.pipeline.dask_stages`).
+
+    ``names`` are the crime files' names (``source_file``) and ``rejects`` their futures of
+    :func:`hotspots.distributed_tasks.file_rejects`, in file order; ``late`` the rows the
+    client's join rejected. Files of one name make one part. Returns each name and the
+    future of its :class:`hotspots.output.rejected_csv.FilePart`.
+    """
+    at: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        at.setdefault(name, []).append(i)
+    of_late = late["source_file"].astype(object).to_numpy()
+    late_of = {
+        str(name): late.take(rows.to_numpy())
+        for name, rows in pd.Series(np.arange(len(late))).groupby(of_late, sort=False)
+    }
+    return [
+        (
+            name,
+            client.submit(
+                rejected_part,
+                [rejects[i] for i in idx],
+                late_of.get(name),
+                street_level_only=street_level_only,
+                pure=False,
+            ),
+        )
+        for name, idx in at.items()
+    ]
+
+
+def collect_rejected_parts(parts: list[tuple[str, Any]], *, street_level_only: bool) -> RejectedCsv:
+    """Fetch the parts of :func:`submit_rejected_parts` one by one into a temporary folder."""
+    out = RejectedCsv(csv_columns(street_level_only=street_level_only))
+    for name, future in parts:
+        out.add(name, future.result(), on_disk=True)
+        future.release()
+    return out

@@ -135,16 +135,20 @@ from hotspots.distributed_tasks import (
     locate_file,
     locate_points,
     read_file,
-    rejected_part,
     time_rows,
     unify_codes,
     without_rejects,
 )
 from hotspots.errors import HotspotsError, InputDataError
-from hotspots.output.rejected_csv import RejectedCsv, csv_columns
 from hotspots.pipeline.beside import trim_heap
 from hotspots.pipeline.config import EngineOptions, RunConfig, StageTimer
-from hotspots.pipeline.dask_counts import DaskCounts, count_on_workers, kept_rows
+from hotspots.pipeline.dask_counts import (
+    DaskCounts,
+    collect_rejected_parts,
+    count_on_workers,
+    kept_rows,
+    submit_rejected_parts,
+)
 from hotspots.pipeline.ranking import Ranked, build_segments, rank_snapped
 from hotspots.read.assemble import FileResult, concat_files, gc_held, to_geo
 from hotspots.read.layers import read_areas
@@ -306,7 +310,10 @@ def dask_rank_stages(
             del results, codes
             # each file's rejected rows made into rejected.csv's lines on its worker, with
             # the rows the join rejected (few): only the lines come to this process
-            parts = _submit_parts(client, files, rejects, late, config.ranking.street_level_only)
+            names = [source.name for source in files.sources]
+            parts = submit_rejected_parts(
+                client, names, rejects, late, street_level_only=config.ranking.street_level_only
+            )
             rejected, late, rejects = late.iloc[:0], None, []
             record["join_seconds"] = round(time.perf_counter() - t0, 3)
             record["client_rss_mb"]["joined"] = _rss_mb()
@@ -323,50 +330,12 @@ def dask_rank_stages(
                 client, ranked.crimes, timed_rows, kept_rows(lengths, gone)
             )
         with stage("rejected_rows"):
-            rejected_csv = _collect_parts(parts, config.ranking.street_level_only)
+            rejected_csv = collect_rejected_parts(
+                parts, street_level_only=config.ranking.street_level_only
+            )
     trim_heap()  # the joined files' memory goes back to the system before the later stages
     record["client_rss_mb"]["ranked"] = _rss_mb()
     return ranked, DaskCounts(times, area_counts, rejected_csv)
-
-
-def _submit_parts(
-    client: Any, files: _Files, rejects: list[Any], late: pd.DataFrame, street_level_only: bool
-) -> list[tuple[str, Any]]:
-    """Make each file name's lines of ``rejected.csv`` on a worker (:func:`rejected_part`).
-
-    ``rejects`` are the files' futures of :func:`file_rejects`, ``late`` the rows the join
-    rejected; files of one name make one part.
-    """
-    at: dict[str, list[int]] = {}
-    for i, source in enumerate(files.sources):
-        at.setdefault(source.name, []).append(i)
-    names = late["source_file"].astype(object).to_numpy()
-    late_of = {
-        str(name): late.take(rows.to_numpy())
-        for name, rows in pd.Series(np.arange(len(late))).groupby(names, sort=False)
-    }
-    return [
-        (
-            name,
-            client.submit(
-                rejected_part,
-                [rejects[i] for i in idx],
-                late_of.get(name),
-                street_level_only=street_level_only,
-                pure=False,
-            ),
-        )
-        for name, idx in at.items()
-    ]
-
-
-def _collect_parts(parts: list[tuple[str, Any]], street_level_only: bool) -> RejectedCsv:
-    """Fetch the parts of :func:`_submit_parts` one by one into a temporary folder."""
-    out = RejectedCsv(csv_columns(street_level_only=street_level_only))
-    for name, future in parts:
-        out.add(name, future.result(), on_disk=True)
-        future.release()
-    return out
 
 
 def _rank(
