@@ -429,7 +429,7 @@ def _group_first(values: pd.Series, starts: np.ndarray) -> pd.Series:
     n = len(values)
     at = np.where(values.notna().to_numpy(), np.arange(n), n)
     first = np.minimum.reduceat(at, starts) if n else at[:0]
-    return values.reset_index(drop=True).reindex(first)
+    return pd.Series(values.array.take(np.where(first < n, first, -1), allow_fill=True))
 
 
 def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:

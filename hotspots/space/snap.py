@@ -125,7 +125,7 @@ def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) ->
     out = pd.DataFrame(index=segments.index)
     for col in ("area_code", "area_name"):
         values = pd.Series(areas[col].to_numpy()[order], dtype="str")
-        out[col] = values.reindex(hit).array
+        out[col] = values.array.take(hit, allow_fill=True)  # -1: missing
     return out
 
 
