@@ -124,10 +124,10 @@ class _Grid:
         with np.errstate(invalid="ignore"):
             span = np.stack(
                 [
-                    np.where(ok, (box[0] - x0) // cell, 0),
-                    np.where(ok, (box[2] - x0) // cell, -1),
-                    np.where(ok, (box[1] - y0) // cell, 0),
-                    np.where(ok, (box[3] - y0) // cell, 0),
+                    np.where(ok, np.floor((box[0] - x0) / cell), 0),
+                    np.where(ok, np.floor((box[2] - x0) / cell), -1),
+                    np.where(ok, np.floor((box[1] - y0) / cell), 0),
+                    np.where(ok, np.floor((box[3] - y0) / cell), 0),
                 ]
             ).astype(np.int64)
         nx, ny = int(span[1].max()) + 1, int(span[3].max()) + 1
@@ -140,8 +140,8 @@ class _Grid:
         line lists.
         """
         with np.errstate(invalid="ignore"):
-            cx = (x - self.x0) // self.cell
-            cy = (y - self.y0) // self.cell
+            cx = np.floor((x - self.x0) / self.cell)  # as the lines' cells: the same rounding
+            cy = np.floor((y - self.y0) / self.cell)
             inside = (cx >= 0) & (cx < self.nx) & (cy >= 0) & (cy < self.ny)
         cells = self.nx * self.ny
         key = np.where(inside, cx * self.ny + cy, cells).astype(np.int64)
@@ -156,7 +156,8 @@ class _Grid:
         count = np.maximum(cx1 - cx0 + 1, 0) * rows
         line = np.repeat(np.arange(len(count)), count)
         k = np.arange(len(line)) - np.repeat(np.cumsum(count) - count, count)
-        cell = (cx0[line] + k // rows[line]) * self.ny + cy0[line] + k % rows[line]
+        across, down = np.divmod(k, rows[line])
+        cell = (cx0[line] + across) * self.ny + cy0[line] + down
         return line, cell
 
 
