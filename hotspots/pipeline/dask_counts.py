@@ -27,12 +27,17 @@ from hotspots.temporal.counted import sum_groups
 from hotspots.temporal.tallies import Summed
 
 __all__ = [
+    "AREA_FILES_SUMMED",
     "DaskCounts",
     "collect_rejected_parts",
     "count_on_workers",
     "kept_rows",
     "submit_rejected_parts",
 ]
+
+
+#: Files whose area counts a worker sums before they are sent to the client.
+AREA_FILES_SUMMED = 8
 
 
 @dataclass
@@ -111,12 +116,17 @@ def count_on_workers(
     for future in parts:  # in file order, summed as they come: few files' counts held
         total.add(future.result())
         future.release()
+    # the files' cells summed a few files at a time on the workers (a file of the scale-up
+    # spans every day: its cells are many, their sums hardly more), then here
+    summed = [
+        client.submit(sum_groups, area_parts[i : i + AREA_FILES_SUMMED], pure=False)
+        for i in range(0, len(area_parts), AREA_FILES_SUMMED)
+    ]
+    del area_parts
     cells: list[pd.DataFrame] = []
-    for future in area_parts:  # summed every few files: few files' cells held
+    for future in summed:
         cells.append(future.result())
         future.release()
-        if len(cells) > Summed.EVERY:
-            cells = [sum_groups(cells)]
     areas = AreaCounts(sum_groups(cells), akeys.columns)
     return RunTimes(total.result(), replace(keys, codes={})), areas  # numbers done with
 

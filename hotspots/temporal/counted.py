@@ -98,11 +98,12 @@ def count_groups(frame: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
     )
 
 
-def count_cells(values: Sequence[np.ndarray]) -> pd.DataFrame:
+def count_cells(values: Sequence[np.ndarray], weights: np.ndarray | None = None) -> pd.DataFrame:
     """Count the rows per cell: the rows' group, month and day numbers and dated flags.
 
     :func:`count_groups` once the rows' numbers are known (e.g. for a whole table, then
-    counted file by file).
+    counted file by file); with ``weights``, each row counts that many (the cells of counted
+    partitions, summed by :func:`sum_groups`).
     """
     if not len(values[0]):
         empty = np.zeros(0, np.int64)
@@ -114,14 +115,19 @@ def count_cells(values: Sequence[np.ndarray]) -> pd.DataFrame:
     sizes = [int(v.max()) - lo + 1 for v, lo in zip(ints, lows, strict=True)]
     key = np.zeros(len(ints[0]), dtype=np.int64)
     for v, lo, size in zip(ints, lows, sizes, strict=True):
-        key = key * size + (v - lo)
+        key *= size
+        key += v - lo
     total = int(np.prod(np.asarray(sizes, dtype=np.float64)))
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)  # exact below 2**53
     if total <= max(16 * len(key), 1 << 21):  # a small table: one pass, no sort
-        dense = np.bincount(key, minlength=total)
+        dense = np.bincount(key, weights=w, minlength=total)
         cell = np.flatnonzero(dense)
         count = dense[cell]
-    else:
+    elif w is None:
         cell, count = np.unique(key, return_counts=True)
+    else:
+        cell, at = np.unique(key, return_inverse=True)
+        count = np.bincount(at.ravel(), weights=w, minlength=len(cell))
     columns = {}
     for name, lo, size in zip(reversed(CELL_COLUMNS), reversed(lows), reversed(sizes), strict=True):
         columns[name] = cell % size + lo
@@ -133,11 +139,18 @@ def count_cells(values: Sequence[np.ndarray]) -> pd.DataFrame:
 
 
 def sum_groups(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Return the counts of every partition (:func:`count_groups`) summed, sorted by cell."""
+    """Return the counts of every partition (:func:`count_groups`) summed, sorted by cell.
+
+    Integers: the same sums in any order or grouping of the partitions.
+    """
+    if len(parts) == 1:
+        return parts[0]
     if not parts:
-        return count_groups(pd.DataFrame(), np.zeros(0, np.int64))
-    table = pd.concat(list(parts), ignore_index=True) if len(parts) > 1 else parts[0]
-    return table.groupby(CELL_COLUMNS, sort=True)[COUNT].sum().reset_index()
+        return count_cells([np.zeros(0, np.int64)] * len(CELL_COLUMNS))
+    return count_cells(
+        [np.concatenate([p[c].to_numpy() for p in parts]) for c in CELL_COLUMNS],
+        np.concatenate([p[COUNT].to_numpy() for p in parts]),
+    )
 
 
 def counted_rows(
