@@ -440,6 +440,12 @@ def _compress(arrays: list[np.ndarray], plans: list[_Plan], total: int) -> np.nd
     return out
 
 
+#: Biggest array :func:`pool_empty` takes from Arrow's pool (a column of up to 2 million
+#: rows): bigger ones are made by ``malloc``, which gives their memory back to the kernel as
+#: soon as they are freed (in the pool, the 10-million-row scale-up peaked 32 MB higher).
+_POOL_MAX_BYTES = 16 << 20
+
+
 def pool_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
     """Return a new NumPy array of ``n`` items (not set), held in Arrow's memory pool.
 
@@ -447,10 +453,10 @@ def pool_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
     ``malloc``; Arrow's pool (mimalloc) takes it in huge pages and reuses it. Keeping 8 rows
     in 9 of ten float columns of 207,000 rows, in a fresh process: 13,800 page faults and
     40 ms with ``np.compress`` into ``np.empty`` arrays, 400 and 5 ms taken into the pool's.
-    Object arrays are ``np.empty``.
+    Object arrays, and arrays over :data:`_POOL_MAX_BYTES`, are ``np.empty``.
     """
     dtype = np.dtype(dtype)
-    if dtype.hasobject or n == 0:
+    if dtype.hasobject or n == 0 or n * dtype.itemsize > _POOL_MAX_BYTES:
         return np.empty(n, dtype=dtype)
     buf = pa.allocate_buffer(n * dtype.itemsize)
     return np.frombuffer(buf, dtype=dtype, count=n)  # writable: the buffer is mutable
