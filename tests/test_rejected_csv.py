@@ -108,3 +108,25 @@ def test_no_rejected_row_writes_the_header(tmp_path: Path) -> None:
         empty, tmp_path / "old.csv", street_level_only=False
     )
     assert parts.total == 0
+
+
+def test_a_forked_copy_leaves_the_parts_folder(tmp_path: Path) -> None:
+    """A forked copy of this process (the run's second process) leaves this one's parts."""
+    import multiprocessing as mp
+
+    parts = RejectedCsv.of_frame(_rejected(3), street_level_only=False)
+    on_disk = RejectedCsv(parts.columns)
+    for name, part in parts.parts.items():
+        assert not isinstance(part, Path)
+        on_disk.add(name, part, on_disk=True)
+    folder = on_disk.folder
+    assert folder is not None
+
+    child = mp.get_context("fork").Process(target=on_disk.remove)
+    child.start()
+    child.join()
+    assert child.exitcode == 0 and folder.is_dir()
+    assert (
+        on_disk.write(tmp_path / "r.csv").read_bytes()
+        == parts.write(tmp_path / "p.csv").read_bytes()
+    )

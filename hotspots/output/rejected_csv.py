@@ -18,10 +18,11 @@ run.json's accounting (:func:`accounting`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -129,6 +130,9 @@ class RejectedCsv:
     parts: dict[str, FilePart | Path] = field(default_factory=dict)
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
     folder: Path | None = field(default=None, repr=False)
+    #: Removes the temporary folder now (else it goes with this object); in the process that
+    #: made it only, not in a forked copy (e.g. the run's second process).
+    remove: Callable[[], object] = field(default=lambda: None, repr=False, compare=False)
 
     @classmethod
     def of_frame(cls, rejected: pd.DataFrame, *, street_level_only: bool) -> RejectedCsv:
@@ -157,7 +161,7 @@ class RejectedCsv:
             return
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="hotspots-rejected-"))
-            weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+            self.remove = weakref.finalize(self, _remove_folder, self.folder, os.getpid())
         path = self.folder / f"{len(self.parts)}.csv"
         with path.open("wb") as f:
             part.write_to(f)
@@ -183,6 +187,12 @@ class RejectedCsv:
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out)
         return path
+
+
+def _remove_folder(folder: Path, pid: int) -> None:
+    """Remove the parts' folder, in the process that made it (not in a forked copy)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def accounting(
