@@ -1,8 +1,8 @@
 """The load stage's cheaper paths give what the plain ones give.
 
 The area layer read in a thread (:func:`hotspots.read.layers.read_areas_beside`), the
-privacy locations found per category in Arrow, the kept rows copied by plan into Arrow's
-memory pool (:func:`hotspots.read.canonical.stack_frames`, ``pool_empty``).
+privacy locations found per category in Arrow, the kept rows taken by position, found once
+for all columns (:func:`hotspots.read.canonical.stack_frames`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotspots.errors import InputDataError
-from hotspots.read.canonical import TEXT_DTYPE, pool_empty, stack_frames
+from hotspots.read.canonical import TEXT_DTYPE, stack_frames
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import areas_of, read_areas, read_areas_beside
 from hotspots.rejects import _per_distinct, _privacy_location
@@ -47,17 +47,6 @@ def test_privacy_per_category_as_per_row(text: str, data: st.DataObject) -> None
     as_text = pd.Series(location.astype(object), dtype=TEXT_DTYPE)
     expected = _per_distinct(as_text, _python_test)
     assert np.array_equal(_privacy_location(location, _PRIVACY), expected)
-
-
-@pytest.mark.parametrize("kind", [np.float64, np.int8, np.int64, "datetime64[us]", bool, object])
-@pytest.mark.parametrize("n", [0, 1, 1000])
-def test_pool_empty(kind: object, n: int) -> None:
-    """Writable arrays of the type and length asked for."""
-    out = pool_empty(n, np.dtype(kind))  # type: ignore[call-overload]
-    assert out.dtype == np.dtype(kind) and out.shape == (n,) and out.flags.writeable  # type: ignore[call-overload]
-    if n and out.dtype != object:
-        out[:] = np.zeros(n, dtype=out.dtype)
-        assert not out.any()
 
 
 @pytest.mark.parametrize("dropped", ["none", "few", "many", "all", "mask of none"])

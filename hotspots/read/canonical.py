@@ -27,7 +27,6 @@ __all__ = [
     "month_text",
     "month_window",
     "month_window_text",
-    "pool_empty",
     "stack_frames",
     "take_rows",
     "take_text",
@@ -132,7 +131,7 @@ def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # a missing value's code (-1) takes the last place: one take per row
     if len(order):
-        codes = np.take(rank, codes, out=pool_empty(len(codes), rank.dtype), mode="wrap")
+        codes = rank.take(codes, mode="wrap")
     return pd.Categorical.from_codes(
         codes,
         dtype=_distinct_categories(pd.Index(pd.array(words.take(order), dtype=TEXT_DTYPE))),
@@ -418,11 +417,12 @@ def _plan(keep: np.ndarray | None) -> _Plan:
 def _compress(arrays: list[np.ndarray], plans: list[_Plan], total: int) -> np.ndarray:
     """Concatenate ``arrays``, keeping the rows their plans select, into one new array.
 
-    The new array is in Arrow's memory pool (see :func:`pool_empty`); the kept rows are
-    taken by position (``np.compress`` takes the same rows through a copy of its own, and
-    finds them again for every column).
+    The kept rows are taken by position, found once for all columns: ``np.compress`` finds
+    them again for every column and takes them through a copy of its own (keeping 8 rows in
+    9 of ten float columns of 207,000 rows, in a fresh process: 13,800 page faults and 28-40
+    ms that way, 4,000 and 9-20 ms this way).
     """
-    out = pool_empty(total, arrays[0].dtype)
+    out = np.empty(total, dtype=arrays[0].dtype)
     at = 0
     for arr, plan in zip(arrays, plans, strict=True):
         if plan is None:
@@ -438,28 +438,6 @@ def _compress(arrays: list[np.ndarray], plans: list[_Plan], total: int) -> np.nd
                 out[at : at + hi - lo] = arr[lo:hi]
                 at += hi - lo
     return out
-
-
-#: Biggest array :func:`pool_empty` takes from Arrow's pool (a column of up to 2 million
-#: rows): bigger ones are made by ``malloc``, which gives their memory back to the kernel as
-#: soon as they are freed (in the pool, the 10-million-row scale-up peaked 32 MB higher).
-_POOL_MAX_BYTES = 16 << 20
-
-
-def pool_empty(n: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """Return a new NumPy array of ``n`` items (not set), held in Arrow's memory pool.
-
-    A fresh process gets new memory from the kernel a 4 kB page fault at a time through
-    ``malloc``; Arrow's pool (mimalloc) takes it in huge pages and reuses it. Keeping 8 rows
-    in 9 of ten float columns of 207,000 rows, in a fresh process: 13,800 page faults and
-    40 ms with ``np.compress`` into ``np.empty`` arrays, 400 and 5 ms taken into the pool's.
-    Object arrays, and arrays over :data:`_POOL_MAX_BYTES`, are ``np.empty``.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.hasobject or n == 0 or n * dtype.itemsize > _POOL_MAX_BYTES:
-        return np.empty(n, dtype=dtype)
-    buf = pa.allocate_buffer(n * dtype.itemsize)
-    return np.frombuffer(buf, dtype=dtype, count=n)  # writable: the buffer is mutable
 
 
 def _kept_pieces(chunk: pa.Array, keep: np.ndarray | None) -> list[pa.Array]:

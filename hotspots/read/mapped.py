@@ -31,7 +31,7 @@ from hotspots.read.assemble import (
     to_geo,
     without_gc_pauses,
 )
-from hotspots.read.canonical import canonical_frame, month_window, pool_empty, to_float
+from hotspots.read.canonical import canonical_frame, month_window, to_float
 from hotspots.read.csv_engine import RawTable, read_csv_text
 from hotspots.read.layers import AreaInput, areas_of
 from hotspots.read.mapping_schema import mapping_problems
@@ -529,7 +529,7 @@ def _stamps_from_parts(
         ok &= (h >= 0) & (h <= 23) & (mi >= 0) & (mi <= 59)
     if not ok.all():
         return None
-    whole = [_int32(v) for v in (y, mo, d, h, mi)]  # in range: exact
+    whole = [v.astype(np.int32) for v in (y, mo, d, h, mi)]  # in range: exact
     if not all((w == v).all() for w, v in zip(whole, (y, mo, d, h, mi), strict=True)):
         return None
     yi, moi, di, hi, mii = whole
@@ -544,8 +544,7 @@ def _stamps_from_parts(
     at -= lo
     if (di > np.diff(first_day).astype(np.int32)[at]).any():  # 30 February and the like
         return None
-    minutes = pool_empty(len(at), np.dtype(np.int64))  # days since 1970, minutes, then µs
-    np.take(first_day, at, out=minutes, mode="clip")  # in range: no check
+    minutes = first_day.take(at, mode="clip")  # days since 1970, minutes, µs (in range)
     minutes += di
     minutes -= 1
     minutes *= 1440
@@ -554,16 +553,6 @@ def _stamps_from_parts(
     minutes += mii
     minutes *= 60_000_000
     return minutes.view("datetime64[us]")
-
-
-def _int32(values: np.ndarray) -> np.ndarray:
-    """Return whole numbers in range as 32-bit integers, in Arrow's memory pool.
-
-    See :func:`hotspots.read.canonical.pool_empty`.
-    """
-    out = pool_empty(len(values), np.dtype(np.int32))
-    np.copyto(out, values, casting="unsafe")
-    return out
 
 
 def _exact_or_day(start: pd.Series, mapping: Mapping) -> tuple[pd.Series, pd.Series, np.ndarray]:
@@ -597,24 +586,14 @@ def _exact_or_day_naive(
         per_minute = 60_000_000 * (1000 if values.dtype == np.dtype("datetime64[ns]") else 1)
         per_day = 1440 * per_minute
         # hour and minute 0: less than a minute into the day (NaT is never midnight)
-        into_day = pool_empty(len(values), np.dtype(np.int64))
-        np.remainder(values.view(np.int64), per_day, out=into_day)
-        unknown = (into_day < per_minute) & ~missing
-        del into_day
-        end = _plus(values, minute)
+        unknown = (values.view(np.int64) % per_day < per_minute) & ~missing
+        end = values + minute
         end[unknown] += day - minute
     else:
         unknown = np.zeros(len(values), dtype=bool)
-        end = _plus(values, minute)
+        end = values + minute
     start, ends = (pd.Series(v, index=index, copy=False) for v in (values, end))  # no copies
     return start, ends, ~unknown & ~missing
-
-
-def _plus(values: np.ndarray, step: np.timedelta64) -> np.ndarray:
-    """Return ``values + step`` (datetimes), in Arrow's memory pool."""
-    out = pool_empty(len(values), values.dtype)
-    np.add(values, step, out=out)
-    return out
 
 
 def _parse_dt(s: pd.Series, fmt: str | None) -> pd.Series:
