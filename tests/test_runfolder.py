@@ -325,7 +325,7 @@ def test_unwritable_out_fails_before_any_input_is_read(
         raise AssertionError(msg)
 
     monkeypatch.setattr(ranking, "read_crimes", no_reading)
-    monkeypatch.setattr(ranking, "read_areas", no_reading)
+    monkeypatch.setattr(ranking, "read_areas_beside", no_reading)
     blocker = tmp_path / "taken.txt"
     blocker.write_text("a file in the way")
     out = blocker if where == "file" else blocker / "run"
