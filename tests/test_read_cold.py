@@ -20,7 +20,6 @@ from hotspots.read.canonical import TEXT_DTYPE, stack_frames
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import areas_of, read_areas, read_areas_beside
 from hotspots.rejects import _per_distinct, _privacy_location
-from hotspots.space.crs import to_metric_crs
 
 #: Characters that make the ASCII path and Python's own differ if handled apart.
 _PIECES = ["a", "A", "z", " ", "\t", "\x1c", "\x1f", "\x0b", "OFFSET", "x", "ß", "\u0131", "ﬁ", "é"]
@@ -84,19 +83,6 @@ def test_areas_beside_as_read(data_root: Path) -> None:
     path = data_root / "vancouver" / "local_areas.gpkg"
     later = read_areas_beside(path)
     pd.testing.assert_frame_equal(pd.DataFrame(areas_of(later)), pd.DataFrame(read_areas(path)))
-
-
-def test_areas_beside_projected_as_the_run_projects_them(data_root: Path) -> None:
-    """Projected in the thread: the very numbers of projecting the layer read, once there."""
-    path = data_root / "vancouver" / "local_areas.gpkg"
-    got = read_areas_beside(path, to_crs="EPSG:26910").result()
-    want = to_metric_crs(read_areas(path), "EPSG:26910", quiet=True)
-    assert got.crs == want.crs
-    assert got.geometry.geom_equals_exact(want.geometry, 0).all()
-    pd.testing.assert_frame_equal(
-        pd.DataFrame(got).drop(columns="geometry"), pd.DataFrame(want).drop(columns="geometry")
-    )
-    assert to_metric_crs(got, "EPSG:26910", quiet=True) is got  # the run projects it no more
 
 
 def test_areas_beside_error_on_result(tmp_path: Path) -> None:

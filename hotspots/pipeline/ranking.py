@@ -22,6 +22,7 @@ from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas_beside
 from hotspots.read.mapped import read_mapping
 from hotspots.space import cache, crs, names, snap
+from hotspots.space.areas import metric_areas
 
 __all__ = [
     "Places",
@@ -88,8 +89,6 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 code_col=config.inputs.area_code,
                 name_col=config.inputs.area_name,
                 layer=config.inputs.areas_layer,
-                to_crs=expected,  # projected there in its thread (if the crimes' CRS is known)
-                quiet=config.output.quiet,
             )
             crimes, rejected = read_crimes(
                 config.crimes,
@@ -112,7 +111,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         # (Arrow's kernels, without the GIL), for naming segments and the places
         early.submit(names.prepare_streets, crimes["location"])
         with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
-            areas = crs.to_metric_crs(  # projected already where the CRS was known
+            areas = metric_areas(  # the layer the join projected, taken again
                 area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
             )
         with stage("street_segments"):

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +18,6 @@ from hotspots.errors import InputDataError
 from hotspots.read.sources import (
     short_error,
 )
-from hotspots.space import crs as _crs
 
 __all__ = [
     "AREA_CODE_CANDIDATES",
@@ -174,29 +173,17 @@ def read_areas_beside(
     code_col: str | None = None,
     name_col: str | None = None,
     layer: str | None = None,
-    to_crs: Any = None,
-    quiet: bool = True,
 ) -> Future[gpd.GeoDataFrame]:
     """Start :func:`read_areas` in a thread of its own; return its future.
 
     The area layer is read while the crimes are inflated and parsed (GDAL's reading and
     Arrow's run without the GIL): a reader given the future (see :data:`AreaInput`) waits
-    for it only where it looks points up in the areas. With ``to_crs`` (the run's metric
-    CRS, where known before the crimes are read), the layer is projected there in the same
-    thread (``crs.to_metric_crs``, logged unless ``quiet``), so neither the area join nor
-    the run projects it again. Errors are raised by ``result()``, as :func:`read_areas` and
-    ``to_metric_crs`` raise them.
+    for it only where it looks points up in the areas. Its errors are raised by
+    ``result()``, as :func:`read_areas` raises them.
     """
-
-    def read() -> gpd.GeoDataFrame:
-        found = read_areas(path, code_col=code_col, name_col=name_col, layer=layer)
-        if to_crs is None:
-            return found
-        return _crs.to_metric_crs(found, to_crs, name=Path(path).name, quiet=quiet)
-
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-areas")
     try:
-        return pool.submit(read)
+        return pool.submit(read_areas, path, code_col=code_col, name_col=name_col, layer=layer)
     finally:
         pool.shutdown(wait=False)  # the thread ends when the layer is read
 
