@@ -13,7 +13,7 @@ from shapely.geometry import LineString, box
 
 from hotspots.read.layers import read_streets
 from hotspots.space import locations, nearest, segments, snap
-from hotspots.space.areas import assign_areas, metric_areas
+from hotspots.space.areas import assign_areas
 
 
 def _crimes(xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -170,24 +170,6 @@ def test_segment_distance_is_geos_to_the_last_bit() -> None:
     got = nearest.segment_distance(p[:, 0], p[:, 1], a[:, 0], a[:, 1], b[:, 0], b[:, 1])
     want = shapely.distance(shapely.points(p), shapely.linestrings(np.stack([a, b], axis=1)))
     np.testing.assert_array_equal(got, want)
-
-
-def test_metric_areas_takes_the_joined_layer_again() -> None:
-    """The layer the area join projected is given again for that very layer, else projected."""
-    areas = gpd.GeoDataFrame(
-        {"area_code": ["A"], "area_name": ["a"]}, geometry=[box(-0.2, 51.4, -0.1, 51.5)], crs=4326
-    )
-    joined = assign_areas(_crimes([(2, 2)]), areas)  # projects the areas to EPSG:27700
-    assert joined["area_code"].isna().all()
-    first = metric_areas(areas, "EPSG:27700", quiet=True)
-    assert metric_areas(areas, "EPSG:27700", quiet=True) is first
-    want = areas.to_crs(27700)
-    assert first.geometry.geom_equals_exact(want.geometry, 0).all()
-    copy = areas.copy()  # another layer: projected anew, the same numbers
-    assert metric_areas(copy, "EPSG:27700", quiet=True) is not first
-    areas["geometry"] = [box(-0.3, 51.4, -0.1, 51.5)]  # geometry changed: projected anew
-    again = metric_areas(areas, "EPSG:27700", quiet=True)
-    assert again.geometry.geom_equals_exact(areas.to_crs(27700).geometry, 0).all()
 
 
 def test_midpoints_are_geos_line_interpolate_point() -> None:

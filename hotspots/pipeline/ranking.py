@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas_beside
 from hotspots.read.mapped import read_mapping
 from hotspots.space import cache, crs, names, snap
-from hotspots.space.areas import metric_areas
 
 __all__ = [
     "Places",
@@ -90,6 +89,13 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 name_col=config.inputs.area_name,
                 layer=config.inputs.areas_layer,
             )
+            # projected once to the crimes' CRS where known, after the segments' peek: the
+            # reader's area join and the run take that one layer
+            to_join = (
+                areas_read
+                if expected is None
+                else early.submit(_projected_areas, areas_read, expected)
+            )
             crimes, rejected = read_crimes(
                 config.crimes,
                 fmt=config.inputs.fmt,
@@ -98,9 +104,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 start=config.period.start,
                 end=config.period.end,
                 quiet=config.output.quiet,
-                areas=areas_read,
+                areas=to_join,
             )
-            area_layer = areas_read.result()
+            area_layer = to_join.result()
         if crimes.empty:
             msg = (
                 f"no usable crime rows in {[str(p) for p in config.crimes]}: "
@@ -111,9 +117,11 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         # (Arrow's kernels, without the GIL), for naming segments and the places
         early.submit(names.prepare_streets, crimes["location"])
         with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
-            areas = metric_areas(  # the layer the join projected, taken again
-                area_layer, crimes.crs, name=Path(config.areas).name, quiet=config.output.quiet
-            )
+            name = Path(config.areas).name
+            source = areas_read.result().crs
+            if not config.output.quiet and pyproj.CRS.from_user_input(source) != crimes.crs:
+                crs.log_projection(source, crimes.crs, name)
+            areas = crs.to_metric_crs(area_layer, crimes.crs, name=name, quiet=True)
         with stage("street_segments"):
             same = lines is not None and pyproj.CRS.from_user_input(expected) == crimes.crs
             found, file = lines.result() if same and lines else (None, None)
@@ -288,6 +296,11 @@ def _segment_lines(config: RunConfig, target: Any) -> gpd.GeoDataFrame:
 def _peek_lines(config: RunConfig, target: Any) -> tuple[gpd.GeoDataFrame | None, Path]:
     """Return the segments of ``config.streets`` in ``target`` if cached (see ``peek_segments``)."""
     return cache.peek_segments(config.streets, **_segment_options(config, target))
+
+
+def _projected_areas(read: Future[gpd.GeoDataFrame], target: str) -> gpd.GeoDataFrame:
+    """Return the area layer being read, projected to ``target`` (logged by the run)."""
+    return crs.to_metric_crs(read.result(), target, name="areas", quiet=True)
 
 
 def _expected_crs(config: RunConfig) -> str | None:

@@ -8,8 +8,6 @@ by :func:`join_areas` (a table already read: outside rows rejected) and by
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +29,6 @@ __all__ = [
     "AreaLayer",
     "assign_areas",
     "join_areas",
-    "metric_areas",
 ]
 
 log = logging.getLogger("hotspots")
@@ -55,7 +52,6 @@ class AreaLayer:
     def of(cls, areas: gpd.GeoDataFrame, dst_crs: Any) -> AreaLayer:
         """Project ``areas`` to ``dst_crs`` (if needed) and sort them by code."""
         projected = _crs.to_metric_crs(areas, dst_crs, name="areas", quiet=True)
-        _remember(areas, dst_crs, projected)
         order = np.argsort(projected["area_code"].to_numpy(), kind="stable")
         return cls(
             projected.geometry.to_numpy()[order],
@@ -174,44 +170,3 @@ def _locate(
     layer = AreaLayer.of(areas, crs)
     hit, codes, ux, uy = layer.locate(crimes)
     return layer, hit, codes, ux, uy
-
-
-def metric_areas(
-    areas: gpd.GeoDataFrame, dst_crs: Any, *, name: str = "areas", quiet: bool = False
-) -> gpd.GeoDataFrame:
-    """Return ``areas`` in the run's metric ``dst_crs``, as ``crs.to_metric_crs`` does.
-
-    The layer the area join projected (:meth:`AreaLayer.of`, while the crimes were read)
-    is taken again when ``areas`` is that very layer, its geometry unchanged: a second
-    projection costs a pyproj transformer of its own (Vancouver: 9 ms of the stage
-    ``area_join``).
-
-    Raises
-    ------
-    hotspots.errors.CRSMismatchError
-        As ``crs.to_metric_crs`` raises it.
-    """
-    target = pyproj.CRS.from_user_input(dst_crs)
-    with _LOCK:
-        found = [
-            p
-            for source, values, crs, p in _PROJECTED
-            if values is areas.geometry.array and source() is areas and crs == target
-        ]
-    if not found:
-        return _crs.to_metric_crs(areas, target, name=name, quiet=quiet)
-    if not quiet and pyproj.CRS.from_user_input(areas.crs) != target:
-        _crs.log_projection(areas.crs, target, name)
-    return found[0]
-
-
-#: The last layers :meth:`AreaLayer.of` projected: (the layer, its geometry, CRS, result).
-_PROJECTED: list[tuple[weakref.ref[gpd.GeoDataFrame], Any, pyproj.CRS, gpd.GeoDataFrame]] = []
-_LOCK = threading.Lock()
-
-
-def _remember(areas: gpd.GeoDataFrame, dst_crs: Any, projected: gpd.GeoDataFrame) -> None:
-    """Keep ``projected`` for :func:`metric_areas` (the last two layers only)."""
-    entry = (weakref.ref(areas), areas.geometry.array, pyproj.CRS.from_user_input(dst_crs))
-    with _LOCK:
-        _PROJECTED[:] = [*_PROJECTED[-1:], (*entry, projected)]
