@@ -82,6 +82,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         # before the crimes are read, except for some mapped files: then read after)
         expected = _expected_crs(config)
         lines = None if expected is None else early.submit(_peek_lines, config, expected)
+        ahead = _Ahead(config, early, lines)
         with stage("load"):  # with the area join: rows outside every area rejected on reading
             areas_read = read_areas_beside(  # in a thread, while the crimes are read
                 config.areas,
@@ -96,6 +97,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 if expected is None
                 else early.submit(_projected_areas, areas_read, expected)
             )
+            ahead.areas(to_join)
             crimes, rejected = read_crimes(
                 config.crimes,
                 fmt=config.inputs.fmt,
@@ -105,6 +107,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                 end=config.period.end,
                 quiet=config.output.quiet,
                 areas=to_join,
+                on_points=ahead.located,
             )
             area_layer = to_join.result()
         if crimes.empty:
@@ -127,7 +130,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             found, file = lines.result() if same and lines else (None, None)
             if found is not None and file is not None and not config.output.quiet:
                 cache.log_hit(config.streets, file)  # as cached_segments logs a hit
-            segs = build_segments(config, crimes.crs, areas, lines=found)
+            segs = ahead.segments() if same else None
+            if segs is None:
+                segs = build_segments(config, crimes.crs, areas, lines=found)
         with stage("snapping"):
             crimes = crimes.join(
                 snap.snap_to_streets(
@@ -135,6 +140,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
                     segs,
                     max_distance_m=config.ranking.snap_distance_m,
                     quiet=config.output.quiet,
+                    known=ahead.snapped() if same else None,
                 )
             )
     return rank_snapped(config, stage, crimes, rejected, areas, segs)
@@ -301,6 +307,60 @@ def _peek_lines(config: RunConfig, target: Any) -> tuple[gpd.GeoDataFrame | None
 def _projected_areas(read: Future[gpd.GeoDataFrame], target: str) -> gpd.GeoDataFrame:
     """Return the area layer being read, projected to ``target`` (logged by the run)."""
     return crs.to_metric_crs(read.result(), target, name="areas", quiet=True)
+
+
+class _Ahead:
+    """Work on the cached segments started before the crimes are read, in the early thread.
+
+    Once the area layer is projected, the segments' areas are joined (:meth:`areas`); once
+    the reader has located the kept rows' points (:meth:`located`, its ``on_points``), they
+    are snapped to the segments while the crime table is still being assembled. Both run
+    only where the segments were in the cache in the crimes' expected CRS.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        early: ThreadPoolExecutor,
+        lines: Future[tuple[gpd.GeoDataFrame | None, Path]] | None,
+    ) -> None:
+        self._config, self._early, self._lines = config, early, lines
+        self._segs: Future[gpd.GeoDataFrame | None] | None = None
+        self._snapped: Future[snap.SnappedPoints | None] | None = None
+
+    def areas(self, areas: Future[gpd.GeoDataFrame] | Any) -> None:
+        """Join the segments to ``areas`` (the projected layer, a future) when both are in."""
+        if self._lines is not None and isinstance(areas, Future):
+            self._segs = self._early.submit(self._with_areas, self._lines, areas)
+
+    def located(self, x: np.ndarray, y: np.ndarray, area: np.ndarray | None) -> None:
+        """Snap the located points inside an area (the reader's ``on_points``)."""
+        if self._lines is not None:
+            inside = np.flatnonzero(area >= 0) if area is not None else np.arange(len(x))
+            self._snapped = self._early.submit(self._snap, x[inside], y[inside])
+
+    def segments(self) -> gpd.GeoDataFrame | None:
+        """Return the cached segments with their areas (None if not worked out ahead)."""
+        return None if self._segs is None else self._segs.result()
+
+    def snapped(self) -> snap.SnappedPoints | None:
+        """Return the located points snapped (None if not worked out ahead)."""
+        return None if self._snapped is None else self._snapped.result()
+
+    @staticmethod
+    def _with_areas(
+        lines: Future[tuple[gpd.GeoDataFrame | None, Path]], areas: Future[gpd.GeoDataFrame]
+    ) -> gpd.GeoDataFrame | None:
+        found, _ = lines.result()
+        return (
+            None if found is None else found.join(snap.assign_segment_areas(found, areas.result()))
+        )
+
+    def _snap(self, x: np.ndarray, y: np.ndarray) -> snap.SnappedPoints | None:
+        found, _ = self._lines.result() if self._lines is not None else (None, None)
+        if found is None:
+            return None
+        return snap.snap_points(x, y, found, max_distance_m=self._config.ranking.snap_distance_m)
 
 
 def _expected_crs(config: RunConfig) -> str | None:

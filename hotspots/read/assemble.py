@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -45,6 +45,7 @@ from hotspots.space.locations import (
 __all__ = [
     "FileResult",
     "Located",
+    "PointsSeen",
     "assemble",
     "collect_results",
     "concat_files",
@@ -53,6 +54,7 @@ __all__ = [
     "project_distinct",
     "read_all",
     "read_each",
+    "tell_points",
     "to_geo",
     "without_gc_pauses",
 ]
@@ -236,6 +238,7 @@ def assemble(
     repeated: np.ndarray | None = None,
     located: Future[Located] | None = None,
     kept_rows: np.ndarray | None = None,
+    on_points: PointsSeen | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Run :func:`concat_files` and :func:`to_geo`, the points in a second thread.
 
@@ -245,7 +248,7 @@ def assemble(
     point geometries and other per-row point columns are built while the rows are copied.
     ``located``, when given, is :func:`locate_points` of the frames' rows, started already.
     ``kept_rows`` is as in :func:`concat_files` (``located`` and ``repeated`` then of those
-    rows).
+    rows). ``on_points`` is told the located points (see :data:`PointsSeen`).
     """
 
     def locate() -> Located:
@@ -268,6 +271,8 @@ def assemble(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         points = located if located is not None else pool.submit(locate)
+        if on_points is not None:
+            tell_points(points, on_points)
         rows: list[Any] = []
 
         def outside() -> np.ndarray | None:
@@ -297,6 +302,26 @@ def assemble(
 #: What :func:`locate_points` gives: a code per row, the distinct points projected, and
 #: (given areas) the area layer and the area of each distinct point (-1 outside all).
 Located = tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray | None]
+
+#: Told the distinct points of the rows being kept as soon as they are located, while the
+#: crime table is still being assembled: their projected x and y, and the area of each
+#: (its row in the area layer, -1 outside every area; None when no areas are joined). The
+#: points hold every kept row's point, and maybe others (of rows rejected after all).
+#: Called in the reader's points thread, or the caller's: it should only hand the points
+#: to work of its own (snapping them in a thread, say) and return. A reader that takes
+#: another path may never call it.
+PointsSeen: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
+
+
+def tell_points(located: Future[Located], on_points: PointsSeen) -> None:
+    """Give ``on_points`` the points of ``located`` once they are in (none if that failed)."""
+
+    def told(done: Future[Located]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            _, ux, uy, _, hit = done.result()
+            on_points(ux, uy, hit)
+
+    located.add_done_callback(told)
 
 
 def locate_points(

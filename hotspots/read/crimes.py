@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from hotspots.read.assemble import PointsSeen
 from hotspots.read.layers import AreaInput, areas_of
 from hotspots.read.mapped import mapping_text, read_mapped, read_mapping
 from hotspots.read.policeuk import POLICE_UK_SOURCE, read_police_uk
@@ -58,6 +59,7 @@ def read_crimes(
     crs: str | None = None,
     quiet: bool = False,
     areas: AreaInput = None,
+    on_points: PointsSeen | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read crime files of any supported format into the canonical table.
 
@@ -67,7 +69,7 @@ def read_crimes(
         Files or folders.
     fmt
         ``"police-uk"``, ``"vancouver"`` or the path of a TOML mapping.
-    crime_types, start, end, crs, quiet, areas
+    crime_types, start, end, crs, quiet, areas, on_points
         As in :func:`read_police_uk` and :func:`read_mapped`.
 
     Returns
@@ -84,6 +86,7 @@ def read_crimes(
             end=end,
             quiet=quiet,
             areas=None if crs else areas,
+            on_points=None if crs else on_points,
         )
         if crs:
             crimes = _crs.to_metric_crs(crimes, crs, name="crimes", quiet=quiet)
@@ -101,5 +104,6 @@ def read_crimes(
         crs=crs,
         quiet=quiet,
         areas=areas,
+        on_points=on_points,
     )
     return mapped

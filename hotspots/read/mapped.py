@@ -23,6 +23,7 @@ from hotspots.errors import InputDataError
 from hotspots.read import memory
 from hotspots.read.assemble import (
     FileResult,
+    PointsSeen,
     assemble,
     collect_results,
     concat_files,
@@ -150,6 +151,7 @@ def read_mapped(
     crs: str | None = None,
     quiet: bool = False,
     areas: AreaInput = None,
+    on_points: PointsSeen | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read CSV or GeoParquet crime files through a column mapping into one table.
 
@@ -168,6 +170,8 @@ def read_mapped(
         If True, do not log progress.
     areas
         Area polygons to join (or a future of them), as in :func:`read_police_uk`.
+    on_points
+        Told the kept rows' points once located, as in :func:`read_police_uk`.
 
     Returns
     -------
@@ -210,6 +214,7 @@ def read_mapped(
             areas=areas,
             quiet=quiet,
             raw_columns=_text_columns(mapping),
+            on_points=on_points,
         )
         if done is not None:
             return done
@@ -234,7 +239,13 @@ def read_mapped(
     )
     if dst is not None:
         return assemble(
-            frames, rejects, across_files_only=False, src_crs=src, dst_crs=dst, areas=areas
+            frames,
+            rejects,
+            across_files_only=False,
+            src_crs=src,
+            dst_crs=dst,
+            areas=areas,
+            on_points=on_points,
         )
     kept_all, rejected, _ = concat_files(frames, rejects, across_files_only=False)
     crimes = to_geo(kept_all, src_crs=src, dst_crs=_default_metric(kept_all, src))

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from hotspots.read import memory
 from hotspots.read.assemble import (
     FileResult,
+    PointsSeen,
     assemble,
     collect_results,
     read_all,
@@ -178,6 +179,7 @@ def read_police_uk(
     end: str | None = None,
     quiet: bool = False,
     areas: AreaInput = None,
+    on_points: PointsSeen | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read police.uk street-level CSVs (plain, gzipped or in monthly zips) into one table.
 
@@ -197,6 +199,9 @@ def read_police_uk(
         outside every area are rejected, in the same pass that assembles the table. A
         future of them (:func:`hotspots.read.layers.read_areas_beside`) is waited for only
         where the points are looked up.
+    on_points
+        Told the kept rows' distinct points once located, while the table is assembled
+        (see :data:`hotspots.read.assemble.PointsSeen`): the run snaps them meanwhile.
 
     Returns
     -------
@@ -244,6 +249,7 @@ def read_police_uk(
             areas=areas,
             quiet=quiet,
             raw_columns=("Longitude", "Latitude", "Month"),
+            on_points=on_points,
         )
         if done is not None:
             return done
@@ -268,6 +274,7 @@ def read_police_uk(
         dst_crs=_crs.BRITISH_NATIONAL_GRID,
         areas=areas,
         id_keys=keys,
+        on_points=on_points,
     )
 
 

@@ -31,7 +31,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hotspots.read.assemble import FileResult, Located, assemble, locate_points
+from hotspots.read.assemble import (
+    FileResult,
+    Located,
+    PointsSeen,
+    assemble,
+    locate_points,
+    tell_points,
+)
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE, take_rows
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
 from hotspots.read.duplicates import FileIdKeys, repeated_across_files, repeated_ids
@@ -170,6 +177,7 @@ def assemble_stacked(
     areas: AreaInput = None,
     quiet: bool = False,
     raw_columns: Sequence[str] | None = None,
+    on_points: PointsSeen | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame] | None:
     """Join parsed files into the crime table and the rejected rows, as read file by file.
 
@@ -192,6 +200,8 @@ def assemble_stacked(
         If True, do not log each file's rows.
     raw_columns
         The text columns ``canonical`` reads (all if None).
+    on_points
+        Told the kept rows' points once located (see :data:`hotspots.read.assemble.PointsSeen`).
 
     Returns
     -------
@@ -225,6 +235,8 @@ def assemble_stacked(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         # the points of every row are located while the table is made
         early = pool.submit(locate_points, x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
+        if on_points is not None:  # every row's points: those of the rows kept among them
+            tell_points(early, on_points)
         canon = canonical(raw, parsed[0].source, parts)
         canon["source_file"] = _file_names(parsed, sizes)
         codes, labels = reasons(canon)

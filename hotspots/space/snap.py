@@ -8,6 +8,7 @@ London records sit on far fewer points, and each point is looked up once.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +17,7 @@ import shapely
 
 from hotspots.space.locations import (
     distinct_points,
+    factorize_xy,
     first_match,
     polygon_of_points,
     spread_category,
@@ -24,7 +26,9 @@ from hotspots.space.nearest import nearest_lines, straight_ends
 
 __all__ = [
     "DEFAULT_SNAP_DISTANCE_M",
+    "SnappedPoints",
     "assign_segment_areas",
+    "snap_points",
     "snap_to_streets",
 ]
 
@@ -44,6 +48,7 @@ def snap_to_streets(
     *,
     max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
     quiet: bool = False,
+    known: SnappedPoints | None = None,
 ) -> pd.DataFrame:
     """Return the nearest street segment of each crime within ``max_distance_m``.
 
@@ -57,6 +62,10 @@ def snap_to_streets(
         Snapping tolerance in metres (default 30 m: see ``DEFAULT_SNAP_DISTANCE_M``).
     quiet
         If True, do not log the share snapped.
+    known
+        Points snapped already (:func:`snap_points`, to these segments with this
+        tolerance), such as the reader's located points snapped while the crime table was
+        assembled: their answers are taken, and only the other points are snapped.
 
     Returns
     -------
@@ -76,7 +85,11 @@ def snap_to_streets(
     inv, ux, uy = distinct_points(crimes)
     ids = segments["segment_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
-    best, best_d = nearest_lines(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
+    lines = segments.geometry.to_numpy()[order]
+    if known is not None and known.fits(ids[order], max_distance_m):
+        best, best_d = known.answers(ux, uy, lines)
+    else:
+        best, best_d = nearest_lines(ux, uy, lines, max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
     out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
@@ -90,6 +103,80 @@ def snap_to_streets(
             max_distance_m,
         )
     return out
+
+
+@dataclass(frozen=True)
+class SnappedPoints:
+    """Distinct points snapped to segments (see :func:`snap_points`).
+
+    ``best`` is each point's nearest segment as a row of ``segment_ids`` (the segments'
+    ids sorted, as :func:`snap_to_streets` orders them; -1 beyond the tolerance) and
+    ``distance`` its distance. A point's answer depends on that point and the segments
+    alone, so answers found for one set of points hold for the same points in another.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    segment_ids: np.ndarray
+    max_distance_m: float
+    best: np.ndarray
+    distance: np.ndarray
+
+    def fits(self, segment_ids: np.ndarray, max_distance_m: float) -> bool:
+        """Whether these answers are to ``segment_ids`` (sorted) within ``max_distance_m``."""
+        return self.max_distance_m == max_distance_m and np.array_equal(
+            self.segment_ids, segment_ids
+        )
+
+    def answers(
+        self, x: np.ndarray, y: np.ndarray, lines: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the nearest line (row of ``lines``) and distance of each distinct point.
+
+        Points snapped already take their answers; the others are snapped to ``lines``
+        (the geometries of :attr:`segment_ids`, in that order) now.
+        """
+        n = len(self.x)
+        codes, _, _ = factorize_xy(np.concatenate([self.x, x]), np.concatenate([self.y, y]))
+        row = np.full(int(codes.max(initial=-1)) + 1, -1, dtype=np.int64)
+        row[codes[:n]] = np.arange(n)  # a point snapped already: a row of its answers
+        at = row[codes[n:]]
+        best, dist = np.full(len(x), -1, dtype=np.int64), np.full(len(x), np.nan)
+        old = at >= 0
+        best[old], dist[old] = self.best[at[old]], self.distance[at[old]]
+        new = np.flatnonzero(~old)
+        if len(new):
+            best[new], dist[new] = nearest_lines(x[new], y[new], lines, self.max_distance_m)
+        return best, dist
+
+
+def snap_points(
+    x: np.ndarray,
+    y: np.ndarray,
+    segments: gpd.GeoDataFrame,
+    *,
+    max_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
+) -> SnappedPoints:
+    """Snap distinct points to their nearest segment ahead of :func:`snap_to_streets`.
+
+    Parameters
+    ----------
+    x, y
+        Points in the segments' CRS (distinct ones: each is measured).
+    segments
+        Street segments with ``segment_id``.
+    max_distance_m
+        Snapping tolerance in metres.
+
+    Returns
+    -------
+    SnappedPoints
+        Given to :func:`snap_to_streets` as ``known``.
+    """
+    ids = segments["segment_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    best, dist = nearest_lines(x, y, segments.geometry.to_numpy()[order], max_distance_m)
+    return SnappedPoints(x, y, ids[order], max_distance_m, best, dist)
 
 
 def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
