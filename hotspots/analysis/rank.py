@@ -32,6 +32,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from hotspots.analysis import street_lines
+from hotspots.analysis.street_lines import describe_extents
 from hotspots.read.schema import (
     AREA_LIST_COLUMNS,
     BASIS_LOCATION,
@@ -324,63 +326,39 @@ def rank_streets(
         One row per hot street: :data:`hotspots.read.schema.HOT_STREET_COLUMNS`, then the
         ``n_<type>`` counts, then line geometry; sorted by ``rank``.
     """
-    hot_mask = classify_hot_segments(
-        counts,
-        segments,
-        min_crimes=min_crimes,
-        hot_quantile=hot_quantile,
-        length_floor_m=length_floor_m,
-    )
-    hot = segments[hot_mask.to_numpy()].reset_index(drop=True)
-    type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
-    if hot.empty:
-        cols = [*HOT_STREET_COLUMNS, *type_cols]
-        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=segments.crs)
-    at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
-    tallies = counts.to_numpy(dtype=np.int64)[hot_mask.to_numpy()][:, at]
-    run = _runs(hot)
-    seg_rank, _ = sorted_codes(hot["segment_id"])
-    order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
-        # the runs' lines, then the streets meeting their ends, by GEOS without the GIL,
-        # beside the sums and names, then beside the midpoints' lon/lat
-        lines = hot.geometry.to_numpy()
-        shapes = pool.submit(_run_shapes, lines[order], run[order])
-        meets = pool.submit(
-            lambda: _meeting(shapes.result()[0], segments.geometry.to_numpy())  # in turn
-        )
+        # by GEOS without the GIL, beside the work below: the segments' tree, then the
+        # runs' lines, then the streets meeting their ends
+        segment_lines = segments.geometry.to_numpy()
+        tree = pool.submit(shapely.STRtree, segment_lines)
+        hot_mask = classify_hot_segments(
+            counts,
+            segments,
+            min_crimes=min_crimes,
+            hot_quantile=hot_quantile,
+            length_floor_m=length_floor_m,
+        ).to_numpy()
+        hot = segments[hot_mask].reset_index(drop=True)
+        type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
+        if hot.empty:
+            cols = [*HOT_STREET_COLUMNS, *type_cols, "geometry"]
+            return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=segments.crs)
+        at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
+        tallies = counts.to_numpy(dtype=np.int64)[hot_mask][:, at]
+        run = _runs(hot)
+        seg_rank, _ = sorted_codes(hot["segment_id"])
+        order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
+        shapes = pool.submit(street_lines.run_shapes, hot.geometry.to_numpy()[order], run[order])
+        # then, in the same thread, the lines' ends met in the tree
+        meets = pool.submit(lambda: street_lines.meeting(shapes.result()[0], tree.result()))
         out = _aggregate_runs(hot, order, run[order], tallies, type_cols, length_floor_m)
+        ranked = _rank_order(out)  # the rows in rank order, with their ranks
+        # the names the extents may give, folded ahead of the meetings
+        names = street_lines.extent_names(out["street"], segments["street_name"])
         geoms, mid_x, mid_y = shapes.result()
         lon, lat = lon_lat(mid_x, mid_y, hot.crs)
-        streets = gpd.GeoDataFrame(out.reset_index(drop=True), geometry=geoms, crs=hot.crs)
-        streets = streets.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
-        meeting = meets.result()
-    streets["extent"] = _extent_texts(streets["street"], segments["street_name"], *meeting)
-    return _add_ranks(streets, type_cols)
-
-
-def _run_shapes(lines: np.ndarray, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each run's merged line and its midpoint's x and y.
-
-    ``lines`` are the runs' segments in turn (``runs`` sorted). GEOS only: for a thread.
-    """
-    geoms = shapely.line_merge(_union_runs(lines, runs))
-    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    return geoms, shapely.get_x(mid), shapely.get_y(mid)
-
-
-def _meeting(
-    lines: np.ndarray, segment_lines: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the ends of ``lines`` and the segments meeting them (within 5 cm).
-
-    How many ends, each end's line, and the (end, segment) pairs that meet.
-    """
-    ends = shapely.boundary(lines)
-    parts, owner = shapely.get_parts(ends, return_index=True)
-    tree = shapely.STRtree(segment_lines)
-    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
-    return len(parts), owner, pi, si
+        extent = street_lines.extent_texts(names, *meets.result())
+    return _street_table(out, ranked, extent, geoms, lon, lat, type_cols, hot.crs)
 
 
 def _aggregate_runs(
@@ -432,22 +410,6 @@ def _group_first(values: pd.Series, starts: np.ndarray) -> pd.Series:
     return pd.Series(values.array.take(np.where(first < n, first, -1), allow_fill=True))
 
 
-def _union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """Return the union of each run's geometries (``runs`` sorted), one GEOS call in all.
-
-    The same as ``union_all`` of each run's part: the parts are laid out as the rows of one
-    table padded with None (which ``union_all`` skips), unioned along the rows.
-    """
-    if len(geoms) == 0:
-        return np.empty(0, dtype=object)
-    starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
-    sizes = np.diff(np.r_[starts, len(geoms)])
-    table = np.full((len(starts), int(sizes.max())), None, dtype=object)
-    row = np.repeat(np.arange(len(starts)), sizes)
-    table[row, np.arange(len(geoms)) - starts[row]] = geoms
-    return np.asarray(shapely.union_all(table, axis=1))
-
-
 def _most_common_code(group: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
     """Return per group (0 .. ``n`` - 1) its most frequent code >= 0 (ties: the smallest; -1)."""
     ok = code >= 0
@@ -491,21 +453,29 @@ def _joined(groups: np.ndarray, values: np.ndarray, sep: str) -> list[str]:
     return [sep.join(text[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _add_ranks(streets: gpd.GeoDataFrame, type_cols: list[str]) -> gpd.GeoDataFrame:
-    # by crimes_per_100m and crimes (descending), then street and segment_ids, stable
+def _rank_order(streets: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return the order of ``streets`` by rank, and their ranks in that order.
+
+    By ``crimes_per_100m`` and ``crimes`` (descending), then street and segment_ids; the
+    ranks ``rank``, ``rank_by_count`` and ``area_rank`` as the module notes define them.
+    """
     keys = [sorted_codes(streets[c])[0] for c in ("segment_ids", "street")]
     rate, crimes = streets["crimes_per_100m"].to_numpy(), streets["crimes"].to_numpy()
-    s = streets.take(np.lexsort((*keys, -crimes, -rate)))
-    s["rank"] = _tie_rank(s, ["crimes_per_100m", "crimes"])
-    s["rank_by_count"] = _tie_rank(s, ["crimes", "crimes_per_100m"])
-    s["area_rank"] = s.groupby("area_code", sort=False)["rank"].rank(method="min").astype("int64")
-    s = s.reset_index(drop=True)
-    return s[[*HOT_STREET_COLUMNS, *type_cols, "geometry"]]
+    order = np.lexsort((*keys, -crimes, -rate))
+    rate, crimes = rate[order], crimes[order]
+    rank = _tie_rank([rate, crimes])
+    area, _ = pd.factorize(streets["area_code"].to_numpy()[order])
+    ranks = {
+        "rank": rank,
+        "rank_by_count": _tie_rank([crimes, rate]),
+        "area_rank": _group_min_rank(area, rank),
+    }
+    return order, ranks
 
 
-def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Competition rank (1, 2, 2, 4) over ``keys`` descending."""
-    values = [-df[k].to_numpy() for k in keys]
+def _tie_rank(keys: list[np.ndarray]) -> np.ndarray:
+    """Competition rank (1, 2, 2, 4) over ``keys`` descending (the first key first)."""
+    values = [-k for k in keys]
     order = np.lexsort(values[::-1])  # the first key first
     tied = np.ones(max(len(order) - 1, 0), dtype=bool)
     for v in values:
@@ -513,7 +483,48 @@ def _tie_rank(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     start = np.maximum.accumulate(np.where(np.r_[True, ~tied], np.arange(len(order)), 0))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = start + 1
-    return pd.Series(rank, index=df.index)
+    return rank
+
+
+def _group_min_rank(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return the rank of ``values`` ascending within each ``group``, ties the lowest (1, 2, 2, 4).
+
+    As ``groupby(group).rank(method="min")`` of whole numbers with no missing group.
+    """
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    n = len(order)
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_value = new_group | np.r_[True, v[1:] != v[:-1]]
+    at = np.arange(n)
+    group_start = np.maximum.accumulate(np.where(new_group, at, 0))
+    value_start = np.maximum.accumulate(np.where(new_value, at, 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = value_start - group_start + 1
+    return rank
+
+
+def _street_table(
+    streets: pd.DataFrame,
+    ranked: tuple[np.ndarray, dict[str, np.ndarray]],
+    extent: np.ndarray,
+    geoms: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    type_cols: list[str],
+    crs: object,
+) -> gpd.GeoDataFrame:
+    """Return the hot-street table: ``streets`` with their extents, lines and ranks, by rank."""
+    order, ranks = ranked
+    table = streets.take(order).reset_index(drop=True)
+    made = {
+        **ranks,
+        "extent": pd.Series(extent[order], dtype=object),
+        "lon": np.round(lon, 6)[order],
+        "lat": np.round(lat, 6)[order],
+    }
+    columns = {c: made[c] if c in made else table[c] for c in [*HOT_STREET_COLUMNS, *type_cols]}
+    return gpd.GeoDataFrame(columns, geometry=geoms[order], crs=crs)
 
 
 def area_lists(
@@ -568,66 +579,3 @@ def area_lists(
     for code in area_codes:
         out.setdefault(str(code), empty)
     return dict(sorted(out.items()))
-
-
-def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Series:
-    """Return each hot street's extent in words, by the streets that meet its ends.
-
-    Parameters
-    ----------
-    hot
-        From :func:`rank_streets` (line geometry, projected).
-    segments
-        All named segments, same CRS.
-
-    Returns
-    -------
-    pandas.Series
-        "from Aldwych to Kingsway", "from Strand" (one end meets another street), or "" ;
-        indexed like ``hot``. Where several streets meet an end, the alphabetically first
-        is named, so the text does not depend on row order.
-    """
-    if hot.empty:
-        return pd.Series([], dtype=object, index=hot.index)
-    meeting = _meeting(hot.geometry.to_numpy(), segments.geometry.to_numpy())
-    return _extent_texts(hot["street"], segments["street_name"], *meeting)
-
-
-def _extent_texts(
-    street: pd.Series,
-    segment_name: pd.Series,
-    n_ends: int,
-    owner: np.ndarray,
-    pi: np.ndarray,
-    si: np.ndarray,
-) -> pd.Series:
-    """Return :func:`describe_extents` of streets named ``street`` from their ends' meetings.
-
-    ``n_ends``, ``owner``, ``pi`` and ``si`` as :func:`_meeting` gives them; the segments
-    are named ``segment_name``.
-    """
-    # names by sorted codes: each distinct name folded once, the first name a code minimum
-    code, names = sorted_codes(segment_name)
-    name = code[si]
-    keep = name >= 0
-    pi, name = pi[keep], name[keep]
-    used, at = np.unique(name, return_inverse=True)  # the names met, each folded once
-    folded = normalise_name(pd.Series(names[used], dtype=object)).to_numpy(dtype=object)
-    own = normalise_name(street).to_numpy(dtype=object)
-    keep = folded[at] != own[owner[pi]]  # a street meeting another street
-    pi, name = pi[keep], name[keep]
-    first = np.full(n_ends, len(names), dtype=np.int64)
-    np.minimum.at(first, pi, name)
-    per_street: dict[int, list[str]] = {}
-    for o, n in zip(owner.tolist(), first.tolist(), strict=True):
-        if n < len(names):
-            per_street.setdefault(o, []).append(str(names[n]))
-    texts = [_extent_text(per_street.get(i, [])) for i in range(len(street))]
-    return pd.Series(texts, index=street.index, dtype=object)
-
-
-def _extent_text(names: list[str]) -> str:
-    uniq = sorted(set(names))
-    if len(uniq) >= 2:
-        return f"from {uniq[0]} to {uniq[-1]}" if len(names) == 2 else f"between {', '.join(uniq)}"
-    return f"from {uniq[0]}" if uniq else ""

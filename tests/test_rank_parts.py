@@ -1,0 +1,87 @@
+"""Tests of hot streets' parts: runs' unions, ranks within areas, extent texts."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import LineString
+
+from hotspots.analysis import rank, street_lines
+
+
+def _table_union(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Each run's ``union_all``, one run at a time (what ``_union_runs`` stands for)."""
+    starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
+    parts = np.split(geoms, starts[1:])
+    return np.array([shapely.union_all(p) for p in parts], dtype=object)
+
+
+def test_union_of_runs_as_each_runs_union_all() -> None:
+    """Runs of one straight line are taken as they are: byte for byte their union."""
+    rng = np.random.default_rng(7)
+    n = 400
+    start = rng.uniform(-1e6, 1e6, (n, 2)).round(int(rng.integers(0, 4)))
+    step = rng.normal(0, 50, (n, 2)) * (rng.random((n, 1)) > 0.05)  # some of no length
+    lines = list(shapely.linestrings(np.stack([start, start + step], axis=1)))
+    lines[3] = LineString([(0, 0), (1, 1), (0, 2)])  # bent
+    lines[4] = LineString([(0, 0, 1), (3, 4, 2)])  # 3D
+    lines[5] = LineString([(0, 0), (1, 0), (1, 1), (0, 0)])  # closed
+    lines[6] = LineString([(0, 0), (0, 0), (1, 1)])  # a repeated point
+    geoms = np.array(lines, dtype=object)
+    runs = np.sort(rng.integers(0, 250, n))
+    ours = street_lines.union_runs(geoms, runs)
+    theirs = _table_union(geoms, runs)
+    assert (shapely.to_wkb(ours) == shapely.to_wkb(theirs)).all()
+    alone = street_lines._straight_lines(geoms)
+    assert not alone[3:7].any() and alone.sum() > n * 0.8
+
+
+def test_group_min_rank_as_pandas_groupby_rank() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        n = int(rng.integers(1, 300))
+        group = rng.integers(0, int(rng.integers(1, 20)), n)
+        values = rng.integers(1, int(rng.integers(2, 40)), n)
+        expected = pd.Series(values).groupby(group).rank(method="min").astype("int64")
+        np.testing.assert_array_equal(rank._group_min_rank(group, values), expected.to_numpy())
+
+
+def _layer() -> gpd.GeoDataFrame:
+    # a cross of streets around (0, 0)-(100, 0) and a fork at (200, 0)
+    lines = {
+        "Main St": [(0, 0), (100, 0)],
+        "West Rd": [(0, -50), (0, 50)],
+        "East Rd": [(100, -50), (100, 50)],
+        "Zed Ave": [(100, 0), (100, 80)],
+        "main  st.": [(100, 0), (200, 0)],  # Main St, folded
+        "Fork A": [(200, 0), (250, 50)],
+        "Fork B": [(200, 0), (250, -50)],
+    }
+    return gpd.GeoDataFrame(
+        {"street_name": pd.Series([*lines, None], dtype="string")},
+        geometry=[*(LineString(v) for v in lines.values()), LineString([(-1, 0), (-9, 0)])],
+        crs=27700,
+    )
+
+
+def test_extents_name_the_streets_meeting_the_ends() -> None:
+    hot = gpd.GeoDataFrame(
+        {"street": ["Main St", "Lone Way", "Main St", "Ring"]},
+        geometry=[
+            LineString([(0, 0), (100, 0)]),
+            LineString([(500, 500), (600, 500)]),
+            shapely.MultiLineString([[(0, 0), (100, 0)], [(200, 0), (300, 0)]]),
+            LineString([(0, 50), (0, 60)]),
+        ],
+        crs=27700,
+    )
+    found = street_lines.describe_extents(hot, _layer())
+    assert found.tolist() == [
+        "from East Rd to West Rd",  # East Rd before Zed Ave at (100, 0); not Main St itself
+        "",
+        "between East Rd, Fork A, West Rd",
+        "from West Rd",
+    ]
+    assert street_lines.describe_extents(hot.iloc[:0], _layer()).tolist() == []
