@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,9 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
             )
             raise InputDataError(msg)
         # the streets the location texts name, worked out beside the segments and snapping
-        # (Arrow's kernels, without the GIL), for naming segments and the places
-        early.submit(names.prepare_streets, crimes["location"])
+        # (Arrow's kernels, without the GIL; the early thread may still be snapping), for
+        # naming segments and the places
+        _beside(names.prepare_streets, crimes["location"], name="hotspots-names")
         with stage("area_join"):  # the join itself ran in "load"; the layer for maps and lists
             name = Path(config.areas).name
             source = areas_read.result().crs
@@ -307,6 +309,15 @@ def _peek_lines(config: RunConfig, target: Any) -> tuple[gpd.GeoDataFrame | None
 def _projected_areas(read: Future[gpd.GeoDataFrame], target: str) -> gpd.GeoDataFrame:
     """Return the area layer being read, projected to ``target`` (logged by the run)."""
     return crs.to_metric_crs(read.result(), target, name="areas", quiet=True)
+
+
+def _beside(work: Callable[..., Any], *args: Any, name: str) -> None:
+    """Start ``work(*args)`` in a thread of its own, not waited for (its errors dropped)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    try:
+        pool.submit(work, *args)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when the work is done
 
 
 class _Ahead:
