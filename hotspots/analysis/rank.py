@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -247,12 +248,15 @@ def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Serie
     return (crimes / np.maximum(length_m.astype(float), floor_m) * 100).round(3)
 
 
-def _runs(hot: gpd.GeoDataFrame) -> np.ndarray:
-    """Label each hot segment with its run: same area and name, touching end to end."""
-    named = hot["street_name"].notna().to_numpy()
+def _runs(hot: gpd.GeoDataFrame, name: np.ndarray) -> np.ndarray:
+    """Label each hot segment with its run: same area and name, touching end to end.
+
+    ``name`` numbers each segment's folded name (equal where the folded names are; -1 for
+    none).
+    """
+    named = name >= 0
     # key: (area, folded name) where named, else the segment itself
     area, areas = pd.factorize(hot["area_code"], use_na_sentinel=False)
-    name, _ = pd.factorize(normalise_name(hot["street_name"]))
     width = max(int(name.max(initial=-1)) + 1, 1)
     key = np.where(named, area * width + name, len(areas) * width + np.arange(len(hot)))
     ends = _line_ends(hot.geometry.to_numpy())
@@ -345,20 +349,43 @@ def rank_streets(
             return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=segments.crs)
         at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
         tallies = counts.to_numpy(dtype=np.int64)[hot_mask][:, at]
-        run = _runs(hot)
+        # the segments' names by sorted codes, each distinct name folded once (for runs,
+        # streets' names and extents alike)
+        names = _segment_names(segments["street_name"])
+        named = names.code[hot_mask]
+        run = _runs(hot, np.where(named >= 0, names.folded_code[named], -1))
         seg_rank, _ = sorted_codes(hot["segment_id"])
         order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
         shapes = pool.submit(street_lines.run_shapes, hot.geometry.to_numpy()[order], run[order])
         # then, in the same thread, the lines' ends met in the tree
         meets = pool.submit(lambda: street_lines.meeting(shapes.result()[0], tree.result()))
-        out = _aggregate_runs(hot, order, run[order], tallies, type_cols, length_floor_m)
+        out, top = _aggregate_runs(
+            hot, order, run[order], tallies, type_cols, length_floor_m, named[order], names.names
+        )
         ranked = _rank_order(out)  # the rows in rank order, with their ranks
-        # the names the extents may give, folded ahead of the meetings
-        names = street_lines.extent_names(out["street"], segments["street_name"])
+        own = np.r_[names.folded, normalise_name(pd.Series([UNNAMED])).to_numpy(dtype=object)]
         geoms, mid_x, mid_y = shapes.result()
         lon, lat = lon_lat(mid_x, mid_y, hot.crs)
-        extent = street_lines.extent_texts(names, *meets.result())
+        met = (names.code, names.names, names.folded, own[top])  # UNNAMED: code -1, the last
+        extent = street_lines.extent_texts(met, *meets.result())
     return _street_table(out, ranked, extent, geoms, lon, lat, type_cols, hot.crs)
+
+
+class _Names(NamedTuple):
+    """The segments' names: a sorted code each (-1: none), the distinct names, folded."""
+
+    code: np.ndarray
+    names: np.ndarray
+    folded: np.ndarray
+    folded_code: np.ndarray  # a number per distinct folded name
+
+
+def _segment_names(street_name: pd.Series) -> _Names:
+    """Return the names of the segments by sorted codes, each distinct name folded once."""
+    code, names = sorted_codes(street_name)
+    folded = normalise_name(pd.Series(names, dtype=object)).to_numpy(dtype=object)
+    folded_code, _ = pd.factorize(folded)
+    return _Names(code, names, folded, np.asarray(folded_code, dtype=np.int64))
 
 
 def _aggregate_runs(
@@ -368,38 +395,43 @@ def _aggregate_runs(
     tallies: np.ndarray,
     type_cols: list[str],
     floor_m: float,
-) -> pd.DataFrame:
-    """Return one row per run of hot segments, without the lines.
+    name: np.ndarray,
+    names: np.ndarray,
+) -> tuple[dict[str, object], np.ndarray]:
+    """Return the columns of the runs of hot segments (one row each), without the lines.
 
     ``order`` takes the segments run by run, ``runs`` is their run (0, 1, ..) in that
-    order; ``tallies`` holds each segment's crimes, then its ``type_cols`` counts.
+    order; ``tallies`` holds each segment's crimes, then its ``type_cols`` counts; ``name``
+    each segment's name as a code into the sorted ``names`` (-1: none), in that order.
+    Also the code of each run's name (-1: unnamed).
     """
     starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
-    index = pd.Index(runs[starts], name="run")
+    n = len(starts)
     sums = np.add.reduceat(tallies[order], starts, axis=0)
     # as pandas' grouped sum adds (checked equal to the last bit), missing values left out
     length = np.nan_to_num(hot["length_m"].to_numpy(dtype=float)[order], nan=0.0)
-    columns = {"crimes": sums[:, 0], "length_m": np.add.reduceat(length, starts)}
-    out = pd.DataFrame(
-        columns | {c: sums[:, i + 1] for i, c in enumerate(type_cols)}, index=index, copy=False
-    )
+    length_m = np.round(np.add.reduceat(length, starts), 1)
     # the name most segments of the run carry (ties: the first by name); the sources
-    name, names = sorted_codes(hot["street_name"])
-    top = _most_common_code(runs, name[order], len(index))
+    top = _most_common_code(runs, name, n)
     street = np.where(top >= 0, names[np.maximum(top, 0)] if len(names) else "", UNNAMED)
-    out["street"] = pd.Series(street, index=index, dtype=object)
     source, sources = sorted_codes(hot["name_source"])
-    out["name_source"] = _distinct_joined(runs, source[order], sources, len(index), "; ")
-    out["segment_ids"] = _joined(runs, hot["segment_id"].to_numpy(dtype=object)[order], ";")
-    out["segment_count"] = np.diff(np.r_[starts, len(order)])
-    for c in ("area_code", "area_name"):  # the first given value of each run
-        out[c] = _group_first(hot[c].take(order), starts).set_axis(index)
-    out["length_m"] = out["length_m"].round(1)
-    out["crimes_per_100m"] = per_100m(out["crimes"], out["length_m"], floor_m)
-    out["top_crime_type"] = np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
-        sums[:, 1:].argmax(1)
-    ]
-    return out
+    segment_ids = _joined(runs, hot["segment_id"].to_numpy(dtype=object)[order], ";")
+    columns: dict[str, object] = {
+        "crimes": sums[:, 0],
+        "length_m": length_m,
+        "street": pd.Series(street, dtype=object),
+        "name_source": _distinct_joined(runs, source[order], sources, n, "; "),
+        "segment_ids": np.array(segment_ids, dtype=object),
+        "segment_count": np.diff(np.r_[starts, len(order)]),
+        # the first given value of each run
+        **{c: _group_first(hot[c].take(order), starts) for c in ("area_code", "area_name")},
+        "crimes_per_100m": np.round(sums[:, 0] / np.maximum(length_m, floor_m) * 100, 3),
+        "top_crime_type": np.array([c[len(TYPE_COUNT_PREFIX) :] for c in type_cols])[
+            sums[:, 1:].argmax(1)
+        ],
+    }
+    columns |= {c: sums[:, i + 1] for i, c in enumerate(type_cols)}
+    return columns, top
 
 
 def _group_first(values: pd.Series, starts: np.ndarray) -> pd.Series:
@@ -453,14 +485,14 @@ def _joined(groups: np.ndarray, values: np.ndarray, sep: str) -> list[str]:
     return [sep.join(text[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _rank_order(streets: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Return the order of ``streets`` by rank, and their ranks in that order.
+def _rank_order(streets: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return the order of ``streets`` (columns) by rank, and their ranks in that order.
 
     By ``crimes_per_100m`` and ``crimes`` (descending), then street and segment_ids; the
     ranks ``rank``, ``rank_by_count`` and ``area_rank`` as the module notes define them.
     """
-    keys = [sorted_codes(streets[c])[0] for c in ("segment_ids", "street")]
-    rate, crimes = streets["crimes_per_100m"].to_numpy(), streets["crimes"].to_numpy()
+    keys = [sorted_codes(pd.Series(streets[c], dtype=object))[0] for c in ("segment_ids", "street")]
+    rate, crimes = streets["crimes_per_100m"], streets["crimes"]
     order = np.lexsort((*keys, -crimes, -rate))
     rate, crimes = rate[order], crimes[order]
     rank = _tie_rank([rate, crimes])
@@ -505,7 +537,7 @@ def _group_min_rank(group: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _street_table(
-    streets: pd.DataFrame,
+    streets: dict[str, Any],
     ranked: tuple[np.ndarray, dict[str, np.ndarray]],
     extent: np.ndarray,
     geoms: np.ndarray,
@@ -514,16 +546,27 @@ def _street_table(
     type_cols: list[str],
     crs: object,
 ) -> gpd.GeoDataFrame:
-    """Return the hot-street table: ``streets`` with their extents, lines and ranks, by rank."""
+    """Return the hot-street table: ``streets`` with their extents, lines and ranks, by rank.
+
+    ``streets`` holds arrays (text of object arrays made ``str``) and Series (their
+    dtypes kept).
+    """
     order, ranks = ranked
-    table = streets.take(order).reset_index(drop=True)
     made = {
-        **ranks,
+        **ranks,  # in rank order already
         "extent": pd.Series(extent[order], dtype=object),
         "lon": np.round(lon, 6)[order],
         "lat": np.round(lat, 6)[order],
     }
-    columns = {c: made[c] if c in made else table[c] for c in [*HOT_STREET_COLUMNS, *type_cols]}
+    columns: dict[str, Any] = {}
+    for c in [*HOT_STREET_COLUMNS, *type_cols]:
+        values = made[c] if c in made else streets[c]
+        if c in made:
+            columns[c] = values
+        elif isinstance(values, pd.Series):
+            columns[c] = values.take(order).reset_index(drop=True)
+        else:
+            columns[c] = np.asarray(values)[order]
     return gpd.GeoDataFrame(columns, geometry=geoms[order], crs=crs)
 
 
