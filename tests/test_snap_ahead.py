@@ -65,11 +65,13 @@ def test_known_answers_for_other_segments_or_tolerance_are_not_taken() -> None:
     x, y = rng.uniform(0, 100, 200), rng.uniform(0, 100, 200)
     crimes = _crimes(x, y)
     known = snap.snap_points(x, y, segs, max_distance_m=6.0)
-    assert known.fits(np.sort(segs["segment_id"].to_numpy()), 6.0)
-    assert not known.fits(np.sort(segs["segment_id"].to_numpy()), 30.0)
+    assert known.fits(segs["segment_id"].to_numpy(), 6.0)
+    assert not known.fits(segs["segment_id"].to_numpy(), 30.0)
     fewer = segs.iloc[:6]
-    assert not known.fits(np.sort(fewer["segment_id"].to_numpy()), 6.0)
-    for other, tol in ((fewer, 6.0), (segs, 30.0)):
+    assert not known.fits(fewer["segment_id"].to_numpy(), 6.0)
+    shuffled = segs.iloc[::-1]  # the same segments in another order: answered again
+    assert not known.fits(shuffled["segment_id"].to_numpy(), 6.0)
+    for other, tol in ((fewer, 6.0), (segs, 30.0), (shuffled, 6.0)):
         pd.testing.assert_frame_equal(
             snap.snap_to_streets(crimes, other, max_distance_m=tol, quiet=True, known=known),
             snap.snap_to_streets(crimes, other, max_distance_m=tol, quiet=True),

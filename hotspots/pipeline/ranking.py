@@ -159,19 +159,26 @@ def rank_snapped(
     """Name the segments and rank streets and locations from a read, area-joined, snapped table.
 
     The steps of :func:`rank_stages` after snapping (the Dask engine's stages end here too):
-    counts and segment names (timed with snapping), the random baseline beside them and the
-    lists, hot streets, the places of the unsnapped records (:func:`unsnapped_places`) and
-    each crime's key.
+    counts and segment names (timed with snapping), hot streets, the places of the unsnapped
+    records (:func:`unsnapped_places`) and each crime's key. The random baseline and the
+    places are worked out in threads beside naming and ranking.
     """
-    with ThreadPoolExecutor(1, thread_name_prefix="hotspots-rank") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="hotspots-rank") as pool:
         with stage.more("snapping"):
             counts = rank.count_by_segment(crimes, segs)  # names play no part in the counts
-            # the baseline's random draws run without the GIL, beside naming and ranking
+            # the baseline's random draws run without the GIL, beside naming and ranking;
+            # the unsnapped records' places (of the crimes alone) beside them too
             baseline = pool.submit(
                 concentration.count_concentration,
                 counts["crimes"].to_numpy(),
                 segs["length_m"].to_numpy(),
                 seed=config.seed,
+            )
+            places = pool.submit(
+                unsnapped_places,
+                crimes,
+                min_crimes=config.ranking.min_crimes,
+                street_level_only=config.ranking.street_level_only,
             )
             segs, naming = name_segments(crimes, segs, police_uk=config.inputs.fmt == "police-uk")
         with stage("ranking"):
@@ -182,11 +189,7 @@ def rank_snapped(
                 hot_quantile=config.ranking.hot_quantile,
                 length_floor_m=config.ranking.length_floor_m,
             )
-            found = unsnapped_places(
-                crimes,
-                min_crimes=config.ranking.min_crimes,
-                street_level_only=config.ranking.street_level_only,
-            )
+            found = places.result()
             locs = found.locations
             place = np.full(len(crimes), -1, dtype=found.place.codes.dtype)
             place[found.rows] = found.place.codes  # the snapped rows: no place

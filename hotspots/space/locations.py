@@ -21,6 +21,7 @@ import shapely
 __all__ = [
     "AREA_CELL_M",
     "ARROW_HASH_ROWS",
+    "category_codes",
     "distinct_points",
     "factorize_xy",
     "first_match",
@@ -111,20 +112,33 @@ def factorize_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 ARROW_HASH_ROWS = 4_000_000
 
 
+def category_codes(values: np.ndarray) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """Return each value's code in the sorted categories of ``values`` (as text), and those.
+
+    What :func:`spread_category` spreads; worked out once for values spread again.
+    """
+    cat_codes, cats = pd.factorize(pd.Series(values, dtype="str"), sort=True)
+    return cat_codes, pd.CategoricalDtype(pd.Index(cats, dtype="str"))
+
+
 def spread_category(
-    values: np.ndarray, pick: np.ndarray, inv: np.ndarray, index: pd.Index | None = None
+    values: np.ndarray,
+    pick: np.ndarray,
+    inv: np.ndarray,
+    index: pd.Index | None = None,
+    *,
+    coded: tuple[np.ndarray, pd.CategoricalDtype] | None = None,
 ) -> pd.Series | pd.Categorical:
     """Return ``values[pick]`` (missing where ``pick`` < 0) per distinct point, spread to rows.
 
     ``inv`` gives each row's distinct point. With ``index``, a Series on it; else the
-    categorical itself.
+    categorical itself. ``coded`` is :func:`category_codes` of ``values``, when known.
 
     The result is a categorical with sorted categories: each row holds a small integer code,
     so spreading a value to millions of rows copies no text.
     """
-    cat_codes, cats = pd.factorize(pd.Series(values, dtype="str"), sort=True)
+    cat_codes, dtype = coded if coded is not None else category_codes(values)
     per_point = np.where(pick >= 0, cat_codes[np.where(pick >= 0, pick, 0)], -1)
-    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="str"))
     codes = per_point[inv] if len(inv) else np.zeros(0, dtype=np.int64)
     cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return cat if index is None else pd.Series(cat, index=index)

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from hotspots.space.locations import (
+    category_codes,
     distinct_points,
     factorize_xy,
     first_match,
@@ -84,15 +85,15 @@ def snap_to_streets(
         raise ValueError(msg)
     inv, ux, uy = distinct_points(crimes)
     ids = segments["segment_id"].to_numpy()
-    order = np.argsort(ids, kind="stable")
-    lines = segments.geometry.to_numpy()[order]
-    if known is not None and known.fits(ids[order], max_distance_m):
-        best, best_d = known.answers(ux, uy, lines)
+    if known is not None and known.fits(ids, max_distance_m):
+        order, coded = known.order, known.coded
+        best, best_d = known.answers(ux, uy, segments.geometry.to_numpy()[order])
     else:
-        best, best_d = nearest_lines(ux, uy, lines, max_distance_m)
+        order, coded = np.argsort(ids, kind="stable"), None
+        best, best_d = nearest_lines(ux, uy, segments.geometry.to_numpy()[order], max_distance_m)
     found = (best >= 0)[inv]
     out = pd.DataFrame(index=crimes.index)
-    out["segment_id"] = spread_category(ids[order], best, inv, crimes.index)
+    out["segment_id"] = spread_category(ids[order], best, inv, crimes.index, coded=coded)
     out["snap_distance_m"] = np.round(best_d, 2)[inv]
     if not quiet:
         log.info(
@@ -109,8 +110,10 @@ def snap_to_streets(
 class SnappedPoints:
     """Distinct points snapped to segments (see :func:`snap_points`).
 
-    ``best`` is each point's nearest segment as a row of ``segment_ids`` (the segments'
-    ids sorted, as :func:`snap_to_streets` orders them; -1 beyond the tolerance) and
+    ``segment_ids`` are the segments' ids in their rows' order, ``order`` sorts them (as
+    :func:`snap_to_streets` orders the segments) and ``coded`` is their
+    :func:`~hotspots.space.locations.category_codes` in that order. ``best`` is each
+    point's nearest segment as a position in that order (-1 beyond the tolerance) and
     ``distance`` its distance. A point's answer depends on that point and the segments
     alone, so answers found for one set of points hold for the same points in another.
     """
@@ -118,12 +121,14 @@ class SnappedPoints:
     x: np.ndarray
     y: np.ndarray
     segment_ids: np.ndarray
+    order: np.ndarray
+    coded: tuple[np.ndarray, pd.CategoricalDtype]
     max_distance_m: float
     best: np.ndarray
     distance: np.ndarray
 
     def fits(self, segment_ids: np.ndarray, max_distance_m: float) -> bool:
-        """Whether these answers are to ``segment_ids`` (sorted) within ``max_distance_m``."""
+        """Whether these answers are to segments of ids ``segment_ids`` (in their rows' order)."""
         return self.max_distance_m == max_distance_m and np.array_equal(
             self.segment_ids, segment_ids
         )
@@ -176,7 +181,7 @@ def snap_points(
     ids = segments["segment_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
     best, dist = nearest_lines(x, y, segments.geometry.to_numpy()[order], max_distance_m)
-    return SnappedPoints(x, y, ids[order], max_distance_m, best, dist)
+    return SnappedPoints(x, y, ids, order, category_codes(ids[order]), max_distance_m, best, dist)
 
 
 def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
