@@ -157,3 +157,32 @@ def test_prepared_streets_in_a_thread_are_the_streets_of_the_column() -> None:
     assert found.tolist() == expected[::-1]
     assert names._LAST_STREETS[0] is cat.cat.categories
     assert expected[:3] == ["Kingsway", "SE Marine Dr", "W 4th Ave"]
+
+
+def test_text_codes_of_the_same_categories_taken_again() -> None:
+    """A column of the last categories takes their texts again; other categories do not."""
+    cat = pd.Series(["b", None, "a", "b"], dtype="category")
+    first = names.text_codes(cat)
+    again = names.text_codes(cat.iloc[[3, 1]])  # the same categories object
+    assert cat.iloc[[3, 1]].cat.categories is cat.cat.categories
+    assert first[0].tolist() == [1, 2, 0, 1] and first[1].tolist() == ["a", "b", ""]
+    assert again[0].tolist() == [1, 2] and again[1].tolist() == ["a", "b", ""]
+    again[1].iloc[0] = "changed"  # a caller's copy: the next call is not affected
+    other = names.text_codes(pd.Series(["z", "a"], dtype="category"))
+    assert other[1].tolist() == ["a", "z", ""]
+    assert names.text_codes(cat)[1].tolist() == ["a", "b", ""]
+
+
+def test_most_named_as_grouped_sums_with_ties() -> None:
+    """The most records per segment, ties to the alphabetically first street."""
+    rng = np.random.default_rng(11)
+    seg = rng.integers(-1, 40, 3000)
+    street = pd.Series(rng.choice(["B St", "A St", "C Rd", None], 3000), dtype="string")
+    n = rng.integers(1, 4, 3000)
+    codes, found = names.most_named(seg, street, n)
+    df = pd.DataFrame({"seg": seg, "street": street, "n": n}).dropna()
+    df = df[df["seg"] >= 0].groupby(["seg", "street"])["n"].sum().reset_index()
+    df = df.sort_values(["seg", "n", "street"], ascending=[True, False, True], kind="stable")
+    best = df.drop_duplicates("seg")
+    assert codes.tolist() == best["seg"].tolist()
+    assert found.tolist() == best["street"].tolist()

@@ -144,16 +144,31 @@ def text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
         cats = text.cat.categories
         codes = text.cat.codes.to_numpy().astype(np.int64)
         codes[codes < 0] = len(cats)
+        last = _LAST_TEXTS
+        if last and last[0] is cats:  # the same categories as the last call (a run's)
+            return codes, pd.Series(last[1], dtype=object)
         if isinstance(cats.dtype, pd.StringDtype) or (
             cats.dtype == object and all(isinstance(c, str) for c in cats)
         ):  # text already: taken whole from the index, not cell by cell
             words = cats.to_numpy(dtype=object, na_value="")
         else:
             words = np.array([str(c) for c in cats], dtype=object)
-        uniques = pd.Series(np.append(words, ""), dtype=object)
-        return codes, uniques
+        words = np.append(words, "")
+        _remember_texts(cats, words)
+        return codes, pd.Series(words, dtype=object)
     codes, found = pd.factorize(text.fillna("").astype(str), use_na_sentinel=False)
     return np.asarray(codes, dtype=np.int64), pd.Series(np.asarray(found, dtype=object))
+
+
+#: The categories of the last categorical text column :func:`text_codes` was given, and
+#: their texts (with "" for missing, last): a run asks for the same column's several times.
+_LAST_TEXTS: tuple[Any, np.ndarray] | tuple[()] = ()
+
+
+def _remember_texts(cats: pd.Index, words: np.ndarray) -> None:
+    """Keep ``words`` as the texts of ``cats`` for the next :func:`text_codes` call."""
+    global _LAST_TEXTS  # noqa: PLW0603 (one binding swapped whole: safe across threads)
+    _LAST_TEXTS = (cats, words)
 
 
 def _streets_of(location: pd.Series) -> pd.Series:
@@ -376,12 +391,22 @@ def most_named(seg: np.ndarray, street: pd.Series, n: np.ndarray) -> tuple[np.nd
     if not ok.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
     width = len(streets)
-    pairs, at = np.unique(seg[ok].astype(np.int64) * width + name[ok], return_inverse=True)
-    total = np.bincount(at, np.asarray(n, dtype=np.int64)[ok], len(pairs))
+    key = seg[ok].astype(np.int64) * width + name[ok]
+    order = np.argsort(key)
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    # the records of each (segment, street), by segment then street (exact whole numbers)
+    total = np.add.reduceat(
+        np.broadcast_to(np.asarray(n, dtype=np.int64), len(seg))[ok][order], starts
+    )
+    pairs = key[starts]
     s, t = pairs // width, pairs % width
-    # per segment the most records, ties to the alphabetically first name
-    order = np.lexsort((t, -total, s))
-    top = order[np.r_[True, s[order][1:] != s[order][:-1]]]
+    # per segment the most records, ties to the alphabetically first name (the first
+    # pair of the segment with its most)
+    first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    most = np.repeat(np.maximum.reduceat(total, first), np.diff(np.r_[first, len(s)]))
+    top = np.flatnonzero(total == most)
+    top = top[np.r_[True, s[top][1:] != s[top][:-1]]]
     return s[top], streets[t[top]]
 
 
