@@ -177,7 +177,9 @@ def test_most_named_as_grouped_sums_with_ties() -> None:
     """The most records per segment, ties to the alphabetically first street."""
     rng = np.random.default_rng(11)
     seg = rng.integers(-1, 40, 3000)
-    street = pd.Series(rng.choice(["B St", "A St", "C Rd", None], 3000), dtype="string")
+    street = pd.Series(
+        rng.choice(np.array(["B St", "A St", "C Rd", None], dtype=object), 3000), dtype="string"
+    )
     n = rng.integers(1, 4, 3000)
     codes, found = names.most_named(seg, street, n)
     df = pd.DataFrame({"seg": seg, "street": street, "n": n}).dropna()
