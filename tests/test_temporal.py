@@ -659,6 +659,17 @@ def test_patrol_windows_state_the_true_share_and_the_best_window() -> None:
             assert_allclose(excess, _best_excess_by_brute_force(row), atol=1e-12)
 
 
+def test_patrol_windows_in_blocks_are_each_rows_own() -> None:
+    """Rows are answered in blocks (:data:`hotspots.temporal.patrol._WINDOW_BLOCK`): as alone."""
+    rng = np.random.default_rng(11)
+    rows = rng.poisson(0.4, size=(700, 168)).astype(float)
+    rows[::3, 4 * 24 + 20 : 4 * 24 + 23] += 3
+    table = pd.DataFrame(rows, index=[f"p{i}" for i in range(700)])
+    out = patrol_windows(table)
+    for i in rng.choice(700, size=30, replace=False):
+        pd.testing.assert_frame_equal(out.iloc[[i]], patrol_windows(table.iloc[[i]]))
+
+
 def test_patrol_windows_of_many_rows_are_quick() -> None:
     rows = np.random.default_rng(0).poisson(0.3, size=(2000, 168)).astype(float)
     started = time.perf_counter()
