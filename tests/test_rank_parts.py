@@ -85,3 +85,38 @@ def test_extents_name_the_streets_meeting_the_ends() -> None:
         "from West Rd",
     ]
     assert street_lines.describe_extents(hot.iloc[:0], _layer()).tolist() == []
+
+
+def _tree_pairs(points: np.ndarray, lines: np.ndarray, d: float) -> list[tuple[int, int]]:
+    found = shapely.STRtree(lines).query(points, predicate="dwithin", distance=d)
+    return sorted(zip(found[0].tolist(), found[1].tolist(), strict=True))
+
+
+def test_points_near_lines_as_the_trees_dwithin_query() -> None:
+    """The grid's pairs are the tree's, points on, near and just beyond the lines included."""
+    rng = np.random.default_rng(5)
+    start = rng.uniform(0, 2000, (600, 2))
+    end = start + rng.normal(0, 60, (600, 2))
+    lines = shapely.linestrings(np.stack([start, end], axis=1))
+    lines[:5] = [None, shapely.LineString(), lines[5], lines[5], lines[5]]  # missing, empty
+    on = shapely.line_interpolate_point(lines[5:], rng.random(595), normalized=True)
+    xy = shapely.get_coordinates(on)
+    normal = rng.normal(0, 1, xy.shape)
+    normal /= np.hypot(normal[:, :1], normal[:, 1:])
+    points = np.concatenate(
+        [
+            on,  # on the lines
+            shapely.points(xy + normal * rng.choice([0.049, 0.05, 0.0501, 0.3], (595, 1))),
+            shapely.points(rng.uniform(-100, 2100, (300, 2))),  # anywhere, some beyond all
+            np.array([None, shapely.Point()], dtype=object),
+        ]
+    )
+    for d in (0.05, 3.0):
+        pi, si = street_lines.points_near_lines(points, lines, d)
+        assert list(zip(pi.tolist(), si.tolist(), strict=True)) == _tree_pairs(points, lines, d)
+    # a few very long lines (too many cells): by the tree itself
+    long = np.concatenate([lines, shapely.linestrings([[(0, 0), (1e6, 1e6)]] * 3)])
+    pi, si = street_lines.points_near_lines(points, long, 0.05)
+    assert list(zip(pi.tolist(), si.tolist(), strict=True)) == _tree_pairs(points, long, 0.05)
+    none = street_lines.points_near_lines(points[:0], lines, 0.05)
+    assert len(none[0]) == len(none[1]) == 0

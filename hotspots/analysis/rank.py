@@ -331,10 +331,8 @@ def rank_streets(
         ``n_<type>`` counts, then line geometry; sorted by ``rank``.
     """
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
-        # by GEOS without the GIL, beside the work below: the segments' tree, then the
-        # runs' lines, then the streets meeting their ends
-        segment_lines = segments.geometry.to_numpy()
-        tree = pool.submit(shapely.STRtree, segment_lines)
+        # beside the work below (GEOS, mostly without the GIL): the runs' lines, then the
+        # segments meeting their ends
         hot_mask = classify_hot_segments(
             counts,
             segments,
@@ -358,7 +356,8 @@ def rank_streets(
         order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
         shapes = pool.submit(street_lines.run_shapes, hot.geometry.to_numpy()[order], run[order])
         # then, in the same thread, the lines' ends met in the tree
-        meets = pool.submit(lambda: street_lines.meeting(shapes.result()[0], tree.result()))
+        segment_lines = segments.geometry.to_numpy()
+        meets = pool.submit(lambda: street_lines.meeting(shapes.result()[0], segment_lines))
         out, top = _aggregate_runs(
             hot, order, run[order], tallies, type_cols, length_floor_m, named[order], names.names
         )

@@ -14,11 +14,16 @@ import shapely
 
 from hotspots.space.names import normalise_name, sorted_codes
 
+#: A street meets a hot street's end within this distance of it (metres).
+MEET_DISTANCE_M = 0.05
+
 __all__ = [
+    "MEET_DISTANCE_M",
     "describe_extents",
     "extent_names",
     "extent_texts",
     "meeting",
+    "points_near_lines",
     "run_shapes",
     "union_runs",
 ]
@@ -35,16 +40,98 @@ def run_shapes(lines: np.ndarray, runs: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def meeting(
-    lines: np.ndarray, tree: shapely.STRtree
+    lines: np.ndarray, segment_lines: np.ndarray
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the ends of ``lines`` and the segments of ``tree`` meeting them (within 5 cm).
+    """Return the ends of ``lines`` and the segments meeting them (within 5 cm).
 
-    How many ends, each end's line, and the (end, segment) pairs that meet.
+    How many ends, each end's line, and the (end, segment) pairs that meet (rows of
+    ``segment_lines``), as :func:`points_near_lines` gives them.
     """
     ends = shapely.boundary(lines)
     parts, owner = shapely.get_parts(ends, return_index=True)
-    pi, si = tree.query(parts, predicate="dwithin", distance=0.05)
+    pi, si = points_near_lines(parts, segment_lines, MEET_DISTANCE_M)
     return len(parts), owner, pi, si
+
+
+def points_near_lines(
+    points: np.ndarray, lines: np.ndarray, distance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (point, line) pairs within ``distance`` of each other, by point then line.
+
+    The pairs of ``shapely.STRtree(lines).query(points, predicate="dwithin",
+    distance=distance)``, sorted: each candidate (a point in a line's bounding box grown by
+    a little more than ``distance``, found through a grid of cells) is tested by
+    ``shapely.dwithin``, the test the tree makes. Where lines are too long for the grid, by
+    the tree.
+
+    Parameters
+    ----------
+    points
+        Points (missing or empty ones meet nothing).
+    lines
+        Lines (or any geometry; missing or empty ones meet nothing).
+    distance
+        At most this far apart.
+
+    Returns
+    -------
+    points, lines
+        Row numbers of the pairs.
+    """
+    none = np.zeros(0, dtype=np.intp)
+    box = shapely.bounds(lines)
+    line = np.flatnonzero(np.isfinite(box[:, 0]))  # all four missing for an empty line
+    if not len(line) or not len(points):
+        return none, none
+    pad = distance * 1.01  # more than enough: the test decides
+    x0, y0 = box[line, 0] - pad, box[line, 1] - pad
+    x1, y1 = box[line, 2] + pad, box[line, 3] + pad
+    cell = max(2 * float(np.maximum(x1 - x0, y1 - y0).mean()), pad)
+    ox, oy = float(x0.min()), float(y0.min())
+    c0, r0 = np.floor((x0 - ox) / cell), np.floor((y0 - oy) / cell)
+    c1, r1 = np.floor((x1 - ox) / cell), np.floor((y1 - oy) / cell)
+    n_cols, n_rows = float(c1.max()) + 1, float(r1.max()) + 1
+    width, height = (c1 - c0 + 1).astype(np.int64), (r1 - r0 + 1).astype(np.int64)
+    count = width * height  # each line's cells
+    if count.sum() > 16 * len(line) or n_cols * n_rows > 2**40:  # long lines: by the tree
+        found = shapely.STRtree(lines).query(points, predicate="dwithin", distance=distance)
+        order = np.lexsort((found[1], found[0]))
+        return found[0][order], found[1][order]
+    # each point's cell (none for a point beyond every line's box), points by cell
+    spot = shapely.bounds(points)  # x and y (missing for an empty point)
+    px, py = spot[:, 0], spot[:, 1]
+    pc, pr = np.floor((px - ox) / cell), np.floor((py - oy) / cell)
+    on = (pc >= 0) & (pc < n_cols) & (pr >= 0) & (pr < n_rows)  # False for NaN too
+    point = np.flatnonzero(on)
+    n_rows_i = int(n_rows)
+    key = pc[point].astype(np.int64) * n_rows_i + pr[point].astype(np.int64)
+    by_cell = np.argsort(key, kind="stable")
+    # each line's cells, as numbers, and the points in each
+    at = np.repeat(np.arange(len(line)), count)
+    k = np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
+    cells = (c0[at].astype(np.int64) + k % width[at]) * n_rows_i
+    cells += r0[at].astype(np.int64) + k // width[at]
+    n_cells = int(n_cols) * n_rows_i
+    if n_cells <= 8 * (len(at) + len(point)):  # a table of every cell
+        many = np.bincount(key, minlength=n_cells)
+        start = (np.cumsum(many) - many)[cells]
+        many = many[cells]
+    else:
+        key = key[by_cell]
+        start = np.searchsorted(key, cells, side="left")
+        many = np.searchsorted(key, cells, side="right") - start
+    # the (point, line) pairs sharing a cell: each once (a point is in one cell)
+    some = many > 0
+    at, start, many = at[some], start[some], many[some]
+    step = np.arange(int(many.sum())) - np.repeat(np.cumsum(many) - many, many)
+    pi = point[by_cell[np.repeat(start, many) + step]]
+    li = np.repeat(at, many)
+    near = (x0[li] <= px[pi]) & (px[pi] <= x1[li]) & (y0[li] <= py[pi]) & (py[pi] <= y1[li])
+    pi, si = pi[near], line[li[near]]
+    met = shapely.dwithin(points[pi], lines[si], distance)
+    pi, si = pi[met], si[met]
+    order = np.lexsort((si, pi))
+    return pi[order].astype(np.intp), si[order].astype(np.intp)
 
 
 def union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
@@ -107,7 +194,7 @@ def describe_extents(hot: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> pd.Se
     """
     if hot.empty:
         return pd.Series([], dtype=object, index=hot.index)
-    met = meeting(hot.geometry.to_numpy(), shapely.STRtree(segments.geometry.to_numpy()))
+    met = meeting(hot.geometry.to_numpy(), segments.geometry.to_numpy())
     texts = extent_texts(extent_names(hot["street"], segments["street_name"]), *met)
     return pd.Series(texts, index=hot.index, dtype=object)
 
