@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import esda
 import geopandas as gpd
 import h3
@@ -295,3 +297,31 @@ def test_neighbour_search_in_slices_finds_the_same_pairs() -> None:
         zip(one[0].tolist(), one[1].tolist(), strict=True)
     )
     assert len(left) == len(one[0])
+
+
+def test_segment_adjacency_is_read_back_from_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second call on the same segments reads the kept matrix; other segments miss it."""
+    segs = _network()
+    fresh = weights.segment_adjacency(segs, 70.0)
+    first = weights.segment_adjacency(segs, 70.0, cache=tmp_path)
+    assert (first != fresh).nnz == 0
+    files = list((tmp_path / "adjacency").glob("*.npz"))
+    assert len(files) == 1
+
+    def refuse(*args: object) -> None:
+        msg = "built again"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(weights, "_segment_adjacency", refuse)
+    again = weights.segment_adjacency(segs, 70.0, cache=tmp_path)
+    assert (again != fresh).nnz == 0 and again.format == "csr"
+    for other, dist in ((segs, 50.0), (segs.iloc[:3], 70.0)):  # another distance or layer
+        with pytest.raises(AssertionError, match="built again"):
+            weights.segment_adjacency(other, dist, cache=tmp_path)
+    monkeypatch.undo()
+    files[0].write_bytes(b"not a matrix")  # unreadable: built again and rewritten
+    assert (weights.segment_adjacency(segs, 70.0, cache=tmp_path) != fresh).nnz == 0
+    assert (weights.segment_adjacency(segs, 70.0, cache=tmp_path) != fresh).nnz == 0
+    assert files[0].read_bytes() != b"not a matrix"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 import esda
 import geopandas as gpd
@@ -362,6 +363,7 @@ def gistar_streets(
     seed: int = 0,
     alpha: float = DEFAULT_ALPHA,
     quiet: bool = False,
+    cache: Path | None = None,
 ) -> pd.DataFrame:
     """Find hot and cold street segments with Getis-Ord Gi* and FDR-corrected classes.
 
@@ -382,6 +384,9 @@ def gistar_streets(
         Length floor of the rate, metres (default 50 m).
     permutations, seed, alpha, quiet
         As in :func:`gistar_cells`.
+    cache
+        Folder keeping the segments' neighbours for a later call on the same segments
+        (see :func:`hotspots.analysis.weights.segment_adjacency`); None: worked out each time.
 
     Returns
     -------
@@ -424,7 +429,7 @@ def gistar_streets(
     if per_100m:
         values = rank.per_100m(values, segments["length_m"], length_floor_m)
     _check_values(values.to_numpy(float), "segment values")
-    adj = weights.segment_adjacency(segments, distance_m)
+    adj = weights.segment_adjacency(segments, distance_m, cache=cache)
     out = _gistar(
         values.to_numpy(float),
         adj,

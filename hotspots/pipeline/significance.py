@@ -15,7 +15,7 @@ from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.places import join_places
 from hotspots.runfolder import RunResult
-from hotspots.space import grid
+from hotspots.space import cache, grid
 
 log = logging.getLogger("hotspots")
 
@@ -77,6 +77,7 @@ def _gistar_both(
         permutations=config.significance.permutations,
         seed=config.seed,
         quiet=config.output.quiet,
+        cache=cache.cache_dir(),  # beside the segment cache: a rerun reads the neighbours
     )
     return hexes, gi_segs, resolution
 
