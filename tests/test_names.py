@@ -188,3 +188,31 @@ def test_most_named_as_grouped_sums_with_ties() -> None:
     best = df.drop_duplicates("seg")
     assert codes.tolist() == best["seg"].tolist()
     assert found.tolist() == best["street"].tolist()
+
+
+def _reference_sorted_codes(values: pd.Series) -> tuple[list[int], list[object]]:
+    """Codes into the distinct values sorted as Python sorts them (missing: -1)."""
+    present = [v for v in values.tolist() if isinstance(v, str)]
+    if len(present) < values.notna().sum():  # not text: pandas' own sort
+        codes, found = pd.factorize(values, sort=True)
+        return codes.tolist(), list(found)
+    found = sorted(set(present))
+    at = {v: i for i, v in enumerate(found)}
+    return [at[v] if isinstance(v, str) else -1 for v in values.tolist()], found
+
+
+def test_sorted_codes_of_text_of_every_dtype_as_python_sorts() -> None:
+    rng = np.random.default_rng(8)
+    words = np.array(["b", "a", "", "Ä", "é", "z z", "\U0001f600", "A", "ab", None], dtype=object)
+    for _ in range(100):
+        values = list(rng.choice(words, int(rng.integers(0, 40))))
+        for dtype in ("str", "string", object, "category"):
+            column = pd.Series(values, dtype=dtype)
+            codes, found = names.sorted_codes(column)
+            want_codes, want_found = _reference_sorted_codes(column)
+            assert codes.tolist() == want_codes and found.tolist() == want_found
+            assert all(type(v) is str for v in found)
+    odd = pd.Series(["\ud800", "a", None, np.nan], dtype=object)  # a lone surrogate
+    assert names.sorted_codes(odd)[0].tolist() == [1, 0, -1, -1]
+    raw = pd.Series([b"x", "a"], dtype=object)  # bytes are not text
+    assert names.sorted_codes(raw)[1].tolist() == list(pd.factorize(raw, sort=True)[1])

@@ -424,6 +424,16 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     >>> sorted_codes(pd.Series([None, None]))[0].tolist()
     [-1, -1]
     """
+    text = _arrow_text(values)
+    if text is not None:  # text: numbered and sorted by Arrow, no Python string compared
+        encoded = pc.dictionary_encode(text)
+        order = np.asarray(pc.sort_indices(encoded.dictionary), dtype=np.int64)
+        rank = np.empty(len(order) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        rank[-1] = -1  # missing: code -1
+        at = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
+        found = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+        return rank[at], np.asarray(found, dtype=object)
     codes, found = pd.factorize(values)  # in order of appearance
     found = np.asarray(found, dtype=object)
     if not len(found):  # nothing but missing values
@@ -439,6 +449,25 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     rank[order] = np.arange(len(order))
     codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
     return codes, found[order]
+
+
+def _arrow_text(values: pd.Series) -> pa.Array | None:
+    """Return ``values`` as Arrow text where they are text (missing as null), else None.
+
+    Arrow-backed text as it is; an object column of ``str`` values and missing ones
+    converted (None where that fails, e.g. on a lone surrogate).
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        text = pa.array(values.array)
+    elif pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(values) == "string":
+        try:
+            text = pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError):
+            return None
+    else:
+        return None
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def name_agreement(
