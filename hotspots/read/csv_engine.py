@@ -6,9 +6,10 @@ is parsed (see :mod:`hotspots.read.memory`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from hotspots.read import memory
 from hotspots.read.sources import (
     GZIP_ERRORS,
     HEAD_BYTES,
+    InflatingText,
     Source,
     check_head,
     gunzip_buffer,
@@ -108,7 +110,33 @@ def read_csv_arrow(
     rows: each distinct value is kept once). Returns the table, the 1-based data row number
     of each of its rows, and the malformed rows (number, text).
     """
-    head, opener = _open_text(source)
+    with _open_text(source, stream=use_threads) as (head, opener, finish):
+        return _read_text(
+            source,
+            head,
+            opener,
+            finish,
+            required=required,
+            use_threads=use_threads,
+            columns=columns,
+            numbers=numbers,
+            encoded=encoded,
+        )
+
+
+def _read_text(
+    source: Source,
+    head: bytes,
+    opener: Callable[[int], Any],
+    finish: Callable[[], None],
+    *,
+    required: Sequence[str],
+    use_threads: bool,
+    columns: Sequence[str] | None,
+    numbers: Sequence[str],
+    encoded: Sequence[str],
+) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
+    """Parse a CSV opened by :func:`_open_text` (see :func:`read_csv_arrow`)."""
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     check_head(head, source)
     header = _header(head, source, start=start)
@@ -126,20 +154,19 @@ def read_csv_arrow(
     keep = None if columns is None else [c for c in header if c in set(columns)]
     floats = [c for c in numbers if c in header]
     types = {c: pa.dictionary(pa.int32(), pa.string()) for c in encoded if c in header}
+    options: dict[str, Any] = {"keep": keep, "types": types, "finish": finish}
     try:
         table, malformed = _parse_text_csv(
-            text, header, source, use_threads=use_threads, keep=keep, floats=floats, types=types
+            text, header, source, use_threads=use_threads, floats=floats, **options
         )
     except InputDataError:
         if not floats:
             raise
         floats = []  # a cell that is not a number: read everything as text
-        table, malformed = _parse_text_csv(
-            text, header, source, use_threads=use_threads, keep=keep, types=types
-        )
+        table, malformed = _parse_text_csv(text, header, source, use_threads=use_threads, **options)
     if use_threads and malformed:  # threaded parsing cannot number bad rows: parse again
         table, malformed = _parse_text_csv(
-            text, header, source, use_threads=False, keep=keep, floats=floats, types=types
+            text, header, source, use_threads=False, floats=floats, **options
         )
     return table, _row_numbers(table.num_rows, malformed), malformed
 
@@ -149,13 +176,44 @@ def read_csv_arrow(
 _INFLATE_WHOLE_MAX = 64 << 20
 
 
-def _open_text(source: Source) -> tuple[bytes, Callable[[int], Any]]:
-    """Return the first bytes of a source and a function opening its text at an offset.
+#: What :func:`_open_text` gives: the first bytes of a source, a function opening its text
+#: at an offset, and one that reads the rest of a text inflated as it is parsed (raising
+#: the errors of a broken gzip stream, or of memory, before those of the parse).
+_Opened = tuple[bytes, Callable[[int], Any], Callable[[], None]]
+
+
+@contextlib.contextmanager
+def _open_text(source: Source, *, stream: bool = False) -> Iterator[_Opened]:
+    """Open a source's text for parsing (see :data:`_Opened`).
 
     Gzip files up to :data:`_INFLATE_WHOLE_MAX` bytes and zip members are inflated into
-    memory (gzip by ISA-L, see :func:`gunzip_buffer`). Other files are streamed (and bigger gzip
-    files inflated) by Arrow block by block into its reusable memory pool.
+    memory by ISA-L (see :func:`gunzip_buffer`); with ``stream`` (a file parsed on every
+    core), gzip files are inflated as Arrow reads them (:class:`InflatingText`), at the
+    same time as it parses. Other files are streamed (and bigger gzip files inflated) by
+    Arrow block by block into its reusable memory pool.
     """
+    small_gzip = is_gzip(source.path) and source.path.stat().st_size <= _INFLATE_WHOLE_MAX
+    if small_gzip and stream and source.member is None:
+        text = InflatingText(source, cap=memory.available())
+        try:
+            yield (
+                text.head(),
+                lambda start: pa.PythonFile(text.reader(start), mode="r"),
+                text.finish,
+            )
+        finally:
+            text.close()
+        return
+    head, opener = _open_whole(source)
+    yield head, opener, _nothing
+
+
+def _nothing() -> None:
+    """Do nothing (a text held whole or streamed by Arrow has nothing left to inflate)."""
+
+
+def _open_whole(source: Source) -> tuple[bytes, Callable[[int], Any]]:
+    """Return the first bytes of a source and a function opening its text at an offset."""
     budget = memory.available()
     if source.member is not None:
         if budget is not None:
@@ -222,11 +280,14 @@ def _parse_text_csv(
     keep: list[str] | None = None,
     floats: Sequence[str] = (),
     types: dict[str, pa.DataType] | None = None,
+    finish: Callable[[], None] = _nothing,
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
     """Parse the CSV; malformed rows are skipped and returned (number, text).
 
     A first pass runs without a Python row handler, which makes Arrow about twice as fast;
     only a file with a malformed row (or another parse error) is parsed again with it.
+    Before a parse error is reported, ``finish`` reads the rest of a text inflated as it
+    is parsed: a broken gzip file (or one too big for memory) is reported as such.
     """
     malformed: list[tuple[int, str]] = []
 
@@ -262,6 +323,7 @@ def _parse_text_csv(
         except pa.ArrowInvalid:
             return _read(_on_bad), malformed
     except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        finish()
         if "straddling" in str(err):  # a row longer than Arrow's block
             msg = (
                 f"{source.name}: a line is longer than {_block_size(use_threads) >> 20} MiB "
@@ -271,6 +333,7 @@ def _parse_text_csv(
         msg = f"{source.name}: cannot be read as a UTF-8 CSV ({short_error(err)})"
         raise InputDataError(msg) from err
     except (MemoryError, pa.ArrowMemoryError) as err:
+        finish()
         budget = memory.available()
         msg = (
             f"{source.name}: out of memory while parsing "
@@ -280,6 +343,7 @@ def _parse_text_csv(
         ) + "; split the file"
         raise InputDataError(msg) from err
     except OSError as err:  # a truncated or corrupt compressed file, streamed
+        finish()
         msg = (
             f"{source.name}: cannot be read ({short_error(err)}); the file may be truncated "
             "or corrupt: download it again"

@@ -9,8 +9,10 @@ skipped), and a force-month found in several files is read from one publication
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -28,7 +30,9 @@ from hotspots.read import memory
 __all__ = [
     "GZIP_ERRORS",
     "HEAD_BYTES",
+    "InflatingText",
     "Source",
+    "TextReader",
     "check_head",
     "choose_publications",
     "find_police_uk_sources",
@@ -156,15 +160,184 @@ def gunzip_buffer(source: Source, *, cap: memory.Budget | None = None) -> pa.Buf
                     check_head(buf.slice(0, HEAD_BYTES).to_pybytes(), source)
                 n += got
     except GZIP_ERRORS as err:
-        msg = (
-            f"{source.name}: not a readable gzip file ({short_error(err)}); download it again "
-            "or give it without the .gz ending if it is plain text"
-        )
-        raise InputDataError(msg) from err
+        raise _unreadable(source, err) from err
+
+
+def _unreadable(source: Source, err: Exception) -> InputDataError:
+    """Return the one-line error of a broken gzip stream."""
+    msg = (
+        f"{source.name}: not a readable gzip file ({short_error(err)}); download it again "
+        "or give it without the .gz ending if it is plain text"
+    )
+    return InputDataError(msg)
 
 
 #: Bytes inflated per step into the buffer of :func:`gunzip_buffer`.
 _INFLATE_STEP = 1 << 20
+
+
+class InflatingText:
+    """A gzip file's text, inflated by ISA-L as a reader asks for it, and kept for another read.
+
+    Arrow's CSV reader, parsing on every core, reads its next block in a thread of its own
+    while it parses the blocks before: read from :meth:`reader`, the file is inflated
+    there, block by block, at the same time as it is parsed (inflated whole first, Vancouver's
+    2.9 MB file kept the parse waiting 25 ms). Each block is a buffer of Arrow's memory pool,
+    the size the reader asked for, given to it without a copy; the blocks are kept, so a
+    second read (a file with a malformed row is parsed again) inflates nothing.
+
+    The checks of :func:`gunzip_buffer` hold: :meth:`head` inflates the first MiB alone
+    (see :func:`check_head`); with ``cap`` (the memory left when the file was opened) the text
+    never grows past half of it, and once its size no longer bounds what its rows need
+    (:meth:`hotspots.read.memory.Budget.check`), the rows of each new block are counted and
+    set against the memory left then, stopping with a one-line error; a broken stream stops
+    with the one line of :func:`gunzip_buffer`. An error is kept: every later read raises it.
+    """
+
+    def __init__(self, source: Source, *, cap: memory.Budget | None = None) -> None:
+        self.source = source
+        self.size = 0
+        self._cap = cap
+        self._blocks: list[pa.Buffer] = []
+        self._starts: list[int] = []
+        self._rows = 0
+        self._counted = 0
+        self._done = self._closed = False
+        self._error: InputDataError | None = None
+        self._lock = threading.Lock()
+        try:
+            self._gz = open_gzip(source.path)
+        except GZIP_ERRORS as err:
+            raise _unreadable(source, err) from err
+
+    def head(self) -> bytes:
+        """Return the first MiB of the text (all of it, if shorter)."""
+        with self._lock:
+            if self.size < HEAD_BYTES:
+                self._inflate(HEAD_BYTES - self.size)
+            return cast(bytes, self._take(0, HEAD_BYTES).to_pybytes())
+
+    def reader(self, start: int = 0) -> TextReader:
+        """Return a file-like reader of the text from byte ``start``."""
+        return TextReader(self, start)
+
+    def read_at(self, start: int, nbytes: int) -> pa.Buffer:
+        """Return up to ``nbytes`` bytes of the text from ``start`` (all the rest if negative).
+
+        Fewer bytes only at the end of the text.
+        """
+        with self._lock:
+            if self._closed:  # a reader still reading ahead once the parse has failed
+                return pa.allocate_buffer(0)
+            while not self._done and (nbytes < 0 or self.size < start + nbytes):
+                self._inflate(_INFLATE_WHOLE_STEP if nbytes < 0 else start + nbytes - self.size)
+            return self._take(start, self.size - start if nbytes < 0 else nbytes)
+
+    def finish(self) -> None:
+        """Inflate the rest of the file, raising any error of the stream or of memory."""
+        self.read_at(self.size, -1)
+
+    def close(self) -> None:
+        """Close the gzip stream and let go of the text."""
+        with self._lock:
+            self._gz.close()
+            self._closed = True
+            self._blocks, self._starts = [], []
+
+    def _inflate(self, want: int) -> None:
+        """Inflate up to ``want`` more bytes into a new block (fewer only at the end)."""
+        if self._error is not None:
+            raise self._error
+        try:
+            buf = pa.allocate_buffer(want)
+            got = 0
+            with memoryview(buf) as view:
+                out = view.cast("B")
+                while got < want:  # in steps, as gunzip_buffer (ISA-L's own buffer stays small)
+                    step = self._gz.readinto(out[got : got + _INFLATE_STEP])
+                    if not step:
+                        self._done = True
+                        break
+                    got += step
+        except GZIP_ERRORS as err:
+            self._error = _unreadable(self.source, err)
+            raise self._error from err
+        if got:
+            self._blocks.append(buf if got == want else buf.slice(0, got))
+            self._starts.append(self.size)
+            self.size += got
+            self._check_memory(got)
+
+    def _check_memory(self, step: int) -> None:
+        """Stop once the text and its rows cannot fit (see :func:`gunzip_buffer`)."""
+        cap, n = self._cap, self.size
+        if cap is None or n + n // memory.MIN_ROW_BYTES * memory.BYTES_PER_ROW <= cap.free:
+            return  # its size bounds its rows, and they fit
+        for block in self._blocks[self._counted :]:
+            self._rows += memory.count_buffer_lines(block)
+        self._counted = len(self._blocks)
+        left = memory.available() or cap  # the text so far is held already
+        more = step + self._rows * memory.BYTES_PER_ROW
+        if n >= cap.free // 2 or more > left.free:
+            msg = left.message(self.source.name, n, self._rows, more=more)
+            self._error = InputDataError(msg + " (stopped inflating)")
+            raise self._error
+
+    def _take(self, start: int, nbytes: int) -> pa.Buffer:
+        """Return the kept text from ``start``: a slice of one block, else a copy."""
+        end = min(start + nbytes, self.size)
+        if end <= start:
+            return pa.allocate_buffer(0)
+        first = bisect.bisect_right(self._starts, start) - 1
+        block, at = self._blocks[first], self._starts[first]
+        if end <= at + block.size:
+            return block.slice(start - at, end - start)
+        out = pa.allocate_buffer(end - start)
+        with memoryview(out) as view:
+            dest, n = view.cast("B"), 0
+            for block, at in zip(self._blocks[first:], self._starts[first:], strict=True):
+                if at >= end:
+                    break
+                lo, hi = max(start, at) - at, min(end, at + block.size) - at
+                with memoryview(block) as part:
+                    dest[n : n + hi - lo] = part.cast("B")[lo:hi]
+                n += hi - lo
+        return out
+
+
+#: Bytes inflated per step when the rest of a text is read at once.
+_INFLATE_WHOLE_STEP = 1 << 24
+
+
+class TextReader:
+    """A read-only file of the text of an :class:`InflatingText`, for Arrow's readers."""
+
+    def __init__(self, text: InflatingText, start: int) -> None:
+        self._text = text
+        self._pos = start
+        self.closed = False
+
+    def read(self, nbytes: int = -1) -> pa.Buffer:
+        """Return the next ``nbytes`` bytes (fewer at the end; all the rest if negative)."""
+        out = self._text.read_at(self._pos, nbytes)
+        self._pos += out.size
+        return out
+
+    def tell(self) -> int:
+        """Return the position in the text."""
+        return self._pos
+
+    def readable(self) -> bool:
+        """Whether the file can be read (it can)."""
+        return True
+
+    def seekable(self) -> bool:
+        """Whether the file can seek (it cannot)."""
+        return False
+
+    def close(self) -> None:
+        """Mark the reader closed (the text is kept for other readers)."""
+        self.closed = True
 
 
 def find_police_uk_sources(paths: Iterable[str | Path]) -> list[Source]:
