@@ -277,14 +277,32 @@ def encode_frame(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> list[list
 
 def to_wgs84(geoms: gpd.GeoSeries) -> np.ndarray:
     """Return the geometries in WGS84 (lon, lat) as an array, with a transformer made once."""
-    if geoms.crs is None or geoms.crs.equals(WGS84):
+    tr = None if geoms.crs is None else _transformer_of(geoms.crs)
+    if tr is None:
         return np.asarray(geoms.to_numpy())
-    tr = _transformer(geoms.crs.to_wkt())
     return np.asarray(
         shapely.transform(
             geoms.to_numpy(), lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
         )
     )
+
+
+#: The transformer to WGS84 of each CRS object seen (None: WGS84 itself), by the object's
+#: id, with the object kept so its id is not reused: the maps of a run ask hundreds of times
+#: for the same few CRS objects, whose comparison and WKT cost a millisecond or more each.
+_BY_CRS: dict[int, tuple[CRS, Transformer | None]] = {}
+
+
+def _transformer_of(crs: CRS) -> Transformer | None:
+    """Return the transformer from ``crs`` to WGS84 (None if ``crs`` is WGS84)."""
+    held = _BY_CRS.get(id(crs))
+    if held is not None and held[0] is crs:
+        return held[1]
+    tr = None if crs.equals(WGS84) else _transformer(crs.to_wkt())
+    if len(_BY_CRS) >= 16:
+        _BY_CRS.clear()
+    _BY_CRS[id(crs)] = (crs, tr)
+    return tr
 
 
 @functools.lru_cache(maxsize=8)

@@ -496,13 +496,16 @@ def _bounds(
     areas: gpd.GeoDataFrame | None, focus: Sequence[str], hot: gpd.GeoDataFrame
 ) -> list[list[float]] | None:
     """Return the map's opening view: the focus areas, else all areas, else the streets."""
-    target = None
+    boxes = None  # the boxes of the geometries framed, as their envelopes
     if areas is not None and len(areas):
-        target = areas[areas["area_code"].isin(list(focus))] if focus else areas
-    if (target is None or target.empty) and len(hot):
-        target = hot
-    if target is not None and len(target):
-        lon, lat = shapely.get_coordinates(to_wgs84(target.envelope)).T
+        geoms = areas.geometry.to_numpy()
+        if focus:
+            geoms = geoms[areas["area_code"].isin(list(focus)).to_numpy()]
+        boxes = gpd.GeoSeries(shapely.envelope(geoms), crs=areas.crs)
+    if (boxes is None or boxes.empty) and len(hot):
+        boxes = gpd.GeoSeries(shapely.envelope(hot.geometry.to_numpy()), crs=hot.crs)
+    if boxes is not None and len(boxes):
+        lon, lat = shapely.get_coordinates(to_wgs84(boxes)).T
         w, s, e, n = lon.min(), lat.min(), lon.max(), lat.max()
         return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
     return None
