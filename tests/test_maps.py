@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import LineString, MultiPoint, box
 
-from hotspots.output import map_data, maps
+from hotspots.output import map_data, map_layers, maps
 from hotspots.read.schema import HOT_STREET_COLUMNS
 
 
@@ -419,3 +420,42 @@ def test_forecast_layer_places_ranks_expected_and_sentence() -> None:
     assert f["month"] == "2026-01" and f["listed"] == 290 and f["streets"] == 84
     assert f["text"] == "Next month&#x27;s list was made by &lt;method&gt;."
     assert "forecast" not in _config(maps.hot_streets_page(_hot(), _areas()))
+
+
+def _crime_points_by_groupby(crimes: pd.DataFrame, type_keys: list[str]) -> list[int]:
+    """The crime layer's points as pandas groups them: one (lat, lon, type), counts summed."""
+    idx = {t: i for i, t in enumerate(type_keys)}
+    typ = crimes["type"].astype(object).map(idx).to_numpy(float)
+    n = crimes["n"].to_numpy(np.int64) if "n" in crimes else np.ones(len(crimes), np.int64)
+    lat = np.round(crimes["lat"].to_numpy(float) * 1e5).astype(np.int64)
+    lon = np.round(crimes["lon"].to_numpy(float) * 1e5).astype(np.int64)
+    ok = ~np.isnan(typ)
+    key = pd.DataFrame({"lat": lat[ok], "lon": lon[ok], "t": typ[ok].astype(np.int64), "n": n[ok]})
+    g = key.groupby(["lat", "lon", "t"], sort=True)["n"].sum().reset_index()
+    return [
+        int(v)
+        for row in zip(
+            np.diff(g["lat"], prepend=0), np.diff(g["lon"], prepend=0), g["t"], g["n"], strict=True
+        )
+        for v in row
+    ]
+
+
+def test_crime_points_are_the_groups_of_point_and_type() -> None:
+    """Rows summed per point and type, in order, as pandas groups them (other types dropped)."""
+    rng = np.random.default_rng(1)
+    keys = ["a", "b", "c", "d", "e"]
+    for trial in range(200):
+        m = int(rng.integers(0, 300))
+        crimes = pd.DataFrame(
+            {
+                "type": rng.choice([*keys, "other", None], m),
+                "lat": 51.5 + rng.integers(-50, 50, m) * 1e-4 + rng.choice([0, 3e-6, -0.5], m),
+                "lon": -0.1 + rng.integers(-50, 50, m) * 1e-4,
+            }
+        )
+        if trial % 2:
+            crimes["n"] = rng.integers(1, 5, m)
+        shown = list(rng.permutation(keys)[: int(rng.integers(1, 6))])
+        got = map_layers._crime_points(crimes, shown)
+        assert json.dumps(got) == json.dumps(_crime_points_by_groupby(crimes, shown))

@@ -319,24 +319,30 @@ def _crime_points(crimes: pd.DataFrame, type_keys: list[str]) -> list[int]:
     from the point before (the first from 0), so the list stays short. A row of ``crimes``
     is one crime, or ``n`` crimes where ``crimes`` has an ``n`` column.
     """
-    idx = {t: i for i, t in enumerate(type_keys)}
-    typ = crimes["type"].astype(object).map(idx).to_numpy(float)
+    typ = pd.Index(list(type_keys), dtype=object).get_indexer(crimes["type"].astype(object))
     n = crimes["n"].to_numpy(np.int64) if "n" in crimes else np.ones(len(crimes), np.int64)
     lat = np.round(crimes["lat"].to_numpy(float) * 1e5).astype(np.int64)
     lon = np.round(crimes["lon"].to_numpy(float) * 1e5).astype(np.int64)
-    ok = ~np.isnan(typ)
-    # one row per point and type: rows are summed (a row may stand for n crimes)
-    key = pd.DataFrame({"lat": lat[ok], "lon": lon[ok], "t": typ[ok].astype(np.int64), "n": n[ok]})
-    g = key.groupby(["lat", "lon", "t"], sort=True)["n"].sum().reset_index()
+    ok = typ >= 0  # a type not among the keys: not shown
+    lat, lon, t, n = lat[ok], lon[ok], typ[ok].astype(np.int64), n[ok]
+    if not len(t):
+        return []
+    # one row per point and type, in order of (lat, lon, type): rows are summed (a row may
+    # stand for n crimes); the three make one integer key, ordered as they are
+    span_lon, span_t = int(lon.max() - lon.min()) + 1, max(len(type_keys), 1)
+    key = ((lat - lat.min()) * span_lon + (lon - lon.min())) * span_t + t
+    groups, first, which = np.unique(key, return_index=True, return_inverse=True)
+    total = np.bincount(which.ravel(), weights=n, minlength=len(groups)).astype(np.int64)
     flat = np.column_stack(
         [
-            np.diff(g["lat"].to_numpy(), prepend=0),
-            np.diff(g["lon"].to_numpy(), prepend=0),
-            g["t"].to_numpy(),
-            g["n"].to_numpy(),
+            np.diff(lat[first], prepend=0),
+            np.diff(lon[first], prepend=0),
+            t[first],
+            total,
         ]
     )
-    return [int(v) for v in flat.ravel()]
+    out: list[int] = flat.ravel().tolist()  # Python ints, for JSON
+    return out
 
 
 def page_data(
