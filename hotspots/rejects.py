@@ -271,17 +271,30 @@ def rejected_rows(frame: pd.DataFrame, codes: np.ndarray, labels: np.ndarray) ->
     rejects later.
     """
     rows = np.flatnonzero(codes)
-    return _rejected_table(frame, rows, labels[codes[rows]])
+    if not len(rows):  # no reason at all (an empty column of Python strings, as before)
+        return _rejected_table(frame, rows, labels[codes[rows]])
+    # the reasons as Arrow text, taken from the few labels: no Python string per row
+    words = pa.array([str(label) for label in labels], type=pa.large_string())
+    return _rejected_table(frame, rows, pd.array(words.take(codes[rows]), dtype=TEXT_DTYPE))
 
 
-def _rejected_table(frame: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+def _rejected_table(
+    frame: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray | pd.api.extensions.ExtensionArray
+) -> pd.DataFrame:
     """Return the rejected table of a frame's ``rows`` (ascending), with their reasons.
 
-    Only the columns the table shows (and ``raw_date``, for ``value``) are taken.
+    Only the columns the table shows (and ``raw_date``, for ``value``) are taken, each on
+    its own (positionally: the same rows as ``.loc[mask]``, several times faster on Arrow
+    text columns; and without ``DataFrame.take``'s work on the frame, a fifth of the time
+    of Vancouver's 22,500 rejected rows).
     """
     shown = [c for c in frame.columns if c in _REJECTED_SHOWN or c == "raw_date"]
-    # positional take: the same rows as .loc[mask], several times faster on Arrow text columns
-    rejected = frame[shown].take(rows).assign(reason=reasons)
+    index = frame.index.take(rows)
+    taken = {  # each with its dtype (a column of Python strings stays one)
+        c: pd.Series(frame[c].array.take(rows), index=index, dtype=frame[c].dtype, copy=False)
+        for c in shown
+    }
+    rejected = pd.DataFrame(taken, index=index, copy=False).assign(reason=reasons)
     rejected = rejected.assign(value=rejected_values(rejected))
     return rejected.reindex(columns=REJECTED_COLUMNS)
 

