@@ -330,43 +330,41 @@ def rank_streets(
         One row per hot street: :data:`hotspots.read.schema.HOT_STREET_COLUMNS`, then the
         ``n_<type>`` counts, then line geometry; sorted by ``rank``.
     """
+    hot_mask = classify_hot_segments(
+        counts,
+        segments,
+        min_crimes=min_crimes,
+        hot_quantile=hot_quantile,
+        length_floor_m=length_floor_m,
+    ).to_numpy()
+    hot = segments[hot_mask].reset_index(drop=True)
+    type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
+    if hot.empty:
+        cols = [*HOT_STREET_COLUMNS, *type_cols, "geometry"]
+        return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=segments.crs)
+    at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
+    tallies = counts.to_numpy(dtype=np.int64)[hot_mask][:, at]
+    # the segments' names by sorted codes, each distinct name folded once (for runs,
+    # streets' names and extents alike)
+    names = _segment_names(segments["street_name"])
+    named = names.code[hot_mask]
+    run = _runs(hot, np.where(named >= 0, names.folded_code[named], -1))
+    seg_rank, _ = sorted_codes(hot["segment_id"])
+    order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
-        # beside the work below (GEOS, mostly without the GIL): the runs' lines, then the
-        # segments meeting their ends
-        hot_mask = classify_hot_segments(
-            counts,
-            segments,
-            min_crimes=min_crimes,
-            hot_quantile=hot_quantile,
-            length_floor_m=length_floor_m,
-        ).to_numpy()
-        hot = segments[hot_mask].reset_index(drop=True)
-        type_cols = [c for c in counts.columns if c.startswith(TYPE_COUNT_PREFIX)]
-        if hot.empty:
-            cols = [*HOT_STREET_COLUMNS, *type_cols, "geometry"]
-            return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=segments.crs)
-        at = [counts.columns.get_loc(c) for c in ["crimes", *type_cols]]
-        tallies = counts.to_numpy(dtype=np.int64)[hot_mask][:, at]
-        # the segments' names by sorted codes, each distinct name folded once (for runs,
-        # streets' names and extents alike)
-        names = _segment_names(segments["street_name"])
-        named = names.code[hot_mask]
-        run = _runs(hot, np.where(named >= 0, names.folded_code[named], -1))
-        seg_rank, _ = sorted_codes(hot["segment_id"])
-        order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
-        shapes = pool.submit(street_lines.run_shapes, hot.geometry.to_numpy()[order], run[order])
-        # then, in the same thread, the lines' ends met in the tree
-        segment_lines = segments.geometry.to_numpy()
-        meets = pool.submit(lambda: street_lines.meeting(shapes.result()[0], segment_lines))
+        # the runs' unions (GEOS, without the GIL) beside the sums, names and ranks; the
+        # other GEOS calls hold the GIL: in turn (in the thread too they took longer)
+        unions = pool.submit(street_lines.union_runs, hot.geometry.to_numpy()[order], run[order])
         out, top = _aggregate_runs(
             hot, order, run[order], tallies, type_cols, length_floor_m, named[order], names.names
         )
         ranked = _rank_order(out)  # the rows in rank order, with their ranks
-        own = np.r_[names.folded, normalise_name(pd.Series([UNNAMED])).to_numpy(dtype=object)]
-        geoms, mid_x, mid_y = shapes.result()
-        lon, lat = lon_lat(mid_x, mid_y, hot.crs)
-        met = (names.code, names.names, names.folded, own[top])  # UNNAMED: code -1, the last
-        extent = street_lines.extent_texts(met, *meets.result())
+        geoms, mid_x, mid_y = street_lines.run_shapes(unions.result())
+    lon, lat = lon_lat(mid_x, mid_y, hot.crs)
+    own = np.r_[names.folded, normalise_name(pd.Series([UNNAMED])).to_numpy(dtype=object)]
+    met = (names.code, names.names, names.folded, own[top])  # UNNAMED: code -1, the last
+    meets = street_lines.meeting(geoms, segments.geometry.to_numpy())
+    extent = street_lines.extent_texts(met, *meets)
     return _street_table(out, ranked, extent, geoms, lon, lat, type_cols, hot.crs)
 
 

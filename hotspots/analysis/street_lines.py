@@ -1,7 +1,7 @@
 """The lines of hot streets: each run of hot segments as one line, and the streets at its ends.
 
 :func:`hotspots.analysis.rank.rank_streets` merges each run of hot segments into one line
-(:func:`run_shapes`, GEOS only, for a thread), finds the segments meeting the lines' ends
+(:func:`union_runs`, :func:`run_shapes`), finds the segments meeting the lines' ends
 (:func:`meeting`) and words each street's extent from their names (:func:`extent_texts`).
 """
 
@@ -29,12 +29,9 @@ __all__ = [
 ]
 
 
-def run_shapes(lines: np.ndarray, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each run's merged line and its midpoint's x and y.
-
-    ``lines`` are the runs' segments in turn (``runs`` sorted). GEOS only: for a thread.
-    """
-    geoms = shapely.line_merge(union_runs(lines, runs))
+def run_shapes(unions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each run's merged line and its midpoint's x and y, from :func:`union_runs`."""
+    geoms = shapely.line_merge(unions)
     mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
     return geoms, shapely.get_x(mid), shapely.get_y(mid)
 
