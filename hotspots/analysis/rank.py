@@ -16,6 +16,7 @@ Definitions (the README repeats them for users):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -232,15 +233,16 @@ def classify_hot_segments(
     Q(hot_quantile)`` of ``crimes_per_100m`` over the segments of the same ``area_code``
     with ``crimes > 0``.
     """
-    rate = per_100m(counts["crimes"], segments["length_m"], length_floor_m)
-    with_crime = counts["crimes"] > 0
+    crimes = counts["crimes"].to_numpy()
+    length = segments["length_m"].to_numpy(dtype=float)
+    rate = np.round(crimes / np.maximum(length, length_floor_m) * 100, 3)  # as per_100m
     # each area's cut by its code (a segment of no area has none: never hot)
     area, _ = pd.factorize(segments["area_code"])
-    on = with_crime.to_numpy() & (area >= 0)
-    cut = rate[on].groupby(area[on]).quantile(hot_quantile)
+    on = (crimes > 0) & (area >= 0)
+    cut = pd.Series(rate[on]).groupby(area[on]).quantile(hot_quantile)
     cuts = np.r_[cut.reindex(np.arange(int(area.max(initial=-1)) + 1)).to_numpy(), np.nan]
     threshold = cuts[area]  # code -1 takes the last: none
-    return (counts["crimes"] >= min_crimes) & (rate >= threshold - 1e-9)
+    return pd.Series((crimes >= min_crimes) & (rate >= threshold - 1e-9), index=counts.index)
 
 
 def per_100m(crimes: pd.Series, length_m: pd.Series, floor_m: float) -> pd.Series:
@@ -361,11 +363,17 @@ def rank_streets(
         ranked = _rank_order(out)  # the rows in rank order, with their ranks
         geoms, mid_x, mid_y = street_lines.run_shapes(unions.result())
     lon, lat = lon_lat(mid_x, mid_y, hot.crs)
-    own = np.r_[names.folded, normalise_name(pd.Series([UNNAMED])).to_numpy(dtype=object)]
+    own = np.append(names.folded, np.array([_unnamed_folded()], dtype=object))
     met = (names.code, names.names, names.folded, own[top])  # UNNAMED: code -1, the last
     meets = street_lines.meeting(geoms, segments.geometry.to_numpy())
     extent = street_lines.extent_texts(met, *meets)
     return _street_table(out, ranked, extent, geoms, lon, lat, type_cols, hot.crs)
+
+
+@functools.cache
+def _unnamed_folded() -> object:
+    """Return :data:`UNNAMED` folded as :func:`hotspots.space.names.normalise_name` folds."""
+    return normalise_name(pd.Series([UNNAMED])).to_numpy(dtype=object)[0]
 
 
 class _Names(NamedTuple):
