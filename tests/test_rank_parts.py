@@ -120,3 +120,21 @@ def test_points_near_lines_as_the_trees_dwithin_query() -> None:
     assert list(zip(pi.tolist(), si.tolist(), strict=True)) == _tree_pairs(points, long, 0.05)
     none = street_lines.points_near_lines(points[:0], lines, 0.05)
     assert len(none[0]) == len(none[1]) == 0
+
+
+def test_counts_of_categorical_types_as_of_plain_ones() -> None:
+    """A categorical's codes count as the types themselves: unused categories get no column."""
+    rng = np.random.default_rng(9)
+    segs = pd.DataFrame({"segment_id": ["b", "a", "c"]})
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        seg = rng.choice(np.array(["a", "b", "c", None], dtype=object), n)
+        kind = rng.choice(np.array(["Drugs", "Burglary", "Robbery", None], dtype=object), n)
+        plain = pd.DataFrame({"segment_id": pd.Series(seg, dtype="category"), "crime_type": kind})
+        cat = plain.assign(
+            crime_type=pd.Series(kind, dtype="category").cat.add_categories(["Unused"])
+        )
+        expected = rank.count_by_segment(plain, segs)
+        found = rank.count_by_segment(cat, segs)
+        pd.testing.assert_frame_equal(found, expected)
+        assert "n_unused" not in found.columns

@@ -178,12 +178,18 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
         seg_codes, seg_ids = seg.cat.codes.to_numpy().astype(np.int64), seg.cat.categories
     else:
         seg_codes, seg_ids = pd.factorize(seg)
-    type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
-    on = seg_codes >= 0  # two columns only: no copy of the snapped rows' other columns
-    width = len(types)
-    flat = np.bincount(seg_codes[on] * width + type_codes[on], minlength=len(seg_ids) * width)
-    flat = flat.reshape(len(seg_ids), width)
+    type_codes, types = _type_codes(crimes["crime_type"])
     labels = [str(t) for t in types]
+    if len(set(labels)) < len(labels):  # two types of one label: in order of appearance
+        type_codes, types = pd.factorize(crimes["crime_type"], use_na_sentinel=False)
+        labels = [str(t) for t in types]
+    width = len(types)
+    # one number per (segment, type); the unsnapped crimes' (code -1) below width, left out
+    key = np.asarray(seg_codes, dtype=np.int64) + 1
+    key *= width
+    key += type_codes
+    flat = np.bincount(key, minlength=(len(seg_ids) + 1) * width)[width:]
+    flat = flat.reshape(len(seg_ids), width)
     order = sorted(range(width), key=labels.__getitem__)  # columns sorted by type
     names = type_columns(labels)  # distinct types keep distinct columns
     # each segment's row of counts (zeros for a segment no crime was snapped to)
@@ -196,6 +202,23 @@ def count_by_segment(crimes: pd.DataFrame, segments: gpd.GeoDataFrame) -> pd.Dat
     )
     table.insert(0, "crimes", flat.sum(axis=1))
     return table.astype("int64")
+
+
+def _type_codes(crime_type: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Return a code per crime for its type, and the types that occur (missing is one).
+
+    As ``pd.factorize(crime_type, use_na_sentinel=False)``, the types in another order: a
+    categorical's by its codes (its categories that occur, missing first).
+    """
+    if not isinstance(crime_type.dtype, pd.CategoricalDtype):
+        codes, found = pd.factorize(crime_type, use_na_sentinel=False)
+        return np.asarray(codes, dtype=np.int64), list(found)
+    cats = crime_type.cat.categories
+    raw = crime_type.cat.codes.to_numpy().astype(np.int64) + 1  # 0: missing
+    used = np.flatnonzero(np.bincount(raw, minlength=len(cats) + 1))
+    renumber = np.zeros(len(cats) + 1, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    return renumber[raw], [np.nan if u == 0 else cats[u - 1] for u in used.tolist()]
 
 
 def classify_hot_segments(
