@@ -152,7 +152,11 @@ def count_columns(crime_type: pd.Series) -> list[str]:
     >>> count_columns(pd.Series(["Drugs", "Burglary", "Drugs"]))
     ['n_burglary', 'n_drugs']
     """
-    types = sorted(str(t) for t in pd.unique(crime_type))
+    if isinstance(crime_type.dtype, pd.CategoricalDtype):  # the categories that occur
+        found = _categories_used(crime_type)[2]
+    else:
+        found = list(pd.unique(crime_type))
+    types = sorted(str(t) for t in found)
     names = type_columns(types)
     return [names[t] for t in types]
 
@@ -213,12 +217,21 @@ def _type_codes(crime_type: pd.Series) -> tuple[np.ndarray, list[object]]:
     if not isinstance(crime_type.dtype, pd.CategoricalDtype):
         codes, found = pd.factorize(crime_type, use_na_sentinel=False)
         return np.asarray(codes, dtype=np.int64), list(found)
-    cats = crime_type.cat.categories
-    raw = crime_type.cat.codes.to_numpy().astype(np.int64) + 1  # 0: missing
-    used = np.flatnonzero(np.bincount(raw, minlength=len(cats) + 1))
-    renumber = np.zeros(len(cats) + 1, dtype=np.int64)
+    raw, used, found = _categories_used(crime_type)
+    renumber = np.zeros(len(crime_type.cat.categories) + 1, dtype=np.int64)
     renumber[used] = np.arange(len(used))
-    return renumber[raw], [np.nan if u == 0 else cats[u - 1] for u in used.tolist()]
+    return renumber[raw], found
+
+
+def _categories_used(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list[object]]:
+    """Return a categorical's codes plus one (0: missing), those that occur, and their values.
+
+    The values in order of code, a missing value (NaN) first where one occurs.
+    """
+    cats = values.cat.categories
+    raw = values.cat.codes.to_numpy().astype(np.int64) + 1
+    used = np.flatnonzero(np.bincount(raw, minlength=len(cats) + 1))
+    return raw, used, [np.nan if u == 0 else cats[u - 1] for u in used.tolist()]
 
 
 def classify_hot_segments(
