@@ -51,7 +51,9 @@ def canonical_frame(
         return _canonical_frame_empty(raw, source, cols)
     index = pd.RangeIndex(n)
     has_time = cols["has_time"]
-    empty = _empty_text(index)  # one column for every text left empty (copied on write)
+    texts = (cols.get("crime_id", ""), cols["raw_x"], cols["raw_y"], cols.get("raw_date", ""))
+    # one column for every text left empty (copied on write), if any is
+    empty = _empty_text(index) if any(isinstance(v, str) and not v for v in texts) else None
     data: dict[str, Any] = {
         "crime_id": _text(cols.get("crime_id", ""), index, empty=empty),
         "source_file": source.name,
@@ -93,8 +95,6 @@ def _category(values: Any, n: int) -> pd.Categorical:
             np.zeros(n, dtype=np.int8), dtype=pd.CategoricalDtype([values.strip()])
         )
     if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
-        if values.num_chunks and not any(c.dictionary.null_count for c in values.chunks):
-            return _chunks_category(values)
         return _encoded_category(values.unify_dictionaries().combine_chunks())
     if (
         isinstance(values, pd.Series)
@@ -115,60 +115,32 @@ def _encoded_category(encoded: pa.DictionaryArray) -> pd.Categorical:
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     if encoded.null_count:
         codes = np.where(pc.is_null(encoded).to_numpy(zero_copy_only=False), -1, codes)
+    renumber = None
     if pc.all(pc.equal(words, stripped)).as_py() is False:  # "a" and "a " are one category
-        remap, cats = pd.factorize(pd.Series(stripped.to_pandas(), dtype=TEXT_DTYPE))
-        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        words = _arrow_text(cats)
-    return _sorted_categorical(codes, words)
+        # each distinct stripped word once (in Arrow), each word's new number folded into
+        # the table of sorted places: still one pass over the rows
+        again = pc.dictionary_encode(stripped)
+        words, renumber = again.dictionary, again.indices.to_numpy()
+    return _sorted_categorical(codes, words, renumber=renumber)
 
 
-def _chunks_category(values: pa.ChunkedArray) -> pd.Categorical:
-    """Return text dictionary-encoded chunk by chunk as :func:`_encoded_category` does.
-
-    Arrow's parser encodes each block on its own (Vancouver's file on every core: 5 blocks
-    of 5,700-9,500 place names each). The words of every chunk are stripped and numbered
-    together (their sorted place), and each row's code is then one look-up, where unifying
-    the dictionaries, joining the chunks and then numbering the stripped words passes over
-    every row four times (Vancouver's place names: about a third less time).
-    """
-    words = pa.concat_arrays([c.dictionary.cast(pa.large_string()) for c in values.chunks])
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(words))
-    distinct = encoded.dictionary
-    order = pc.array_sort_indices(distinct).to_numpy()
-    rank = np.empty(len(order), dtype=_code_dtype(len(order)))
-    rank[order] = np.arange(len(order))
-    word_rank = rank[encoded.indices.to_numpy()]  # the sorted place of each chunk's words
-    codes = np.empty(len(values), dtype=rank.dtype)
-    at = first = 0
-    for chunk in values.chunks:
-        n, k = len(chunk), len(chunk.dictionary)
-        indices = chunk.indices.to_numpy(zero_copy_only=False)
-        if chunk.null_count:
-            missing = pc.is_null(chunk).to_numpy(zero_copy_only=False)
-            indices = np.where(missing, 0, indices)
-        if k:
-            word_rank[first : first + k].take(indices, out=codes[at : at + n], mode="clip")
-        if chunk.null_count:
-            codes[at : at + n][missing] = -1
-        at, first = at + n, first + k
-    return pd.Categorical.from_codes(
-        codes,
-        dtype=_distinct_categories(pd.Index(pd.array(distinct.take(order), dtype=TEXT_DTYPE))),
-        validate=False,
-    )
-
-
-def _sorted_categorical(codes: np.ndarray, words: pa.Array) -> pd.Categorical:
+def _sorted_categorical(
+    codes: np.ndarray, words: pa.Array, *, renumber: np.ndarray | None = None
+) -> pd.Categorical:
     """Return the categorical of distinct ``words`` and ``codes`` (-1 missing), sorted.
 
     Sorted as :func:`unify_categories` sorts categories, so that it has nothing to do for
-    one table.
+    one table. With ``renumber``, ``codes`` number other words, the i-th of which is
+    ``words[renumber[i]]``.
     """
     order = pc.array_sort_indices(words).to_numpy()
     small = _code_dtype(len(order))  # as pandas keeps them: no second pass to narrow
-    rank = np.empty(len(order) + 1, dtype=small)
-    rank[order] = np.arange(len(order))
-    rank[-1] = -1  # a missing value's code (-1) takes the last place: one take per row
+    place = np.empty(len(order), dtype=small)
+    place[order] = np.arange(len(order))
+    if renumber is not None:
+        place = place[renumber]
+    rank = np.append(place, np.array(-1, dtype=small))
+    # a missing value's code (-1) takes the last place: one take per row
     if len(order):
         codes = rank.take(codes, mode="wrap")
     return pd.Categorical.from_codes(
