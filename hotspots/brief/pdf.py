@@ -77,7 +77,8 @@ def write_pdfs(
     """Print HTML pages to A4 PDFs beside them, with headless Chromium.
 
     Pages of the same style are printed ``batch`` at a time as one document and cut back into
-    one PDF per page (:mod:`hotspots.brief.pdf_batch`; one by one where pypdf is missing).
+    one PDF per page (:mod:`hotspots.brief.pdf_batch`, by pikepdf; one by one where pikepdf is
+    missing).
 
     Parameters
     ----------
@@ -132,7 +133,7 @@ def write_pdfs(
 
 
 def _groups(pages: Sequence[Path], batch: int) -> list[list[Path]]:
-    if batch > 1 and importlib.util.find_spec("pypdf") is not None:
+    if batch > 1 and importlib.util.find_spec("pikepdf") is not None:
         return batch_pages(pages, size=batch)
     return [[p] for p in pages]
 

@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "SHEET_ID",
@@ -121,29 +122,54 @@ def split_pdf(pdf: Path, pages: Sequence[Path], titles: Sequence[str]) -> list[P
         The PDFs written, in the order of ``pages``; None (nothing written) when the sheets'
         first pages cannot be read from the PDF.
     """
-    from pypdf import PdfReader, PdfWriter
+    import pikepdf
 
-    reader = PdfReader(pdf)
-    dests = reader.named_destinations
-    names = [f"/{SHEET_ID.format(i)}" for i in range(len(pages))]
-    if not all(n in dests for n in names):
+    with pikepdf.open(pdf) as src:
+        starts = _sheet_starts(src, len(pages))
+        if starts is None:
+            return None
+        ends = [*starts[1:], len(src.pages)]
+        meta = {k: str(v) for k, v in src.docinfo.items()}
+        written = []
+        for page, title, first, end in zip(pages, titles, starts, ends, strict=True):
+            with pikepdf.new() as out:
+                out.pages.extend(src.pages[first:end])
+                for key, value in {**meta, "/Title": title}.items():
+                    out.docinfo[key] = pikepdf.String(value)
+                target = page.with_suffix(".pdf")
+                out.save(target)
+            written.append(target)
+    return written
+
+
+def _sheet_starts(src: Any, sheets: int) -> list[int] | None:
+    """Return the first page of each sheet from the PDF's named destinations, in order.
+
+    None when a sheet's destination is missing or the sheets are not in page order (the
+    first at the first page).
+    """
+    import pikepdf
+
+    names = [SHEET_ID.format(i) for i in range(sheets)]
+    if "/Dests" in src.Root:  # Chromium's: a dictionary of names
+        table = src.Root.Dests
+        dests = [table.get(f"/{name}") for name in names]
+    elif "/Names" in src.Root and "/Dests" in src.Root.Names:  # a name tree
+        tree = pikepdf.NameTree(src.Root.Names.Dests)
+        dests = [tree.get(name) for name in names]
+    else:
         return None
-    found = [reader.get_destination_page_number(dests[n]) for n in names]
-    starts = [s for s in found if s is not None]
-    if len(starts) < len(found):
-        return None
-    ends = [*starts[1:], len(reader.pages)]
+    page_of = {page.objgen: i for i, page in enumerate(src.pages)}
+    starts = []
+    for found in dests:
+        dest = found.D if isinstance(found, pikepdf.Dictionary) and "/D" in found else found
+        if not isinstance(dest, pikepdf.Array) or not len(dest):  # (an array in a dictionary)
+            return None
+        first = page_of.get(dest[0].objgen)
+        if first is None:
+            return None
+        starts.append(first)
+    ends = [*starts[1:], len(src.pages)]
     if starts[0] != 0 or any(b <= a for a, b in zip(starts, ends, strict=True)):
         return None
-    meta = {k: str(v) for k, v in (reader.metadata or {}).items()}
-    written = []
-    for page, title, first, end in zip(pages, titles, starts, ends, strict=True):
-        writer = PdfWriter()
-        for k in range(first, end):
-            writer.add_page(reader.pages[k])
-        writer.add_metadata({**meta, "/Title": title})
-        target = page.with_suffix(".pdf")
-        with target.open("wb") as fh:
-            writer.write(fh)
-        written.append(target)
-    return written
+    return starts
