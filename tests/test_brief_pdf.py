@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 from pypdf import PdfReader
 
 from hotspots.brief.pdf import write_pdfs
-from hotspots.brief.pdf_batch import batch_pages, combine_pages
+from hotspots.brief.pdf_batch import SHEET_ID, batch_pages, combine_pages, split_pdf
 
 HEAD = (
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>"
@@ -83,3 +84,38 @@ def test_batch_prints_the_same_pages_as_one_by_one(pages: list[Path], browser: A
 def test_two_chromiums_print_the_batches(pages: list[Path]) -> None:
     pdfs = write_pdfs(pages, batch=2, processes=2)
     assert [len(PdfReader(p).pages) for p in pdfs] == [1, 2, 1]
+
+
+def _sheets_pdf(path: Path, starts: list[int], pages: int, *, tree: bool) -> None:
+    """A PDF of blank pages whose sheets start at ``starts``: a /Dests dictionary or name tree."""
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pdf.add_blank_page(page_size=(595, 842))
+    dests = {
+        SHEET_ID.format(i): pikepdf.Array([pdf.pages[s].obj, pikepdf.Name.XYZ, 0, 842, 0])
+        for i, s in enumerate(starts)
+    }
+    if tree:
+        names = pikepdf.NameTree.new(pdf)
+        for name, dest in dests.items():
+            names[name] = pikepdf.Dictionary(D=dest)  # the array in a dictionary
+        pdf.Root.Names = pikepdf.Dictionary(Dests=names.obj)
+    else:
+        pdf.Root.Dests = pikepdf.Dictionary({f"/{k}": v for k, v in dests.items()})
+    pdf.docinfo["/Producer"] = "test"
+    pdf.save(path)
+
+
+@pytest.mark.parametrize("tree", [False, True])
+def test_split_follows_the_named_sheets(tmp_path: Path, tree: bool) -> None:
+    """Cut at each sheet's destination (either kind); a missing or out-of-order one: None."""
+    pages = [tmp_path / f"{c}.html" for c in "ABC"]
+    _sheets_pdf(tmp_path / "all.pdf", [0, 1, 3], 4, tree=tree)
+    written = split_pdf(tmp_path / "all.pdf", pages, ["a", "b", "c"])
+    assert written == [p.with_suffix(".pdf") for p in pages]
+    assert [len(PdfReader(p).pages) for p in written] == [1, 2, 1]
+    meta = PdfReader(written[1]).metadata
+    assert meta is not None and meta.title == "b" and meta.producer == "test"
+    for starts in ([0, 1], [1, 2, 3], [0, 2, 1]):  # a sheet missing, not first, out of order
+        _sheets_pdf(tmp_path / "odd.pdf", starts, 4, tree=tree)
+        assert split_pdf(tmp_path / "odd.pdf", pages, ["a", "b", "c"]) is None
