@@ -118,6 +118,11 @@ def test_points_near_lines_as_the_trees_dwithin_query() -> None:
     long = np.concatenate([lines, shapely.linestrings([[(0, 0), (1e6, 1e6)]] * 3)])
     pi, si = street_lines.points_near_lines(points, long, 0.05)
     assert list(zip(pi.tolist(), si.tolist(), strict=True)) == _tree_pairs(points, long, 0.05)
+    # at one end's x and the other end's y: inside the box, far from the line
+    diagonal = np.array([shapely.LineString([(0, 0), (10, 10)])])
+    corner = np.array([shapely.Point(0, 10), shapely.Point(10, 10), shapely.Point(0, 0.04)])
+    pi, si = street_lines.points_near_lines(corner, diagonal, 0.05)
+    assert pi.tolist() == [1, 2] and si.tolist() == [0, 0]
     none = street_lines.points_near_lines(points[:0], lines, 0.05)
     assert len(none[0]) == len(none[1]) == 0
 

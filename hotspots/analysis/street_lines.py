@@ -125,10 +125,29 @@ def points_near_lines(
     li = np.repeat(at, many)
     near = (x0[li] <= px[pi]) & (px[pi] <= x1[li]) & (y0[li] <= py[pi]) & (py[pi] <= y1[li])
     pi, si = pi[near], line[li[near]]
-    met = shapely.dwithin(points[pi], lines[si], distance)
+    met = _within(points, lines, (pi, si), distance)
     pi, si = pi[met], si[met]
     order = np.lexsort((si, pi))
     return pi[order].astype(np.intp), si[order].astype(np.intp)
+
+
+def _within(
+    points: np.ndarray, lines: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], distance: float
+) -> np.ndarray:
+    """Return True where ``points[pi]`` is within ``distance`` of ``lines[si]`` (dwithin).
+
+    ``pairs`` is ``(pi, si)``. A point at its line's first or last point is at distance 0
+    (GEOS' own figure for it): met without the test.
+    """
+    pi, si = pairs
+    xy, owner = shapely.get_coordinates(lines, return_index=True)
+    last = np.cumsum(np.bincount(owner, minlength=len(lines))) - 1
+    at = shapely.get_coordinates(points[pi])  # one point each
+    met = (xy[last[si]] == at).all(axis=1)
+    met |= (xy[np.r_[0, last[:-1] + 1][si]] == at).all(axis=1)
+    test = np.flatnonzero(~met)
+    met[test] = shapely.dwithin(points[pi[test]], lines[si[test]], distance)
+    return np.asarray(met, dtype=bool)
 
 
 def union_runs(geoms: np.ndarray, runs: np.ndarray) -> np.ndarray:
