@@ -197,7 +197,7 @@ def _open_text(source: Source, *, stream: bool = False) -> Iterator[_Opened]:
         text = InflatingText(source, cap=memory.available())
         try:
             yield (
-                text.head(),
+                text.head(block=_block_size(use_threads=True)),
                 lambda start: pa.PythonFile(text.reader(start), mode="r"),
                 text.finish,
             )

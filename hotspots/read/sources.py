@@ -186,12 +186,13 @@ class InflatingText:
     the size the reader asked for, given to it without a copy; the blocks are kept, so a
     second read (a file with a malformed row is parsed again) inflates nothing.
 
-    The checks of :func:`gunzip_buffer` hold: :meth:`head` inflates the first MiB alone
-    (see :func:`check_head`); with ``cap`` (the memory left when the file was opened) the text
-    never grows past half of it, and once its size no longer bounds what its rows need
-    (:meth:`hotspots.read.memory.Budget.check`), the rows of each new block are counted and
-    set against the memory left then, stopping with a one-line error; a broken stream stops
-    with the one line of :func:`gunzip_buffer`. An error is kept: every later read raises it.
+    The checks of :func:`gunzip_buffer` hold: :meth:`head` inflates the first block (a MiB
+    or more) before anything is parsed (see :func:`check_head`); with ``cap`` (the memory
+    left when the file was opened) the text never grows past half of it, and once its size
+    no longer bounds what its rows need (:meth:`hotspots.read.memory.Budget.check`), the rows
+    of each new block are counted and set against the memory left then, stopping with a
+    one-line error; a broken stream stops with the one line of :func:`gunzip_buffer`. An
+    error is kept: every later read raises it.
     """
 
     def __init__(self, source: Source, *, cap: memory.Budget | None = None) -> None:
@@ -210,11 +211,15 @@ class InflatingText:
         except GZIP_ERRORS as err:
             raise _unreadable(source, err) from err
 
-    def head(self) -> bytes:
-        """Return the first MiB of the text (all of it, if shorter)."""
+    def head(self, *, block: int = HEAD_BYTES) -> bytes:
+        """Return the first MiB of the text (all of it, if shorter).
+
+        ``block``: the bytes inflated first (at least a MiB), the size of the reader's
+        first read, which is then given without a copy.
+        """
         with self._lock:
-            if self.size < HEAD_BYTES:
-                self._inflate(HEAD_BYTES - self.size)
+            if self.size < max(block, HEAD_BYTES):
+                self._inflate(max(block, HEAD_BYTES) - self.size)
             return cast(bytes, self._take(0, HEAD_BYTES).to_pybytes())
 
     def reader(self, start: int = 0) -> TextReader:
