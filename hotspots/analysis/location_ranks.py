@@ -394,18 +394,8 @@ def rank_location_counts(
     row = np.full(len(records), -1, dtype=np.int64)
     row[known] = at[group]
     take = np.flatnonzero(known)[start[listed]]  # each listed place's first record: its keys
-    table = pd.DataFrame(
-        {
-            "area_code": records["area_code"].iloc[take].reset_index(drop=True),
-            "area_name": records["area_name"].iloc[take].reset_index(drop=True),
-            "place": records["place"].iloc[take].astype(str).reset_index(drop=True),
-            "crimes": crimes[listed],
-            **{c: total[listed, i] for i, c in enumerate(type_cols)},
-        }
-    )
-    table.columns.name = "tcol"
     pairs = _later_rows(codes[0], codes[2], known, row, listed)
-    if table.empty:
+    if not listed.any():
         empty = gpd.GeoDataFrame(
             columns=[*AREA_LIST_COLUMNS, *type_cols, "geometry"], geometry="geometry", crs=crs
         )
@@ -421,13 +411,18 @@ def rank_location_counts(
     idx, xy = idx[new], np.column_stack([xs[new], ys[new]])
     geoms = shapely.multipoints(xy, indices=idx)
     # a multipoint's centroid is the mean of its points, summed in their order as GEOS does
-    n = np.bincount(idx, minlength=len(table))
+    n_listed = len(take)
+    n = np.bincount(idx, minlength=n_listed)
     lon, lat = lon_lat(
-        np.bincount(idx, xy[:, 0], len(table)) / n, np.bincount(idx, xy[:, 1], len(table)) / n, crs
+        np.bincount(idx, xy[:, 0], n_listed) / n, np.bincount(idx, xy[:, 1], n_listed) / n, crs
     )
     types = total[listed]  # the type columns of the table
     fixed = {
-        "street": table["place"],
+        "area_code": records["area_code"].iloc[take].reset_index(drop=True),
+        "area_name": records["area_name"].iloc[take].reset_index(drop=True),
+        "crimes": crimes[listed],
+        **{c: types[:, i] for i, c in enumerate(type_cols)},
+        "street": records["place"].iloc[take].astype(str).reset_index(drop=True),
         "extent": "",
         "basis": BASIS_LOCATION,
         "rank": pd.NA,
@@ -442,9 +437,9 @@ def rank_location_counts(
         "lon": np.round(lon, 6),
         "lat": np.round(lat, 6),
     }
-    columns = {c: fixed[c] if c in fixed else table[c] for c in [*AREA_LIST_COLUMNS, *type_cols]}
-    located = pd.DataFrame(columns, index=table.index)
-    located.columns.name = table.columns.name
+    columns = {c: fixed[c] for c in [*AREA_LIST_COLUMNS, *type_cols]}
+    located = pd.DataFrame(columns, index=pd.RangeIndex(n_listed))
+    located.columns.name = "tcol"
     return gpd.GeoDataFrame(located, geometry=geoms, crs=crs), pairs
 
 
