@@ -143,3 +143,26 @@ def test_counts_of_categorical_types_as_of_plain_ones() -> None:
         found = rank.count_by_segment(cat, segs)
         pd.testing.assert_frame_equal(found, expected)
         assert "n_unused" not in found.columns
+
+
+def test_hot_streets_of_a_layer_without_names() -> None:
+    """Every segment unnamed: each hot segment is a street of its own, named as unnamed."""
+    segs = gpd.GeoDataFrame(
+        {
+            "segment_id": ["a", "b", "c"],
+            "street_name": pd.Series([None, None, None], dtype="string"),
+            "name_source": [None, None, None],
+            "length_m": [100.0, 100.0, 100.0],
+            "area_code": ["A"] * 3,
+            "area_name": ["Area A"] * 3,
+        },
+        geometry=[LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]), None],
+        crs=27700,
+    )
+    crimes = pd.DataFrame(
+        {"segment_id": pd.Series(["a"] * 6 + ["b"] * 5, dtype="category"), "crime_type": "Drugs"}
+    )
+    hot = rank.rank_streets(segs, rank.count_by_segment(crimes, segs), hot_quantile=0.0)
+    assert hot["street"].tolist() == [rank.UNNAMED] * 2
+    assert hot["segment_ids"].tolist() == ["a", "b"] and hot["rank"].tolist() == [1, 2]
+    assert hot["extent"].tolist() == ["", ""]

@@ -386,7 +386,7 @@ def rank_streets(
     # streets' names and extents alike)
     names = _segment_names(segments["street_name"])
     named = names.code[hot_mask]
-    run = _runs(hot, np.where(named >= 0, names.folded_code[named], -1))
+    run = _runs(hot, np.append(names.folded_code, -1)[named])  # code -1 (no name): -1
     seg_rank, _ = sorted_codes(hot["segment_id"])
     order = np.lexsort((seg_rank, run))  # each run's segments in turn, by segment id
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-shapes") as pool:
