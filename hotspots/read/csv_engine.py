@@ -1,7 +1,8 @@
 """The CSV engine: one CSV (plain, gzipped or a zip member) read as text cells with Arrow.
 
 Malformed rows are kept aside with their row numbers; memory is checked before a big file
-is parsed (see :mod:`hotspots.read.memory`).
+is parsed, or, for a gzip file inflated as it is parsed on every core, as it is inflated
+(see :mod:`hotspots.read.memory`).
 """
 
 from __future__ import annotations

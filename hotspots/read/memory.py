@@ -3,9 +3,11 @@
 A crime file is parsed whole: its text, plus Arrow's columns and the canonical frame built
 from them, about :data:`BYTES_PER_ROW` bytes a row on top of the text (measured on London's
 police.uk files and on files of very short rows). Before a file is parsed, its text size and
-row count are set against the memory the process may still use (:func:`available`), so a
-file that cannot fit (a decompression bomb, a file of a hundred million short rows) stops
-with a one-line error naming the file and the limit, never the kernel's OOM killer.
+row count are set against the memory the process may still use (:func:`available`); a gzip
+file inflated as it is parsed, as each block is inflated
+(:class:`hotspots.read.sources.InflatingText`). So a file that cannot fit (a decompression
+bomb, a file of a hundred million short rows) stops with a one-line error naming the file
+and the limit, never the kernel's OOM killer.
 """
 
 from __future__ import annotations
