@@ -109,3 +109,19 @@ def test_inflating_text_keeps_its_error(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="not a readable gzip file"):
         text_file.reader(0).read(10 << 20)
     text_file.close()
+
+
+def test_inflating_text_never_holds_more_than_half_the_memory_left(tmp_path: Path) -> None:
+    """With the memory left at opening, the text kept stops one byte past half of it: a text
+    of exactly half is read whole, one byte more stops with the one line."""
+    text = b"a,b\n" + b"1,2\n" * 250_000  # 1,000,004 bytes
+    source = _gzip(tmp_path / "t.csv.gz", text)
+    whole = InflatingText(source, cap=memory.Budget(2 * len(text), "test budget"))
+    whole.finish()
+    assert whole.size == len(text)
+    whole.close()
+    short = InflatingText(source, cap=memory.Budget(2 * len(text) - 2, "test budget"))
+    with pytest.raises(InputDataError, match=r"t\.csv\.gz: too big .*\(stopped inflating\)"):
+        short.head(block=4 << 20)
+    assert short.size == len(text)  # half the memory left, and one byte
+    short.close()

@@ -253,6 +253,8 @@ class InflatingText:
         """Inflate up to ``want`` more bytes into a new block (fewer only at the end)."""
         if self._error is not None:
             raise self._error
+        if self._cap is not None:  # never past half the memory left (and a byte, to see more)
+            want = max(1, min(want, self._cap.free // 2 + 1 - self.size))
         try:
             buf = pa.allocate_buffer(want)
             got = 0
@@ -283,7 +285,7 @@ class InflatingText:
         self._counted = len(self._blocks)
         left = memory.available() or cap  # the text so far is held already
         more = step + self._rows * memory.BYTES_PER_ROW
-        if n >= cap.free // 2 or more > left.free:
+        if n > cap.free // 2 or more > left.free:
             msg = left.message(self.source.name, n, self._rows, more=more)
             self._error = InputDataError(msg + " (stopped inflating)")
             raise self._error
