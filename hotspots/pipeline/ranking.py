@@ -326,8 +326,9 @@ class _Ahead:
     """Work on the cached segments started before the crimes are read, in the early thread.
 
     Once the area layer is projected, the segments' areas are joined (:meth:`areas`); once
-    the reader has located the kept rows' points (:meth:`located`, its ``on_points``), they
-    are snapped to the segments while the crime table is still being assembled. Both run
+    the reader has projected the points of the rows read (:meth:`located`, its
+    ``on_points``), they are snapped to the segments while the reader looks them up in the
+    areas and assembles the crime table. Both run
     only where the segments were in the cache in the crimes' expected CRS.
     """
 
@@ -346,11 +347,10 @@ class _Ahead:
         if self._lines is not None and isinstance(areas, Future):
             self._segs = self._early.submit(self._with_areas, self._lines, areas)
 
-    def located(self, x: np.ndarray, y: np.ndarray, area: np.ndarray | None) -> None:
-        """Snap the located points inside an area (the reader's ``on_points``)."""
+    def located(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Snap the reader's projected points (its ``on_points``)."""
         if self._lines is not None:
-            inside = np.flatnonzero(area >= 0) if area is not None else np.arange(len(x))
-            self._snapped = self._early.submit(self._snap, x[inside], y[inside])
+            self._snapped = self._early.submit(self._snap, x, y)
 
     def segments(self) -> gpd.GeoDataFrame | None:
         """Return the cached segments with their areas (None if not worked out ahead)."""

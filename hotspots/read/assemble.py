@@ -54,7 +54,6 @@ __all__ = [
     "project_distinct",
     "read_all",
     "read_each",
-    "tell_points",
     "to_geo",
     "without_gc_pauses",
 ]
@@ -248,7 +247,8 @@ def assemble(
     point geometries and other per-row point columns are built while the rows are copied.
     ``located``, when given, is :func:`locate_points` of the frames' rows, started already.
     ``kept_rows`` is as in :func:`concat_files` (``located`` and ``repeated`` then of those
-    rows). ``on_points`` is told the located points (see :data:`PointsSeen`).
+    rows). ``on_points`` is told the points as :func:`locate_points` projects them (not when
+    ``located`` is given: its caller told it).
     """
 
     def locate() -> Located:
@@ -256,7 +256,9 @@ def assemble(
         y = np.concatenate([f["y"].to_numpy() for f in frames])
         if kept_rows is not None:
             x, y = x[kept_rows], y[kept_rows]
-        return locate_points(x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
+        return locate_points(
+            x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas, on_points=on_points
+        )
 
     moved = pyproj.CRS.from_user_input(src_crs) != pyproj.CRS.from_user_input(dst_crs)
 
@@ -271,8 +273,6 @@ def assemble(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         points = located if located is not None else pool.submit(locate)
-        if on_points is not None:
-            tell_points(points, on_points)
         rows: list[Any] = []
 
         def outside() -> np.ndarray | None:
@@ -303,35 +303,32 @@ def assemble(
 #: (given areas) the area layer and the area of each distinct point (-1 outside all).
 Located = tuple[np.ndarray, np.ndarray, np.ndarray, AreaLayer | None, np.ndarray | None]
 
-#: Told the distinct points of the rows being kept as soon as they are located, while the
-#: crime table is still being assembled: their projected x and y, and the area of each
-#: (its row in the area layer, -1 outside every area; None when no areas are joined). The
-#: points hold every kept row's point, and maybe others (of rows rejected after all).
-#: Called in the reader's points thread, or the caller's: it should only hand the points
-#: to work of its own (snapping them in a thread, say) and return. A reader that takes
-#: another path may never call it.
-PointsSeen: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
-
-
-def tell_points(located: Future[Located], on_points: PointsSeen) -> None:
-    """Give ``on_points`` the points of ``located`` once they are in (none if that failed)."""
-
-    def told(done: Future[Located]) -> None:
-        if not done.cancelled() and done.exception() is None:
-            _, ux, uy, _, hit = done.result()
-            on_points(ux, uy, hit)
-
-    located.add_done_callback(told)
+#: Told the distinct points of the rows read as soon as they are projected, before they are
+#: looked up in the areas and while the crime table is still being assembled: their x and
+#: y in the crimes' CRS. They hold every kept row's point, and maybe others (of rows
+#: rejected after all). Called in the reader's points thread: it should only hand the
+#: points to work of its own (snapping them in a thread, say) and return. A reader that
+#: takes another path may never call it.
+PointsSeen: TypeAlias = Callable[[np.ndarray, np.ndarray], None]
 
 
 def locate_points(
-    x: np.ndarray, y: np.ndarray, *, src_crs: Any, dst_crs: Any, areas: AreaInput
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    src_crs: Any,
+    dst_crs: Any,
+    areas: AreaInput,
+    on_points: PointsSeen | None = None,
 ) -> Located:
     """Return the rows' distinct points, projected, and (given ``areas``) the area of each.
 
-    Areas being read in a thread are waited for once the points are projected.
+    Areas being read in a thread are waited for once the points are projected, and
+    ``on_points`` is told the projected points then.
     """
     codes, ux, uy = project_distinct(x, y, src_crs=src_crs, dst_crs=dst_crs)
+    if on_points is not None:
+        on_points(ux, uy)
     polygons = areas_of(areas)
     if polygons is None:
         return codes, ux, uy, None, None

@@ -171,7 +171,7 @@ def read_mapped(
     areas
         Area polygons to join (or a future of them), as in :func:`read_police_uk`.
     on_points
-        Told the kept rows' points once located, as in :func:`read_police_uk`.
+        Told the rows' points once projected, as in :func:`read_police_uk`.
 
     Returns
     -------

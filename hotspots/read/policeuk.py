@@ -200,8 +200,8 @@ def read_police_uk(
         future of them (:func:`hotspots.read.layers.read_areas_beside`) is waited for only
         where the points are looked up.
     on_points
-        Told the kept rows' distinct points once located, while the table is assembled
-        (see :data:`hotspots.read.assemble.PointsSeen`): the run snaps them meanwhile.
+        Told the rows' distinct points once projected, while the table is assembled (see
+        :data:`hotspots.read.assemble.PointsSeen`): the run snaps them meanwhile.
 
     Returns
     -------

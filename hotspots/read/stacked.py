@@ -37,7 +37,6 @@ from hotspots.read.assemble import (
     PointsSeen,
     assemble,
     locate_points,
-    tell_points,
 )
 from hotspots.read.canonical import CATEGORY_COLUMNS, TEXT_DTYPE, take_rows
 from hotspots.read.csv_engine import RawTable, read_csv_arrow
@@ -201,7 +200,7 @@ def assemble_stacked(
     raw_columns
         The text columns ``canonical`` reads (all if None).
     on_points
-        Told the kept rows' points once located (see :data:`hotspots.read.assemble.PointsSeen`).
+        Told the rows' points once projected (see :data:`hotspots.read.assemble.PointsSeen`).
 
     Returns
     -------
@@ -234,9 +233,9 @@ def assemble_stacked(
     x, y = parts["x"], parts["y"]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-points") as pool:
         # the points of every row are located while the table is made
-        early = pool.submit(locate_points, x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas)
-        if on_points is not None:  # every row's points: those of the rows kept among them
-            tell_points(early, on_points)
+        early = pool.submit(  # every row's points: those of the rows kept among them
+            locate_points, x, y, src_crs=src_crs, dst_crs=dst_crs, areas=areas, on_points=on_points
+        )
         canon = canonical(raw, parsed[0].source, parts)
         canon["source_file"] = _file_names(parsed, sizes)
         codes, labels = reasons(canon)
