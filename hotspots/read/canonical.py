@@ -345,32 +345,50 @@ def month_window_text(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series, 
     )
 
 
-def to_float(text: pd.Series) -> np.ndarray:
+def to_float(text: pd.Series | pa.ChunkedArray) -> np.ndarray:
     """Return ``pd.to_numeric(text, errors="coerce")`` as float, parsing in Arrow when it can.
 
     Arrow parses plain decimal text to the same doubles as pandas, about ten times faster;
     a column holding anything else (words, ``nan``, ``inf``, overflow) goes to pandas whole.
-    Numbers already parsed (float columns) are returned as they are.
+    Numbers already parsed (float columns) are returned as they are. ``text`` may be the
+    Arrow column itself (as parsed: no pandas column is made unless pandas must parse it).
     """
+    if isinstance(text, pa.ChunkedArray):
+        if pa.types.is_floating(text.type):
+            return np.asarray(text.to_numpy(), dtype=float)
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            found = _arrow_floats(text)
+            if found is not None:
+                return found
+        text = text.to_pandas()
     if isinstance(text.dtype, np.dtype) and text.dtype.kind == "f":
         return np.asarray(text.to_numpy(dtype=float))
     if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow" and len(text):
-        arr = pa.chunked_array(text.array.__arrow_array__())
-        for attempt in (arr, None):  # then with surrounding spaces stripped
-            cells = attempt if attempt is not None else pc.utf8_trim_whitespace(arr)
-            try:
-                nums = pc.cast(
-                    pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells),
-                    pa.float64(),
-                )
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                continue
-            if pc.all(pc.is_finite(nums)).as_py() is not False:
-                return np.asarray(nums.to_numpy(), dtype=float)
-            break
+        found = _arrow_floats(pa.chunked_array(text.array.__arrow_array__()))
+        if found is not None:
+            return found
     if isinstance(text.dtype, pd.StringDtype) or text.dtype == object:
         text = text.str.strip()
     return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
+
+
+def _arrow_floats(arr: pa.ChunkedArray) -> np.ndarray | None:
+    """Return Arrow text parsed as floats (empty cells missing), or None if pandas must."""
+    if not len(arr):
+        return None
+    for attempt in (arr, None):  # then with surrounding spaces stripped
+        cells = attempt if attempt is not None else pc.utf8_trim_whitespace(arr)
+        try:
+            nums = pc.cast(
+                pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells),
+                pa.float64(),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if pc.all(pc.is_finite(nums)).as_py() is not False:
+            return np.asarray(nums.to_numpy(), dtype=float)
+        break
+    return None
 
 
 def stack_frames(frames: list[pd.DataFrame], keep: np.ndarray | None = None) -> pd.DataFrame:

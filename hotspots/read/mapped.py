@@ -58,6 +58,7 @@ __all__ = [
     "Mapping",
     "mapped_file_result",
     "mapped_parts",
+    "mapped_table_parts",
     "mapped_to_canonical",
     "mapping_text",
     "read_mapped",
@@ -293,7 +294,7 @@ def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> Par
         numbers=_number_columns(mapping),
         encoded=_encoded_columns(mapping),
         use_threads=use_threads,
-        parts=lambda frame: mapped_parts(frame, mapping, both_at_once=use_threads),
+        table_parts=lambda table: mapped_table_parts(table, mapping, both_at_once=use_threads),
     )
 
 
@@ -339,6 +340,31 @@ def mapped_parts(
         col = frame[c[key]] if key in c and c[key] in frame else None
         if col is not None and isinstance(col.dtype, pd.ArrowDtype):
             parts[key] = pa.chunked_array(col.array.__arrow_array__())
+    return parts
+
+
+def mapped_table_parts(
+    table: pa.Table, mapping: Mapping, *, both_at_once: bool = False
+) -> dict[str, Any]:
+    """Return :func:`mapped_parts` of a file's cells from the Arrow table as parsed.
+
+    The coordinates are parsed from the Arrow text itself, and the dictionary-encoded
+    columns of :data:`_ENCODED_KEYS` taken as they are: no pandas column is made.
+    """
+    c = mapping.columns
+    xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
+    if both_at_once:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-read") as pool:
+            y = pool.submit(to_float, table.column(c[yk]))
+            parts: dict[str, Any] = {"x": to_float(table.column(c[xk])), "y": y.result()}
+    else:
+        parts = {"x": to_float(table.column(c[xk])), "y": to_float(table.column(c[yk]))}
+    names = set(table.column_names)
+    for key in _ENCODED_KEYS:
+        if key in c and c[key] in names:
+            col = table.column(c[key])
+            if pa.types.is_dictionary(col.type):
+                parts[key] = col
     return parts
 
 

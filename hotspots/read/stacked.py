@@ -135,7 +135,8 @@ def parse_file(
     *,
     required: Sequence[str],
     columns: Sequence[str],
-    parts: Callable[[pd.DataFrame], dict[str, Any]],
+    parts: Callable[[pd.DataFrame], dict[str, Any]] | None = None,
+    table_parts: Callable[[pa.Table], dict[str, Any]] | None = None,
     numbers: Sequence[str] = (),
     encoded: Sequence[str] = (),
     use_threads: bool = False,
@@ -144,7 +145,8 @@ def parse_file(
 
     ``parts`` makes canonical columns from the cells (``x`` and ``y`` among them, and
     ``crime_id``, if any, stripped of spaces); it is given the ``encoded`` columns as
-    pandas columns of Arrow dictionary type.
+    pandas columns of Arrow dictionary type. ``table_parts``, given instead, makes them
+    from the Arrow table as parsed (no pandas frame of the cells is made).
     """
     table, rows, malformed = read_csv_arrow(
         source,
@@ -154,7 +156,13 @@ def parse_file(
         numbers=numbers,
         encoded=encoded,
     )
-    made = parts(table.to_pandas(types_mapper=_arrow_dictionaries, split_blocks=True))
+    if table_parts is not None:
+        made = table_parts(table)
+    elif parts is not None:
+        made = parts(table.to_pandas(types_mapper=_arrow_dictionaries, split_blocks=True))
+    else:
+        msg = "parse_file needs `parts` or `table_parts`"
+        raise TypeError(msg)
     keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
     return ParsedFile(source, table, rows, malformed, made, keys)
 
