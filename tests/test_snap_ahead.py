@@ -1,26 +1,21 @@
 """Points snapped ahead (while the crime table is assembled) answer as snapping them after.
 
-:func:`hotspots.space.snap.snap_points` snaps the reader's located points in the run's
+:func:`hotspots.space.snap.snap_points` snaps the reader's projected points in the run's
 early thread; :func:`hotspots.space.snap.snap_to_streets` then takes their answers (given
-as ``known``) and snaps only the points they lack.
+as ``known``) and snaps only the points they lack. The run itself:
+``tests/test_ranking_segments.py``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots import pipeline
-from hotspots.pipeline import ranking
-from hotspots.read.datasets import get_path
-from hotspots.space import cache, snap
+from hotspots.space import snap
 
 
 def _segs(rng: np.random.Generator, n: int) -> gpd.GeoDataFrame:
@@ -76,38 +71,3 @@ def test_known_answers_for_other_segments_or_tolerance_are_not_taken() -> None:
             snap.snap_to_streets(crimes, other, max_distance_m=tol, quiet=True, known=known),
             snap.snap_to_streets(crimes, other, max_distance_m=tol, quiet=True),
         )
-
-
-def _ranked(tmp: Path, expected: str | None, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp / "cache"))
-    monkeypatch.setattr(ranking, "_expected_crs", lambda config: expected)
-    config = pipeline.RunConfig.from_options(
-        crimes=[get_path("vancouver_crimes")],
-        fmt="vancouver",
-        start="2025-07",
-        areas=get_path("vancouver_areas"),
-        streets=get_path("vancouver_streets"),
-        out=tmp / "run",
-        quiet=True,
-    )
-    crimes = pipeline.rank_stages(config).crimes
-    return pd.DataFrame(crimes[["segment_id", "snap_distance_m", "place", "place_key"]])
-
-
-def test_run_snaps_the_located_points_ahead(
-    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The run snaps the reader's located points while it assembles the table: same answers."""
-    after = _ranked(tmp_path, None, monkeypatch)  # CRS not known ahead: snapped after reading
-    _ranked(tmp_path, "EPSG:26910", monkeypatch)  # the segment cache written
-    calls: list[int] = []
-    snap_points = snap.snap_points
-
-    def counted(x: np.ndarray, y: np.ndarray, *args: object, **kw: float) -> snap.SnappedPoints:
-        calls.append(len(x))
-        return snap_points(x, y, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(snap, "snap_points", counted)
-    ahead = _ranked(tmp_path, "EPSG:26910", monkeypatch)
-    assert len(calls) == 1 and calls[0] > 1000  # the located points of the kept rows
-    pd.testing.assert_frame_equal(ahead, after)
