@@ -328,8 +328,8 @@ class _Ahead:
     Once the area layer is projected, the segments' areas are joined (:meth:`areas`); once
     the reader has projected the points of the rows read (:meth:`located`, its
     ``on_points``), they are snapped to the segments while the reader looks them up in the
-    areas and assembles the crime table. Both run
-    only where the segments were in the cache in the crimes' expected CRS.
+    areas and assembles the crime table. Both run only where the segments were in the cache
+    in the crimes' expected CRS.
     """
 
     def __init__(

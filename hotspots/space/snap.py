@@ -139,7 +139,7 @@ class SnappedPoints:
         """Return the nearest line (row of ``lines``) and distance of each distinct point.
 
         Points snapped already take their answers; the others are snapped to ``lines``
-        (the geometries of :attr:`segment_ids`, in that order) now.
+        (the segments' geometries sorted by :attr:`order`) now.
         """
         n = len(self.x)
         codes, _, _ = factorize_xy(np.concatenate([self.x, x]), np.concatenate([self.y, y]))
