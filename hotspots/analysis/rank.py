@@ -601,13 +601,12 @@ def _street_table(
     }
     columns: dict[str, Any] = {}
     for c in [*HOT_STREET_COLUMNS, *type_cols]:
-        values = made[c] if c in made else streets[c]
         if c in made:
-            columns[c] = values
-        elif isinstance(values, pd.Series):
-            columns[c] = values.take(order).reset_index(drop=True)
+            columns[c] = made[c]
+        elif isinstance(streets[c], pd.Series):
+            columns[c] = streets[c].take(order).reset_index(drop=True)
         else:
-            columns[c] = np.asarray(values)[order]
+            columns[c] = np.asarray(streets[c])[order]
     return gpd.GeoDataFrame(columns, geometry=geoms[order], crs=crs)
 
 
