@@ -3,7 +3,7 @@
 Usage::
 
     make bench-peers                                  # once per machine: R + sfhotspot, hexseg
-    .venv/bin/python benchmarks/whole_run.py          # all targets (about 20 minutes)
+    .venv/bin/python benchmarks/whole_run.py          # all targets (about 30 minutes)
     .venv/bin/python benchmarks/whole_run.py --quick  # targets 1, 2, 4 and 6, once each
 
 Targets (issue 19), each timed here in this one run:
@@ -32,7 +32,15 @@ Targets (issue 19), each timed here in this one run:
 5. The 10-million-crime scale-up, ``hotspots run`` as a user runs it
    (``run_benchmark.py --full-run``): wall time (budget 120 s) and peak RSS (4 GB).
 6. ``hotspots --help``: process wall time, median of 10 (budget 0.5 s).
+7. ``hotspots run --engine dask`` on a 2-worker local cluster, the whole run with every
+   output, on the ``--t7-rows`` scale-up (default 60 million crimes: about ten years of
+   England and Wales), by ``benchmarks/dask_scale.py --no-local``: wall time, the peak RSS
+   of the client and of each worker, and ``check_run.py`` on its run folder (the row
+   accounting and the output contract). The issue sets no time or memory budget: the row
+   is met when the run completes and its folder passes the check. Its crimes (1.2 GB of
+   gzipped files at 60 million) are written once under ``OUT/t7_dask`` and reused.
 
+The full run takes about 30 minutes (target 7 about 10 of them; ``--only`` picks targets).
 ``--quick`` runs targets 1, 2, 4 and 6 once each (about 3 minutes). Figures go to
 ``OUT/whole_run.json`` and a Markdown table (the README's) to ``OUT/whole_run.md``. The
 machine should be otherwise idle: every figure is a wall time.
@@ -391,6 +399,46 @@ def target6(out: Path, repeat: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# target 7
+
+
+def target7(data: Path, out: Path, rows: int, timeout: float) -> dict[str, Any]:
+    """The whole ``--engine dask`` run on the ``rows`` scale-up (``dask_scale.py``)."""
+    folder = out / "t7_dask"
+    cmd = [PY, str(HERE / "dask_scale.py"), "--rows", str(rows), "--no-local", "--workers", "2"]
+    cmd += ["--out", str(folder), "--data", str(data)]
+    secs, code, _ = _timed(cmd, log=out / "t7_dask_scale.log", timeout=timeout + 3600)
+    res: dict[str, Any] = {"rows": rows, "exit": code, "benchmark_seconds": round(secs, 1)}
+    report = folder / "dask_scale.json"
+    entry = json.loads(report.read_text())["runs"].get(f"{rows}/dask") if report.is_file() else None
+    if code == 0 and entry:
+        peaks = entry.get("peak_rss_mb", {})
+        res.update(
+            wall_seconds=entry.get("wall_seconds"),
+            client_peak_mb=entry.get("client_peak_rss_mb_kernel"),
+            # the cluster's two worker processes: the two largest of dask_scale's "worker"
+            # processes (it counts multiprocessing's small forkserver among them)
+            worker_peaks_mb=sorted(peaks.get("worker", []), reverse=True)[:2],
+            fork_peak_mb=max(peaks.get("fork", [0]) or [0]),
+            rows_read=entry.get("rows_read"),
+            crimes_kept=entry.get("crimes_kept"),
+            stage_seconds=entry.get("stage_seconds"),
+        )
+        res["check_run"] = _check_run(data, folder / f"run_{rows}_dask", out)
+    print(f"  target 7: {res}", flush=True)
+    return res
+
+
+def _check_run(data: Path, run_dir: Path, out: Path) -> bool | None:
+    """``check_run.py`` (beside the shared data) on ``run_dir``: passed, or None if absent."""
+    checker = data.parent / "checks" / "check_run.py"
+    if not checker.is_file():
+        return None
+    _, code, _ = _timed([PY, str(checker), str(run_dir)], log=out / "t7_check_run.log")
+    return code == 0
+
+
+# --------------------------------------------------------------------------------------------
 # report
 
 
@@ -472,6 +520,28 @@ def table(res: dict[str, Any]) -> list[list[str]]:
                 None if w is None or g is None else w < 120 and g * 1.0737 < 4,
             )
         )
+    if "t7" in res:
+        r = res["t7"]
+        w, workers = r.get("wall_seconds"), r.get("worker_peaks_mb") or []
+        memory = (
+            f"client {r['client_peak_mb'] / 1024:.1f} GB, workers "
+            + ", ".join(f"{m / 1024:.1f}" for m in workers)
+            + " GB; check_run "
+            + {True: "passes", False: "FAILS", None: "not found"}[r.get("check_run")]
+            if w is not None
+            else "FAILED (see t7_dask_scale.log)"
+        )
+        rows.append(
+            _row(
+                "7",
+                f"{r['rows']:,} crimes, whole `run --engine dask`, 2-worker local cluster: "
+                "wall, peak RSS",
+                _fmt(w),
+                "no budget: completes, folder checked",
+                memory,
+                w is not None and r.get("check_run") is not False,
+            )
+        )
     if "t6" in res:
         m = res["t6"]["median"]
         rows.append(
@@ -505,7 +575,16 @@ def main(argv: list[str] | None = None) -> int:
         help="rounds of targets 1, 2 and 4 (default 3; 1 with --quick)",
     )
     ap.add_argument(
-        "--only", nargs="+", choices=["1", "2", "3", "4", "5", "6"], help="run only these targets"
+        "--only",
+        nargs="+",
+        choices=["1", "2", "3", "4", "5", "6", "7"],
+        help="run only these targets",
+    )
+    ap.add_argument(
+        "--t7-rows",
+        type=int,
+        default=60_000_000,
+        help="crimes in target 7's scale-up (default 60 million)",
     )
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
@@ -518,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     repeat = args.repeat or (1 if args.quick else 3)
-    wanted = set(args.only or (["1", "2", "4", "6"] if args.quick else list("123456")))
+    wanted = set(args.only or (["1", "2", "4", "6"] if args.quick else list("1234567")))
     started = time.perf_counter()
     res: dict[str, Any] = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -543,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         res["t3"] = target3(data, args.out, args.timeout)
     if "5" in wanted:
         res["t5"] = target5(data, args.out, args.timeout)
+    if "7" in wanted:
+        res["t7"] = target7(data, args.out, args.t7_rows, args.timeout)
     res["seconds"] = round(time.perf_counter() - started, 1)
     res["machine"]["load_average_at_end"] = os.getloadavg()
     (args.out / "whole_run.json").write_text(json.dumps(res, indent=2))

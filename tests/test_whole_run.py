@@ -1,4 +1,4 @@
-"""benchmarks/whole_run.py's target 3 rows: a failed step never passes; the CPU floor shown."""
+"""benchmarks/whole_run.py's rows: a failed step or check never passes; the CPU floor shown."""
 
 from __future__ import annotations
 
@@ -43,6 +43,25 @@ def test_make_run_row_shows_the_cpu_floor(whole_run: ModuleType) -> None:
 
 def test_a_fast_failed_make_run_fails_its_row(whole_run: ModuleType) -> None:
     row = _make_row(whole_run, make_run_seconds=6.0, make_run_exit=2, make_run_cores=2)
+    assert row[5] == "NO" and row[4].startswith("FAILED")
+
+
+def _dask_row(whole_run: ModuleType, **t7: object) -> list[str]:
+    rows = [r for r in whole_run.table({"t7": {"rows": 60_000_000, **t7}}) if r[0] == "7"]
+    assert len(rows) == 1
+    return list(rows[0])
+
+
+def test_dask_row_shows_each_worker_and_the_check(whole_run: ModuleType) -> None:
+    done = {"wall_seconds": 356.0, "client_peak_mb": 12390, "worker_peaks_mb": [2970, 2900]}
+    row = _dask_row(whole_run, exit=0, check_run=True, **done)
+    assert row[2] == "356.0 s" and row[5] == "yes" and "60,000,000 crimes" in row[1]
+    assert row[4] == "client 12.1 GB, workers 2.9, 2.8 GB; check_run passes"
+    assert _dask_row(whole_run, exit=0, check_run=False, **done)[5] == "NO"
+
+
+def test_a_failed_dask_run_fails_its_row(whole_run: ModuleType) -> None:
+    row = _dask_row(whole_run, exit=1)
     assert row[5] == "NO" and row[4].startswith("FAILED")
 
 
