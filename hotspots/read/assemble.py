@@ -221,7 +221,9 @@ def concat_files(
     part = stack_frames(frames, keep=gone_rows)  # raw values: the coordinates as read
     more = part.assign(raw_x=part["x"], raw_y=part["y"], reason=labels[late[gone]])
     more = more.assign(value=rejected_values(more))
-    rejected = pd.concat([rejected, more.reindex(columns=REJECTED_COLUMNS)], ignore_index=True)
+    # column by column: a categorical's codes joined as they are (the categories are the
+    # same), where pd.concat would compare and merge their categories
+    rejected = stack_frames([rejected, more.reindex(columns=REJECTED_COLUMNS)])
     return stack_frames(frames, keep=stay_rows), rejected, gone
 
 
