@@ -3,7 +3,7 @@
 Usage::
 
     make bench-peers                                  # once per machine: R + sfhotspot, hexseg
-    .venv/bin/python benchmarks/whole_run.py          # all targets (about 30 minutes)
+    .venv/bin/python benchmarks/whole_run.py          # all targets (about 15 minutes)
     .venv/bin/python benchmarks/whole_run.py --quick  # targets 1, 2, 4 and 6, once each
 
 Targets (issue 19), each timed here in this one run:
@@ -40,7 +40,8 @@ Targets (issue 19), each timed here in this one run:
    is met when the run completes and its folder passes the check. Its crimes (1.2 GB of
    gzipped files at 60 million) are written once under ``OUT/t7_dask`` and reused.
 
-The full run takes about 30 minutes (target 7 about 10 of them; ``--only`` picks targets).
+The full run takes about 15 minutes on an idle 2-core machine (target 7 about 5 of them, and
+6 more the first time, to write its crimes; ``--only`` picks targets).
 ``--quick`` runs targets 1, 2, 4 and 6 once each (about 3 minutes). Figures go to
 ``OUT/whole_run.json`` and a Markdown table (the README's) to ``OUT/whole_run.md``. The
 machine should be otherwise idle: every figure is a wall time.
