@@ -24,6 +24,7 @@ from hotspots.errors import HotspotsError
 __all__ = [
     "app",
     "export_cmd",
+    "main",
     "run_cmd",
 ]
 
@@ -126,6 +127,27 @@ def app(ctx: click.Context, debug: bool) -> None:
     """Hot streets from police crime extracts: rank, map and export per ward."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def main() -> None:
+    """Run the ``hotspots`` console command (:data:`app`), then end its process quickly.
+
+    The process ends with the command's exit status once its output is on disk and every
+    exit handler has run, without Python freeing each object of the run first (see
+    :mod:`hotspots.cli.quick_exit`). For a console script or ``python -m hotspots.cli``
+    only; elsewhere call :data:`app` (a click command).
+    """
+    from hotspots.cli.quick_exit import end_quickly, exit_status
+
+    status = end_quickly()
+    try:
+        app(prog_name="hotspots")
+    except SystemExit as done:
+        status[0] = exit_status(done.code)
+        raise
+    except KeyboardInterrupt:
+        status[0] = 130  # as a shell reports a command stopped by Ctrl-C
+        raise
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -382,4 +404,4 @@ def export_cmd(run_dir: Path, wards: tuple[str, ...], out: Path | None, wait: bo
 
 
 if __name__ == "__main__":  # python -m hotspots.cli
-    app()
+    main()
