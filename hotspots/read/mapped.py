@@ -293,7 +293,7 @@ def _parse_mapped(source: Source, mapping: Mapping, *, use_threads: bool) -> Par
         numbers=_number_columns(mapping),
         encoded=_encoded_columns(mapping),
         use_threads=use_threads,
-        table_parts=lambda table: mapped_parts(table, mapping, both_at_once=use_threads),
+        parts=lambda table: mapped_parts(table, mapping, both_at_once=use_threads),
     )
 
 
@@ -318,23 +318,21 @@ def _text_columns(mapping: Mapping) -> list[str]:
 
 
 def mapped_parts(
-    cells: pd.DataFrame | pa.Table, mapping: Mapping, *, both_at_once: bool = False
+    table: pa.Table, mapping: Mapping, *, both_at_once: bool = False
 ) -> dict[str, Any]:
     """Return the coordinates of a mapped file's cells as numbers (``x`` and ``y``).
 
-    Also the columns of :data:`_ENCODED_KEYS` that came dictionary-encoded (as Arrow
-    chunked arrays, made categories by :func:`canonical_frame`). ``cells`` is the pandas
-    frame of the cells, or the Arrow table as parsed (then no pandas column is made: the
-    coordinates are parsed from the Arrow text itself). With ``both_at_once`` (one file
-    read on every core), ``y`` is parsed in a second thread while ``x`` is (Arrow parses
-    numbers without the GIL).
+    ``table`` is the Arrow table as parsed: the coordinates are parsed from its text (no
+    pandas column is made). Also the columns of :data:`_ENCODED_KEYS` that came
+    dictionary-encoded (as Arrow chunked arrays, made categories by
+    :func:`canonical_frame`). With ``both_at_once`` (one file read on every core), ``y`` is
+    parsed in a second thread while ``x`` is (Arrow parses numbers without the GIL).
     """
     c = mapping.columns
     xk, yk = ("lon", "lat") if "lon" in c else ("x", "y")
-    table = isinstance(cells, pa.Table)
 
     def numbers(key: str) -> np.ndarray:
-        return to_float(cells.column(c[key]) if table else _cells(cells[c[key]]))
+        return to_float(table.column(c[key]))
 
     if both_at_once:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-read") as pool:
@@ -342,14 +340,11 @@ def mapped_parts(
             parts: dict[str, Any] = {"x": numbers(xk), "y": y.result()}
     else:
         parts = {"x": numbers(xk), "y": numbers(yk)}
-    names = set(cells.column_names) if table else set(cells.columns)
     for key in _ENCODED_KEYS:
-        if key not in c or c[key] not in names:
-            continue
-        if table and pa.types.is_dictionary(cells.column(c[key]).type):
-            parts[key] = cells.column(c[key])
-        elif not table and isinstance(cells[c[key]].dtype, pd.ArrowDtype):
-            parts[key] = pa.chunked_array(cells[c[key]].array.__arrow_array__())
+        if key in c and c[key] in table.column_names:
+            column = table.column(c[key])
+            if pa.types.is_dictionary(column.type):
+                parts[key] = column
     return parts
 
 

@@ -33,7 +33,13 @@ from hotspots.read.sources import (
     find_police_uk_sources,
     scan_police_uk,
 )
-from hotspots.read.stacked import ParsedFile, assemble_stacked, parse_file, stack_fits
+from hotspots.read.stacked import (
+    ParsedFile,
+    assemble_stacked,
+    cells_frame,
+    parse_file,
+    stack_fits,
+)
 from hotspots.rejects import (
     REASON_PUBLICATION,
     RowFilter,
@@ -327,7 +333,7 @@ def _parse_one(source: Source, rf: RowFilter, superseded_by: str | None) -> Pars
         source,
         required=POLICE_UK_REQUIRED,
         columns=_POLICE_UK_USED,
-        parts=police_uk_parts,
+        parts=lambda table: police_uk_parts(cells_frame(table)),
         encoded=("Month", *(col for _, col in _CATEGORY_SOURCES)),
     )
 

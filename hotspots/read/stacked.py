@@ -49,6 +49,7 @@ __all__ = [
     "STACK_MAX_BYTES",
     "ParsedFile",
     "assemble_stacked",
+    "cells_frame",
     "parse_file",
     "stack_fits",
     "text_bytes",
@@ -135,18 +136,16 @@ def parse_file(
     *,
     required: Sequence[str],
     columns: Sequence[str],
-    parts: Callable[[pd.DataFrame], dict[str, Any]] | None = None,
-    table_parts: Callable[[pa.Table], dict[str, Any]] | None = None,
+    parts: Callable[[pa.Table], dict[str, Any]],
     numbers: Sequence[str] = (),
     encoded: Sequence[str] = (),
     use_threads: bool = False,
 ) -> ParsedFile:
     """Parse one CSV's ``columns`` (see :func:`read_csv_arrow`), in one thread by default.
 
-    ``parts`` makes canonical columns from the cells (``x`` and ``y`` among them, and
-    ``crime_id``, if any, stripped of spaces); it is given the ``encoded`` columns as
-    pandas columns of Arrow dictionary type. ``table_parts``, given instead, makes them
-    from the Arrow table as parsed (no pandas frame of the cells is made).
+    ``parts`` makes canonical columns (``x`` and ``y`` among them, and ``crime_id``, if
+    any, stripped of spaces) from the Arrow table as parsed, the ``encoded`` columns
+    dictionary-encoded; :func:`cells_frame` gives it as a pandas frame.
     """
     table, rows, malformed = read_csv_arrow(
         source,
@@ -156,15 +155,14 @@ def parse_file(
         numbers=numbers,
         encoded=encoded,
     )
-    if table_parts is not None:
-        made = table_parts(table)
-    elif parts is not None:
-        made = parts(table.to_pandas(types_mapper=_arrow_dictionaries, split_blocks=True))
-    else:
-        msg = "parse_file needs `parts` or `table_parts`"
-        raise TypeError(msg)
+    made = parts(table)
     keys = FileIdKeys.of(made["crime_id"]) if "crime_id" in made else None
     return ParsedFile(source, table, rows, malformed, made, keys)
+
+
+def cells_frame(table: pa.Table) -> pd.DataFrame:
+    """Return parsed cells as a pandas frame, dictionary-encoded columns kept so (Arrow)."""
+    return table.to_pandas(types_mapper=_arrow_dictionaries, split_blocks=True)
 
 
 def _arrow_dictionaries(kind: pa.DataType) -> pd.ArrowDtype | None:
