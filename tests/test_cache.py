@@ -7,13 +7,14 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import LineString
+from shapely.geometry import LineString, box
 
 from hotspots.read.datasets import get_path
-from hotspots.read.layers import read_streets
-from hotspots.space import cache, crs, segments
+from hotspots.read.layers import read_areas, read_streets
+from hotspots.space import cache, crs, segments, snap
 
 
 def _files(folder: Path) -> list[Path]:
@@ -119,3 +120,83 @@ def test_peek_reads_a_hit_silently_and_misses_with_none(
     assert not caplog.records  # a run logs the hit once it uses the segments
     file.write_bytes(b"not parquet")
     assert cache.peek_segments(path, crs="EPSG:27700", cache=tmp_path)[0] is None
+
+
+# the segments' areas ------------------------------------------------------------------------
+
+
+def _areas_files(folder: Path) -> list[Path]:
+    return sorted((folder / "segment_areas").glob("*.npy"))
+
+
+def test_segment_areas_kept_and_read_back_identical(tmp_path: Path) -> None:
+    """Vancouver's segments and local areas: the stored areas equal the uncached ones."""
+    path = get_path("vancouver_streets")
+    segs = cache.cached_segments(path, crs="EPSG:26910", cache=tmp_path, quiet=True)
+    file = cache.segments_file(path, crs="EPSG:26910", cache=tmp_path)
+    areas = crs.to_metric_crs(read_areas(get_path("vancouver_areas")), "EPSG:26910")
+    expected = snap.assign_segment_areas(segs, areas)
+    first = cache.cached_segment_areas(segs, areas, file)
+    assert len(_areas_files(tmp_path)) == 1
+    second = cache.cached_segment_areas(segs, areas, file)  # read back
+    pd.testing.assert_frame_equal(first, expected, check_exact=True)
+    pd.testing.assert_frame_equal(second, expected, check_exact=True)
+
+
+def _toy() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    segs = gpd.GeoDataFrame(
+        {"segment_id": ["s0", "s1", "s2"]},
+        geometry=[
+            LineString([(10, 0), (20, 0)]),
+            LineString([(110, 0), (120, 0)]),
+            LineString([(500, 0), (510, 0)]),  # outside both: the nearest
+        ],
+        crs=27700,
+    )
+    areas = gpd.GeoDataFrame(
+        {"area_code": ["L", "R"], "area_name": ["left", "right"]},
+        geometry=[box(0, -50, 100, 50), box(100, -50, 200, 50)],
+        crs=27700,
+    )
+    return segs, areas
+
+
+def test_changed_areas_miss_the_stored_rows(tmp_path: Path) -> None:
+    """Another code, name or boundary is another entry, and gives its own answer."""
+    segs, areas = _toy()
+    file = tmp_path / "segments" / "key.parquet"
+    assert cache.cached_segment_areas(segs, areas, file)["area_code"].tolist() == ["L", "R", "R"]
+    renamed = areas.assign(area_name=["left", "east"])
+    out = cache.cached_segment_areas(segs, renamed, file)
+    assert out["area_name"].tolist() == ["left", "east", "east"]
+    moved = areas.set_geometry([box(0, -50, 115, 50), box(115, -50, 200, 50)], crs=27700)
+    assert cache.cached_segment_areas(segs, moved, file)["area_code"].tolist() == ["L", "L", "R"]
+    other = tmp_path / "segments" / "other.parquet"  # other segments: another entry
+    cache.cached_segment_areas(segs, areas, other)
+    assert len(_areas_files(tmp_path)) == 4
+
+
+def test_unreadable_or_mismatched_areas_entry_is_worked_out_again(tmp_path: Path) -> None:
+    segs, areas = _toy()
+    file = tmp_path / "segments" / "key.parquet"
+    cache.cached_segment_areas(segs, areas, file)
+    (entry,) = _areas_files(tmp_path)
+    for bad in (b"not a numpy file", None):
+        if bad is None:  # a readable file of the wrong length (or out-of-range rows)
+            np.save(entry, np.array([0, 5], dtype=np.int64))
+        else:
+            entry.write_bytes(bad)
+        out = cache.cached_segment_areas(segs, areas, file)
+        assert out["area_code"].tolist() == ["L", "R", "R"]
+    assert cache.cached_segment_areas(segs, areas, file)["area_code"].tolist() == ["L", "R", "R"]
+
+
+def test_unwritable_areas_folder_only_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    segs, areas = _toy()
+    (tmp_path / "segment_areas").write_text("a file where the folder would go")
+    with caplog.at_level(logging.WARNING, logger="hotspots"):
+        out = cache.cached_segment_areas(segs, areas, tmp_path / "segments" / "key.parquet")
+    assert out["area_code"].tolist() == ["L", "R", "R"]
+    assert "could not write the segment areas cache" in caplog.text

@@ -325,7 +325,8 @@ def _beside(work: Callable[..., Any], *args: Any, name: str) -> None:
 class _Ahead:
     """Work on the cached segments started before the crimes are read, in the early thread.
 
-    Once the area layer is projected, the segments' areas are joined (:meth:`areas`); once
+    Once the area layer is projected, the segments' areas are joined (:meth:`areas`; kept
+    beside the segments' cache, :func:`hotspots.space.cache.cached_segment_areas`); once
     the reader has projected the points of the rows read (:meth:`located`, its
     ``on_points``), they are snapped to the segments while the reader looks them up in the
     areas and assembles the crime table. Both run only where the segments were in the cache
@@ -364,10 +365,11 @@ class _Ahead:
     def _with_areas(
         lines: Future[tuple[gpd.GeoDataFrame | None, Path]], areas: Future[gpd.GeoDataFrame]
     ) -> gpd.GeoDataFrame | None:
-        found, _ = lines.result()
-        return (
-            None if found is None else found.join(snap.assign_segment_areas(found, areas.result()))
-        )
+        found, file = lines.result()
+        if found is None:
+            return None
+        # kept beside the segments' cache: a rerun with the same streets and areas reads them
+        return found.join(cache.cached_segment_areas(found, areas.result(), file))
 
     def _snap(self, x: np.ndarray, y: np.ndarray) -> snap.SnappedPoints | None:
         found, _ = self._lines.result() if self._lines is not None else (None, None)

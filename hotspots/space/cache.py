@@ -4,6 +4,10 @@ A cached table is a GeoParquet file named by a SHA-256 key of everything the seg
 on: the street file's bytes, the parameters (``max_length_m``, target CRS, column and layer
 choices) and the source of the code that builds them. A changed file, parameter or
 hotspots version therefore misses the cache and the segments are built afresh.
+
+Beside them, the segments' areas (:func:`cached_segment_areas`): a row of the area layer
+per segment, keyed by the segments' key, the areas' codes, names and geometries and the
+code that assigns them.
 """
 
 from __future__ import annotations
@@ -17,18 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pyproj
+import shapely
 
 from hotspots.read import layers
 from hotspots.read.layers import read_streets
 from hotspots.space import crs as _crs
-from hotspots.space import segments
+from hotspots.space import locations, nearest, segments, snap
 
 __all__ = [
     "CACHE_ENV",
     "cache_dir",
+    "cached_segment_areas",
     "cached_segments",
     "file_sha256",
     "log_hit",
@@ -47,6 +54,9 @@ _LAYOUT = 1
 
 #: Modules whose source decides what the segments are; a change to one misses the cache.
 _CODE = (segments, layers, _crs)
+
+#: Modules whose source decides which area a segment is in.
+_AREAS_CODE = (snap, locations, nearest)
 
 
 def cache_dir() -> Path:
@@ -352,3 +362,75 @@ def _write_cached(segs: gpd.GeoDataFrame, file: Path, *, quiet: bool) -> None:
         return
     if not quiet:
         log.info("street segments cached in %s", file)
+
+
+def cached_segment_areas(
+    segs: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, file: Path
+) -> pd.DataFrame:
+    """Return :func:`hotspots.space.snap.assign_segment_areas`, kept beside the segments' cache.
+
+    ``file`` is the cache file ``segs`` were read from (:func:`peek_segments`). Each
+    segment's row of the area layer is stored under ``segment_areas``, named by a key of
+    the segments' file, the areas' codes, names and geometries (in their CRS, the
+    segments') and the code that assigns them; a monthly rerun with the same streets and
+    areas reads them back instead of locating every segment's midpoint. A missing,
+    unreadable or mismatched file is worked out afresh (and written, if the folder allows).
+
+    Parameters
+    ----------
+    segs
+        Segments as read from ``file``.
+    areas
+        Area polygons in the segments' CRS, with ``area_code`` and ``area_name``.
+    file
+        The segments' cache file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_code`` and ``area_name`` with the index of ``segs``.
+    """
+    where = file.parent.parent / "segment_areas" / (_areas_key(file, areas) + ".npy")
+    rows = _read_rows(where, len(segs), len(areas))
+    if rows is None:
+        rows = snap.segment_area_rows(segs, areas)
+        _write_rows(rows, where)
+    return snap.segment_area_columns(areas, rows, segs.index)
+
+
+def _areas_key(file: Path, areas: gpd.GeoDataFrame) -> str:
+    """Return the key of the areas of the segments of cache ``file`` among ``areas``."""
+    digest = hashlib.sha256(file.stem.encode())
+    for module in _AREAS_CODE:
+        digest.update(_source_digest(module).encode())
+    for col in ("area_code", "area_name"):
+        digest.update(json.dumps([None if pd.isna(v) else str(v) for v in areas[col]]).encode())
+    for wkb in shapely.to_wkb(areas.geometry.to_numpy(), include_srid=False):
+        digest.update(len(wkb or b"").to_bytes(8, "little"))
+        digest.update(wkb or b"")
+    return digest.hexdigest()
+
+
+def _read_rows(where: Path, n: int, k: int) -> np.ndarray | None:
+    """Return the stored rows if the file holds ``n`` rows of ``k`` areas, else None."""
+    try:
+        rows = np.load(where, allow_pickle=False)
+    except (OSError, ValueError):  # missing or unreadable: worked out again
+        return None
+    ok = rows.dtype == np.int64 and rows.shape == (n,)
+    return rows if ok and (not n or (rows.min() >= -1 and rows.max() < k)) else None
+
+
+def _write_rows(rows: np.ndarray, where: Path) -> None:
+    """Write atomically (temporary file, then rename); a failure only logs a warning."""
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=".areas-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.asarray(rows, dtype=np.int64), allow_pickle=False)
+            Path(tmp).replace(where)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as err:  # a read-only or full disk must not stop the run
+        log.warning("could not write the segment areas cache %s (%s)", where, err)

@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_SNAP_DISTANCE_M",
     "SnappedPoints",
     "assign_segment_areas",
+    "segment_area_columns",
+    "segment_area_rows",
     "snap_points",
     "snap_to_streets",
 ]
@@ -203,22 +205,43 @@ def assign_segment_areas(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) ->
     pandas.DataFrame
         ``area_code`` and ``area_name`` with the index of ``segments``.
     """
+    return segment_area_columns(areas, segment_area_rows(segments, areas), segments.index)
+
+
+def segment_area_rows(segments: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Return each segment's area as a row of ``areas`` sorted by ``area_code`` (-1: none).
+
+    The work of :func:`assign_segment_areas` (which :func:`segment_area_columns` completes):
+    a row number per segment, what :mod:`hotspots.space.cache` keeps between runs.
+    """
     # the midpoints inside an area found by the area join's point-in-polygon test (an
     # area at distance 0 is one the point intersects); only the others measure distances
     x, y = _midpoints(segments.geometry.to_numpy())
-    order = np.argsort(areas["area_code"].to_numpy(), kind="stable")  # ties: smaller code
-    polys = areas.geometry.to_numpy()[order]
+    polys = areas.geometry.to_numpy()[_by_code(areas)]
     hit = polygon_of_points(x, y, polys)
     away = np.flatnonzero((hit < 0) & np.isfinite(x) & np.isfinite(y))
     if len(away) and len(polys):
         points = shapely.points(x[away], y[away])
         pi, ai = shapely.STRtree(polys).query_nearest(points, all_matches=True)
         hit[away] = first_match(len(away), pi, ai)
-    out = pd.DataFrame(index=segments.index)
+    return hit
+
+
+def segment_area_columns(
+    areas: gpd.GeoDataFrame, rows: np.ndarray, index: pd.Index
+) -> pd.DataFrame:
+    """Return ``area_code`` and ``area_name`` of the areas' ``rows`` (:func:`segment_area_rows`)."""
+    order = _by_code(areas)
+    out = pd.DataFrame(index=index)
     for col in ("area_code", "area_name"):
         values = pd.Series(areas[col].to_numpy()[order], dtype="str")
-        out[col] = values.array.take(hit, allow_fill=True)  # -1: missing
+        out[col] = values.array.take(rows, allow_fill=True)  # -1: missing
     return out
+
+
+def _by_code(areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the areas' rows in order of ``area_code`` (ties: in order; the smaller wins)."""
+    return np.argsort(areas["area_code"].to_numpy(), kind="stable")
 
 
 def _midpoints(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
