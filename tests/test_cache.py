@@ -200,3 +200,21 @@ def test_unwritable_areas_folder_only_warns(
         out = cache.cached_segment_areas(segs, areas, tmp_path / "segments" / "key.parquet")
     assert out["area_code"].tolist() == ["L", "R", "R"]
     assert "could not write the segment areas cache" in caplog.text
+
+
+def test_write_atomically_replaces_whole_or_reports_the_error(tmp_path: Path) -> None:
+    file = tmp_path / "sub" / "entry.bin"
+    assert cache.write_atomically(file, lambda fh: fh.write(b"one")) is None
+    assert cache.write_atomically(file, lambda fh: fh.write(b"two")) is None
+    assert file.read_bytes() == b"two"
+
+    def broken(fh: object) -> None:
+        msg = "disk full"
+        raise OSError(msg)
+
+    err = cache.write_atomically(file, broken)
+    assert isinstance(err, OSError)
+    assert file.read_bytes() == b"two"  # the old entry stays whole
+    assert sorted(p.name for p in file.parent.iterdir()) == ["entry.bin"]  # no temporary left
+    (tmp_path / "blocked").write_text("a file where the folder would go")
+    assert isinstance(cache.write_atomically(tmp_path / "blocked" / "x.bin", broken), OSError)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +32,7 @@ import shapely
 from scipy import sparse
 
 from hotspots.errors import InputDataError
+from hotspots.space.cache import write_atomically
 
 __all__ = [
     "DEFAULT_DISTANCE_M",
@@ -173,18 +173,8 @@ def _source_digest() -> str:
 
 
 def _write_npz(adj: sparse.csr_matrix, file: Path) -> None:
-    """Write atomically (temporary file, then rename); a folder that cannot be written: skip."""
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".adjacency-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                sparse.save_npz(fh, adj, compressed=False)
-            Path(tmp).replace(file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    except OSError:  # a read-only or full disk must not stop the run
-        return
+    """Write atomically; a folder that cannot be written (read-only, full): skipped."""
+    write_atomically(file, lambda fh: sparse.save_npz(fh, adj, compressed=False))
 
 
 def _segment_adjacency(geoms: np.ndarray, distance_m: float) -> sparse.csr_matrix:

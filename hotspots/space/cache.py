@@ -17,8 +17,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "peek_segments",
     "segments_file",
     "segments_key",
+    "write_atomically",
 ]
 
 log = logging.getLogger("hotspots")
@@ -422,15 +424,41 @@ def _read_rows(where: Path, n: int, k: int) -> np.ndarray | None:
 
 
 def _write_rows(rows: np.ndarray, where: Path) -> None:
-    """Write atomically (temporary file, then rename); a failure only logs a warning."""
+    """Write the rows atomically; a folder or disk that cannot be written only warns."""
+    err = write_atomically(
+        where, lambda fh: np.save(fh, np.asarray(rows, dtype=np.int64), allow_pickle=False)
+    )
+    if err is not None:  # a read-only or full disk must not stop the run
+        log.warning("could not write the segment areas cache %s (%s)", where, err)
+
+
+def write_atomically(file: Path, write: Callable[[BinaryIO], object]) -> OSError | None:
+    """Write ``file`` by ``write`` into a temporary file beside it, then rename it into place.
+
+    Readers never see half a file, and two runs writing the same entry leave one whole.
+
+    Parameters
+    ----------
+    file
+        The file to write (its folder is made if missing).
+    write
+        Writes the content to the binary file it is given.
+
+    Returns
+    -------
+    OSError or None
+        The error of a folder or disk that cannot be written (nothing is left behind), else
+        None.
+    """
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=".areas-", suffix=".tmp")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem[:16]}-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.asarray(rows, dtype=np.int64), allow_pickle=False)
-            Path(tmp).replace(where)
+                write(fh)
+            Path(tmp).replace(file)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    except OSError as err:  # a read-only or full disk must not stop the run
-        log.warning("could not write the segment areas cache %s (%s)", where, err)
+    except OSError as err:
+        return err
+    return None
