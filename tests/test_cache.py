@@ -218,3 +218,16 @@ def test_write_atomically_replaces_whole_or_reports_the_error(tmp_path: Path) ->
     assert sorted(p.name for p in file.parent.iterdir()) == ["entry.bin"]  # no temporary left
     (tmp_path / "blocked").write_text("a file where the folder would go")
     assert isinstance(cache.write_atomically(tmp_path / "blocked" / "x.bin", broken), OSError)
+
+
+def test_unwritable_segment_cache_only_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "segments").write_text("a file where the folder would go")
+    with caplog.at_level(logging.WARNING, logger="hotspots"):
+        segs = cache.cached_segments(
+            get_path("london_streets_central"), crs="EPSG:27700", cache=tmp_path, quiet=True
+        )
+    assert "could not write the segment cache" in caplog.text
+    expected = _built(get_path("london_streets_central"), "EPSG:27700")
+    pd.testing.assert_frame_equal(segs, expected, check_exact=True)

@@ -13,6 +13,7 @@ code that assigns them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -347,19 +348,17 @@ def _write_cached(segs: gpd.GeoDataFrame, file: Path, *, quiet: bool) -> None:
         if missing is None:
             return  # mixed missing values would not come back the same: do not cache
         kinds[str(col)] = (str(dtype), missing)
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".segments-", suffix=".tmp")
-        os.close(fd)
-        try:
-            segs.to_parquet(tmp, index=True)
-            table = pq.read_table(tmp)
-            meta = {**(table.schema.metadata or {}), _META_KEY: json.dumps(kinds).encode()}
-            pq.write_table(table.replace_schema_metadata(meta), tmp)
-            Path(tmp).replace(file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    except OSError as err:  # a read-only or full disk must not stop the run
+
+    def write(fh: BinaryIO) -> None:
+        # GeoPandas' GeoParquet (its geo metadata), the dtypes added to the schema's metadata
+        made = io.BytesIO()
+        segs.to_parquet(made, index=True)
+        table = pq.read_table(made)
+        meta = {**(table.schema.metadata or {}), _META_KEY: json.dumps(kinds).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), fh)
+
+    err = write_atomically(file, write)
+    if err is not None:  # a read-only or full disk must not stop the run
         log.warning("could not write the segment cache %s (%s)", file, err)
         return
     if not quiet:
