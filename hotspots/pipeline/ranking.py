@@ -18,6 +18,7 @@ import pyproj
 from hotspots.analysis import concentration, location_ranks, rank
 from hotspots.errors import InputDataError
 from hotspots.pipeline.config import RunConfig, StageTimer
+from hotspots.read import memory
 from hotspots.read.assemble import without_gc_pauses
 from hotspots.read.crimes import read_crimes
 from hotspots.read.layers import read_areas_beside
@@ -78,6 +79,7 @@ def rank_stages(config: RunConfig, stage: StageTimer | None = None) -> Ranked:
         If no crime row can be used.
     """
     stage = stage or StageTimer()
+    memory.choose_arrow_pool()  # Arrow's buffers from jemalloc (see there)
     with ThreadPoolExecutor(1, thread_name_prefix="hotspots-segments") as early:
         # the street segments read from their cache beside the crimes (their CRS is known
         # before the crimes are read, except for some mapped files: then read after)

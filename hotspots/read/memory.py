@@ -13,6 +13,7 @@ and the limit, never the kernel's OOM killer.
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,20 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from hotspots.errors import InputDataError
 
 __all__ = [
+    "ARROW_POOL_ENV",
     "BYTES_PER_ROW",
     "MIN_ROW_BYTES",
     "Budget",
     "available",
+    "choose_arrow_pool",
     "count_buffer_lines",
     "count_lines",
     "count_lines_capped",
     "file_blocks",
     "small_pages",
 ]
+
+#: Arrow's own setting of its pool: when a user sets it, :func:`choose_arrow_pool` leaves it.
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 
 #: Memory a parsed row takes beyond its text (Arrow offsets, canonical columns, rejects).
 BYTES_PER_ROW = 450
@@ -206,3 +213,29 @@ def small_pages() -> Iterator[None]:
         yield
     finally:
         toggle(was)
+
+
+def choose_arrow_pool() -> None:
+    """Let Arrow allocate from its jemalloc pool (where the wheel has it) instead of mimalloc.
+
+    Arrow's wheels allocate from mimalloc by default. Measured on the 2-core reference
+    machine, in fresh processes alternated with the same code on mimalloc:
+
+    * Vancouver's stages load..ranking (medians of 20 rounds): 0.37 s with jemalloc (and
+      with the C library's ``malloc``), 0.41 s with mimalloc; the process's peak RSS 585-591
+      MB against 657-662 MB.
+    * London's (medians of 8): 1.57 s against 1.75 s.
+    * The 10-million-crime run: peak RSS 3.24-3.26 GiB against 3.34-3.45 GiB (``malloc``:
+      3.49-3.70 GiB), wall time within 5%.
+
+    Process-wide (Arrow has one default pool; buffers made before keep theirs). A user's
+    own choice in :data:`ARROW_POOL_ENV` is left as it is, and so is mimalloc where the
+    wheel has no jemalloc (Windows).
+    """
+    if os.environ.get(ARROW_POOL_ENV) or pa.default_memory_pool().backend_name == "jemalloc":
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # built without jemalloc
+        return
+    pa.set_memory_pool(pool)
