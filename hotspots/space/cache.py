@@ -75,7 +75,7 @@ def cache_dir() -> Path:
 
 
 def file_sha256(path: str | Path) -> str:
-    """Return the SHA-256 hex digest of a file's bytes, read in 1 MiB blocks.
+    """Return the SHA-256 hex digest of a file's bytes.
 
     Parameters
     ----------
@@ -87,11 +87,8 @@ def file_sha256(path: str | Path) -> str:
     str
         64 hexadecimal characters.
     """
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    with Path(path).open("rb") as fh:  # read into one reused buffer (no new block a read)
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def segments_key(
