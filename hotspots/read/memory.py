@@ -226,7 +226,7 @@ def choose_arrow_pool() -> None:
       MB against 657-662 MB.
     * London's (medians of 8): 1.57 s against 1.75 s.
     * The 10-million-crime run: peak RSS 3.24-3.26 GiB against 3.34-3.45 GiB (``malloc``:
-      3.49-3.70 GiB), wall time within 5%.
+      3.49-3.70 GiB), its wall time 3-4% longer.
 
     Process-wide (Arrow has one default pool; buffers made before keep theirs). A user's
     own choice in :data:`ARROW_POOL_ENV` is left as it is, and so is mimalloc where the
