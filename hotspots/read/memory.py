@@ -8,6 +8,9 @@ file inflated as it is parsed, as each block is inflated
 (:class:`hotspots.read.sources.InflatingText`). So a file that cannot fit (a decompression
 bomb, a file of a hundred million short rows) stops with a one-line error naming the file
 and the limit, never the kernel's OOM killer.
+
+Also how the run's memory is allocated: Arrow's pool (:func:`choose_arrow_pool`) and NumPy's
+huge-page advice while reading (:func:`small_pages`).
 """
 
 from __future__ import annotations
