@@ -125,3 +125,31 @@ def test_inflating_text_never_holds_more_than_half_the_memory_left(tmp_path: Pat
         short.head(block=4 << 20)
     assert short.size == len(text)  # half the memory left, and one byte
     short.close()
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_values_spanning_lines_across_blocks(tmp_path: Path, threads: bool) -> None:
+    """Quoted values holding line breaks, in a file of several blocks: read whole.
+
+    The first pass cuts blocks at every line break; here that cuts values (Arrow reports
+    it), so the file is parsed again reading such values whole, with no row malformed.
+    """
+    n = 350_000
+    rows = [
+        f'id{i:08d},"kind {i % 7}\nline two",{500000 + i / 8:.3f},{5400000 - i / 4:.2f}'
+        for i in range(n)
+    ]
+    text = ("\n".join([HEADER, *rows]) + "\n").encode()
+    assert len(text) > 16 << 20  # blocks of 4 MiB (threads) or 16 MiB (one thread)
+    with pytest.raises(pa.ArrowInvalid, match=csv_engine._OUT_OF_STEP):  # the first pass fails
+        pa.csv.read_csv(
+            pa.py_buffer(text),
+            read_options=pa.csv.ReadOptions(use_threads=threads),
+            parse_options=pa.csv.ParseOptions(newlines_in_values=False),
+        )
+    source = _gzip(tmp_path / "spanning.csv.gz", text)
+    table, numbers, malformed = _read(source, threads=threads)
+    assert malformed == [] and table.num_rows == n and numbers == list(range(1, n + 1))
+    kinds = table.column("kind").to_pylist()
+    assert kinds[0] == "kind 0\nline two" and kinds[-1] == f"kind {(n - 1) % 7}\nline two"
+    assert table.column("id").to_pylist()[-1] == f"id{n - 1:08d}"
