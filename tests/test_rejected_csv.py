@@ -16,7 +16,8 @@ from hotspots.output.rejected_csv import (
     accounting,
     kept_per_file,
 )
-from hotspots.read.assemble import FileResult
+from hotspots.read.assemble import FileResult, _number_text
+from hotspots.read.canonical import TEXT_DTYPE
 from hotspots.read.schema import REJECTED_COLUMNS
 
 
@@ -130,3 +131,19 @@ def test_a_forked_copy_leaves_the_parts_folder(tmp_path: Path) -> None:
         on_disk.write(tmp_path / "r.csv").read_bytes()
         == parts.write(tmp_path / "p.csv").read_bytes()
     )
+
+
+def test_coordinates_joined_as_text_are_written_as_the_numbers_were() -> None:
+    """The coordinates of rows outside every area join the reader's text as text: the CSV
+    holds what it held when they joined as numbers (Python objects), byte for byte."""
+    numbers = pd.Series([491234.5678, -0.1278, 1e16, 0.1 + 0.2, np.nan, -0.0, 1e-7, np.inf, 5.0])
+    read = pd.Series(pd.array(["0.0", "-0.12"], dtype=TEXT_DTYPE))
+    as_objects = pd.DataFrame(
+        {"raw_x": np.concatenate([read.to_numpy(dtype=object), numbers.to_numpy(dtype=object)])}
+    )
+    text = _number_text(numbers)
+    assert text.dtype == TEXT_DTYPE and text.isna().tolist() == numbers.isna().tolist()
+    as_text = pd.DataFrame({"raw_x": pd.concat([read, text], ignore_index=True)})
+    written = [export.neutralise_formulas(t).to_csv(index=False) for t in (as_objects, as_text)]
+    assert written[0] == written[1]
+    assert written[1].splitlines()[4:6] == ["-0.1278", "1e+16"]
