@@ -10,6 +10,7 @@ import gzip
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from hotspots.errors import InputDataError
@@ -142,10 +143,10 @@ def test_values_spanning_lines_across_blocks(tmp_path: Path, threads: bool) -> N
     text = ("\n".join([HEADER, *rows]) + "\n").encode()
     assert len(text) > 16 << 20  # blocks of 4 MiB (threads) or 16 MiB (one thread)
     with pytest.raises(pa.ArrowInvalid, match=csv_engine._OUT_OF_STEP):  # the first pass fails
-        pa.csv.read_csv(
+        pacsv.read_csv(
             pa.py_buffer(text),
-            read_options=pa.csv.ReadOptions(use_threads=threads),
-            parse_options=pa.csv.ParseOptions(newlines_in_values=False),
+            read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
         )
     source = _gzip(tmp_path / "spanning.csv.gz", text)
     table, numbers, malformed = _read(source, threads=threads)

