@@ -343,10 +343,15 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     the area layer, street segments (from the segment cache, as in a monthly rerun: the
     warm-up run built it), snapping with segment naming, ranking with places, locations,
     place keys and the concentration baseline. The stages after it are timed from the
-    library functions the run calls.
+    library functions the run calls. What they write goes to a temporary folder, removed
+    after the timing.
     """
+    with tempfile.TemporaryDirectory(prefix="hotspots-bench-") as tmp:
+        return _run_ours(spec, Path(tmp))
+
+
+def _run_ours(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     mon = Monitor()
-    out = Path(tempfile.mkdtemp(prefix="hotspots-bench-"))
     os.environ[cache.CACHE_ENV] = spec["cache"]
     config = pipeline.RunConfig.from_options(
         crimes=[Path(p) for p in spec["crimes"]],
