@@ -102,6 +102,19 @@ def test_analyse_writes_nothing_and_write_run_gives_the_same_csvs(tmp_path: Path
     assert csv_checksums(out) == expected
 
 
+def test_one_process_gives_the_csvs_of_the_forked_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run above forks for Gi* with the density clusters and for the area tables (on two
+    # cores); told to keep one process, the run computes them in turn, byte for byte the same
+    from hotspots.pipeline.beside import WORKERS_ENV, can_fork
+
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert not can_fork()
+    expected = json.loads(CHECKSUMS.read_text(encoding="utf-8"))["csv_sha256"]
+    assert csv_checksums(make_run(tmp_path / "run")) == expected
+
+
 def main(out: Path) -> None:
     """Write the run into ``out`` and its checksums into :data:`CHECKSUMS`."""
     sums = csv_checksums(make_run(out))

@@ -9,6 +9,7 @@ import pandas as pd
 from hotspots import runfolder
 from hotspots.analysis import rank
 from hotspots.analysis.rates import rates_for_run
+from hotspots.pipeline import significance
 from hotspots.pipeline.area_counts import AreaCounts, area_keys, count_areas
 from hotspots.pipeline.beside import start_beside, trim_heap
 from hotspots.pipeline.config import RunConfig, StageTimer
@@ -22,7 +23,6 @@ from hotspots.pipeline.places import (
     with_map_links,
 )
 from hotspots.pipeline.ranking import rank_stages
-from hotspots.pipeline.significance import add_significance, build_run_corridors
 from hotspots.pipeline.time_counts import RunTimes, count_times, time_keys
 from hotspots.pipeline.time_profiles import add_time, area_tables, month_tables
 from hotspots.pipeline.writer import write_run
@@ -120,21 +120,27 @@ def analyse(config: RunConfig) -> RunResult:
             times = count_times(crimes, time_keys(crimes))
     city, months, incomplete = month_tables(times)
     result.tables.update(city_monthly=city, month_check=months)
-    # the area-level tables need only the crimes with their areas: a second process computes
-    # them (and the overlays') while this one does the place-level stages (issue 19); the
-    # crime groups' tables stay here: measured, in the second process they only moved its
-    # work under the significance stage's two threads (Vancouver slower, 10M no faster)
+    # Gi* and the density clusters need only the ranked crimes, and the area-level tables
+    # only the crimes with their areas: second processes compute them (and the overlays')
+    # while this one does the place-level stages (issue 19); the crime groups' tables stay
+    # here: measured, in a second process they only moved its work under the significance
+    # stage's two threads (Vancouver slower, 10M no faster)
+    found = start_beside(
+        significance.find, config, crimes, ranked.segments, ranked.areas, ranked.counts
+    )
     area_level = start_beside(
         _area_stage, config, result, population, incomplete, times, area_counts
     )
     with stage("time_profiles"):
         add_time(config, result, area_level=False, times=times)
     trim_heap()  # each stage's temporaries leave the process before the next one's peak
-    with stage("significance_clusters"):
-        add_significance(config, result, ranked.counts)
+    with stage("corridors"):  # before the wait for Gi*: they need the crimes' harm only
+        significance.add_harm(config, result)
+        corridors = significance.build_run_corridors(result, ranked.counts)
+    with stage("significance_clusters"):  # the wait for the second process, if any
+        significance.add_significance(config, result, found())
     trim_heap()
-    with stage("corridors"):
-        result.tables["corridors"] = build_run_corridors(result, ranked.counts)
+    result.tables["corridors"] = corridors
     if config.forecast.backtest:
         result.tables["backtest"] = pd.DataFrame(
             [backtest_evidence(config.forecast.backtest, result)]

@@ -1,9 +1,15 @@
-"""The significance stage: Gi* on hexagons and segments, density clusters, harm, corridors."""
+"""The significance stage: Gi* on hexagons and segments, density clusters, harm, corridors.
+
+What needs only the ranked crimes (:func:`find`: Gi* and the density clusters) is worked
+out in a second process while the run's time stage goes on; :func:`add_significance` then
+joins it to the places.
+"""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -21,14 +27,36 @@ log = logging.getLogger("hotspots")
 
 __all__ = [
     "NOT_TESTED",
+    "Found",
+    "add_harm",
     "add_significance",
     "build_run_corridors",
+    "find",
 ]
 
 
-def add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame) -> None:
-    """Gi* on hexagons and segments, density clusters, repeat locations and harm per place."""
-    crimes = result.crimes
+@dataclass
+class Found:
+    """What the significance stage works out from the ranked crimes alone (:func:`find`)."""
+
+    hexes: gpd.GeoDataFrame
+    gi_segments: pd.DataFrame
+    resolution: int
+    labels: pd.Series
+
+
+def find(
+    config: RunConfig,
+    crimes: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    counts: pd.DataFrame,
+) -> Found:
+    """Gi* on hexagons and segments, and the density clusters: what needs only the ranking.
+
+    The run computes it in a second process beside the time stage
+    (:func:`hotspots.pipeline.beside.start_beside`); :func:`add_significance` completes it.
+    """
     # the density clusters run in a thread beside Gi*: scikit-learn's HDBSCAN and GEOS's
     # neighbour search each keep one core busy (the crimes are only read until both end)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-clusters") as pool:
@@ -39,19 +67,56 @@ def add_significance(config: RunConfig, result: RunResult, counts: pd.DataFrame)
             seed=config.seed,
             quiet=config.output.quiet,
         )
-        hexes, gi_segs, resolution = _gistar_both(config, result, counts)
+        hexes, gi_segs, resolution = _gistar_both(config, crimes, segments, areas, counts)
         labels = clustering.result()
-    _add_significance_rest(config, result, hexes, gi_segs, labels, resolution)
+    return Found(hexes, gi_segs, resolution, labels)
+
+
+def add_harm(config: RunConfig, result: RunResult) -> None:
+    """Add each crime's ``harm`` (the harm weights of :mod:`hotspots.analysis.harm`)."""
+    weights = harm.read_harm_weights(config.inputs.harm_weights)
+    result.crimes["harm"] = harm.assign_harm(result.crimes, weights).to_numpy()
+
+
+def add_significance(config: RunConfig, result: RunResult, found: Found) -> None:
+    """Cluster outlines, each place's class, cluster and harm, and the stage's tables.
+
+    Completes :func:`find`; the crimes' ``harm`` (:func:`add_harm`) must be in.
+    """
+    crimes, segs = result.crimes, result.segments
+    hexes, gi_segs, labels = found.hexes, found.gi_segments, found.labels
+    resolution = found.resolution
+    outlines = clusters.summarise_clusters(crimes, labels, segs)
+    place = _place_significance(result, gi_segs, hexes, labels, resolution)
+    place_s = place.reindex([f"s{i}" for i in range(len(result.hot_streets))])
+    place.loc[place_s.index, "rank_by_harm"] = (-place_s["harm"]).rank(method="min").astype("Int64")
+    result.hot_streets = join_places(result.hot_streets, place, "s")
+    result.locations = join_places(result.locations, place.drop(columns="rank_by_harm"), "l")
+    result.tables.update(
+        hexagons=hexes,
+        clusters=outlines,
+        repeat_locations=repeats.repeat_locations(crimes, quiet=True),
+        segment_gistar=gi_segs,
+    )
+    result.tables["significance"] = pd.DataFrame(
+        {
+            "resolution": [resolution],
+            **{k: [v] for k, v in labels.attrs.get("parameters", {}).items()},
+        }
+    )
 
 
 def _gistar_both(
-    config: RunConfig, result: RunResult, counts: pd.DataFrame
+    config: RunConfig,
+    crimes: gpd.GeoDataFrame,
+    segs: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    counts: pd.DataFrame,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, int]:
     """Gi* on the hexagons (with their polygons) and on the segments; the hex resolution."""
-    crimes, segs = result.crimes, result.segments
     cells = grid.count_by_cell(  # the resolution chosen from the points it finds anyway
         crimes,
-        result.areas,
+        areas,
         resolution=config.significance.hex_resolution or None,
         quiet=config.output.quiet,
     )
@@ -80,38 +145,6 @@ def _gistar_both(
         cache=cache.cache_dir(),  # beside the segment cache: a rerun reads the neighbours
     )
     return hexes, gi_segs, resolution
-
-
-def _add_significance_rest(
-    config: RunConfig,
-    result: RunResult,
-    hexes: gpd.GeoDataFrame,
-    gi_segs: pd.DataFrame,
-    labels: pd.Series,
-    resolution: int,
-) -> None:
-    """Cluster outlines, harm, each place's class and cluster, and the tables of the stage."""
-    crimes, segs = result.crimes, result.segments
-    outlines = clusters.summarise_clusters(crimes, labels, segs)
-    weights = harm.read_harm_weights(config.inputs.harm_weights)
-    crimes["harm"] = harm.assign_harm(crimes, weights).to_numpy()
-    place = _place_significance(result, gi_segs, hexes, labels, resolution)
-    place_s = place.reindex([f"s{i}" for i in range(len(result.hot_streets))])
-    place.loc[place_s.index, "rank_by_harm"] = (-place_s["harm"]).rank(method="min").astype("Int64")
-    result.hot_streets = join_places(result.hot_streets, place, "s")
-    result.locations = join_places(result.locations, place.drop(columns="rank_by_harm"), "l")
-    result.tables.update(
-        hexagons=hexes,
-        clusters=outlines,
-        repeat_locations=repeats.repeat_locations(crimes, quiet=True),
-        segment_gistar=gi_segs,
-    )
-    result.tables["significance"] = pd.DataFrame(
-        {
-            "resolution": [resolution],
-            **{k: [v] for k, v in labels.attrs.get("parameters", {}).items()},
-        }
-    )
 
 
 NOT_TESTED = "Not tested (too few units)"
