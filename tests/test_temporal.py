@@ -310,6 +310,15 @@ def test_trend_tau_and_slope_match_scipy(seed: int) -> None:
         assert_allclose(out.loc[i, "slope_per_month"], stats.theilslopes(row, t).slope)
 
 
+def test_s_statistic_is_the_sum_over_every_pair_of_months() -> None:
+    rng = np.random.default_rng(7)
+    counts = np.round(rng.gamma(1.0, 3.0, size=(6, 30)), 1)  # weights with ties and zeros
+    months = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 11)]
+    out = classify_trend(pd.DataFrame(counts, columns=months), quiet=True)
+    i, j = np.triu_indices(30, 1)
+    assert out["s_statistic"].tolist() == np.sign(counts[:, j] - counts[:, i]).sum(axis=1).tolist()
+
+
 def test_sen_slope_uses_month_spacing_when_months_are_excluded() -> None:
     monthly = _months_table({"a": [0, 1, 99, 3, 4, 5]}, MONTHS_2024[:6])
     out = classify_trend(monthly, exclude=["2024-03"], quiet=True)
