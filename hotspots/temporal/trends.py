@@ -58,8 +58,10 @@ def _mann_kendall(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     # slices (whole numbers added, so the same S in any order; Vancouver's 1,697 rows of 72
     # months: 10 instead of 26-80 ms, the pairs no longer gathered into copies)
     s = np.zeros(n_rows)
-    for k in range(1, n):
-        s += np.sign(values[:, k:] - values[:, :-k]).sum(axis=1)
+    for rows in _pair_chunks(n_rows, n):  # at most _PAIR_BLOCK cells at a time
+        part = values[rows]
+        for k in range(1, n):
+            s[rows] += np.sign(part[:, k:] - part[:, :-k]).sum(axis=1)
     ordered = np.sort(values, axis=1)
     new_run = np.ones_like(ordered, dtype=bool)
     new_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
