@@ -115,6 +115,40 @@ def test_one_process_gives_the_csvs_of_the_forked_stages(
     assert csv_checksums(make_run(tmp_path / "run")) == expected
 
 
+def test_a_failed_table_leaves_no_folder_and_no_plotting_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the plots are drawn by a forked process while the tables are written: when a table
+    # fails, the run waits for it before the staged folder goes, and reports the table's error
+    import multiprocessing
+
+    import hotspots as hs
+    from hotspots.errors import InputDataError
+    from hotspots.pipeline import writer
+
+    out = tmp_path / "run"
+    config = hs.RunConfig.from_options(
+        crimes=[get_path("vancouver_crimes").resolve()],
+        areas=get_path("vancouver_areas").resolve(),
+        streets=get_path("vancouver_streets").resolve(),
+        out=out,
+        fmt="vancouver",
+        start=START,
+        area_maps=False,
+        quiet=True,
+    )
+    result = hs.analyse(config)
+
+    def fail(*args: object) -> None:
+        raise InputDataError("a table cannot be written")
+
+    monkeypatch.setattr(writer, "write_tables", fail)
+    with pytest.raises(InputDataError, match="a table cannot be written"):
+        hs.write_run(result, config)
+    assert multiprocessing.active_children() == []
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a staged copy is left
+
+
 def main(out: Path) -> None:
     """Write the run into ``out`` and its checksums into :data:`CHECKSUMS`."""
     sums = csv_checksums(make_run(out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 from importlib.metadata import version
@@ -12,7 +13,7 @@ from hotspots import runfolder, temporal
 from hotspots.analysis import rank, stats
 from hotspots.output import export, site, site_index
 from hotspots.output.rejected_csv import accounting, kept_per_file
-from hotspots.pipeline.beside import trim_heap
+from hotspots.pipeline.beside import start_beside, trim_heap
 from hotspots.pipeline.config import RunConfig, StageTimer
 from hotspots.pipeline.layer_files import write_layers
 from hotspots.pipeline.tables import rejected_parts, run_title, write_plots, write_tables
@@ -83,8 +84,16 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
     stage.seconds = result.seconds  # the analysis stages' seconds, then these
     trim_heap()  # the analysis stages' temporaries leave the process before the files' peaks
     with stage("exports"):
-        files = write_tables(config, result, tmp)
-        files += write_plots(config, result, result.counts, tmp)
+        # the plots drawn by a second process while this one writes the tables (issue 19:
+        # the second core is idle here otherwise); the same files, in the same list order
+        plots = start_beside(write_plots, config, result, result.counts, tmp)
+        try:
+            files = write_tables(config, result, tmp)
+        except BaseException:
+            with contextlib.suppress(Exception):  # nothing writes into the folder after this
+                plots()
+            raise
+        files += plots()
         if "forecast" in result.records:
             from hotspots import evaluate
 
