@@ -18,12 +18,16 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
 
 from hotspots.cli import app
 from hotspots.read.datasets import get_path
+
+if TYPE_CHECKING:
+    from hotspots.pipeline.config import RunConfig
 
 CHECKSUMS = Path(__file__).parent / "data" / "run_checksums.json"
 START = "2025-10"
@@ -63,6 +67,22 @@ def csv_checksums(run: Path) -> dict[str, str]:
     }
 
 
+def run_config(out: Path) -> RunConfig:
+    """Return the ``RunConfig`` of the checksummed run into ``out`` (the API's own call)."""
+    import hotspots as hs
+
+    return hs.RunConfig.from_options(
+        crimes=[get_path("vancouver_crimes").resolve()],
+        areas=get_path("vancouver_areas").resolve(),
+        streets=get_path("vancouver_streets").resolve(),
+        out=out,
+        fmt="vancouver",
+        start=START,
+        area_maps=False,
+        quiet=True,
+    )
+
+
 def make_run(out: Path) -> Path:
     """Write the checksummed run into ``out`` and return it."""
     res = CliRunner().invoke(app, run_args(out))
@@ -82,16 +102,7 @@ def test_analyse_writes_nothing_and_write_run_gives_the_same_csvs(tmp_path: Path
     import hotspots as hs
 
     out = tmp_path / "run"
-    config = hs.RunConfig.from_options(
-        crimes=[get_path("vancouver_crimes").resolve()],
-        areas=get_path("vancouver_areas").resolve(),
-        streets=get_path("vancouver_streets").resolve(),
-        out=out,
-        fmt="vancouver",
-        start=START,
-        area_maps=False,
-        quiet=True,
-    )
+    config = run_config(out)
     result = hs.analyse(config)
     assert list(tmp_path.iterdir()) == []  # no folder, no lock, no partial folder
     assert not result.manifest and len(result.hot_streets) > 0
@@ -127,20 +138,12 @@ def test_a_failed_table_leaves_no_folder_and_no_plotting_process(
     from hotspots.pipeline import writer
 
     out = tmp_path / "run"
-    config = hs.RunConfig.from_options(
-        crimes=[get_path("vancouver_crimes").resolve()],
-        areas=get_path("vancouver_areas").resolve(),
-        streets=get_path("vancouver_streets").resolve(),
-        out=out,
-        fmt="vancouver",
-        start=START,
-        area_maps=False,
-        quiet=True,
-    )
+    config = run_config(out)
     result = hs.analyse(config)
 
     def fail(*args: object) -> None:
-        raise InputDataError("a table cannot be written")
+        msg = "a table cannot be written"
+        raise InputDataError(msg)
 
     monkeypatch.setattr(writer, "write_tables", fail)
     with pytest.raises(InputDataError, match="a table cannot be written"):
