@@ -148,6 +148,23 @@ class RunResult:
 
 _held: dict[str, int] = {}  # lock files this process holds -> nesting depth
 _held_guard = threading.Lock()
+_held_fds: dict[str, int] = {}  # the open lock files behind them
+
+
+def _close_locks_in_child() -> None:
+    """Close a forked child's copies of the held lock files (``os.register_at_fork``).
+
+    An ``flock`` lock belongs to the open file, which a fork shares: a child still holding
+    its copy (the run's second process, its plots) would keep the folder locked after the
+    run was killed. The child never releases the lock itself, so it needs no copy.
+    """
+    for fd in _held_fds.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
 class OutputFolderError(HotspotsError):
@@ -416,11 +433,13 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[Path]:
     os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
     with _held_guard:
         _held[key] = 1
+        _held_fds[key] = fd
     try:
         yield path
     finally:
         with _held_guard:
             del _held[key]
+            del _held_fds[key]
         with contextlib.suppress(OSError):  # still locked: a waiter then locks a new file
             path.unlink()
         os.close(fd)  # releases the lock

@@ -197,6 +197,38 @@ def test_killed_holder_never_blocks(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
+def test_killed_holder_never_blocks_while_its_fork_lives_on(tmp_path: Path) -> None:
+    # the run's second processes are forks; one still working when the run is killed must
+    # not keep the folder locked (an flock lock belongs to the open file a fork shares)
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\nfrom hotspots import runfolder\n"
+            "with runfolder.folder_lock(sys.argv[1]):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        os.close(1)\n        time.sleep(600)\n        os._exit(0)\n"
+            "    print(child, flush=True)\n    time.sleep(600)\n",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    fork = int(holder.stdout.readline())
+    try:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        os.kill(fork, 0)  # the fork is still alive
+        with runfolder.folder_lock(out) as lock:
+            assert json.loads(lock.read_text())["pid"] == os.getpid()
+    finally:
+        os.kill(fork, 9)
+
+
 @pytest.fixture
 def held(started: list[subprocess.Popen[str]]) -> Callable[[Path], int]:
     """Hold the lock of a folder in another process; return that process's id."""
