@@ -170,20 +170,20 @@ def test_wait_runs_one_after_the_other_and_needs_overwrite(
     _complete(out)
 
 
+def _lock_holder(out: Path, body: str = "    print('held', flush=True)\n") -> subprocess.Popen[str]:
+    """Start a process that takes ``out``'s lock, runs ``body`` under it, then sleeps."""
+    script = (
+        "import os, sys, time\nfrom hotspots import runfolder\n"
+        f"with runfolder.folder_lock(sys.argv[1]):\n{body}    time.sleep(600)\n"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(out)], stdout=subprocess.PIPE, text=True
+    )
+
+
 def test_killed_holder_never_blocks(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom hotspots import runfolder\n"
-            "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
-            "    time.sleep(600)\n",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _lock_holder(out)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     with (
         pytest.raises(runfolder.OutputFolderBusyError, match=f"pid {holder.pid} on "),
@@ -201,20 +201,11 @@ def test_killed_holder_never_blocks_while_its_fork_lives_on(tmp_path: Path) -> N
     # the run's second processes are forks; one still working when the run is killed must
     # not keep the folder locked (an flock lock belongs to the open file a fork shares)
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import os, sys, time\nfrom hotspots import runfolder\n"
-            "with runfolder.folder_lock(sys.argv[1]):\n"
-            "    child = os.fork()\n"
-            "    if child == 0:\n"
-            "        os.close(1)\n        time.sleep(600)\n        os._exit(0)\n"
-            "    print(child, flush=True)\n    time.sleep(600)\n",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    holder = _lock_holder(
+        out,
+        "    child = os.fork()\n"
+        "    if child == 0:\n        os.close(1)\n        time.sleep(600)\n        os._exit(0)\n"
+        "    print(child, flush=True)\n",
     )
     assert holder.stdout is not None
     fork = int(holder.stdout.readline())
@@ -234,18 +225,7 @@ def held(started: list[subprocess.Popen[str]]) -> Callable[[Path], int]:
     """Hold the lock of a folder in another process; return that process's id."""
 
     def hold(out: Path) -> int:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys, time\nfrom hotspots import runfolder\n"
-                "with runfolder.folder_lock(sys.argv[1]):\n    print('held', flush=True)\n"
-                "    time.sleep(600)\n",
-                str(out),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        proc = _lock_holder(out)
         started.append(proc)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         return proc.pid
