@@ -204,11 +204,15 @@ def test_killed_holder_never_blocks_while_its_fork_lives_on(tmp_path: Path) -> N
     holder = _lock_holder(
         out,
         "    child = os.fork()\n"
-        "    if child == 0:\n        os.close(1)\n        time.sleep(600)\n        os._exit(0)\n"
+        "    if child == 0:\n"  # the fork's first line: it runs once the fork is set up
+        "        print('forked', flush=True)\n        os.close(1)\n"
+        "        time.sleep(600)\n        os._exit(0)\n"
         "    print(child, flush=True)\n",
     )
     assert holder.stdout is not None
-    fork = int(holder.stdout.readline())
+    lines = sorted(holder.stdout.readline().strip() for _ in range(2))
+    assert lines[1] == "forked"
+    fork = int(lines[0])
     try:
         holder.kill()
         holder.wait()
