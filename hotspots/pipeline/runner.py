@@ -138,7 +138,7 @@ def analyse(config: RunConfig) -> RunResult:
         significance.add_harm(config, result)
         corridors = significance.build_run_corridors(result, ranked.counts)
     with stage("significance_clusters"):  # the wait for the second process, if any
-        significance.add_significance(config, result, found())
+        significance.add_significance(result, found())
     trim_heap()
     result.tables["corridors"] = corridors
     if config.forecast.backtest:

@@ -78,7 +78,7 @@ def add_harm(config: RunConfig, result: RunResult) -> None:
     result.crimes["harm"] = harm.assign_harm(result.crimes, weights).to_numpy()
 
 
-def add_significance(config: RunConfig, result: RunResult, found: Found) -> None:
+def add_significance(result: RunResult, found: Found) -> None:
     """Cluster outlines, each place's class, cluster and harm, and the stage's tables.
 
     Completes :func:`find`; the crimes' ``harm`` (:func:`add_harm`) must be in.
