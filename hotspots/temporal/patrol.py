@@ -32,10 +32,12 @@ MAX_WINDOW_HOURS = 4
 DAY_ONLY_LIFT = 1.2
 NO_TIME_STANDS_OUT = "no day or hour stands out"
 #: Rows per block when choosing patrol windows. Each block makes several tables of rows x
-#: 4,704 candidate windows: 256 rows keep them near 10 MB, which the allocator reuses block
-#: after block (2,000 rows: 75 MB each, new pages touched every block; Vancouver's 7,700 rows
-#: 1.05-1.15 s then, 0.32-0.34 s now; any block size gives the same windows)
-_WINDOW_BLOCK = 256
+#: 4,704 candidate windows: 32 rows keep them near 1.2 MB, which the allocator reuses block
+#: after block. Larger tables cost the kernel's time: 2,000 rows (75 MB each, new pages
+#: every block) took Vancouver's 7,700 rows 1.05-1.15 s; 256 rows (10 MB each, which NumPy
+#: asks the kernel to back with huge pages) still 0.34-0.55 s of system time per 7,700 rows
+#: of test weights, against none at 32 rows. Any block size gives the same windows.
+_WINDOW_BLOCK = 32
 WINDOW_COLUMNS: list[str] = ["patrol_window", "window_share", "window_crimes"]
 
 
