@@ -66,7 +66,7 @@ def can_fork() -> bool:
     return (cores or 1) >= 2
 
 
-def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
+def start_beside(work: Callable[..., T], /, *args: Any, nice: int = 0) -> Callable[[], T]:
     """Start ``work(*args)`` in a forked process; return a function that waits for its result.
 
     Parameters
@@ -76,6 +76,9 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
         process needs (the fork works on its own copy).
     *args
         Its arguments.
+    nice
+        Added to the second process's niceness (``os.nice``): work that is waited for late
+        gives the cores first to the work that ends sooner (none in one process).
 
     Returns
     -------
@@ -97,7 +100,7 @@ def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
         return lambda: work(*args)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
+    child = ctx.Process(target=_child, args=(work, args, send, nice), daemon=True)
     with warnings.catch_warnings():  # Python 3.12+ warns of fork in a process with threads
         warnings.simplefilter("ignore", DeprecationWarning)
         child.start()
@@ -143,7 +146,9 @@ def memory_allows_fork(*, factor: float = FORK_MEMORY_FACTOR) -> bool:
     return available >= factor * resident
 
 
-def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any, nice: int) -> None:
+    if nice:
+        os.nice(nice)
     try:
         answer: tuple[bool, Any] = (True, work(*args))
     except Exception as err:  # handed to the parent, which raises it
