@@ -32,16 +32,6 @@ def test_one_process_when_told(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(beside.WORKERS_ENV, "1")
     assert not beside.can_fork()
     assert beside.start_beside(os.getpid)() == os.getpid()
-    # the niceness is the second process's only: one process keeps its own
-    assert beside.start_beside(os.nice, 0, nice=5)() == os.nice(0)
-
-
-@pytest.mark.skipif(not beside.can_fork(), reason="no second process here")
-def test_the_second_process_yields_by_the_niceness_asked() -> None:
-    mine = os.nice(0)
-    assert beside.start_beside(os.nice, 0, nice=5)() == min(mine + 5, 19)
-    assert beside.start_beside(os.nice, 0)() == mine
-    assert os.nice(0) == mine
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")

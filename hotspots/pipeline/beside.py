@@ -66,7 +66,7 @@ def can_fork() -> bool:
     return (cores or 1) >= 2
 
 
-def start_beside(work: Callable[..., T], /, *args: Any, nice: int = 0) -> Callable[[], T]:
+def start_beside(work: Callable[..., T], /, *args: Any) -> Callable[[], T]:
     """Start ``work(*args)`` in a forked process; return a function that waits for its result.
 
     Parameters
@@ -76,9 +76,6 @@ def start_beside(work: Callable[..., T], /, *args: Any, nice: int = 0) -> Callab
         process needs (the fork works on its own copy).
     *args
         Its arguments.
-    nice
-        Added to the second process's niceness (``os.nice``): work that is waited for late
-        gives the cores first to the work that ends sooner (none in one process).
 
     Returns
     -------
@@ -100,7 +97,7 @@ def start_beside(work: Callable[..., T], /, *args: Any, nice: int = 0) -> Callab
         return lambda: work(*args)
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(work, args, send, nice), daemon=True)
+    child = ctx.Process(target=_child, args=(work, args, send), daemon=True)
     with warnings.catch_warnings():  # Python 3.12+ warns of fork in a process with threads
         warnings.simplefilter("ignore", DeprecationWarning)
         child.start()
@@ -146,9 +143,7 @@ def memory_allows_fork(*, factor: float = FORK_MEMORY_FACTOR) -> bool:
     return available >= factor * resident
 
 
-def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any, nice: int) -> None:
-    if nice:
-        os.nice(nice)
+def _child(work: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
     try:
         answer: tuple[bool, Any] = (True, work(*args))
     except Exception as err:  # handed to the parent, which raises it

@@ -67,10 +67,6 @@ def run(config: RunConfig) -> RunResult:
         return write_run(analyse(config), config)
 
 
-#: Niceness added to the process that makes the area-level tables (see :func:`analyse`).
-AREA_NICE = 10
-
-
 def analyse(config: RunConfig) -> RunResult:
     """Run every analysis stage of :func:`run` in memory; nothing is written.
 
@@ -128,14 +124,12 @@ def analyse(config: RunConfig) -> RunResult:
     # only the crimes with their areas: second processes compute them (and the overlays')
     # while this one does the place-level stages (issue 19); the crime groups' tables stay
     # here: measured, in a second process they only moved its work under the significance
-    # stage's two threads (Vancouver slower, 10M no faster). The area-level tables are
-    # waited for last, so their process yields the cores to the other two (measured,
-    # Vancouver's whole run: 8.31 s against 8.58 s, medians of 8 alternated rounds)
+    # stage's two threads (Vancouver slower, 10M no faster)
     found = start_beside(
         significance.find, config, crimes, ranked.segments, ranked.areas, ranked.counts
     )
     area_level = start_beside(
-        _area_stage, config, result, population, incomplete, times, area_counts, nice=AREA_NICE
+        _area_stage, config, result, population, incomplete, times, area_counts
     )
     with stage("time_profiles"):
         add_time(config, result, area_level=False, times=times)
