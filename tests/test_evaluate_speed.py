@@ -166,6 +166,11 @@ def test_pixels_in_reach_match_testing_every_pixel(
     want = _pairs_reference(raster, samples.xy, radius)
     np.testing.assert_array_equal(samples.pair_sample, want[0])
     np.testing.assert_array_equal(samples.pair_flat, want[1])
+    # the same pairs, in the same order, whatever the chunk of points
+    for chunk in (1, 7):
+        got = un._pairs(raster, samples.xy, radius, chunk=chunk)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 @settings(max_examples=80, deadline=None)
