@@ -143,9 +143,9 @@ def write_area_csvs(
         Files written, in area-code order.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    ranks = None if forecast_streets is None else _forecast_ranks(forecast_streets)
     tables = {
-        code: with_forecast_rank(df, forecast_streets) if forecast_streets is not None else df
-        for code, df in sorted(lists.items())
+        code: df if ranks is None else _with_ranks(df, ranks) for code, df in sorted(lists.items())
     }
     # lists of the same columns and types are made safe and formatted together, then cut
     # into their files: the same bytes as one write_csv each, without its per-call cost
@@ -190,11 +190,21 @@ def with_forecast_rank(table: pd.DataFrame, forecast_streets: pd.DataFrame) -> p
     >>> with_forecast_rank(lst, fc)["forecast_rank"].tolist()
     [<NA>, 3]
     """
-    keys = ["street", "area_code"]
-    ranks = forecast_streets.astype({"street": str, "area_code": str}).set_index(keys)
-    index = pd.MultiIndex.from_arrays([table[k].astype(str) for k in keys])
-    rank = ranks["forecast_rank"].reindex(index).astype("Int64")
-    return table.assign(forecast_rank=rank.array)
+    return _with_ranks(table, _forecast_ranks(forecast_streets))
+
+
+_RANK_KEYS = ["street", "area_code"]
+
+
+def _forecast_ranks(forecast_streets: pd.DataFrame) -> pd.Series:
+    """Return next month's ranks indexed by (street, area code), made once for every list."""
+    keyed = forecast_streets.astype({"street": str, "area_code": str}).set_index(_RANK_KEYS)
+    return keyed["forecast_rank"]
+
+
+def _with_ranks(table: pd.DataFrame, ranks: pd.Series) -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays([table[k].astype(str) for k in _RANK_KEYS])
+    return table.assign(forecast_rank=ranks.reindex(index).astype("Int64").array)
 
 
 def file_sha256(path: Path) -> str:
