@@ -101,7 +101,8 @@ def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.n
 #: Point-offset cells per chunk in :func:`_pairs`: each temporary about 1 MB, reused from the
 #: heap chunk after chunk. Chunks of 100,000 points (about 100 MB temporaries, fresh memory for
 #: each) took Vancouver's 344,456 sample points 2.0-3.4 s, 1.7-3.0 s of it the kernel's (page
-#: faults); chunks of this size take 0.3-0.8 s. Any chunk gives the same pairs in order.
+#: faults); chunks of this size 0.33-1.49 s, median 0.43 s of 15 runs. Any chunk gives the
+#: same pairs in order.
 _PAIR_CELLS = 131_072
 
 
