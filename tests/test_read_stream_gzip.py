@@ -142,7 +142,10 @@ def test_values_spanning_lines_across_blocks(tmp_path: Path, threads: bool) -> N
     ]
     text = ("\n".join([HEADER, *rows]) + "\n").encode()
     assert len(text) > 16 << 20  # blocks of 4 MiB (threads) or 16 MiB (one thread)
-    with pytest.raises(pa.ArrowInvalid, match=csv_engine._OUT_OF_STEP):  # the first pass fails
+    # the first pass fails; with threads, a block cut inside a value may report its short row
+    # first (then the file is parsed again with the row handler, reading such values whole)
+    pattern = csv_engine._OUT_OF_STEP + ("|Expected 4 columns, got" if threads else "")
+    with pytest.raises(pa.ArrowInvalid, match=pattern):
         pacsv.read_csv(
             pa.py_buffer(text),
             read_options=pacsv.ReadOptions(use_threads=threads),
