@@ -42,6 +42,7 @@ def run_area(
     groups: tuple[str, ...] | None = None,
     pixel_m: float = 10.0,
     quiet: bool = True,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the area backtest; return its tables and manifest entry.
 
@@ -63,6 +64,9 @@ def run_area(
         Raster pixel, metres.
     quiet
         If True, log nothing.
+    cache
+        A cache folder for the study geometry (:mod:`hotspots.evaluate.geometry_cache`);
+        None builds it every time.
 
     Returns
     -------
@@ -81,6 +85,7 @@ def run_area(
         pixel_m=pixel_m,
         groups=sorted({"all", *groups}) if groups else None,
         quiet=quiet,
+        cache=cache,
     )
     targets = list(range(warmup_months, len(data.months)))
     if months_back:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -149,6 +150,7 @@ def prepare_area(
     pixel_m: float = un.DEFAULT_PIXEL_M,
     buffer_m: float = un.DEFAULT_BUFFER_M,
     quiet: bool = True,
+    cache: str | Path | None = None,
 ) -> fc.AreaData:
     """Return the count matrices, units and raster the area backtest needs.
 
@@ -173,6 +175,9 @@ def prepare_area(
         Buffer around each unit, metres.
     quiet
         If True, log nothing.
+    cache
+        A cache folder for the study geometry (:mod:`hotspots.evaluate.geometry_cache`);
+        None builds it every time.
 
     Returns
     -------
@@ -191,7 +196,7 @@ def prepare_area(
     geoms = segs.geometry.to_numpy()
     xy = ev[["x", "y"]].to_numpy()
     raster, samples = un.study_raster_and_samples(
-        geoms, region, pixel_m=pixel_m, buffer_m=buffer_m, extra_xy=xy
+        geoms, region, pixel_m=pixel_m, buffer_m=buffer_m, extra_xy=xy, cache=cache
     )
     kinds = {fc.METHODS_AREA[m].kind for m in methods if m in fc.METHODS_AREA} | {"points"}
     units = {

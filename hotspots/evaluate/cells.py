@@ -6,7 +6,9 @@ Each method of :data:`~hotspots.evaluate.config.METHOD_UNITS` selects one kind o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -17,6 +19,7 @@ import pyproj
 import shapely
 from scipy import sparse
 
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
 from hotspots.space import crs as _crs
 
 __all__ = ["MethodUnits", "build_method_units", "segment_neighbours"]
@@ -59,6 +62,10 @@ def _clipped_areas(cells: np.ndarray, pieces: np.ndarray) -> np.ndarray:
     return area
 
 
+def _digest() -> str:
+    return module_digest(sys.modules[__name__])
+
+
 def _keep_cells(area: np.ndarray, crime_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keep cells with area in the region or with crime; return kept ids and their areas."""
     has_crime = np.zeros(len(area), dtype=bool)
@@ -67,17 +74,25 @@ def _keep_cells(area: np.ndarray, crime_cell: np.ndarray) -> tuple[np.ndarray, n
     return kept, np.maximum(area[kept], _MIN_CELL_AREA_M2)
 
 
-def _grid_units(pieces: np.ndarray, xy: np.ndarray, cell_m: float) -> MethodUnits:
+def _grid_units(
+    pieces: np.ndarray, xy: np.ndarray, cell_m: float, cache: str | Path | None = None
+) -> MethodUnits:
     bounds = shapely.total_bounds(pieces)
     x0, y0 = np.floor(bounds[:2] / cell_m) * cell_m
     nx, ny = (int(np.ceil((bounds[2 + i] - (x0, y0)[i]) / cell_m)) + 1 for i in (0, 1))
     col, row = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny)))
-    cells = shapely.box(
-        x0 + col * cell_m, y0 + row * cell_m, x0 + (col + 1) * cell_m, y0 + (row + 1) * cell_m
-    )
+
+    def clipped() -> np.ndarray:
+        cells = shapely.box(
+            x0 + col * cell_m, y0 + row * cell_m, x0 + (col + 1) * cell_m, y0 + (row + 1) * cell_m
+        )
+        return _clipped_areas(cells, pieces)
+
+    # the cells follow from the tiles and the cell size alone
+    parts: list[str | bytes] = [repr(float(cell_m)), _digest(), geometry_bytes(pieces)]
     crime_rc = np.floor((xy - [x0, y0]) / cell_m).astype(np.int64)
     crime_cell = crime_rc[:, 1] * nx + crime_rc[:, 0]
-    kept, area = _keep_cells(_clipped_areas(cells, pieces), crime_cell)
+    kept, area = _keep_cells(cached_array("grid_areas", parts, clipped, cache), crime_cell)
     lookup = np.full(nx * ny, -1, dtype=np.int64)
     lookup[kept] = np.arange(len(kept))
     rowcol = np.column_stack([row[kept], col[kept]])
@@ -111,21 +126,49 @@ def _h3_cells(x: np.ndarray, y: np.ndarray, to_lonlat: pyproj.Transformer, res: 
     return {h3.latlng_to_cell(la, lo, res) for lo, la in zip(lon, lat, strict=True)}
 
 
-def _h3_units(pieces: np.ndarray, xy: np.ndarray, crs: Any, res: int) -> MethodUnits:
+def _h3_polygons(ids: np.ndarray, back: pyproj.Transformer) -> np.ndarray:
+    """Return the H3 cells as polygons in the projected CRS (``back`` from WGS84)."""
+    if not len(ids):
+        return np.empty(0, dtype=object)
+    rings = [np.array(h3.cell_to_boundary(c)) for c in ids]  # (lat, lng) vertices
+    lat, lng = np.vstack(rings).T
+    ring_of = np.repeat(np.arange(len(ids)), [len(r) for r in rings])
+    return np.asarray(
+        shapely.polygons(
+            shapely.linearrings(np.column_stack(back.transform(lng, lat)), indices=ring_of)
+        )
+    )
+
+
+def _h3_units(
+    pieces: np.ndarray, xy: np.ndarray, crs: Any, res: int, cache: str | Path | None = None
+) -> MethodUnits:
     to_lonlat = pyproj.Transformer.from_crs(crs, _crs.WGS84, always_xy=True)
     uniq, inv = np.unique(xy, axis=0, return_inverse=True)
     lon, lat = to_lonlat.transform(uniq[:, 0], uniq[:, 1])
     crime_ids = [h3.latlng_to_cell(la, lo, res) for lo, la in zip(lon, lat, strict=True)]
-    ids = np.array(sorted(_h3_candidates(pieces, to_lonlat, res) | set(crime_ids)))
+    near = np.array(sorted(_h3_candidates(pieces, to_lonlat, res)))
+    ids = np.array(sorted(set(near.tolist()) | set(crime_ids)))
     back = pyproj.Transformer.from_crs(_crs.WGS84, crs, always_xy=True)
-    rings = [np.array(h3.cell_to_boundary(c)) for c in ids]  # (lat, lng) vertices
-    lat, lng = np.vstack(rings).T
-    ring_of = np.repeat(np.arange(len(ids)), [len(r) for r in rings])
-    polys = shapely.polygons(
-        shapely.linearrings(np.column_stack(back.transform(lng, lat)), indices=ring_of)
+    # the land of the cells near the region follows from the tiles alone (cached); a cell only
+    # the crimes add is clipped here. Each cell's land is its own sum over the tiles it meets,
+    # so the areas are those of clipping all the cells at once.
+    parts: list[str | bytes] = [
+        str(res),
+        pyproj.CRS(crs).to_wkt(),
+        _digest(),
+        geometry_bytes(pieces),
+    ]
+    parts.append("\n".join(near.tolist()))
+    area = np.zeros(len(ids))
+    area[np.searchsorted(ids, near)] = cached_array(
+        f"h3_r{res}_areas", parts, lambda: _clipped_areas(_h3_polygons(near, back), pieces), cache
     )
+    extra = np.setdiff1d(ids, near)
+    if len(extra):
+        area[np.searchsorted(ids, extra)] = _clipped_areas(_h3_polygons(extra, back), pieces)
     crime_cell = np.searchsorted(ids, np.array(crime_ids))[inv.ravel()]
-    kept, area = _keep_cells(_clipped_areas(polys, pieces), crime_cell)
+    kept, area = _keep_cells(area, crime_cell)
     lookup = np.full(len(ids), -1, dtype=np.int64)
     lookup[kept] = np.arange(len(kept))
     return MethodUnits(area, lookup[crime_cell], True)
@@ -155,6 +198,7 @@ def build_method_units(
     region: shapely.Geometry,
     needed: set[str],
     cell_m: float,
+    cache: str | Path | None = None,
 ) -> dict[str, MethodUnits]:
     """Return the units of each kind in ``needed``: segments always, grid and H3 cells on demand.
 
@@ -170,6 +214,9 @@ def build_method_units(
         Unit kinds of :data:`~hotspots.evaluate.config.METHOD_UNITS` to build.
     cell_m
         Side of the square grid cells, metres.
+    cache
+        A cache folder: the cells' land in the region is kept there and read back for the
+        same region (:mod:`hotspots.evaluate.geometry_cache`); None clips every time.
 
     Returns
     -------
@@ -182,8 +229,8 @@ def build_method_units(
     if needed - {"segments"}:
         pieces = _tiles(region)
         if "grid" in needed:
-            units["grid"] = _grid_units(pieces, xy, cell_m)
+            units["grid"] = _grid_units(pieces, xy, cell_m, cache)
         for res in (9, 10):
             if f"h3_r{res}" in needed:
-                units[f"h3_r{res}"] = _h3_units(pieces, xy, segs.crs, res)
+                units[f"h3_r{res}"] = _h3_units(pieces, xy, segs.crs, res, cache)
     return units

@@ -62,6 +62,7 @@ def forecast_next_month(
     backtest_dir: Path,
     group: str = "all",
     coverage_pct: float = FORECAST_COVERAGE_PCT,
+    cache: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rank next month's list with the method the backtest chose for ``group``.
 
@@ -80,6 +81,9 @@ def forecast_next_month(
         Crime group of the list.
     coverage_pct
         Share of the study area's land the list covers, percent.
+    cache
+        A cache folder for the study geometry (:mod:`hotspots.evaluate.geometry_cache`);
+        None builds it every time.
 
     Returns
     -------
@@ -95,7 +99,7 @@ def forecast_next_month(
     rec = _chosen_record(backtest_dir, group)
     method = str(rec["method"])
     methods = tuple(fc.ENSEMBLE_OF) if method == bt.ENSEMBLE else (method,)
-    data = bt.prepare_area(crimes, segments, region, methods=methods, groups=[group])
+    data = bt.prepare_area(crimes, segments, region, methods=methods, groups=[group], cache=cache)
     data.cal = np.r_[data.cal, data.cal[-1] + 1]  # the month after the last complete one
     data.extra["cover_budget_m2"] = coverage_pct / 100 * data.extra["raster"].area_m2 * 1.05
     if method == "point_nr":

@@ -31,11 +31,11 @@ from hotspots.evaluate.units import DEFAULT_PIXEL_M
 from hotspots.evaluate.workers import start_forked
 from hotspots.evaluate.writer import write_backtest
 from hotspots.read.crimes import read_crimes
-from hotspots.read.layers import read_areas, read_streets
+from hotspots.read.layers import read_areas
 from hotspots.read.memory import small_pages
 from hotspots.space import crs as _crs
-from hotspots.space import segments as _segments
 from hotspots.space import snap
+from hotspots.space.cache import cache_dir, cached_segments
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
 
@@ -95,13 +95,10 @@ def _load(config: BacktestConfig) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, s
     if crimes.empty:
         msg = f"no usable crime rows in {[str(p) for p in config.crimes]}: check --format"
         raise InputDataError(msg)
-    streets = _crs.to_metric_crs(
-        read_streets(config.streets, layer=config.streets_layer),
-        crimes.crs,
-        name=Path(config.streets).name,
-        quiet=config.quiet,
+    # the street file's segments as `hotspots run` builds them, from the cache it shares
+    segs = cached_segments(
+        config.streets, crs=crimes.crs, layer=config.streets_layer, quiet=config.quiet
     )
-    segs = _segments.lines_to_segments(streets, quiet=config.quiet)
     areas = None
     if config.areas is not None:
         areas = _crs.to_metric_crs(
@@ -112,7 +109,11 @@ def _load(config: BacktestConfig) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, s
         )
     # the study area (a union of buffers) and the snapping are independent: side by side
     region = start_forked(
-        segments_to_study_area, segs, distance_m=config.snap_distance_m, areas=areas
+        segments_to_study_area,
+        segs,
+        distance_m=config.snap_distance_m,
+        areas=areas,
+        cache=cache_dir(),
     )
     snapped = snap.snap_to_streets(
         crimes, segs, max_distance_m=config.snap_distance_m, quiet=config.quiet
@@ -177,6 +178,7 @@ def run_backtest(config: BacktestConfig) -> BacktestResult:
                 groups=config.groups,
                 pixel_m=config.pixel_m,
                 quiet=config.quiet,
+                cache=cache_dir(),
             )
     drawn: dict[str, bytes] = {}
     if area is not None and not street.ready():  # this process would wait: draw meanwhile
@@ -212,6 +214,7 @@ def _street_backtest(
         study_area=region,
         seed=config.seed,
         quiet=config.quiet,
+        cache=cache_dir(),
         **_street_options(config),
     )
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -207,6 +208,7 @@ def evaluate_forecasts(
     kde_bandwidth_m: float | None = None,
     months_back: int | None = None,
     quiet: bool = False,
+    cache: str | Path | None = None,
 ) -> pd.DataFrame:
     """Backtest every method month by month and score it against the next month's crime.
 
@@ -244,6 +246,9 @@ def evaluate_forecasts(
         Score only the last ``months_back`` target months (history still starts at the first).
     quiet
         If True, do not log progress.
+    cache
+        A cache folder for the study geometry (:mod:`hotspots.evaluate.geometry_cache`);
+        None builds it every time.
 
     Returns
     -------
@@ -280,6 +285,7 @@ def evaluate_forecasts(
         cell_m=cell_size_m,
         width_m=corridor_width_m,
         quiet=quiet,
+        cache=cache,
     )
     targets = _targets(study, warmup_months, months_back)
     t1 = time.perf_counter()

@@ -8,8 +8,10 @@ sees for one target month: the months before it only.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -21,6 +23,7 @@ from scipy import sparse
 from hotspots.errors import InputDataError
 from hotspots.evaluate.cells import MethodUnits, build_method_units, segment_neighbours
 from hotspots.evaluate.config import GROUP_CRIME_TYPES, GROUPS, INCOMPLETE_SHARE, METHOD_UNITS
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
 from hotspots.space import snap
 
 __all__ = [
@@ -44,6 +47,7 @@ def segments_to_study_area(
     *,
     distance_m: float = snap.DEFAULT_SNAP_DISTANCE_M,
     areas: gpd.GeoDataFrame | None = None,
+    cache: str | Path | None = None,
 ) -> shapely.Geometry:
     """Return the region the street layer covers: land within ``distance_m`` of a segment.
 
@@ -55,6 +59,10 @@ def segments_to_study_area(
         Buffer distance, metres; use the snapping distance so every snapped crime is inside.
     areas
         Optional polygons (same CRS); the region is clipped to their union.
+    cache
+        A cache folder (:func:`hotspots.space.cache.cache_dir`): the union of the segments'
+        buffers is kept there and read back for the same segments and distance
+        (:mod:`hotspots.evaluate.geometry_cache`); None builds it every time.
 
     Returns
     -------
@@ -68,8 +76,18 @@ def segments_to_study_area(
     >>> round(segments_to_study_area(segs, distance_m=10).area)
     2312
     """
-    buffers = shapely.buffer(segments.geometry.to_numpy(), distance_m, quad_segs=8)
-    region = shapely.union_all(buffers)
+    geoms = segments.geometry.to_numpy()
+
+    def union() -> np.ndarray:
+        buffers = shapely.buffer(geoms, distance_m, quad_segs=8)
+        return np.frombuffer(shapely.to_wkb(shapely.union_all(buffers), hex=False), np.uint8)
+
+    parts: list[str | bytes] = [
+        repr(float(distance_m)),
+        module_digest(sys.modules[__name__]),
+        geometry_bytes(geoms),
+    ]
+    region = shapely.from_wkb(cached_array("union", parts, union, cache).tobytes())
     if areas is not None:
         region = shapely.intersection(region, shapely.union_all(areas.geometry.to_numpy()))
     parts = shapely.get_parts(region)
@@ -236,6 +254,7 @@ def prepare_study(
     cell_m: float,
     width_m: float | None,
     quiet: bool,
+    cache: str | Path | None = None,
 ) -> Study:
     """Return the study: complete months, every method's units and the counts per group.
 
@@ -253,6 +272,9 @@ def prepare_study(
         Corridor width turning street length into area; None: area / street length.
     quiet
         If True, do not log.
+    cache
+        A cache folder for the study geometry (:mod:`hotspots.evaluate.geometry_cache`);
+        None builds it every time.
 
     Raises
     ------
@@ -269,7 +291,8 @@ def prepare_study(
     table = classify_months(ev)
     months = table.loc[table["complete"], "month"].tolist()
     ev = ev[ev["month"].isin(months)].reset_index(drop=True)
-    units = build_method_units(ev, segs, region, {METHOD_UNITS[m] for m in methods}, cell_m)
+    needed = {METHOD_UNITS[m] for m in methods}
+    units = build_method_units(ev, segs, region, needed, cell_m, cache)
     masks = group_masks(ev["crime_type"])
     present = [g for g in (groups or GROUPS) if masks[g].any()]
     pos = pd.Index(months).get_indexer(ev["month"].to_numpy())

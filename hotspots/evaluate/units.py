@@ -16,13 +16,16 @@ it counts by the fraction of its new land that fits (the same rule as the length
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import shapely
 from scipy import sparse
 
 from hotspots.evaluate.cover import cover_order
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -178,6 +181,7 @@ def study_raster_and_samples(
     pixel_m: float = DEFAULT_PIXEL_M,
     buffer_m: float = DEFAULT_BUFFER_M,
     extra_xy: np.ndarray | None = None,
+    cache: str | Path | None = None,
 ) -> tuple[Raster, _Samples]:
     """Return the study area's pixels: centres near a segment and inside ``region``.
 
@@ -196,6 +200,10 @@ def study_raster_and_samples(
         Buffer distance, metres.
     extra_xy
         Points (n x 2) whose pixels are kept even if their centre falls outside.
+    cache
+        A cache folder: the pixels near a segment and inside ``region`` are kept there and
+        read back for the same segments and region (:mod:`hotspots.evaluate.geometry_cache`);
+        None tests them every time.
 
     Returns
     -------
@@ -222,11 +230,21 @@ def study_raster_and_samples(
         np.empty(0, np.int64),
     )
     samples = _samples(base, segments_geoms, buffer_m)
-    flat = _unique_ids(samples.pair_flat)
-    cx = base.x0 + (flat % base.nx + 0.5) * pixel_m
-    cy = base.y0 + (flat // base.nx + 0.5) * pixel_m
-    shapely.prepare(region)
-    flat = flat[shapely.contains_xy(region, cx, cy)]
+
+    def inside() -> np.ndarray:
+        near = _unique_ids(samples.pair_flat)
+        cx = base.x0 + (near % base.nx + 0.5) * pixel_m
+        cy = base.y0 + (near // base.nx + 0.5) * pixel_m
+        shapely.prepare(region)
+        return np.asarray(near[shapely.contains_xy(region, cx, cy)])
+
+    parts: list[str | bytes] = [
+        f"{float(pixel_m)!r} {float(buffer_m)!r}",
+        module_digest(sys.modules[__name__]),
+        geometry_bytes(region),
+        geometry_bytes(segments_geoms),
+    ]
+    flat = cached_array("pixels", parts, inside, cache)
     if extra_xy is not None and len(extra_xy):
         flat = _unique_ids(np.concatenate([flat, base.flat_of(extra_xy[:, 0], extra_xy[:, 1])]))
     base.flat = flat

@@ -24,11 +24,19 @@ def add_forecast(config: RunConfig, result: RunResult) -> None:
     if config.forecast.backtest is None:
         msg = "--forecast needs --backtest <a hotspots evaluate folder> (it holds the choice)"
         raise InputDataError(msg)
+    from hotspots.space.cache import cache_dir
+
+    # the study geometry depends on the street layer alone: kept beside the segment cache,
+    # where `hotspots evaluate` on the same streets has stored it
     region = evaluate.segments_to_study_area(
-        result.segments, distance_m=config.ranking.snap_distance_m
+        result.segments, distance_m=config.ranking.snap_distance_m, cache=cache_dir()
     )
     table, record = evaluate.forecast_next_month(
-        result.crimes, result.segments, region, backtest_dir=config.forecast.backtest
+        result.crimes,
+        result.segments,
+        region,
+        backtest_dir=config.forecast.backtest,
+        cache=cache_dir(),
     )
     result.tables["forecast_list"] = table
     result.tables["forecast_streets"] = evaluate.forecast_streets(table)
