@@ -120,7 +120,16 @@ def build_context(run: RunFolder, settings: BriefSettings, predictability: bool)
         compare_months=settings.compare_months,
         too_few=settings.too_few,
     )
-    records = pd.DataFrame(run.places.drop(columns="geometry")).to_dict("index")
+    places = pd.DataFrame(run.places.drop(columns="geometry"))
+    # to_dict("index") column by column: row by row over Arrow strings it took 1.2 s of
+    # London's 36,248 places (while the other core waits), this 0.3 s; the same values
+    cols = list(places.columns)
+    columns = [places[c].astype(object).tolist() for c in cols]
+    rows = zip(*columns, strict=True) if cols else ([] for _ in places.index)
+    records = {
+        str(k): dict(zip(cols, row, strict=True))
+        for k, row in zip(places.index.tolist(), rows, strict=True)
+    }
     return BriefContext(
         run=run,
         settings=settings,
@@ -128,7 +137,7 @@ def build_context(run: RunFolder, settings: BriefSettings, predictability: bool)
         changes=changes,
         windows=_comparison_windows(complete, settings.compare_months),
         predictability=predictability,
-        rec={str(k): v for k, v in records.items()},
+        rec=records,
         additions=read_additions(run.path, run.manifest),
     )
 

@@ -208,9 +208,15 @@ def assign_nearby(
         ["crimes", "_pos"], ascending=[False, True], kind="stable"
     )
     near: dict[tuple[Any, Any], list[Any]] = {}  # (a groupby's agg(tuple) is 100x slower)
-    for place, group, other in zip(found["place_id"], found["group"], found["other"], strict=True):
+    # (the columns as lists first: iterating Arrow strings value by value is slower still)
+    cols = [found[c].astype(object).tolist() for c in ("place_id", "group", "other")]
+    for place, group, other in zip(*cols, strict=True):
         near.setdefault((place, group), []).append(other)
-    keys = zip(candidates["place_id"], candidates["group"], strict=True)
+    keys = zip(
+        candidates["place_id"].astype(object).tolist(),
+        candidates["group"].astype(object).tolist(),
+        strict=True,
+    )
     return pd.Series([tuple(near.get(k, ())) for k in keys], index=candidates.index, dtype=object)
 
 
