@@ -9,6 +9,7 @@ borough maps are written by :mod:`hotspots.output.area_maps` (in two processes w
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +94,7 @@ def write_maps(
     place: str = "",
     data_source: str = "",
     quiet: bool = False,
+    meanwhile: Callable[[], list[Path]] | None = None,
 ) -> list[Path]:
     """Write ``map.html``, ``maps/<area>.html``, ``maps/borough_<name>.html`` and ``index.html``.
 
@@ -121,11 +123,14 @@ def write_maps(
         :data:`SYNTHETIC_MARK` labels the repeat-caller layer as synthetic demo data.
     quiet
         Do not log progress.
+    meanwhile
+        Other files of the run folder for this process to write (e.g. the overlay layers'),
+        after the city-wide map, while a second process starts on the area maps.
 
     Returns
     -------
     list of pathlib.Path
-        The pages written.
+        The pages written, then what ``meanwhile`` wrote.
     """
     summary = result.area_summary
     areas = result.areas.merge(
@@ -169,9 +174,13 @@ def write_maps(
         links=_city_links(codes, out_dir, area_maps=area_maps, mapped=set(areas["area_code"])),
     )
 
+    also: list[Path] = []
+
     def city() -> list[Path]:
         page = hot_streets_page(_keyed(result.hot_streets, "s"), areas, city_options)
-        return [_save(page, out_dir / "map.html")]
+        saved = _save(page, out_dir / "map.html")
+        also.extend(meanwhile() if meanwhile is not None else [])
+        return [saved]
 
     if not area_maps:
         files = city()
@@ -191,7 +200,7 @@ def write_maps(
     files.append(
         write_index(result, summary, out_dir, title=title, area_maps=area_maps, place=place)
     )
-    return files
+    return files + also
 
 
 def map_counts(result: RunResult) -> PeriodCounts:

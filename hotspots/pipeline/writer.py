@@ -102,7 +102,25 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
     title, evidence = run_title(result), _evidence(result).removeprefix(". ")
     place = site_index.place_name(result.crimes, config.inputs.fmt)
     trim_heap()  # before the maps' own peak and their forked second process
+
+    def layer_files() -> list[Path]:
+        with stage("layers"):
+            return write_layers(
+                result,
+                tmp,
+                title=title,
+                evidence=evidence,
+                offline=config.output.offline,
+                crime_points=not config.ranking.street_level_only,
+                top_n=config.output.map_top_n,
+                place=place,
+                quiet=config.output.quiet,
+            )
+
     with stage("maps"):
+        # the overlay layers' files are written by this process while the second one starts
+        # on the area maps (issue 19: London's LSOA layer took 7-10 s after the maps, one core
+        # busy); the same files, listed after the maps' as before
         files += site.write_maps(
             result,
             tmp,
@@ -115,20 +133,8 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
             place=place,
             data_source=describe_source(config.inputs.fmt),
             quiet=config.output.quiet,
+            meanwhile=layer_files if result.layers else None,
         )
-    if result.layers:
-        with stage("layers"):
-            files += write_layers(
-                result,
-                tmp,
-                title=title,
-                evidence=evidence,
-                offline=config.output.offline,
-                crime_points=not config.ranking.street_level_only,
-                top_n=config.output.map_top_n,
-                place=place,
-                quiet=config.output.quiet,
-            )
     manifest = _manifest(config, result, result.concentration, result.naming, stage)
     export.write_manifest(manifest, tmp)  # written last: a folder without it is not a run
     result.manifest = manifest
