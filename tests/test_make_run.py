@@ -1,13 +1,13 @@
 """``make run``: three chains at once, each in order; a failing step fails the whole.
 
-The Makefile runs London, Vancouver and the callers demo a step per core at a time
-(``JOBS``), each chain's steps in order (evaluate, run, brief). These tests read make's dry
-run and make one real, fast failure (a data folder without the data), never a whole run.
+The Makefile runs London, Vancouver and the callers demo at once (``JOBS``, a step per chain),
+each chain's steps in order (evaluate, run, brief), London's at the highest CPU priority.
+These tests read make's dry run and make one real, fast failure (a data folder without the
+data), never a whole run.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -62,10 +62,9 @@ def test_each_city_alone_runs_its_steps_in_order(tmp_path: Path) -> None:
     assert callers == ["make_callers callers_demo_data", "run callers_demo", "brief callers_demo"]
 
 
-def test_make_run_is_the_three_chains_a_step_per_core(tmp_path: Path) -> None:
+def test_make_run_is_the_three_chains_london_first(tmp_path: Path) -> None:
     dry = _make("-n", "run", f"OUT={tmp_path}").stdout
-    cores = len(os.sched_getaffinity(0))  # what nproc counts
-    assert re.search(rf"make .*-j{cores} --output-sync=target", dry)
+    assert re.search(r"make .*-j3 --output-sync=target", dry)
     steps = _steps(dry)
     assert len(steps) == 9
     for chain in (
@@ -73,7 +72,15 @@ def test_make_run_is_the_three_chains_a_step_per_core(tmp_path: Path) -> None:
         ["evaluate evaluate_vancouver", "run vancouver", "brief vancouver"],
     ):
         assert [s for s in steps if s in chain] == chain
-    assert re.search(r"make .*-j3 ", _make("-n", "run", "JOBS=3", f"OUT={tmp_path}").stdout)
+    # London's steps at the normal priority, Vancouver's slightly lower, the demo's low
+    for cmd in re.split(r"\n(?!\s)", dry):
+        if re.search(r"hotspots (evaluate|run|brief)|make_callers", cmd):
+            nice = re.match(r"nice -n (\d+) ", cmd)
+            level = int(nice[1]) if nice else 0
+            where = "london" if "/london" in cmd else "callers" if "callers" in cmd else "vancouver"
+            assert level == {"london": 0, "vancouver": 2, "callers": 10}[where], cmd
+    one = _make("-n", "run", "JOBS=1", "NICE_CALLERS=0", f"OUT={tmp_path}").stdout
+    assert re.search(r"make .*-j1 ", one) and "nice -n 10" not in one
 
 
 @pytest.mark.e2e
