@@ -228,3 +228,23 @@ def test_no_cluster_gives_an_empty_table() -> None:
     crimes = _small()
     table = clusters.summarise_clusters(crimes, pd.Series(-1, index=crimes.index))
     assert table.empty and list(table.columns) == clusters.CLUSTER_COLUMNS and table.crs == BNG
+
+
+def test_distinct_locations_from_point_ids_equal_hashing_every_row() -> None:
+    """The reader's point ids give the points, codes and counts of hashing each row's x/y."""
+    from hotspots.read import crimes as io
+    from hotspots.space.grid import distinct_xy, unique_xy
+
+    path = get_path("london_crimes") / "2017-12-metropolitan-street.csv.gz"
+    table, _ = io.read_crimes([path], quiet=True)
+    table = table[table["x"].notna()].reset_index(drop=True)
+    assert "point_id" in table.columns
+    split = table.assign(point_id=np.where(np.arange(len(table)) % 2, table["point_id"], -7))
+    split["point_id"] = split["point_id"].where(split["point_id"] >= 0, split["point_id"].max() + 1)
+    for frame in (table, split, table.drop(columns="point_id")):
+        want = unique_xy(frame["x"].to_numpy(float), frame["y"].to_numpy(float))
+        for got in (
+            clusters.distinct_locations(frame),
+            clusters.distinct_locations(frame, distinct_xy(frame)),
+        ):
+            assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))

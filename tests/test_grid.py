@@ -183,7 +183,7 @@ def test_distinct_points_path_matches_the_plain_one(
     moved.loc[moved.index[50:60], "y"] = np.nan
     for table in (crimes, split, moved):
         xy = table[["x", "y"]].dropna().to_numpy(float)
-        assert np.array_equal(grid._distinct_xy(table)[1], np.unique(xy, axis=0))
+        assert np.array_equal(grid.distinct_xy(table)[1], np.unique(xy, axis=0))
         plain = _plain_cells(table, 9)
         assert grid.points_to_cells(table, resolution=9).equals(plain)
         counts = grid.count_by_cell(table, resolution=9, fill=None, quiet=True)

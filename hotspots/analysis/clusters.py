@@ -49,7 +49,7 @@ from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import NearestNeighbors
 
 from hotspots.errors import InputDataError
-from hotspots.space.grid import unique_xy, validate_projected
+from hotspots.space.grid import distinct_xy, validate_projected
 from hotspots.space.names import location_to_street
 
 __all__ = [
@@ -116,17 +116,23 @@ Method = Literal["dbscan", "hdbscan"]
 SUMMARY_COLUMNS = ("x", "y", "month", "crime_type", "location")
 
 
-def distinct_locations(crimes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct x/y (sorted), the location of each crime, and crimes per location."""
-    xy = np.column_stack([crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)])
-    bad = ~np.isfinite(xy).all(axis=1)
+def distinct_locations(
+    crimes: pd.DataFrame, distinct: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct x/y (sorted), the location of each crime, and crimes per location.
+
+    ``distinct`` is :func:`hotspots.space.grid.distinct_xy` of ``crimes`` when already known
+    (found from the reader's point ids: the same points as hashing every row's x/y, sooner).
+    """
+    bad = ~(np.isfinite(crimes["x"].to_numpy(float)) & np.isfinite(crimes["y"].to_numpy(float)))
     if bad.any():
         msg = (
             f"`crimes` must all have coordinates to be clustered; found {int(bad.sum())} rows "
             "with missing x/y. Drop them first (crimes[crimes['x'].notna()])."
         )
         raise InputDataError(msg)
-    return unique_xy(xy[:, 0], xy[:, 1])
+    codes, points = distinct_xy(crimes) if distinct is None else distinct
+    return points, codes, np.bincount(codes, minlength=len(points))
 
 
 def _knee(distances: np.ndarray) -> float:
@@ -279,6 +285,7 @@ def cluster_points(
     min_samples: int | None = None,
     seed: int = 0,
     quiet: bool = False,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.Series:
     """Label each crime with its density cluster (DBSCAN or HDBSCAN on metre coordinates).
 
@@ -299,6 +306,8 @@ def cluster_points(
         distinct locations (the clustering itself is deterministic).
     quiet
         If True, do not log the parameters chosen.
+    distinct
+        :func:`hotspots.space.grid.distinct_xy` of ``crimes`` when already known.
 
     Returns
     -------
@@ -330,7 +339,7 @@ def cluster_points(
     """
     validate_projected(crimes, "cluster_points")
     _check_options(method, eps_m, min_samples)
-    xy, inv, counts = distinct_locations(crimes)
+    xy, inv, counts = distinct_locations(crimes, distinct)
     labels = np.full(len(xy), -1)
     if len(xy):
         tree = cKDTree(xy)

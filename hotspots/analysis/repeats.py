@@ -39,7 +39,11 @@ REPEAT_COLUMNS: list[str] = [
 
 
 def repeat_locations(
-    crimes: gpd.GeoDataFrame, *, min_count: int | None = None, quiet: bool = False
+    crimes: gpd.GeoDataFrame,
+    *,
+    min_count: int | None = None,
+    quiet: bool = False,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> gpd.GeoDataFrame:
     """List the exact points (same coordinates) that hold many crimes: repeat locations.
 
@@ -57,6 +61,8 @@ def repeat_locations(
         months present, and at least 10 (logged).
     quiet
         If True, do not log the automatic ``min_count``.
+    distinct
+        :func:`hotspots.space.grid.distinct_xy` of ``crimes`` when already known.
 
     Returns
     -------
@@ -96,7 +102,7 @@ def repeat_locations(
                 "automatically: one a month, at least 10)",
                 min_count,
             )
-    xy, loc, counts = distinct_locations(crimes)
+    xy, loc, counts = distinct_locations(crimes, distinct)
     keep = counts >= min_count
     rows = np.flatnonzero(keep[loc])  # only the crimes at listed points are counted
     wanted = ("month", "crime_type", "location", "area_code", "segment_id")

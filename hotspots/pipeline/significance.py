@@ -51,11 +51,13 @@ def find(
     segments: gpd.GeoDataFrame,
     areas: gpd.GeoDataFrame,
     counts: pd.DataFrame,
+    points: tuple[np.ndarray, np.ndarray],
 ) -> Found:
     """Gi* on hexagons and segments, and the density clusters: what needs only the ranking.
 
     The run computes it in a second process beside the time stage
     (:func:`hotspots.pipeline.beside.start_beside`); :func:`add_significance` completes it.
+    ``points`` is :func:`hotspots.space.grid.distinct_xy` of the crimes, found once.
     """
     # the density clusters run in a thread beside Gi*: scikit-learn's HDBSCAN and GEOS's
     # neighbour search each keep one core busy (the crimes are only read until both end)
@@ -66,8 +68,9 @@ def find(
             method=config.significance.cluster_method,  # type: ignore[arg-type]
             seed=config.seed,
             quiet=config.output.quiet,
+            distinct=points,
         )
-        hexes, gi_segs, resolution = _gistar_both(config, crimes, segments, areas, counts)
+        hexes, gi_segs, resolution = _gistar_both(config, crimes, segments, areas, counts, points)
         labels = clustering.result()
     return Found(hexes, gi_segs, resolution, labels)
 
@@ -78,10 +81,13 @@ def add_harm(config: RunConfig, result: RunResult) -> None:
     result.crimes["harm"] = harm.assign_harm(result.crimes, weights).to_numpy()
 
 
-def add_significance(result: RunResult, found: Found) -> None:
+def add_significance(
+    result: RunResult, found: Found, points: tuple[np.ndarray, np.ndarray] | None = None
+) -> None:
     """Cluster outlines, each place's class, cluster and harm, and the stage's tables.
 
-    Completes :func:`find`; the crimes' ``harm`` (:func:`add_harm`) must be in.
+    Completes :func:`find`; the crimes' ``harm`` (:func:`add_harm`) must be in. ``points``
+    is :func:`hotspots.space.grid.distinct_xy` of the crimes when already known.
     """
     crimes, segs = result.crimes, result.segments
     hexes, gi_segs, labels = found.hexes, found.gi_segments, found.labels
@@ -95,7 +101,7 @@ def add_significance(result: RunResult, found: Found) -> None:
     result.tables.update(
         hexagons=hexes,
         clusters=outlines,
-        repeat_locations=repeats.repeat_locations(crimes, quiet=True),
+        repeat_locations=repeats.repeat_locations(crimes, quiet=True, distinct=points),
         segment_gistar=gi_segs,
     )
     result.tables["significance"] = pd.DataFrame(
@@ -112,13 +118,15 @@ def _gistar_both(
     segs: gpd.GeoDataFrame,
     areas: gpd.GeoDataFrame,
     counts: pd.DataFrame,
+    points: tuple[np.ndarray, np.ndarray],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, int]:
     """Gi* on the hexagons (with their polygons) and on the segments; the hex resolution."""
-    cells = grid.count_by_cell(  # the resolution chosen from the points it finds anyway
+    cells = grid.count_by_cell(  # the resolution chosen from the crimes' distinct points
         crimes,
         areas,
         resolution=config.significance.hex_resolution or None,
         quiet=config.output.quiet,
+        distinct=points,
     )
     resolution = int(cells.attrs["resolution"])
     gi_cells = _gistar_or_skip(
