@@ -103,19 +103,20 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
     place = site_index.place_name(result.crimes, config.inputs.fmt)
     trim_heap()  # before the maps' own peak and their forked second process
 
+    # what the main maps and the layers' maps share
+    pages: dict[str, Any] = {
+        "title": title,
+        "evidence": evidence,
+        "offline": config.output.offline,
+        "crime_points": not config.ranking.street_level_only,
+        "top_n": config.output.map_top_n,
+        "place": place,
+        "quiet": config.output.quiet,
+    }
+
     def layer_files() -> list[Path]:
         with stage("layers"):
-            return write_layers(
-                result,
-                tmp,
-                title=title,
-                evidence=evidence,
-                offline=config.output.offline,
-                crime_points=not config.ranking.street_level_only,
-                top_n=config.output.map_top_n,
-                place=place,
-                quiet=config.output.quiet,
-            )
+            return write_layers(result, tmp, **pages)
 
     with stage("maps"):
         # the overlay layers' files are written by this process while the second one starts
@@ -124,15 +125,9 @@ def _write_into(config: RunConfig, result: RunResult, tmp: Path) -> None:
         files += site.write_maps(
             result,
             tmp,
-            title=title,
-            evidence=evidence,
-            offline=config.output.offline,
-            crime_points=not config.ranking.street_level_only,
-            top_n=config.output.map_top_n,
+            **pages,
             area_maps=config.output.area_maps,
-            place=place,
             data_source=describe_source(config.inputs.fmt),
-            quiet=config.output.quiet,
             meanwhile=layer_files if result.layers else None,
         )
     manifest = _manifest(config, result, result.concentration, result.naming, stage)
