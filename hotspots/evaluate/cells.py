@@ -19,8 +19,9 @@ import pyproj
 import shapely
 from scipy import sparse
 
-from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes
 from hotspots.space import crs as _crs
+from hotspots.space.cache import source_digest
 
 __all__ = ["MethodUnits", "build_method_units", "segment_neighbours"]
 
@@ -63,7 +64,7 @@ def _clipped_areas(cells: np.ndarray, pieces: np.ndarray) -> np.ndarray:
 
 
 def _digest() -> str:
-    return module_digest(sys.modules[__name__])
+    return source_digest(sys.modules[__name__])
 
 
 def _keep_cells(area: np.ndarray, crime_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

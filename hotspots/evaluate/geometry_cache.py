@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import ModuleType
 
 import h3
 import numpy as np
@@ -30,7 +29,7 @@ import shapely
 
 from hotspots.space.cache import write_atomically
 
-__all__ = ["cached_array", "geometry_bytes", "module_digest"]
+__all__ = ["cached_array", "geometry_bytes"]
 
 #: Bump when what a cached file holds changes.
 _LAYOUT = "1"
@@ -40,11 +39,6 @@ def geometry_bytes(geoms: shapely.Geometry | np.ndarray) -> bytes:
     """Return the WKB of one geometry or of an array of them, in order, as one key part."""
     wkb = shapely.to_wkb(np.atleast_1d(np.asarray(geoms, dtype=object)), hex=False)
     return b"".join(len(w).to_bytes(8, "little") + w for w in wkb)
-
-
-def module_digest(module: ModuleType) -> str:
-    """Return the SHA-256 of a module's source (a change to it misses the cache)."""
-    return hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
 
 
 def cached_array(
@@ -61,7 +55,8 @@ def cached_array(
         What the array is (the file name's prefix), e.g. ``"union"``.
     parts
         Everything the array depends on: parameters (as text), input geometries
-        (:func:`geometry_bytes`) and the building module (:func:`module_digest`).
+        (:func:`geometry_bytes`) and the building module
+        (:func:`hotspots.space.cache.source_digest`).
     build
         Builds the array (numbers only: it is stored without pickling).
     cache

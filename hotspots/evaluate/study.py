@@ -23,8 +23,9 @@ from scipy import sparse
 from hotspots.errors import InputDataError
 from hotspots.evaluate.cells import MethodUnits, build_method_units, segment_neighbours
 from hotspots.evaluate.config import GROUP_CRIME_TYPES, GROUPS, INCOMPLETE_SHARE, METHOD_UNITS
-from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes
 from hotspots.space import snap
+from hotspots.space.cache import source_digest
 
 __all__ = [
     "Study",
@@ -84,7 +85,7 @@ def segments_to_study_area(
 
     parts: list[str | bytes] = [
         repr(float(distance_m)),
-        module_digest(sys.modules[__name__]),
+        source_digest(sys.modules[__name__]),
         geometry_bytes(geoms),
     ]
     region = shapely.from_wkb(cached_array("union", parts, union, cache).tobytes())

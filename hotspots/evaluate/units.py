@@ -25,7 +25,8 @@ import shapely
 from scipy import sparse
 
 from hotspots.evaluate.cover import cover_order
-from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes, module_digest
+from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes
+from hotspots.space.cache import source_digest
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -240,7 +241,7 @@ def study_raster_and_samples(
 
     parts: list[str | bytes] = [
         f"{float(pixel_m)!r} {float(buffer_m)!r}",
-        module_digest(sys.modules[__name__]),
+        source_digest(sys.modules[__name__]),
         geometry_bytes(region),
         geometry_bytes(segments_geoms),
     ]

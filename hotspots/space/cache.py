@@ -44,6 +44,7 @@ __all__ = [
     "peek_segments",
     "segments_file",
     "segments_key",
+    "source_digest",
     "write_atomically",
 ]
 
@@ -122,12 +123,16 @@ def segments_key(
         "name_col": name_col,
         "id_col": id_col,
         "layer": layer,
-        "code": [_source_digest(m) for m in _CODE],
+        "code": [source_digest(m) for m in _CODE],
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _source_digest(module: Any) -> str:
+def source_digest(module: Any) -> str:
+    """Return the SHA-256 hex digest of a module's source file (its name if it has none).
+
+    Part of a cache key: a change to the code that builds an entry misses the cache.
+    """
     path = Path(str(getattr(module, "__file__", "")))
     return file_sha256(path) if path.is_file() else str(getattr(module, "__name__", module))
 
@@ -400,7 +405,7 @@ def _areas_key(file: Path, areas: gpd.GeoDataFrame) -> str:
     """Return the key of the areas of the segments of cache ``file`` among ``areas``."""
     digest = hashlib.sha256(file.stem.encode())
     for module in _AREAS_CODE:
-        digest.update(_source_digest(module).encode())
+        digest.update(source_digest(module).encode())
     for col in ("area_code", "area_name"):
         digest.update(json.dumps([None if pd.isna(v) else str(v) for v in areas[col]]).encode())
     for wkb in shapely.to_wkb(areas.geometry.to_numpy(), include_srid=False):
