@@ -77,6 +77,7 @@ import pyarrow.csv as pacsv
 
 from hotspots import pipeline
 from hotspots.analysis import rank
+from hotspots.cli.collector import collect_less
 from hotspots.output import export, maps
 from hotspots.read.datasets import data_dir
 from hotspots.read.layers import read_areas
@@ -755,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         spec = json.loads(args.spec.read_text())
         work = run_ours if args.worker == "ours" else run_plain
+        if args.worker == "ours":
+            collect_less()  # as in the command's process (hotspots.cli.main)
         with tempfile.TemporaryDirectory() as tmp:  # warm up: imports and first calls untimed
             work({**spec, "crimes": [str(_sample(spec["crimes"], Path(tmp)))], "plain_rows": None})
         args.result.write_text(json.dumps(work(spec)))

@@ -134,12 +134,15 @@ def main() -> None:
 
     The process ends with the command's exit status once its output is on disk and every
     exit handler has run, without Python freeing each object of the run first (see
-    :mod:`hotspots.cli.quick_exit`). For a console script or ``python -m hotspots.cli``
+    :mod:`hotspots.cli.quick_exit`), and Python's cyclic garbage collector runs less often
+    (:mod:`hotspots.cli.collector`). For a console script or ``python -m hotspots.cli``
     only; elsewhere call :data:`app` (a click command).
     """
+    from hotspots.cli.collector import collect_less
     from hotspots.cli.quick_exit import end_quickly, exit_status
 
     status = end_quickly()
+    collect_less()
     try:
         app(prog_name="hotspots")
     except SystemExit as done:
