@@ -212,32 +212,53 @@ def evaluated_crimes(
         if "segment_id" in crimes
         else snap.snap_to_streets(crimes, segs, quiet=quiet)["segment_id"]
     )
-    seg = pd.Index(segs["segment_id"].astype(str)).get_indexer(seg_id.astype(str).to_numpy())
-    seg = np.where(seg_id.notna().to_numpy(), seg, -1)
+    seg = _segment_rows(seg_id, segs["segment_id"])
     x, y = crimes["x"].to_numpy(dtype=float), crimes["y"].to_numpy(dtype=float)
     inside = np.zeros(len(crimes), dtype=bool)
     inside[seg >= 0] = shapely.contains_xy(region, x[seg >= 0], y[seg >= 0])
+    keep = np.flatnonzero(inside)  # the text columns become Python strings for these only
     out = pd.DataFrame(
         {
-            "month": crimes["month"].to_numpy(),
-            "crime_type": crimes["crime_type"].to_numpy(),
-            "x": x,
-            "y": y,
-            "seg": seg,
+            "month": crimes["month"].take(keep).to_numpy(),
+            "crime_type": crimes["crime_type"].take(keep).to_numpy(),
+            "x": x[keep],
+            "y": y[keep],
+            "seg": seg[keep],
         }
     )
     # dates and times for the near-repeat term; the area, for the places of next month's list
     for col in ("occurred_from", "has_time", "area_code"):
         if col in crimes:
-            out[col] = crimes[col].to_numpy()
-    out = out[inside]
+            out[col] = crimes[col].take(keep).to_numpy()
     counts = {
         "crimes_given": len(crimes),
         "not_on_a_kept_segment": int((seg < 0).sum()),
         "outside_study_area": int(((seg >= 0) & ~inside).sum()),
         "evaluated": len(out),
     }
-    return out.reset_index(drop=True), segs, counts
+    return out, segs, counts
+
+
+def _segment_rows(seg_id: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Return each crime's row in the kept segments (by ``segment_id`` as text), -1 for none.
+
+    A categorical ``seg_id`` (as the reader gives it) is looked up once per category.
+
+    Examples
+    --------
+    >>> ids = pd.Series(["a", "b", "c"])
+    >>> _segment_rows(pd.Series(["c", None, "a", "z"], dtype="category"), ids).tolist()
+    [2, -1, 0, -1]
+    >>> _segment_rows(pd.Series(["c", None, "a", "z"]), ids).tolist()
+    [2, -1, 0, -1]
+    """
+    index = pd.Index(ids.astype(str))
+    if isinstance(seg_id.dtype, pd.CategoricalDtype):
+        codes = seg_id.cat.codes.to_numpy()
+        rows = index.get_indexer(seg_id.cat.categories.astype(str))
+        return np.where(codes >= 0, rows[np.maximum(codes, 0)], -1)
+    seg = index.get_indexer(seg_id.astype(str).to_numpy())
+    return np.where(seg_id.notna().to_numpy(), seg, -1)
 
 
 def _count_matrix(month_pos: np.ndarray, unit: np.ndarray, n: tuple[int, int]) -> sparse.csr_matrix:
