@@ -593,7 +593,11 @@ def _first_cover_chunk(
     pos = np.arange(total) + np.repeat(ptr[chunk] - (ends - lens), lens)
     pix = ind[pos]
     rank = np.repeat(np.arange(rank0, rank0 + len(chunk)), lens)
-    np.minimum.at(first, pix, rank)
+    # np.minimum.at(first, pix, rank), twice as fast: rank grows along ``pix``, so a pixel no
+    # earlier unit covers takes the rank of its first entry here (``unique``'s first index)
+    fresh = first[pix] > rank
+    px, at = np.unique(pix[fresh], return_index=True)
+    first[px] = rank[fresh][at]
     is_first = first[pix] == rank
     uniq, first_rank = pix[is_first], rank[is_first] - rank0
     new_px = np.bincount(first_rank, minlength=len(chunk))
