@@ -7,6 +7,7 @@ one sheet per page.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pikepdf
 import pytest
 from pypdf import PdfReader
 
-from hotspots.brief.pdf import write_pdfs
+from hotspots.brief.pdf import PdfPrinter, write_pdfs
 from hotspots.brief.pdf_batch import SHEET_ID, batch_pages, combine_pages, split_pdf
+from hotspots.errors import HotspotsError
 
 HEAD = (
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>"
@@ -84,6 +86,40 @@ def test_batch_prints_the_same_pages_as_one_by_one(pages: list[Path], browser: A
 def test_two_chromiums_print_the_batches(pages: list[Path]) -> None:
     pdfs = write_pdfs(pages, batch=2, processes=2)
     assert [len(PdfReader(p).pages) for p in pdfs] == [1, 2, 1]
+
+
+@pytest.mark.browser
+def test_a_printer_started_ahead_prints_what_write_pdfs_prints(pages: list[Path]) -> None:
+    with PdfPrinter(batch=2, processes=2, expected=len(pages)) as printer:
+        printer.ready()  # the browsers run before the pages are handed over
+        ahead = printer.print(pages)
+        with pytest.raises(RuntimeError, match="prints once"):
+            printer.print(pages)
+    assert ahead == [p.with_suffix(".pdf") for p in pages]
+    got = [(len(PdfReader(p).pages), PdfReader(p).pages[0].extract_text()) for p in ahead]
+    for p in ahead:
+        p.unlink()
+    plain = write_pdfs(pages, batch=2, processes=2)
+    assert [(len(PdfReader(p).pages), PdfReader(p).pages[0].extract_text()) for p in plain] == got
+    assert not any(t.name.startswith("hotspots-pdf") for t in threading.enumerate())
+
+
+@pytest.mark.browser
+def test_a_printer_never_given_pages_closes_its_browsers() -> None:
+    with PdfPrinter(expected=5) as printer:
+        printer.ready()
+    assert not any(t.name.startswith("hotspots-pdf") for t in threading.enumerate())
+
+
+def test_a_printer_without_chromium_fails_when_asked_to_print(
+    pages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTSPOTS_CHROMIUM", str(pages[0].parent / "no-chromium"))
+    with PdfPrinter() as printer:
+        printer.ready()  # nothing started: returns at once
+        with pytest.raises(HotspotsError, match="found none at"):
+            printer.print(pages)
+    assert not list(pages[0].parent.glob("*.pdf"))
 
 
 def _sheets_pdf(path: Path, starts: list[int], pages: int, *, tree: bool) -> None:

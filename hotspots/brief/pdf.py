@@ -8,8 +8,9 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from hotspots.brief.pdf_batch import batch_pages, combine_pages, split_pdf
@@ -23,6 +24,7 @@ __all__ = [
     "PDF_BATCH",
     "PDF_PROCESSES",
     "PDF_TABS",
+    "PdfPrinter",
     "write_pdfs",
 ]
 
@@ -107,29 +109,112 @@ def write_pdfs(
     HotspotsError
         If Playwright is not installed or Chromium is not found.
     """
+    if browser is None:
+        if not pages:
+            return []
+        _printing_ready()  # a missing Playwright or Chromium fails here, before any start
+        with PdfPrinter(processes=processes, tabs=tabs, batch=batch, expected=len(pages)) as own:
+            return own.print(pages)
     start = time.perf_counter()
-    processes = PDF_PROCESSES if processes is None else processes
-    groups = _groups(pages, PDF_BATCH if batch is None else batch)
-    if browser is not None:
-        written = _print_sync(browser, groups)
-    elif pages:
-        try:
-            import playwright.async_api  # noqa: F401
-        except ImportError:
-            msg = (
-                "PDF briefs need Playwright; found it not installed. Install the extra: "
-                "pip install 'hotspots[pdf]', or pass --no-pdf."
-            )
-            raise HotspotsError(msg) from None
-        path = _chromium()
-        job = _print_async(path, groups, max(processes, 1), max(tabs, 1))
-        # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            written = pool.submit(asyncio.run, job).result()
-    else:
-        written = {}
+    written = _print_sync(browser, _groups(pages, PDF_BATCH if batch is None else batch))
     log.info("Briefs: %d PDFs printed in %.1f s", len(written), time.perf_counter() - start)
     return [written[p] for p in pages]
+
+
+class PdfPrinter:
+    """Chromiums started before the pages are written, printing them when handed over.
+
+    ``hotspots brief`` starts one while it reads the run folder and scores the problems, which
+    keeps one core busy: the browsers' start (about 2 s) then costs no wall time of its own.
+    A context manager; :meth:`print` once, and fork no process before :meth:`ready`.
+    Playwright or Chromium missing, or a failed start, is raised by :meth:`print`, as
+    :func:`write_pdfs` raises it.
+
+    Parameters
+    ----------
+    processes, tabs, batch
+        As for :func:`write_pdfs`.
+    expected
+        Pages expected: no more browsers start than their documents need.
+    """
+
+    def __init__(
+        self,
+        *,
+        processes: int | None = None,
+        tabs: int = PDF_TABS,
+        batch: int | None = None,
+        expected: int | None = None,
+    ) -> None:
+        self._batch = PDF_BATCH if batch is None else batch
+        self._groups: Future[list[list[Path]]] = Future()
+        self._launched: Future[None] = Future()
+        self._error: HotspotsError | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._job: Future[dict[Path, Path]] | None = None
+        try:
+            path = _printing_ready()
+        except HotspotsError as err:
+            self._error = err
+            return
+        n = max(PDF_PROCESSES if processes is None else processes, 1)
+        if expected is not None:  # as many documents as batches at least
+            n = min(n, max(-(-expected // max(self._batch, 1)), 1))
+        job = _print_async(path, self._groups, n, max(tabs, 1), launched=self._launched)
+        # a loop of its own in a thread of its own: works where a loop runs already (Jupyter)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotspots-pdf")
+        self._job = self._pool.submit(asyncio.run, job)
+
+    def ready(self) -> None:
+        """Wait until the browsers have started or failed to (then :meth:`print` raises)."""
+        if self._job is not None:
+            pending: list[Future[Any]] = [self._launched, self._job]
+            wait(pending, return_when=FIRST_COMPLETED)
+
+    def print(self, pages: Sequence[Path]) -> list[Path]:
+        """Print the pages (as :func:`write_pdfs`); return the PDFs in the order of ``pages``."""
+        start = time.perf_counter()
+        if self._error is not None:
+            raise self._error
+        if self._job is None or self._groups.done():
+            msg = "a PdfPrinter prints once, inside its with block"
+            raise RuntimeError(msg)
+        self._groups.set_result(_groups(pages, self._batch))
+        written = self._job.result()
+        log.info("Briefs: %d PDFs printed in %.1f s", len(written), time.perf_counter() - start)
+        return [written[p] for p in pages]
+
+    def close(self) -> None:
+        """Close the browsers (nothing printed if :meth:`print` was not called)."""
+        if not self._groups.done():
+            self._groups.set_result([])
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> PdfPrinter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        err: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _printing_ready() -> str:
+    """Return Chromium's path once Playwright imports; else raise :class:`HotspotsError`."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        msg = (
+            "PDF briefs need Playwright; found it not installed. Install the extra: "
+            "pip install 'hotspots[pdf]', or pass --no-pdf."
+        )
+        raise HotspotsError(msg) from None
+    return _chromium()
 
 
 def _groups(pages: Sequence[Path], batch: int) -> list[list[Path]]:
@@ -157,15 +242,23 @@ def _finish(group: Sequence[Path], combined: Path, titles: Sequence[str]) -> lis
 
 
 async def _print_async(
-    chromium: str, groups: Sequence[Sequence[Path]], processes: int, tabs: int
+    chromium: str,
+    groups: Future[list[list[Path]]],
+    processes: int,
+    tabs: int,
+    *,
+    launched: Future[None],
 ) -> dict[Path, Path]:
-    """Print the groups from ``processes`` Chromiums, ``tabs`` documents each at a time."""
+    """Start ``processes`` Chromiums, then print the groups, ``tabs`` documents each at a time.
+
+    ``launched`` is set once the browsers run; ``groups`` is waited for after that.
+    """
     from playwright.async_api import Route, async_playwright
 
     async def route(r: Route) -> None:
         await (r.continue_() if _local_only(r.request.url) else r.abort())
 
-    todo = sorted(groups, key=len, reverse=True)  # largest first: the workers end together
+    todo: list[list[Path]] = []
     written: dict[Path, Path] = {}
 
     async def pdf(tab: Any, page: Path, target: Path) -> None:
@@ -193,17 +286,21 @@ async def _print_async(
             await tab.close()
 
     async with async_playwright() as pw:
-        n = min(processes, len(groups))
-        launched = await asyncio.gather(
+        browsers = await asyncio.gather(
             *(
                 pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
-                for _ in range(n)
+                for _ in range(processes)
             )
         )
+        launched.set_result(None)
         try:
-            await asyncio.gather(*(work(b) for b in launched for _ in range(tabs)))
+            # largest first: the workers end together
+            given: list[list[Path]] = await asyncio.wrap_future(groups)
+            todo.extend(sorted(given, key=len, reverse=True))
+            if todo:
+                await asyncio.gather(*(work(b) for b in browsers for _ in range(tabs)))
         finally:
-            await asyncio.gather(*(b.close() for b in launched))
+            await asyncio.gather(*(b.close() for b in browsers))
     return written
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ from hotspots.brief.context import (
 from hotspots.brief.inputs import RunFolder, read_predictability, read_run_folder
 from hotspots.brief.layers import layer_area_codes, layer_folders, read_layer
 from hotspots.brief.page import escape_text
-from hotspots.brief.pdf import write_pdfs
+from hotspots.brief.pdf import PdfPrinter, write_pdfs
 from hotspots.brief.performance_page import best_worst_name, best_worst_page, has_best_worst
 from hotspots.brief.score import rank_problems
 from hotspots.brief.ward_page import ward_page
@@ -116,7 +117,11 @@ def write_briefs(
     run = read_run_folder(run_dir, areas=areas, streets=streets)
     wanted = _wanted_codes(run, codes)
     predict = read_predictability(backtest, settings=settings) if backtest else None
-    pages, files = _write_folder(run, settings, predict, wanted, pdf=pdf, wait=wait)
+    # Chromium starts while the problems are scored on one core (no wall time of its own)
+    with PdfPrinter(expected=len(wanted)) if pdf else contextlib.nullcontext() as printer:
+        pages, files = _write_folder(
+            run, settings, predict, wanted, pdf=pdf, wait=wait, printer=printer
+        )
     for layer_dir in layer_folders(run.path) if codes is None else []:
         layer_codes = layer_area_codes(layer_dir)  # before the lists: a big layer is skipped
         if len(layer_codes) > runfolder.LAYER_AREA_PAGES_MAX:
@@ -156,8 +161,12 @@ def _write_folder(
     pdf: bool,
     wait: bool,
     lock: Path | None = None,
+    printer: PdfPrinter | None = None,
 ) -> tuple[list[Path], list[Path]]:
-    """Write the briefs of one folder (the run's, or a layer's) into its ``briefs/``."""
+    """Write the briefs of one folder (the run's, or a layer's) into its ``briefs/``.
+
+    ``printer``: Chromium started ahead for this folder's PDFs (else started when needed).
+    """
     scored = rank_problems(run, settings=settings, predictability=predict)
     chosen = scored[scored["priority"].notna()].sort_values(["area_code", "priority"])
     ctx = build_context(run, settings, predict is not None)
@@ -165,9 +174,14 @@ def _write_folder(
     out = run.path / runfolder.BRIEFS_DIR
     lock = lock or run.path
     # written privately, then moved into briefs/ file by file, under the run folder's lock
+    if printer is not None:
+        printer.ready()  # the page writers fork after the browsers have started
     with runfolder.staged_files(out, lock=lock, wait=wait) as tmp:
         pages = _write_pages(ctx, wanted, chosen, tmp)
-        files = pages + (write_pdfs(pages) if pdf else [])
+        pdfs: list[Path] = []
+        if pdf:
+            pdfs = printer.print(pages) if printer is not None else write_pdfs(pages)
+        files = pages + pdfs
     with runfolder.folder_lock(lock, wait=wait):  # the index and maps now link the briefs
         linked = refresh_links(run.path)
     log.info("Briefs: links added to %d pages of %s", len(linked), run.path)
