@@ -112,7 +112,6 @@ def write_pdfs(
     if browser is None:
         if not pages:
             return []
-        _printing_ready()  # a missing Playwright or Chromium fails here, before any start
         with PdfPrinter(processes=processes, tabs=tabs, batch=batch, expected=len(pages)) as own:
             return own.print(pages)
     start = time.perf_counter()
