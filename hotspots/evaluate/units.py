@@ -593,13 +593,20 @@ def _first_cover_chunk(
     pos = np.arange(total) + np.repeat(ptr[chunk] - (ends - lens), lens)
     pix = ind[pos]
     rank = np.repeat(np.arange(rank0, rank0 + len(chunk)), lens)
-    # np.minimum.at(first, pix, rank), twice as fast: rank grows along ``pix``, so a pixel no
-    # earlier unit covers takes the rank of its first entry here (``unique``'s first index)
-    fresh = first[pix] > rank
-    px, at = np.unique(pix[fresh], return_index=True)
-    first[px] = rank[fresh][at]
-    is_first = first[pix] == rank
-    uniq, first_rank = pix[is_first], rank[is_first] - rank0
+    # np.minimum.at(first, pix, rank), five times as fast: a pixel no earlier unit covers
+    # takes one of its ranks here by assignment (NumPy writes a repeated index with the last of
+    # its values in practice, though it does not promise which: hence the entries reversed, so
+    # the last is the first entry, of the least rank, as ``rank`` grows along ``pix``); any
+    # entry still below its pixel's rank then lowers it, so the result is the least either way
+    fresh = np.flatnonzero(first[pix] > rank)  # pixels of earlier chunks are never first here
+    pf, rf = pix[fresh], rank[fresh]
+    first[pf[::-1]] = rf[::-1]
+    now = first[pf]
+    if (rf < now).any():
+        np.minimum.at(first, pf, rf)
+        now = first[pf]
+    is_first = now == rf
+    uniq, first_rank = pf[is_first], rf[is_first] - rank0
     new_px = np.bincount(first_rank, minlength=len(chunk))
     new_w = np.column_stack(
         [
