@@ -164,8 +164,8 @@ def test_pixels_in_reach_match_testing_every_pixel(
     )
     radius = math.sqrt(buffer_m**2 + (pixel_m / 4) ** 2)
     want = _pairs_reference(raster, samples.xy, radius)
-    np.testing.assert_array_equal(samples.pair_sample, want[0])
-    np.testing.assert_array_equal(samples.pair_flat, want[1])
+    np.testing.assert_array_equal(samples.pairs[0], want[0])
+    np.testing.assert_array_equal(samples.pairs[1], want[1])
     # the same pairs, in the same order, whatever the chunk of points
     for chunk in (1, 7):
         got = un._pairs(raster, samples.xy, radius, chunk=chunk)

@@ -88,6 +88,34 @@ def test_cell_land_and_pixels_are_the_same_built_or_read_back(
         assert np.array_equal(r0.flat, r1.flat)
 
 
+
+def test_unit_pixels_are_the_same_built_or_read_back(central: tuple, tmp_path: Path) -> None:
+    """Links and pieces from cached (unit, pixel) pairs: the same matrices, no pairs found."""
+    segs, ev = central
+    region = segments_to_study_area(segs, distance_m=30)
+    geoms = segs.geometry.to_numpy()
+    xy, seg = ev[["x", "y"]].to_numpy(), ev["seg"].to_numpy()
+
+    def unit_sets(cache: Path | None) -> tuple[dict, units.Samples]:
+        raster, smp = units.study_raster_and_samples(geoms, region, extra_xy=xy, cache=cache)
+        kinds = ("links", "pieces")
+        return {k: units.build_units(k, raster, geoms, xy, seg, samples=smp) for k in kinds}, smp
+
+    plain, _ = unit_sets(None)
+    for round_ in range(2):  # built into the cache, then read back
+        got, smp = unit_sets(tmp_path)
+        assert (smp._pairs is None) == (round_ == 1)  # read back: the pairs were not found
+        for kind, want in plain.items():
+            a, b = want.pixels, got[kind].pixels
+            assert a.shape == b.shape and (a != b).nnz == 0
+            assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+            assert np.array_equal(want.area_m2, got[kind].area_m2)
+    assert len(list((tmp_path / "study").glob("*_pairs-*.npy"))) == 2
+    # another piece length is another entry
+    raster, smp = units.study_raster_and_samples(geoms, region, extra_xy=xy, cache=tmp_path)
+    units.build_units("pieces", raster, geoms, xy, seg, piece_m=40.0, samples=smp)
+    assert len(list((tmp_path / "study").glob("pieces_pairs-*.npy"))) == 2
+
 def test_h3_land_split_as_clipping_every_cell_at_once(central: tuple, tmp_path: Path) -> None:
     """The cached cells near the region and the crimes' own cells add up to one clipping."""
     import h3

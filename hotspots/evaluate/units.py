@@ -15,17 +15,22 @@ it counts by the fraction of its new land that fits (the same rule as the length
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import shapely
 from scipy import sparse
 
 from hotspots.evaluate.cover import cover_order
-from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes
+from hotspots.evaluate.raster import (
+    DEFAULT_BUFFER_M,
+    DEFAULT_PIXEL_M,
+    Raster,
+    Samples,
+    _pairs,
+    study_raster_and_samples,
+)
 from hotspots.space.cache import source_digest
 
 __all__ = [
@@ -43,213 +48,11 @@ __all__ = [
     "study_raster_and_samples",
 ]
 
-DEFAULT_PIXEL_M = 10.0
-DEFAULT_BUFFER_M = 30.0
 #: Street pieces are at most this long (a link of length l is cut into ceil(l / 50) pieces).
 DEFAULT_PIECE_M = 50.0
 #: Size of the square "neighbourhoods" the empirical-Bayes prior pools over, metres.
 NEIGHBOURHOOD_M = 500.0
 UNIT_KINDS: tuple[str, ...] = ("links", "pieces", "points")
-
-
-@dataclass
-class Raster:
-    """The kept pixels of the study area: their flat ids (row x nx + col), sorted."""
-
-    x0: float
-    y0: float
-    pixel_m: float
-    nx: int
-    flat: np.ndarray
-
-    @property
-    def area_m2(self) -> float:
-        """Area of the kept pixels, m² (the study area ``A`` of the area backtest)."""
-        return float(len(self.flat) * self.pixel_m**2)
-
-    def flat_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Return the flat pixel id of each point (kept or not)."""
-        col = np.floor((np.asarray(x) - self.x0) / self.pixel_m).astype(np.int64)
-        row = np.floor((np.asarray(y) - self.y0) / self.pixel_m).astype(np.int64)
-        return row * self.nx + col
-
-    def index(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Return the kept-pixel index of each point, -1 where the pixel is not kept."""
-        return self.lookup(self.flat_of(x, y))
-
-    def lookup(self, flat: np.ndarray) -> np.ndarray:
-        """Return the kept-pixel index of flat ids, -1 where not kept."""
-        pos = np.minimum(np.searchsorted(self.flat, flat), max(len(self.flat) - 1, 0))
-        return np.where(self.flat[pos] == flat, pos, -1) if len(self.flat) else -np.ones_like(flat)
-
-
-def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the (row, col) offsets of the pixels around a point's pixel that may be in reach.
-
-    Also whether each is in reach wherever the point lies in its pixel (its centre is within
-    ``radius_m`` even from the far corner, with a margin far beyond rounding): only the others
-    need their distance computed. Offsets out of reach from anywhere in the pixel are left out.
-    """
-    r = math.ceil(radius_m / pixel_m) + 1
-    dr, dc = (
-        a.ravel() for a in np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
-    )
-    ar, ac = np.abs(dr), np.abs(dc)
-    near = (np.maximum(ar - 0.5, 0) ** 2 + np.maximum(ac - 0.5, 0) ** 2) * pixel_m**2
-    far = ((ar + 0.5) ** 2 + (ac + 0.5) ** 2) * pixel_m**2
-    margin = 1e-6 * radius_m**2
-    maybe = near <= radius_m**2 + margin
-    return dr[maybe], dc[maybe], far[maybe] <= radius_m**2 - margin
-
-
-#: Point-offset cells per chunk in :func:`_pairs`: each temporary about 1 MB, reused from the
-#: heap chunk after chunk. Chunks of 100,000 points (about 100 MB temporaries, fresh memory for
-#: each) took Vancouver's 344,456 sample points 2.0-3.4 s, 1.7-3.0 s of it the kernel's (page
-#: faults); chunks of this size 0.33-1.49 s, median 0.43 s of 15 runs. Any chunk gives the
-#: same pairs in order.
-_PAIR_CELLS = 131_072
-
-
-def _pairs(
-    raster: Raster, xy: np.ndarray, radius_m: float, chunk: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (point, flat pixel) pairs: the pixel centres within ``radius_m`` of each point."""
-    dr, dc, sure = _disc(raster.pixel_m, radius_m)
-    test = ~sure
-    chunk = chunk or max(1, _PAIR_CELLS // len(dr))
-    px = raster.pixel_m
-    points, flats = [], []
-    for s in range(0, len(xy), chunk):
-        x, y = xy[s : s + chunk, 0], xy[s : s + chunk, 1]
-        col = np.floor((x - raster.x0) / px).astype(np.int64)[:, None] + dc
-        row = np.floor((y - raster.y0) / px).astype(np.int64)[:, None] + dr
-        keep = np.ones(col.shape, dtype=bool)
-        d2 = (raster.x0 + (col[:, test] + 0.5) * px - x[:, None]) ** 2 + (
-            raster.y0 + (row[:, test] + 0.5) * px - y[:, None]
-        ) ** 2
-        keep[:, test] = d2 <= radius_m**2
-        points.append(np.nonzero(keep)[0] + s)
-        flats.append((row * raster.nx + col)[keep])
-    return np.concatenate(points), np.concatenate(flats)
-
-
-def _unique_pairs(owner: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    span = int(flat.max()) + 1 if len(flat) else 1
-    # the pairs come owner by owner: a stable (merge) sort of these nearly sorted keys is
-    # several times faster than np.unique's hashing, and gives the same sorted unique keys
-    key = np.sort(owner.astype(np.int64) * span + flat, kind="stable")
-    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
-    return key // span, key % span
-
-
-def _unique_ids(ids: np.ndarray) -> np.ndarray:
-    """Return the sorted unique non-negative ids, by a mask when their range is small.
-
-    Examples
-    --------
-    >>> _unique_ids(np.array([5, 1, 5, 3])).tolist()
-    [1, 3, 5]
-    """
-    if not len(ids) or ids.min() < 0 or ids.max() > 8 * len(ids) + (1 << 24):
-        return np.unique(ids)
-    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
-    seen[ids] = True
-    return np.flatnonzero(seen).astype(ids.dtype)
-
-
-@dataclass
-class _Samples:
-    """Points every ``pixel_m / 2`` along the segments, their segment and candidate pixels."""
-
-    xy: np.ndarray
-    line: np.ndarray
-    pair_sample: np.ndarray
-    pair_flat: np.ndarray
-
-
-def _samples(raster: Raster, geoms: np.ndarray, buffer_m: float) -> _Samples:
-    step = raster.pixel_m / 2
-    xy, line = shapely.get_coordinates(shapely.segmentize(geoms, step), return_index=True)
-    # a pixel centre within buffer_m of the line is within this of a sample point
-    sample, flat = _pairs(raster, xy, math.sqrt(buffer_m**2 + (step / 2) ** 2))
-    return _Samples(xy, line, sample, flat)
-
-
-def study_raster_and_samples(
-    segments_geoms: np.ndarray,
-    region: shapely.Geometry,
-    *,
-    pixel_m: float = DEFAULT_PIXEL_M,
-    buffer_m: float = DEFAULT_BUFFER_M,
-    extra_xy: np.ndarray | None = None,
-    cache: str | Path | None = None,
-) -> tuple[Raster, _Samples]:
-    """Return the study area's pixels: centres near a segment and inside ``region``.
-
-    A pixel is kept when its centre lies within ``buffer_m`` of a segment and inside ``region``,
-    or when it holds a point of ``extra_xy`` (the crimes).
-
-    Parameters
-    ----------
-    segments_geoms
-        Street segment lines (projected, metres).
-    region
-        The study area polygon (e.g. from :func:`hotspots.evaluate.segments_to_study_area`).
-    pixel_m
-        Pixel side, metres.
-    buffer_m
-        Buffer distance, metres.
-    extra_xy
-        Points (n x 2) whose pixels are kept even if their centre falls outside.
-    cache
-        A cache folder: the pixels near a segment and inside ``region`` are kept there and
-        read back for the same segments and region (:mod:`hotspots.evaluate.geometry_cache`);
-        None tests them every time.
-
-    Returns
-    -------
-    tuple
-        The kept pixels (:class:`Raster`) and the sample points along the segments with their
-        candidate pixels (for :func:`build_units`).
-
-    Examples
-    --------
-    >>> from shapely.geometry import LineString
-    >>> line = np.array([LineString([(0, 0), (100, 0)])])
-    >>> r, _ = study_raster_and_samples(line, shapely.box(-50, -50, 150, 50), pixel_m=1.0,
-    ...                                 buffer_m=10.0)
-    >>> round(r.area_m2 / (100 * 20 + math.pi * 100), 2)
-    1.0
-    """
-    x0, y0, x1, _ = shapely.total_bounds(segments_geoms)
-    pad = buffer_m + 2 * pixel_m
-    base = Raster(
-        math.floor((x0 - pad) / pixel_m) * pixel_m,
-        math.floor((y0 - pad) / pixel_m) * pixel_m,
-        pixel_m,
-        math.ceil((x1 - x0 + 2 * pad) / pixel_m) + 2,
-        np.empty(0, np.int64),
-    )
-    samples = _samples(base, segments_geoms, buffer_m)
-
-    def inside() -> np.ndarray:
-        near = _unique_ids(samples.pair_flat)
-        cx = base.x0 + (near % base.nx + 0.5) * pixel_m
-        cy = base.y0 + (near // base.nx + 0.5) * pixel_m
-        shapely.prepare(region)
-        return np.asarray(near[shapely.contains_xy(region, cx, cy)])
-
-    parts: list[str | bytes] = [
-        f"{float(pixel_m)!r} {float(buffer_m)!r}",
-        source_digest(sys.modules[__name__]),
-        geometry_bytes(region),
-        geometry_bytes(segments_geoms),
-    ]
-    flat = cached_array("pixels", parts, inside, cache)
-    if extra_xy is not None and len(extra_xy):
-        flat = _unique_ids(np.concatenate([flat, base.flat_of(extra_xy[:, 0], extra_xy[:, 1])]))
-    base.flat = flat
-    return base, samples
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +103,7 @@ def build_units(
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
     piece_m: float = DEFAULT_PIECE_M,
-    samples: _Samples | None = None,
+    samples: Samples | None = None,
 ) -> UnitSet:
     """Return the units of one kind with their pixels and the unit of every crime.
 
@@ -345,11 +148,9 @@ def build_units(
         return UnitSet(
             kind, pixels, _area(pixels, raster), link, _hoods(uniq), uniq, of_crime, zeros, zeros
         )
-    smp = samples or _samples(raster, geoms, buffer_m)
+    smp = samples or Samples(raster, geoms, buffer_m)
     if kind == "links":
-        pixels = _incidence(
-            raster, *_unique_pairs(smp.line[smp.pair_sample], smp.pair_flat), len(geoms)
-        )
+        pixels = _incidence(raster, *smp.unit_pairs("links", lambda: smp.line), len(geoms))
         mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
         return UnitSet(
             kind,
@@ -373,8 +174,10 @@ def build_units(
         )
 
     n = int(n_of.sum())
-    sample_piece = piece_of(smp.line, smp.xy)
-    pixels = _incidence(raster, *_unique_pairs(sample_piece[smp.pair_sample], smp.pair_flat), n)
+    # a sample point's piece: the pieces (and the code cutting them) are part of the key
+    key = [repr(float(piece_m)), source_digest(sys.modules[__name__])]
+    owner, flat = smp.unit_pairs("pieces", lambda: piece_of(smp.line, smp.xy), key)
+    pixels = _incidence(raster, owner, flat, n)
     link = np.repeat(np.arange(len(geoms)), n_of)
     offset = (np.arange(n) - first[link]) * step[link]
     mid = shapely.get_coordinates(
