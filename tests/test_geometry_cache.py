@@ -88,7 +88,6 @@ def test_cell_land_and_pixels_are_the_same_built_or_read_back(
         assert np.array_equal(r0.flat, r1.flat)
 
 
-
 def test_unit_pixels_are_the_same_built_or_read_back(central: tuple, tmp_path: Path) -> None:
     """Links and pieces from cached (unit, pixel) pairs: the same matrices, no pairs found."""
     segs, ev = central
@@ -115,6 +114,7 @@ def test_unit_pixels_are_the_same_built_or_read_back(central: tuple, tmp_path: P
     raster, smp = units.study_raster_and_samples(geoms, region, extra_xy=xy, cache=tmp_path)
     units.build_units("pieces", raster, geoms, xy, seg, piece_m=40.0, samples=smp)
     assert len(list((tmp_path / "study").glob("pieces_pairs-*.npy"))) == 2
+
 
 def test_h3_land_split_as_clipping_every_cell_at_once(central: tuple, tmp_path: Path) -> None:
     """The cached cells near the region and the crimes' own cells add up to one clipping."""
