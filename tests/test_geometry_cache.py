@@ -80,6 +80,7 @@ def test_cell_land_and_pixels_are_the_same_built_or_read_back(
                 assert np.array_equal(got[kind].of_crime, plain[kind].of_crime)
     assert all(plain[k].cost[plain[k].of_crime[-1]] == 1.0 for k in ("h3_r9", "h3_r10"))
     assert len(list((tmp_path / "study").glob("*_areas-*.npy"))) == 3
+    assert len(list((tmp_path / "study").glob("h3_r*_near-*.npy"))) == 2  # the candidate cells
     geoms = segs.geometry.to_numpy()
     xy = ev[["x", "y"]].to_numpy()
     r0, _ = units.study_raster_and_samples(geoms, region, extra_xy=xy)

@@ -148,18 +148,24 @@ def _h3_units(
     uniq, inv = np.unique(xy, axis=0, return_inverse=True)
     lon, lat = to_lonlat.transform(uniq[:, 0], uniq[:, 1])
     crime_ids = [h3.latlng_to_cell(la, lo, res) for lo, la in zip(lon, lat, strict=True)]
-    near = np.array(sorted(_h3_candidates(pieces, to_lonlat, res)))
-    ids = np.array(sorted(set(near.tolist()) | set(crime_ids)))
-    back = pyproj.Transformer.from_crs(_crs.WGS84, crs, always_xy=True)
-    # the land of the cells near the region follows from the tiles alone (cached); a cell only
-    # the crimes add is clipped here. Each cell's land is its own sum over the tiles it meets,
-    # so the areas are those of clipping all the cells at once.
+    # the cells near the region and their land follow from the tiles alone (both cached); a
+    # cell only the crimes add is clipped here. Each cell's land is its own sum over the tiles
+    # it meets, so the areas are those of clipping all the cells at once.
     parts: list[str | bytes] = [
         str(res),
         pyproj.CRS(crs).to_wkt(),
         _digest(),
         geometry_bytes(pieces),
     ]
+
+    def candidates() -> np.ndarray:  # as H3's 64-bit numbers: the cache holds numbers only
+        found = _h3_candidates(pieces, to_lonlat, res)
+        return np.array([h3.str_to_int(c) for c in found], dtype=np.uint64)
+
+    numbers = cached_array(f"h3_r{res}_near", parts, candidates, cache)
+    near = np.array(sorted(h3.int_to_str(int(c)) for c in numbers))
+    ids = np.array(sorted(set(near.tolist()) | set(crime_ids)))
+    back = pyproj.Transformer.from_crs(_crs.WGS84, crs, always_xy=True)
     parts.append("\n".join(near.tolist()))
     area = np.zeros(len(ids))
     area[np.searchsorted(ids, near)] = cached_array(
