@@ -21,6 +21,7 @@ from scipy import sparse
 
 from hotspots.evaluate import backtest as bt
 from hotspots.evaluate import cover as cv
+from hotspots.evaluate import raster as rs
 from hotspots.evaluate import units as un
 from hotspots.evaluate import workers as wk
 from tests.test_evaluate_area import _crimes, _grid_world
@@ -168,7 +169,7 @@ def test_pixels_in_reach_match_testing_every_pixel(
     np.testing.assert_array_equal(samples.pairs[1], want[1])
     # the same pairs, in the same order, whatever the chunk of points
     for chunk in (1, 7):
-        got = un._pairs(raster, samples.xy, radius, chunk=chunk)
+        got = rs.pixel_pairs(raster, samples.xy, radius, chunk=chunk)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
 

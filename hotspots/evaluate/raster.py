@@ -20,7 +20,14 @@ import shapely
 from hotspots.evaluate.geometry_cache import cached_array, geometry_bytes
 from hotspots.space.cache import source_digest
 
-__all__ = ["DEFAULT_BUFFER_M", "DEFAULT_PIXEL_M", "Raster", "Samples", "study_raster_and_samples"]
+__all__ = [
+    "DEFAULT_BUFFER_M",
+    "DEFAULT_PIXEL_M",
+    "Raster",
+    "Samples",
+    "pixel_pairs",
+    "study_raster_and_samples",
+]
 
 DEFAULT_PIXEL_M = 10.0
 DEFAULT_BUFFER_M = 30.0
@@ -76,7 +83,7 @@ def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.n
     return dr[maybe], dc[maybe], far[maybe] <= radius_m**2 - margin
 
 
-#: Point-offset cells per chunk in :func:`_pairs`: each temporary about 1 MB, reused from the
+#: Point-offset cells per chunk in :func:`pixel_pairs`: each temporary about 1 MB, reused from the
 #: heap chunk after chunk. Chunks of 100,000 points (about 100 MB temporaries, fresh memory for
 #: each) took Vancouver's 344,456 sample points 2.0-3.4 s, 1.7-3.0 s of it the kernel's (page
 #: faults); chunks of this size 0.33-1.49 s, median 0.43 s of 15 runs. Any chunk gives the
@@ -84,10 +91,27 @@ def _disc(pixel_m: float, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.n
 _PAIR_CELLS = 131_072
 
 
-def _pairs(
+def pixel_pairs(
     raster: Raster, xy: np.ndarray, radius_m: float, chunk: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (point, flat pixel) pairs: the pixel centres within ``radius_m`` of each point."""
+    """Return (point, flat pixel) pairs: the pixel centres within ``radius_m`` of each point.
+
+    Parameters
+    ----------
+    raster
+        The raster the flat pixel ids refer to (row x ``nx`` + col).
+    xy
+        Points (n x 2).
+    radius_m
+        Reach, metres.
+    chunk
+        Points handled at a time (default: about 1 MB of temporaries); any gives the same pairs.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Point index and flat pixel id of each pair, point by point.
+    """
     dr, dc, sure = _disc(raster.pixel_m, radius_m)
     test = ~sure
     chunk = chunk or max(1, _PAIR_CELLS // len(dr))
@@ -182,7 +206,7 @@ class Samples:
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(point, flat pixel id) of every pixel centre in reach of a point, point by point."""
         if self._pairs is None:
-            self._pairs = _pairs(self.raster, self.xy, self.radius_m)
+            self._pairs = pixel_pairs(self.raster, self.xy, self.radius_m)
         return self._pairs
 
     def unit_pairs(

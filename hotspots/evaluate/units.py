@@ -28,7 +28,7 @@ from hotspots.evaluate.raster import (
     DEFAULT_PIXEL_M,
     Raster,
     Samples,
-    _pairs,
+    pixel_pairs,
     study_raster_and_samples,
 )
 from hotspots.space.cache import source_digest
@@ -143,7 +143,7 @@ def build_units(
         # each point's own nearest link (not its crimes' links: those can tie, and a unit
         # must not depend on which months' crimes are present)
         link = shapely.STRtree(geoms).query_nearest(shapely.points(uniq), all_matches=False)[1]
-        pixels = _incidence(raster, *_pairs(raster, uniq, buffer_m), len(uniq))
+        pixels = _incidence(raster, *pixel_pairs(raster, uniq, buffer_m), len(uniq))
         zeros = np.zeros(len(uniq))
         return UnitSet(
             kind, pixels, _area(pixels, raster), link, _hoods(uniq), uniq, of_crime, zeros, zeros
