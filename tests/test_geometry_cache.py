@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,33 @@ def test_cached_array_reads_back_and_rebuilds_an_unreadable_file(tmp_path: Path)
     assert geometry_cache.cached_array("t", ["x", b"\x00"], build, tmp_path).tolist() == [0.1, 0.2]
     assert len(calls) == 3
     assert geometry_cache.cached_array("t", ["x"], build, None).tolist() == [0.1, 0.2]
+
+
+def test_files_unused_for_long_are_removed_when_a_new_one_is_written(tmp_path: Path) -> None:
+    """A read marks its file used; a write removes the files unused for UNUSED_DAYS."""
+    calls = []
+
+    def build() -> np.ndarray:
+        calls.append(1)
+        return np.arange(2.0)
+
+    for key in ("a", "b"):
+        geometry_cache.cached_array("t", [key], build, tmp_path)
+    files = sorted((tmp_path / "study").glob("*.npy"))
+    assert len(files) == 2
+    long_ago = time.time() - (geometry_cache.UNUSED_DAYS + 1) * 86_400
+    for file in files:
+        os.utime(file, (long_ago, long_ago))
+    used = geometry_cache.cached_array("t", ["a"], build, tmp_path)  # read back: marked used
+    assert len(calls) == 2 and used.tolist() == [0.0, 1.0]
+    kept_a = [f for f in files if f.stat().st_mtime > long_ago]
+    assert len(kept_a) == 1
+    geometry_cache.cached_array("t", ["c"], build, tmp_path)  # a new file: "b" is removed
+    left = sorted((tmp_path / "study").glob("*.npy"))
+    assert len(left) == 2 and kept_a[0] in left and not (set(files) - set(kept_a)) & set(left)
+    # a file recently used stays, however old its key
+    geometry_cache.cached_array("t", ["a"], build, tmp_path)
+    assert len(calls) == 3
 
 
 def test_study_area_is_the_same_built_or_read_back(central: tuple, tmp_path: Path) -> None:

@@ -16,12 +16,18 @@ Like the street segments and their neighbours (:mod:`hotspots.space.cache`,
 parameters, the source of the module that builds it and the GEOS, Shapely and H3 versions,
 and a later call with the same key reads it back: the same numbers to the bit, so the same
 outputs. A file that cannot be read is built again; a folder that cannot be written is
-skipped.
+skipped. Each read marks its file used (its modification time), and each new file written
+removes the files of ``study/`` unused for :data:`UNUSED_DAYS`: those of earlier code versions
+or street layers would otherwise stay for ever (149 MB on a development machine after a day of
+changes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -31,10 +37,13 @@ import shapely
 
 from hotspots.space.cache import write_atomically
 
-__all__ = ["cached_array", "geometry_bytes"]
+__all__ = ["UNUSED_DAYS", "cached_array", "geometry_bytes"]
 
 #: Bump when what a cached file holds changes.
 _LAYOUT = "1"
+#: A file of ``study/`` neither read nor written for this many days is removed when a new one
+#: is written (a monthly rerun reads its files every month).
+UNUSED_DAYS = 60
 
 
 def geometry_bytes(geoms: shapely.Geometry | np.ndarray) -> bytes:
@@ -93,9 +102,29 @@ def cached_array(
         key.update(b"\0")
     file = Path(cache) / "study" / f"{kind}-{key.hexdigest()}.npy"
     try:
-        return np.asarray(np.load(file, allow_pickle=False))
+        value = np.asarray(np.load(file, allow_pickle=False))
     except (OSError, ValueError, EOFError):  # missing or unreadable: built again
         pass
+    else:
+        _mark_used(file)
+        return value
     value = np.asarray(build())
-    write_atomically(file, lambda fh: np.save(fh, value, allow_pickle=False))
+    if write_atomically(file, lambda fh: np.save(fh, value, allow_pickle=False)) is None:
+        _remove_unused(file.parent, keep=file)
     return value
+
+
+def _mark_used(file: Path) -> None:
+    with contextlib.suppress(OSError):  # a folder that cannot be written: left as it was
+        os.utime(file)
+
+
+def _remove_unused(folder: Path, *, keep: Path) -> None:
+    """Remove the cached files of ``folder`` unused for :data:`UNUSED_DAYS` (not ``keep``)."""
+    before = time.time() - UNUSED_DAYS * 86_400
+    for file in folder.glob("*.npy"):
+        try:
+            if file != keep and file.stat().st_mtime < before:
+                file.unlink()
+        except OSError:  # removed by another run meanwhile, or not removable: left alone
+            pass
