@@ -134,6 +134,7 @@ def test_unit_pixels_are_the_same_built_or_read_back(central: tuple, tmp_path: P
     for round_ in range(2):  # built into the cache, then read back
         got, smp = unit_sets(tmp_path)
         assert (smp._pairs is None) == (round_ == 1)  # read back: the pairs were not found
+        assert ("_points" in vars(smp)) == (round_ == 0)  # nor the points along the segments
         for kind, want in plain.items():
             a, b = want.pixels, got[kind].pixels
             assert a.shape == b.shape and (a != b).nnz == 0

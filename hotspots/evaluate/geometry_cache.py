@@ -1,11 +1,12 @@
 """The study geometry kept on disk, so a rerun on the same street layer skips rebuilding it.
 
-Four things the backtests and ``run --forecast`` build depend on the street layer and the
-study area only, never on the crimes, yet cost seconds each: the union of the segments'
-buffers (:func:`~hotspots.evaluate.study.segments_to_study_area`; Vancouver's 17,320
-segments about 1.9 s, London's 16,540 about 1.5 s, twice a city in ``make run``), the land of
-each grid and H3 cell inside the study area (:mod:`~hotspots.evaluate.cells`; about 7 s of
-Vancouver's evaluation), the raster pixels inside it
+What the backtests and ``run --forecast`` build from the street layer and the study area
+alone, never from the crimes, yet at seconds each: the union of the segments' buffers
+(:func:`~hotspots.evaluate.study.segments_to_study_area`; Vancouver's 17,320 segments about
+1.9 s, London's 16,540 about 1.5 s, twice a city in ``make run``), the H3 cells that may meet
+the study area and the land of each grid and H3 cell inside it
+(:mod:`~hotspots.evaluate.cells`; about 7 s of Vancouver's evaluation), the raster pixels
+inside it
 (:func:`~hotspots.evaluate.raster.study_raster_and_samples`) and the pixels of each street
 unit (:meth:`~hotspots.evaluate.raster.Samples.unit_pairs`: Vancouver's links 0.4-0.6 s
 built, under 0.1 s read back, with none of the 10 million point-pixel pairs held).

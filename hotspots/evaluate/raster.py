@@ -8,6 +8,7 @@ segment and inside the study region (plus the crimes' own pixels), and returns t
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -188,9 +189,7 @@ class Samples:
         key: Sequence[str | bytes] = (),
     ) -> None:
         step = raster.pixel_m / 2
-        self.xy, self.line = shapely.get_coordinates(
-            shapely.segmentize(geoms, step), return_index=True
-        )
+        self._geoms, self._step = geoms, step
         self.raster = raster
         # a pixel centre within buffer_m of the line is within this of a sample point
         self.radius_m = math.sqrt(buffer_m**2 + (step / 2) ** 2)
@@ -201,6 +200,24 @@ class Samples:
             *key,
         ]
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    @functools.cached_property
+    def _points(self) -> tuple[np.ndarray, np.ndarray]:
+        # found only when the pairs or a unit set's owners are (a cache hit needs neither)
+        xy, line = shapely.get_coordinates(
+            shapely.segmentize(self._geoms, self._step), return_index=True
+        )
+        return xy, line
+
+    @property
+    def xy(self) -> np.ndarray:
+        """The points (n x 2), every ``pixel_m / 2`` along each segment."""
+        return self._points[0]
+
+    @property
+    def line(self) -> np.ndarray:
+        """The segment (row of ``geoms``) of each point."""
+        return self._points[1]
 
     @property
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
